@@ -14,16 +14,16 @@ type Kind int
 
 // The kinds of error a client can be shown. Anything else is internal.
 const (
-	Internal     Kind = iota // 500: never carries detail to the client
-	Invalid                  // 400: malformed request
-	Unauthorized             // 401: missing or bad credential
-	Forbidden                // 403: credential lacks the role or scope
-	NotFound                 // 404: no such resource in the caller's tenant
-	Conflict                 // 409: state does not allow the action
-	TooLarge                 // 413: body over the limit
-	Unprocessable            // 422: well-formed but semantically wrong
-	RateLimited              // 429: slow down
-	Unavailable              // 503: a backend is down
+	Internal      Kind = iota // 500: never carries detail to the client
+	Invalid                   // 400: malformed request
+	Unauthorized              // 401: missing or bad credential
+	Forbidden                 // 403: credential lacks the role or scope
+	NotFound                  // 404: no such resource in the caller's tenant
+	Conflict                  // 409: state does not allow the action
+	TooLarge                  // 413: body over the limit
+	Unprocessable             // 422: well-formed but semantically wrong
+	RateLimited               // 429: slow down
+	Unavailable               // 503: a backend is down
 )
 
 // Error is an error a client may see: a kind, a stable code and a message.
