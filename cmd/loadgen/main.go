@@ -1,0 +1,222 @@
+// Command loadgen drives a running Questline server the way a crowd of
+// phones would: many simulated players sending share events (each with its
+// own Idempotency-Key) against a "share 3 times" challenge that pays into
+// a points leaderboard, optionally mixed with leaderboard reads. It prints
+// progress every second and, at the end, requests/s and latency percentiles.
+//
+//	go run ./cmd/loadgen -duration 20s -players 5000 -concurrency 128
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/questline/questline/auth"
+)
+
+type options struct {
+	url         string
+	secret      string
+	tenant      string
+	players     int
+	concurrency int
+	duration    time.Duration
+	readRatio   float64
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080", "server base URL (loopback only)")
+	dataDir := fs.String("data-dir", "./data", "where to read the generated development secret from")
+	fs.StringVar(&o.secret, "secret", os.Getenv("QL_JWT_SECRET"), "HS256 secret (default: QL_JWT_SECRET, else <data-dir>/jwt-secret)")
+	fs.StringVar(&o.tenant, "tenant", fmt.Sprintf("load-%d", time.Now().Unix()), "tenant to create the load in")
+	fs.IntVar(&o.players, "players", 5000, "simulated players")
+	fs.IntVar(&o.concurrency, "concurrency", 128, "requests in flight")
+	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long to send (bounded: at most 10m)")
+	fs.Float64Var(&o.readRatio, "reads", 0, "fraction of requests that read the leaderboard (top 10) instead of sending an event")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if o.duration <= 0 || o.duration > 10*time.Minute || o.players < 1 || o.concurrency < 1 {
+		return errors.New("need 0 < duration <= 10m, players >= 1, concurrency >= 1")
+	}
+	if !strings.HasPrefix(o.url, "http://127.") && !strings.HasPrefix(o.url, "http://localhost") && !strings.HasPrefix(o.url, "http://[::1]") {
+		return errors.New("loadgen only targets loopback servers")
+	}
+	if o.secret == "" {
+		b, err := os.ReadFile(filepath.Join(*dataDir, "jwt-secret"))
+		if err != nil {
+			return fmt.Errorf("no secret: set -secret or QL_JWT_SECRET (%w)", err)
+		}
+		o.secret = strings.TrimSpace(string(b))
+	}
+	return load(ctx, o, out)
+}
+
+type client struct {
+	c    *fasthttp.Client
+	base string
+}
+
+func (c *client) do(method, path, token, idem string, body []byte) (int, []byte, error) {
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(c.base + path)
+	req.Header.SetMethod(method)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if idem != "" {
+		req.Header.Set("Idempotency-Key", idem)
+	}
+	if body != nil {
+		req.Header.SetContentType("application/json")
+		req.SetBody(body)
+	}
+	if err := c.c.DoTimeout(req, resp, 10*time.Second); err != nil {
+		return 0, nil, err
+	}
+	return resp.StatusCode(), append([]byte(nil), resp.Body()...), nil
+}
+
+func load(ctx context.Context, o options, out io.Writer) error {
+	c := &client{base: o.url, c: &fasthttp.Client{MaxConnsPerHost: o.concurrency * 2, ReadTimeout: 10 * time.Second}}
+	board, err := setup(c, o)
+	if err != nil {
+		return err
+	}
+	tokens := make([]string, o.players)
+	for i := range tokens {
+		if tokens[i], err = auth.Mint([]byte(o.secret), fmt.Sprintf("p%d", i), o.tenant, []auth.Role{auth.Player}, time.Hour); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(out, "loadgen: %s, %d players, %d in flight, %s, reads %.0f%%, tenant %s\n",
+		o.url, o.players, o.concurrency, o.duration, o.readRatio*100, o.tenant)
+
+	ctx, cancel := context.WithTimeout(ctx, o.duration)
+	defer cancel()
+	var sent, failed atomic.Int64
+	var seq atomic.Int64
+	lat := make([][]time.Duration, o.concurrency)
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range o.concurrency {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(w), 42))
+			for ctx.Err() == nil {
+				i := r.IntN(o.players)
+				var status int
+				var err error
+				t0 := time.Now()
+				if r.Float64() < o.readRatio {
+					status, _, err = c.do("GET", "/v1/leaderboards/"+board+"/top?limit=10", tokens[i], "", nil)
+				} else {
+					n := seq.Add(1)
+					body := fmt.Appendf(nil, `{"type":"share","props":{"post":"p%d"}}`, n%50)
+					status, _, err = c.do("POST", "/v1/events", tokens[i], fmt.Sprintf("lg-%d", n), body)
+				}
+				lat[w] = append(lat[w], time.Since(t0))
+				sent.Add(1)
+				if err != nil || status != 200 {
+					failed.Add(1)
+					if firstErr.Load() == nil {
+						firstErr.Store(fmt.Sprintf("status %d err %v", status, err))
+					}
+				}
+			}
+		})
+	}
+	tick := time.NewTicker(time.Second)
+	var last int64
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-tick.C:
+			n := sent.Load()
+			fmt.Fprintf(out, "  %4.0fs  %7d req/s  total %d  failed %d\n", time.Since(start).Seconds(), n-last, n, failed.Load())
+			last = n
+		}
+	}
+	tick.Stop()
+	wg.Wait()
+	elapsed := time.Since(start)
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	pct := func(p float64) time.Duration {
+		if len(all) == 0 {
+			return 0
+		}
+		return all[min(len(all)-1, int(p*float64(len(all))))]
+	}
+	fmt.Fprintf(out, "result: %d requests in %s = %.0f req/s, failed %d\n", len(all), elapsed.Round(time.Millisecond), float64(len(all))/elapsed.Seconds(), failed.Load())
+	fmt.Fprintf(out, "latency: p50 %s  p90 %s  p99 %s  max %s\n", pct(.50), pct(.90), pct(.99), pct(1))
+	if e := firstErr.Load(); e != nil {
+		fmt.Fprintf(out, "first failure: %v\n", e)
+	}
+	return nil
+}
+
+// setup creates and publishes the challenge and the board as a manager.
+func setup(c *client, o options) (board string, err error) {
+	mgr, err := auth.Mint([]byte(o.secret), "loadgen-manager", o.tenant, []auth.Role{auth.Manager}, time.Hour)
+	if err != nil {
+		return "", err
+	}
+	var ch struct{ ID string }
+	if err := post(c, mgr, "/v1/challenges", `{"name":"Share 3 times","event_type":"share","target":3,"reward_points":50}`, &ch); err != nil {
+		return "", err
+	}
+	if err := post(c, mgr, "/v1/challenges/"+ch.ID+"/publish", ``, &ch); err != nil {
+		return "", err
+	}
+	var b struct{ ID string }
+	if err := post(c, mgr, "/v1/leaderboards", `{"name":"Points","window":"all_time"}`, &b); err != nil {
+		return "", err
+	}
+	return b.ID, nil
+}
+
+func post(c *client, token, path, body string, into any) error {
+	var b []byte
+	if body != "" {
+		b = []byte(body)
+	}
+	status, resp, err := c.do("POST", path, token, "", b)
+	if err != nil {
+		return fmt.Errorf("setup %s: %w", path, err)
+	}
+	if status >= 300 {
+		return fmt.Errorf("setup %s: status %d: %s", path, status, resp)
+	}
+	return json.Unmarshal(resp, into)
+}

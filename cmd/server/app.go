@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/questline/questline/auth"
+	"github.com/questline/questline/challenges"
+	"github.com/questline/questline/events"
+	"github.com/questline/questline/internal/config"
+	"github.com/questline/questline/internal/ratelimit"
+	"github.com/questline/questline/leaderboards"
+	"github.com/questline/questline/points"
+	"github.com/questline/questline/realtime"
+	"github.com/questline/questline/storage/mongo"
+	"github.com/questline/questline/storage/sqlite"
+)
+
+// store is every domain store one backend provides.
+type store interface {
+	events.Store
+	challenges.Store
+	points.Store
+	leaderboards.Store
+	auth.KeyStore
+	Ping(context.Context) error
+	Close() error
+}
+
+// app is one wired Questline node.
+type app struct {
+	cfg     config.Config
+	logger  *slog.Logger
+	reg     *prometheus.Registry
+	store   store
+	redis   redis.UniversalClient // nil on the in-process engines
+	engine  leaderboards.Engine
+	broker  realtime.Broker
+	limiter ratelimit.Limiter
+
+	verifier *auth.Verifier
+	keys     *auth.Keys
+	hub      *realtime.Hub
+
+	events       *events.Service
+	challenges   *challenges.Service
+	points       *points.Service
+	leaderboards *leaderboards.Service
+
+	closers []func() error
+}
+
+// newApp connects the backends cfg names and wires the services. Any
+// unreachable backend or bad setting fails here, at start.
+func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *app, err error) {
+	a := &app{cfg: cfg, logger: logger, reg: newRegistry()}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	if err := a.openStore(ctx); err != nil {
+		return nil, err
+	}
+	if err := a.openEngines(ctx); err != nil {
+		return nil, err
+	}
+	if err := a.wire(ctx); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// newRegistry is the node's own Prometheus registry (no global state), with
+// the Go runtime and process collectors.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// wire builds the services over the opened backends.
+func (a *app) wire(ctx context.Context) (err error) {
+	if a.verifier, err = auth.NewVerifier(ctx, auth.JWTConfig{
+		Secret: a.cfg.JWTSecret, JWKSURL: a.cfg.JWKSURL, PublicKeyPEM: a.cfg.JWTPublicKey,
+		Issuer: a.cfg.JWTIssuer, Audience: a.cfg.JWTAudience,
+	}); err != nil {
+		return fmt.Errorf("JWT settings: %w", err)
+	}
+	a.keys = auth.NewKeys(a.store)
+	a.hub = realtime.NewHub(a.broker, realtime.HubOptions{Logger: a.logger})
+	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "questline_websocket_connections", Help: "Open WebSocket connections on this node.",
+	}, func() float64 { return float64(a.hub.Connections()) }))
+
+	// The ledger feeds the boards; challenges pay through the ledger; the
+	// event service runs challenges as a rule handler.
+	var lbLedger ledgerProxy
+	a.leaderboards = leaderboards.NewService(a.store, a.engine, &lbLedger)
+	a.points = points.NewService(a.store, a.hub, a.leaderboards)
+	lbLedger.Service = a.points
+	a.challenges = challenges.NewService(a.store, a.points, a.hub)
+	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges)
+	return nil
+}
+
+// ledgerProxy breaks the construction cycle between the ledger (which
+// tells boards of credits) and the boards (which read the ledger).
+type ledgerProxy struct{ *points.Service }
+
+func (a *app) openStore(ctx context.Context) error {
+	if a.cfg.Embedded() {
+		s, err := sqlite.Open(ctx, a.cfg.SQLitePath())
+		if err != nil {
+			return fmt.Errorf("SQLite at %s: %w", a.cfg.SQLitePath(), err)
+		}
+		a.store = s
+		a.logger.Info("storage: embedded SQLite", "path", a.cfg.SQLitePath())
+	} else {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		s, err := mongo.Open(cctx, a.cfg.MongoURI, a.cfg.MongoDB)
+		if err != nil {
+			return fmt.Errorf("MONGO_URI: %w", err)
+		}
+		a.store = s
+		a.logger.Info("storage: MongoDB", "database", a.cfg.MongoDB)
+	}
+	a.closers = append(a.closers, a.store.Close)
+	return nil
+}
+
+func (a *app) openEngines(ctx context.Context) error {
+	if a.cfg.RedisURL == "" {
+		a.engine = leaderboards.NewMemoryEngine()
+		a.broker = realtime.NewMemoryBroker(realtime.BrokerOptions{})
+		mem := ratelimit.NewMemory()
+		a.limiter = mem
+		a.closers = append(a.closers, func() error { mem.Close(); return nil })
+		a.logger.Info("engines: in-process (one node)")
+		return nil
+	}
+	opts, err := config.RedisOptions(a.cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	opts.DialTimeout = 3 * time.Second
+	a.redis = redis.NewUniversalClient(opts)
+	a.closers = append(a.closers, a.redis.Close)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := a.redis.Ping(pctx).Err(); err != nil {
+		return fmt.Errorf("REDIS_URL: cannot reach Redis: %w", err)
+	}
+	a.engine = leaderboards.NewRedisEngine(a.redis)
+	a.broker = realtime.NewRedisBroker(a.redis, realtime.BrokerOptions{})
+	a.limiter = ratelimit.NewRedis(a.redis)
+	a.logger.Info("engines: Redis", "addrs", opts.Addrs)
+	return nil
+}
+
+// close releases backends in reverse order of opening.
+func (a *app) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		if err := a.closers[i](); err != nil && !errors.Is(err, context.Canceled) {
+			a.logger.Warn("close", "err", err)
+		}
+	}
+	a.closers = nil
+}

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humafiber"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/questline/questline/auth"
+	"github.com/questline/questline/challenges"
+	"github.com/questline/questline/events"
+	"github.com/questline/questline/internal/errs"
+	"github.com/questline/questline/internal/httpx"
+	"github.com/questline/questline/internal/ratelimit"
+	"github.com/questline/questline/leaderboards"
+	"github.com/questline/questline/points"
+	"github.com/questline/questline/realtime"
+)
+
+// requestTimeout bounds every request's backend calls: fasthttp does not
+// cancel a request's context when the client goes away.
+const requestTimeout = 10 * time.Second
+
+// handler builds the Fiber app with every route of the node.
+func (a *app) handler() *fiber.App {
+	httpx.InstallErrors(a.logger)
+	f := fiber.New(fiber.Config{
+		AppName:               "questline",
+		BodyLimit:             a.cfg.BodyLimit,
+		DisableStartupMessage: true,
+		ErrorHandler:          httpx.ErrorHandler(a.logger),
+		ReadTimeout:           30 * time.Second,
+		IdleTimeout:           120 * time.Second,
+	})
+	f.Use(httpx.RequestID(), recover.New(), httpx.AccessLog(a.logger, httpx.NewMetrics(a.reg)))
+	f.Use(func(c *fiber.Ctx) error {
+		ctx, cancel := context.WithTimeout(c.UserContext(), requestTimeout)
+		defer cancel()
+		c.SetUserContext(ctx)
+		return c.Next()
+	})
+	f.Use(auth.Middleware(a.verifier, a.keys), requireCredential)
+	f.Use(ratelimit.Middleware(a.limiter, a.logger, a.rateKey))
+
+	f.Get("/v1/ws", realtime.Handler(a.hub, a.wsIdentity)...)
+	f.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{})))
+
+	cfg := huma.DefaultConfig("Questline API", "1.0.0")
+	cfg.OpenAPIPath = "/openapi"
+	cfg.CreateHooks = nil // no $schema links: they cost on every hot-path response
+	cfg.Info.Description = "Gamification and social engagement backend: challenges, points, leaderboards, live pushes."
+	cfg.Components.SecuritySchemes = auth.SecuritySchemes()
+	cfg.Components.Schemas = huma.NewMapRegistry("#/components/schemas/", schemaName)
+	api := humafiber.New(f, cfg)
+	a.opsRoutes(api)
+	auth.Routes(api, a.keys)
+	events.Routes(api, a.events)
+	challenges.Routes(api, a.challenges)
+	points.Routes(api, a.points)
+	leaderboards.Routes(api, a.leaderboards)
+	documentRaw(api)
+	return f
+}
+
+// requireCredential answers 401 for an API call without a valid
+// credential before its body is even parsed, so an anonymous caller learns
+// nothing from validation errors. Roles are checked by each handler.
+func requireCredential(c *fiber.Ctx) error {
+	if !strings.HasPrefix(c.Path(), "/v1/") || c.Path() == "/v1/ws" {
+		return c.Next()
+	}
+	if _, err := auth.Require(c.UserContext()); err != nil {
+		if e, ok := errs.As(err); ok {
+			return httpx.WriteProblem(c, httpx.Status(e.Kind), e.Code, e.Message)
+		}
+		return httpx.WriteProblem(c, http.StatusUnauthorized, "unauthorized", "send a bearer token or an API key")
+	}
+	return c.Next()
+}
+
+// schemaName prefixes a domain type's schema name with its package, so
+// leaderboards.Entry and points.Entry stay apart in the OpenAPI document.
+func schemaName(t reflect.Type, hint string) string {
+	name := huma.DefaultSchemaNamer(t, hint)
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		t = t.Elem()
+	}
+	pkg, ok := strings.CutPrefix(t.PkgPath(), "github.com/questline/questline/")
+	if !ok || t.Name() == "" {
+		return name
+	}
+	pkg = pkg[strings.LastIndex(pkg, "/")+1:]
+	return strings.ToUpper(pkg[:1]) + pkg[1:] + name
+}
+
+// rateKey limits every authenticated caller, with a tighter budget for the
+// events a player can send; API keys (brand back ends batching for many
+// users) get a larger one. Ops endpoints are not limited.
+func (a *app) rateKey(c *fiber.Ctx) (string, ratelimit.Limit, bool) {
+	p, ok := auth.FromContext(c.UserContext())
+	if !ok {
+		if strings.HasPrefix(c.Path(), "/v1/") {
+			return "ip:" + c.IP(), ratelimit.PerSecond(20, 40), true
+		}
+		return "", ratelimit.Limit{}, false
+	}
+	who := p.Tenant + "|" + p.Subject
+	switch {
+	case p.APIKey:
+		return "key:" + who, ratelimit.PerSecond(2000, 4000), true
+	case c.Method() == fiber.MethodPost && c.Path() == "/v1/events":
+		return "ev:" + who, ratelimit.PerSecond(a.cfg.EventRate, 2*a.cfg.EventRate), true
+	}
+	return "req:" + who, ratelimit.PerSecond(50, 100), true
+}
+
+// wsIdentity authenticates a WebSocket upgrade: the bearer header, or
+// ?token= for browsers, which cannot set headers on a WebSocket.
+func (a *app) wsIdentity(c *fiber.Ctx) (realtime.Identity, error) {
+	tok := strings.TrimPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+	if tok == "" {
+		tok = c.Query("token")
+	}
+	p, err := a.verifier.Verify(tok)
+	if err != nil {
+		return realtime.Identity{}, err
+	}
+	roles := make([]string, len(p.Roles))
+	for i, r := range p.Roles {
+		roles[i] = string(r)
+	}
+	return realtime.Identity{Tenant: p.Tenant, User: p.Subject, Roles: roles}, nil
+}
+
+type healthOutput struct {
+	Body struct {
+		Status string            `json:"status"`
+		Checks map[string]string `json:"checks,omitempty"`
+	}
+}
+
+func (a *app) opsRoutes(api huma.API) {
+	huma.Register(api, huma.Operation{
+		OperationID: "healthz", Method: http.MethodGet, Path: "/healthz", Tags: []string{"ops"},
+		Summary: "Liveness: the process serves requests",
+	}, func(context.Context, *struct{}) (*healthOutput, error) {
+		out := &healthOutput{}
+		out.Body.Status = "ok"
+		return out, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "readyz", Method: http.MethodGet, Path: "/readyz", Tags: []string{"ops"},
+		Summary: "Readiness: every backend answers", Errors: []int{http.StatusServiceUnavailable},
+	}, func(ctx context.Context, _ *struct{}) (*healthOutput, error) {
+		checks := map[string]func(context.Context) error{
+			"store": a.store.Ping, "leaderboards": a.engine.Ping, "realtime": a.broker.Ping,
+		}
+		out := &healthOutput{}
+		out.Body.Status, out.Body.Checks = "ok", map[string]string{}
+		for name, ping := range checks {
+			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			err := ping(cctx)
+			cancel()
+			out.Body.Checks[name] = "ok"
+			if err != nil {
+				a.logger.Warn("readyz: backend down", "backend", name, "err", err)
+				out.Body.Checks[name] = "down"
+				out.Body.Status = "down"
+			}
+		}
+		if out.Body.Status != "ok" {
+			return nil, huma.NewError(http.StatusServiceUnavailable, "a backend is down: "+downList(out.Body.Checks))
+		}
+		return out, nil
+	})
+}
+
+func downList(checks map[string]string) string {
+	var down []string
+	for name, s := range checks {
+		if s != "ok" {
+			down = append(down, name)
+		}
+	}
+	return strings.Join(down, ", ")
+}
+
+// documentRaw adds the routes served by Fiber directly to the OpenAPI
+// document, so it lists every endpoint.
+func documentRaw(api huma.API) {
+	api.OpenAPI().AddOperation(&huma.Operation{
+		OperationID: "websocket", Method: http.MethodGet, Path: "/v1/ws", Tags: []string{"realtime"},
+		Summary: "Live pushes over WebSocket",
+		Description: "Upgrade to a WebSocket, authenticated by the bearer JWT or ?token=. The connection is " +
+			"subscribed to user:{sub}; send {\"op\":\"subscribe\",\"channel\":\"leaderboard:{id}\",\"since\":N} for more. " +
+			"Frames are {\"type\",\"channel\",\"seq\",\"data\"}: progress, challenge.completed, points, ... " +
+			"Resume after a reconnect with ?since=<last seq> (user channel) or since in subscribe.",
+		Security: []map[string][]string{{"bearer": {}}},
+		Parameters: []*huma.Param{
+			{Name: "token", In: "query", Description: "JWT, for browsers", Schema: &huma.Schema{Type: "string"}},
+			{Name: "since", In: "query", Description: "Resume the user channel after this seq", Schema: &huma.Schema{Type: "integer"}},
+		},
+		Responses: map[string]*huma.Response{
+			"101": {Description: "Switching to the WebSocket protocol"},
+			"401": {Description: "Missing or bad token"},
+		},
+	})
+	api.OpenAPI().AddOperation(&huma.Operation{
+		OperationID: "metrics", Method: http.MethodGet, Path: "/metrics", Tags: []string{"ops"},
+		Summary: "Prometheus metrics",
+		Responses: map[string]*huma.Response{
+			"200": {Description: "Prometheus text exposition", Content: map[string]*huma.MediaType{"text/plain": {}}},
+		},
+	})
+}

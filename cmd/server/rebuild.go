@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+func rebuild(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
+	mine, rest := splitFlags(args, "tenant", "board")
+	fs := flag.NewFlagSet("rebuild", flag.ContinueOnError)
+	fs.SetOutput(out)
+	tenant := fs.String("tenant", "", "only this tenant (default: every tenant)")
+	board := fs.String("board", "", "only this board (needs --tenant)")
+	fs.Usage = func() {
+		fmt.Fprintln(out, "Usage: server rebuild [--tenant acme [--board id]]")
+		fmt.Fprintln(out, "Recomputes leaderboards from the points ledger and swaps each board in atomically.")
+		fmt.Fprintln(out, "With REDIS_URL it repairs the shared boards (e.g. after Redis was flushed); on the")
+		fmt.Fprintln(out, "in-process engine a running server rebuilds at every start, so this run only measures it.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(mine); err != nil {
+		return err
+	}
+	if *board != "" && *tenant == "" {
+		return fmt.Errorf("rebuild: --board needs --tenant")
+	}
+	cfg, err := loadConfig(rest, getenv, out)
+	if err != nil {
+		return err
+	}
+	cfg.LogLevel = 8 // quiet: the progress bar is the output
+	a, err := newApp(ctx, cfg, newLogger(io.Discard, cfg.LogLevel))
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	start := time.Now()
+	bar := progressBar(out)
+	if *board != "" {
+		err = a.leaderboards.RebuildBoard(ctx, *tenant, *board, bar)
+	} else {
+		err = a.leaderboards.Rebuild(ctx, *tenant, bar)
+	}
+	fmt.Fprintln(out)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "rebuilt in %s\n", time.Since(start).Round(time.Millisecond))
+	if a.redis == nil {
+		fmt.Fprintln(out, "note: in-process engine; a running server rebuilds its boards from the ledger at every start")
+	}
+	return nil
+}
+
+// progressBar draws "[#####.....]  50%  500/1000 entries" in place.
+func progressBar(out io.Writer) func(done, total int64) {
+	return func(done, total int64) {
+		const width = 30
+		frac := 1.0
+		if total > 0 {
+			frac = min(float64(done)/float64(total), 1)
+		}
+		n := int(frac * width)
+		fmt.Fprintf(out, "\r[%s%s] %3.0f%%  %d/%d ledger entries", strings.Repeat("#", n), strings.Repeat(".", width-n), frac*100, done, total)
+	}
+}

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/questline/questline/auth"
+	"github.com/questline/questline/challenges"
+	"github.com/questline/questline/events"
+	"github.com/questline/questline/internal/config"
+	"github.com/questline/questline/leaderboards"
+	"github.com/questline/questline/points"
+)
+
+var errCrash = errors.New("injected crash")
+
+// crashingStore fails one store operation once it is armed, the way a
+// process killed between two writes would leave the data.
+type crashingStore struct {
+	store
+	failOn string
+	armed  bool
+}
+
+func (c *crashingStore) fail(op string) error {
+	if c.armed && c.failOn == op {
+		return errCrash
+	}
+	return nil
+}
+
+func (c *crashingStore) AddContribution(ctx context.Context, x challenges.Contribution) (bool, error) {
+	if err := c.fail("AddContribution"); err != nil {
+		return false, err
+	}
+	return c.store.AddContribution(ctx, x)
+}
+
+func (c *crashingStore) InsertCompletion(ctx context.Context, x challenges.Completion) (challenges.Completion, bool, error) {
+	if err := c.fail("InsertCompletion"); err != nil {
+		return challenges.Completion{}, false, err
+	}
+	return c.store.InsertCompletion(ctx, x)
+}
+
+func (c *crashingStore) InsertEntry(ctx context.Context, e points.Entry) (points.Entry, bool, error) {
+	if err := c.fail("InsertEntry"); err != nil {
+		return points.Entry{}, false, err
+	}
+	return c.store.InsertEntry(ctx, e)
+}
+
+func (c *crashingStore) MarkProcessed(ctx context.Context, tenant, id string, r events.Result, at time.Time) error {
+	if err := c.fail("MarkProcessed"); err != nil {
+		return err
+	}
+	return c.store.MarkProcessed(ctx, tenant, id, r, at)
+}
+
+// crashingEngine fails board writes once armed: the ledger is written but
+// the leaderboard is not.
+type crashingEngine struct {
+	leaderboards.Engine
+	armed bool
+}
+
+func (c *crashingEngine) Raise(ctx context.Context, key, member string, score int64) error {
+	if c.armed {
+		return errCrash
+	}
+	return c.Engine.Raise(ctx, key, member, score)
+}
+
+// openCrashable builds an app like newApp, with failure injection points.
+func openCrashable(t *testing.T, cfg config.Config) (*app, *crashingStore, *crashingEngine) {
+	t.Helper()
+	ctx := context.Background()
+	a := &app{cfg: cfg, logger: newLogger(io.Discard, 8), reg: nil}
+	a.reg = newRegistry()
+	if err := a.openStore(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.openEngines(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cs := &crashingStore{store: a.store}
+	ce := &crashingEngine{Engine: a.engine}
+	a.store, a.engine = cs, ce
+	if err := a.wire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.close)
+	return a, cs, ce
+}
+
+// TestCrashRecovery injects a failure at each step between storing an
+// event and finishing its effects, "restarts" on the same data, and checks
+// the sweeper finishes the event exactly once: one completion, one ledger
+// entry, a board equal to the ledger, and the retry of the key replays.
+func TestCrashRecovery(t *testing.T) {
+	for _, d := range deployments() {
+		for _, failOn := range []string{"AddContribution", "InsertCompletion", "InsertEntry", "Raise", "MarkProcessed"} {
+			t.Run(d.name+"/"+failOn, func(t *testing.T) {
+				env := d.env(t)
+				env["QL_DATA_DIR"] = t.TempDir()
+				env["QL_JWT_SECRET"] = testSecret
+				cfg, err := config.Load(nil, func(k string) string { return env[k] }, io.Discard)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cfg.RedisURL != "" {
+					flushRedis(t, cfg.RedisURL)
+				}
+				ctx := context.Background()
+				a, cs, ce := openCrashable(t, cfg)
+				ch, err := a.challenges.Create(ctx, "acme", challenges.Definition{Name: "Share 3", EventType: "share", Target: 3, RewardPoints: 50})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := a.challenges.Publish(ctx, "acme", ch.ID); err != nil {
+					t.Fatal(err)
+				}
+				b, err := a.leaderboards.Create(ctx, "acme", leaderboards.CreateInput{Name: "Points", Window: leaderboards.AllTime})
+				if err != nil {
+					t.Fatal(err)
+				}
+				share := func(ev *events.Service, key string) (events.Result, error) {
+					return ev.Ingest(ctx, events.Event{Tenant: "acme", User: "alice", Type: "share", IdempotencyKey: key, Source: "player"})
+				}
+				for _, k := range []string{"k1", "k2"} {
+					if _, err := share(a.events, k); err != nil {
+						t.Fatal(err)
+					}
+				}
+				cs.failOn, cs.armed, ce.armed = failOn, true, failOn == "Raise"
+				if _, err := share(a.events, "k3"); !errors.Is(err, errCrash) {
+					t.Fatalf("crashing ingest returned %v", err)
+				}
+				a.close()
+
+				// Restart on the same data, as serve would.
+				a2, _, _ := openCrashable(t, cfg)
+				if a2.redis == nil {
+					if err := a2.leaderboards.Rebuild(ctx, "", nil); err != nil {
+						t.Fatal(err)
+					}
+				}
+				n, err := a2.events.Sweep(ctx, 0, 100)
+				if err != nil || n < 1 {
+					t.Fatalf("sweep finished %d events, err %v", n, err)
+				}
+				if n, _ := a2.events.Sweep(ctx, 0, 100); n != 0 {
+					t.Fatalf("second sweep found %d more events", n)
+				}
+				w, err := a2.points.Wallet(ctx, "acme", "alice")
+				if err != nil || w.Balance != 50 {
+					t.Fatalf("wallet %+v, %v; want 50 paid exactly once", w, err)
+				}
+				entries, _ := a2.points.Ledger(ctx, "acme", "alice", "", 10)
+				if len(entries) != 1 {
+					t.Fatalf("ledger has %d entries, want 1", len(entries))
+				}
+				pg, err := a2.leaderboards.Top(ctx, "acme", b.ID, "", 0, 10)
+				if err != nil || len(pg.Entries) != 1 || pg.Entries[0].Score != 50 {
+					t.Fatalf("board %+v, %v; want alice at 50", pg, err)
+				}
+				r, err := share(a2.events, "k3")
+				if err != nil || !r.Replayed || len(r.Points) != 1 || r.Points[0].Amount != 50 {
+					t.Fatalf("retry after recovery = %+v, %v", r, err)
+				}
+				if w, _ := a2.points.Wallet(ctx, "acme", "alice"); w.Balance != 50 {
+					t.Fatalf("wallet %d after retry", w.Balance)
+				}
+			})
+		}
+	}
+}
+
+// TestRebuildAfterFlush: with Redis, the boards equal the ledger after
+// FLUSHALL and `server rebuild`.
+func TestRebuildAfterFlush(t *testing.T) {
+	url := deployments()[1].env(t)["REDIS_URL"]
+	s := startServer(t, map[string]string{"REDIS_URL": url})
+	_, board := s.setupSlice("acme")
+	mgr := s.token("boss", "acme", auth.Manager)
+	for _, c := range []struct {
+		typ    string
+		reward int
+	}{{"visit", 10}, {"like", 5}} {
+		var ch struct{ ID string }
+		s.must(201, req{method: "POST", path: "/v1/challenges", token: mgr, body: map[string]any{
+			"name": c.typ, "event_type": c.typ, "target": 1, "reward_points": c.reward,
+		}}).json(t, &ch)
+		s.must(200, req{method: "POST", path: "/v1/challenges/" + ch.ID + "/publish", token: mgr})
+	}
+	// u0: 50, u1: 60, u2: 65, u3: 10, u4: 50 (ties u0, ranked after it).
+	plans := map[string][]string{
+		"u0": {"share", "share", "share"}, "u1": {"share", "share", "share", "visit"},
+		"u2": {"share", "share", "share", "visit", "like"}, "u3": {"visit"}, "u4": {"share", "share", "share"},
+	}
+	for user, evs := range plans {
+		tok := s.token(user, "acme")
+		for i, typ := range evs {
+			s.must(200, req{method: "POST", path: "/v1/events", token: tok, body: map[string]any{"type": typ},
+				header: map[string]string{"Idempotency-Key": fmt.Sprint(i)}})
+		}
+	}
+	before := s.top(s.token("x", "acme"), board)
+	if fmt.Sprint(before.Entries) != "[{u2 65 1} {u1 60 2} {u0 50 3} {u4 50 4} {u3 10 5}]" {
+		t.Fatalf("board before = %+v", before)
+	}
+	flushRedis(t, url)
+	if after := s.top(s.token("x", "acme"), board); after.Total != 0 {
+		t.Fatalf("board after flush = %+v", after)
+	}
+	var out strings.Builder
+	if code := run(context.Background(), []string{"server", "rebuild"}, s.getenv, &out); code != 0 {
+		t.Fatalf("rebuild exited %d: %s", code, out.String())
+	}
+	if !strings.Contains(out.String(), "100%") {
+		t.Fatalf("rebuild printed no progress: %q", out.String())
+	}
+	after := s.top(s.token("x", "acme"), board)
+	if fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("board after rebuild = %+v, want %+v", after, before)
+	}
+}
+
+func flushRedis(t *testing.T, url string) {
+	t.Helper()
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
+	if err := c.FlushAll(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+}

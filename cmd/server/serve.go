@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+func serve(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
+	cfg, err := loadConfig(args, getenv, out)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(out, cfg.LogLevel)
+	a, err := newApp(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+
+	if a.redis == nil {
+		// The in-process engine starts empty: fill it from the ledger.
+		start := time.Now()
+		if err := a.leaderboards.Rebuild(ctx, "", func(done, total int64) {
+			logger.Info("leaderboards: rebuilding from the ledger", "done", done, "total", total)
+		}); err != nil {
+			return fmt.Errorf("leaderboards: initial rebuild: %w", err)
+		}
+		logger.Info("leaderboards: ready", "took_ms", time.Since(start).Milliseconds())
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("QL_ADDR: %w", err)
+	}
+	f := a.handler()
+	conns := trackConns(f.Server())
+	ln = conns.listener(ln)
+
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := a.hub.Run(bg); err != nil && !errors.Is(err, context.Canceled) {
+			logger.Error("realtime hub stopped", "err", err)
+		}
+	})
+	wg.Go(func() { a.events.RunSweeper(bg, cfg.SweepInterval) })
+
+	served := make(chan error, 1)
+	go func() { served <- f.Listener(ln) }()
+	logger.Info("questline listening", "addr", ln.Addr().String(), "embedded", cfg.Embedded(), "data_dir", cfg.DataDir)
+
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		logger.Info("shutting down: finishing in-flight requests", "grace", cfg.ShutdownTimeout.String())
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		if herr := a.hub.Shutdown(sctx); herr != nil {
+			logger.Warn("websocket shutdown", "err", herr)
+		}
+		err = shutdownHTTP(sctx, f.ShutdownWithContext, conns)
+		cancel()
+	}
+	stopBG()
+	wg.Wait()
+	logger.Info("questline stopped")
+	return err
+}
+
+// shutdownHTTP stops accepting, lets in-flight requests finish and closes
+// connections that carry none as soon as they are seen.
+func shutdownHTTP(ctx context.Context, shutdown func(context.Context) error, conns *connTracker) error {
+	done := make(chan error, 1)
+	go func() { done <- shutdown(ctx) }()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		conns.closeUnused()
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C:
+
+		}
+	}
+}

@@ -1,0 +1,76 @@
+// Package events is the front door of Questline: event intake, idempotency,
+// dispatch to the rule handlers (challenges, badges, ...), system events and
+// the sweeper that finishes events a crash left half done.
+package events
+
+import (
+	"context"
+	"time"
+)
+
+// Event is one thing a user did, as accepted by intake.
+type Event struct {
+	ID             string         `json:"id"`
+	Tenant         string         `json:"-"`
+	User           string         `json:"user_id"`
+	Type           string         `json:"type"`
+	Props          map[string]any `json:"props,omitempty"`
+	OccurredAt     time.Time      `json:"occurred_at"`
+	ReceivedAt     time.Time      `json:"received_at"`
+	IdempotencyKey string         `json:"idempotency_key"`
+	// Source says who sent it: "player", "key:<id>" or "system".
+	Source string `json:"source"`
+	// Fingerprint is a hash of (user, type, props, occurred_at) so a reused
+	// idempotency key with a different payload is caught.
+	Fingerprint string `json:"-"`
+	// Processed is set once every effect of the event is written; Result
+	// then holds what the first processing reported.
+	Processed   bool       `json:"processed"`
+	ProcessedAt *time.Time `json:"processed_at,omitempty"`
+	Result      *Result    `json:"-"`
+}
+
+// Result is what an event changed, returned to the caller and stored with
+// the event so a repeat of its idempotency key returns the same answer.
+type Result struct {
+	EventID     string       `json:"event_id"`
+	Replayed    bool         `json:"replayed"`
+	Progress    []Progress   `json:"progress"`
+	Completions []Completion `json:"completions"`
+	Points      []Points     `json:"points"`
+}
+
+// Progress is a challenge's progress for the event's user after the event.
+type Progress struct {
+	ChallengeID string `json:"challenge_id"`
+	Name        string `json:"name"`
+	Current     int64  `json:"current"`
+	Target      int64  `json:"target"`
+	Completed   bool   `json:"completed"`
+}
+
+// Completion reports a challenge completed by this event.
+type Completion struct {
+	ChallengeID  string `json:"challenge_id"`
+	Name         string `json:"name"`
+	RewardPoints int64  `json:"reward_points"`
+}
+
+// Points is a ledger entry paid because of this event.
+type Points struct {
+	Amount  int64  `json:"amount"`
+	Reason  string `json:"reason"`
+	Balance int64  `json:"balance"`
+}
+
+// Store keeps events. (tenant, idempotency_key) is unique.
+type Store interface {
+	// InsertEvent stores e. If the tenant already has an event with e's
+	// idempotency key, it returns that event and inserted=false.
+	InsertEvent(ctx context.Context, e Event) (stored Event, inserted bool, err error)
+	// MarkProcessed records that every effect of the event is written.
+	MarkProcessed(ctx context.Context, tenant, id string, r Result, at time.Time) error
+	// Unprocessed lists events of any tenant not yet processed that were
+	// received before the given time, oldest first.
+	Unprocessed(ctx context.Context, receivedBefore time.Time, limit int) ([]Event, error)
+}

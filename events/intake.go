@@ -1,0 +1,127 @@
+package events
+
+import (
+	"math"
+	"regexp"
+	"time"
+
+	"github.com/questline/questline/auth"
+	"github.com/questline/questline/internal/errs"
+)
+
+// Input is an event as a caller sends it.
+type Input struct {
+	Type           string         `json:"type" minLength:"1" maxLength:"64" doc:"Event type, e.g. share."`
+	UserID         string         `json:"user_id,omitempty" maxLength:"128" doc:"API keys: the user the event is for (required). Players: omit it, or give their own id."`
+	Props          map[string]any `json:"props,omitempty" maxProperties:"32" doc:"Flat properties: strings, numbers or booleans."`
+	OccurredAt     *time.Time     `json:"occurred_at,omitempty" doc:"When it happened; default now. At most 5 minutes ahead of the server clock and 30 days behind it."`
+	IdempotencyKey string         `json:"idempotency_key,omitempty" maxLength:"128" doc:"Alternative to the Idempotency-Key header."`
+}
+
+// Bounds on occurred_at: clients' clocks drift, but an event from far in
+// the past or future would land in windows it never belonged to.
+const (
+	maxFuture = 5 * time.Minute
+	maxPast   = 30 * 24 * time.Hour
+)
+
+var (
+	userPattern = regexp.MustCompile(`^[A-Za-z0-9._:@-]{1,128}$`)
+	keyPattern  = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
+)
+
+// Accept checks in against the caller and the catalogue and returns the
+// event to store. It is pure, so every rule here is table-tested and fuzzed.
+func Accept(p auth.Principal, in Input, headerKey string, now time.Time) (Event, error) {
+	sender, ok := SenderOf(in.Type)
+	if !ok {
+		return Event{}, errs.New(errs.Unprocessable, "unknown-event-type", "event type %q is not in the catalogue", in.Type).OnField("body.type")
+	}
+	ev := Event{Tenant: p.Tenant, Type: in.Type, Props: in.Props}
+	switch {
+	case sender == SystemOnly:
+		return Event{}, errs.New(errs.Forbidden, "event-type-not-allowed", "%q events are raised by Questline itself", in.Type)
+	case p.APIKey:
+		if !p.HasScope("events:write") {
+			return Event{}, errs.New(errs.Forbidden, "forbidden", "this API key lacks the events:write scope")
+		}
+		if in.UserID == "" {
+			return Event{}, errs.New(errs.Unprocessable, "user-required", "an API key must say which user the event is for").OnField("body.user_id")
+		}
+		ev.User, ev.Source = in.UserID, p.Subject
+	default:
+		if in.UserID != "" && in.UserID != p.Subject {
+			return Event{}, errs.New(errs.Forbidden, "forbidden", "players may send events only for themselves")
+		}
+		if sender != ClientAllowed {
+			return Event{}, errs.New(errs.Forbidden, "event-type-not-allowed", "%q events must come from the brand's back end", in.Type)
+		}
+		ev.User, ev.Source = p.Subject, "player"
+	}
+	if !userPattern.MatchString(ev.User) {
+		return Event{}, errs.New(errs.Unprocessable, "bad-user-id", "user ids are 1-128 characters of letters, digits and ._:@-").OnField("body.user_id")
+	}
+	if err := checkProps(in.Props); err != nil {
+		return Event{}, err
+	}
+	if in.OccurredAt != nil {
+		at := in.OccurredAt.UTC()
+		if at.After(now.Add(maxFuture)) || at.Before(now.Add(-maxPast)) {
+			return Event{}, errs.New(errs.Unprocessable, "occurred-at-out-of-range",
+				"occurred_at must be within 30 days before and 5 minutes after now").OnField("body.occurred_at")
+		}
+		ev.OccurredAt = at
+	}
+	ev.IdempotencyKey = headerKey
+	if in.IdempotencyKey != "" {
+		if headerKey != "" && headerKey != in.IdempotencyKey {
+			return Event{}, errs.New(errs.Invalid, "idempotency-key-mismatch", "the Idempotency-Key header and body idempotency_key differ")
+		}
+		ev.IdempotencyKey = in.IdempotencyKey
+	}
+	if ev.IdempotencyKey != "" {
+		if !keyPattern.MatchString(ev.IdempotencyKey) {
+			return Event{}, errs.New(errs.Invalid, "bad-idempotency-key", "idempotency keys are 1-128 printable ASCII characters")
+		}
+		// Keys are the sender's own namespace: one player's key can never
+		// collide with (or pre-empt) another's, nor with an API key's.
+		ev.IdempotencyKey = senderScope(p) + ev.IdempotencyKey
+	}
+	return ev, nil
+}
+
+func checkProps(props map[string]any) error {
+	bad := func(format string, args ...any) error {
+		return errs.New(errs.Unprocessable, "bad-props", format, args...).OnField("body.props")
+	}
+	if len(props) > 32 {
+		return bad("at most 32 props")
+	}
+	for k, v := range props {
+		if k == "" || len(k) > 64 {
+			return bad("prop names are 1-64 characters")
+		}
+		switch x := v.(type) {
+		case string:
+			if len(x) > 1024 {
+				return bad("prop %q is longer than 1024 bytes", k)
+			}
+		case float64:
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return bad("prop %q is not a finite number", k)
+			}
+		case bool:
+		default:
+			return bad("prop %q must be a string, number or boolean", k)
+		}
+	}
+	return nil
+}
+
+// senderScope prefixes a caller's idempotency keys.
+func senderScope(p auth.Principal) string {
+	if p.APIKey {
+		return p.Subject + "|"
+	}
+	return "u:" + p.Subject + "|"
+}

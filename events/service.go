@@ -1,0 +1,209 @@
+package events
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/questline/questline/internal/errs"
+)
+
+// Handler is a rule engine over the event stream (challenges, badges...).
+// It must be idempotent per event id: the same event may be handled again
+// after a crash or concurrently with a duplicate request, and must then
+// change nothing and add the same things to r. It returns system events to
+// feed back into the stream.
+type Handler interface {
+	HandleEvent(ctx context.Context, ev Event, r *Result) ([]Event, error)
+}
+
+// Service accepts events and runs them through the handlers.
+type Service struct {
+	store    Store
+	handlers []Handler
+	logger   *slog.Logger
+	now      func() time.Time
+
+	processed prometheus.Counter
+	failed    prometheus.Counter
+}
+
+// NewService returns an event service. reg receives its metrics.
+func NewService(store Store, logger *slog.Logger, reg prometheus.Registerer, handlers ...Handler) *Service {
+	s := &Service{
+		store: store, handlers: handlers, logger: logger, now: time.Now,
+		processed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "questline_events_processed_total", Help: "Events whose effects are all written.",
+		}),
+		failed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "questline_events_failed_total", Help: "Event processing attempts that failed and await the sweeper.",
+		}),
+	}
+	reg.MustRegister(s.processed, s.failed)
+	return s
+}
+
+// Ingest stores a validated event once per idempotency key and processes
+// it. A repeat of the key returns the first result and changes nothing; a
+// repeat with a different payload is a conflict.
+func (s *Service) Ingest(ctx context.Context, ev Event) (Result, error) {
+	now := s.now().UTC().Truncate(time.Millisecond)
+	ev.ID = uuid.Must(uuid.NewV7()).String()
+	ev.ReceivedAt = now
+	ev.OccurredAt = ev.OccurredAt.UTC().Truncate(time.Millisecond)
+	// The fingerprint covers what the sender sent: a retry without
+	// occurred_at must match its first copy, whatever the clock says now.
+	ev.Fingerprint = fingerprint(ev)
+	if ev.OccurredAt.IsZero() {
+		ev.OccurredAt = now
+	}
+	if ev.IdempotencyKey == "" {
+		ev.IdempotencyKey = ev.ID
+	}
+	stored, inserted, err := s.store.InsertEvent(ctx, ev)
+	if err != nil {
+		return Result{}, fmt.Errorf("events: ingest: %w", err)
+	}
+	if !inserted {
+		if stored.Fingerprint != ev.Fingerprint {
+			return Result{}, errs.New(errs.Conflict, "idempotency-key-reused",
+				"idempotency key %q was already used for a different event", ev.IdempotencyKey)
+		}
+		if stored.Processed && stored.Result != nil {
+			r := *stored.Result
+			r.Replayed = true
+			return r, nil
+		}
+		// The first copy is still in flight (or crashed). Processing is
+		// idempotent, so finishing it here is safe and answers the same.
+	}
+	r, err := s.Process(ctx, stored)
+	if err != nil {
+		return Result{}, err
+	}
+	r.Replayed = !inserted
+	return r, nil
+}
+
+// maxSystemDepth stops a rule loop (a system event whose handling emits
+// another, and so on) from running forever.
+const maxSystemDepth = 8
+
+// Process runs every handler on ev, feeds the system events they emit back
+// in, and marks ev processed once all of it is written.
+func (s *Service) Process(ctx context.Context, ev Event) (Result, error) {
+	r, err := s.process(ctx, ev, 0)
+	if err != nil {
+		s.failed.Inc()
+		return Result{}, err
+	}
+	return r, nil
+}
+
+func (s *Service) process(ctx context.Context, ev Event, depth int) (Result, error) {
+	r := Result{EventID: ev.ID, Progress: []Progress{}, Completions: []Completion{}, Points: []Points{}}
+	var emitted []Event
+	for _, h := range s.handlers {
+		sys, err := h.HandleEvent(ctx, ev, &r)
+		if err != nil {
+			return Result{}, fmt.Errorf("events: process %s: %w", ev.ID, err)
+		}
+		emitted = append(emitted, sys...)
+	}
+	for _, sys := range emitted {
+		if depth >= maxSystemDepth {
+			s.logger.Warn("system event loop cut", "event_id", ev.ID, "type", sys.Type)
+			break
+		}
+		if err := s.emit(ctx, sys, depth+1); err != nil {
+			return Result{}, err
+		}
+	}
+	if err := s.store.MarkProcessed(ctx, ev.Tenant, ev.ID, r, s.now().UTC()); err != nil {
+		return Result{}, fmt.Errorf("events: mark %s processed: %w", ev.ID, err)
+	}
+	s.processed.Inc()
+	return r, nil
+}
+
+// emit stores a system event (keyed, so a replay emits it once) and
+// processes it unless it already was.
+func (s *Service) emit(ctx context.Context, ev Event, depth int) error {
+	ev.ID = uuid.Must(uuid.NewV7()).String()
+	ev.Source = "system"
+	ev.ReceivedAt = s.now().UTC().Truncate(time.Millisecond)
+	ev.Fingerprint = fingerprint(ev)
+	stored, _, err := s.store.InsertEvent(ctx, ev)
+	if err != nil {
+		return fmt.Errorf("events: emit %s: %w", ev.Type, err)
+	}
+	if stored.Processed {
+		return nil
+	}
+	_, err = s.process(ctx, stored, depth)
+	return err
+}
+
+// Sweep processes events a crash or a failed backend left unprocessed,
+// received before grace ago (younger ones may still be in flight). It
+// returns how many it finished.
+func (s *Service) Sweep(ctx context.Context, grace time.Duration, batch int) (int, error) {
+	evs, err := s.store.Unprocessed(ctx, s.now().Add(-grace), batch)
+	if err != nil {
+		return 0, fmt.Errorf("events: sweep: %w", err)
+	}
+	n := 0
+	for _, ev := range evs {
+		if _, err := s.Process(ctx, ev); err != nil {
+			s.logger.Warn("sweep: event still failing", "event_id", ev.ID, "tenant", ev.Tenant, "err", err)
+			continue
+		}
+		n++
+	}
+	if n > 0 {
+		s.logger.Info("sweep: finished unprocessed events", "count", n)
+	}
+	return n, nil
+}
+
+// RunSweeper sweeps every interval until ctx ends.
+func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for {
+				sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				n, err := s.Sweep(sctx, interval, 200)
+				cancel()
+				if err != nil && !errors.Is(err, context.Canceled) {
+					s.logger.Error("sweep failed", "err", err)
+				}
+				if n < 200 {
+					break
+				}
+			}
+		}
+	}
+}
+
+func fingerprint(ev Event) string {
+	b, _ := json.Marshal(struct {
+		User, Type string
+		Props      map[string]any
+		At         time.Time
+	}{ev.User, ev.Type, ev.Props, ev.OccurredAt})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}

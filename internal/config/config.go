@@ -1,0 +1,168 @@
+// Package config reads Questline's settings from the environment, with flags
+// of the same meaning overriding, and validates them once at start. No other
+// package reads the environment.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of a Questline server.
+type Config struct {
+	Addr     string // QL_ADDR
+	DataDir  string // QL_DATA_DIR
+	MongoURI string // MONGO_URI
+	MongoDB  string // QL_MONGO_DB
+	RedisURL string // REDIS_URL
+
+	JWTSecret    []byte // QL_JWT_SECRET (HS256)
+	JWKSURL      string // QL_JWT_JWKS_URL
+	JWTPublicKey []byte // contents of QL_JWT_PUBLIC_KEY_FILE (PEM)
+	JWTIssuer    string // QL_JWT_ISSUER
+	JWTAudience  string // QL_JWT_AUDIENCE
+
+	LogLevel slog.Level // QL_LOG_LEVEL
+	// BodyLimit caps request bodies; larger ones get 413.
+	BodyLimit int // QL_BODY_LIMIT (bytes)
+	// ShutdownTimeout bounds how long in-flight requests may take to finish.
+	ShutdownTimeout time.Duration // QL_SHUTDOWN_TIMEOUT
+	// SweepInterval is how often unprocessed events are retried.
+	SweepInterval time.Duration // QL_SWEEP_INTERVAL
+	// EventRate is each player's sustained event rate limit per second.
+	EventRate int // QL_EVENT_RATE
+}
+
+// Embedded reports whether the server runs on the embedded SQLite store.
+func (c Config) Embedded() bool { return c.MongoURI == "" }
+
+// SQLitePath is where the embedded database lives.
+func (c Config) SQLitePath() string { return filepath.Join(c.DataDir, "questline.db") }
+
+// Load builds a Config from getenv, then flags in args (without the program
+// and subcommand names). It returns flag.ErrHelp after printing usage to out
+// when asked for help.
+func Load(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	env := func(key, def string) string {
+		if v := getenv(key); v != "" {
+			return v
+		}
+		return def
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(out)
+	var c Config
+	var secret, pubKeyFile, level, limit, shutdown, sweep, rate string
+	fs.StringVar(&c.Addr, "addr", env("QL_ADDR", ":8080"), "listen address (QL_ADDR)")
+	fs.StringVar(&c.DataDir, "data-dir", env("QL_DATA_DIR", "./data"), "embedded SQLite file and development secret (QL_DATA_DIR)")
+	fs.StringVar(&c.MongoURI, "mongo-uri", env("MONGO_URI", ""), "MongoDB instead of SQLite (MONGO_URI)")
+	fs.StringVar(&c.MongoDB, "mongo-db", env("QL_MONGO_DB", "questline"), "MongoDB database name (QL_MONGO_DB)")
+	fs.StringVar(&c.RedisURL, "redis-url", env("REDIS_URL", ""), "Redis engines instead of in-process ones (REDIS_URL)")
+	fs.StringVar(&secret, "jwt-secret", env("QL_JWT_SECRET", ""), "HS256 secret (QL_JWT_SECRET)")
+	fs.StringVar(&c.JWKSURL, "jwt-jwks-url", env("QL_JWT_JWKS_URL", ""), "JWKS URL of an identity provider (QL_JWT_JWKS_URL)")
+	fs.StringVar(&pubKeyFile, "jwt-public-key-file", env("QL_JWT_PUBLIC_KEY_FILE", ""), "PEM public key for RS256/ES256/EdDSA (QL_JWT_PUBLIC_KEY_FILE)")
+	fs.StringVar(&c.JWTIssuer, "jwt-issuer", env("QL_JWT_ISSUER", ""), "required token issuer (QL_JWT_ISSUER)")
+	fs.StringVar(&c.JWTAudience, "jwt-audience", env("QL_JWT_AUDIENCE", ""), "required token audience (QL_JWT_AUDIENCE)")
+	fs.StringVar(&level, "log-level", env("QL_LOG_LEVEL", "info"), "debug, info, warn or error (QL_LOG_LEVEL)")
+	fs.StringVar(&limit, "body-limit", env("QL_BODY_LIMIT", "65536"), "largest request body in bytes (QL_BODY_LIMIT)")
+	fs.StringVar(&shutdown, "shutdown-timeout", env("QL_SHUTDOWN_TIMEOUT", "15s"), "grace period for in-flight requests (QL_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&sweep, "sweep-interval", env("QL_SWEEP_INTERVAL", "10s"), "how often unfinished events are retried (QL_SWEEP_INTERVAL)")
+	fs.StringVar(&rate, "event-rate", env("QL_EVENT_RATE", "20"), "events per second a player may send (QL_EVENT_RATE)")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	c.JWTSecret = []byte(secret)
+	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
+		return Config{}, fmt.Errorf("QL_LOG_LEVEL: %q is not one of debug, info, warn, error", level)
+	}
+	var err error
+	if c.BodyLimit, err = positiveInt("QL_BODY_LIMIT", limit); err != nil {
+		return Config{}, err
+	}
+	if c.EventRate, err = positiveInt("QL_EVENT_RATE", rate); err != nil {
+		return Config{}, err
+	}
+	if c.ShutdownTimeout, err = duration("QL_SHUTDOWN_TIMEOUT", shutdown); err != nil {
+		return Config{}, err
+	}
+	if c.SweepInterval, err = duration("QL_SWEEP_INTERVAL", sweep); err != nil {
+		return Config{}, err
+	}
+	if pubKeyFile != "" {
+		if c.JWTPublicKey, err = os.ReadFile(pubKeyFile); err != nil {
+			return Config{}, fmt.Errorf("QL_JWT_PUBLIC_KEY_FILE: %w", err)
+		}
+	}
+	if c.RedisURL != "" {
+		if _, err := RedisOptions(c.RedisURL); err != nil {
+			return Config{}, fmt.Errorf("REDIS_URL: %w", err)
+		}
+	}
+	if c.MongoURI != "" && !strings.HasPrefix(c.MongoURI, "mongodb://") && !strings.HasPrefix(c.MongoURI, "mongodb+srv://") {
+		return Config{}, errors.New("MONGO_URI: must start with mongodb:// or mongodb+srv://")
+	}
+	if c.MongoURI != "" && c.MongoDB == "" {
+		return Config{}, errors.New("QL_MONGO_DB: must not be empty")
+	}
+	return c, nil
+}
+
+// EnsureSecret makes sure some way to verify tokens is configured. On the
+// embedded default a missing HS256 secret is generated once into the data
+// directory, so a newcomer needs no settings; in production mode (MongoDB)
+// a missing secret is an error, because nodes must agree on it.
+func (c *Config) EnsureSecret() (generated bool, err error) {
+	if len(c.JWTSecret) > 0 || c.JWKSURL != "" || len(c.JWTPublicKey) > 0 {
+		return false, nil
+	}
+	if !c.Embedded() {
+		return false, errors.New("QL_JWT_SECRET: required when MONGO_URI is set (or set QL_JWT_JWKS_URL / QL_JWT_PUBLIC_KEY_FILE)")
+	}
+	path := filepath.Join(c.DataDir, "jwt-secret")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		c.JWTSecret = []byte(strings.TrimSpace(string(b)))
+		return false, nil
+	}
+	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
+		return false, fmt.Errorf("QL_DATA_DIR: %w", err)
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return false, fmt.Errorf("generate secret: %w", err)
+	}
+	secret := hex.EncodeToString(buf)
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return false, fmt.Errorf("QL_DATA_DIR: write secret: %w", err)
+	}
+	c.JWTSecret = []byte(secret)
+	return true, nil
+}
+
+func positiveInt(name, s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s: %q is not a positive whole number", name, s)
+	}
+	return n, nil
+}
+
+func duration(name, s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s: %q is not a positive duration such as 10s", name, s)
+	}
+	return d, nil
+}

@@ -1,0 +1,47 @@
+// Package points is the exact points ledger and the wallets derived from it.
+package points
+
+import (
+	"context"
+	"time"
+)
+
+// Entry is one line of the ledger. Key is unique per tenant and derived from
+// what caused the entry (e.g. a challenge completion), so a replay of the
+// cause can never pay twice.
+type Entry struct {
+	ID        string    `json:"id"`
+	Tenant    string    `json:"-"`
+	User      string    `json:"user_id"`
+	Amount    int64     `json:"amount"`
+	Key       string    `json:"key"`
+	Reason    string    `json:"reason"`
+	EventID   string    `json:"event_id,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Totals is a user's wallet as folded from the ledger.
+type Totals struct {
+	Balance int64 // sum of all amounts
+	Earned  int64 // sum of positive amounts (lifetime points earned)
+}
+
+// Store keeps the ledger. (tenant, key) is unique.
+type Store interface {
+	// InsertEntry stores e; if the tenant has an entry with e.Key already,
+	// it returns that one and inserted=false.
+	InsertEntry(ctx context.Context, e Entry) (stored Entry, inserted bool, err error)
+	// Totals folds a user's ledger into balance and lifetime earnings.
+	Totals(ctx context.Context, tenant, user string) (Totals, error)
+	// EarnedBetween sums a user's positive entries created in [from, to).
+	EarnedBetween(ctx context.Context, tenant, user string, from, to time.Time) (int64, error)
+	// Entries pages a user's ledger newest first, starting after the entry
+	// id `before` ("" = from the newest).
+	Entries(ctx context.Context, tenant, user, before string, limit int) ([]Entry, error)
+	// ScanEntries calls fn for every entry of tenant ("" = every tenant) in
+	// id order, for rebuilds. It stops at the first error fn returns.
+	ScanEntries(ctx context.Context, tenant string, fn func(Entry) error) error
+	// CountEntries counts the ledger lines of tenant ("" = all), so a rebuild
+	// can show progress.
+	CountEntries(ctx context.Context, tenant string) (int64, error)
+}

@@ -1,0 +1,138 @@
+package points
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Observer learns of every credit, for derived state such as leaderboards.
+// It must be idempotent: a replayed credit is reported again, because a
+// crash may have struck between the ledger write and the observer.
+type Observer interface {
+	Earned(ctx context.Context, tenant, user string, amount int64, at time.Time) error
+}
+
+// Notifier pushes a frame to a user's live connections.
+type Notifier interface {
+	PublishUser(ctx context.Context, tenant, user, typ string, data any) error
+}
+
+// Service is the ledger's logic: credits keyed for exactly-once, wallets.
+type Service struct {
+	store     Store
+	observers []Observer
+	notify    Notifier
+	now       func() time.Time
+}
+
+// NewService returns a ledger service. observers are told of every credit.
+func NewService(store Store, notify Notifier, observers ...Observer) *Service {
+	return &Service{store: store, notify: notify, observers: observers, now: time.Now}
+}
+
+// Credit is one request to pay points.
+type Credit struct {
+	Tenant, User string
+	Amount       int64
+	Key          string // unique per tenant: the same key never pays twice
+	Reason       string
+	EventID      string
+}
+
+// Credit writes c to the ledger once, however often it is called, and
+// returns the entry (the first one written under c.Key) and the balance.
+func (s *Service) Credit(ctx context.Context, c Credit) (Entry, Totals, error) {
+	e := Entry{
+		ID: uuid.Must(uuid.NewV7()).String(), Tenant: c.Tenant, User: c.User, Amount: c.Amount,
+		Key: c.Key, Reason: c.Reason, EventID: c.EventID, CreatedAt: s.now().UTC(),
+	}
+	stored, inserted, err := s.store.InsertEntry(ctx, e)
+	if err != nil {
+		return Entry{}, Totals{}, fmt.Errorf("points: credit %s: %w", c.Key, err)
+	}
+	if stored.Amount > 0 {
+		for _, o := range s.observers {
+			if err := o.Earned(ctx, stored.Tenant, stored.User, stored.Amount, stored.CreatedAt); err != nil {
+				return Entry{}, Totals{}, fmt.Errorf("points: credit %s: observer: %w", c.Key, err)
+			}
+		}
+	}
+	t, err := s.store.Totals(ctx, c.Tenant, c.User)
+	if err != nil {
+		return Entry{}, Totals{}, fmt.Errorf("points: credit %s: totals: %w", c.Key, err)
+	}
+	if inserted && s.notify != nil {
+		// A push is a courtesy on top of durable state; its failure must not
+		// fail the credit (the wallet endpoint always tells the truth).
+		_ = s.notify.PublishUser(ctx, c.Tenant, c.User, "points", pointsFrame{
+			Amount: stored.Amount, Reason: stored.Reason, Balance: t.Balance, Earned: t.Earned,
+		})
+	}
+	return stored, t, nil
+}
+
+type pointsFrame struct {
+	Amount  int64  `json:"amount"`
+	Reason  string `json:"reason"`
+	Balance int64  `json:"balance"`
+	Earned  int64  `json:"earned"`
+}
+
+// Wallet is what a player sees of their points.
+type Wallet struct {
+	Balance int64 `json:"balance" doc:"Points available to spend."`
+	Earned  int64 `json:"earned" doc:"Lifetime points earned; spending and expiry do not reduce it."`
+}
+
+// Wallet folds the ledger of one user.
+func (s *Service) Wallet(ctx context.Context, tenant, user string) (Wallet, error) {
+	t, err := s.store.Totals(ctx, tenant, user)
+	if err != nil {
+		return Wallet{}, fmt.Errorf("points: wallet: %w", err)
+	}
+	return Wallet{Balance: t.Balance, Earned: t.Earned}, nil
+}
+
+// Ledger pages a user's entries newest first.
+func (s *Service) Ledger(ctx context.Context, tenant, user, before string, limit int) ([]Entry, error) {
+	es, err := s.store.Entries(ctx, tenant, user, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("points: ledger: %w", err)
+	}
+	return es, nil
+}
+
+// EarnedBetween sums what a user earned in [from, to); leaderboards rank it.
+func (s *Service) EarnedBetween(ctx context.Context, tenant, user string, from, to time.Time) (int64, error) {
+	return s.store.EarnedBetween(ctx, tenant, user, from, to)
+}
+
+// ScanEarnings calls fn for every positive entry of tenant ("" = all), in
+// ledger order, for rebuilds of derived state.
+func (s *Service) ScanEarnings(ctx context.Context, tenant string, fn func(tenant, user string, amount int64, at time.Time) error) error {
+	return s.store.ScanEntries(ctx, tenant, func(e Entry) error {
+		if e.Amount <= 0 {
+			return nil
+		}
+		return fn(e.Tenant, e.User, e.Amount, e.CreatedAt)
+	})
+}
+
+// CountEntries counts ledger lines, for progress bars.
+func (s *Service) CountEntries(ctx context.Context, tenant string) (int64, error) {
+	return s.store.CountEntries(ctx, tenant)
+}
+
+// PayOnce credits amount under key unless that key has paid already; it
+// reports which event the payment belongs to, so a caller replaying an
+// event can tell its own payment from an earlier one.
+func (s *Service) PayOnce(ctx context.Context, tenant, user string, amount int64, key, reason, eventID string) (string, int64, error) {
+	e, t, err := s.Credit(ctx, Credit{Tenant: tenant, User: user, Amount: amount, Key: key, Reason: reason, EventID: eventID})
+	if err != nil {
+		return "", 0, err
+	}
+	return e.EventID, t.Balance, nil
+}

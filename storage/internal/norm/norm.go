@@ -1,0 +1,154 @@
+// Package norm holds the value conventions both storage backends share, so
+// that SQLite and MongoDB return identical Go values for the same input:
+// times are UTC and truncated to the millisecond (BSON dates hold
+// milliseconds), free-form maps round-trip through JSON (numbers come back
+// as float64, as encoding/json decodes them), and empty maps and slices
+// come back nil.
+package norm
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Millis is t as Unix milliseconds, the stored form of every time.
+func Millis(t time.Time) int64 { return t.UnixMilli() }
+
+// Time is the inverse of Millis, in UTC.
+func Time(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// Trunc is t as it will come back from a store.
+func Trunc(t time.Time) time.Time { return Time(Millis(t)) }
+
+// TruncPtr is Trunc for optional times; nil stays nil.
+func TruncPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := Trunc(*t)
+	return &v
+}
+
+// NowIfZero fills a missing timestamp, so a row is never stored at year 1
+// by accident and time-window queries stay meaningful.
+func NowIfZero(t time.Time) time.Time {
+	if t.IsZero() {
+		return Trunc(time.Now())
+	}
+	return Trunc(t)
+}
+
+// JSONMap encodes m as JSON and decodes it again, returning the encoding
+// and the map as any store will return it (nil when m is empty). Doing the
+// round trip on write means the value a caller gets back from an insert is
+// the same as the one a later read returns.
+func JSONMap(m map[string]any) ([]byte, map[string]any, error) {
+	if len(m) == 0 {
+		return nil, nil, nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, nil, err
+	}
+	if nativeMap(m) {
+		// Already what decoding would produce (the usual case: props
+		// decoded from a JSON request); skip the second half of the trip.
+		return b, m, nil
+	}
+	out, err := DecodeMap(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, out, nil
+}
+
+// nativeMap reports whether m holds only the types encoding/json decodes
+// into an any, so decoding its encoding would give an equal map.
+func nativeMap(m map[string]any) bool {
+	for _, v := range m {
+		if !native(v) {
+			return false
+		}
+	}
+	return true
+}
+
+func native(v any) bool {
+	switch x := v.(type) {
+	case nil, string, bool, float64:
+		return true
+	case map[string]any:
+		return x != nil && nativeMap(x) // a nil map encodes as null
+	case []any:
+		if x == nil {
+			return false // encodes as null
+		}
+		for _, e := range x {
+			if !native(e) {
+				return false
+			}
+		}
+		return true
+	default:
+		return false
+	}
+}
+
+// DecodeMap decodes a JSON object stored by JSONMap; empty input is nil.
+func DecodeMap(b []byte) (map[string]any, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// StringMap returns nil for an empty map, so empty and absent compare equal
+// across backends.
+func StringMap(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+// Strings returns nil for an empty slice, for the same reason.
+func Strings(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+// Limit maps a caller's limit to the one a query uses: <= 0 means def.
+func Limit(limit, def int) int {
+	if limit <= 0 {
+		return def
+	}
+	return limit
+}
+
+// JSON encodes v and decodes the encoding into a fresh value, returning
+// both, so a struct stored as JSON text (SQLite) or as a document built from
+// JSON (MongoDB) comes back exactly as a later read would return it. A nil v
+// stays nil.
+func JSON[T any](v *T) ([]byte, *T, error) {
+	if v == nil {
+		return nil, nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := new(T)
+	if err := json.Unmarshal(b, out); err != nil {
+		return nil, nil, err
+	}
+	return b, out, nil
+}

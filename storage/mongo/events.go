@@ -1,0 +1,165 @@
+package mongo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	mdb "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/questline/questline/events"
+	"github.com/questline/questline/internal/errs"
+	"github.com/questline/questline/storage/internal/norm"
+)
+
+// eventDoc is an event as stored. Props and Result are kept raw so they
+// can be read back with JSON semantics (see rawToMap).
+type eventDoc struct {
+	Tenant      string     `bson:"tenant"`
+	ID          string     `bson:"id"`
+	Key         string     `bson:"idempotency_key"`
+	User        string     `bson:"user"`
+	Type        string     `bson:"type"`
+	Props       bson.Raw   `bson:"props,omitempty"`
+	OccurredAt  time.Time  `bson:"occurred_at"`
+	ReceivedAt  time.Time  `bson:"received_at"`
+	Source      string     `bson:"source"`
+	Fingerprint string     `bson:"fingerprint"`
+	Processed   bool       `bson:"processed"`
+	ProcessedAt *time.Time `bson:"processed_at"`
+	Result      bson.Raw   `bson:"result,omitempty"`
+}
+
+func (d eventDoc) event() (events.Event, error) {
+	e := events.Event{
+		ID: d.ID, Tenant: d.Tenant, User: d.User, Type: d.Type,
+		OccurredAt: norm.Trunc(d.OccurredAt), ReceivedAt: norm.Trunc(d.ReceivedAt),
+		IdempotencyKey: d.Key, Source: d.Source, Fingerprint: d.Fingerprint,
+		Processed: d.Processed, ProcessedAt: tptr(d.ProcessedAt),
+	}
+	var err error
+	if e.Props, err = rawToMap(d.Props); err != nil {
+		return events.Event{}, fmt.Errorf("decode props of event %s: %w", d.ID, err)
+	}
+	if len(d.Result) > 0 {
+		e.Result = new(events.Result)
+		if err := rawToJSON(d.Result, e.Result); err != nil {
+			return events.Event{}, fmt.Errorf("decode result of event %s: %w", d.ID, err)
+		}
+	}
+	return e, nil
+}
+
+// InsertEvent stores e, or returns the tenant's event with the same
+// idempotency key and inserted=false. An empty ID gets a UUIDv7, an empty
+// idempotency key becomes the ID, and a zero ReceivedAt becomes now. An ID
+// already used by an event with another key is an errs.ErrDuplicate.
+func (s *Store) InsertEvent(ctx context.Context, e events.Event) (events.Event, bool, error) {
+	if e.ID == "" {
+		e.ID = uuid.Must(uuid.NewV7()).String()
+	}
+	if e.IdempotencyKey == "" {
+		e.IdempotencyKey = e.ID
+	}
+	e.OccurredAt = norm.Trunc(e.OccurredAt)
+	e.ReceivedAt = norm.NowIfZero(e.ReceivedAt)
+	e.ProcessedAt = norm.TruncPtr(e.ProcessedAt)
+	_, props, err := norm.JSONMap(e.Props)
+	if err != nil {
+		return events.Event{}, false, fmt.Errorf("mongo: insert event: encode props: %w", err)
+	}
+	e.Props = props
+	resJSON, res, err := norm.JSON(e.Result)
+	if err != nil {
+		return events.Event{}, false, fmt.Errorf("mongo: insert event: encode result: %w", err)
+	}
+	e.Result = res
+	d := eventDoc{
+		Tenant: e.Tenant, ID: e.ID, Key: e.IdempotencyKey, User: e.User, Type: e.Type,
+		OccurredAt: e.OccurredAt, ReceivedAt: e.ReceivedAt, Source: e.Source,
+		Fingerprint: e.Fingerprint, Processed: e.Processed, ProcessedAt: e.ProcessedAt,
+	}
+	if d.Props, err = mapToRaw(props); err != nil {
+		return events.Event{}, false, fmt.Errorf("mongo: insert event: encode props: %w", err)
+	}
+	if d.Result, err = jsonToRaw(resJSON); err != nil {
+		return events.Event{}, false, fmt.Errorf("mongo: insert event: encode result: %w", err)
+	}
+	_, err = s.events.InsertOne(ctx, d)
+	if err == nil {
+		return e, true, nil
+	}
+	if !mdb.IsDuplicateKeyError(err) {
+		return events.Event{}, false, fmt.Errorf("mongo: insert event: %w", err)
+	}
+	// The key (or the id) is taken; the winner is committed, so read it.
+	var got eventDoc
+	err = s.events.FindOne(ctx, bson.D{{Key: "tenant", Value: e.Tenant}, {Key: "idempotency_key", Value: e.IdempotencyKey}}).Decode(&got)
+	if errors.Is(err, mdb.ErrNoDocuments) {
+		return events.Event{}, false, fmt.Errorf("mongo: insert event: event id %s: %w", e.ID, errs.ErrDuplicate)
+	}
+	if err != nil {
+		return events.Event{}, false, fmt.Errorf("mongo: insert event: read existing: %w", err)
+	}
+	stored, err := got.event()
+	if err != nil {
+		return events.Event{}, false, fmt.Errorf("mongo: insert event: %w", err)
+	}
+	return stored, false, nil
+}
+
+// MarkProcessed records the event's result. Only the first call counts: a
+// second processing (a sweeper racing a slow request) keeps the first
+// result, which is the one the caller of the key was already given.
+func (s *Store) MarkProcessed(ctx context.Context, tenant, id string, r events.Result, at time.Time) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("mongo: mark processed: encode result: %w", err)
+	}
+	raw, err := jsonToRaw(b)
+	if err != nil {
+		return fmt.Errorf("mongo: mark processed: encode result: %w", err)
+	}
+	res, err := s.events.UpdateOne(ctx,
+		bson.D{{Key: "tenant", Value: tenant}, {Key: "id", Value: id}, {Key: "processed", Value: false}},
+		bson.D{{Key: "$set", Value: bson.D{
+			{Key: "processed", Value: true},
+			{Key: "processed_at", Value: norm.Trunc(at)},
+			{Key: "result", Value: raw},
+		}}})
+	if err != nil {
+		return fmt.Errorf("mongo: mark processed: %w", err)
+	}
+	if res.MatchedCount == 1 {
+		return nil
+	}
+	ok, err := exists(ctx, s.events, bson.D{{Key: "tenant", Value: tenant}, {Key: "id", Value: id}})
+	if err != nil {
+		return fmt.Errorf("mongo: mark processed: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("mongo: mark processed: event %s: %w", id, errs.ErrNotFound)
+	}
+	return nil
+}
+
+// Unprocessed lists unprocessed events of every tenant received before the
+// given time, oldest first (ties by tenant and id, so pages are stable).
+// The filter repeats processed=false so the partial index applies.
+func (s *Store) Unprocessed(ctx context.Context, receivedBefore time.Time, limit int) ([]events.Event, error) {
+	out, err := findAll(ctx, s.events,
+		bson.D{{Key: "processed", Value: false}, {Key: "received_at", Value: bson.D{{Key: "$lt", Value: norm.Trunc(receivedBefore)}}}},
+		options.Find().
+			SetSort(bson.D{{Key: "processed", Value: 1}, {Key: "received_at", Value: 1}, {Key: "tenant", Value: 1}, {Key: "id", Value: 1}}).
+			SetLimit(int64(norm.Limit(limit, DefaultLimit))),
+		eventDoc.event)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: unprocessed events: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,231 @@
+// Package mongo implements Questline's domain stores (events, challenges,
+// points, leaderboards and API keys) on MongoDB with the official v2 driver.
+//
+// It never uses multi-document transactions: a standalone mongod has none
+// and sharded ones make them slow. Correctness comes from unique indexes
+// ((tenant, id) everywhere, plus (tenant, idempotency_key) for events,
+// (tenant, challenge, user, period, event_id) for contributions, (tenant,
+// challenge, user, period) for completions, (tenant, key) for the ledger
+// and hash for API keys) and single-document atomic operations: an insert
+// that hits a unique index is a repeat, answered by reading the document
+// that won.
+//
+// Values follow the same conventions as the SQLite store (see
+// storage/storagetest): times are UTC milliseconds, props and results are
+// stored as subdocuments built from their JSON form and read back as
+// encoding/json would decode them (numbers as float64), empty maps and
+// slices come back nil, and a limit <= 0 means DefaultLimit.
+//
+// The queries stick to what both MongoDB and FerretDB (a MongoDB-compatible
+// server on PostgreSQL) support, so either can run the conformance suite.
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	mdb "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+)
+
+// DefaultLimit is the page size used when a caller passes a limit <= 0, so
+// a forgotten limit can never turn into a scan of a whole collection.
+const DefaultLimit = 100
+
+// ServerSelectionTimeout is how long Open and every operation wait for a
+// usable server unless the URI sets serverSelectionTimeoutMS. The driver's
+// default of 30s would make a wrong MONGO_URI look like a hung start.
+const ServerSelectionTimeout = 5 * time.Second
+
+// Collection names.
+const (
+	colEvents        = "events"
+	colChallenges    = "challenges"
+	colContributions = "contributions"
+	colCompletions   = "completions"
+	colLedger        = "ledger"
+	colBoards        = "boards"
+	colAPIKeys       = "api_keys"
+)
+
+// Store is the MongoDB implementation of events.Store, challenges.Store,
+// points.Store, leaderboards.Store and auth.KeyStore. It is safe for
+// concurrent use; Close it to release the connection pool.
+type Store struct {
+	client *mdb.Client
+	db     *mdb.Database
+
+	events, challenges, contributions, completions *mdb.Collection
+	ledger, boards, apiKeys                        *mdb.Collection
+}
+
+// Open connects to uri, checks that a primary answers (failing after
+// ServerSelectionTimeout rather than hanging), and creates the indexes of
+// database. Index creation is idempotent, so every node runs it on every
+// start.
+func Open(ctx context.Context, uri, database string) (*Store, error) {
+	if database == "" {
+		return nil, errors.New("mongo: open: empty database name")
+	}
+	// The default goes first so a serverSelectionTimeoutMS in the URI wins.
+	opts := options.Client().SetServerSelectionTimeout(ServerSelectionTimeout).ApplyURI(uri)
+	client, err := mdb.Connect(opts)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: open: %w", err)
+	}
+	if err := client.Ping(ctx, readpref.Primary()); err != nil {
+		client.Disconnect(context.Background())
+		return nil, fmt.Errorf("mongo: open: no MongoDB primary reachable: %w", err)
+	}
+	db := client.Database(database)
+	s := &Store{
+		client:        client,
+		db:            db,
+		events:        db.Collection(colEvents),
+		challenges:    db.Collection(colChallenges),
+		contributions: db.Collection(colContributions),
+		completions:   db.Collection(colCompletions),
+		ledger:        db.Collection(colLedger),
+		boards:        db.Collection(colBoards),
+		apiKeys:       db.Collection(colAPIKeys),
+	}
+	if err := s.ensureIndexes(ctx); err != nil {
+		client.Disconnect(context.Background())
+		return nil, err
+	}
+	return s, nil
+}
+
+// Database returns the database the store works in, for tests and tools.
+func (s *Store) Database() *mdb.Database { return s.db }
+
+// Ping checks that a primary answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.client.Ping(ctx, readpref.Primary()); err != nil {
+		return fmt.Errorf("mongo: ping: %w", err)
+	}
+	return nil
+}
+
+// Close disconnects, waiting at most 10s for in-flight operations.
+func (s *Store) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.client.Disconnect(ctx); err != nil {
+		return fmt.Errorf("mongo: close: %w", err)
+	}
+	return nil
+}
+
+// index describes one index; every key list leads with tenant except the
+// two lookups that are global by nature (the sweeper's unprocessed events
+// and the API-key hash, looked up before the tenant is known).
+type index struct {
+	name    string
+	keys    bson.D
+	unique  bool
+	partial bson.D
+}
+
+func (s *Store) ensureIndexes(ctx context.Context) error {
+	byID := func(name string) index {
+		return index{name: name + "_id", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "id", Value: 1}}, unique: true}
+	}
+	plan := []struct {
+		col *mdb.Collection
+		idx []index
+	}{
+		{s.events, []index{
+			byID("events"),
+			{name: "events_idem", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "idempotency_key", Value: 1}}, unique: true},
+			// Partial: only unprocessed events are indexed, so the
+			// sweeper's index stays tiny however large the history.
+			{name: "events_unprocessed",
+				keys:    bson.D{{Key: "processed", Value: 1}, {Key: "received_at", Value: 1}, {Key: "tenant", Value: 1}, {Key: "id", Value: 1}},
+				partial: bson.D{{Key: "processed", Value: false}}},
+		}},
+		{s.challenges, []index{
+			byID("challenges"),
+			{name: "challenges_status", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "status", Value: 1}, {Key: "id", Value: 1}}},
+		}},
+		{s.contributions, []index{
+			{name: "contributions_once", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "challenge", Value: 1},
+				{Key: "user", Value: 1}, {Key: "period", Value: 1}, {Key: "event_id", Value: 1}}},
+			{name: "contributions_user", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "user", Value: 1},
+				{Key: "challenge", Value: 1}, {Key: "period", Value: 1}}},
+		}},
+		{s.completions, []index{
+			byID("completions"),
+			{name: "completions_once", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "challenge", Value: 1},
+				{Key: "user", Value: 1}, {Key: "period", Value: 1}}},
+			{name: "completions_user", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "user", Value: 1},
+				{Key: "completed_at", Value: -1}, {Key: "id", Value: -1}}},
+		}},
+		{s.ledger, []index{
+			byID("ledger"),
+			{name: "ledger_key", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "key", Value: 1}}},
+			{name: "ledger_user", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "user", Value: 1}, {Key: "id", Value: 1}}},
+			{name: "ledger_user_time", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "user", Value: 1},
+				{Key: "created_at", Value: 1}, {Key: "amount", Value: 1}}},
+		}},
+		{s.boards, []index{byID("boards")}},
+		{s.apiKeys, []index{
+			byID("api_keys"),
+			{name: "api_keys_hash", unique: true, keys: bson.D{{Key: "hash", Value: 1}}},
+		}},
+	}
+	for _, p := range plan {
+		models := make([]mdb.IndexModel, 0, len(p.idx))
+		for _, ix := range p.idx {
+			o := options.Index().SetName(ix.name)
+			if ix.unique {
+				o.SetUnique(true)
+			}
+			if ix.partial != nil {
+				o.SetPartialFilterExpression(ix.partial)
+			}
+			models = append(models, mdb.IndexModel{Keys: ix.keys, Options: o})
+		}
+		// createIndexes with specs identical to existing indexes is a
+		// no-op, so this is safe on every start and from many nodes.
+		if _, err := p.col.Indexes().CreateMany(ctx, models); err != nil {
+			return fmt.Errorf("mongo: create indexes on %s: %w", p.col.Name(), err)
+		}
+	}
+	return nil
+}
+
+// findAll runs a query and decodes every document with conv.
+func findAll[D, T any](ctx context.Context, col *mdb.Collection, filter any, opts *options.FindOptionsBuilder, conv func(D) (T, error)) ([]T, error) {
+	cur, err := col.Find(ctx, filter, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer cur.Close(context.Background())
+	var out []T
+	for cur.Next(ctx) {
+		var d D
+		if err := cur.Decode(&d); err != nil {
+			return nil, err
+		}
+		v, err := conv(d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := cur.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// exists reports whether col has a document matching filter.
+func exists(ctx context.Context, col *mdb.Collection, filter any) (bool, error) {
+	n, err := col.CountDocuments(ctx, filter, options.Count().SetLimit(1))
+	return n > 0, err
+}

@@ -1,0 +1,202 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/questline/questline/events"
+	"github.com/questline/questline/internal/errs"
+	"github.com/questline/questline/storage/internal/norm"
+)
+
+// prepEvent fills the defaults every backend applies and normalises e to
+// what a read will return. It returns the JSON forms of Props and Result.
+func prepEvent(e events.Event) (events.Event, []byte, []byte, error) {
+	if e.ID == "" {
+		e.ID = uuid.Must(uuid.NewV7()).String()
+	}
+	// An event without a key is its own idempotency scope; keys must be
+	// present for the unique index to mean anything.
+	if e.IdempotencyKey == "" {
+		e.IdempotencyKey = e.ID
+	}
+	e.OccurredAt = norm.Trunc(e.OccurredAt)
+	e.ReceivedAt = norm.NowIfZero(e.ReceivedAt)
+	e.ProcessedAt = norm.TruncPtr(e.ProcessedAt)
+	props, m, err := norm.JSONMap(e.Props)
+	if err != nil {
+		return e, nil, nil, fmt.Errorf("encode props: %w", err)
+	}
+	e.Props = m
+	res, r, err := norm.JSON(e.Result)
+	if err != nil {
+		return e, nil, nil, fmt.Errorf("encode result: %w", err)
+	}
+	e.Result = r
+	return e, props, res, nil
+}
+
+// InsertEvent stores e, or returns the tenant's event with the same
+// idempotency key and inserted=false. An empty ID gets a UUIDv7, an empty
+// idempotency key becomes the ID, and a zero ReceivedAt becomes now. An ID
+// already used by an event with another key is an errs.ErrDuplicate.
+func (s *Store) InsertEvent(ctx context.Context, e events.Event) (events.Event, bool, error) {
+	e, props, res, err := prepEvent(e)
+	if err != nil {
+		return events.Event{}, false, fmt.Errorf("sqlite: insert event: %w", err)
+	}
+	var (
+		stored   events.Event
+		inserted bool
+	)
+	err = s.w.do(ctx, func(tx *wtx) error {
+		r, err := tx.exec(s.wq.insertEvent,
+			e.Tenant, e.ID, e.IdempotencyKey, e.User, e.Type, nullBytes(props),
+			norm.Millis(e.OccurredAt), norm.Millis(e.ReceivedAt), e.Source, e.Fingerprint,
+			e.Processed, nullTime(e.ProcessedAt), nullBytes(res))
+		if err != nil {
+			return err
+		}
+		if n, err := r.RowsAffected(); err != nil {
+			return err
+		} else if n == 1 {
+			stored, inserted = e, true
+			return nil
+		}
+		stored, err = scanEvent(tx.queryRow(s.wq.eventByKey, e.Tenant, e.IdempotencyKey))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("event id %s: %w", e.ID, errs.ErrDuplicate)
+		}
+		return err
+	})
+	if err != nil {
+		return events.Event{}, false, fmt.Errorf("sqlite: insert event: %w", err)
+	}
+	return stored, inserted, nil
+}
+
+// MarkProcessed records the event's result. Only the first call counts: a
+// second processing (a sweeper racing a slow request) keeps the first
+// result, which is the one the caller of the key was already given.
+func (s *Store) MarkProcessed(ctx context.Context, tenant, id string, r events.Result, at time.Time) error {
+	res, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("sqlite: mark processed: encode result: %w", err)
+	}
+	at = norm.Trunc(at)
+	err = s.w.do(ctx, func(tx *wtx) error {
+		x, err := tx.exec(s.wq.markProcessed, norm.Millis(at), string(res), tenant, id)
+		if err != nil {
+			return err
+		}
+		if n, err := x.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		var one int
+		err = tx.queryRow(s.wq.eventExists, tenant, id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("event %s: %w", id, errs.ErrNotFound)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: mark processed: %w", err)
+	}
+	return nil
+}
+
+// Unprocessed lists unprocessed events of every tenant received before the
+// given time, oldest first (ties by tenant and id, so pages are stable).
+func (s *Store) Unprocessed(ctx context.Context, receivedBefore time.Time, limit int) ([]events.Event, error) {
+	rows, err := s.rq.unprocessed.QueryContext(ctx, norm.Millis(receivedBefore), norm.Limit(limit, DefaultLimit))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: unprocessed events: %w", err)
+	}
+	out, err := collect(rows, scanEvent)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: unprocessed events: %w", err)
+	}
+	return out, nil
+}
+
+func scanEvent(sc scanner) (events.Event, error) {
+	var (
+		e           events.Event
+		props, res  sql.NullString
+		occ, rec    int64
+		processedAt sql.NullInt64
+	)
+	if err := sc.Scan(&e.Tenant, &e.ID, &e.IdempotencyKey, &e.User, &e.Type, &props,
+		&occ, &rec, &e.Source, &e.Fingerprint, &e.Processed, &processedAt, &res); err != nil {
+		return events.Event{}, err
+	}
+	e.OccurredAt, e.ReceivedAt = norm.Time(occ), norm.Time(rec)
+	e.ProcessedAt = timePtr(processedAt)
+	var err error
+	if e.Props, err = norm.DecodeMap([]byte(props.String)); err != nil {
+		return events.Event{}, fmt.Errorf("decode props of event %s: %w", e.ID, err)
+	}
+	if res.Valid && res.String != "" {
+		e.Result = new(events.Result)
+		if err := json.Unmarshal([]byte(res.String), e.Result); err != nil {
+			return events.Event{}, fmt.Errorf("decode result of event %s: %w", e.ID, err)
+		}
+	}
+	return e, nil
+}
+
+// collect scans every row with scan and closes rows.
+func collect[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// nullBytes stores absent JSON as NULL rather than an empty string.
+func nullBytes(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return string(b)
+}
+
+// nullTime stores an optional time as NULL or Unix milliseconds.
+func nullTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return norm.Millis(*t)
+}
+
+func timePtr(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := norm.Time(v.Int64)
+	return &t
+}
+
+// notFound turns sql.ErrNoRows into the domain sentinel, naming what was
+// missing; other errors pass through.
+func notFound(err error, what, id string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s %s: %w", what, id, errs.ErrNotFound)
+	}
+	return err
+}

@@ -1,0 +1,425 @@
+// Package sqlite implements Questline's domain stores (events, challenges,
+// points, leaderboards and API keys) on an embedded SQLite database through
+// the pure-Go driver modernc.org/sqlite. It is the zero-dependency default
+// deployment: one file, one process.
+//
+// SQLite allows one writer at a time, and every commit costs an fsync. To
+// reach thousands of writes per second anyway, every write method hands a
+// closure to a single writer goroutine that owns the only writing
+// connection. The writer takes everything queued, runs it in one transaction
+// with a SAVEPOINT per operation (so one operation's failure rolls back only
+// that operation), commits once and then answers every caller of the batch.
+// A write method returns only after its batch committed: a nil error means
+// the write is durable (with the default synchronous=FULL). Reads go to a
+// separate pool of query_only connections and never wait for the writer,
+// thanks to WAL mode.
+//
+// Conventions shared with the MongoDB store (see storage/storagetest):
+// times are stored as UTC milliseconds and come back truncated to the
+// millisecond in UTC; props and results are stored as JSON and come back as
+// encoding/json would decode them (numbers as float64); empty maps and
+// slices come back nil; a limit <= 0 means DefaultLimit.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	// The driver registers itself as "sqlite".
+	_ "modernc.org/sqlite"
+)
+
+// DefaultLimit is the page size used when a caller passes a limit <= 0, so
+// a forgotten limit can never turn into a scan of a whole table.
+const DefaultLimit = 100
+
+// Options tunes a Store. The zero value of each field selects its default.
+type Options struct {
+	// Synchronous is the writer's PRAGMA synchronous: "FULL" (the default)
+	// fsyncs the WAL on every commit, so an acknowledged write survives a
+	// power loss; "NORMAL" is faster but may lose the last commits (never
+	// corrupt the file) on a power loss.
+	Synchronous string
+	// MaxBatch caps the write operations that share one transaction
+	// (default 512). Larger batches amortise the fsync over more writes but
+	// make every caller of the batch wait for all of it.
+	MaxBatch int
+	// QueueSize is the capacity of the writer's queue (default 4096);
+	// callers block (respecting their context) when it is full.
+	QueueSize int
+	// ReadConns is the size of the read pool (default 8). Reads in WAL mode
+	// run in parallel with each other and with the writer.
+	ReadConns int
+	// BusyTimeout is how long a connection waits for a lock held by another
+	// process before failing (default 5s).
+	BusyTimeout time.Duration
+	// CheckpointInterval is the least time between two background WAL
+	// checkpoints while writes flow (default 200ms).
+	CheckpointInterval time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Synchronous == "" {
+		o.Synchronous = "FULL"
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 512
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = 4096
+	}
+	if o.ReadConns <= 0 {
+		o.ReadConns = 8
+	}
+	if o.BusyTimeout <= 0 {
+		o.BusyTimeout = 5 * time.Second
+	}
+	if o.CheckpointInterval <= 0 {
+		o.CheckpointInterval = 200 * time.Millisecond
+	}
+	return o
+}
+
+// Store is the SQLite implementation of events.Store, challenges.Store,
+// points.Store, leaderboards.Store and auth.KeyStore. It is safe for
+// concurrent use; Close it to stop the writer and release the file.
+type Store struct {
+	path  string
+	read  *sql.DB
+	wdb   *sql.DB
+	w     *writer
+	ckpt  *checkpointer
+	rq    readStmts
+	wq    writeStmts
+	close []*sql.Stmt
+}
+
+// Open opens (creating it and its directory if needed) the database at path
+// with default Options, and creates or upgrades the schema.
+func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenWith(ctx, path, Options{})
+}
+
+// OpenWith is Open with explicit Options.
+func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
+	opts = opts.withDefaults()
+	switch strings.ToUpper(opts.Synchronous) {
+	case "OFF", "NORMAL", "FULL", "EXTRA":
+	default:
+		return nil, fmt.Errorf("sqlite: open: invalid synchronous %q", opts.Synchronous)
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("sqlite: open: create directory: %w", err)
+		}
+	}
+	busy := strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)
+
+	// The writer sets journal_mode=WAL (persistent in the file) before any
+	// reader opens, so readers never see a rollback-journal database.
+	wq := url.Values{}
+	wq.Add("_pragma", "busy_timeout("+busy+")")
+	wq.Add("_pragma", "journal_mode(WAL)")
+	wq.Add("_pragma", "synchronous("+strings.ToUpper(opts.Synchronous)+")")
+	wq.Add("_pragma", "temp_store(MEMORY)")
+	wq.Add("_pragma", "cache_size(-32000)")
+	// Truncate the WAL back to 64 MiB after a checkpoint, so one burst
+	// does not leave a huge file behind forever.
+	wq.Add("_pragma", "journal_size_limit(67108864)")
+	wdsn := path + "?" + wq.Encode()
+	// Checkpoints run on their own connection (see checkpointer); the
+	// writer's automatic one stays as a safety net at 10000 pages.
+	wq.Add("_pragma", "wal_autocheckpoint(10000)")
+	wdb, err := sql.Open("sqlite", path+"?"+wq.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open writer: %w", err)
+	}
+	// Exactly one writing connection, kept forever: SQLite serialises
+	// writers anyway, and one connection lets prepared statements and the
+	// page cache stay warm.
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+	s := &Store{path: path, wdb: wdb}
+	if err := s.migrate(ctx); err != nil {
+		wdb.Close()
+		return nil, err
+	}
+
+	rq := url.Values{}
+	rq.Add("_pragma", "busy_timeout("+busy+")")
+	rq.Add("_pragma", "query_only(1)")
+	rq.Add("_pragma", "temp_store(MEMORY)")
+	rq.Add("_pragma", "cache_size(-8000)")
+	read, err := sql.Open("sqlite", path+"?"+rq.Encode())
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite: open readers: %w", err)
+	}
+	read.SetMaxOpenConns(opts.ReadConns)
+	read.SetMaxIdleConns(opts.ReadConns)
+	read.SetConnMaxLifetime(0)
+	read.SetConnMaxIdleTime(0)
+	s.read = read
+
+	conn, err := wdb.Conn(ctx)
+	if err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("sqlite: open writer connection: %w", err)
+	}
+	if err := s.prepare(ctx, conn); err != nil {
+		conn.Close()
+		s.closeDBs()
+		return nil, err
+	}
+	cdb, err := sql.Open("sqlite", wdsn)
+	if err != nil {
+		s.closeStmts()
+		conn.Close()
+		s.closeDBs()
+		return nil, fmt.Errorf("sqlite: open checkpointer: %w", err)
+	}
+	cdb.SetMaxOpenConns(1)
+	cdb.SetMaxIdleConns(1)
+	cdb.SetConnMaxLifetime(0)
+	cdb.SetConnMaxIdleTime(0)
+	ckpt := newCheckpointer(cdb, opts.CheckpointInterval)
+	w, err := newWriter(ctx, conn, opts.MaxBatch, opts.QueueSize, ckpt.notify)
+	if err != nil {
+		ckpt.close()
+		s.closeStmts()
+		conn.Close()
+		s.closeDBs()
+		return nil, err
+	}
+	s.w, s.ckpt = w, ckpt
+	return s, nil
+}
+
+// Path returns the database file the store was opened on.
+func (s *Store) Path() string { return s.path }
+
+// WriterStats reports how many write transactions the writer committed
+// (or rolled back) and how many operations they held; ops/batches is the
+// average group-commit batch size, worth exporting as a metric.
+func (s *Store) WriterStats() (batches, ops int64) {
+	return s.w.nBatches.Load(), s.w.nOps.Load()
+}
+
+// Ping checks that the store is open and a read connection answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.w.isClosed() {
+		return errClosed
+	}
+	var one int
+	if err := s.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// Close finishes the queued writes, stops the writer and closes every
+// connection. Writes submitted after Close fail.
+func (s *Store) Close() error {
+	if s.w == nil || !s.w.stop() {
+		return nil
+	}
+	s.ckpt.close()
+	s.closeStmts()
+	err := s.w.conn.Close()
+	if e := s.closeDBs(); err == nil {
+		err = e
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) closeStmts() {
+	for _, st := range s.close {
+		st.Close()
+	}
+	s.close = nil
+}
+
+func (s *Store) closeDBs() error {
+	var err error
+	if s.read != nil {
+		err = s.read.Close()
+	}
+	if e := s.wdb.Close(); err == nil {
+		err = e
+	}
+	return err
+}
+
+// errClosed is returned by every method of a closed Store.
+var errClosed = errors.New("sqlite: store closed")
+
+// schemaVersion is stored in PRAGMA user_version so a later release can tell
+// which migrations a file has seen.
+const schemaVersion = 1
+
+// schema is idempotent (IF NOT EXISTS throughout) and runs in one
+// IMMEDIATE transaction, so several processes opening the same file at
+// once serialise on it instead of racing. Every table carries tenant and
+// every index leads with it, except the two documented lookups that are
+// global by nature: the sweeper's unprocessed-events index and the API-key
+// hash (a key is looked up before its tenant is known).
+//
+// Tables are WITHOUT ROWID with (tenant, id) as primary key: one B-tree less
+// per insert than a rowid table with a unique index, and rows stay small.
+var schema = []string{
+	`CREATE TABLE IF NOT EXISTS events (
+		tenant       TEXT NOT NULL,
+		id           TEXT NOT NULL,
+		idem_key     TEXT NOT NULL,
+		user_id      TEXT NOT NULL,
+		type         TEXT NOT NULL,
+		props        TEXT,
+		occurred_at  INTEGER NOT NULL,
+		received_at  INTEGER NOT NULL,
+		source       TEXT NOT NULL,
+		fingerprint  TEXT NOT NULL,
+		processed    INTEGER NOT NULL,
+		processed_at INTEGER,
+		result       TEXT,
+		PRIMARY KEY (tenant, id)
+	) WITHOUT ROWID`,
+	`CREATE UNIQUE INDEX IF NOT EXISTS events_idem ON events (tenant, idem_key)`,
+	// Partial: only unprocessed events are in it, so it stays tiny and
+	// MarkProcessed removes rows from it rather than rewriting them.
+	`CREATE INDEX IF NOT EXISTS events_unprocessed ON events (processed, received_at, tenant, id) WHERE processed = 0`,
+
+	`CREATE TABLE IF NOT EXISTS challenges (
+		tenant        TEXT NOT NULL,
+		id            TEXT NOT NULL,
+		name          TEXT NOT NULL,
+		description   TEXT NOT NULL,
+		status        TEXT NOT NULL,
+		event_type    TEXT NOT NULL,
+		filter        TEXT,
+		target        INTEGER NOT NULL,
+		reward_points INTEGER NOT NULL,
+		starts_at     INTEGER,
+		ends_at       INTEGER,
+		created_at    INTEGER NOT NULL,
+		updated_at    INTEGER NOT NULL,
+		version       INTEGER NOT NULL,
+		PRIMARY KEY (tenant, id)
+	) WITHOUT ROWID`,
+	`CREATE INDEX IF NOT EXISTS challenges_status ON challenges (tenant, status, id)`,
+
+	// The key is unique per (tenant, challenge, user, period, event); user
+	// comes before challenge so the same B-tree also serves UserProgress
+	// (tenant, user) and CountContributions (tenant, user, challenge,
+	// period): one write per contribution instead of two.
+	`CREATE TABLE IF NOT EXISTS contributions (
+		tenant       TEXT NOT NULL,
+		challenge_id TEXT NOT NULL,
+		user_id      TEXT NOT NULL,
+		period       TEXT NOT NULL,
+		event_id     TEXT NOT NULL,
+		value        INTEGER NOT NULL,
+		at           INTEGER NOT NULL,
+		PRIMARY KEY (tenant, user_id, challenge_id, period, event_id)
+	) WITHOUT ROWID`,
+
+	`CREATE TABLE IF NOT EXISTS completions (
+		tenant       TEXT NOT NULL,
+		id           TEXT NOT NULL,
+		challenge_id TEXT NOT NULL,
+		user_id      TEXT NOT NULL,
+		period       TEXT NOT NULL,
+		event_id     TEXT NOT NULL,
+		completed_at INTEGER NOT NULL,
+		PRIMARY KEY (tenant, id)
+	) WITHOUT ROWID`,
+	`CREATE UNIQUE INDEX IF NOT EXISTS completions_once ON completions (tenant, challenge_id, user_id, period)`,
+	`CREATE INDEX IF NOT EXISTS completions_user ON completions (tenant, user_id, completed_at)`,
+
+	`CREATE TABLE IF NOT EXISTS ledger (
+		tenant     TEXT NOT NULL,
+		id         TEXT NOT NULL,
+		user_id    TEXT NOT NULL,
+		amount     INTEGER NOT NULL,
+		entry_key  TEXT NOT NULL,
+		reason     TEXT NOT NULL,
+		event_id   TEXT NOT NULL,
+		created_at INTEGER NOT NULL,
+		PRIMARY KEY (tenant, id)
+	) WITHOUT ROWID`,
+	`CREATE UNIQUE INDEX IF NOT EXISTS ledger_key ON ledger (tenant, entry_key)`,
+	`CREATE INDEX IF NOT EXISTS ledger_user ON ledger (tenant, user_id, id)`,
+	// Covering index for Totals and EarnedBetween: the sums never touch
+	// the table.
+	`CREATE INDEX IF NOT EXISTS ledger_user_time ON ledger (tenant, user_id, created_at, amount)`,
+
+	`CREATE TABLE IF NOT EXISTS boards (
+		tenant     TEXT NOT NULL,
+		id         TEXT NOT NULL,
+		name       TEXT NOT NULL,
+		metric     TEXT NOT NULL,
+		win        TEXT NOT NULL,
+		created_at INTEGER NOT NULL,
+		PRIMARY KEY (tenant, id)
+	) WITHOUT ROWID`,
+
+	`CREATE TABLE IF NOT EXISTS api_keys (
+		tenant     TEXT NOT NULL,
+		id         TEXT NOT NULL,
+		name       TEXT NOT NULL,
+		prefix     TEXT NOT NULL,
+		hash       TEXT NOT NULL,
+		scopes     TEXT,
+		created_at INTEGER NOT NULL,
+		revoked_at INTEGER,
+		PRIMARY KEY (tenant, id)
+	) WITHOUT ROWID`,
+	`CREATE UNIQUE INDEX IF NOT EXISTS api_keys_hash ON api_keys (hash)`,
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	conn, err := s.wdb.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("sqlite: migrate: begin: %w", err)
+	}
+	var version int
+	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		conn.ExecContext(context.Background(), "ROLLBACK")
+		return fmt.Errorf("sqlite: migrate: read version: %w", err)
+	}
+	if version > schemaVersion {
+		conn.ExecContext(context.Background(), "ROLLBACK")
+		return fmt.Errorf("sqlite: migrate: database schema version %d is newer than this binary's %d", version, schemaVersion)
+	}
+	for _, q := range schema {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			conn.ExecContext(context.Background(), "ROLLBACK")
+			return fmt.Errorf("sqlite: migrate: %w", err)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(schemaVersion)); err != nil {
+		conn.ExecContext(context.Background(), "ROLLBACK")
+		return fmt.Errorf("sqlite: migrate: set version: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		conn.ExecContext(context.Background(), "ROLLBACK")
+		return fmt.Errorf("sqlite: migrate: commit: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,290 @@
+package sqlite_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/questline/questline/challenges"
+	"github.com/questline/questline/events"
+	"github.com/questline/questline/internal/errs"
+	"github.com/questline/questline/points"
+	"github.com/questline/questline/storage/sqlite"
+	"github.com/questline/questline/storage/storagetest"
+)
+
+func open(t testing.TB, path string) *sqlite.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) storagetest.Store {
+		s := open(t, filepath.Join(t.TempDir(), "q.db"))
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+		return s
+	})
+}
+
+func TestOpenCreatesDirectoryAndIsIdempotent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nested", "dir", "q.db")
+	s := open(t, path)
+	// A second store on the same file runs the schema again, concurrently
+	// with the first being open.
+	s2 := open(t, path)
+	if err := s2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := s.Ping(context.Background()); err == nil {
+		t.Fatal("Ping after Close succeeded")
+	}
+	if _, _, err := s.InsertEvent(context.Background(), events.Event{Tenant: "a"}); err == nil {
+		t.Fatal("write after Close succeeded")
+	}
+}
+
+func TestOpenRejectsBadSynchronous(t *testing.T) {
+	_, err := sqlite.OpenWith(context.Background(), filepath.Join(t.TempDir(), "q.db"), sqlite.Options{Synchronous: "SOMETIMES"})
+	if err == nil {
+		t.Fatal("bad synchronous accepted")
+	}
+}
+
+func TestSurvivesReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "q.db")
+	s := open(t, path)
+	e := events.Event{ID: uuid.Must(uuid.NewV7()).String(), Tenant: "acme", User: "u1", Type: "share",
+		Props: map[string]any{"n": 1}, IdempotencyKey: "k", OccurredAt: time.Now(), ReceivedAt: time.Now()}
+	first, _, err := s.InsertEvent(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkProcessed(ctx, "acme", e.ID, events.Result{EventID: e.ID}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.InsertEntry(ctx, points.Entry{Tenant: "acme", User: "u1", Amount: 7, Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = open(t, path)
+	defer s.Close()
+	got, inserted, err := s.InsertEvent(ctx, events.Event{Tenant: "acme", IdempotencyKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inserted || got.ID != first.ID || !got.Processed || got.Result == nil || got.Props["n"] != float64(1) {
+		t.Fatalf("after reopen: inserted=%v %+v", inserted, got)
+	}
+	tot, err := s.Totals(ctx, "acme", "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tot.Balance != 7 {
+		t.Fatalf("balance after reopen = %d, want 7", tot.Balance)
+	}
+}
+
+// TestGroupCommitConcurrency hammers the writer from many goroutines with a
+// mix of fresh inserts, duplicates and failing operations, and checks that
+// every acknowledged write is there, nothing else is, and one op's failure
+// never undoes its batch neighbours.
+func TestGroupCommitConcurrency(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.OpenWith(ctx, filepath.Join(t.TempDir(), "q.db"), sqlite.Options{Synchronous: "NORMAL", MaxBatch: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	const workers, per = 64, 50
+	var (
+		wg            sync.WaitGroup
+		inserted, dup atomic.Int64
+		failed        atomic.Int64
+	)
+	// One existing entry whose id every "clash" op reuses with a new key:
+	// those ops fail with ErrDuplicate inside batches of good ops.
+	clash, _, err := s.InsertEntry(ctx, points.Entry{Tenant: "t", User: "u", Amount: 1, Key: "clash"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < per; i++ {
+				key := fmt.Sprintf("k-%d-%d", w, i)
+				if i%5 == 0 {
+					key = fmt.Sprintf("shared-%d", i) // every worker races on these
+				}
+				_, ok, err := s.InsertEntry(ctx, points.Entry{Tenant: "t", User: fmt.Sprint("u", w%4), Amount: 1, Key: key})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if ok {
+					inserted.Add(1)
+				} else {
+					dup.Add(1)
+				}
+				if i%10 == 3 {
+					_, _, err := s.InsertEntry(ctx, points.Entry{ID: clash.ID, Tenant: "t", User: "u", Amount: 1, Key: key + "-clash"})
+					if !errors.Is(err, errs.ErrDuplicate) {
+						t.Errorf("clash: %v, want ErrDuplicate", err)
+						return
+					}
+					failed.Add(1)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	shared := int64(per / 5)
+	wantInserted := int64(workers*per) - int64(workers)*shared + shared
+	if inserted.Load() != wantInserted {
+		t.Fatalf("inserted %d, want %d (dups %d)", inserted.Load(), wantInserted, dup.Load())
+	}
+	n, err := s.CountEntries(ctx, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != wantInserted+1 {
+		t.Fatalf("stored %d entries, want %d", n, wantInserted+1)
+	}
+	if failed.Load() == 0 {
+		t.Fatal("no failing ops were mixed in")
+	}
+}
+
+// TestExpiredContext checks that a write with an expired context fails
+// with the context's error and never reaches the writer.
+func TestExpiredContext(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "q.db"))
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
+	defer cancel()
+	time.Sleep(time.Millisecond)
+	_, _, err := s.InsertEntry(ctx, points.Entry{Tenant: "t", User: "u", Amount: 1, Key: "k"})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want deadline exceeded", err)
+	}
+}
+
+// BenchmarkInsertEventParallel measures event intake throughput through the
+// group-commit writer with synchronous=FULL: every op is durable when it
+// returns. Run with e.g. -cpu 2 and a high -benchtime; ops/s is reported.
+func BenchmarkInsertEventParallel(b *testing.B) {
+	for _, sync := range []string{"FULL", "NORMAL"} {
+		b.Run("sync="+sync, func(b *testing.B) {
+			ctx := context.Background()
+			s, err := sqlite.OpenWith(ctx, filepath.Join(b.TempDir(), "q.db"), sqlite.Options{Synchronous: sync})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			props := map[string]any{"channel": "instagram", "post": "p-123", "amount": 42.5}
+			// Many requests in flight per core, as behind an HTTP server.
+			b.SetParallelism(64)
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					now := time.Now()
+					id := uuid.Must(uuid.NewV7()).String()
+					_, _, err := s.InsertEvent(ctx, events.Event{
+						ID: id, Tenant: "acme", User: "u1", Type: "share", Props: props,
+						OccurredAt: now, ReceivedAt: now, IdempotencyKey: id, Source: "player", Fingerprint: id,
+					})
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "ops/s")
+			if batches, ops := s.WriterStats(); batches > 0 {
+				b.ReportMetric(float64(ops)/float64(batches), "ops/batch")
+			}
+		})
+	}
+}
+
+// BenchmarkEventPathParallel runs the storage work of one typical event as
+// the events service does it: insert the event, count it towards a
+// challenge (contribution + count), pay points, mark it processed. Four
+// durable writes and one read per op; events/s is reported.
+func BenchmarkEventPathParallel(b *testing.B) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "q.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	props := map[string]any{"channel": "instagram", "post": "p-123"}
+	var users atomic.Int64
+	b.SetParallelism(64)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		user := fmt.Sprint("u", users.Add(1))
+		for pb.Next() {
+			now := time.Now()
+			id := uuid.Must(uuid.NewV7()).String()
+			e, _, err := s.InsertEvent(ctx, events.Event{
+				ID: id, Tenant: "acme", User: user, Type: "share", Props: props,
+				OccurredAt: now, ReceivedAt: now, IdempotencyKey: id, Source: "player", Fingerprint: id,
+			})
+			if err == nil {
+				_, err = s.AddContribution(ctx, challenges.Contribution{Tenant: "acme", ChallengeID: "c1", User: user, EventID: id, Value: 1, At: now})
+			}
+			if err == nil {
+				_, err = s.CountContributions(ctx, "acme", "c1", user, "", 10)
+			}
+			if err == nil {
+				_, _, err = s.InsertEntry(ctx, points.Entry{Tenant: "acme", User: user, Amount: 5, Key: "share:" + id, Reason: "share", EventID: id, CreatedAt: now})
+			}
+			if err == nil {
+				err = s.MarkProcessed(ctx, "acme", e.ID, events.Result{EventID: e.ID}, now)
+			}
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+	if batches, ops := s.WriterStats(); batches > 0 {
+		b.ReportMetric(float64(ops)/float64(batches), "ops/batch")
+	}
+}

@@ -1,0 +1,1127 @@
+// Package storagetest is the conformance suite every storage backend must
+// pass. The same table of cases runs against SQLite (always) and MongoDB
+// (when MONGO_URI is set), so the two backends cannot drift apart: same
+// errors, same ordering, same Go types and the same time precision for the
+// same input.
+//
+// The conventions it pins down:
+//   - absent rows wrap errs.ErrNotFound; a taken unique key on a Create
+//     method or a version conflict wraps errs.ErrDuplicate;
+//   - "insert or return existing" methods return the first row and
+//     inserted=false on a repeat, also under concurrency (exactly one
+//     caller sees inserted=true);
+//   - times come back in UTC, truncated to the millisecond;
+//   - props and results round-trip as encoding/json decodes them (numbers
+//     as float64), and empty maps and slices come back nil;
+//   - every read is confined to its tenant.
+package storagetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/questline/questline/auth"
+	"github.com/questline/questline/challenges"
+	"github.com/questline/questline/events"
+	"github.com/questline/questline/internal/errs"
+	"github.com/questline/questline/leaderboards"
+	"github.com/questline/questline/points"
+)
+
+// Store is everything a backend implements.
+type Store interface {
+	events.Store
+	challenges.Store
+	points.Store
+	leaderboards.Store
+	auth.KeyStore
+	Ping(context.Context) error
+}
+
+// Run runs every case against stores made by open. open must return a
+// fresh, empty store and arrange (with t.Cleanup) to close and discard it.
+func Run(t *testing.T, open func(t *testing.T) Store) {
+	cases := []struct {
+		name string
+		fn   func(t *testing.T, s Store)
+	}{
+		{"Ping", testPing},
+		{"CanceledContext", testCanceledContext},
+
+		{"InsertEvent", testInsertEvent},
+		{"InsertEventDefaults", testInsertEventDefaults},
+		{"InsertEventIDClash", testInsertEventIDClash},
+		{"InsertEventConcurrent", testInsertEventConcurrent},
+		{"EventPropsRoundTrip", testEventPropsRoundTrip},
+		{"MarkProcessed", testMarkProcessed},
+		{"Unprocessed", testUnprocessed},
+
+		{"Challenges", testChallenges},
+		{"UpdateChallenge", testUpdateChallenge},
+		{"ListChallenges", testListChallenges},
+		{"Contributions", testContributions},
+		{"ContributionsConcurrent", testContributionsConcurrent},
+		{"UserProgress", testUserProgress},
+		{"Completions", testCompletions},
+		{"CompletionsConcurrent", testCompletionsConcurrent},
+
+		{"InsertEntry", testInsertEntry},
+		{"InsertEntryConcurrent", testInsertEntryConcurrent},
+		{"Totals", testTotals},
+		{"EarnedBetween", testEarnedBetween},
+		{"Entries", testEntries},
+		{"ScanEntries", testScanEntries},
+
+		{"Boards", testBoards},
+		{"APIKeys", testAPIKeys},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.fn(t, open(t))
+		})
+	}
+}
+
+// --- helpers ---------------------------------------------------------------
+
+// base has sub-millisecond digits on purpose: stores truncate to ms.
+var base = time.Date(2025, 3, 14, 15, 9, 26, 535897932, time.UTC)
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// ms is what a store returns for t.
+func ms(t time.Time) time.Time { return time.UnixMilli(t.UnixMilli()).UTC() }
+
+func msp(t time.Time) *time.Time { v := ms(t); return &v }
+
+func id() string { return uuid.Must(uuid.NewV7()).String() }
+
+// ids returns n UUIDv7s in increasing order.
+func ids(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = id()
+	}
+	return out
+}
+
+// tenant returns a tenant name unique to this test, so a backend that
+// leaks across tenants cannot pass by accident.
+func tenant(t *testing.T, tag string) string {
+	return fmt.Sprintf("%s-%s", tag, uuid.NewString()[:8])
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustIs(t *testing.T, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("error = %v, want one wrapping %v", err, target)
+	}
+}
+
+func eq[T any](t *testing.T, what string, got, want T) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s:\n got  %#v\n want %#v", what, got, want)
+	}
+}
+
+// parallel runs fn n times at once and returns every result.
+func parallel[T any](n int, fn func(i int) T) []T {
+	out := make([]T, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			<-start
+			out[i] = fn(i)
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+	return out
+}
+
+func event(tn, key string, at time.Time) events.Event {
+	return events.Event{
+		ID: id(), Tenant: tn, User: "u1", Type: "share",
+		Props:      map[string]any{"channel": "instagram"},
+		OccurredAt: at, ReceivedAt: at, IdempotencyKey: key,
+		Source: "player", Fingerprint: "fp-" + key,
+	}
+}
+
+// stored is e as a store returns it after an insert.
+func stored(e events.Event) events.Event {
+	e.OccurredAt, e.ReceivedAt = ms(e.OccurredAt), ms(e.ReceivedAt)
+	return e
+}
+
+// --- general ---------------------------------------------------------------
+
+func testPing(t *testing.T, s Store) {
+	must(t, s.Ping(ctx(t)))
+}
+
+func testCanceledContext(t *testing.T, s Store) {
+	c, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := s.InsertEvent(c, event(tenant(t, "a"), "k", base)); err == nil {
+		t.Fatal("InsertEvent with a canceled context succeeded")
+	}
+	if _, err := s.GetChallenge(c, "a", "x"); err == nil || errors.Is(err, errs.ErrNotFound) {
+		t.Fatalf("GetChallenge with a canceled context: %v, want a context error", err)
+	}
+}
+
+// --- events ----------------------------------------------------------------
+
+func testInsertEvent(t *testing.T, s Store) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	first := event(a, "k1", base)
+	got, inserted, err := s.InsertEvent(c, first)
+	must(t, err)
+	if !inserted {
+		t.Fatal("first insert: inserted=false")
+	}
+	eq(t, "first insert", got, stored(first))
+
+	// A repeat of the key with another id and payload returns the first.
+	again := event(a, "k1", base.Add(time.Hour))
+	again.Type, again.Fingerprint = "purchase", "other"
+	got, inserted, err = s.InsertEvent(c, again)
+	must(t, err)
+	if inserted {
+		t.Fatal("repeat of key: inserted=true")
+	}
+	eq(t, "repeat of key", got, stored(first))
+
+	// Keys are per tenant.
+	other := event(b, "k1", base)
+	got, inserted, err = s.InsertEvent(c, other)
+	must(t, err)
+	if !inserted {
+		t.Fatal("same key in another tenant: inserted=false")
+	}
+	eq(t, "other tenant", got, stored(other))
+
+	// A time in another zone comes back as the same instant in UTC.
+	zoned := event(a, "k2", base.In(time.FixedZone("X", 5*3600+1800)))
+	got, _, err = s.InsertEvent(c, zoned)
+	must(t, err)
+	if got.OccurredAt.Location() != time.UTC || !got.OccurredAt.Equal(ms(base)) {
+		t.Fatalf("OccurredAt = %v, want %v in UTC", got.OccurredAt, ms(base))
+	}
+	got, _, err = s.InsertEvent(c, event(a, "k2", base))
+	must(t, err)
+	eq(t, "zoned time read back", got.OccurredAt, ms(base))
+}
+
+func testInsertEventDefaults(t *testing.T, s Store) {
+	c := ctx(t)
+	a := tenant(t, "a")
+	e := event(a, "", base)
+	e.ID, e.ReceivedAt, e.Props = "", time.Time{}, map[string]any{}
+	before := time.Now()
+	got, inserted, err := s.InsertEvent(c, e)
+	must(t, err)
+	if !inserted || got.ID == "" || got.IdempotencyKey != got.ID {
+		t.Fatalf("defaults: inserted=%v id=%q key=%q, want a fresh id used as key", inserted, got.ID, got.IdempotencyKey)
+	}
+	if got.ReceivedAt.Before(ms(before)) || got.ReceivedAt.After(time.Now()) {
+		t.Fatalf("ReceivedAt = %v, want now", got.ReceivedAt)
+	}
+	if got.Props != nil {
+		t.Fatalf("empty props = %#v, want nil", got.Props)
+	}
+	again, inserted, err := s.InsertEvent(c, events.Event{Tenant: a, IdempotencyKey: got.ID})
+	must(t, err)
+	if inserted {
+		t.Fatal("repeat: inserted=true")
+	}
+	eq(t, "defaults read back", again, got)
+}
+
+func testInsertEventIDClash(t *testing.T, s Store) {
+	c := ctx(t)
+	a := tenant(t, "a")
+	e := event(a, "k1", base)
+	_, _, err := s.InsertEvent(c, e)
+	must(t, err)
+	e.IdempotencyKey = "k2"
+	_, _, err = s.InsertEvent(c, e)
+	mustIs(t, err, errs.ErrDuplicate)
+}
+
+func testInsertEventConcurrent(t *testing.T, s Store) {
+	c := ctx(t)
+	a := tenant(t, "a")
+	type res struct {
+		e        events.Event
+		inserted bool
+		err      error
+	}
+	out := parallel(20, func(i int) res {
+		e := event(a, "same", base.Add(time.Duration(i)*time.Second))
+		got, inserted, err := s.InsertEvent(c, e)
+		return res{got, inserted, err}
+	})
+	n := 0
+	for _, r := range out {
+		must(t, r.err)
+		if r.inserted {
+			n++
+		}
+		eq(t, "winner", r.e.ID, out[0].e.ID)
+	}
+	if n != 1 {
+		t.Fatalf("%d of 20 concurrent inserts of one key inserted, want 1", n)
+	}
+}
+
+func testEventPropsRoundTrip(t *testing.T, s Store) {
+	c := ctx(t)
+	a := tenant(t, "a")
+	e := event(a, "k", base)
+	e.Props = map[string]any{
+		"int":    3,
+		"int64":  int64(1) << 40,
+		"float":  42.5,
+		"string": "x",
+		"bool":   true,
+		"null":   nil,
+		"nested": map[string]any{"a": 1, "list": []any{"x", 2, map[string]any{"deep": false}}},
+		"ints":   []int{1, 2},
+		"strs":   []string{"p", "q"},
+		"time":   base,
+	}
+	want := map[string]any{
+		"int":    float64(3),
+		"int64":  float64(int64(1) << 40),
+		"float":  42.5,
+		"string": "x",
+		"bool":   true,
+		"null":   nil,
+		"nested": map[string]any{"a": float64(1), "list": []any{"x", float64(2), map[string]any{"deep": false}}},
+		"ints":   []any{float64(1), float64(2)},
+		"strs":   []any{"p", "q"},
+		"time":   base.Format(time.RFC3339Nano),
+	}
+	got, _, err := s.InsertEvent(c, e)
+	must(t, err)
+	eq(t, "props returned by insert", got.Props, want)
+	got, _, err = s.InsertEvent(c, event(a, "k", base))
+	must(t, err)
+	eq(t, "props read back", got.Props, want)
+	list, err := s.Unprocessed(c, base.Add(time.Second), 10)
+	must(t, err)
+	if len(list) != 1 {
+		t.Fatalf("Unprocessed = %d events, want 1", len(list))
+	}
+	eq(t, "props from Unprocessed", list[0].Props, want)
+}
+
+func testMarkProcessed(t *testing.T, s Store) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	e := event(a, "k", base)
+	_, _, err := s.InsertEvent(c, e)
+	must(t, err)
+	r := events.Result{
+		EventID:     e.ID,
+		Progress:    []events.Progress{{ChallengeID: "c1", Name: "Share 3", Current: 2, Target: 3}},
+		Completions: []events.Completion{},
+		Points:      []events.Points{{Amount: 50, Reason: "challenge", Balance: 1 << 40}},
+	}
+	at := base.Add(1500 * time.Microsecond)
+	must(t, s.MarkProcessed(c, a, e.ID, r, at))
+
+	got, _, err := s.InsertEvent(c, event(a, "k", base))
+	must(t, err)
+	if !got.Processed || got.ProcessedAt == nil || !reflect.DeepEqual(*got.ProcessedAt, ms(at)) {
+		t.Fatalf("after MarkProcessed: processed=%v at=%v, want true at %v", got.Processed, got.ProcessedAt, ms(at))
+	}
+	if got.Result == nil {
+		t.Fatal("after MarkProcessed: Result is nil")
+	}
+	eq(t, "result round trip", *got.Result, r)
+
+	// Only the first processing counts.
+	must(t, s.MarkProcessed(c, a, e.ID, events.Result{EventID: "other"}, at.Add(time.Hour)))
+	got, _, err = s.InsertEvent(c, event(a, "k", base))
+	must(t, err)
+	eq(t, "result after a second MarkProcessed", *got.Result, r)
+	eq(t, "processed_at after a second MarkProcessed", *got.ProcessedAt, ms(at))
+
+	// Nil slices stay nil.
+	e2 := event(a, "k2", base)
+	_, _, err = s.InsertEvent(c, e2)
+	must(t, err)
+	must(t, s.MarkProcessed(c, a, e2.ID, events.Result{EventID: e2.ID, Replayed: true}, at))
+	got, _, err = s.InsertEvent(c, event(a, "k2", base))
+	must(t, err)
+	eq(t, "result with nil slices", *got.Result, events.Result{EventID: e2.ID, Replayed: true})
+
+	mustIs(t, s.MarkProcessed(c, b, e.ID, r, at), errs.ErrNotFound)
+	mustIs(t, s.MarkProcessed(c, a, id(), r, at), errs.ErrNotFound)
+}
+
+func testUnprocessed(t *testing.T, s Store) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	// Inserted out of order, across two tenants.
+	var want []events.Event
+	for _, x := range []struct {
+		tn  string
+		sec int
+	}{{b, 3}, {a, 1}, {a, 4}, {b, 2}, {a, 5}, {b, 6}} {
+		e := event(x.tn, fmt.Sprintf("k%d", x.sec), base.Add(time.Duration(x.sec)*time.Second))
+		got, _, err := s.InsertEvent(c, e)
+		must(t, err)
+		want = append(want, got)
+	}
+	byTime := func(secs ...int) []events.Event {
+		var out []events.Event
+		for _, sec := range secs {
+			for _, e := range want {
+				if e.ReceivedAt.Equal(ms(base.Add(time.Duration(sec) * time.Second))) {
+					out = append(out, e)
+				}
+			}
+		}
+		return out
+	}
+	got, err := s.Unprocessed(c, base.Add(10*time.Second), 100)
+	must(t, err)
+	eq(t, "all unprocessed, oldest first", got, byTime(1, 2, 3, 4, 5, 6))
+
+	got, err = s.Unprocessed(c, base.Add(10*time.Second), 2)
+	must(t, err)
+	eq(t, "limit", got, byTime(1, 2))
+
+	// receivedBefore is exclusive.
+	got, err = s.Unprocessed(c, ms(base.Add(4*time.Second)), 100)
+	must(t, err)
+	eq(t, "received before 4s", got, byTime(1, 2, 3))
+
+	// Processed events drop out.
+	two := byTime(2)[0]
+	must(t, s.MarkProcessed(c, two.Tenant, two.ID, events.Result{EventID: two.ID}, base))
+	got, err = s.Unprocessed(c, base.Add(10*time.Second), 3)
+	must(t, err)
+	eq(t, "after processing one", got, byTime(1, 3, 4))
+
+	got, err = s.Unprocessed(c, base, 100)
+	must(t, err)
+	if len(got) != 0 {
+		t.Fatalf("nothing received before base, got %d", len(got))
+	}
+}
+
+// --- challenges --------------------------------------------------------------
+
+func challenge(tn, cid string, status challenges.Status) challenges.Challenge {
+	return challenges.Challenge{
+		ID: cid, Tenant: tn, Name: "Share 3 times", Description: "Tell your friends",
+		Status: status, EventType: "share", Filter: map[string]string{"channel": "instagram"},
+		Target: 3, RewardPoints: 50, CreatedAt: base, UpdatedAt: base, Version: 1,
+	}
+}
+
+// storedChallenge is c as a store returns it.
+func storedChallenge(c challenges.Challenge) challenges.Challenge {
+	c.CreatedAt, c.UpdatedAt = ms(c.CreatedAt), ms(c.UpdatedAt)
+	if c.StartsAt != nil {
+		c.StartsAt = msp(*c.StartsAt)
+	}
+	if c.EndsAt != nil {
+		c.EndsAt = msp(*c.EndsAt)
+	}
+	if len(c.Filter) == 0 {
+		c.Filter = nil
+	}
+	return c
+}
+
+func testChallenges(t *testing.T, s Store) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	ch := challenge(a, id(), challenges.Draft)
+	ch.StartsAt, ch.EndsAt = &base, msp(base.Add(48*time.Hour))
+	must(t, s.CreateChallenge(c, ch))
+	got, err := s.GetChallenge(c, a, ch.ID)
+	must(t, err)
+	eq(t, "challenge round trip", got, storedChallenge(ch))
+
+	plain := challenge(a, id(), challenges.Published)
+	plain.Filter = map[string]string{}
+	must(t, s.CreateChallenge(c, plain))
+	got, err = s.GetChallenge(c, a, plain.ID)
+	must(t, err)
+	eq(t, "challenge without filter or dates", got, storedChallenge(plain))
+
+	mustIs(t, s.CreateChallenge(c, ch), errs.ErrDuplicate)
+	_, err = s.GetChallenge(c, b, ch.ID)
+	mustIs(t, err, errs.ErrNotFound)
+	_, err = s.GetChallenge(c, a, id())
+	mustIs(t, err, errs.ErrNotFound)
+	// The same id may exist in another tenant.
+	must(t, s.CreateChallenge(c, challenge(b, ch.ID, challenges.Draft)))
+}
+
+func testUpdateChallenge(t *testing.T, s Store) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	ch := challenge(a, id(), challenges.Draft)
+	ch.EndsAt = msp(base.Add(time.Hour))
+	must(t, s.CreateChallenge(c, ch))
+
+	up := ch
+	up.Name, up.Status, up.Target, up.Version = "Share 5 times", challenges.Published, 5, 2
+	up.Filter, up.EndsAt, up.StartsAt = nil, nil, &base
+	up.UpdatedAt = base.Add(time.Minute)
+	up.CreatedAt = base.Add(time.Hour) // ignored: creation time is immutable
+	must(t, s.UpdateChallenge(c, up))
+	got, err := s.GetChallenge(c, a, ch.ID)
+	must(t, err)
+	want := up
+	want.CreatedAt = ch.CreatedAt
+	eq(t, "after update", got, storedChallenge(want))
+
+	// Version conflict: the same update again, and a stale one.
+	mustIs(t, s.UpdateChallenge(c, up), errs.ErrDuplicate)
+	stale := up
+	stale.Version = 2
+	stale.Name = "stale"
+	mustIs(t, s.UpdateChallenge(c, stale), errs.ErrDuplicate)
+	got, err = s.GetChallenge(c, a, ch.ID)
+	must(t, err)
+	eq(t, "after conflicts", got.Name, "Share 5 times")
+
+	next := up
+	next.Version = 3
+	must(t, s.UpdateChallenge(c, next))
+
+	other := next
+	other.Tenant, other.Version = b, 4
+	mustIs(t, s.UpdateChallenge(c, other), errs.ErrNotFound)
+	missing := challenge(a, id(), challenges.Draft)
+	missing.Version = 2
+	mustIs(t, s.UpdateChallenge(c, missing), errs.ErrNotFound)
+}
+
+func testListChallenges(t *testing.T, s Store) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	cids := ids(5)
+	statuses := []challenges.Status{challenges.Published, challenges.Draft, challenges.Published, challenges.Archived, challenges.Published}
+	var all []challenges.Challenge
+	// Created in reverse so the order comes from the id, not insertion.
+	for i := len(cids) - 1; i >= 0; i-- {
+		must(t, s.CreateChallenge(c, challenge(a, cids[i], statuses[i])))
+	}
+	for i := range cids {
+		all = append(all, storedChallenge(challenge(a, cids[i], statuses[i])))
+	}
+	must(t, s.CreateChallenge(c, challenge(b, id(), challenges.Published)))
+
+	for _, tc := range []struct {
+		name   string
+		status challenges.Status
+		after  string
+		limit  int
+		want   []challenges.Challenge
+	}{
+		{"all", "", "", 10, all},
+		{"first page", "", "", 2, all[:2]},
+		{"second page", "", cids[1], 2, all[2:4]},
+		{"last page", "", cids[3], 2, all[4:]},
+		{"past the end", "", cids[4], 2, nil},
+		{"published", challenges.Published, "", 10, []challenges.Challenge{all[0], all[2], all[4]}},
+		{"published paged", challenges.Published, cids[0], 1, []challenges.Challenge{all[2]}},
+		{"archived", challenges.Archived, "", 10, []challenges.Challenge{all[3]}},
+		{"default limit", "", "", 0, all},
+	} {
+		got, err := s.ListChallenges(c, a, tc.status, tc.after, tc.limit)
+		must(t, err)
+		if len(got) == 0 && len(tc.want) == 0 {
+			continue
+		}
+		eq(t, tc.name, got, tc.want)
+	}
+	got, err := s.ListChallenges(c, tenant(t, "none"), "", "", 10)
+	must(t, err)
+	if len(got) != 0 {
+		t.Fatalf("unknown tenant listed %d challenges", len(got))
+	}
+}
+
+func testContributions(t *testing.T, s Store) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	cid := id()
+	contrib := func(tn, user, period, ev string) challenges.Contribution {
+		return challenges.Contribution{Tenant: tn, ChallengeID: cid, User: user, Period: period, EventID: ev, Value: 1, At: base}
+	}
+	evs := ids(5)
+	for _, ev := range evs {
+		ok, err := s.AddContribution(c, contrib(a, "u1", "", ev))
+		must(t, err)
+		if !ok {
+			t.Fatal("new contribution: inserted=false")
+		}
+	}
+	ok, err := s.AddContribution(c, contrib(a, "u1", "", evs[0]))
+	must(t, err)
+	if ok {
+		t.Fatal("repeated contribution: inserted=true")
+	}
+	for _, x := range []challenges.Contribution{
+		contrib(a, "u1", "2025-03", evs[0]), // another period
+		contrib(a, "u2", "", evs[0]),        // another user
+		contrib(b, "u1", "", evs[0]),        // another tenant
+	} {
+		ok, err := s.AddContribution(c, x)
+		must(t, err)
+		if !ok {
+			t.Fatalf("%+v: inserted=false", x)
+		}
+	}
+	for _, tc := range []struct {
+		name             string
+		tn, user, period string
+		max, want        int64
+	}{
+		{"no max", a, "u1", "", 0, 5},
+		{"negative max", a, "u1", "", -1, 5},
+		{"max below count", a, "u1", "", 3, 3},
+		{"max at count", a, "u1", "", 5, 5},
+		{"max above count", a, "u1", "", 10, 5},
+		{"other period", a, "u1", "2025-03", 0, 1},
+		{"unknown period", a, "u1", "2025-04", 0, 0},
+		{"other user", a, "u2", "", 0, 1},
+		{"other tenant", b, "u1", "", 0, 1},
+		{"unknown tenant", tenant(t, "none"), "u1", "", 0, 0},
+	} {
+		n, err := s.CountContributions(c, tc.tn, cid, tc.user, tc.period, tc.max)
+		must(t, err)
+		eq(t, tc.name, n, tc.want)
+	}
+}
+
+func testContributionsConcurrent(t *testing.T, s Store) {
+	c := ctx(t)
+	a := tenant(t, "a")
+	x := challenges.Contribution{Tenant: a, ChallengeID: id(), User: "u1", EventID: id(), Value: 1, At: base}
+	type res struct {
+		ok  bool
+		err error
+	}
+	out := parallel(20, func(int) res {
+		ok, err := s.AddContribution(c, x)
+		return res{ok, err}
+	})
+	n := 0
+	for _, r := range out {
+		must(t, r.err)
+		if r.ok {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d of 20 concurrent contributions inserted, want 1", n)
+	}
+	cnt, err := s.CountContributions(c, a, x.ChallengeID, "u1", "", 0)
+	must(t, err)
+	eq(t, "count", cnt, int64(1))
+}
+
+func testUserProgress(t *testing.T, s Store) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	c1, c2 := "c1-"+id(), "c2-"+id()
+	add := func(tn, user, cid, period string, n int) {
+		for i := 0; i < n; i++ {
+			_, err := s.AddContribution(c, challenges.Contribution{Tenant: tn, ChallengeID: cid, User: user, Period: period, EventID: id(), Value: 1, At: base})
+			must(t, err)
+		}
+	}
+	add(a, "u1", c2, "", 2)
+	add(a, "u1", c1, "2025-W11", 1)
+	add(a, "u1", c1, "2025-W10", 3)
+	add(a, "u2", c1, "2025-W10", 4)
+	add(b, "u1", c1, "2025-W10", 5)
+	got, err := s.UserProgress(c, a, "u1")
+	must(t, err)
+	eq(t, "progress", got, []challenges.ProgressRow{
+		{ChallengeID: c1, Period: "2025-W10", Count: 3},
+		{ChallengeID: c1, Period: "2025-W11", Count: 1},
+		{ChallengeID: c2, Period: "", Count: 2},
+	})
+	got, err = s.UserProgress(c, b, "u1")
+	must(t, err)
+	eq(t, "other tenant", got, []challenges.ProgressRow{{ChallengeID: c1, Period: "2025-W10", Count: 5}})
+	got, err = s.UserProgress(c, a, "nobody")
+	must(t, err)
+	if len(got) != 0 {
+		t.Fatalf("unknown user has %d rows", len(got))
+	}
+}
+
+func testCompletions(t *testing.T, s Store) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	c1, c2 := id(), id()
+	first := challenges.Completion{ID: id(), Tenant: a, ChallengeID: c1, User: "u1", Period: "", EventID: "e1", CompletedAt: base}
+	got, inserted, err := s.InsertCompletion(c, first)
+	must(t, err)
+	want := first
+	want.CompletedAt = ms(base)
+	if !inserted {
+		t.Fatal("first completion: inserted=false")
+	}
+	eq(t, "first completion", got, want)
+
+	again := challenges.Completion{ID: id(), Tenant: a, ChallengeID: c1, User: "u1", EventID: "e2", CompletedAt: base.Add(time.Hour)}
+	got, inserted, err = s.InsertCompletion(c, again)
+	must(t, err)
+	if inserted {
+		t.Fatal("second completion of the period: inserted=true")
+	}
+	eq(t, "second completion returns the first", got, want)
+
+	// Same id, other period: the id is taken.
+	clash := first
+	clash.Period = "2025-03"
+	_, _, err = s.InsertCompletion(c, clash)
+	mustIs(t, err, errs.ErrDuplicate)
+
+	later := challenges.Completion{ID: id(), Tenant: a, ChallengeID: c1, User: "u1", Period: "2025-03", EventID: "e3", CompletedAt: base.Add(2 * time.Hour)}
+	other := challenges.Completion{ID: id(), Tenant: a, ChallengeID: c2, User: "u1", EventID: "e4", CompletedAt: base.Add(time.Hour)}
+	for _, x := range []challenges.Completion{later, other,
+		{ID: id(), Tenant: a, ChallengeID: c1, User: "u2", EventID: "e5", CompletedAt: base},
+		{ID: id(), Tenant: b, ChallengeID: c1, User: "u1", EventID: "e6", CompletedAt: base},
+	} {
+		_, inserted, err := s.InsertCompletion(c, x)
+		must(t, err)
+		if !inserted {
+			t.Fatalf("%+v: inserted=false", x)
+		}
+	}
+	list, err := s.UserCompletions(c, a, "u1")
+	must(t, err)
+	later.CompletedAt, other.CompletedAt = ms(later.CompletedAt), ms(other.CompletedAt)
+	eq(t, "completions newest first", list, []challenges.Completion{later, other, want})
+
+	list, err = s.UserCompletions(c, tenant(t, "none"), "u1")
+	must(t, err)
+	if len(list) != 0 {
+		t.Fatalf("unknown tenant has %d completions", len(list))
+	}
+
+	// Defaults: an id and a time are filled in.
+	got, inserted, err = s.InsertCompletion(c, challenges.Completion{Tenant: a, ChallengeID: c2, User: "u3", EventID: "e7"})
+	must(t, err)
+	if !inserted || got.ID == "" || got.CompletedAt.IsZero() {
+		t.Fatalf("defaults: %+v inserted=%v", got, inserted)
+	}
+}
+
+func testCompletionsConcurrent(t *testing.T, s Store) {
+	c := ctx(t)
+	a := tenant(t, "a")
+	cid := id()
+	type res struct {
+		c        challenges.Completion
+		inserted bool
+		err      error
+	}
+	out := parallel(20, func(i int) res {
+		got, inserted, err := s.InsertCompletion(c, challenges.Completion{
+			ID: id(), Tenant: a, ChallengeID: cid, User: "u1", Period: "p", EventID: fmt.Sprint("e", i), CompletedAt: base,
+		})
+		return res{got, inserted, err}
+	})
+	n := 0
+	for _, r := range out {
+		must(t, r.err)
+		if r.inserted {
+			n++
+		}
+		eq(t, "winner", r.c, out[0].c)
+	}
+	if n != 1 {
+		t.Fatalf("%d of 20 concurrent completions inserted, want 1", n)
+	}
+	list, err := s.UserCompletions(c, a, "u1")
+	must(t, err)
+	eq(t, "stored completions", len(list), 1)
+}
+
+// --- points ----------------------------------------------------------------
+
+func entry(tn, user, key string, amount int64, at time.Time) points.Entry {
+	return points.Entry{ID: id(), Tenant: tn, User: user, Amount: amount, Key: key, Reason: "test", EventID: "e-" + key, CreatedAt: at}
+}
+
+func storedEntry(e points.Entry) points.Entry {
+	e.CreatedAt = ms(e.CreatedAt)
+	return e
+}
+
+func testInsertEntry(t *testing.T, s Store) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	first := entry(a, "u1", "challenge:c1", 50, base)
+	got, inserted, err := s.InsertEntry(c, first)
+	must(t, err)
+	if !inserted {
+		t.Fatal("first entry: inserted=false")
+	}
+	eq(t, "first entry", got, storedEntry(first))
+
+	got, inserted, err = s.InsertEntry(c, entry(a, "u1", "challenge:c1", 999, base.Add(time.Hour)))
+	must(t, err)
+	if inserted {
+		t.Fatal("repeated key: inserted=true")
+	}
+	eq(t, "repeated key returns the first", got, storedEntry(first))
+
+	clash := first
+	clash.Key = "other"
+	_, _, err = s.InsertEntry(c, clash)
+	mustIs(t, err, errs.ErrDuplicate)
+
+	_, inserted, err = s.InsertEntry(c, entry(b, "u1", "challenge:c1", 50, base))
+	must(t, err)
+	if !inserted {
+		t.Fatal("same key in another tenant: inserted=false")
+	}
+
+	got, inserted, err = s.InsertEntry(c, points.Entry{Tenant: a, User: "u1", Amount: 1, Key: "defaults"})
+	must(t, err)
+	if !inserted || got.ID == "" || got.CreatedAt.IsZero() {
+		t.Fatalf("defaults: %+v inserted=%v", got, inserted)
+	}
+}
+
+func testInsertEntryConcurrent(t *testing.T, s Store) {
+	c := ctx(t)
+	a := tenant(t, "a")
+	type res struct {
+		e        points.Entry
+		inserted bool
+		err      error
+	}
+	out := parallel(20, func(i int) res {
+		got, inserted, err := s.InsertEntry(c, entry(a, "u1", "once", int64(i+1), base))
+		return res{got, inserted, err}
+	})
+	n := 0
+	for _, r := range out {
+		must(t, r.err)
+		if r.inserted {
+			n++
+		}
+		eq(t, "winner", r.e, out[0].e)
+	}
+	if n != 1 {
+		t.Fatalf("%d of 20 concurrent entries inserted, want 1", n)
+	}
+	tot, err := s.Totals(c, a, "u1")
+	must(t, err)
+	eq(t, "balance", tot.Balance, out[0].e.Amount)
+}
+
+func testTotals(t *testing.T, s Store) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	for i, amt := range []int64{10, 5, -3, 1 << 40} {
+		_, _, err := s.InsertEntry(c, entry(a, "u1", fmt.Sprint("k", i), amt, base))
+		must(t, err)
+	}
+	_, _, err := s.InsertEntry(c, entry(a, "u2", "k", 7, base))
+	must(t, err)
+	_, _, err = s.InsertEntry(c, entry(b, "u1", "k", 100, base))
+	must(t, err)
+	for _, tc := range []struct {
+		name     string
+		tn, user string
+		want     points.Totals
+	}{
+		{"u1", a, "u1", points.Totals{Balance: 12 + 1<<40, Earned: 15 + 1<<40}},
+		{"u2", a, "u2", points.Totals{Balance: 7, Earned: 7}},
+		{"other tenant", b, "u1", points.Totals{Balance: 100, Earned: 100}},
+		{"unknown user", a, "nobody", points.Totals{}},
+		{"unknown tenant", tenant(t, "none"), "u1", points.Totals{}},
+	} {
+		got, err := s.Totals(c, tc.tn, tc.user)
+		must(t, err)
+		eq(t, tc.name, got, tc.want)
+	}
+}
+
+func testEarnedBetween(t *testing.T, s Store) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	from := time.Date(2025, 3, 10, 0, 0, 0, 0, time.UTC)
+	to := from.Add(7 * 24 * time.Hour)
+	for i, x := range []struct {
+		amt int64
+		at  time.Time
+	}{
+		{1, from.Add(-time.Millisecond)},   // before the window
+		{2, from},                          // first instant: in
+		{4, from.Add(time.Hour)},           // in
+		{-8, from.Add(2 * time.Hour)},      // spending: never earned
+		{16, to.Add(-time.Millisecond)},    // last millisecond: in
+		{32, to},                           // end is exclusive
+		{64, to.Add(time.Microsecond)},     // truncates to `to`: out
+		{128, from.Add(-time.Microsecond)}, // truncates to from-1ms: out
+	} {
+		_, _, err := s.InsertEntry(c, entry(a, "u1", fmt.Sprint("k", i), x.amt, x.at))
+		must(t, err)
+	}
+	_, _, err := s.InsertEntry(c, entry(b, "u1", "k", 1000, from.Add(time.Hour)))
+	must(t, err)
+	for _, tc := range []struct {
+		name     string
+		tn       string
+		from, to time.Time
+		want     int64
+	}{
+		{"window", a, from, to, 2 + 4 + 16},
+		{"empty window", a, from, from, 0},
+		{"everything", a, from.Add(-time.Hour), to.Add(time.Hour), 1 + 2 + 4 + 16 + 32 + 64 + 128},
+		{"other tenant", b, from, to, 1000},
+	} {
+		got, err := s.EarnedBetween(c, tc.tn, "u1", tc.from, tc.to)
+		must(t, err)
+		eq(t, tc.name, got, tc.want)
+	}
+}
+
+func testEntries(t *testing.T, s Store) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	var all []points.Entry
+	for i := 0; i < 5; i++ {
+		e := entry(a, "u1", fmt.Sprint("k", i), int64(i+1), base.Add(time.Duration(i)*time.Minute))
+		_, _, err := s.InsertEntry(c, e)
+		must(t, err)
+		all = append(all, storedEntry(e))
+	}
+	_, _, err := s.InsertEntry(c, entry(a, "u2", "k", 1, base))
+	must(t, err)
+	_, _, err = s.InsertEntry(c, entry(b, "u1", "k", 1, base))
+	must(t, err)
+	rev := func(es ...points.Entry) []points.Entry { return es }
+	for _, tc := range []struct {
+		name   string
+		before string
+		limit  int
+		want   []points.Entry
+	}{
+		{"newest", "", 2, rev(all[4], all[3])},
+		{"next page", all[3].ID, 2, rev(all[2], all[1])},
+		{"last page", all[1].ID, 2, rev(all[0])},
+		{"past the end", all[0].ID, 2, nil},
+		{"default limit", "", 0, rev(all[4], all[3], all[2], all[1], all[0])},
+	} {
+		got, err := s.Entries(c, a, "u1", tc.before, tc.limit)
+		must(t, err)
+		if len(got) == 0 && len(tc.want) == 0 {
+			continue
+		}
+		eq(t, tc.name, got, tc.want)
+	}
+	got, err := s.Entries(c, tenant(t, "none"), "u1", "", 10)
+	must(t, err)
+	if len(got) != 0 {
+		t.Fatalf("unknown tenant has %d entries", len(got))
+	}
+}
+
+func testScanEntries(t *testing.T, s Store) {
+	c := ctx(t)
+	// Tenant names sort a < b whatever the random suffix.
+	a, b := "a-"+tenant(t, "s"), "b-"+tenant(t, "s")
+	// More than one page of a paging implementation (1000 rows).
+	const na, nb = 1205, 3
+	ea := make([]points.Entry, na)
+	for i := range ea {
+		ea[i] = storedEntry(entry(a, fmt.Sprint("u", i%7), fmt.Sprint("k", i), 1, base))
+	}
+	var eb []points.Entry
+	for i := 0; i < nb; i++ {
+		eb = append(eb, storedEntry(entry(b, "u1", fmt.Sprint("k", i), 1, base)))
+	}
+	// Insert from several goroutines, in scrambled order.
+	errsOut := parallel(8, func(w int) error {
+		for i := w; i < na; i += 8 {
+			if _, _, err := s.InsertEntry(c, ea[(i*7919)%na]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, err := range errsOut {
+		must(t, err)
+	}
+	for i := len(eb) - 1; i >= 0; i-- {
+		_, _, err := s.InsertEntry(c, eb[i])
+		must(t, err)
+	}
+
+	collect := func(tn string) []points.Entry {
+		var out []points.Entry
+		must(t, s.ScanEntries(c, tn, func(e points.Entry) error {
+			out = append(out, e)
+			return nil
+		}))
+		return out
+	}
+	eq(t, "scan tenant a", collect(a), ea)
+	eq(t, "scan tenant b", collect(b), eb)
+	eq(t, "scan every tenant", collect(""), append(append([]points.Entry{}, ea...), eb...))
+	if got := collect(tenant(t, "none")); len(got) != 0 {
+		t.Fatalf("unknown tenant scanned %d entries", len(got))
+	}
+
+	stop := errors.New("stop")
+	n := 0
+	err := s.ScanEntries(c, a, func(points.Entry) error {
+		n++
+		if n == 3 {
+			return stop
+		}
+		return nil
+	})
+	mustIs(t, err, stop)
+	eq(t, "visited before stop", n, 3)
+
+	for _, tc := range []struct {
+		tn   string
+		want int64
+	}{{a, na}, {b, nb}, {"", na + nb}, {tenant(t, "none"), 0}} {
+		got, err := s.CountEntries(c, tc.tn)
+		must(t, err)
+		eq(t, "count "+tc.tn, got, tc.want)
+	}
+}
+
+// --- leaderboards ------------------------------------------------------------
+
+func testBoards(t *testing.T, s Store) {
+	c := ctx(t)
+	a, b := "a-"+tenant(t, "t"), "b-"+tenant(t, "t")
+	got, err := s.Tenants(c)
+	must(t, err)
+	if len(got) != 0 {
+		t.Fatalf("fresh store has board tenants %v", got)
+	}
+	bids := ids(3)
+	var want []leaderboards.Board
+	for i := len(bids) - 1; i >= 0; i-- {
+		must(t, s.CreateBoard(c, leaderboards.Board{ID: bids[i], Tenant: a, Name: fmt.Sprint("Board ", i), Metric: "points", Window: leaderboards.Weekly, CreatedAt: base}))
+	}
+	for i := range bids {
+		want = append(want, leaderboards.Board{ID: bids[i], Tenant: a, Name: fmt.Sprint("Board ", i), Metric: "points", Window: leaderboards.Weekly, CreatedAt: ms(base)})
+	}
+	must(t, s.CreateBoard(c, leaderboards.Board{ID: bids[0], Tenant: b, Name: "B", Metric: "points", Window: leaderboards.AllTime, CreatedAt: base}))
+	mustIs(t, s.CreateBoard(c, leaderboards.Board{ID: bids[1], Tenant: a, Name: "again", Metric: "points", Window: leaderboards.Daily}), errs.ErrDuplicate)
+
+	one, err := s.GetBoard(c, a, bids[1])
+	must(t, err)
+	eq(t, "get board", one, want[1])
+	_, err = s.GetBoard(c, b, bids[1])
+	mustIs(t, err, errs.ErrNotFound)
+	list, err := s.ListBoards(c, a)
+	must(t, err)
+	eq(t, "list boards", list, want)
+	list, err = s.ListBoards(c, tenant(t, "none"))
+	must(t, err)
+	if len(list) != 0 {
+		t.Fatalf("unknown tenant has %d boards", len(list))
+	}
+	got, err = s.Tenants(c)
+	must(t, err)
+	eq(t, "tenants", got, []string{a, b})
+}
+
+// --- API keys ----------------------------------------------------------------
+
+func testAPIKeys(t *testing.T, s Store) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	kids := ids(3)
+	keys := []auth.APIKey{
+		{ID: kids[0], Tenant: a, Name: "POS", Prefix: "ql_abc", Hash: "hash-0-" + a, Scopes: []string{"events:write", "users:read"}, CreatedAt: base},
+		{ID: kids[1], Tenant: a, Name: "shop", Prefix: "ql_def", Hash: "hash-1-" + a, CreatedAt: base.Add(time.Second)},
+		{ID: kids[2], Tenant: b, Name: "other", Prefix: "ql_ghi", Hash: "hash-2-" + b, Scopes: []string{"events:write"}, CreatedAt: base},
+	}
+	for i := len(keys) - 1; i >= 0; i-- {
+		must(t, s.CreateAPIKey(c, keys[i]))
+	}
+	want := make([]auth.APIKey, len(keys))
+	for i, k := range keys {
+		k.CreatedAt = ms(k.CreatedAt)
+		want[i] = k
+	}
+
+	got, err := s.APIKeyByHash(c, keys[0].Hash)
+	must(t, err)
+	eq(t, "by hash", got, want[0])
+	_, err = s.APIKeyByHash(c, "no-such-hash")
+	mustIs(t, err, errs.ErrNotFound)
+
+	dup := keys[0]
+	dup.ID = id()
+	mustIs(t, s.CreateAPIKey(c, dup), errs.ErrDuplicate) // hash taken
+	dup = keys[1]
+	dup.Hash = "fresh"
+	mustIs(t, s.CreateAPIKey(c, dup), errs.ErrDuplicate) // id taken
+
+	list, err := s.ListAPIKeys(c, a)
+	must(t, err)
+	eq(t, "list", list, want[:2])
+	list, err = s.ListAPIKeys(c, tenant(t, "none"))
+	must(t, err)
+	if len(list) != 0 {
+		t.Fatalf("unknown tenant has %d keys", len(list))
+	}
+
+	at := base.Add(time.Hour + 1500*time.Microsecond)
+	must(t, s.RevokeAPIKey(c, a, kids[0], at))
+	must(t, s.RevokeAPIKey(c, a, kids[0], at.Add(time.Hour))) // keeps the first time
+	got, err = s.APIKeyByHash(c, keys[0].Hash)
+	must(t, err)
+	want[0].RevokedAt = msp(at)
+	eq(t, "revoked", got, want[0])
+
+	mustIs(t, s.RevokeAPIKey(c, b, kids[1], at), errs.ErrNotFound) // a's key, b's tenant
+	mustIs(t, s.RevokeAPIKey(c, a, id(), at), errs.ErrNotFound)
+	list, err = s.ListAPIKeys(c, a)
+	must(t, err)
+	eq(t, "list after revoke", list, want[:2])
+}
