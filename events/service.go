@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -34,6 +35,9 @@ type Service struct {
 
 	processed prometheus.Counter
 	failed    prometheus.Counter
+
+	// marks tracks MarkProcessed writes still in flight; Close waits.
+	marks sync.WaitGroup
 }
 
 // NewService returns an event service. reg receives its metrics.
@@ -127,12 +131,29 @@ func (s *Service) process(ctx context.Context, ev Event, depth int) (Result, err
 			return Result{}, err
 		}
 	}
-	if err := s.store.MarkProcessed(ctx, ev.Tenant, ev.ID, r, s.now().UTC()); err != nil {
-		return Result{}, fmt.Errorf("events: mark %s processed: %w", ev.ID, err)
-	}
-	s.processed.Inc()
+	s.markProcessed(ev, r)
 	return r, nil
 }
+
+// markProcessed records, off the request path, that every effect of ev is
+// written. Nothing waits for it: the flag only spares the sweeper work and
+// lets a retry answer from the stored result. If it is lost (a crash, a
+// failed write), the sweeper or a retry runs the event again, and the
+// effects, being keyed, do not repeat.
+func (s *Service) markProcessed(ev Event, r Result) {
+	s.marks.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := s.store.MarkProcessed(ctx, ev.Tenant, ev.ID, r, s.now().UTC()); err != nil {
+			s.logger.Warn("events: mark processed failed; the sweeper will finish it", "event_id", ev.ID, "err", err)
+			return
+		}
+		s.processed.Inc()
+	})
+}
+
+// Close waits for pending bookkeeping writes; call it before closing the store.
+func (s *Service) Close() { s.marks.Wait() }
 
 // emit stores a system event (keyed, so a replay emits it once) and
 // processes it unless it already was.

@@ -108,6 +108,7 @@ func (a *app) wire(ctx context.Context) (err error) {
 	lbLedger.Service = a.points
 	a.challenges = challenges.NewService(a.store, a.points, a.hub)
 	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges)
+	a.closers = append(a.closers, func() error { a.events.Close(); return nil })
 	return nil
 }
 

@@ -140,7 +140,15 @@ func TestCrashRecovery(t *testing.T) {
 					}
 				}
 				cs.failOn, cs.armed, ce.armed = failOn, true, failOn == "Raise"
-				if _, err := share(a.events, "k3"); !errors.Is(err, errCrash) {
+				_, err = share(a.events, "k3")
+				if failOn == "MarkProcessed" {
+					// Marking is off the request path: the answer stands,
+					// the event stays unprocessed for the sweeper.
+					a.events.Close()
+					if err != nil {
+						t.Fatalf("ingest with a failed mark returned %v", err)
+					}
+				} else if !errors.Is(err, errCrash) {
 					t.Fatalf("crashing ingest returned %v", err)
 				}
 				a.close()
@@ -156,6 +164,7 @@ func TestCrashRecovery(t *testing.T) {
 				if err != nil || n < 1 {
 					t.Fatalf("sweep finished %d events, err %v", n, err)
 				}
+				a2.events.Close() // let the sweep's marks land
 				if n, _ := a2.events.Sweep(ctx, 0, 100); n != 0 {
 					t.Fatalf("second sweep found %d more events", n)
 				}
