@@ -68,6 +68,9 @@ func (c *conn) enqueue(frame []byte) {
 	case c.send <- frame:
 	default:
 		c.kill(closePolicy, "too slow: send queue full")
+		// The writer is likely stuck on a full socket: make that write
+		// fail now instead of after the write timeout.
+		_ = c.ws.NetConn().SetWriteDeadline(time.Now())
 	}
 }
 
