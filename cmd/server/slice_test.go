@@ -3,8 +3,11 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
+
+	"github.com/questline/questline/auth"
 )
 
 // TestEngagementLoop drives the whole slice as a brand manager and a phone
@@ -218,5 +221,46 @@ func TestRateLimit(t *testing.T) {
 			// Another player is not affected.
 			s.must(200, s.shareReq(s.token("bob", "acme"), "b1"))
 		})
+	}
+}
+
+// TestAPIKeyFlow: an admin issues a key; a brand back end sends trusted
+// events for any user with it; revoking it locks the back end out.
+func TestAPIKeyFlow(t *testing.T) {
+	s := startServer(t, nil)
+	admin := s.token("root", "acme", auth.Admin)
+	var created struct {
+		ID, Key, Prefix string
+		Scopes          []string
+	}
+	s.must(201, req{method: "POST", path: "/v1/api-keys", token: admin,
+		body: map[string]any{"name": "pos", "scopes": []string{"events:write"}}}).json(t, &created)
+	if !strings.HasPrefix(created.Key, created.Prefix) || created.ID == "" {
+		t.Fatalf("created key = %+v", created)
+	}
+	list := string(s.must(200, req{method: "GET", path: "/v1/api-keys", token: admin}).Body)
+	if strings.Contains(list, created.Key) || !strings.Contains(list, created.ID) {
+		t.Fatalf("key list shows the secret or lacks the key: %s", list)
+	}
+	withKey := func(key string, body any) response {
+		return s.do(req{method: "POST", path: "/v1/events", body: body, header: map[string]string{"X-API-Key": key}})
+	}
+	if r := withKey(created.Key, map[string]any{"type": "purchase", "user_id": "bob", "props": map[string]any{"amount": 42.5}}); r.Status != 200 {
+		t.Fatalf("purchase with key: %d %s", r.Status, r.Body)
+	}
+	if r := withKey(created.Key, map[string]any{"type": "purchase"}); r.Status != 422 || r.problemType(t) != "user-required" {
+		t.Fatalf("purchase without user: %d %s", r.Status, r.Body)
+	}
+	// The key is the tenant's: it cannot manage anything.
+	if r := s.do(req{method: "POST", path: "/v1/leaderboards", body: map[string]any{"name": "x"},
+		header: map[string]string{"X-API-Key": created.Key}}); r.Status != 403 {
+		t.Fatalf("key creating a board: %d %s", r.Status, r.Body)
+	}
+	s.must(204, req{method: "DELETE", path: "/v1/api-keys/" + created.ID, token: admin})
+	if r := withKey(created.Key, map[string]any{"type": "purchase", "user_id": "bob"}); r.Status != 401 || r.problemType(t) != "invalid-api-key" {
+		t.Fatalf("revoked key: %d %s", r.Status, r.Body)
+	}
+	if r := s.do(req{method: "DELETE", path: "/v1/api-keys/" + created.ID, token: s.token("root", "globex", auth.Admin)}); r.Status != 404 {
+		t.Fatalf("revoke from another tenant: %d", r.Status)
 	}
 }
