@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/MicahParks/keyfunc/v3"
@@ -30,7 +32,27 @@ type JWTConfig struct {
 type Verifier struct {
 	keyfunc jwt.Keyfunc
 	parser  *jwt.Parser
+
+	// seen caches tokens already verified: a phone sends the same token
+	// with every request, and parsing and checking its signature was a
+	// tenth of the server's CPU under load. An entry never outlives the
+	// token's own expiry.
+	mu   sync.Mutex
+	seen map[string]verified
+	now  func() time.Time
 }
+
+type verified struct {
+	p   Principal
+	exp time.Time
+}
+
+// Cache bounds: entries live at most verifiedTTL and the map at most
+// maxVerified entries, so a flood of distinct tokens costs bounded memory.
+const (
+	verifiedTTL = 5 * time.Minute
+	maxVerified = 100_000
+)
 
 // idPattern bounds tenant and user ids to a safe charset: they end up in
 // storage keys and channel names.
@@ -38,7 +60,7 @@ var idPattern = regexp.MustCompile(`^[A-Za-z0-9._:@-]{1,128}$`)
 
 // NewVerifier builds a verifier; the JWKS, if any, is fetched with ctx.
 func NewVerifier(ctx context.Context, cfg JWTConfig) (*Verifier, error) {
-	v := &Verifier{}
+	v := &Verifier{seen: map[string]verified{}, now: time.Now}
 	algs := cfg.Algorithms
 	switch {
 	case cfg.JWKSURL != "":
@@ -79,6 +101,7 @@ func NewVerifier(ctx context.Context, cfg JWTConfig) (*Verifier, error) {
 		jwt.WithExpirationRequired(),
 		jwt.WithLeeway(leeway),
 		jwt.WithIssuedAt(),
+		jwt.WithTimeFunc(func() time.Time { return v.now() }),
 	}
 	if cfg.Issuer != "" {
 		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
@@ -114,6 +137,13 @@ func (v *Verifier) Verify(token string) (Principal, error) {
 	if token == "" {
 		return Principal{}, errs.New(errs.Unauthorized, "unauthorized", "send a bearer token")
 	}
+	now := v.now()
+	v.mu.Lock()
+	hit, ok := v.seen[token]
+	v.mu.Unlock()
+	if ok && now.Before(hit.exp) {
+		return hit.p, nil
+	}
 	var c claims
 	if _, err := v.parser.ParseWithClaims(token, &c, v.keyfunc); err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
@@ -134,7 +164,22 @@ func (v *Verifier) Verify(token string) (Principal, error) {
 	if c.Roles == nil {
 		p.Roles = []Role{Player}
 	}
+	v.remember(strings.Clone(token), p, c.ExpiresAt.Time, now)
 	return p, nil
+}
+
+// remember caches a verified token until its expiry or verifiedTTL. The
+// key is a copy: callers may pass strings backed by reused buffers.
+func (v *Verifier) remember(token string, p Principal, exp, now time.Time) {
+	if limit := now.Add(verifiedTTL); exp.After(limit) {
+		exp = limit
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.seen) >= maxVerified {
+		clear(v.seen)
+	}
+	v.seen[token] = verified{p: p, exp: exp}
 }
 
 // Mint signs an HS256 development token.

@@ -227,3 +227,22 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestVerifiedCacheHonoursExpiry: a cached token stops working when it
+// expires, and the cache never hides a bad signature.
+func TestVerifiedCacheHonoursExpiry(t *testing.T) {
+	v, _ := NewVerifier(context.Background(), JWTConfig{Secret: secret})
+	tok := sign(t, jwt.SigningMethodHS256, secret, claimsFor(map[string]any{"exp": time.Now().Add(time.Minute).Unix()}), "")
+	for range 2 {
+		if _, err := v.Verify(tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v.now = func() time.Time { return time.Now().Add(2 * time.Minute) }
+	if _, err := v.Verify(tok); errs.KindOf(err) != errs.Unauthorized {
+		t.Fatalf("expired cached token: %v", err)
+	}
+	if _, err := v.Verify(tok[:len(tok)-2] + "xx"); err == nil {
+		t.Fatal("tampered token accepted")
+	}
+}

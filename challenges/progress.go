@@ -36,6 +36,11 @@ func (s *Service) HandleEvent(ctx context.Context, ev events.Event, r *events.Re
 
 func (s *Service) count(ctx context.Context, c Challenge, ev events.Event, r *events.Result) ([]events.Event, error) {
 	const period = "" // challenges without recurrence have one period
+	key := completionKey{ev.Tenant, c.ID, ev.User, period}
+	if s.doneBefore(key, ev.ID) {
+		r.Progress = append(r.Progress, events.Progress{ChallengeID: c.ID, Name: c.Name, Current: c.Target, Target: c.Target, Completed: true})
+		return nil, nil
+	}
 	inserted, err := s.store.AddContribution(ctx, Contribution{
 		Tenant: ev.Tenant, ChallengeID: c.ID, User: ev.User, Period: period,
 		EventID: ev.ID, Value: 1, At: ev.OccurredAt,
@@ -63,7 +68,10 @@ func (s *Service) count(ctx context.Context, c Challenge, ev events.Event, r *ev
 		return nil, err
 	}
 	if done.EventID != ev.ID {
-		return nil, nil // completed earlier, by another event
+		// Completed earlier by another event, whose own processing (or
+		// the sweeper's replay of it) pays the reward.
+		s.markDone(key, done.EventID)
+		return nil, nil
 	}
 	r.Completions = append(r.Completions, events.Completion{ChallengeID: c.ID, Name: c.Name, RewardPoints: c.RewardPoints})
 	if c.RewardPoints > 0 {
@@ -81,6 +89,7 @@ func (s *Service) count(ctx context.Context, c Challenge, ev events.Event, r *ev
 			"challenge_id": c.ID, "name": c.Name, "reward_points": c.RewardPoints, "completed_at": done.CompletedAt,
 		})
 	}
+	s.markDone(key, done.EventID)
 	return []events.Event{{
 		Tenant: ev.Tenant, User: ev.User, Type: "challenge.completed",
 		Props:          map[string]any{"challenge_id": c.ID},

@@ -31,7 +31,19 @@ type Service struct {
 
 	mu    sync.Mutex
 	cache map[string]cachedActive // tenant -> published challenges by event type
+
+	// done remembers completions whose effects are all written, so later
+	// events of a finished challenge cost a map lookup instead of writes.
+	// It is only a shortcut: losing it (restart, eviction) changes nothing
+	// but speed, because every write it skips is idempotent.
+	doneMu sync.Mutex
+	done   map[completionKey]string // -> id of the event that completed it
 }
+
+type completionKey struct{ tenant, challenge, user, period string }
+
+// maxDone bounds the completion shortcut's memory.
+const maxDone = 200_000
 
 type cachedActive struct {
 	byType map[string][]Challenge
@@ -44,7 +56,10 @@ const activeCacheTTL = 2 * time.Second
 
 // NewService returns a challenge service.
 func NewService(store Store, payer Payer, notify Notifier) *Service {
-	return &Service{store: store, payer: payer, notify: notify, now: time.Now, cache: map[string]cachedActive{}}
+	return &Service{
+		store: store, payer: payer, notify: notify, now: time.Now,
+		cache: map[string]cachedActive{}, done: map[completionKey]string{},
+	}
 }
 
 // Get returns one challenge of the tenant.
@@ -178,4 +193,23 @@ func (s *Service) active(ctx context.Context, tenant, eventType string) ([]Chall
 
 func notFound(id string) error {
 	return errs.New(errs.NotFound, "challenge-not-found", "no challenge %q", id)
+}
+
+// doneBefore reports whether k was completed, with all its effects
+// written, by an event other than eventID. The completing event itself
+// always takes the full path, so its replays answer as the first run did.
+func (s *Service) doneBefore(k completionKey, eventID string) bool {
+	s.doneMu.Lock()
+	defer s.doneMu.Unlock()
+	by, ok := s.done[k]
+	return ok && by != eventID
+}
+
+func (s *Service) markDone(k completionKey, by string) {
+	s.doneMu.Lock()
+	defer s.doneMu.Unlock()
+	if len(s.done) >= maxDone {
+		clear(s.done) // crude but bounded; entries are cheap to relearn
+	}
+	s.done[k] = by
 }
