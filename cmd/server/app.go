@@ -153,6 +153,10 @@ func (a *app) openEngines(ctx context.Context) error {
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
 	opts.DialTimeout = 3 * time.Second
+	// Every request touches Redis (its rate limit) and many publish a push:
+	// go-redis' default pool (10 per CPU) queues requests behind each other
+	// long before Redis itself is busy.
+	opts.PoolSize = 256
 	a.redis = redis.NewUniversalClient(opts)
 	a.closers = append(a.closers, a.redis.Close)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -6,16 +6,26 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/questline/questline/internal/config"
 )
 
 func serve(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
-	cfg, err := loadConfig(args, getenv, out)
+	cfg, err := config.Load(args, getenv, out)
+	if err != nil {
+		return err
+	}
+	generated, err := cfg.EnsureSecret()
 	if err != nil {
 		return err
 	}
 	logger := newLogger(out, cfg.LogLevel)
+	if generated {
+		logger.Info("generated a development JWT secret", "path", filepath.Join(cfg.DataDir, "jwt-secret"))
+	}
 	a, err := newApp(ctx, cfg, logger)
 	if err != nil {
 		return err
