@@ -89,6 +89,11 @@ func Routes(api huma.API, keys *Keys) {
 		}
 		out := &listKeysOutput{}
 		out.Body.Keys = append([]APIKey{}, ks...)
+		for i := range out.Body.Keys {
+			if out.Body.Keys[i].Scopes == nil {
+				out.Body.Keys[i].Scopes = []string{}
+			}
+		}
 		return out, nil
 	})
 	huma.Register(api, huma.Operation{

@@ -27,6 +27,9 @@ const (
 
 var (
 	userPattern = regexp.MustCompile(`^[A-Za-z0-9._:@-]{1,128}$`)
+	// Prop names exclude "." and a leading "$", which document stores
+	// read as paths and operators.
+	propPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_:-]{0,63}$`)
 	keyPattern  = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
 )
 
@@ -98,8 +101,8 @@ func checkProps(props map[string]any) error {
 		return bad("at most 32 props")
 	}
 	for k, v := range props {
-		if k == "" || len(k) > 64 {
-			return bad("prop names are 1-64 characters")
+		if !propPattern.MatchString(k) {
+			return bad("prop name %q: use 1-64 letters, digits, _ : or -", k)
 		}
 		switch x := v.(type) {
 		case string:

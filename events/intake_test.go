@@ -37,6 +37,8 @@ func TestAccept(t *testing.T) {
 		{name: "key without scope", p: keyNoScope, in: Input{Type: "purchase", UserID: "bob"}, wantKind: errs.Forbidden, wantCode: "forbidden"},
 		{name: "bad user id", p: key, in: Input{Type: "purchase", UserID: "bob smith"}, wantKind: errs.Unprocessable, wantCode: "bad-user-id"},
 		{name: "nested prop", p: player, in: Input{Type: "share", Props: map[string]any{"x": map[string]any{}}}, wantKind: errs.Unprocessable, wantCode: "bad-props"},
+		{name: "dollar prop", p: player, in: Input{Type: "share", Props: map[string]any{"$where": "x"}}, wantKind: errs.Unprocessable, wantCode: "bad-props"},
+		{name: "dotted prop", p: player, in: Input{Type: "share", Props: map[string]any{"a.b": "x"}}, wantKind: errs.Unprocessable, wantCode: "bad-props"},
 		{name: "long prop", p: player, in: Input{Type: "share", Props: map[string]any{"x": strings.Repeat("a", 1025)}}, wantKind: errs.Unprocessable, wantCode: "bad-props"},
 		{name: "far future", p: player, in: Input{Type: "share", OccurredAt: ptr(now.Add(6 * time.Minute))}, wantKind: errs.Unprocessable, wantCode: "occurred-at-out-of-range"},
 		{name: "slight future ok", p: player, in: Input{Type: "share", OccurredAt: ptr(now.Add(4 * time.Minute))}, wantUser: "alice"},

@@ -8,12 +8,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/fasthttp/websocket"
+	mongodrv "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/questline/questline/auth"
 	"github.com/questline/questline/internal/redistest"
@@ -57,12 +60,36 @@ type deployment struct {
 }
 
 func deployments() []deployment {
-	return []deployment{
+	ds := []deployment{
 		{"embedded", func(*testing.T) map[string]string { return map[string]string{} }},
 		{"redis", func(t *testing.T) map[string]string {
 			return map[string]string{"REDIS_URL": redistest.URL(t)}
 		}},
 	}
+	if uri := os.Getenv("MONGO_URI"); uri != "" {
+		// Production shape: MongoDB + Redis, on a database of its own.
+		ds = append(ds, deployment{"mongo", func(t *testing.T) map[string]string {
+			return map[string]string{"MONGO_URI": uri, "QL_MONGO_DB": mongoDB(t), "REDIS_URL": redistest.URL(t)}
+		}})
+	}
+	return ds
+}
+
+// mongoDB names a database for one test and drops it afterwards.
+func mongoDB(t *testing.T) string {
+	t.Helper()
+	name := fmt.Sprintf("qltest_%d", time.Now().UnixNano())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, err := mongodrv.Connect(options.Client().ApplyURI(os.Getenv("MONGO_URI")))
+		if err != nil {
+			return
+		}
+		defer c.Disconnect(ctx)
+		_ = c.Database(name).Drop(ctx)
+	})
+	return name
 }
 
 func startServer(t *testing.T, env map[string]string) *testServer {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -74,15 +73,26 @@ func (s *Store) ListBoards(ctx context.Context, tenant string) ([]leaderboards.B
 	return out, nil
 }
 
-// Tenants lists, sorted, every tenant that has a board.
+// Tenants lists, sorted, every tenant that has a board. It groups rather
+// than using the distinct command, whose reply FerretDB encodes in a form
+// the driver cannot decode.
 func (s *Store) Tenants(ctx context.Context) ([]string, error) {
-	var out []string
-	if err := s.boards.Distinct(ctx, "tenant", bson.D{}).Decode(&out); err != nil {
+	cur, err := s.boards.Aggregate(ctx, mdb.Pipeline{
+		{{Key: "$group", Value: bson.D{{Key: "_id", Value: "$tenant"}}}},
+		{{Key: "$sort", Value: bson.D{{Key: "_id", Value: 1}}}},
+	})
+	if err != nil {
 		return nil, fmt.Errorf("mongo: board tenants: %w", err)
 	}
-	sort.Strings(out)
-	if len(out) == 0 {
-		return nil, nil
+	var rows []struct {
+		Tenant string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("mongo: board tenants: %w", err)
+	}
+	var out []string
+	for _, r := range rows {
+		out = append(out, r.Tenant)
 	}
 	return out, nil
 }

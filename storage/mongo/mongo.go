@@ -142,10 +142,13 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		{s.events, []index{
 			byID("events"),
 			{name: "events_idem", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "idempotency_key", Value: 1}}, unique: true},
-			// Partial: only unprocessed events are indexed, so the
-			// sweeper's index stays tiny however large the history.
+			// The sweeper's cross-tenant scan. Partial where the server
+			// supports it, so it holds only unprocessed events and stays
+			// tiny; FerretDB lacks partialFilterExpression and gets the
+			// plain index (see createIndex), where processed leads, so the
+			// scan still touches only unprocessed entries.
 			{name: "events_unprocessed",
-				keys:    bson.D{{Key: "processed", Value: 1}, {Key: "received_at", Value: 1}, {Key: "tenant", Value: 1}, {Key: "id", Value: 1}},
+				keys:    bson.D{{Key: "processed", Value: 1}, {Key: "received_at", Value: 1}},
 				partial: bson.D{{Key: "processed", Value: false}}},
 		}},
 		{s.challenges, []index{
@@ -179,25 +182,45 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		}},
 	}
 	for _, p := range plan {
-		models := make([]mdb.IndexModel, 0, len(p.idx))
 		for _, ix := range p.idx {
-			o := options.Index().SetName(ix.name)
-			if ix.unique {
-				o.SetUnique(true)
+			if err := createIndex(ctx, p.col, ix); err != nil {
+				return err
 			}
-			if ix.partial != nil {
-				o.SetPartialFilterExpression(ix.partial)
-			}
-			models = append(models, mdb.IndexModel{Keys: ix.keys, Options: o})
-		}
-		// createIndexes with specs identical to existing indexes is a
-		// no-op, so this is safe on every start and from many nodes.
-		if _, err := p.col.Indexes().CreateMany(ctx, models); err != nil {
-			return fmt.Errorf("mongo: create indexes on %s: %w", p.col.Name(), err)
 		}
 	}
 	return nil
 }
+
+// createIndex creates one index. createIndexes with a spec identical to an
+// existing index is a no-op, so this is safe on every start and from many
+// nodes. It sends one index per command because FerretDB drops the
+// connection when one createIndexes lists several indexes that all exist.
+func createIndex(ctx context.Context, col *mdb.Collection, ix index) error {
+	model := func(partial bool) mdb.IndexModel {
+		o := options.Index().SetName(ix.name)
+		if ix.unique {
+			o.SetUnique(true)
+		}
+		if partial {
+			o.SetPartialFilterExpression(ix.partial)
+		}
+		return mdb.IndexModel{Keys: ix.keys, Options: o}
+	}
+	_, err := col.Indexes().CreateOne(ctx, model(ix.partial != nil))
+	var ce mdb.CommandError
+	if ix.partial != nil && errors.As(err, &ce) && ce.Code == codeNotImplemented {
+		// A server without partial indexes (FerretDB): the full index
+		// serves the same queries, only bigger.
+		_, err = col.Indexes().CreateOne(ctx, model(false))
+	}
+	if err != nil {
+		return fmt.Errorf("mongo: create index %s on %s: %w", ix.name, col.Name(), err)
+	}
+	return nil
+}
+
+// codeNotImplemented is the server error code for an unsupported feature.
+const codeNotImplemented = 238
 
 // findAll runs a query and decodes every document with conv.
 func findAll[D, T any](ctx context.Context, col *mdb.Collection, filter any, opts *options.FindOptionsBuilder, conv func(D) (T, error)) ([]T, error) {

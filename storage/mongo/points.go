@@ -88,33 +88,24 @@ func (s *Store) sumAmount(ctx context.Context, filter bson.D) (int64, error) {
 	return rows[0].N, nil
 }
 
-// Totals folds a user's ledger into balance and lifetime earnings in one
-// aggregation, so both numbers come from the same read.
+// Totals folds a user's ledger into balance and lifetime earnings. It runs
+// two plain $sum aggregations rather than one with $cond: FerretDB (a
+// MongoDB-compatible server we test on) does not implement $cond, and both
+// use the (tenant, user, created_at, amount) index.
 func (s *Store) Totals(ctx context.Context, tenant, user string) (points.Totals, error) {
-	cur, err := s.ledger.Aggregate(ctx, mdb.Pipeline{
-		{{Key: "$match", Value: bson.D{{Key: "tenant", Value: tenant}, {Key: "user", Value: user}}}},
-		{{Key: "$group", Value: bson.D{
-			{Key: "_id", Value: nil},
-			{Key: "balance", Value: bson.D{{Key: "$sum", Value: "$amount"}}},
-			{Key: "earned", Value: bson.D{{Key: "$sum", Value: bson.D{{Key: "$cond", Value: bson.A{
-				bson.D{{Key: "$gt", Value: bson.A{"$amount", 0}}}, "$amount", 0,
-			}}}}}},
-		}}},
-	})
-	if err != nil {
+	var (
+		t   points.Totals
+		err error
+	)
+	match := bson.D{{Key: "tenant", Value: tenant}, {Key: "user", Value: user}}
+	if t.Balance, err = s.sumAmount(ctx, match); err != nil {
 		return points.Totals{}, fmt.Errorf("mongo: ledger totals: %w", err)
 	}
-	var rows []struct {
-		Balance int64 `bson:"balance"`
-		Earned  int64 `bson:"earned"`
-	}
-	if err := cur.All(ctx, &rows); err != nil {
+	match = append(match, bson.E{Key: "amount", Value: bson.D{{Key: "$gt", Value: 0}}})
+	if t.Earned, err = s.sumAmount(ctx, match); err != nil {
 		return points.Totals{}, fmt.Errorf("mongo: ledger totals: %w", err)
 	}
-	if len(rows) == 0 {
-		return points.Totals{}, nil
-	}
-	return points.Totals{Balance: rows[0].Balance, Earned: rows[0].Earned}, nil
+	return t, nil
 }
 
 // EarnedBetween sums a user's positive entries created in [from, to),
