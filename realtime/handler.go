@@ -12,12 +12,15 @@ import (
 	fws "github.com/fasthttp/websocket"
 	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
+	"golang.org/x/time/rate"
 )
 
 const (
 	localIdentity = "ql.realtime.identity"
 	localSince    = "ql.realtime.since"
 	maxFrameBytes = 4096 // client frames are small commands
+	commandRate   = 10   // client commands per second, sustained
+	commandBurst  = 40
 )
 
 // inFrame is a client command.
@@ -87,9 +90,16 @@ func (h *Hub) serve(wc *websocket.Conn, id Identity, since *uint64) {
 	wc.SetReadLimit(maxFrameBytes)
 	_ = wc.SetReadDeadline(time.Now().Add(readTimeout))
 	wc.SetPongHandler(func(string) error { return wc.SetReadDeadline(time.Now().Add(readTimeout)) })
+	// A client gets a steady budget of commands; one that floods is cut
+	// off rather than allowed to make the node churn subscriptions.
+	budget := rate.NewLimiter(rate.Limit(commandRate), commandBurst)
 	for {
 		_, raw, err := wc.ReadMessage()
 		if err != nil {
+			break
+		}
+		if !budget.Allow() {
+			c.kill(closePolicy, "too many commands")
 			break
 		}
 		_ = wc.SetReadDeadline(time.Now().Add(readTimeout))

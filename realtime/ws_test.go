@@ -291,3 +291,27 @@ func TestCrossNode(t *testing.T) {
 		read(t, c)
 	}
 }
+
+// TestCommandFlood: a client sending commands faster than its budget is
+// disconnected with a policy-violation close.
+func TestCommandFlood(t *testing.T) {
+	n := startNode(t, NewMemoryBroker(BrokerOptions{}), HubOptions{})
+	c := n.dial(t, "acme/alice", "")
+	read(t, c)
+	for range 200 {
+		if err := c.WriteJSON(map[string]string{"op": "ping"}); err != nil {
+			break
+		}
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		_, _, err := c.ReadMessage()
+		if err == nil {
+			continue
+		}
+		if !fws.IsCloseError(err, fws.ClosePolicyViolation) {
+			t.Fatalf("flooding client ended with %v, want close 1008", err)
+		}
+		return
+	}
+}

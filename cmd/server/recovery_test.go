@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,11 +27,11 @@ var errCrash = errors.New("injected crash")
 type crashingStore struct {
 	store
 	failOn string
-	armed  bool
+	armed  atomic.Bool
 }
 
 func (c *crashingStore) fail(op string) error {
-	if c.armed && c.failOn == op {
+	if c.armed.Load() && c.failOn == op {
 		return errCrash
 	}
 	return nil
@@ -68,11 +69,11 @@ func (c *crashingStore) MarkProcessed(ctx context.Context, tenant, id string, r 
 // the leaderboard is not.
 type crashingEngine struct {
 	leaderboards.Engine
-	armed bool
+	armed atomic.Bool
 }
 
 func (c *crashingEngine) Raise(ctx context.Context, key, member string, score int64) error {
-	if c.armed {
+	if c.armed.Load() {
 		return errCrash
 	}
 	return c.Engine.Raise(ctx, key, member, score)
@@ -139,7 +140,10 @@ func TestCrashRecovery(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				cs.failOn, cs.armed, ce.armed = failOn, true, failOn == "Raise"
+				a.events.Close() // the marks of k1 and k2 land before arming
+				cs.failOn = failOn
+				cs.armed.Store(true)
+				ce.armed.Store(failOn == "Raise")
 				_, err = share(a.events, "k3")
 				if failOn == "MarkProcessed" {
 					// Marking is off the request path: the answer stands,
