@@ -34,11 +34,37 @@ func (s *Service) HandleEvent(ctx context.Context, ev events.Event, r *events.Re
 	return emit, nil
 }
 
+// Preview reports whether ev would change nothing here: it matches no
+// active challenge, or only ones the user already finished. It writes
+// nothing, and fills r as HandleEvent would.
+func (s *Service) Preview(ctx context.Context, ev events.Event, r *events.Result) (bool, error) {
+	cs, err := s.active(ctx, ev.Tenant, ev.Type)
+	if err != nil {
+		return false, err
+	}
+	var progress []events.Progress
+	for _, c := range cs {
+		if !c.counts(ev) {
+			continue
+		}
+		if !s.doneBefore(completionKey{ev.Tenant, c.ID, ev.User, ""}, ev.ID) {
+			return false, nil
+		}
+		progress = append(progress, finished(c))
+	}
+	r.Progress = append(r.Progress, progress...)
+	return true, nil
+}
+
+func finished(c Challenge) events.Progress {
+	return events.Progress{ChallengeID: c.ID, Name: c.Name, Current: c.Target, Target: c.Target, Completed: true}
+}
+
 func (s *Service) count(ctx context.Context, c Challenge, ev events.Event, r *events.Result) ([]events.Event, error) {
 	const period = "" // challenges without recurrence have one period
 	key := completionKey{ev.Tenant, c.ID, ev.User, period}
 	if s.doneBefore(key, ev.ID) {
-		r.Progress = append(r.Progress, events.Progress{ChallengeID: c.ID, Name: c.Name, Current: c.Target, Target: c.Target, Completed: true})
+		r.Progress = append(r.Progress, finished(c))
 		return nil, nil
 	}
 	inserted, err := s.store.AddContribution(ctx, Contribution{

@@ -26,6 +26,14 @@ type Handler interface {
 	HandleEvent(ctx context.Context, ev Event, r *Result) ([]Event, error)
 }
 
+// Previewer is a Handler that can tell, without writing anything, that
+// an event changes nothing it keeps (no matching rule, or only rules the
+// user already finished), filling r with what it would report. When every
+// handler says so, the event is stored already processed, in one write.
+type Previewer interface {
+	Preview(ctx context.Context, ev Event, r *Result) (quiet bool, err error)
+}
+
 // Service accepts events and runs them through the handlers.
 type Service struct {
 	store    Store
@@ -72,6 +80,11 @@ func (s *Service) Ingest(ctx context.Context, ev Event) (Result, error) {
 	if ev.IdempotencyKey == "" {
 		ev.IdempotencyKey = ev.ID
 	}
+	if r, quiet, err := s.preview(ctx, ev); err != nil {
+		return Result{}, err
+	} else if quiet {
+		ev.Processed, ev.ProcessedAt, ev.Result = true, &now, &r
+	}
 	stored, inserted, err := s.store.InsertEvent(ctx, ev)
 	if err != nil {
 		return Result{}, fmt.Errorf("events: ingest: %w", err)
@@ -89,12 +102,40 @@ func (s *Service) Ingest(ctx context.Context, ev Event) (Result, error) {
 		// The first copy is still in flight (or crashed). Processing is
 		// idempotent, so finishing it here is safe and answers the same.
 	}
+	if inserted && stored.Processed {
+		s.processed.Inc()
+		return *stored.Result, nil
+	}
 	r, err := s.Process(ctx, stored)
 	if err != nil {
 		return Result{}, err
 	}
 	r.Replayed = !inserted
 	return r, nil
+}
+
+// preview asks every handler whether ev changes nothing; it is quiet only
+// if all of them can tell so.
+func (s *Service) preview(ctx context.Context, ev Event) (Result, bool, error) {
+	r := newResult(ev)
+	for _, h := range s.handlers {
+		p, ok := h.(Previewer)
+		if !ok {
+			return Result{}, false, nil
+		}
+		quiet, err := p.Preview(ctx, ev, &r)
+		if err != nil {
+			return Result{}, false, fmt.Errorf("events: preview %s: %w", ev.ID, err)
+		}
+		if !quiet {
+			return Result{}, false, nil
+		}
+	}
+	return r, true, nil
+}
+
+func newResult(ev Event) Result {
+	return Result{EventID: ev.ID, Progress: []Progress{}, Completions: []Completion{}, Points: []Points{}}
 }
 
 // maxSystemDepth stops a rule loop (a system event whose handling emits
@@ -113,7 +154,7 @@ func (s *Service) Process(ctx context.Context, ev Event) (Result, error) {
 }
 
 func (s *Service) process(ctx context.Context, ev Event, depth int) (Result, error) {
-	r := Result{EventID: ev.ID, Progress: []Progress{}, Completions: []Completion{}, Points: []Points{}}
+	r := newResult(ev)
 	var emitted []Event
 	for _, h := range s.handlers {
 		sys, err := h.HandleEvent(ctx, ev, &r)

@@ -258,3 +258,46 @@ func flushRedis(t *testing.T, url string) {
 		t.Fatal(err)
 	}
 }
+
+// TestQuietEventsStoredProcessed: an event that changes nothing (the
+// challenge is already finished, or nothing matches) is stored already
+// processed with its answer, in one write, and replays that answer.
+func TestQuietEventsStoredProcessed(t *testing.T) {
+	cfg, err := config.Load(nil, func(k string) string {
+		return map[string]string{"QL_DATA_DIR": t.TempDir(), "QL_JWT_SECRET": testSecret}[k]
+	}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _, _ := openCrashable(t, cfg)
+	ctx := context.Background()
+	ch, _ := a.challenges.Create(ctx, "acme", challenges.Definition{Name: "Share 1", EventType: "share", Target: 1, RewardPoints: 5})
+	if _, err := a.challenges.Publish(ctx, "acme", ch.ID); err != nil {
+		t.Fatal(err)
+	}
+	send := func(typ, key string) events.Result {
+		r, err := a.events.Ingest(ctx, events.Event{Tenant: "acme", User: "alice", Type: typ, IdempotencyKey: key, Source: "player"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	send("share", "k1") // completes and pays
+	a.events.Close()
+	for _, tc := range []struct{ typ, key string }{{"share", "k2"}, {"visit", "k3"}} {
+		r := send(tc.typ, tc.key)
+		pending, err := a.store.Unprocessed(ctx, time.Now().Add(time.Hour), 10)
+		if err != nil || len(pending) != 0 {
+			t.Fatalf("%s: %d events left unprocessed, %v", tc.typ, len(pending), err)
+		}
+		if again := send(tc.typ, tc.key); !again.Replayed || fmt.Sprint(again.Progress) != fmt.Sprint(r.Progress) {
+			t.Fatalf("%s: replay %+v, first %+v", tc.typ, again, r)
+		}
+	}
+	if r := send("share", "k4"); len(r.Progress) != 1 || !r.Progress[0].Completed || len(r.Points) != 0 {
+		t.Fatalf("share after completion = %+v", r)
+	}
+	if w, _ := a.points.Wallet(ctx, "acme", "alice"); w.Balance != 5 {
+		t.Fatalf("wallet %+v", w)
+	}
+}
