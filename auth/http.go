@@ -7,27 +7,33 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/questline/questline/internal/errs"
 )
 
-// Middleware authenticates a Bearer JWT or an X-API-Key and stores the
-// principal, or the credential's error, in the request context. Requests
-// without credentials pass on anonymous: handlers call Require.
+// HeaderAPIKey is the header a brand back end sends its API key in.
+const HeaderAPIKey = "X-API-Key"
+
+// Middleware authenticates an X-API-Key or an "Authorization: Bearer"
+// JWT and stores the principal, or the reason the credential was
+// rejected, in c.UserContext(); Require reports that reason. Requests
+// without a credential pass on anonymous (ops endpoints are public):
+// handlers call Require. When both headers are sent the API key is used.
+// A nil v or keys disables that kind of credential.
 func Middleware(v *Verifier, keys *Keys) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
 		var p Principal
 		var err error
-		switch {
-		case c.Get("X-API-Key") != "":
-			p, err = keys.Authenticate(ctx, c.Get("X-API-Key"))
-		case c.Get(fiber.HeaderAuthorization) != "":
-			h := c.Get(fiber.HeaderAuthorization)
-			tok, ok := strings.CutPrefix(h, "Bearer ")
-			if !ok {
-				tok = "" // Verify rejects it: only bearer tokens are accepted
+		if key := c.Get(HeaderAPIKey); key != "" {
+			if keys == nil {
+				err = errs.New(errs.Unauthorized, "invalid-api-key", "API keys are not accepted here")
+			} else {
+				p, err = keys.Authenticate(ctx, key)
 			}
-			p, err = v.Verify(strings.TrimSpace(tok))
-		default:
+		} else if h := c.Get(fiber.HeaderAuthorization); h != "" {
+			p, err = bearer(v, h)
+		} else {
 			return c.Next()
 		}
 		if err != nil {
@@ -39,30 +45,47 @@ func Middleware(v *Verifier, keys *Keys) fiber.Handler {
 	}
 }
 
-// SecuritySchemes are the OpenAPI security schemes the routes refer to.
+// bearer verifies the token of an Authorization header value. The scheme
+// name is case-insensitive (RFC 9110); only Bearer is accepted.
+func bearer(v *Verifier, header string) (Principal, error) {
+	scheme, tok, _ := strings.Cut(strings.TrimSpace(header), " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return Principal{}, errs.New(errs.Unauthorized, "unauthorized", "only Authorization: Bearer <JWT> is accepted")
+	}
+	if tok = strings.TrimSpace(tok); tok == "" {
+		return Principal{}, invalidToken(nil, "the bearer token is empty")
+	}
+	if v == nil {
+		return Principal{}, invalidToken(nil, "bearer tokens are not accepted here")
+	}
+	return v.Verify(tok)
+}
+
+// SecuritySchemes returns the OpenAPI security schemes the routes refer
+// to, for the server to install in huma.Config: "bearer" (a JWT) and
+// "apiKey" (the X-API-Key header).
 func SecuritySchemes() map[string]*huma.SecurityScheme {
 	return map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT",
 			Description: "JWT with sub (user), tid (tenant) and roles (player, moderator, manager, admin)."},
-		"apiKey": {Type: "apiKey", In: "header", Name: "X-API-Key",
-			Description: "Per-tenant key of a brand back end, created by an admin."},
+		"apiKey": {Type: "apiKey", In: "header", Name: HeaderAPIKey,
+			Description: "Per-tenant key of a brand back end, created by an admin, with scopes events:write and/or manage."},
 	}
 }
 
-// Routes registers the admin API for API keys.
+// Routes registers the admin API for API keys: POST, GET /v1/api-keys and
+// DELETE /v1/api-keys/{id}. Every one needs an admin JWT and acts in the
+// admin's tenant.
 func Routes(api huma.API, keys *Keys) {
 	sec := []map[string][]string{{"bearer": {}}}
 	tags := []string{"auth"}
 	huma.Register(api, huma.Operation{
 		OperationID: "create-api-key", Method: http.MethodPost, Path: "/v1/api-keys", Tags: tags, Security: sec,
 		Summary: "Create an API key (admin)", DefaultStatus: http.StatusCreated,
-		Description: "The key is in the response once and never again; only its hash is stored.",
-	}, func(ctx context.Context, in *struct {
-		Body struct {
-			Name   string   `json:"name" minLength:"1" maxLength:"100"`
-			Scopes []string `json:"scopes" minItems:"1" maxItems:"8" doc:"events:write (send any event for any user), manage"`
-		}
-	}) (*createdKeyOutput, error) {
+		Description: "Creates a key for a brand back end in the caller's tenant. The key itself is in this " +
+			"response once and never again: only its hash is stored.",
+		Errors: []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *createKeyInput) (*createdKeyOutput, error) {
 		p, err := Require(ctx, Admin)
 		if err != nil {
 			return nil, err
@@ -77,7 +100,9 @@ func Routes(api huma.API, keys *Keys) {
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "list-api-keys", Method: http.MethodGet, Path: "/v1/api-keys", Tags: tags, Security: sec,
-		Summary: "List API keys (admin)",
+		Summary:     "List API keys (admin)",
+		Description: "Lists the keys of the caller's tenant, revoked ones included, oldest first. Keys are never shown.",
+		Errors:      []int{http.StatusUnauthorized, http.StatusForbidden},
 	}, func(ctx context.Context, _ *struct{}) (*listKeysOutput, error) {
 		p, err := Require(ctx, Admin)
 		if err != nil {
@@ -89,25 +114,31 @@ func Routes(api huma.API, keys *Keys) {
 		}
 		out := &listKeysOutput{}
 		out.Body.Keys = append([]APIKey{}, ks...)
-		for i := range out.Body.Keys {
-			if out.Body.Keys[i].Scopes == nil {
-				out.Body.Keys[i].Scopes = []string{}
-			}
-		}
 		return out, nil
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "revoke-api-key", Method: http.MethodDelete, Path: "/v1/api-keys/{id}", Tags: tags, Security: sec,
 		Summary: "Revoke an API key (admin)", DefaultStatus: http.StatusNoContent,
-	}, func(ctx context.Context, in *struct {
-		ID string `path:"id" maxLength:"64"`
-	}) (*struct{}, error) {
+		Description: "Revokes a key of the caller's tenant. Every node rejects it within 30 seconds. " +
+			"Revoking a revoked key succeeds.",
+		Errors: []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound},
+	}, func(ctx context.Context, in *revokeKeyInput) (*struct{}, error) {
 		p, err := Require(ctx, Admin)
 		if err != nil {
 			return nil, err
 		}
-		return nil, keys.Revoke(ctx, p.Tenant, in.ID)
+		if err := keys.Revoke(ctx, p.Tenant, in.ID); err != nil {
+			return nil, err
+		}
+		return nil, nil
 	})
+}
+
+type createKeyInput struct {
+	Body struct {
+		Name   string   `json:"name" minLength:"1" maxLength:"100" doc:"What the key is for." example:"POS integration"`
+		Scopes []string `json:"scopes" minItems:"1" maxItems:"8" enum:"events:write,manage" doc:"events:write (send any event type for any user), manage (manager actions)."`
+	}
 }
 
 type createdKeyOutput struct {
@@ -121,4 +152,8 @@ type listKeysOutput struct {
 	Body struct {
 		Keys []APIKey `json:"keys"`
 	}
+}
+
+type revokeKeyInput struct {
+	ID string `path:"id" maxLength:"64" doc:"Key id."`
 }

@@ -1,11 +1,14 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -16,19 +19,22 @@ import (
 	"github.com/questline/questline/internal/errs"
 )
 
-// JWTConfig says how tokens are verified. Exactly one key source is used:
-// JWKSURL, then PublicKeyPEM, then Secret.
+// JWTConfig says how tokens are verified. Secret may be combined with one
+// asymmetric source (JWKSURL or PublicKeyPEM, not both): HMAC tokens are
+// then checked only against Secret and the others only against the public
+// keys, so neither can be confused for the other.
 type JWTConfig struct {
-	Secret       []byte   // HS256
-	JWKSURL      string   // RS256/ES256/EdDSA keys of an identity provider
-	PublicKeyPEM []byte   // one RS256/ES256/EdDSA public key
-	Algorithms   []string // pinned; default HS256 with Secret, else RS256, ES256, EdDSA
-	Issuer       string   // required iss when set
-	Audience     string   // required aud when set
-	Leeway       time.Duration
+	Secret       []byte        // HS256 secret, at least 16 bytes
+	JWKSURL      string        // RS256/ES256/EdDSA keys of an identity provider, fetched and refreshed by keyfunc
+	PublicKeyPEM []byte        // one RSA (2048+ bits), EC or Ed25519 public key: PKIX, PKCS#1 or an RSA/EC certificate
+	Algorithms   []string      // pinned; default HS256 with Secret, plus RS256, ES256, EdDSA with a JWKS URL or PEM
+	Issuer       string        // required iss when set
+	Audience     string        // required aud when set
+	Leeway       time.Duration // clock skew allowed on exp, nbf and iat; default 30s
 }
 
-// Verifier checks JWTs with the pinned algorithms and configured keys.
+// Verifier checks JWTs with the pinned algorithms and configured keys. It
+// is safe for concurrent use.
 type Verifier struct {
 	keyfunc jwt.Keyfunc
 	parser  *jwt.Parser
@@ -36,7 +42,7 @@ type Verifier struct {
 	// seen caches tokens already verified: a phone sends the same token
 	// with every request, and parsing and checking its signature was a
 	// tenth of the server's CPU under load. An entry never outlives the
-	// token's own expiry.
+	// token's own expiry, nor verifiedTTL.
 	mu   sync.Mutex
 	seen map[string]verified
 	now  func() time.Time
@@ -47,56 +53,128 @@ type verified struct {
 	exp time.Time
 }
 
-// Cache bounds: entries live at most verifiedTTL and the map at most
-// maxVerified entries, so a flood of distinct tokens costs bounded memory.
 const (
+	// Cache bounds: entries live at most verifiedTTL and the map holds at
+	// most maxVerified entries, so a flood of distinct tokens costs bounded
+	// memory. Only validly signed tokens are cached.
 	verifiedTTL = 5 * time.Minute
 	maxVerified = 100_000
+
+	// maxTokenLen bounds the work an anonymous caller can ask for.
+	maxTokenLen = 8 << 10
+	// minSecretLen is the shortest HS256 secret accepted.
+	minSecretLen = 16
+	// minRSABits is the smallest RSA key accepted from a PEM.
+	minRSABits = 2048
+	// jwksTimeout bounds each JWKS fetch, so a dead identity provider
+	// cannot hold up start-up or a request for long.
+	jwksTimeout = 10 * time.Second
+	// defaultLeeway is the clock skew allowed when JWTConfig.Leeway is 0.
+	defaultLeeway = 30 * time.Second
 )
 
 // idPattern bounds tenant and user ids to a safe charset: they end up in
-// storage keys and channel names.
+// storage keys, cache keys and channel names.
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9._:@-]{1,128}$`)
 
-// NewVerifier builds a verifier; the JWKS, if any, is fetched with ctx.
+// NewVerifier builds a verifier. A JWKS is fetched with ctx, which also
+// ends its background refresh; a JWKS that cannot be fetched at start-up is
+// retried on the first token with an unknown key id rather than failing
+// start-up. It fails when no key is configured, a key is unusable or an
+// algorithm has no key to check it.
 func NewVerifier(ctx context.Context, cfg JWTConfig) (*Verifier, error) {
 	v := &Verifier{seen: map[string]verified{}, now: time.Now}
-	algs := cfg.Algorithms
+	if cfg.JWKSURL != "" && len(cfg.PublicKeyPEM) > 0 {
+		return nil, errors.New("auth: configure a JWKS URL or a public key PEM, not both")
+	}
+	var secret []byte
+	if len(cfg.Secret) > 0 {
+		if len(cfg.Secret) < minSecretLen {
+			return nil, fmt.Errorf("auth: the HS256 secret must be at least %d bytes", minSecretLen)
+		}
+		secret = bytes.Clone(cfg.Secret)
+	}
+	var public jwt.Keyfunc
 	switch {
 	case cfg.JWKSURL != "":
-		k, err := keyfunc.NewDefaultCtx(ctx, []string{cfg.JWKSURL})
+		u, err := url.Parse(cfg.JWKSURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, fmt.Errorf("auth: JWKS URL %q: want an http(s) URL", cfg.JWKSURL)
+		}
+		k, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{cfg.JWKSURL}, keyfunc.Override{HTTPTimeout: jwksTimeout})
 		if err != nil {
 			return nil, fmt.Errorf("auth: JWKS %s: %w", cfg.JWKSURL, err)
 		}
-		v.keyfunc = k.Keyfunc
+		public = k.Keyfunc
 	case len(cfg.PublicKeyPEM) > 0:
 		key, err := parsePublicKey(cfg.PublicKeyPEM)
 		if err != nil {
 			return nil, err
 		}
-		v.keyfunc = func(*jwt.Token) (any, error) { return key, nil }
-	case len(cfg.Secret) > 0:
-		if len(cfg.Secret) < 16 {
-			return nil, errors.New("auth: the HS256 secret must be at least 16 bytes")
-		}
-		secret := cfg.Secret
-		v.keyfunc = func(*jwt.Token) (any, error) { return secret, nil }
-		if len(algs) == 0 {
-			algs = []string{"HS256"}
-		}
-	default:
-		return nil, errors.New("auth: no JWT key configured (secret, JWKS URL or public key)")
+		public = func(*jwt.Token) (any, error) { return key, nil }
 	}
+	if secret == nil && public == nil {
+		return nil, errors.New("auth: no JWT key configured (an HS256 secret, a JWKS URL or a public key PEM)")
+	}
+
+	algs := slices.Clone(cfg.Algorithms)
 	if len(algs) == 0 {
-		algs = []string{"RS256", "ES256", "EdDSA"}
+		if secret != nil {
+			algs = append(algs, "HS256")
+		}
+		if public != nil {
+			algs = append(algs, "RS256", "ES256", "EdDSA")
+		}
 	}
+	for _, a := range algs {
+		switch jwt.GetSigningMethod(a).(type) {
+		case *jwt.SigningMethodHMAC:
+			if secret == nil {
+				return nil, fmt.Errorf("auth: algorithm %s needs an HS256 secret", a)
+			}
+		case *jwt.SigningMethodRSA, *jwt.SigningMethodRSAPSS, *jwt.SigningMethodECDSA, *jwt.SigningMethodEd25519:
+			if public == nil {
+				return nil, fmt.Errorf("auth: algorithm %s needs a JWKS URL or a public key PEM", a)
+			}
+		default: // unknown, or "none"
+			return nil, fmt.Errorf("auth: unsupported JWT algorithm %q", a)
+		}
+	}
+	// The key is chosen by the family of the token's algorithm, never by
+	// what the key material happens to be: an HS256 token is only ever
+	// checked against the secret, so the bytes of a public key can never
+	// serve as an HMAC secret (algorithm confusion).
+	v.keyfunc = func(t *jwt.Token) (any, error) {
+		if _, ok := t.Method.(*jwt.SigningMethodHMAC); ok {
+			if secret == nil {
+				return nil, errors.New("no HMAC secret configured")
+			}
+			return secret, nil
+		}
+		if public == nil {
+			return nil, errors.New("no public key configured")
+		}
+		key, err := public(t)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := key.([]byte); ok {
+			return nil, errors.New("the JWKS offered a symmetric key for an asymmetric algorithm")
+		}
+		return key, nil
+	}
+
 	leeway := cfg.Leeway
-	if leeway == 0 {
-		leeway = 30 * time.Second
+	switch {
+	case leeway < 0:
+		return nil, fmt.Errorf("auth: negative JWT leeway %s", leeway)
+	case leeway == 0:
+		leeway = defaultLeeway
 	}
 	opts := []jwt.ParserOption{
-		// Pinning the algorithms is what stops "alg: none" and algorithm
-		// confusion (an HS256 token keyed with an RSA public key's bytes).
+		// Pinning the algorithms is what stops "alg: none" and tokens in an
+		// algorithm the deployment does not use; the keyfunc above stops
+		// algorithm confusion.
 		jwt.WithValidMethods(algs),
 		jwt.WithExpirationRequired(),
 		jwt.WithLeeway(leeway),
@@ -113,8 +191,13 @@ func NewVerifier(ctx context.Context, cfg JWTConfig) (*Verifier, error) {
 	return v, nil
 }
 
+// parsePublicKey reads an RSA (2048 bits or more), EC or Ed25519 public key
+// from PEM.
 func parsePublicKey(pemBytes []byte) (crypto.PublicKey, error) {
 	if k, err := jwt.ParseRSAPublicKeyFromPEM(pemBytes); err == nil {
+		if k.N.BitLen() < minRSABits {
+			return nil, fmt.Errorf("auth: public key PEM: RSA key of %d bits, want at least %d", k.N.BitLen(), minRSABits)
+		}
 		return k, nil
 	}
 	if k, err := jwt.ParseECPublicKeyFromPEM(pemBytes); err == nil {
@@ -123,53 +206,81 @@ func parsePublicKey(pemBytes []byte) (crypto.PublicKey, error) {
 	if k, err := jwt.ParseEdPublicKeyFromPEM(pemBytes); err == nil {
 		return k, nil
 	}
-	return nil, errors.New("auth: the public key PEM is not an RSA, EC or Ed25519 public key")
+	return nil, errors.New("auth: public key PEM: not an RSA, EC or Ed25519 public key")
 }
 
+// claims are the token claims Questline reads.
 type claims struct {
 	Tenant string   `json:"tid"`
 	Roles  []string `json:"roles"`
 	jwt.RegisteredClaims
 }
 
-// Verify checks a token and returns its principal.
+// invalidToken is the error of a token that is present but not acceptable.
+func invalidToken(cause error, format string, args ...any) *errs.Error {
+	e := errs.New(errs.Unauthorized, "invalid-token", format, args...)
+	e.Err = cause
+	return e
+}
+
+// Verify checks a token and returns its principal. Errors are *errs.Error
+// of kind Unauthorized: "token-expired" for a validly signed token past its
+// expiry, "invalid-token" for anything else, "unauthorized" for an empty
+// token. Claims: sub and tid are required ids of 1-128 letters, digits or
+// ._:@-; roles is an array of strings whose unknown values are ignored
+// (player when the claim is absent); exp is required; nbf and iat are
+// honoured with the configured leeway.
 func (v *Verifier) Verify(token string) (Principal, error) {
 	if token == "" {
 		return Principal{}, errs.New(errs.Unauthorized, "unauthorized", "send a bearer token")
+	}
+	if len(token) > maxTokenLen {
+		return Principal{}, invalidToken(nil, "the token is longer than %d bytes", maxTokenLen)
 	}
 	now := v.now()
 	v.mu.Lock()
 	hit, ok := v.seen[token]
 	v.mu.Unlock()
 	if ok && now.Before(hit.exp) {
-		return hit.p, nil
+		return hit.p.clone(), nil
 	}
 	var c claims
 	if _, err := v.parser.ParseWithClaims(token, &c, v.keyfunc); err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
-			return Principal{}, errs.New(errs.Unauthorized, "token-expired", "the token has expired")
+			// jwt/v5 checks claims only after the signature, so this
+			// says nothing about forged tokens.
+			e := errs.New(errs.Unauthorized, "token-expired", "the token has expired")
+			e.Err = err
+			return Principal{}, e
 		}
-		return Principal{}, &errs.Error{Kind: errs.Unauthorized, Code: "invalid-token", Message: "the token is not valid", Err: err}
+		return Principal{}, invalidToken(fmt.Errorf("auth: verify: %w", err), "the token is not valid")
 	}
 	if !idPattern.MatchString(c.Subject) || !idPattern.MatchString(c.Tenant) {
-		return Principal{}, errs.New(errs.Unauthorized, "invalid-token", "the token needs sub and tid claims of 1-128 letters, digits or ._:@-")
+		return Principal{}, invalidToken(nil, "the token needs sub and tid claims of 1-128 letters, digits or ._:@-")
 	}
-	p := Principal{Tenant: c.Tenant, Subject: c.Subject}
-	for _, r := range c.Roles {
-		switch Role(r) {
-		case Player, Moderator, Manager, Admin:
-			p.Roles = append(p.Roles, Role(r))
+	p := Principal{Tenant: c.Tenant, Subject: c.Subject, Roles: parseRoles(c.Roles)}
+	v.remember(strings.Clone(token), p, c.ExpiresAt.Time, now)
+	return p.clone(), nil
+}
+
+// parseRoles keeps the known roles of a roles claim, once each, in claim
+// order; an absent claim (nil) means player. A present claim with no known
+// role gives no roles: such a caller passes only a Require without roles.
+func parseRoles(claim []string) []Role {
+	if claim == nil {
+		return []Role{Player}
+	}
+	roles := []Role{}
+	for _, s := range claim {
+		if r := Role(s); r.Valid() && !slices.Contains(roles, r) {
+			roles = append(roles, r)
 		}
 	}
-	if c.Roles == nil {
-		p.Roles = []Role{Player}
-	}
-	v.remember(strings.Clone(token), p, c.ExpiresAt.Time, now)
-	return p, nil
+	return roles
 }
 
 // remember caches a verified token until its expiry or verifiedTTL. The
-// key is a copy: callers may pass strings backed by reused buffers.
+// key must be a copy: callers may pass strings backed by reused buffers.
 func (v *Verifier) remember(token string, p Principal, exp, now time.Time) {
 	if limit := now.Add(verifiedTTL); exp.After(limit) {
 		exp = limit
@@ -182,21 +293,43 @@ func (v *Verifier) remember(token string, p Principal, exp, now time.Time) {
 	v.seen[token] = verified{p: p, exp: exp}
 }
 
-// Mint signs an HS256 development token.
+// Mint signs an HS256 development token for `server token` and tests:
+// claims sub, tid, roles (player when none are given), iat and exp. A
+// negative ttl mints an already expired token, for tests.
 func Mint(secret []byte, sub, tenant string, roles []Role, ttl time.Duration) (string, error) {
+	if len(secret) < minSecretLen {
+		return "", fmt.Errorf("auth: mint: the HS256 secret must be at least %d bytes", minSecretLen)
+	}
+	if !idPattern.MatchString(sub) {
+		return "", fmt.Errorf("auth: mint: sub %q: want 1-128 letters, digits or ._:@-", sub)
+	}
+	if !idPattern.MatchString(tenant) {
+		return "", fmt.Errorf("auth: mint: tenant %q: want 1-128 letters, digits or ._:@-", tenant)
+	}
+	if ttl == 0 {
+		return "", errors.New("auth: mint: ttl must not be zero")
+	}
 	if len(roles) == 0 {
 		roles = []Role{Player}
 	}
 	rs := make([]string, len(roles))
 	for i, r := range roles {
+		if !r.Valid() {
+			return "", fmt.Errorf("auth: mint: unknown role %q (want player, moderator, manager or admin)", r)
+		}
 		rs[i] = string(r)
 	}
 	now := time.Now()
-	c := claims{Tenant: tenant, Roles: rs, RegisteredClaims: jwt.RegisteredClaims{
-		Subject: sub, IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
-	}}
+	iat := now
 	if ttl < 0 {
-		c.IssuedAt = jwt.NewNumericDate(now.Add(2 * ttl))
+		iat = now.Add(2 * ttl) // issued before it expired
 	}
-	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
+	c := claims{Tenant: tenant, Roles: rs, RegisteredClaims: jwt.RegisteredClaims{
+		Subject: sub, IssuedAt: jwt.NewNumericDate(iat), ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+	}}
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
+	if err != nil {
+		return "", fmt.Errorf("auth: mint: %w", err)
+	}
+	return tok, nil
 }

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,7 +25,8 @@ import (
 
 var secret = []byte("0123456789abcdef0123456789abcdef")
 
-func sign(t *testing.T, m jwt.SigningMethod, key any, c jwt.MapClaims, kid string) string {
+// sign signs claims c with method m and key, with a kid header when given.
+func sign(t testing.TB, m jwt.SigningMethod, key any, c jwt.MapClaims, kid string) string {
 	t.Helper()
 	tok := jwt.NewWithClaims(m, c)
 	if kid != "" {
@@ -37,6 +39,8 @@ func sign(t *testing.T, m jwt.SigningMethod, key any, c jwt.MapClaims, kid strin
 	return s
 }
 
+// claimsFor returns valid claims for alice of acme, changed by extra: a nil
+// value deletes the claim.
 func claimsFor(extra map[string]any) jwt.MapClaims {
 	c := jwt.MapClaims{"sub": "alice", "tid": "acme", "roles": []string{"player"}, "exp": time.Now().Add(time.Hour).Unix()}
 	for k, v := range extra {
@@ -49,200 +53,479 @@ func claimsFor(extra map[string]any) jwt.MapClaims {
 	return c
 }
 
+// unsigned builds a token with the given header alg and no signature.
+func unsigned(alg string, c jwt.MapClaims) string {
+	h, _ := json.Marshal(map[string]string{"alg": alg, "typ": "JWT"})
+	p, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(p) + "."
+}
+
+// pemOf encodes a public key as a PKIX PEM block.
+func pemOf(t testing.TB, pub any) []byte {
+	t.Helper()
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+}
+
+// wantCode fails unless err is an Unauthorized *errs.Error with code.
+func wantCode(t *testing.T, err error, code string) {
+	t.Helper()
+	e, ok := errs.As(err)
+	if !ok || e.Kind != errs.Unauthorized || e.Code != code {
+		t.Fatalf("error = %v, want Unauthorized %s", err, code)
+	}
+}
+
 func TestVerifyHS256(t *testing.T) {
 	v, err := NewVerifier(context.Background(), JWTConfig{Secret: secret, Issuer: "idp", Audience: "ql"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ok := map[string]any{"iss": "idp", "aud": "ql"}
-	with := func(m map[string]any) map[string]any {
-		out := map[string]any{"iss": "idp", "aud": "ql"}
-		for k, v := range m {
-			out[k] = v
+	now := time.Now()
+	hs := func(extra map[string]any) string {
+		c := map[string]any{"iss": "idp", "aud": "ql"}
+		for k, v := range extra {
+			c[k] = v
 		}
-		return out
+		return sign(t, jwt.SigningMethodHS256, secret, claimsFor(c), "")
 	}
-	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." +
-		base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"alice","tid":"acme","exp":9999999999,"iss":"idp","aud":"ql"}`)) + "."
+	valid := hs(nil)
+	parts := strings.Split(valid, ".")
+	evil, _ := json.Marshal(claimsFor(map[string]any{"iss": "idp", "aud": "ql", "roles": []string{"admin"}}))
+	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString(evil) + "." + parts[2]
+
 	tests := []struct {
 		name  string
 		token string
 		code  string // "" = valid
 	}{
-		{"valid", sign(t, jwt.SigningMethodHS256, secret, claimsFor(ok), ""), ""},
-		{"alg none", none, "invalid-token"},
-		{"HS384 not pinned", sign(t, jwt.SigningMethodHS384, secret, claimsFor(ok), ""), "invalid-token"},
-		{"wrong secret", sign(t, jwt.SigningMethodHS256, []byte("another-secret-another-secret-xx"), claimsFor(ok), ""), "invalid-token"},
-		{"expired", sign(t, jwt.SigningMethodHS256, secret, claimsFor(with(map[string]any{"exp": time.Now().Add(-time.Hour).Unix()})), ""), "token-expired"},
-		{"no exp", sign(t, jwt.SigningMethodHS256, secret, claimsFor(with(map[string]any{"exp": nil})), ""), "invalid-token"},
-		{"not yet valid", sign(t, jwt.SigningMethodHS256, secret, claimsFor(with(map[string]any{"nbf": time.Now().Add(time.Hour).Unix()})), ""), "invalid-token"},
-		{"wrong issuer", sign(t, jwt.SigningMethodHS256, secret, claimsFor(with(map[string]any{"iss": "evil"})), ""), "invalid-token"},
-		{"wrong audience", sign(t, jwt.SigningMethodHS256, secret, claimsFor(with(map[string]any{"aud": "other"})), ""), "invalid-token"},
-		{"no tenant", sign(t, jwt.SigningMethodHS256, secret, claimsFor(with(map[string]any{"tid": nil})), ""), "invalid-token"},
-		{"no subject", sign(t, jwt.SigningMethodHS256, secret, claimsFor(with(map[string]any{"sub": nil})), ""), "invalid-token"},
-		{"bad tenant chars", sign(t, jwt.SigningMethodHS256, secret, claimsFor(with(map[string]any{"tid": "a|b"})), ""), "invalid-token"},
+		{"valid", valid, ""},
+		{"audience list containing ours", hs(map[string]any{"aud": []string{"other", "ql"}}), ""},
+		{"expired within leeway", hs(map[string]any{"exp": now.Add(-10 * time.Second).Unix()}), ""},
+		{"nbf within leeway", hs(map[string]any{"nbf": now.Add(10 * time.Second).Unix()}), ""},
+		{"nbf and iat in the past", hs(map[string]any{"nbf": now.Add(-time.Minute).Unix(), "iat": now.Add(-time.Minute).Unix()}), ""},
+		{"alg none", unsigned("none", claimsFor(map[string]any{"iss": "idp", "aud": "ql"})), "invalid-token"},
+		{"alg NONE", unsigned("NONE", claimsFor(map[string]any{"iss": "idp", "aud": "ql"})), "invalid-token"},
+		{"alg none with signature", unsigned("none", claimsFor(nil)) + parts[2], "invalid-token"},
+		{"HS384 not pinned", sign(t, jwt.SigningMethodHS384, secret, claimsFor(map[string]any{"iss": "idp", "aud": "ql"}), ""), "invalid-token"},
+		{"wrong secret", sign(t, jwt.SigningMethodHS256, []byte("another-secret-another-secret-xx"), claimsFor(map[string]any{"iss": "idp", "aud": "ql"}), ""), "invalid-token"},
+		{"tampered claims", tampered, "invalid-token"},
+		{"signature stripped", parts[0] + "." + parts[1] + ".", "invalid-token"},
+		{"expired", hs(map[string]any{"exp": now.Add(-time.Hour).Unix()}), "token-expired"},
+		{"no exp", hs(map[string]any{"exp": nil}), "invalid-token"},
+		{"exp not a number", hs(map[string]any{"exp": "tomorrow"}), "invalid-token"},
+		{"nbf in the future", hs(map[string]any{"nbf": now.Add(time.Hour).Unix()}), "invalid-token"},
+		{"iat in the future", hs(map[string]any{"iat": now.Add(time.Hour).Unix()}), "invalid-token"},
+		{"wrong issuer", hs(map[string]any{"iss": "evil"}), "invalid-token"},
+		{"no issuer", hs(map[string]any{"iss": nil}), "invalid-token"},
+		{"wrong audience", hs(map[string]any{"aud": "other"}), "invalid-token"},
+		{"no audience", hs(map[string]any{"aud": nil}), "invalid-token"},
+		{"no tenant", hs(map[string]any{"tid": nil}), "invalid-token"},
+		{"empty tenant", hs(map[string]any{"tid": ""}), "invalid-token"},
+		{"tenant not a string", hs(map[string]any{"tid": 42}), "invalid-token"},
+		{"tenant with bad chars", hs(map[string]any{"tid": "a|b"}), "invalid-token"},
+		{"tenant too long", hs(map[string]any{"tid": strings.Repeat("a", 129)}), "invalid-token"},
+		{"no subject", hs(map[string]any{"sub": nil}), "invalid-token"},
+		{"subject with spaces", hs(map[string]any{"sub": "al ice"}), "invalid-token"},
+		{"roles not an array", hs(map[string]any{"roles": "admin"}), "invalid-token"},
 		{"garbage", "not.a.token", "invalid-token"},
+		{"two segments", "abc.def", "invalid-token"},
+		{"too long", valid + strings.Repeat("A", maxTokenLen), "invalid-token"},
 		{"empty", "", "unauthorized"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := v.Verify(tc.token)
 			if tc.code == "" {
-				if err != nil || p.Tenant != "acme" || p.Subject != "alice" || !p.Has(Player) {
+				if err != nil || p.Tenant != "acme" || p.Subject != "alice" || !p.Has(Player) || p.APIKey {
 					t.Fatalf("Verify = %+v, %v", p, err)
 				}
 				return
 			}
-			if e, ok := errs.As(err); !ok || e.Kind != errs.Unauthorized || e.Code != tc.code {
-				t.Fatalf("Verify error = %v, want %s", err, tc.code)
+			wantCode(t, err, tc.code)
+		})
+	}
+}
+
+func TestVerifyWithoutIssuerOrAudience(t *testing.T) {
+	v, err := NewVerifier(context.Background(), JWTConfig{Secret: secret, Leeway: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(sign(t, jwt.SigningMethodHS256, secret, claimsFor(map[string]any{"iss": "any", "aud": "any"}), "")); err != nil {
+		t.Fatalf("iss/aud checked though not configured: %v", err)
+	}
+	// A 1s leeway: 10s past expiry is expired.
+	old := sign(t, jwt.SigningMethodHS256, secret, claimsFor(map[string]any{"exp": time.Now().Add(-10 * time.Second).Unix()}), "")
+	_, err = v.Verify(old)
+	wantCode(t, err, "token-expired")
+}
+
+func TestRoles(t *testing.T) {
+	v, err := NewVerifier(context.Background(), JWTConfig{Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		roles any
+		want  []Role
+	}{
+		{"absent", nil, []Role{Player}},
+		{"null", json.RawMessage("null"), []Role{Player}},
+		{"empty", []string{}, []Role{}},
+		{"unknown ignored", []string{"manager", "bogus", "ADMIN"}, []Role{Manager}},
+		{"only unknown", []string{"root"}, []Role{}},
+		{"duplicates", []string{"moderator", "moderator", "player"}, []Role{Moderator, Player}},
+		{"admin", []string{"admin"}, []Role{Admin}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := claimsFor(map[string]any{"roles": nil})
+			if tc.roles != nil {
+				c["roles"] = tc.roles
+			}
+			p, err := v.Verify(sign(t, jwt.SigningMethodHS256, secret, c, ""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Roles) != len(tc.want) {
+				t.Fatalf("roles = %v, want %v", p.Roles, tc.want)
+			}
+			for i := range tc.want {
+				if p.Roles[i] != tc.want[i] {
+					t.Fatalf("roles = %v, want %v", p.Roles, tc.want)
+				}
 			}
 		})
 	}
 }
 
-func TestRoles(t *testing.T) {
-	v, _ := NewVerifier(context.Background(), JWTConfig{Secret: secret})
-	for _, tc := range []struct {
-		roles any
-		want  []Role
+func TestVerifyPEM(t *testing.T) {
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	otherRSA, _ := rsa.GenerateKey(rand.Reader, 2048)
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	edPub, edPriv, _ := ed25519.GenerateKey(rand.Reader)
+	rsaPEM := pemOf(t, &rsaKey.PublicKey)
+	rsaDER, _ := x509.MarshalPKIXPublicKey(&rsaKey.PublicKey)
+	pkcs1 := pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&rsaKey.PublicKey)})
+	admin := claimsFor(map[string]any{"roles": []string{"admin"}})
+
+	tests := []struct {
+		name  string
+		pem   []byte
+		token string
+		valid bool
 	}{
-		{nil, []Role{Player}},
-		{[]string{"manager", "bogus"}, []Role{Manager}},
-		{[]string{"admin"}, []Role{Admin}},
-	} {
-		p, err := v.Verify(sign(t, jwt.SigningMethodHS256, secret, claimsFor(map[string]any{"roles": tc.roles}), ""))
-		if err != nil || len(p.Roles) != len(tc.want) || (len(tc.want) > 0 && p.Roles[0] != tc.want[0]) {
-			t.Errorf("roles %v -> %v, %v", tc.roles, p.Roles, err)
-		}
+		{"RS256", rsaPEM, sign(t, jwt.SigningMethodRS256, rsaKey, claimsFor(nil), ""), true},
+		{"RS256 via PKCS#1 PEM", pkcs1, sign(t, jwt.SigningMethodRS256, rsaKey, claimsFor(nil), ""), true},
+		{"RS256 by another key", rsaPEM, sign(t, jwt.SigningMethodRS256, otherRSA, claimsFor(nil), ""), false},
+		// Algorithm confusion: HS256 keyed with the public key's PEM or DER
+		// bytes, which an attacker can read.
+		{"confusion with PEM bytes", rsaPEM, sign(t, jwt.SigningMethodHS256, rsaPEM, admin, ""), false},
+		{"confusion with DER bytes", rsaPEM, sign(t, jwt.SigningMethodHS256, rsaDER, admin, ""), false},
+		{"PS256 not pinned", rsaPEM, sign(t, jwt.SigningMethodPS256, rsaKey, claimsFor(nil), ""), false},
+		{"ES256 against an RSA key", rsaPEM, sign(t, jwt.SigningMethodES256, ecKey, claimsFor(nil), ""), false},
+		{"alg none", rsaPEM, unsigned("none", claimsFor(nil)), false},
+		{"ES256", pemOf(t, &ecKey.PublicKey), sign(t, jwt.SigningMethodES256, ecKey, claimsFor(nil), ""), true},
+		{"EdDSA", pemOf(t, edPub), sign(t, jwt.SigningMethodEdDSA, edPriv, claimsFor(nil), ""), true},
+		{"EdDSA confusion", pemOf(t, edPub), sign(t, jwt.SigningMethodHS256, []byte(edPub), admin, ""), false},
 	}
-	admin := Principal{Roles: []Role{Admin}}
-	if !admin.Has(Manager) || !admin.Has(Moderator) {
-		t.Error("admin lacks a role")
-	}
-	if (Principal{Roles: []Role{Manager}}).Has(Moderator) {
-		t.Error("manager implies moderator")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := NewVerifier(context.Background(), JWTConfig{PublicKeyPEM: tc.pem})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := v.Verify(tc.token)
+			if tc.valid {
+				if err != nil || p.Subject != "alice" || p.Tenant != "acme" {
+					t.Fatalf("Verify = %+v, %v", p, err)
+				}
+				return
+			}
+			wantCode(t, err, "invalid-token")
+		})
 	}
 }
 
-func TestVerifyPEMAndConfusion(t *testing.T) {
-	key, _ := rsa.GenerateKey(rand.Reader, 2048)
-	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-	v, err := NewVerifier(context.Background(), JWTConfig{PublicKeyPEM: pemBytes})
+func TestNewVerifierConfig(t *testing.T) {
+	small, _ := rsa.GenerateKey(rand.Reader, 1024)
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ecPEM := pemOf(t, &ecKey.PublicKey)
+	privDER, _ := x509.MarshalPKCS8PrivateKey(ecKey)
+	privPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: privDER})
+	tests := []struct {
+		name string
+		cfg  JWTConfig
+		ok   bool
+	}{
+		{"secret", JWTConfig{Secret: secret}, true},
+		{"PEM", JWTConfig{PublicKeyPEM: ecPEM}, true},
+		{"secret and PEM", JWTConfig{Secret: secret, PublicKeyPEM: ecPEM}, true},
+		{"pinned ES256", JWTConfig{PublicKeyPEM: ecPEM, Algorithms: []string{"ES256"}}, true},
+		{"pinned HS512", JWTConfig{Secret: secret, Algorithms: []string{"HS512"}}, true},
+		{"nothing", JWTConfig{}, false},
+		{"issuer alone", JWTConfig{Issuer: "idp"}, false},
+		{"short secret", JWTConfig{Secret: []byte("short")}, false},
+		{"bad PEM", JWTConfig{PublicKeyPEM: []byte("not a key")}, false},
+		{"private key PEM", JWTConfig{PublicKeyPEM: privPEM}, false},
+		{"RSA 1024", JWTConfig{PublicKeyPEM: pemOf(t, &small.PublicKey)}, false},
+		{"JWKS and PEM", JWTConfig{JWKSURL: "https://idp.example/jwks", PublicKeyPEM: ecPEM}, false},
+		{"JWKS URL not http", JWTConfig{JWKSURL: "file:///etc/jwks.json"}, false},
+		{"JWKS URL without host", JWTConfig{JWKSURL: "https:///jwks"}, false},
+		{"pinned none", JWTConfig{Secret: secret, Algorithms: []string{"none"}}, false},
+		{"pinned unknown", JWTConfig{Secret: secret, Algorithms: []string{"HS999"}}, false},
+		{"HS256 without secret", JWTConfig{PublicKeyPEM: ecPEM, Algorithms: []string{"HS256"}}, false},
+		{"RS256 without public key", JWTConfig{Secret: secret, Algorithms: []string{"RS256"}}, false},
+		{"negative leeway", JWTConfig{Secret: secret, Leeway: -time.Second}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := NewVerifier(context.Background(), tc.cfg)
+			if tc.ok != (err == nil) || tc.ok != (v != nil) {
+				t.Fatalf("NewVerifier = %v, %v; want ok=%v", v, err, tc.ok)
+			}
+			if err != nil && !strings.HasPrefix(err.Error(), "auth: ") {
+				t.Fatalf("error %q lacks the package prefix", err)
+			}
+		})
+	}
+}
+
+// jwksServer serves a JWK Set and counts its fetches.
+type jwksServer struct {
+	*httptest.Server
+	mu      sync.Mutex
+	fetches int
+}
+
+func newJWKSServer(t *testing.T, keys ...map[string]string) *jwksServer {
+	body, err := json.Marshal(map[string]any{"keys": keys})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p, err := v.Verify(sign(t, jwt.SigningMethodRS256, key, claimsFor(nil), "")); err != nil || p.Subject != "alice" {
-		t.Fatalf("RS256: %+v %v", p, err)
-	}
-	// Algorithm confusion: an HS256 token keyed with the public key's bytes.
-	forged := sign(t, jwt.SigningMethodHS256, pemBytes, claimsFor(map[string]any{"roles": []string{"admin"}}), "")
-	if _, err := v.Verify(forged); err == nil {
-		t.Fatal("HS256 token signed with the RSA public key accepted")
-	}
-	if _, err := NewVerifier(context.Background(), JWTConfig{PublicKeyPEM: []byte("not a key")}); err == nil {
-		t.Fatal("bad PEM accepted")
-	}
-	if _, err := NewVerifier(context.Background(), JWTConfig{}); err == nil {
-		t.Fatal("verifier without keys accepted")
-	}
+	s := &jwksServer{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		s.mu.Lock()
+		s.fetches++
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+var b64 = base64.RawURLEncoding.EncodeToString
+
+func ecJWK(kid string, k *ecdsa.PrivateKey) map[string]string {
+	return map[string]string{"kty": "EC", "crv": "P-256", "kid": kid, "alg": "ES256", "use": "sig",
+		"x": b64(k.X.FillBytes(make([]byte, 32))), "y": b64(k.Y.FillBytes(make([]byte, 32)))}
 }
 
 func TestVerifyJWKS(t *testing.T) {
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	otherEC, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	edPub, edPriv, _ := ed25519.GenerateKey(rand.Reader)
-	b64 := base64.RawURLEncoding.EncodeToString
-	jwks, _ := json.Marshal(map[string]any{"keys": []map[string]string{
-		{"kty": "EC", "crv": "P-256", "kid": "ec1", "alg": "ES256", "use": "sig", "x": b64(ec.X.FillBytes(make([]byte, 32))), "y": b64(ec.Y.FillBytes(make([]byte, 32)))},
-		{"kty": "OKP", "crv": "Ed25519", "kid": "ed1", "alg": "EdDSA", "use": "sig", "x": b64(edPub)},
-	}})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(jwks)
-	}))
-	defer srv.Close()
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	srv := newJWKSServer(t,
+		ecJWK("ec1", ec),
+		map[string]string{"kty": "OKP", "crv": "Ed25519", "kid": "ed1", "alg": "EdDSA", "use": "sig", "x": b64(edPub)},
+		map[string]string{"kty": "RSA", "kid": "rsa1", "alg": "RS256", "use": "sig",
+			"n": b64(rsaKey.N.Bytes()), "e": b64([]byte{1, 0, 1})},
+	)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	v, err := NewVerifier(ctx, JWTConfig{JWKSURL: srv.URL})
+	defer cancel() // ends keyfunc's refresh goroutine
+	v, err := NewVerifier(ctx, JWTConfig{JWKSURL: srv.URL, Issuer: "https://idp.example"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, tok := range map[string]string{
-		"ES256": sign(t, jwt.SigningMethodES256, ec, claimsFor(nil), "ec1"),
-		"EdDSA": sign(t, jwt.SigningMethodEdDSA, edPriv, claimsFor(nil), "ed1"),
-	} {
-		if p, err := v.Verify(tok); err != nil || p.Tenant != "acme" {
-			t.Errorf("%s: %+v %v", name, p, err)
-		}
+	iss := map[string]any{"iss": "https://idp.example"}
+	tests := []struct {
+		name  string
+		token string
+		valid bool
+	}{
+		{"ES256", sign(t, jwt.SigningMethodES256, ec, claimsFor(iss), "ec1"), true},
+		{"EdDSA", sign(t, jwt.SigningMethodEdDSA, edPriv, claimsFor(iss), "ed1"), true},
+		{"RS256", sign(t, jwt.SigningMethodRS256, rsaKey, claimsFor(iss), "rsa1"), true},
+		{"no kid tries every key", sign(t, jwt.SigningMethodES256, ec, claimsFor(iss), ""), true},
+		{"wrong issuer", sign(t, jwt.SigningMethodES256, ec, claimsFor(map[string]any{"iss": "https://evil.example"}), "ec1"), false},
+		{"unknown key under a known kid", sign(t, jwt.SigningMethodES256, otherEC, claimsFor(iss), "ec1"), false},
+		{"unknown kid", sign(t, jwt.SigningMethodES256, otherEC, claimsFor(iss), "nope"), false},
+		{"alg differs from the JWK's", sign(t, jwt.SigningMethodEdDSA, edPriv, claimsFor(iss), "ec1"), false},
+		{"HS256 not pinned", sign(t, jwt.SigningMethodHS256, secret, claimsFor(iss), "ec1"), false},
+		{"HS256 keyed with the public key", sign(t, jwt.SigningMethodHS256, pemOf(t, &ec.PublicKey), claimsFor(iss), "ec1"), false},
+		{"alg none", unsigned("none", claimsFor(iss)), false},
+		{"expired", sign(t, jwt.SigningMethodES256, ec, claimsFor(map[string]any{"iss": "https://idp.example", "exp": time.Now().Add(-time.Hour).Unix()}), "ec1"), false},
 	}
-	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if _, err := v.Verify(sign(t, jwt.SigningMethodES256, other, claimsFor(nil), "ec1")); err == nil {
-		t.Error("ES256 token from an unknown key accepted")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := v.Verify(tc.token)
+			if tc.valid {
+				if err != nil || p.Tenant != "acme" || p.Subject != "alice" {
+					t.Fatalf("Verify = %+v, %v", p, err)
+				}
+				return
+			}
+			if errs.KindOf(err) != errs.Unauthorized {
+				t.Fatalf("Verify error = %v, want Unauthorized", err)
+			}
+		})
 	}
-	if _, err := v.Verify(sign(t, jwt.SigningMethodHS256, secret, claimsFor(nil), "ec1")); err == nil {
-		t.Error("HS256 token accepted by a JWKS verifier")
-	}
-}
-
-func TestRequire(t *testing.T) {
-	ctx := context.Background()
-	if _, err := Require(ctx); errs.KindOf(err) != errs.Unauthorized {
-		t.Fatalf("anonymous: %v", err)
-	}
-	bad := errs.New(errs.Unauthorized, "token-expired", "x")
-	if _, err := Require(withCredentialError(ctx, bad)); err != bad {
-		t.Fatalf("credential error not passed on: %v", err)
-	}
-	player := WithPrincipal(ctx, Principal{Tenant: "t", Subject: "u", Roles: []Role{Player}})
-	if _, err := Require(player, Manager); errs.KindOf(err) != errs.Forbidden {
-		t.Fatalf("player as manager: %v", err)
-	}
-	if _, err := Require(player); err != nil {
-		t.Fatalf("player: %v", err)
-	}
-	key := WithPrincipal(ctx, Principal{Tenant: "t", Subject: "key:1", APIKey: true, Scopes: []string{"manage"}})
-	if _, err := RequireScope(key, "manage", Manager); err != nil {
-		t.Fatalf("key with scope: %v", err)
-	}
-	if _, err := RequireScope(key, "events:write", Manager); errs.KindOf(err) != errs.Forbidden {
-		t.Fatalf("key without scope: %v", err)
-	}
-	if _, err := Require(key, Manager); errs.KindOf(err) != errs.Forbidden {
-		t.Fatalf("API key holds a role: %v", err)
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.fetches == 0 {
+		t.Fatal("the JWKS was never fetched")
 	}
 }
 
-// FuzzVerify: no token, however malformed, panics the verifier or passes.
-func FuzzVerify(f *testing.F) {
-	f.Add("eyJhbGciOiJIUzI1NiJ9.e30.x")
-	f.Add("a.b.c")
-	f.Add(strings.Repeat("A", 300))
+// TestVerifySecretAndJWKS: with both an HS256 secret and a JWKS, HMAC
+// tokens are checked only against the secret, never against key material
+// from the JWKS, and asymmetric ones only against the JWKS.
+func TestVerifySecretAndJWKS(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	octSecret := []byte("a-symmetric-key-served-by-the-idp")
+	srv := newJWKSServer(t, ecJWK("ec1", ec),
+		map[string]string{"kty": "oct", "kid": "oct1", "alg": "HS256", "k": b64(octSecret)})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v, err := NewVerifier(ctx, JWTConfig{Secret: secret, JWKSURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		token string
+		valid bool
+	}{
+		{"HS256 with the secret", sign(t, jwt.SigningMethodHS256, secret, claimsFor(nil), ""), true},
+		{"ES256 from the JWKS", sign(t, jwt.SigningMethodES256, ec, claimsFor(nil), "ec1"), true},
+		{"HS256 with the JWKS's symmetric key", sign(t, jwt.SigningMethodHS256, octSecret, claimsFor(nil), "oct1"), false},
+		{"HS256 keyed with the EC public key", sign(t, jwt.SigningMethodHS256, pemOf(t, &ec.PublicKey), claimsFor(nil), "ec1"), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := v.Verify(tc.token)
+			if tc.valid != (err == nil) {
+				t.Fatalf("Verify error = %v, want valid=%v", err, tc.valid)
+			}
+		})
+	}
+}
+
+func TestMint(t *testing.T) {
 	v, err := NewVerifier(context.Background(), JWTConfig{Secret: secret})
 	if err != nil {
-		f.Fatal(err)
+		t.Fatal(err)
 	}
-	f.Fuzz(func(t *testing.T, tok string) {
-		if p, err := v.Verify(tok); err == nil {
-			t.Fatalf("forged token accepted: %+v", p)
-		}
-	})
+	tests := []struct {
+		name   string
+		secret []byte
+		sub    string
+		tenant string
+		roles  []Role
+		ttl    time.Duration
+		want   string // "ok", "expired" or "error"
+	}{
+		{"player by default", secret, "u1", "acme", nil, time.Hour, "ok"},
+		{"roles", secret, "u1", "acme", []Role{Manager, Moderator}, time.Hour, "ok"},
+		{"expired", secret, "u1", "acme", nil, -time.Hour, "expired"},
+		{"short secret", []byte("short"), "u1", "acme", nil, time.Hour, "error"},
+		{"empty sub", secret, "", "acme", nil, time.Hour, "error"},
+		{"bad tenant", secret, "u1", "ac me", nil, time.Hour, "error"},
+		{"unknown role", secret, "u1", "acme", []Role{"root"}, time.Hour, "error"},
+		{"empty role", secret, "u1", "acme", []Role{Player, ""}, time.Hour, "error"},
+		{"zero ttl", secret, "u1", "acme", nil, 0, "error"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tok, err := Mint(tc.secret, tc.sub, tc.tenant, tc.roles, tc.ttl)
+			if tc.want == "error" {
+				if err == nil || tok != "" {
+					t.Fatalf("Mint = %q, %v; want an error", tok, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := v.Verify(tok)
+			if tc.want == "expired" {
+				wantCode(t, err, "token-expired")
+				return
+			}
+			if err != nil || p.Subject != tc.sub || p.Tenant != tc.tenant {
+				t.Fatalf("Verify(Mint) = %+v, %v", p, err)
+			}
+			want := tc.roles
+			if len(want) == 0 {
+				want = []Role{Player}
+			}
+			for _, r := range want {
+				if !p.Has(r) {
+					t.Fatalf("roles %v lack %s", p.Roles, r)
+				}
+			}
+		})
+	}
 }
 
-// TestVerifiedCacheHonoursExpiry: a cached token stops working when it
-// expires, and the cache never hides a bad signature.
-func TestVerifiedCacheHonoursExpiry(t *testing.T) {
-	v, _ := NewVerifier(context.Background(), JWTConfig{Secret: secret})
-	tok := sign(t, jwt.SigningMethodHS256, secret, claimsFor(map[string]any{"exp": time.Now().Add(time.Minute).Unix()}), "")
-	for range 2 {
-		if _, err := v.Verify(tok); err != nil {
-			t.Fatal(err)
-		}
+// TestVerifiedCache: a cached token stops working when it expires, the
+// cache never hides a bad signature, and a caller editing the principal
+// does not change the cached one.
+func TestVerifiedCache(t *testing.T) {
+	v, err := NewVerifier(context.Background(), JWTConfig{Secret: secret})
+	if err != nil {
+		t.Fatal(err)
 	}
-	v.now = func() time.Time { return time.Now().Add(2 * time.Minute) }
-	if _, err := v.Verify(tok); errs.KindOf(err) != errs.Unauthorized {
-		t.Fatalf("expired cached token: %v", err)
+	tok := sign(t, jwt.SigningMethodHS256, secret, claimsFor(map[string]any{"exp": time.Now().Add(time.Minute).Unix()}), "")
+	p, err := v.Verify(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Roles[0] = Admin
+	if p, err = v.Verify(tok); err != nil || p.Has(Admin) {
+		t.Fatalf("cached principal changed by a caller: %+v, %v", p, err)
 	}
 	if _, err := v.Verify(tok[:len(tok)-2] + "xx"); err == nil {
 		t.Fatal("tampered token accepted")
 	}
+	v.now = func() time.Time { return time.Now().Add(2 * time.Minute) }
+	_, err = v.Verify(tok)
+	wantCode(t, err, "token-expired")
+}
+
+// FuzzVerify: no input panics the verifier, every rejection is an
+// Unauthorized *errs.Error, and nothing but the genuine claims of the one
+// validly signed seed is ever accepted.
+func FuzzVerify(f *testing.F) {
+	v, err := NewVerifier(context.Background(), JWTConfig{Secret: secret})
+	if err != nil {
+		f.Fatal(err)
+	}
+	valid := sign(f, jwt.SigningMethodHS256, secret, claimsFor(map[string]any{"exp": time.Now().Add(24 * time.Hour).Unix()}), "")
+	f.Add(valid)
+	f.Add(unsigned("none", claimsFor(nil)))
+	f.Add(unsigned("HS256", claimsFor(nil)))
+	f.Add("eyJhbGciOiJIUzI1NiJ9.e30.x")
+	f.Add("a.b.c")
+	f.Add("..")
+	f.Add(strings.Repeat("A", 300))
+	f.Fuzz(func(t *testing.T, tok string) {
+		p, err := v.Verify(tok)
+		if err == nil {
+			if p.Subject != "alice" || p.Tenant != "acme" || len(p.Roles) != 1 || p.Roles[0] != Player {
+				t.Fatalf("forged token %q accepted: %+v", tok, p)
+			}
+			return
+		}
+		if e, ok := errs.As(err); !ok || e.Kind != errs.Unauthorized {
+			t.Fatalf("Verify(%q) error %v is not Unauthorized", tok, err)
+		}
+	})
 }
