@@ -4,51 +4,64 @@
 // client can resume from its last sequence number without gaps.
 //
 // Like centrifugal/centrifuge, the Broker seam has two implementations side
-// by side: memory (one node) and Redis pub/sub (many nodes), sharing one
-// conformance suite (broker_test.go).
+// by side: memory (one node, broker_memory.go) and Redis pub/sub (many
+// nodes, broker_redis.go), sharing one conformance table (broker_test.go).
+//
+// Channels: a client sees names such as "user:u1" or "leaderboard:b1"; the
+// hub scopes every one to its tenant, so the broker channel is
+// tenant + "|" + client channel and tenants never share a stream.
 package realtime
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
 	"time"
 )
 
 // Message is one published frame on a tenant-scoped channel.
 type Message struct {
 	Channel string          `json:"channel"` // broker channel: tenant + "|" + client channel
-	Seq     uint64          `json:"seq"`     // per channel, from 1, no gaps
+	Seq     uint64          `json:"seq"`     // per channel, starts at 1, no gaps
 	Type    string          `json:"type"`
 	Data    json.RawMessage `json:"data"`
 }
 
-// Broker moves messages between nodes and keeps a short history per channel.
+// Broker moves messages between nodes and keeps a short per-channel
+// history so a client can resume.
 type Broker interface {
 	// Publish assigns the channel's next seq, appends the message to the
-	// channel's bounded history and delivers it to every node subscribed to
-	// the channel, this one included.
+	// channel's bounded history (size and TTL from BrokerOptions) and
+	// delivers it to every node subscribed to the channel, this one
+	// included.
 	Publish(ctx context.Context, channel, typ string, data []byte) (Message, error)
-	// History returns the messages with Seq > since, oldest first. complete
-	// is false when the history no longer reaches back to since+1: the
-	// client missed something and must refetch state.
+	// History returns the messages with Seq > since, oldest first.
+	// complete is false when the history no longer reaches back to
+	// since+1 (or since is ahead of the channel): the client missed
+	// something and must refetch state.
 	History(ctx context.Context, channel string, since uint64) (msgs []Message, complete bool, err error)
 	// Subscribe and Unsubscribe this node to a channel; deliveries go to
-	// the handler given to Run.
+	// the handler given to Run. Every message published after Subscribe
+	// returns is delivered, once, in seq order.
 	Subscribe(ctx context.Context, channel string) error
 	Unsubscribe(ctx context.Context, channel string) error
-	// Run delivers messages of subscribed channels to h, in publish order
-	// per channel, until ctx is done or the broker is closed.
+	// Run delivers the messages of subscribed channels to h, in seq order
+	// per channel and without gaps or repeats while the history allows,
+	// until ctx is done or the broker is closed. Call it once.
 	Run(ctx context.Context, h func(Message)) error
 	// Ping checks the broker's backend.
 	Ping(ctx context.Context) error
-	// Close releases the broker.
+	// Close releases the broker; Run returns and later calls fail.
 	Close() error
 }
 
-// BrokerOptions bound a channel's history.
+// BrokerOptions bound a channel's history. Zero values pick the defaults.
 type BrokerOptions struct {
 	HistorySize int           // messages kept per channel; default 100
-	HistoryTTL  time.Duration // history of an idle channel is dropped after this; default 10m
+	HistoryTTL  time.Duration // history of a channel idle this long is dropped; default 10m
 }
 
 func (o BrokerOptions) withDefaults() BrokerOptions {
@@ -61,8 +74,29 @@ func (o BrokerOptions) withDefaults() BrokerOptions {
 	return o
 }
 
-// historyFrom picks the messages after since from hist (oldest first) and
-// says whether nothing between since and the newest seq is missing.
+// seqTTL keeps a channel's counter well beyond its history, so a client
+// resuming after the history expired is told of the gap instead of
+// matching a counter that restarted at 1.
+const seqTTL = 7 * 24 * time.Hour
+
+// catchUpTimeout bounds the history read a broker makes to fill a gap.
+const catchUpTimeout = 3 * time.Second
+
+// ErrClosed is returned by a broker used after Close.
+var ErrClosed = errors.New("realtime: broker closed")
+
+// checkPublish rejects what no broker can carry: the Redis encoding is
+// line based, and every broker must accept the same input.
+func checkPublish(channel, typ string) error {
+	if channel == "" || typ == "" || strings.ContainsRune(typ, '\n') {
+		return fmt.Errorf("realtime: publish %q: channel and type must be set, type on one line (%q)", channel, typ)
+	}
+	return nil
+}
+
+// historyFrom picks the messages after since from hist (oldest first,
+// consecutive seqs) and says whether nothing between since and last, the
+// channel's newest seq, is missing.
 func historyFrom(hist []Message, since, last uint64) ([]Message, bool) {
 	if since >= last {
 		return nil, since == last
@@ -75,4 +109,118 @@ func historyFrom(hist []Message, since, last uint64) ([]Message, bool) {
 	}
 	complete := len(out) > 0 && out[0].Seq == since+1
 	return out, complete
+}
+
+// tracker keeps a node's deliveries gap-free and repeat-free per channel.
+// It remembers the last seq delivered on every subscribed channel: a
+// message at or below it is a repeat and is dropped; a message further on
+// than the next one means deliveries were lost (a full buffer, a pub/sub
+// reconnect), and the missing ones are read from the history first.
+//
+// Only Run's goroutine delivers; Subscribe and Unsubscribe may run on any.
+type tracker struct {
+	mu   sync.Mutex
+	last map[string]uint64
+}
+
+func newTracker() *tracker { return &tracker{last: map[string]uint64{}} }
+
+// start tracks channel from base (its seq when the node subscribed). It
+// reports false when the channel was tracked already.
+func (t *tracker) start(channel string, base uint64) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.last[channel]; ok {
+		return false
+	}
+	t.last[channel] = base
+	return true
+}
+
+func (t *tracker) stop(channel string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.last, channel)
+}
+
+func (t *tracker) tracked(channel string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.last[channel]
+	return ok
+}
+
+// next reports whether m is the next message of a tracked channel and, if
+// it is further on, from which seq the history must fill the gap.
+func (t *tracker) next(m Message) (deliver bool, gapFrom uint64, gap bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	last, ok := t.last[m.Channel]
+	if !ok || m.Seq <= last {
+		return false, 0, false
+	}
+	return true, last, m.Seq > last+1
+}
+
+// advance records m as delivered unless the channel was dropped or moved
+// past it meanwhile; it reports whether to deliver m.
+func (t *tracker) advance(m Message) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	last, ok := t.last[m.Channel]
+	if !ok || m.Seq <= last {
+		return false
+	}
+	t.last[m.Channel] = m.Seq
+	return true
+}
+
+// historyFunc is Broker.History.
+type historyFunc func(ctx context.Context, channel string, since uint64) ([]Message, bool, error)
+
+// deliver hands m to h after whatever the history holds between the last
+// delivered message and m.
+func (t *tracker) deliver(ctx context.Context, m Message, history historyFunc, h func(Message)) {
+	ok, from, gap := t.next(m)
+	if !ok {
+		return
+	}
+	if gap {
+		t.fill(ctx, m.Channel, from, m.Seq, history, h)
+	}
+	if t.advance(m) {
+		h(m)
+	}
+}
+
+// catchUp delivers what the history holds after the last delivered seq of
+// channel: after a (re)subscription is confirmed, what was published while
+// it was being set up or while the connection was down.
+func (t *tracker) catchUp(ctx context.Context, channel string, history historyFunc, h func(Message)) {
+	t.mu.Lock()
+	from, ok := t.last[channel]
+	t.mu.Unlock()
+	if ok {
+		t.fill(ctx, channel, from, 0, history, h)
+	}
+}
+
+// fill delivers channel's messages after from (and before upTo unless it
+// is 0). What the history lost stays lost: the hub tells clients of the
+// jump in seq.
+func (t *tracker) fill(ctx context.Context, channel string, from, upTo uint64, history historyFunc, h func(Message)) {
+	hctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
+	msgs, _, err := history(hctx, channel, from)
+	cancel()
+	if err != nil {
+		return
+	}
+	for _, m := range msgs {
+		if upTo != 0 && m.Seq >= upTo {
+			return
+		}
+		if t.advance(m) {
+			h(m)
+		}
+	}
 }

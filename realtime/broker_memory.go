@@ -2,101 +2,163 @@ package realtime
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
 
-// errClosed is returned by a broker used after Close.
-var errClosed = errors.New("realtime: broker closed")
+// memoryQueue is how many deliveries wait for Run before Publish stops
+// queueing them: Publish never blocks. What does not fit stays in the
+// history, and Run reads it back from there once it has drained the queue.
+const memoryQueue = 4096
 
-// MemoryBroker is the one-node broker: channels live in this process.
+// sweepEvery is how often Publish drops the state of idle channels.
+const sweepEvery = time.Minute
+
+// MemoryBroker is the one-node Broker: channels live in this process.
+// Publish never blocks on delivery: messages of subscribed channels go to
+// Run through a buffered queue.
 type MemoryBroker struct {
 	opts BrokerOptions
+	tr   *tracker
 
 	mu         sync.Mutex
 	channels   map[string]*memChannel
 	subscribed map[string]bool
+	lagging    map[string]bool // subscribed channels whose deliveries did not fit in out
 	closed     bool
+	lastSweep  time.Time
+
 	// out carries deliveries to Run in publish order: Publish enqueues
 	// while holding mu, so the order of seqs is the order of delivery.
 	out  chan Message
+	kick chan struct{} // a channel turned lagging
 	done chan struct{}
 }
 
 type memChannel struct {
 	seq     uint64
-	hist    []Message // ring, oldest first
-	touched time.Time
+	hist    []Message // oldest first, at most HistorySize
+	touched time.Time // last publish
 }
 
 // NewMemoryBroker returns an in-process broker.
 func NewMemoryBroker(opts BrokerOptions) *MemoryBroker {
 	return &MemoryBroker{
-		opts: opts.withDefaults(), channels: map[string]*memChannel{}, subscribed: map[string]bool{},
-		out: make(chan Message, 4096), done: make(chan struct{}),
+		opts: opts.withDefaults(), tr: newTracker(),
+		channels: map[string]*memChannel{}, subscribed: map[string]bool{}, lagging: map[string]bool{},
+		lastSweep: time.Now(),
+		out:       make(chan Message, memoryQueue), kick: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 }
 
 // Publish implements Broker.
-func (b *MemoryBroker) Publish(ctx context.Context, channel, typ string, data []byte) (Message, error) {
+func (b *MemoryBroker) Publish(_ context.Context, channel, typ string, data []byte) (Message, error) {
+	if err := checkPublish(channel, typ); err != nil {
+		return Message{}, err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return Message{}, errClosed
+		return Message{}, fmt.Errorf("realtime: publish %s: %w", channel, ErrClosed)
 	}
-	c := b.channel(channel)
+	now := time.Now()
+	b.sweep(now)
+	c := b.channels[channel]
+	if c == nil {
+		c = &memChannel{}
+		b.channels[channel] = c
+	} else if now.Sub(c.touched) > b.opts.HistoryTTL {
+		c.hist = nil // idle too long: the history expired, the seq goes on
+	}
+	c.touched = now
 	c.seq++
 	m := Message{Channel: channel, Seq: c.seq, Type: typ, Data: append([]byte(nil), data...)}
 	c.hist = append(c.hist, m)
-	if len(c.hist) > b.opts.HistorySize {
-		c.hist = c.hist[len(c.hist)-b.opts.HistorySize:]
+	if n := len(c.hist) - b.opts.HistorySize; n > 0 {
+		// Copy rather than reslice, so the dropped messages can be freed.
+		c.hist = append(make([]Message, 0, b.opts.HistorySize), c.hist[n:]...)
 	}
 	if b.subscribed[channel] {
 		select {
 		case b.out <- m:
-		case <-ctx.Done():
-			return m, ctx.Err()
+		default: // Run is behind: it reads this one back from the history
+			b.lagging[channel] = true
+			select {
+			case b.kick <- struct{}{}:
+			default:
+			}
 		}
 	}
 	return m, nil
 }
 
-// channel returns the channel's state, dropping a history idle past its TTL
-// (the sequence number stays, so resumes across the gap are reported).
-func (b *MemoryBroker) channel(name string) *memChannel {
-	now := time.Now()
-	c := b.channels[name]
-	if c == nil {
-		c = &memChannel{}
-		b.channels[name] = c
-	} else if now.Sub(c.touched) > b.opts.HistoryTTL {
-		c.hist = nil
+// sweep drops expired histories and forgets channels idle past seqTTL, so
+// a long-running node does not keep every channel it ever saw.
+func (b *MemoryBroker) sweep(now time.Time) {
+	if now.Sub(b.lastSweep) < sweepEvery {
+		return
 	}
-	c.touched = now
-	return c
+	b.lastSweep = now
+	for name, c := range b.channels {
+		idle := now.Sub(c.touched)
+		switch {
+		case idle > seqTTL && !b.subscribed[name]:
+			delete(b.channels, name)
+		case idle > b.opts.HistoryTTL:
+			c.hist = nil
+		}
+	}
 }
 
 // History implements Broker.
 func (b *MemoryBroker) History(_ context.Context, channel string, since uint64) ([]Message, bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.closed {
+		return nil, false, fmt.Errorf("realtime: history %s: %w", channel, ErrClosed)
+	}
 	c := b.channels[channel]
 	if c == nil {
 		return nil, since == 0, nil
 	}
+	hist := c.hist
 	if time.Since(c.touched) > b.opts.HistoryTTL {
-		c.hist = nil
+		hist = nil
 	}
-	msgs, complete := historyFrom(c.hist, since, c.seq)
+	msgs, complete := historyFrom(hist, since, c.seq)
 	return append([]Message(nil), msgs...), complete, nil
+}
+
+// LastSeq returns the channel's newest seq (0 before its first message).
+func (b *MemoryBroker) LastSeq(_ context.Context, channel string) (uint64, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, fmt.Errorf("realtime: last seq %s: %w", channel, ErrClosed)
+	}
+	if c := b.channels[channel]; c != nil {
+		return c.seq, nil
+	}
+	return 0, nil
 }
 
 // Subscribe implements Broker.
 func (b *MemoryBroker) Subscribe(_ context.Context, channel string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.subscribed[channel] = true
+	if b.closed {
+		return fmt.Errorf("realtime: subscribe %s: %w", channel, ErrClosed)
+	}
+	if !b.subscribed[channel] {
+		var base uint64
+		if c := b.channels[channel]; c != nil {
+			base = c.seq
+		}
+		// Under mu, so no publish slips between the base and the flag.
+		b.tr.start(channel, base)
+		b.subscribed[channel] = true
+	}
 	return nil
 }
 
@@ -105,6 +167,8 @@ func (b *MemoryBroker) Unsubscribe(_ context.Context, channel string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(b.subscribed, channel)
+	delete(b.lagging, channel)
+	b.tr.stop(channel)
 	return nil
 }
 
@@ -117,13 +181,45 @@ func (b *MemoryBroker) Run(ctx context.Context, h func(Message)) error {
 		case <-b.done:
 			return nil
 		case m := <-b.out:
-			h(m)
+			b.tr.deliver(ctx, m, b.History, h)
+		case <-b.kick:
+			b.catchUp(ctx, h)
 		}
 	}
 }
 
+// catchUp delivers what did not fit in the queue: first everything queued,
+// then, from the history, what lagging channels published after it.
+func (b *MemoryBroker) catchUp(ctx context.Context, h func(Message)) {
+	for drained := false; !drained; {
+		select {
+		case m := <-b.out:
+			b.tr.deliver(ctx, m, b.History, h)
+		default:
+			drained = true
+		}
+	}
+	b.mu.Lock()
+	lagging := make([]string, 0, len(b.lagging))
+	for ch := range b.lagging {
+		lagging = append(lagging, ch)
+	}
+	clear(b.lagging)
+	b.mu.Unlock()
+	for _, ch := range lagging {
+		b.tr.catchUp(ctx, ch, b.History, h)
+	}
+}
+
 // Ping implements Broker.
-func (b *MemoryBroker) Ping(context.Context) error { return nil }
+func (b *MemoryBroker) Ping(context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return fmt.Errorf("realtime: ping: %w", ErrClosed)
+	}
+	return nil
+}
 
 // Close implements Broker.
 func (b *MemoryBroker) Close() error {

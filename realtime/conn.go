@@ -1,8 +1,9 @@
 package realtime
 
 import (
-	"context"
 	"encoding/json"
+	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -12,22 +13,29 @@ import (
 // Close codes sent to clients.
 const (
 	closeNormal    = websocket.CloseNormalClosure
-	closeGoingAway = websocket.CloseGoingAway
-	closePolicy    = websocket.ClosePolicyViolation // too slow to drain its queue
+	closeGoingAway = websocket.CloseGoingAway       // 1001: the node is shutting down
+	closePolicy    = websocket.ClosePolicyViolation // 1008: too slow to drain its queue, or flooding
+	closeInternal  = websocket.CloseInternalServerErr
+	closeTryAgain  = websocket.CloseTryAgainLater // 1013: the broker is unavailable
 )
 
+// closeGrace is how long a client has to answer our close frame before
+// the read loop stops waiting for it.
+const closeGrace = time.Second
+
 // conn is one client connection. Exactly one goroutine (writeLoop) writes
-// to the socket, fed by the bounded send queue: concurrent writes panic in
-// fasthttp/websocket, and a slow client must never stall the hub.
+// data frames to the socket, fed by the bounded send queue: concurrent
+// writes panic in fasthttp/websocket, and a slow client must never stall
+// the hub. Enqueueing never blocks; a full queue disconnects the client.
 type conn struct {
 	hub  *Hub
 	id   Identity
 	ws   *websocket.Conn
 	send chan []byte
 
-	quit      chan struct{}
+	quit      chan struct{} // closed by kill
 	killOnce  sync.Once
-	code      int
+	code      int // close code and reason, set once by kill
 	reason    string
 	writeDone chan struct{}
 
@@ -35,9 +43,10 @@ type conn struct {
 	subs map[string]*sub // broker channel -> state
 }
 
-// sub is one channel of a connection. While buffering (a resume is
-// fetching history), live messages wait in pending; last is the highest
-// seq sent, so nothing is sent twice when history and live overlap.
+// sub is one channel of a connection. While buffering (the subscription
+// is being set up: latest seq, maybe history), live messages wait in
+// pending. last is the highest seq sent, so nothing is sent twice when
+// history and live overlap, and a jump past last+1 is reported.
 type sub struct {
 	client    string
 	last      uint64
@@ -61,20 +70,57 @@ func (c *conn) kill(code int, reason string) {
 	})
 }
 
-// enqueue queues a frame; a full queue means the client does not keep up,
-// and it is disconnected rather than allowed to hold anything up.
+func (c *conn) killed() bool {
+	select {
+	case <-c.quit:
+		return true
+	default:
+		return false
+	}
+}
+
+// enqueue queues a frame. A full queue means the client does not keep up:
+// it is disconnected rather than allowed to hold anything up.
 func (c *conn) enqueue(frame []byte) {
+	if c.killed() {
+		return
+	}
 	select {
 	case c.send <- frame:
 	default:
 		c.kill(closePolicy, "too slow: send queue full")
-		// The writer is likely stuck on a full socket: make that write
-		// fail now instead of after the write timeout.
-		_ = c.ws.NetConn().SetWriteDeadline(time.Now())
+		// The writer sends the close frame next, unless it is stuck on a
+		// full socket: then its write fails shortly instead of after the
+		// write timeout. (Not at once: a writer that is merely busy gets
+		// to send the 1008 close frame.)
+		time.AfterFunc(cutDelay, func() {
+			select {
+			case <-c.writeDone:
+			default:
+				_ = c.ws.NetConn().SetWriteDeadline(time.Now())
+			}
+		})
 	}
 }
 
-// deliver is the hub's live path for one message on one of c's channels.
+// cutDelay is how long a writer of a client being cut may go on with the
+// write in progress.
+const cutDelay = 100 * time.Millisecond
+
+// queue encodes and queues a control frame (replies, errors, pongs).
+func (c *conn) queue(f any) {
+	if b, err := json.Marshal(f); err == nil {
+		c.enqueue(b)
+	}
+}
+
+func (c *conn) sendError(channel, code, msg string) {
+	data, _ := json.Marshal(map[string]string{"code": code, "message": msg})
+	c.queue(outFrame{Type: "error", Channel: channel, Data: data})
+}
+
+// deliver is the hub's live path for one message on one of c's channels;
+// frame is m encoded for clients.
 func (c *conn) deliver(m Message, frame []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -82,115 +128,163 @@ func (c *conn) deliver(m Message, frame []byte) {
 	switch {
 	case s == nil:
 	case s.buffering:
+		if len(s.pending) >= c.hub.opts.QueueSize {
+			c.kill(closeTryAgain, "too far behind")
+			return
+		}
 		s.pending = append(s.pending, m)
-	case m.Seq > s.last:
-		s.last = m.Seq
-		c.enqueue(frame)
+	default:
+		c.push(s, m, frame)
 	}
 }
 
-func (c *conn) channels() []string {
+// push sends m unless it was sent already; a jump in seq (the broker's
+// history could not fill a gap) is announced as a resume-gap first, so
+// the client refetches state. c.mu is held; frame may be nil.
+func (c *conn) push(s *sub, m Message, frame []byte) {
+	if m.Seq <= s.last {
+		return
+	}
+	if m.Seq > s.last+1 {
+		c.queue(outFrame{Type: "resume-gap", Channel: s.client})
+	}
+	s.last = m.Seq
+	if frame == nil {
+		var err error
+		if frame, err = json.Marshal(outFrame{Type: m.Type, Channel: s.client, Seq: m.Seq, Data: m.Data}); err != nil {
+			return
+		}
+	}
+	c.enqueue(frame)
+}
+
+// dropAll forgets every subscription of c and returns their channels.
+func (c *conn) dropAll() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := make([]string, 0, len(c.subs))
 	for ch := range c.subs {
 		out = append(out, ch)
 	}
+	clear(c.subs)
 	return out
 }
 
-// sendFrame encodes and queues a control frame (replies, errors, pongs).
-func (c *conn) sendFrame(f outFrame) {
-	b, err := json.Marshal(f)
-	if err == nil {
-		c.enqueue(b)
-	}
-}
-
-func (c *conn) sendError(channel, code, msg string) {
-	data, _ := json.Marshal(map[string]string{"code": code, "message": msg})
-	c.sendFrame(outFrame{Type: "error", Channel: channel, Data: data})
-}
-
-// subscribe joins a client channel; with since set it first replays what
-// the client missed. The order makes the resume gap-free: join the live
-// stream (buffering), read history, send history, then flush the buffer,
-// skipping every seq already sent.
-func (c *conn) subscribe(ctx context.Context, client string, since *uint64) {
+// subscribe joins a client channel and answers with its latest seq; with
+// since set it first replays what the client missed. The order makes it
+// gap-free: join the live stream (buffering), read the latest seq and the
+// history, send the history, then the buffer, skipping every seq already
+// sent. When the history no longer reaches back to since, the client gets
+// a resume-gap frame and the stream continues live from the latest seq.
+// The error is the broker's, after the client was told.
+func (c *conn) subscribe(client string, since *uint64) error {
 	bc := brokerChannel(c.id.Tenant, client)
 	c.mu.Lock()
 	if s, ok := c.subs[bc]; ok {
+		last := s.last
 		c.mu.Unlock()
-		c.sendFrame(outFrame{Type: "subscribed", Channel: client, Seq: s.last})
-		return
+		c.queue(subscribedFrame{Type: "subscribed", Channel: client, Seq: last})
+		return nil
 	}
 	if len(c.subs) >= c.hub.opts.MaxSubscriptions {
 		c.mu.Unlock()
 		c.sendError(client, "too-many-subscriptions", "unsubscribe from something first")
-		return
+		return nil
 	}
-	s := &sub{client: client, buffering: since != nil}
+	s := &sub{client: client, buffering: true}
 	c.subs[bc] = s
 	c.mu.Unlock()
 
-	if err := c.hub.subscribe(ctx, c, bc); err != nil {
+	fail := func(err error) error {
 		c.mu.Lock()
 		delete(c.subs, bc)
 		c.mu.Unlock()
 		c.hub.opts.Logger.Warn("realtime: subscribe failed", "channel", bc, "err", err)
 		c.sendError(client, "unavailable", "could not subscribe; try again")
-		return
+		return err
 	}
-	if since == nil {
-		c.sendFrame(outFrame{Type: "subscribed", Channel: client})
-		return
+	if err := c.hub.subscribe(c, bc); err != nil {
+		return fail(err)
 	}
-	hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	msgs, complete, err := c.hub.broker.History(hctx, bc, *since)
-	cancel()
+	latest, err := c.hub.lastSeq(bc)
+	if err != nil {
+		c.hub.unsubscribe(c, bc)
+		return fail(err)
+	}
+	var hist []Message
+	complete := true
+	if since != nil {
+		if hist, complete, err = c.hub.history(bc, *since); err != nil {
+			c.hub.opts.Logger.Warn("realtime: history failed", "channel", bc, "err", err)
+			hist, complete = nil, false
+		}
+	}
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s.last = *since
-	c.sendFrame(outFrame{Type: "subscribed", Channel: client, Seq: *since})
-	if err != nil || !complete {
-		// The client missed more than the history holds: it must refetch
-		// state over REST; live frames continue.
-		c.sendFrame(outFrame{Type: "resume-gap", Channel: client})
+	if c.subs[bc] != s {
+		return nil // dropped meanwhile: the connection is closing
 	}
-	for _, list := range [][]Message{msgs, s.pending} {
-		for _, m := range list {
-			if m.Seq <= s.last {
-				continue
-			}
-			s.last = m.Seq
-			c.sendFrame(outFrame{Type: m.Type, Channel: client, Seq: m.Seq, Data: m.Data})
+	c.queue(subscribedFrame{Type: "subscribed", Channel: client, Seq: latest})
+	switch {
+	case since == nil:
+		s.last = latest
+	case complete:
+		s.last = *since
+		for _, m := range hist {
+			c.push(s, m, nil)
 		}
+	default:
+		c.queue(outFrame{Type: "resume-gap", Channel: client})
+		s.last = latest
+	}
+	for _, m := range s.pending {
+		c.push(s, m, nil)
 	}
 	s.pending, s.buffering = nil, false
+	return nil
 }
 
-func (c *conn) unsubscribe(ctx context.Context, client string) {
+// unsubscribe leaves a client channel.
+func (c *conn) unsubscribe(client string) {
 	bc := brokerChannel(c.id.Tenant, client)
 	c.mu.Lock()
 	_, ok := c.subs[bc]
 	delete(c.subs, bc)
 	c.mu.Unlock()
 	if ok {
-		c.hub.unsubscribe(ctx, c, bc)
+		c.hub.unsubscribe(c, bc)
 	}
-	c.sendFrame(outFrame{Type: "unsubscribed", Channel: client})
+	c.queue(outFrame{Type: "unsubscribed", Channel: client})
 }
 
-// writeLoop is the only writer of the socket. It ends by sending a close
-// frame and closing the socket, which also ends the handler's read loop.
+// writeLoop is the only writer of data frames. It ends by sending a close
+// frame, after which the handler's read loop ends too.
 func (c *conn) writeLoop() {
 	defer close(c.writeDone)
+	defer func() {
+		// Not covered by Fiber's or the websocket middleware's recover.
+		if r := recover(); r != nil {
+			c.hub.opts.Logger.Error("realtime: writer panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			c.kill(closeInternal, "")
+			c.stopReader(0)
+		}
+	}()
 	ping := time.NewTicker(c.hub.opts.PingInterval)
 	defer ping.Stop()
 	timeout := c.hub.opts.WriteTimeout
 	for {
+		// A requested close goes before whatever is still queued.
 		select {
+		case <-c.quit:
+			c.writeClose()
+			return
+		default:
+		}
+		select {
+		case <-c.quit:
+			c.writeClose()
+			return
 		case b := <-c.send:
 			_ = c.ws.SetWriteDeadline(time.Now().Add(timeout))
 			if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
@@ -204,18 +298,17 @@ func (c *conn) writeLoop() {
 				c.stopReader(0)
 				return
 			}
-		case <-c.quit:
-			msg := websocket.FormatCloseMessage(c.code, c.reason)
-			_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-			c.stopReader(closeGrace)
-			return
 		}
 	}
 }
 
-// closeGrace is how long a client has to answer our close frame before
-// the read loop stops waiting for it.
-const closeGrace = time.Second
+// writeClose sends the close frame kill asked for and gives the client
+// closeGrace to answer it.
+func (c *conn) writeClose() {
+	msg := websocket.FormatCloseMessage(c.code, c.reason)
+	_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	c.stopReader(closeGrace)
+}
 
 // stopReader ends the handler's read loop within grace. Closing the socket
 // would not do: fasthttp owns a hijacked connection and closes it only when

@@ -1,18 +1,19 @@
 package realtime
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
 
-	fws "github.com/fasthttp/websocket"
 	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 	"golang.org/x/time/rate"
+
+	"github.com/questline/questline/internal/httpx"
 )
 
 const (
@@ -23,37 +24,69 @@ const (
 	commandBurst  = 40
 )
 
-// inFrame is a client command.
+// inFrame is a client command:
+//
+//	{"op":"subscribe","channel":"leaderboard:b1","since":12}
+//	{"op":"unsubscribe","channel":"leaderboard:b1"}
+//	{"op":"ping"}
 type inFrame struct {
 	Op      string  `json:"op"`
 	Channel string  `json:"channel"`
 	Since   *uint64 `json:"since"`
 }
 
-// Handler returns the Fiber handlers of GET /v1/ws, to register in order:
-// the first authenticates before the upgrade (a bad token gets a 401
-// problem, never a socket), the second runs the connection.
+// Handler returns the two Fiber handlers of GET /v1/ws, to register in
+// this order (app.Get("/v1/ws", Handler(hub, auth)...)): the first
+// authenticates before the upgrade (no valid credential: 401
+// application/problem+json, never a socket; a plain GET: 426) and reads
+// ?since=N, the resume point of the user channel; the second upgrades and
+// runs the connection.
+//
+// The protocol, JSON text frames both ways. A connection starts
+// subscribed to "user:{its user}". The client sends
+//
+//	{"op":"subscribe","channel":"leaderboard:b1","since":12}  since optional
+//	{"op":"unsubscribe","channel":"leaderboard:b1"}
+//	{"op":"ping"}
+//
+// and receives {"type","channel","seq","data"} frames: pushes (seq counts
+// per channel from 1, without gaps), {"type":"subscribed","channel","seq"}
+// with the channel's latest seq (then, with since, the missed pushes),
+// {"type":"unsubscribed"}, {"type":"pong"},
+// {"type":"resume-gap","channel"} when pushes were missed that the history
+// no longer holds (refetch state; the stream goes on from "subscribed"'s
+// seq), and {"type":"error","channel","data":{"code","message"}} with code
+// forbidden, bad-request, too-many-subscriptions or unavailable.
+//
+// The server closes with 1001 when shutting down, 1008 when the client
+// drains its queue too slowly or floods commands, and 1013 when it cannot
+// subscribe the user channel (reconnect later, with since).
 func Handler(h *Hub, authenticate func(c *fiber.Ctx) (Identity, error)) []fiber.Handler {
 	upgrade := func(c *fiber.Ctx) error {
-		if !websocket.IsWebSocketUpgrade(c) {
-			return fiber.NewError(http.StatusUpgradeRequired, "this endpoint speaks WebSocket only")
-		}
 		id, err := authenticate(c)
-		if err != nil {
-			return fiber.NewError(http.StatusUnauthorized, "a valid token is required (Authorization header or ?token=)")
+		if err != nil || !validTenant(id.Tenant) || id.User == "" || !validChannel("user:"+id.User) {
+			return httpx.WriteProblem(c, http.StatusUnauthorized, "unauthorized",
+				"a valid token is required (Authorization header or ?token=)")
+		}
+		if !websocket.IsWebSocketUpgrade(c) {
+			return httpx.WriteProblem(c, http.StatusUpgradeRequired, "upgrade-required",
+				"this endpoint speaks WebSocket only")
 		}
 		var since *uint64
 		if s := c.Query("since"); s != "" {
 			n, err := strconv.ParseUint(s, 10, 64)
 			if err != nil {
-				return fiber.NewError(http.StatusBadRequest, "since must be a sequence number")
+				return httpx.WriteProblem(c, http.StatusBadRequest, "bad-request", "since must be a sequence number")
 			}
 			since = &n
 		}
-		// fiber.Ctx values are reused after the handler returns: keep copies.
-		c.Locals(localIdentity, Identity{
-			Tenant: strings.Clone(id.Tenant), User: strings.Clone(id.User), Roles: append([]string(nil), id.Roles...),
-		})
+		// fiber.Ctx values are reused after the handler returns: the
+		// connection keeps copies.
+		roles := make([]string, len(id.Roles))
+		for i, r := range id.Roles {
+			roles[i] = strings.Clone(r)
+		}
+		c.Locals(localIdentity, Identity{Tenant: strings.Clone(id.Tenant), User: strings.Clone(id.User), Roles: roles})
 		c.Locals(localSince, since)
 		return c.Next()
 	}
@@ -62,9 +95,9 @@ func Handler(h *Hub, authenticate func(c *fiber.Ctx) (Identity, error)) []fiber.
 		since, _ := wc.Locals(localSince).(*uint64)
 		h.serve(wc, id, since)
 	}, websocket.Config{
-		// Fiber's recover middleware does not cover the socket; a panic
-		// here must not take the process down.
-		RecoverHandler: func(wc *websocket.Conn) {
+		// serve recovers itself; this is the last line, so a panic never
+		// reaches fasthttp (Fiber's recover middleware does not cover it).
+		RecoverHandler: func(*websocket.Conn) {
 			if r := recover(); r != nil {
 				h.opts.Logger.Error("realtime: connection panicked", "panic", fmt.Sprint(r))
 			}
@@ -78,65 +111,99 @@ func Handler(h *Hub, authenticate func(c *fiber.Ctx) (Identity, error)) []fiber.
 func (h *Hub) serve(wc *websocket.Conn, id Identity, since *uint64) {
 	c := newConn(h, id, wc.Conn)
 	if !h.add(c) {
-		msg := fws.FormatCloseMessage(closeGoingAway, "server shutting down")
-		_ = wc.WriteControl(fws.CloseMessage, msg, time.Now().Add(time.Second))
+		_ = wc.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(closeGoingAway, "server shutting down"), time.Now().Add(time.Second))
 		return
 	}
 	go c.writeLoop()
-	ctx := context.Background()
-	c.subscribe(ctx, "user:"+id.User, since)
+	defer func() {
+		if r := recover(); r != nil {
+			h.opts.Logger.Error("realtime: connection panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			c.kill(closeInternal, "")
+		}
+		c.kill(closeNormal, "")
+		// The read side is done: a writer stuck on a dead socket gives up now.
+		_ = wc.NetConn().SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		<-c.writeDone
+		h.remove(c)
+	}()
 
+	if err := c.subscribe("user:"+id.User, since); err != nil {
+		// Without its own channel the connection is useless: the client
+		// reconnects later (and resumes).
+		c.kill(closeTryAgain, "realtime unavailable, try again")
+	}
+
+	// The read deadline moves on with every frame from the client, and
+	// stops moving once the connection is closing: then the deadline the
+	// writer set after its close frame ends the loop, however chatty the
+	// client is.
 	readTimeout := 2*h.opts.PingInterval + h.opts.WriteTimeout
+	extend := func() {
+		if c.killed() {
+			return
+		}
+		_ = wc.SetReadDeadline(time.Now().Add(readTimeout))
+		if c.killed() {
+			c.stopReader(closeGrace) // a close raced the extension
+		}
+	}
 	wc.SetReadLimit(maxFrameBytes)
-	_ = wc.SetReadDeadline(time.Now().Add(readTimeout))
-	wc.SetPongHandler(func(string) error { return wc.SetReadDeadline(time.Now().Add(readTimeout)) })
+	extend()
+	wc.SetPongHandler(func(string) error { extend(); return nil })
 	// A client gets a steady budget of commands; one that floods is cut
 	// off rather than allowed to make the node churn subscriptions.
 	budget := rate.NewLimiter(rate.Limit(commandRate), commandBurst)
 	for {
 		_, raw, err := wc.ReadMessage()
 		if err != nil {
-			break
+			return
+		}
+		extend()
+		if c.killed() {
+			continue // closing: drain until the client's close frame or the grace ends
 		}
 		if !budget.Allow() {
 			c.kill(closePolicy, "too many commands")
-			break
+			continue
 		}
-		_ = wc.SetReadDeadline(time.Now().Add(readTimeout))
-		h.command(ctx, c, raw)
+		h.command(c, raw)
 	}
-	c.kill(closeNormal, "")
-	<-c.writeDone
-	h.remove(ctx, c)
 }
 
 // command runs one client frame.
-func (h *Hub) command(ctx context.Context, c *conn, raw []byte) {
+func (h *Hub) command(c *conn, raw []byte) {
 	var f inFrame
 	if err := json.Unmarshal(raw, &f); err != nil {
-		c.sendError("", "bad-request", "frames are JSON: {\"op\":\"subscribe\",\"channel\":\"leaderboard:ID\"}")
+		c.sendError("", "bad-request", `frames are JSON: {"op":"subscribe","channel":"leaderboard:ID"}`)
 		return
 	}
 	switch f.Op {
 	case "ping":
-		c.sendFrame(outFrame{Type: "pong"})
+		c.queue(outFrame{Type: "pong"})
 	case "subscribe":
-		if !h.allowed(c.id, f.Channel) {
+		switch {
+		case !validChannel(f.Channel):
+			c.sendError(f.Channel, "bad-request", "channel must look like kind:id")
+		case !h.allowed(c.id, f.Channel):
 			c.sendError(f.Channel, "forbidden", "you may not subscribe to this channel")
+		default:
+			_ = c.subscribe(f.Channel, f.Since) // the client was told of a failure
+		}
+	case "unsubscribe":
+		if !validChannel(f.Channel) {
+			c.sendError(f.Channel, "bad-request", "channel must look like kind:id")
 			return
 		}
-		c.subscribe(ctx, f.Channel, f.Since)
-	case "unsubscribe":
-		c.unsubscribe(ctx, f.Channel)
+		c.unsubscribe(f.Channel)
 	default:
 		c.sendError(f.Channel, "bad-request", "op must be subscribe, unsubscribe or ping")
 	}
 }
 
+// allowed applies the subscription policy: one's own user channel always,
+// another user's never, anything else as CanSubscribe decides.
 func (h *Hub) allowed(id Identity, channel string) bool {
-	if channel == "" || len(channel) > 200 || strings.ContainsAny(channel, "|{}\n") {
-		return false
-	}
 	if channel == "user:"+id.User {
 		return true
 	}

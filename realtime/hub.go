@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 )
 
-// Identity is who a connection belongs to.
+// Identity is who a connection belongs to, filled by the caller's
+// authenticator.
 type Identity struct {
 	Tenant, User string
 	Roles        []string
@@ -18,15 +21,18 @@ type Identity struct {
 
 // HubOptions tune a Hub; zero values pick the defaults.
 type HubOptions struct {
-	QueueSize    int           // per-connection send queue; default 256
-	WriteTimeout time.Duration // default 10s
-	PingInterval time.Duration // default 25s
+	QueueSize    int           // per-connection bounded send queue; default 256
+	WriteTimeout time.Duration // per write; default 10s
+	PingInterval time.Duration // WebSocket pings to every client; default 25s
 	// CanSubscribe decides whether id may subscribe to a client channel
-	// other than its own "user:{id.User}". Nil allows "leaderboard:*".
+	// other than its own "user:{id.User}" (always allowed, and subscribed
+	// on connect). Nil allows "leaderboard:*" only. Other users' "user:"
+	// channels are refused before CanSubscribe is asked.
 	CanSubscribe func(id Identity, channel string) bool
-	// MaxSubscriptions per connection; default 32.
+	// MaxSubscriptions caps the channels of one connection; default 32.
 	MaxSubscriptions int
-	Logger           *slog.Logger
+	// Logger receives the hub's warnings; nil discards them.
+	Logger *slog.Logger
 }
 
 func (o HubOptions) withDefaults() HubOptions {
@@ -51,22 +57,31 @@ func (o HubOptions) withDefaults() HubOptions {
 	return o
 }
 
+// Timeouts of the hub's own broker calls: fasthttp never cancels a
+// request's context, so each call carries its own deadline.
+const (
+	publishTimeout = 2 * time.Second // a push must not hold up the request that caused it
+	brokerTimeout  = 3 * time.Second // subscribe, unsubscribe, history, last seq
+)
+
 // Hub is one node's set of WebSocket connections and their subscriptions.
+// It subscribes the broker to a channel once, when the first local
+// connection joins it, and unsubscribes when the last one leaves.
 type Hub struct {
 	broker Broker
 	opts   HubOptions
 
-	mu    sync.RWMutex
-	subs  map[string]map[*conn]struct{} // broker channel -> connections
-	conns map[*conn]struct{}
-
-	// subMu serialises broker Subscribe/Unsubscribe with the reference
-	// counts, so a channel is subscribed once per node and unsubscribed
-	// only when its last local connection leaves.
-	subMu sync.Mutex
-
+	mu      sync.RWMutex
+	subs    map[string]map[*conn]struct{} // broker channel -> local subscribers
+	conns   map[*conn]struct{}
 	closing bool
-	drained chan struct{} // closed when closing and the last conn left
+	drained chan struct{} // closed once closing and the last connection left
+
+	// locks serialise, per channel (striped), the reference count with the
+	// broker's Subscribe/Unsubscribe, so one channel's calls never
+	// interleave while different channels proceed in parallel.
+	seed  maphash.Seed
+	locks [64]sync.Mutex
 }
 
 // NewHub returns a hub over b.
@@ -74,34 +89,61 @@ func NewHub(b Broker, opts HubOptions) *Hub {
 	return &Hub{
 		broker: b, opts: opts.withDefaults(),
 		subs: map[string]map[*conn]struct{}{}, conns: map[*conn]struct{}{},
-		drained: make(chan struct{}),
+		drained: make(chan struct{}), seed: maphash.MakeSeed(),
 	}
 }
 
-// Run feeds broker deliveries to the hub's connections until ctx ends.
-func (h *Hub) Run(ctx context.Context) error { return h.broker.Run(ctx, h.dispatch) }
+// Run runs the broker's delivery loop into the hub's connections until ctx
+// ends or the broker is closed.
+func (h *Hub) Run(ctx context.Context) error {
+	if err := h.broker.Run(ctx, h.dispatch); err != nil {
+		return fmt.Errorf("realtime: run: %w", err)
+	}
+	return nil
+}
 
+// brokerChannel scopes a client channel to its tenant. Tenants hold no
+// "|", so the first one separates the two; client channels may (an
+// identity provider's subject such as "auth0|abc" is a user id).
 func brokerChannel(tenant, channel string) string { return tenant + "|" + channel }
 
-// PublishUser pushes typ/data to the user's "user:{user}" channel.
+func validTenant(tenant string) bool {
+	return tenant != "" && !strings.ContainsFunc(tenant, func(r rune) bool { return r == '|' || unicode.IsControl(r) })
+}
+
+// maxChannelLen bounds a client channel name.
+const maxChannelLen = 200
+
+// validChannel accepts "kind:id" names of printable characters.
+func validChannel(ch string) bool {
+	kind, id, ok := strings.Cut(ch, ":")
+	return ok && kind != "" && id != "" && len(ch) <= maxChannelLen && !strings.ContainsFunc(ch, unicode.IsControl)
+}
+
+// PublishUser pushes typ/data (JSON-marshalled) to the user's
+// "user:{user}" channel.
 func (h *Hub) PublishUser(ctx context.Context, tenant, user, typ string, data any) error {
 	return h.Publish(ctx, tenant, "user:"+user, typ, data)
 }
 
-// Publish pushes typ/data (JSON-encoded) to a tenant's client channel.
+// Publish pushes typ/data (JSON-marshalled) to a client channel of a
+// tenant, such as "leaderboard:b1".
 func (h *Hub) Publish(ctx context.Context, tenant, channel, typ string, data any) error {
+	if !validTenant(tenant) || !validChannel(channel) {
+		return fmt.Errorf("realtime: publish %q to tenant %q: not a channel name", channel, tenant)
+	}
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("realtime: publish %s: %w", channel, err)
 	}
-	// A push must not hold up the request that caused it for long.
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
+	// The brokers' errors already say "realtime: publish <channel>: …".
 	_, err = h.broker.Publish(ctx, brokerChannel(tenant, channel), typ, raw)
 	return err
 }
 
-// Connections counts open connections on this node.
+// Connections counts the open connections of this node.
 func (h *Hub) Connections() int {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
@@ -109,11 +151,13 @@ func (h *Hub) Connections() int {
 }
 
 // dispatch hands a delivered message to every local subscriber. The frame
-// is encoded once, whatever the number of subscribers.
+// is encoded once, whatever the number of subscribers, and handing it over
+// never blocks: a connection that cannot take it is cut.
 func (h *Hub) dispatch(m Message) {
-	_, client, _ := strings.Cut(m.Channel, "|")
+	_, client, _ := strings.Cut(m.Channel, "|") // tenants hold no "|"; user ids may
 	frame, err := json.Marshal(outFrame{Type: m.Type, Channel: client, Seq: m.Seq, Data: m.Data})
 	if err != nil {
+		h.opts.Logger.Warn("realtime: unencodable message", "channel", m.Channel, "type", m.Type, "err", err)
 		return
 	}
 	h.mu.RLock()
@@ -131,6 +175,15 @@ type outFrame struct {
 	Data    json.RawMessage `json:"data,omitempty"`
 }
 
+// subscribedFrame answers a subscribe; seq is always present (0 on a
+// channel that never had a message).
+type subscribedFrame struct {
+	Type    string `json:"type"`
+	Channel string `json:"channel"`
+	Seq     uint64 `json:"seq"`
+}
+
+// add registers c unless the hub is shutting down.
 func (h *Hub) add(c *conn) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -142,27 +195,38 @@ func (h *Hub) add(c *conn) bool {
 }
 
 // remove forgets c and all its subscriptions.
-func (h *Hub) remove(ctx context.Context, c *conn) {
-	for _, ch := range c.channels() {
-		h.unsubscribe(ctx, c, ch)
+func (h *Hub) remove(c *conn) {
+	for _, ch := range c.dropAll() {
+		h.unsubscribe(c, ch)
 	}
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	delete(h.conns, c)
 	if h.closing && len(h.conns) == 0 {
-		select {
-		case <-h.drained:
-		default:
-			close(h.drained)
-		}
+		h.drain()
 	}
-	h.mu.Unlock()
 }
 
-// subscribe adds c to a broker channel, subscribing the node if c is the
-// first local subscriber.
-func (h *Hub) subscribe(ctx context.Context, c *conn, channel string) error {
-	h.subMu.Lock()
-	defer h.subMu.Unlock()
+// drain closes drained once; h.mu is held.
+func (h *Hub) drain() {
+	select {
+	case <-h.drained:
+	default:
+		close(h.drained)
+	}
+}
+
+func (h *Hub) lock(channel string) *sync.Mutex {
+	return &h.locks[maphash.String(h.seed, channel)%uint64(len(h.locks))]
+}
+
+// subscribe adds c to a broker channel, subscribing the node when c is
+// its first local subscriber. When it returns nil, every message
+// published from then on reaches c.
+func (h *Hub) subscribe(c *conn, channel string) error {
+	l := h.lock(channel)
+	l.Lock()
+	defer l.Unlock()
 	h.mu.Lock()
 	set := h.subs[channel]
 	first := set == nil
@@ -175,7 +239,10 @@ func (h *Hub) subscribe(ctx context.Context, c *conn, channel string) error {
 	if !first {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), brokerTimeout)
+	defer cancel()
 	if err := h.broker.Subscribe(ctx, channel); err != nil {
+		// Nobody else joined meanwhile: they wait for the channel's lock.
 		h.mu.Lock()
 		delete(set, c)
 		if len(set) == 0 {
@@ -187,26 +254,63 @@ func (h *Hub) subscribe(ctx context.Context, c *conn, channel string) error {
 	return nil
 }
 
-func (h *Hub) unsubscribe(ctx context.Context, c *conn, channel string) {
-	h.subMu.Lock()
-	defer h.subMu.Unlock()
+// unsubscribe removes c from a broker channel, unsubscribing the node when
+// c was its last local subscriber.
+func (h *Hub) unsubscribe(c *conn, channel string) {
+	l := h.lock(channel)
+	l.Lock()
+	defer l.Unlock()
 	h.mu.Lock()
-	set := h.subs[channel]
-	delete(set, c)
-	last := set != nil && len(set) == 0
+	set, ok := h.subs[channel]
+	if ok {
+		delete(set, c)
+	}
+	last := ok && len(set) == 0
 	if last {
 		delete(h.subs, channel)
 	}
 	h.mu.Unlock()
-	if last {
-		if err := h.broker.Unsubscribe(ctx, channel); err != nil {
-			h.opts.Logger.Warn("realtime: unsubscribe", "channel", channel, "err", err)
-		}
+	if !last {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), brokerTimeout)
+	defer cancel()
+	if err := h.broker.Unsubscribe(ctx, channel); err != nil {
+		h.opts.Logger.Warn("realtime: unsubscribe failed", "channel", channel, "err", err)
 	}
 }
 
+// lastSeqer is implemented by both brokers: a channel's newest seq in one
+// cheap call.
+type lastSeqer interface {
+	LastSeq(ctx context.Context, channel string) (uint64, error)
+}
+
+// lastSeq returns channel's newest seq, from the history when the broker
+// has no cheaper way.
+func (h *Hub) lastSeq(channel string) (uint64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), brokerTimeout)
+	defer cancel()
+	if b, ok := h.broker.(lastSeqer); ok {
+		return b.LastSeq(ctx, channel)
+	}
+	msgs, _, err := h.broker.History(ctx, channel, 0)
+	if err != nil || len(msgs) == 0 {
+		return 0, err
+	}
+	return msgs[len(msgs)-1].Seq, nil
+}
+
+// history reads what channel published after since.
+func (h *Hub) history(channel string, since uint64) ([]Message, bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), brokerTimeout)
+	defer cancel()
+	return h.broker.History(ctx, channel, since)
+}
+
 // Shutdown sends every connection a close frame (1001, going away) and
-// waits, bounded by ctx, for them to finish. New connections are refused.
+// waits, bounded by ctx, for them to finish. Connections arriving later
+// are closed the same way at once.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
 	h.closing = true
@@ -215,11 +319,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		conns = append(conns, c)
 	}
 	if len(h.conns) == 0 {
-		select {
-		case <-h.drained:
-		default:
-			close(h.drained)
-		}
+		h.drain()
 	}
 	h.mu.Unlock()
 	for _, c := range conns {

@@ -142,6 +142,7 @@ func (a *app) openEngines(ctx context.Context) error {
 	if a.cfg.RedisURL == "" {
 		a.engine = leaderboards.NewMemoryEngine()
 		a.broker = realtime.NewMemoryBroker(realtime.BrokerOptions{})
+		a.closers = append(a.closers, a.broker.Close)
 		mem := ratelimit.NewMemory()
 		a.limiter = mem
 		a.closers = append(a.closers, func() error { mem.Close(); return nil })
@@ -166,6 +167,7 @@ func (a *app) openEngines(ctx context.Context) error {
 	}
 	a.engine = leaderboards.NewRedisEngine(a.redis)
 	a.broker = realtime.NewRedisBroker(a.redis, realtime.BrokerOptions{})
+	a.closers = append(a.closers, a.broker.Close) // before the client it uses
 	a.limiter = ratelimit.NewRedis(a.redis)
 	a.logger.Info("engines: Redis", "addrs", opts.Addrs)
 	return nil
