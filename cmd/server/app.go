@@ -118,12 +118,12 @@ type ledgerProxy struct{ *points.Service }
 
 func (a *app) openStore(ctx context.Context) error {
 	if a.cfg.Embedded() {
-		s, err := sqlite.Open(ctx, a.cfg.SQLitePath())
+		s, err := sqlite.OpenWith(ctx, a.cfg.SQLitePath(), sqlite.Options{Synchronous: a.cfg.SQLiteSync})
 		if err != nil {
 			return fmt.Errorf("SQLite at %s: %w", a.cfg.SQLitePath(), err)
 		}
 		a.store = s
-		a.logger.Info("storage: embedded SQLite", "path", a.cfg.SQLitePath())
+		a.logger.Info("storage: embedded SQLite", "path", a.cfg.SQLitePath(), "synchronous", a.cfg.SQLiteSync)
 	} else {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()

@@ -102,6 +102,7 @@ func TestStartFailsFast(t *testing.T) {
 		{"mongo without secret", map[string]string{"MONGO_URI": "mongodb://127.0.0.1:1/", "QL_JWT_SECRET": ""}, "QL_JWT_SECRET"},
 		{"unreachable mongo", map[string]string{"MONGO_URI": "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=500"}, "MONGO_URI"},
 		{"bad log level", map[string]string{"QL_LOG_LEVEL": "loud"}, "QL_LOG_LEVEL"},
+		{"bad sqlite sync", map[string]string{"QL_SQLITE_SYNC": "OFF"}, "QL_SQLITE_SYNC"},
 		{"bad address", map[string]string{"QL_ADDR": "nonsense:port:x"}, "QL_ADDR"},
 	}
 	for _, tc := range tests {

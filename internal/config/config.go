@@ -22,6 +22,10 @@ import (
 type Config struct {
 	Addr     string // QL_ADDR
 	DataDir  string // QL_DATA_DIR
+	// SQLiteSync is SQLite's synchronous mode: FULL (every acknowledged
+	// write survives power loss) or NORMAL (survives a process crash; the
+	// last commits may be lost on power loss).
+	SQLiteSync string // QL_SQLITE_SYNC
 	MongoURI string // MONGO_URI
 	MongoDB  string // QL_MONGO_DB
 	RedisURL string // REDIS_URL
@@ -65,6 +69,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	var secret, pubKeyFile, level, limit, shutdown, sweep, rate string
 	fs.StringVar(&c.Addr, "addr", env("QL_ADDR", ":8080"), "listen address (QL_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("QL_DATA_DIR", "./data"), "embedded SQLite file and development secret (QL_DATA_DIR)")
+	fs.StringVar(&c.SQLiteSync, "sqlite-sync", env("QL_SQLITE_SYNC", "FULL"), "SQLite synchronous mode, FULL or NORMAL (QL_SQLITE_SYNC)")
 	fs.StringVar(&c.MongoURI, "mongo-uri", env("MONGO_URI", ""), "MongoDB instead of SQLite (MONGO_URI)")
 	fs.StringVar(&c.MongoDB, "mongo-db", env("QL_MONGO_DB", "questline"), "MongoDB database name (QL_MONGO_DB)")
 	fs.StringVar(&c.RedisURL, "redis-url", env("REDIS_URL", ""), "Redis engines instead of in-process ones (REDIS_URL)")
@@ -105,6 +110,9 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		if c.JWTPublicKey, err = os.ReadFile(pubKeyFile); err != nil {
 			return Config{}, fmt.Errorf("QL_JWT_PUBLIC_KEY_FILE: %w", err)
 		}
+	}
+	if c.SQLiteSync = strings.ToUpper(c.SQLiteSync); c.SQLiteSync != "FULL" && c.SQLiteSync != "NORMAL" {
+		return Config{}, fmt.Errorf("QL_SQLITE_SYNC: %q is not FULL or NORMAL", c.SQLiteSync)
 	}
 	if c.RedisURL != "" {
 		if _, err := RedisOptions(c.RedisURL); err != nil {
