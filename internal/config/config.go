@@ -20,15 +20,15 @@ import (
 
 // Config is every setting of a Questline server.
 type Config struct {
-	Addr     string // QL_ADDR
-	DataDir  string // QL_DATA_DIR
+	Addr    string // QL_ADDR
+	DataDir string // QL_DATA_DIR
 	// SQLiteSync is SQLite's synchronous mode: FULL (every acknowledged
 	// write survives power loss) or NORMAL (survives a process crash; the
 	// last commits may be lost on power loss).
 	SQLiteSync string // QL_SQLITE_SYNC
-	MongoURI string // MONGO_URI
-	MongoDB  string // QL_MONGO_DB
-	RedisURL string // REDIS_URL
+	MongoURI   string // MONGO_URI
+	MongoDB    string // QL_MONGO_DB
+	RedisURL   string // REDIS_URL
 
 	JWTSecret    []byte // QL_JWT_SECRET (HS256)
 	JWKSURL      string // QL_JWT_JWKS_URL
