@@ -211,21 +211,13 @@ func (s *Store) InsertCompletion(ctx context.Context, c challenges.Completion) (
 		stored   challenges.Completion
 		inserted bool
 	)
-	err := s.w.do(ctx, func(tx *wtx) error {
-		r, err := tx.exec(s.wq.insertCompletion, c.Tenant, c.ID, c.ChallengeID, c.User, c.Period, c.EventID, norm.Millis(c.CompletedAt))
-		if err != nil {
-			return err
-		}
-		if n, err := r.RowsAffected(); err != nil {
-			return err
-		} else if n == 1 {
-			stored, inserted = c, true
-			return nil
-		}
-		stored, err = scanCompletion(tx.queryRow(s.wq.completionByKey, c.Tenant, c.ChallengeID, c.User, c.Period))
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("completion id %s: %w", c.ID, errs.ErrDuplicate)
-		}
+	err := s.w.do(ctx, func(tx *wtx) (err error) {
+		stored, inserted, err = insertOrExisting(tx, s.wq.insertCompletion,
+			[]any{c.Tenant, c.ID, c.ChallengeID, c.User, c.Period, c.EventID, norm.Millis(c.CompletedAt)}, c,
+			func() (challenges.Completion, error) {
+				return scanCompletion(tx.queryRow(s.wq.completionByKey, c.Tenant, c.ChallengeID, c.User, c.Period))
+			},
+			"completion id "+c.ID)
 		return err
 	})
 	if err != nil {

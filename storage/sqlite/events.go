@@ -55,24 +55,15 @@ func (s *Store) InsertEvent(ctx context.Context, e events.Event) (events.Event, 
 		stored   events.Event
 		inserted bool
 	)
-	err = s.w.do(ctx, func(tx *wtx) error {
-		r, err := tx.exec(s.wq.insertEvent,
-			e.Tenant, e.ID, e.IdempotencyKey, e.User, e.Type, nullBytes(props),
-			norm.Millis(e.OccurredAt), norm.Millis(e.ReceivedAt), e.Source, e.Fingerprint,
-			e.Processed, nullTime(e.ProcessedAt), nullBytes(res))
-		if err != nil {
-			return err
-		}
-		if n, err := r.RowsAffected(); err != nil {
-			return err
-		} else if n == 1 {
-			stored, inserted = e, true
-			return nil
-		}
-		stored, err = scanEvent(tx.queryRow(s.wq.eventByKey, e.Tenant, e.IdempotencyKey))
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("event id %s: %w", e.ID, errs.ErrDuplicate)
-		}
+	err = s.w.do(ctx, func(tx *wtx) (err error) {
+		stored, inserted, err = insertOrExisting(tx, s.wq.insertEvent,
+			[]any{e.Tenant, e.ID, e.IdempotencyKey, e.User, e.Type, nullBytes(props),
+				norm.Millis(e.OccurredAt), norm.Millis(e.ReceivedAt), e.Source, e.Fingerprint,
+				e.Processed, nullTime(e.ProcessedAt), nullBytes(res)}, e,
+			func() (events.Event, error) {
+				return scanEvent(tx.queryRow(s.wq.eventByKey, e.Tenant, e.IdempotencyKey))
+			},
+			"event id "+e.ID)
 		return err
 	})
 	if err != nil {

@@ -3,13 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/points"
 	"github.com/questline/questline/storage/internal/norm"
 )
@@ -32,21 +30,11 @@ func (s *Store) InsertEntry(ctx context.Context, e points.Entry) (points.Entry, 
 		stored   points.Entry
 		inserted bool
 	)
-	err := s.w.do(ctx, func(tx *wtx) error {
-		r, err := tx.exec(s.wq.insertEntry, e.Tenant, e.ID, e.User, e.Amount, e.Key, e.Reason, e.EventID, norm.Millis(e.CreatedAt))
-		if err != nil {
-			return err
-		}
-		if n, err := r.RowsAffected(); err != nil {
-			return err
-		} else if n == 1 {
-			stored, inserted = e, true
-			return nil
-		}
-		stored, err = scanEntry(tx.queryRow(s.wq.entryByKey, e.Tenant, e.Key))
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("ledger entry id %s: %w", e.ID, errs.ErrDuplicate)
-		}
+	err := s.w.do(ctx, func(tx *wtx) (err error) {
+		stored, inserted, err = insertOrExisting(tx, s.wq.insertEntry,
+			[]any{e.Tenant, e.ID, e.User, e.Amount, e.Key, e.Reason, e.EventID, norm.Millis(e.CreatedAt)}, e,
+			func() (points.Entry, error) { return scanEntry(tx.queryRow(s.wq.entryByKey, e.Tenant, e.Key)) },
+			"ledger entry id "+e.ID)
 		return err
 	})
 	if err != nil {

@@ -3,9 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
+
+	"github.com/questline/questline/internal/errs"
 )
 
 // op is one write operation queued for the writer goroutine.
@@ -261,4 +264,27 @@ func (w *writer) call(fn func(*wtx) error) (err error) {
 		}
 	}()
 	return fn(&w.tx)
+}
+
+// insertOrExisting stores a row that is unique on some key, inside a write
+// op: insert is an INSERT ... ON CONFLICT DO NOTHING returning nothing; when
+// it inserts no row, existing reads the row that holds the key. A row that
+// conflicted on another constraint (its id) is reported as
+// errs.ErrDuplicate under what.
+func insertOrExisting[T any](tx *wtx, insert *sql.Stmt, args []any, fresh T, existing func() (T, error), what string) (T, bool, error) {
+	var zero T
+	r, err := tx.exec(insert, args...)
+	if err != nil {
+		return zero, false, err
+	}
+	if n, err := r.RowsAffected(); err != nil {
+		return zero, false, err
+	} else if n == 1 {
+		return fresh, true, nil
+	}
+	stored, err := existing()
+	if errors.Is(err, sql.ErrNoRows) {
+		return zero, false, fmt.Errorf("%s: %w", what, errs.ErrDuplicate)
+	}
+	return stored, false, err
 }
