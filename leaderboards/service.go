@@ -211,6 +211,3 @@ func page(b Board, p Period, total int64, entries []Entry) Page {
 	}
 	return Page{Board: b.ID, Period: p.Name, Total: total, Entries: entries}
 }
-
-// Ping checks the engine's backend.
-func (s *Service) Ping(ctx context.Context) error { return s.engine.Ping(ctx) }
