@@ -247,29 +247,17 @@ func (s *Store) InsertCompletion(ctx context.Context, c challenges.Completion) (
 		c.ID = uuid.Must(uuid.NewV7()).String()
 	}
 	c.CompletedAt = norm.NowIfZero(c.CompletedAt)
-	_, err := s.completions.InsertOne(ctx, completionDoc{
+	doc := completionDoc{
 		Tenant: c.Tenant, ID: c.ID, Challenge: c.ChallengeID, User: c.User,
 		Period: c.Period, EventID: c.EventID, CompletedAt: c.CompletedAt,
-	})
-	if err == nil {
-		return c, true, nil
 	}
-	if !mdb.IsDuplicateKeyError(err) {
-		return challenges.Completion{}, false, fmt.Errorf("mongo: insert completion: %w", err)
-	}
-	var d completionDoc
-	err = s.completions.FindOne(ctx, bson.D{
-		{Key: "tenant", Value: c.Tenant}, {Key: "challenge", Value: c.ChallengeID},
-		{Key: "user", Value: c.User}, {Key: "period", Value: c.Period},
-	}).Decode(&d)
-	if errors.Is(err, mdb.ErrNoDocuments) {
-		return challenges.Completion{}, false, fmt.Errorf("mongo: insert completion: completion id %s: %w", c.ID, errs.ErrDuplicate)
-	}
+	key := bson.D{{Key: "tenant", Value: c.Tenant}, {Key: "challenge", Value: c.ChallengeID},
+		{Key: "user", Value: c.User}, {Key: "period", Value: c.Period}}
+	stored, inserted, err := insertOrExisting(ctx, s.completions, doc, key, c, completionDoc.completion)
 	if err != nil {
-		return challenges.Completion{}, false, fmt.Errorf("mongo: insert completion: read existing: %w", err)
+		return challenges.Completion{}, false, fmt.Errorf("mongo: insert completion %s: %w", c.ID, err)
 	}
-	stored, _ := d.completion()
-	return stored, false, nil
+	return stored, inserted, nil
 }
 
 // UserCompletions lists a user's completions, newest first.

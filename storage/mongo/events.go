@@ -3,13 +3,11 @@ package mongo
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
-	mdb "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/questline/questline/events"
@@ -90,27 +88,12 @@ func (s *Store) InsertEvent(ctx context.Context, e events.Event) (events.Event, 
 	if d.Result, err = jsonToRaw(resJSON); err != nil {
 		return events.Event{}, false, fmt.Errorf("mongo: insert event: encode result: %w", err)
 	}
-	_, err = s.events.InsertOne(ctx, d)
-	if err == nil {
-		return e, true, nil
-	}
-	if !mdb.IsDuplicateKeyError(err) {
-		return events.Event{}, false, fmt.Errorf("mongo: insert event: %w", err)
-	}
-	// The key (or the id) is taken; the winner is committed, so read it.
-	var got eventDoc
-	err = s.events.FindOne(ctx, bson.D{{Key: "tenant", Value: e.Tenant}, {Key: "idempotency_key", Value: e.IdempotencyKey}}).Decode(&got)
-	if errors.Is(err, mdb.ErrNoDocuments) {
-		return events.Event{}, false, fmt.Errorf("mongo: insert event: event id %s: %w", e.ID, errs.ErrDuplicate)
-	}
+	key := bson.D{{Key: "tenant", Value: e.Tenant}, {Key: "idempotency_key", Value: e.IdempotencyKey}}
+	stored, inserted, err := insertOrExisting(ctx, s.events, d, key, e, eventDoc.event)
 	if err != nil {
-		return events.Event{}, false, fmt.Errorf("mongo: insert event: read existing: %w", err)
+		return events.Event{}, false, fmt.Errorf("mongo: insert event %s: %w", e.ID, err)
 	}
-	stored, err := got.event()
-	if err != nil {
-		return events.Event{}, false, fmt.Errorf("mongo: insert event: %w", err)
-	}
-	return stored, false, nil
+	return stored, inserted, nil
 }
 
 // MarkProcessed records the event's result. Only the first call counts: a

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/questline/questline/internal/errs"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	mdb "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -208,7 +209,7 @@ func createIndex(ctx context.Context, col *mdb.Collection, ix index) error {
 	}
 	_, err := col.Indexes().CreateOne(ctx, model(ix.partial != nil))
 	var ce mdb.CommandError
-	if ix.partial != nil && errors.As(err, &ce) && ce.Code == codeNotImplemented {
+	if ix.partial != nil && errors.As(err, &ce) && ce.Code == codeUnsupported {
 		// A server without partial indexes (FerretDB): the full index
 		// serves the same queries, only bigger.
 		_, err = col.Indexes().CreateOne(ctx, model(false))
@@ -219,8 +220,8 @@ func createIndex(ctx context.Context, col *mdb.Collection, ix index) error {
 	return nil
 }
 
-// codeNotImplemented is the server error code for an unsupported feature.
-const codeNotImplemented = 238
+// codeUnsupported is the server error code for an unsupported feature.
+const codeUnsupported = 238
 
 // findAll runs a query and decodes every document with conv.
 func findAll[D, T any](ctx context.Context, col *mdb.Collection, filter any, opts *options.FindOptionsBuilder, conv func(D) (T, error)) ([]T, error) {
@@ -251,4 +252,31 @@ func findAll[D, T any](ctx context.Context, col *mdb.Collection, filter any, opt
 func exists(ctx context.Context, col *mdb.Collection, filter any) (bool, error) {
 	n, err := col.CountDocuments(ctx, filter, options.Count().SetLimit(1))
 	return n > 0, err
+}
+
+// insertOrExisting inserts doc into a collection whose unique key is
+// filter; if that key is taken it decodes the document holding it with
+// conv. A document that conflicted on another unique index (its id) is
+// reported as errs.ErrDuplicate. This is how every "exactly once" write
+// works without transactions: the unique index decides, and the loser
+// reads the winner.
+func insertOrExisting[D any, T any](ctx context.Context, col *mdb.Collection, doc any, filter bson.D, fresh T, conv func(D) (T, error)) (T, bool, error) {
+	var zero T
+	_, err := col.InsertOne(ctx, doc)
+	if err == nil {
+		return fresh, true, nil
+	}
+	if !mdb.IsDuplicateKeyError(err) {
+		return zero, false, err
+	}
+	var d D
+	err = col.FindOne(ctx, filter).Decode(&d)
+	if errors.Is(err, mdb.ErrNoDocuments) {
+		return zero, false, errs.ErrDuplicate
+	}
+	if err != nil {
+		return zero, false, fmt.Errorf("read existing: %w", err)
+	}
+	stored, err := conv(d)
+	return stored, false, err
 }

@@ -2,7 +2,6 @@ package mongo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	mdb "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/points"
 	"github.com/questline/questline/storage/internal/norm"
 )
@@ -44,26 +42,16 @@ func (s *Store) InsertEntry(ctx context.Context, e points.Entry) (points.Entry, 
 		e.ID = uuid.Must(uuid.NewV7()).String()
 	}
 	e.CreatedAt = norm.NowIfZero(e.CreatedAt)
-	_, err := s.ledger.InsertOne(ctx, entryDoc{
+	doc := entryDoc{
 		Tenant: e.Tenant, ID: e.ID, User: e.User, Amount: e.Amount, Key: e.Key,
 		Reason: e.Reason, EventID: e.EventID, CreatedAt: e.CreatedAt,
-	})
-	if err == nil {
-		return e, true, nil
 	}
-	if !mdb.IsDuplicateKeyError(err) {
-		return points.Entry{}, false, fmt.Errorf("mongo: insert ledger entry: %w", err)
-	}
-	var d entryDoc
-	err = s.ledger.FindOne(ctx, bson.D{{Key: "tenant", Value: e.Tenant}, {Key: "key", Value: e.Key}}).Decode(&d)
-	if errors.Is(err, mdb.ErrNoDocuments) {
-		return points.Entry{}, false, fmt.Errorf("mongo: insert ledger entry: entry id %s: %w", e.ID, errs.ErrDuplicate)
-	}
+	key := bson.D{{Key: "tenant", Value: e.Tenant}, {Key: "key", Value: e.Key}}
+	stored, inserted, err := insertOrExisting(ctx, s.ledger, doc, key, e, entryDoc.entry)
 	if err != nil {
-		return points.Entry{}, false, fmt.Errorf("mongo: insert ledger entry: read existing: %w", err)
+		return points.Entry{}, false, fmt.Errorf("mongo: insert ledger entry %s: %w", e.ID, err)
 	}
-	stored, _ := d.entry()
-	return stored, false, nil
+	return stored, inserted, nil
 }
 
 // sumAmount runs $match filter, $group sum(amount) and returns the sum (0
