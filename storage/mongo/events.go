@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
@@ -58,31 +57,16 @@ func (d eventDoc) event() (events.Event, error) {
 // idempotency key becomes the ID, and a zero ReceivedAt becomes now. An ID
 // already used by an event with another key is an errs.ErrDuplicate.
 func (s *Store) InsertEvent(ctx context.Context, e events.Event) (events.Event, bool, error) {
-	if e.ID == "" {
-		e.ID = uuid.Must(uuid.NewV7()).String()
-	}
-	if e.IdempotencyKey == "" {
-		e.IdempotencyKey = e.ID
-	}
-	e.OccurredAt = norm.Trunc(e.OccurredAt)
-	e.ReceivedAt = norm.NowIfZero(e.ReceivedAt)
-	e.ProcessedAt = norm.TruncPtr(e.ProcessedAt)
-	_, props, err := norm.JSONMap(e.Props)
+	e, _, resJSON, err := norm.Event(e)
 	if err != nil {
-		return events.Event{}, false, fmt.Errorf("mongo: insert event: encode props: %w", err)
+		return events.Event{}, false, fmt.Errorf("mongo: insert event: %w", err)
 	}
-	e.Props = props
-	resJSON, res, err := norm.JSON(e.Result)
-	if err != nil {
-		return events.Event{}, false, fmt.Errorf("mongo: insert event: encode result: %w", err)
-	}
-	e.Result = res
 	d := eventDoc{
 		Tenant: e.Tenant, ID: e.ID, Key: e.IdempotencyKey, User: e.User, Type: e.Type,
 		OccurredAt: e.OccurredAt, ReceivedAt: e.ReceivedAt, Source: e.Source,
 		Fingerprint: e.Fingerprint, Processed: e.Processed, ProcessedAt: e.ProcessedAt,
 	}
-	if d.Props, err = mapToRaw(props); err != nil {
+	if d.Props, err = mapToRaw(e.Props); err != nil {
 		return events.Event{}, false, fmt.Errorf("mongo: insert event: encode props: %w", err)
 	}
 	if d.Result, err = jsonToRaw(resJSON); err != nil {

@@ -8,46 +8,17 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/storage/internal/norm"
 )
-
-// prepEvent fills the defaults every backend applies and normalises e to
-// what a read will return. It returns the JSON forms of Props and Result.
-func prepEvent(e events.Event) (events.Event, []byte, []byte, error) {
-	if e.ID == "" {
-		e.ID = uuid.Must(uuid.NewV7()).String()
-	}
-	// An event without a key is its own idempotency scope; keys must be
-	// present for the unique index to mean anything.
-	if e.IdempotencyKey == "" {
-		e.IdempotencyKey = e.ID
-	}
-	e.OccurredAt = norm.Trunc(e.OccurredAt)
-	e.ReceivedAt = norm.NowIfZero(e.ReceivedAt)
-	e.ProcessedAt = norm.TruncPtr(e.ProcessedAt)
-	props, m, err := norm.JSONMap(e.Props)
-	if err != nil {
-		return e, nil, nil, fmt.Errorf("encode props: %w", err)
-	}
-	e.Props = m
-	res, r, err := norm.JSON(e.Result)
-	if err != nil {
-		return e, nil, nil, fmt.Errorf("encode result: %w", err)
-	}
-	e.Result = r
-	return e, props, res, nil
-}
 
 // InsertEvent stores e, or returns the tenant's event with the same
 // idempotency key and inserted=false. An empty ID gets a UUIDv7, an empty
 // idempotency key becomes the ID, and a zero ReceivedAt becomes now. An ID
 // already used by an event with another key is an errs.ErrDuplicate.
 func (s *Store) InsertEvent(ctx context.Context, e events.Event) (events.Event, bool, error) {
-	e, props, res, err := prepEvent(e)
+	e, props, res, err := norm.Event(e)
 	if err != nil {
 		return events.Event{}, false, fmt.Errorf("sqlite: insert event: %w", err)
 	}

@@ -8,7 +8,11 @@ package norm
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
+
+	"github.com/google/uuid"
+	"github.com/questline/questline/events"
 )
 
 // Millis is t as Unix milliseconds, the stored form of every time.
@@ -151,4 +155,31 @@ func JSON[T any](v *T) ([]byte, *T, error) {
 		return nil, nil, err
 	}
 	return b, out, nil
+}
+
+// Event fills the defaults every backend applies and normalises e to
+// what a read will return. It returns the JSON forms of Props and Result.
+func Event(e events.Event) (events.Event, []byte, []byte, error) {
+	if e.ID == "" {
+		e.ID = uuid.Must(uuid.NewV7()).String()
+	}
+	// An event without a key is its own idempotency scope; keys must be
+	// present for the unique index to mean anything.
+	if e.IdempotencyKey == "" {
+		e.IdempotencyKey = e.ID
+	}
+	e.OccurredAt = Trunc(e.OccurredAt)
+	e.ReceivedAt = NowIfZero(e.ReceivedAt)
+	e.ProcessedAt = TruncPtr(e.ProcessedAt)
+	props, m, err := JSONMap(e.Props)
+	if err != nil {
+		return e, nil, nil, fmt.Errorf("encode props: %w", err)
+	}
+	e.Props = m
+	res, r, err := JSON(e.Result)
+	if err != nil {
+		return e, nil, nil, fmt.Errorf("encode result: %w", err)
+	}
+	e.Result = r
+	return e, props, res, nil
 }
