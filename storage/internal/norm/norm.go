@@ -138,25 +138,6 @@ func Limit(limit, def int) int {
 	return limit
 }
 
-// JSON encodes v and decodes the encoding into a fresh value, returning
-// both, so a struct stored as JSON text (SQLite) or as a document built from
-// JSON (MongoDB) comes back exactly as a later read would return it. A nil v
-// stays nil.
-func JSON[T any](v *T) ([]byte, *T, error) {
-	if v == nil {
-		return nil, nil, nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, nil, err
-	}
-	out := new(T)
-	if err := json.Unmarshal(b, out); err != nil {
-		return nil, nil, err
-	}
-	return b, out, nil
-}
-
 // Event fills the defaults every backend applies and normalises e to
 // what a read will return. It returns the JSON forms of Props and Result.
 func Event(e events.Event) (events.Event, []byte, []byte, error) {
@@ -176,10 +157,13 @@ func Event(e events.Event) (events.Event, []byte, []byte, error) {
 		return e, nil, nil, fmt.Errorf("encode props: %w", err)
 	}
 	e.Props = m
-	res, r, err := JSON(e.Result)
-	if err != nil {
-		return e, nil, nil, fmt.Errorf("encode result: %w", err)
+	// A Result holds only strings, numbers, booleans and slices of them,
+	// so it reads back exactly as written: encoding it is enough.
+	var res []byte
+	if e.Result != nil {
+		if res, err = json.Marshal(e.Result); err != nil {
+			return e, nil, nil, fmt.Errorf("encode result: %w", err)
+		}
 	}
-	e.Result = r
 	return e, props, res, nil
 }
