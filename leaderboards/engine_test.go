@@ -968,7 +968,7 @@ func TestRedisTempKeySharesSlot(t *testing.T) {
 			t.Errorf("tempKey(%q) = %q hashes to slot %d, key to %d", c.in, got, clusterSlot(got), clusterSlot(c.in))
 		}
 	}
-	if tempKey(lbKey) == tempKey(lbKey) {
+	if a, b := tempKey(lbKey), tempKey(lbKey); a == b {
 		t.Error("tempKey is not random")
 	}
 }

@@ -79,14 +79,6 @@ func (p Period) bounds() (from, to time.Time) {
 	return p.Start, p.End
 }
 
-// Contains reports whether t falls in p.
-func (p Period) Contains(t time.Time) bool {
-	if p.Start.IsZero() {
-		return true
-	}
-	return !t.Before(p.Start) && t.Before(p.End)
-}
-
 // engineKey names a board period in the engine. The hash tag keeps every
 // period of one board in one Redis Cluster slot.
 func engineKey(tenant, board, period string) string {

@@ -93,7 +93,7 @@ func (s *Service) Wallet(ctx context.Context, tenant, user string) (Wallet, erro
 	if err != nil {
 		return Wallet{}, fmt.Errorf("points: wallet: %w", err)
 	}
-	return Wallet{Balance: t.Balance, Earned: t.Earned}, nil
+	return Wallet(t), nil
 }
 
 // Ledger pages a user's entries newest first.

@@ -153,12 +153,6 @@ func (s *testServer) shutdown() {
 	s.stop = nil
 }
 
-// restart stops the server and starts a new one on the same data.
-func (s *testServer) restart() {
-	s.shutdown()
-	s.start()
-}
-
 func freePort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -291,12 +285,6 @@ func (s *testServer) setupSlice(tenant string) (challengeID, boardID string) {
 		"name": "Points", "window": "all_time",
 	}}).json(s.t, &b)
 	return ch.ID, b.ID
-}
-
-// share sends one share event for the token's user.
-func (s *testServer) share(token, key string) response {
-	return s.do(req{method: "POST", path: "/v1/events", token: token, body: map[string]any{"type": "share"},
-		header: map[string]string{"Idempotency-Key": key}})
 }
 
 type eventResult struct {

@@ -64,11 +64,6 @@ func (l Limit) validate() error {
 	return nil
 }
 
-// interval is the time one token takes to refill (Period/Rate).
-func (l Limit) interval() time.Duration {
-	return l.Period / time.Duration(l.Rate)
-}
-
 // tokensDuration is how long t tokens take to refill, rounded up to the
 // nanosecond so that a positive shortfall never reads as zero.
 func (l Limit) tokensDuration(t float64) time.Duration {
