@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -16,21 +15,12 @@ import (
 const demoChallenge = "Share 3 times"
 
 func demo(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
-	mine, rest := splitFlags(args, "tenant", "url")
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(out)
+	fs := command("demo", "Usage: server demo [--tenant demo] [--url http://localhost:8080]\n"+
+		"Creates (once) a published challenge \"share 3 times -> 50 points\" and an all-time points\n"+
+		"leaderboard in the tenant, then prints tokens and commands to try them.\n", out)
 	tenant := fs.String("tenant", "demo", "tenant to create")
 	url := fs.String("url", "http://localhost:8080", "where the server listens, for the printed commands")
-	fs.Usage = func() {
-		fmt.Fprintln(out, "Usage: server demo [--tenant demo] [--url http://localhost:8080]")
-		fmt.Fprintln(out, "Creates (once) a published challenge \"share 3 times -> 50 points\" and an all-time points")
-		fmt.Fprintln(out, "leaderboard in the tenant, then prints tokens and commands to try them.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(mine); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(rest, getenv, out)
+	cfg, err := parseCommand(fs, args, getenv, out)
 	if err != nil {
 		return err
 	}

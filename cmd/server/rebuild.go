@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -10,27 +9,18 @@ import (
 )
 
 func rebuild(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
-	mine, rest := splitFlags(args, "tenant", "board")
-	fs := flag.NewFlagSet("rebuild", flag.ContinueOnError)
-	fs.SetOutput(out)
+	fs := command("rebuild", "Usage: server rebuild [--tenant acme [--board id]]\n"+
+		"Recomputes leaderboards from the points ledger and swaps each board in atomically.\n"+
+		"With REDIS_URL it repairs the shared boards (e.g. after Redis was flushed); on the\n"+
+		"in-process engine a running server rebuilds at every start, so this run only measures it.\n", out)
 	tenant := fs.String("tenant", "", "only this tenant (default: every tenant)")
 	board := fs.String("board", "", "only this board (needs --tenant)")
-	fs.Usage = func() {
-		fmt.Fprintln(out, "Usage: server rebuild [--tenant acme [--board id]]")
-		fmt.Fprintln(out, "Recomputes leaderboards from the points ledger and swaps each board in atomically.")
-		fmt.Fprintln(out, "With REDIS_URL it repairs the shared boards (e.g. after Redis was flushed); on the")
-		fmt.Fprintln(out, "in-process engine a running server rebuilds at every start, so this run only measures it.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(mine); err != nil {
+	cfg, err := parseCommand(fs, args, getenv, out)
+	if err != nil {
 		return err
 	}
 	if *board != "" && *tenant == "" {
 		return fmt.Errorf("rebuild: --board needs --tenant")
-	}
-	cfg, err := loadConfig(rest, getenv, out)
-	if err != nil {
-		return err
 	}
 	cfg.LogLevel = 8 // quiet: the progress bar is the output
 	a, err := newApp(ctx, cfg, newLogger(io.Discard, cfg.LogLevel))

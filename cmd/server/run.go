@@ -59,6 +59,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	return 0
 }
 
+// command returns the flag set of a subcommand whose usage text is usage.
+func command(name, usage string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprint(out, usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseCommand parses a subcommand's own flags (those defined on fs) and
+// loads the server settings from the rest of args and the environment.
+func parseCommand(fs *flag.FlagSet, args []string, getenv func(string) string, out io.Writer) (config.Config, error) {
+	var own []string
+	fs.VisitAll(func(f *flag.Flag) { own = append(own, f.Name) })
+	mine, rest := splitFlags(args, own...)
+	if err := fs.Parse(mine); err != nil {
+		return config.Config{}, err
+	}
+	return loadConfig(rest, getenv, out)
+}
+
 // splitFlags separates a subcommand's own flags from the server settings,
 // so `server token --sub u1 --data-dir x` works: own is parsed by the
 // subcommand, the rest by config.Load.

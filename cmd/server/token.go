@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -12,28 +11,19 @@ import (
 )
 
 func token(args []string, getenv func(string) string, out io.Writer) error {
-	mine, rest := splitFlags(args, "sub", "tenant", "role", "ttl")
-	fs := flag.NewFlagSet("token", flag.ContinueOnError)
-	fs.SetOutput(out)
+	fs := command("token", "Usage: server token --sub u1 --tenant acme [--role manager] [--ttl 24h]\n"+
+		"Mints a development JWT signed with QL_JWT_SECRET (generated into QL_DATA_DIR on the embedded default).\n", out)
 	sub := fs.String("sub", "", "user id (JWT sub), required")
 	tenant := fs.String("tenant", "", "tenant id (JWT tid), required")
 	roles := fs.String("role", "player", "comma-separated roles: player, moderator, manager, admin")
 	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token is valid")
-	fs.Usage = func() {
-		fmt.Fprintln(out, "Usage: server token --sub u1 --tenant acme [--role manager] [--ttl 24h]")
-		fmt.Fprintln(out, "Mints a development JWT signed with QL_JWT_SECRET (generated into QL_DATA_DIR on the embedded default).")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(mine); err != nil {
+	cfg, err := parseCommand(fs, args, getenv, out)
+	if err != nil {
 		return err
 	}
 	if *sub == "" || *tenant == "" {
 		fs.Usage()
 		return errors.New("token: --sub and --tenant are required")
-	}
-	cfg, err := loadConfig(rest, getenv, out)
-	if err != nil {
-		return err
 	}
 	if len(cfg.JWTSecret) == 0 {
 		return errors.New("token: needs an HS256 secret (QL_JWT_SECRET); tokens for JWKS/PEM setups come from your identity provider")
