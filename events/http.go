@@ -17,7 +17,8 @@ func Routes(api huma.API, s *Service) {
 		Security: []map[string][]string{{"bearer": {}}, {"apiKey": {}}},
 		Description: "Players send client-allowed types (share, app_open, visit, ...) for themselves; " +
 			"brand back ends send any type for any user with an API key holding events:write. " +
-			"The same Idempotency-Key always returns the first result (replayed: true) and changes nothing; " +
+			"Idempotency keys belong to their sender (a player, or an API key): the same key from the same sender " +
+			"always returns the first result (replayed: true) and changes nothing; " +
 			"reusing a key for a different event is 409.",
 	}, func(ctx context.Context, in *struct {
 		IdempotencyKey string `header:"Idempotency-Key" maxLength:"128"`
