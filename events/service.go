@@ -77,9 +77,8 @@ func (s *Service) Ingest(ctx context.Context, ev Event) (Result, error) {
 	if ev.OccurredAt.IsZero() {
 		ev.OccurredAt = now
 	}
-	if ev.IdempotencyKey == "" {
-		ev.IdempotencyKey = ev.ID
-	}
+	// An event sent without a key is its own key: the store makes the id
+	// its idempotency key.
 	if r, quiet, err := s.preview(ctx, ev); err != nil {
 		return Result{}, err
 	} else if quiet {
@@ -91,8 +90,10 @@ func (s *Service) Ingest(ctx context.Context, ev Event) (Result, error) {
 	}
 	if !inserted {
 		if stored.Fingerprint != ev.Fingerprint {
+			// The stored key carries the sender's scope; the caller knows
+			// the key it sent, so the message does not repeat it.
 			return Result{}, errs.New(errs.Conflict, "idempotency-key-reused",
-				"idempotency key %q was already used for a different event", ev.IdempotencyKey)
+				"this idempotency key was already used for a different event")
 		}
 		if stored.Processed && stored.Result != nil {
 			r := *stored.Result
