@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/questline/questline/audit"
 	"github.com/questline/questline/auth"
 	"github.com/questline/questline/challenges"
 	"github.com/questline/questline/events"
@@ -18,6 +19,7 @@ import (
 	"github.com/questline/questline/internal/ratelimit"
 	"github.com/questline/questline/leaderboards"
 	"github.com/questline/questline/points"
+	"github.com/questline/questline/profiles"
 	"github.com/questline/questline/realtime"
 	"github.com/questline/questline/storage/mongo"
 	"github.com/questline/questline/storage/sqlite"
@@ -30,6 +32,8 @@ type store interface {
 	points.Store
 	leaderboards.Store
 	auth.KeyStore
+	audit.Store
+	profiles.Store
 	Ping(context.Context) error
 	Close() error
 }

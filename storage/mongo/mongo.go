@@ -1,14 +1,16 @@
 // Package mongo implements Questline's domain stores (events, challenges,
-// points, leaderboards and API keys) on MongoDB with the official v2 driver.
+// points, leaderboards, API keys, the audit log and profiles) on MongoDB
+// with the official v2 driver.
 //
 // It never uses multi-document transactions: a standalone mongod has none
 // and sharded ones make them slow. Correctness comes from unique indexes
 // ((tenant, id) everywhere, plus (tenant, idempotency_key) for events,
 // (tenant, challenge, user, period, event_id) for contributions, (tenant,
-// challenge, user, period) for completions, (tenant, key) for the ledger
-// and hash for API keys) and single-document atomic operations: an insert
-// that hits a unique index is a repeat, answered by reading the document
-// that won.
+// challenge, user, period) for completions, (tenant, key) for the ledger,
+// (tenant, board, event_id) for board scores, (tenant, board, user) for
+// exclusions, (tenant, user) for profiles and hash for API keys) and
+// single-document atomic operations: an insert that hits a unique index is
+// a repeat, answered by reading the document that won.
 //
 // Values follow the same conventions as the SQLite store (see
 // storage/storagetest): times are UTC milliseconds, props and results are
@@ -16,8 +18,11 @@
 // encoding/json would decode them (numbers as float64), empty maps and
 // slices come back nil, and a limit <= 0 means DefaultLimit.
 //
-// The queries stick to what both MongoDB and FerretDB (a MongoDB-compatible
-// server on PostgreSQL) support, so either can run the conformance suite.
+// The queries stick to what both MongoDB and FerretDB 1.x (a
+// MongoDB-compatible server on PostgreSQL or SQLite) support, so either can
+// run the conformance suite: no $cond, no partial indexes, no distinct, and
+// $group with a single accumulator only (FerretDB folds several wrongly,
+// without an error); a "first by some order" is a find with sort and limit.
 package mongo
 
 import (
@@ -50,18 +55,24 @@ const (
 	colCompletions   = "completions"
 	colLedger        = "ledger"
 	colBoards        = "boards"
+	colScores        = "board_scores"
+	colExclusions    = "board_exclusions"
 	colAPIKeys       = "api_keys"
+	colAudit         = "audit"
+	colProfiles      = "profiles"
 )
 
 // Store is the MongoDB implementation of events.Store, challenges.Store,
-// points.Store, leaderboards.Store and auth.KeyStore. It is safe for
-// concurrent use; Close it to release the connection pool.
+// points.Store, leaderboards.Store, auth.KeyStore, audit.Store and
+// profiles.Store. It is safe for concurrent use; Close it to release the
+// connection pool.
 type Store struct {
 	client *mdb.Client
 	db     *mdb.Database
 
 	events, challenges, contributions, completions *mdb.Collection
-	ledger, boards, apiKeys                        *mdb.Collection
+	ledger, boards, scores, exclusions             *mdb.Collection
+	apiKeys, audit, profiles                       *mdb.Collection
 }
 
 // Open connects to uri, checks that a primary answers (failing after
@@ -92,7 +103,11 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		completions:   db.Collection(colCompletions),
 		ledger:        db.Collection(colLedger),
 		boards:        db.Collection(colBoards),
+		scores:        db.Collection(colScores),
+		exclusions:    db.Collection(colExclusions),
 		apiKeys:       db.Collection(colAPIKeys),
+		audit:         db.Collection(colAudit),
+		profiles:      db.Collection(colProfiles),
 	}
 	if err := s.ensureIndexes(ctx); err != nil {
 		client.Disconnect(context.Background())
@@ -177,9 +192,24 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 				{Key: "created_at", Value: 1}, {Key: "amount", Value: 1}}},
 		}},
 		{s.boards, []index{byID("boards")}},
+		{s.scores, []index{
+			// Also serves ScanScores's event_id order.
+			{name: "board_scores_once", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "board", Value: 1}, {Key: "event_id", Value: 1}}},
+			// One user's window in time order; with value last it also
+			// gives Latest's (at, value) order without a sort.
+			{name: "board_scores_user", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "board", Value: 1},
+				{Key: "user", Value: 1}, {Key: "at", Value: 1}, {Key: "value", Value: 1}}},
+		}},
+		{s.exclusions, []index{
+			{name: "board_exclusions_user", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "board", Value: 1}, {Key: "user", Value: 1}}},
+		}},
 		{s.apiKeys, []index{
 			byID("api_keys"),
 			{name: "api_keys_hash", unique: true, keys: bson.D{{Key: "hash", Value: 1}}},
+		}},
+		{s.audit, []index{byID("audit")}},
+		{s.profiles, []index{
+			{name: "profiles_user", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "user", Value: 1}}},
 		}},
 	}
 	for _, p := range plan {
@@ -279,4 +309,40 @@ func insertOrExisting[D any, T any](ctx context.Context, col *mdb.Collection, do
 	}
 	stored, err := conv(d)
 	return stored, false, err
+}
+
+// sum runs $match filter and a $group summing field ("$amount") and returns
+// the sum (0 when nothing matches). The $group has this one accumulator
+// only, which FerretDB computes right.
+func sum(ctx context.Context, col *mdb.Collection, filter bson.D, field string) (int64, error) {
+	cur, err := col.Aggregate(ctx, mdb.Pipeline{
+		{{Key: "$match", Value: filter}},
+		{{Key: "$group", Value: bson.D{{Key: "_id", Value: nil}, {Key: "n", Value: bson.D{{Key: "$sum", Value: field}}}}}},
+	})
+	if err != nil {
+		return 0, err
+	}
+	var rows []struct {
+		N int64 `bson:"n"`
+	}
+	if err := cur.All(ctx, &rows); err != nil {
+		return 0, err
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	return rows[0].N, nil
+}
+
+// upsert replaces the document with key filter by doc, inserting it when
+// there is none. Two concurrent upserts of a new key can both try to
+// insert, and the unique index fails the loser; retrying once makes it
+// replace the winner's document, as if it had come second.
+func upsert(ctx context.Context, col *mdb.Collection, filter bson.D, doc any) error {
+	opts := options.Replace().SetUpsert(true)
+	_, err := col.ReplaceOne(ctx, filter, doc, opts)
+	if mdb.IsDuplicateKeyError(err) {
+		_, err = col.ReplaceOne(ctx, filter, doc, opts)
+	}
+	return err
 }

@@ -3,12 +3,15 @@ package mongo_test
 import (
 	"context"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/questline/questline/leaderboards"
 	"github.com/questline/questline/storage/mongo"
 	"github.com/questline/questline/storage/storagetest"
 )
@@ -79,5 +82,33 @@ func TestOpenFailsFast(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "mongo: open") {
 		t.Fatalf("error %q lacks context", err)
+	}
+}
+
+// TestOldBoardDocument reads a board stored before boards had sources and
+// aggregations: it has a metric field and none of the new ones, and reads
+// as the SQLite store reads a version 1 row.
+func TestOldBoardDocument(t *testing.T) {
+	s := openFresh(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	created := time.Date(2025, 3, 14, 15, 9, 26, 535_000_000, time.UTC)
+	_, err := s.Database().Collection("boards").InsertOne(ctx, bson.D{
+		{Key: "tenant", Value: "acme"}, {Key: "id", Value: "weekly"}, {Key: "name", Value: "Top of the week"},
+		{Key: "metric", Value: "points"}, {Key: "window", Value: "weekly"}, {Key: "created_at", Value: created},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetBoard(ctx, "acme", "weekly")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := leaderboards.Board{
+		ID: "weekly", Tenant: "acme", Name: "Top of the week", Source: leaderboards.FromPoints,
+		Aggregation: leaderboards.Sum, Window: leaderboards.Weekly, TimeZone: "UTC", CreatedAt: created,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("old board reads as\n%#v, want\n%#v", got, want)
 	}
 }

@@ -2,6 +2,7 @@ package mongo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -54,28 +55,6 @@ func (s *Store) InsertEntry(ctx context.Context, e points.Entry) (points.Entry, 
 	return stored, inserted, nil
 }
 
-// sumAmount runs $match filter, $group sum(amount) and returns the sum (0
-// when nothing matches).
-func (s *Store) sumAmount(ctx context.Context, filter bson.D) (int64, error) {
-	cur, err := s.ledger.Aggregate(ctx, mdb.Pipeline{
-		{{Key: "$match", Value: filter}},
-		{{Key: "$group", Value: bson.D{{Key: "_id", Value: nil}, {Key: "n", Value: bson.D{{Key: "$sum", Value: "$amount"}}}}}},
-	})
-	if err != nil {
-		return 0, err
-	}
-	var rows []struct {
-		N int64 `bson:"n"`
-	}
-	if err := cur.All(ctx, &rows); err != nil {
-		return 0, err
-	}
-	if len(rows) == 0 {
-		return 0, nil
-	}
-	return rows[0].N, nil
-}
-
 // Totals folds a user's ledger into balance and lifetime earnings. It runs
 // two plain $sum aggregations rather than one with $cond: FerretDB (a
 // MongoDB-compatible server we test on) does not implement $cond, and both
@@ -86,28 +65,60 @@ func (s *Store) Totals(ctx context.Context, tenant, user string) (points.Totals,
 		err error
 	)
 	match := bson.D{{Key: "tenant", Value: tenant}, {Key: "user", Value: user}}
-	if t.Balance, err = s.sumAmount(ctx, match); err != nil {
+	if t.Balance, err = sum(ctx, s.ledger, match, "$amount"); err != nil {
 		return points.Totals{}, fmt.Errorf("mongo: ledger totals: %w", err)
 	}
 	match = append(match, bson.E{Key: "amount", Value: bson.D{{Key: "$gt", Value: 0}}})
-	if t.Earned, err = s.sumAmount(ctx, match); err != nil {
+	if t.Earned, err = sum(ctx, s.ledger, match, "$amount"); err != nil {
 		return points.Totals{}, fmt.Errorf("mongo: ledger totals: %w", err)
 	}
 	return t, nil
 }
 
 // EarnedBetween sums a user's positive entries created in [from, to),
-// compared at millisecond precision.
-func (s *Store) EarnedBetween(ctx context.Context, tenant, user string, from, to time.Time) (int64, error) {
-	n, err := s.sumAmount(ctx, bson.D{
-		{Key: "tenant", Value: tenant}, {Key: "user", Value: user},
-		{Key: "created_at", Value: bson.D{{Key: "$gte", Value: norm.Trunc(from)}, {Key: "$lt", Value: norm.Trunc(to)}}},
-		{Key: "amount", Value: bson.D{{Key: "$gt", Value: 0}}},
-	})
-	if err != nil {
-		return 0, fmt.Errorf("mongo: earned between: %w", err)
+// compared at millisecond precision, whose keys start with keyPrefix, and
+// returns when the last of them was created (zero when there are none).
+// It finds the last entry first and then sums up to it, so that an entry
+// credited in between cannot make the total and the time disagree.
+func (s *Store) EarnedBetween(ctx context.Context, tenant, user, keyPrefix string, from, to time.Time) (int64, time.Time, error) {
+	earned := func(created bson.D) bson.D {
+		f := bson.D{
+			{Key: "tenant", Value: tenant}, {Key: "user", Value: user},
+			{Key: "created_at", Value: created},
+			{Key: "amount", Value: bson.D{{Key: "$gt", Value: 0}}},
+		}
+		if keyPrefix != "" {
+			f = append(f, bson.E{Key: "key", Value: prefixRange(keyPrefix)})
+		}
+		return f
 	}
-	return n, nil
+	from = norm.Trunc(from)
+	var last entryDoc
+	err := s.ledger.FindOne(ctx,
+		earned(bson.D{{Key: "$gte", Value: from}, {Key: "$lt", Value: norm.Trunc(to)}}),
+		options.FindOne().SetSort(bson.D{{Key: "created_at", Value: -1}})).Decode(&last)
+	if errors.Is(err, mdb.ErrNoDocuments) {
+		return 0, time.Time{}, nil
+	}
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("mongo: earned between: %w", err)
+	}
+	n, err := sum(ctx, s.ledger, earned(bson.D{{Key: "$gte", Value: from}, {Key: "$lte", Value: last.CreatedAt}}), "$amount")
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("mongo: earned between: %w", err)
+	}
+	return n, norm.Trunc(last.CreatedAt), nil
+}
+
+// prefixRange matches the strings that start with prefix as a range, which
+// an index can serve. The bound is built by norm.PrefixEnd rather than as
+// prefix+"\xff", which is not UTF-8 and so no valid BSON string.
+func prefixRange(prefix string) bson.D {
+	r := bson.D{{Key: "$gte", Value: prefix}}
+	if end, ok := norm.PrefixEnd(prefix); ok {
+		r = append(r, bson.E{Key: "$lt", Value: end})
+	}
+	return r
 }
 
 // Entries pages a user's ledger newest first (by id, which is UUIDv7 and so

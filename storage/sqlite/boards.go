@@ -2,13 +2,78 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/leaderboards"
 	"github.com/questline/questline/storage/internal/norm"
 )
+
+// boardSpec is the JSON stored in boards.spec: every definition field
+// without a column of its own. Empty fields are left out; norm.Board fills
+// the defaults on read, which is also how version 1 rows ('{}') read.
+type boardSpec struct {
+	Source        string     `json:"source,omitempty"`
+	EventType     string     `json:"event_type,omitempty"`
+	Prop          string     `json:"prop,omitempty"`
+	Aggregation   string     `json:"aggregation,omitempty"`
+	TimeZone      string     `json:"time_zone,omitempty"`
+	StartsAt      *int64     `json:"starts_at,omitempty"` // Unix milliseconds
+	EndsAt        *int64     `json:"ends_at,omitempty"`
+	Scope         *scopeSpec `json:"scope,omitempty"`
+	RetentionDays int        `json:"retention_days,omitempty"`
+}
+
+// scopeSpec keeps the stored form independent of leaderboards.Scope's
+// API tags.
+type scopeSpec struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
+func specOf(b leaderboards.Board) boardSpec {
+	sp := boardSpec{
+		Source: string(b.Source), EventType: b.EventType, Prop: b.Prop,
+		Aggregation: string(b.Aggregation), TimeZone: b.TimeZone,
+		StartsAt: millisPtr(b.StartsAt), EndsAt: millisPtr(b.EndsAt),
+		RetentionDays: b.RetentionDays,
+	}
+	if b.Scope != nil {
+		sp.Scope = &scopeSpec{Type: b.Scope.Type, ID: b.Scope.ID}
+	}
+	return sp
+}
+
+// apply copies the spec's fields into b.
+func (sp boardSpec) apply(b *leaderboards.Board) {
+	b.Source, b.EventType, b.Prop = leaderboards.Source(sp.Source), sp.EventType, sp.Prop
+	b.Aggregation, b.TimeZone = leaderboards.Aggregation(sp.Aggregation), sp.TimeZone
+	b.StartsAt, b.EndsAt = timeFromPtr(sp.StartsAt), timeFromPtr(sp.EndsAt)
+	b.RetentionDays = sp.RetentionDays
+	if sp.Scope != nil {
+		b.Scope = &leaderboards.Scope{Type: sp.Scope.Type, ID: sp.Scope.ID}
+	}
+}
+
+func millisPtr(t *time.Time) *int64 {
+	if t == nil {
+		return nil
+	}
+	ms := norm.Millis(*t)
+	return &ms
+}
+
+func timeFromPtr(ms *int64) *time.Time {
+	if ms == nil {
+		return nil
+	}
+	t := norm.Time(*ms)
+	return &t
+}
 
 // CreateBoard stores a board definition; an existing (tenant, id) is an
 // errs.ErrDuplicate. A zero CreatedAt becomes now.
@@ -16,9 +81,13 @@ func (s *Store) CreateBoard(ctx context.Context, b leaderboards.Board) error {
 	if b.ID == "" {
 		return errors.New("sqlite: create board: empty id")
 	}
+	spec, err := json.Marshal(specOf(b))
+	if err != nil {
+		return fmt.Errorf("sqlite: create board: encode spec: %w", err)
+	}
 	b.CreatedAt = norm.NowIfZero(b.CreatedAt)
-	err := s.w.do(ctx, func(tx *wtx) error {
-		r, err := tx.exec(s.wq.insertBoard, b.Tenant, b.ID, b.Name, b.Metric, string(b.Window), norm.Millis(b.CreatedAt))
+	err = s.w.do(ctx, func(tx *wtx) error {
+		r, err := tx.exec(s.wq.insertBoard, b.Tenant, b.ID, b.Name, string(b.Window), string(spec), norm.Millis(b.CreatedAt))
 		if err != nil {
 			return err
 		}
@@ -76,13 +145,179 @@ func (s *Store) Tenants(ctx context.Context) ([]string, error) {
 
 func scanBoard(sc scanner) (leaderboards.Board, error) {
 	var (
-		b   leaderboards.Board
-		win string
-		at  int64
+		b         leaderboards.Board
+		win, spec string
+		at        int64
 	)
-	if err := sc.Scan(&b.Tenant, &b.ID, &b.Name, &b.Metric, &win, &at); err != nil {
+	if err := sc.Scan(&b.Tenant, &b.ID, &b.Name, &win, &spec, &at); err != nil {
 		return leaderboards.Board{}, err
 	}
+	var sp boardSpec
+	if err := json.Unmarshal([]byte(spec), &sp); err != nil {
+		return leaderboards.Board{}, fmt.Errorf("decode spec of board %s: %w", b.ID, err)
+	}
+	sp.apply(&b)
 	b.Window, b.CreatedAt = leaderboards.Window(win), norm.Time(at)
-	return b, nil
+	return norm.Board(b), nil
+}
+
+// AddScore stores sc unless the board has a score for sc.EventID already.
+// A zero At becomes now.
+func (s *Store) AddScore(ctx context.Context, sc leaderboards.Score) (bool, error) {
+	if sc.Board == "" || sc.EventID == "" {
+		return false, errors.New("sqlite: add score: empty board or event id")
+	}
+	sc.At = norm.NowIfZero(sc.At)
+	var inserted bool
+	err := s.w.do(ctx, func(tx *wtx) error {
+		r, err := tx.exec(s.wq.insertScore, sc.Tenant, sc.Board, sc.EventID, sc.User, sc.Value, norm.Millis(sc.At))
+		if err != nil {
+			return err
+		}
+		n, err := r.RowsAffected()
+		inserted = n == 1
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("sqlite: add score: %w", err)
+	}
+	return inserted, nil
+}
+
+// AggregateScores folds a user's scores on a board with At in [from, to),
+// compared at millisecond precision; see leaderboards.Store for the folds.
+func (s *Store) AggregateScores(ctx context.Context, tenant, board, user string, agg leaderboards.Aggregation, from, to time.Time) (int64, time.Time, bool, error) {
+	args := []any{tenant, board, user, norm.Millis(from), norm.Millis(to)}
+	var (
+		value, at sql.NullInt64
+		err       error
+	)
+	switch agg {
+	case leaderboards.Sum:
+		err = s.rq.sumScores.QueryRowContext(ctx, args...).Scan(&value, &at)
+	case leaderboards.Best:
+		err = s.rq.bestScore.QueryRowContext(ctx, args...).Scan(&value, &at)
+	case leaderboards.Latest:
+		err = s.rq.latestScore.QueryRowContext(ctx, args...).Scan(&value, &at)
+	default:
+		return 0, time.Time{}, false, fmt.Errorf("sqlite: aggregate scores: unknown aggregation %q", agg)
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, time.Time{}, false, fmt.Errorf("sqlite: aggregate scores: %w", err)
+	}
+	// No rows: Best and Latest find none, Sum folds to NULLs.
+	if !at.Valid {
+		return 0, time.Time{}, false, nil
+	}
+	return value.Int64, norm.Time(at.Int64), true, nil
+}
+
+// ScanScores calls fn for every score of a board in event id order, a page
+// at a time like ScanEntries. It stops at, and returns, the first error of
+// fn.
+func (s *Store) ScanScores(ctx context.Context, tenant, board string, fn func(leaderboards.Score) error) error {
+	last := ""
+	for {
+		rows, err := s.rq.scanScores.QueryContext(ctx, tenant, board, last, scanPage)
+		if err != nil {
+			return fmt.Errorf("sqlite: scan scores: %w", err)
+		}
+		page, err := collect(rows, scanScore)
+		if err != nil {
+			return fmt.Errorf("sqlite: scan scores: %w", err)
+		}
+		for _, sc := range page {
+			if err := fn(sc); err != nil {
+				return err
+			}
+		}
+		if len(page) < scanPage {
+			return nil
+		}
+		last = page[len(page)-1].EventID
+	}
+}
+
+// CountScores counts a board's scores.
+func (s *Store) CountScores(ctx context.Context, tenant, board string) (int64, error) {
+	var n int64
+	if err := s.rq.countScores.QueryRowContext(ctx, tenant, board).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: count scores: %w", err)
+	}
+	return n, nil
+}
+
+func scanScore(sc scanner) (leaderboards.Score, error) {
+	var (
+		s  leaderboards.Score
+		at int64
+	)
+	if err := sc.Scan(&s.Tenant, &s.Board, &s.EventID, &s.User, &s.Value, &at); err != nil {
+		return leaderboards.Score{}, err
+	}
+	s.At = norm.Time(at)
+	return s, nil
+}
+
+// Exclude stores e, replacing an earlier exclusion of the same user from
+// the same board. A zero At becomes now.
+func (s *Store) Exclude(ctx context.Context, e leaderboards.Exclusion) error {
+	if e.Board == "" || e.User == "" {
+		return errors.New("sqlite: exclude: empty board or user")
+	}
+	e.At = norm.NowIfZero(e.At)
+	err := s.w.do(ctx, func(tx *wtx) error {
+		_, err := tx.exec(s.wq.upsertExclusion, e.Tenant, e.Board, e.User, e.By, e.Reason, norm.Millis(e.At))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: exclude: %w", err)
+	}
+	return nil
+}
+
+// Reinstate deletes the exclusion of user from board; errs.ErrNotFound
+// when there is none.
+func (s *Store) Reinstate(ctx context.Context, tenant, board, user string) error {
+	err := s.w.do(ctx, func(tx *wtx) error {
+		r, err := tx.exec(s.wq.deleteExclusion, tenant, board, user)
+		if err != nil {
+			return err
+		}
+		if n, err := r.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("exclusion of %s from board %s: %w", user, board, errs.ErrNotFound)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: reinstate: %w", err)
+	}
+	return nil
+}
+
+// Exclusions lists a board's exclusions in user order.
+func (s *Store) Exclusions(ctx context.Context, tenant, board string) ([]leaderboards.Exclusion, error) {
+	rows, err := s.rq.exclusions.QueryContext(ctx, tenant, board)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list exclusions: %w", err)
+	}
+	out, err := collect(rows, scanExclusion)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list exclusions: %w", err)
+	}
+	return out, nil
+}
+
+func scanExclusion(sc scanner) (leaderboards.Exclusion, error) {
+	var (
+		e  leaderboards.Exclusion
+		at int64
+	)
+	if err := sc.Scan(&e.Tenant, &e.Board, &e.User, &e.By, &e.Reason, &at); err != nil {
+		return leaderboards.Exclusion{}, err
+	}
+	e.At = norm.Time(at)
+	return e, nil
 }

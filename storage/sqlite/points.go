@@ -53,13 +53,24 @@ func (s *Store) Totals(ctx context.Context, tenant, user string) (points.Totals,
 }
 
 // EarnedBetween sums a user's positive entries created in [from, to),
-// compared at millisecond precision.
-func (s *Store) EarnedBetween(ctx context.Context, tenant, user string, from, to time.Time) (int64, error) {
-	var n int64
-	if err := s.rq.earnedBetween.QueryRowContext(ctx, tenant, user, norm.Millis(from), norm.Millis(to)).Scan(&n); err != nil {
-		return 0, fmt.Errorf("sqlite: earned between: %w", err)
+// compared at millisecond precision, whose keys start with keyPrefix, and
+// returns when the last of them was created (zero when there are none).
+func (s *Store) EarnedBetween(ctx context.Context, tenant, user, keyPrefix string, from, to time.Time) (int64, time.Time, error) {
+	var (
+		n    int64
+		last sql.NullInt64
+	)
+	// SQLite compares TEXT bytewise and valid UTF-8 never holds 0xff, so
+	// [prefix, prefix+"\xff") is exactly the keys with the prefix ("" too).
+	err := s.rq.earnedBetween.QueryRowContext(ctx, tenant, user, norm.Millis(from), norm.Millis(to),
+		keyPrefix, keyPrefix+"\xff").Scan(&n, &last)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("sqlite: earned between: %w", err)
 	}
-	return n, nil
+	if !last.Valid {
+		return 0, time.Time{}, nil
+	}
+	return n, norm.Time(last.Int64), nil
 }
 
 // Entries pages a user's ledger newest first (by id, which is UUIDv7 and so

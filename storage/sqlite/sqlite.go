@@ -1,7 +1,7 @@
 // Package sqlite implements Questline's domain stores (events, challenges,
-// points, leaderboards and API keys) on an embedded SQLite database through
-// the pure-Go driver modernc.org/sqlite. It is the zero-dependency default
-// deployment: one file, one process.
+// points, leaderboards, API keys, the audit log and profiles) on an
+// embedded SQLite database through the pure-Go driver modernc.org/sqlite.
+// It is the zero-dependency default deployment: one file, one process.
 //
 // SQLite allows one writer at a time, and every commit costs an fsync. To
 // reach thousands of writes per second anyway, every write method hands a
@@ -89,8 +89,9 @@ func (o Options) withDefaults() Options {
 }
 
 // Store is the SQLite implementation of events.Store, challenges.Store,
-// points.Store, leaderboards.Store and auth.KeyStore. It is safe for
-// concurrent use; Close it to stop the writer and release the file.
+// points.Store, leaderboards.Store, auth.KeyStore, audit.Store and
+// profiles.Store. It is safe for concurrent use; Close it to stop the
+// writer and release the file.
 type Store struct {
 	path  string
 	read  *sql.DB
@@ -267,18 +268,20 @@ func (s *Store) closeDBs() error {
 var errClosed = errors.New("sqlite: store closed")
 
 // schemaVersion is stored in PRAGMA user_version so a later release can tell
-// which migrations a file has seen.
-const schemaVersion = 1
+// which migrations a file has seen. Version 2 added board definitions
+// (boards.spec), board scores, exclusions, the audit log and profiles.
+const schemaVersion = 2
 
-// schema is idempotent (IF NOT EXISTS throughout) and runs in one
+// schema is idempotent (IF [NOT] EXISTS throughout) and runs in one
 // IMMEDIATE transaction, so several processes opening the same file at
 // once serialise on it instead of racing. Every table carries tenant and
 // every index leads with it, except the two documented lookups that are
 // global by nature: the sweeper's unprocessed-events index and the API-key
 // hash (a key is looked up before its tenant is known).
 //
-// Tables are WITHOUT ROWID with (tenant, id) as primary key: one B-tree less
-// per insert than a rowid table with a unique index, and rows stay small.
+// Tables are WITHOUT ROWID with (tenant, id), or the row's natural key, as
+// primary key: one B-tree less per insert than a rowid table with a unique
+// index, and rows stay small.
 var schema = []string{
 	`CREATE TABLE IF NOT EXISTS events (
 		tenant       TEXT NOT NULL,
@@ -361,18 +364,68 @@ var schema = []string{
 	) WITHOUT ROWID`,
 	`CREATE UNIQUE INDEX IF NOT EXISTS ledger_key ON ledger (tenant, entry_key)`,
 	`CREATE INDEX IF NOT EXISTS ledger_user ON ledger (tenant, user_id, id)`,
-	// Covering index for Totals and EarnedBetween: the sums never touch
-	// the table.
-	`CREATE INDEX IF NOT EXISTS ledger_user_time ON ledger (tenant, user_id, created_at, amount)`,
+	// Covering index for Totals and EarnedBetween (whose key prefix is
+	// checked in the index too): the sums never touch the table. It
+	// replaces version 1's ledger_user_time, which lacked entry_key.
+	`DROP INDEX IF EXISTS ledger_user_time`,
+	`CREATE INDEX IF NOT EXISTS ledger_user_earned ON ledger (tenant, user_id, created_at, entry_key, amount)`,
 
+	// A board's definition beyond name and window is one JSON column:
+	// boards are few and always read whole. Version 1 files get spec (and
+	// lose their metric column) in upgradeBoards.
 	`CREATE TABLE IF NOT EXISTS boards (
 		tenant     TEXT NOT NULL,
 		id         TEXT NOT NULL,
 		name       TEXT NOT NULL,
-		metric     TEXT NOT NULL,
 		win        TEXT NOT NULL,
 		created_at INTEGER NOT NULL,
+		spec       TEXT NOT NULL DEFAULT '{}',
 		PRIMARY KEY (tenant, id)
+	) WITHOUT ROWID`,
+
+	// One row per (board, event), so a replayed event never scores twice.
+	// AggregateScores reads only board_scores_user, which holds value
+	// too: a range scan of one user's window, ordered by time.
+	`CREATE TABLE IF NOT EXISTS board_scores (
+		tenant   TEXT NOT NULL,
+		board_id TEXT NOT NULL,
+		event_id TEXT NOT NULL,
+		user_id  TEXT NOT NULL,
+		value    INTEGER NOT NULL,
+		at       INTEGER NOT NULL,
+		PRIMARY KEY (tenant, board_id, event_id)
+	) WITHOUT ROWID`,
+	`CREATE INDEX IF NOT EXISTS board_scores_user ON board_scores (tenant, board_id, user_id, at, value)`,
+
+	`CREATE TABLE IF NOT EXISTS board_exclusions (
+		tenant      TEXT NOT NULL,
+		board_id    TEXT NOT NULL,
+		user_id     TEXT NOT NULL,
+		excluded_by TEXT NOT NULL,
+		reason      TEXT NOT NULL,
+		at          INTEGER NOT NULL,
+		PRIMARY KEY (tenant, board_id, user_id)
+	) WITHOUT ROWID`,
+
+	// Ids are UUIDv7, so the primary key pages the log newest first.
+	`CREATE TABLE IF NOT EXISTS audit (
+		tenant  TEXT NOT NULL,
+		id      TEXT NOT NULL,
+		actor   TEXT NOT NULL,
+		action  TEXT NOT NULL,
+		subject TEXT NOT NULL,
+		detail  TEXT,
+		at      INTEGER NOT NULL,
+		PRIMARY KEY (tenant, id)
+	) WITHOUT ROWID`,
+
+	`CREATE TABLE IF NOT EXISTS profiles (
+		tenant     TEXT NOT NULL,
+		user_id    TEXT NOT NULL,
+		name       TEXT NOT NULL,
+		avatar_url TEXT NOT NULL,
+		updated_at INTEGER NOT NULL,
+		PRIMARY KEY (tenant, user_id)
 	) WITHOUT ROWID`,
 
 	`CREATE TABLE IF NOT EXISTS api_keys (
@@ -389,6 +442,7 @@ var schema = []string{
 	`CREATE UNIQUE INDEX IF NOT EXISTS api_keys_hash ON api_keys (hash)`,
 }
 
+// migrate creates or upgrades the schema (see schema).
 func (s *Store) migrate(ctx context.Context) error {
 	conn, err := s.wdb.Conn(ctx)
 	if err != nil {
@@ -398,28 +452,80 @@ func (s *Store) migrate(ctx context.Context) error {
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return fmt.Errorf("sqlite: migrate: begin: %w", err)
 	}
-	var version int
-	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+	if err := applySchema(ctx, conn); err != nil {
 		conn.ExecContext(context.Background(), "ROLLBACK")
-		return fmt.Errorf("sqlite: migrate: read version: %w", err)
-	}
-	if version > schemaVersion {
-		conn.ExecContext(context.Background(), "ROLLBACK")
-		return fmt.Errorf("sqlite: migrate: database schema version %d is newer than this binary's %d", version, schemaVersion)
-	}
-	for _, q := range schema {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			conn.ExecContext(context.Background(), "ROLLBACK")
-			return fmt.Errorf("sqlite: migrate: %w", err)
-		}
-	}
-	if _, err := conn.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(schemaVersion)); err != nil {
-		conn.ExecContext(context.Background(), "ROLLBACK")
-		return fmt.Errorf("sqlite: migrate: set version: %w", err)
+		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		conn.ExecContext(context.Background(), "ROLLBACK")
 		return fmt.Errorf("sqlite: migrate: commit: %w", err)
 	}
 	return nil
+}
+
+// applySchema runs inside migrate's transaction.
+func applySchema(ctx context.Context, conn *sql.Conn) error {
+	var version int
+	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("read version: %w", err)
+	}
+	if version > schemaVersion {
+		return fmt.Errorf("database schema version %d is newer than this binary's %d", version, schemaVersion)
+	}
+	for _, q := range schema {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	if err := upgradeBoards(ctx, conn); err != nil {
+		return fmt.Errorf("upgrade boards: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(schemaVersion)); err != nil {
+		return fmt.Errorf("set version: %w", err)
+	}
+	return nil
+}
+
+// upgradeBoards brings a version 1 boards table to version 2: the new
+// definition fields live in spec ('{}' reads as the version 1 board, see
+// norm.Board), and metric, always "points", is dropped so inserts need not
+// fill it. It looks at the columns rather than the version, so it is a
+// no-op on a table schema created.
+func upgradeBoards(ctx context.Context, conn *sql.Conn) error {
+	cols, err := columns(ctx, conn, "boards")
+	if err != nil {
+		return err
+	}
+	if !cols["spec"] {
+		if _, err := conn.ExecContext(ctx, `ALTER TABLE boards ADD COLUMN spec TEXT NOT NULL DEFAULT '{}'`); err != nil {
+			return err
+		}
+	}
+	if cols["metric"] {
+		if _, err := conn.ExecContext(ctx, `ALTER TABLE boards DROP COLUMN metric`); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// columns returns the set of column names of table.
+func columns(ctx context.Context, conn *sql.Conn, table string) (map[string]bool, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT name FROM pragma_table_info(?)`, table)
+	if err != nil {
+		return nil, err
+	}
+	names, err := collect(rows, func(sc scanner) (string, error) {
+		var n string
+		err := sc.Scan(&n)
+		return n, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	set := make(map[string]bool, len(names))
+	for _, n := range names {
+		set[n] = true
+	}
+	return set, nil
 }

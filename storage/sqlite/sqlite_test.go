@@ -2,9 +2,12 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +18,7 @@ import (
 	"github.com/questline/questline/challenges"
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/internal/errs"
+	"github.com/questline/questline/leaderboards"
 	"github.com/questline/questline/points"
 	"github.com/questline/questline/storage/sqlite"
 	"github.com/questline/questline/storage/storagetest"
@@ -286,5 +290,138 @@ func BenchmarkEventPathParallel(b *testing.B) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 	if batches, ops := s.WriterStats(); batches > 0 {
 		b.ReportMetric(float64(ops)/float64(batches), "ops/batch")
+	}
+}
+
+// execAll runs statements on the file at path outside any Store, to set up
+// or inspect a database by hand.
+func execAll(t *testing.T, path string, stmts ...string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range stmts {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// queryInt runs a query returning one integer on the file at path.
+func queryInt(t *testing.T, path, q string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(q).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+// TestMigrateFromVersion1 opens a file as version 1 left it: boards had a
+// metric column and no definition, the ledger index lacked entry_key.
+func TestMigrateFromVersion1(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "q.db")
+	created := time.Date(2025, 3, 14, 15, 9, 26, 535_000_000, time.UTC)
+	execAll(t, path,
+		`CREATE TABLE boards (
+			tenant     TEXT NOT NULL,
+			id         TEXT NOT NULL,
+			name       TEXT NOT NULL,
+			metric     TEXT NOT NULL,
+			win        TEXT NOT NULL,
+			created_at INTEGER NOT NULL,
+			PRIMARY KEY (tenant, id)
+		) WITHOUT ROWID`,
+		`CREATE TABLE ledger (
+			tenant     TEXT NOT NULL,
+			id         TEXT NOT NULL,
+			user_id    TEXT NOT NULL,
+			amount     INTEGER NOT NULL,
+			entry_key  TEXT NOT NULL,
+			reason     TEXT NOT NULL,
+			event_id   TEXT NOT NULL,
+			created_at INTEGER NOT NULL,
+			PRIMARY KEY (tenant, id)
+		) WITHOUT ROWID`,
+		`CREATE UNIQUE INDEX ledger_key ON ledger (tenant, entry_key)`,
+		`CREATE INDEX ledger_user ON ledger (tenant, user_id, id)`,
+		`CREATE INDEX ledger_user_time ON ledger (tenant, user_id, created_at, amount)`,
+		fmt.Sprintf(`INSERT INTO boards VALUES ('acme', 'weekly', 'Top of the week', 'points', 'weekly', %d)`, created.UnixMilli()),
+		fmt.Sprintf(`INSERT INTO ledger VALUES ('acme', 'l1', 'u1', 40, 'challenge:c1:u1', 'test', 'e1', %d)`, created.UnixMilli()),
+		`PRAGMA user_version = 1`,
+	)
+	old := leaderboards.Board{
+		ID: "weekly", Tenant: "acme", Name: "Top of the week", Source: leaderboards.FromPoints,
+		Aggregation: leaderboards.Sum, Window: leaderboards.Weekly, TimeZone: "UTC", CreatedAt: created,
+	}
+	fresh := leaderboards.Board{
+		ID: "quiz", Tenant: "acme", Name: "Quiz", Source: leaderboards.FromEvents, EventType: "quiz_finished",
+		Prop: "score", Aggregation: leaderboards.Best, Window: leaderboards.Daily, TimeZone: "Europe/Paris",
+		Scope: &leaderboards.Scope{Type: "quiz", ID: "q1"}, RetentionDays: 7, CreatedAt: created,
+	}
+
+	// Opening twice: the second open must find nothing left to do.
+	for i := range 2 {
+		s := open(t, path)
+		got, err := s.GetBoard(ctx, "acme", "weekly")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, old) {
+			t.Fatalf("open %d: version 1 board reads as\n%#v, want\n%#v", i, got, old)
+		}
+		if i == 0 {
+			if err := s.CreateBoard(ctx, fresh); err != nil {
+				t.Fatalf("create a board after the upgrade: %v", err)
+			}
+		}
+		got, err = s.GetBoard(ctx, "acme", "quiz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, fresh) {
+			t.Fatalf("open %d: new board reads as\n%#v, want\n%#v", i, got, fresh)
+		}
+		total, last, err := s.EarnedBetween(ctx, "acme", "u1", "challenge:c1:", created, created.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if total != 40 || !last.Equal(created) {
+			t.Fatalf("open %d: earned %d, last %v; want 40 at %v", i, total, last, created)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	for _, c := range []struct {
+		q    string
+		want int
+	}{
+		{`PRAGMA user_version`, 2},
+		{`SELECT count(*) FROM pragma_table_info('boards') WHERE name = 'metric'`, 0},
+		{`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'ledger_user_time'`, 0},
+		{`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'ledger_user_earned'`, 1},
+	} {
+		if got := queryInt(t, path, c.q); got != c.want {
+			t.Errorf("%s = %d, want %d", c.q, got, c.want)
+		}
+	}
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "q.db")
+	execAll(t, path, `PRAGMA user_version = 99`)
+	_, err := sqlite.Open(context.Background(), path)
+	if err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("open of a version 99 file: %v, want a newer-schema error", err)
 	}
 }

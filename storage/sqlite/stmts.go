@@ -13,8 +13,12 @@ const (
 	challengeCols  = `tenant, id, name, description, status, event_type, filter, target, reward_points, starts_at, ends_at, created_at, updated_at, version`
 	completionCols = `tenant, id, challenge_id, user_id, period, event_id, completed_at`
 	entryCols      = `tenant, id, user_id, amount, entry_key, reason, event_id, created_at`
-	boardCols      = `tenant, id, name, metric, win, created_at`
+	boardCols      = `tenant, id, name, win, spec, created_at`
+	scoreCols      = `tenant, board_id, event_id, user_id, value, at`
+	exclusionCols  = `tenant, board_id, user_id, excluded_by, reason, at`
 	apiKeyCols     = `tenant, id, name, prefix, hash, scopes, created_at, revoked_at`
+	auditCols      = `tenant, id, actor, action, subject, detail, at`
+	profileCols    = `tenant, user_id, name, avatar_url, updated_at`
 )
 
 // writeStmts are prepared on the writer connection and used only by ops
@@ -25,8 +29,10 @@ type writeStmts struct {
 	insertChallenge, updateChallenge, challengeExists     *sql.Stmt
 	insertContribution, insertCompletion, completionByKey *sql.Stmt
 	insertEntry, entryByKey                               *sql.Stmt
-	insertBoard                                           *sql.Stmt
+	insertBoard, insertScore                              *sql.Stmt
+	upsertExclusion, deleteExclusion                      *sql.Stmt
 	insertAPIKey, revokeAPIKey, apiKeyExists              *sql.Stmt
+	insertAudit, upsertProfile                            *sql.Stmt
 }
 
 // readStmts are prepared on the read pool; database/sql prepares each one
@@ -40,7 +46,10 @@ type readStmts struct {
 	scanEntries, scanAllEntries                    *sql.Stmt
 	countEntries, countAllEntries                  *sql.Stmt
 	getBoard, listBoards, tenants                  *sql.Stmt
+	sumScores, bestScore, latestScore              *sql.Stmt
+	scanScores, countScores, exclusions            *sql.Stmt
 	apiKeyByHash, listAPIKeys                      *sql.Stmt
+	audit, auditBefore                             *sql.Stmt
 }
 
 func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
@@ -66,10 +75,18 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&w.entryByKey, `SELECT ` + entryCols + ` FROM ledger WHERE tenant = ? AND entry_key = ?`},
 
 		{&w.insertBoard, `INSERT INTO boards (` + boardCols + `) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
+		{&w.insertScore, `INSERT INTO board_scores (` + scoreCols + `) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
+		{&w.upsertExclusion, `INSERT INTO board_exclusions (` + exclusionCols + `) VALUES (?,?,?,?,?,?)
+			ON CONFLICT (tenant, board_id, user_id) DO UPDATE SET excluded_by = excluded.excluded_by, reason = excluded.reason, at = excluded.at`},
+		{&w.deleteExclusion, `DELETE FROM board_exclusions WHERE tenant = ? AND board_id = ? AND user_id = ?`},
 
 		{&w.insertAPIKey, `INSERT INTO api_keys (` + apiKeyCols + `) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
 		{&w.revokeAPIKey, `UPDATE api_keys SET revoked_at = ? WHERE tenant = ? AND id = ? AND revoked_at IS NULL`},
 		{&w.apiKeyExists, `SELECT 1 FROM api_keys WHERE tenant = ? AND id = ?`},
+
+		{&w.insertAudit, `INSERT INTO audit (` + auditCols + `) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
+		{&w.upsertProfile, `INSERT INTO profiles (` + profileCols + `) VALUES (?,?,?,?,?)
+			ON CONFLICT (tenant, user_id) DO UPDATE SET name = excluded.name, avatar_url = excluded.avatar_url, updated_at = excluded.updated_at`},
 	}
 	for _, p := range writes {
 		st, err := conn.PrepareContext(ctx, p.q)
@@ -100,7 +117,10 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&r.userCompletions, `SELECT ` + completionCols + ` FROM completions WHERE tenant = ? AND user_id = ? ORDER BY completed_at DESC, id DESC`},
 
 		{&r.totals, `SELECT coalesce(sum(amount), 0), coalesce(sum(CASE WHEN amount > 0 THEN amount ELSE 0 END), 0) FROM ledger WHERE tenant = ? AND user_id = ?`},
-		{&r.earnedBetween, `SELECT coalesce(sum(amount), 0) FROM ledger WHERE tenant = ? AND user_id = ? AND created_at >= ? AND created_at < ? AND amount > 0`},
+		// The key range is checked in the covering index, after the time
+		// range narrowed the scan to the window.
+		{&r.earnedBetween, `SELECT coalesce(sum(amount), 0), max(created_at) FROM ledger INDEXED BY ledger_user_earned
+			WHERE tenant = ? AND user_id = ? AND created_at >= ? AND created_at < ? AND entry_key >= ? AND entry_key < ? AND amount > 0`},
 		{&r.entries, `SELECT ` + entryCols + ` FROM ledger INDEXED BY ledger_user WHERE tenant = ? AND user_id = ? ORDER BY id DESC LIMIT ?`},
 		{&r.entriesBefore, `SELECT ` + entryCols + ` FROM ledger INDEXED BY ledger_user WHERE tenant = ? AND user_id = ? AND id < ? ORDER BY id DESC LIMIT ?`},
 		{&r.scanEntries, `SELECT ` + entryCols + ` FROM ledger WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?`},
@@ -111,9 +131,24 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&r.getBoard, `SELECT ` + boardCols + ` FROM boards WHERE tenant = ? AND id = ?`},
 		{&r.listBoards, `SELECT ` + boardCols + ` FROM boards WHERE tenant = ? ORDER BY id`},
 		{&r.tenants, `SELECT DISTINCT tenant FROM boards ORDER BY tenant`},
+		// The three folds of AggregateScores. Each reads one user's window
+		// from board_scores_user alone; latestScore walks it backwards and
+		// stops at the first row.
+		{&r.sumScores, `SELECT sum(value), max(at) FROM board_scores INDEXED BY board_scores_user
+			WHERE tenant = ? AND board_id = ? AND user_id = ? AND at >= ? AND at < ?`},
+		{&r.bestScore, `SELECT value, at FROM board_scores INDEXED BY board_scores_user
+			WHERE tenant = ? AND board_id = ? AND user_id = ? AND at >= ? AND at < ? ORDER BY value DESC, at LIMIT 1`},
+		{&r.latestScore, `SELECT value, at FROM board_scores INDEXED BY board_scores_user
+			WHERE tenant = ? AND board_id = ? AND user_id = ? AND at >= ? AND at < ? ORDER BY at DESC, value DESC LIMIT 1`},
+		{&r.scanScores, `SELECT ` + scoreCols + ` FROM board_scores WHERE tenant = ? AND board_id = ? AND event_id > ? ORDER BY event_id LIMIT ?`},
+		{&r.countScores, `SELECT count(*) FROM board_scores WHERE tenant = ? AND board_id = ?`},
+		{&r.exclusions, `SELECT ` + exclusionCols + ` FROM board_exclusions WHERE tenant = ? AND board_id = ? ORDER BY user_id`},
 
 		{&r.apiKeyByHash, `SELECT ` + apiKeyCols + ` FROM api_keys WHERE hash = ?`},
 		{&r.listAPIKeys, `SELECT ` + apiKeyCols + ` FROM api_keys WHERE tenant = ? ORDER BY id`},
+
+		{&r.audit, `SELECT ` + auditCols + ` FROM audit WHERE tenant = ? ORDER BY id DESC LIMIT ?`},
+		{&r.auditBefore, `SELECT ` + auditCols + ` FROM audit WHERE tenant = ? AND id < ? ORDER BY id DESC LIMIT ?`},
 	}
 	for _, p := range reads {
 		st, err := s.read.PrepareContext(ctx, p.q)

@@ -23,7 +23,7 @@ func openT(t *testing.T) *Store {
 
 func insertBoard(s *Store, id string) func(tx *wtx) error {
 	return func(tx *wtx) error {
-		_, err := tx.exec(s.wq.insertBoard, "t", id, "n", "points", "daily", 0)
+		_, err := tx.exec(s.wq.insertBoard, "t", id, "n", "daily", "{}", 0)
 		return err
 	}
 }
@@ -103,7 +103,7 @@ func TestCancelWhileQueued(t *testing.T) {
 	}
 	close(hold)
 	// A later op runs after the skipped one; by then it was decided.
-	if err := s.CreateBoard(context.Background(), leaderboards.Board{ID: "b", Tenant: "t", Name: "n", Metric: "points", Window: leaderboards.Daily}); err != nil {
+	if err := s.CreateBoard(context.Background(), leaderboards.Board{ID: "b", Tenant: "t", Name: "n", Source: leaderboards.FromPoints, Window: leaderboards.Daily}); err != nil {
 		t.Fatal(err)
 	}
 	if ran.Load() {
@@ -118,7 +118,7 @@ func TestPanicInOp(t *testing.T) {
 	if err == nil {
 		t.Fatal("panicking op reported success")
 	}
-	if err := s.CreateBoard(context.Background(), leaderboards.Board{ID: "b", Tenant: "t", Name: "n", Metric: "points", Window: leaderboards.Daily}); err != nil {
+	if err := s.CreateBoard(context.Background(), leaderboards.Board{ID: "b", Tenant: "t", Name: "n", Source: leaderboards.FromPoints, Window: leaderboards.Daily}); err != nil {
 		t.Fatal(err)
 	}
 }

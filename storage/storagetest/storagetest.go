@@ -21,18 +21,22 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/questline/questline/audit"
 	"github.com/questline/questline/auth"
 	"github.com/questline/questline/challenges"
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/leaderboards"
 	"github.com/questline/questline/points"
+	"github.com/questline/questline/profiles"
 )
 
 // Store is everything a backend implements.
@@ -42,6 +46,8 @@ type Store interface {
 	points.Store
 	leaderboards.Store
 	auth.KeyStore
+	audit.Store
+	profiles.Store
 	Ping(context.Context) error
 }
 
@@ -76,11 +82,24 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"InsertEntryConcurrent", testInsertEntryConcurrent},
 		{"Totals", testTotals},
 		{"EarnedBetween", testEarnedBetween},
+		{"EarnedBetweenPrefix", testEarnedBetweenPrefix},
 		{"Entries", testEntries},
 		{"ScanEntries", testScanEntries},
 
 		{"Boards", testBoards},
+		{"BoardDefinition", testBoardDefinition},
+		{"AddScore", testAddScore},
+		{"AddScoreConcurrent", testAddScoreConcurrent},
+		{"AggregateScores", testAggregateScores},
+		{"ScanScores", testScanScores},
+		{"Exclusions", testExclusions},
+
 		{"APIKeys", testAPIKeys},
+
+		{"Audit", testAudit},
+		{"AuditDefaults", testAuditDefaults},
+		{"Profiles", testProfiles},
+		{"ProfilesMany", testProfilesMany},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -909,15 +928,72 @@ func testEarnedBetween(t *testing.T, s Store) {
 		tn       string
 		from, to time.Time
 		want     int64
+		last     time.Time
 	}{
-		{"window", a, from, to, 2 + 4 + 16},
-		{"empty window", a, from, from, 0},
-		{"everything", a, from.Add(-time.Hour), to.Add(time.Hour), 1 + 2 + 4 + 16 + 32 + 64 + 128},
-		{"other tenant", b, from, to, 1000},
+		{"window", a, from, to, 2 + 4 + 16, ms(to.Add(-time.Millisecond))},
+		// The spending at 2h is the newest entry but not the last earning.
+		{"spending is not earning", a, from, from.Add(3 * time.Hour), 2 + 4, from.Add(time.Hour)},
+		{"empty window", a, from, from, 0, time.Time{}},
+		{"everything", a, from.Add(-time.Hour), to.Add(time.Hour), 1 + 2 + 4 + 16 + 32 + 64 + 128, to},
+		{"other tenant", b, from, to, 1000, from.Add(time.Hour)},
+		{"unknown user", tenant(t, "none"), from, to, 0, time.Time{}},
 	} {
-		got, err := s.EarnedBetween(c, tc.tn, "u1", tc.from, tc.to)
+		got, last, err := s.EarnedBetween(c, tc.tn, "u1", "", tc.from, tc.to)
 		must(t, err)
 		eq(t, tc.name, got, tc.want)
+		eq(t, tc.name+": last", last, tc.last)
+	}
+}
+
+func testEarnedBetweenPrefix(t *testing.T, s Store) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	from := time.Date(2025, 3, 10, 0, 0, 0, 0, time.UTC)
+	to := from.Add(24 * time.Hour)
+	at := func(min int) time.Time { return from.Add(time.Duration(min) * time.Minute) }
+	for _, x := range []struct {
+		tn, user, key string
+		amt           int64
+		at            time.Time
+	}{
+		{a, "u1", "challenge:c1:", 1, at(30)}, // the prefix itself starts with the prefix
+		{a, "u1", "challenge:c1:u1:1", 2, at(60)},
+		{a, "u1", "challenge:c1:\u00fc", 4, at(90)},         // non-ASCII after the prefix
+		{a, "u1", "challenge:c1:\U0001f600", 4096, at(100)}, // bytes above 0xef after it
+		{a, "u1", "challenge:c1:u1:2", 8, at(120)},
+		{a, "u1", "challenge:c1:refund", -100, at(150)}, // spending never counts
+		{a, "u1", "challenge:c10:u1", 16, at(180)},      // shares "challenge:c1" only
+		{a, "u1", "challenge:c1", 32, at(240)},          // the prefix without its colon
+		{a, "u1", "challenge:c1;", 64, at(300)},         // the byte after ':'
+		{a, "u1", "quiz:q.z:1", 128, at(360)},
+		{a, "u1", "quiz:qaz:1", 256, at(420)}, // would match q.z as a pattern
+		{a, "u1", "challenge:c1:late", 512, to},
+		{a, "u2", "challenge:c1:u2", 1024, at(60)},
+		{b, "u1", "challenge:c1:b", 2048, at(60)},
+	} {
+		_, _, err := s.InsertEntry(c, entry(x.tn, x.user, x.key, x.amt, x.at))
+		must(t, err)
+	}
+	for _, tc := range []struct {
+		name, tn, prefix string
+		to               time.Time
+		want             int64
+		last             time.Time
+	}{
+		{"any key", a, "", to, 1 + 2 + 4 + 4096 + 8 + 16 + 32 + 64 + 128 + 256, at(420)},
+		{"challenge c1", a, "challenge:c1:", to, 1 + 2 + 4 + 4096 + 8, at(120)},
+		{"challenge c1 until 2h", a, "challenge:c1:", at(120), 1 + 2 + 4 + 4096, at(100)},
+		{"without the colon", a, "challenge:c1", to, 1 + 2 + 4 + 4096 + 8 + 16 + 32 + 64, at(300)},
+		{"whole key", a, "challenge:c1:u1:1", to, 2, at(60)},
+		{"pattern characters are literal", a, "quiz:q.z:", to, 128, at(360)},
+		{"non-ASCII prefix", a, "challenge:c1:\u00fc", to, 4, at(90)},
+		{"no match", a, "contest:", to, 0, time.Time{}},
+		{"other tenant", b, "challenge:c1:", to, 2048, at(60)},
+	} {
+		got, last, err := s.EarnedBetween(c, tc.tn, "u1", tc.prefix, from, tc.to)
+		must(t, err)
+		eq(t, tc.name, got, tc.want)
+		eq(t, tc.name+": last", last, tc.last)
 	}
 }
 
@@ -1032,6 +1108,33 @@ func testScanEntries(t *testing.T, s Store) {
 
 // --- leaderboards ------------------------------------------------------------
 
+// board is a points board as the first schema knew them.
+func board(tn, bid, name string, w leaderboards.Window) leaderboards.Board {
+	return leaderboards.Board{ID: bid, Tenant: tn, Name: name, Source: leaderboards.FromPoints, Window: w, CreatedAt: base}
+}
+
+// storedBoard is b as a store returns it: times in UTC milliseconds, and
+// the defaults of a definition that leaves fields out.
+func storedBoard(b leaderboards.Board) leaderboards.Board {
+	if b.Source == "" {
+		b.Source = leaderboards.FromPoints
+	}
+	if b.Aggregation == "" {
+		b.Aggregation = leaderboards.Sum
+	}
+	if b.TimeZone == "" {
+		b.TimeZone = "UTC"
+	}
+	b.CreatedAt = ms(b.CreatedAt)
+	if b.StartsAt != nil {
+		b.StartsAt = msp(*b.StartsAt)
+	}
+	if b.EndsAt != nil {
+		b.EndsAt = msp(*b.EndsAt)
+	}
+	return b
+}
+
 func testBoards(t *testing.T, s Store) {
 	c := ctx(t)
 	a, b := "a-"+tenant(t, "t"), "b-"+tenant(t, "t")
@@ -1043,13 +1146,13 @@ func testBoards(t *testing.T, s Store) {
 	bids := ids(3)
 	var want []leaderboards.Board
 	for i := len(bids) - 1; i >= 0; i-- {
-		must(t, s.CreateBoard(c, leaderboards.Board{ID: bids[i], Tenant: a, Name: fmt.Sprint("Board ", i), Metric: "points", Window: leaderboards.Weekly, CreatedAt: base}))
+		must(t, s.CreateBoard(c, board(a, bids[i], fmt.Sprint("Board ", i), leaderboards.Weekly)))
 	}
 	for i := range bids {
-		want = append(want, leaderboards.Board{ID: bids[i], Tenant: a, Name: fmt.Sprint("Board ", i), Metric: "points", Window: leaderboards.Weekly, CreatedAt: ms(base)})
+		want = append(want, storedBoard(board(a, bids[i], fmt.Sprint("Board ", i), leaderboards.Weekly)))
 	}
-	must(t, s.CreateBoard(c, leaderboards.Board{ID: bids[0], Tenant: b, Name: "B", Metric: "points", Window: leaderboards.AllTime, CreatedAt: base}))
-	mustIs(t, s.CreateBoard(c, leaderboards.Board{ID: bids[1], Tenant: a, Name: "again", Metric: "points", Window: leaderboards.Daily}), errs.ErrDuplicate)
+	must(t, s.CreateBoard(c, board(b, bids[0], "B", leaderboards.AllTime)))
+	mustIs(t, s.CreateBoard(c, board(a, bids[1], "again", leaderboards.Daily)), errs.ErrDuplicate)
 
 	one, err := s.GetBoard(c, a, bids[1])
 	must(t, err)
@@ -1067,6 +1170,341 @@ func testBoards(t *testing.T, s Store) {
 	got, err = s.Tenants(c)
 	must(t, err)
 	eq(t, "tenants", got, []string{a, b})
+}
+
+func testBoardDefinition(t *testing.T, s Store) {
+	c := ctx(t)
+	a := tenant(t, "a")
+	zone := time.FixedZone("X", -5*3600)
+	starts, ends := base.In(zone), base.Add(48*time.Hour+1500*time.Microsecond)
+	for _, tc := range []struct {
+		name string
+		b    leaderboards.Board
+	}{
+		{"every field", leaderboards.Board{
+			ID: id(), Tenant: a, Name: "Quiz stars", Source: leaderboards.FromEvents,
+			EventType: "quiz_finished", Prop: "score", Aggregation: leaderboards.Best,
+			Window: leaderboards.Custom, TimeZone: "Europe/Berlin",
+			StartsAt: &starts, EndsAt: &ends,
+			Scope:         &leaderboards.Scope{Type: "quiz", ID: "q1"},
+			RetentionDays: 30, CreatedAt: base,
+		}},
+		{"scoped points board", leaderboards.Board{
+			ID: id(), Tenant: a, Name: "Challenge race", Source: leaderboards.FromPoints,
+			Aggregation: leaderboards.Sum, Window: leaderboards.Daily, TimeZone: "America/New_York",
+			Scope: &leaderboards.Scope{Type: "challenge", ID: "c1"}, CreatedAt: base,
+		}},
+		{"latest without a prop", leaderboards.Board{
+			ID: id(), Tenant: a, Name: "Last check-in", Source: leaderboards.FromEvents,
+			EventType: "check_in", Aggregation: leaderboards.Latest, Window: leaderboards.Monthly,
+			TimeZone: "Asia/Tokyo", RetentionDays: 365, CreatedAt: base,
+		}},
+		// A definition as the first schema stored it reads as a points
+		// board summing in UTC.
+		{"defaults", leaderboards.Board{ID: id(), Tenant: a, Name: "Old", Window: leaderboards.Weekly, CreatedAt: base}},
+	} {
+		must(t, s.CreateBoard(c, tc.b))
+		got, err := s.GetBoard(c, a, tc.b.ID)
+		must(t, err)
+		want := storedBoard(tc.b)
+		eq(t, tc.name, got, want)
+		if got.StartsAt != nil && got.StartsAt.Location() != time.UTC {
+			t.Fatalf("%s: StartsAt in %v, want UTC", tc.name, got.StartsAt.Location())
+		}
+		list, err := s.ListBoards(c, a)
+		must(t, err)
+		found := false
+		for _, l := range list {
+			if l.ID == tc.b.ID {
+				eq(t, tc.name+" in list", l, want)
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("%s: not listed", tc.name)
+		}
+	}
+
+	b := leaderboards.Board{ID: id(), Tenant: a, Name: "now"}
+	before := ms(time.Now())
+	must(t, s.CreateBoard(c, b))
+	got, err := s.GetBoard(c, a, b.ID)
+	must(t, err)
+	if got.CreatedAt.Before(before) || got.CreatedAt.After(time.Now()) {
+		t.Fatalf("CreatedAt = %v, want now", got.CreatedAt)
+	}
+	if err := s.CreateBoard(c, leaderboards.Board{Tenant: a, Name: "no id"}); err == nil {
+		t.Fatal("board without an id accepted")
+	}
+}
+
+func score(tn, board, user, event string, v int64, at time.Time) leaderboards.Score {
+	return leaderboards.Score{Tenant: tn, Board: board, User: user, EventID: event, Value: v, At: at}
+}
+
+func testAddScore(t *testing.T, s Store) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	for _, tc := range []struct {
+		name string
+		sc   leaderboards.Score
+		want bool
+	}{
+		{"first", score(a, "b1", "u1", "e1", 5, base), true},
+		{"same event again", score(a, "b1", "u1", "e1", 5, base), false},
+		// The event decides, not what it scored.
+		{"same event, other value and user", score(a, "b1", "u2", "e1", 50, base.Add(time.Hour)), false},
+		{"same event, other board", score(a, "b2", "u1", "e1", 7, base), true},
+		{"same event, other tenant", score(b, "b1", "u1", "e1", 9, base), true},
+		{"other event", score(a, "b1", "u1", "e2", 1, base), true},
+	} {
+		inserted, err := s.AddScore(c, tc.sc)
+		must(t, err)
+		eq(t, tc.name, inserted, tc.want)
+	}
+	v, at, ok, err := s.AggregateScores(c, a, "b1", "u1", leaderboards.Sum, base, base.Add(2*time.Hour))
+	must(t, err)
+	eq(t, "sum after repeats", []any{v, at, ok}, []any{int64(6), ms(base), true})
+	v, _, ok, err = s.AggregateScores(c, a, "b1", "u2", leaderboards.Sum, base, base.Add(2*time.Hour))
+	must(t, err)
+	eq(t, "the repeat's user scored nothing", []any{v, ok}, []any{int64(0), false})
+
+	if _, err := s.AddScore(c, score(a, "b1", "u1", "", 1, base)); err == nil {
+		t.Fatal("score without an event id accepted")
+	}
+	if _, err := s.AddScore(c, score(a, "", "u1", "e3", 1, base)); err == nil {
+		t.Fatal("score without a board accepted")
+	}
+
+	// A zero At is the time of the call.
+	before := ms(time.Now())
+	_, err = s.AddScore(c, score(a, "b3", "u1", "e1", 1, time.Time{}))
+	must(t, err)
+	_, at, ok, err = s.AggregateScores(c, a, "b3", "u1", leaderboards.Latest, before, time.Now().Add(time.Second))
+	must(t, err)
+	if !ok || at.After(time.Now()) {
+		t.Fatalf("score with a zero time: at=%v ok=%v, want now", at, ok)
+	}
+}
+
+func testAddScoreConcurrent(t *testing.T, s Store) {
+	c := ctx(t)
+	a := tenant(t, "a")
+	type res struct {
+		inserted bool
+		err      error
+	}
+	out := parallel(20, func(i int) res {
+		inserted, err := s.AddScore(c, score(a, "b1", "u1", "same", int64(i+1), base))
+		return res{inserted, err}
+	})
+	n := 0
+	for _, r := range out {
+		must(t, r.err)
+		if r.inserted {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d of 20 concurrent scores of one event inserted, want 1", n)
+	}
+	cnt, err := s.CountScores(c, a, "b1")
+	must(t, err)
+	eq(t, "stored scores", cnt, int64(1))
+}
+
+func testAggregateScores(t *testing.T, s Store) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	from := time.Date(2025, 3, 10, 0, 0, 0, 0, time.UTC)
+	to := from.Add(24 * time.Hour)
+	hour := func(h int) time.Time { return from.Add(time.Duration(h) * time.Hour) }
+	// Listed in a scrambled order, so insertion order cannot stand in for
+	// time order.
+	for _, sc := range []leaderboards.Score{
+		score(a, "b1", "u1", "e08", 6, to.Add(-time.Millisecond)), // last instant: in
+		score(a, "b1", "u1", "e04", 7, hour(2)),                   // ties e03 on value, later
+		score(a, "b1", "u1", "e09", 100, to),                      // end is exclusive
+		score(a, "b1", "u1", "e02", 3, from),                      // first instant: in
+		score(a, "b1", "u1", "e06", 0, hour(3)),                   // ties e05 on time, higher
+		score(a, "b1", "u1", "e01", 5, from.Add(-time.Millisecond)),
+		score(a, "b1", "u1", "e07", 4, to.Add(-time.Millisecond)), // ties e08 on time, lower
+		score(a, "b1", "u1", "e05", -2, hour(3)),
+		score(a, "b1", "u1", "e10", 100, to.Add(500*time.Microsecond)), // truncates to `to`: out
+		score(a, "b1", "u1", "e03", 7, hour(1)),
+		score(a, "b1", "u1", "e11", -5, hour(30)), // alone in [30h, 31h)
+		score(a, "b1", "u1", "e12", 0, hour(32)),  // alone in [32h, 33h)
+		score(a, "b1", "u2", "e13", 1000, hour(1)),
+		score(a, "b2", "u1", "e14", 2000, hour(1)),
+		score(b, "b1", "u1", "e15", 3000, hour(1)),
+	} {
+		_, err := s.AddScore(c, sc)
+		must(t, err)
+	}
+	type fold struct {
+		v  int64
+		at time.Time
+		ok bool
+	}
+	r := func(v int64, at time.Time) fold { return fold{v, ms(at), true} }
+	none := fold{}
+	for _, tc := range []struct {
+		name              string
+		tn, board, user   string
+		from, to          time.Time
+		sum, best, latest fold
+	}{
+		{"window", a, "b1", "u1", from, to,
+			r(3+7+7-2+0+4+6, to.Add(-time.Millisecond)), r(7, hour(1)), r(6, to.Add(-time.Millisecond))},
+		{"up to 3h", a, "b1", "u1", from, hour(3).Add(time.Millisecond),
+			r(3+7+7-2+0, hour(3)), r(7, hour(1)), r(0, hour(3))},
+		{"only the 3h tie", a, "b1", "u1", hour(3), hour(3).Add(time.Millisecond),
+			r(-2, hour(3)), r(0, hour(3)), r(0, hour(3))},
+		{"first instant only", a, "b1", "u1", from, from.Add(time.Millisecond),
+			r(3, from), r(3, from), r(3, from)},
+		{"negative", a, "b1", "u1", hour(30), hour(31), r(-5, hour(30)), r(-5, hour(30)), r(-5, hour(30))},
+		{"zero", a, "b1", "u1", hour(32), hour(33), r(0, hour(32)), r(0, hour(32)), r(0, hour(32))},
+		{"everything", a, "b1", "u1", from.Add(-time.Hour), hour(48),
+			r(5+3+7+7-2+0+4+6+100+100-5+0, hour(32)), r(100, to), r(0, hour(32))},
+		{"empty window", a, "b1", "u1", from, from, none, none, none},
+		{"no scores in window", a, "b1", "u1", hour(25), hour(29), none, none, none},
+		{"other user", a, "b1", "u2", from, to, r(1000, hour(1)), r(1000, hour(1)), r(1000, hour(1))},
+		{"other board", a, "b2", "u1", from, to, r(2000, hour(1)), r(2000, hour(1)), r(2000, hour(1))},
+		{"other tenant", b, "b1", "u1", from, to, r(3000, hour(1)), r(3000, hour(1)), r(3000, hour(1))},
+		{"unknown user", a, "b1", "nobody", from, to, none, none, none},
+	} {
+		for _, x := range []struct {
+			agg  leaderboards.Aggregation
+			want fold
+		}{{leaderboards.Sum, tc.sum}, {leaderboards.Best, tc.best}, {leaderboards.Latest, tc.latest}} {
+			v, at, ok, err := s.AggregateScores(c, tc.tn, tc.board, tc.user, x.agg, tc.from, tc.to)
+			must(t, err)
+			eq(t, fmt.Sprintf("%s: %s", tc.name, x.agg), fold{v, at, ok}, x.want)
+		}
+	}
+	if _, _, _, err := s.AggregateScores(c, a, "b1", "u1", "median", from, to); err == nil {
+		t.Fatal("unknown aggregation accepted")
+	}
+}
+
+func testScanScores(t *testing.T, s Store) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	// More than one page of a paging implementation (1000 rows).
+	const n = 1205
+	want := make([]leaderboards.Score, n)
+	for i := range want {
+		want[i] = score(a, "b1", fmt.Sprint("u", i%7), fmt.Sprintf("e%05d", i), int64(i-600), base.Add(time.Duration(i)*time.Second))
+	}
+	// Insert from several goroutines, in scrambled order.
+	errsOut := parallel(8, func(w int) error {
+		for i := w; i < n; i += 8 {
+			if _, err := s.AddScore(c, want[(i*7919)%n]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, err := range errsOut {
+		must(t, err)
+	}
+	for _, sc := range []leaderboards.Score{
+		score(a, "b2", "u1", "e00001", 1, base),
+		score(b, "b1", "u1", "e00001", 1, base),
+	} {
+		_, err := s.AddScore(c, sc)
+		must(t, err)
+	}
+	for i := range want {
+		want[i].At = ms(want[i].At)
+	}
+
+	collect := func(tn, board string) []leaderboards.Score {
+		var out []leaderboards.Score
+		must(t, s.ScanScores(c, tn, board, func(sc leaderboards.Score) error {
+			out = append(out, sc)
+			return nil
+		}))
+		return out
+	}
+	eq(t, "scan board, in event order", collect(a, "b1"), want)
+	eq(t, "scan other board", collect(a, "b2"), []leaderboards.Score{score(a, "b2", "u1", "e00001", 1, ms(base))})
+	if got := collect(a, "none"); len(got) != 0 {
+		t.Fatalf("unknown board scanned %d scores", len(got))
+	}
+
+	stop := errors.New("stop")
+	visited := 0
+	err := s.ScanScores(c, a, "b1", func(leaderboards.Score) error {
+		visited++
+		if visited == 3 {
+			return stop
+		}
+		return nil
+	})
+	mustIs(t, err, stop)
+	eq(t, "visited before stop", visited, 3)
+
+	for _, tc := range []struct {
+		tn, board string
+		want      int64
+	}{{a, "b1", n}, {a, "b2", 1}, {b, "b1", 1}, {a, "none", 0}, {tenant(t, "none"), "b1", 0}} {
+		got, err := s.CountScores(c, tc.tn, tc.board)
+		must(t, err)
+		eq(t, "count "+tc.tn+"/"+tc.board, got, tc.want)
+	}
+}
+
+func testExclusions(t *testing.T, s Store) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	ex := func(tn, board, user, by, reason string, at time.Time) leaderboards.Exclusion {
+		return leaderboards.Exclusion{Tenant: tn, Board: board, User: user, By: by, Reason: reason, At: at}
+	}
+	stored := func(e leaderboards.Exclusion) leaderboards.Exclusion { e.At = ms(e.At); return e }
+	u2 := ex(a, "b1", "u2", "m1", "bot", base)
+	u1 := ex(a, "b1", "u1", "m2", "multi-accounting", base.Add(time.Hour))
+	for _, e := range []leaderboards.Exclusion{u2, u1,
+		ex(a, "b2", "u3", "m1", "other board", base),
+		ex(b, "b1", "u1", "m9", "other tenant", base),
+	} {
+		must(t, s.Exclude(c, e))
+	}
+	list, err := s.Exclusions(c, a, "b1")
+	must(t, err)
+	eq(t, "exclusions in user order", list, []leaderboards.Exclusion{stored(u1), stored(u2)})
+
+	// Excluding again replaces who, why and when.
+	again := ex(a, "b1", "u2", "m3", "still a bot", base.Add(2*time.Hour))
+	must(t, s.Exclude(c, again))
+	list, err = s.Exclusions(c, a, "b1")
+	must(t, err)
+	eq(t, "after replacing", list, []leaderboards.Exclusion{stored(u1), stored(again)})
+
+	must(t, s.Reinstate(c, a, "b1", "u1"))
+	mustIs(t, s.Reinstate(c, a, "b1", "u1"), errs.ErrNotFound)
+	mustIs(t, s.Reinstate(c, a, "b1", "u3"), errs.ErrNotFound)                 // excluded from b2 only
+	mustIs(t, s.Reinstate(c, tenant(t, "none"), "b1", "u2"), errs.ErrNotFound) // a's exclusion
+	list, err = s.Exclusions(c, a, "b1")
+	must(t, err)
+	eq(t, "after reinstating", list, []leaderboards.Exclusion{stored(again)})
+
+	list, err = s.Exclusions(c, b, "b1")
+	must(t, err)
+	eq(t, "other tenant", list, []leaderboards.Exclusion{stored(ex(b, "b1", "u1", "m9", "other tenant", base))})
+	list, err = s.Exclusions(c, a, "none")
+	must(t, err)
+	if len(list) != 0 {
+		t.Fatalf("unknown board has %d exclusions", len(list))
+	}
+
+	before := ms(time.Now())
+	must(t, s.Exclude(c, ex(a, "b3", "u1", "m1", "", time.Time{})))
+	list, err = s.Exclusions(c, a, "b3")
+	must(t, err)
+	if len(list) != 1 || list[0].At.Before(before) || list[0].At.After(time.Now()) {
+		t.Fatalf("exclusion with a zero time: %+v, want one at now", list)
+	}
 }
 
 // --- API keys ----------------------------------------------------------------
@@ -1124,4 +1562,179 @@ func testAPIKeys(t *testing.T, s Store) {
 	list, err = s.ListAPIKeys(c, a)
 	must(t, err)
 	eq(t, "list after revoke", list, want[:2])
+}
+
+// --- audit -------------------------------------------------------------------
+
+func testAudit(t *testing.T, s Store) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	aids := ids(5)
+	var all []audit.Entry
+	for i, eid := range aids {
+		e := audit.Entry{ID: eid, Tenant: a, Actor: "m1", Action: "leaderboard.exclude",
+			Subject: fmt.Sprintf("leaderboard:b1/user:u%d", i), At: base.Add(time.Duration(i) * time.Minute)}
+		switch i {
+		case 1:
+			e.Detail = map[string]string{"reason": "bot", "by": "key:k1"}
+		case 2:
+			e.Detail = map[string]string{} // comes back nil
+		}
+		all = append(all, e)
+	}
+	// Appended out of order: the id, not the arrival, orders the log.
+	for _, i := range []int{3, 0, 4, 2, 1} {
+		must(t, s.AppendAudit(c, all[i]))
+	}
+	must(t, s.AppendAudit(c, audit.Entry{ID: id(), Tenant: b, Actor: "m9", Action: "x", Subject: "y", At: base}))
+	for i := range all {
+		all[i].At = ms(all[i].At)
+		if len(all[i].Detail) == 0 {
+			all[i].Detail = nil
+		}
+	}
+	rev := func(es ...audit.Entry) []audit.Entry { return es }
+	for _, tc := range []struct {
+		name   string
+		before string
+		limit  int
+		want   []audit.Entry
+	}{
+		{"newest", "", 2, rev(all[4], all[3])},
+		{"next page", all[3].ID, 2, rev(all[2], all[1])},
+		{"last page", all[1].ID, 2, rev(all[0])},
+		{"past the end", all[0].ID, 2, nil},
+		{"default limit", "", 0, rev(all[4], all[3], all[2], all[1], all[0])},
+	} {
+		got, err := s.ListAudit(c, a, tc.before, tc.limit)
+		must(t, err)
+		eq(t, tc.name, got, tc.want)
+	}
+
+	dup := all[2]
+	dup.Action = "rewritten"
+	mustIs(t, s.AppendAudit(c, dup), errs.ErrDuplicate)
+	got, err := s.ListAudit(c, a, all[3].ID, 1)
+	must(t, err)
+	eq(t, "entry after a duplicate append", got, rev(all[2]))
+
+	got, err = s.ListAudit(c, tenant(t, "none"), "", 10)
+	must(t, err)
+	if len(got) != 0 {
+		t.Fatalf("unknown tenant has %d audit entries", len(got))
+	}
+}
+
+func testAuditDefaults(t *testing.T, s Store) {
+	c := ctx(t)
+	a := tenant(t, "a")
+	before := ms(time.Now())
+	must(t, s.AppendAudit(c, audit.Entry{Tenant: a, Actor: "m1", Action: "profile.hide", Subject: "user:u1"}))
+	must(t, s.AppendAudit(c, audit.Entry{Tenant: a, Actor: "m1", Action: "profile.show", Subject: "user:u1"}))
+	got, err := s.ListAudit(c, a, "", 10)
+	must(t, err)
+	if len(got) != 2 {
+		t.Fatalf("got %d entries, want 2", len(got))
+	}
+	// Fresh ids are UUIDv7: the later append lists first.
+	eq(t, "newest first", []string{got[0].Action, got[1].Action}, []string{"profile.show", "profile.hide"})
+	for _, e := range got {
+		if e.ID == "" || e.At.Before(before) || e.At.After(time.Now()) {
+			t.Fatalf("defaults: %+v, want an id and now", e)
+		}
+	}
+}
+
+// --- profiles ----------------------------------------------------------------
+
+// byUser sorts profiles, which a store may return in any order.
+func byUser(ps []profiles.Profile) []profiles.Profile {
+	slices.SortFunc(ps, func(x, y profiles.Profile) int { return strings.Compare(x.User, y.User) })
+	return ps
+}
+
+func testProfiles(t *testing.T, s Store) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	u1 := profiles.Profile{User: "u1", Tenant: a, Name: "Ada", AvatarURL: "https://img.example/ada.png", UpdatedAt: base}
+	u2 := profiles.Profile{User: "u2", Tenant: a, Name: "Grace", UpdatedAt: base}
+	for _, p := range []profiles.Profile{u1, u2,
+		{User: "u3", Tenant: a, Name: "Edsger", UpdatedAt: base},
+		{User: "u1", Tenant: b, Name: "Other tenant", UpdatedAt: base},
+	} {
+		must(t, s.PutProfile(c, p))
+	}
+	stored := func(p profiles.Profile) profiles.Profile { p.UpdatedAt = ms(p.UpdatedAt); return p }
+
+	got, err := s.Profiles(c, a, []string{"u2", "nobody", "u1", "u2"})
+	must(t, err)
+	eq(t, "batch with unknown and repeated ids", byUser(got), []profiles.Profile{stored(u1), stored(u2)})
+
+	// Put replaces the whole profile.
+	u1b := profiles.Profile{User: "u1", Tenant: a, Name: "Ada L.", UpdatedAt: base.Add(time.Hour)}
+	must(t, s.PutProfile(c, u1b))
+	got, err = s.Profiles(c, a, []string{"u1"})
+	must(t, err)
+	eq(t, "after replacing", got, []profiles.Profile{stored(u1b)})
+	got, err = s.Profiles(c, b, []string{"u1", "u2"})
+	must(t, err)
+	eq(t, "other tenant", got, []profiles.Profile{stored(profiles.Profile{User: "u1", Tenant: b, Name: "Other tenant", UpdatedAt: base})})
+
+	for _, tc := range []struct {
+		name  string
+		tn    string
+		users []string
+	}{
+		{"no users", a, nil},
+		{"empty list", a, []string{}},
+		{"unknown users", a, []string{"x", "y"}},
+		{"unknown tenant", tenant(t, "none"), []string{"u1"}},
+	} {
+		got, err := s.Profiles(c, tc.tn, tc.users)
+		must(t, err)
+		if len(got) != 0 {
+			t.Fatalf("%s: got %d profiles", tc.name, len(got))
+		}
+	}
+
+	before := ms(time.Now())
+	must(t, s.PutProfile(c, profiles.Profile{User: "u4", Tenant: a, Name: "Now"}))
+	got, err = s.Profiles(c, a, []string{"u4"})
+	must(t, err)
+	if len(got) != 1 || got[0].UpdatedAt.Before(before) || got[0].UpdatedAt.After(time.Now()) {
+		t.Fatalf("profile with a zero time: %+v, want one updated now", got)
+	}
+	if err := s.PutProfile(c, profiles.Profile{Tenant: a, Name: "no user"}); err == nil {
+		t.Fatal("profile without a user accepted")
+	}
+}
+
+// testProfilesMany asks for more users than fit one IN list of a chunking
+// implementation (500).
+func testProfilesMany(t *testing.T, s Store) {
+	c := ctx(t)
+	a := tenant(t, "a")
+	const n = 1203
+	want := make([]profiles.Profile, n)
+	var users []string
+	for i := range want {
+		want[i] = profiles.Profile{User: fmt.Sprintf("u%05d", i), Tenant: a, Name: fmt.Sprint("Player ", i), UpdatedAt: ms(base)}
+		users = append(users, want[i].User, fmt.Sprintf("x%05d", i)) // every other one unknown
+	}
+	errsOut := parallel(8, func(w int) error {
+		for i := w; i < n; i += 8 {
+			if err := s.PutProfile(c, want[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, err := range errsOut {
+		must(t, err)
+	}
+	// Reversed, so that no chunk boundary lines up with sorted order.
+	slices.Reverse(users)
+	got, err := s.Profiles(c, a, users)
+	must(t, err)
+	eq(t, "many profiles", byUser(got), want)
 }

@@ -10,9 +10,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/questline/questline/events"
+	"github.com/questline/questline/leaderboards"
 )
 
 // Millis is t as Unix milliseconds, the stored form of every time.
@@ -166,4 +168,43 @@ func Event(e events.Event) (events.Event, []byte, []byte, error) {
 		}
 	}
 	return e, props, res, nil
+}
+
+// Board fills the definition fields a stored board lacks with what boards
+// were before those fields existed: points summed over the window in UTC.
+// Both backends apply it on every read, so rows written by an older
+// release, and new ones without those fields, read the same everywhere.
+func Board(b leaderboards.Board) leaderboards.Board {
+	if b.Source == "" {
+		b.Source = leaderboards.FromPoints
+	}
+	if b.Aggregation == "" {
+		b.Aggregation = leaderboards.Sum
+	}
+	if b.TimeZone == "" {
+		b.TimeZone = "UTC"
+	}
+	return b
+}
+
+// PrefixEnd returns the least string above every string that starts with
+// prefix, so that [prefix, end) holds exactly those strings in bytewise
+// order (which is code point order for UTF-8). Unlike prefix+"\xff" the
+// bound is valid UTF-8, as a BSON string must be. ok is false when there
+// is no bound: prefix is empty or all U+10FFFF. prefix must be valid UTF-8.
+func PrefixEnd(prefix string) (end string, ok bool) {
+	for prefix != "" {
+		r, size := utf8.DecodeLastRuneInString(prefix)
+		prefix = prefix[:len(prefix)-size]
+		switch {
+		case r == utf8.MaxRune:
+			continue // no successor: carry into the rune before
+		case r == 0xD7FF:
+			r = 0xE000 // surrogates are not encodable; skip them
+		default:
+			r++
+		}
+		return prefix + string(r), true
+	}
+	return "", false
 }

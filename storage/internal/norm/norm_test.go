@@ -42,3 +42,37 @@ func TestTrunc(t *testing.T) {
 		t.Fatal("TruncPtr(nil) != nil")
 	}
 }
+
+func TestPrefixEnd(t *testing.T) {
+	for _, tc := range []struct {
+		prefix, end string
+		ok          bool
+	}{
+		{"", "", false},
+		{"challenge:c1:", "challenge:c1;", true},
+		{"a\u00bf", "a\u00c0", true}, // the last byte of \u00bf is 0xbf: no byte carry
+		{"\u007f", "\u0080", true},   // one byte to two
+		{"x\ud7ff", "x\ue000", true}, // over the surrogates
+		{"x\U0010ffff", "y", true},
+		{"\U0010ffff\U0010ffff", "", false},
+	} {
+		end, ok := PrefixEnd(tc.prefix)
+		if end != tc.end || ok != tc.ok {
+			t.Errorf("PrefixEnd(%+q) = %+q, %v; want %+q, %v", tc.prefix, end, ok, tc.end, tc.ok)
+		}
+	}
+	// Every string with the prefix is inside [prefix, end), its neighbours
+	// outside.
+	const p = "q:\u00e9:"
+	end, _ := PrefixEnd(p)
+	for _, s := range []string{p, p + "x", p + "\U0010ffff\U0010ffff", p + "\uffff"} {
+		if s < p || s >= end {
+			t.Errorf("%+q with prefix %+q is outside [prefix, %+q)", s, p, end)
+		}
+	}
+	for _, s := range []string{"q:\u00e9", "q:\u00e9;", "q:\u00ea", "q:\u00e99"} {
+		if s >= p && s < end {
+			t.Errorf("%+q without prefix %+q is inside [prefix, %+q)", s, p, end)
+		}
+	}
+}
