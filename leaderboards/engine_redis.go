@@ -3,28 +3,37 @@ package leaderboards
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// RedisEngine is the Engine of multi-node deployments: one sorted set per
-// board period.
+// RedisEngine is the Engine of multi-node deployments.
 //
-// Redis orders equal scores by member ascending, but also orders scores
-// ascending. Storing the negated score turns its natural order into the board
-// order (score descending, member ascending), so reads are plain ZRANGE and
-// ZRANK, and ties come out exactly as in MemoryEngine. ZREVRANGE would not do:
-// it reverses the member order of ties too.
+// A board is a sorted set whose scores are the negated board scores and
+// whose elements are "<13-digit Unix ms><member>". Redis orders a sorted set
+// by score ascending, then element bytewise, so the negation turns score
+// descending into its natural order, and the fixed-width time prefix makes
+// ties fall to the earlier achiever, then to the member: plain ZRANGE and
+// ZRANK are the board order, exactly as in MemoryEngine. (ZREVRANGE would
+// not do: it reverses the order of ties too.)
 //
-// It uses only redis.UniversalClient and touches one key per command (plus
-// Replace's temporary key in the same hash slot), so it runs unchanged on a
-// standalone server, under Sentinel and on a Cluster. ZADD LT needs Redis 6.2
-// or newer.
+// Beside the set, a hash key+":m" maps each member to the time prefix of its
+// element, so a member's element can be found without a scan. Writes are Lua
+// scripts that read the current entry, apply the join and update set and
+// hash together; while the key is tracked they also add the member to the
+// set key+":j", and the marker key+":t" (with the tracking ttl) says whether
+// it is. Every helper key is the board key plus a suffix, so it shares the
+// key's hash tag and Cluster slot, and every script and MULTI stays in one
+// slot: the engine runs unchanged on a standalone server, under Sentinel and
+// on a Cluster.
+//
+// Boards written by an older version (plain members, no hash) do not decode;
+// a rebuild (Replace) rewrites them.
 type RedisEngine struct {
 	c redis.UniversalClient
 }
@@ -38,22 +47,59 @@ func NewRedisEngine(client redis.UniversalClient) *RedisEngine {
 var _ Engine = (*RedisEngine)(nil)
 
 const (
-	// replaceBatch is the number of members per ZADD in Replace. Redis runs
-	// one command at a time, so a single huge ZADD would stall every other
-	// client of the server; 1,000 members keep each command well under a
-	// millisecond.
+	// replaceBatch is the number of members per ZADD and HSET in Replace.
+	// Redis runs one command at a time, so a single huge ZADD would stall
+	// every other client of the server; 1,000 members keep each command
+	// well under a millisecond.
 	replaceBatch = 1000
-	// replacePipeline is the number of ZADDs sent per round trip: 10,000
+	// replacePipeline is the number of batches sent per round trip: 10,000
 	// members, few enough to bound client memory, many enough that the
 	// network is not the bottleneck.
 	replacePipeline = 10
-	// replaceTempTTL bounds how long the temporary key of a Replace that
+	// replaceTempTTL bounds how long the temporary keys of a Replace that
 	// died half-way (process crash, lost connection) can linger.
 	replaceTempTTL = time.Hour
-	// aroundAttempts bounds Around's retries when the member moves between
-	// its ZRANK and its ZRANGE.
-	aroundAttempts = 3
+	// maxAround caps Around's n before it reaches Lua, whose numbers are
+	// doubles printed exactly as integers only below 10^14; no board comes
+	// near 2^40 members, so the cap changes no answer.
+	maxAround = 1 << 40
+	// msDigits is the width of an element's time prefix: MaxTime in Unix
+	// milliseconds has 13 digits.
+	msDigits = 13
 )
+
+// redisKeys are the keys of one board: the sorted set, the member hash, the
+// tracking marker and the journal. Scripts take them in this order.
+type redisKeys struct {
+	board, members, marker, journal string
+}
+
+func keysFor(key string) redisKeys {
+	return redisKeys{
+		board:   key,
+		members: helperKey(key, ":m"),
+		marker:  helperKey(key, ":t"),
+		journal: helperKey(key, ":j"),
+	}
+}
+
+func (k redisKeys) all() []string { return []string{k.board, k.members, k.marker, k.journal} }
+
+// helperKey names a key the engine keeps beside key. It must hash to key's
+// slot, or scripts fail with CROSSSLOT on a Cluster: a key with a hash tag
+// keeps it as a prefix, so the tag stays the first one; a key without braces
+// becomes the tag itself, since Redis hashes only the tag.
+func helperKey(key, suffix string) string {
+	if strings.ContainsAny(key, "{}") {
+		// Keys with braces but no valid tag cannot be wrapped safely; they
+		// work everywhere but on a Cluster. Callers use hash tags anyway.
+		return key + suffix
+	}
+	return "{" + key + "}" + suffix
+}
+
+// tempKey names a staging key of Replace, unique to the call.
+func tempKey(key string) string { return helperKey(key, ":rebuild:"+rand.Text()) }
 
 func redisErr(op, key string, err error) error {
 	return fmt.Errorf("leaderboards: redis %s %s: %w", op, key, err)
@@ -65,33 +111,128 @@ func redisErr(op, key string, err error) error {
 func toScore(s int64) float64   { return float64(-s) }
 func fromScore(f float64) int64 { return int64(-f) }
 
-// Raise implements Engine with ZADD LT: on the negated score "less than" is
-// "greater than", and Redis applies it atomically, so concurrent raises leave
-// the maximum and replays change nothing.
-func (r *RedisEngine) Raise(ctx context.Context, key, member string, score int64) error {
-	if err := checkScore("raise", key, score); err != nil {
-		return err
-	}
-	err := r.c.ZAddArgs(ctx, key, redis.ZAddArgs{
-		LT:      true,
-		Members: []redis.Z{{Score: toScore(score), Member: member}},
-	}).Err()
-	if err != nil {
-		return redisErr("raise", key, err)
-	}
-	return nil
+// msText is the fixed-width time prefix of an element; checkEntry keeps ms
+// within 0 and MaxTime, which has msDigits digits.
+func msText(ms int64) string {
+	s := strconv.FormatInt(ms, 10)
+	return strings.Repeat("0", msDigits-len(s)) + s
 }
 
-// Incr implements Engine with ZINCRBY of the negated delta.
-func (r *RedisEngine) Incr(ctx context.Context, key, member string, delta int64) (int64, error) {
-	if err := checkScore("incr", key, delta); err != nil {
-		return 0, err
+// decode splits a sorted-set element and its score into an entry.
+func decode(elem string, score float64, rank int64) (Entry, error) {
+	if len(elem) < msDigits {
+		return Entry{}, fmt.Errorf("element %q has no time prefix", elem)
 	}
-	f, err := r.c.ZIncrBy(ctx, key, toScore(delta), member).Result()
+	ms, err := strconv.ParseInt(elem[:msDigits], 10, 64)
 	if err != nil {
-		return 0, redisErr("incr", key, err)
+		return Entry{}, fmt.Errorf("element %q has no time prefix", elem)
 	}
-	return fromScore(f), nil
+	return Entry{Member: elem[msDigits:], Score: fromScore(score), At: msTime(ms), Rank: rank}, nil
+}
+
+// trackLua records ARGV[1] in the journal while the marker lives, and makes
+// the journal lapse with the marker.
+const trackLua = `
+local ttl = redis.call('PTTL', KEYS[3])
+if ttl > 0 then
+  redis.call('SADD', KEYS[4], ARGV[1])
+  redis.call('PEXPIRE', KEYS[4], ttl)
+end
+`
+
+// setLua is the body of Raise and Put; %s is the join, a Lua expression
+// true when the offered entry (s, t) wins over the current one (cs, ct).
+// Scores are negated, so the higher score is the lower s. When the member is
+// new and the board does not exist, the hash is dropped first: it can
+// outlive an expired board by a moment, and must not lend its stale entries
+// or its expiry to the new board.
+const setLua = trackLua + `
+local m, s, t = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local cts = redis.call('HGET', KEYS[2], m)
+local cs = cts and redis.call('ZSCORE', KEYS[1], cts .. m)
+if cs then
+  cs = tonumber(cs)
+  local ct = tonumber(cts)
+  if not (%s) then
+    return 0
+  end
+  redis.call('ZREM', KEYS[1], cts .. m)
+elseif redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[2])
+end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3] .. m)
+redis.call('HSET', KEYS[2], m, ARGV[3])
+return 1
+`
+
+var (
+	// raiseScript keeps the best entry: higher score, then earlier time.
+	raiseScript = redis.NewScript(fmt.Sprintf(setLua, "s < cs or (s == cs and t < ct)"))
+	// putScript keeps the latest entry: later time, then higher score.
+	putScript = redis.NewScript(fmt.Sprintf(setLua, "t > ct or (t == ct and s < cs)"))
+	// removeScript takes ARGV[1] off set and hash. Redis deletes a key that
+	// loses its last member, so set and hash go together, expiry included.
+	removeScript = redis.NewScript(trackLua + `
+local ts = redis.call('HGET', KEYS[2], ARGV[1])
+if ts then
+  redis.call('ZREM', KEYS[1], ts .. ARGV[1])
+  redis.call('HDEL', KEYS[2], ARGV[1])
+end
+return 0
+`)
+	// ranksScript returns member, time prefix, 0-based rank and score of
+	// every member in ARGV on the board, flattened.
+	ranksScript = redis.NewScript(`
+local out = {}
+for _, m in ipairs(ARGV) do
+  local ts = redis.call('HGET', KEYS[2], m)
+  local r = ts and redis.call('ZRANK', KEYS[1], ts .. m)
+  if r then
+    out[#out + 1] = m
+    out[#out + 1] = ts
+    out[#out + 1] = r
+    out[#out + 1] = redis.call('ZSCORE', KEYS[1], ts .. m)
+  end
+end
+return out
+`)
+	// aroundScript returns the 0-based rank of the window's first element
+	// and the window (elements and scores) around ARGV[1], ±ARGV[2]; an
+	// empty reply when the member is not on the board.
+	aroundScript = redis.NewScript(`
+local ts = redis.call('HGET', KEYS[2], ARGV[1])
+local r = ts and redis.call('ZRANK', KEYS[1], ts .. ARGV[1])
+if not r then
+  return {}
+end
+local n = tonumber(ARGV[2])
+local first = math.max(0, r - n)
+return {first, redis.call('ZRANGE', KEYS[1], first, r + n, 'WITHSCORES')}
+`)
+)
+
+// Raise implements Engine with raiseScript: the read, the join and the write
+// are one atomic step, so concurrent raises converge.
+func (r *RedisEngine) Raise(ctx context.Context, key, member string, score int64, at time.Time) error {
+	return r.set(ctx, "raise", raiseScript, key, member, score, at)
+}
+
+// Put implements Engine with putScript.
+func (r *RedisEngine) Put(ctx context.Context, key, member string, score int64, at time.Time) error {
+	return r.set(ctx, "put", putScript, key, member, score, at)
+}
+
+func (r *RedisEngine) set(ctx context.Context, op string, script *redis.Script, key, member string, score int64, at time.Time) error {
+	ms, err := checkEntry(op, key, score, at)
+	if err != nil {
+		return err
+	}
+	// -score, not toScore: an integer argument reaches Lua as digits, with
+	// no float formatting to reason about.
+	if err := script.Run(ctx, r.c, keysFor(key).all(), member, -score, msText(ms)).Err(); err != nil {
+		return redisErr(op, key, err)
+	}
+	return nil
 }
 
 // Top implements Engine with one ZRANGE … WITHSCORES.
@@ -108,77 +249,99 @@ func (r *RedisEngine) Top(ctx context.Context, key string, offset, limit int) ([
 	if err != nil {
 		return nil, redisErr("top", key, err)
 	}
-	return zEntries(zs, int64(start)+1), nil
-}
-
-// zEntries converts a ZRANGE reply whose first element has rank first.
-func zEntries(zs []redis.Z, first int64) []Entry {
 	out := make([]Entry, len(zs))
 	for i, z := range zs {
-		m, _ := z.Member.(string)
-		out[i] = Entry{Member: m, Score: fromScore(z.Score), Rank: first + int64(i)}
+		elem, _ := z.Member.(string)
+		if out[i], err = decode(elem, z.Score, int64(start+i)+1); err != nil {
+			return nil, redisErr("top", key, err)
+		}
 	}
-	return out
+	return out, nil
 }
 
-// Rank implements Engine. ZRANK and ZSCORE go in one MULTI: one round trip,
-// and no write can slip between them, so rank and score always belong
-// together. (ZRANK … WITHSCORE would do it in one command but needs 7.2.)
+// Rank implements Engine with ranksScript: hash lookup, rank and score in
+// one atomic round trip, so they always belong together.
 func (r *RedisEngine) Rank(ctx context.Context, key, member string) (Entry, bool, error) {
-	var (
-		rank  *redis.IntCmd
-		score *redis.FloatCmd
-	)
-	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		rank = p.ZRank(ctx, key, member)
-		score = p.ZScore(ctx, key, member)
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return Entry{}, false, redisErr("rank", key, err)
+	es, err := r.ranks(ctx, "rank", key, []string{member})
+	if err != nil || len(es) == 0 {
+		return Entry{}, false, err
 	}
-	rk, err1 := rank.Result()
-	sc, err2 := score.Result()
-	if errors.Is(err1, redis.Nil) || errors.Is(err2, redis.Nil) {
-		return Entry{}, false, nil
-	}
-	if err := errors.Join(err1, err2); err != nil {
-		return Entry{}, false, redisErr("rank", key, err)
-	}
-	return Entry{Member: member, Score: fromScore(sc), Rank: rk + 1}, true, nil
+	return es[0], true, nil
 }
 
-// Around implements Engine: ZRANK for the member's position, then ZRANGE of
-// the window around it. A concurrent write can move the member between the
-// two; the window then no longer holds it at the expected place, and Around
-// asks again. After aroundAttempts it settles for the last window, which is
-// still correctly ranked, and on a board that busy no answer stays true for
-// long anyway.
-func (r *RedisEngine) Around(ctx context.Context, key, member string, n int) ([]Entry, error) {
-	if n < 0 {
-		n = 0
+// Ranks implements Engine with one ranksScript call.
+func (r *RedisEngine) Ranks(ctx context.Context, key string, members []string) ([]Entry, error) {
+	es, err := r.ranks(ctx, "ranks", key, members)
+	if err != nil {
+		return nil, err
 	}
-	var out []Entry
-	for attempt := 0; attempt < aroundAttempts; attempt++ {
-		rk, err := r.c.ZRank(ctx, key, member).Result()
-		if errors.Is(err, redis.Nil) {
-			return []Entry{}, nil
+	return sortRanks(es), nil
+}
+
+func (r *RedisEngine) ranks(ctx context.Context, op, key string, members []string) ([]Entry, error) {
+	if len(members) == 0 {
+		return []Entry{}, nil
+	}
+	args := make([]any, len(members))
+	for i, m := range members {
+		args[i] = m
+	}
+	k := keysFor(key)
+	v, err := ranksScript.Run(ctx, r.c, []string{k.board, k.members}, args...).Slice()
+	if err != nil {
+		return nil, redisErr(op, key, err)
+	}
+	out := make([]Entry, 0, len(v)/4)
+	for i := 0; i+3 < len(v); i += 4 {
+		en, err := decodeRank(v[i : i+4])
+		if err != nil {
+			return nil, redisErr(op, key, err)
+		}
+		out = append(out, en)
+	}
+	return out, nil
+}
+
+// decodeRank reads one member, time prefix, 0-based rank, score quadruple
+// of ranksScript.
+func decodeRank(v []any) (Entry, error) {
+	m, _ := v[0].(string)
+	ts, _ := v[1].(string)
+	rank, _ := v[2].(int64)
+	sc, _ := v[3].(string)
+	score, err := strconv.ParseFloat(sc, 64)
+	if err != nil {
+		return Entry{}, fmt.Errorf("score of %q: %w", m, err)
+	}
+	return decode(ts+m, score, rank+1)
+}
+
+// Around implements Engine with aroundScript: finding the member and reading
+// its window is one atomic step, so the window always holds it.
+func (r *RedisEngine) Around(ctx context.Context, key, member string, n int) ([]Entry, error) {
+	n = min(max(n, 0), maxAround)
+	k := keysFor(key)
+	v, err := aroundScript.Run(ctx, r.c, []string{k.board, k.members}, member, n).Slice()
+	if err != nil {
+		return nil, redisErr("around", key, err)
+	}
+	if len(v) != 2 {
+		return []Entry{}, nil
+	}
+	first, _ := v[0].(int64)
+	page, _ := v[1].([]any)
+	out := make([]Entry, 0, len(page)/2)
+	for i := 0; i+1 < len(page); i += 2 {
+		elem, _ := page[i].(string)
+		sc, _ := page[i+1].(string)
+		score, err := strconv.ParseFloat(sc, 64)
+		if err == nil {
+			var en Entry
+			en, err = decode(elem, score, first+int64(len(out))+1)
+			out = append(out, en)
 		}
 		if err != nil {
 			return nil, redisErr("around", key, err)
-		}
-		start := max(0, rk-int64(n)) // rk >= 0, so this cannot overflow
-		stop := rk + int64(n)
-		if stop < rk {
-			stop = -1
-		}
-		zs, err := r.c.ZRangeWithScores(ctx, key, start, stop).Result()
-		if err != nil {
-			return nil, redisErr("around", key, err)
-		}
-		out = zEntries(zs, start+1)
-		if i := rk - start; i < int64(len(out)) && out[i].Member == member {
-			return out, nil
 		}
 	}
 	return out, nil
@@ -193,46 +356,49 @@ func (r *RedisEngine) Count(ctx context.Context, key string) (int64, error) {
 	return c, nil
 }
 
-// Remove implements Engine with ZREM. Redis deletes a sorted set that loses
-// its last member, expiry included.
+// Remove implements Engine with removeScript.
 func (r *RedisEngine) Remove(ctx context.Context, key, member string) error {
-	if err := r.c.ZRem(ctx, key, member).Err(); err != nil {
+	if err := removeScript.Run(ctx, r.c, keysFor(key).all(), member).Err(); err != nil {
 		return redisErr("remove", key, err)
 	}
 	return nil
 }
 
-// Replace implements Engine. Entries are written into a temporary key in the
-// same hash slot, in pipelined batches, while readers keep using the old
-// board; a MULTI then UNLINKs the old board, RENAMEs the temporary key onto
-// it and PERSISTs it, so readers switch from the old board to the new in one
-// step. UNLINK frees the old set in the background: RENAME onto an existing
-// key would free a million-member set synchronously and stall the server.
+// Replace implements Engine. Set and hash are written into temporary keys in
+// the same hash slot, in pipelined batches, while readers keep using the old
+// board; a MULTI then UNLINKs the old keys, RENAMEs the temporary ones onto
+// them and PERSISTs them, so readers switch from the old board to the new in
+// one step. UNLINK frees the old keys in the background: RENAME onto an
+// existing key would free a million-member set synchronously and stall the
+// server. Marker and journal are left alone: tracking goes on.
 func (r *RedisEngine) Replace(ctx context.Context, key string, entries []Entry) error {
-	for _, e := range entries {
-		if err := checkScore("replace", key, e.Score); err != nil {
-			return err
-		}
+	zs, fields, err := replaceArgs(key, entries)
+	if err != nil {
+		return err
 	}
-	if len(entries) == 0 {
-		if err := r.c.Unlink(ctx, key).Err(); err != nil {
+	k := keysFor(key)
+	if len(zs) == 0 {
+		if err := r.c.Unlink(ctx, k.board, k.members).Err(); err != nil {
 			return redisErr("replace", key, err)
 		}
 		return nil
 	}
 	tmp := tempKey(key)
-	if err := r.fill(ctx, tmp, entries); err != nil {
-		// Best effort: the TTL removes it anyway. A fresh context, because
+	tmpMembers := helperKey(tmp, ":m")
+	if err := r.fill(ctx, tmp, tmpMembers, zs, fields); err != nil {
+		// Best effort: the TTL removes them anyway. A fresh context, because
 		// ctx may be the reason fill failed.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		_ = r.c.Unlink(cctx, tmp).Err()
+		_ = r.c.Unlink(cctx, tmp, tmpMembers).Err()
 		cancel()
 		return redisErr("replace", key, err)
 	}
-	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Unlink(ctx, key)
-		p.Rename(ctx, tmp, key)
-		p.Persist(ctx, key)
+	_, err = r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Unlink(ctx, k.board, k.members)
+		p.Rename(ctx, tmp, k.board)
+		p.Rename(ctx, tmpMembers, k.members)
+		p.Persist(ctx, k.board)
+		p.Persist(ctx, k.members)
 		return nil
 	})
 	if err != nil {
@@ -241,21 +407,44 @@ func (r *RedisEngine) Replace(ctx context.Context, key string, entries []Entry) 
 	return nil
 }
 
-// fill writes entries into tmp. Every round trip renews tmp's TTL, so an
-// interrupted Replace leaves nothing behind for long.
-func (r *RedisEngine) fill(ctx context.Context, tmp string, entries []Entry) error {
-	zs := make([]redis.Z, len(entries))
-	for i, e := range entries {
-		zs[i] = redis.Z{Score: toScore(e.Score), Member: e.Member}
+// replaceArgs checks entries and turns them into sorted-set elements and
+// hash field/value pairs. A member listed twice keeps its last entry: two
+// elements for one member would both stay in the set.
+func replaceArgs(key string, entries []Entry) ([]redis.Z, []any, error) {
+	seen := make(map[string]struct{}, len(entries))
+	zs := make([]redis.Z, 0, len(entries))
+	fields := make([]any, 0, 2*len(entries))
+	for i := len(entries) - 1; i >= 0; i-- {
+		en := entries[i]
+		ms, err := checkEntry("replace", key, en.Score, en.At)
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, dup := seen[en.Member]; dup {
+			continue
+		}
+		seen[en.Member] = struct{}{}
+		ts := msText(ms)
+		zs = append(zs, redis.Z{Score: toScore(en.Score), Member: ts + en.Member})
+		fields = append(fields, en.Member, ts)
 	}
+	return zs, fields, nil
+}
+
+// fill writes the elements zs into set and their hash pairs fields into
+// members. Every round trip renews both TTLs, so an interrupted Replace
+// leaves nothing behind for long.
+func (r *RedisEngine) fill(ctx context.Context, set, members string, zs []redis.Z, fields []any) error {
 	for len(zs) > 0 {
 		_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i := 0; i < replacePipeline && len(zs) > 0; i++ {
 				n := min(replaceBatch, len(zs))
-				p.ZAdd(ctx, tmp, zs[:n]...)
-				zs = zs[n:]
+				p.ZAdd(ctx, set, zs[:n]...)
+				p.HSet(ctx, members, fields[:2*n]...)
+				zs, fields = zs[n:], fields[2*n:]
 			}
-			p.PExpire(ctx, tmp, replaceTempTTL)
+			p.PExpire(ctx, set, replaceTempTTL)
+			p.PExpire(ctx, members, replaceTempTTL)
 			return nil
 		})
 		if err != nil {
@@ -265,38 +454,84 @@ func (r *RedisEngine) fill(ctx context.Context, tmp string, entries []Entry) err
 	return nil
 }
 
-// tempKey names Replace's staging key. It must hash to key's slot, or RENAME
-// fails on a Cluster: a key with a hash tag keeps it as a prefix, so the tag
-// stays the first one; a key without braces becomes the tag itself, since
-// Redis hashes only the tag.
-func tempKey(key string) string {
-	suffix := ":rebuild:" + rand.Text()
-	if strings.ContainsAny(key, "{}") {
-		// Keys with braces but no valid tag cannot be wrapped safely; they
-		// work everywhere but on a Cluster. Callers use hash tags anyway.
-		return key + suffix
-	}
-	return "{" + key + "}" + suffix
-}
-
-// Expire implements Engine with PEXPIRE, PERSIST for ttl 0, and UNLINK for
-// a negative ttl. The ttl is rounded up to whole milliseconds, so a board
-// never disappears earlier than asked.
+// Expire implements Engine on set and hash together, in one MULTI: PEXPIRE,
+// PERSIST for ttl 0, and UNLINK for a negative ttl. The ttl is rounded up
+// to whole milliseconds, so a board never disappears earlier than asked.
 func (r *RedisEngine) Expire(ctx context.Context, key string, ttl time.Duration) error {
+	k := keysFor(key)
 	var err error
 	switch {
-	case ttl == 0:
-		err = r.c.Persist(ctx, key).Err()
 	case ttl < 0:
-		err = r.c.Unlink(ctx, key).Err()
+		err = r.c.Unlink(ctx, k.board, k.members).Err()
+	case ttl == 0:
+		_, err = r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Persist(ctx, k.board)
+			p.Persist(ctx, k.members)
+			return nil
+		})
 	default:
-		if rem := ttl % time.Millisecond; rem != 0 && ttl < math.MaxInt64-time.Millisecond {
-			ttl += time.Millisecond - rem
-		}
-		err = r.c.PExpire(ctx, key, ttl).Err()
+		ttl = ceilMs(ttl)
+		_, err = r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.PExpire(ctx, k.board, ttl)
+			p.PExpire(ctx, k.members, ttl)
+			return nil
+		})
 	}
 	if err != nil {
 		return redisErr("expire", key, err)
+	}
+	return nil
+}
+
+// ceilMs rounds a positive ttl up to whole milliseconds, Redis' precision.
+func ceilMs(ttl time.Duration) time.Duration {
+	if rem := ttl % time.Millisecond; rem != 0 && ttl < math.MaxInt64-time.Millisecond {
+		ttl += time.Millisecond - rem
+	}
+	return ttl
+}
+
+// Track implements Engine: SET of the marker with PX, and the same ttl on a
+// journal already there, in one MULTI. The write scripts give a journal
+// they create the marker's remaining ttl.
+func (r *RedisEngine) Track(ctx context.Context, key string, ttl time.Duration) error {
+	if err := checkTrackTTL(key, ttl); err != nil {
+		return err
+	}
+	k := keysFor(key)
+	ttl = ceilMs(ttl)
+	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, k.marker, "1", ttl)
+		p.PExpire(ctx, k.journal, ttl)
+		return nil
+	})
+	if err != nil {
+		return redisErr("track", key, err)
+	}
+	return nil
+}
+
+// Tracked implements Engine: SMEMBERS and UNLINK of the journal in one
+// MULTI, so no member recorded in between is lost.
+func (r *RedisEngine) Tracked(ctx context.Context, key string) ([]string, error) {
+	k := keysFor(key)
+	var members *redis.StringSliceCmd
+	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		members = p.SMembers(ctx, k.journal)
+		p.Unlink(ctx, k.journal)
+		return nil
+	})
+	if err != nil {
+		return nil, redisErr("tracked", key, err)
+	}
+	return members.Val(), nil
+}
+
+// Untrack implements Engine by deleting marker and journal.
+func (r *RedisEngine) Untrack(ctx context.Context, key string) error {
+	k := keysFor(key)
+	if err := r.c.Del(ctx, k.marker, k.journal).Err(); err != nil {
+		return redisErr("untrack", key, err)
 	}
 	return nil
 }

@@ -1,9 +1,11 @@
 package leaderboards
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -29,7 +31,31 @@ func TestMemoryEngine(t *testing.T) {
 func TestRedisEngine(t *testing.T) {
 	client := redistest.Client(t)
 	runEngineConformance(t, func(t *testing.T) Engine {
-		if err := client.FlushDB(context.Background()).Err(); err != nil {
+		if err := client.FlushDB(lbCtx).Err(); err != nil {
+			t.Fatalf("flush: %v", err)
+		}
+		return NewRedisEngine(client)
+	})
+}
+
+// TestRedisClusterEngine runs the suite on a three-node Cluster, where a
+// script or MULTI that strays from its key's slot fails with CROSSSLOT.
+func TestRedisClusterEngine(t *testing.T) {
+	client := redistest.Cluster(t)
+	masters := map[string]bool{}
+	for _, k := range []string{lbKey, lbKey2, lbKey3} {
+		m, err := client.MasterForKey(lbCtx, k)
+		lbMust(t, err)
+		masters[m.Options().Addr] = true
+	}
+	if len(masters) != 3 {
+		t.Fatalf("the suite's keys land on %d nodes, want 3", len(masters))
+	}
+	runEngineConformance(t, func(t *testing.T) Engine {
+		err := client.ForEachMaster(lbCtx, func(ctx context.Context, c *redis.Client) error {
+			return c.FlushDB(ctx).Err()
+		})
+		if err != nil {
 			t.Fatalf("flush: %v", err)
 		}
 		return NewRedisEngine(client)
@@ -44,19 +70,26 @@ func runEngineConformance(t *testing.T, newEngine func(t *testing.T) Engine) {
 		run  func(t *testing.T, e Engine)
 	}{
 		{"EmptyBoard", confEmptyBoard},
-		{"RaiseKeepsMax", confRaiseKeepsMax},
-		{"RaiseConcurrent", confRaiseConcurrent},
-		{"Incr", confIncr},
+		{"RaiseJoin", confRaiseJoin},
+		{"PutJoin", confPutJoin},
+		{"RaiseConcurrent", func(t *testing.T, e Engine) { confJoinConcurrent(t, e, e.Raise, lbRaiseJoin) }},
+		{"PutConcurrent", func(t *testing.T, e Engine) { confJoinConcurrent(t, e, e.Put, lbPutJoin) }},
+		{"TimePrecision", confTimePrecision},
+		{"TiesByTime", confTiesByTime},
 		{"TiesByMember", confTiesByMember},
 		{"AroundEdges", confAroundEdges},
 		{"Paging", confPaging},
+		{"Ranks", confRanks},
 		{"Remove", confRemove},
 		{"Replace", confReplace},
 		{"ReplaceLarge", confReplaceLarge},
 		{"ReplaceAtomic", confReplaceAtomic},
 		{"Expire", confExpire},
 		{"KeysIndependent", confKeysIndependent},
-		{"ScoreRange", confScoreRange},
+		{"Range", confRange},
+		{"Track", confTrack},
+		{"TrackOutlivesBoard", confTrackOutlivesBoard},
+		{"TrackTTL", confTrackTTL},
 		{"RandomAgainstModel", func(t *testing.T, e Engine) { confRandomAgainstModel(t, e, 60, 40, 3000) }},
 		{"RandomLargeAgainstModel", func(t *testing.T, e Engine) { confRandomAgainstModel(t, e, 3000, 2000, 6000) }},
 		{"Ping", func(t *testing.T, e Engine) { lbMust(t, e.Ping(lbCtx)) }},
@@ -68,7 +101,19 @@ func runEngineConformance(t *testing.T, newEngine func(t *testing.T) Engine) {
 
 var lbCtx = context.Background()
 
-const lbKey = "ql:lb:{acme:b1}:all"
+// The suite's boards. Their hash tags fall in different thirds of the
+// slots, so the Cluster run spreads them over all three nodes.
+const (
+	lbKey  = "ql:lb:{acme:b1}:all"  // slot 3820
+	lbKey2 = "ql:lb:{other:b1}:all" // slot 8015
+	lbKey3 = "ql:lb:{acme:b2}:all"  // slot 16015
+)
+
+// lbT0 is the time of every entry a case does not time on purpose.
+var lbT0 = time.UnixMilli(1_700_000_000_000).UTC()
+
+// lbAt is lbT0 plus ms milliseconds.
+func lbAt(ms int) time.Time { return lbT0.Add(time.Duration(ms) * time.Millisecond) }
 
 func lbMust(t *testing.T, err error) {
 	t.Helper()
@@ -79,7 +124,14 @@ func lbMust(t *testing.T, err error) {
 
 func lbRaise(t *testing.T, e Engine, k, m string, s int64) {
 	t.Helper()
-	lbMust(t, e.Raise(lbCtx, k, m, s))
+	lbMust(t, e.Raise(lbCtx, k, m, s, lbT0))
+}
+
+// lbE is an expected entry at lbT0; lbEAt one at lbAt(ms).
+func lbE(m string, s, rank int64) Entry { return Entry{Member: m, Score: s, At: lbT0, Rank: rank} }
+
+func lbEAt(m string, s int64, ms int, rank int64) Entry {
+	return Entry{Member: m, Score: s, At: lbAt(ms), Rank: rank}
 }
 
 func lbTop(t *testing.T, e Engine, k string, offset, limit int) []Entry {
@@ -102,6 +154,16 @@ func lbAround(t *testing.T, e Engine, k, m string, n int) []Entry {
 	return got
 }
 
+func lbRanks(t *testing.T, e Engine, k string, members ...string) []Entry {
+	t.Helper()
+	got, err := e.Ranks(lbCtx, k, members)
+	lbMust(t, err)
+	if got == nil {
+		t.Fatalf("Ranks(%q) = nil, want a non-nil slice", members)
+	}
+	return got
+}
+
 func lbCount(t *testing.T, e Engine, k string) int64 {
 	t.Helper()
 	n, err := e.Count(lbCtx, k)
@@ -116,26 +178,48 @@ func lbRank(t *testing.T, e Engine, k, m string) (Entry, bool) {
 	return en, ok
 }
 
+// lbSame compares entries by value; At by instant, which is what both
+// engines promise, whatever the representation.
+func lbSame(a, b Entry) bool {
+	return a.Member == b.Member && a.Score == b.Score && a.At.Equal(b.At) && a.Rank == b.Rank
+}
+
 func lbWantEntries(t *testing.T, what string, got, want []Entry) {
 	t.Helper()
-	if len(got) == 0 && len(want) == 0 {
-		return
-	}
-	if !slices.Equal(got, want) {
+	if !slices.EqualFunc(got, want, lbSame) {
 		t.Fatalf("%s:\n got %v\nwant %v", what, got, want)
+	}
+}
+
+func lbWantEntry(t *testing.T, e Engine, k, m string, score int64, at time.Time) {
+	t.Helper()
+	en, ok := lbRank(t, e, k, m)
+	if !ok || en.Score != score || !en.At.Equal(at) {
+		t.Fatalf("Rank(%q) = %v, %v; want score %d at %v", m, en, ok, score, at)
 	}
 }
 
 func lbWantScore(t *testing.T, e Engine, k, m string, score int64) {
 	t.Helper()
-	en, ok := lbRank(t, e, k, m)
-	if !ok || en.Score != score {
-		t.Fatalf("Rank(%q) = %v, %v; want score %d", m, en, ok, score)
+	lbWantEntry(t, e, k, m, score, lbT0)
+}
+
+func lbWantTracked(t *testing.T, e Engine, k string, want ...string) {
+	t.Helper()
+	got, err := e.Tracked(lbCtx, k)
+	lbMust(t, err)
+	if got == nil {
+		t.Fatal("Tracked = nil, want a non-nil slice")
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("Tracked(%s) = %q, want %q", k, got, want)
 	}
 }
 
-// lbBoard fills k with members m00, m01, … scored n, n-1, …, 1, so member
-// mXX has rank XX+1.
+// lbBoard fills k with members m00, m01, … scored n, n-1, …, 1 at lbT0, so
+// member mXX has rank XX+1.
 func lbBoard(t *testing.T, e Engine, k string, n int) {
 	t.Helper()
 	for i := 0; i < n; i++ {
@@ -144,9 +228,9 @@ func lbBoard(t *testing.T, e Engine, k string, n int) {
 }
 
 func lbRanked(first, last, n int) []Entry {
-	var out []Entry
+	out := []Entry{}
 	for i := first; i <= last; i++ {
-		out = append(out, Entry{Member: fmt.Sprintf("m%02d", i), Score: int64(n - i), Rank: int64(i + 1)})
+		out = append(out, lbE(fmt.Sprintf("m%02d", i), int64(n-i), int64(i+1)))
 	}
 	return out
 }
@@ -154,110 +238,199 @@ func lbRanked(first, last, n int) []Entry {
 func confEmptyBoard(t *testing.T, e Engine) {
 	lbWantEntries(t, "Top", lbTop(t, e, lbKey, 0, 10), nil)
 	lbWantEntries(t, "Around", lbAround(t, e, lbKey, "u1", 3), nil)
+	lbWantEntries(t, "Ranks", lbRanks(t, e, lbKey, "u1", "u2"), nil)
+	lbWantEntries(t, "Ranks of none", lbRanks(t, e, lbKey), nil)
 	if _, ok := lbRank(t, e, lbKey, "u1"); ok {
 		t.Fatal("Rank on an empty board: ok")
 	}
 	if n := lbCount(t, e, lbKey); n != 0 {
 		t.Fatalf("Count = %d", n)
 	}
+	lbWantTracked(t, e, lbKey)
 	lbMust(t, e.Remove(lbCtx, lbKey, "u1"))
 	lbMust(t, e.Expire(lbCtx, lbKey, time.Minute))
+	lbMust(t, e.Expire(lbCtx, lbKey, -1))
 	lbMust(t, e.Replace(lbCtx, lbKey, nil))
+	lbMust(t, e.Untrack(lbCtx, lbKey))
 	if n := lbCount(t, e, lbKey); n != 0 {
 		t.Fatalf("Count after no-op writes = %d", n)
 	}
 }
 
-func confRaiseKeepsMax(t *testing.T, e Engine) {
-	steps := []struct {
-		score, want int64
-	}{
-		{10, 10}, {5, 10}, {10, 10}, {20, 20}, {19, 20}, {0, 20}, {-3, 20}, {21, 21},
-	}
-	for _, s := range steps {
-		lbRaise(t, e, lbKey, "a", s.score)
-		lbWantScore(t, e, lbKey, "a", s.want)
-	}
-	lbRaise(t, e, lbKey, "neg", -5) // a new member takes the offered score, even below 0
-	lbWantScore(t, e, lbKey, "neg", -5)
-	lbRaise(t, e, lbKey, "zero", 0)
-	lbWantScore(t, e, lbKey, "zero", 0)
-	if n := lbCount(t, e, lbKey); n != 3 {
-		t.Fatalf("Count = %d, want 3", n)
-	}
-	lbWantEntries(t, "Top", lbTop(t, e, lbKey, 0, 10), []Entry{
-		{"a", 21, 1}, {"zero", 0, 2}, {"neg", -5, 3},
-	})
+// lbStep is one write of a join case: offered score and time (in ms after
+// lbT0), and the member's entry expected afterwards.
+type lbStep struct {
+	score     int64
+	at        int
+	wantScore int64
+	wantAt    int
+	why       string
 }
 
-func confRaiseConcurrent(t *testing.T, e Engine) {
+func runJoinSteps(t *testing.T, e Engine, write func(ctx context.Context, key, member string, score int64, at time.Time) error, steps []lbStep) {
+	t.Helper()
+	for _, s := range steps {
+		lbMust(t, write(lbCtx, lbKey, "a", s.score, lbAt(s.at)))
+		en, ok := lbRank(t, e, lbKey, "a")
+		if !ok || en.Score != s.wantScore || !en.At.Equal(lbAt(s.wantAt)) {
+			t.Fatalf("after (%d, +%dms), %s: got %v, %v; want (%d, +%dms)", s.score, s.at, s.why, en, ok, s.wantScore, s.wantAt)
+		}
+	}
+	if n := lbCount(t, e, lbKey); n != 1 {
+		t.Fatalf("Count = %d, want 1", n)
+	}
+}
+
+func confRaiseJoin(t *testing.T, e Engine) {
+	runJoinSteps(t, e, e.Raise, []lbStep{
+		{10, 5, 10, 5, "new member"},
+		{5, 0, 10, 5, "lower score, even earlier"},
+		{10, 7, 10, 5, "equal score, later"},
+		{10, 5, 10, 5, "replay"},
+		{10, 2, 10, 2, "equal score, earlier"},
+		{11, 9, 11, 9, "higher score, later"},
+		{-3, 0, 11, 9, "negative"},
+		{11, 9, 11, 9, "replay"},
+	})
+	lbMust(t, e.Raise(lbCtx, lbKey, "neg", -5, lbT0)) // a new member takes what is offered, even below 0
+	lbWantScore(t, e, lbKey, "neg", -5)
+	lbWantEntries(t, "Top", lbTop(t, e, lbKey, 0, 10), []Entry{lbEAt("a", 11, 9, 1), lbE("neg", -5, 2)})
+}
+
+func confPutJoin(t *testing.T, e Engine) {
+	runJoinSteps(t, e, e.Put, []lbStep{
+		{10, 5, 10, 5, "new member"},
+		{20, 4, 10, 5, "earlier, even higher"},
+		{5, 5, 10, 5, "same time, lower"},
+		{15, 5, 15, 5, "same time, higher"},
+		{1, 6, 1, 6, "later, lower"},
+		{1, 6, 1, 6, "replay"},
+		{-7, 100, -7, 100, "later, negative"},
+	})
+	lbMust(t, e.Put(lbCtx, lbKey, "b", 0, lbAt(1)))
+	lbWantEntries(t, "Top", lbTop(t, e, lbKey, 0, 10), []Entry{lbEAt("b", 0, 1, 1), lbEAt("a", -7, 100, 2)})
+}
+
+// lbJoin folds an offered entry into the current one the way Raise or Put
+// must; written apart from the engines, as the tests' own statement of the
+// joins.
+type lbJoin func(cur, offered Entry) Entry
+
+func lbRaiseJoin(cur, o Entry) Entry {
+	if o.Score > cur.Score || o.Score == cur.Score && o.At.Before(cur.At) {
+		return o
+	}
+	return cur
+}
+
+func lbPutJoin(cur, o Entry) Entry {
+	if o.At.After(cur.At) || o.At.Equal(cur.At) && o.Score > cur.Score {
+		return o
+	}
+	return cur
+}
+
+// confJoinConcurrent has many writers offer entries at once, some to one
+// shared member, some to their own; each member must end on the join of all
+// it was offered, whatever the interleaving. Scores and times come from
+// small ranges, so equal scores and equal times are both common.
+func confJoinConcurrent(t *testing.T, e Engine, write func(ctx context.Context, key, member string, score int64, at time.Time) error, join lbJoin) {
 	const workers, per = 50, 40
+	offers := make([][]Entry, workers)
+	for w := range offers {
+		r := rand.New(rand.NewPCG(uint64(w), 1))
+		for range per {
+			offers[w] = append(offers[w], Entry{Score: int64(r.IntN(20)), At: lbAt(r.IntN(20))})
+		}
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(w), 1))
-			for _, i := range r.Perm(per) {
-				score := int64(i*workers + w) // every score offered once; max is per*workers-1
-				if err := e.Raise(lbCtx, lbKey, "shared", score); err != nil {
-					errs <- err
-					return
-				}
-				if err := e.Raise(lbCtx, lbKey, fmt.Sprintf("own%02d", w), score); err != nil {
-					errs <- err
-					return
+	for w := range workers {
+		wg.Go(func() {
+			for _, o := range offers[w] {
+				for _, m := range []string{"shared", fmt.Sprintf("own%02d", w)} {
+					if err := write(lbCtx, lbKey, m, o.Score, o.At); err != nil {
+						errs <- err
+						return
+					}
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
 	}
-	lbWantScore(t, e, lbKey, "shared", per*workers-1)
-	for w := 0; w < workers; w++ {
-		lbWantScore(t, e, lbKey, fmt.Sprintf("own%02d", w), int64((per-1)*workers+w))
+	fold := func(es []Entry) Entry {
+		acc := es[0]
+		for _, o := range es[1:] {
+			acc = join(acc, o)
+		}
+		return acc
+	}
+	want := fold(slices.Concat(offers...))
+	lbWantEntry(t, e, lbKey, "shared", want.Score, want.At)
+	for w := range workers {
+		want := fold(offers[w])
+		lbWantEntry(t, e, lbKey, fmt.Sprintf("own%02d", w), want.Score, want.At)
 	}
 	if n := lbCount(t, e, lbKey); n != workers+1 {
 		t.Fatalf("Count = %d, want %d", n, workers+1)
 	}
 }
 
-func confIncr(t *testing.T, e Engine) {
-	steps := []struct {
-		member      string
-		delta, want int64
-	}{
-		{"a", 5, 5}, {"a", -7, -2}, {"a", 0, -2}, {"b", 0, 0}, {"c", -4, -4}, {"a", 1000, 998},
-	}
-	for _, s := range steps {
-		got, err := e.Incr(lbCtx, lbKey, s.member, s.delta)
-		lbMust(t, err)
-		if got != s.want {
-			t.Fatalf("Incr(%q, %d) = %d, want %d", s.member, s.delta, got, s.want)
-		}
-		lbWantScore(t, e, lbKey, s.member, s.want)
-	}
-	lbWantEntries(t, "Top", lbTop(t, e, lbKey, 0, 10), []Entry{{"a", 998, 1}, {"b", 0, 2}, {"c", -4, 3}})
-	// Raise and Incr act on the same score.
-	lbRaise(t, e, lbKey, "b", 7)
-	if got, err := e.Incr(lbCtx, lbKey, "b", 1); err != nil || got != 8 {
-		t.Fatalf("Incr after Raise = %d, %v; want 8", got, err)
+// confTimePrecision: both engines keep milliseconds, truncating the rest,
+// so times within one millisecond are equal for ranking and for the joins.
+func confTimePrecision(t *testing.T, e Engine) {
+	lbMust(t, e.Raise(lbCtx, lbKey, "a", 10, lbAt(1).Add(999*time.Microsecond)))
+	lbWantEntry(t, e, lbKey, "a", 10, lbAt(1))
+	lbMust(t, e.Raise(lbCtx, lbKey, "a", 10, lbAt(1).Add(time.Microsecond))) // same ms: no change
+	lbWantEntry(t, e, lbKey, "a", 10, lbAt(1))
+	lbMust(t, e.Put(lbCtx, lbKey, "b", 1, lbAt(2).Add(500*time.Microsecond)))
+	lbMust(t, e.Put(lbCtx, lbKey, "b", 2, lbAt(2))) // same ms, higher: wins
+	lbWantEntry(t, e, lbKey, "b", 2, lbAt(2))
+	// Entries come back in UTC whatever zone they went in with.
+	lbMust(t, e.Raise(lbCtx, lbKey, "c", 1, lbAt(3).In(time.FixedZone("X", 3600))))
+	en, _ := lbRank(t, e, lbKey, "c")
+	if en.At.Location() != time.UTC || !en.At.Equal(lbAt(3)) {
+		t.Fatalf("At = %v, want %v in UTC", en.At, lbAt(3))
 	}
 }
 
+func confTiesByTime(t *testing.T, e Engine) {
+	for _, w := range []struct {
+		m     string
+		score int64
+		at    int
+	}{
+		{"a", 10, 3}, {"m", 10, 2}, {"z", 10, 1}, {"b", 10, 2}, {"top", 20, 9}, {"low", 5, 0},
+	} {
+		lbMust(t, e.Raise(lbCtx, lbKey, w.m, w.score, lbAt(w.at)))
+	}
+	want := []Entry{
+		lbEAt("top", 20, 9, 1), lbEAt("z", 10, 1, 2), lbEAt("b", 10, 2, 3), lbEAt("m", 10, 2, 4), lbEAt("a", 10, 3, 5), lbEAt("low", 5, 0, 6),
+	}
+	lbWantEntries(t, "Top", lbTop(t, e, lbKey, 0, 10), want)
+	lbWantEntries(t, "Around m", lbAround(t, e, lbKey, "m", 1), want[2:5])
+	lbWantEntries(t, "Ranks", lbRanks(t, e, lbKey, "a", "z", "top"), []Entry{want[0], want[1], want[4]})
+	// Reaching the same score earlier moves a member ahead of its peers.
+	lbMust(t, e.Raise(lbCtx, lbKey, "a", 10, lbAt(0)))
+	lbWantEntries(t, "Top after raise", lbTop(t, e, lbKey, 0, 3), []Entry{lbEAt("top", 20, 9, 1), lbEAt("a", 10, 0, 2), lbEAt("z", 10, 1, 3)})
+}
+
 func confTiesByMember(t *testing.T, e Engine) {
-	// Bytewise: "B" < "a" < "aa" < "b" < "é" (0xC3…), whatever the insertion order.
-	for _, m := range []string{"é", "b", "aa", "B", "a"} {
+	// Bytewise: "1" < "10" < "B" < "a" < "aa" < "b" < "é" (0xC3…), whatever
+	// the insertion order. Digits matter on Redis, whose elements begin
+	// with a digit run of the time.
+	for _, m := range []string{"é", "b", "10", "aa", "B", "1", "a"} {
 		lbRaise(t, e, lbKey, m, 10)
 	}
 	lbRaise(t, e, lbKey, "top", 20)
 	lbRaise(t, e, lbKey, "low", 5)
 	want := []Entry{
-		{"top", 20, 1}, {"B", 10, 2}, {"a", 10, 3}, {"aa", 10, 4}, {"b", 10, 5}, {"é", 10, 6}, {"low", 5, 7},
+		lbE("top", 20, 1), lbE("1", 10, 2), lbE("10", 10, 3), lbE("B", 10, 4), lbE("a", 10, 5),
+		lbE("aa", 10, 6), lbE("b", 10, 7), lbE("é", 10, 8), lbE("low", 5, 9),
 	}
 	for i := 0; i < 3; i++ { // the same order on every read
 		lbWantEntries(t, "Top", lbTop(t, e, lbKey, 0, 100), want)
@@ -265,15 +438,15 @@ func confTiesByMember(t *testing.T, e Engine) {
 	lbWantEntries(t, "Top page", lbTop(t, e, lbKey, 2, 3), want[2:5])
 	for _, w := range want {
 		got, ok := lbRank(t, e, lbKey, w.Member)
-		if !ok || got != w {
+		if !ok || !lbSame(got, w) {
 			t.Fatalf("Rank(%q) = %v, %v; want %v", w.Member, got, ok, w)
 		}
 	}
-	lbWantEntries(t, "Around aa", lbAround(t, e, lbKey, "aa", 1), want[2:5])
-	lbWantEntries(t, "Around B", lbAround(t, e, lbKey, "B", 2), want[0:4])
+	lbWantEntries(t, "Around aa", lbAround(t, e, lbKey, "aa", 1), want[4:7])
+	lbWantEntries(t, "Around 1", lbAround(t, e, lbKey, "1", 2), want[0:4])
 	// Raising a tied member to a new tie moves it among its new peers.
 	lbRaise(t, e, lbKey, "b", 20)
-	lbWantEntries(t, "Top after raise", lbTop(t, e, lbKey, 0, 3), []Entry{{"b", 20, 1}, {"top", 20, 2}, {"B", 10, 3}})
+	lbWantEntries(t, "Top after raise", lbTop(t, e, lbKey, 0, 3), []Entry{lbE("b", 20, 1), lbE("top", 20, 2), lbE("1", 10, 3)})
 }
 
 func confAroundEdges(t *testing.T, e Engine) {
@@ -287,19 +460,22 @@ func confAroundEdges(t *testing.T, e Engine) {
 		{"m00", 2, lbRanked(0, 2, n)},   // rank 1: nothing above
 		{"m01", 2, lbRanked(0, 3, n)},   // one above
 		{"m09", 2, lbRanked(7, 9, n)},   // last rank: nothing below
+		{"m08", 3, lbRanked(5, 9, n)},   // one below
 		{"m05", 2, lbRanked(3, 7, n)},   // middle
 		{"m05", 0, lbRanked(5, 5, n)},   // only the member
 		{"m05", -3, lbRanked(5, 5, n)},  // negative n counts as 0
 		{"m05", 100, lbRanked(0, 9, n)}, // n larger than the board
 		{"m00", math.MaxInt, lbRanked(0, 9, n)},
+		{"m09", math.MaxInt, lbRanked(0, 9, n)},
 		{"nobody", 3, nil},
 	}
 	for _, c := range cases {
 		lbWantEntries(t, fmt.Sprintf("Around(%s, %d)", c.member, c.n), lbAround(t, e, lbKey, c.member, c.n), c.want)
 	}
+	lbWantEntries(t, "Around on a missing board", lbAround(t, e, lbKey2, "m00", 3), nil)
 	// A board of one.
-	lbRaise(t, e, "ql:lb:{acme:b1}:one", "solo", 1)
-	lbWantEntries(t, "Around solo", lbAround(t, e, "ql:lb:{acme:b1}:one", "solo", 5), []Entry{{"solo", 1, 1}})
+	lbRaise(t, e, lbKey3, "solo", 1)
+	lbWantEntries(t, "Around solo", lbAround(t, e, lbKey3, "solo", 5), []Entry{lbE("solo", 1, 1)})
 }
 
 func confPaging(t *testing.T, e Engine) {
@@ -326,7 +502,7 @@ func confPaging(t *testing.T, e Engine) {
 		lbWantEntries(t, fmt.Sprintf("Top(%d, %d)", c.offset, c.limit), lbTop(t, e, lbKey, c.offset, c.limit), c.want)
 	}
 	// Pages walk the whole board exactly once.
-	var all []Entry
+	all := []Entry{}
 	for off := 0; ; off += 7 {
 		p := lbTop(t, e, lbKey, off, 7)
 		if len(p) == 0 {
@@ -337,6 +513,25 @@ func confPaging(t *testing.T, e Engine) {
 	lbWantEntries(t, "all pages", all, lbRanked(0, n-1, n))
 }
 
+func confRanks(t *testing.T, e Engine) {
+	const n = 10
+	lbBoard(t, e, lbKey, n)
+	cases := []struct {
+		members []string
+		want    []Entry
+	}{
+		{[]string{"m05", "nobody", "m01", "m05", "m09", "m01"}, []Entry{lbRanked(1, 1, n)[0], lbRanked(5, 5, n)[0], lbRanked(9, 9, n)[0]}},
+		{[]string{"m00"}, lbRanked(0, 0, n)},
+		{[]string{"nobody", "nobody either"}, nil},
+		{nil, nil},
+		{[]string{"m09", "m08", "m07", "m06", "m05", "m04", "m03", "m02", "m01", "m00"}, lbRanked(0, 9, n)},
+	}
+	for _, c := range cases {
+		lbWantEntries(t, fmt.Sprintf("Ranks(%q)", c.members), lbRanks(t, e, lbKey, c.members...), c.want)
+	}
+	lbWantEntries(t, "Ranks on a missing board", lbRanks(t, e, lbKey2, "m00"), nil)
+}
+
 func confRemove(t *testing.T, e Engine) {
 	lbBoard(t, e, lbKey, 5)
 	lbMust(t, e.Remove(lbCtx, lbKey, "m02"))
@@ -344,15 +539,15 @@ func confRemove(t *testing.T, e Engine) {
 	if _, ok := lbRank(t, e, lbKey, "m02"); ok {
 		t.Fatal("removed member still ranked")
 	}
-	lbWantEntries(t, "Top", lbTop(t, e, lbKey, 0, 10), []Entry{{"m00", 5, 1}, {"m01", 4, 2}, {"m03", 2, 3}, {"m04", 1, 4}})
-	lbWantEntries(t, "Around", lbAround(t, e, lbKey, "m03", 1), []Entry{{"m01", 4, 2}, {"m03", 2, 3}, {"m04", 1, 4}})
+	lbWantEntries(t, "Top", lbTop(t, e, lbKey, 0, 10), []Entry{lbE("m00", 5, 1), lbE("m01", 4, 2), lbE("m03", 2, 3), lbE("m04", 1, 4)})
+	lbWantEntries(t, "Around", lbAround(t, e, lbKey, "m03", 1), []Entry{lbE("m01", 4, 2), lbE("m03", 2, 3), lbE("m04", 1, 4)})
 	if n := lbCount(t, e, lbKey); n != 4 {
 		t.Fatalf("Count = %d", n)
 	}
-	// Removing and raising again starts from the new score.
+	// Removing and writing again starts from the new entry, even a worse one.
 	lbMust(t, e.Remove(lbCtx, lbKey, "m00"))
-	lbRaise(t, e, lbKey, "m00", 1)
-	lbWantScore(t, e, lbKey, "m00", 1)
+	lbMust(t, e.Raise(lbCtx, lbKey, "m00", 1, lbAt(50)))
+	lbWantEntry(t, e, lbKey, "m00", 1, lbAt(50))
 	for _, m := range []string{"m00", "m01", "m03", "m04"} {
 		lbMust(t, e.Remove(lbCtx, lbKey, m))
 	}
@@ -368,34 +563,47 @@ func confRemove(t *testing.T, e Engine) {
 	if n := lbCount(t, e, lbKey); n != 1 {
 		t.Fatalf("Count = %d: expiry outlived the emptied board", n)
 	}
+	lbWantScore(t, e, lbKey, "y", 1)
 }
 
 func confReplace(t *testing.T, e Engine) {
 	lbBoard(t, e, lbKey, 3)
 	lbMust(t, e.Replace(lbCtx, lbKey, []Entry{
-		{Member: "x", Score: 5, Rank: 99}, // Rank is ignored
-		{Member: "y", Score: 7},
-		{Member: "m00", Score: 1},
-		{Member: "z", Score: 100},
-		{Member: "z", Score: 6}, // listed twice: the last one wins
+		{Member: "x", Score: 5, At: lbT0, Rank: 99}, // Rank is ignored
+		{Member: "y", Score: 7, At: lbT0},
+		{Member: "m00", Score: 1, At: lbT0},
+		{Member: "z", Score: 100, At: lbT0},
+		{Member: "z", Score: 5, At: lbAt(-1)}, // listed twice: the last one wins
+		{Member: "w", Score: 5, At: lbAt(1)},
 	}))
-	lbWantEntries(t, "Top", lbTop(t, e, lbKey, 0, 10), []Entry{{"y", 7, 1}, {"z", 6, 2}, {"x", 5, 3}, {"m00", 1, 4}})
+	lbWantEntries(t, "Top", lbTop(t, e, lbKey, 0, 10), []Entry{
+		lbE("y", 7, 1), lbEAt("z", 5, -1, 2), lbE("x", 5, 3), lbEAt("w", 5, 1, 4), lbE("m00", 1, 5),
+	})
 	if _, ok := lbRank(t, e, lbKey, "m01"); ok {
 		t.Fatal("member of the old board survived Replace")
 	}
+	lbWantEntry(t, e, lbKey, "z", 5, lbAt(-1))
+	// The replaced board takes writes like any other: m00's old entry
+	// (score 3) is gone with the old board.
+	lbMust(t, e.Raise(lbCtx, lbKey, "m00", 2, lbT0))
+	lbWantScore(t, e, lbKey, "m00", 2)
 	// Replace starts a board without expiry.
 	lbMust(t, e.Expire(lbCtx, lbKey, lbTTL))
-	lbMust(t, e.Replace(lbCtx, lbKey, []Entry{{Member: "w", Score: 1}}))
+	lbMust(t, e.Replace(lbCtx, lbKey, []Entry{{Member: "v", Score: 1, At: lbT0}}))
 	time.Sleep(lbTTL + 100*time.Millisecond)
-	lbWantEntries(t, "Top after ttl", lbTop(t, e, lbKey, 0, 10), []Entry{{"w", 1, 1}})
+	lbWantEntries(t, "Top after ttl", lbTop(t, e, lbKey, 0, 10), []Entry{lbE("v", 1, 1)})
+	lbWantScore(t, e, lbKey, "v", 1)
 	// Replace with nothing empties the board.
 	lbMust(t, e.Replace(lbCtx, lbKey, []Entry{}))
 	if n := lbCount(t, e, lbKey); n != 0 {
 		t.Fatalf("Count after empty Replace = %d", n)
 	}
+	if _, ok := lbRank(t, e, lbKey, "v"); ok {
+		t.Fatal("Rank after empty Replace: ok")
+	}
 	// And Replace onto a missing board creates it.
-	lbMust(t, e.Replace(lbCtx, lbKey, []Entry{{Member: "v", Score: 3}}))
-	lbWantScore(t, e, lbKey, "v", 3)
+	lbMust(t, e.Replace(lbCtx, lbKey, []Entry{{Member: "u", Score: 3, At: lbT0}}))
+	lbWantScore(t, e, lbKey, "u", 3)
 }
 
 // confReplaceLarge crosses the Redis engine's batch and pipeline sizes.
@@ -403,7 +611,7 @@ func confReplaceLarge(t *testing.T, e Engine) {
 	const n = 25_001
 	entries := make([]Entry, n)
 	for i := range entries {
-		entries[i] = Entry{Member: fmt.Sprintf("u%06d", i), Score: int64(i % 1000)}
+		entries[i] = Entry{Member: fmt.Sprintf("u%06d", i), Score: int64(i % 1000), At: lbAt(i % 3)}
 	}
 	lbRaise(t, e, lbKey, "old", 5000)
 	lbMust(t, e.Replace(lbCtx, lbKey, entries))
@@ -413,10 +621,18 @@ func confReplaceLarge(t *testing.T, e Engine) {
 	if _, ok := lbRank(t, e, lbKey, "old"); ok {
 		t.Fatal("old member survived")
 	}
-	// Score 999 is held by u000999, u001999, …, u024999: 25 members.
-	lbWantEntries(t, "Top", lbTop(t, e, lbKey, 24, 2), []Entry{{"u024999", 999, 25}, {"u000998", 998, 26}})
+	// Score 999 is held by u000999, u001999, …, u024999: 25 members, at
+	// 0, 1 or 2 ms by i%3; i = 999 + 1000j has i%3 = j%3, so the 9 at 0 ms
+	// come first and u023999 (at 2 ms) last. Of score 998, u001998 is the
+	// first at 0 ms.
+	lbWantEntries(t, "Top", lbTop(t, e, lbKey, 0, 3), []Entry{
+		lbEAt("u000999", 999, 0, 1), lbEAt("u003999", 999, 0, 2), lbEAt("u006999", 999, 0, 3),
+	})
+	lbWantEntries(t, "Top", lbTop(t, e, lbKey, 24, 2), []Entry{lbEAt("u023999", 999, 2, 25), lbEAt("u001998", 998, 0, 26)})
 	en, ok := lbRank(t, e, lbKey, "u000000")
 	if !ok || en.Rank != n-25 {
+		// Score 0 is held by u000000 … u025000, 26 members; u000000 (at 0
+		// ms, and the least name) ranks first of them.
 		t.Fatalf("Rank(u000000) = %v, %v; want rank %d", en, ok, n-25)
 	}
 }
@@ -428,7 +644,7 @@ func confReplaceAtomic(t *testing.T, e Engine) {
 	gen := func(prefix string) []Entry {
 		out := make([]Entry, size)
 		for i := range out {
-			out[i] = Entry{Member: fmt.Sprintf("%s%03d", prefix, i), Score: int64(i)}
+			out[i] = Entry{Member: fmt.Sprintf("%s%03d", prefix, i), Score: int64(i), At: lbT0}
 		}
 		return out
 	}
@@ -438,10 +654,8 @@ func confReplaceAtomic(t *testing.T, e Engine) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
-	for r := 0; r < 3; r++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for range 3 {
+		wg.Go(func() {
 			for {
 				select {
 				case <-done:
@@ -463,8 +677,13 @@ func confReplaceAtomic(t *testing.T, e Engine) {
 						return
 					}
 				}
+				// A member's rank comes from the same board as the page.
+				if en, ok, err := e.Rank(lbCtx, lbKey, got[0].Member[:1]+"199"); err != nil || ok && en.Rank != 1 {
+					errs <- fmt.Errorf("Rank = %v, %v, %v", en, ok, err)
+					return
+				}
 			}
-		}()
+		})
 	}
 	for i := 1; i <= 30; i++ {
 		if err := e.Replace(lbCtx, lbKey, boards[i%2]); err != nil {
@@ -498,8 +717,12 @@ func confExpire(t *testing.T, e Engine) {
 	if n := lbCount(t, e, gone); n != 3 {
 		t.Fatalf("Count before ttl = %d", n)
 	}
+	lbWantScore(t, e, gone, "m01", 2)
 	if n := lbCount(t, e, now); n != 0 {
 		t.Fatalf("Count after negative ttl = %d", n)
+	}
+	if _, ok := lbRank(t, e, now, "m01"); ok {
+		t.Fatal("Rank after negative ttl: ok")
 	}
 	time.Sleep(lbTTL + 100*time.Millisecond)
 
@@ -508,6 +731,7 @@ func confExpire(t *testing.T, e Engine) {
 	}
 	lbWantEntries(t, "Top after ttl", lbTop(t, e, gone, 0, 10), nil)
 	lbWantEntries(t, "Around after ttl", lbAround(t, e, gone, "m01", 1), nil)
+	lbWantEntries(t, "Ranks after ttl", lbRanks(t, e, gone, "m00", "m01"), nil)
 	if _, ok := lbRank(t, e, gone, "m01"); ok {
 		t.Fatal("Rank after ttl: ok")
 	}
@@ -515,79 +739,207 @@ func confExpire(t *testing.T, e Engine) {
 		t.Fatalf("Count of persisted board = %d", n)
 	}
 	// A write after expiry starts a new board, without expiry and without
-	// the old members.
-	lbRaise(t, e, gone, "new", 1)
+	// the old entries: a worse score or an older time than the expired
+	// entry is taken as it is.
+	lbMust(t, e.Raise(lbCtx, gone, "m00", 1, lbAt(5)))
+	lbMust(t, e.Put(lbCtx, gone, "m01", 7, lbAt(-5)))
+	lbMust(t, e.Put(lbCtx, now, "m02", 0, lbAt(-1)))
 	lbRaise(t, e, missing, "new", 1)
 	time.Sleep(lbTTL + 100*time.Millisecond)
-	lbWantEntries(t, "Top of the new board", lbTop(t, e, gone, 0, 10), []Entry{{"new", 1, 1}})
-	lbWantEntries(t, "Top of the once missing board", lbTop(t, e, missing, 0, 10), []Entry{{"new", 1, 1}})
+	lbWantEntries(t, "Top of the new board", lbTop(t, e, gone, 0, 10), []Entry{lbEAt("m01", 7, -5, 1), lbEAt("m00", 1, 5, 2)})
+	lbWantEntries(t, "Top of the board deleted at once", lbTop(t, e, now, 0, 10), []Entry{lbEAt("m02", 0, -1, 1)})
+	lbWantEntries(t, "Top of the once missing board", lbTop(t, e, missing, 0, 10), []Entry{lbE("new", 1, 1)})
+	lbWantEntries(t, "Ranks of the new board", lbRanks(t, e, gone, "m00", "m01", "m02"), []Entry{lbEAt("m01", 7, -5, 1), lbEAt("m00", 1, 5, 2)})
+	// Removing from the new board works on the new entries.
+	lbMust(t, e.Remove(lbCtx, gone, "m01"))
+	lbWantEntries(t, "Top after Remove", lbTop(t, e, gone, 0, 10), []Entry{lbEAt("m00", 1, 5, 1)})
 }
 
 func confKeysIndependent(t *testing.T, e Engine) {
-	const (
-		k1 = "ql:lb:{acme:b1}:all"
-		k2 = "ql:lb:{acme:b1}:2025-W01"
-		k3 = "ql:lb:{other:b1}:all"
-	)
-	lbRaise(t, e, k1, "u", 10)
+	const k2 = "ql:lb:{acme:b1}:2025-W01" // same tag as lbKey, another board
+	lbRaise(t, e, lbKey, "u", 10)
 	lbRaise(t, e, k2, "u", 20)
-	if got, _ := e.Incr(lbCtx, k3, "u", 30); got != 30 {
-		t.Fatalf("Incr on k3 = %d", got)
-	}
-	lbWantScore(t, e, k1, "u", 10)
+	lbMust(t, e.Put(lbCtx, lbKey2, "u", 30, lbT0))
+	lbRaise(t, e, lbKey3, "u", 40)
+	lbWantScore(t, e, lbKey, "u", 10)
 	lbWantScore(t, e, k2, "u", 20)
-	lbWantScore(t, e, k3, "u", 30)
-	lbMust(t, e.Replace(lbCtx, k1, []Entry{{Member: "v", Score: 1}}))
+	lbWantScore(t, e, lbKey2, "u", 30)
+	lbWantScore(t, e, lbKey3, "u", 40)
+	lbMust(t, e.Replace(lbCtx, lbKey, []Entry{{Member: "v", Score: 1, At: lbT0}}))
 	lbMust(t, e.Remove(lbCtx, k2, "u"))
-	lbMust(t, e.Expire(lbCtx, k3, -1))
-	lbWantEntries(t, "k1", lbTop(t, e, k1, 0, 10), []Entry{{"v", 1, 1}})
+	lbMust(t, e.Expire(lbCtx, lbKey2, -1))
+	lbWantEntries(t, "k1", lbTop(t, e, lbKey, 0, 10), []Entry{lbE("v", 1, 1)})
 	lbRaise(t, e, k2, "w", 2)
-	lbWantEntries(t, "k2", lbTop(t, e, k2, 0, 10), []Entry{{"w", 2, 1}})
-	lbWantEntries(t, "k3", lbTop(t, e, k3, 0, 10), nil)
+	lbWantEntries(t, "k2", lbTop(t, e, k2, 0, 10), []Entry{lbE("w", 2, 1)})
+	lbWantEntries(t, "k3", lbTop(t, e, lbKey2, 0, 10), nil)
+	lbWantEntries(t, "k4", lbTop(t, e, lbKey3, 0, 10), []Entry{lbE("u", 40, 1)})
 }
 
-func confScoreRange(t *testing.T, e Engine) {
-	lbRaise(t, e, lbKey, "max", MaxScore)
-	lbRaise(t, e, lbKey, "min", -MaxScore)
-	lbRaise(t, e, lbKey, "odd", MaxScore-1) // exact at the edge of float64's integers
-	lbWantEntries(t, "Top", lbTop(t, e, lbKey, 0, 10), []Entry{{"max", MaxScore, 1}, {"odd", MaxScore - 1, 2}, {"min", -MaxScore, 3}})
-	for _, s := range []int64{MaxScore + 1, -MaxScore - 1, math.MaxInt64, math.MinInt64} {
-		if err := e.Raise(lbCtx, lbKey, "bad", s); !errors.Is(err, ErrScoreRange) {
-			t.Fatalf("Raise(%d) = %v, want ErrScoreRange", s, err)
+// confRange pins the limits both engines share: the same inputs are taken
+// and refused, with the same error, on each.
+func confRange(t *testing.T, e Engine) {
+	lbMust(t, e.Raise(lbCtx, lbKey, "max", MaxScore, MaxTime))
+	lbMust(t, e.Raise(lbCtx, lbKey, "min", -MaxScore, MinTime))
+	lbMust(t, e.Put(lbCtx, lbKey, "odd", MaxScore-1, MinTime)) // exact at the edge of float64's integers
+	lbWantEntries(t, "Top", lbTop(t, e, lbKey, 0, 10), []Entry{
+		{Member: "max", Score: MaxScore, At: MaxTime, Rank: 1},
+		{Member: "odd", Score: MaxScore - 1, At: MinTime, Rank: 2},
+		{Member: "min", Score: -MaxScore, At: MinTime, Rank: 3},
+	})
+	badScores := []int64{MaxScore + 1, -MaxScore - 1, math.MaxInt64, math.MinInt64}
+	badTimes := []time.Time{
+		{}, MinTime.Add(-time.Millisecond), MinTime.Add(-time.Nanosecond),
+		MaxTime.Add(time.Millisecond), MaxTime.Add(time.Nanosecond), time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC),
+	}
+	type input struct {
+		score int64
+		at    time.Time
+	}
+	var inputs []input
+	for _, s := range badScores {
+		inputs = append(inputs, input{s, lbT0})
+	}
+	for _, at := range badTimes {
+		inputs = append(inputs, input{1, at})
+	}
+	for _, in := range inputs {
+		writes := map[string]error{
+			"Raise":   e.Raise(lbCtx, lbKey, "max", in.score, in.at),
+			"Put":     e.Put(lbCtx, lbKey, "max", in.score, in.at),
+			"Replace": e.Replace(lbCtx, lbKey, []Entry{{Member: "ok", Score: 1, At: lbT0}, {Member: "bad", Score: in.score, At: in.at}}),
 		}
-		if _, err := e.Incr(lbCtx, lbKey, "bad", s); !errors.Is(err, ErrScoreRange) {
-			t.Fatalf("Incr(%d) = %v, want ErrScoreRange", s, err)
-		}
-		if err := e.Replace(lbCtx, lbKey, []Entry{{Member: "ok", Score: 1}, {Member: "bad", Score: s}}); !errors.Is(err, ErrScoreRange) {
-			t.Fatalf("Replace(%d) = %v, want ErrScoreRange", s, err)
+		for op, err := range writes {
+			if !errors.Is(err, ErrScoreRange) {
+				t.Fatalf("%s(%d, %v) = %v, want ErrScoreRange", op, in.score, in.at, err)
+			}
 		}
 	}
-	if n := lbCount(t, e, lbKey); n != 3 {
-		t.Fatalf("Count after refused writes = %d, want 3", n)
+	// The same words on both engines, naming operation and key.
+	err := e.Raise(lbCtx, lbKey, "u", MaxScore+1, lbT0)
+	if want := "leaderboards: raise " + lbKey + ": 9007199254740993: " + ErrScoreRange.Error(); err.Error() != want {
+		t.Fatalf("Raise error = %q, want %q", err, want)
 	}
+	err = e.Put(lbCtx, lbKey, "u", 1, MaxTime.Add(time.Millisecond))
+	if want := "leaderboards: put " + lbKey + ": time 2286-11-20T17:46:40Z: " + ErrScoreRange.Error(); err.Error() != want {
+		t.Fatalf("Put error = %q, want %q", err, want)
+	}
+	lbWantEntries(t, "Top after refused writes", lbTop(t, e, lbKey, 0, 10), []Entry{
+		{Member: "max", Score: MaxScore, At: MaxTime, Rank: 1},
+		{Member: "odd", Score: MaxScore - 1, At: MinTime, Rank: 2},
+		{Member: "min", Score: -MaxScore, At: MinTime, Rank: 3},
+	})
+}
+
+func confTrack(t *testing.T, e Engine) {
+	lbRaise(t, e, lbKey, "before", 1) // not tracked yet
+	lbWantTracked(t, e, lbKey)
+	lbMust(t, e.Track(lbCtx, lbKey, time.Minute))
+	lbRaise(t, e, lbKey, "a", 1)
+	lbRaise(t, e, lbKey, "a", 0) // a no-op write still touches the member
+	lbMust(t, e.Put(lbCtx, lbKey, "b", 1, lbT0))
+	lbMust(t, e.Remove(lbCtx, lbKey, "c")) // not on the board: recorded anyway
+	lbMust(t, e.Remove(lbCtx, lbKey, "before"))
+	lbRaise(t, e, lbKey3, "other", 1)                     // another key is not tracked
+	if _, err := e.Top(lbCtx, lbKey, 0, 10); err != nil { // reads are not recorded
+		t.Fatal(err)
+	}
+	lbWantTracked(t, e, lbKey, "a", "b", "before", "c")
+	lbWantTracked(t, e, lbKey) // Tracked cleared them
+	lbWantTracked(t, e, lbKey3)
+	// Tracking stays on after Tracked, and tracking again keeps what was
+	// recorded.
+	lbRaise(t, e, lbKey, "d", 1)
+	lbMust(t, e.Track(lbCtx, lbKey, time.Minute))
+	lbRaise(t, e, lbKey, "e", 1)
+	lbWantTracked(t, e, lbKey, "d", "e")
+	// Untrack stops it and drops what was recorded.
+	lbRaise(t, e, lbKey, "f", 1)
+	lbMust(t, e.Untrack(lbCtx, lbKey))
+	lbWantTracked(t, e, lbKey)
+	lbRaise(t, e, lbKey, "g", 1)
+	lbWantTracked(t, e, lbKey)
+	lbMust(t, e.Untrack(lbCtx, lbKey))
+	// Tracking nothing is refused, not silently ignored.
+	for _, ttl := range []time.Duration{0, -time.Second} {
+		if err := e.Track(lbCtx, lbKey, ttl); err == nil {
+			t.Fatalf("Track(%v) succeeded", ttl)
+		}
+	}
+	lbRaise(t, e, lbKey, "h", 1)
+	lbWantTracked(t, e, lbKey)
+}
+
+// confTrackOutlivesBoard: what happens to the board (Replace, expiry,
+// losing the last member) leaves tracking and the journal alone.
+func confTrackOutlivesBoard(t *testing.T, e Engine) {
+	lbMust(t, e.Track(lbCtx, lbKey, time.Minute))
+	lbRaise(t, e, lbKey, "a", 1)
+	lbMust(t, e.Replace(lbCtx, lbKey, []Entry{{Member: "r", Score: 1, At: lbT0}}))
+	lbRaise(t, e, lbKey, "b", 1)
+	lbWantTracked(t, e, lbKey, "a", "b") // Replace itself records nothing
+	lbRaise(t, e, lbKey, "c", 1)
+	lbMust(t, e.Replace(lbCtx, lbKey, nil))
+	lbMust(t, e.Expire(lbCtx, lbKey, -1))
+	lbRaise(t, e, lbKey, "d", 1)
+	lbMust(t, e.Expire(lbCtx, lbKey, -1))
+	lbMust(t, e.Remove(lbCtx, lbKey, "e"))
+	lbWantTracked(t, e, lbKey, "c", "d", "e")
+}
+
+func confTrackTTL(t *testing.T, e Engine) {
+	// A lapsed ttl ends tracking and drops the journal.
+	lbMust(t, e.Track(lbCtx, lbKey, lbTTL))
+	lbRaise(t, e, lbKey, "a", 1)
+	time.Sleep(lbTTL + 100*time.Millisecond)
+	lbWantTracked(t, e, lbKey)
+	lbRaise(t, e, lbKey, "b", 1)
+	lbWantTracked(t, e, lbKey)
+	// Tracking again restarts it, empty.
+	lbMust(t, e.Track(lbCtx, lbKey, time.Minute))
+	lbRaise(t, e, lbKey, "c", 1)
+	lbWantTracked(t, e, lbKey, "c")
+	// Tracking again before the ttl lapses extends it, journal included.
+	lbMust(t, e.Track(lbCtx, lbKey2, lbTTL))
+	lbRaise(t, e, lbKey2, "d", 1)
+	lbMust(t, e.Track(lbCtx, lbKey2, time.Minute))
+	time.Sleep(lbTTL + 100*time.Millisecond)
+	lbRaise(t, e, lbKey2, "e", 1)
+	lbWantTracked(t, e, lbKey2, "d", "e")
+}
+
+// lbModelEntry is a model member's entry; at in ms after lbT0.
+type lbModelEntry struct {
+	score int64
+	at    int
 }
 
 // lbModel is the obviously right board: a map, sorted on every read.
-type lbModel map[string]int64
+type lbModel map[string]lbModelEntry
 
 func (m lbModel) sorted() []Entry {
 	out := make([]Entry, 0, len(m))
 	for k, v := range m {
-		out = append(out, Entry{Member: k, Score: v})
+		out = append(out, Entry{Member: k, Score: v.score, At: lbAt(v.at)})
 	}
 	slices.SortFunc(out, func(a, b Entry) int {
-		if a.Score != b.Score {
-			if a.Score > b.Score {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.Member, b.Member)
+		return cmp.Or(cmp.Compare(b.Score, a.Score), a.At.Compare(b.At), strings.Compare(a.Member, b.Member))
 	})
 	for i := range out {
 		out[i].Rank = int64(i + 1)
 	}
 	return out
+}
+
+func (m lbModel) write(member string, offered lbModelEntry, join lbJoin) {
+	cur, ok := m[member]
+	if !ok {
+		m[member] = offered
+		return
+	}
+	o := Entry{Score: offered.score, At: lbAt(offered.at)}
+	if got := join(Entry{Score: cur.score, At: lbAt(cur.at)}, o); lbSame(got, o) {
+		m[member] = offered
+	}
 }
 
 func lbWindow(all []Entry, from, to int) []Entry {
@@ -600,44 +952,41 @@ func lbWindow(all []Entry, from, to int) []Entry {
 }
 
 // confRandomAgainstModel drives the engine and the model with the same few
-// thousand random operations over pool members and scores in a range of
-// span, so ties, moves in both directions, removals and rebuilds are all
-// frequent. A small pool keeps a board in one piece; a large one makes the
-// memory engine's tree split and merge.
+// thousand random operations over pool members, scores in a range of span
+// and times in a range of a few milliseconds, so ties of score, of time and
+// of both, moves in both directions, removals and rebuilds are all frequent.
+// Member names vary in length ("p7", "p70", "p700"), so ties also compare
+// names that are prefixes of each other. A small pool keeps a board in one
+// piece; a large one makes the memory engine's tree split and merge.
 func confRandomAgainstModel(t *testing.T, e Engine, pool, span, ops int) {
 	r := rand.New(rand.NewPCG(42, uint64(pool)))
-	keys := []string{"ql:lb:{acme:r}:a", "ql:lb:{acme:r}:b"}
+	keys := []string{lbKey2, lbKey3}
 	models := []lbModel{{}, {}}
-	member := func() string { return fmt.Sprintf("p%04d", r.IntN(pool)) }
+	member := func() string { return fmt.Sprintf("p%d", r.IntN(pool)) }
+	offer := func() lbModelEntry { return lbModelEntry{int64(r.IntN(span) - span/8), r.IntN(6)} }
 	for i := 0; i < ops; i++ {
 		ki := r.IntN(len(keys))
 		k, m := keys[ki], models[ki]
 		switch op := r.IntN(100); {
-		case op < 40:
-			mem, s := member(), int64(r.IntN(span)-span/8)
-			lbRaise(t, e, k, mem, s)
-			if cur, ok := m[mem]; !ok || cur < s {
-				m[mem] = s
-			}
+		case op < 35:
+			mem, o := member(), offer()
+			lbMust(t, e.Raise(lbCtx, k, mem, o.score, lbAt(o.at)))
+			m.write(mem, o, lbRaiseJoin)
 		case op < 70:
-			mem, d := member(), int64(r.IntN(span/2+1)-span/4)
-			got, err := e.Incr(lbCtx, k, mem, d)
-			lbMust(t, err)
-			m[mem] += d
-			if got != m[mem] {
-				t.Fatalf("op %d: Incr = %d, model %d", i, got, m[mem])
-			}
-		case op < 85:
+			mem, o := member(), offer()
+			lbMust(t, e.Put(lbCtx, k, mem, o.score, lbAt(o.at)))
+			m.write(mem, o, lbPutJoin)
+		case op < 84:
 			mem := member()
 			lbMust(t, e.Remove(lbCtx, k, mem))
 			delete(m, mem)
-		case op < 86:
-			var entries []Entry
+		case op < 85:
+			entries := []Entry{}
 			clear(m)
 			for j := r.IntN(pool / 2); j > 0; j-- {
-				en := Entry{Member: member(), Score: int64(r.IntN(span))}
-				entries = append(entries, en)
-				m[en.Member] = en.Score
+				mem, o := member(), offer()
+				entries = append(entries, Entry{Member: mem, Score: o.score, At: lbAt(o.at)})
+				m[mem] = o
 			}
 			lbMust(t, e.Replace(lbCtx, k, entries))
 		default:
@@ -645,7 +994,7 @@ func confRandomAgainstModel(t *testing.T, e Engine, pool, span, ops int) {
 			mem := member()
 			want, ok := m[mem]
 			got, gotOK := lbRank(t, e, k, mem)
-			if gotOK != ok || (ok && (got.Score != want || got != all[got.Rank-1])) {
+			if gotOK != ok || ok && (got.Score != want.score || !lbSame(got, all[got.Rank-1])) {
 				t.Fatalf("op %d: Rank(%q) = %v, %v; model %v", i, mem, got, gotOK, all)
 			}
 			n := r.IntN(4)
@@ -656,6 +1005,14 @@ func confRandomAgainstModel(t *testing.T, e Engine, pool, span, ops int) {
 			lbWantEntries(t, fmt.Sprintf("op %d: Around(%q, %d)", i, mem, n), lbAround(t, e, k, mem, n), wantAround)
 			off, lim := r.IntN(pool+10), r.IntN(15)
 			lbWantEntries(t, fmt.Sprintf("op %d: Top(%d, %d)", i, off, lim), lbTop(t, e, k, off, lim), lbWindow(all, off, off+lim))
+			asked := []string{mem, member(), member(), member(), mem}
+			var wantRanks []Entry
+			for _, en := range all {
+				if slices.Contains(asked, en.Member) {
+					wantRanks = append(wantRanks, en)
+				}
+			}
+			lbWantEntries(t, fmt.Sprintf("op %d: Ranks(%q)", i, asked), lbRanks(t, e, k, asked...), wantRanks)
 		}
 		if i%(ops/30) == 0 || i == ops-1 {
 			for j, k := range keys {
@@ -683,9 +1040,8 @@ func checkTree(t *testing.T, tr *btree) {
 		return
 	}
 	type bound struct {
-		ok     bool
-		score  int64
-		member string
+		ok  bool
+		key btKey
 	}
 	var leaves []*btNode
 	leafDepth := -1
@@ -707,14 +1063,15 @@ func checkTree(t *testing.T, tr *btree) {
 			}
 			leaves = append(leaves, n)
 			for i := 0; i < n.n; i++ {
-				if i > 0 && !btAhead(n.scores[i-1], n.members[i-1], n.scores[i], n.members[i]) {
-					t.Fatalf("leaf out of order at %d: %d/%q then %d/%q", i, n.scores[i-1], n.members[i-1], n.scores[i], n.members[i])
+				k := n.key(i)
+				if i > 0 && n.key(i-1).cmp(k) >= 0 {
+					t.Fatalf("leaf out of order at %d: %v then %v", i, n.key(i-1), k)
 				}
-				if lo.ok && btAhead(n.scores[i], n.members[i], lo.score, lo.member) {
-					t.Fatalf("key %d/%q ranks ahead of its separator %d/%q", n.scores[i], n.members[i], lo.score, lo.member)
+				if lo.ok && k.cmp(lo.key) < 0 {
+					t.Fatalf("key %v ranks ahead of its separator %v", k, lo.key)
 				}
-				if hi.ok && !btAhead(n.scores[i], n.members[i], hi.score, hi.member) {
-					t.Fatalf("key %d/%q does not rank ahead of the next separator %d/%q", n.scores[i], n.members[i], hi.score, hi.member)
+				if hi.ok && k.cmp(hi.key) >= 0 {
+					t.Fatalf("key %v does not rank ahead of the next separator %v", k, hi.key)
 				}
 			}
 			return n.n
@@ -731,10 +1088,10 @@ func checkTree(t *testing.T, tr *btree) {
 		for i := 0; i < n.n; i++ {
 			clo, chi := lo, hi
 			if i > 0 {
-				clo = bound{true, n.scores[i], n.members[i]}
+				clo = bound{true, n.key(i)}
 			}
 			if i < n.n-1 {
-				chi = bound{true, n.scores[i+1], n.members[i+1]}
+				chi = bound{true, n.key(i + 1)}
 			}
 			c := walk(n.inner.child[i], depth+1, clo, chi)
 			if c != n.inner.count[i] {
@@ -765,12 +1122,12 @@ func checkBoard(t *testing.T, b *memBoard) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	checkTree(t, &b.tree)
-	if len(b.scores) != b.tree.length {
-		t.Fatalf("map holds %d members, tree %d", len(b.scores), b.tree.length)
+	if len(b.entries) != b.tree.length {
+		t.Fatalf("map holds %d members, tree %d", len(b.entries), b.tree.length)
 	}
-	for m, s := range b.scores {
-		if b.tree.rank(s, m) == 0 {
-			t.Fatalf("member %q with score %d not in the tree", m, s)
+	for m, en := range b.entries {
+		if b.tree.rank(btKey{en.score, en.at, m}) == 0 {
+			t.Fatalf("member %q with entry %v not in the tree", m, en)
 		}
 	}
 }
@@ -779,23 +1136,25 @@ func TestMemoryTreeInvariants(t *testing.T) {
 	e := NewMemoryEngine()
 	r := rand.New(rand.NewPCG(1, 2))
 	// Grow to a three-level tree, churn, then shrink to nothing, so splits,
-	// in-place moves, borrows, merges and root collapses all happen.
+	// in-place moves (Raise moves up, Put also down), borrows, merges and
+	// root collapses all happen.
 	phases := []struct {
-		ops, pool, raise, incr int // raise/incr/remove split of 100
+		ops, pool, raise, put int // raise/put/remove split of 100
 	}{
 		{60_000, 20_000, 70, 25},
 		{30_000, 20_000, 40, 30},
 		{60_000, 20_000, 5, 5},
 	}
+	clock := 0
 	for pi, ph := range phases {
 		for i := 0; i < ph.ops; i++ {
 			m := fmt.Sprintf("u%05d", r.IntN(ph.pool))
 			switch op := r.IntN(100); {
 			case op < ph.raise:
-				lbMust(t, e.Raise(lbCtx, lbKey, m, int64(r.IntN(5000))))
-			case op < ph.raise+ph.incr:
-				_, err := e.Incr(lbCtx, lbKey, m, int64(r.IntN(41)-20))
-				lbMust(t, err)
+				lbMust(t, e.Raise(lbCtx, lbKey, m, int64(r.IntN(5000)), lbAt(r.IntN(10))))
+			case op < ph.raise+ph.put:
+				clock++
+				lbMust(t, e.Put(lbCtx, lbKey, m, int64(r.IntN(5000)), lbAt(clock/4)))
 			default:
 				lbMust(t, e.Remove(lbCtx, lbKey, m))
 			}
@@ -812,10 +1171,7 @@ func TestMemoryTreeInvariants(t *testing.T) {
 	// Remove everyone left.
 	b := e.lookup(lbKey)
 	b.mu.RLock()
-	left := make([]string, 0, len(b.scores))
-	for m := range b.scores {
-		left = append(left, m)
-	}
+	left := slices.Collect(maps.Keys(b.entries))
 	b.mu.RUnlock()
 	for i, m := range left {
 		lbMust(t, e.Remove(lbCtx, lbKey, m))
@@ -830,24 +1186,27 @@ func TestMemoryTreeInvariants(t *testing.T) {
 
 func TestMemoryBuildTree(t *testing.T) {
 	for _, n := range []int{0, 1, btMin - 1, btMin, btBuildFill, btBuildFill + 1, btMax, btMax + 1, 1000, 3 * btBuildFill * btBuildFill, 100_000} {
-		scores := make(map[string]int64, n)
+		entries := make(map[string]memEntry, n)
 		for i := 0; i < n; i++ {
-			scores[fmt.Sprintf("u%06d", i)] = int64(i % 97)
+			entries[fmt.Sprintf("u%06d", i)] = memEntry{int64(i % 97), int64(i % 5)}
 		}
-		b := &memBoard{scores: scores, tree: buildTree(scores)}
+		b := &memBoard{entries: entries, tree: buildTree(entries)}
 		checkBoard(t, b)
 		// The built tree takes further writes like a grown one.
 		for i := 0; i < 300; i++ {
 			m := fmt.Sprintf("u%06d", i*7%(n+1))
-			if s, ok := b.scores[m]; ok && i%2 == 0 {
-				b.tree.delete(s, m)
-				delete(b.scores, m)
-			} else if ok {
-				b.tree.move(s, s+int64(i), m)
-				b.scores[m] = s + int64(i)
-			} else {
-				b.tree.insert(int64(i), m)
-				b.scores[m] = int64(i)
+			cur, ok := b.entries[m]
+			switch {
+			case ok && i%2 == 0:
+				b.tree.delete(btKey{cur.score, cur.at, m})
+				delete(b.entries, m)
+			case ok:
+				nu := memEntry{cur.score + int64(i%3), cur.at - int64(i%7)}
+				b.tree.move(btKey{cur.score, cur.at, m}, btKey{nu.score, nu.at, m})
+				b.entries[m] = nu
+			default:
+				b.tree.insert(btKey{int64(i), 0, m})
+				b.entries[m] = memEntry{int64(i), 0}
 			}
 		}
 		checkBoard(t, b)
@@ -860,6 +1219,8 @@ func TestMemoryExpiredBoardsAreDropped(t *testing.T) {
 		lbRaise(t, e, fmt.Sprintf("k%d", i), "u", 1)
 		lbMust(t, e.Expire(lbCtx, fmt.Sprintf("k%d", i), time.Millisecond))
 	}
+	lbMust(t, e.Track(lbCtx, "lapsing", time.Millisecond))
+	lbMust(t, e.Track(lbCtx, "tracked", time.Minute))
 	time.Sleep(5 * time.Millisecond)
 	// A read drops the board it finds expired.
 	if n := lbCount(t, e, "k0"); n != 0 {
@@ -868,7 +1229,7 @@ func TestMemoryExpiredBoardsAreDropped(t *testing.T) {
 	if e.lookup("k0") != nil {
 		t.Fatal("expired board still held after a read")
 	}
-	// Creating boards sweeps the rest.
+	// Creating boards sweeps the rest, and lapsed trackers with them.
 	for i := 0; i < 20; i++ {
 		lbRaise(t, e, fmt.Sprintf("new%d", i), "u", 1)
 	}
@@ -879,28 +1240,32 @@ func TestMemoryExpiredBoardsAreDropped(t *testing.T) {
 			t.Fatalf("expired board %q survived the sweep", k)
 		}
 	}
+	if _, ok := e.tracks["lapsing"]; ok {
+		t.Fatal("lapsed tracker survived the sweep")
+	}
+	if _, ok := e.tracks["tracked"]; !ok {
+		t.Fatal("live tracker swept")
+	}
 }
 
 // TestMemoryConcurrentMixed hammers a few boards with every operation at
-// once; run with -race it checks the locking, and afterwards the lists must
+// once; run with -race it checks the locking, and afterwards the trees must
 // still be sound.
 func TestMemoryConcurrentMixed(t *testing.T) {
 	e := NewMemoryEngine()
 	keys := []string{"a", "b", "c"}
 	var wg sync.WaitGroup
 	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(w), 9))
 			for i := 0; i < 2000; i++ {
 				k, m := keys[r.IntN(len(keys))], fmt.Sprintf("u%02d", r.IntN(50))
 				var err error
-				switch r.IntN(9) {
+				switch r.IntN(12) {
 				case 0:
-					err = e.Raise(lbCtx, k, m, int64(r.IntN(100)))
+					err = e.Raise(lbCtx, k, m, int64(r.IntN(100)), lbAt(r.IntN(5)))
 				case 1:
-					_, err = e.Incr(lbCtx, k, m, int64(r.IntN(11)-5))
+					err = e.Put(lbCtx, k, m, int64(r.IntN(100)), lbAt(r.IntN(5)))
 				case 2:
 					err = e.Remove(lbCtx, k, m)
 				case 3:
@@ -910,14 +1275,22 @@ func TestMemoryConcurrentMixed(t *testing.T) {
 				case 5:
 					_, _, err = e.Rank(lbCtx, k, m)
 				case 6:
-					_, err = e.Count(lbCtx, k)
+					_, err = e.Ranks(lbCtx, k, []string{m, "u01", "u02"})
 				case 7:
-					if i%50 == 0 {
-						err = e.Replace(lbCtx, k, []Entry{{Member: m, Score: 1}})
-					}
+					_, err = e.Count(lbCtx, k)
 				case 8:
 					if i%50 == 0 {
+						err = e.Replace(lbCtx, k, []Entry{{Member: m, Score: 1, At: lbT0}})
+					}
+				case 9:
+					if i%50 == 0 {
 						err = e.Expire(lbCtx, k, time.Duration(r.IntN(3))*time.Millisecond)
+					}
+				case 10:
+					err = e.Track(lbCtx, k, time.Duration(1+r.IntN(3))*time.Millisecond)
+				case 11:
+					if _, err = e.Tracked(lbCtx, k); err == nil && i%20 == 0 {
+						err = e.Untrack(lbCtx, k)
 					}
 				}
 				if err != nil {
@@ -925,7 +1298,7 @@ func TestMemoryConcurrentMixed(t *testing.T) {
 					return
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	for _, k := range keys {
@@ -939,33 +1312,43 @@ func TestMemoryCanceledContext(t *testing.T) {
 	e := NewMemoryEngine()
 	c, cancel := context.WithCancel(lbCtx)
 	cancel()
-	if err := e.Raise(c, lbKey, "u", 1); !errors.Is(err, context.Canceled) {
+	if err := e.Raise(c, lbKey, "u", 1, lbT0); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Raise = %v", err)
 	}
 	if _, err := e.Top(c, lbKey, 0, 10); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Top = %v", err)
 	}
+	if err := e.Track(c, lbKey, time.Minute); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Track = %v", err)
+	}
 }
 
 // Redis engine specifics.
 
-func TestRedisTempKeySharesSlot(t *testing.T) {
+func TestRedisHelperKeysShareSlot(t *testing.T) {
 	cases := []struct {
-		in, prefix string
-		sameSlot   bool
+		in, want string
+		sameSlot bool
 	}{
-		{"ql:lb:{acme:b1}:all", "ql:lb:{acme:b1}:all:rebuild:", true},
-		{"plain", "{plain}:rebuild:", true},
+		{"ql:lb:{acme:b1}:all", "ql:lb:{acme:b1}:all:m", true},
+		{"plain", "{plain}:m", true},
 		// Braces without a valid tag: left alone, documented as unfit for Cluster.
-		{"odd}{key", "odd}{key:rebuild:", false},
+		{"odd}{key", "odd}{key:m", false},
 	}
 	for _, c := range cases {
-		got := tempKey(c.in)
-		if !strings.HasPrefix(got, c.prefix) || len(got) <= len(c.prefix) {
-			t.Errorf("tempKey(%q) = %q, want prefix %q and a suffix", c.in, got, c.prefix)
+		got := helperKey(c.in, ":m")
+		if got != c.want {
+			t.Errorf("helperKey(%q) = %q, want %q", c.in, got, c.want)
 		}
 		if c.sameSlot && clusterSlot(got) != clusterSlot(c.in) {
-			t.Errorf("tempKey(%q) = %q hashes to slot %d, key to %d", c.in, got, clusterSlot(got), clusterSlot(c.in))
+			t.Errorf("helperKey(%q) = %q hashes to slot %d, key to %d", c.in, got, clusterSlot(got), clusterSlot(c.in))
+		}
+		tmp := tempKey(c.in)
+		if !strings.HasPrefix(tmp, strings.TrimSuffix(c.want, "m")+"rebuild:") {
+			t.Errorf("tempKey(%q) = %q", c.in, tmp)
+		}
+		if c.sameSlot && clusterSlot(helperKey(tmp, ":m")) != clusterSlot(c.in) {
+			t.Errorf("tempKey(%q)'s hash %q leaves the slot", c.in, helperKey(tmp, ":m"))
 		}
 	}
 	if a, b := tempKey(lbKey), tempKey(lbKey); a == b {
@@ -975,15 +1358,15 @@ func TestRedisTempKeySharesSlot(t *testing.T) {
 
 // clusterSlot is Redis Cluster's key slot: CRC16/XMODEM of the hash tag, or of the
 // whole key when it has none, modulo 16384.
-func clusterSlot(lbKey string) uint16 {
-	if i := strings.IndexByte(lbKey, '{'); i >= 0 {
-		if j := strings.IndexByte(lbKey[i+1:], '}'); j > 0 {
-			lbKey = lbKey[i+1 : i+1+j]
+func clusterSlot(key string) uint16 {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			key = key[i+1 : i+1+j]
 		}
 	}
 	var crc uint16
-	for k := 0; k < len(lbKey); k++ {
-		crc ^= uint16(lbKey[k]) << 8
+	for k := 0; k < len(key); k++ {
+		crc ^= uint16(key[k]) << 8
 		for b := 0; b < 8; b++ {
 			if crc&0x8000 != 0 {
 				crc = crc<<1 ^ 0x1021
@@ -1002,44 +1385,117 @@ func TestRedisSlotFunction(t *testing.T) {
 			t.Errorf("slot(%q) = %d, want %d", k, got, want)
 		}
 	}
+	// The suite's keys, whose slots the Cluster run relies on.
+	for k, want := range map[string]uint16{lbKey: 3820, lbKey2: 8015, lbKey3: 16015} {
+		if got := clusterSlot(k); got != want {
+			t.Errorf("slot(%q) = %d, want %d", k, got, want)
+		}
+	}
 }
 
-func TestRedisReplaceLeavesNoTempKeys(t *testing.T) {
+func TestRedisMsText(t *testing.T) {
+	for ms, want := range map[int64]string{0: "0000000000000", 42: "0000000000042", 9_999_999_999_999: "9999999999999"} {
+		if got := msText(ms); got != want {
+			t.Errorf("msText(%d) = %q, want %q", ms, got, want)
+		}
+	}
+}
+
+// TestRedisKeys checks what the engine keeps in Redis: set and member hash
+// move together through Replace, Expire and Remove; temporary keys do not
+// outlive Replace; tracking keys come and go with Track and Untrack.
+func TestRedisKeys(t *testing.T) {
 	client := redistest.Client(t)
 	e := NewRedisEngine(client)
+	members := lbKey + ":m"
+	wantKeys := func(what string, want ...string) {
+		t.Helper()
+		keys, err := client.Keys(lbCtx, "*").Result()
+		lbMust(t, err)
+		slices.Sort(keys)
+		slices.Sort(want)
+		if !slices.Equal(keys, want) {
+			t.Fatalf("keys %s = %q, want %q", what, keys, want)
+		}
+	}
+	wantTTL := func(what string, key string, ok func(time.Duration) bool) {
+		t.Helper()
+		if ttl := client.PTTL(lbCtx, key).Val(); !ok(ttl) {
+			t.Fatalf("PTTL(%s) %s = %v", key, what, ttl)
+		}
+	}
+	none := func(d time.Duration) bool { return d == -1 }
+	some := func(d time.Duration) bool { return d > 0 && d <= time.Hour }
+
 	lbRaise(t, e, lbKey, "old", 1)
+	wantKeys("after Raise", lbKey, members)
 	lbMust(t, e.Expire(lbCtx, lbKey, time.Hour))
+	wantTTL("after Expire", lbKey, some)
+	wantTTL("after Expire", members, some)
+
 	entries := make([]Entry, 12_345)
 	for i := range entries {
-		entries[i] = Entry{Member: fmt.Sprintf("u%d", i), Score: int64(i)}
+		entries[i] = Entry{Member: fmt.Sprintf("u%d", i), Score: int64(i), At: lbAt(i % 7)}
 	}
 	lbMust(t, e.Replace(lbCtx, lbKey, entries))
-	keys, err := client.Keys(lbCtx, "*").Result()
-	lbMust(t, err)
-	if !slices.Equal(keys, []string{lbKey}) {
-		t.Fatalf("keys after Replace = %v, want only %q", keys, lbKey)
-	}
-	if ttl := client.PTTL(lbCtx, lbKey).Val(); ttl != -1 {
-		t.Fatalf("PTTL after Replace = %v, want none (-1)", ttl)
-	}
-	// Scores are stored negated, so plain ZRANGE is the board order.
+	wantKeys("after Replace", lbKey, members)
+	wantTTL("after Replace", lbKey, none)
+	wantTTL("after Replace", members, none)
+	// Scores are stored negated and elements prefixed with the time, so
+	// plain ZRANGE is the board order.
 	first, err := client.ZRangeWithScores(lbCtx, lbKey, 0, 0).Result()
 	lbMust(t, err)
-	if len(first) != 1 || first[0].Member != "u12344" || first[0].Score != -12344 {
+	if len(first) != 1 || first[0].Member != "1700000000003u12344" || first[0].Score != -12344 {
 		t.Fatalf("first stored element = %v", first)
 	}
+	if got := client.HGet(lbCtx, members, "u12344").Val(); got != "1700000000003" {
+		t.Fatalf("hash entry of u12344 = %q", got)
+	}
 
-	// A canceled Replace cleans up its temporary key.
+	// A canceled Replace cleans up its temporary keys.
 	c, cancel := context.WithCancel(lbCtx)
 	cancel()
 	if err := e.Replace(c, lbKey, entries); err == nil {
 		t.Fatal("Replace with a canceled context succeeded")
 	}
-	keys, err = client.Keys(lbCtx, "*").Result()
-	lbMust(t, err)
-	if !slices.Equal(keys, []string{lbKey}) {
-		t.Fatalf("keys after canceled Replace = %v", keys)
+	wantKeys("after canceled Replace", lbKey, members)
+
+	// Tracking keys: the journal lapses with the marker.
+	lbMust(t, e.Track(lbCtx, lbKey, time.Minute))
+	lbRaise(t, e, lbKey, "u1", 1)
+	wantKeys("while tracked", lbKey, members, lbKey+":t", lbKey+":j")
+	wantTTL("while tracked", lbKey+":j", some)
+	lbMust(t, e.Untrack(lbCtx, lbKey))
+	wantKeys("after Untrack", lbKey, members)
+
+	// Set and hash go together: with the last member, and on expiry.
+	lbMust(t, e.Replace(lbCtx, lbKey, entries[:1]))
+	lbMust(t, e.Remove(lbCtx, lbKey, "u0"))
+	wantKeys("after removing the last member")
+	lbRaise(t, e, lbKey, "u", 1)
+	lbMust(t, e.Expire(lbCtx, lbKey, lbTTL))
+	time.Sleep(lbTTL + 100*time.Millisecond)
+	wantKeys("after expiry")
+	lbMust(t, e.Expire(lbCtx, lbKey, -1))
+	wantKeys("after negative Expire")
+}
+
+// TestRedisStaleHash covers the moment when a board's hash has outlived its
+// set (they expire within a millisecond of each other): a write must not
+// inherit the stale entries or their expiry.
+func TestRedisStaleHash(t *testing.T) {
+	client := redistest.Client(t)
+	e := NewRedisEngine(client)
+	members := lbKey + ":m"
+	lbMust(t, client.HSet(lbCtx, members, "a", "1700000000000", "b", "1700000000000").Err())
+	lbMust(t, client.PExpire(lbCtx, members, lbTTL).Err())
+	lbMust(t, e.Raise(lbCtx, lbKey, "a", 1, lbAt(5)))
+	lbWantEntry(t, e, lbKey, "a", 1, lbAt(5))
+	if _, ok := lbRank(t, e, lbKey, "b"); ok {
+		t.Fatal("stale member b ranked")
 	}
+	time.Sleep(lbTTL + 100*time.Millisecond)
+	lbWantEntry(t, e, lbKey, "a", 1, lbAt(5))
 }
 
 func TestRedisErrorsNameOperationAndKey(t *testing.T) {
@@ -1050,14 +1506,18 @@ func TestRedisErrorsNameOperationAndKey(t *testing.T) {
 	})
 	t.Cleanup(func() { _ = client.Close() })
 	e := NewRedisEngine(client)
-	_, err := e.Top(lbCtx, lbKey, 0, 10)
-	if err == nil || !strings.HasPrefix(err.Error(), "leaderboards: redis top "+lbKey+": ") {
-		t.Fatalf("Top error = %v", err)
+	ops := map[string]error{
+		"top":   func() error { _, err := e.Top(lbCtx, lbKey, 0, 10); return err }(),
+		"raise": e.Raise(lbCtx, lbKey, "u", 1, lbT0),
+		"rank":  func() error { _, _, err := e.Rank(lbCtx, lbKey, "u"); return err }(),
+		"track": e.Track(lbCtx, lbKey, time.Minute),
+	}
+	for op, err := range ops {
+		if err == nil || !strings.HasPrefix(err.Error(), "leaderboards: redis "+op+" "+lbKey+": ") {
+			t.Errorf("%s error = %v", op, err)
+		}
 	}
 	if err := e.Ping(lbCtx); err == nil || !strings.HasPrefix(err.Error(), "leaderboards: redis ping: ") {
 		t.Fatalf("Ping error = %v", err)
-	}
-	if _, _, err := e.Rank(lbCtx, lbKey, "u"); err == nil {
-		t.Fatal("Rank without a server succeeded")
 	}
 }
