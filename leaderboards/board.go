@@ -5,35 +5,127 @@ import (
 	"time"
 )
 
-// Window is the period a board ranks over.
+// Window is the span of time a board ranks over. Each period of a window is
+// its own ranked set; a new period starts empty and old periods stay
+// readable for the board's retention.
 type Window string
 
-// The windows a board can have. Each period of a window is its own ranked
-// set; a new period starts empty and old periods stay readable.
+// The windows a board can have. Daily, weekly (ISO, from Monday) and monthly
+// periods follow the board's time zone; custom spans the board's own
+// [starts_at, ends_at).
 const (
 	AllTime Window = "all_time"
 	Daily   Window = "daily"
 	Weekly  Window = "weekly"
 	Monthly Window = "monthly"
+	Custom  Window = "custom"
 )
 
-// Board is a leaderboard definition. Foundation boards rank points earned
-// from the ledger in the window.
-type Board struct {
-	ID        string    `json:"id"`
-	Tenant    string    `json:"-"`
-	Name      string    `json:"name"`
-	Metric    string    `json:"metric"` // "points"
-	Window    Window    `json:"window"`
-	CreatedAt time.Time `json:"created_at"`
+// Source is what feeds a board.
+type Source string
+
+// Points boards rank points earned in the window, read from the ledger (so
+// later spending or expiry never lowers a rank); event boards rank a metric
+// of one event type, such as a quiz score or a purchase amount.
+const (
+	FromPoints Source = "points"
+	FromEvents Source = "event"
+)
+
+// Aggregation folds a member's values in a period into one score.
+type Aggregation string
+
+// Sum adds values up; Best keeps the highest; Latest keeps the most recent
+// by occurred_at.
+const (
+	Sum    Aggregation = "sum"
+	Best   Aggregation = "best"
+	Latest Aggregation = "latest"
+)
+
+// Scope narrows a board to one challenge, contest or quiz: a points board
+// then counts only ledger entries paid by it (their keys start with
+// "{type}:{id}:"), an event board only events whose "{type}_id" prop is id.
+type Scope struct {
+	Type string `json:"type" enum:"challenge,contest,quiz"`
+	ID   string `json:"id" minLength:"1" maxLength:"64"`
 }
 
-// Store keeps board definitions.
+// Board is a leaderboard definition.
+type Board struct {
+	ID          string      `json:"id"`
+	Tenant      string      `json:"-"`
+	Name        string      `json:"name"`
+	Source      Source      `json:"source"`
+	EventType   string      `json:"event_type,omitempty" doc:"Event boards: the event type that scores."`
+	Prop        string      `json:"prop,omitempty" doc:"Event boards: the integer prop that is the value; without it every event is worth 1."`
+	Aggregation Aggregation `json:"aggregation"`
+	Window      Window      `json:"window"`
+	TimeZone    string      `json:"time_zone" doc:"IANA zone for daily, weekly and monthly periods."`
+	StartsAt    *time.Time  `json:"starts_at,omitempty" doc:"Custom window: first instant counted."`
+	EndsAt      *time.Time  `json:"ends_at,omitempty" doc:"Custom window: first instant no longer counted."`
+	Scope       *Scope      `json:"scope,omitempty"`
+	// RetentionDays is how long a finished period stays readable.
+	RetentionDays int       `json:"retention_days"`
+	CreatedAt     time.Time `json:"created_at"`
+
+	loc *time.Location // TimeZone, loaded
+}
+
+// Score is one event's value on an event board. It is unique per (tenant,
+// board, event), so a replayed event never scores twice; a member's entry
+// is always an aggregate of these rows.
+type Score struct {
+	Tenant  string
+	Board   string
+	User    string
+	EventID string
+	Value   int64
+	At      time.Time // the event's occurred_at
+}
+
+// Exclusion takes a user off a board and keeps them off: an anti-abuse
+// action by a manager, recorded with who did it and why.
+type Exclusion struct {
+	Tenant string    `json:"-"`
+	Board  string    `json:"board_id"`
+	User   string    `json:"user_id"`
+	By     string    `json:"by" doc:"The manager who removed the user."`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+// Store keeps board definitions, event-board scores and exclusions.
 type Store interface {
+	// CreateBoard stores b; an existing (tenant, id) is errs.ErrDuplicate.
 	CreateBoard(ctx context.Context, b Board) error
 	GetBoard(ctx context.Context, tenant, id string) (Board, error)
 	// ListBoards returns a tenant's boards in id order.
 	ListBoards(ctx context.Context, tenant string) ([]Board, error)
 	// Tenants lists every tenant that has a board, for rebuilds.
 	Tenants(ctx context.Context) ([]string, error)
+
+	// AddScore stores sc unless the board has a score for that event
+	// already; inserted reports which.
+	AddScore(ctx context.Context, sc Score) (inserted bool, err error)
+	// AggregateScores folds a user's scores on a board with At in
+	// [from, to): Sum gives the total and the latest At; Best the highest
+	// value and the earliest At it was reached; Latest the value with the
+	// latest At (the higher value on equal At). ok is false when there are
+	// no scores.
+	AggregateScores(ctx context.Context, tenant, board, user string, agg Aggregation, from, to time.Time) (value int64, at time.Time, ok bool, err error)
+	// ScanScores calls fn for every score of a board, for rebuilds; it stops
+	// at the first error fn returns.
+	ScanScores(ctx context.Context, tenant, board string, fn func(Score) error) error
+	// CountScores counts a board's scores, for progress bars.
+	CountScores(ctx context.Context, tenant, board string) (int64, error)
+
+	// Exclude stores e, replacing an earlier exclusion of the same user
+	// from the same board.
+	Exclude(ctx context.Context, e Exclusion) error
+	// Reinstate deletes the exclusion of user from board; errs.ErrNotFound
+	// when there is none.
+	Reinstate(ctx context.Context, tenant, board, user string) error
+	// Exclusions lists a board's exclusions in user order.
+	Exclusions(ctx context.Context, tenant, board string) ([]Exclusion, error)
 }

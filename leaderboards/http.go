@@ -11,15 +11,19 @@ import (
 	"github.com/questline/questline/internal/errs"
 )
 
+const orderDoc = "Ranks are by score, highest first; equal scores rank the earlier achiever (achieved_at) first, then by user id, the same way on every read."
+
 // Routes registers the leaderboard API.
 func Routes(api huma.API, s *Service) {
 	sec := []map[string][]string{{"bearer": {}}}
 	tags := []string{"leaderboards"}
-	huma.Register(api, huma.Operation{
-		OperationID: "create-leaderboard", Method: http.MethodPost, Path: "/v1/leaderboards",
-		Summary: "Create a leaderboard (manager)", Tags: tags, Security: sec, DefaultStatus: http.StatusCreated,
-		Description: "A points board ranks points earned in its window. Points earned before the board existed count: the board is filled from the ledger when created.",
-	}, func(ctx context.Context, in *struct{ Body CreateInput }) (*boardOutput, error) {
+	op := func(id, method, path, summary, desc string) huma.Operation {
+		return huma.Operation{OperationID: id, Method: method, Path: path, Summary: summary, Description: desc, Tags: tags, Security: sec}
+	}
+	create := op("create-leaderboard", http.MethodPost, "/v1/leaderboards", "Create a leaderboard (manager)",
+		"A points board ranks points earned in each period of its window, from the ledger: points earned before the board existed count, and spending never lowers a rank. An event board ranks a metric of one event type (sum, best or latest value) from events that arrive after it is created.")
+	create.DefaultStatus = http.StatusCreated
+	huma.Register(api, create, func(ctx context.Context, in *struct{ Body CreateInput }) (*boardOutput, error) {
 		p, err := auth.Require(ctx, auth.Manager)
 		if err != nil {
 			return nil, err
@@ -30,64 +34,166 @@ func Routes(api huma.API, s *Service) {
 		}
 		return &boardOutput{Body: b}, nil
 	})
-	huma.Register(api, huma.Operation{
-		OperationID: "list-leaderboards", Method: http.MethodGet, Path: "/v1/leaderboards",
-		Summary: "List leaderboards", Tags: tags, Security: sec,
-	}, func(ctx context.Context, _ *struct{}) (*boardListOutput, error) {
-		p, err := auth.Require(ctx)
-		if err != nil {
-			return nil, err
-		}
-		bs, err := s.List(ctx, p.Tenant)
-		if err != nil {
-			return nil, err
-		}
-		out := &boardListOutput{}
-		out.Body.Leaderboards = append([]Board{}, bs...)
-		return out, nil
-	})
-	huma.Register(api, huma.Operation{
-		OperationID: "get-leaderboard-top", Method: http.MethodGet, Path: "/v1/leaderboards/{id}/top",
-		Summary: "Top of a leaderboard", Tags: tags, Security: sec,
-		Description: "Ranks are by score, highest first; equal scores are ordered by user id, the same way on every read.",
-	}, func(ctx context.Context, in *boardTopInput) (*boardPageOutput, error) {
-		p, err := auth.Require(ctx)
-		if err != nil {
-			return nil, err
-		}
-		offset := 0
-		if in.Cursor != "" {
-			if offset, err = strconv.Atoi(in.Cursor); err != nil || offset < 0 || offset > 1_000_000_000 {
-				return nil, errs.New(errs.Invalid, "bad-cursor", "cursor %q is not one this API returned", in.Cursor).OnField("cursor")
+	huma.Register(api, op("list-leaderboards", http.MethodGet, "/v1/leaderboards", "List leaderboards", ""),
+		func(ctx context.Context, _ *struct{}) (*boardListOutput, error) {
+			p, err := auth.Require(ctx)
+			if err != nil {
+				return nil, err
 			}
-		}
-		pg, err := s.Top(ctx, p.Tenant, in.ID, in.Period, offset, in.Limit)
+			bs, err := s.List(ctx, p.Tenant)
+			if err != nil {
+				return nil, err
+			}
+			out := &boardListOutput{}
+			out.Body.Leaderboards = append([]Board{}, bs...)
+			return out, nil
+		})
+	huma.Register(api, op("get-leaderboard", http.MethodGet, "/v1/leaderboards/{id}", "A leaderboard's definition", ""),
+		func(ctx context.Context, in *idInput) (*boardOutput, error) {
+			p, err := auth.Require(ctx)
+			if err != nil {
+				return nil, err
+			}
+			b, err := s.Get(ctx, p.Tenant, in.ID)
+			if err != nil {
+				return nil, err
+			}
+			return &boardOutput{Body: b}, nil
+		})
+	huma.Register(api, op("get-leaderboard-top", http.MethodGet, "/v1/leaderboards/{id}/top", "Top of a leaderboard", orderDoc),
+		func(ctx context.Context, in *topInput) (*pageOutput, error) {
+			p, err := auth.Require(ctx)
+			if err != nil {
+				return nil, err
+			}
+			offset := 0
+			if in.Cursor != "" {
+				if offset, err = strconv.Atoi(in.Cursor); err != nil || offset < 0 || offset > 1_000_000_000 {
+					return nil, errs.New(errs.Invalid, "bad-cursor", "cursor %q is not one this API returned", in.Cursor).OnField("cursor")
+				}
+			}
+			pg, err := s.Top(ctx, p.Tenant, in.ID, in.Window, offset, in.Limit)
+			if err != nil {
+				return nil, err
+			}
+			out := &pageOutput{}
+			out.Body.Page = pg
+			if next := int64(offset + in.Limit); next < pg.Total {
+				out.Body.NextCursor = strconv.FormatInt(next, 10)
+			}
+			return out, nil
+		})
+	huma.Register(api, op("get-leaderboard-me", http.MethodGet, "/v1/leaderboards/{id}/me", "My rank, with neighbours", orderDoc),
+		func(ctx context.Context, in *meInput) (*meOutput, error) {
+			p, err := auth.Require(ctx)
+			if err != nil {
+				return nil, err
+			}
+			pg, me, err := s.Around(ctx, p.Tenant, in.ID, in.Window, p.Subject, in.Around)
+			if err != nil {
+				return nil, err
+			}
+			out := &meOutput{}
+			out.Body.Page, out.Body.Me = pg, me
+			return out, nil
+		})
+	huma.Register(api, op("get-leaderboard-user", http.MethodGet, "/v1/leaderboards/{id}/users/{uid}", "A user's rank and score",
+		"404 not-ranked when the user is not on the board in that period."),
+		func(ctx context.Context, in *userInput) (*pageOutput, error) {
+			p, err := auth.Require(ctx)
+			if err != nil {
+				return nil, err
+			}
+			pg, err := s.Member(ctx, p.Tenant, in.ID, in.Window, in.UID)
+			if err != nil {
+				return nil, err
+			}
+			out := &pageOutput{}
+			out.Body.Page = pg
+			return out, nil
+		})
+	huma.Register(api, op("rank-leaderboard-cohort", http.MethodPost, "/v1/leaderboards/{id}/cohort", "Rank a set of users against each other",
+		"For friends boards: the app sends the player's friends list; the caller is included. rank is the rank within the cohort, board_rank the rank on the whole board; users not on the board are left out. It reads only."),
+		func(ctx context.Context, in *cohortInput) (*pageOutput, error) {
+			p, err := auth.Require(ctx)
+			if err != nil {
+				return nil, err
+			}
+			users := append(in.Body.Users, p.Subject)
+			pg, err := s.Cohort(ctx, p.Tenant, in.ID, in.Body.Window, users)
+			if err != nil {
+				return nil, err
+			}
+			out := &pageOutput{}
+			out.Body.Page = pg
+			return out, nil
+		})
+	huma.Register(api, op("list-my-leaderboards", http.MethodGet, "/v1/me/leaderboards", "My rank on every board I am on",
+		"In the current period of each board."),
+		func(ctx context.Context, _ *struct{}) (*standingsOutput, error) {
+			p, err := auth.Require(ctx)
+			if err != nil {
+				return nil, err
+			}
+			st, err := s.Standings(ctx, p.Tenant, p.Subject)
+			if err != nil {
+				return nil, err
+			}
+			out := &standingsOutput{}
+			out.Body.Standings = st
+			return out, nil
+		})
+	exclusionRoutes(api, s, op)
+}
+
+func exclusionRoutes(api huma.API, s *Service, op func(id, method, path, summary, desc string) huma.Operation) {
+	exclude := op("exclude-from-leaderboard", http.MethodPost, "/v1/leaderboards/{id}/exclusions", "Take a user off a board (manager)",
+		"Removes the user from every kept period of the board and keeps them off future writes and rebuilds (staff, test and bot accounts, fraud). Recorded in the audit log.")
+	exclude.DefaultStatus = http.StatusCreated
+	huma.Register(api, exclude, func(ctx context.Context, in *excludeInput) (*exclusionOutput, error) {
+		p, err := auth.Require(ctx, auth.Manager)
 		if err != nil {
 			return nil, err
 		}
-		out := &boardPageOutput{}
-		out.Body.Page = pg
-		if next := int64(offset + in.Limit); next < pg.Total {
-			out.Body.NextCursor = strconv.FormatInt(next, 10)
+		e, err := s.Exclude(ctx, p.Tenant, p.Subject, in.ID, in.Body)
+		if err != nil {
+			return nil, err
 		}
-		return out, nil
+		return &exclusionOutput{Body: e}, nil
 	})
-	huma.Register(api, huma.Operation{
-		OperationID: "get-leaderboard-me", Method: http.MethodGet, Path: "/v1/leaderboards/{id}/me",
-		Summary: "My rank, with neighbours", Tags: tags, Security: sec,
-	}, func(ctx context.Context, in *boardMeInput) (*boardMeOutput, error) {
-		p, err := auth.Require(ctx)
+	huma.Register(api, op("list-leaderboard-exclusions", http.MethodGet, "/v1/leaderboards/{id}/exclusions", "Users kept off a board (manager)", ""),
+		func(ctx context.Context, in *idInput) (*exclusionsOutput, error) {
+			p, err := auth.Require(ctx, auth.Manager)
+			if err != nil {
+				return nil, err
+			}
+			ex, err := s.Exclusions(ctx, p.Tenant, in.ID)
+			if err != nil {
+				return nil, err
+			}
+			out := &exclusionsOutput{}
+			out.Body.Exclusions = append([]Exclusion{}, ex...)
+			return out, nil
+		})
+	reinstate := op("reinstate-on-leaderboard", http.MethodDelete, "/v1/leaderboards/{id}/exclusions/{uid}", "Put an excluded user back (manager)",
+		"The user's entries are derived again from the board's source. Recorded in the audit log.")
+	reinstate.DefaultStatus = http.StatusNoContent
+	huma.Register(api, reinstate, func(ctx context.Context, in *userRef) (*struct{}, error) {
+		p, err := auth.Require(ctx, auth.Manager)
 		if err != nil {
 			return nil, err
 		}
-		pg, me, err := s.Around(ctx, p.Tenant, in.ID, in.Period, p.Subject, in.Around)
-		if err != nil {
-			return nil, err
-		}
-		out := &boardMeOutput{}
-		out.Body.Page, out.Body.Me = pg, me
-		return out, nil
+		return nil, s.Reinstate(ctx, p.Tenant, p.Subject, in.ID, in.UID)
 	})
+}
+
+type idInput struct {
+	ID string `path:"id" maxLength:"64"`
+}
+
+type userRef struct {
+	ID  string `path:"id" maxLength:"64"`
+	UID string `path:"uid" maxLength:"128"`
 }
 
 type boardOutput struct{ Body Board }
@@ -98,29 +204,62 @@ type boardListOutput struct {
 	}
 }
 
-type boardTopInput struct {
+type topInput struct {
 	ID     string `path:"id" maxLength:"64"`
-	Period string `query:"window" maxLength:"16" doc:"Period to read, e.g. 2026-11-23, 2026-W48, 2026-11; default the current one."`
+	Window string `query:"window" maxLength:"16" doc:"Period to read: current (default), previous, or a period name such as 2026-11-23, 2026-W48, 2026-11."`
 	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"10"`
 	Cursor string `query:"cursor" maxLength:"12" doc:"next_cursor of the previous page"`
 }
 
-type boardPageOutput struct {
+type pageOutput struct {
 	Body struct {
 		Page
 		NextCursor string `json:"next_cursor,omitempty"`
 	}
 }
 
-type boardMeInput struct {
+type meInput struct {
 	ID     string `path:"id" maxLength:"64"`
-	Period string `query:"window" maxLength:"16" doc:"Period to read; default the current one."`
+	Window string `query:"window" maxLength:"16" doc:"Period to read; default the current one."`
 	Around int    `query:"around" minimum:"0" maximum:"50" default:"5" doc:"Neighbours to return on each side."`
 }
 
-type boardMeOutput struct {
+type meOutput struct {
 	Body struct {
 		Page
-		Me *Entry `json:"me" doc:"The caller's entry; null when not ranked yet."`
+		Me *Row `json:"me" doc:"The caller's entry; null when not ranked yet."`
+	}
+}
+
+type userInput struct {
+	ID     string `path:"id" maxLength:"64"`
+	UID    string `path:"uid" maxLength:"128"`
+	Window string `query:"window" maxLength:"16" doc:"Period to read; default the current one."`
+}
+
+type cohortInput struct {
+	ID   string `path:"id" maxLength:"64"`
+	Body struct {
+		Users  []string `json:"user_ids" maxItems:"1000" doc:"The users to rank, e.g. the player's friends."`
+		Window string   `json:"window,omitempty" maxLength:"16" doc:"Period to read; default the current one."`
+	}
+}
+
+type standingsOutput struct {
+	Body struct {
+		Standings []Standing `json:"standings"`
+	}
+}
+
+type excludeInput struct {
+	ID   string `path:"id" maxLength:"64"`
+	Body ExcludeInput
+}
+
+type exclusionOutput struct{ Body Exclusion }
+
+type exclusionsOutput struct {
+	Body struct {
+		Exclusions []Exclusion `json:"exclusions"`
 	}
 }

@@ -3,44 +3,90 @@ package leaderboards
 import (
 	"fmt"
 	"time"
+	_ "time/tzdata" // board time zones must load on machines without tzdata
 )
 
 // Period is one window period of a board: its name and [Start, End).
-// All-time has the zero Start and End.
+// The all-time period has the zero Start and End.
 type Period struct {
 	Name  string
 	Start time.Time
 	End   time.Time
 }
 
-// PeriodAt returns the period of w that contains t. Periods are in UTC:
-// days start at midnight, weeks on Monday (ISO weeks), months on the 1st.
-func PeriodAt(w Window, t time.Time) Period {
-	t = t.UTC()
-	day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+// The names of the periods that are not calendar periods.
+const (
+	allPeriod    = "all"
+	customPeriod = "custom"
+)
+
+// location returns the board's time zone; validation guarantees it loads.
+// Boards the service hands around carry it loaded (withLocation), because
+// loading a zone parses tzdata and rebuilds ask for it per ledger entry.
+func (b Board) location() *time.Location {
+	if b.loc != nil {
+		return b.loc
+	}
+	loc, err := time.LoadLocation(b.TimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// withLocation returns b with its time zone loaded.
+func (b Board) withLocation() Board {
+	b.loc = b.location()
+	return b
+}
+
+// periodAt returns the period of b that contains t; ok is false when t lies
+// outside a custom window, so nothing at t counts.
+func (b Board) periodAt(t time.Time) (p Period, ok bool) {
+	switch b.Window {
+	case AllTime:
+		return Period{Name: allPeriod}, true
+	case Custom:
+		p = Period{Name: customPeriod, Start: *b.StartsAt, End: *b.EndsAt}
+		return p, !t.Before(p.Start) && t.Before(p.End)
+	}
+	return calendarPeriod(b.Window, t.In(b.location())), true
+}
+
+// calendarPeriod returns the daily, weekly (ISO, from Monday) or monthly
+// period holding t, in t's location. Start and End are true instants, so
+// a day with a daylight-saving change lasts 23 or 25 hours.
+func calendarPeriod(w Window, t time.Time) Period {
+	loc := t.Location()
+	day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
 	switch w {
 	case Daily:
-		return Period{Name: day.Format("2006-01-02"), Start: day, End: day.AddDate(0, 0, 1)}
+		return Period{Name: day.Format("2006-01-02"), Start: day.UTC(), End: day.AddDate(0, 0, 1).UTC()}
 	case Weekly:
 		start := day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7))
 		y, wk := start.ISOWeek()
-		return Period{Name: fmt.Sprintf("%d-W%02d", y, wk), Start: start, End: start.AddDate(0, 0, 7)}
-	case Monthly:
-		start := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
-		return Period{Name: start.Format("2006-01"), Start: start, End: start.AddDate(0, 1, 0)}
-	default:
-		return Period{Name: "all"}
+		return Period{Name: fmt.Sprintf("%d-W%02d", y, wk), Start: start.UTC(), End: start.AddDate(0, 0, 7).UTC()}
+	default: // Monthly
+		start := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, loc)
+		return Period{Name: start.Format("2006-01"), Start: start.UTC(), End: start.AddDate(0, 1, 0).UTC()}
 	}
 }
 
-// ParsePeriod reads a period name of window w, e.g. "2026-11-23" (daily),
-// "2026-W48" (weekly), "2026-11" (monthly) or "all".
-func ParsePeriod(w Window, name string) (Period, error) {
+// parsePeriod reads a period name of b: "2026-11-23" (daily), "2026-W48"
+// (weekly), "2026-11" (monthly), "all" or "custom".
+func (b Board) parsePeriod(name string) (Period, error) {
+	loc := b.location()
 	var t time.Time
 	var err error
-	switch w {
+	switch b.Window {
+	case AllTime, Custom:
+		p, _ := b.periodAt(time.Time{})
+		if name != p.Name {
+			return Period{}, fmt.Errorf("period %q: a %s board has one period, %q", name, b.Window, p.Name)
+		}
+		return p, nil
 	case Daily:
-		t, err = time.Parse("2006-01-02", name)
+		t, err = time.ParseInLocation("2006-01-02", name, loc)
 	case Weekly:
 		var y, wk int
 		if _, err = fmt.Sscanf(name, "%d-W%d", &y, &wk); err == nil && (wk < 1 || wk > 53) {
@@ -48,30 +94,46 @@ func ParsePeriod(w Window, name string) (Period, error) {
 		}
 		if err == nil {
 			// ISO week 1 holds January 4th.
-			jan4 := time.Date(y, 1, 4, 0, 0, 0, 0, time.UTC)
-			t = PeriodAt(Weekly, jan4).Start.AddDate(0, 0, 7*(wk-1))
+			jan4 := time.Date(y, 1, 4, 12, 0, 0, 0, loc)
+			t = jan4.AddDate(0, 0, 7*(wk-1))
 		}
 	case Monthly:
-		t, err = time.Parse("2006-01", name)
-	default:
-		if name != "all" {
-			err = fmt.Errorf("all-time boards have one period, \"all\"")
-		}
+		t, err = time.ParseInLocation("2006-01", name, loc)
 	}
 	if err != nil {
 		return Period{}, fmt.Errorf("period %q: %w", name, err)
 	}
-	p := PeriodAt(w, t)
+	p := calendarPeriod(b.Window, t)
 	if p.Name != name {
-		return Period{}, fmt.Errorf("period %q: not a %s period name (e.g. %q)", name, w, p.Name)
+		return Period{}, fmt.Errorf("period %q: not a %s period name (e.g. %q)", name, b.Window, p.Name)
 	}
 	return p, nil
+}
+
+// retention is how long b's finished periods stay readable.
+func (b Board) retention() time.Duration {
+	return time.Duration(b.RetentionDays) * 24 * time.Hour
+}
+
+// expiresAt is when period p of b stops being readable; zero for never
+// (the all-time period, and any board without a retention).
+func (b Board) expiresAt(p Period) time.Time {
+	if p.End.IsZero() || b.RetentionDays == 0 {
+		return time.Time{}
+	}
+	return p.End.Add(b.retention())
+}
+
+// expired reports whether period p of b is past its retention at now.
+func (b Board) expired(p Period, now time.Time) bool {
+	exp := b.expiresAt(p)
+	return !exp.IsZero() && !now.Before(exp)
 }
 
 // endOfTime closes the all-time period for range queries.
 var endOfTime = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 
-// bounds returns [from, to) for ledger queries; all-time spans everything.
+// bounds returns [from, to) for source queries; all-time spans everything.
 func (p Period) bounds() (from, to time.Time) {
 	if p.End.IsZero() {
 		return time.Unix(0, 0).UTC(), endOfTime

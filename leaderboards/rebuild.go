@@ -2,22 +2,25 @@ package leaderboards
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/questline/questline/points"
 )
 
-// Progress reports how far a rebuild is: ledger entries read of total.
+// Progress reports how far a rebuild is: source rows read of total.
 type Progress func(done, total int64)
 
-// Rebuild recomputes every board of tenant ("" = every tenant) from the
-// ledger and swaps each board period in atomically. It is how derived state
+// Rebuild recomputes every board of tenant ("" = every tenant) from its
+// source and swaps each board period in atomically. It is how derived state
 // comes back after Redis is flushed or lost, and how the in-process engine
-// is filled at start.
+// is filled at start. Writes keep flowing while it runs (see rebuildBoards).
 func (s *Service) Rebuild(ctx context.Context, tenant string, progress Progress) error {
 	tenants := []string{tenant}
 	if tenant == "" {
 		var err error
-		if tenants, err = s.store.Tenants(ctx); err != nil {
+		if tenants, err = s.Store.Tenants(ctx); err != nil {
 			return fmt.Errorf("leaderboards: rebuild: tenants: %w", err)
 		}
 	}
@@ -42,58 +45,272 @@ func (s *Service) RebuildBoard(ctx context.Context, tenant, id string, progress 
 	return s.rebuildBoards(ctx, tenant, []Board{b}, progress)
 }
 
-// rebuildBoards folds the tenant's ledger once for all of bs.
-func (s *Service) rebuildBoards(ctx context.Context, tenant string, bs []Board, progress Progress) error {
+// trackTTL bounds how long a crashed rebuild leaves journaling on.
+const trackTTL = time.Hour
+
+// lateReach is how far back an event's occurred_at may lie (the intake's
+// bound, plus a margin): the periods a write can land in during a rebuild.
+const lateReach = 31 * 24 * time.Hour
+
+// rebuildBoards recomputes bs from their sources, reading the tenant's
+// ledger once for all points boards.
+//
+// Writes that race the rebuild are not lost: every period a write can land
+// in is tracked before the source is read, so a write that reaches the old
+// board after the read (and would be overwritten by the swap) is journaled,
+// and its member is re-derived from the source once the swap is done.
+// Writes after the swap land on the new board, which is exact already.
+func (s *Service) rebuildBoards(ctx context.Context, tenant string, bs []Board, progress Progress) (err error) {
 	if len(bs) == 0 {
 		return nil
 	}
-	var total int64
-	if progress != nil {
-		var err error
-		if total, err = s.ledger.CountEntries(ctx, tenant); err != nil {
-			return fmt.Errorf("leaderboards: rebuild %s: count: %w", tenant, err)
-		}
-	}
-	// key -> user -> score
-	scores := map[string]map[string]int64{}
-	for _, b := range bs {
-		// The current period always exists, so an empty board is written
-		// (as empty) rather than left with stale members.
-		scores[engineKey(tenant, b.ID, PeriodAt(b.Window, s.now()).Name)] = map[string]int64{}
-	}
-	var done int64
-	last := time.Now()
-	err := s.ledger.ScanEarnings(ctx, tenant, func(_, user string, amount int64, at time.Time) error {
-		for _, b := range bs {
-			key := engineKey(tenant, b.ID, PeriodAt(b.Window, at).Name)
-			m := scores[key]
-			if m == nil {
-				m = map[string]int64{}
-				scores[key] = m
-			}
-			m[user] += amount
-		}
-		done++
-		if progress != nil && time.Since(last) > 100*time.Millisecond {
-			progress(done, total)
-			last = time.Now()
-		}
-		return nil
-	})
+	tb, err := s.boards(ctx, tenant)
 	if err != nil {
-		return fmt.Errorf("leaderboards: rebuild %s: scan: %w", tenant, err)
+		return err
 	}
-	for key, m := range scores {
-		entries := make([]Entry, 0, len(m))
-		for user, score := range m {
-			entries = append(entries, Entry{Member: user, Score: score})
+	tracked, err := s.track(ctx, bs)
+	defer func() {
+		for key := range tracked {
+			if uerr := s.Engine.Untrack(context.WithoutCancel(ctx), key); uerr != nil {
+				err = errors.Join(err, fmt.Errorf("leaderboards: rebuild: untrack %s: %w", key, uerr))
+			}
 		}
-		if err := s.engine.Replace(ctx, key, entries); err != nil {
-			return fmt.Errorf("leaderboards: rebuild %s: %w", key, err)
+	}()
+	if err != nil {
+		return err
+	}
+	f := newFold(s.Now(), tb.excluded, progress)
+	for key, tp := range tracked {
+		f.periods[key], f.meta[key] = map[string]*acc{}, tp
+	}
+	if err := s.scan(ctx, tenant, bs, f); err != nil {
+		return err
+	}
+	for key, m := range f.periods {
+		if err := s.swap(ctx, f.meta[key], key, m); err != nil {
+			return err
 		}
 	}
-	if progress != nil {
-		progress(total, total)
+	for key, tp := range tracked {
+		if err := s.drain(ctx, tp.board, tp.period, key, tb.excluded[tp.board.ID]); err != nil {
+			return err
+		}
+	}
+	f.report(true)
+	return nil
+}
+
+type trackedPeriod struct {
+	board  Board
+	period Period
+}
+
+// track journals every period of bs that a write could land in now.
+func (s *Service) track(ctx context.Context, bs []Board) (map[string]trackedPeriod, error) {
+	out := map[string]trackedPeriod{}
+	now := s.Now()
+	for _, b := range bs {
+		for _, p := range b.writablePeriods(now) {
+			key := engineKey(b.Tenant, b.ID, p.Name)
+			if err := s.Engine.Track(ctx, key, trackTTL); err != nil {
+				return out, fmt.Errorf("leaderboards: rebuild: track %s: %w", key, err)
+			}
+			out[key] = trackedPeriod{b, p}
+		}
+	}
+	return out, nil
+}
+
+// writablePeriods lists the periods of b that a write arriving at now can
+// land in: those within the intake's reach into the past, up to tomorrow.
+func (b Board) writablePeriods(now time.Time) []Period {
+	switch b.Window {
+	case AllTime, Custom:
+		return []Period{b.currentPeriod(now)}
+	}
+	var out []Period
+	for t := now.Add(-lateReach); ; {
+		p, _ := b.periodAt(t)
+		out = append(out, p)
+		if p.End.After(now.Add(24 * time.Hour)) {
+			return out
+		}
+		t = p.End
+	}
+}
+
+// scan reads each board's source into f.
+func (s *Service) scan(ctx context.Context, tenant string, bs []Board, f *fold) error {
+	var fromLedger, fromEvents []Board
+	for _, b := range bs {
+		if b.Source == FromPoints {
+			fromLedger = append(fromLedger, b)
+		} else {
+			fromEvents = append(fromEvents, b)
+		}
+	}
+	if len(fromLedger) > 0 {
+		n, err := s.Ledger.CountEntries(ctx, tenant)
+		if err != nil {
+			return fmt.Errorf("leaderboards: rebuild %s: count ledger: %w", tenant, err)
+		}
+		f.total += n
+	}
+	for _, b := range fromEvents {
+		n, err := s.Store.CountScores(ctx, tenant, b.ID)
+		if err != nil {
+			return fmt.Errorf("leaderboards: rebuild %s: count scores: %w", b.ID, err)
+		}
+		f.total += n
+	}
+	if len(fromLedger) > 0 {
+		err := s.Ledger.ScanEarnings(ctx, tenant, func(e points.Entry) error {
+			for _, b := range fromLedger {
+				if hasPrefix(e.Key, b.scopePrefix()) {
+					f.add(b, e.User, e.Amount, e.CreatedAt)
+				}
+			}
+			f.step()
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("leaderboards: rebuild %s: scan ledger: %w", tenant, err)
+		}
+	}
+	for _, b := range fromEvents {
+		err := s.Store.ScanScores(ctx, tenant, b.ID, func(sc Score) error {
+			f.add(b, sc.User, sc.Value, sc.At)
+			f.step()
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("leaderboards: rebuild %s: scan scores: %w", b.ID, err)
+		}
 	}
 	return nil
+}
+
+// swap replaces a board period with the folded entries and restores its
+// expiry, which Replace drops.
+func (s *Service) swap(ctx context.Context, tp trackedPeriod, key string, m map[string]*acc) error {
+	entries := make([]Entry, 0, len(m))
+	for user, a := range m {
+		entries = append(entries, Entry{Member: user, Score: a.score, At: a.at})
+	}
+	if err := s.Engine.Replace(ctx, key, entries); err != nil {
+		return fmt.Errorf("leaderboards: rebuild %s: %w", key, err)
+	}
+	if exp := tp.board.expiresAt(tp.period); !exp.IsZero() && len(entries) > 0 {
+		if err := s.Engine.Expire(ctx, key, exp.Sub(s.Now())); err != nil {
+			return fmt.Errorf("leaderboards: rebuild %s: expire: %w", key, err)
+		}
+	}
+	s.live.touch(tp.board)
+	return nil
+}
+
+// drain re-derives the members written to a tracked period while the
+// rebuild ran.
+func (s *Service) drain(ctx context.Context, b Board, p Period, key string, excluded map[string]bool) error {
+	users, err := s.Engine.Tracked(ctx, key)
+	if err != nil {
+		return fmt.Errorf("leaderboards: rebuild: journal of %s: %w", key, err)
+	}
+	for _, u := range users {
+		if excluded[u] {
+			err = s.Engine.Remove(ctx, key, u)
+		} else {
+			err = s.refresh(ctx, b, p, u)
+		}
+		if err != nil {
+			return fmt.Errorf("leaderboards: rebuild: replay %s on %s: %w", u, key, err)
+		}
+	}
+	return nil
+}
+
+// fold accumulates entries per board period during a rebuild.
+type fold struct {
+	now      time.Time
+	excluded map[string]map[string]bool
+	periods  map[string]map[string]*acc // key -> user -> entry
+	meta     map[string]trackedPeriod   // key -> its board and period
+	progress Progress
+	done     int64
+	total    int64
+	last     time.Time
+}
+
+func newFold(now time.Time, excluded map[string]map[string]bool, progress Progress) *fold {
+	return &fold{
+		now: now, excluded: excluded, progress: progress,
+		periods: map[string]map[string]*acc{}, meta: map[string]trackedPeriod{},
+	}
+}
+
+// add folds one value of user at time at into its period of b.
+func (f *fold) add(b Board, user string, v int64, at time.Time) {
+	if f.excluded[b.ID][user] {
+		return
+	}
+	if b.Source == FromEvents && b.Aggregation == Sum && v < 0 {
+		return
+	}
+	p, ok := b.periodAt(at)
+	if !ok || b.expired(p, f.now) {
+		return
+	}
+	key := engineKey(b.Tenant, b.ID, p.Name)
+	m := f.periods[key]
+	if m == nil {
+		m = map[string]*acc{}
+		f.periods[key], f.meta[key] = m, trackedPeriod{b, p}
+	}
+	if a := m[user]; a != nil {
+		a.join(b.Aggregation, v, at)
+	} else {
+		m[user] = &acc{score: v, at: at}
+	}
+}
+
+func (f *fold) step() {
+	f.done++
+	f.report(false)
+}
+
+func (f *fold) report(final bool) {
+	if f.progress == nil {
+		return
+	}
+	if final {
+		f.progress(f.total, f.total)
+	} else if time.Since(f.last) > 100*time.Millisecond {
+		f.progress(f.done, f.total)
+		f.last = time.Now()
+	}
+}
+
+// acc is one member's entry being folded, with the same semantics as the
+// store's AggregateScores and the engines' joins.
+type acc struct {
+	score int64
+	at    time.Time
+}
+
+func (a *acc) join(agg Aggregation, v int64, at time.Time) {
+	switch agg {
+	case Sum:
+		a.score += v
+		if at.After(a.at) {
+			a.at = at
+		}
+	case Best:
+		if v > a.score || v == a.score && at.Before(a.at) {
+			a.score, a.at = v, at
+		}
+	case Latest:
+		if at.After(a.at) || at.Equal(a.at) && v > a.score {
+			a.score, a.at = v, at
+		}
+	}
 }

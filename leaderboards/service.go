@@ -1,72 +1,111 @@
+// Package leaderboards ranks players: board definitions, window periods,
+// scores derived from the points ledger or from events, reads (top,
+// around-me, cohorts), rebuilds, live snapshots and exclusions. Engine is
+// the ranked store, in memory or in Redis.
 package leaderboards
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/questline/questline/audit"
 	"github.com/questline/questline/internal/errs"
+	"github.com/questline/questline/points"
+	"github.com/questline/questline/profiles"
 )
 
 // Ledger is what boards need of the points ledger: the exact source every
-// score is derived from.
+// points score is derived from.
 type Ledger interface {
-	EarnedBetween(ctx context.Context, tenant, user string, from, to time.Time) (int64, error)
-	ScanEarnings(ctx context.Context, tenant string, fn func(tenant, user string, amount int64, at time.Time) error) error
+	EarnedBetween(ctx context.Context, tenant, user, keyPrefix string, from, to time.Time) (int64, time.Time, error)
+	ScanEarnings(ctx context.Context, tenant string, fn func(points.Entry) error) error
 	CountEntries(ctx context.Context, tenant string) (int64, error)
 }
 
-// Service defines boards and keeps their engine in step with the ledger.
+// Publisher pushes a frame to a tenant's realtime channel.
+type Publisher interface {
+	Publish(ctx context.Context, tenant, channel, typ string, data any) error
+}
+
+// Directory looks up display data for many users at once.
+type Directory interface {
+	Profiles(ctx context.Context, tenant string, users []string) ([]profiles.Profile, error)
+}
+
+// Auditor records managers' actions.
+type Auditor interface {
+	Append(ctx context.Context, e audit.Entry) error
+}
+
+// Config is what a Service is built from. Publisher, Directory and Auditor
+// may be nil: no live snapshots, no display names, no audit trail.
+type Config struct {
+	Store     Store
+	Engine    Engine
+	Ledger    Ledger
+	Publisher Publisher
+	Directory Directory
+	Auditor   Auditor
+	Logger    *slog.Logger
+	// Now is the clock; nil means time.Now. Tests move it across periods.
+	Now func() time.Time
+}
+
+// Service defines boards and keeps their engine in step with their sources.
 type Service struct {
-	store  Store
-	engine Engine
-	ledger Ledger
-	now    func() time.Time
+	Config
+	live *live
 
-	mu    sync.Mutex
-	cache map[string]cachedBoards // tenant -> boards
+	mu      sync.Mutex
+	cache   map[string]tenantBoards // tenant -> boards
+	expires map[string]bool         // engine keys whose expiry this node has set
 }
 
-type cachedBoards struct {
-	boards []Board
-	at     time.Time
+// tenantBoards is a cached view of a tenant's boards and exclusions.
+type tenantBoards struct {
+	boards   []Board
+	excluded map[string]map[string]bool // board -> user -> excluded
+	at       time.Time
 }
 
-// boardCacheTTL bounds how long another node's new board can go unseen by
-// this node's writes; a rebuild repairs anything written in that gap.
+// boardCacheTTL bounds how long another node's new board or exclusion can go
+// unseen by this node's writes. Exclusions close that gap themselves (see
+// Exclude); a rebuild repairs anything else written in it.
 const boardCacheTTL = 2 * time.Second
 
 // NewService returns a leaderboard service.
-func NewService(store Store, engine Engine, ledger Ledger) *Service {
-	return &Service{store: store, engine: engine, ledger: ledger, now: time.Now, cache: map[string]cachedBoards{}}
+func NewService(cfg Config) *Service {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Service{Config: cfg, cache: map[string]tenantBoards{}, expires: map[string]bool{}}
+	s.live = newLive(s)
+	return s
 }
 
-// CreateInput is a new board's definition.
-type CreateInput struct {
-	Name   string `json:"name" minLength:"1" maxLength:"200"`
-	Window Window `json:"window,omitempty" enum:"all_time,daily,weekly,monthly" default:"all_time"`
-}
-
-// Create defines a board ranking points earned in its window. Points earned
-// before the board existed count too: the board is filled from the ledger.
+// Create defines a board. A points board is filled from the ledger at once,
+// so points earned before it existed count; an event board counts events
+// that arrive from now on.
 func (s *Service) Create(ctx context.Context, tenant string, in CreateInput) (Board, error) {
-	b := Board{
-		ID: uuid.Must(uuid.NewV7()).String(), Tenant: tenant, Name: in.Name,
-		Metric: "points", Window: in.Window, CreatedAt: s.now().UTC(),
+	b, err := in.board()
+	if err != nil {
+		return Board{}, err
 	}
-	if b.Window == "" {
-		b.Window = AllTime
-	}
-	if err := s.store.CreateBoard(ctx, b); err != nil {
+	b.ID, b.Tenant, b.CreatedAt = uuid.Must(uuid.NewV7()).String(), tenant, s.Now().UTC().Truncate(time.Millisecond)
+	b = b.withLocation()
+	if err := s.Store.CreateBoard(ctx, b); err != nil {
 		return Board{}, fmt.Errorf("leaderboards: create: %w", err)
 	}
-	s.mu.Lock()
-	delete(s.cache, tenant)
-	s.mu.Unlock()
+	s.forget(tenant)
 	if err := s.rebuildBoards(ctx, tenant, []Board{b}, nil); err != nil {
 		return Board{}, err
 	}
@@ -75,139 +114,154 @@ func (s *Service) Create(ctx context.Context, tenant string, in CreateInput) (Bo
 
 // Get returns one board of the tenant.
 func (s *Service) Get(ctx context.Context, tenant, id string) (Board, error) {
-	b, err := s.store.GetBoard(ctx, tenant, id)
+	b, err := s.Store.GetBoard(ctx, tenant, id)
 	if errors.Is(err, errs.ErrNotFound) {
 		return Board{}, errs.New(errs.NotFound, "board-not-found", "no leaderboard %q", id)
 	}
 	if err != nil {
 		return Board{}, fmt.Errorf("leaderboards: get %s: %w", id, err)
 	}
-	return b, nil
+	return b.withLocation(), nil
 }
 
 // List returns the tenant's boards.
 func (s *Service) List(ctx context.Context, tenant string) ([]Board, error) {
-	bs, err := s.store.ListBoards(ctx, tenant)
+	bs, err := s.Store.ListBoards(ctx, tenant)
 	if err != nil {
 		return nil, fmt.Errorf("leaderboards: list: %w", err)
 	}
+	for i := range bs {
+		bs[i] = bs[i].withLocation()
+	}
 	return bs, nil
 }
 
-func (s *Service) boards(ctx context.Context, tenant string) ([]Board, error) {
+func (s *Service) forget(tenant string) {
+	s.mu.Lock()
+	delete(s.cache, tenant)
+	s.mu.Unlock()
+}
+
+// boards returns the tenant's boards and exclusions, cached briefly: every
+// write consults them.
+func (s *Service) boards(ctx context.Context, tenant string) (tenantBoards, error) {
 	s.mu.Lock()
 	c, ok := s.cache[tenant]
 	s.mu.Unlock()
-	if ok && s.now().Sub(c.at) < boardCacheTTL {
-		return c.boards, nil
+	if ok && s.Now().Sub(c.at) < boardCacheTTL {
+		return c, nil
 	}
 	bs, err := s.List(ctx, tenant)
 	if err != nil {
-		return nil, err
+		return tenantBoards{}, err
+	}
+	c = tenantBoards{boards: bs, excluded: map[string]map[string]bool{}, at: s.Now()}
+	for _, b := range bs {
+		ex, err := s.Store.Exclusions(ctx, tenant, b.ID)
+		if err != nil {
+			return tenantBoards{}, fmt.Errorf("leaderboards: exclusions of %s: %w", b.ID, err)
+		}
+		for _, e := range ex {
+			if c.excluded[b.ID] == nil {
+				c.excluded[b.ID] = map[string]bool{}
+			}
+			c.excluded[b.ID][e.User] = true
+		}
 	}
 	s.mu.Lock()
-	s.cache[tenant] = cachedBoards{boards: bs, at: s.now()}
+	s.cache[tenant] = c
 	s.mu.Unlock()
-	return bs, nil
+	return c, nil
 }
 
-// Earned moves the user on every points board of the tenant. The score
-// written is the user's exact total for the period, read from the ledger,
-// and engines only ever raise a score, so replays and races converge on
-// the ledger's value instead of double counting.
-func (s *Service) Earned(ctx context.Context, tenant, user string, _ int64, at time.Time) error {
-	bs, err := s.boards(ctx, tenant)
+// Earned moves the user on every points board the ledger entry counts for.
+// The score written is the user's exact total for the period, read from
+// the ledger, and engines only ever raise a score, so replays and races
+// converge on the ledger's value instead of double counting.
+func (s *Service) Earned(ctx context.Context, e points.Entry) error {
+	tb, err := s.boards(ctx, e.Tenant)
 	if err != nil {
 		return err
 	}
-	for _, b := range bs {
-		p := PeriodAt(b.Window, at)
-		from, to := p.bounds()
-		total, err := s.ledger.EarnedBetween(ctx, tenant, user, from, to)
-		if err != nil {
-			return fmt.Errorf("leaderboards: earned %s: %w", b.ID, err)
+	for _, b := range tb.boards {
+		if b.Source != FromPoints || !hasPrefix(e.Key, b.scopePrefix()) || tb.excluded[b.ID][e.User] {
+			continue
 		}
-		if err := s.engine.Raise(ctx, engineKey(tenant, b.ID, p.Name), user, total); err != nil {
-			return fmt.Errorf("leaderboards: earned %s: %w", b.ID, err)
+		if err := s.refreshAt(ctx, b, e.User, e.CreatedAt); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// Page is a slice of a board period.
-type Page struct {
-	Board   string  `json:"board_id"`
-	Period  string  `json:"period"`
-	Total   int64   `json:"total" doc:"Members on this board period."`
-	Entries []Entry `json:"entries"`
+func hasPrefix(s, prefix string) bool { return len(s) >= len(prefix) && s[:len(prefix)] == prefix }
+
+// refreshAt refreshes the user's entry in the period of b holding at, if
+// that period counts and is still kept.
+func (s *Service) refreshAt(ctx context.Context, b Board, user string, at time.Time) error {
+	p, ok := b.periodAt(at)
+	if !ok || b.expired(p, s.Now()) {
+		return nil
+	}
+	return s.refresh(ctx, b, p, user)
 }
 
-func (s *Service) period(b Board, name string) (Period, error) {
-	if name == "" {
-		return PeriodAt(b.Window, s.now()), nil
-	}
-	p, err := ParsePeriod(b.Window, name)
+// refresh re-derives the user's entry in period p of b from the board's
+// source and writes it with the engine's join for the board's aggregation.
+// Deriving rather than adding is what makes every write idempotent.
+func (s *Service) refresh(ctx context.Context, b Board, p Period, user string) error {
+	key := engineKey(b.Tenant, b.ID, p.Name)
+	score, at, ok, err := s.derive(ctx, b, p, user)
 	if err != nil {
-		return Period{}, errs.New(errs.Invalid, "bad-period", "%v", err).OnField("period")
+		return fmt.Errorf("leaderboards: refresh %s of %s: %w", user, key, err)
 	}
-	return p, nil
+	if !ok {
+		return nil
+	}
+	if b.Aggregation == Latest {
+		err = s.Engine.Put(ctx, key, user, score, at)
+	} else {
+		err = s.Engine.Raise(ctx, key, user, score, at)
+	}
+	if err != nil {
+		return fmt.Errorf("leaderboards: refresh %s of %s: %w", user, key, err)
+	}
+	s.keepFor(ctx, b, p, key)
+	s.live.touch(b)
+	return nil
 }
 
-// Top returns a page of the board's period ("" = current), best first.
-func (s *Service) Top(ctx context.Context, tenant, id, period string, offset, limit int) (Page, error) {
-	b, p, err := s.boardPeriod(ctx, tenant, id, period)
-	if err != nil {
-		return Page{}, err
+// derive computes the user's exact entry in period p of b.
+func (s *Service) derive(ctx context.Context, b Board, p Period, user string) (int64, time.Time, bool, error) {
+	from, to := p.bounds()
+	if b.Source == FromPoints {
+		total, last, err := s.Ledger.EarnedBetween(ctx, b.Tenant, user, b.scopePrefix(), from, to)
+		return total, last, err == nil && !last.IsZero(), err
 	}
-	key := engineKey(tenant, b.ID, p.Name)
-	entries, err := s.engine.Top(ctx, key, offset, limit)
-	if err != nil {
-		return Page{}, fmt.Errorf("leaderboards: top %s: %w", id, err)
-	}
-	n, err := s.engine.Count(ctx, key)
-	if err != nil {
-		return Page{}, fmt.Errorf("leaderboards: top %s: %w", id, err)
-	}
-	return page(b, p, n, entries), nil
+	return s.Store.AggregateScores(ctx, b.Tenant, b.ID, user, b.Aggregation, from, to)
 }
 
-// Around returns user's entry with up to n neighbours either side; Me is
-// nil when the user is not on the board yet.
-func (s *Service) Around(ctx context.Context, tenant, id, period, user string, n int) (Page, *Entry, error) {
-	b, p, err := s.boardPeriod(ctx, tenant, id, period)
-	if err != nil {
-		return Page{}, nil, err
+// keepFor sets the expiry of a finished-to-be period once per node: the
+// period stays readable for the board's retention after it ends.
+func (s *Service) keepFor(ctx context.Context, b Board, p Period, key string) {
+	exp := b.expiresAt(p)
+	if exp.IsZero() {
+		return
 	}
-	key := engineKey(tenant, b.ID, p.Name)
-	entries, err := s.engine.Around(ctx, key, user, n)
-	if err != nil {
-		return Page{}, nil, fmt.Errorf("leaderboards: around %s: %w", id, err)
+	s.mu.Lock()
+	done := s.expires[key]
+	if len(s.expires) > 100_000 { // bound the memo; re-setting is harmless
+		clear(s.expires)
 	}
-	total, err := s.engine.Count(ctx, key)
-	if err != nil {
-		return Page{}, nil, fmt.Errorf("leaderboards: around %s: %w", id, err)
+	s.expires[key] = true
+	s.mu.Unlock()
+	if done {
+		return
 	}
-	var me *Entry
-	for i := range entries {
-		if entries[i].Member == user {
-			me = &entries[i]
-		}
+	if err := s.Engine.Expire(ctx, key, exp.Sub(s.Now())); err != nil {
+		s.mu.Lock()
+		delete(s.expires, key)
+		s.mu.Unlock()
+		s.Logger.Warn("leaderboards: set expiry", "key", key, "err", err)
 	}
-	return page(b, p, total, entries), me, nil
-}
-
-func (s *Service) boardPeriod(ctx context.Context, tenant, id, period string) (Board, Period, error) {
-	b, err := s.Get(ctx, tenant, id)
-	if err != nil {
-		return Board{}, Period{}, err
-	}
-	p, err := s.period(b, period)
-	return b, p, err
-}
-
-func page(b Board, p Period, total int64, entries []Entry) Page {
-	if entries == nil {
-		entries = []Entry{}
-	}
-	return Page{Board: b.ID, Period: p.Name, Total: total, Entries: entries}
 }

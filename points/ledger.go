@@ -33,8 +33,11 @@ type Store interface {
 	InsertEntry(ctx context.Context, e Entry) (stored Entry, inserted bool, err error)
 	// Totals folds a user's ledger into balance and lifetime earnings.
 	Totals(ctx context.Context, tenant, user string) (Totals, error)
-	// EarnedBetween sums a user's positive entries created in [from, to).
-	EarnedBetween(ctx context.Context, tenant, user string, from, to time.Time) (int64, error)
+	// EarnedBetween sums a user's positive entries created in [from, to)
+	// whose keys start with keyPrefix ("" = any), and returns when the last
+	// of them was created (zero when there are none): leaderboards rank the
+	// total and break ties by that time.
+	EarnedBetween(ctx context.Context, tenant, user, keyPrefix string, from, to time.Time) (total int64, last time.Time, err error)
 	// Entries pages a user's ledger newest first, starting after the entry
 	// id `before` ("" = from the newest).
 	Entries(ctx context.Context, tenant, user, before string, limit int) ([]Entry, error)

@@ -8,11 +8,12 @@ import (
 	"github.com/google/uuid"
 )
 
-// Observer learns of every credit, for derived state such as leaderboards.
-// It must be idempotent: a replayed credit is reported again, because a
-// crash may have struck between the ledger write and the observer.
+// Observer learns of every credit that earns points, for derived state such
+// as leaderboards. It must be idempotent: a replayed credit is reported
+// again, because a crash may have struck between the ledger write and the
+// observer.
 type Observer interface {
-	Earned(ctx context.Context, tenant, user string, amount int64, at time.Time) error
+	Earned(ctx context.Context, e Entry) error
 }
 
 // Notifier pushes a frame to a user's live connections.
@@ -55,7 +56,7 @@ func (s *Service) Credit(ctx context.Context, c Credit) (Entry, Totals, error) {
 	}
 	if stored.Amount > 0 {
 		for _, o := range s.observers {
-			if err := o.Earned(ctx, stored.Tenant, stored.User, stored.Amount, stored.CreatedAt); err != nil {
+			if err := o.Earned(ctx, stored); err != nil {
 				return Entry{}, Totals{}, fmt.Errorf("points: credit %s: observer: %w", c.Key, err)
 			}
 		}
@@ -105,19 +106,21 @@ func (s *Service) Ledger(ctx context.Context, tenant, user, before string, limit
 	return es, nil
 }
 
-// EarnedBetween sums what a user earned in [from, to); leaderboards rank it.
-func (s *Service) EarnedBetween(ctx context.Context, tenant, user string, from, to time.Time) (int64, error) {
-	return s.store.EarnedBetween(ctx, tenant, user, from, to)
+// EarnedBetween sums what a user earned in [from, to) from entries whose
+// keys start with keyPrefix, and says when the last of them was created;
+// leaderboards rank it.
+func (s *Service) EarnedBetween(ctx context.Context, tenant, user, keyPrefix string, from, to time.Time) (int64, time.Time, error) {
+	return s.store.EarnedBetween(ctx, tenant, user, keyPrefix, from, to)
 }
 
 // ScanEarnings calls fn for every positive entry of tenant ("" = all), in
 // ledger order, for rebuilds of derived state.
-func (s *Service) ScanEarnings(ctx context.Context, tenant string, fn func(tenant, user string, amount int64, at time.Time) error) error {
+func (s *Service) ScanEarnings(ctx context.Context, tenant string, fn func(Entry) error) error {
 	return s.store.ScanEntries(ctx, tenant, func(e Entry) error {
 		if e.Amount <= 0 {
 			return nil
 		}
-		return fn(e.Tenant, e.User, e.Amount, e.CreatedAt)
+		return fn(e)
 	})
 }
 

@@ -1,10 +1,19 @@
 // Command loadgen drives a running Questline server the way a crowd of
-// phones would: many simulated players sending share events (each with its
-// own Idempotency-Key) against a "share 3 times" challenge that pays into
-// a points leaderboard, optionally mixed with leaderboard reads. It prints
-// progress every second and, at the end, requests/s and latency percentiles.
+// phones would. It prints progress every second and, at the end,
+// requests/s and latency percentiles.
+//
+// The "events" scenario (default): many simulated players sending share
+// events (each with its own Idempotency-Key) against a "share 3 times"
+// challenge that pays into a points leaderboard, optionally mixed with
+// leaderboard reads.
 //
 //	go run ./cmd/loadgen -duration 20s -players 5000 -concurrency 128
+//
+// The "board" scenario: an event board (best "steps" of a checkin) is
+// seeded with -players members, one event each, then driven with a mix of
+// reads (top 10, and around-me ±5) and score updates.
+//
+//	go run ./cmd/loadgen -scenario board -players 1000000 -reads 0.8 -duration 30s
 package main
 
 import (
@@ -37,6 +46,7 @@ type options struct {
 	concurrency int
 	duration    time.Duration
 	readRatio   float64
+	scenario    string
 }
 
 func main() {
@@ -58,12 +68,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.players, "players", 5000, "simulated players")
 	fs.IntVar(&o.concurrency, "concurrency", 128, "requests in flight")
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long to send (bounded: at most 10m)")
-	fs.Float64Var(&o.readRatio, "reads", 0, "fraction of requests that read the leaderboard (top 10) instead of sending an event")
+	fs.Float64Var(&o.readRatio, "reads", 0, "fraction of requests that read the leaderboard instead of sending an event")
+	fs.StringVar(&o.scenario, "scenario", "events", "events (share events into a challenge and a points board) or board (a seeded event board, read and updated)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if o.duration <= 0 || o.duration > 10*time.Minute || o.players < 1 || o.concurrency < 1 {
 		return errors.New("need 0 < duration <= 10m, players >= 1, concurrency >= 1")
+	}
+	if o.scenario != "events" && o.scenario != "board" {
+		return fmt.Errorf("unknown scenario %q (events or board)", o.scenario)
 	}
 	if !strings.HasPrefix(o.url, "http://127.") && !strings.HasPrefix(o.url, "http://localhost") && !strings.HasPrefix(o.url, "http://[::1]") {
 		return errors.New("loadgen only targets loopback servers")
@@ -103,44 +117,69 @@ func (c *client) do(method, path, token, idem string, body []byte) (int, []byte,
 	return resp.StatusCode(), append([]byte(nil), resp.Body()...), nil
 }
 
+// request sends one request chosen with r and returns its status.
+type request func(r *rand.Rand) (int, error)
+
 func load(ctx context.Context, o options, out io.Writer) error {
 	c := &client{base: o.url, c: &fasthttp.Client{MaxConnsPerHost: o.concurrency * 2, ReadTimeout: 10 * time.Second}}
-	board, err := setup(c, o)
+	var send request
+	var err error
+	if o.scenario == "board" {
+		send, err = boardScenario(ctx, c, o, out)
+	} else {
+		send, err = eventsScenario(c, o)
+	}
 	if err != nil {
 		return err
+	}
+	fmt.Fprintf(out, "loadgen: %s, scenario %s, %d players, %d in flight, %s, reads %.0f%%, tenant %s\n",
+		o.url, o.scenario, o.players, o.concurrency, o.duration, o.readRatio*100, o.tenant)
+	ctx, cancel := context.WithTimeout(ctx, o.duration)
+	defer cancel()
+	return drive(ctx, o.concurrency, send, out)
+}
+
+// eventsScenario sets up the challenge and points board, and sends share
+// events mixed with top-10 reads.
+func eventsScenario(c *client, o options) (request, error) {
+	board, err := setup(c, o)
+	if err != nil {
+		return nil, err
 	}
 	tokens := make([]string, o.players)
 	for i := range tokens {
 		if tokens[i], err = auth.Mint([]byte(o.secret), fmt.Sprintf("p%d", i), o.tenant, []auth.Role{auth.Player}, time.Hour); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	fmt.Fprintf(out, "loadgen: %s, %d players, %d in flight, %s, reads %.0f%%, tenant %s\n",
-		o.url, o.players, o.concurrency, o.duration, o.readRatio*100, o.tenant)
-
-	ctx, cancel := context.WithTimeout(ctx, o.duration)
-	defer cancel()
-	var sent, failed atomic.Int64
 	var seq atomic.Int64
-	lat := make([][]time.Duration, o.concurrency)
+	return func(r *rand.Rand) (int, error) {
+		tok := tokens[r.IntN(o.players)]
+		if r.Float64() < o.readRatio {
+			status, _, err := c.do("GET", "/v1/leaderboards/"+board+"/top?limit=10", tok, "", nil)
+			return status, err
+		}
+		n := seq.Add(1)
+		body := fmt.Appendf(nil, `{"type":"share","props":{"post":"p%d"}}`, n%50)
+		status, _, err := c.do("POST", "/v1/events", tok, fmt.Sprintf("lg-%d", n), body)
+		return status, err
+	}, nil
+}
+
+// drive runs send from concurrency workers until ctx ends, printing
+// progress each second and the figures at the end.
+func drive(ctx context.Context, concurrency int, send request, out io.Writer) error {
+	var sent, failed atomic.Int64
+	lat := make([][]time.Duration, concurrency)
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	start := time.Now()
-	for w := range o.concurrency {
+	for w := range concurrency {
 		wg.Go(func() {
-			r := rand.New(rand.NewPCG(uint64(w), 42))
+			r := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
 			for ctx.Err() == nil {
-				i := r.IntN(o.players)
-				var status int
-				var err error
 				t0 := time.Now()
-				if r.Float64() < o.readRatio {
-					status, _, err = c.do("GET", "/v1/leaderboards/"+board+"/top?limit=10", tokens[i], "", nil)
-				} else {
-					n := seq.Add(1)
-					body := fmt.Appendf(nil, `{"type":"share","props":{"post":"p%d"}}`, n%50)
-					status, _, err = c.do("POST", "/v1/events", tokens[i], fmt.Sprintf("lg-%d", n), body)
-				}
+				status, err := send(r)
 				lat[w] = append(lat[w], time.Since(t0))
 				sent.Add(1)
 				if err != nil || status != 200 {

@@ -57,6 +57,8 @@ type app struct {
 	challenges   *challenges.Service
 	points       *points.Service
 	leaderboards *leaderboards.Service
+	profiles     *profiles.Service
+	audit        *audit.Log
 
 	closers []func() error
 }
@@ -105,13 +107,18 @@ func (a *app) wire(ctx context.Context) (err error) {
 	}, func() float64 { return float64(a.hub.Connections()) }))
 
 	// The ledger feeds the boards; challenges pay through the ledger; the
-	// event service runs challenges as a rule handler.
+	// event service runs challenges and event boards as rule handlers.
+	a.audit = audit.NewLog(a.store)
+	a.profiles = profiles.NewService(a.store)
 	var lbLedger ledgerProxy
-	a.leaderboards = leaderboards.NewService(a.store, a.engine, &lbLedger)
+	a.leaderboards = leaderboards.NewService(leaderboards.Config{
+		Store: a.store, Engine: a.engine, Ledger: &lbLedger,
+		Publisher: a.hub, Directory: a.profiles, Auditor: a.audit, Logger: a.logger,
+	})
 	a.points = points.NewService(a.store, a.hub, a.leaderboards)
 	lbLedger.Service = a.points
 	a.challenges = challenges.NewService(a.store, a.points, a.hub)
-	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges)
+	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges, a.leaderboards)
 	a.closers = append(a.closers, func() error { a.events.Close(); return nil })
 	return nil
 }

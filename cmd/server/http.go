@@ -14,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/questline/questline/audit"
 	"github.com/questline/questline/auth"
 	"github.com/questline/questline/challenges"
 	"github.com/questline/questline/events"
@@ -22,6 +23,7 @@ import (
 	"github.com/questline/questline/internal/ratelimit"
 	"github.com/questline/questline/leaderboards"
 	"github.com/questline/questline/points"
+	"github.com/questline/questline/profiles"
 	"github.com/questline/questline/realtime"
 )
 
@@ -66,6 +68,8 @@ func (a *app) handler() *fiber.App {
 	challenges.Routes(api, a.challenges)
 	points.Routes(api, a.points)
 	leaderboards.Routes(api, a.leaderboards)
+	profiles.Routes(api, a.profiles)
+	audit.Routes(api, a.audit)
 	documentRaw(api)
 	return f
 }

@@ -72,11 +72,11 @@ type crashingEngine struct {
 	armed atomic.Bool
 }
 
-func (c *crashingEngine) Raise(ctx context.Context, key, member string, score int64) error {
+func (c *crashingEngine) Raise(ctx context.Context, key, member string, score int64, at time.Time) error {
 	if c.armed.Load() {
 		return errCrash
 	}
-	return c.Engine.Raise(ctx, key, member, score)
+	return c.Engine.Raise(ctx, key, member, score, at)
 }
 
 // openCrashable builds an app like newApp, with failure injection points.
@@ -213,17 +213,23 @@ func TestRebuildAfterFlush(t *testing.T) {
 		}}).json(t, &ch)
 		s.must(200, req{method: "POST", path: "/v1/challenges/" + ch.ID + "/publish", token: mgr})
 	}
-	// u0: 50, u1: 60, u2: 65, u3: 10, u4: 50 (ties u0, ranked after it).
-	plans := map[string][]string{
-		"u0": {"share", "share", "share"}, "u1": {"share", "share", "share", "visit"},
-		"u2": {"share", "share", "share", "visit", "like"}, "u3": {"visit"}, "u4": {"share", "share", "share"},
+	// u0: 50, u1: 60, u2: 65, u3: 10, u4: 50 (ties u0 and, earning later,
+	// ranks after it).
+	plans := []struct {
+		user string
+		evs  []string
+	}{
+		{"u0", []string{"share", "share", "share"}}, {"u1", []string{"share", "share", "share", "visit"}},
+		{"u2", []string{"share", "share", "share", "visit", "like"}}, {"u3", []string{"visit"}},
+		{"u4", []string{"share", "share", "share"}},
 	}
-	for user, evs := range plans {
-		tok := s.token(user, "acme")
-		for i, typ := range evs {
+	for _, p := range plans {
+		tok := s.token(p.user, "acme")
+		for i, typ := range p.evs {
 			s.must(200, req{method: "POST", path: "/v1/events", token: tok, body: map[string]any{"type": typ},
 				header: map[string]string{"Idempotency-Key": fmt.Sprint(i)}})
 		}
+		time.Sleep(2 * time.Millisecond) // achieved_at has millisecond precision
 	}
 	before := s.top(s.token("x", "acme"), board)
 	if fmt.Sprint(before.Entries) != "[{u2 65 1} {u1 60 2} {u0 50 3} {u4 50 4} {u3 10 5}]" {

@@ -185,10 +185,14 @@ func TestConcurrentPlayersExact(t *testing.T) {
 	if top.Total != players {
 		t.Fatalf("board has %d members, want %d", top.Total, players)
 	}
+	seen := map[string]bool{}
 	for i, e := range top.Entries {
-		if e.Score != 50 || e.UserID != fmt.Sprintf("u%02d", i) || e.Rank != int64(i+1) {
+		// Equal scores: the order is by who reached 50 first, so only the
+		// set of players and the ranks are known here.
+		if e.Score != 50 || seen[e.UserID] || e.Rank != int64(i+1) {
 			t.Fatalf("entry %d = %+v", i, e)
 		}
+		seen[e.UserID] = true
 	}
 }
 

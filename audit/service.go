@@ -1,0 +1,63 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/questline/questline/auth"
+)
+
+// Log appends to and reads the audit log.
+type Log struct{ store Store }
+
+// NewLog returns an audit log over store.
+func NewLog(store Store) *Log { return &Log{store: store} }
+
+// Append records e.
+func (l *Log) Append(ctx context.Context, e Entry) error {
+	if err := l.store.AppendAudit(ctx, e); err != nil {
+		return fmt.Errorf("audit: append %s: %w", e.Action, err)
+	}
+	return nil
+}
+
+// Routes registers the audit API: managers read their tenant's log.
+func Routes(api huma.API, l *Log) {
+	huma.Register(api, huma.Operation{
+		OperationID: "list-audit", Method: http.MethodGet, Path: "/v1/audit",
+		Summary: "Audit log, newest first (manager)", Tags: []string{"audit"},
+		Security:    []map[string][]string{{"bearer": {}}},
+		Description: "Sensitive actions by managers and moderators, such as taking a user off a leaderboard.",
+	}, func(ctx context.Context, in *listInput) (*listOutput, error) {
+		p, err := auth.Require(ctx, auth.Manager)
+		if err != nil {
+			return nil, err
+		}
+		es, err := l.store.ListAudit(ctx, p.Tenant, in.Cursor, in.Limit+1)
+		if err != nil {
+			return nil, fmt.Errorf("audit: list: %w", err)
+		}
+		out := &listOutput{}
+		if len(es) > in.Limit {
+			es = es[:in.Limit]
+			out.Body.NextCursor = es[len(es)-1].ID
+		}
+		out.Body.Entries = append([]Entry{}, es...)
+		return out, nil
+	})
+}
+
+type listInput struct {
+	Cursor string `query:"cursor" maxLength:"64" doc:"next_cursor of the previous page"`
+	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"50"`
+}
+
+type listOutput struct {
+	Body struct {
+		Entries    []Entry `json:"entries"`
+		NextCursor string  `json:"next_cursor,omitempty"`
+	}
+}

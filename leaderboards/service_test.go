@@ -1,0 +1,204 @@
+package leaderboards_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/questline/questline/events"
+	"github.com/questline/questline/internal/errs"
+	"github.com/questline/questline/internal/redistest"
+	"github.com/questline/questline/leaderboards"
+	"github.com/questline/questline/points"
+	"github.com/questline/questline/storage/sqlite"
+)
+
+// world is a leaderboard service over a real SQLite store, the real ledger
+// and one engine.
+type world struct {
+	store  *sqlite.Store
+	points *points.Service
+	boards *leaderboards.Service
+	now    atomic.Pointer[time.Time]
+}
+
+type engineCase struct {
+	name string
+	open func(t testing.TB) (leaderboards.Engine, redis.UniversalClient)
+}
+
+func engines() []engineCase {
+	return []engineCase{
+		{"memory", func(testing.TB) (leaderboards.Engine, redis.UniversalClient) {
+			return leaderboards.NewMemoryEngine(), nil
+		}},
+		{"redis", func(t testing.TB) (leaderboards.Engine, redis.UniversalClient) {
+			opts, err := redis.ParseURL(redistest.URL(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := redis.NewClient(opts)
+			t.Cleanup(func() { c.Close() })
+			return leaderboards.NewRedisEngine(c), c
+		}},
+	}
+}
+
+// ledgerProxy lets the ledger and the boards be built in either order.
+type ledgerProxy struct{ *points.Service }
+
+func newWorld(t testing.TB, engine leaderboards.Engine) *world {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "q.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	w := &world{store: st}
+	now := time.Now()
+	w.now.Store(&now)
+	var lp ledgerProxy
+	w.boards = leaderboards.NewService(leaderboards.Config{
+		Store: st, Engine: engine, Ledger: &lp, Now: func() time.Time { return *w.now.Load() },
+	})
+	w.points = points.NewService(st, nil, w.boards)
+	lp.Service = w.points
+	return w
+}
+
+func (w *world) setNow(t time.Time) { w.now.Store(&t) }
+
+// TestRebuildKeepsConcurrentWrites: players keep earning while the board is
+// rebuilt over and over; at the end every score equals the ledger.
+func TestRebuildKeepsConcurrentWrites(t *testing.T) {
+	for _, ec := range engines() {
+		t.Run(ec.name, func(t *testing.T) {
+			ctx := context.Background()
+			engine, _ := ec.open(t)
+			w := newWorld(t, engine)
+			b, err := w.boards.Create(ctx, "acme", leaderboards.CreateInput{Name: "Points"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const users, writers, credits = 20, 8, 150
+			var wg sync.WaitGroup
+			var writing atomic.Int32
+			writing.Store(writers)
+			for g := range writers {
+				wg.Go(func() {
+					defer writing.Add(-1)
+					for i := range credits {
+						_, _, err := w.points.Credit(ctx, points.Credit{
+							Tenant: "acme", User: fmt.Sprintf("u%d", (g+i)%users), Amount: int64(1 + i%7),
+							Key: fmt.Sprintf("w%d-%d", g, i), Reason: "test",
+						})
+						if err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				})
+			}
+			rebuilds := 0
+			for writing.Load() > 0 {
+				if err := w.boards.Rebuild(ctx, "acme", nil); err != nil {
+					t.Fatal(err)
+				}
+				rebuilds++
+			}
+			wg.Wait()
+			for u := range users {
+				user := fmt.Sprintf("u%d", u)
+				want, last, err := w.points.EarnedBetween(ctx, "acme", user, "", time.Unix(0, 0), time.Now().Add(time.Hour))
+				if err != nil {
+					t.Fatal(err)
+				}
+				pg, err := w.boards.Member(ctx, "acme", b.ID, "", user)
+				if err != nil {
+					t.Fatalf("%s after %d rebuilds: %v", user, rebuilds, err)
+				}
+				if got := pg.Entries[0]; got.Score != want || !got.At.Equal(last) {
+					t.Fatalf("%s after %d rebuilds: board %d at %s, ledger %d at %s", user, rebuilds, got.Score, got.At, want, last)
+				}
+			}
+			t.Logf("%d rebuilds raced %d credits", rebuilds, writers*credits)
+		})
+	}
+}
+
+// TestPeriodsRetainAndExpire: a daily event board in a time zone keeps a
+// finished day readable for its retention, sets the engine's expiry to
+// match, and then reports the period gone.
+func TestPeriodsRetainAndExpire(t *testing.T) {
+	for _, ec := range engines() {
+		t.Run(ec.name, func(t *testing.T) {
+			ctx := context.Background()
+			engine, rc := ec.open(t)
+			w := newWorld(t, engine)
+			paris, _ := time.LoadLocation("Europe/Paris")
+			w.setNow(time.Date(2026, 11, 23, 23, 30, 0, 0, paris)) // 22:30 UTC
+			retain := 2
+			b, err := w.boards.Create(ctx, "acme", leaderboards.CreateInput{
+				Name: "Daily steps", Source: leaderboards.FromEvents, EventType: "checkin", Prop: "steps",
+				Window: leaderboards.Daily, TimeZone: "Europe/Paris", RetentionDays: &retain,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			send := func(id string, at time.Time, steps int) {
+				t.Helper()
+				ev := events.Event{ID: id, Tenant: "acme", User: "ann", Type: "checkin", OccurredAt: at, Props: map[string]any{"steps": float64(steps)}}
+				if _, err := w.boards.HandleEvent(ctx, ev, &events.Result{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			send("e1", time.Date(2026, 11, 23, 23, 10, 0, 0, paris), 5)
+			send("e2", time.Date(2026, 11, 22, 12, 0, 0, 0, paris), 7) // late: yesterday's period
+			send("e2", time.Date(2026, 11, 22, 12, 0, 0, 0, paris), 7) // replayed
+			read := func(sel string) (leaderboards.Page, error) {
+				return w.boards.Top(ctx, "acme", b.ID, sel, 0, 10)
+			}
+			for sel, want := range map[string]int64{"": 5, "2026-11-23": 5, "previous": 7, "2026-11-22": 7} {
+				pg, err := read(sel)
+				if err != nil || len(pg.Entries) != 1 || pg.Entries[0].Score != want {
+					t.Fatalf("period %q = %+v, %v; want score %d", sel, pg, err, want)
+				}
+			}
+			if rc != nil {
+				// 2026-11-22 ends at 23:00 UTC that day; kept 2 days more.
+				ttl := rc.PTTL(ctx, "ql:lb:{acme:"+b.ID+"}:2026-11-22").Val()
+				want := time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC).Sub(w.now.Load().UTC())
+				if ttl < want-time.Minute || ttl > want+time.Minute {
+					t.Fatalf("expiry of 2026-11-22 = %s, want about %s", ttl, want)
+				}
+			}
+			// On the 25th (Paris), the 22nd is past its retention.
+			w.setNow(time.Date(2026, 11, 25, 0, 0, 1, 0, paris))
+			if _, err := read("2026-11-22"); !isCode(err, "period-expired") {
+				t.Fatalf("expired period read: %v", err)
+			}
+			if pg, err := read("2026-11-23"); err != nil || len(pg.Entries) != 1 {
+				t.Fatalf("kept period: %+v, %v", pg, err)
+			}
+			// A late event for an expired period scores nowhere.
+			send("e3", time.Date(2026, 11, 22, 13, 0, 0, 0, paris), 100)
+			w.setNow(time.Date(2026, 11, 23, 23, 30, 0, 0, paris))
+			if pg, _ := read("2026-11-22"); pg.Entries[0].Score != 7 {
+				t.Fatalf("expired period written: %+v", pg)
+			}
+		})
+	}
+}
+
+func isCode(err error, code string) bool {
+	var e *errs.Error
+	return errors.As(err, &e) && e.Code == code
+}

@@ -1,0 +1,107 @@
+package profiles
+
+import (
+	"context"
+
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/questline/questline/auth"
+	"github.com/questline/questline/internal/errs"
+)
+
+// Service keeps users' display data.
+type Service struct {
+	store Store
+	now   func() time.Time
+}
+
+// NewService returns a profile service over store.
+func NewService(store Store) *Service { return &Service{store: store, now: time.Now} }
+
+// Input is what a user sets of their profile.
+type Input struct {
+	Name      string `json:"name" minLength:"1" maxLength:"64" doc:"Display name shown on leaderboards and reviews."`
+	AvatarURL string `json:"avatar_url,omitempty" maxLength:"512" doc:"An https URL of the avatar image."`
+}
+
+// Put sets user's profile.
+func (s *Service) Put(ctx context.Context, tenant, user string, in Input) (Profile, error) {
+	if in.AvatarURL != "" {
+		u, err := url.Parse(in.AvatarURL)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return Profile{}, errs.New(errs.Unprocessable, "bad-avatar-url", "avatar_url must be an https URL").OnField("body.avatar_url")
+		}
+	}
+	p := Profile{User: user, Tenant: tenant, Name: in.Name, AvatarURL: in.AvatarURL, UpdatedAt: s.now().UTC().Truncate(time.Millisecond)}
+	if err := s.store.PutProfile(ctx, p); err != nil {
+		return Profile{}, fmt.Errorf("profiles: put %s: %w", user, err)
+	}
+	return p, nil
+}
+
+// Get returns user's profile.
+func (s *Service) Get(ctx context.Context, tenant, user string) (Profile, error) {
+	ps, err := s.Profiles(ctx, tenant, []string{user})
+	if err != nil {
+		return Profile{}, err
+	}
+	if len(ps) == 0 {
+		return Profile{}, errs.New(errs.NotFound, "profile-not-found", "user %q has no profile", user)
+	}
+	return ps[0], nil
+}
+
+// Profiles returns the profiles of those users that have one, in one query.
+func (s *Service) Profiles(ctx context.Context, tenant string, users []string) ([]Profile, error) {
+	ps, err := s.store.Profiles(ctx, tenant, users)
+	if err != nil {
+		return nil, fmt.Errorf("profiles: get %d: %w", len(users), err)
+	}
+	return ps, nil
+}
+
+// Routes registers the profile API.
+func Routes(api huma.API, s *Service) {
+	sec := []map[string][]string{{"bearer": {}}}
+	tags := []string{"profiles"}
+	huma.Register(api, huma.Operation{
+		OperationID: "put-my-profile", Method: http.MethodPut, Path: "/v1/me/profile",
+		Summary: "Set my display name and avatar", Tags: tags, Security: sec,
+	}, func(ctx context.Context, in *struct{ Body Input }) (*output, error) {
+		p, err := auth.Require(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if p.APIKey {
+			return nil, errs.New(errs.Forbidden, "not-a-user", "an API key has no profile")
+		}
+		pr, err := s.Put(ctx, p.Tenant, p.Subject, in.Body)
+		if err != nil {
+			return nil, err
+		}
+		return &output{Body: pr}, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "get-user-profile", Method: http.MethodGet, Path: "/v1/users/{id}/profile",
+		Summary: "A user's public profile", Tags: tags, Security: sec,
+	}, func(ctx context.Context, in *struct {
+		ID string `path:"id" maxLength:"128"`
+	}) (*output, error) {
+		p, err := auth.Require(ctx)
+		if err != nil {
+			return nil, err
+		}
+		pr, err := s.Get(ctx, p.Tenant, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		return &output{Body: pr}, nil
+	})
+}
+
+type output struct{ Body Profile }
