@@ -102,7 +102,8 @@ func decode(data []byte, r *Rule) error {
 		return err
 	}
 	if err := json.Unmarshal(data, r); err != nil {
-		// Unreachable once the shape is checked; kept a FieldError anyway.
+		// Only a repeated key gets here: the shape check sees its last
+		// value, encoding/json every one.
 		return &FieldError{"", "invalid rule: " + err.Error()}
 	}
 	return nil
@@ -124,7 +125,7 @@ var (
 	numberType = reflect.TypeFor[json.Number]()
 )
 
-// checkShape reports the first place, in document order of sorted keys,
+// checkShape reports the first place (taking object keys in sorted order)
 // where the generically decoded JSON value v does not fit the Go type t.
 // A null fits anything, leaving the zero value, as in encoding/json.
 func checkShape(v any, t reflect.Type, path string) error {

@@ -295,3 +295,11 @@ func TestFieldError(t *testing.T) {
 		t.Errorf("Error() = %q", got)
 	}
 }
+
+func TestParseRepeatedKey(t *testing.T) {
+	_, err := Parse([]byte(`{"goals": [{"kind": 3}], "goals": [` + countGoal + `]}`))
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "" {
+		t.Errorf("Parse = %v, want a *FieldError on the document", err)
+	}
+}

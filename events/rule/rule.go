@@ -223,6 +223,7 @@ type FieldError struct {
 	Message string
 }
 
+// Error returns the field's path and the message.
 func (e *FieldError) Error() string {
 	if e.Field == "" {
 		return e.Message
