@@ -223,6 +223,7 @@ func TestDistinctKey(t *testing.T) {
 		{9007199254740991.0, "n:9007199254740991"},
 		{"3", "s:3"},
 		{"", "s:"},
+		{json.Number("3x"), ""},
 		{"n:3", "s:n:3"},
 		{true, "b:true"},
 		{false, "b:false"},

@@ -215,6 +215,12 @@ func TestProgressSameInstant(t *testing.T) {
 	if got := r.Progress(cs); !equalMaps(got, want) {
 		t.Errorf("reversed: Progress = %v, want %v", got, want)
 	}
+
+	stores := Rule{Ordered: true, Goals: []Goal{{ID: "a", Kind: Distinct, EventType: "visit", Prop: "store", Target: "2"}}}
+	visits := map[string][]Contribution{"a": {{Amount: 1, Key: "s:b", At: at}, {Amount: 1, Key: "s:a", At: at}, {Amount: 1, Key: "s:b", At: at}}}
+	if got := stores.Progress(visits); got["a"] != 2 {
+		t.Errorf("distinct at one instant: Progress = %v, want 2", got)
+	}
 }
 
 // TestCountingMatchesProgress feeds events in order through the

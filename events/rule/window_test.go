@@ -29,6 +29,7 @@ func TestPeriodAt(t *testing.T) {
 		{"daily before midnight", Window{Recurrence: Daily}, "2026-11-22T23:59:59.999Z", "2026-11-22", "2026-11-22T00:00:00Z", "2026-11-23T00:00:00Z"},
 		{"daily at midnight", Window{Recurrence: Daily}, "2026-11-23T00:00:00Z", "2026-11-23", "2026-11-23T00:00:00Z", "2026-11-24T00:00:00Z"},
 		{"daily after midnight", Window{Recurrence: Daily}, "2026-11-23T00:00:00.001Z", "2026-11-23", "2026-11-23T00:00:00Z", "2026-11-24T00:00:00Z"},
+		{"unknown zone (not validated) reads as UTC", Window{Recurrence: Daily, TimeZone: "Nowhere/Town"}, "2026-11-23T00:00:00Z", "2026-11-23", "2026-11-23T00:00:00Z", "2026-11-24T00:00:00Z"},
 		{"explicit UTC", Window{Recurrence: Daily, TimeZone: "UTC"}, "2026-11-23T12:00:00Z", "2026-11-23", "2026-11-23T00:00:00Z", "2026-11-24T00:00:00Z"},
 
 		// Time zones: the local date decides.
