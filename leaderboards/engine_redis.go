@@ -22,15 +22,20 @@ import (
 // ZRANK are the board order, exactly as in MemoryEngine. (ZREVRANGE would
 // not do: it reverses the order of ties too.)
 //
-// Beside the set, a hash key+":m" maps each member to the time prefix of its
-// element, so a member's element can be found without a scan. Writes are Lua
-// scripts that read the current entry, apply the join and update set and
-// hash together; while the key is tracked they also add the member to the
-// set key+":j", and the marker key+":t" (with the tracking ttl) says whether
-// it is. Every helper key is the board key plus a suffix, so it shares the
-// key's hash tag and Cluster slot, and every script and MULTI stays in one
-// slot: the engine runs unchanged on a standalone server, under Sentinel and
-// on a Cluster.
+// Beside the set, a hash key+":m" maps each member to its stamp: the time
+// prefix of its element followed by the negated score, so one HGET finds
+// the element and gives the entry a join needs. Writes are Lua scripts that
+// read the stamp, apply the join and update set and hash together; while the
+// key is tracked they also add the member to the set key+":j", and the
+// marker key+":t" (with the tracking ttl) says whether it is. A write that
+// moves a member thus costs a ZREM and a ZADD (two skiplist walks, which
+// dominate on big boards) plus an HGET and an HSET, in one round trip.
+//
+// Every helper key is the board key plus a suffix, so it shares the key's
+// hash tag and Cluster slot, and every script and MULTI stays in one slot:
+// the engine runs unchanged on a standalone server, under Sentinel and on a
+// Cluster. Set and hash must live and die together, so the server must not
+// evict keys (maxmemory-policy noeviction).
 //
 // Boards written by an older version (plain members, no hash) do not decode;
 // a rebuild (Replace) rewrites them.
@@ -64,7 +69,7 @@ const (
 	// near 2^40 members, so the cap changes no answer.
 	maxAround = 1 << 40
 	// msDigits is the width of an element's time prefix: MaxTime in Unix
-	// milliseconds has 13 digits.
+	// milliseconds has 13 digits. The scripts spell it out as 13.
 	msDigits = 13
 )
 
@@ -114,9 +119,16 @@ func fromScore(f float64) int64 { return int64(-f) }
 // msText is the fixed-width time prefix of an element; checkEntry keeps ms
 // within 0 and MaxTime, which has msDigits digits.
 func msText(ms int64) string {
-	s := strconv.FormatInt(ms, 10)
-	return strings.Repeat("0", msDigits-len(s)) + s
+	var b [msDigits]byte
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = byte('0' + ms%10)
+		ms /= 10
+	}
+	return string(b[:])
 }
+
+// stamp is a member's hash value: time prefix, then negated score.
+func stamp(ms, score int64) string { return msText(ms) + strconv.FormatInt(-score, 10) }
 
 // decode splits a sorted-set element and its score into an entry.
 func decode(elem string, score float64, rank int64) (Entry, error) {
@@ -142,26 +154,29 @@ end
 
 // setLua is the body of Raise and Put; %s is the join, a Lua expression
 // true when the offered entry (s, t) wins over the current one (cs, ct).
-// Scores are negated, so the higher score is the lower s. When the member is
-// new and the board does not exist, the hash is dropped first: it can
-// outlive an expired board by a moment, and must not lend its stale entries
-// or its expiry to the new board.
+// Scores are negated, so the higher score is the lower s. A hash without
+// its board is dropped first: it can outlive an expired board by a moment
+// (each key's PEXPIRE reads the clock), and must not lend its stale entries
+// or its expiry to a new board. EXISTS costs far less than the ZSCORE that
+// would otherwise check the stamp against the set.
 const setLua = trackLua + `
 local m, s, t = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local cts = redis.call('HGET', KEYS[2], m)
-local cs = cts and redis.call('ZSCORE', KEYS[1], cts .. m)
-if cs then
-  cs = tonumber(cs)
-  local ct = tonumber(cts)
+local cur = false
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  cur = redis.call('HGET', KEYS[2], m)
+else
+  redis.call('DEL', KEYS[2])
+end
+if cur then
+  local cts = string.sub(cur, 1, 13)
+  local ct, cs = tonumber(cts), tonumber(string.sub(cur, 14))
   if not (%s) then
     return 0
   end
   redis.call('ZREM', KEYS[1], cts .. m)
-elseif redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('DEL', KEYS[2])
 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3] .. m)
-redis.call('HSET', KEYS[2], m, ARGV[3])
+redis.call('HSET', KEYS[2], m, ARGV[3] .. ARGV[2])
 return 1
 `
 
@@ -173,25 +188,25 @@ var (
 	// removeScript takes ARGV[1] off set and hash. Redis deletes a key that
 	// loses its last member, so set and hash go together, expiry included.
 	removeScript = redis.NewScript(trackLua + `
-local ts = redis.call('HGET', KEYS[2], ARGV[1])
-if ts then
-  redis.call('ZREM', KEYS[1], ts .. ARGV[1])
+local cur = redis.call('HGET', KEYS[2], ARGV[1])
+if cur then
+  redis.call('ZREM', KEYS[1], string.sub(cur, 1, 13) .. ARGV[1])
   redis.call('HDEL', KEYS[2], ARGV[1])
 end
 return 0
 `)
-	// ranksScript returns member, time prefix, 0-based rank and score of
-	// every member in ARGV on the board, flattened.
+	// ranksScript returns member, stamp and 0-based rank of every member
+	// in ARGV on the board, flattened. The rank, read from the set, also
+	// vouches for the stamp.
 	ranksScript = redis.NewScript(`
 local out = {}
 for _, m in ipairs(ARGV) do
-  local ts = redis.call('HGET', KEYS[2], m)
-  local r = ts and redis.call('ZRANK', KEYS[1], ts .. m)
+  local cur = redis.call('HGET', KEYS[2], m)
+  local r = cur and redis.call('ZRANK', KEYS[1], string.sub(cur, 1, 13) .. m)
   if r then
     out[#out + 1] = m
-    out[#out + 1] = ts
+    out[#out + 1] = cur
     out[#out + 1] = r
-    out[#out + 1] = redis.call('ZSCORE', KEYS[1], ts .. m)
   end
 end
 return out
@@ -200,8 +215,8 @@ return out
 	// and the window (elements and scores) around ARGV[1], ±ARGV[2]; an
 	// empty reply when the member is not on the board.
 	aroundScript = redis.NewScript(`
-local ts = redis.call('HGET', KEYS[2], ARGV[1])
-local r = ts and redis.call('ZRANK', KEYS[1], ts .. ARGV[1])
+local cur = redis.call('HGET', KEYS[2], ARGV[1])
+local r = cur and redis.call('ZRANK', KEYS[1], string.sub(cur, 1, 13) .. ARGV[1])
 if not r then
   return {}
 end
@@ -259,8 +274,8 @@ func (r *RedisEngine) Top(ctx context.Context, key string, offset, limit int) ([
 	return out, nil
 }
 
-// Rank implements Engine with ranksScript: hash lookup, rank and score in
-// one atomic round trip, so they always belong together.
+// Rank implements Engine with ranksScript: stamp and rank in one atomic
+// round trip, so they always belong together.
 func (r *RedisEngine) Rank(ctx context.Context, key, member string) (Entry, bool, error) {
 	es, err := r.ranks(ctx, "rank", key, []string{member})
 	if err != nil || len(es) == 0 {
@@ -291,9 +306,9 @@ func (r *RedisEngine) ranks(ctx context.Context, op, key string, members []strin
 	if err != nil {
 		return nil, redisErr(op, key, err)
 	}
-	out := make([]Entry, 0, len(v)/4)
-	for i := 0; i+3 < len(v); i += 4 {
-		en, err := decodeRank(v[i : i+4])
+	out := make([]Entry, 0, len(v)/3)
+	for i := 0; i+2 < len(v); i += 3 {
+		en, err := decodeRank(v[i : i+3])
 		if err != nil {
 			return nil, redisErr(op, key, err)
 		}
@@ -302,18 +317,19 @@ func (r *RedisEngine) ranks(ctx context.Context, op, key string, members []strin
 	return out, nil
 }
 
-// decodeRank reads one member, time prefix, 0-based rank, score quadruple
-// of ranksScript.
+// decodeRank reads one member, stamp, 0-based rank triple of ranksScript.
 func decodeRank(v []any) (Entry, error) {
 	m, _ := v[0].(string)
-	ts, _ := v[1].(string)
+	st, _ := v[1].(string)
 	rank, _ := v[2].(int64)
-	sc, _ := v[3].(string)
-	score, err := strconv.ParseFloat(sc, 64)
-	if err != nil {
-		return Entry{}, fmt.Errorf("score of %q: %w", m, err)
+	if len(st) <= msDigits {
+		return Entry{}, fmt.Errorf("stamp %q of %q has no score", st, m)
 	}
-	return decode(ts+m, score, rank+1)
+	neg, err := strconv.ParseInt(st[msDigits:], 10, 64)
+	if err != nil {
+		return Entry{}, fmt.Errorf("stamp %q of %q: %w", st, m, err)
+	}
+	return decode(st[:msDigits]+m, float64(neg), rank+1)
 }
 
 // Around implements Engine with aroundScript: finding the member and reading
@@ -408,7 +424,7 @@ func (r *RedisEngine) Replace(ctx context.Context, key string, entries []Entry) 
 }
 
 // replaceArgs checks entries and turns them into sorted-set elements and
-// hash field/value pairs. A member listed twice keeps its last entry: two
+// hash member/stamp pairs. A member listed twice keeps its last entry: two
 // elements for one member would both stay in the set.
 func replaceArgs(key string, entries []Entry) ([]redis.Z, []any, error) {
 	seen := make(map[string]struct{}, len(entries))
@@ -424,9 +440,8 @@ func replaceArgs(key string, entries []Entry) ([]redis.Z, []any, error) {
 			continue
 		}
 		seen[en.Member] = struct{}{}
-		ts := msText(ms)
-		zs = append(zs, redis.Z{Score: toScore(en.Score), Member: ts + en.Member})
-		fields = append(fields, en.Member, ts)
+		zs = append(zs, redis.Z{Score: toScore(en.Score), Member: msText(ms) + en.Member})
+		fields = append(fields, en.Member, stamp(ms, en.Score))
 	}
 	return zs, fields, nil
 }

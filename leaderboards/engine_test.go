@@ -1448,7 +1448,7 @@ func TestRedisKeys(t *testing.T) {
 	if len(first) != 1 || first[0].Member != "1700000000003u12344" || first[0].Score != -12344 {
 		t.Fatalf("first stored element = %v", first)
 	}
-	if got := client.HGet(lbCtx, members, "u12344").Val(); got != "1700000000003" {
+	if got := client.HGet(lbCtx, members, "u12344").Val(); got != "1700000000003-12344" {
 		t.Fatalf("hash entry of u12344 = %q", got)
 	}
 
@@ -1487,7 +1487,7 @@ func TestRedisStaleHash(t *testing.T) {
 	client := redistest.Client(t)
 	e := NewRedisEngine(client)
 	members := lbKey + ":m"
-	lbMust(t, client.HSet(lbCtx, members, "a", "1700000000000", "b", "1700000000000").Err())
+	lbMust(t, client.HSet(lbCtx, members, "a", "1700000000000-5", "b", "1700000000000-5").Err())
 	lbMust(t, client.PExpire(lbCtx, members, lbTTL).Err())
 	lbMust(t, e.Raise(lbCtx, lbKey, "a", 1, lbAt(5)))
 	lbWantEntry(t, e, lbKey, "a", 1, lbAt(5))
