@@ -30,7 +30,10 @@ import (
 // target. A B+tree with up to 64 keys per node is four levels deep at a
 // million members, its upper levels stay in cache, and a leaf keeps its
 // scores in one array, so a search costs a few misses: about 330,000
-// updates/s on one core. See engine_bench_test.go.
+// updates/s on one core there. Keys that also hold the time (a third array
+// per node, read only on score ties) kept 230,000–290,000 on the 2-core
+// Xeon VM of the next run, as did the old keys there. See
+// engine_bench_test.go.
 //
 // Locking is two-level: an RWMutex over the maps of boards and trackers,
 // taken only to find or create one, and an RWMutex per board, so writes to

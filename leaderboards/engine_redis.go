@@ -132,14 +132,11 @@ func stamp(ms, score int64) string { return msText(ms) + strconv.FormatInt(-scor
 
 // decode splits a sorted-set element and its score into an entry.
 func decode(elem string, score float64, rank int64) (Entry, error) {
-	if len(elem) < msDigits {
-		return Entry{}, fmt.Errorf("element %q has no time prefix", elem)
+	ms, err := strconv.ParseUint(elem[:min(msDigits, len(elem))], 10, 64)
+	if len(elem) < msDigits || err != nil {
+		return Entry{}, fmt.Errorf("element %q has no time prefix (a board of an older version? rebuild it)", elem)
 	}
-	ms, err := strconv.ParseInt(elem[:msDigits], 10, 64)
-	if err != nil {
-		return Entry{}, fmt.Errorf("element %q has no time prefix", elem)
-	}
-	return Entry{Member: elem[msDigits:], Score: fromScore(score), At: msTime(ms), Rank: rank}, nil
+	return Entry{Member: elem[msDigits:], Score: fromScore(score), At: msTime(int64(ms)), Rank: rank}, nil
 }
 
 // trackLua records ARGV[1] in the journal while the marker lives, and makes
