@@ -2,6 +2,7 @@ package mongo
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -12,49 +13,108 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/questline/questline/challenges"
+	"github.com/questline/questline/events/rule"
 	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/storage/internal/norm"
 )
 
-// challengeDoc is a challenge as stored; optional fields are stored as null
-// so an update can clear them with a plain $set.
-type challengeDoc struct {
-	Tenant       string            `bson:"tenant"`
-	ID           string            `bson:"id"`
-	Name         string            `bson:"name"`
-	Description  string            `bson:"description"`
-	Status       string            `bson:"status"`
-	EventType    string            `bson:"event_type"`
-	Filter       map[string]string `bson:"filter"`
-	Target       int64             `bson:"target"`
-	RewardPoints int64             `bson:"reward_points"`
-	StartsAt     *time.Time        `bson:"starts_at"`
-	EndsAt       *time.Time        `bson:"ends_at"`
-	CreatedAt    time.Time         `bson:"created_at"`
-	UpdatedAt    time.Time         `bson:"updated_at"`
-	Version      int64             `bson:"version"`
+// challengeDef is what UpdateChallenge replaces: every field of a
+// challenge but its key and creation time. The rule is a subdocument
+// built from its JSON (see jsonToRaw).
+type challengeDef struct {
+	Name        string             `bson:"name"`
+	Description string             `bson:"description"`
+	Status      string             `bson:"status"`
+	Rule        bson.Raw           `bson:"rule,omitempty"`
+	Spec        norm.ChallengeSpec `bson:",inline"`
+	UpdatedAt   time.Time          `bson:"updated_at"`
+	Version     int64              `bson:"version"`
 }
 
-func toChallengeDoc(c challenges.Challenge) challengeDoc {
-	return challengeDoc{
-		Tenant: c.Tenant, ID: c.ID, Name: c.Name, Description: c.Description,
-		Status: string(c.Status), EventType: c.EventType, Filter: norm.StringMap(c.Filter),
-		Target: c.Target, RewardPoints: c.RewardPoints,
-		StartsAt: norm.TruncPtr(c.StartsAt), EndsAt: norm.TruncPtr(c.EndsAt),
-		CreatedAt: norm.NowIfZero(c.CreatedAt), UpdatedAt: norm.NowIfZero(c.UpdatedAt),
-		Version: c.Version,
+// challengeDoc is a challenge as stored. Documents of the first release
+// have no rule but the fields of v1; they read as the SQLite store
+// converts its version 1 rows (norm.LegacyChallenge), and an update
+// replaces those fields with a rule.
+type challengeDoc struct {
+	Tenant    string         `bson:"tenant"`
+	ID        string         `bson:"id"`
+	CreatedAt time.Time      `bson:"created_at"`
+	Def       challengeDef   `bson:",inline"`
+	V1        v1ChallengeDoc `bson:",inline"`
+}
+
+// v1ChallengeDoc holds the fields a first-release document has instead of
+// a rule. They are only ever read.
+type v1ChallengeDoc struct {
+	EventType    string            `bson:"event_type,omitempty"`
+	Filter       map[string]string `bson:"filter,omitempty"`
+	Target       int64             `bson:"target,omitempty"`
+	RewardPoints int64             `bson:"reward_points,omitempty"`
+	StartsAt     *time.Time        `bson:"starts_at,omitempty"`
+	EndsAt       *time.Time        `bson:"ends_at,omitempty"`
+}
+
+// v1ChallengeFields unsets v1ChallengeDoc's fields.
+var v1ChallengeFields = bson.D{{Key: "event_type", Value: ""}, {Key: "filter", Value: ""}, {Key: "target", Value: ""},
+	{Key: "reward_points", Value: ""}, {Key: "starts_at", Value: ""}, {Key: "ends_at", Value: ""}}
+
+// ruleToRaw stores a rule as a subdocument with its JSON field names.
+func ruleToRaw(r rule.Rule) (bson.Raw, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("encode rule: %w", err)
 	}
+	return jsonToRaw(b)
+}
+
+// rawToRule reads a rule stored by ruleToRaw, normalized (norm.DecodeRule)
+// so that it reads as from SQLite although BSON keeps numbers as doubles.
+func rawToRule(raw bson.Raw) (rule.Rule, error) {
+	m, err := rawToMap(raw)
+	if err != nil {
+		return rule.Rule{}, err
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return rule.Rule{}, err
+	}
+	return norm.DecodeRule(b)
+}
+
+func toChallengeDoc(c challenges.Challenge) (challengeDoc, error) {
+	r, err := ruleToRaw(c.Rule)
+	if err != nil {
+		return challengeDoc{}, err
+	}
+	return challengeDoc{
+		Tenant: c.Tenant, ID: c.ID, CreatedAt: norm.NowIfZero(c.CreatedAt),
+		Def: challengeDef{
+			Name: c.Name, Description: c.Description, Status: string(c.Status), Rule: r,
+			Spec: norm.ChallengeSpecOf(c), UpdatedAt: norm.NowIfZero(c.UpdatedAt), Version: c.Version,
+		},
+	}, nil
 }
 
 func (d challengeDoc) challenge() (challenges.Challenge, error) {
-	return challenges.Challenge{
-		ID: d.ID, Tenant: d.Tenant, Name: d.Name, Description: d.Description,
-		Status: challenges.Status(d.Status), EventType: d.EventType, Filter: norm.StringMap(d.Filter),
-		Target: d.Target, RewardPoints: d.RewardPoints,
-		StartsAt: tptr(d.StartsAt), EndsAt: tptr(d.EndsAt),
-		CreatedAt: norm.Trunc(d.CreatedAt), UpdatedAt: norm.Trunc(d.UpdatedAt),
-		Version: d.Version,
-	}, nil
+	c := challenges.Challenge{
+		ID: d.ID, Tenant: d.Tenant, Name: d.Def.Name, Description: d.Def.Description,
+		Status: challenges.Status(d.Def.Status), CreatedAt: norm.Trunc(d.CreatedAt),
+		UpdatedAt: norm.Trunc(d.Def.UpdatedAt), Version: d.Def.Version,
+	}
+	if len(d.Def.Rule) == 0 {
+		v := d.V1
+		norm.LegacyChallenge{
+			EventType: v.EventType, Filter: v.Filter, Target: v.Target, RewardPoints: v.RewardPoints,
+			StartsAt: v.StartsAt, EndsAt: v.EndsAt,
+		}.Upgrade(&c)
+		return c, nil
+	}
+	d.Def.Spec.Apply(&c)
+	var err error
+	if c.Rule, err = rawToRule(d.Def.Rule); err != nil {
+		return challenges.Challenge{}, fmt.Errorf("decode rule of challenge %s: %w", d.ID, err)
+	}
+	return c, nil
 }
 
 func tenantID(tenant, id string) bson.D {
@@ -67,10 +127,11 @@ func (s *Store) CreateChallenge(ctx context.Context, c challenges.Challenge) err
 	if c.ID == "" {
 		return errors.New("mongo: create challenge: empty id")
 	}
-	if _, err := s.challenges.InsertOne(ctx, toChallengeDoc(c)); err != nil {
-		if mdb.IsDuplicateKeyError(err) {
-			return fmt.Errorf("mongo: create challenge: challenge %s: %w", c.ID, errs.ErrDuplicate)
-		}
+	d, err := toChallengeDoc(c)
+	if err != nil {
+		return fmt.Errorf("mongo: create challenge: %w", err)
+	}
+	if err := insertNew(ctx, s.challenges, d, "challenge "+c.ID); err != nil {
 		return fmt.Errorf("mongo: create challenge: %w", err)
 	}
 	return nil
@@ -81,37 +142,15 @@ func (s *Store) CreateChallenge(ctx context.Context, c challenges.Challenge) err
 // errs.ErrDuplicate, a missing challenge an errs.ErrNotFound. CreatedAt is
 // immutable and kept from the stored document.
 func (s *Store) UpdateChallenge(ctx context.Context, c challenges.Challenge) error {
-	d := toChallengeDoc(c)
-	res, err := s.challenges.UpdateOne(ctx,
-		bson.D{{Key: "tenant", Value: c.Tenant}, {Key: "id", Value: c.ID}, {Key: "version", Value: c.Version - 1}},
-		bson.D{{Key: "$set", Value: bson.D{
-			{Key: "name", Value: d.Name},
-			{Key: "description", Value: d.Description},
-			{Key: "status", Value: d.Status},
-			{Key: "event_type", Value: d.EventType},
-			{Key: "filter", Value: d.Filter},
-			{Key: "target", Value: d.Target},
-			{Key: "reward_points", Value: d.RewardPoints},
-			{Key: "starts_at", Value: d.StartsAt},
-			{Key: "ends_at", Value: d.EndsAt},
-			{Key: "updated_at", Value: d.UpdatedAt},
-			{Key: "version", Value: d.Version},
-		}}})
+	d, err := toChallengeDoc(c)
 	if err != nil {
 		return fmt.Errorf("mongo: update challenge: %w", err)
 	}
-	if res.MatchedCount == 1 {
-		return nil
-	}
-	ok, err := exists(ctx, s.challenges, tenantID(c.Tenant, c.ID))
-	switch {
-	case err != nil:
+	update := bson.D{{Key: "$set", Value: d.Def}, {Key: "$unset", Value: v1ChallengeFields}}
+	if err := updateVersioned(ctx, s.challenges, c.Tenant, c.ID, c.Version, update, "challenge"); err != nil {
 		return fmt.Errorf("mongo: update challenge: %w", err)
-	case ok:
-		return fmt.Errorf("mongo: update challenge: challenge %s version %d: %w", c.ID, c.Version, errs.ErrDuplicate)
-	default:
-		return fmt.Errorf("mongo: update challenge: challenge %s: %w", c.ID, errs.ErrNotFound)
 	}
+	return nil
 }
 
 // GetChallenge returns one challenge of tenant.
@@ -123,18 +162,17 @@ func (s *Store) GetChallenge(ctx context.Context, tenant, id string) (challenges
 		}
 		return challenges.Challenge{}, fmt.Errorf("mongo: get challenge: %w", err)
 	}
-	return d.challenge()
+	c, err := d.challenge()
+	if err != nil {
+		return challenges.Challenge{}, fmt.Errorf("mongo: get challenge: %w", err)
+	}
+	return c, nil
 }
 
 // ListChallenges pages a tenant's challenges by id, after the given id;
 // status "" lists every status.
 func (s *Store) ListChallenges(ctx context.Context, tenant string, status challenges.Status, after string, limit int) ([]challenges.Challenge, error) {
-	filter := bson.D{{Key: "tenant", Value: tenant}}
-	if status != "" {
-		filter = append(filter, bson.E{Key: "status", Value: string(status)})
-	}
-	filter = append(filter, bson.E{Key: "id", Value: bson.D{{Key: "$gt", Value: after}}})
-	out, err := findAll(ctx, s.challenges, filter,
+	out, err := findAll(ctx, s.challenges, pageFilter(tenant, string(status), after),
 		options.Find().SetSort(bson.D{{Key: "id", Value: 1}}).SetLimit(int64(norm.Limit(limit, DefaultLimit))),
 		challengeDoc.challenge)
 	if err != nil {
@@ -143,98 +181,83 @@ func (s *Store) ListChallenges(ctx context.Context, tenant string, status challe
 	return out, nil
 }
 
-// contributionDoc is one counted event; unique per (tenant, challenge,
-// user, period, event_id).
+// pageFilter selects a tenant's definitions with an id after after and,
+// unless status is "", that status.
+func pageFilter(tenant, status, after string) bson.D {
+	filter := bson.D{{Key: "tenant", Value: tenant}}
+	if status != "" {
+		filter = append(filter, bson.E{Key: "status", Value: status})
+	}
+	return append(filter, bson.E{Key: "id", Value: bson.D{{Key: "$gt", Value: after}}})
+}
+
+// contributionDoc is one event counted towards one goal; unique per
+// (tenant, challenge, user, period, goal, event_id).
 type contributionDoc struct {
 	Tenant    string    `bson:"tenant"`
 	Challenge string    `bson:"challenge"`
 	User      string    `bson:"user"`
 	Period    string    `bson:"period"`
+	Goal      string    `bson:"goal"`
 	EventID   string    `bson:"event_id"`
-	Value     int64     `bson:"value"`
+	Amount    int64     `bson:"amount"`
+	Key       string    `bson:"key"`
 	At        time.Time `bson:"at"`
 }
 
+func (d contributionDoc) contribution() (challenges.Contribution, error) {
+	return challenges.Contribution{
+		Tenant: d.Tenant, ChallengeID: d.Challenge, User: d.User, Period: d.Period,
+		Goal: d.Goal, EventID: d.EventID, Amount: d.Amount, Key: d.Key, At: norm.Trunc(d.At),
+	}, nil
+}
+
 // AddContribution stores c once; inserted is false for a repeat of the same
-// (tenant, challenge, user, period, event).
+// (tenant, challenge, user, period, goal, event). A zero At becomes now.
 func (s *Store) AddContribution(ctx context.Context, c challenges.Contribution) (bool, error) {
-	_, err := s.contributions.InsertOne(ctx, contributionDoc{
+	inserted, err := insertIgnore(ctx, s.contributions, contributionDoc{
 		Tenant: c.Tenant, Challenge: c.ChallengeID, User: c.User, Period: c.Period,
-		EventID: c.EventID, Value: c.Value, At: norm.NowIfZero(c.At),
+		Goal: c.Goal, EventID: c.EventID, Amount: c.Amount, Key: c.Key, At: norm.NowIfZero(c.At),
 	})
-	switch {
-	case err == nil:
-		return true, nil
-	case mdb.IsDuplicateKeyError(err):
-		return false, nil
-	default:
+	if err != nil {
 		return false, fmt.Errorf("mongo: add contribution: %w", err)
 	}
+	return inserted, nil
 }
 
-// CountContributions counts a user's contributions to one challenge
-// period, stopping at max when max > 0.
-func (s *Store) CountContributions(ctx context.Context, tenant, challengeID, user, period string, max int64) (int64, error) {
-	o := options.Count()
-	if max > 0 {
-		o.SetLimit(max)
-	}
-	n, err := s.contributions.CountDocuments(ctx, bson.D{
-		{Key: "tenant", Value: tenant}, {Key: "challenge", Value: challengeID},
-		{Key: "user", Value: user}, {Key: "period", Value: period},
-	}, o)
+// Contributions returns a user's contributions to one period of a
+// challenge, every goal, in (At, EventID, Goal) order.
+func (s *Store) Contributions(ctx context.Context, tenant, challengeID, user, period string) ([]challenges.Contribution, error) {
+	out, err := findAll(ctx, s.contributions,
+		bson.D{{Key: "tenant", Value: tenant}, {Key: "challenge", Value: challengeID},
+			{Key: "user", Value: user}, {Key: "period", Value: period}},
+		options.Find().SetSort(contributionOrder), contributionDoc.contribution)
 	if err != nil {
-		return 0, fmt.Errorf("mongo: count contributions: %w", err)
-	}
-	return n, nil
-}
-
-// UserProgress returns a user's contribution counts per challenge and
-// period, ordered by challenge id then period.
-func (s *Store) UserProgress(ctx context.Context, tenant, user string) ([]challenges.ProgressRow, error) {
-	cur, err := s.contributions.Aggregate(ctx, mdb.Pipeline{
-		{{Key: "$match", Value: bson.D{{Key: "tenant", Value: tenant}, {Key: "user", Value: user}}}},
-		{{Key: "$group", Value: bson.D{
-			{Key: "_id", Value: bson.D{{Key: "c", Value: "$challenge"}, {Key: "p", Value: "$period"}}},
-			{Key: "n", Value: bson.D{{Key: "$sum", Value: 1}}},
-		}}},
-		{{Key: "$sort", Value: bson.D{{Key: "_id.c", Value: 1}, {Key: "_id.p", Value: 1}}}},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("mongo: user progress: %w", err)
-	}
-	var rows []struct {
-		ID struct {
-			C string `bson:"c"`
-			P string `bson:"p"`
-		} `bson:"_id"`
-		N int64 `bson:"n"`
-	}
-	if err := cur.All(ctx, &rows); err != nil {
-		return nil, fmt.Errorf("mongo: user progress: %w", err)
-	}
-	var out []challenges.ProgressRow
-	for _, r := range rows {
-		out = append(out, challenges.ProgressRow{ChallengeID: r.ID.C, Period: r.ID.P, Count: r.N})
+		return nil, fmt.Errorf("mongo: contributions: %w", err)
 	}
 	return out, nil
 }
 
-// completionDoc is a completion as stored.
+// contributionOrder is the order of Contributions and BadgeContributions.
+var contributionOrder = bson.D{{Key: "at", Value: 1}, {Key: "event_id", Value: 1}, {Key: "goal", Value: 1}}
+
+// completionDoc is a completion as stored; documents of the first release
+// lack claimed_at, which reads as nil.
 type completionDoc struct {
-	Tenant      string    `bson:"tenant"`
-	ID          string    `bson:"id"`
-	Challenge   string    `bson:"challenge"`
-	User        string    `bson:"user"`
-	Period      string    `bson:"period"`
-	EventID     string    `bson:"event_id"`
-	CompletedAt time.Time `bson:"completed_at"`
+	Tenant      string     `bson:"tenant"`
+	ID          string     `bson:"id"`
+	Challenge   string     `bson:"challenge"`
+	User        string     `bson:"user"`
+	Period      string     `bson:"period"`
+	EventID     string     `bson:"event_id"`
+	CompletedAt time.Time  `bson:"completed_at"`
+	ClaimedAt   *time.Time `bson:"claimed_at"`
 }
 
 func (d completionDoc) completion() (challenges.Completion, error) {
 	return challenges.Completion{
 		ID: d.ID, Tenant: d.Tenant, ChallengeID: d.Challenge, User: d.User, Period: d.Period,
-		EventID: d.EventID, CompletedAt: norm.Trunc(d.CompletedAt),
+		EventID: d.EventID, CompletedAt: norm.Trunc(d.CompletedAt), ClaimedAt: tptr(d.ClaimedAt),
 	}, nil
 }
 
@@ -247,9 +270,10 @@ func (s *Store) InsertCompletion(ctx context.Context, c challenges.Completion) (
 		c.ID = uuid.Must(uuid.NewV7()).String()
 	}
 	c.CompletedAt = norm.NowIfZero(c.CompletedAt)
+	c.ClaimedAt = norm.TruncPtr(c.ClaimedAt)
 	doc := completionDoc{
 		Tenant: c.Tenant, ID: c.ID, Challenge: c.ChallengeID, User: c.User,
-		Period: c.Period, EventID: c.EventID, CompletedAt: c.CompletedAt,
+		Period: c.Period, EventID: c.EventID, CompletedAt: c.CompletedAt, ClaimedAt: c.ClaimedAt,
 	}
 	key := bson.D{{Key: "tenant", Value: c.Tenant}, {Key: "challenge", Value: c.ChallengeID},
 		{Key: "user", Value: c.User}, {Key: "period", Value: c.Period}}
@@ -270,4 +294,172 @@ func (s *Store) UserCompletions(ctx context.Context, tenant, user string) ([]cha
 		return nil, fmt.Errorf("mongo: user completions: %w", err)
 	}
 	return out, nil
+}
+
+// ChallengeCompletions lists a user's completions of one challenge, oldest
+// first (ties by id).
+func (s *Store) ChallengeCompletions(ctx context.Context, tenant, challengeID, user string) ([]challenges.Completion, error) {
+	out, err := findAll(ctx, s.completions,
+		bson.D{{Key: "tenant", Value: tenant}, {Key: "challenge", Value: challengeID}, {Key: "user", Value: user}},
+		options.Find().SetSort(bson.D{{Key: "completed_at", Value: 1}, {Key: "id", Value: 1}}),
+		completionDoc.completion)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: challenge completions: %w", err)
+	}
+	return out, nil
+}
+
+// claimDoc records a claim of a completion; unique per (tenant,
+// completion).
+type claimDoc struct {
+	Tenant     string    `bson:"tenant"`
+	Completion string    `bson:"completion"`
+	At         time.Time `bson:"at"`
+}
+
+// ClaimCompletion sets ClaimedAt on an unclaimed completion; claimed is
+// false when it was claimed already, and a missing completion is an
+// errs.ErrNotFound. A zero at becomes now.
+//
+// An insert under the unique index of claims decides the claim, not a
+// conditional update of the completion: FerretDB does not apply an update
+// filtered on claimed_at atomically, and concurrent claims could all
+// succeed. The winner then copies its time into the completion. Every
+// later claim repeats that copy (it changes nothing once done), which
+// completes a claim whose claimer stopped between the two writes.
+func (s *Store) ClaimCompletion(ctx context.Context, tenant, completionID string, at time.Time) (bool, error) {
+	var d completionDoc
+	if err := s.completions.FindOne(ctx, tenantID(tenant, completionID)).Decode(&d); err != nil {
+		if errors.Is(err, mdb.ErrNoDocuments) {
+			return false, fmt.Errorf("mongo: claim completion: completion %s: %w", completionID, errs.ErrNotFound)
+		}
+		return false, fmt.Errorf("mongo: claim completion: %w", err)
+	}
+	if d.ClaimedAt != nil {
+		return false, nil // claimed, or stored claimed by InsertCompletion
+	}
+	claim := claimDoc{Tenant: tenant, Completion: completionID, At: norm.NowIfZero(at)}
+	claimed, err := insertIgnore(ctx, s.claims, claim)
+	if err == nil && !claimed {
+		err = s.claims.FindOne(ctx, bson.D{{Key: "tenant", Value: tenant}, {Key: "completion", Value: completionID}}).Decode(&claim)
+	}
+	if err == nil {
+		_, err = s.completions.UpdateOne(ctx,
+			append(tenantID(tenant, completionID), bson.E{Key: "claimed_at", Value: nil}),
+			bson.D{{Key: "$set", Value: bson.D{{Key: "claimed_at", Value: claim.At}}}})
+	}
+	if err != nil {
+		return false, fmt.Errorf("mongo: claim completion: %w", err)
+	}
+	return claimed, nil
+}
+
+// enrolmentDoc is an enrolment as stored; unique per (tenant, challenge,
+// user).
+type enrolmentDoc struct {
+	Tenant    string    `bson:"tenant"`
+	Challenge string    `bson:"challenge"`
+	User      string    `bson:"user"`
+	JoinedAt  time.Time `bson:"joined_at"`
+}
+
+func (d enrolmentDoc) enrolment() (challenges.Enrollment, error) {
+	return challenges.Enrollment{Tenant: d.Tenant, ChallengeID: d.Challenge, User: d.User, JoinedAt: norm.Trunc(d.JoinedAt)}, nil
+}
+
+func enrolmentKey(tenant, challengeID, user string) bson.D {
+	return bson.D{{Key: "tenant", Value: tenant}, {Key: "challenge", Value: challengeID}, {Key: "user", Value: user}}
+}
+
+// Join stores e unless the user joined already; then it returns the
+// stored enrolment, with the first JoinedAt, and inserted=false. A zero
+// JoinedAt becomes now.
+func (s *Store) Join(ctx context.Context, e challenges.Enrollment) (challenges.Enrollment, bool, error) {
+	e.JoinedAt = norm.NowIfZero(e.JoinedAt)
+	doc := enrolmentDoc{Tenant: e.Tenant, Challenge: e.ChallengeID, User: e.User, JoinedAt: e.JoinedAt}
+	stored, inserted, err := insertOrExisting(ctx, s.enrolments, doc,
+		enrolmentKey(e.Tenant, e.ChallengeID, e.User), e, enrolmentDoc.enrolment)
+	if err != nil {
+		return challenges.Enrollment{}, false, fmt.Errorf("mongo: join: %w", err)
+	}
+	return stored, inserted, nil
+}
+
+// Enrolled returns the user's enrolment; ok is false when there is none.
+func (s *Store) Enrolled(ctx context.Context, tenant, challengeID, user string) (challenges.Enrollment, bool, error) {
+	var d enrolmentDoc
+	err := s.enrolments.FindOne(ctx, enrolmentKey(tenant, challengeID, user)).Decode(&d)
+	if errors.Is(err, mdb.ErrNoDocuments) {
+		return challenges.Enrollment{}, false, nil
+	}
+	if err != nil {
+		return challenges.Enrollment{}, false, fmt.Errorf("mongo: enrolled: %w", err)
+	}
+	e, err := d.enrolment()
+	return e, true, err
+}
+
+// unlockDoc is unlocked content as stored; unique per (tenant, user,
+// content).
+type unlockDoc struct {
+	Tenant     string    `bson:"tenant"`
+	User       string    `bson:"user"`
+	Content    string    `bson:"content"`
+	Source     string    `bson:"source"`
+	UnlockedAt time.Time `bson:"unlocked_at"`
+}
+
+func (d unlockDoc) unlock() (challenges.Unlock, error) {
+	return challenges.Unlock{Tenant: d.Tenant, User: d.User, Content: d.Content, Source: d.Source, UnlockedAt: norm.Trunc(d.UnlockedAt)}, nil
+}
+
+// AddUnlock stores u unless the user has that content already (then
+// inserted is false and the first unlock stays). A zero UnlockedAt becomes
+// now.
+func (s *Store) AddUnlock(ctx context.Context, u challenges.Unlock) (bool, error) {
+	inserted, err := insertIgnore(ctx, s.unlocks, unlockDoc{
+		Tenant: u.Tenant, User: u.User, Content: u.Content, Source: u.Source, UnlockedAt: norm.NowIfZero(u.UnlockedAt),
+	})
+	if err != nil {
+		return false, fmt.Errorf("mongo: add unlock: %w", err)
+	}
+	return inserted, nil
+}
+
+// UserUnlocks lists a user's unlocks, newest first (ties by content,
+// descending).
+func (s *Store) UserUnlocks(ctx context.Context, tenant, user string) ([]challenges.Unlock, error) {
+	out, err := findAll(ctx, s.unlocks, bson.D{{Key: "tenant", Value: tenant}, {Key: "user", Value: user}},
+		options.Find().SetSort(bson.D{{Key: "unlocked_at", Value: -1}, {Key: "content", Value: -1}}),
+		unlockDoc.unlock)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: user unlocks: %w", err)
+	}
+	return out, nil
+}
+
+// ChallengeStats counts a challenge's participants, completions,
+// completers and enrolments, each with one query over an index that leads
+// with (tenant, challenge), so no other challenge is read. Without
+// transactions the four are not one snapshot: under concurrent writes a
+// figure may include a write the one before it missed.
+func (s *Store) ChallengeStats(ctx context.Context, tenant, challengeID string) (challenges.Stats, error) {
+	match := bson.D{{Key: "tenant", Value: tenant}, {Key: "challenge", Value: challengeID}}
+	var (
+		st  challenges.Stats
+		err error
+	)
+	if st.Participants, err = countDistinct(ctx, s.contributions, match, "$user"); err != nil {
+		return challenges.Stats{}, fmt.Errorf("mongo: challenge stats: participants: %w", err)
+	}
+	if st.Completions, err = s.completions.CountDocuments(ctx, match); err != nil {
+		return challenges.Stats{}, fmt.Errorf("mongo: challenge stats: completions: %w", err)
+	}
+	if st.Completers, err = countDistinct(ctx, s.completions, match, "$user"); err != nil {
+		return challenges.Stats{}, fmt.Errorf("mongo: challenge stats: completers: %w", err)
+	}
+	if st.Joined, err = s.enrolments.CountDocuments(ctx, match); err != nil {
+		return challenges.Stats{}, fmt.Errorf("mongo: challenge stats: enrolments: %w", err)
+	}
+	return st, nil
 }

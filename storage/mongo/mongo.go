@@ -1,22 +1,34 @@
 // Package mongo implements Questline's domain stores (events, challenges,
-// points, leaderboards, API keys, the audit log and profiles) on MongoDB
-// with the official v2 driver.
+// badges, points, leaderboards, API keys, the audit log and profiles) on
+// MongoDB with the official v2 driver.
 //
 // It never uses multi-document transactions: a standalone mongod has none
 // and sharded ones make them slow. Correctness comes from unique indexes
 // ((tenant, id) everywhere, plus (tenant, idempotency_key) for events,
-// (tenant, challenge, user, period, event_id) for contributions, (tenant,
-// challenge, user, period) for completions, (tenant, key) for the ledger,
-// (tenant, board, event_id) for board scores, (tenant, board, user) for
-// exclusions, (tenant, user) for profiles and hash for API keys) and
+// (tenant, challenge or badge, user, period, goal, event_id) for
+// contributions, (tenant, challenge, user, period) for completions,
+// (tenant, completion) for claims, (tenant, challenge, user) for
+// enrolments, (tenant, user, content) for unlocks, (tenant, badge, tier, user, period) and (tenant, badge, tier,
+// edition_key) for awards, (tenant, key) for the ledger, (tenant, board,
+// event_id) for board scores, (tenant, board, user) for exclusions,
+// (tenant, user) for profiles and attributes, and hash for API keys) and
 // single-document atomic operations: an insert that hits a unique index is
 // a repeat, answered by reading the document that won.
 //
 // Values follow the same conventions as the SQLite store (see
 // storage/storagetest): times are UTC milliseconds, props and results are
 // stored as subdocuments built from their JSON form and read back as
-// encoding/json would decode them (numbers as float64), empty maps and
-// slices come back nil, and a limit <= 0 means DefaultLimit.
+// encoding/json would decode them (numbers as float64), rules come back
+// normalized, empty maps and slices come back nil, and a limit <= 0 means
+// DefaultLimit.
+//
+// FerretDB does not apply an update filtered on a document's state
+// atomically: of concurrent updates that all match, several may succeed.
+// So a write that must succeed once among concurrent callers, such as
+// ClaimCompletion, is an insert under a unique index. The compare-and-set
+// updates of definitions (UpdateChallenge, UpdateBadge) stay updates: they
+// are exact on MongoDB, and on FerretDB only a race of two managers
+// editing one definition can let both win.
 //
 // The queries stick to what both MongoDB and FerretDB 1.x (a
 // MongoDB-compatible server on PostgreSQL or SQLite) support, so either can
@@ -29,6 +41,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/questline/questline/internal/errs"
@@ -60,19 +73,28 @@ const (
 	colAPIKeys       = "api_keys"
 	colAudit         = "audit"
 	colProfiles      = "profiles"
+	colClaims        = "claims"
+	colEnrolments    = "enrolments"
+	colUnlocks       = "unlocks"
+	colBadges        = "badges"
+	colBadgeContribs = "badge_contributions"
+	colAwards        = "awards"
+	colAttributes    = "attributes"
 )
 
 // Store is the MongoDB implementation of events.Store, challenges.Store,
-// points.Store, leaderboards.Store, auth.KeyStore, audit.Store and
-// profiles.Store. It is safe for concurrent use; Close it to release the
-// connection pool.
+// badges.Store, points.Store, leaderboards.Store, auth.KeyStore,
+// audit.Store and profiles.Store. It is safe for concurrent use; Close it
+// to release the connection pool.
 type Store struct {
 	client *mdb.Client
 	db     *mdb.Database
 
 	events, challenges, contributions, completions *mdb.Collection
+	claims, enrolments, unlocks                    *mdb.Collection
+	badges, badgeContributions, awards             *mdb.Collection
 	ledger, boards, scores, exclusions             *mdb.Collection
-	apiKeys, audit, profiles                       *mdb.Collection
+	apiKeys, audit, profiles, attributes           *mdb.Collection
 }
 
 // Open connects to uri, checks that a primary answers (failing after
@@ -101,6 +123,11 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		challenges:    db.Collection(colChallenges),
 		contributions: db.Collection(colContributions),
 		completions:   db.Collection(colCompletions),
+		claims:        db.Collection(colClaims),
+		enrolments:    db.Collection(colEnrolments),
+		unlocks:       db.Collection(colUnlocks),
+		badges:        db.Collection(colBadges),
+		awards:        db.Collection(colAwards),
 		ledger:        db.Collection(colLedger),
 		boards:        db.Collection(colBoards),
 		scores:        db.Collection(colScores),
@@ -108,6 +135,13 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		apiKeys:       db.Collection(colAPIKeys),
 		audit:         db.Collection(colAudit),
 		profiles:      db.Collection(colProfiles),
+		attributes:    db.Collection(colAttributes),
+
+		badgeContributions: db.Collection(colBadgeContribs),
+	}
+	if err := s.upgradeV1(ctx); err != nil {
+		client.Disconnect(context.Background())
+		return nil, err
 	}
 	if err := s.ensureIndexes(ctx); err != nil {
 		client.Disconnect(context.Background())
@@ -171,18 +205,45 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 			byID("challenges"),
 			{name: "challenges_status", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "status", Value: 1}, {Key: "id", Value: 1}}},
 		}},
-		{s.contributions, []index{
-			{name: "contributions_once", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "challenge", Value: 1},
-				{Key: "user", Value: 1}, {Key: "period", Value: 1}, {Key: "event_id", Value: 1}}},
-			{name: "contributions_user", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "user", Value: 1},
-				{Key: "challenge", Value: 1}, {Key: "period", Value: 1}}},
-		}},
+		// The unique key also serves ChallengeStats (a range of one
+		// challenge); contributions_at gives Contributions its order.
+		{s.contributions, contributionIndexes("contributions", "challenge")},
 		{s.completions, []index{
 			byID("completions"),
 			{name: "completions_once", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "challenge", Value: 1},
 				{Key: "user", Value: 1}, {Key: "period", Value: 1}}},
 			{name: "completions_user", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "user", Value: 1},
 				{Key: "completed_at", Value: -1}, {Key: "id", Value: -1}}},
+			{name: "completions_challenge", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "challenge", Value: 1},
+				{Key: "user", Value: 1}, {Key: "completed_at", Value: 1}, {Key: "id", Value: 1}}},
+		}},
+		{s.claims, []index{
+			{name: "claims_completion", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "completion", Value: 1}}},
+		}},
+		{s.enrolments, []index{
+			{name: "enrolments_user", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "challenge", Value: 1}, {Key: "user", Value: 1}}},
+		}},
+		{s.unlocks, []index{
+			{name: "unlocks_content", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "user", Value: 1}, {Key: "content", Value: 1}}},
+			{name: "unlocks_user", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "user", Value: 1},
+				{Key: "unlocked_at", Value: -1}, {Key: "content", Value: -1}}},
+		}},
+		{s.badges, []index{
+			byID("badges"),
+			{name: "badges_status", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "status", Value: 1}, {Key: "id", Value: 1}}},
+		}},
+		{s.badgeContributions, contributionIndexes("badge_contributions", "badge")},
+		// awards_edition is unique per (tenant, badge, tier, edition_key),
+		// see awardDoc; tier before user in awards_once lets it count a
+		// tier's awards too.
+		{s.awards, []index{
+			byID("awards"),
+			{name: "awards_once", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "badge", Value: 1},
+				{Key: "tier", Value: 1}, {Key: "user", Value: 1}, {Key: "period", Value: 1}}},
+			{name: "awards_edition", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "badge", Value: 1},
+				{Key: "tier", Value: 1}, {Key: "edition_key", Value: 1}}},
+			{name: "awards_user", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "user", Value: 1},
+				{Key: "awarded_at", Value: -1}, {Key: "id", Value: -1}}},
 		}},
 		{s.ledger, []index{
 			byID("ledger"),
@@ -211,6 +272,9 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		{s.profiles, []index{
 			{name: "profiles_user", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "user", Value: 1}}},
 		}},
+		{s.attributes, []index{
+			{name: "attributes_user", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "user", Value: 1}}},
+		}},
 	}
 	for _, p := range plan {
 		for _, ix := range p.idx {
@@ -220,6 +284,20 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// contributionIndexes are the indexes of a contributions collection whose
+// documents name what they count towards in the field owner: unique per
+// (tenant, owner, user, period, goal, event_id), and in (at, event_id,
+// goal) order for one user's period.
+func contributionIndexes(name, owner string) []index {
+	userPeriod := bson.D{{Key: "tenant", Value: 1}, {Key: owner, Value: 1}, {Key: "user", Value: 1}, {Key: "period", Value: 1}}
+	return []index{
+		{name: name + "_key", unique: true, keys: append(slices.Clone(userPeriod),
+			bson.E{Key: "goal", Value: 1}, bson.E{Key: "event_id", Value: 1})},
+		{name: name + "_at", keys: append(slices.Clone(userPeriod),
+			bson.E{Key: "at", Value: 1}, bson.E{Key: "event_id", Value: 1}, bson.E{Key: "goal", Value: 1})},
+	}
 }
 
 // createIndex creates one index. createIndexes with a spec identical to an
@@ -318,6 +396,72 @@ func sum(ctx context.Context, col *mdb.Collection, filter bson.D, field string) 
 	cur, err := col.Aggregate(ctx, mdb.Pipeline{
 		{{Key: "$match", Value: filter}},
 		{{Key: "$group", Value: bson.D{{Key: "_id", Value: nil}, {Key: "n", Value: bson.D{{Key: "$sum", Value: field}}}}}},
+	})
+	if err != nil {
+		return 0, err
+	}
+	var rows []struct {
+		N int64 `bson:"n"`
+	}
+	if err := cur.All(ctx, &rows); err != nil {
+		return 0, err
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	return rows[0].N, nil
+}
+
+// insertNew inserts doc and reports a taken unique key as
+// errs.ErrDuplicate under what: for Create methods, where a taken key is
+// the caller's mistake.
+func insertNew(ctx context.Context, col *mdb.Collection, doc any, what string) error {
+	_, err := col.InsertOne(ctx, doc)
+	if mdb.IsDuplicateKeyError(err) {
+		return fmt.Errorf("%s: %w", what, errs.ErrDuplicate)
+	}
+	return err
+}
+
+// insertIgnore inserts doc and reports whether it did: false means a
+// unique key was taken, which for idempotent writes is a repeat, not an
+// error.
+func insertIgnore(ctx context.Context, col *mdb.Collection, doc any) (bool, error) {
+	_, err := col.InsertOne(ctx, doc)
+	if mdb.IsDuplicateKeyError(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// updateVersioned applies update to the document (tenant, id) if its
+// version is version-1: a compare-and-set in one atomic operation. When
+// nothing matched, a document that exists means a version conflict,
+// errs.ErrDuplicate; none, errs.ErrNotFound.
+func updateVersioned(ctx context.Context, col *mdb.Collection, tenant, id string, version int64, update bson.D, what string) error {
+	res, err := col.UpdateOne(ctx, append(tenantID(tenant, id), bson.E{Key: "version", Value: version - 1}), update)
+	if err != nil || res.MatchedCount == 1 {
+		return err
+	}
+	ok, err := exists(ctx, col, tenantID(tenant, id))
+	switch {
+	case err != nil:
+		return err
+	case ok:
+		return fmt.Errorf("%s %s version %d: %w", what, id, version, errs.ErrDuplicate)
+	}
+	return fmt.Errorf("%s %s: %w", what, id, errs.ErrNotFound)
+}
+
+// countDistinct counts the distinct values of field ("$user") among the
+// documents matching filter, with a $group by it and a $count: no
+// accumulator at all, and no distinct command (FerretDB encodes its reply
+// in a form the driver cannot decode).
+func countDistinct(ctx context.Context, col *mdb.Collection, filter bson.D, field string) (int64, error) {
+	cur, err := col.Aggregate(ctx, mdb.Pipeline{
+		{{Key: "$match", Value: filter}},
+		{{Key: "$group", Value: bson.D{{Key: "_id", Value: field}}}},
+		{{Key: "$count", Value: "n"}},
 	})
 	if err != nil {
 		return 0, err

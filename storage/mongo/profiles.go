@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	mdb "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/questline/questline/profiles"
@@ -34,7 +35,7 @@ func (s *Store) PutProfile(ctx context.Context, p profiles.Profile) error {
 	if p.User == "" {
 		return errors.New("mongo: put profile: empty user")
 	}
-	err := upsert(ctx, s.profiles, bson.D{{Key: "tenant", Value: p.Tenant}, {Key: "user", Value: p.User}}, profileDoc{
+	err := upsert(ctx, s.profiles, userKey(p.Tenant, p.User), profileDoc{
 		Tenant: p.Tenant, User: p.User, Name: p.Name,
 		AvatarURL: p.AvatarURL, UpdatedAt: norm.NowIfZero(p.UpdatedAt),
 	})
@@ -57,4 +58,49 @@ func (s *Store) Profiles(ctx context.Context, tenant string, users []string) ([]
 		return nil, fmt.Errorf("mongo: get profiles: %w", err)
 	}
 	return out, nil
+}
+
+// attributesDoc is a user's attributes as stored.
+type attributesDoc struct {
+	Tenant    string    `bson:"tenant"`
+	User      string    `bson:"user"`
+	Tier      string    `bson:"tier"`
+	Segments  []string  `bson:"segments"`
+	UpdatedAt time.Time `bson:"updated_at"`
+}
+
+// PutAttributes creates or replaces a. A zero UpdatedAt becomes now.
+func (s *Store) PutAttributes(ctx context.Context, a profiles.Attributes) error {
+	if a.User == "" {
+		return errors.New("mongo: put attributes: empty user")
+	}
+	err := upsert(ctx, s.attributes, userKey(a.Tenant, a.User), attributesDoc{
+		Tenant: a.Tenant, User: a.User, Tier: a.Tier,
+		Segments: norm.Strings(a.Segments), UpdatedAt: norm.NowIfZero(a.UpdatedAt),
+	})
+	if err != nil {
+		return fmt.Errorf("mongo: put attributes: %w", err)
+	}
+	return nil
+}
+
+// GetAttributes returns a user's attributes; ok is false when none were
+// set. No segments come back nil.
+func (s *Store) GetAttributes(ctx context.Context, tenant, user string) (profiles.Attributes, bool, error) {
+	var d attributesDoc
+	err := s.attributes.FindOne(ctx, userKey(tenant, user)).Decode(&d)
+	if errors.Is(err, mdb.ErrNoDocuments) {
+		return profiles.Attributes{}, false, nil
+	}
+	if err != nil {
+		return profiles.Attributes{}, false, fmt.Errorf("mongo: get attributes: %w", err)
+	}
+	return profiles.Attributes{
+		User: d.User, Tenant: d.Tenant, Tier: d.Tier,
+		Segments: norm.Strings(d.Segments), UpdatedAt: norm.Trunc(d.UpdatedAt),
+	}, true, nil
+}
+
+func userKey(tenant, user string) bson.D {
+	return bson.D{{Key: "tenant", Value: tenant}, {Key: "user", Value: user}}
 }

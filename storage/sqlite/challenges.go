@@ -6,27 +6,44 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/questline/questline/challenges"
-	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/storage/internal/norm"
 )
 
-func prepChallenge(c challenges.Challenge) (challenges.Challenge, any, error) {
-	c.Filter = norm.StringMap(c.Filter)
-	c.StartsAt, c.EndsAt = norm.TruncPtr(c.StartsAt), norm.TruncPtr(c.EndsAt)
+// definition is the JSON of a rule and of the rest of a definition, as the
+// challenges and badges tables store them.
+type definition struct {
+	rule, spec string
+}
+
+func encodeDefinition(r, spec any) (definition, error) {
+	rb, err := json.Marshal(r)
+	if err != nil {
+		return definition{}, fmt.Errorf("encode rule: %w", err)
+	}
+	sb, err := json.Marshal(spec)
+	if err != nil {
+		return definition{}, fmt.Errorf("encode spec: %w", err)
+	}
+	return definition{string(rb), string(sb)}, nil
+}
+
+// prepChallenge fills c's defaults and encodes its definition.
+func prepChallenge(c challenges.Challenge) (challenges.Challenge, definition, error) {
 	c.CreatedAt = norm.NowIfZero(c.CreatedAt)
 	c.UpdatedAt = norm.NowIfZero(c.UpdatedAt)
-	if c.Filter == nil {
-		return c, nil, nil
-	}
-	b, err := json.Marshal(c.Filter)
-	if err != nil {
-		return c, nil, fmt.Errorf("encode filter: %w", err)
-	}
-	return c, string(b), nil
+	def, err := encodeDefinition(c.Rule, norm.ChallengeSpecOf(c))
+	return c, def, err
+}
+
+// challengeRow is c in challengeCols order.
+func challengeRow(c challenges.Challenge, def definition) []any {
+	return []any{c.Tenant, c.ID, c.Name, c.Description, string(c.Status), def.rule, def.spec,
+		norm.Millis(c.CreatedAt), norm.Millis(c.UpdatedAt), c.Version}
 }
 
 // CreateChallenge stores a new challenge; an existing (tenant, id) is an
@@ -35,23 +52,12 @@ func (s *Store) CreateChallenge(ctx context.Context, c challenges.Challenge) err
 	if c.ID == "" {
 		return errors.New("sqlite: create challenge: empty id")
 	}
-	c, filter, err := prepChallenge(c)
+	c, def, err := prepChallenge(c)
 	if err != nil {
 		return fmt.Errorf("sqlite: create challenge: %w", err)
 	}
 	err = s.w.do(ctx, func(tx *wtx) error {
-		r, err := tx.exec(s.wq.insertChallenge, c.Tenant, c.ID, c.Name, c.Description, string(c.Status),
-			c.EventType, filter, c.Target, c.RewardPoints, nullTime(c.StartsAt), nullTime(c.EndsAt),
-			norm.Millis(c.CreatedAt), norm.Millis(c.UpdatedAt), c.Version)
-		if err != nil {
-			return err
-		}
-		if n, err := r.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return fmt.Errorf("challenge %s: %w", c.ID, errs.ErrDuplicate)
-		}
-		return nil
+		return insertNew(tx, s.wq.insertChallenge, challengeRow(c, def), "challenge "+c.ID)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: create challenge: %w", err)
@@ -64,26 +70,14 @@ func (s *Store) CreateChallenge(ctx context.Context, c challenges.Challenge) err
 // errs.ErrDuplicate, a missing challenge an errs.ErrNotFound. CreatedAt is
 // immutable and kept from the stored row.
 func (s *Store) UpdateChallenge(ctx context.Context, c challenges.Challenge) error {
-	c, filter, err := prepChallenge(c)
+	c, def, err := prepChallenge(c)
 	if err != nil {
 		return fmt.Errorf("sqlite: update challenge: %w", err)
 	}
 	err = s.w.do(ctx, func(tx *wtx) error {
-		r, err := tx.exec(s.wq.updateChallenge, c.Name, c.Description, string(c.Status), c.EventType,
-			filter, c.Target, c.RewardPoints, nullTime(c.StartsAt), nullTime(c.EndsAt),
-			norm.Millis(c.UpdatedAt), c.Version, c.Tenant, c.ID, c.Version-1)
-		if err != nil {
-			return err
-		}
-		if n, err := r.RowsAffected(); err != nil || n == 1 {
-			return err
-		}
-		var one int
-		err = tx.queryRow(s.wq.challengeExists, c.Tenant, c.ID).Scan(&one)
-		if err == nil {
-			return fmt.Errorf("challenge %s version %d: %w", c.ID, c.Version, errs.ErrDuplicate)
-		}
-		return notFound(err, "challenge", c.ID)
+		return updateVersioned(tx, s.wq.updateChallenge, s.wq.challengeExists,
+			[]any{c.Name, c.Description, string(c.Status), def.rule, def.spec, norm.Millis(c.UpdatedAt), c.Version},
+			c.Tenant, c.ID, c.Version, "challenge")
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: update challenge: %w", err)
@@ -126,74 +120,50 @@ func (s *Store) ListChallenges(ctx context.Context, tenant string, status challe
 func scanChallenge(sc scanner) (challenges.Challenge, error) {
 	var (
 		c                challenges.Challenge
-		status           string
-		filter           sql.NullString
-		starts, ends     sql.NullInt64
+		status, r, spec  string
 		created, updated int64
 	)
-	if err := sc.Scan(&c.Tenant, &c.ID, &c.Name, &c.Description, &status, &c.EventType, &filter,
-		&c.Target, &c.RewardPoints, &starts, &ends, &created, &updated, &c.Version); err != nil {
+	if err := sc.Scan(&c.Tenant, &c.ID, &c.Name, &c.Description, &status, &r, &spec,
+		&created, &updated, &c.Version); err != nil {
 		return challenges.Challenge{}, err
 	}
 	c.Status = challenges.Status(status)
-	c.StartsAt, c.EndsAt = timePtr(starts), timePtr(ends)
 	c.CreatedAt, c.UpdatedAt = norm.Time(created), norm.Time(updated)
-	if filter.Valid && filter.String != "" {
-		if err := json.Unmarshal([]byte(filter.String), &c.Filter); err != nil {
-			return challenges.Challenge{}, fmt.Errorf("decode filter of challenge %s: %w", c.ID, err)
-		}
-		c.Filter = norm.StringMap(c.Filter)
+	var err error
+	if c.Rule, err = norm.DecodeRule([]byte(r)); err != nil {
+		return challenges.Challenge{}, fmt.Errorf("decode rule of challenge %s: %w", c.ID, err)
 	}
+	var sp norm.ChallengeSpec
+	if err := json.Unmarshal([]byte(spec), &sp); err != nil {
+		return challenges.Challenge{}, fmt.Errorf("decode spec of challenge %s: %w", c.ID, err)
+	}
+	sp.Apply(&c)
 	return c, nil
 }
 
 // AddContribution stores c once; inserted is false for a repeat of the same
-// (tenant, challenge, user, period, event).
+// (tenant, challenge, user, period, goal, event). A zero At becomes now.
 func (s *Store) AddContribution(ctx context.Context, c challenges.Contribution) (bool, error) {
-	at := norm.NowIfZero(c.At)
-	var inserted bool
-	err := s.w.do(ctx, func(tx *wtx) error {
-		r, err := tx.exec(s.wq.insertContribution, c.Tenant, c.ChallengeID, c.User, c.Period, c.EventID, c.Value, norm.Millis(at))
-		if err != nil {
-			return err
-		}
-		n, err := r.RowsAffected()
-		inserted = n == 1
-		return err
-	})
+	inserted, err := s.insertIgnore(ctx, s.wq.insertContribution, c.Tenant, c.ChallengeID, c.User, c.Period,
+		c.Goal, c.EventID, c.Amount, c.Key, norm.Millis(norm.NowIfZero(c.At)))
 	if err != nil {
 		return false, fmt.Errorf("sqlite: add contribution: %w", err)
 	}
 	return inserted, nil
 }
 
-// CountContributions counts a user's contributions to one challenge
-// period, stopping at max when max > 0.
-func (s *Store) CountContributions(ctx context.Context, tenant, challengeID, user, period string, max int64) (int64, error) {
-	if max <= 0 {
-		max = -1 // SQLite: no limit
-	}
-	var n int64
-	if err := s.rq.countContributions.QueryRowContext(ctx, tenant, challengeID, user, period, max).Scan(&n); err != nil {
-		return 0, fmt.Errorf("sqlite: count contributions: %w", err)
-	}
-	return n, nil
-}
-
-// UserProgress returns a user's contribution counts per challenge and
-// period, ordered by challenge id then period.
-func (s *Store) UserProgress(ctx context.Context, tenant, user string) ([]challenges.ProgressRow, error) {
-	rows, err := s.rq.userProgress.QueryContext(ctx, tenant, user)
+// Contributions returns a user's contributions to one period of a
+// challenge, every goal, in (At, EventID, Goal) order.
+func (s *Store) Contributions(ctx context.Context, tenant, challengeID, user, period string) ([]challenges.Contribution, error) {
+	out, err := queryAll(ctx, s.rq.contributions, func(sc scanner) (challenges.Contribution, error) {
+		c := challenges.Contribution{Tenant: tenant, ChallengeID: challengeID, User: user, Period: period}
+		var at int64
+		err := sc.Scan(&c.Goal, &c.EventID, &c.Amount, &c.Key, &at)
+		c.At = norm.Time(at)
+		return c, err
+	}, tenant, challengeID, user, period)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: user progress: %w", err)
-	}
-	out, err := collect(rows, func(sc scanner) (challenges.ProgressRow, error) {
-		var p challenges.ProgressRow
-		err := sc.Scan(&p.ChallengeID, &p.Period, &p.Count)
-		return p, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: user progress: %w", err)
+		return nil, fmt.Errorf("sqlite: contributions: %w", err)
 	}
 	return out, nil
 }
@@ -207,13 +177,14 @@ func (s *Store) InsertCompletion(ctx context.Context, c challenges.Completion) (
 		c.ID = uuid.Must(uuid.NewV7()).String()
 	}
 	c.CompletedAt = norm.NowIfZero(c.CompletedAt)
+	c.ClaimedAt = norm.TruncPtr(c.ClaimedAt)
 	var (
 		stored   challenges.Completion
 		inserted bool
 	)
 	err := s.w.do(ctx, func(tx *wtx) (err error) {
 		stored, inserted, err = insertOrExisting(tx, s.wq.insertCompletion,
-			[]any{c.Tenant, c.ID, c.ChallengeID, c.User, c.Period, c.EventID, norm.Millis(c.CompletedAt)}, c,
+			[]any{c.Tenant, c.ID, c.ChallengeID, c.User, c.Period, c.EventID, norm.Millis(c.CompletedAt), nullTime(c.ClaimedAt)}, c,
 			func() (challenges.Completion, error) {
 				return scanCompletion(tx.queryRow(s.wq.completionByKey, c.Tenant, c.ChallengeID, c.User, c.Period))
 			},
@@ -228,25 +199,149 @@ func (s *Store) InsertCompletion(ctx context.Context, c challenges.Completion) (
 
 // UserCompletions lists a user's completions, newest first.
 func (s *Store) UserCompletions(ctx context.Context, tenant, user string) ([]challenges.Completion, error) {
-	rows, err := s.rq.userCompletions.QueryContext(ctx, tenant, user)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: user completions: %w", err)
-	}
-	out, err := collect(rows, scanCompletion)
+	out, err := queryAll(ctx, s.rq.userCompletions, scanCompletion, tenant, user)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: user completions: %w", err)
 	}
 	return out, nil
 }
 
+// ChallengeCompletions lists a user's completions of one challenge, oldest
+// first (ties by id).
+func (s *Store) ChallengeCompletions(ctx context.Context, tenant, challengeID, user string) ([]challenges.Completion, error) {
+	out, err := queryAll(ctx, s.rq.challengeCompletions, scanCompletion, tenant, challengeID, user)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: challenge completions: %w", err)
+	}
+	return out, nil
+}
+
+// ClaimCompletion sets ClaimedAt on an unclaimed completion; claimed is
+// false when it was claimed already, and a missing completion is an
+// errs.ErrNotFound. The update is conditional on claimed_at being NULL,
+// so of concurrent claims exactly one succeeds. A zero at becomes now.
+func (s *Store) ClaimCompletion(ctx context.Context, tenant, completionID string, at time.Time) (bool, error) {
+	var claimed bool
+	err := s.w.do(ctx, func(tx *wtx) error {
+		r, err := tx.exec(s.wq.claimCompletion, norm.Millis(norm.NowIfZero(at)), tenant, completionID)
+		if err != nil {
+			return err
+		}
+		n, err := r.RowsAffected()
+		if err != nil || n == 1 {
+			claimed = n == 1
+			return err
+		}
+		var one int
+		return notFound(tx.queryRow(s.wq.completionExists, tenant, completionID).Scan(&one), "completion", completionID)
+	})
+	if err != nil {
+		return false, fmt.Errorf("sqlite: claim completion: %w", err)
+	}
+	return claimed, nil
+}
+
 func scanCompletion(sc scanner) (challenges.Completion, error) {
 	var (
-		c  challenges.Completion
-		at int64
+		c       challenges.Completion
+		at      int64
+		claimed sql.NullInt64
 	)
-	if err := sc.Scan(&c.Tenant, &c.ID, &c.ChallengeID, &c.User, &c.Period, &c.EventID, &at); err != nil {
+	if err := sc.Scan(&c.Tenant, &c.ID, &c.ChallengeID, &c.User, &c.Period, &c.EventID, &at, &claimed); err != nil {
 		return challenges.Completion{}, err
 	}
-	c.CompletedAt = norm.Time(at)
+	c.CompletedAt, c.ClaimedAt = norm.Time(at), timePtr(claimed)
 	return c, nil
+}
+
+// Join stores e unless the user joined already; then it returns the
+// stored enrolment, with the first JoinedAt, and inserted=false. A zero
+// JoinedAt becomes now.
+func (s *Store) Join(ctx context.Context, e challenges.Enrollment) (challenges.Enrollment, bool, error) {
+	e.JoinedAt = norm.NowIfZero(e.JoinedAt)
+	var (
+		stored   challenges.Enrollment
+		inserted bool
+	)
+	err := s.w.do(ctx, func(tx *wtx) (err error) {
+		stored, inserted, err = insertOrExisting(tx, s.wq.insertEnrolment,
+			[]any{e.Tenant, e.ChallengeID, e.User, norm.Millis(e.JoinedAt)}, e,
+			func() (challenges.Enrollment, error) {
+				return scanEnrolment(tx.queryRow(s.wq.enrolmentByKey, e.Tenant, e.ChallengeID, e.User))
+			},
+			"enrolment of "+e.User)
+		return err
+	})
+	if err != nil {
+		return challenges.Enrollment{}, false, fmt.Errorf("sqlite: join: %w", err)
+	}
+	return stored, inserted, nil
+}
+
+// Enrolled returns the user's enrolment; ok is false when there is none.
+func (s *Store) Enrolled(ctx context.Context, tenant, challengeID, user string) (challenges.Enrollment, bool, error) {
+	e, err := scanEnrolment(s.rq.enrolment.QueryRowContext(ctx, tenant, challengeID, user))
+	if errors.Is(err, sql.ErrNoRows) {
+		return challenges.Enrollment{}, false, nil
+	}
+	if err != nil {
+		return challenges.Enrollment{}, false, fmt.Errorf("sqlite: enrolled: %w", err)
+	}
+	return e, true, nil
+}
+
+func scanEnrolment(sc scanner) (challenges.Enrollment, error) {
+	var (
+		e  challenges.Enrollment
+		at int64
+	)
+	if err := sc.Scan(&e.Tenant, &e.ChallengeID, &e.User, &at); err != nil {
+		return challenges.Enrollment{}, err
+	}
+	e.JoinedAt = norm.Time(at)
+	return e, nil
+}
+
+// AddUnlock stores u unless the user has that content already (then
+// inserted is false and the first unlock stays). A zero UnlockedAt becomes
+// now.
+func (s *Store) AddUnlock(ctx context.Context, u challenges.Unlock) (bool, error) {
+	inserted, err := s.insertIgnore(ctx, s.wq.insertUnlock,
+		u.Tenant, u.User, u.Content, u.Source, norm.Millis(norm.NowIfZero(u.UnlockedAt)))
+	if err != nil {
+		return false, fmt.Errorf("sqlite: add unlock: %w", err)
+	}
+	return inserted, nil
+}
+
+// UserUnlocks lists a user's unlocks, newest first (ties by content,
+// descending).
+func (s *Store) UserUnlocks(ctx context.Context, tenant, user string) ([]challenges.Unlock, error) {
+	out, err := queryAll(ctx, s.rq.userUnlocks, func(sc scanner) (challenges.Unlock, error) {
+		var (
+			u  challenges.Unlock
+			at int64
+		)
+		err := sc.Scan(&u.Tenant, &u.User, &u.Content, &u.Source, &at)
+		u.UnlockedAt = norm.Time(at)
+		return u, err
+	}, tenant, user)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: user unlocks: %w", err)
+	}
+	return out, nil
+}
+
+// ChallengeStats counts a challenge's participants, completions,
+// completers and enrolments in one statement, so the four figures come
+// from one snapshot. Each count is a range of the challenge in an index
+// that leads with (tenant, challenge_id); no other challenge is read.
+func (s *Store) ChallengeStats(ctx context.Context, tenant, challengeID string) (challenges.Stats, error) {
+	var st challenges.Stats
+	err := s.rq.challengeStats.QueryRowContext(ctx, tenant, challengeID).
+		Scan(&st.Participants, &st.Completions, &st.Completers, &st.Joined)
+	if err != nil {
+		return challenges.Stats{}, fmt.Errorf("sqlite: challenge stats: %w", err)
+	}
+	return st, nil
 }

@@ -130,6 +130,15 @@ func collect[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) 
 	return out, nil
 }
 
+// queryAll runs a prepared read and scans every row with scan.
+func queryAll[T any](ctx context.Context, st *sql.Stmt, scan func(scanner) (T, error), args ...any) ([]T, error) {
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scan)
+}
+
 // nullBytes stores absent JSON as NULL rather than an empty string.
 func nullBytes(b []byte) any {
 	if b == nil {

@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -77,4 +79,52 @@ func scanProfile(sc scanner) (profiles.Profile, error) {
 	}
 	p.UpdatedAt = norm.Time(at)
 	return p, nil
+}
+
+// PutAttributes creates or replaces a. A zero UpdatedAt becomes now.
+func (s *Store) PutAttributes(ctx context.Context, a profiles.Attributes) error {
+	if a.User == "" {
+		return errors.New("sqlite: put attributes: empty user")
+	}
+	var segments any
+	if len(a.Segments) > 0 {
+		b, err := json.Marshal(a.Segments)
+		if err != nil {
+			return fmt.Errorf("sqlite: put attributes: encode segments: %w", err)
+		}
+		segments = string(b)
+	}
+	at := norm.Millis(norm.NowIfZero(a.UpdatedAt))
+	err := s.w.do(ctx, func(tx *wtx) error {
+		_, err := tx.exec(s.wq.upsertAttributes, a.Tenant, a.User, a.Tier, segments, at)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: put attributes: %w", err)
+	}
+	return nil
+}
+
+// GetAttributes returns a user's attributes; ok is false when none were
+// set. No segments come back nil.
+func (s *Store) GetAttributes(ctx context.Context, tenant, user string) (profiles.Attributes, bool, error) {
+	var (
+		a        profiles.Attributes
+		segments sql.NullString
+		at       int64
+	)
+	err := s.rq.attributes.QueryRowContext(ctx, tenant, user).Scan(&a.Tenant, &a.User, &a.Tier, &segments, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return profiles.Attributes{}, false, nil
+	}
+	if err != nil {
+		return profiles.Attributes{}, false, fmt.Errorf("sqlite: get attributes: %w", err)
+	}
+	if segments.Valid {
+		if err := json.Unmarshal([]byte(segments.String), &a.Segments); err != nil {
+			return profiles.Attributes{}, false, fmt.Errorf("sqlite: get attributes: decode segments: %w", err)
+		}
+	}
+	a.Segments, a.UpdatedAt = norm.Strings(a.Segments), norm.Time(at)
+	return a, true, nil
 }

@@ -1,5 +1,5 @@
 // Package sqlite implements Questline's domain stores (events, challenges,
-// points, leaderboards, API keys, the audit log and profiles) on an
+// badges, points, leaderboards, API keys, the audit log and profiles) on an
 // embedded SQLite database through the pure-Go driver modernc.org/sqlite.
 // It is the zero-dependency default deployment: one file, one process.
 //
@@ -17,8 +17,9 @@
 // Conventions shared with the MongoDB store (see storage/storagetest):
 // times are stored as UTC milliseconds and come back truncated to the
 // millisecond in UTC; props and results are stored as JSON and come back as
-// encoding/json would decode them (numbers as float64); empty maps and
-// slices come back nil; a limit <= 0 means DefaultLimit.
+// encoding/json would decode them (numbers as float64); rules are stored as
+// JSON and come back normalized (rule.Normalize); empty maps and slices
+// come back nil; a limit <= 0 means DefaultLimit.
 package sqlite
 
 import (
@@ -89,9 +90,9 @@ func (o Options) withDefaults() Options {
 }
 
 // Store is the SQLite implementation of events.Store, challenges.Store,
-// points.Store, leaderboards.Store, auth.KeyStore, audit.Store and
-// profiles.Store. It is safe for concurrent use; Close it to stop the
-// writer and release the file.
+// badges.Store, points.Store, leaderboards.Store, auth.KeyStore,
+// audit.Store and profiles.Store. It is safe for concurrent use; Close it
+// to stop the writer and release the file.
 type Store struct {
 	path  string
 	read  *sql.DB
@@ -269,7 +270,10 @@ var errClosed = errors.New("sqlite: store closed")
 
 // schemaVersion is stored in PRAGMA user_version so a later release can tell
 // which migrations a file has seen. Version 2 added board definitions
-// (boards.spec), board scores, exclusions, the audit log and profiles.
+// (boards.spec), board scores, exclusions, the audit log, profiles and
+// attributes, challenges defined by rules (with contributions per goal,
+// claims, enrolments and unlocks) and badges; upgrade.go converts
+// version 1 files.
 const schemaVersion = 2
 
 // schema is idempotent (IF [NOT] EXISTS throughout) and runs in one
@@ -304,40 +308,50 @@ var schema = []string{
 	// MarkProcessed removes rows from it rather than rewriting them.
 	`CREATE INDEX IF NOT EXISTS events_unprocessed ON events (processed, received_at, tenant, id) WHERE processed = 0`,
 
+	// A challenge's rule is one JSON column and the rest of its definition
+	// another (spec): challenges are few and always read whole. Version 1
+	// had a single count goal in columns of its own; its rows are
+	// converted by upgradeChallenges.
 	`CREATE TABLE IF NOT EXISTS challenges (
-		tenant        TEXT NOT NULL,
-		id            TEXT NOT NULL,
-		name          TEXT NOT NULL,
-		description   TEXT NOT NULL,
-		status        TEXT NOT NULL,
-		event_type    TEXT NOT NULL,
-		filter        TEXT,
-		target        INTEGER NOT NULL,
-		reward_points INTEGER NOT NULL,
-		starts_at     INTEGER,
-		ends_at       INTEGER,
-		created_at    INTEGER NOT NULL,
-		updated_at    INTEGER NOT NULL,
-		version       INTEGER NOT NULL,
+		tenant      TEXT NOT NULL,
+		id          TEXT NOT NULL,
+		name        TEXT NOT NULL,
+		description TEXT NOT NULL,
+		status      TEXT NOT NULL,
+		rule        TEXT NOT NULL,
+		spec        TEXT NOT NULL,
+		created_at  INTEGER NOT NULL,
+		updated_at  INTEGER NOT NULL,
+		version     INTEGER NOT NULL,
 		PRIMARY KEY (tenant, id)
 	) WITHOUT ROWID`,
 	`CREATE INDEX IF NOT EXISTS challenges_status ON challenges (tenant, status, id)`,
 
-	// The key is unique per (tenant, challenge, user, period, event); user
-	// comes before challenge so the same B-tree also serves UserProgress
-	// (tenant, user) and CountContributions (tenant, user, challenge,
-	// period): one write per contribution instead of two.
+	// The key is unique per (tenant, challenge, user, period, goal,
+	// event). Leading with the challenge, it also serves ChallengeStats's
+	// participants, a range of one challenge in user order.
+	// contributions_at gives Contributions its (at, event_id, goal) order
+	// and covers it, so that read never touches the table.
 	`CREATE TABLE IF NOT EXISTS contributions (
 		tenant       TEXT NOT NULL,
 		challenge_id TEXT NOT NULL,
 		user_id      TEXT NOT NULL,
 		period       TEXT NOT NULL,
+		goal         TEXT NOT NULL,
 		event_id     TEXT NOT NULL,
-		value        INTEGER NOT NULL,
+		amount       INTEGER NOT NULL,
+		distinct_key TEXT NOT NULL,
 		at           INTEGER NOT NULL,
-		PRIMARY KEY (tenant, user_id, challenge_id, period, event_id)
+		PRIMARY KEY (tenant, challenge_id, user_id, period, goal, event_id)
 	) WITHOUT ROWID`,
+	`CREATE INDEX IF NOT EXISTS contributions_at ON contributions
+		(tenant, challenge_id, user_id, period, at, event_id, goal, amount, distinct_key)`,
 
+	// completions_once also serves ChallengeStats (a range of one
+	// challenge); completions_challenge gives ChallengeCompletions its
+	// order, with the primary key's id breaking ties. claimed_at is NULL
+	// until a manual claim; version 1 files get the column in
+	// upgradeCompletions.
 	`CREATE TABLE IF NOT EXISTS completions (
 		tenant       TEXT NOT NULL,
 		id           TEXT NOT NULL,
@@ -346,10 +360,88 @@ var schema = []string{
 		period       TEXT NOT NULL,
 		event_id     TEXT NOT NULL,
 		completed_at INTEGER NOT NULL,
+		claimed_at   INTEGER,
 		PRIMARY KEY (tenant, id)
 	) WITHOUT ROWID`,
 	`CREATE UNIQUE INDEX IF NOT EXISTS completions_once ON completions (tenant, challenge_id, user_id, period)`,
 	`CREATE INDEX IF NOT EXISTS completions_user ON completions (tenant, user_id, completed_at)`,
+	`CREATE INDEX IF NOT EXISTS completions_challenge ON completions (tenant, challenge_id, user_id, completed_at)`,
+
+	`CREATE TABLE IF NOT EXISTS enrolments (
+		tenant       TEXT NOT NULL,
+		challenge_id TEXT NOT NULL,
+		user_id      TEXT NOT NULL,
+		joined_at    INTEGER NOT NULL,
+		PRIMARY KEY (tenant, challenge_id, user_id)
+	) WITHOUT ROWID`,
+
+	// unlocks_user holds content too (the primary key's last column), so
+	// UserUnlocks walks it backwards without a sort.
+	`CREATE TABLE IF NOT EXISTS unlocks (
+		tenant      TEXT NOT NULL,
+		user_id     TEXT NOT NULL,
+		content     TEXT NOT NULL,
+		source      TEXT NOT NULL,
+		unlocked_at INTEGER NOT NULL,
+		PRIMARY KEY (tenant, user_id, content)
+	) WITHOUT ROWID`,
+	`CREATE INDEX IF NOT EXISTS unlocks_user ON unlocks (tenant, user_id, unlocked_at)`,
+
+	// Badges are stored like challenges: the rule and the rest of the
+	// definition (tiers, hidden, limit, valid_for) as JSON.
+	`CREATE TABLE IF NOT EXISTS badges (
+		tenant      TEXT NOT NULL,
+		id          TEXT NOT NULL,
+		name        TEXT NOT NULL,
+		description TEXT NOT NULL,
+		image_url   TEXT NOT NULL,
+		status      TEXT NOT NULL,
+		rule        TEXT NOT NULL,
+		spec        TEXT NOT NULL,
+		created_at  INTEGER NOT NULL,
+		updated_at  INTEGER NOT NULL,
+		version     INTEGER NOT NULL,
+		PRIMARY KEY (tenant, id)
+	) WITHOUT ROWID`,
+	`CREATE INDEX IF NOT EXISTS badges_status ON badges (tenant, status, id)`,
+
+	// As contributions, per badge.
+	`CREATE TABLE IF NOT EXISTS badge_contributions (
+		tenant       TEXT NOT NULL,
+		badge_id     TEXT NOT NULL,
+		user_id      TEXT NOT NULL,
+		period       TEXT NOT NULL,
+		goal         TEXT NOT NULL,
+		event_id     TEXT NOT NULL,
+		amount       INTEGER NOT NULL,
+		distinct_key TEXT NOT NULL,
+		at           INTEGER NOT NULL,
+		PRIMARY KEY (tenant, badge_id, user_id, period, goal, event_id)
+	) WITHOUT ROWID`,
+	`CREATE INDEX IF NOT EXISTS badge_contributions_at ON badge_contributions
+		(tenant, badge_id, user_id, period, at, event_id, goal, amount, distinct_key)`,
+
+	// An award is unique per (badge, tier, user, period) (tier before
+	// user, so the same index counts a tier's awards) and, for limited
+	// editions only, per (badge, tier, edition): the partial index leaves
+	// unnumbered awards (edition 0) out, so they never collide.
+	`CREATE TABLE IF NOT EXISTS awards (
+		tenant     TEXT NOT NULL,
+		id         TEXT NOT NULL,
+		badge_id   TEXT NOT NULL,
+		user_id    TEXT NOT NULL,
+		tier       TEXT NOT NULL,
+		period     TEXT NOT NULL,
+		edition    INTEGER NOT NULL,
+		event_id   TEXT NOT NULL,
+		source     TEXT NOT NULL,
+		awarded_at INTEGER NOT NULL,
+		expires_at INTEGER,
+		PRIMARY KEY (tenant, id)
+	) WITHOUT ROWID`,
+	`CREATE UNIQUE INDEX IF NOT EXISTS awards_once ON awards (tenant, badge_id, tier, user_id, period)`,
+	`CREATE UNIQUE INDEX IF NOT EXISTS awards_edition ON awards (tenant, badge_id, tier, edition) WHERE edition > 0`,
+	`CREATE INDEX IF NOT EXISTS awards_user ON awards (tenant, user_id, awarded_at)`,
 
 	`CREATE TABLE IF NOT EXISTS ledger (
 		tenant     TEXT NOT NULL,
@@ -428,6 +520,16 @@ var schema = []string{
 		PRIMARY KEY (tenant, user_id)
 	) WITHOUT ROWID`,
 
+	// segments is a JSON array, NULL when empty.
+	`CREATE TABLE IF NOT EXISTS attributes (
+		tenant     TEXT NOT NULL,
+		user_id    TEXT NOT NULL,
+		tier       TEXT NOT NULL,
+		segments   TEXT,
+		updated_at INTEGER NOT NULL,
+		PRIMARY KEY (tenant, user_id)
+	) WITHOUT ROWID`,
+
 	`CREATE TABLE IF NOT EXISTS api_keys (
 		tenant     TEXT NOT NULL,
 		id         TEXT NOT NULL,
@@ -472,13 +574,14 @@ func applySchema(ctx context.Context, conn *sql.Conn) error {
 	if version > schemaVersion {
 		return fmt.Errorf("database schema version %d is newer than this binary's %d", version, schemaVersion)
 	}
-	for _, q := range schema {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return err
-		}
+	if err := setAsideV1(ctx, conn); err != nil {
+		return fmt.Errorf("upgrade from version 1: %w", err)
 	}
-	if err := upgradeBoards(ctx, conn); err != nil {
-		return fmt.Errorf("upgrade boards: %w", err)
+	if err := execAll(ctx, conn, schema...); err != nil {
+		return err
+	}
+	if err := upgradeV1(ctx, conn); err != nil {
+		return fmt.Errorf("upgrade from version 1: %w", err)
 	}
 	if _, err := conn.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(schemaVersion)); err != nil {
 		return fmt.Errorf("set version: %w", err)
@@ -486,46 +589,12 @@ func applySchema(ctx context.Context, conn *sql.Conn) error {
 	return nil
 }
 
-// upgradeBoards brings a version 1 boards table to version 2: the new
-// definition fields live in spec ('{}' reads as the version 1 board, see
-// norm.Board), and metric, always "points", is dropped so inserts need not
-// fill it. It looks at the columns rather than the version, so it is a
-// no-op on a table schema created.
-func upgradeBoards(ctx context.Context, conn *sql.Conn) error {
-	cols, err := columns(ctx, conn, "boards")
-	if err != nil {
-		return err
-	}
-	if !cols["spec"] {
-		if _, err := conn.ExecContext(ctx, `ALTER TABLE boards ADD COLUMN spec TEXT NOT NULL DEFAULT '{}'`); err != nil {
-			return err
-		}
-	}
-	if cols["metric"] {
-		if _, err := conn.ExecContext(ctx, `ALTER TABLE boards DROP COLUMN metric`); err != nil {
+// execAll runs statements in order on conn.
+func execAll(ctx context.Context, conn *sql.Conn, stmts ...string) error {
+	for _, q := range stmts {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// columns returns the set of column names of table.
-func columns(ctx context.Context, conn *sql.Conn, table string) (map[string]bool, error) {
-	rows, err := conn.QueryContext(ctx, `SELECT name FROM pragma_table_info(?)`, table)
-	if err != nil {
-		return nil, err
-	}
-	names, err := collect(rows, func(sc scanner) (string, error) {
-		var n string
-		err := sc.Scan(&n)
-		return n, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	set := make(map[string]bool, len(names))
-	for _, n := range names {
-		set[n] = true
-	}
-	return set, nil
 }

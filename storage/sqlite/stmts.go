@@ -10,8 +10,13 @@ import (
 // them; keeping them in one place keeps the two in step.
 const (
 	eventCols      = `tenant, id, idem_key, user_id, type, props, occurred_at, received_at, source, fingerprint, processed, processed_at, result`
-	challengeCols  = `tenant, id, name, description, status, event_type, filter, target, reward_points, starts_at, ends_at, created_at, updated_at, version`
-	completionCols = `tenant, id, challenge_id, user_id, period, event_id, completed_at`
+	challengeCols  = `tenant, id, name, description, status, rule, spec, created_at, updated_at, version`
+	completionCols = `tenant, id, challenge_id, user_id, period, event_id, completed_at, claimed_at`
+	enrolmentCols  = `tenant, challenge_id, user_id, joined_at`
+	unlockCols     = `tenant, user_id, content, source, unlocked_at`
+	badgeCols      = `tenant, id, name, description, image_url, status, rule, spec, created_at, updated_at, version`
+	awardCols      = `tenant, id, badge_id, user_id, tier, period, edition, event_id, source, awarded_at, expires_at`
+	attributeCols  = `tenant, user_id, tier, segments, updated_at`
 	entryCols      = `tenant, id, user_id, amount, entry_key, reason, event_id, created_at`
 	boardCols      = `tenant, id, name, win, spec, created_at`
 	scoreCols      = `tenant, board_id, event_id, user_id, value, at`
@@ -28,11 +33,15 @@ type writeStmts struct {
 	insertEvent, eventByKey, markProcessed, eventExists   *sql.Stmt
 	insertChallenge, updateChallenge, challengeExists     *sql.Stmt
 	insertContribution, insertCompletion, completionByKey *sql.Stmt
+	claimCompletion, completionExists                     *sql.Stmt
+	insertEnrolment, enrolmentByKey, insertUnlock         *sql.Stmt
+	insertBadge, updateBadge, badgeExists                 *sql.Stmt
+	insertBadgeContribution, insertAward, awardByKey      *sql.Stmt
 	insertEntry, entryByKey                               *sql.Stmt
 	insertBoard, insertScore                              *sql.Stmt
 	upsertExclusion, deleteExclusion                      *sql.Stmt
 	insertAPIKey, revokeAPIKey, apiKeyExists              *sql.Stmt
-	insertAudit, upsertProfile                            *sql.Stmt
+	insertAudit, upsertProfile, upsertAttributes          *sql.Stmt
 }
 
 // readStmts are prepared on the read pool; database/sql prepares each one
@@ -40,8 +49,12 @@ type writeStmts struct {
 type readStmts struct {
 	unprocessed                                    *sql.Stmt
 	getChallenge, listChallenges, listChallengesBy *sql.Stmt
-	countContributions, userProgress               *sql.Stmt
-	userCompletions                                *sql.Stmt
+	contributions, userCompletions                 *sql.Stmt
+	challengeCompletions, enrolment, userUnlocks   *sql.Stmt
+	challengeStats                                 *sql.Stmt
+	getBadge, listBadges, listBadgesBy             *sql.Stmt
+	badgeContributions, countAwards, userAwards    *sql.Stmt
+	attributes                                     *sql.Stmt
 	totals, earnedBetween, entries, entriesBefore  *sql.Stmt
 	scanEntries, scanAllEntries                    *sql.Stmt
 	countEntries, countAllEntries                  *sql.Stmt
@@ -63,13 +76,27 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&w.markProcessed, `UPDATE events SET processed = 1, processed_at = ?, result = ? WHERE tenant = ? AND id = ? AND processed = 0`},
 		{&w.eventExists, `SELECT 1 FROM events WHERE tenant = ? AND id = ?`},
 
-		{&w.insertChallenge, `INSERT INTO challenges (` + challengeCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
-		{&w.updateChallenge, `UPDATE challenges SET name = ?, description = ?, status = ?, event_type = ?, filter = ?, target = ?, reward_points = ?, starts_at = ?, ends_at = ?, updated_at = ?, version = ? WHERE tenant = ? AND id = ? AND version = ?`},
+		{&w.insertChallenge, `INSERT INTO challenges (` + challengeCols + `) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
+		{&w.updateChallenge, `UPDATE challenges SET name = ?, description = ?, status = ?, rule = ?, spec = ?, updated_at = ?, version = ? WHERE tenant = ? AND id = ? AND version = ?`},
 		{&w.challengeExists, `SELECT 1 FROM challenges WHERE tenant = ? AND id = ?`},
 
-		{&w.insertContribution, `INSERT INTO contributions (tenant, challenge_id, user_id, period, event_id, value, at) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
-		{&w.insertCompletion, `INSERT INTO completions (` + completionCols + `) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
+		{&w.insertContribution, `INSERT INTO contributions (tenant, challenge_id, user_id, period, goal, event_id, amount, distinct_key, at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
+		{&w.insertCompletion, `INSERT INTO completions (` + completionCols + `) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
 		{&w.completionByKey, `SELECT ` + completionCols + ` FROM completions WHERE tenant = ? AND challenge_id = ? AND user_id = ? AND period = ?`},
+		{&w.claimCompletion, `UPDATE completions SET claimed_at = ? WHERE tenant = ? AND id = ? AND claimed_at IS NULL`},
+		{&w.completionExists, `SELECT 1 FROM completions WHERE tenant = ? AND id = ?`},
+		{&w.insertEnrolment, `INSERT INTO enrolments (` + enrolmentCols + `) VALUES (?,?,?,?) ON CONFLICT DO NOTHING`},
+		{&w.enrolmentByKey, `SELECT ` + enrolmentCols + ` FROM enrolments WHERE tenant = ? AND challenge_id = ? AND user_id = ?`},
+		{&w.insertUnlock, `INSERT INTO unlocks (` + unlockCols + `) VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING`},
+
+		{&w.insertBadge, `INSERT INTO badges (` + badgeCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
+		{&w.updateBadge, `UPDATE badges SET name = ?, description = ?, image_url = ?, status = ?, rule = ?, spec = ?, updated_at = ?, version = ? WHERE tenant = ? AND id = ? AND version = ?`},
+		{&w.badgeExists, `SELECT 1 FROM badges WHERE tenant = ? AND id = ?`},
+		{&w.insertBadgeContribution, `INSERT INTO badge_contributions (tenant, badge_id, user_id, period, goal, event_id, amount, distinct_key, at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
+		// DO NOTHING without a target covers both unique indexes; InsertAward
+		// tells which one held by looking for the user's award.
+		{&w.insertAward, `INSERT INTO awards (` + awardCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
+		{&w.awardByKey, `SELECT ` + awardCols + ` FROM awards WHERE tenant = ? AND badge_id = ? AND tier = ? AND user_id = ? AND period = ?`},
 
 		{&w.insertEntry, `INSERT INTO ledger (` + entryCols + `) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
 		{&w.entryByKey, `SELECT ` + entryCols + ` FROM ledger WHERE tenant = ? AND entry_key = ?`},
@@ -87,6 +114,8 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&w.insertAudit, `INSERT INTO audit (` + auditCols + `) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
 		{&w.upsertProfile, `INSERT INTO profiles (` + profileCols + `) VALUES (?,?,?,?,?)
 			ON CONFLICT (tenant, user_id) DO UPDATE SET name = excluded.name, avatar_url = excluded.avatar_url, updated_at = excluded.updated_at`},
+		{&w.upsertAttributes, `INSERT INTO attributes (` + attributeCols + `) VALUES (?,?,?,?,?)
+			ON CONFLICT (tenant, user_id) DO UPDATE SET tier = excluded.tier, segments = excluded.segments, updated_at = excluded.updated_at`},
 	}
 	for _, p := range writes {
 		st, err := conn.PrepareContext(ctx, p.q)
@@ -110,11 +139,29 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&r.getChallenge, `SELECT ` + challengeCols + ` FROM challenges WHERE tenant = ? AND id = ?`},
 		{&r.listChallenges, `SELECT ` + challengeCols + ` FROM challenges WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?`},
 		{&r.listChallengesBy, `SELECT ` + challengeCols + ` FROM challenges INDEXED BY challenges_status WHERE tenant = ? AND status = ? AND id > ? ORDER BY id LIMIT ?`},
-		// The inner LIMIT stops the count at max, so checking "has the
-		// user reached the target" never walks more rows than the target.
-		{&r.countContributions, `SELECT count(*) FROM (SELECT 1 FROM contributions WHERE tenant = ? AND challenge_id = ? AND user_id = ? AND period = ? LIMIT ?)`},
-		{&r.userProgress, `SELECT challenge_id, period, count(*) FROM contributions WHERE tenant = ? AND user_id = ? GROUP BY challenge_id, period ORDER BY challenge_id, period`},
+		{&r.contributions, `SELECT goal, event_id, amount, distinct_key, at FROM contributions INDEXED BY contributions_at
+			WHERE tenant = ? AND challenge_id = ? AND user_id = ? AND period = ? ORDER BY at, event_id, goal`},
 		{&r.userCompletions, `SELECT ` + completionCols + ` FROM completions WHERE tenant = ? AND user_id = ? ORDER BY completed_at DESC, id DESC`},
+		{&r.challengeCompletions, `SELECT ` + completionCols + ` FROM completions INDEXED BY completions_challenge
+			WHERE tenant = ? AND challenge_id = ? AND user_id = ? ORDER BY completed_at, id`},
+		{&r.enrolment, `SELECT ` + enrolmentCols + ` FROM enrolments WHERE tenant = ? AND challenge_id = ? AND user_id = ?`},
+		{&r.userUnlocks, `SELECT ` + unlockCols + ` FROM unlocks INDEXED BY unlocks_user WHERE tenant = ? AND user_id = ? ORDER BY unlocked_at DESC, content DESC`},
+		// Participants and completers count distinct users over a range of
+		// an index in user order, so DISTINCT needs no temporary B-tree.
+		{&r.challengeStats, `SELECT
+			(SELECT count(DISTINCT user_id) FROM contributions WHERE tenant = ?1 AND challenge_id = ?2),
+			(SELECT count(*) FROM completions INDEXED BY completions_once WHERE tenant = ?1 AND challenge_id = ?2),
+			(SELECT count(DISTINCT user_id) FROM completions INDEXED BY completions_once WHERE tenant = ?1 AND challenge_id = ?2),
+			(SELECT count(*) FROM enrolments WHERE tenant = ?1 AND challenge_id = ?2)`},
+
+		{&r.getBadge, `SELECT ` + badgeCols + ` FROM badges WHERE tenant = ? AND id = ?`},
+		{&r.listBadges, `SELECT ` + badgeCols + ` FROM badges WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?`},
+		{&r.listBadgesBy, `SELECT ` + badgeCols + ` FROM badges INDEXED BY badges_status WHERE tenant = ? AND status = ? AND id > ? ORDER BY id LIMIT ?`},
+		{&r.badgeContributions, `SELECT goal, event_id, amount, distinct_key, at FROM badge_contributions INDEXED BY badge_contributions_at
+			WHERE tenant = ? AND badge_id = ? AND user_id = ? AND period = ? ORDER BY at, event_id, goal`},
+		{&r.countAwards, `SELECT count(*) FROM awards INDEXED BY awards_once WHERE tenant = ? AND badge_id = ? AND tier = ?`},
+		{&r.userAwards, `SELECT ` + awardCols + ` FROM awards INDEXED BY awards_user WHERE tenant = ? AND user_id = ? ORDER BY awarded_at DESC, id DESC`},
+		{&r.attributes, `SELECT ` + attributeCols + ` FROM attributes WHERE tenant = ? AND user_id = ?`},
 
 		{&r.totals, `SELECT coalesce(sum(amount), 0), coalesce(sum(CASE WHEN amount > 0 THEN amount ELSE 0 END), 0) FROM ledger WHERE tenant = ? AND user_id = ?`},
 		// The key range is checked in the covering index, after the time

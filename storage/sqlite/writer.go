@@ -288,3 +288,57 @@ func insertOrExisting[T any](tx *wtx, insert *sql.Stmt, args []any, fresh T, exi
 	}
 	return stored, false, err
 }
+
+// insertNew runs insert, an INSERT ... ON CONFLICT DO NOTHING, inside a
+// write op and reports a row it did not insert as errs.ErrDuplicate under
+// what: for Create methods, where a taken key is the caller's mistake.
+func insertNew(tx *wtx, insert *sql.Stmt, args []any, what string) error {
+	r, err := tx.exec(insert, args...)
+	if err != nil {
+		return err
+	}
+	if n, err := r.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return fmt.Errorf("%s: %w", what, errs.ErrDuplicate)
+	}
+	return nil
+}
+
+// updateVersioned runs update, a compare-and-set whose last three
+// parameters are tenant, id and the expected stored version (version-1),
+// inside a write op. When it changes no row, exists (taking tenant and id)
+// tells a version conflict, errs.ErrDuplicate, from a missing row,
+// errs.ErrNotFound.
+func updateVersioned(tx *wtx, update, exists *sql.Stmt, set []any, tenant, id string, version int64, what string) error {
+	r, err := tx.exec(update, append(set, tenant, id, version-1)...)
+	if err != nil {
+		return err
+	}
+	if n, err := r.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	var one int
+	err = tx.queryRow(exists, tenant, id).Scan(&one)
+	if err == nil {
+		return fmt.Errorf("%s %s version %d: %w", what, id, version, errs.ErrDuplicate)
+	}
+	return notFound(err, what, id)
+}
+
+// insertIgnore runs insert, an INSERT ... ON CONFLICT DO NOTHING, as one
+// write op and reports whether it stored the row: false means its key was
+// taken, which for idempotent writes is a repeat, not an error.
+func (s *Store) insertIgnore(ctx context.Context, insert *sql.Stmt, args ...any) (bool, error) {
+	var inserted bool
+	err := s.w.do(ctx, func(tx *wtx) error {
+		r, err := tx.exec(insert, args...)
+		if err != nil {
+			return err
+		}
+		n, err := r.RowsAffected()
+		inserted = n == 1
+		return err
+	})
+	return inserted, err
+}

@@ -12,7 +12,8 @@
 //     caller sees inserted=true);
 //   - times come back in UTC, truncated to the millisecond;
 //   - props and results round-trip as encoding/json decodes them (numbers
-//     as float64), and empty maps and slices come back nil;
+//     as float64), rules come back normalized (rule.Normalize), and empty
+//     maps and slices come back nil;
 //   - every read is confined to its tenant.
 package storagetest
 
@@ -31,6 +32,7 @@ import (
 
 	"github.com/questline/questline/audit"
 	"github.com/questline/questline/auth"
+	"github.com/questline/questline/badges"
 	"github.com/questline/questline/challenges"
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/internal/errs"
@@ -43,6 +45,7 @@ import (
 type Store interface {
 	events.Store
 	challenges.Store
+	badges.Store
 	points.Store
 	leaderboards.Store
 	auth.KeyStore
@@ -74,9 +77,23 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"ListChallenges", testListChallenges},
 		{"Contributions", testContributions},
 		{"ContributionsConcurrent", testContributionsConcurrent},
-		{"UserProgress", testUserProgress},
 		{"Completions", testCompletions},
 		{"CompletionsConcurrent", testCompletionsConcurrent},
+		{"ClaimCompletion", testClaimCompletion},
+		{"ClaimCompletionConcurrent", testClaimCompletionConcurrent},
+		{"Join", testJoin},
+		{"JoinConcurrent", testJoinConcurrent},
+		{"Unlocks", testUnlocks},
+		{"ChallengeStats", testChallengeStats},
+
+		{"Badges", testBadges},
+		{"UpdateBadge", testUpdateBadge},
+		{"ListBadges", testListBadges},
+		{"BadgeContributions", testBadgeContributions},
+		{"InsertAward", testInsertAward},
+		{"InsertAwardConcurrent", testInsertAwardConcurrent},
+		{"LimitedEdition", testLimitedEdition},
+		{"UserAwards", testUserAwards},
 
 		{"InsertEntry", testInsertEntry},
 		{"InsertEntryConcurrent", testInsertEntryConcurrent},
@@ -100,6 +117,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"AuditDefaults", testAuditDefaults},
 		{"Profiles", testProfiles},
 		{"ProfilesMany", testProfilesMany},
+		{"Attributes", testAttributes},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -455,346 +473,6 @@ func testUnprocessed(t *testing.T, s Store) {
 	if len(got) != 0 {
 		t.Fatalf("nothing received before base, got %d", len(got))
 	}
-}
-
-// --- challenges --------------------------------------------------------------
-
-func challenge(tn, cid string, status challenges.Status) challenges.Challenge {
-	return challenges.Challenge{
-		ID: cid, Tenant: tn, Name: "Share 3 times", Description: "Tell your friends",
-		Status: status, EventType: "share", Filter: map[string]string{"channel": "instagram"},
-		Target: 3, RewardPoints: 50, CreatedAt: base, UpdatedAt: base, Version: 1,
-	}
-}
-
-// storedChallenge is c as a store returns it.
-func storedChallenge(c challenges.Challenge) challenges.Challenge {
-	c.CreatedAt, c.UpdatedAt = ms(c.CreatedAt), ms(c.UpdatedAt)
-	if c.StartsAt != nil {
-		c.StartsAt = msp(*c.StartsAt)
-	}
-	if c.EndsAt != nil {
-		c.EndsAt = msp(*c.EndsAt)
-	}
-	if len(c.Filter) == 0 {
-		c.Filter = nil
-	}
-	return c
-}
-
-func testChallenges(t *testing.T, s Store) {
-	c := ctx(t)
-	a, b := tenant(t, "a"), tenant(t, "b")
-	ch := challenge(a, id(), challenges.Draft)
-	ch.StartsAt, ch.EndsAt = &base, msp(base.Add(48*time.Hour))
-	must(t, s.CreateChallenge(c, ch))
-	got, err := s.GetChallenge(c, a, ch.ID)
-	must(t, err)
-	eq(t, "challenge round trip", got, storedChallenge(ch))
-
-	plain := challenge(a, id(), challenges.Published)
-	plain.Filter = map[string]string{}
-	must(t, s.CreateChallenge(c, plain))
-	got, err = s.GetChallenge(c, a, plain.ID)
-	must(t, err)
-	eq(t, "challenge without filter or dates", got, storedChallenge(plain))
-
-	mustIs(t, s.CreateChallenge(c, ch), errs.ErrDuplicate)
-	_, err = s.GetChallenge(c, b, ch.ID)
-	mustIs(t, err, errs.ErrNotFound)
-	_, err = s.GetChallenge(c, a, id())
-	mustIs(t, err, errs.ErrNotFound)
-	// The same id may exist in another tenant.
-	must(t, s.CreateChallenge(c, challenge(b, ch.ID, challenges.Draft)))
-}
-
-func testUpdateChallenge(t *testing.T, s Store) {
-	c := ctx(t)
-	a, b := tenant(t, "a"), tenant(t, "b")
-	ch := challenge(a, id(), challenges.Draft)
-	ch.EndsAt = msp(base.Add(time.Hour))
-	must(t, s.CreateChallenge(c, ch))
-
-	up := ch
-	up.Name, up.Status, up.Target, up.Version = "Share 5 times", challenges.Published, 5, 2
-	up.Filter, up.EndsAt, up.StartsAt = nil, nil, &base
-	up.UpdatedAt = base.Add(time.Minute)
-	up.CreatedAt = base.Add(time.Hour) // ignored: creation time is immutable
-	must(t, s.UpdateChallenge(c, up))
-	got, err := s.GetChallenge(c, a, ch.ID)
-	must(t, err)
-	want := up
-	want.CreatedAt = ch.CreatedAt
-	eq(t, "after update", got, storedChallenge(want))
-
-	// Version conflict: the same update again, and a stale one.
-	mustIs(t, s.UpdateChallenge(c, up), errs.ErrDuplicate)
-	stale := up
-	stale.Version = 2
-	stale.Name = "stale"
-	mustIs(t, s.UpdateChallenge(c, stale), errs.ErrDuplicate)
-	got, err = s.GetChallenge(c, a, ch.ID)
-	must(t, err)
-	eq(t, "after conflicts", got.Name, "Share 5 times")
-
-	next := up
-	next.Version = 3
-	must(t, s.UpdateChallenge(c, next))
-
-	other := next
-	other.Tenant, other.Version = b, 4
-	mustIs(t, s.UpdateChallenge(c, other), errs.ErrNotFound)
-	missing := challenge(a, id(), challenges.Draft)
-	missing.Version = 2
-	mustIs(t, s.UpdateChallenge(c, missing), errs.ErrNotFound)
-}
-
-func testListChallenges(t *testing.T, s Store) {
-	c := ctx(t)
-	a, b := tenant(t, "a"), tenant(t, "b")
-	cids := ids(5)
-	statuses := []challenges.Status{challenges.Published, challenges.Draft, challenges.Published, challenges.Archived, challenges.Published}
-	var all []challenges.Challenge
-	// Created in reverse so the order comes from the id, not insertion.
-	for i := len(cids) - 1; i >= 0; i-- {
-		must(t, s.CreateChallenge(c, challenge(a, cids[i], statuses[i])))
-	}
-	for i := range cids {
-		all = append(all, storedChallenge(challenge(a, cids[i], statuses[i])))
-	}
-	must(t, s.CreateChallenge(c, challenge(b, id(), challenges.Published)))
-
-	for _, tc := range []struct {
-		name   string
-		status challenges.Status
-		after  string
-		limit  int
-		want   []challenges.Challenge
-	}{
-		{"all", "", "", 10, all},
-		{"first page", "", "", 2, all[:2]},
-		{"second page", "", cids[1], 2, all[2:4]},
-		{"last page", "", cids[3], 2, all[4:]},
-		{"past the end", "", cids[4], 2, nil},
-		{"published", challenges.Published, "", 10, []challenges.Challenge{all[0], all[2], all[4]}},
-		{"published paged", challenges.Published, cids[0], 1, []challenges.Challenge{all[2]}},
-		{"archived", challenges.Archived, "", 10, []challenges.Challenge{all[3]}},
-		{"default limit", "", "", 0, all},
-	} {
-		got, err := s.ListChallenges(c, a, tc.status, tc.after, tc.limit)
-		must(t, err)
-		if len(got) == 0 && len(tc.want) == 0 {
-			continue
-		}
-		eq(t, tc.name, got, tc.want)
-	}
-	got, err := s.ListChallenges(c, tenant(t, "none"), "", "", 10)
-	must(t, err)
-	if len(got) != 0 {
-		t.Fatalf("unknown tenant listed %d challenges", len(got))
-	}
-}
-
-func testContributions(t *testing.T, s Store) {
-	c := ctx(t)
-	a, b := tenant(t, "a"), tenant(t, "b")
-	cid := id()
-	contrib := func(tn, user, period, ev string) challenges.Contribution {
-		return challenges.Contribution{Tenant: tn, ChallengeID: cid, User: user, Period: period, EventID: ev, Value: 1, At: base}
-	}
-	evs := ids(5)
-	for _, ev := range evs {
-		ok, err := s.AddContribution(c, contrib(a, "u1", "", ev))
-		must(t, err)
-		if !ok {
-			t.Fatal("new contribution: inserted=false")
-		}
-	}
-	ok, err := s.AddContribution(c, contrib(a, "u1", "", evs[0]))
-	must(t, err)
-	if ok {
-		t.Fatal("repeated contribution: inserted=true")
-	}
-	for _, x := range []challenges.Contribution{
-		contrib(a, "u1", "2025-03", evs[0]), // another period
-		contrib(a, "u2", "", evs[0]),        // another user
-		contrib(b, "u1", "", evs[0]),        // another tenant
-	} {
-		ok, err := s.AddContribution(c, x)
-		must(t, err)
-		if !ok {
-			t.Fatalf("%+v: inserted=false", x)
-		}
-	}
-	for _, tc := range []struct {
-		name             string
-		tn, user, period string
-		max, want        int64
-	}{
-		{"no max", a, "u1", "", 0, 5},
-		{"negative max", a, "u1", "", -1, 5},
-		{"max below count", a, "u1", "", 3, 3},
-		{"max at count", a, "u1", "", 5, 5},
-		{"max above count", a, "u1", "", 10, 5},
-		{"other period", a, "u1", "2025-03", 0, 1},
-		{"unknown period", a, "u1", "2025-04", 0, 0},
-		{"other user", a, "u2", "", 0, 1},
-		{"other tenant", b, "u1", "", 0, 1},
-		{"unknown tenant", tenant(t, "none"), "u1", "", 0, 0},
-	} {
-		n, err := s.CountContributions(c, tc.tn, cid, tc.user, tc.period, tc.max)
-		must(t, err)
-		eq(t, tc.name, n, tc.want)
-	}
-}
-
-func testContributionsConcurrent(t *testing.T, s Store) {
-	c := ctx(t)
-	a := tenant(t, "a")
-	x := challenges.Contribution{Tenant: a, ChallengeID: id(), User: "u1", EventID: id(), Value: 1, At: base}
-	type res struct {
-		ok  bool
-		err error
-	}
-	out := parallel(20, func(int) res {
-		ok, err := s.AddContribution(c, x)
-		return res{ok, err}
-	})
-	n := 0
-	for _, r := range out {
-		must(t, r.err)
-		if r.ok {
-			n++
-		}
-	}
-	if n != 1 {
-		t.Fatalf("%d of 20 concurrent contributions inserted, want 1", n)
-	}
-	cnt, err := s.CountContributions(c, a, x.ChallengeID, "u1", "", 0)
-	must(t, err)
-	eq(t, "count", cnt, int64(1))
-}
-
-func testUserProgress(t *testing.T, s Store) {
-	c := ctx(t)
-	a, b := tenant(t, "a"), tenant(t, "b")
-	c1, c2 := "c1-"+id(), "c2-"+id()
-	add := func(tn, user, cid, period string, n int) {
-		for i := 0; i < n; i++ {
-			_, err := s.AddContribution(c, challenges.Contribution{Tenant: tn, ChallengeID: cid, User: user, Period: period, EventID: id(), Value: 1, At: base})
-			must(t, err)
-		}
-	}
-	add(a, "u1", c2, "", 2)
-	add(a, "u1", c1, "2025-W11", 1)
-	add(a, "u1", c1, "2025-W10", 3)
-	add(a, "u2", c1, "2025-W10", 4)
-	add(b, "u1", c1, "2025-W10", 5)
-	got, err := s.UserProgress(c, a, "u1")
-	must(t, err)
-	eq(t, "progress", got, []challenges.ProgressRow{
-		{ChallengeID: c1, Period: "2025-W10", Count: 3},
-		{ChallengeID: c1, Period: "2025-W11", Count: 1},
-		{ChallengeID: c2, Period: "", Count: 2},
-	})
-	got, err = s.UserProgress(c, b, "u1")
-	must(t, err)
-	eq(t, "other tenant", got, []challenges.ProgressRow{{ChallengeID: c1, Period: "2025-W10", Count: 5}})
-	got, err = s.UserProgress(c, a, "nobody")
-	must(t, err)
-	if len(got) != 0 {
-		t.Fatalf("unknown user has %d rows", len(got))
-	}
-}
-
-func testCompletions(t *testing.T, s Store) {
-	c := ctx(t)
-	a, b := tenant(t, "a"), tenant(t, "b")
-	c1, c2 := id(), id()
-	first := challenges.Completion{ID: id(), Tenant: a, ChallengeID: c1, User: "u1", Period: "", EventID: "e1", CompletedAt: base}
-	got, inserted, err := s.InsertCompletion(c, first)
-	must(t, err)
-	want := first
-	want.CompletedAt = ms(base)
-	if !inserted {
-		t.Fatal("first completion: inserted=false")
-	}
-	eq(t, "first completion", got, want)
-
-	again := challenges.Completion{ID: id(), Tenant: a, ChallengeID: c1, User: "u1", EventID: "e2", CompletedAt: base.Add(time.Hour)}
-	got, inserted, err = s.InsertCompletion(c, again)
-	must(t, err)
-	if inserted {
-		t.Fatal("second completion of the period: inserted=true")
-	}
-	eq(t, "second completion returns the first", got, want)
-
-	// Same id, other period: the id is taken.
-	clash := first
-	clash.Period = "2025-03"
-	_, _, err = s.InsertCompletion(c, clash)
-	mustIs(t, err, errs.ErrDuplicate)
-
-	later := challenges.Completion{ID: id(), Tenant: a, ChallengeID: c1, User: "u1", Period: "2025-03", EventID: "e3", CompletedAt: base.Add(2 * time.Hour)}
-	other := challenges.Completion{ID: id(), Tenant: a, ChallengeID: c2, User: "u1", EventID: "e4", CompletedAt: base.Add(time.Hour)}
-	for _, x := range []challenges.Completion{later, other,
-		{ID: id(), Tenant: a, ChallengeID: c1, User: "u2", EventID: "e5", CompletedAt: base},
-		{ID: id(), Tenant: b, ChallengeID: c1, User: "u1", EventID: "e6", CompletedAt: base},
-	} {
-		_, inserted, err := s.InsertCompletion(c, x)
-		must(t, err)
-		if !inserted {
-			t.Fatalf("%+v: inserted=false", x)
-		}
-	}
-	list, err := s.UserCompletions(c, a, "u1")
-	must(t, err)
-	later.CompletedAt, other.CompletedAt = ms(later.CompletedAt), ms(other.CompletedAt)
-	eq(t, "completions newest first", list, []challenges.Completion{later, other, want})
-
-	list, err = s.UserCompletions(c, tenant(t, "none"), "u1")
-	must(t, err)
-	if len(list) != 0 {
-		t.Fatalf("unknown tenant has %d completions", len(list))
-	}
-
-	// Defaults: an id and a time are filled in.
-	got, inserted, err = s.InsertCompletion(c, challenges.Completion{Tenant: a, ChallengeID: c2, User: "u3", EventID: "e7"})
-	must(t, err)
-	if !inserted || got.ID == "" || got.CompletedAt.IsZero() {
-		t.Fatalf("defaults: %+v inserted=%v", got, inserted)
-	}
-}
-
-func testCompletionsConcurrent(t *testing.T, s Store) {
-	c := ctx(t)
-	a := tenant(t, "a")
-	cid := id()
-	type res struct {
-		c        challenges.Completion
-		inserted bool
-		err      error
-	}
-	out := parallel(20, func(i int) res {
-		got, inserted, err := s.InsertCompletion(c, challenges.Completion{
-			ID: id(), Tenant: a, ChallengeID: cid, User: "u1", Period: "p", EventID: fmt.Sprint("e", i), CompletedAt: base,
-		})
-		return res{got, inserted, err}
-	})
-	n := 0
-	for _, r := range out {
-		must(t, r.err)
-		if r.inserted {
-			n++
-		}
-		eq(t, "winner", r.c, out[0].c)
-	}
-	if n != 1 {
-		t.Fatalf("%d of 20 concurrent completions inserted, want 1", n)
-	}
-	list, err := s.UserCompletions(c, a, "u1")
-	must(t, err)
-	eq(t, "stored completions", len(list), 1)
 }
 
 // --- points ----------------------------------------------------------------
@@ -1737,4 +1415,53 @@ func testProfilesMany(t *testing.T, s Store) {
 	got, err := s.Profiles(c, a, users)
 	must(t, err)
 	eq(t, "many profiles", byUser(got), want)
+}
+
+func testAttributes(t *testing.T, s Store) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	_, ok, err := s.GetAttributes(c, a, "u1")
+	must(t, err)
+	eq(t, "before any put", ok, false)
+
+	for _, tc := range []struct {
+		name string
+		put  profiles.Attributes
+		want profiles.Attributes
+	}{
+		{"first put",
+			profiles.Attributes{User: "u1", Tenant: a, Tier: "gold", Segments: []string{"vip", "beta"}, UpdatedAt: base},
+			profiles.Attributes{User: "u1", Tenant: a, Tier: "gold", Segments: []string{"vip", "beta"}, UpdatedAt: ms(base)}},
+		{"replaced whole",
+			profiles.Attributes{User: "u1", Tenant: a, Segments: []string{"churn-risk"}, UpdatedAt: base.Add(time.Hour)},
+			profiles.Attributes{User: "u1", Tenant: a, Segments: []string{"churn-risk"}, UpdatedAt: ms(base.Add(time.Hour))}},
+		{"segments emptied",
+			profiles.Attributes{User: "u1", Tenant: a, Tier: "silver", Segments: []string{}, UpdatedAt: base},
+			profiles.Attributes{User: "u1", Tenant: a, Tier: "silver", UpdatedAt: ms(base)}},
+	} {
+		must(t, s.PutAttributes(c, tc.put))
+		got, ok, err := s.GetAttributes(c, a, "u1")
+		must(t, err)
+		eq(t, tc.name+": found", ok, true)
+		eq(t, tc.name, got, tc.want)
+	}
+	for _, tc := range []struct{ name, tn, user string }{
+		{"other user", a, "u2"},
+		{"other tenant", b, "u1"},
+	} {
+		_, ok, err := s.GetAttributes(c, tc.tn, tc.user)
+		must(t, err)
+		eq(t, tc.name, ok, false)
+	}
+
+	before := ms(time.Now())
+	must(t, s.PutAttributes(c, profiles.Attributes{User: "u3", Tenant: a, Tier: "bronze"}))
+	got, _, err := s.GetAttributes(c, a, "u3")
+	must(t, err)
+	if got.UpdatedAt.Before(before) || got.UpdatedAt.After(time.Now()) {
+		t.Fatalf("zero UpdatedAt: %v, want now", got.UpdatedAt)
+	}
+	if err := s.PutAttributes(c, profiles.Attributes{Tenant: a, Tier: "gold"}); err == nil {
+		t.Fatal("attributes without a user accepted")
+	}
 }
