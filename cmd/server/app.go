@@ -13,6 +13,7 @@ import (
 
 	"github.com/questline/questline/audit"
 	"github.com/questline/questline/auth"
+	"github.com/questline/questline/badges"
 	"github.com/questline/questline/challenges"
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/internal/config"
@@ -29,6 +30,7 @@ import (
 type store interface {
 	events.Store
 	challenges.Store
+	badges.Store
 	points.Store
 	leaderboards.Store
 	auth.KeyStore
