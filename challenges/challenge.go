@@ -1,10 +1,13 @@
 // Package challenges holds challenge definitions, their lifecycle, player
-// progress over the event stream, completions and their rewards.
+// progress over the event stream, completions, claims and their rewards:
+// points, badges and unlockable content.
 package challenges
 
 import (
 	"context"
 	"time"
+
+	"github.com/questline/questline/events/rule"
 )
 
 // Status is a challenge's place in its lifecycle.
@@ -17,61 +20,132 @@ const (
 	Archived  Status = "archived"
 )
 
-// Challenge is a goal over the event stream with a reward.
+// Enrolment says who takes part.
+type Enrolment string
+
+// Auto enrols every eligible player; OptIn counts only players who joined
+// (POST /challenges/{id}/join), from the moment they joined.
+const (
+	Auto  Enrolment = "auto"
+	OptIn Enrolment = "opt_in"
+)
+
+// ClaimMode says how a completion's reward is paid.
+type ClaimMode string
+
+// AutoClaim pays on completion; ManualClaim waits for POST
+// /challenges/{id}/claim.
+const (
+	AutoClaim   ClaimMode = "auto"
+	ManualClaim ClaimMode = "manual"
+)
+
+// Eligibility limits a challenge to players with one of the tiers or one
+// of the segments set on them (PUT /users/{id}/attributes). Empty lists
+// admit everyone.
+type Eligibility struct {
+	Tiers    []string `json:"tiers,omitempty" maxItems:"20"`
+	Segments []string `json:"segments,omitempty" maxItems:"50"`
+}
+
+// Reward is what completing pays: points, a badge and unlockable content.
+type Reward struct {
+	Points int64  `json:"points,omitempty" minimum:"0" maximum:"1000000000"`
+	Badge  string `json:"badge_id,omitempty" maxLength:"64" doc:"A badge awarded on completion."`
+	Unlock string `json:"unlock,omitempty" maxLength:"128" doc:"A content key the app shows once unlocked, e.g. recipe-42."`
+}
+
+// Limits throttle what counts, for share-to-unlock and the like: a
+// contribution counts only MinInterval after the previous counted one, and
+// at most DailyCap count per day (in the rule's time zone). They are
+// applied over contributions in occurred_at order, so arrival order,
+// retries and concurrency cannot change the outcome.
+type Limits struct {
+	MinInterval string `json:"min_interval,omitempty" maxLength:"16" doc:"e.g. 10m: counted contributions at least this far apart."`
+	DailyCap    int64  `json:"daily_cap,omitempty" minimum:"0" maximum:"10000" doc:"At most this many counted contributions per day."`
+}
+
+// Challenge is a rule over the event stream with a reward.
 type Challenge struct {
-	ID          string `json:"id"`
-	Tenant      string `json:"-"`
-	Name        string `json:"name"`
-	Description string `json:"description,omitempty"`
-	Status      Status `json:"status"`
-	// EventType is the event that counts; Filter, when set, requires each
-	// listed prop to equal the given value.
-	EventType    string            `json:"event_type"`
-	Filter       map[string]string `json:"filter,omitempty"`
-	Target       int64             `json:"target"`
-	RewardPoints int64             `json:"reward_points"`
-	StartsAt     *time.Time        `json:"starts_at,omitempty"`
-	EndsAt       *time.Time        `json:"ends_at,omitempty"`
-	CreatedAt    time.Time         `json:"created_at"`
-	UpdatedAt    time.Time         `json:"updated_at"`
+	ID          string       `json:"id"`
+	Tenant      string       `json:"-"`
+	Name        string       `json:"name"`
+	Description string       `json:"description,omitempty"`
+	Status      Status       `json:"status"`
+	Rule        rule.Rule    `json:"rule"`
+	Limits      *Limits      `json:"limits,omitempty"`
+	Enrolment   Enrolment    `json:"enrolment"`
+	Eligibility *Eligibility `json:"eligibility,omitempty"`
+	Reward      Reward       `json:"reward"`
+	Claim       ClaimMode    `json:"claim"`
+	// MaxCompletions caps completions per user: 1 for a one-off
+	// challenge; for a recurring or rolling one, 0 means once per period
+	// without an overall cap.
+	MaxCompletions int64     `json:"max_completions"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 	// Version increases with every update; updates are compare-and-set on it.
 	Version int64 `json:"version"`
 }
 
-// Contribution is one event counted towards a user's progress. It is unique
-// per (tenant, challenge, user, period, event), which is what makes progress
-// exact under retries, replays and concurrency: progress is a count of
-// contributions, never a counter that a crash could leave half updated.
+// Contribution is one event counted towards one goal of a user's progress.
+// It is unique per (tenant, challenge, user, period, goal, event), which is
+// what makes progress exact under retries, replays and concurrency:
+// progress is always folded from contributions, never a counter that a
+// crash could leave half updated.
 type Contribution struct {
 	Tenant      string
 	ChallengeID string
 	User        string
-	Period      string // "" for a challenge without recurrence
+	Period      string // the rule's period key; "" for a single-period window
+	Goal        string
 	EventID     string
-	Value       int64
+	Amount      int64  // 1 for count and distinct, thousandths for sum
+	Key         string // distinct goals: the value's canonical key
 	At          time.Time
 }
 
-// Completion records that a user completed a challenge in a period; unique
-// per (tenant, challenge, user, period).
+// Completion records that a user completed a challenge; unique per
+// (tenant, challenge, user, period). Period is the rule's period key, or
+// for repeatable challenges "#n" after it (the n-th completion).
 type Completion struct {
-	ID          string    `json:"id"`
-	Tenant      string    `json:"-"`
-	ChallengeID string    `json:"challenge_id"`
-	User        string    `json:"user_id"`
-	Period      string    `json:"period,omitempty"`
-	EventID     string    `json:"event_id"`
-	CompletedAt time.Time `json:"completed_at"`
+	ID          string     `json:"id"`
+	Tenant      string     `json:"-"`
+	ChallengeID string     `json:"challenge_id"`
+	User        string     `json:"user_id"`
+	Period      string     `json:"period,omitempty"`
+	EventID     string     `json:"event_id"`
+	CompletedAt time.Time  `json:"completed_at"`
+	ClaimedAt   *time.Time `json:"claimed_at,omitempty"`
 }
 
-// ProgressRow is a user's contribution count for one challenge and period.
-type ProgressRow struct {
+// Enrollment records that a user joined an opt-in challenge.
+type Enrollment struct {
+	Tenant      string
 	ChallengeID string
-	Period      string
-	Count       int64
+	User        string
+	JoinedAt    time.Time
 }
 
-// Store keeps challenges, contributions and completions.
+// Unlock is content a user unlocked; unique per (tenant, user, content).
+type Unlock struct {
+	Tenant     string    `json:"-"`
+	User       string    `json:"-"`
+	Content    string    `json:"content"`
+	Source     string    `json:"source" doc:"What unlocked it, e.g. challenge:{id}."`
+	UnlockedAt time.Time `json:"unlocked_at"`
+}
+
+// Stats are a challenge's numbers for its manager.
+type Stats struct {
+	Participants int64 `json:"participants" doc:"Users with any progress."`
+	Completions  int64 `json:"completions"`
+	Completers   int64 `json:"completers" doc:"Distinct users who completed it at least once."`
+	Joined       int64 `json:"joined" doc:"Opt-in challenges: users who joined."`
+}
+
+// Store keeps challenges, contributions, completions, enrolments and
+// unlocks.
 type Store interface {
 	CreateChallenge(ctx context.Context, c Challenge) error
 	// UpdateChallenge replaces c if the stored version is c.Version-1;
@@ -80,16 +154,37 @@ type Store interface {
 	GetChallenge(ctx context.Context, tenant, id string) (Challenge, error)
 	// ListChallenges pages by id (UUIDv7, so by creation); status "" is all.
 	ListChallenges(ctx context.Context, tenant string, status Status, after string, limit int) ([]Challenge, error)
+
 	// AddContribution stores c; inserted is false when it was already there.
 	AddContribution(ctx context.Context, c Contribution) (inserted bool, err error)
-	// CountContributions counts a user's contributions to a challenge period,
-	// stopping at max (max <= 0: no limit).
-	CountContributions(ctx context.Context, tenant, challengeID, user, period string, max int64) (int64, error)
-	// UserProgress returns a user's counts for every challenge and period.
-	UserProgress(ctx context.Context, tenant, user string) ([]ProgressRow, error)
+	// Contributions returns a user's contributions to one period of a
+	// challenge, every goal, in (At, EventID) order.
+	Contributions(ctx context.Context, tenant, challengeID, user, period string) ([]Contribution, error)
+
 	// InsertCompletion stores c unless the user already completed that
 	// challenge period; then it returns the existing one and inserted=false.
 	InsertCompletion(ctx context.Context, c Completion) (stored Completion, inserted bool, err error)
 	// UserCompletions lists a user's completions, newest first.
 	UserCompletions(ctx context.Context, tenant, user string) ([]Completion, error)
+	// ChallengeCompletions lists a user's completions of one challenge,
+	// oldest first.
+	ChallengeCompletions(ctx context.Context, tenant, challengeID, user string) ([]Completion, error)
+	// ClaimCompletion sets ClaimedAt on an unclaimed completion; claimed is
+	// false when it was claimed already.
+	ClaimCompletion(ctx context.Context, tenant, completionID string, at time.Time) (claimed bool, err error)
+
+	// Join stores e; inserted is false when the user had joined already
+	// (the first JoinedAt stays).
+	Join(ctx context.Context, e Enrollment) (stored Enrollment, inserted bool, err error)
+	// Enrolled returns the user's enrolment; ok is false when there is none.
+	Enrolled(ctx context.Context, tenant, challengeID, user string) (e Enrollment, ok bool, err error)
+
+	// AddUnlock stores u; inserted is false when the user had it already.
+	AddUnlock(ctx context.Context, u Unlock) (inserted bool, err error)
+	// UserUnlocks lists a user's unlocks, newest first.
+	UserUnlocks(ctx context.Context, tenant, user string) ([]Unlock, error)
+
+	// ChallengeStats counts a challenge's participants (users with a
+	// contribution), completions, completers and enrolments.
+	ChallengeStats(ctx context.Context, tenant, challengeID string) (Stats, error)
 }

@@ -1,119 +1,270 @@
 package challenges
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/danielgtaylor/huma/v2"
+
 	"github.com/questline/questline/events"
+	"github.com/questline/questline/events/rule"
 	"github.com/questline/questline/internal/errs"
 )
 
-// Definition is what a manager writes to create a challenge.
-type Definition struct {
-	Name         string            `json:"name" minLength:"1" maxLength:"200"`
-	Description  string            `json:"description,omitempty" maxLength:"2000"`
-	EventType    string            `json:"event_type" minLength:"1" maxLength:"64" doc:"The event that counts, e.g. share."`
-	Filter       map[string]string `json:"filter,omitempty" maxProperties:"16" doc:"Props the event must carry with exactly these values."`
-	Target       int64             `json:"target" minimum:"1" maximum:"1000000" doc:"How many matching events complete the challenge."`
-	RewardPoints int64             `json:"reward_points,omitempty" minimum:"0" maximum:"1000000000"`
-	StartsAt     *time.Time        `json:"starts_at,omitempty" doc:"Events that occurred before this do not count."`
-	EndsAt       *time.Time        `json:"ends_at,omitempty" doc:"Events that occurred at or after this do not count."`
+// RuleDoc is a rule as a client sent it. It is decoded by rule.Parse,
+// strictly, so that a bad rule gets a 422 naming the exact field (e.g.
+// body.rule.goals[1].filters[0].value) rather than a generic decode error.
+type RuleDoc json.RawMessage
+
+// UnmarshalJSON keeps the raw document for rule.Parse.
+func (d *RuleDoc) UnmarshalJSON(b []byte) error {
+	*d = append((*d)[:0], b...)
+	return nil
 }
 
-func (d Definition) validate() error {
-	if !events.KnownType(d.EventType) {
-		return errs.New(errs.Unprocessable, "unknown-event-type", "event type %q is not one this tenant accepts", d.EventType).OnField("body.event_type")
+// Schema documents the rule for OpenAPI; its content is checked by
+// rule.Parse, not by schema validation.
+func (RuleDoc) Schema(huma.Registry) *huma.Schema {
+	return &huma.Schema{
+		Type: "object", AdditionalProperties: true,
+		Description: "The rule: {goals: [{id, kind: count|sum|distinct, event_type, prop, filters: [{prop, op, value|values}], target, label}], " +
+			"ordered, window: {starts_at, ends_at, rolling, recurrence: daily|weekly|monthly, time_zone}}. See the RuleRule schema.",
 	}
-	for k, v := range d.Filter {
-		if k == "" || len(k) > 64 || len(v) > 256 {
-			return errs.New(errs.Unprocessable, "bad-filter", "filter keys are 1-64 characters and values at most 256").OnField("body.filter")
+}
+
+// Definition is what a manager writes to create a challenge. A one-goal
+// count challenge may be written in shorthand (event_type, filter, target,
+// starts_at, ends_at) instead of rule.
+type Definition struct {
+	Name           string       `json:"name" minLength:"1" maxLength:"200"`
+	Description    string       `json:"description,omitempty" maxLength:"2000"`
+	Rule           RuleDoc      `json:"rule,omitempty"`
+	Limits         *Limits      `json:"limits,omitempty"`
+	Enrolment      Enrolment    `json:"enrolment,omitempty" enum:"auto,opt_in" default:"auto"`
+	Eligibility    *Eligibility `json:"eligibility,omitempty"`
+	Reward         *Reward      `json:"reward,omitempty"`
+	Claim          ClaimMode    `json:"claim,omitempty" enum:"auto,manual" default:"auto"`
+	MaxCompletions *int64       `json:"max_completions,omitempty" minimum:"0" maximum:"100000" doc:"Completions per user: default 1 for a one-off challenge, 0 (once per period, no overall cap) for a recurring or rolling one."`
+
+	// The shorthand for a one-goal count challenge.
+	EventType    string            `json:"event_type,omitempty" maxLength:"64" doc:"Shorthand: the event that counts, e.g. share."`
+	Filter       map[string]string `json:"filter,omitempty" maxProperties:"16" doc:"Shorthand: props the event must carry with exactly these values."`
+	Target       int64             `json:"target,omitempty" minimum:"0" maximum:"1000000" doc:"Shorthand: how many matching events complete it."`
+	RewardPoints int64             `json:"reward_points,omitempty" minimum:"0" maximum:"1000000000" doc:"Shorthand for reward.points."`
+	StartsAt     *time.Time        `json:"starts_at,omitempty" doc:"Shorthand for rule.window.starts_at."`
+	EndsAt       *time.Time        `json:"ends_at,omitempty" doc:"Shorthand for rule.window.ends_at."`
+}
+
+// challenge validates d and returns the challenge it defines (without
+// identity or lifecycle fields).
+func (d Definition) challenge() (Challenge, error) {
+	r, err := d.rule()
+	if err != nil {
+		return Challenge{}, err
+	}
+	c := Challenge{
+		Name: d.Name, Description: d.Description, Rule: r, Limits: d.Limits,
+		Enrolment: d.Enrolment, Eligibility: d.Eligibility, Claim: d.Claim,
+	}
+	if d.Reward != nil {
+		c.Reward = *d.Reward
+	}
+	if d.RewardPoints != 0 {
+		if c.Reward.Points != 0 {
+			return Challenge{}, invalid("reward_points", "give reward.points or reward_points, not both")
+		}
+		c.Reward.Points = d.RewardPoints
+	}
+	if c.Enrolment == "" {
+		c.Enrolment = Auto
+	}
+	if c.Claim == "" {
+		c.Claim = AutoClaim
+	}
+	c.MaxCompletions = 1
+	if r.Window.Recurrence != rule.Once || r.Window.Rolling != "" {
+		c.MaxCompletions = 0
+	}
+	if d.MaxCompletions != nil {
+		c.MaxCompletions = *d.MaxCompletions
+	}
+	return c, c.validate()
+}
+
+// rule parses the rule, or builds one from the shorthand.
+func (d Definition) rule() (rule.Rule, error) {
+	short := d.EventType != "" || d.Filter != nil || d.Target != 0 || d.StartsAt != nil || d.EndsAt != nil
+	if len(d.Rule) > 0 && string(d.Rule) != "null" {
+		if short {
+			return rule.Rule{}, invalid("rule", "give rule or the shorthand (event_type, filter, target, starts_at, ends_at), not both")
+		}
+		r, err := rule.Parse(d.Rule)
+		if err != nil {
+			return rule.Rule{}, ruleError(err)
+		}
+		return r, ruleError(r.Validate(events.KnownType))
+	}
+	if d.EventType == "" || d.Target < 1 {
+		return rule.Rule{}, invalid("rule", "a challenge needs a rule, or event_type and a target of at least 1")
+	}
+	g := rule.Goal{Kind: rule.Count, EventType: d.EventType, Target: json.Number(fmt.Sprint(d.Target))}
+	for _, k := range sortedKeys(d.Filter) {
+		g.Filters = append(g.Filters, rule.Filter{Prop: k, Op: rule.Eq, Value: d.Filter[k]})
+	}
+	r := rule.Rule{Goals: []rule.Goal{g}, Window: rule.Window{StartsAt: d.StartsAt, EndsAt: d.EndsAt}}
+	r.Normalize()
+	if err := r.Validate(events.KnownType); err != nil {
+		// Shorthand fields map one to one onto the rule's first goal.
+		var fe *rule.FieldError
+		if errors.As(err, &fe) {
+			field := strings.NewReplacer("goals[0].filters", "filter", "goals[0].", "", "window.", "").Replace(fe.Field)
+			return rule.Rule{}, errs.New(errs.Unprocessable, ruleCode(fe), "%s", fe.Message).OnField("body." + field)
+		}
+		return rule.Rule{}, err
+	}
+	return r, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// ruleError turns a rule's *FieldError into a 422 at body.rule.<field>.
+func ruleError(err error) error {
+	var fe *rule.FieldError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	field := "rule"
+	if fe.Field != "" {
+		field += "." + fe.Field
+	}
+	return errs.New(errs.Unprocessable, ruleCode(fe), "%s", fe.Message).OnField("body." + field)
+}
+
+// ruleCode is the problem type of a rule error: the one events use for an
+// unknown type, else bad-rule.
+func ruleCode(fe *rule.FieldError) string {
+	if strings.HasSuffix(fe.Field, "event_type") && strings.HasPrefix(fe.Message, "unknown event type") {
+		return "unknown-event-type"
+	}
+	return "bad-rule"
+}
+
+func invalid(field, format string, args ...any) error {
+	return errs.New(errs.Unprocessable, "bad-challenge", format, args...).OnField("body." + field)
+}
+
+// validate checks what the rule package does not: the challenge's own
+// settings and how they fit the rule.
+func (c Challenge) validate() error {
+	if c.Limits != nil {
+		if c.Limits.MinInterval != "" {
+			d, err := time.ParseDuration(c.Limits.MinInterval)
+			if err != nil || d < time.Second || d > 31*24*time.Hour {
+				return invalid("limits.min_interval", "min_interval is a duration from 1s to 744h, e.g. 10m")
+			}
+		}
+		if c.Limits.DailyCap < 0 {
+			return invalid("limits.daily_cap", "daily_cap cannot be negative")
 		}
 	}
-	if d.StartsAt != nil && d.EndsAt != nil && !d.EndsAt.After(*d.StartsAt) {
-		return errs.New(errs.Unprocessable, "bad-window", "ends_at must be after starts_at").OnField("body.ends_at")
+	if c.Eligibility != nil {
+		for i, t := range append(slices.Clone(c.Eligibility.Tiers), c.Eligibility.Segments...) {
+			if t == "" || len(t) > 64 {
+				return invalid("eligibility", "entry %d: tiers and segments are 1-64 characters", i)
+			}
+		}
+	}
+	if c.Reward.Unlock != "" && !contentKey(c.Reward.Unlock) {
+		return invalid("reward.unlock", "unlock is a content key of letters, digits, '-', '_', '.', ':' and '/'")
+	}
+	once := c.Rule.Window.Recurrence == rule.Once && c.Rule.Window.Rolling == ""
+	if once && c.MaxCompletions > 1 {
+		return invalid("max_completions", "a one-off challenge completes once; give the rule a recurrence or a rolling window to repeat it")
+	}
+	if once && c.MaxCompletions == 0 {
+		return invalid("max_completions", "a one-off challenge completes once: max_completions is 1")
 	}
 	return nil
 }
 
-func (d Definition) apply(c *Challenge) {
-	c.Name, c.Description, c.EventType, c.Filter = d.Name, d.Description, d.EventType, d.Filter
-	c.Target, c.RewardPoints = d.Target, d.RewardPoints
-	c.StartsAt, c.EndsAt = utc(d.StartsAt), utc(d.EndsAt)
-}
-
-func (c Challenge) definition() Definition {
-	return Definition{
-		Name: c.Name, Description: c.Description, EventType: c.EventType, Filter: c.Filter,
-		Target: c.Target, RewardPoints: c.RewardPoints, StartsAt: c.StartsAt, EndsAt: c.EndsAt,
+func contentKey(s string) bool {
+	for _, r := range s {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.:/", r)
+		if !ok {
+			return false
+		}
 	}
+	return s != ""
 }
 
 // Patch changes some fields of a challenge; absent fields stay as they are.
+// What a published challenge may change is decided by Service.Update.
 type Patch struct {
-	Name         *string           `json:"name,omitempty" minLength:"1" maxLength:"200"`
-	Description  *string           `json:"description,omitempty" maxLength:"2000"`
-	EventType    *string           `json:"event_type,omitempty" minLength:"1" maxLength:"64"`
-	Filter       map[string]string `json:"filter,omitempty" maxProperties:"16"`
-	Target       *int64            `json:"target,omitempty" minimum:"1" maximum:"1000000"`
-	RewardPoints *int64            `json:"reward_points,omitempty" minimum:"0" maximum:"1000000000"`
-	StartsAt     *time.Time        `json:"starts_at,omitempty"`
-	EndsAt       *time.Time        `json:"ends_at,omitempty"`
+	Name           *string      `json:"name,omitempty" minLength:"1" maxLength:"200"`
+	Description    *string      `json:"description,omitempty" maxLength:"2000"`
+	Rule           RuleDoc      `json:"rule,omitempty"`
+	Limits         *Limits      `json:"limits,omitempty"`
+	Enrolment      *Enrolment   `json:"enrolment,omitempty" enum:"auto,opt_in"`
+	Eligibility    *Eligibility `json:"eligibility,omitempty"`
+	Reward         *Reward      `json:"reward,omitempty"`
+	Claim          *ClaimMode   `json:"claim,omitempty" enum:"auto,manual"`
+	MaxCompletions *int64       `json:"max_completions,omitempty" minimum:"0" maximum:"100000"`
+	EndsAt         *time.Time   `json:"ends_at,omitempty" doc:"Moves the rule window's end."`
 }
 
-func (p Patch) changesRules() bool {
-	return p.EventType != nil || p.Filter != nil || p.Target != nil || p.RewardPoints != nil || p.StartsAt != nil
-}
-
-func (p Patch) apply(c *Challenge) {
+// apply returns c with the patch applied, validated.
+func (p Patch) apply(c Challenge) (Challenge, error) {
 	if p.Name != nil {
 		c.Name = *p.Name
 	}
 	if p.Description != nil {
 		c.Description = *p.Description
 	}
-	if p.EventType != nil {
-		c.EventType = *p.EventType
-	}
-	if p.Filter != nil {
-		c.Filter = p.Filter
-	}
-	if p.Target != nil {
-		c.Target = *p.Target
-	}
-	if p.RewardPoints != nil {
-		c.RewardPoints = *p.RewardPoints
-	}
-	if p.StartsAt != nil {
-		c.StartsAt = utc(p.StartsAt)
+	if len(p.Rule) > 0 && string(p.Rule) != "null" {
+		r, err := rule.Parse(p.Rule)
+		if err == nil {
+			err = r.Validate(events.KnownType)
+		}
+		if err != nil {
+			return Challenge{}, ruleError(err)
+		}
+		c.Rule = r
 	}
 	if p.EndsAt != nil {
-		c.EndsAt = utc(p.EndsAt)
-	}
-}
-
-func utc(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC().Truncate(time.Millisecond)
-	return &u
-}
-
-// counts reports whether ev counts towards c: right type, inside the
-// challenge's window by occurred_at, every filter prop equal.
-func (c Challenge) counts(ev events.Event) bool {
-	if ev.Type != c.EventType {
-		return false
-	}
-	if c.StartsAt != nil && ev.OccurredAt.Before(*c.StartsAt) {
-		return false
-	}
-	if c.EndsAt != nil && !ev.OccurredAt.Before(*c.EndsAt) {
-		return false
-	}
-	for k, want := range c.Filter {
-		if events.PropString(ev.Props[k]) != want {
-			return false
+		c.Rule.Window.EndsAt = p.EndsAt
+		c.Rule.Normalize()
+		if err := c.Rule.Validate(events.KnownType); err != nil {
+			return Challenge{}, ruleError(err)
 		}
 	}
-	return true
+	if p.Limits != nil {
+		c.Limits = p.Limits
+	}
+	if p.Enrolment != nil {
+		c.Enrolment = *p.Enrolment
+	}
+	if p.Eligibility != nil {
+		c.Eligibility = p.Eligibility
+	}
+	if p.Reward != nil {
+		c.Reward = *p.Reward
+	}
+	if p.Claim != nil {
+		c.Claim = *p.Claim
+	}
+	if p.MaxCompletions != nil {
+		c.MaxCompletions = *p.MaxCompletions
+	}
+	return c, c.validate()
 }

@@ -3,6 +3,7 @@ package challenges
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -16,6 +17,11 @@ func Routes(api huma.API, s *Service) {
 	huma.Register(api, huma.Operation{
 		OperationID: "create-challenge", Method: http.MethodPost, Path: "/v1/challenges",
 		Summary: "Create a draft challenge (manager)", Tags: tags, Security: sec, DefaultStatus: http.StatusCreated,
+		Description: "A challenge is a rule (goals over the event stream: count, sum of a prop, distinct values of a prop, with filters; " +
+			"several goals, optionally ordered as steps; a window with start/end, a rolling span or a daily/weekly/monthly recurrence " +
+			"in a time zone) and a reward (points, a badge, unlockable content). Events count by occurred_at: one arriving late still " +
+			"counts for its period if it arrives within 24 h of the period's end. A bad rule answers 422 naming the field, " +
+			"e.g. body.rule.goals[0].target.",
 	}, func(ctx context.Context, in *struct{ Body Definition }) (*challengeOutput, error) {
 		p, err := auth.Require(ctx, auth.Manager)
 		if err != nil {
@@ -65,9 +71,11 @@ func Routes(api huma.API, s *Service) {
 	huma.Register(api, huma.Operation{
 		OperationID: "update-challenge", Method: http.MethodPatch, Path: "/v1/challenges/{id}",
 		Summary: "Edit a challenge (manager)", Tags: tags, Security: sec,
-		Description: "A draft may change freely. A published challenge may change only name, description and ends_at " +
-			"(409 challenge-published otherwise), so progress players already made is never re-judged; " +
-			"to change its rules, archive it and publish a new one. Archived challenges cannot change.",
+		Description: "A draft may change freely. A published challenge may change its name, description, reward, eligibility, " +
+			"max_completions and ends_at; these apply from the next event on and never re-judge progress already made " +
+			"(a new reward pays completions made after the change; a lowered cap stops further completions but takes none back). " +
+			"What counts and how (rule, limits, enrolment, claim) is frozen once published: changing it answers 409 challenge-published; " +
+			"archive the challenge and publish a new one instead. Archived challenges cannot change.",
 	}, func(ctx context.Context, in *struct {
 		ID   string `path:"id" maxLength:"64"`
 		Body Patch
@@ -95,9 +103,15 @@ func Routes(api huma.API, s *Service) {
 			return one(t.do(ctx, p.Tenant, in.ID))
 		})
 	}
+	playerRoutes(api, s, sec, tags)
+}
+
+func playerRoutes(api huma.API, s *Service, sec []map[string][]string, tags []string) {
 	huma.Register(api, huma.Operation{
 		OperationID: "list-my-challenges", Method: http.MethodGet, Path: "/v1/me/challenges",
 		Summary: "My challenges with progress", Tags: tags, Security: sec,
+		Description: "Every published challenge the player is eligible for, with progress per goal in the current period, " +
+			"time left (resets_at), reward and what counts (the rule); plus archived ones the player completed.",
 	}, func(ctx context.Context, _ *struct{}) (*myChallengesOutput, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
@@ -110,6 +124,68 @@ func Routes(api huma.API, s *Service) {
 		out := &myChallengesOutput{}
 		out.Body.Challenges = cs
 		return out, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "join-challenge", Method: http.MethodPost, Path: "/v1/challenges/{id}/join",
+		Summary: "Join an opt-in challenge", Tags: tags, Security: sec,
+		Description: "Only events that occur after joining count. Joining again changes nothing. 403 not-eligible for other tiers or segments; 409 not-opt-in for a challenge everyone takes part in.",
+	}, func(ctx context.Context, in *idInput) (*joinOutput, error) {
+		p, err := auth.Require(ctx)
+		if err != nil {
+			return nil, err
+		}
+		e, err := s.Join(ctx, p.Tenant, in.ID, p.Subject)
+		if err != nil {
+			return nil, err
+		}
+		out := &joinOutput{}
+		out.Body.ChallengeID, out.Body.JoinedAt = e.ChallengeID, e.JoinedAt
+		return out, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "claim-challenge", Method: http.MethodPost, Path: "/v1/challenges/{id}/claim",
+		Summary: "Claim the reward of a completed challenge", Tags: tags, Security: sec,
+		Description: "For challenges with claim: manual. Pays every unclaimed completion's reward once; repeating the call (or racing it) pays nothing more and answers the same. 409 nothing-to-claim before a completion.",
+	}, func(ctx context.Context, in *idInput) (*claimOutput, error) {
+		p, err := auth.Require(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c, err := s.Claim(ctx, p.Tenant, in.ID, p.Subject)
+		if err != nil {
+			return nil, err
+		}
+		return &claimOutput{Body: c}, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "list-my-unlocks", Method: http.MethodGet, Path: "/v1/me/unlocks",
+		Summary: "Content I unlocked", Tags: tags, Security: sec,
+	}, func(ctx context.Context, _ *struct{}) (*unlocksOutput, error) {
+		p, err := auth.Require(ctx)
+		if err != nil {
+			return nil, err
+		}
+		us, err := s.Unlocks(ctx, p.Tenant, p.Subject)
+		if err != nil {
+			return nil, err
+		}
+		out := &unlocksOutput{}
+		out.Body.Unlocks = append([]Unlock{}, us...)
+		return out, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "get-challenge-stats", Method: http.MethodGet, Path: "/v1/challenges/{id}/stats",
+		Summary: "Participants, completions and completion rate (manager)", Tags: tags, Security: sec,
+	}, func(ctx context.Context, in *idInput) (*statsOutput, error) {
+		p, err := auth.Require(ctx, auth.Manager)
+		if err != nil {
+			return nil, err
+		}
+		st, err := s.Stats(ctx, p.Tenant, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		return &statsOutput{Body: st}, nil
 	})
 }
 
@@ -144,3 +220,20 @@ type myChallengesOutput struct {
 		Challenges []PlayerChallenge `json:"challenges"`
 	}
 }
+
+type joinOutput struct {
+	Body struct {
+		ChallengeID string    `json:"challenge_id"`
+		JoinedAt    time.Time `json:"joined_at"`
+	}
+}
+
+type claimOutput struct{ Body Claimed }
+
+type unlocksOutput struct {
+	Body struct {
+		Unlocks []Unlock `json:"unlocks"`
+	}
+}
+
+type statsOutput struct{ Body ManagerStats }

@@ -3,11 +3,14 @@ package challenges
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/questline/questline/events"
+	"github.com/questline/questline/events/rule"
+	"github.com/questline/questline/profiles"
 )
 
 // HandleEvent counts ev towards every active challenge it matches, records
@@ -21,11 +24,23 @@ func (s *Service) HandleEvent(ctx context.Context, ev events.Event, r *events.Re
 		return nil, err
 	}
 	var emit []events.Event
+	var who *player
 	for _, c := range cs {
-		if !c.counts(ev) {
+		m, ok := c.match(ev)
+		if !ok {
 			continue
 		}
-		sys, err := s.count(ctx, c, ev, r)
+		if who == nil {
+			who = &player{s: s, tenant: ev.Tenant, user: ev.User}
+		}
+		in, err := who.takesPart(ctx, c, ev.OccurredAt)
+		if err != nil {
+			return nil, fmt.Errorf("challenges: event %s on %s: %w", ev.ID, c.ID, err)
+		}
+		if !in {
+			continue
+		}
+		sys, err := s.count(ctx, c, ev, m, r)
 		if err != nil {
 			return nil, fmt.Errorf("challenges: event %s on %s: %w", ev.ID, c.ID, err)
 		}
@@ -44,156 +59,286 @@ func (s *Service) Preview(ctx context.Context, ev events.Event, r *events.Result
 	}
 	var progress []events.Progress
 	for _, c := range cs {
-		if !c.counts(ev) {
+		m, ok := c.match(ev)
+		if !ok {
 			continue
 		}
-		if !s.doneBefore(completionKey{ev.Tenant, c.ID, ev.User, ""}, ev.ID) {
+		if !s.finished(ev, c, m.period.Key) {
 			return false, nil
 		}
-		progress = append(progress, finished(c))
+		progress = append(progress, finishedProgress(c))
 	}
 	r.Progress = append(r.Progress, progress...)
 	return true, nil
 }
 
-func finished(c Challenge) events.Progress {
-	return events.Progress{ChallengeID: c.ID, Name: c.Name, Current: c.Target, Target: c.Target, Completed: true}
+// match is what an event adds to a challenge: its period and, per goal id,
+// its contribution.
+type match struct {
+	period rule.Period
+	goals  map[string]rule.Contribution
 }
 
-func (s *Service) count(ctx context.Context, c Challenge, ev events.Event, r *events.Result) ([]events.Event, error) {
-	const period = "" // challenges without recurrence have one period
-	key := completionKey{ev.Tenant, c.ID, ev.User, period}
-	if s.doneBefore(key, ev.ID) {
-		r.Progress = append(r.Progress, finished(c))
+// match reports whether ev counts towards c: a goal matches it and the
+// window takes it (by occurred_at; late within the grace, see rule.Window).
+func (c Challenge) match(ev events.Event) (match, bool) {
+	re := rule.Event{Type: ev.Type, Props: ev.Props, OccurredAt: ev.OccurredAt}
+	m := match{goals: map[string]rule.Contribution{}}
+	for _, g := range c.Rule.Goals {
+		if cb, ok := g.Match(re); ok {
+			m.goals[g.ID] = cb
+		}
+	}
+	if len(m.goals) == 0 {
+		return match{}, false
+	}
+	received := ev.ReceivedAt
+	if received.IsZero() {
+		received = ev.OccurredAt
+	}
+	p, ok := c.Rule.Window.Counts(ev.OccurredAt, received)
+	m.period = p
+	return m, ok
+}
+
+// player answers eligibility and enrolment for one user, reading their
+// attributes at most once per event.
+type player struct {
+	s            *Service
+	tenant, user string
+	attrs        *profiles.Attributes
+}
+
+// takesPart reports whether the user's event at `at` counts for c: they are
+// eligible, and for an opt-in challenge they had joined by then.
+func (p *player) takesPart(ctx context.Context, c Challenge, at time.Time) (bool, error) {
+	if c.Eligibility != nil && (len(c.Eligibility.Tiers) > 0 || len(c.Eligibility.Segments) > 0) {
+		if p.attrs == nil {
+			a, _, err := p.s.attributes(ctx, p.tenant, p.user)
+			if err != nil {
+				return false, err
+			}
+			p.attrs = &a
+		}
+		if !eligible(*c.Eligibility, *p.attrs) {
+			return false, nil
+		}
+	}
+	if c.Enrolment != OptIn {
+		return true, nil
+	}
+	e, ok, err := p.s.Store.Enrolled(ctx, p.tenant, c.ID, p.user)
+	return ok && !at.Before(e.JoinedAt), err
+}
+
+func (s *Service) attributes(ctx context.Context, tenant, user string) (profiles.Attributes, bool, error) {
+	if s.Attributes == nil {
+		return profiles.Attributes{}, false, nil
+	}
+	a, ok, err := s.Attributes.GetAttributes(ctx, tenant, user)
+	if err != nil {
+		return profiles.Attributes{}, false, fmt.Errorf("challenges: attributes of %s: %w", user, err)
+	}
+	return a, ok, nil
+}
+
+// eligible reports whether a user with attributes a may take part: in one
+// of the tiers, if any are listed, and in one of the segments, if any are.
+func eligible(e Eligibility, a profiles.Attributes) bool {
+	if len(e.Tiers) > 0 && !slices.Contains(e.Tiers, a.Tier) {
+		return false
+	}
+	if len(e.Segments) > 0 && !slices.ContainsFunc(e.Segments, func(s string) bool { return slices.Contains(a.Segments, s) }) {
+		return false
+	}
+	return true
+}
+
+// capPeriod keys the shortcut for a user who reached a challenge's cap.
+const capPeriod = "#cap"
+
+// finished reports whether the user can no longer progress on c in period
+// (completed it there, or reached the cap), with every effect written by
+// an event other than ev.
+func (s *Service) finished(ev events.Event, c Challenge, period string) bool {
+	if c.Rule.Window.Rolling == "" && s.doneBefore(completionKey{ev.Tenant, c.ID, ev.User, period}, ev.ID) {
+		return true
+	}
+	return s.doneBefore(completionKey{ev.Tenant, c.ID, ev.User, capPeriod}, ev.ID)
+}
+
+func finishedProgress(c Challenge) events.Progress {
+	p := events.Progress{ChallengeID: c.ID, Name: c.Name, Completed: true}
+	for _, g := range c.Rule.Goals {
+		t := display(g, g.Threshold())
+		p.Goals = append(p.Goals, events.GoalProgress{ID: g.ID, Label: g.Label, Current: t, Target: t, Met: true})
+	}
+	p.Current, p.Target = summary(p.Goals)
+	return p
+}
+
+// count records what ev adds to c for its user and completes c when every
+// goal is met.
+func (s *Service) count(ctx context.Context, c Challenge, ev events.Event, m match, r *events.Result) ([]events.Event, error) {
+	base := m.period.Key
+	if s.finished(ev, c, base) {
+		r.Progress = append(r.Progress, finishedProgress(c))
 		return nil, nil
 	}
-	inserted, err := s.store.AddContribution(ctx, Contribution{
-		Tenant: ev.Tenant, ChallengeID: c.ID, User: ev.User, Period: period,
-		EventID: ev.ID, Value: 1, At: ev.OccurredAt,
-	})
+	inserted := false
+	for _, g := range c.Rule.Goals {
+		cb, ok := m.goals[g.ID]
+		if !ok {
+			continue
+		}
+		ins, err := s.Store.AddContribution(ctx, Contribution{
+			Tenant: ev.Tenant, ChallengeID: c.ID, User: ev.User, Period: base, Goal: g.ID,
+			EventID: ev.ID, Amount: cb.Amount, Key: cb.Key, At: ev.OccurredAt,
+		})
+		if err != nil {
+			return nil, err
+		}
+		inserted = inserted || ins
+	}
+	comps, err := s.Store.ChallengeCompletions(ctx, ev.Tenant, c.ID, ev.User)
 	if err != nil {
 		return nil, err
 	}
-	n, err := s.store.CountContributions(ctx, ev.Tenant, c.ID, ev.User, period, c.Target)
+	if i := slices.IndexFunc(comps, func(x Completion) bool { return x.EventID == ev.ID }); i >= 0 {
+		// A replay of the completing event: finish whatever a crash left.
+		r.Progress = append(r.Progress, finishedProgress(c))
+		return s.finish(ctx, c, comps[i], comps, ev, r, false)
+	}
+	st, err := s.state(ctx, c, ev.User, base, ev.OccurredAt, comps)
 	if err != nil {
 		return nil, err
 	}
-	p := events.Progress{ChallengeID: c.ID, Name: c.Name, Current: n, Target: c.Target, Completed: n >= c.Target}
+	p := st.report(c, base)
 	r.Progress = append(r.Progress, p)
 	if inserted {
-		s.push(ctx, ev, "progress", p)
+		s.push(ctx, ev.Tenant, ev.User, "progress", p)
 	}
-	if n < c.Target {
+	if !p.Completed {
 		return nil, nil
 	}
-	done, fresh, err := s.store.InsertCompletion(ctx, Completion{
+	slot, ok := completionSlot(c, base, comps)
+	if !ok {
+		return nil, nil
+	}
+	done, fresh, err := s.Store.InsertCompletion(ctx, Completion{
 		ID: uuid.Must(uuid.NewV7()).String(), Tenant: ev.Tenant, ChallengeID: c.ID, User: ev.User,
-		Period: period, EventID: ev.ID, CompletedAt: s.now().UTC().Truncate(time.Millisecond),
+		Period: slot, EventID: ev.ID, CompletedAt: s.Now().UTC().Truncate(time.Millisecond),
 	})
 	if err != nil {
 		return nil, err
 	}
 	if done.EventID != ev.ID {
-		// Completed earlier by another event, whose own processing (or
-		// the sweeper's replay of it) pays the reward.
-		s.markDone(key, done.EventID)
+		// Completed by another event, whose own processing (or the
+		// sweeper's replay of it) pays the reward.
 		return nil, nil
 	}
-	r.Completions = append(r.Completions, events.Completion{ChallengeID: c.ID, Name: c.Name, RewardPoints: c.RewardPoints})
-	if c.RewardPoints > 0 {
-		by, balance, err := s.payer.PayOnce(ctx, ev.Tenant, ev.User, c.RewardPoints,
-			"challenge:"+c.ID+":"+done.ID, "challenge "+c.Name, ev.ID)
-		if err != nil {
-			return nil, err
-		}
-		if by == ev.ID {
-			r.Points = append(r.Points, events.Points{Amount: c.RewardPoints, Reason: "challenge " + c.Name, Balance: balance})
-		}
+	return s.finish(ctx, c, done, append(comps, done), ev, r, fresh)
+}
+
+// completionSlot names the completion this progress would make: the
+// period itself (once per period), or for a rolling window "#n", the n-th
+// completion. ok is false when the user completed the period already or
+// reached the cap.
+//
+// The cap is checked against completions read before the insert; only a
+// late event completing an earlier period at the very moment another
+// completes the current one could pass it, and only by one.
+func completionSlot(c Challenge, period string, comps []Completion) (string, bool) {
+	n := int64(len(comps))
+	if c.MaxCompletions > 0 && n >= c.MaxCompletions {
+		return "", false
 	}
+	if c.Rule.Window.Rolling != "" {
+		return fmt.Sprintf("#%d", n+1), true
+	}
+	if slices.ContainsFunc(comps, func(x Completion) bool { return x.Period == period }) {
+		return "", false
+	}
+	return period, true
+}
+
+// finish runs a completion's effects: the push and system event, and for
+// an automatic claim the reward. All are keyed by the completion, so it is
+// safe to run again after a crash.
+func (s *Service) finish(ctx context.Context, c Challenge, done Completion, comps []Completion, ev events.Event, r *events.Result, fresh bool) ([]events.Event, error) {
+	r.Completions = append(r.Completions, events.Completion{ChallengeID: c.ID, Name: c.Name, RewardPoints: c.Reward.Points})
 	if fresh {
-		s.push(ctx, ev, "challenge.completed", map[string]any{
-			"challenge_id": c.ID, "name": c.Name, "reward_points": c.RewardPoints, "completed_at": done.CompletedAt,
+		s.push(ctx, ev.Tenant, ev.User, "challenge.completed", map[string]any{
+			"challenge_id": c.ID, "name": c.Name, "period": done.Period, "reward": c.Reward,
+			"claim": c.Claim, "completed_at": done.CompletedAt,
 		})
 	}
-	s.markDone(key, done.EventID)
-	return []events.Event{{
+	emit := []events.Event{{
 		Tenant: ev.Tenant, User: ev.User, Type: "challenge.completed",
 		Props:          map[string]any{"challenge_id": c.ID},
 		OccurredAt:     done.CompletedAt,
 		IdempotencyKey: "challenge.completed:" + done.ID,
-	}}, nil
+	}}
+	if c.Claim == AutoClaim {
+		sys, err := s.reward(ctx, c, done, r)
+		if err != nil {
+			return nil, err
+		}
+		emit = append(emit, sys...)
+	}
+	s.markDone(completionKey{ev.Tenant, c.ID, ev.User, done.Period}, done.EventID)
+	if c.MaxCompletions > 0 && int64(len(comps)) >= c.MaxCompletions {
+		s.markDone(completionKey{ev.Tenant, c.ID, ev.User, capPeriod}, done.EventID)
+	}
+	return emit, nil
+}
+
+// reward pays a completion's reward: points, a badge and content, each
+// keyed by the completion so it is paid once however often this runs. r,
+// when not nil, reports the points to the event's sender.
+func (s *Service) reward(ctx context.Context, c Challenge, done Completion, r *events.Result) ([]events.Event, error) {
+	var emit []events.Event
+	if pts := c.Reward.Points; pts > 0 {
+		key := "challenge:" + c.ID + ":" + done.ID
+		reason := "challenge " + c.Name
+		by, balance, err := s.Payer.PayOnce(ctx, done.Tenant, done.User, pts, key, reason, done.EventID)
+		if err != nil {
+			return nil, err
+		}
+		if r != nil && by == done.EventID {
+			r.Points = append(r.Points, events.Points{Amount: pts, Reason: reason, Balance: balance})
+		}
+		emit = append(emit, events.Event{
+			Tenant: done.Tenant, User: done.User, Type: "points.earned",
+			Props:          map[string]any{"amount": float64(pts), "key": key},
+			OccurredAt:     done.CompletedAt,
+			IdempotencyKey: "points.earned:" + key,
+		})
+	}
+	if c.Reward.Badge != "" && s.Awarder != nil {
+		sys, err := s.Awarder.Award(ctx, done.Tenant, done.User, c.Reward.Badge, "challenge:"+c.ID, done.EventID)
+		if err != nil {
+			return nil, fmt.Errorf("badge %s: %w", c.Reward.Badge, err)
+		}
+		emit = append(emit, sys...)
+	}
+	if c.Reward.Unlock != "" {
+		u := Unlock{Tenant: done.Tenant, User: done.User, Content: c.Reward.Unlock, Source: "challenge:" + c.ID, UnlockedAt: s.Now().UTC().Truncate(time.Millisecond)}
+		fresh, err := s.Store.AddUnlock(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		if fresh {
+			s.push(ctx, done.Tenant, done.User, "content.unlocked", u)
+		}
+	}
+	return emit, nil
 }
 
 // push is best effort: the durable state is already written and the
 // player's views always read it, so a failed push must not fail the event.
-func (s *Service) push(ctx context.Context, ev events.Event, typ string, data any) {
-	if s.notify != nil {
-		_ = s.notify.PublishUser(ctx, ev.Tenant, ev.User, typ, data)
-	}
-}
-
-// PlayerChallenge is a challenge as one player sees it.
-type PlayerChallenge struct {
-	Challenge
-	State       string     `json:"state" enum:"active,upcoming,completed,ended" doc:"upcoming: not started; active: counting; completed: done; ended: over without completion."`
-	Current     int64      `json:"current"`
-	CompletedAt *time.Time `json:"completed_at,omitempty"`
-	// ResetsAt is when the window closes; null when it never does.
-	ResetsAt *time.Time `json:"resets_at,omitempty"`
-	// SecondsLeft counts down to ResetsAt; null when it never closes.
-	SecondsLeft *int64 `json:"seconds_left,omitempty"`
-}
-
-// ForPlayer lists the tenant's published challenges with the user's
-// progress, plus archived ones the user completed.
-func (s *Service) ForPlayer(ctx context.Context, tenant, user string) ([]PlayerChallenge, error) {
-	rows, err := s.store.UserProgress(ctx, tenant, user)
-	if err != nil {
-		return nil, fmt.Errorf("challenges: progress of %s: %w", user, err)
-	}
-	comps, err := s.store.UserCompletions(ctx, tenant, user)
-	if err != nil {
-		return nil, fmt.Errorf("challenges: completions of %s: %w", user, err)
-	}
-	count := map[string]int64{}
-	for _, r := range rows {
-		count[r.ChallengeID] += r.Count
-	}
-	doneAt := map[string]time.Time{}
-	for _, c := range comps {
-		doneAt[c.ChallengeID] = c.CompletedAt
-	}
-	now := s.now().UTC()
-	out := []PlayerChallenge{}
-	after := ""
-	for {
-		page, err := s.store.ListChallenges(ctx, tenant, "", after, 500)
-		if err != nil {
-			return nil, fmt.Errorf("challenges: list for %s: %w", user, err)
-		}
-		for _, c := range page {
-			at, completed := doneAt[c.ID]
-			if c.Status == Draft || (c.Status == Archived && !completed) {
-				continue
-			}
-			pc := PlayerChallenge{Challenge: c, Current: min(count[c.ID], c.Target), State: "active", ResetsAt: c.EndsAt}
-			switch {
-			case completed:
-				pc.State, pc.CompletedAt = "completed", &at
-			case c.StartsAt != nil && now.Before(*c.StartsAt):
-				pc.State = "upcoming"
-			case c.EndsAt != nil && !now.Before(*c.EndsAt):
-				pc.State = "ended"
-			}
-			if c.EndsAt != nil && pc.State != "completed" && pc.State != "ended" {
-				left := int64(c.EndsAt.Sub(now).Seconds())
-				pc.SecondsLeft = &left
-			}
-			out = append(out, pc)
-		}
-		if len(page) < 500 {
-			return out, nil
-		}
-		after = page[len(page)-1].ID
+func (s *Service) push(ctx context.Context, tenant, user, typ string, data any) {
+	if s.Notifier != nil {
+		_ = s.Notifier.PublishUser(ctx, tenant, user, typ, data)
 	}
 }

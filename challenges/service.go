@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/questline/questline/events"
+	"github.com/questline/questline/events/rule"
 	"github.com/questline/questline/internal/errs"
+	"github.com/questline/questline/profiles"
 )
 
 // Payer pays a reward exactly once per key.
@@ -22,12 +26,39 @@ type Notifier interface {
 	PublishUser(ctx context.Context, tenant, user, typ string, data any) error
 }
 
-// Service runs challenges: definitions, lifecycle and progress.
+// Awarder awards a badge once per user, returning the system events to
+// emit for a new award.
+type Awarder interface {
+	Award(ctx context.Context, tenant, user, badgeID, source, eventID string) ([]events.Event, error)
+}
+
+// Attributes reads what a brand says about a user, for eligibility.
+type Attributes interface {
+	GetAttributes(ctx context.Context, tenant, user string) (profiles.Attributes, bool, error)
+}
+
+// Emitter feeds system events into the event stream from outside a
+// handler (a claim is a request, not an event).
+type Emitter interface {
+	Emit(ctx context.Context, ev events.Event) error
+}
+
+// Config is what a Service is built from. Notifier, Awarder, Attributes
+// and Emitter may be nil.
+type Config struct {
+	Store      Store
+	Payer      Payer
+	Notifier   Notifier
+	Awarder    Awarder
+	Attributes Attributes
+	Emitter    Emitter
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service runs challenges: definitions, lifecycle, progress and rewards.
 type Service struct {
-	store  Store
-	payer  Payer
-	notify Notifier
-	now    func() time.Time
+	Config
 
 	mu    sync.Mutex
 	cache map[string]cachedActive // tenant -> published challenges by event type
@@ -46,8 +77,8 @@ type completionKey struct{ tenant, challenge, user, period string }
 const maxDone = 200_000
 
 type cachedActive struct {
-	byType map[string][]Challenge
-	at     time.Time
+	index *rule.Index[Challenge]
+	at    time.Time
 }
 
 // activeCacheTTL bounds how long a change made on another node goes unseen
@@ -55,16 +86,16 @@ type cachedActive struct {
 const activeCacheTTL = 2 * time.Second
 
 // NewService returns a challenge service.
-func NewService(store Store, payer Payer, notify Notifier) *Service {
-	return &Service{
-		store: store, payer: payer, notify: notify, now: time.Now,
-		cache: map[string]cachedActive{}, done: map[completionKey]string{},
+func NewService(cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
+	return &Service{Config: cfg, cache: map[string]cachedActive{}, done: map[completionKey]string{}}
 }
 
 // Get returns one challenge of the tenant.
 func (s *Service) Get(ctx context.Context, tenant, id string) (Challenge, error) {
-	c, err := s.store.GetChallenge(ctx, tenant, id)
+	c, err := s.Store.GetChallenge(ctx, tenant, id)
 	if errors.Is(err, errs.ErrNotFound) {
 		return Challenge{}, notFound(id)
 	}
@@ -76,7 +107,7 @@ func (s *Service) Get(ctx context.Context, tenant, id string) (Challenge, error)
 
 // List pages the tenant's challenges in creation order.
 func (s *Service) List(ctx context.Context, tenant string, status Status, after string, limit int) ([]Challenge, error) {
-	cs, err := s.store.ListChallenges(ctx, tenant, status, after, limit)
+	cs, err := s.Store.ListChallenges(ctx, tenant, status, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("challenges: list: %w", err)
 	}
@@ -85,22 +116,25 @@ func (s *Service) List(ctx context.Context, tenant string, status Status, after 
 
 // Create stores a new draft challenge.
 func (s *Service) Create(ctx context.Context, tenant string, in Definition) (Challenge, error) {
-	if err := in.validate(); err != nil {
+	c, err := in.challenge()
+	if err != nil {
 		return Challenge{}, err
 	}
-	now := s.now().UTC().Truncate(time.Millisecond)
-	c := Challenge{ID: uuid.Must(uuid.NewV7()).String(), Tenant: tenant, Status: Draft, CreatedAt: now, UpdatedAt: now, Version: 1}
-	in.apply(&c)
-	if err := s.store.CreateChallenge(ctx, c); err != nil {
+	now := s.Now().UTC().Truncate(time.Millisecond)
+	c.ID, c.Tenant, c.Status, c.CreatedAt, c.UpdatedAt, c.Version = uuid.Must(uuid.NewV7()).String(), tenant, Draft, now, now, 1
+	if err := s.Store.CreateChallenge(ctx, c); err != nil {
 		return Challenge{}, fmt.Errorf("challenges: create: %w", err)
 	}
 	return c, nil
 }
 
 // Update edits a challenge. A draft may change freely. A published one may
-// change only its name, description and end: changing what counts, the
-// target or the reward would silently re-judge progress players already
-// made, so it is refused (archive it and publish a new one instead).
+// change its name, description, reward, eligibility, completion cap and the
+// end of its window; these apply from the next event on and never re-judge
+// progress already made. What counts and how (rule, limits, enrolment,
+// claim mode) is frozen: changing it would silently re-judge progress
+// players already made, so it is refused; archive the challenge and publish
+// a new one instead.
 func (s *Service) Update(ctx context.Context, tenant, id string, in Patch) (Challenge, error) {
 	c, err := s.Get(ctx, tenant, id)
 	if err != nil {
@@ -109,16 +143,23 @@ func (s *Service) Update(ctx context.Context, tenant, id string, in Patch) (Chal
 	if c.Status == Archived {
 		return Challenge{}, errs.New(errs.Conflict, "challenge-archived", "an archived challenge cannot change")
 	}
-	if c.Status == Published && in.changesRules() {
-		return Challenge{}, errs.New(errs.Conflict, "challenge-published",
-			"a published challenge may change only name, description and ends_at; archive it and publish a new one to change its rules")
-	}
-	next := c
-	in.apply(&next)
-	if err := next.definition().validate(); err != nil {
+	next, err := in.apply(c)
+	if err != nil {
 		return Challenge{}, err
 	}
+	if c.Status == Published && changesCounting(c, next) {
+		return Challenge{}, errs.New(errs.Conflict, "challenge-published",
+			"a published challenge may change only name, description, reward, eligibility, max_completions and ends_at; archive it and publish a new one to change what counts")
+	}
 	return s.save(ctx, next)
+}
+
+// changesCounting reports whether next counts progress differently from c.
+func changesCounting(c, next Challenge) bool {
+	a, b := c.Rule, next.Rule
+	a.Window.EndsAt, b.Window.EndsAt = nil, nil
+	return !reflect.DeepEqual(a, b) || !reflect.DeepEqual(c.Limits, next.Limits) ||
+		c.Enrolment != next.Enrolment || c.Claim != next.Claim
 }
 
 // Publish makes a draft live; Archive ends a challenge for good.
@@ -148,8 +189,8 @@ func (s *Service) transition(ctx context.Context, tenant, id string, from, to St
 
 func (s *Service) save(ctx context.Context, c Challenge) (Challenge, error) {
 	c.Version++
-	c.UpdatedAt = s.now().UTC().Truncate(time.Millisecond)
-	err := s.store.UpdateChallenge(ctx, c)
+	c.UpdatedAt = s.Now().UTC().Truncate(time.Millisecond)
+	err := s.Store.UpdateChallenge(ctx, c)
 	if errors.Is(err, errs.ErrDuplicate) {
 		return Challenge{}, errs.New(errs.Conflict, "edit-conflict", "the challenge changed meanwhile; read it again and retry")
 	}
@@ -167,28 +208,27 @@ func (s *Service) active(ctx context.Context, tenant, eventType string) ([]Chall
 	s.mu.Lock()
 	c, ok := s.cache[tenant]
 	s.mu.Unlock()
-	if ok && s.now().Sub(c.at) < activeCacheTTL {
-		return c.byType[eventType], nil
+	if ok && s.Now().Sub(c.at) < activeCacheTTL {
+		return c.index.For(eventType), nil
 	}
-	byType := map[string][]Challenge{}
+	var all []Challenge
 	after := ""
 	for {
-		page, err := s.store.ListChallenges(ctx, tenant, Published, after, 500)
+		page, err := s.Store.ListChallenges(ctx, tenant, Published, after, 500)
 		if err != nil {
 			return nil, fmt.Errorf("challenges: active: %w", err)
 		}
-		for _, ch := range page {
-			byType[ch.EventType] = append(byType[ch.EventType], ch)
-		}
+		all = append(all, page...)
 		if len(page) < 500 {
 			break
 		}
 		after = page[len(page)-1].ID
 	}
+	c = cachedActive{index: rule.NewIndex(all, func(c Challenge) []string { return c.Rule.EventTypes() }), at: s.Now()}
 	s.mu.Lock()
-	s.cache[tenant] = cachedActive{byType: byType, at: s.now()}
+	s.cache[tenant] = c
 	s.mu.Unlock()
-	return byType[eventType], nil
+	return c.index.For(eventType), nil
 }
 
 func notFound(id string) error {

@@ -41,12 +41,26 @@ type Result struct {
 }
 
 // Progress is a challenge's progress for the event's user after the event.
+// Current and Target are the single goal's, in its unit (a sum in the
+// prop's unit, exact to three decimals); for several goals they count goals
+// met of goals.
 type Progress struct {
-	ChallengeID string `json:"challenge_id"`
-	Name        string `json:"name"`
-	Current     int64  `json:"current"`
-	Target      int64  `json:"target"`
-	Completed   bool   `json:"completed"`
+	ChallengeID string         `json:"challenge_id"`
+	Name        string         `json:"name"`
+	Period      string         `json:"period,omitempty" doc:"The recurring period this progress is in, e.g. 2026-11-23."`
+	Current     float64        `json:"current"`
+	Target      float64        `json:"target"`
+	Completed   bool           `json:"completed"`
+	Goals       []GoalProgress `json:"goals,omitempty"`
+}
+
+// GoalProgress is one goal's progress.
+type GoalProgress struct {
+	ID      string  `json:"id"`
+	Label   string  `json:"label,omitempty"`
+	Current float64 `json:"current"`
+	Target  float64 `json:"target"`
+	Met     bool    `json:"met"`
 }
 
 // Completion reports a challenge completed by this event.

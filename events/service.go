@@ -197,6 +197,14 @@ func (s *Service) markProcessed(ev Event, r Result) {
 // Close waits for pending bookkeeping writes; call it before closing the store.
 func (s *Service) Close() { s.marks.Wait() }
 
+// Emit stores and processes a system event outside of any handler, for
+// effects that start from a request rather than an event (such as a
+// challenge reward claimed by the player). Its IdempotencyKey must derive
+// from what caused it, so a retried request emits it once.
+func (s *Service) Emit(ctx context.Context, ev Event) error {
+	return s.emit(ctx, ev, 1)
+}
+
 // emit stores a system event (keyed, so a replay emits it once) and
 // processes it unless it already was.
 func (s *Service) emit(ctx context.Context, ev Event, depth int) error {

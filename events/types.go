@@ -34,7 +34,15 @@ var types = map[string]Sender{
 	"referral":     TrustedOnly,
 	"subscription": TrustedOnly,
 
-	"challenge.completed": SystemOnly,
+	// System events re-enter the rules, so that badges such as "3
+	// challenges this month" or "1,000 lifetime points" are just rules.
+	"challenge.completed": SystemOnly, // props: challenge_id
+	"badge.unlocked":      SystemOnly, // props: badge_id, tier
+	"points.earned":       SystemOnly, // props: amount, key (the ledger key)
+	// Emitted by the quizzes and ugc packages; in the catalogue already so
+	// that badge rules may name them.
+	"quiz.completed": SystemOnly, // props: quiz_id, score
+	"ugc.approved":   SystemOnly, // props: submission_id, kind
 }
 
 // KnownType reports whether t is in the catalogue.

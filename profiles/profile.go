@@ -16,8 +16,24 @@ type Profile struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// Store keeps profiles; (tenant, user) is unique.
+// Attributes are what a brand says about a user: their tier and the
+// segments they belong to. Only managers and brand back ends set them, so
+// players cannot make themselves eligible for challenges.
+type Attributes struct {
+	User      string    `json:"user_id"`
+	Tenant    string    `json:"-"`
+	Tier      string    `json:"tier,omitempty"`
+	Segments  []string  `json:"segments"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Store keeps profiles and attributes; (tenant, user) is unique for each.
 type Store interface {
+	// PutAttributes creates or replaces a.
+	PutAttributes(ctx context.Context, a Attributes) error
+	// GetAttributes returns a user's attributes; ok is false when none
+	// were set.
+	GetAttributes(ctx context.Context, tenant, user string) (a Attributes, ok bool, err error)
 	// PutProfile creates or replaces p.
 	PutProfile(ctx context.Context, p Profile) error
 	// Profiles returns the profiles of those users that have one, in any

@@ -65,6 +65,36 @@ func (s *Service) Profiles(ctx context.Context, tenant string, users []string) (
 	return ps, nil
 }
 
+// AttributesInput is what a brand sets about a user.
+type AttributesInput struct {
+	Tier     string   `json:"tier,omitempty" maxLength:"64" doc:"The user's loyalty tier, e.g. gold."`
+	Segments []string `json:"segments" maxItems:"50" doc:"Segments or tags, e.g. vip, newsletter, paris."`
+}
+
+// PutAttributes sets what a brand says about user: their tier and segments,
+// which decide eligibility for challenges.
+func (s *Service) PutAttributes(ctx context.Context, tenant, user string, in AttributesInput) (Attributes, error) {
+	for i, seg := range in.Segments {
+		if seg == "" || len(seg) > 64 {
+			return Attributes{}, errs.New(errs.Unprocessable, "bad-segment", "segments are 1-64 characters").OnField(fmt.Sprintf("body.segments[%d]", i))
+		}
+	}
+	a := Attributes{User: user, Tenant: tenant, Tier: in.Tier, Segments: append([]string{}, in.Segments...), UpdatedAt: s.now().UTC().Truncate(time.Millisecond)}
+	if err := s.store.PutAttributes(ctx, a); err != nil {
+		return Attributes{}, fmt.Errorf("profiles: put attributes of %s: %w", user, err)
+	}
+	return a, nil
+}
+
+// GetAttributes returns a user's attributes; ok is false when none were set.
+func (s *Service) GetAttributes(ctx context.Context, tenant, user string) (Attributes, bool, error) {
+	a, ok, err := s.store.GetAttributes(ctx, tenant, user)
+	if err != nil {
+		return Attributes{}, false, fmt.Errorf("profiles: attributes of %s: %w", user, err)
+	}
+	return a, ok, nil
+}
+
 // Routes registers the profile API.
 func Routes(api huma.API, s *Service) {
 	sec := []map[string][]string{{"bearer": {}}}
@@ -102,6 +132,30 @@ func Routes(api huma.API, s *Service) {
 		}
 		return &output{Body: pr}, nil
 	})
+	huma.Register(api, huma.Operation{
+		OperationID: "put-user-attributes", Method: http.MethodPut, Path: "/v1/users/{id}/attributes",
+		Summary: "Set a user's tier and segments (manager or API key)", Tags: tags,
+		Security:    []map[string][]string{{"bearer": {}}, {"apiKey": {}}},
+		Description: "What the brand knows about a user; challenges may be limited to tiers or segments. Players cannot set their own.",
+	}, func(ctx context.Context, in *struct {
+		ID   string `path:"id" maxLength:"128"`
+		Body AttributesInput
+	}) (*attributesOutput, error) {
+		p, err := auth.Require(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !p.APIKey && !p.Has(auth.Manager) {
+			return nil, errs.New(errs.Forbidden, "forbidden", "this action needs the manager role or an API key")
+		}
+		a, err := s.PutAttributes(ctx, p.Tenant, in.ID, in.Body)
+		if err != nil {
+			return nil, err
+		}
+		return &attributesOutput{Body: a}, nil
+	})
 }
 
 type output struct{ Body Profile }
+
+type attributesOutput struct{ Body Attributes }

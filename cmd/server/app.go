@@ -119,11 +119,19 @@ func (a *app) wire(ctx context.Context) (err error) {
 	})
 	a.points = points.NewService(a.store, a.hub, a.leaderboards)
 	lbLedger.Service = a.points
-	a.challenges = challenges.NewService(a.store, a.points, a.hub)
+	var emitter emitterProxy
+	a.challenges = challenges.NewService(challenges.Config{
+		Store: a.store, Payer: a.points, Notifier: a.hub, Attributes: a.profiles, Emitter: &emitter,
+	})
 	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges, a.leaderboards)
+	emitter.Service = a.events
 	a.closers = append(a.closers, func() error { a.events.Close(); return nil })
 	return nil
 }
+
+// emitterProxy breaks the construction cycle between the event service
+// (which runs challenges) and challenges (whose claims emit events).
+type emitterProxy struct{ *events.Service }
 
 // ledgerProxy breaks the construction cycle between the ledger (which
 // tells boards of credits) and the boards (which read the ledger).

@@ -53,14 +53,17 @@ func TestBadInput(t *testing.T) {
 		{"other tenant's challenge", req{method: "GET", path: "/v1/challenges/" + ch, token: otherMgr}, 404, "challenge-not-found"},
 		{"other tenant archives", req{method: "POST", path: "/v1/challenges/" + ch + "/archive", token: otherMgr}, 404, "challenge-not-found"},
 		{"other tenant's board", req{method: "GET", path: "/v1/leaderboards/" + board + "/top", token: otherPlayer}, 404, "board-not-found"},
-		{"bad challenge target", req{method: "POST", path: "/v1/challenges", token: mgr, body: map[string]any{"name": "x", "event_type": "share", "target": 0}}, 422, "validation-failed"},
+		{"bad challenge target", req{method: "POST", path: "/v1/challenges", token: mgr, body: map[string]any{"name": "x", "event_type": "share", "target": 0}}, 422, "bad-challenge"},
 		{"challenge on unknown event", req{method: "POST", path: "/v1/challenges", token: mgr, body: map[string]any{"name": "x", "event_type": "nope", "target": 1}}, 422, "unknown-event-type"},
 		{"bad window", req{method: "POST", path: "/v1/leaderboards", token: mgr, body: map[string]any{"name": "x", "window": "hourly"}}, 422, "validation-failed"},
 		{"bad limit", req{method: "GET", path: "/v1/leaderboards/" + board + "/top?limit=100000", token: alice}, 422, "validation-failed"},
 		{"bad period", req{method: "GET", path: "/v1/leaderboards/" + board + "/top?window=yesterday", token: alice}, 400, "bad-period"},
 		{"bad cursor", req{method: "GET", path: "/v1/leaderboards/" + board + "/top?cursor=-4", token: alice}, 400, "bad-cursor"},
 		{"unknown route", req{method: "GET", path: "/v1/nothing-here", token: alice}, 404, "not-found"},
-		{"edit rules of published", req{method: "PATCH", path: "/v1/challenges/" + ch, token: mgr, body: map[string]any{"target": 1}}, 409, "challenge-published"},
+		{"edit rules of published", req{method: "PATCH", path: "/v1/challenges/" + ch, token: mgr, body: map[string]any{
+			"rule": map[string]any{"goals": []any{map[string]any{"kind": "count", "event_type": "share", "target": 1}}}}}, 409, "challenge-published"},
+		{"bad rule field", req{method: "POST", path: "/v1/challenges", token: mgr, body: map[string]any{"name": "x",
+			"rule": map[string]any{"goals": []any{map[string]any{"kind": "sum", "event_type": "purchase", "target": 5}}}}}, 422, "bad-rule"},
 		{"player api keys", req{method: "GET", path: "/v1/api-keys", token: alice}, 403, "forbidden"},
 	}
 	for _, tc := range tests {
@@ -82,10 +85,12 @@ func TestBadInput(t *testing.T) {
 	if top := s.top(alice, board); top.Total != 0 {
 		t.Fatalf("board = %+v after rejected requests", top)
 	}
-	var c struct{ Target int64 }
+	var c struct {
+		Rule struct{ Goals []struct{ Target int64 } }
+	}
 	s.must(200, req{method: "GET", path: "/v1/challenges/" + ch, token: mgr}).json(t, &c)
-	if c.Target != 3 {
-		t.Fatalf("challenge target changed to %d", c.Target)
+	if c.Rule.Goals[0].Target != 3 {
+		t.Fatalf("challenge target changed to %d", c.Rule.Goals[0].Target)
 	}
 }
 

@@ -291,10 +291,10 @@ type eventResult struct {
 	EventID  string `json:"event_id"`
 	Replayed bool   `json:"replayed"`
 	Progress []struct {
-		ChallengeID string `json:"challenge_id"`
-		Current     int64  `json:"current"`
-		Target      int64  `json:"target"`
-		Completed   bool   `json:"completed"`
+		ChallengeID string  `json:"challenge_id"`
+		Current     float64 `json:"current"`
+		Target      float64 `json:"target"`
+		Completed   bool    `json:"completed"`
 	} `json:"progress"`
 	Completions []struct {
 		ChallengeID string `json:"challenge_id"`

@@ -27,7 +27,7 @@ func TestEngagementLoop(t *testing.T) {
 					body:   map[string]any{"type": "share", "props": map[string]any{"post": fmt.Sprintf("p%d", i)}},
 					header: map[string]string{"Idempotency-Key": fmt.Sprintf("share-%d", i)},
 				}).json(t, &r)
-				if len(r.Progress) != 1 || r.Progress[0].ChallengeID != ch || r.Progress[0].Current != int64(i) || r.Progress[0].Target != 3 {
+				if len(r.Progress) != 1 || r.Progress[0].ChallengeID != ch || r.Progress[0].Current != float64(i) || r.Progress[0].Target != 3 {
 					t.Fatalf("event %d progress = %+v", i, r.Progress)
 				}
 				if done := i == 3; (len(r.Completions) == 1) != done || (len(r.Points) == 1) != done {
