@@ -10,7 +10,11 @@ import (
 
 	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	mdb "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/questline/questline/challenges"
+	"github.com/questline/questline/events/rule"
 	"github.com/questline/questline/leaderboards"
 	"github.com/questline/questline/storage/mongo"
 	"github.com/questline/questline/storage/storagetest"
@@ -110,5 +114,139 @@ func TestOldBoardDocument(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("old board reads as\n%#v, want\n%#v", got, want)
+	}
+}
+
+// TestOldChallengeDocuments upgrades a database as the first release left
+// it: a challenge with an event type, filter and target instead of a rule,
+// contributions without goal, key and amount (value instead) under a
+// unique index without goal, and a completion without claimed_at. They
+// read as the SQLite store reads its upgraded version 1 rows.
+func TestOldChallengeDocuments(t *testing.T) {
+	s := openFresh(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db := s.Database()
+	at := time.Date(2025, 3, 14, 15, 9, 26, 535_000_000, time.UTC)
+	starts, ends := at.Add(-time.Hour), at.Add(7*24*time.Hour)
+	contributions := db.Collection("contributions")
+	for _, ix := range []mdb.IndexModel{
+		{Keys: bson.D{{Key: "tenant", Value: 1}, {Key: "challenge", Value: 1}, {Key: "user", Value: 1},
+			{Key: "period", Value: 1}, {Key: "event_id", Value: 1}}, Options: options.Index().SetName("contributions_once").SetUnique(true)},
+		{Keys: bson.D{{Key: "tenant", Value: 1}, {Key: "user", Value: 1}, {Key: "challenge", Value: 1},
+			{Key: "period", Value: 1}}, Options: options.Index().SetName("contributions_user")},
+	} {
+		if _, err := contributions.Indexes().CreateOne(ctx, ix); err != nil {
+			t.Fatal(err)
+		}
+	}
+	insert := func(col string, docs ...bson.D) {
+		t.Helper()
+		for _, d := range docs {
+			if _, err := db.Collection(col).InsertOne(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	insert("challenges", bson.D{
+		{Key: "tenant", Value: "acme"}, {Key: "id", Value: "c1"}, {Key: "name", Value: "Share 3 times"},
+		{Key: "description", Value: "Tell your friends"}, {Key: "status", Value: "published"},
+		{Key: "event_type", Value: "share"}, {Key: "filter", Value: bson.D{{Key: "kind", Value: "photo"}, {Key: "channel", Value: "instagram"}}},
+		{Key: "target", Value: int64(3)}, {Key: "reward_points", Value: int64(50)},
+		{Key: "starts_at", Value: starts}, {Key: "ends_at", Value: ends},
+		{Key: "created_at", Value: at}, {Key: "updated_at", Value: at}, {Key: "version", Value: int64(2)},
+	})
+	contribution := func(user, ev string, at time.Time) bson.D {
+		return bson.D{{Key: "tenant", Value: "acme"}, {Key: "challenge", Value: "c1"}, {Key: "user", Value: user},
+			{Key: "period", Value: ""}, {Key: "event_id", Value: ev}, {Key: "value", Value: int64(1)}, {Key: "at", Value: at}}
+	}
+	insert("contributions", contribution("u1", "e2", at.Add(time.Minute)), contribution("u1", "e1", at), contribution("u2", "e3", at))
+	insert("completions", bson.D{
+		{Key: "tenant", Value: "acme"}, {Key: "id", Value: "done1"}, {Key: "challenge", Value: "c1"}, {Key: "user", Value: "u1"},
+		{Key: "period", Value: ""}, {Key: "event_id", Value: "e2"}, {Key: "completed_at", Value: at.Add(time.Minute)},
+	})
+
+	// Opening twice: the second open must find nothing left to do.
+	for i := range 2 {
+		s2, err := mongo.Open(ctx, uri(t), db.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s2.Close()
+		got, err := s2.GetChallenge(ctx, "acme", "c1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := challenges.Challenge{
+			ID: "c1", Tenant: "acme", Name: "Share 3 times", Description: "Tell your friends", Status: challenges.Published,
+			Rule: rule.Rule{
+				Goals: []rule.Goal{{ID: "g1", Kind: rule.Count, EventType: "share", Target: "3", Filters: []rule.Filter{
+					{Prop: "channel", Op: rule.Eq, Value: "instagram"},
+					{Prop: "kind", Op: rule.Eq, Value: "photo"},
+				}}},
+				Window: rule.Window{StartsAt: &starts, EndsAt: &ends, TimeZone: "UTC"},
+			},
+			Enrolment: challenges.Auto, Reward: challenges.Reward{Points: 50}, Claim: challenges.AutoClaim,
+			MaxCompletions: 1, CreatedAt: at, UpdatedAt: at, Version: 2,
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("open %d: old challenge reads as\n%#v, want\n%#v", i, got, want)
+		}
+		contribs, err := s2.Contributions(ctx, "acme", "c1", "u1", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantContribs := []challenges.Contribution{
+			{Tenant: "acme", ChallengeID: "c1", User: "u1", Goal: "g1", EventID: "e1", Amount: 1, At: at},
+			{Tenant: "acme", ChallengeID: "c1", User: "u1", Goal: "g1", EventID: "e2", Amount: 1, At: at.Add(time.Minute)},
+		}
+		if !reflect.DeepEqual(contribs, wantContribs) {
+			t.Fatalf("open %d: old contributions read as\n%#v, want\n%#v", i, contribs, wantContribs)
+		}
+		done, err := s2.ChallengeCompletions(ctx, "acme", "c1", "u1")
+		if err != nil || len(done) != 1 || done[0].ClaimedAt != nil {
+			t.Fatalf("open %d: old completion reads as %+v, %v; want one, unclaimed", i, done, err)
+		}
+	}
+
+	// The old unique key had no goal: the same event may now count
+	// towards another goal, but not twice towards g1.
+	for _, c := range []struct {
+		goal string
+		want bool
+	}{{"g1", false}, {"g2", true}} {
+		ok, err := s.AddContribution(ctx, challenges.Contribution{Tenant: "acme", ChallengeID: "c1", User: "u1",
+			Goal: c.goal, EventID: "e1", Amount: 1, At: at})
+		if err != nil || ok != c.want {
+			t.Fatalf("contribution of e1 to %s after the upgrade: inserted=%v, %v; want %v", c.goal, ok, err, c.want)
+		}
+	}
+	if claimed, err := s.ClaimCompletion(ctx, "acme", "done1", at); err != nil || !claimed {
+		t.Fatalf("claim of an old completion: %v, %v", claimed, err)
+	}
+	// An update writes the rule and drops the old fields.
+	c, err := s.GetChallenge(ctx, "acme", "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Version++
+	if err := s.UpdateChallenge(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetChallenge(ctx, "acme", "c1"); err != nil || !reflect.DeepEqual(got, c) {
+		t.Fatalf("after an update: %#v, %v; want %#v", got, err, c)
+	}
+	n, err := db.Collection("challenges").CountDocuments(ctx, bson.D{{Key: "event_type", Value: bson.D{{Key: "$exists", Value: true}}}})
+	if err != nil || n != 0 {
+		t.Fatalf("documents with event_type after the update: %d, %v", n, err)
+	}
+	specs, err := contributions.Indexes().ListSpecifications(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sp := range specs {
+		if sp.Name == "contributions_once" || sp.Name == "contributions_user" {
+			t.Errorf("old index %s is still there", sp.Name)
+		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/questline/questline/challenges"
 	"github.com/questline/questline/events"
+	"github.com/questline/questline/events/rule"
 	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/leaderboards"
 	"github.com/questline/questline/points"
@@ -415,6 +416,172 @@ func TestMigrateFromVersion1(t *testing.T) {
 		{`SELECT count(*) FROM pragma_table_info('boards') WHERE name = 'metric'`, 0},
 		{`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'ledger_user_time'`, 0},
 		{`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'ledger_user_earned'`, 1},
+	} {
+		if got := queryInt(t, path, c.q); got != c.want {
+			t.Errorf("%s = %d, want %d", c.q, got, c.want)
+		}
+	}
+}
+
+// v1Challenges is the DDL of version 1's challenge tables, from before
+// rules (git show 6a41fc2:storage/sqlite/sqlite.go).
+var v1Challenges = []string{
+	`CREATE TABLE challenges (
+		tenant        TEXT NOT NULL,
+		id            TEXT NOT NULL,
+		name          TEXT NOT NULL,
+		description   TEXT NOT NULL,
+		status        TEXT NOT NULL,
+		event_type    TEXT NOT NULL,
+		filter        TEXT,
+		target        INTEGER NOT NULL,
+		reward_points INTEGER NOT NULL,
+		starts_at     INTEGER,
+		ends_at       INTEGER,
+		created_at    INTEGER NOT NULL,
+		updated_at    INTEGER NOT NULL,
+		version       INTEGER NOT NULL,
+		PRIMARY KEY (tenant, id)
+	) WITHOUT ROWID`,
+	`CREATE INDEX challenges_status ON challenges (tenant, status, id)`,
+	`CREATE TABLE contributions (
+		tenant       TEXT NOT NULL,
+		challenge_id TEXT NOT NULL,
+		user_id      TEXT NOT NULL,
+		period       TEXT NOT NULL,
+		event_id     TEXT NOT NULL,
+		value        INTEGER NOT NULL,
+		at           INTEGER NOT NULL,
+		PRIMARY KEY (tenant, user_id, challenge_id, period, event_id)
+	) WITHOUT ROWID`,
+	`CREATE TABLE completions (
+		tenant       TEXT NOT NULL,
+		id           TEXT NOT NULL,
+		challenge_id TEXT NOT NULL,
+		user_id      TEXT NOT NULL,
+		period       TEXT NOT NULL,
+		event_id     TEXT NOT NULL,
+		completed_at INTEGER NOT NULL,
+		PRIMARY KEY (tenant, id)
+	) WITHOUT ROWID`,
+	`CREATE UNIQUE INDEX completions_once ON completions (tenant, challenge_id, user_id, period)`,
+	`CREATE INDEX completions_user ON completions (tenant, user_id, completed_at)`,
+}
+
+// TestMigrateChallengesFromVersion1 opens a file with version 1's
+// challenges, contributions and completions, and reads them back in the
+// shape of rules, goals and claims.
+func TestMigrateChallengesFromVersion1(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "q.db")
+	at := time.Date(2025, 3, 14, 15, 9, 26, 535_000_000, time.UTC)
+	starts, ends := at.Add(-time.Hour), at.Add(7*24*time.Hour)
+	ms := func(x time.Time) int64 { return x.UnixMilli() }
+	execAll(t, path, append(v1Challenges,
+		fmt.Sprintf(`INSERT INTO challenges VALUES ('acme', 'c1', 'Share 3 times', 'Tell your friends', 'published',
+			'share', '{"kind":"photo","channel":"instagram"}', 3, 50, %d, %d, %d, %d, 2)`, ms(starts), ms(ends), ms(at), ms(at)),
+		fmt.Sprintf(`INSERT INTO challenges VALUES ('acme', 'c2', 'Open the app', '', 'draft',
+			'app_open', NULL, 1, 0, NULL, NULL, %d, %d, 1)`, ms(at), ms(at)),
+		fmt.Sprintf(`INSERT INTO contributions VALUES ('acme', 'c1', 'u1', '', 'e2', 1, %d)`, ms(at.Add(time.Minute))),
+		fmt.Sprintf(`INSERT INTO contributions VALUES ('acme', 'c1', 'u1', '', 'e1', 1, %d)`, ms(at)),
+		fmt.Sprintf(`INSERT INTO contributions VALUES ('acme', 'c1', 'u2', '', 'e3', 1, %d)`, ms(at)),
+		fmt.Sprintf(`INSERT INTO completions VALUES ('acme', 'done1', 'c1', 'u1', '', 'e2', %d)`, ms(at.Add(time.Minute))),
+		`PRAGMA user_version = 1`,
+	)...)
+
+	c1 := challenges.Challenge{
+		ID: "c1", Tenant: "acme", Name: "Share 3 times", Description: "Tell your friends", Status: challenges.Published,
+		Rule: rule.Rule{
+			Goals: []rule.Goal{{ID: "g1", Kind: rule.Count, EventType: "share", Target: "3", Filters: []rule.Filter{
+				{Prop: "channel", Op: rule.Eq, Value: "instagram"},
+				{Prop: "kind", Op: rule.Eq, Value: "photo"},
+			}}},
+			Window: rule.Window{StartsAt: &starts, EndsAt: &ends, TimeZone: "UTC"},
+		},
+		Enrolment: challenges.Auto, Reward: challenges.Reward{Points: 50}, Claim: challenges.AutoClaim,
+		MaxCompletions: 1, CreatedAt: at, UpdatedAt: at, Version: 2,
+	}
+	c2 := challenges.Challenge{
+		ID: "c2", Tenant: "acme", Name: "Open the app", Status: challenges.Draft,
+		Rule: rule.Rule{
+			Goals:  []rule.Goal{{ID: "g1", Kind: rule.Count, EventType: "app_open", Target: "1"}},
+			Window: rule.Window{TimeZone: "UTC"},
+		},
+		Enrolment: challenges.Auto, Claim: challenges.AutoClaim, MaxCompletions: 1,
+		CreatedAt: at, UpdatedAt: at, Version: 1,
+	}
+	contrib := func(user, ev string, at time.Time) challenges.Contribution {
+		return challenges.Contribution{Tenant: "acme", ChallengeID: "c1", User: user, Goal: "g1", EventID: ev, Amount: 1, At: at}
+	}
+	// Opening twice: the second open must find nothing left to do.
+	for i := range 2 {
+		s := open(t, path)
+		list, err := s.ListChallenges(ctx, "acme", "", "", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(list, []challenges.Challenge{c1, c2}) {
+			t.Fatalf("open %d: version 1 challenges read as\n%#v, want\n%#v", i, list, []challenges.Challenge{c1, c2})
+		}
+		published, err := s.ListChallenges(ctx, "acme", challenges.Published, "", 10)
+		if err != nil || len(published) != 1 || published[0].ID != "c1" {
+			t.Fatalf("open %d: published challenges %v, %v; want c1", i, published, err)
+		}
+		got, err := s.Contributions(ctx, "acme", "c1", "u1", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []challenges.Contribution{contrib("u1", "e1", at), contrib("u1", "e2", at.Add(time.Minute))}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("open %d: version 1 contributions read as\n%#v, want\n%#v", i, got, want)
+		}
+		done, err := s.ChallengeCompletions(ctx, "acme", "c1", "u1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantDone := []challenges.Completion{{ID: "done1", Tenant: "acme", ChallengeID: "c1", User: "u1", EventID: "e2", CompletedAt: at.Add(time.Minute)}}
+		if !reflect.DeepEqual(done, wantDone) {
+			t.Fatalf("open %d: version 1 completion reads as\n%#v, want\n%#v", i, done, wantDone)
+		}
+		stats, err := s.ChallengeStats(ctx, "acme", "c1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := (challenges.Stats{Participants: 2, Completions: 1, Completers: 1}); stats != want {
+			t.Fatalf("open %d: stats %+v, want %+v", i, stats, want)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The old key had no goal: the same event may now count towards
+	// another goal, but not twice towards g1. The completion, unclaimed,
+	// can be claimed.
+	s := open(t, path)
+	defer s.Close()
+	for _, c := range []struct {
+		goal string
+		want bool
+	}{{"g1", false}, {"g2", true}} {
+		x := contrib("u1", "e1", at)
+		x.Goal = c.goal
+		if ok, err := s.AddContribution(ctx, x); err != nil || ok != c.want {
+			t.Fatalf("contribution of e1 to %s after the upgrade: inserted=%v, %v; want %v", c.goal, ok, err, c.want)
+		}
+	}
+	if claimed, err := s.ClaimCompletion(ctx, "acme", "done1", at); err != nil || !claimed {
+		t.Fatalf("claim of a version 1 completion: %v, %v", claimed, err)
+	}
+	for _, c := range []struct {
+		q    string
+		want int
+	}{
+		{`PRAGMA user_version`, 2},
+		{`SELECT count(*) FROM sqlite_master WHERE name IN ('challenges_v1', 'contributions_v1')`, 0},
+		{`SELECT count(*) FROM pragma_table_info('challenges') WHERE name = 'event_type'`, 0},
+		{`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'challenges' AND name = 'challenges_status'`, 1},
+		{`SELECT count(*) FROM contributions`, 4},
 	} {
 		if got := queryInt(t, path, c.q); got != c.want {
 			t.Errorf("%s = %d, want %d", c.q, got, c.want)
