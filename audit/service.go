@@ -31,7 +31,7 @@ func Routes(api huma.API, l *Log) {
 		Summary: "Audit log, newest first (manager)", Tags: []string{"audit"},
 		Security:    []map[string][]string{{"bearer": {}}},
 		Description: "Sensitive actions by managers and moderators, such as taking a user off a leaderboard.",
-	}, func(ctx context.Context, in *listInput) (*listOutput, error) {
+	}, func(ctx context.Context, in *logQuery) (*logPage, error) {
 		p, err := auth.Require(ctx, auth.Manager)
 		if err != nil {
 			return nil, err
@@ -40,7 +40,7 @@ func Routes(api huma.API, l *Log) {
 		if err != nil {
 			return nil, fmt.Errorf("audit: list: %w", err)
 		}
-		out := &listOutput{}
+		out := &logPage{}
 		if len(es) > in.Limit {
 			es = es[:in.Limit]
 			out.Body.NextCursor = es[len(es)-1].ID
@@ -50,12 +50,12 @@ func Routes(api huma.API, l *Log) {
 	})
 }
 
-type listInput struct {
+type logQuery struct {
 	Cursor string `query:"cursor" maxLength:"64" doc:"next_cursor of the previous page"`
 	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"50"`
 }
 
-type listOutput struct {
+type logPage struct {
 	Body struct {
 		Entries    []Entry `json:"entries"`
 		NextCursor string  `json:"next_cursor,omitempty"`

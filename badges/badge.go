@@ -7,7 +7,10 @@ package badges
 
 import (
 	"context"
+	"encoding/json"
 	"time"
+
+	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/questline/questline/events/rule"
 )
@@ -24,10 +27,24 @@ const (
 )
 
 // Tier is one level of a tiered badge: reached when the criterion's single
-// goal reaches Target (in the goal's units, as written in the rule).
+// goal reaches Target (in the goal's unit, as written in the rule).
 type Tier struct {
-	Name   string `json:"name" minLength:"1" maxLength:"32" doc:"e.g. bronze, silver, gold."`
-	Target string `json:"target" doc:"Progress that reaches this tier, as a decimal string in the goal's unit, e.g. \"50\" or \"12.5\". The first tier's is the goal's own target."`
+	Name string `json:"name"`
+	// Target is a json.Number so that a decimal is kept exactly.
+	Target json.Number `json:"target"`
+}
+
+// Schema documents a tier for OpenAPI: huma would describe the
+// json.Number target as a string, and then refuse the numbers clients send.
+func (Tier) Schema(huma.Registry) *huma.Schema {
+	minLen, maxLen := 1, 32
+	return &huma.Schema{
+		Type: "object", Required: []string{"name", "target"},
+		Properties: map[string]*huma.Schema{
+			"name":   {Type: "string", MinLength: &minLen, MaxLength: &maxLen, Description: "e.g. bronze, silver, gold."},
+			"target": {Type: "number", Description: "Progress that reaches this tier, in the goal's unit."},
+		},
+	}
 }
 
 // Badge is a badge definition.

@@ -198,14 +198,14 @@ func (b *Badge) checkTiers() error {
 		if err := probe.Validate(nil); errors.As(err, &fe) {
 			return invalid("bad-tiers", at+".target", "%s", fe.Message)
 		}
-		t.Target = string(probe.Goals[0].Target)
+		t.Target = probe.Goals[0].Target
 		n := probe.Goals[0].Threshold()
 		if i > 0 && n <= prev {
 			return invalid("bad-tiers", at+".target", "each tier's target must be above the one before")
 		}
 		prev = n
 	}
-	if goal := string(b.Rule.Goals[0].Target); b.Tiers[0].Target != goal {
+	if goal := b.Rule.Goals[0].Target; b.Tiers[0].Target != goal {
 		return invalid("bad-tiers", "tiers[0].target",
 			"the first tier is reached when the rule is met: its target must be the goal's, %s", goal)
 	}

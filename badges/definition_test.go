@@ -19,7 +19,7 @@ func TestDefinition(t *testing.T) {
 	tiers := func(targets ...string) []Tier {
 		out := make([]Tier, len(targets))
 		for i, tg := range targets {
-			out[i] = Tier{Name: string(rune('a' + i)), Target: tg}
+			out[i] = Tier{Name: string(rune('a' + i)), Target: json.Number(tg)}
 		}
 		return out
 	}

@@ -54,7 +54,7 @@ func TestRoutes(t *testing.T) {
 
 	secret := create(`{"name":"Secret","hidden":true,` + likes + `}`)
 	open := create(`{"name":"Open","image_url":"https://cdn.example.com/o.png","rule":{"goals":[{"kind":"count","event_type":"like","target":2}]},` +
-		`"tiers":[{"name":"bronze","target":"2"},{"name":"gold","target":"4"}]}`)
+		`"tiers":[{"name":"bronze","target":2},{"name":"gold","target":4}]}`)
 	draft := create(`{"name":"Draft",` + likes + `}`)
 	for _, id := range []string{secret, open} {
 		call(manager, http.MethodPost, "/v1/badges/"+id+"/publish", nil, http.StatusOK)

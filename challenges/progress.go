@@ -25,8 +25,9 @@ func (s *Service) HandleEvent(ctx context.Context, ev events.Event, r *events.Re
 	}
 	var emit []events.Event
 	var who *player
+	mt := newMatcher(ev)
 	for _, c := range cs {
-		m, ok := c.match(ev)
+		m, ok := mt.match(c)
 		if !ok {
 			continue
 		}
@@ -58,8 +59,9 @@ func (s *Service) Preview(ctx context.Context, ev events.Event, r *events.Result
 		return false, err
 	}
 	var progress []events.Progress
+	mt := newMatcher(ev)
 	for _, c := range cs {
-		m, ok := c.match(ev)
+		m, ok := mt.match(c)
 		if !ok {
 			continue
 		}
@@ -72,33 +74,76 @@ func (s *Service) Preview(ctx context.Context, ev events.Event, r *events.Result
 	return true, nil
 }
 
-// match is what an event adds to a challenge: its period and, per goal id,
-// its contribution.
+// match is what an event adds to a challenge: its period and what it
+// adds to each goal it matches.
 type match struct {
 	period rule.Period
-	goals  map[string]rule.Contribution
+	goals  []goalHit
 }
 
-// match reports whether ev counts towards c: a goal matches it and the
-// window takes it (by occurred_at; late within the grace, see rule.Window).
-func (c Challenge) match(ev events.Event) (match, bool) {
-	re := rule.Event{Type: ev.Type, Props: ev.Props, OccurredAt: ev.OccurredAt}
-	m := match{goals: map[string]rule.Contribution{}}
+type goalHit struct {
+	goal string
+	rule.Contribution
+}
+
+// matcher evaluates one event against many challenges. Challenges often
+// share a window (same recurrence and zone), so it places the event in a
+// window's period once, not once per challenge: with a thousand candidates
+// that is most of the work.
+type matcher struct {
+	ev      events.Event
+	re      rule.Event
+	periods map[windowKey]placed
+}
+
+type windowKey struct {
+	recurrence rule.Recurrence
+	zone, span string
+	start, end int64
+}
+
+type placed struct {
+	period rule.Period
+	ok     bool
+}
+
+func newMatcher(ev events.Event) *matcher {
+	return &matcher{ev: ev, re: rule.Event{Type: ev.Type, Props: ev.Props, OccurredAt: ev.OccurredAt}, periods: map[windowKey]placed{}}
+}
+
+// match reports whether the event counts towards c: a goal matches it and
+// the window takes it (by occurred_at; late within the grace, see
+// rule.Window).
+func (m *matcher) match(c Challenge) (match, bool) {
+	var out match
 	for _, g := range c.Rule.Goals {
-		if cb, ok := g.Match(re); ok {
-			m.goals[g.ID] = cb
+		if cb, ok := g.Match(m.re); ok {
+			out.goals = append(out.goals, goalHit{g.ID, cb})
 		}
 	}
-	if len(m.goals) == 0 {
+	if len(out.goals) == 0 {
 		return match{}, false
 	}
-	received := ev.ReceivedAt
-	if received.IsZero() {
-		received = ev.OccurredAt
+	w := c.Rule.Window
+	k := windowKey{recurrence: w.Recurrence, zone: w.TimeZone, span: w.Rolling, start: millis(w.StartsAt), end: millis(w.EndsAt)}
+	p, seen := m.periods[k]
+	if !seen {
+		received := m.ev.ReceivedAt
+		if received.IsZero() {
+			received = m.ev.OccurredAt
+		}
+		p.period, p.ok = w.Counts(m.ev.OccurredAt, received)
+		m.periods[k] = p
 	}
-	p, ok := c.Rule.Window.Counts(ev.OccurredAt, received)
-	m.period = p
-	return m, ok
+	out.period = p.period
+	return out, p.ok
+}
+
+func millis(t *time.Time) int64 {
+	if t == nil {
+		return -1 << 63
+	}
+	return t.UnixMilli()
 }
 
 // player answers eligibility and enrolment for one user, reading their
@@ -186,14 +231,10 @@ func (s *Service) count(ctx context.Context, c Challenge, ev events.Event, m mat
 		return nil, nil
 	}
 	inserted := false
-	for _, g := range c.Rule.Goals {
-		cb, ok := m.goals[g.ID]
-		if !ok {
-			continue
-		}
+	for _, h := range m.goals {
 		ins, err := s.Store.AddContribution(ctx, Contribution{
-			Tenant: ev.Tenant, ChallengeID: c.ID, User: ev.User, Period: base, Goal: g.ID,
-			EventID: ev.ID, Amount: cb.Amount, Key: cb.Key, At: ev.OccurredAt,
+			Tenant: ev.Tenant, ChallengeID: c.ID, User: ev.User, Period: base, Goal: h.goal,
+			EventID: ev.ID, Amount: h.Amount, Key: h.Key, At: ev.OccurredAt,
 		})
 		if err != nil {
 			return nil, err

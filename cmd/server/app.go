@@ -57,6 +57,7 @@ type app struct {
 
 	events       *events.Service
 	challenges   *challenges.Service
+	badges       *badges.Service
 	points       *points.Service
 	leaderboards *leaderboards.Service
 	profiles     *profiles.Service
@@ -109,7 +110,8 @@ func (a *app) wire(ctx context.Context) (err error) {
 	}, func() float64 { return float64(a.hub.Connections()) }))
 
 	// The ledger feeds the boards; challenges pay through the ledger; the
-	// event service runs challenges and event boards as rule handlers.
+	// event service runs challenges, badges and event boards as rule
+	// handlers; challenges award badges.
 	a.audit = audit.NewLog(a.store)
 	a.profiles = profiles.NewService(a.store)
 	var lbLedger ledgerProxy
@@ -119,11 +121,12 @@ func (a *app) wire(ctx context.Context) (err error) {
 	})
 	a.points = points.NewService(a.store, a.hub, a.leaderboards)
 	lbLedger.Service = a.points
+	a.badges = badges.NewService(a.store, a.hub)
 	var emitter emitterProxy
 	a.challenges = challenges.NewService(challenges.Config{
-		Store: a.store, Payer: a.points, Notifier: a.hub, Attributes: a.profiles, Emitter: &emitter,
+		Store: a.store, Payer: a.points, Notifier: a.hub, Awarder: a.badges, Attributes: a.profiles, Emitter: &emitter,
 	})
-	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges, a.leaderboards)
+	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges, a.badges, a.leaderboards)
 	emitter.Service = a.events
 	a.closers = append(a.closers, func() error { a.events.Close(); return nil })
 	return nil

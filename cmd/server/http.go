@@ -16,6 +16,7 @@ import (
 
 	"github.com/questline/questline/audit"
 	"github.com/questline/questline/auth"
+	"github.com/questline/questline/badges"
 	"github.com/questline/questline/challenges"
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/internal/errs"
@@ -66,6 +67,7 @@ func (a *app) handler() *fiber.App {
 	auth.Routes(api, a.keys)
 	events.Routes(api, a.events)
 	challenges.Routes(api, a.challenges)
+	badges.Routes(api, a.badges)
 	points.Routes(api, a.points)
 	leaderboards.Routes(api, a.leaderboards)
 	profiles.Routes(api, a.profiles)

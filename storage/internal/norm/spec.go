@@ -1,6 +1,7 @@
 package norm
 
 import (
+	"encoding/json"
 	"github.com/questline/questline/badges"
 	"github.com/questline/questline/challenges"
 )
@@ -91,7 +92,7 @@ type Tier struct {
 func BadgeSpecOf(b badges.Badge) BadgeSpec {
 	sp := BadgeSpec{Hidden: b.Hidden, Limit: b.Limit, ValidFor: b.ValidFor}
 	for _, t := range b.Tiers {
-		sp.Tiers = append(sp.Tiers, Tier(t))
+		sp.Tiers = append(sp.Tiers, Tier{Name: t.Name, Target: t.Target.String()})
 	}
 	return sp
 }
@@ -100,6 +101,6 @@ func BadgeSpecOf(b badges.Badge) BadgeSpec {
 func (sp BadgeSpec) Apply(b *badges.Badge) {
 	b.Hidden, b.Limit, b.ValidFor, b.Tiers = sp.Hidden, sp.Limit, sp.ValidFor, nil
 	for _, t := range sp.Tiers {
-		b.Tiers = append(b.Tiers, badges.Tier(t))
+		b.Tiers = append(b.Tiers, badges.Tier{Name: t.Name, Target: json.Number(t.Target)})
 	}
 }
