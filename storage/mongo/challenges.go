@@ -32,30 +32,19 @@ type challengeDef struct {
 }
 
 // challengeDoc is a challenge as stored. Documents of the first release
-// have no rule but the fields of v1; they read as the SQLite store
-// converts its version 1 rows (norm.LegacyChallenge), and an update
-// replaces those fields with a rule.
+// have the fields of norm.LegacyChallenge instead of a rule and spec; they
+// read as the SQLite store converts its version 1 rows, and an update
+// replaces those fields with a rule (see legacyChallengeFields).
 type challengeDoc struct {
-	Tenant    string         `bson:"tenant"`
-	ID        string         `bson:"id"`
-	CreatedAt time.Time      `bson:"created_at"`
-	Def       challengeDef   `bson:",inline"`
-	V1        v1ChallengeDoc `bson:",inline"`
+	Tenant    string               `bson:"tenant"`
+	ID        string               `bson:"id"`
+	CreatedAt time.Time            `bson:"created_at"`
+	Def       challengeDef         `bson:",inline"`
+	Legacy    norm.LegacyChallenge `bson:",inline"`
 }
 
-// v1ChallengeDoc holds the fields a first-release document has instead of
-// a rule. They are only ever read.
-type v1ChallengeDoc struct {
-	EventType    string            `bson:"event_type,omitempty"`
-	Filter       map[string]string `bson:"filter,omitempty"`
-	Target       int64             `bson:"target,omitempty"`
-	RewardPoints int64             `bson:"reward_points,omitempty"`
-	StartsAt     *time.Time        `bson:"starts_at,omitempty"`
-	EndsAt       *time.Time        `bson:"ends_at,omitempty"`
-}
-
-// v1ChallengeFields unsets v1ChallengeDoc's fields.
-var v1ChallengeFields = bson.D{{Key: "event_type", Value: ""}, {Key: "filter", Value: ""}, {Key: "target", Value: ""},
+// legacyChallengeFields unsets the fields of norm.LegacyChallenge.
+var legacyChallengeFields = bson.D{{Key: "event_type", Value: ""}, {Key: "filter", Value: ""}, {Key: "target", Value: ""},
 	{Key: "reward_points", Value: ""}, {Key: "starts_at", Value: ""}, {Key: "ends_at", Value: ""}}
 
 // ruleToRaw stores a rule as a subdocument with its JSON field names.
@@ -102,11 +91,7 @@ func (d challengeDoc) challenge() (challenges.Challenge, error) {
 		UpdatedAt: norm.Trunc(d.Def.UpdatedAt), Version: d.Def.Version,
 	}
 	if len(d.Def.Rule) == 0 {
-		v := d.V1
-		norm.LegacyChallenge{
-			EventType: v.EventType, Filter: v.Filter, Target: v.Target, RewardPoints: v.RewardPoints,
-			StartsAt: v.StartsAt, EndsAt: v.EndsAt,
-		}.Upgrade(&c)
+		d.Legacy.Upgrade(&c)
 		return c, nil
 	}
 	d.Def.Spec.Apply(&c)
@@ -146,7 +131,7 @@ func (s *Store) UpdateChallenge(ctx context.Context, c challenges.Challenge) err
 	if err != nil {
 		return fmt.Errorf("mongo: update challenge: %w", err)
 	}
-	update := bson.D{{Key: "$set", Value: d.Def}, {Key: "$unset", Value: v1ChallengeFields}}
+	update := bson.D{{Key: "$set", Value: d.Def}, {Key: "$unset", Value: legacyChallengeFields}}
 	if err := updateVersioned(ctx, s.challenges, c.Tenant, c.ID, c.Version, update, "challenge"); err != nil {
 		return fmt.Errorf("mongo: update challenge: %w", err)
 	}

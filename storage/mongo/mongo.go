@@ -8,12 +8,13 @@
 // (tenant, challenge or badge, user, period, goal, event_id) for
 // contributions, (tenant, challenge, user, period) for completions,
 // (tenant, completion) for claims, (tenant, challenge, user) for
-// enrolments, (tenant, user, content) for unlocks, (tenant, badge, tier, user, period) and (tenant, badge, tier,
-// edition_key) for awards, (tenant, key) for the ledger, (tenant, board,
-// event_id) for board scores, (tenant, board, user) for exclusions,
-// (tenant, user) for profiles and attributes, and hash for API keys) and
-// single-document atomic operations: an insert that hits a unique index is
-// a repeat, answered by reading the document that won.
+// enrolments, (tenant, user, content) for unlocks, (tenant, badge, tier,
+// user, period) and (tenant, badge, tier, edition_key) for awards,
+// (tenant, key) for the ledger, (tenant, board, event_id) for board
+// scores, (tenant, board, user) for exclusions, (tenant, user) for
+// profiles and attributes, and hash for API keys) and single-document
+// atomic operations: an insert that hits a unique index is a repeat,
+// answered by reading the document that won.
 //
 // Values follow the same conventions as the SQLite store (see
 // storage/storagetest): times are UTC milliseconds, props and results are

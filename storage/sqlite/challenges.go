@@ -99,18 +99,14 @@ func (s *Store) GetChallenge(ctx context.Context, tenant, id string) (challenges
 func (s *Store) ListChallenges(ctx context.Context, tenant string, status challenges.Status, after string, limit int) ([]challenges.Challenge, error) {
 	limit = norm.Limit(limit, DefaultLimit)
 	var (
-		rows *sql.Rows
-		err  error
+		out []challenges.Challenge
+		err error
 	)
 	if status == "" {
-		rows, err = s.rq.listChallenges.QueryContext(ctx, tenant, after, limit)
+		out, err = queryAll(ctx, s.rq.listChallenges, scanChallenge, tenant, after, limit)
 	} else {
-		rows, err = s.rq.listChallengesBy.QueryContext(ctx, tenant, string(status), after, limit)
+		out, err = queryAll(ctx, s.rq.listChallengesBy, scanChallenge, tenant, string(status), after, limit)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list challenges: %w", err)
-	}
-	out, err := collect(rows, scanChallenge)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list challenges: %w", err)
 	}

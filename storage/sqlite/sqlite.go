@@ -310,8 +310,8 @@ var schema = []string{
 
 	// A challenge's rule is one JSON column and the rest of its definition
 	// another (spec): challenges are few and always read whole. Version 1
-	// had a single count goal in columns of its own; its rows are
-	// converted by upgradeChallenges.
+	// had a single count goal in columns of its own; copyV1Challenges
+	// converts its rows.
 	`CREATE TABLE IF NOT EXISTS challenges (
 		tenant      TEXT NOT NULL,
 		id          TEXT NOT NULL,
@@ -328,10 +328,10 @@ var schema = []string{
 	`CREATE INDEX IF NOT EXISTS challenges_status ON challenges (tenant, status, id)`,
 
 	// The key is unique per (tenant, challenge, user, period, goal,
-	// event). Leading with the challenge, it also serves ChallengeStats's
-	// participants, a range of one challenge in user order.
-	// contributions_at gives Contributions its (at, event_id, goal) order
-	// and covers it, so that read never touches the table.
+	// event). contributions_at gives Contributions its (at, event_id,
+	// goal) order and covers it, so that read never touches the table.
+	// Both lead with (tenant, challenge_id): ChallengeStats counts a
+	// challenge's participants in a range of one of them.
 	`CREATE TABLE IF NOT EXISTS contributions (
 		tenant       TEXT NOT NULL,
 		challenge_id TEXT NOT NULL,
@@ -350,8 +350,7 @@ var schema = []string{
 	// completions_once also serves ChallengeStats (a range of one
 	// challenge); completions_challenge gives ChallengeCompletions its
 	// order, with the primary key's id breaking ties. claimed_at is NULL
-	// until a manual claim; version 1 files get the column in
-	// upgradeCompletions.
+	// until a manual claim; version 1 files get the column in upgradeV1.
 	`CREATE TABLE IF NOT EXISTS completions (
 		tenant       TEXT NOT NULL,
 		id           TEXT NOT NULL,

@@ -146,8 +146,6 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 			WHERE tenant = ? AND challenge_id = ? AND user_id = ? ORDER BY completed_at, id`},
 		{&r.enrolment, `SELECT ` + enrolmentCols + ` FROM enrolments WHERE tenant = ? AND challenge_id = ? AND user_id = ?`},
 		{&r.userUnlocks, `SELECT ` + unlockCols + ` FROM unlocks INDEXED BY unlocks_user WHERE tenant = ? AND user_id = ? ORDER BY unlocked_at DESC, content DESC`},
-		// Participants and completers count distinct users over a range of
-		// an index in user order, so DISTINCT needs no temporary B-tree.
 		{&r.challengeStats, `SELECT
 			(SELECT count(DISTINCT user_id) FROM contributions WHERE tenant = ?1 AND challenge_id = ?2),
 			(SELECT count(*) FROM completions INDEXED BY completions_once WHERE tenant = ?1 AND challenge_id = ?2),

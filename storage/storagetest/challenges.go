@@ -472,6 +472,9 @@ func testClaimCompletion(t *testing.T, s Store) {
 	cid := id()
 	done, _, err := s.InsertCompletion(c, challenges.Completion{Tenant: a, ChallengeID: cid, User: "u1", EventID: "e1", CompletedAt: base})
 	must(t, err)
+	paid, _, err := s.InsertCompletion(c, challenges.Completion{Tenant: a, ChallengeID: cid, User: "u2", EventID: "e2",
+		CompletedAt: base, ClaimedAt: &base})
+	must(t, err)
 	claimedAt := func() *time.Time {
 		t.Helper()
 		list, err := s.ChallengeCompletions(c, a, cid, "u1")
@@ -491,6 +494,7 @@ func testClaimCompletion(t *testing.T, s Store) {
 	}{
 		{"first claim", a, done.ID, base.Add(time.Hour), true, nil},
 		{"second claim", a, done.ID, base.Add(2 * time.Hour), false, nil},
+		{"stored claimed", a, paid.ID, base.Add(time.Hour), false, nil},
 		{"other tenant", b, done.ID, base, false, errs.ErrNotFound},
 		{"unknown completion", a, id(), base, false, errs.ErrNotFound},
 	} {

@@ -26,15 +26,16 @@ func DecodeRule(b []byte) (rule.Rule, error) {
 }
 
 // LegacyChallenge is what a challenge held before rules existed (SQLite
-// schema version 1, and MongoDB documents of that release): one event type
-// with equality filters, a count target, a reward in points and optional
-// start and end.
+// schema version 1, and MongoDB documents of that release, whose field
+// names the bson tags give): one event type with equality filters, a count
+// target, a reward in points and optional start and end.
 type LegacyChallenge struct {
-	EventType        string
-	Filter           map[string]string
-	Target           int64
-	RewardPoints     int64
-	StartsAt, EndsAt *time.Time
+	EventType    string            `bson:"event_type,omitempty"`
+	Filter       map[string]string `bson:"filter,omitempty"`
+	Target       int64             `bson:"target,omitempty"`
+	RewardPoints int64             `bson:"reward_points,omitempty"`
+	StartsAt     *time.Time        `bson:"starts_at,omitempty"`
+	EndsAt       *time.Time        `bson:"ends_at,omitempty"`
 }
 
 // Upgrade sets c's rule and settings to what l meant: one count goal "g1"
