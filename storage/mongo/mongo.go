@@ -99,9 +99,9 @@ type Store struct {
 }
 
 // Open connects to uri, checks that a primary answers (failing after
-// ServerSelectionTimeout rather than hanging), and creates the indexes of
-// database. Index creation is idempotent, so every node runs it on every
-// start.
+// ServerSelectionTimeout rather than hanging), upgrades what the first
+// release stored (see upgradeV1) and creates the indexes of database. Both
+// are idempotent, so every node runs them on every start.
 func Open(ctx context.Context, uri, database string) (*Store, error) {
 	if database == "" {
 		return nil, errors.New("mongo: open: empty database name")
