@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/questline/questline/events"
 	"slices"
 	"testing"
 	"time"
@@ -32,11 +33,11 @@ func contributions(goal string, amounts ...int64) []Contribution {
 }
 
 func TestReach(t *testing.T) {
-	tiered := mustBadge(t, Definition{Name: "x", Rule: RuleDoc(`{"goals":[{"kind":"count","event_type":"share","target":2}]}`),
+	tiered := mustBadge(t, Definition{Name: "x", Rule: events.RuleDoc(`{"goals":[{"kind":"count","event_type":"share","target":2}]}`),
 		Tiers: []Tier{{Name: "bronze", Target: "2"}, {Name: "silver", Target: "5"}, {Name: "gold", Target: "10"}}})
-	spent := mustBadge(t, Definition{Name: "x", Rule: RuleDoc(`{"goals":[{"kind":"sum","event_type":"purchase","prop":"amount","target":0.3}]}`),
+	spent := mustBadge(t, Definition{Name: "x", Rule: events.RuleDoc(`{"goals":[{"kind":"sum","event_type":"purchase","prop":"amount","target":0.3}]}`),
 		Tiers: []Tier{{Name: "bronze", Target: "0.3"}, {Name: "gold", Target: "1000"}}})
-	both := mustBadge(t, Definition{Name: "x", Rule: RuleDoc(`{"goals":[{"kind":"count","event_type":"share","target":2},{"kind":"count","event_type":"like","target":1}]}`)})
+	both := mustBadge(t, Definition{Name: "x", Rule: events.RuleDoc(`{"goals":[{"kind":"count","event_type":"share","target":2},{"kind":"count","event_type":"like","target":1}]}`)})
 	ones := func(n int) []int64 { return slices.Repeat([]int64{1}, n) }
 	tests := []struct {
 		name string
@@ -66,7 +67,7 @@ func TestReach(t *testing.T) {
 // A late event completes the rolling windows it would have completed had
 // it arrived in order: those ending at later contributions within a span.
 func TestReachRollingLate(t *testing.T) {
-	b := mustBadge(t, Definition{Name: "x", Rule: RuleDoc(`{"goals":[{"kind":"count","event_type":"share","target":2}],"window":{"rolling":"7d"}}`)})
+	b := mustBadge(t, Definition{Name: "x", Rule: events.RuleDoc(`{"goals":[{"kind":"count","event_type":"share","target":2}],"window":{"rolling":"7d"}}`)})
 	day := 24 * time.Hour
 	at := func(days ...int) []Contribution {
 		cs := make([]Contribution, len(days))

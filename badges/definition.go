@@ -10,8 +10,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/danielgtaylor/huma/v2"
-
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/events/rule"
 	"github.com/questline/questline/internal/errs"
@@ -30,52 +28,27 @@ const (
 	maxValidFor    = 3650 * 24 * time.Hour
 )
 
-// RuleDoc is a criterion as a client sent it. It is decoded by
-// rule.Parse, strictly, so that a bad rule gets a 422 naming the exact
-// field (body.rule.goals[0].filters[1].value) rather than a generic
-// decode error, and a misspelt field is refused rather than ignored.
-type RuleDoc json.RawMessage
-
-// UnmarshalJSON keeps the raw document for rule.Parse.
-func (d *RuleDoc) UnmarshalJSON(b []byte) error {
-	*d = append((*d)[:0], b...)
-	return nil
-}
-
-// Schema documents the rule for OpenAPI; rule.Parse checks its content.
-func (RuleDoc) Schema(huma.Registry) *huma.Schema {
-	return &huma.Schema{
-		Type: huma.TypeObject, AdditionalProperties: true,
-		Description: "The criterion, a rule: {goals: [{id, kind: count|sum|distinct, event_type, prop, filters: [{prop, op, value|values}], target, label}], " +
-			"ordered, window: {starts_at, ends_at, rolling, recurrence: daily|weekly|monthly, time_zone}}. Any event type counts, " +
-			"system ones included (challenge.completed, quiz.completed, ugc.approved, points.earned with prop amount, badge.unlocked). " +
-			"With tiers, the rule has one goal, whose target is the first tier's.",
-	}
-}
-
-func (d RuleDoc) given() bool { return len(d) > 0 && string(d) != "null" }
-
 // Definition is what a manager writes to create a badge.
 type Definition struct {
-	Name        string  `json:"name" minLength:"1" maxLength:"200"`
-	Description string  `json:"description,omitempty" maxLength:"2000"`
-	ImageURL    string  `json:"image_url,omitempty" maxLength:"2048" doc:"An https URL."`
-	Rule        RuleDoc `json:"rule"`
-	Tiers       []Tier  `json:"tiers,omitempty" maxItems:"5" doc:"Levels of one goal, ascending, e.g. bronze 10, silver 50, gold 100. Each is awarded once reached."`
-	Hidden      bool    `json:"hidden,omitempty" doc:"A secret badge: players do not see it until they earn it."`
-	Limit       int64   `json:"limit,omitempty" minimum:"0" maximum:"1000000000" doc:"A limited edition: only the first limit earners of each tier get it, numbered 1..limit; 0 = unlimited."`
-	ValidFor    string  `json:"valid_for,omitempty" maxLength:"16" doc:"Awards expire this long after they are earned: a Go duration (720h) or whole days (30d), 1m to 3650d. Empty: forever."`
+	Name        string         `json:"name" minLength:"1" maxLength:"200"`
+	Description string         `json:"description,omitempty" maxLength:"2000"`
+	ImageURL    string         `json:"image_url,omitempty" maxLength:"2048" doc:"An https URL."`
+	Rule        events.RuleDoc `json:"rule"`
+	Tiers       []Tier         `json:"tiers,omitempty" maxItems:"5" doc:"Levels of one goal, ascending, e.g. bronze 10, silver 50, gold 100. Each is awarded once reached."`
+	Hidden      bool           `json:"hidden,omitempty" doc:"A secret badge: players do not see it until they earn it."`
+	Limit       int64          `json:"limit,omitempty" minimum:"0" maximum:"1000000000" doc:"A limited edition: only the first limit earners of each tier get it, numbered 1..limit; 0 = unlimited."`
+	ValidFor    string         `json:"valid_for,omitempty" maxLength:"16" doc:"Awards expire this long after they are earned: a Go duration (720h) or whole days (30d), 1m to 3650d. Empty: forever."`
 }
 
 // badge validates d and returns the badge it defines (without identity
 // or lifecycle fields).
 func (d Definition) badge() (Badge, error) {
-	if !d.Rule.given() {
+	if !d.Rule.Given() {
 		return Badge{}, invalid("bad-rule", "rule", "a badge needs a rule: its criterion")
 	}
 	r, err := rule.Parse(d.Rule)
 	if err != nil {
-		return Badge{}, ruleError(err)
+		return Badge{}, events.RuleError(err)
 	}
 	b := Badge{
 		Name: d.Name, Description: d.Description, ImageURL: d.ImageURL, Rule: r,
@@ -91,22 +64,22 @@ func (d Definition) badge() (Badge, error) {
 // A published or archived badge may change only name, description,
 // image_url and hidden (see Service.Update).
 type Patch struct {
-	Name        *string `json:"name,omitempty" minLength:"1" maxLength:"200"`
-	Description *string `json:"description,omitempty" maxLength:"2000"`
-	ImageURL    *string `json:"image_url,omitempty" maxLength:"2048"`
-	Hidden      *bool   `json:"hidden,omitempty"`
-	Rule        RuleDoc `json:"rule,omitempty"`
-	Tiers       *[]Tier `json:"tiers,omitempty" maxItems:"5" doc:"Replaces every tier; [] makes a plain badge."`
-	Limit       *int64  `json:"limit,omitempty" minimum:"0" maximum:"1000000000"`
-	ValidFor    *string `json:"valid_for,omitempty" maxLength:"16" doc:"Empty string: awards never expire."`
+	Name        *string        `json:"name,omitempty" minLength:"1" maxLength:"200"`
+	Description *string        `json:"description,omitempty" maxLength:"2000"`
+	ImageURL    *string        `json:"image_url,omitempty" maxLength:"2048"`
+	Hidden      *bool          `json:"hidden,omitempty"`
+	Rule        events.RuleDoc `json:"rule,omitempty"`
+	Tiers       *[]Tier        `json:"tiers,omitempty" maxItems:"5" doc:"Replaces every tier; [] makes a plain badge."`
+	Limit       *int64         `json:"limit,omitempty" minimum:"0" maximum:"1000000000"`
+	ValidFor    *string        `json:"valid_for,omitempty" maxLength:"16" doc:"Empty string: awards never expire."`
 }
 
 // apply returns b with the patch applied, validated.
 func (p Patch) apply(b Badge) (Badge, error) {
-	if p.Rule.given() {
+	if p.Rule.Given() {
 		r, err := rule.Parse(p.Rule)
 		if err != nil {
-			return Badge{}, ruleError(err)
+			return Badge{}, events.RuleError(err)
 		}
 		b.Rule = r
 	}
@@ -125,7 +98,7 @@ func (p Patch) apply(b Badge) (Badge, error) {
 
 // changesTerms reports whether p touches how the badge is awarded.
 func (p Patch) changesTerms() bool {
-	return p.Rule.given() || p.Tiers != nil || p.Limit != nil || p.ValidFor != nil
+	return p.Rule.Given() || p.Tiers != nil || p.Limit != nil || p.ValidFor != nil
 }
 
 func set[T any](dst *T, v *T) {
@@ -144,7 +117,7 @@ func (b *Badge) check() error {
 	b.Rule.Goals, b.Tiers = slices.Clone(b.Rule.Goals), slices.Clone(b.Tiers)
 	b.Rule.Normalize()
 	if err := b.Rule.Validate(events.KnownType); err != nil {
-		return ruleError(err)
+		return events.RuleError(err)
 	}
 	return b.checkTiers()
 }
@@ -237,19 +210,6 @@ func validFor(s string) (time.Duration, error) {
 		return 0, errors.New("valid_for is from 1m to 3650d")
 	}
 	return d, nil
-}
-
-// ruleError turns a rule's *FieldError into a 422 at body.rule.<field>.
-func ruleError(err error) error {
-	var fe *rule.FieldError
-	if !errors.As(err, &fe) {
-		return err
-	}
-	field := "rule"
-	if fe.Field != "" {
-		field += "." + fe.Field
-	}
-	return invalid("bad-rule", field, "%s", fe.Message)
 }
 
 func invalid(code, field, format string, args ...any) error {

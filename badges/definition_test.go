@@ -2,6 +2,7 @@ package badges
 
 import (
 	"encoding/json"
+	"github.com/questline/questline/events"
 	"strings"
 	"testing"
 	"time"
@@ -28,44 +29,44 @@ func TestDefinition(t *testing.T) {
 		d     Definition
 		field string // "" = valid
 	}{
-		{"plain", Definition{Name: "Sharer", Rule: RuleDoc(shares)}, ""},
-		{"system events", Definition{Name: "Lifetime", Rule: RuleDoc(`{"goals":[{"kind":"sum","event_type":"points.earned","prop":"amount","target":1000}]}`)}, ""},
-		{"everything", Definition{Name: "x", Description: "d", ImageURL: "https://cdn.example.com/b.png", Rule: RuleDoc(shares), Hidden: true, Limit: 100, ValidFor: "30d"}, ""},
+		{"plain", Definition{Name: "Sharer", Rule: events.RuleDoc(shares)}, ""},
+		{"system events", Definition{Name: "Lifetime", Rule: events.RuleDoc(`{"goals":[{"kind":"sum","event_type":"points.earned","prop":"amount","target":1000}]}`)}, ""},
+		{"everything", Definition{Name: "x", Description: "d", ImageURL: "https://cdn.example.com/b.png", Rule: events.RuleDoc(shares), Hidden: true, Limit: 100, ValidFor: "30d"}, ""},
 		{"no rule", Definition{Name: "x"}, "body.rule"},
-		{"null rule", Definition{Name: "x", Rule: RuleDoc(`null`)}, "body.rule"},
-		{"rule not an object", Definition{Name: "x", Rule: RuleDoc(`[1]`)}, "body.rule"},
-		{"rule unknown field", Definition{Name: "x", Rule: RuleDoc(`{"goals":[],"extra":1}`)}, "body.rule.extra"},
-		{"rule bad target", Definition{Name: "x", Rule: RuleDoc(`{"goals":[{"kind":"count","event_type":"share","target":0}]}`)}, "body.rule.goals[0].target"},
-		{"rule unknown event", Definition{Name: "x", Rule: RuleDoc(`{"goals":[{"kind":"count","event_type":"fly","target":1}]}`)}, "body.rule.goals[0].event_type"},
-		{"no name", Definition{Rule: RuleDoc(shares)}, "body.name"},
-		{"long name", Definition{Name: strings.Repeat("é", 201), Rule: RuleDoc(shares)}, "body.name"},
-		{"long description", Definition{Name: "x", Description: strings.Repeat("d", 2001), Rule: RuleDoc(shares)}, "body.description"},
-		{"http image", Definition{Name: "x", ImageURL: "http://cdn.example.com/b.png", Rule: RuleDoc(shares)}, "body.image_url"},
-		{"relative image", Definition{Name: "x", ImageURL: "/b.png", Rule: RuleDoc(shares)}, "body.image_url"},
-		{"negative limit", Definition{Name: "x", Limit: -1, Rule: RuleDoc(shares)}, "body.limit"},
-		{"huge limit", Definition{Name: "x", Limit: 2_000_000_000, Rule: RuleDoc(shares)}, "body.limit"},
-		{"valid_for hours", Definition{Name: "x", ValidFor: "720h", Rule: RuleDoc(shares)}, ""},
-		{"valid_for days", Definition{Name: "x", ValidFor: "3650d", Rule: RuleDoc(shares)}, ""},
-		{"valid_for too short", Definition{Name: "x", ValidFor: "30s", Rule: RuleDoc(shares)}, "body.valid_for"},
-		{"valid_for too long", Definition{Name: "x", ValidFor: "3651d", Rule: RuleDoc(shares)}, "body.valid_for"},
-		{"valid_for zero days", Definition{Name: "x", ValidFor: "0d", Rule: RuleDoc(shares)}, "body.valid_for"},
-		{"valid_for signed days", Definition{Name: "x", ValidFor: "+7d", Rule: RuleDoc(shares)}, "body.valid_for"},
-		{"valid_for words", Definition{Name: "x", ValidFor: "a month", Rule: RuleDoc(shares)}, "body.valid_for"},
-		{"tiers", Definition{Name: "x", Rule: RuleDoc(oneShare), Tiers: tiers("1", "5", "10")}, ""},
-		{"tiers of a sum", Definition{Name: "x", Rule: RuleDoc(spend), Tiers: tiers("0.500", "1.25", "100")}, ""},
-		{"first tier not the goal's target", Definition{Name: "x", Rule: RuleDoc(shares), Tiers: tiers("1", "5")}, "body.tiers[0].target"},
-		{"too many tiers", Definition{Name: "x", Rule: RuleDoc(oneShare), Tiers: tiers("1", "2", "3", "4", "5", "6")}, "body.tiers"},
-		{"tiers of two goals", Definition{Name: "x", Rule: RuleDoc(`{"goals":[{"kind":"count","event_type":"share","target":1},{"kind":"count","event_type":"like","target":1}]}`), Tiers: tiers("1")}, "body.tiers"},
-		{"tier without name", Definition{Name: "x", Rule: RuleDoc(oneShare), Tiers: []Tier{{Target: "1"}}}, "body.tiers[0].name"},
-		{"tier name twice", Definition{Name: "x", Rule: RuleDoc(oneShare), Tiers: []Tier{{Name: "gold", Target: "1"}, {Name: "gold", Target: "2"}}}, "body.tiers[1].name"},
-		{"tier name too long", Definition{Name: "x", Rule: RuleDoc(oneShare), Tiers: []Tier{{Name: strings.Repeat("g", 33), Target: "1"}}}, "body.tiers[0].name"},
-		{"tier not a number", Definition{Name: "x", Rule: RuleDoc(oneShare), Tiers: tiers("many")}, "body.tiers[0].target"},
-		{"tier missing", Definition{Name: "x", Rule: RuleDoc(oneShare), Tiers: tiers("")}, "body.tiers[0].target"},
-		{"later tier not a number", Definition{Name: "x", Rule: RuleDoc(oneShare), Tiers: tiers("1", "lots")}, "body.tiers[1].target"},
-		{"fractional count tier", Definition{Name: "x", Rule: RuleDoc(oneShare), Tiers: tiers("1", "2.5")}, "body.tiers[1].target"},
-		{"count tier too high", Definition{Name: "x", Rule: RuleDoc(oneShare), Tiers: tiers("1", "1000001")}, "body.tiers[1].target"},
-		{"tiers descending", Definition{Name: "x", Rule: RuleDoc(oneShare), Tiers: tiers("5", "2")}, "body.tiers[1].target"},
-		{"tiers equal", Definition{Name: "x", Rule: RuleDoc(spend), Tiers: tiers("0.5", "0.50")}, "body.tiers[1].target"},
+		{"null rule", Definition{Name: "x", Rule: events.RuleDoc(`null`)}, "body.rule"},
+		{"rule not an object", Definition{Name: "x", Rule: events.RuleDoc(`[1]`)}, "body.rule"},
+		{"rule unknown field", Definition{Name: "x", Rule: events.RuleDoc(`{"goals":[],"extra":1}`)}, "body.rule.extra"},
+		{"rule bad target", Definition{Name: "x", Rule: events.RuleDoc(`{"goals":[{"kind":"count","event_type":"share","target":0}]}`)}, "body.rule.goals[0].target"},
+		{"rule unknown event", Definition{Name: "x", Rule: events.RuleDoc(`{"goals":[{"kind":"count","event_type":"fly","target":1}]}`)}, "body.rule.goals[0].event_type"},
+		{"no name", Definition{Rule: events.RuleDoc(shares)}, "body.name"},
+		{"long name", Definition{Name: strings.Repeat("é", 201), Rule: events.RuleDoc(shares)}, "body.name"},
+		{"long description", Definition{Name: "x", Description: strings.Repeat("d", 2001), Rule: events.RuleDoc(shares)}, "body.description"},
+		{"http image", Definition{Name: "x", ImageURL: "http://cdn.example.com/b.png", Rule: events.RuleDoc(shares)}, "body.image_url"},
+		{"relative image", Definition{Name: "x", ImageURL: "/b.png", Rule: events.RuleDoc(shares)}, "body.image_url"},
+		{"negative limit", Definition{Name: "x", Limit: -1, Rule: events.RuleDoc(shares)}, "body.limit"},
+		{"huge limit", Definition{Name: "x", Limit: 2_000_000_000, Rule: events.RuleDoc(shares)}, "body.limit"},
+		{"valid_for hours", Definition{Name: "x", ValidFor: "720h", Rule: events.RuleDoc(shares)}, ""},
+		{"valid_for days", Definition{Name: "x", ValidFor: "3650d", Rule: events.RuleDoc(shares)}, ""},
+		{"valid_for too short", Definition{Name: "x", ValidFor: "30s", Rule: events.RuleDoc(shares)}, "body.valid_for"},
+		{"valid_for too long", Definition{Name: "x", ValidFor: "3651d", Rule: events.RuleDoc(shares)}, "body.valid_for"},
+		{"valid_for zero days", Definition{Name: "x", ValidFor: "0d", Rule: events.RuleDoc(shares)}, "body.valid_for"},
+		{"valid_for signed days", Definition{Name: "x", ValidFor: "+7d", Rule: events.RuleDoc(shares)}, "body.valid_for"},
+		{"valid_for words", Definition{Name: "x", ValidFor: "a month", Rule: events.RuleDoc(shares)}, "body.valid_for"},
+		{"tiers", Definition{Name: "x", Rule: events.RuleDoc(oneShare), Tiers: tiers("1", "5", "10")}, ""},
+		{"tiers of a sum", Definition{Name: "x", Rule: events.RuleDoc(spend), Tiers: tiers("0.500", "1.25", "100")}, ""},
+		{"first tier not the goal's target", Definition{Name: "x", Rule: events.RuleDoc(shares), Tiers: tiers("1", "5")}, "body.tiers[0].target"},
+		{"too many tiers", Definition{Name: "x", Rule: events.RuleDoc(oneShare), Tiers: tiers("1", "2", "3", "4", "5", "6")}, "body.tiers"},
+		{"tiers of two goals", Definition{Name: "x", Rule: events.RuleDoc(`{"goals":[{"kind":"count","event_type":"share","target":1},{"kind":"count","event_type":"like","target":1}]}`), Tiers: tiers("1")}, "body.tiers"},
+		{"tier without name", Definition{Name: "x", Rule: events.RuleDoc(oneShare), Tiers: []Tier{{Target: "1"}}}, "body.tiers[0].name"},
+		{"tier name twice", Definition{Name: "x", Rule: events.RuleDoc(oneShare), Tiers: []Tier{{Name: "gold", Target: "1"}, {Name: "gold", Target: "2"}}}, "body.tiers[1].name"},
+		{"tier name too long", Definition{Name: "x", Rule: events.RuleDoc(oneShare), Tiers: []Tier{{Name: strings.Repeat("g", 33), Target: "1"}}}, "body.tiers[0].name"},
+		{"tier not a number", Definition{Name: "x", Rule: events.RuleDoc(oneShare), Tiers: tiers("many")}, "body.tiers[0].target"},
+		{"tier missing", Definition{Name: "x", Rule: events.RuleDoc(oneShare), Tiers: tiers("")}, "body.tiers[0].target"},
+		{"later tier not a number", Definition{Name: "x", Rule: events.RuleDoc(oneShare), Tiers: tiers("1", "lots")}, "body.tiers[1].target"},
+		{"fractional count tier", Definition{Name: "x", Rule: events.RuleDoc(oneShare), Tiers: tiers("1", "2.5")}, "body.tiers[1].target"},
+		{"count tier too high", Definition{Name: "x", Rule: events.RuleDoc(oneShare), Tiers: tiers("1", "1000001")}, "body.tiers[1].target"},
+		{"tiers descending", Definition{Name: "x", Rule: events.RuleDoc(oneShare), Tiers: tiers("5", "2")}, "body.tiers[1].target"},
+		{"tiers equal", Definition{Name: "x", Rule: events.RuleDoc(spend), Tiers: tiers("0.5", "0.50")}, "body.tiers[1].target"},
 	}
 	for _, tc := range tests {
 		b, err := tc.d.badge()
@@ -82,7 +83,7 @@ func TestDefinition(t *testing.T) {
 }
 
 func TestTiersNormalized(t *testing.T) {
-	d := Definition{Name: "x", Rule: RuleDoc(spend), Tiers: []Tier{{Name: "bronze", Target: "0.50"}, {Name: "gold", Target: "1e2"}}}
+	d := Definition{Name: "x", Rule: events.RuleDoc(spend), Tiers: []Tier{{Name: "bronze", Target: "0.50"}, {Name: "gold", Target: "1e2"}}}
 	b, err := d.badge()
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +97,7 @@ func TestTiersNormalized(t *testing.T) {
 }
 
 func TestPatch(t *testing.T) {
-	b, err := Definition{Name: "x", Rule: RuleDoc(oneShare), Tiers: []Tier{{Name: "bronze", Target: "1"}, {Name: "gold", Target: "5"}}}.badge()
+	b, err := Definition{Name: "x", Rule: events.RuleDoc(oneShare), Tiers: []Tier{{Name: "bronze", Target: "1"}, {Name: "gold", Target: "5"}}}.badge()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,11 +109,11 @@ func TestPatch(t *testing.T) {
 	}{
 		{"name", Patch{Name: &name}, ""},
 		{"bad image", Patch{ImageURL: &bad}, "body.image_url"},
-		{"new rule keeps tiers", Patch{Rule: RuleDoc(`{"goals":[{"kind":"count","event_type":"like","target":1}]}`)}, ""},
-		{"new rule another target", Patch{Rule: RuleDoc(`{"goals":[{"kind":"count","event_type":"like","target":2}]}`)}, "body.tiers[0].target"},
-		{"new rule of two goals", Patch{Rule: RuleDoc(`{"goals":[{"kind":"count","event_type":"like","target":1},{"kind":"count","event_type":"share","target":1}]}`)}, "body.tiers"},
+		{"new rule keeps tiers", Patch{Rule: events.RuleDoc(`{"goals":[{"kind":"count","event_type":"like","target":1}]}`)}, ""},
+		{"new rule another target", Patch{Rule: events.RuleDoc(`{"goals":[{"kind":"count","event_type":"like","target":2}]}`)}, "body.tiers[0].target"},
+		{"new rule of two goals", Patch{Rule: events.RuleDoc(`{"goals":[{"kind":"count","event_type":"like","target":1},{"kind":"count","event_type":"share","target":1}]}`)}, "body.tiers"},
 		{"no tiers leaves the goal's target", Patch{Tiers: &none}, ""},
-		{"bad rule", Patch{Rule: RuleDoc(`{"goals":"many"}`)}, "body.rule.goals"},
+		{"bad rule", Patch{Rule: events.RuleDoc(`{"goals":"many"}`)}, "body.rule.goals"},
 	}
 	for _, tc := range tests {
 		next, err := tc.p.apply(b)
@@ -131,8 +132,8 @@ func TestPatch(t *testing.T) {
 }
 
 func TestSameTerms(t *testing.T) {
-	a, _ := Definition{Name: "x", Rule: RuleDoc(shares)}.badge()
-	b, _ := Definition{Name: "y", Description: "other words", Hidden: true, Rule: RuleDoc(`{"goals":[{"kind":"count","event_type":"share","target":3.0}],"window":{"time_zone":"UTC"}}`)}.badge()
+	a, _ := Definition{Name: "x", Rule: events.RuleDoc(shares)}.badge()
+	b, _ := Definition{Name: "y", Description: "other words", Hidden: true, Rule: events.RuleDoc(`{"goals":[{"kind":"count","event_type":"share","target":3.0}],"window":{"time_zone":"UTC"}}`)}.badge()
 	if !sameTerms(a, b) {
 		t.Error("the same rule written differently, or a new name, changed the terms")
 	}

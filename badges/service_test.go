@@ -145,7 +145,7 @@ func tiers(t *testing.T, sys []events.Event) []string {
 func spender() badges.Definition {
 	return badges.Definition{
 		Name: "Big spender", ImageURL: "https://cdn.example.com/spender.png",
-		Rule:  badges.RuleDoc(`{"goals":[{"kind":"sum","event_type":"purchase","prop":"amount","target":10}]}`),
+		Rule:  events.RuleDoc(`{"goals":[{"kind":"sum","event_type":"purchase","prop":"amount","target":10}]}`),
 		Tiers: []badges.Tier{{Name: "bronze", Target: "10"}, {Name: "silver", Target: "50"}, {Name: "gold", Target: "100"}},
 	}
 }
@@ -215,7 +215,7 @@ func TestTiersAcrossEvents(t *testing.T) {
 // on 31 January local time is a January one, though it is February in UTC.
 func TestChallengesThisMonth(t *testing.T) {
 	f := newFixture(t)
-	b := f.publish(badges.Definition{Name: "Busy month", Rule: badges.RuleDoc(
+	b := f.publish(badges.Definition{Name: "Busy month", Rule: events.RuleDoc(
 		`{"goals":[{"kind":"count","event_type":"challenge.completed","target":3}],"window":{"recurrence":"monthly","time_zone":"America/New_York"}}`)})
 	done := func(user, at string) []events.Event {
 		ts, err := time.Parse(time.RFC3339, at)
@@ -251,7 +251,7 @@ func TestChallengesThisMonth(t *testing.T) {
 
 func TestLifetimePoints(t *testing.T) {
 	f := newFixture(t)
-	b := f.publish(badges.Definition{Name: "1,000 points", Rule: badges.RuleDoc(
+	b := f.publish(badges.Definition{Name: "1,000 points", Rule: events.RuleDoc(
 		`{"goals":[{"kind":"sum","event_type":"points.earned","prop":"amount","target":1000,"label":"points earned"}]}`)})
 	earn := func(amount any, i int) []events.Event {
 		return f.handle(event("u1", "points.earned", map[string]any{"amount": amount, "key": fmt.Sprint("k", i)}, start.Add(time.Duration(i)*time.Second)))
@@ -275,7 +275,7 @@ func TestLifetimePoints(t *testing.T) {
 
 func TestLimitedEditionRace(t *testing.T) {
 	f := newFixture(t)
-	b := f.publish(badges.Definition{Name: "First three", Limit: 3, Rule: badges.RuleDoc(`{"goals":[{"kind":"count","event_type":"share","target":1}]}`)})
+	b := f.publish(badges.Definition{Name: "First three", Limit: 3, Rule: events.RuleDoc(`{"goals":[{"kind":"count","event_type":"share","target":1}]}`)})
 	var wg sync.WaitGroup
 	emitted := make([][]events.Event, 10)
 	for i := range emitted {
@@ -370,10 +370,10 @@ func sameEvents(a, b []events.Event) bool {
 
 func TestHiddenBadge(t *testing.T) {
 	f := newFixture(t)
-	open := f.publish(badges.Definition{Name: "Liker", Rule: badges.RuleDoc(`{"goals":[{"kind":"count","event_type":"like","target":5}]}`)})
-	secret := f.publish(badges.Definition{Name: "Night owl", Hidden: true, Rule: badges.RuleDoc(
+	open := f.publish(badges.Definition{Name: "Liker", Rule: events.RuleDoc(`{"goals":[{"kind":"count","event_type":"like","target":5}]}`)})
+	secret := f.publish(badges.Definition{Name: "Night owl", Hidden: true, Rule: events.RuleDoc(
 		`{"goals":[{"kind":"count","event_type":"app_open","target":1,"filters":[{"prop":"hour","op":"lt","value":5}]}]}`)})
-	draft, err := f.svc.Create(f.ctx, tenant, badges.Definition{Name: "Draft", Rule: badges.RuleDoc(`{"goals":[{"kind":"count","event_type":"like","target":1}]}`)})
+	draft, err := f.svc.Create(f.ctx, tenant, badges.Definition{Name: "Draft", Rule: events.RuleDoc(`{"goals":[{"kind":"count","event_type":"like","target":1}]}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,8 +407,8 @@ func TestHiddenBadge(t *testing.T) {
 
 func TestExpiry(t *testing.T) {
 	f := newFixture(t)
-	once := f.publish(badges.Definition{Name: "Once", ValidFor: "1d", Rule: badges.RuleDoc(`{"goals":[{"kind":"count","event_type":"share","target":1}]}`)})
-	daily := f.publish(badges.Definition{Name: "Daily", ValidFor: "1d", Rule: badges.RuleDoc(
+	once := f.publish(badges.Definition{Name: "Once", ValidFor: "1d", Rule: events.RuleDoc(`{"goals":[{"kind":"count","event_type":"share","target":1}]}`)})
+	daily := f.publish(badges.Definition{Name: "Daily", ValidFor: "1d", Rule: events.RuleDoc(
 		`{"goals":[{"kind":"count","event_type":"share","target":1}],"window":{"recurrence":"daily"}}`)})
 	if sys := f.handle(share("u1", start)); len(sys) != 2 {
 		t.Fatalf("first share unlocked %+v", sys)
@@ -445,9 +445,9 @@ func TestExpiry(t *testing.T) {
 
 func TestAward(t *testing.T) {
 	f := newFixture(t)
-	b := f.publish(badges.Definition{Name: "Finisher", Rule: badges.RuleDoc(`{"goals":[{"kind":"count","event_type":"like","target":100}]}`),
+	b := f.publish(badges.Definition{Name: "Finisher", Rule: events.RuleDoc(`{"goals":[{"kind":"count","event_type":"like","target":100}]}`),
 		Tiers: []badges.Tier{{Name: "one", Target: "100"}, {Name: "two", Target: "200"}}})
-	draft, _ := f.svc.Create(f.ctx, tenant, badges.Definition{Name: "Draft", Rule: badges.RuleDoc(`{"goals":[{"kind":"count","event_type":"like","target":1}]}`)})
+	draft, _ := f.svc.Create(f.ctx, tenant, badges.Definition{Name: "Draft", Rule: events.RuleDoc(`{"goals":[{"kind":"count","event_type":"like","target":1}]}`)})
 	if _, err := f.svc.Award(f.ctx, tenant, "u1", "nope", "challenge:c1", "e1"); errs.KindOf(err) != errs.NotFound {
 		t.Errorf("unknown badge: %v", err)
 	}
@@ -469,7 +469,7 @@ func TestAward(t *testing.T) {
 	if as := f.awards("u1"); len(as) != 1 || as[0].Source != "challenge:c1" || as[0].EventID != "e1" || f.push.count() != 1 {
 		t.Errorf("awards %+v, %d pushes", as, f.push.count())
 	}
-	limited := f.publish(badges.Definition{Name: "One only", Limit: 1, Rule: badges.RuleDoc(`{"goals":[{"kind":"count","event_type":"like","target":1}]}`)})
+	limited := f.publish(badges.Definition{Name: "One only", Limit: 1, Rule: events.RuleDoc(`{"goals":[{"kind":"count","event_type":"like","target":1}]}`)})
 	if sys, err := f.svc.Award(f.ctx, tenant, "u1", limited.ID, "challenge:c1", "e1"); err != nil || len(sys) != 1 {
 		t.Fatalf("limited: %+v, %v", sys, err)
 	}
@@ -480,12 +480,12 @@ func TestAward(t *testing.T) {
 
 func TestUpdate(t *testing.T) {
 	f := newFixture(t)
-	rule := badges.RuleDoc(`{"goals":[{"kind":"count","event_type":"like","target":2}]}`)
+	rule := events.RuleDoc(`{"goals":[{"kind":"count","event_type":"like","target":2}]}`)
 	b, err := f.svc.Create(f.ctx, tenant, badges.Definition{Name: "Liker", Rule: rule})
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := badges.RuleDoc(`{"goals":[{"kind":"count","event_type":"like","target":3}]}`)
+	other := events.RuleDoc(`{"goals":[{"kind":"count","event_type":"like","target":3}]}`)
 	if b, err = f.svc.Update(f.ctx, tenant, b.ID, badges.Patch{Rule: other}); err != nil || b.Rule.Goals[0].Target != "3" || b.Version != 2 {
 		t.Fatalf("draft rule change: %+v, %v", b, err)
 	}
@@ -529,7 +529,7 @@ func TestPreview(t *testing.T) {
 	if !quiet(share("u1", start)) {
 		t.Error("no badges, not quiet")
 	}
-	f.publish(badges.Definition{Name: "Sharer", Rule: badges.RuleDoc(`{"goals":[{"kind":"count","event_type":"share","target":1}]}`)})
+	f.publish(badges.Definition{Name: "Sharer", Rule: events.RuleDoc(`{"goals":[{"kind":"count","event_type":"share","target":1}]}`)})
 	if quiet(share("u1", start)) {
 		t.Error("an event that earns a badge is quiet")
 	}
@@ -544,7 +544,7 @@ func TestPreview(t *testing.T) {
 
 func TestPlayerView(t *testing.T) {
 	f := newFixture(t)
-	b := f.publish(badges.Definition{Name: "Monthly sharer", Limit: 10, Rule: badges.RuleDoc(
+	b := f.publish(badges.Definition{Name: "Monthly sharer", Limit: 10, Rule: events.RuleDoc(
 		`{"goals":[{"kind":"count","event_type":"share","target":2}],"window":{"recurrence":"monthly","time_zone":"Europe/Paris"}}`),
 		Tiers: []badges.Tier{{Name: "bronze", Target: "2"}, {Name: "silver", Target: "5"}}})
 	for i := range 3 {
@@ -572,9 +572,9 @@ func TestCollectorThroughEvents(t *testing.T) {
 	f := newFixture(t)
 	evs := events.NewService(f.store, slog.New(slog.DiscardHandler), prometheus.NewRegistry(), f.svc)
 	t.Cleanup(evs.Close)
-	f.publish(badges.Definition{Name: "First share", Rule: badges.RuleDoc(`{"goals":[{"kind":"count","event_type":"share","target":1}]}`)})
-	f.publish(badges.Definition{Name: "Second share", Rule: badges.RuleDoc(`{"goals":[{"kind":"count","event_type":"share","target":2}]}`)})
-	collector := f.publish(badges.Definition{Name: "Collector", Rule: badges.RuleDoc(`{"goals":[{"kind":"count","event_type":"badge.unlocked","target":2}]}`)})
+	f.publish(badges.Definition{Name: "First share", Rule: events.RuleDoc(`{"goals":[{"kind":"count","event_type":"share","target":1}]}`)})
+	f.publish(badges.Definition{Name: "Second share", Rule: events.RuleDoc(`{"goals":[{"kind":"count","event_type":"share","target":2}]}`)})
+	collector := f.publish(badges.Definition{Name: "Collector", Rule: events.RuleDoc(`{"goals":[{"kind":"count","event_type":"badge.unlocked","target":2}]}`)})
 	for i := range 2 {
 		if _, err := evs.Ingest(f.ctx, events.Event{Tenant: tenant, User: "u1", Type: "share", OccurredAt: start.Add(time.Duration(i) * time.Minute)}); err != nil {
 			t.Fatal(err)

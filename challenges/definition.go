@@ -8,47 +8,24 @@ import (
 	"strings"
 	"time"
 
-	"github.com/danielgtaylor/huma/v2"
-
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/events/rule"
 	"github.com/questline/questline/internal/errs"
 )
 
-// RuleDoc is a rule as a client sent it. It is decoded by rule.Parse,
-// strictly, so that a bad rule gets a 422 naming the exact field (e.g.
-// body.rule.goals[1].filters[0].value) rather than a generic decode error.
-type RuleDoc json.RawMessage
-
-// UnmarshalJSON keeps the raw document for rule.Parse.
-func (d *RuleDoc) UnmarshalJSON(b []byte) error {
-	*d = append((*d)[:0], b...)
-	return nil
-}
-
-// Schema documents the rule for OpenAPI; its content is checked by
-// rule.Parse, not by schema validation.
-func (RuleDoc) Schema(huma.Registry) *huma.Schema {
-	return &huma.Schema{
-		Type: "object", AdditionalProperties: true,
-		Description: "The rule: {goals: [{id, kind: count|sum|distinct, event_type, prop, filters: [{prop, op, value|values}], target, label}], " +
-			"ordered, window: {starts_at, ends_at, rolling, recurrence: daily|weekly|monthly, time_zone}}. See the RuleRule schema.",
-	}
-}
-
 // Definition is what a manager writes to create a challenge. A one-goal
 // count challenge may be written in shorthand (event_type, filter, target,
 // starts_at, ends_at) instead of rule.
 type Definition struct {
-	Name           string       `json:"name" minLength:"1" maxLength:"200"`
-	Description    string       `json:"description,omitempty" maxLength:"2000"`
-	Rule           RuleDoc      `json:"rule,omitempty"`
-	Limits         *Limits      `json:"limits,omitempty"`
-	Enrolment      Enrolment    `json:"enrolment,omitempty" enum:"auto,opt_in" default:"auto"`
-	Eligibility    *Eligibility `json:"eligibility,omitempty"`
-	Reward         *Reward      `json:"reward,omitempty"`
-	Claim          ClaimMode    `json:"claim,omitempty" enum:"auto,manual" default:"auto"`
-	MaxCompletions *int64       `json:"max_completions,omitempty" minimum:"0" maximum:"100000" doc:"Completions per user: default 1 for a one-off challenge, 0 (once per period, no overall cap) for a recurring or rolling one."`
+	Name           string         `json:"name" minLength:"1" maxLength:"200"`
+	Description    string         `json:"description,omitempty" maxLength:"2000"`
+	Rule           events.RuleDoc `json:"rule,omitempty"`
+	Limits         *Limits        `json:"limits,omitempty"`
+	Enrolment      Enrolment      `json:"enrolment,omitempty" enum:"auto,opt_in" default:"auto"`
+	Eligibility    *Eligibility   `json:"eligibility,omitempty"`
+	Reward         *Reward        `json:"reward,omitempty"`
+	Claim          ClaimMode      `json:"claim,omitempty" enum:"auto,manual" default:"auto"`
+	MaxCompletions *int64         `json:"max_completions,omitempty" minimum:"0" maximum:"100000" doc:"Completions per user: default 1 for a one-off challenge, 0 (once per period, no overall cap) for a recurring or rolling one."`
 
 	// The shorthand for a one-goal count challenge.
 	EventType    string            `json:"event_type,omitempty" maxLength:"64" doc:"Shorthand: the event that counts, e.g. share."`
@@ -98,15 +75,11 @@ func (d Definition) challenge() (Challenge, error) {
 // rule parses the rule, or builds one from the shorthand.
 func (d Definition) rule() (rule.Rule, error) {
 	short := d.EventType != "" || d.Filter != nil || d.Target != 0 || d.StartsAt != nil || d.EndsAt != nil
-	if len(d.Rule) > 0 && string(d.Rule) != "null" {
+	if d.Rule.Given() {
 		if short {
 			return rule.Rule{}, invalid("rule", "give rule or the shorthand (event_type, filter, target, starts_at, ends_at), not both")
 		}
-		r, err := rule.Parse(d.Rule)
-		if err != nil {
-			return rule.Rule{}, ruleError(err)
-		}
-		return r, ruleError(r.Validate(events.KnownType))
+		return d.Rule.Parse()
 	}
 	if d.EventType == "" || d.Target < 1 {
 		return rule.Rule{}, invalid("rule", "a challenge needs a rule, or event_type and a target of at least 1")
@@ -122,7 +95,7 @@ func (d Definition) rule() (rule.Rule, error) {
 		var fe *rule.FieldError
 		if errors.As(err, &fe) {
 			field := strings.NewReplacer("goals[0].filters", "filter", "goals[0].", "", "window.", "").Replace(fe.Field)
-			return rule.Rule{}, errs.New(errs.Unprocessable, ruleCode(fe), "%s", fe.Message).OnField("body." + field)
+			return rule.Rule{}, errs.New(errs.Unprocessable, events.RuleCode(fe), "%s", fe.Message).OnField("body." + field)
 		}
 		return rule.Rule{}, err
 	}
@@ -136,28 +109,6 @@ func sortedKeys(m map[string]string) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-// ruleError turns a rule's *FieldError into a 422 at body.rule.<field>.
-func ruleError(err error) error {
-	var fe *rule.FieldError
-	if !errors.As(err, &fe) {
-		return err
-	}
-	field := "rule"
-	if fe.Field != "" {
-		field += "." + fe.Field
-	}
-	return errs.New(errs.Unprocessable, ruleCode(fe), "%s", fe.Message).OnField("body." + field)
-}
-
-// ruleCode is the problem type of a rule error: the one events use for an
-// unknown type, else bad-rule.
-func ruleCode(fe *rule.FieldError) string {
-	if strings.HasSuffix(fe.Field, "event_type") && strings.HasPrefix(fe.Message, "unknown event type") {
-		return "unknown-event-type"
-	}
-	return "bad-rule"
 }
 
 func invalid(field, format string, args ...any) error {
@@ -211,16 +162,16 @@ func contentKey(s string) bool {
 // Patch changes some fields of a challenge; absent fields stay as they are.
 // What a published challenge may change is decided by Service.Update.
 type Patch struct {
-	Name           *string      `json:"name,omitempty" minLength:"1" maxLength:"200"`
-	Description    *string      `json:"description,omitempty" maxLength:"2000"`
-	Rule           RuleDoc      `json:"rule,omitempty"`
-	Limits         *Limits      `json:"limits,omitempty"`
-	Enrolment      *Enrolment   `json:"enrolment,omitempty" enum:"auto,opt_in"`
-	Eligibility    *Eligibility `json:"eligibility,omitempty"`
-	Reward         *Reward      `json:"reward,omitempty"`
-	Claim          *ClaimMode   `json:"claim,omitempty" enum:"auto,manual"`
-	MaxCompletions *int64       `json:"max_completions,omitempty" minimum:"0" maximum:"100000"`
-	EndsAt         *time.Time   `json:"ends_at,omitempty" doc:"Moves the rule window's end."`
+	Name           *string        `json:"name,omitempty" minLength:"1" maxLength:"200"`
+	Description    *string        `json:"description,omitempty" maxLength:"2000"`
+	Rule           events.RuleDoc `json:"rule,omitempty"`
+	Limits         *Limits        `json:"limits,omitempty"`
+	Enrolment      *Enrolment     `json:"enrolment,omitempty" enum:"auto,opt_in"`
+	Eligibility    *Eligibility   `json:"eligibility,omitempty"`
+	Reward         *Reward        `json:"reward,omitempty"`
+	Claim          *ClaimMode     `json:"claim,omitempty" enum:"auto,manual"`
+	MaxCompletions *int64         `json:"max_completions,omitempty" minimum:"0" maximum:"100000"`
+	EndsAt         *time.Time     `json:"ends_at,omitempty" doc:"Moves the rule window's end."`
 }
 
 // apply returns c with the patch applied, validated.
@@ -231,13 +182,10 @@ func (p Patch) apply(c Challenge) (Challenge, error) {
 	if p.Description != nil {
 		c.Description = *p.Description
 	}
-	if len(p.Rule) > 0 && string(p.Rule) != "null" {
-		r, err := rule.Parse(p.Rule)
-		if err == nil {
-			err = r.Validate(events.KnownType)
-		}
+	if p.Rule.Given() {
+		r, err := p.Rule.Parse()
 		if err != nil {
-			return Challenge{}, ruleError(err)
+			return Challenge{}, err
 		}
 		c.Rule = r
 	}
@@ -245,7 +193,7 @@ func (p Patch) apply(c Challenge) (Challenge, error) {
 		c.Rule.Window.EndsAt = p.EndsAt
 		c.Rule.Normalize()
 		if err := c.Rule.Validate(events.KnownType); err != nil {
-			return Challenge{}, ruleError(err)
+			return Challenge{}, events.RuleError(err)
 		}
 	}
 	if p.Limits != nil {

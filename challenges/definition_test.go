@@ -2,6 +2,7 @@ package challenges
 
 import (
 	"encoding/json"
+	"github.com/questline/questline/events"
 	"testing"
 	"time"
 
@@ -12,7 +13,7 @@ func TestDefinition(t *testing.T) {
 	now := time.Now()
 	later := now.Add(time.Hour)
 	one, three := int64(1), int64(3)
-	rule := func(s string) RuleDoc { return RuleDoc(s) }
+	rule := func(s string) events.RuleDoc { return events.RuleDoc(s) }
 	tests := []struct {
 		name  string
 		d     Definition
@@ -71,7 +72,7 @@ func TestDefinitionDefaults(t *testing.T) {
 	if c.Enrolment != Auto || c.Claim != AutoClaim || c.MaxCompletions != 1 || c.Reward.Points != 50 {
 		t.Errorf("defaults = %+v", c)
 	}
-	r, err := Definition{Name: "x", Rule: RuleDoc(`{"goals":[{"kind":"count","event_type":"share","target":1}],"window":{"rolling":"7d"}}`)}.challenge()
+	r, err := Definition{Name: "x", Rule: events.RuleDoc(`{"goals":[{"kind":"count","event_type":"share","target":1}],"window":{"rolling":"7d"}}`)}.challenge()
 	if err != nil || r.MaxCompletions != 0 {
 		t.Errorf("rolling default cap = %d, %v; want 0", r.MaxCompletions, err)
 	}
@@ -93,7 +94,7 @@ func TestChangesCounting(t *testing.T) {
 		{"name", Patch{Name: &name}, false},
 		{"end", Patch{EndsAt: &end}, false},
 		{"reward", Patch{Reward: &pts}, false},
-		{"rule", Patch{Rule: RuleDoc(`{"goals":[{"kind":"count","event_type":"share","target":4}]}`)}, true},
+		{"rule", Patch{Rule: events.RuleDoc(`{"goals":[{"kind":"count","event_type":"share","target":4}]}`)}, true},
 		{"limits", Patch{Limits: &Limits{DailyCap: 2}}, true},
 		{"enrolment", Patch{Enrolment: &opt}, true},
 	} {

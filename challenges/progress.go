@@ -10,6 +10,7 @@ import (
 
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/events/rule"
+	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/profiles"
 )
 
@@ -358,6 +359,12 @@ func (s *Service) reward(ctx context.Context, c Challenge, done Completion, r *e
 	}
 	if c.Reward.Badge != "" && s.Awarder != nil {
 		sys, err := s.Awarder.Award(ctx, done.Tenant, done.User, c.Reward.Badge, "challenge:"+c.ID, done.EventID)
+		if e, ok := errs.As(err); ok && (e.Kind == errs.NotFound || e.Kind == errs.Conflict) {
+			// The badge was deleted or unpublished after the challenge
+			// named it: there is nothing to award, and failing would
+			// only make the sweeper retry this event forever.
+			err = nil
+		}
 		if err != nil {
 			return nil, fmt.Errorf("badge %s: %w", c.Reward.Badge, err)
 		}
