@@ -373,3 +373,43 @@ func TestChallengeConcurrency(t *testing.T) {
 		})
 	}
 }
+
+// TestRollingChallenge: "2 check-ins within 7 days", repeatable twice: a
+// check-in older than the span never counts, each completion starts
+// afresh, and the cap stops a third.
+func TestRollingChallenge(t *testing.T) {
+	s := startServer(t, nil)
+	mgr := s.token("boss", "acme", auth.Manager)
+	id := s.publish(mgr, map[string]any{"name": "Twice a week", "reward_points": 10, "max_completions": 2,
+		"rule": map[string]any{"goals": []any{map[string]any{"kind": "count", "event_type": "checkin", "target": 2}},
+			"window": map[string]any{"rolling": "7d"}}})
+	later := s.publish(mgr, map[string]any{"name": "Next month", "event_type": "checkin", "target": 1,
+		"starts_at": time.Now().Add(30 * 24 * time.Hour).UTC()})
+	ann := s.token("ann", "acme")
+	now := time.Now().UTC()
+	checkin := func(key string, ago time.Duration) {
+		s.event(ann, key, map[string]any{"type": "checkin", "occurred_at": now.Add(-ago)})
+	}
+	checkin("old", 10*24*time.Hour) // outside the 7 days before the next one
+	checkin("a", 2*time.Minute)
+	if p := s.mine(ann, id); p.Completions != 0 || p.Current != 1 {
+		t.Fatalf("after an old and a recent check-in = %+v", p)
+	}
+	checkin("b", 100*time.Second)
+	checkin("c", 90*time.Second) // after the first completion: starts afresh
+	if p := s.mine(ann, id); p.Completions != 1 || p.Current != 1 || p.State != "active" {
+		t.Fatalf("after the first completion and one more = %+v", p)
+	}
+	checkin("d", 80*time.Second)
+	checkin("e", 70*time.Second)
+	checkin("f", 60*time.Second)
+	if p := s.mine(ann, id); p.Completions != 2 || p.State != "completed" {
+		t.Fatalf("at the cap = %+v", p)
+	}
+	if w := s.wallet(ann); w.Balance != 20 {
+		t.Fatalf("wallet = %+v, want two completions' worth", w)
+	}
+	if p := s.mine(ann, later); p.State != "upcoming" || p.Current != 0 {
+		t.Fatalf("a challenge that starts next month = %+v", p)
+	}
+}
