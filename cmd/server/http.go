@@ -226,4 +226,10 @@ func documentRaw(api huma.API) {
 			"200": {Description: "Prometheus text exposition", Content: map[string]*huma.MediaType{"text/plain": {}}},
 		},
 	})
+	// A goal's target is a json.Number (kept exact), which huma describes
+	// as a string; on the wire it is a number.
+	if g := api.OpenAPI().Components.Schemas.Map()["RuleGoal"]; g != nil {
+		g.Properties["target"] = &huma.Schema{Type: huma.TypeNumber,
+			Description: "Progress that meets the goal: a whole number for count and distinct, up to 3 decimals for sum."}
+	}
 }

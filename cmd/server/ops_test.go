@@ -57,6 +57,13 @@ func TestOpsEndpoints(t *testing.T) {
 		"GET /v1/leaderboards/{id}/top", "GET /v1/leaderboards/{id}/me", "GET /v1/ws",
 		"POST /v1/api-keys", "GET /v1/api-keys", "DELETE /v1/api-keys/{id}",
 		"GET /healthz", "GET /readyz", "GET /metrics",
+		"POST /v1/challenges/{id}/join", "POST /v1/challenges/{id}/claim", "GET /v1/challenges/{id}/stats", "GET /v1/me/unlocks",
+		"POST /v1/badges", "GET /v1/badges", "GET /v1/badges/{id}", "PATCH /v1/badges/{id}", "POST /v1/badges/{id}/publish",
+		"POST /v1/badges/{id}/archive", "GET /v1/me/badges", "GET /v1/users/{id}/badges",
+		"GET /v1/leaderboards/{id}", "GET /v1/leaderboards/{id}/users/{uid}", "POST /v1/leaderboards/{id}/cohort",
+		"GET /v1/me/leaderboards", "POST /v1/leaderboards/{id}/exclusions", "GET /v1/leaderboards/{id}/exclusions",
+		"DELETE /v1/leaderboards/{id}/exclusions/{uid}", "GET /v1/audit",
+		"PUT /v1/me/profile", "GET /v1/users/{id}/profile", "PUT /v1/users/{id}/attributes",
 	} {
 		method, path, _ := strings.Cut(ep, " ")
 		if _, ok := doc.Paths[path][strings.ToLower(method)]; !ok {
