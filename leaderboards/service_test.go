@@ -202,3 +202,40 @@ func isCode(err error, code string) bool {
 	var e *errs.Error
 	return errors.As(err, &e) && e.Code == code
 }
+
+// TestScopedPointsBoard: a points board scoped to one challenge counts only
+// the ledger entries that challenge paid, live and after a rebuild.
+func TestScopedPointsBoard(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, leaderboards.NewMemoryEngine())
+	b, err := w.boards.Create(ctx, "acme", leaderboards.CreateInput{Name: "c1 only", Scope: &leaderboards.Scope{Type: "challenge", ID: "c1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range []struct {
+		user, key string
+		amount    int64
+	}{
+		{"ann", "challenge:c1:x", 50}, {"ann", "challenge:c2:y", 70}, {"bob", "challenge:c1:z", 20},
+		{"bob", "challenge:c10:w", 99}, // c10 is not c1
+	} {
+		if _, _, err := w.points.Credit(ctx, points.Credit{Tenant: "acme", User: c.user, Amount: c.amount, Key: c.key, Reason: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		pg, err := w.boards.Top(ctx, "acme", b.ID, "", 0, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pg.Entries) != 2 || pg.Entries[0].Member != "ann" || pg.Entries[0].Score != 50 || pg.Entries[1].Score != 20 {
+			t.Fatalf("%s: scoped board = %+v", when, pg.Entries)
+		}
+	}
+	check("live")
+	if err := w.boards.Rebuild(ctx, "acme", nil); err != nil {
+		t.Fatal(err)
+	}
+	check("after a rebuild")
+}
