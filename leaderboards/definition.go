@@ -3,10 +3,12 @@ package leaderboards
 import (
 	"math"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/internal/errs"
+	"github.com/questline/questline/points"
 )
 
 // CreateInput is a new board's definition.
@@ -14,7 +16,7 @@ type CreateInput struct {
 	Name          string      `json:"name" minLength:"1" maxLength:"200"`
 	Source        Source      `json:"source,omitempty" enum:"points,event" default:"points" doc:"points: points earned in the window, from the ledger. event: a metric of one event type."`
 	EventType     string      `json:"event_type,omitempty" maxLength:"64" doc:"Event boards: the event type that scores, e.g. quiz.completed or purchase."`
-	Prop          string      `json:"prop,omitempty" maxLength:"64" doc:"Event boards: the integer prop that is the value, e.g. score. Without it every event is worth 1. An event whose prop is missing or not an integer does not score."`
+	Prop          string      `json:"prop,omitempty" maxLength:"64" doc:"Event boards: the integer prop that is the value, e.g. score. Without it every event is worth 1. An event whose prop is missing or not an integer does not score, nor does a negative value on a sum board."`
 	Aggregation   Aggregation `json:"aggregation,omitempty" enum:"sum,best,latest" default:"sum" doc:"How a member's values in a period fold into a score. Points boards always sum."`
 	Window        Window      `json:"window,omitempty" enum:"all_time,daily,weekly,monthly,custom" default:"all_time"`
 	TimeZone      string      `json:"time_zone,omitempty" maxLength:"64" default:"UTC" doc:"IANA zone where daily, weekly and monthly periods start at midnight."`
@@ -107,6 +109,11 @@ func (b Board) scopePrefix() string {
 		return ""
 	}
 	return b.Scope.Type + ":" + b.Scope.ID + ":"
+}
+
+// paidBy reports whether ledger entry e counts on points board b.
+func (b Board) paidBy(e points.Entry) bool {
+	return b.Source == FromPoints && strings.HasPrefix(e.Key, b.scopePrefix())
 }
 
 // scores reports whether ev scores on event board b, and its value.

@@ -166,7 +166,7 @@ func (s *Service) scan(ctx context.Context, tenant string, bs []Board, f *fold) 
 	if len(fromLedger) > 0 {
 		err := s.Ledger.ScanEarnings(ctx, tenant, func(e points.Entry) error {
 			for _, b := range fromLedger {
-				if hasPrefix(e.Key, b.scopePrefix()) {
+				if b.paidBy(e) {
 					f.add(b, e.User, e.Amount, e.CreatedAt)
 				}
 			}

@@ -184,7 +184,7 @@ func (s *Service) Earned(ctx context.Context, e points.Entry) error {
 		return err
 	}
 	for _, b := range tb.boards {
-		if b.Source != FromPoints || !hasPrefix(e.Key, b.scopePrefix()) || tb.excluded[b.ID][e.User] {
+		if !b.paidBy(e) || tb.excluded[b.ID][e.User] {
 			continue
 		}
 		if err := s.refreshAt(ctx, b, e.User, e.CreatedAt); err != nil {
@@ -193,8 +193,6 @@ func (s *Service) Earned(ctx context.Context, e points.Entry) error {
 	}
 	return nil
 }
-
-func hasPrefix(s, prefix string) bool { return len(s) >= len(prefix) && s[:len(prefix)] == prefix }
 
 // refreshAt refreshes the user's entry in the period of b holding at, if
 // that period counts and is still kept.
