@@ -344,6 +344,9 @@ type wsFrame struct {
 	Data    json.RawMessage `json:"data"`
 }
 
+// dial opens a WebSocket and waits for the user channel's "subscribed"
+// answer: pushes sent before it are not the connection's to receive (a
+// client resumes them with ?since=).
 func (s *testServer) dial(token, query string) *websocket.Conn {
 	s.t.Helper()
 	u := strings.Replace(s.base, "http://", "ws://", 1) + "/v1/ws?token=" + token + query
@@ -356,6 +359,9 @@ func (s *testServer) dial(token, query string) *websocket.Conn {
 		s.t.Fatalf("dial ws: %v (status %d)", err, status)
 	}
 	s.t.Cleanup(func() { c.Close() })
+	if f := readFrames(s.t, c, 1, "subscribed")[0]; !strings.HasPrefix(f.Channel, "user:") {
+		s.t.Fatalf("first subscription = %+v, want the user channel", f)
+	}
 	return c
 }
 
