@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -432,6 +433,7 @@ func TestSlowClientDisconnected(t *testing.T) {
 	slow, _ := n.connect(t, "acme/slow", "")
 	fast, _ := n.connect(t, "acme/fast", "")
 	frames := make(chan frame, 1000)
+	var got atomic.Int64
 	go func() {
 		defer close(frames)
 		for {
@@ -441,6 +443,7 @@ func TestSlowClientDisconnected(t *testing.T) {
 				return
 			}
 			frames <- f
+			got.Add(1)
 		}
 	}()
 	big := strings.Repeat("x", 32<<10) // fills socket buffers quickly
@@ -451,6 +454,12 @@ func TestSlowClientDisconnected(t *testing.T) {
 		}
 		_ = n.hub.PublishUser(ctx, "acme", "slow", "progress", map[string]string{"pad": big})
 		if i%10 == 0 {
+			// The fast client keeps up: it has read everything sent to it
+			// before it gets more, however loaded the machine is, so
+			// only the slow client can fill its queue.
+			for deadline := time.Now().Add(5 * time.Second); got.Load() < int64(sent) && time.Now().Before(deadline); {
+				time.Sleep(100 * time.Microsecond)
+			}
 			sent++
 			_ = n.hub.PublishUser(ctx, "acme", "fast", "progress", map[string]int{"i": sent})
 		}
