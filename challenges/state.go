@@ -39,7 +39,7 @@ func (s *Service) state(ctx context.Context, c Challenge, user, period string, a
 	}
 	if l := c.Limits; l != nil {
 		gap, _ := time.ParseDuration(l.MinInterval)
-		loc, err := time.LoadLocation(w.TimeZone)
+		loc, err := rule.LoadZone(w.TimeZone)
 		if err != nil {
 			loc = time.UTC
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/questline/questline/auth"
+	"github.com/questline/questline/events/rule"
 	"github.com/questline/questline/internal/errs"
 )
 
@@ -27,9 +28,6 @@ const (
 
 var (
 	userPattern = regexp.MustCompile(`^[A-Za-z0-9._:@-]{1,128}$`)
-	// Prop names exclude "." and a leading "$", which document stores
-	// read as paths and operators.
-	propPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_:-]{0,63}$`)
 	keyPattern  = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
 )
 
@@ -101,7 +99,10 @@ func checkProps(props map[string]any) error {
 		return bad("at most 32 props")
 	}
 	for k, v := range props {
-		if !propPattern.MatchString(k) {
+		// Prop names are the names rules filter on (rule.ValidName): no
+		// "." or leading "$", which document stores read as paths and
+		// operators.
+		if !rule.ValidName(k) {
 			return bad("prop name %q: use 1-64 letters, digits, _ : or -", k)
 		}
 		switch x := v.(type) {

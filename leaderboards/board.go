@@ -68,8 +68,6 @@ type Board struct {
 	// RetentionDays is how long a finished period stays readable.
 	RetentionDays int       `json:"retention_days"`
 	CreatedAt     time.Time `json:"created_at"`
-
-	loc *time.Location // TimeZone, loaded
 }
 
 // Score is one event's value on an event board. It is unique per (tenant,

@@ -2,11 +2,11 @@ package leaderboards
 
 import (
 	"math"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/questline/questline/events"
+	"github.com/questline/questline/events/rule"
 	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/points"
 )
@@ -30,8 +30,6 @@ type CreateInput struct {
 // long enough to settle prizes and disputes, short enough that a daily
 // board does not grow without bound.
 const defaultRetentionDays = 90
-
-var propName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_:-]{0,63}$`)
 
 // board validates in and returns the board it defines.
 func (in CreateInput) board() (Board, error) {
@@ -75,11 +73,11 @@ func (b Board) validate() error {
 		if !events.KnownType(b.EventType) {
 			return invalid("unknown-event-type", "event_type", "event type %q is not one this tenant accepts", b.EventType)
 		}
-		if b.Prop != "" && !propName.MatchString(b.Prop) {
+		if b.Prop != "" && !rule.ValidName(b.Prop) {
 			return invalid("bad-board", "prop", "prop %q is not a prop name", b.Prop)
 		}
 	}
-	if _, err := time.LoadLocation(b.TimeZone); err != nil || b.TimeZone == "Local" {
+	if _, err := rule.LoadZone(b.TimeZone); err != nil {
 		return invalid("bad-time-zone", "time_zone", "time zone %q is not an IANA zone name", b.TimeZone)
 	}
 	custom := b.Window == Custom

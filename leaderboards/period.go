@@ -3,7 +3,8 @@ package leaderboards
 import (
 	"fmt"
 	"time"
-	_ "time/tzdata" // board time zones must load on machines without tzdata
+
+	"github.com/questline/questline/events/rule"
 )
 
 // Period is one window period of a board: its name and [Start, End).
@@ -21,23 +22,13 @@ const (
 )
 
 // location returns the board's time zone; validation guarantees it loads.
-// Boards the service hands around carry it loaded (withLocation), because
-// loading a zone parses tzdata and rebuilds ask for it per ledger entry.
+// rule.LoadZone caches zones, so rebuilds may ask per ledger entry.
 func (b Board) location() *time.Location {
-	if b.loc != nil {
-		return b.loc
-	}
-	loc, err := time.LoadLocation(b.TimeZone)
+	loc, err := rule.LoadZone(b.TimeZone)
 	if err != nil {
 		return time.UTC
 	}
 	return loc
-}
-
-// withLocation returns b with its time zone loaded.
-func (b Board) withLocation() Board {
-	b.loc = b.location()
-	return b
 }
 
 // periodAt returns the period of b that contains t; ok is false when t lies

@@ -16,7 +16,7 @@ func at(t *testing.T, s string) time.Time {
 }
 
 func board(w Window, tz string) Board {
-	return Board{Window: w, TimeZone: tz, RetentionDays: 90}.withLocation()
+	return Board{Window: w, TimeZone: tz, RetentionDays: 90}
 }
 
 func TestPeriodAt(t *testing.T) {

@@ -101,7 +101,6 @@ func (s *Service) Create(ctx context.Context, tenant string, in CreateInput) (Bo
 		return Board{}, err
 	}
 	b.ID, b.Tenant, b.CreatedAt = uuid.Must(uuid.NewV7()).String(), tenant, s.Now().UTC().Truncate(time.Millisecond)
-	b = b.withLocation()
 	if err := s.Store.CreateBoard(ctx, b); err != nil {
 		return Board{}, fmt.Errorf("leaderboards: create: %w", err)
 	}
@@ -121,7 +120,7 @@ func (s *Service) Get(ctx context.Context, tenant, id string) (Board, error) {
 	if err != nil {
 		return Board{}, fmt.Errorf("leaderboards: get %s: %w", id, err)
 	}
-	return b.withLocation(), nil
+	return b, nil
 }
 
 // List returns the tenant's boards.
@@ -129,9 +128,6 @@ func (s *Service) List(ctx context.Context, tenant string) ([]Board, error) {
 	bs, err := s.Store.ListBoards(ctx, tenant)
 	if err != nil {
 		return nil, fmt.Errorf("leaderboards: list: %w", err)
-	}
-	for i := range bs {
-		bs[i] = bs[i].withLocation()
 	}
 	return bs, nil
 }

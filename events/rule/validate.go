@@ -26,6 +26,10 @@ var (
 	typePattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}$`)
 )
 
+// ValidName reports whether s may name a prop (or a goal): the rule every
+// prop name of an event also follows.
+func ValidName(s string) bool { return namePattern.MatchString(s) }
+
 // Validate checks a normalized rule and returns the first problem as a
 // *FieldError. knownType, if not nil, says which event types exist; with
 // nil any syntactically valid type passes.
@@ -206,7 +210,7 @@ func (w Window) validate(path string) error {
 	if w.Rolling != "" && w.Recurrence != Once {
 		return &FieldError{path + ".recurrence", "a window is either rolling or recurring, not both"}
 	}
-	if _, err := loadZone(w.TimeZone); err != nil {
+	if _, err := LoadZone(w.TimeZone); err != nil {
 		return &FieldError{path + ".time_zone", "unknown time zone; use an IANA name such as Europe/Paris"}
 	}
 	return nil

@@ -127,7 +127,7 @@ func midnight(y int, m time.Month, d int, loc *time.Location) time.Time {
 // location returns the window's time zone, UTC if it is unset or (in a
 // window that did not validate) unknown.
 func (w Window) location() *time.Location {
-	loc, err := loadZone(w.TimeZone)
+	loc, err := LoadZone(w.TimeZone)
 	if err != nil {
 		return time.UTC
 	}
@@ -139,9 +139,10 @@ var (
 	zones       sync.Map // IANA name -> *time.Location: loading one parses the database
 )
 
-// loadZone loads an IANA time zone, caching it; "" is UTC. "Local" is
-// refused because it depends on the machine.
-func loadZone(name string) (*time.Location, error) {
+// LoadZone loads an IANA time zone, caching it, so that callers asking per
+// event (or per ledger entry in a rebuild) do not parse tzdata each time;
+// "" is UTC. "Local" is refused because it depends on the machine.
+func LoadZone(name string) (*time.Location, error) {
 	if name == "" {
 		return time.UTC, nil
 	}

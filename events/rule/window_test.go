@@ -130,7 +130,7 @@ func TestPeriodsTileAroundTransitions(t *testing.T) {
 	}
 	from, to := mustTime(t, "2008-01-01T00:00:00Z"), mustTime(t, "2030-01-01T00:00:00Z")
 	for _, zone := range zones {
-		loc, err := loadZone(zone)
+		loc, err := LoadZone(zone)
 		if err != nil {
 			t.Fatal(err)
 		}
