@@ -116,8 +116,8 @@ func (b *Badge) check() error {
 	// badge's.
 	b.Rule.Goals, b.Tiers = slices.Clone(b.Rule.Goals), slices.Clone(b.Tiers)
 	b.Rule.Normalize()
-	if err := b.Rule.Validate(events.KnownType); err != nil {
-		return events.RuleError(err)
+	if err := events.ValidateRule(b.Rule); err != nil {
+		return err
 	}
 	return b.checkTiers()
 }

@@ -2,7 +2,6 @@ package challenges
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -90,12 +89,11 @@ func (d Definition) rule() (rule.Rule, error) {
 	}
 	r := rule.Rule{Goals: []rule.Goal{g}, Window: rule.Window{StartsAt: d.StartsAt, EndsAt: d.EndsAt}}
 	r.Normalize()
-	if err := r.Validate(events.KnownType); err != nil {
+	if err := events.ValidateRule(r); err != nil {
 		// Shorthand fields map one to one onto the rule's first goal.
-		var fe *rule.FieldError
-		if errors.As(err, &fe) {
-			field := strings.NewReplacer("goals[0].filters", "filter", "goals[0].", "", "window.", "").Replace(fe.Field)
-			return rule.Rule{}, errs.New(errs.Unprocessable, events.RuleCode(fe), "%s", fe.Message).OnField("body." + field)
+		if e, ok := errs.As(err); ok {
+			e.Field = strings.NewReplacer("body.rule.goals[0].filters", "body.filter", "body.rule.goals[0].", "body.",
+				"body.rule.window.", "body.").Replace(e.Field)
 		}
 		return rule.Rule{}, err
 	}
@@ -192,8 +190,8 @@ func (p Patch) apply(c Challenge) (Challenge, error) {
 	if p.EndsAt != nil {
 		c.Rule.Window.EndsAt = p.EndsAt
 		c.Rule.Normalize()
-		if err := c.Rule.Validate(events.KnownType); err != nil {
-			return Challenge{}, events.RuleError(err)
+		if err := events.ValidateRule(c.Rule); err != nil {
+			return Challenge{}, err
 		}
 	}
 	if p.Limits != nil {

@@ -3,7 +3,7 @@ package events
 import (
 	"encoding/json"
 	"errors"
-	"strings"
+	"fmt"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -37,22 +37,34 @@ func (RuleDoc) Schema(huma.Registry) *huma.Schema {
 // Given reports whether the document holds a rule at all.
 func (d RuleDoc) Given() bool { return len(d) > 0 && string(d) != "null" }
 
-// Parse decodes the rule and validates it against the event catalogue.
-// Errors are 422s at body.rule.<path> (see RuleError).
+// Parse decodes the rule and validates it (see ValidateRule).
 func (d RuleDoc) Parse() (rule.Rule, error) {
 	r, err := rule.Parse(d)
-	if err == nil {
-		err = r.Validate(KnownType)
-	}
 	if err != nil {
 		return rule.Rule{}, RuleError(err)
 	}
-	return r, nil
+	return r, ValidateRule(r)
 }
 
-// RuleError turns a rule's *FieldError into a 422 at body.rule.<path>:
-// unknown-event-type for a type not in the catalogue (as events answer),
-// bad-rule otherwise. Other errors pass through.
+// ValidateRule checks a normalized rule, and that every event type it
+// counts is in the catalogue. Errors are 422s at body.rule.<path>:
+// unknown-event-type for a type not in the catalogue, as events answer,
+// bad-rule for anything else.
+func ValidateRule(r rule.Rule) error {
+	if err := r.Validate(nil); err != nil {
+		return RuleError(err)
+	}
+	for i, g := range r.Goals {
+		if !KnownType(g.EventType) {
+			return errs.New(errs.Unprocessable, "unknown-event-type", "unknown event type %q", g.EventType).
+				OnField(fmt.Sprintf("body.rule.goals[%d].event_type", i))
+		}
+	}
+	return nil
+}
+
+// RuleError turns a rule's *FieldError into a 422 bad-rule at
+// body.rule.<path>. Other errors pass through.
 func RuleError(err error) error {
 	var fe *rule.FieldError
 	if !errors.As(err, &fe) {
@@ -62,13 +74,5 @@ func RuleError(err error) error {
 	if fe.Field != "" {
 		field += "." + fe.Field
 	}
-	return errs.New(errs.Unprocessable, RuleCode(fe), "%s", fe.Message).OnField(field)
-}
-
-// RuleCode is the problem type of a rule error.
-func RuleCode(fe *rule.FieldError) string {
-	if strings.HasSuffix(fe.Field, "event_type") && strings.HasPrefix(fe.Message, "unknown event type") {
-		return "unknown-event-type"
-	}
-	return "bad-rule"
+	return errs.New(errs.Unprocessable, "bad-rule", "%s", fe.Message).OnField(field)
 }
