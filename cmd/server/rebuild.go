@@ -10,7 +10,8 @@ import (
 
 func rebuild(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
 	fs := command("rebuild", "Usage: server rebuild [--tenant acme [--board id]]\n"+
-		"Recomputes leaderboards from the points ledger and swaps each board in atomically.\n"+
+		"Recomputes leaderboards from their source (the points ledger, or an event board's scores)\n"+
+		"and swaps each board period in atomically; writes keep flowing meanwhile.\n"+
 		"With REDIS_URL it repairs the shared boards (e.g. after Redis was flushed); on the\n"+
 		"in-process engine a running server rebuilds at every start, so this run only measures it.\n", out)
 	tenant := fs.String("tenant", "", "only this tenant (default: every tenant)")
@@ -41,12 +42,12 @@ func rebuild(ctx context.Context, args []string, getenv func(string) string, out
 	}
 	fmt.Fprintf(out, "rebuilt in %s\n", time.Since(start).Round(time.Millisecond))
 	if a.redis == nil {
-		fmt.Fprintln(out, "note: in-process engine; a running server rebuilds its boards from the ledger at every start")
+		fmt.Fprintln(out, "note: in-process engine; a running server rebuilds its boards from their sources at every start")
 	}
 	return nil
 }
 
-// progressBar draws "[#####.....]  50%  500/1000 entries" in place.
+// progressBar draws "[#####.....]  50%  500/1000 source rows" in place.
 func progressBar(out io.Writer) func(done, total int64) {
 	return func(done, total int64) {
 		const width = 30
@@ -55,6 +56,6 @@ func progressBar(out io.Writer) func(done, total int64) {
 			frac = min(float64(done)/float64(total), 1)
 		}
 		n := int(frac * width)
-		fmt.Fprintf(out, "\r[%s%s] %3.0f%%  %d/%d ledger entries", strings.Repeat("#", n), strings.Repeat(".", width-n), frac*100, done, total)
+		fmt.Fprintf(out, "\r[%s%s] %3.0f%%  %d/%d source rows", strings.Repeat("#", n), strings.Repeat(".", width-n), frac*100, done, total)
 	}
 }
