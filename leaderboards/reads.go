@@ -84,7 +84,7 @@ func (s *Service) Top(ctx context.Context, tenant, id, sel string, offset, limit
 	if err != nil {
 		return Page{}, fmt.Errorf("leaderboards: top %s: %w", id, err)
 	}
-	return s.page(ctx, b, p, key, entries)
+	return s.ranked(ctx, b, p, key, entries)
 }
 
 // Around returns user's entry with up to n neighbours either side; me is
@@ -98,7 +98,7 @@ func (s *Service) Around(ctx context.Context, tenant, id, sel, user string, n in
 	if err != nil {
 		return Page{}, nil, fmt.Errorf("leaderboards: around %s: %w", id, err)
 	}
-	pg, err := s.page(ctx, b, p, key, entries)
+	pg, err := s.ranked(ctx, b, p, key, entries)
 	if err != nil {
 		return Page{}, nil, err
 	}
@@ -123,7 +123,7 @@ func (s *Service) Member(ctx context.Context, tenant, id, sel, user string) (Pag
 	if !ok {
 		return Page{}, errs.New(errs.NotFound, "not-ranked", "user %q is not on board %s in period %s", user, id, p.Name)
 	}
-	return s.page(ctx, b, p, key, []Entry{e})
+	return s.ranked(ctx, b, p, key, []Entry{e})
 }
 
 // Cohort ranks a set of users (such as the player's friends) against each
@@ -138,11 +138,10 @@ func (s *Service) Cohort(ctx context.Context, tenant, id, sel string, users []st
 	if err != nil {
 		return Page{}, fmt.Errorf("leaderboards: cohort on %s: %w", id, err)
 	}
-	pg, err := s.page(ctx, b, p, key, entries)
+	pg, err := s.page(ctx, b, p, int64(len(entries)), entries)
 	if err != nil {
 		return Page{}, err
 	}
-	pg.Total = int64(len(pg.Entries))
 	for i := range pg.Entries {
 		r := &pg.Entries[i]
 		r.BoardRank, r.Rank = r.Rank, int64(i+1)
@@ -179,13 +178,19 @@ func (s *Service) Standings(ctx context.Context, tenant, user string) ([]Standin
 	return out, nil
 }
 
-// page wraps entries with the period's facts and the members' display data,
-// fetched in one query for the whole page.
-func (s *Service) page(ctx context.Context, b Board, p Period, key string, entries []Entry) (Page, error) {
+// ranked is page for a slice of the whole board period: Total counts its
+// members.
+func (s *Service) ranked(ctx context.Context, b Board, p Period, key string, entries []Entry) (Page, error) {
 	total, err := s.Engine.Count(ctx, key)
 	if err != nil {
 		return Page{}, fmt.Errorf("leaderboards: count %s: %w", key, err)
 	}
+	return s.page(ctx, b, p, total, entries)
+}
+
+// page wraps entries with the period's facts and the members' display data,
+// fetched in one query for the whole page.
+func (s *Service) page(ctx context.Context, b Board, p Period, total int64, entries []Entry) (Page, error) {
 	pg := Page{Board: b.ID, Period: p.Name, Total: total, Entries: make([]Row, len(entries))}
 	if !p.Start.IsZero() {
 		pg.Start = &p.Start
@@ -203,7 +208,7 @@ func (s *Service) page(ctx context.Context, b Board, p Period, key string, entri
 	}
 	profs, err := s.Directory.Profiles(ctx, b.Tenant, users)
 	if err != nil {
-		return Page{}, fmt.Errorf("leaderboards: profiles for %s: %w", key, err)
+		return Page{}, fmt.Errorf("leaderboards: profiles for %s: %w", b.ID, err)
 	}
 	for _, pr := range profs {
 		if i, ok := at[pr.User]; ok {
