@@ -124,6 +124,7 @@ type Store interface {
 	// Reinstate deletes the exclusion of user from board; errs.ErrNotFound
 	// when there is none.
 	Reinstate(ctx context.Context, tenant, board, user string) error
-	// Exclusions lists a board's exclusions in user order.
+	// Exclusions lists a board's exclusions in user order; with board ""
+	// every board's of the tenant, in (board, user) order.
 	Exclusions(ctx context.Context, tenant, board string) ([]Exclusion, error)
 }

@@ -151,18 +151,16 @@ func (s *Service) boards(ctx context.Context, tenant string) (tenantBoards, erro
 	if err != nil {
 		return tenantBoards{}, err
 	}
+	ex, err := s.Store.Exclusions(ctx, tenant, "")
+	if err != nil {
+		return tenantBoards{}, fmt.Errorf("leaderboards: exclusions: %w", err)
+	}
 	c = tenantBoards{boards: bs, excluded: map[string]map[string]bool{}, at: s.Now()}
-	for _, b := range bs {
-		ex, err := s.Store.Exclusions(ctx, tenant, b.ID)
-		if err != nil {
-			return tenantBoards{}, fmt.Errorf("leaderboards: exclusions of %s: %w", b.ID, err)
+	for _, e := range ex {
+		if c.excluded[e.Board] == nil {
+			c.excluded[e.Board] = map[string]bool{}
 		}
-		for _, e := range ex {
-			if c.excluded[b.ID] == nil {
-				c.excluded[b.ID] = map[string]bool{}
-			}
-			c.excluded[b.ID][e.User] = true
-		}
+		c.excluded[e.Board][e.User] = true
 	}
 	s.mu.Lock()
 	s.cache[tenant] = c

@@ -325,10 +325,15 @@ func (s *Store) Reinstate(ctx context.Context, tenant, board, user string) error
 	return nil
 }
 
-// Exclusions lists a board's exclusions in user order.
+// Exclusions lists a board's exclusions in user order; with board "" the
+// tenant's every board's, in (board, user) order.
 func (s *Store) Exclusions(ctx context.Context, tenant, board string) ([]leaderboards.Exclusion, error) {
-	out, err := findAll(ctx, s.exclusions, bson.D{{Key: "tenant", Value: tenant}, {Key: "board", Value: board}},
-		options.Find().SetSort(bson.D{{Key: "user", Value: 1}}), exclusionDoc.exclusion)
+	filter := bson.D{{Key: "tenant", Value: tenant}}
+	if board != "" {
+		filter = append(filter, bson.E{Key: "board", Value: board})
+	}
+	out, err := findAll(ctx, s.exclusions, filter,
+		options.Find().SetSort(bson.D{{Key: "board", Value: 1}, {Key: "user", Value: 1}}), exclusionDoc.exclusion)
 	if err != nil {
 		return nil, fmt.Errorf("mongo: list exclusions: %w", err)
 	}

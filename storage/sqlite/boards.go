@@ -297,9 +297,16 @@ func (s *Store) Reinstate(ctx context.Context, tenant, board, user string) error
 	return nil
 }
 
-// Exclusions lists a board's exclusions in user order.
+// Exclusions lists a board's exclusions in user order; with board "" the
+// tenant's every board's, in (board, user) order.
 func (s *Store) Exclusions(ctx context.Context, tenant, board string) ([]leaderboards.Exclusion, error) {
-	rows, err := s.rq.exclusions.QueryContext(ctx, tenant, board)
+	var rows *sql.Rows
+	var err error
+	if board == "" {
+		rows, err = s.rq.allExclusions.QueryContext(ctx, tenant)
+	} else {
+		rows, err = s.rq.exclusions.QueryContext(ctx, tenant, board)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list exclusions: %w", err)
 	}

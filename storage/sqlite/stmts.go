@@ -60,7 +60,7 @@ type readStmts struct {
 	countEntries, countAllEntries                  *sql.Stmt
 	getBoard, listBoards, tenants                  *sql.Stmt
 	sumScores, bestScore, latestScore              *sql.Stmt
-	scanScores, countScores, exclusions            *sql.Stmt
+	scanScores, countScores, exclusions, allExclusions *sql.Stmt
 	apiKeyByHash, listAPIKeys                      *sql.Stmt
 	audit, auditBefore                             *sql.Stmt
 }
@@ -188,6 +188,7 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&r.scanScores, `SELECT ` + scoreCols + ` FROM board_scores WHERE tenant = ? AND board_id = ? AND event_id > ? ORDER BY event_id LIMIT ?`},
 		{&r.countScores, `SELECT count(*) FROM board_scores WHERE tenant = ? AND board_id = ?`},
 		{&r.exclusions, `SELECT ` + exclusionCols + ` FROM board_exclusions WHERE tenant = ? AND board_id = ? ORDER BY user_id`},
+		{&r.allExclusions, `SELECT ` + exclusionCols + ` FROM board_exclusions WHERE tenant = ? ORDER BY board_id, user_id`},
 
 		{&r.apiKeyByHash, `SELECT ` + apiKeyCols + ` FROM api_keys WHERE hash = ?`},
 		{&r.listAPIKeys, `SELECT ` + apiKeyCols + ` FROM api_keys WHERE tenant = ? ORDER BY id`},

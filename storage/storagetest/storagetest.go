@@ -1167,6 +1167,9 @@ func testExclusions(t *testing.T, s Store) {
 	must(t, err)
 	eq(t, "after reinstating", list, []leaderboards.Exclusion{stored(again)})
 
+	list, err = s.Exclusions(c, a, "")
+	must(t, err)
+	eq(t, "every board's, in board and user order", list, []leaderboards.Exclusion{stored(again), stored(ex(a, "b2", "u3", "m1", "other board", base))})
 	list, err = s.Exclusions(c, b, "b1")
 	must(t, err)
 	eq(t, "other tenant", list, []leaderboards.Exclusion{stored(ex(b, "b1", "u1", "m9", "other tenant", base))})
