@@ -41,26 +41,17 @@ func (b Board) periodAt(t time.Time) (p Period, ok bool) {
 		p = Period{Name: customPeriod, Start: *b.StartsAt, End: *b.EndsAt}
 		return p, !t.Before(p.Start) && t.Before(p.End)
 	}
-	return calendarPeriod(b.Window, t.In(b.location())), true
+	return b.calendarPeriod(t), true
 }
 
 // calendarPeriod returns the daily, weekly (ISO, from Monday) or monthly
-// period holding t, in t's location. Start and End are true instants, so
-// a day with a daylight-saving change lasts 23 or 25 hours.
-func calendarPeriod(w Window, t time.Time) Period {
-	loc := t.Location()
-	day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
-	switch w {
-	case Daily:
-		return Period{Name: day.Format("2006-01-02"), Start: day.UTC(), End: day.AddDate(0, 0, 1).UTC()}
-	case Weekly:
-		start := day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7))
-		y, wk := start.ISOWeek()
-		return Period{Name: fmt.Sprintf("%d-W%02d", y, wk), Start: start.UTC(), End: start.AddDate(0, 0, 7).UTC()}
-	default: // Monthly
-		start := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, loc)
-		return Period{Name: start.Format("2006-01"), Start: start.UTC(), End: start.AddDate(0, 1, 0).UTC()}
-	}
+// period of b holding t. They are the rule language's recurring periods, so
+// boards and challenges keep one calendar: local midnights in the board's
+// zone, true instants (a day with a daylight-saving change lasts 23 or 25
+// hours), keys such as "2026-11-23", "2026-W48" and "2026-11".
+func (b Board) calendarPeriod(t time.Time) Period {
+	p, _ := rule.Window{Recurrence: rule.Recurrence(b.Window), TimeZone: b.TimeZone}.PeriodAt(t)
+	return Period{Name: p.Key, Start: p.Start, End: p.End}
 }
 
 // parsePeriod reads a period name of b: "2026-11-23" (daily), "2026-W48"
@@ -94,7 +85,7 @@ func (b Board) parsePeriod(name string) (Period, error) {
 	if err != nil {
 		return Period{}, fmt.Errorf("period %q: %w", name, err)
 	}
-	p := calendarPeriod(b.Window, t)
+	p := b.calendarPeriod(t)
 	if p.Name != name {
 		return Period{}, fmt.Errorf("period %q: not a %s period name (e.g. %q)", name, b.Window, p.Name)
 	}
