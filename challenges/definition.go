@@ -3,6 +3,7 @@ package challenges
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -84,7 +85,7 @@ func (d Definition) rule() (rule.Rule, error) {
 		return rule.Rule{}, invalid("rule", "a challenge needs a rule, or event_type and a target of at least 1")
 	}
 	g := rule.Goal{Kind: rule.Count, EventType: d.EventType, Target: json.Number(fmt.Sprint(d.Target))}
-	for _, k := range sortedKeys(d.Filter) {
+	for _, k := range slices.Sorted(maps.Keys(d.Filter)) {
 		g.Filters = append(g.Filters, rule.Filter{Prop: k, Op: rule.Eq, Value: d.Filter[k]})
 	}
 	r := rule.Rule{Goals: []rule.Goal{g}, Window: rule.Window{StartsAt: d.StartsAt, EndsAt: d.EndsAt}}
@@ -98,15 +99,6 @@ func (d Definition) rule() (rule.Rule, error) {
 		return rule.Rule{}, err
 	}
 	return r, nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func invalid(field, format string, args ...any) error {
