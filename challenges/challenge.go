@@ -119,8 +119,8 @@ type Completion struct {
 	ClaimedAt   *time.Time `json:"claimed_at,omitempty"`
 }
 
-// Enrollment records that a user joined an opt-in challenge.
-type Enrollment struct {
+// Membership records that a user joined an opt-in challenge.
+type Membership struct {
 	Tenant      string
 	ChallengeID string
 	User        string
@@ -144,7 +144,7 @@ type Stats struct {
 	Joined       int64 `json:"joined" doc:"Opt-in challenges: users who joined."`
 }
 
-// Store keeps challenges, contributions, completions, enrolments and
+// Store keeps challenges, contributions, completions, memberships and
 // unlocks.
 type Store interface {
 	CreateChallenge(ctx context.Context, c Challenge) error
@@ -175,9 +175,9 @@ type Store interface {
 
 	// Join stores e; inserted is false when the user had joined already
 	// (the first JoinedAt stays).
-	Join(ctx context.Context, e Enrollment) (stored Enrollment, inserted bool, err error)
+	Join(ctx context.Context, e Membership) (stored Membership, inserted bool, err error)
 	// Enrolled returns the user's enrolment; ok is false when there is none.
-	Enrolled(ctx context.Context, tenant, challengeID, user string) (e Enrollment, ok bool, err error)
+	Enrolled(ctx context.Context, tenant, challengeID, user string) (e Membership, ok bool, err error)
 
 	// AddUnlock stores u; inserted is false when the user had it already.
 	AddUnlock(ctx context.Context, u Unlock) (inserted bool, err error)

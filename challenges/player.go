@@ -130,29 +130,29 @@ func (p *player) eligibleNow(ctx context.Context, c Challenge) (bool, error) {
 
 // Join enrols the user in an opt-in challenge; joining again changes
 // nothing. Only events that occur after joining count.
-func (s *Service) Join(ctx context.Context, tenant, id, user string) (Enrollment, error) {
+func (s *Service) Join(ctx context.Context, tenant, id, user string) (Membership, error) {
 	c, err := s.Get(ctx, tenant, id)
 	if err != nil {
-		return Enrollment{}, err
+		return Membership{}, err
 	}
 	if c.Status != Published {
-		return Enrollment{}, notFound(id)
+		return Membership{}, notFound(id)
 	}
 	if c.Enrolment != OptIn {
-		return Enrollment{}, errs.New(errs.Conflict, "not-opt-in", "challenge %s enrols every eligible player automatically", id)
+		return Membership{}, errs.New(errs.Conflict, "not-opt-in", "challenge %s enrols every eligible player automatically", id)
 	}
 	who := &player{s: s, tenant: tenant, user: user}
 	if ok, err := who.eligibleNow(ctx, c); err != nil {
-		return Enrollment{}, err
+		return Membership{}, err
 	} else if !ok {
-		return Enrollment{}, errs.New(errs.Forbidden, "not-eligible", "this challenge is for other tiers or segments")
+		return Membership{}, errs.New(errs.Forbidden, "not-eligible", "this challenge is for other tiers or segments")
 	}
 	if end := c.Rule.Window.EndsAt; end != nil && !s.Now().Before(*end) {
-		return Enrollment{}, errs.New(errs.Conflict, "challenge-ended", "challenge %s has ended", id)
+		return Membership{}, errs.New(errs.Conflict, "challenge-ended", "challenge %s has ended", id)
 	}
-	e, _, err := s.Store.Join(ctx, Enrollment{Tenant: tenant, ChallengeID: c.ID, User: user, JoinedAt: s.Now().UTC().Truncate(time.Millisecond)})
+	e, _, err := s.Store.Join(ctx, Membership{Tenant: tenant, ChallengeID: c.ID, User: user, JoinedAt: s.Now().UTC().Truncate(time.Millisecond)})
 	if err != nil {
-		return Enrollment{}, fmt.Errorf("challenges: join %s: %w", id, err)
+		return Membership{}, fmt.Errorf("challenges: join %s: %w", id, err)
 	}
 	return e, nil
 }

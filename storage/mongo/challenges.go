@@ -348,8 +348,8 @@ type enrolmentDoc struct {
 	JoinedAt  time.Time `bson:"joined_at"`
 }
 
-func (d enrolmentDoc) enrolment() (challenges.Enrollment, error) {
-	return challenges.Enrollment{Tenant: d.Tenant, ChallengeID: d.Challenge, User: d.User, JoinedAt: norm.Trunc(d.JoinedAt)}, nil
+func (d enrolmentDoc) enrolment() (challenges.Membership, error) {
+	return challenges.Membership{Tenant: d.Tenant, ChallengeID: d.Challenge, User: d.User, JoinedAt: norm.Trunc(d.JoinedAt)}, nil
 }
 
 func enrolmentKey(tenant, challengeID, user string) bson.D {
@@ -359,26 +359,26 @@ func enrolmentKey(tenant, challengeID, user string) bson.D {
 // Join stores e unless the user joined already; then it returns the
 // stored enrolment, with the first JoinedAt, and inserted=false. A zero
 // JoinedAt becomes now.
-func (s *Store) Join(ctx context.Context, e challenges.Enrollment) (challenges.Enrollment, bool, error) {
+func (s *Store) Join(ctx context.Context, e challenges.Membership) (challenges.Membership, bool, error) {
 	e.JoinedAt = norm.NowIfZero(e.JoinedAt)
 	doc := enrolmentDoc{Tenant: e.Tenant, Challenge: e.ChallengeID, User: e.User, JoinedAt: e.JoinedAt}
 	stored, inserted, err := insertOrExisting(ctx, s.enrolments, doc,
 		enrolmentKey(e.Tenant, e.ChallengeID, e.User), e, enrolmentDoc.enrolment)
 	if err != nil {
-		return challenges.Enrollment{}, false, fmt.Errorf("mongo: join: %w", err)
+		return challenges.Membership{}, false, fmt.Errorf("mongo: join: %w", err)
 	}
 	return stored, inserted, nil
 }
 
 // Enrolled returns the user's enrolment; ok is false when there is none.
-func (s *Store) Enrolled(ctx context.Context, tenant, challengeID, user string) (challenges.Enrollment, bool, error) {
+func (s *Store) Enrolled(ctx context.Context, tenant, challengeID, user string) (challenges.Membership, bool, error) {
 	var d enrolmentDoc
 	err := s.enrolments.FindOne(ctx, enrolmentKey(tenant, challengeID, user)).Decode(&d)
 	if errors.Is(err, mdb.ErrNoDocuments) {
-		return challenges.Enrollment{}, false, nil
+		return challenges.Membership{}, false, nil
 	}
 	if err != nil {
-		return challenges.Enrollment{}, false, fmt.Errorf("mongo: enrolled: %w", err)
+		return challenges.Membership{}, false, fmt.Errorf("mongo: enrolled: %w", err)
 	}
 	e, err := d.enrolment()
 	return e, true, err

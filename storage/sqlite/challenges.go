@@ -253,46 +253,46 @@ func scanCompletion(sc scanner) (challenges.Completion, error) {
 // Join stores e unless the user joined already; then it returns the
 // stored enrolment, with the first JoinedAt, and inserted=false. A zero
 // JoinedAt becomes now.
-func (s *Store) Join(ctx context.Context, e challenges.Enrollment) (challenges.Enrollment, bool, error) {
+func (s *Store) Join(ctx context.Context, e challenges.Membership) (challenges.Membership, bool, error) {
 	e.JoinedAt = norm.NowIfZero(e.JoinedAt)
 	var (
-		stored   challenges.Enrollment
+		stored   challenges.Membership
 		inserted bool
 	)
 	err := s.w.do(ctx, func(tx *wtx) (err error) {
 		stored, inserted, err = insertOrExisting(tx, s.wq.insertEnrolment,
 			[]any{e.Tenant, e.ChallengeID, e.User, norm.Millis(e.JoinedAt)}, e,
-			func() (challenges.Enrollment, error) {
+			func() (challenges.Membership, error) {
 				return scanEnrolment(tx.queryRow(s.wq.enrolmentByKey, e.Tenant, e.ChallengeID, e.User))
 			},
 			"enrolment of "+e.User)
 		return err
 	})
 	if err != nil {
-		return challenges.Enrollment{}, false, fmt.Errorf("sqlite: join: %w", err)
+		return challenges.Membership{}, false, fmt.Errorf("sqlite: join: %w", err)
 	}
 	return stored, inserted, nil
 }
 
 // Enrolled returns the user's enrolment; ok is false when there is none.
-func (s *Store) Enrolled(ctx context.Context, tenant, challengeID, user string) (challenges.Enrollment, bool, error) {
+func (s *Store) Enrolled(ctx context.Context, tenant, challengeID, user string) (challenges.Membership, bool, error) {
 	e, err := scanEnrolment(s.rq.enrolment.QueryRowContext(ctx, tenant, challengeID, user))
 	if errors.Is(err, sql.ErrNoRows) {
-		return challenges.Enrollment{}, false, nil
+		return challenges.Membership{}, false, nil
 	}
 	if err != nil {
-		return challenges.Enrollment{}, false, fmt.Errorf("sqlite: enrolled: %w", err)
+		return challenges.Membership{}, false, fmt.Errorf("sqlite: enrolled: %w", err)
 	}
 	return e, true, nil
 }
 
-func scanEnrolment(sc scanner) (challenges.Enrollment, error) {
+func scanEnrolment(sc scanner) (challenges.Membership, error) {
 	var (
-		e  challenges.Enrollment
+		e  challenges.Membership
 		at int64
 	)
 	if err := sc.Scan(&e.Tenant, &e.ChallengeID, &e.User, &at); err != nil {
-		return challenges.Enrollment{}, err
+		return challenges.Membership{}, err
 	}
 	e.JoinedAt = norm.Time(at)
 	return e, nil

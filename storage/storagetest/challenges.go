@@ -546,7 +546,7 @@ func testJoin(t *testing.T, s Store) {
 	c := ctx(t)
 	a, b := tenant(t, "a"), tenant(t, "b")
 	cid := id()
-	e := challenges.Enrollment{Tenant: a, ChallengeID: cid, User: "u1", JoinedAt: base}
+	e := challenges.Membership{Tenant: a, ChallengeID: cid, User: "u1", JoinedAt: base}
 	want := e
 	want.JoinedAt = ms(base)
 	got, inserted, err := s.Join(c, e)
@@ -565,7 +565,7 @@ func testJoin(t *testing.T, s Store) {
 	}
 	eq(t, "second join keeps the first time", got, want)
 
-	for _, x := range []challenges.Enrollment{
+	for _, x := range []challenges.Membership{
 		{Tenant: a, ChallengeID: cid, User: "u2", JoinedAt: base},
 		{Tenant: a, ChallengeID: id(), User: "u1", JoinedAt: base},
 		{Tenant: b, ChallengeID: cid, User: "u3", JoinedAt: base},
@@ -595,7 +595,7 @@ func testJoin(t *testing.T, s Store) {
 	}
 
 	before := ms(time.Now())
-	got, _, err = s.Join(c, challenges.Enrollment{Tenant: a, ChallengeID: cid, User: "u4"})
+	got, _, err = s.Join(c, challenges.Membership{Tenant: a, ChallengeID: cid, User: "u4"})
 	must(t, err)
 	if got.JoinedAt.Before(before) || got.JoinedAt.After(time.Now()) {
 		t.Fatalf("zero JoinedAt: %v, want now", got.JoinedAt)
@@ -607,12 +607,12 @@ func testJoinConcurrent(t *testing.T, s Store) {
 	a := tenant(t, "a")
 	cid := id()
 	type res struct {
-		e        challenges.Enrollment
+		e        challenges.Membership
 		inserted bool
 		err      error
 	}
 	out := parallel(20, func(i int) res {
-		e, inserted, err := s.Join(c, challenges.Enrollment{Tenant: a, ChallengeID: cid, User: "u1",
+		e, inserted, err := s.Join(c, challenges.Membership{Tenant: a, ChallengeID: cid, User: "u1",
 			JoinedAt: base.Add(time.Duration(i) * time.Second)})
 		return res{e, inserted, err}
 	})
@@ -704,7 +704,7 @@ func testChallengeStats(t *testing.T, s Store) {
 	}
 	join := func(tn, cid, user string) {
 		t.Helper()
-		_, _, err := s.Join(c, challenges.Enrollment{Tenant: tn, ChallengeID: cid, User: user, JoinedAt: base})
+		_, _, err := s.Join(c, challenges.Membership{Tenant: tn, ChallengeID: cid, User: user, JoinedAt: base})
 		must(t, err)
 	}
 	// c1: u1 contributes in two periods to two goals, u2 once, u3 in
