@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/questline/questline/auth"
-	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/storage/internal/norm"
 )
 
@@ -30,17 +29,8 @@ func (s *Store) CreateAPIKey(ctx context.Context, k auth.APIKey) error {
 		scopes = string(b)
 	}
 	err := s.w.do(ctx, func(tx *wtx) error {
-		r, err := tx.exec(s.wq.insertAPIKey, k.Tenant, k.ID, k.Name, k.Prefix, k.Hash, scopes,
-			norm.Millis(k.CreatedAt), nullTime(k.RevokedAt))
-		if err != nil {
-			return err
-		}
-		if n, err := r.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return fmt.Errorf("api key %s: %w", k.ID, errs.ErrDuplicate)
-		}
-		return nil
+		return insertNew(tx, s.wq.insertAPIKey, []any{k.Tenant, k.ID, k.Name, k.Prefix, k.Hash, scopes,
+			norm.Millis(k.CreatedAt), nullTime(k.RevokedAt)}, "api key "+k.ID)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: create api key: %w", err)

@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/questline/questline/audit"
-	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/storage/internal/norm"
 )
 
@@ -30,16 +29,7 @@ func (s *Store) AppendAudit(ctx context.Context, e audit.Entry) error {
 		detail = string(b)
 	}
 	err := s.w.do(ctx, func(tx *wtx) error {
-		r, err := tx.exec(s.wq.insertAudit, e.Tenant, e.ID, e.Actor, e.Action, e.Subject, detail, norm.Millis(e.At))
-		if err != nil {
-			return err
-		}
-		if n, err := r.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return fmt.Errorf("audit entry %s: %w", e.ID, errs.ErrDuplicate)
-		}
-		return nil
+		return insertNew(tx, s.wq.insertAudit, []any{e.Tenant, e.ID, e.Actor, e.Action, e.Subject, detail, norm.Millis(e.At)}, "audit entry "+e.ID)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: append audit: %w", err)

@@ -87,16 +87,7 @@ func (s *Store) CreateBoard(ctx context.Context, b leaderboards.Board) error {
 	}
 	b.CreatedAt = norm.NowIfZero(b.CreatedAt)
 	err = s.w.do(ctx, func(tx *wtx) error {
-		r, err := tx.exec(s.wq.insertBoard, b.Tenant, b.ID, b.Name, string(b.Window), string(spec), norm.Millis(b.CreatedAt))
-		if err != nil {
-			return err
-		}
-		if n, err := r.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return fmt.Errorf("board %s: %w", b.ID, errs.ErrDuplicate)
-		}
-		return nil
+		return insertNew(tx, s.wq.insertBoard, []any{b.Tenant, b.ID, b.Name, string(b.Window), string(spec), norm.Millis(b.CreatedAt)}, "board "+b.ID)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: create board: %w", err)
