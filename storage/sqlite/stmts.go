@@ -47,22 +47,22 @@ type writeStmts struct {
 // readStmts are prepared on the read pool; database/sql prepares each one
 // lazily on every pooled connection and reuses it from then on.
 type readStmts struct {
-	unprocessed                                    *sql.Stmt
-	getChallenge, listChallenges, listChallengesBy *sql.Stmt
-	contributions, userCompletions                 *sql.Stmt
-	challengeCompletions, enrolment, userUnlocks   *sql.Stmt
-	challengeStats                                 *sql.Stmt
-	getBadge, listBadges, listBadgesBy             *sql.Stmt
-	badgeContributions, countAwards, userAwards    *sql.Stmt
-	attributes                                     *sql.Stmt
-	totals, earnedBetween, entries, entriesBefore  *sql.Stmt
-	scanEntries, scanAllEntries                    *sql.Stmt
-	countEntries, countAllEntries                  *sql.Stmt
-	getBoard, listBoards, tenants                  *sql.Stmt
-	sumScores, bestScore, latestScore              *sql.Stmt
+	unprocessed                                        *sql.Stmt
+	getChallenge, listChallenges, listChallengesBy     *sql.Stmt
+	contributions, userCompletions                     *sql.Stmt
+	challengeCompletions, enrolment, userUnlocks       *sql.Stmt
+	challengeStats                                     *sql.Stmt
+	getBadge, listBadges, listBadgesBy                 *sql.Stmt
+	badgeContributions, countAwards, userAwards        *sql.Stmt
+	attributes                                         *sql.Stmt
+	totals, earnedBetween, entries, entriesBefore      *sql.Stmt
+	scanEntries, scanAllEntries                        *sql.Stmt
+	countEntries, countAllEntries                      *sql.Stmt
+	getBoard, listBoards, tenants                      *sql.Stmt
+	sumScores, bestScore, latestScore                  *sql.Stmt
 	scanScores, countScores, exclusions, allExclusions *sql.Stmt
-	apiKeyByHash, listAPIKeys                      *sql.Stmt
-	audit, auditBefore                             *sql.Stmt
+	apiKeyByHash, listAPIKeys                          *sql.Stmt
+	audit, auditBefore                                 *sql.Stmt
 }
 
 func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
