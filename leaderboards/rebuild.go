@@ -149,19 +149,10 @@ func (s *Service) scan(ctx context.Context, tenant string, bs []Board, f *fold) 
 			fromEvents = append(fromEvents, b)
 		}
 	}
-	if len(fromLedger) > 0 {
-		n, err := s.Ledger.CountEntries(ctx, tenant)
-		if err != nil {
-			return fmt.Errorf("leaderboards: rebuild %s: count ledger: %w", tenant, err)
+	if f.progress != nil {
+		if err := s.count(ctx, tenant, fromLedger, fromEvents, f); err != nil {
+			return err
 		}
-		f.total += n
-	}
-	for _, b := range fromEvents {
-		n, err := s.Store.CountScores(ctx, tenant, b.ID)
-		if err != nil {
-			return fmt.Errorf("leaderboards: rebuild %s: count scores: %w", b.ID, err)
-		}
-		f.total += n
 	}
 	if len(fromLedger) > 0 {
 		err := s.Ledger.ScanEarnings(ctx, tenant, func(e points.Entry) error {
@@ -186,6 +177,26 @@ func (s *Service) scan(ctx context.Context, tenant string, bs []Board, f *fold) 
 		if err != nil {
 			return fmt.Errorf("leaderboards: rebuild %s: scan scores: %w", b.ID, err)
 		}
+	}
+	return nil
+}
+
+// count totals the source rows a rebuild will read, for its progress bar;
+// only a rebuild that shows progress pays for it.
+func (s *Service) count(ctx context.Context, tenant string, fromLedger, fromEvents []Board, f *fold) error {
+	if len(fromLedger) > 0 {
+		n, err := s.Ledger.CountEntries(ctx, tenant)
+		if err != nil {
+			return fmt.Errorf("leaderboards: rebuild %s: count ledger: %w", tenant, err)
+		}
+		f.total += n
+	}
+	for _, b := range fromEvents {
+		n, err := s.Store.CountScores(ctx, tenant, b.ID)
+		if err != nil {
+			return fmt.Errorf("leaderboards: rebuild %s: count scores: %w", b.ID, err)
+		}
+		f.total += n
 	}
 	return nil
 }

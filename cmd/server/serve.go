@@ -33,10 +33,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, out i
 	defer a.close()
 
 	if a.redis == nil {
-		// The in-process engine starts empty: fill it from the ledger.
+		// The in-process engine starts empty: fill it from the boards' sources.
 		start := time.Now()
 		if err := a.leaderboards.Rebuild(ctx, "", func(done, total int64) {
-			logger.Info("leaderboards: rebuilding from the ledger", "done", done, "total", total)
+			logger.Info("leaderboards: rebuilding boards", "done", done, "total", total)
 		}); err != nil {
 			return fmt.Errorf("leaderboards: initial rebuild: %w", err)
 		}
