@@ -8,6 +8,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/questline/questline/auth"
+	"github.com/questline/questline/internal/httpx"
 )
 
 // Log appends to and reads the audit log.
@@ -41,11 +42,7 @@ func Routes(api huma.API, l *Log) {
 			return nil, fmt.Errorf("audit: list: %w", err)
 		}
 		out := &logPage{}
-		if len(es) > in.Limit {
-			es = es[:in.Limit]
-			out.Body.NextCursor = es[len(es)-1].ID
-		}
-		out.Body.Entries = append([]Entry{}, es...)
+		out.Body.Entries, out.Body.NextCursor = httpx.Page(es, in.Limit, func(e Entry) string { return e.ID })
 		return out, nil
 	})
 }

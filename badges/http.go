@@ -7,6 +7,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/questline/questline/auth"
+	"github.com/questline/questline/internal/httpx"
 )
 
 // Routes registers the badge API.
@@ -45,10 +46,7 @@ func Routes(api huma.API, s *Service) {
 				return nil, err
 			}
 			out := &listOutput{}
-			if len(bs) > in.Limit {
-				bs = bs[:in.Limit]
-				out.Body.NextCursor = bs[len(bs)-1].ID
-			}
+			bs, out.Body.NextCursor = httpx.Page(bs, in.Limit, func(b Badge) string { return b.ID })
 			out.Body.Badges = []Badge{}
 			for _, b := range bs {
 				if manager || !b.Hidden {

@@ -8,6 +8,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/questline/questline/auth"
+	"github.com/questline/questline/internal/httpx"
 )
 
 // Routes registers the challenge API.
@@ -47,11 +48,7 @@ func Routes(api huma.API, s *Service) {
 			return nil, err
 		}
 		out := &challengeListOutput{}
-		if len(cs) > in.Limit {
-			cs = cs[:in.Limit]
-			out.Body.NextCursor = cs[len(cs)-1].ID
-		}
-		out.Body.Challenges = append([]Challenge{}, cs...)
+		out.Body.Challenges, out.Body.NextCursor = httpx.Page(cs, in.Limit, func(c Challenge) string { return c.ID })
 		return out, nil
 	})
 	huma.Register(api, huma.Operation{

@@ -7,6 +7,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/questline/questline/auth"
+	"github.com/questline/questline/internal/httpx"
 )
 
 // Routes registers the points API.
@@ -39,14 +40,7 @@ func Routes(api huma.API, s *Service) {
 			return nil, err
 		}
 		out := &ledgerOutput{}
-		if len(es) > in.Limit {
-			es = es[:in.Limit]
-			out.Body.NextCursor = es[len(es)-1].ID
-		}
-		out.Body.Entries = es
-		if out.Body.Entries == nil {
-			out.Body.Entries = []Entry{}
-		}
+		out.Body.Entries, out.Body.NextCursor = httpx.Page(es, in.Limit, func(e Entry) string { return e.ID })
 		return out, nil
 	})
 }
