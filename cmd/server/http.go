@@ -54,7 +54,7 @@ func (a *app) handler() *fiber.App {
 	f.Use(ratelimit.Middleware(a.limiter, a.logger, a.rateKey))
 	f.Use(httpx.TextBodies())
 
-	f.Get("/v1/ws", realtime.Handler(a.hub, a.wsIdentity)...)
+	f.Get("/v1/ws", append([]fiber.Handler{admitWS}, realtime.Handler(a.hub, a.wsIdentity)...)...)
 	f.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{})))
 
 	cfg := huma.DefaultConfig("Questline API", "1.0.0")
@@ -97,6 +97,19 @@ func requireCredential(c *fiber.Ctx) error {
 			return httpx.WriteProblem(c, httpx.Status(e.Kind), e.Code, e.Message)
 		}
 		return httpx.WriteProblem(c, http.StatusUnauthorized, "unauthorized", "send a bearer token or an API key")
+	}
+	return c.Next()
+}
+
+// wsAccess is who may open a WebSocket: people, by their JWT; an API key
+// has no user channel.
+var wsAccess = auth.People
+
+// admitWS refuses, with the 403 every huma route gives, a caller whose
+// credential wsAccess does not admit; wsIdentity then verifies the token.
+func admitWS(c *fiber.Ctx) error {
+	if p, ok := auth.FromContext(c.UserContext()); ok && !wsAccess.Admits(p) {
+		return httpx.WriteProblem(c, http.StatusForbidden, "forbidden", "API keys cannot open a WebSocket; it needs "+wsAccess.String())
 	}
 	return c.Next()
 }
@@ -226,8 +239,9 @@ func documentRaw(api huma.API) {
 		Responses: map[string]*huma.Response{
 			"101": {Description: "Switching to the WebSocket protocol"},
 			"401": {Description: "Missing or bad token"},
+			"403": {Description: "An API key: sockets are for people"},
 		},
-	}, auth.People)
+	}, wsAccess)
 	api.OpenAPI().AddOperation(&ws)
 	metrics := auth.Declare(huma.Operation{
 		OperationID: "metrics", Method: http.MethodGet, Path: "/metrics", Tags: []string{"ops"},
