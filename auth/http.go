@@ -69,7 +69,8 @@ func SecuritySchemes() map[string]*huma.SecurityScheme {
 		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT",
 			Description: "JWT with sub (user), tid (tenant) and roles (player, moderator, manager, admin)."},
 		"apiKey": {Type: "apiKey", In: "header", Name: HeaderAPIKey,
-			Description: "Per-tenant key of a brand back end, created by an admin, with scopes events:write and/or manage."},
+			Description: "Per-tenant key of a brand back end, created by an admin. Scopes: events:write (send any event type for any user: a POS) " +
+				"and manage (everything a manager does, reads included). Each operation lists the scopes it admits (x-questline-access)."},
 	}
 }
 
@@ -136,7 +137,7 @@ func Routes(api huma.API, keys *Keys) {
 type createKeyInput struct {
 	Body struct {
 		Name   string   `json:"name" minLength:"1" maxLength:"100" doc:"What the key is for." example:"POS integration"`
-		Scopes []string `json:"scopes" minItems:"1" maxItems:"8" enum:"events:write,manage" doc:"events:write (send any event type for any user), manage (manager actions)."`
+		Scopes []string `json:"scopes" minItems:"1" maxItems:"8" enum:"events:write,manage" doc:"events:write (send any event type for any user), manage (everything a manager does: challenges, badges, boards, exclusions, user attributes, audit log, and every read)."`
 	}
 }
 

@@ -87,7 +87,8 @@ func (a *app) handler() *fiber.App {
 
 // requireCredential answers 401 for an API call without a valid
 // credential before its body is even parsed, so an anonymous caller learns
-// nothing from validation errors. Roles are checked by each handler.
+// nothing from validation errors. Roles and scopes are checked by
+// auth.AccessMiddleware against each operation's declaration.
 func requireCredential(c *fiber.Ctx) error {
 	if !strings.HasPrefix(c.Path(), "/v1/") || c.Path() == "/v1/ws" {
 		return c.Next()
