@@ -101,7 +101,8 @@ const AccessExtension = "x-questline-access"
 
 // Declare returns op with a recorded as its access: in its Metadata for
 // AccessMiddleware, in its OpenAPI document (the x-questline-access
-// extension, a line of its description and its security schemes). Raw
+// extension, a line of its description, its security schemes and the 401
+// and 403 answers). Raw
 // routes documented with huma.OpenAPI.AddOperation use it too.
 func Declare(op huma.Operation, a Access) huma.Operation {
 	if !a.Public && !a.People && len(a.Roles) == 0 && len(a.Scopes) == 0 {
@@ -114,6 +115,13 @@ func Declare(op huma.Operation, a Access) huma.Operation {
 		op.Description = line
 	} else {
 		op.Description += "\n\n" + line
+	}
+	if !a.Public {
+		for _, status := range []int{http.StatusUnauthorized, http.StatusForbidden} {
+			if !slices.Contains(op.Errors, status) {
+				op.Errors = append(op.Errors, status)
+			}
+		}
 	}
 	op.Security = nil
 	if a.People || len(a.Roles) > 0 {
