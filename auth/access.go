@@ -57,7 +57,8 @@ func (a Access) Admits(p Principal) bool {
 	return a.People || slices.ContainsFunc(a.Roles, p.Has)
 }
 
-// String renders a for people: "managers (or admins), API keys with manage".
+// String renders a for people: "the manager or admin role; API keys with
+// the manage scope".
 func (a Access) String() string {
 	if a.Public {
 		return "anyone, no credential needed"
@@ -67,7 +68,11 @@ func (a Access) String() string {
 	case a.People:
 		who = append(who, "every signed-in user")
 	case len(a.Roles) > 0:
-		who = append(who, "the "+roleList(a.Roles)+" role")
+		roles := a.Roles
+		if !slices.Contains(roles, Admin) {
+			roles = append(slices.Clone(roles), Admin) // admins hold every role
+		}
+		who = append(who, "the "+roleList(roles)+" role")
 	}
 	if len(a.Scopes) > 0 {
 		who = append(who, "API keys with the "+strings.Join(a.Scopes, " or ")+" scope")

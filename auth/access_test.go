@@ -89,7 +89,7 @@ func TestAccessMiddleware(t *testing.T) {
 		t.Fatalf("CheckDeclared = %v, want it to name GET /u only", err)
 	}
 	doc := api.OpenAPI().Paths["/m"].Get
-	if _, ok := doc.Extensions[AccessExtension]; !ok || !strings.Contains(doc.Description, "Access: the manager role; API keys with the manage scope") {
+	if _, ok := doc.Extensions[AccessExtension]; !ok || !strings.Contains(doc.Description, "Access: the manager or admin role; API keys with the manage scope.") {
 		t.Errorf("OpenAPI text of /m lacks its access: %+v %q", doc.Extensions, doc.Description)
 	}
 }
