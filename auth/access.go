@@ -44,7 +44,7 @@ var (
 	Admins = Access{Roles: []Role{Admin}}
 )
 
-// Admits reports whether a authenticated caller p may call an operation
+// Admits reports whether the authenticated caller p may call an operation
 // declared a. A person passes on People or a role, an API key only on a
 // scope: a key never passes on roles, nor a person on scopes.
 func (a Access) Admits(p Principal) bool {
