@@ -53,7 +53,8 @@ const (
 	// ScopeEventsWrite lets a back end send any event type, trusted ones
 	// included, for any user of its tenant.
 	ScopeEventsWrite = "events:write"
-	// ScopeManage lets a back end do what a manager does.
+	// ScopeManage lets a back end do what a manager does: every route
+	// declared Managers or Readers admits it. It never manages API keys.
 	ScopeManage = "manage"
 )
 

@@ -26,10 +26,7 @@ const (
 	maxPast   = 30 * 24 * time.Hour
 )
 
-var (
-	userPattern = regexp.MustCompile(`^[A-Za-z0-9._:@-]{1,128}$`)
-	keyPattern  = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
-)
+var keyPattern = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
 
 // Accept checks in against the caller and the catalogue and returns the
 // event to store. It is pure, so every rule here is table-tested and fuzzed.
@@ -59,8 +56,8 @@ func Accept(p auth.Principal, in Input, headerKey string, now time.Time) (Event,
 		}
 		ev.User, ev.Source = p.Subject, "player"
 	}
-	if !userPattern.MatchString(ev.User) {
-		return Event{}, errs.New(errs.Unprocessable, "bad-user-id", "user ids are 1-128 characters of letters, digits and ._:@-").OnField("body.user_id")
+	if !auth.ValidUser(ev.User) {
+		return Event{}, errs.New(errs.Unprocessable, "bad-user-id", "%s", auth.UserRule).OnField("body.user_id")
 	}
 	if err := checkProps(in.Props); err != nil {
 		return Event{}, err
