@@ -100,6 +100,7 @@ func (a *app) wire(ctx context.Context) (err error) {
 	if a.verifier, err = auth.NewVerifier(ctx, auth.JWTConfig{
 		Secret: a.cfg.JWTSecret, JWKSURL: a.cfg.JWKSURL, PublicKeyPEM: a.cfg.JWTPublicKey,
 		Issuer: a.cfg.JWTIssuer, Audience: a.cfg.JWTAudience,
+		TenantClaim: a.cfg.JWTTenantClaim, RolesClaim: a.cfg.JWTRolesClaim, Tenant: a.cfg.Tenant,
 	}); err != nil {
 		return fmt.Errorf("JWT settings: %w", err)
 	}
