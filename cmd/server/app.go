@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
@@ -17,6 +19,7 @@ import (
 	"github.com/questline/questline/challenges"
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/internal/config"
+	"github.com/questline/questline/internal/httpx"
 	"github.com/questline/questline/internal/ratelimit"
 	"github.com/questline/questline/leaderboards"
 	"github.com/questline/questline/points"
@@ -50,6 +53,10 @@ type app struct {
 	engine  leaderboards.Engine
 	broker  realtime.Broker
 	limiter ratelimit.Limiter
+	// guard limits failed authentications per client, clientIP names the
+	// client behind the trusted proxies.
+	guard    *ratelimit.Guard
+	clientIP func(*fiber.Ctx) netip.Addr
 
 	verifier *auth.Verifier
 	keys     *auth.Keys
@@ -105,6 +112,8 @@ func (a *app) wire(ctx context.Context) (err error) {
 		return fmt.Errorf("JWT settings: %w", err)
 	}
 	a.keys = auth.NewKeys(a.store)
+	a.guard = ratelimit.NewGuard(a.limiter, authFailLimit, a.logger)
+	a.clientIP = httpx.ClientIP(a.cfg.TrustedProxies)
 	a.hub = realtime.NewHub(a.broker, realtime.HubOptions{Logger: a.logger})
 	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "questline_websocket_connections", Help: "Open WebSocket connections on this node.",

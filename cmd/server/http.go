@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"strings"
 	"time"
@@ -50,7 +51,8 @@ func (a *app) handler() *fiber.App {
 		c.SetUserContext(ctx)
 		return c.Next()
 	})
-	f.Use(auth.Middleware(a.verifier, a.keys), requireCredential)
+	f.Use(a.guard.Before(a.clientKey), auth.Middleware(a.verifier, a.keys),
+		a.guard.After(a.clientKey, failedAuth), requireCredential)
 	f.Use(ratelimit.Middleware(a.limiter, a.logger, a.rateKey))
 
 	f.Get("/v1/ws", realtime.Handler(a.hub, a.wsIdentity)...)
@@ -92,6 +94,38 @@ func requireCredential(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// authFailLimit is each client's budget of API calls that fail
+// authentication: enough for a person mistyping or a client retrying, far
+// too little to probe keys or to make the store look them up for free.
+var authFailLimit = ratelimit.PerSecond(10, 100)
+
+// failedAuth reports whether an API call carries no valid credential. An
+// expired token does not count: it is validly signed, the everyday state
+// of a phone about to refresh its token, and many phones share an address
+// behind a carrier's NAT. The WebSocket authenticates on its own.
+func failedAuth(c *fiber.Ctx) bool {
+	if !strings.HasPrefix(c.Path(), "/v1/") || c.Path() == "/v1/ws" {
+		return false
+	}
+	_, err := auth.Require(c.UserContext())
+	e, ok := errs.As(err)
+	return err != nil && !(ok && e.Code == "token-expired")
+}
+
+// clientKey names a request's client for the per-address limits: its
+// address, or for IPv6 its /64, which one subscriber usually holds whole.
+// Ops endpoints are not limited.
+func (a *app) clientKey(c *fiber.Ctx) string {
+	if !strings.HasPrefix(c.Path(), "/v1/") {
+		return ""
+	}
+	ip := a.clientIP(c)
+	if ip.Is6() {
+		return netip.PrefixFrom(ip, 64).Masked().String()
+	}
+	return ip.String()
+}
+
 // schemaName prefixes a domain type's schema name with its package, so
 // leaderboards.Entry and points.Entry stay apart in the OpenAPI document.
 func schemaName(t reflect.Type, hint string) string {
@@ -113,8 +147,8 @@ func schemaName(t reflect.Type, hint string) string {
 func (a *app) rateKey(c *fiber.Ctx) (string, ratelimit.Limit, bool) {
 	p, ok := auth.FromContext(c.UserContext())
 	if !ok {
-		if strings.HasPrefix(c.Path(), "/v1/") {
-			return "ip:" + c.IP(), ratelimit.PerSecond(20, 40), true
+		if k := a.clientKey(c); k != "" {
+			return "ip:" + k, ratelimit.PerSecond(20, 40), true
 		}
 		return "", ratelimit.Limit{}, false
 	}
