@@ -202,7 +202,7 @@ func (a *app) openEngines(ctx context.Context) error {
 	a.engine = leaderboards.NewRedisEngine(a.redis)
 	a.broker = realtime.NewRedisBroker(a.redis, realtime.BrokerOptions{})
 	a.closers = append(a.closers, a.broker.Close) // before the client it uses
-	a.limiter = ratelimit.NewRedis(a.redis)
+	a.limiter = ratelimit.NewFront(ratelimit.NewRedis(a.redis)) // floods are denied without a round trip
 	a.logger.Info("engines: Redis", "addrs", opts.Addrs)
 	return nil
 }

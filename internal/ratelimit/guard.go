@@ -3,15 +3,14 @@ package ratelimit
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"golang.org/x/time/rate"
 )
 
-// maxBlocked bounds the clients a Guard remembers as blocked; past it the
-// expired entries are dropped, and if none had expired, all of them.
+// maxBlocked bounds the clients a Guard, or the buckets a Front, remembers
+// as blocked.
 const maxBlocked = 100_000
 
 // Guard limits, per client, the requests that fail authentication (no
@@ -35,8 +34,7 @@ type Guard struct {
 	warn   *rate.Sometimes
 	now    func() time.Time
 
-	mu      sync.Mutex
-	blocked map[string]time.Time // client key -> blocked until
+	blocked *blocklist[string] // client keys
 }
 
 // NewGuard returns a Guard counting failures in l under limit. A nil
@@ -46,7 +44,7 @@ func NewGuard(l Limiter, limit Limit, logger *slog.Logger) *Guard {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Guard{lim: l, limit: limit, logger: logger, warn: &rate.Sometimes{First: 1, Interval: warnEvery},
-		now: time.Now, blocked: map[string]time.Time{}}
+		now: time.Now, blocked: newBlocklist[string](maxBlocked)}
 }
 
 // Before answers 429 to a client that is blocked, before authentication
@@ -57,12 +55,8 @@ func (g *Guard) Before(client func(*fiber.Ctx) string) fiber.Handler {
 		if k == "" {
 			return c.Next()
 		}
-		now := g.now()
-		g.mu.Lock()
-		until, ok := g.blocked[k]
-		g.mu.Unlock()
-		if ok && now.Before(until) {
-			return tooMany(c, g.limit, until.Sub(now))
+		if left, ok := g.blocked.blocked(k, g.now()); ok {
+			return tooMany(c, g.limit, left)
 		}
 		return c.Next()
 	}
@@ -91,24 +85,8 @@ func (g *Guard) After(client func(*fiber.Ctx) string, failed func(*fiber.Ctx) bo
 		if res.Allowed {
 			return c.Next()
 		}
-		g.block(k, g.now().Add(res.RetryAfter))
+		now := g.now()
+		g.blocked.block(k, now.Add(res.RetryAfter), now)
 		return tooMany(c, g.limit, res.RetryAfter)
 	}
-}
-
-func (g *Guard) block(k string, until time.Time) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if len(g.blocked) >= maxBlocked {
-		now := g.now()
-		for k, u := range g.blocked {
-			if !now.Before(u) {
-				delete(g.blocked, k)
-			}
-		}
-		if len(g.blocked) >= maxBlocked {
-			clear(g.blocked)
-		}
-	}
-	g.blocked[k] = until
 }

@@ -11,15 +11,20 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// countingLimiter counts the calls reaching the limiter underneath.
+// countingLimiter counts the calls reaching the limiter underneath, and
+// its admissions.
 type countingLimiter struct {
 	Limiter
-	calls atomic.Int64
+	calls, admitted atomic.Int64
 }
 
 func (c *countingLimiter) Allow(ctx context.Context, key string, l Limit) (Result, error) {
 	c.calls.Add(1)
-	return c.Limiter.Allow(ctx, key, l)
+	r, err := c.Limiter.Allow(ctx, key, l)
+	if r.Allowed {
+		c.admitted.Add(1)
+	}
+	return r, err
 }
 
 // TestGuard: failures count per client; over the budget a client is turned
@@ -91,16 +96,26 @@ func TestGuard(t *testing.T) {
 	}
 }
 
-func TestGuardBounded(t *testing.T) {
-	m := NewMemory()
-	defer m.Close()
-	g := NewGuard(m, PerSecond(1, 1), nil)
+func TestBlocklistBounded(t *testing.T) {
+	b := newBlocklist[string](100)
 	now := time.Now()
-	g.now = func() time.Time { return now }
-	for i := range maxBlocked + 10 {
-		g.block(strconv.Itoa(i), now.Add(time.Minute))
+	for i := range 50 {
+		b.block("old"+strconv.Itoa(i), now.Add(time.Second), now)
 	}
-	if n := len(g.blocked); n > maxBlocked {
-		t.Fatalf("%d blocked entries, cap %d", n, maxBlocked)
+	later := now.Add(2 * time.Second)
+	for i := range 60 {
+		b.block("new"+strconv.Itoa(i), later.Add(time.Minute), later)
+	}
+	if n := b.size(); n != 60 {
+		t.Fatalf("%d entries, want the 60 live ones (expired dropped first)", n)
+	}
+	if _, ok := b.blocked("new0", later); !ok {
+		t.Fatal("live entry dropped while expired ones could go")
+	}
+	for i := range 500 {
+		b.block(strconv.Itoa(i), later.Add(time.Minute), later)
+	}
+	if n := b.size(); n > 100 {
+		t.Fatalf("%d entries, cap 100", n)
 	}
 }
