@@ -202,7 +202,8 @@ func (a *app) openEngines(ctx context.Context) error {
 	a.engine = leaderboards.NewRedisEngine(a.redis)
 	a.broker = realtime.NewRedisBroker(a.redis, realtime.BrokerOptions{})
 	a.closers = append(a.closers, a.broker.Close) // before the client it uses
-	a.limiter = ratelimit.NewFront(ratelimit.NewRedis(a.redis)) // floods are denied without a round trip
+	// Front denies a key Redis has just denied without another round trip.
+	a.limiter = ratelimit.NewFront(ratelimit.NewRedis(a.redis))
 	a.logger.Info("engines: Redis", "addrs", opts.Addrs)
 	return nil
 }
