@@ -63,7 +63,8 @@ type Verifier struct {
 	// seen caches tokens already verified: a phone sends the same token
 	// with every request, and parsing and checking its signature was a
 	// tenth of the server's CPU under load. An entry never outlives the
-	// token's own expiry, nor verifiedTTL.
+	// token's own expiry, nor verifiedTTL. Validly signed tokens found
+	// expired are cached too, as expired.
 	mu   sync.Mutex
 	seen map[string]verified
 	gen  uint64 // counts forget calls: a verification that raced one is not cached
@@ -73,8 +74,9 @@ type Verifier struct {
 }
 
 type verified struct {
-	p   Principal
-	exp time.Time
+	p       Principal
+	exp     time.Time // of the entry
+	expired bool      // validly signed but expired: answered token-expired
 }
 
 const (
@@ -406,16 +408,19 @@ func (v *Verifier) Verify(token string) (Principal, error) {
 	gen := v.gen
 	v.mu.Unlock()
 	if ok && now.Before(hit.exp) {
+		if hit.expired {
+			return Principal{}, errExpired(nil)
+		}
 		return hit.p.clone(), nil
 	}
 	var c claims
 	if _, err := v.parser.ParseWithClaims(token, &c, v.keyfunc); err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
 			// jwt/v5 checks claims only after the signature, so this
-			// says nothing about forged tokens.
-			e := errs.New(errs.Unauthorized, "token-expired", "the token has expired")
-			e.Err = err
-			return Principal{}, e
+			// says nothing about forged tokens. It stays expired, so
+			// replaying it costs a map lookup, not a signature check.
+			v.remember(strings.Clone(token), verified{exp: now.Add(verifiedTTL), expired: true}, now, gen)
+			return Principal{}, errExpired(err)
 		}
 		return Principal{}, invalidToken(fmt.Errorf("auth: verify: %w", err), "the token is not valid")
 	}
@@ -433,8 +438,15 @@ func (v *Verifier) Verify(token string) (Principal, error) {
 		}
 	}
 	p := Principal{Tenant: tenant, Subject: c.Subject, Roles: parseRoles(roles)}
-	v.remember(strings.Clone(token), p, c.ExpiresAt.Time, now, gen)
+	v.remember(strings.Clone(token), verified{p: p, exp: c.ExpiresAt.Time}, now, gen)
 	return p.clone(), nil
+}
+
+// errExpired is the error of a validly signed token past its expiry.
+func errExpired(cause error) *errs.Error {
+	e := errs.New(errs.Unauthorized, "token-expired", "the token has expired")
+	e.Err = cause
+	return e
 }
 
 // tenantOf reads the tenant claim's raw value (nil when absent).
@@ -470,13 +482,13 @@ func parseRoles(claim []string) []Role {
 	return roles
 }
 
-// remember caches a verified token until its expiry or verifiedTTL, unless
-// the cache was cleared since generation gen was read: the key that
-// verified it may have just left the JWKS. The key must be a copy: callers
-// may pass strings backed by reused buffers.
-func (v *Verifier) remember(token string, p Principal, exp, now time.Time, gen uint64) {
-	if limit := now.Add(verifiedTTL); exp.After(limit) {
-		exp = limit
+// remember caches a verification until e.exp or verifiedTTL, unless the
+// cache was cleared since generation gen was read: the key that verified
+// it may have just left the JWKS. The key must be a copy: callers may pass
+// strings backed by reused buffers.
+func (v *Verifier) remember(token string, e verified, now time.Time, gen uint64) {
+	if limit := now.Add(verifiedTTL); e.exp.After(limit) {
+		e.exp = limit
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -486,7 +498,7 @@ func (v *Verifier) remember(token string, p Principal, exp, now time.Time, gen u
 	if len(v.seen) >= maxVerified {
 		clear(v.seen)
 	}
-	v.seen[token] = verified{p: p, exp: exp}
+	v.seen[token] = e
 }
 
 // Mint signs an HS256 development token for `server token` and tests:

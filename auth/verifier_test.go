@@ -499,6 +499,28 @@ func TestVerifiedCache(t *testing.T) {
 	v.now = func() time.Time { return time.Now().Add(2 * time.Minute) }
 	_, err = v.Verify(tok)
 	wantCode(t, err, "token-expired")
+
+	// An expired token replayed costs no signature check.
+	checks := 0
+	keyfunc := v.keyfunc
+	v.keyfunc = func(t *jwt.Token) (any, error) { checks++; return keyfunc(t) }
+	old := sign(t, jwt.SigningMethodHS256, secret, claimsFor(map[string]any{"exp": time.Now().Add(-time.Hour).Unix()}), "")
+	for range 3 {
+		_, err = v.Verify(old)
+		wantCode(t, err, "token-expired")
+	}
+	if checks != 1 {
+		t.Fatalf("%d signature checks for an expired token sent 3 times, want 1", checks)
+	}
+	// A forged token is never cached as anything.
+	forged := old[:len(old)-2] + "xx"
+	for range 2 {
+		_, err = v.Verify(forged)
+		wantCode(t, err, "invalid-token")
+	}
+	if checks != 3 {
+		t.Fatalf("%d signature checks, want a check per forged try", checks)
+	}
 }
 
 // FuzzVerify: no input panics the verifier, every rejection is an

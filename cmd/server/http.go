@@ -100,16 +100,19 @@ func requireCredential(c *fiber.Ctx) error {
 var authFailLimit = ratelimit.PerSecond(10, 100)
 
 // failedAuth reports whether an API call carries no valid credential. An
-// expired token does not count: it is validly signed, the everyday state
-// of a phone about to refresh its token, and many phones share an address
-// behind a carrier's NAT. The WebSocket authenticates on its own.
+// expired token does not count: it is validly signed (and cached as
+// expired, so replaying it is cheap), the everyday state of a phone about
+// to refresh its token, and many phones share an address behind a
+// carrier's NAT. Nor does a credential that could not be checked (the
+// store down): that is not the caller's failure. The WebSocket
+// authenticates on its own.
 func failedAuth(c *fiber.Ctx) bool {
 	if !strings.HasPrefix(c.Path(), "/v1/") || c.Path() == "/v1/ws" {
 		return false
 	}
 	_, err := auth.Require(c.UserContext())
 	e, ok := errs.As(err)
-	return err != nil && !(ok && e.Code == "token-expired")
+	return ok && e.Kind == errs.Unauthorized && e.Code != "token-expired"
 }
 
 // clientKey names a request's client for the per-address limits: its
