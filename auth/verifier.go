@@ -16,8 +16,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
@@ -106,26 +104,6 @@ const (
 // keys, cache keys and channel names, where the first "|" separates the
 // tenant from the rest.
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9._:@-]{1,128}$`)
-
-// maxSubjectLen bounds a user id, in bytes.
-const maxSubjectLen = 128
-
-// ValidSubject reports whether s is an acceptable user id: 1-128 bytes of
-// valid UTF-8, every character printable and none a space, so the subjects
-// identity providers issue ("auth0|abc123", "google-oauth2|1234",
-// e-mail addresses, UUIDs) are accepted as they are. U+FFFD is refused
-// too: it is what invalid UTF-8 in a token's JSON decodes to, so two
-// different byte strings would become one user. Code that builds a
-// key from a user id must keep it unambiguous, since ids may hold "|" and
-// ":": put the id last, or escape it.
-func ValidSubject(s string) bool {
-	if s == "" || len(s) > maxSubjectLen || !utf8.ValidString(s) {
-		return false
-	}
-	return !strings.ContainsFunc(s, func(r rune) bool {
-		return !unicode.IsPrint(r) || unicode.IsSpace(r) || r == utf8.RuneError
-	})
-}
 
 // registeredClaims are the JWT claims (RFC 7519) a tenant or roles claim
 // name must not reuse.
@@ -389,7 +367,7 @@ func invalidToken(cause error, format string, args ...any) *errs.Error {
 // Verify checks a token and returns its principal. Errors are *errs.Error
 // of kind Unauthorized: "token-expired" for a validly signed token past its
 // expiry, "invalid-token" for anything else, "unauthorized" for an empty
-// token. Claims: sub is a required user id (ValidSubject); the tenant claim
+// token. Claims: sub is a required user id (ValidUser); the tenant claim
 // (tid unless configured) is a required id of 1-128 letters, digits or
 // ._:@-, optional with a fixed tenant, which it must then equal; the roles
 // claim (roles unless configured) is an array of strings whose unknown
@@ -424,8 +402,8 @@ func (v *Verifier) Verify(token string) (Principal, error) {
 		}
 		return Principal{}, invalidToken(fmt.Errorf("auth: verify: %w", err), "the token is not valid")
 	}
-	if !ValidSubject(c.Subject) {
-		return Principal{}, invalidToken(nil, "the token needs a sub claim of 1-%d bytes of printable characters without spaces", maxSubjectLen)
+	if !ValidUser(c.Subject) {
+		return Principal{}, invalidToken(nil, "the token's sub claim is not a user id: %s", UserRule)
 	}
 	tenant, err := v.tenantOf(c.other[v.tenantClaim])
 	if err != nil {
@@ -508,8 +486,8 @@ func Mint(secret []byte, sub, tenant string, roles []Role, ttl time.Duration) (s
 	if len(secret) < minSecretLen {
 		return "", fmt.Errorf("auth: mint: the HS256 secret must be at least %d bytes", minSecretLen)
 	}
-	if !ValidSubject(sub) {
-		return "", fmt.Errorf("auth: mint: sub %q: want 1-%d bytes of printable characters without spaces", sub, maxSubjectLen)
+	if !ValidUser(sub) {
+		return "", fmt.Errorf("auth: mint: sub %q: %s", sub, UserRule)
 	}
 	if !idPattern.MatchString(tenant) {
 		return "", fmt.Errorf("auth: mint: tenant %q: want 1-128 letters, digits or ._:@-", tenant)

@@ -57,8 +57,8 @@ func Accept(p auth.Principal, in Input, headerKey string, now time.Time) (Event,
 		}
 		ev.User, ev.Source = p.Subject, "player"
 	}
-	if !auth.ValidSubject(ev.User) {
-		return Event{}, errs.New(errs.Unprocessable, "bad-user-id", "user ids are 1-128 bytes of printable characters without spaces").OnField("body.user_id")
+	if !auth.ValidUser(ev.User) {
+		return Event{}, errs.New(errs.Unprocessable, "bad-user-id", "%s", auth.UserRule).OnField("body.user_id")
 	}
 	if err := checkProps(in.Props); err != nil {
 		return Event{}, err
