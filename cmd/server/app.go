@@ -111,9 +111,9 @@ func (a *app) wire(ctx context.Context) (err error) {
 	}); err != nil {
 		return fmt.Errorf("JWT settings: %w", err)
 	}
-	a.keys = auth.NewKeys(a.store)
 	a.guard = ratelimit.NewGuard(a.limiter, authFailLimit, a.logger)
 	a.clientIP = httpx.ClientIP(a.cfg.TrustedProxies)
+	a.keys = auth.NewKeys(a.store)
 	a.hub = realtime.NewHub(a.broker, realtime.HubOptions{Logger: a.logger})
 	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "questline_websocket_connections", Help: "Open WebSocket connections on this node.",

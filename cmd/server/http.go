@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"net/http"
-	"net/netip"
 	"reflect"
 	"strings"
 	"time"
@@ -115,8 +114,8 @@ func schemaName(t reflect.Type, hint string) string {
 func (a *app) rateKey(c *fiber.Ctx) (string, ratelimit.Limit, bool) {
 	p, ok := auth.FromContext(c.UserContext())
 	if !ok {
-		if k := a.clientKey(c); k != "" {
-			return "ip:" + k, ratelimit.PerSecond(20, 40), true
+		if strings.HasPrefix(c.Path(), "/v1/") {
+			return "ip:" + c.IP(), ratelimit.PerSecond(20, 40), true
 		}
 		return "", ratelimit.Limit{}, false
 	}
@@ -128,41 +127,6 @@ func (a *app) rateKey(c *fiber.Ctx) (string, ratelimit.Limit, bool) {
 		return "ev:" + who, ratelimit.PerSecond(a.cfg.EventRate, 2*a.cfg.EventRate), true
 	}
 	return "req:" + who, ratelimit.PerSecond(50, 100), true
-}
-
-// authFailLimit is each client's budget of API calls that fail
-// authentication: enough for a person mistyping or a client retrying, far
-// too little to probe keys or to make the store look them up for free.
-var authFailLimit = ratelimit.PerSecond(10, 100)
-
-// failedAuth reports whether an API call carries no valid credential. An
-// expired token does not count: it is validly signed (and cached as
-// expired, so replaying it is cheap), the everyday state of a phone about
-// to refresh its token, and many phones share an address behind a
-// carrier's NAT. Nor does a credential that could not be checked (the
-// store down): that is not the caller's failure. The WebSocket
-// authenticates on its own.
-func failedAuth(c *fiber.Ctx) bool {
-	if !strings.HasPrefix(c.Path(), "/v1/") || c.Path() == "/v1/ws" {
-		return false
-	}
-	_, err := auth.Require(c.UserContext())
-	e, ok := errs.As(err)
-	return ok && e.Kind == errs.Unauthorized && e.Code != "token-expired"
-}
-
-// clientKey names a request's client for the per-address limits: its
-// address, or for IPv6 its /64, which one subscriber usually holds whole.
-// Ops endpoints are not limited.
-func (a *app) clientKey(c *fiber.Ctx) string {
-	if !strings.HasPrefix(c.Path(), "/v1/") {
-		return ""
-	}
-	ip := a.clientIP(c)
-	if ip.Is6() {
-		return netip.PrefixFrom(ip, 64).Masked().String()
-	}
-	return ip.String()
 }
 
 // wsIdentity authenticates a WebSocket upgrade: the bearer header, or
