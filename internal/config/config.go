@@ -78,7 +78,8 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(out)
 	var c Config
-	var secret, pubKeyFile, level, limit, shutdown, sweep, rate, proxies string
+	var secret, pubKeyFile, level, limit, shutdown, sweep, rate string
+	var proxies string
 	fs.StringVar(&c.Addr, "addr", env("QL_ADDR", ":8080"), "listen address (QL_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("QL_DATA_DIR", "./data"), "embedded SQLite file and development secret (QL_DATA_DIR)")
 	fs.StringVar(&c.SQLiteSync, "sqlite-sync", env("QL_SQLITE_SYNC", "FULL"), "SQLite synchronous mode, FULL or NORMAL (QL_SQLITE_SYNC)")
