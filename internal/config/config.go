@@ -79,7 +79,6 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	fs.SetOutput(out)
 	var c Config
 	var secret, pubKeyFile, level, limit, shutdown, sweep, rate string
-	var proxies string
 	fs.StringVar(&c.Addr, "addr", env("QL_ADDR", ":8080"), "listen address (QL_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("QL_DATA_DIR", "./data"), "embedded SQLite file and development secret (QL_DATA_DIR)")
 	fs.StringVar(&c.SQLiteSync, "sqlite-sync", env("QL_SQLITE_SYNC", "FULL"), "SQLite synchronous mode, FULL or NORMAL (QL_SQLITE_SYNC)")
@@ -94,6 +93,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	fs.StringVar(&c.JWTTenantClaim, "jwt-tenant-claim", env("QL_JWT_TENANT_CLAIM", "tid"), "claim holding the tenant id, e.g. https://questline.dev/tenant (QL_JWT_TENANT_CLAIM)")
 	fs.StringVar(&c.JWTRolesClaim, "jwt-roles-claim", env("QL_JWT_ROLES_CLAIM", "roles"), "claim holding the roles, e.g. cognito:groups (QL_JWT_ROLES_CLAIM)")
 	fs.StringVar(&c.Tenant, "tenant", env("QL_TENANT", ""), "the one tenant of a single-brand deployment (QL_TENANT)")
+	var proxies string
 	fs.StringVar(&proxies, "trusted-proxies", env("QL_TRUSTED_PROXIES", ""), "comma-separated CIDRs of load balancers whose X-Forwarded-For is believed (QL_TRUSTED_PROXIES)")
 	fs.StringVar(&level, "log-level", env("QL_LOG_LEVEL", "info"), "debug, info, warn or error (QL_LOG_LEVEL)")
 	fs.StringVar(&limit, "body-limit", env("QL_BODY_LIMIT", "65536"), "largest request body in bytes (QL_BODY_LIMIT)")
