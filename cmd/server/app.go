@@ -111,7 +111,7 @@ func (a *app) wire(ctx context.Context) (err error) {
 	}); err != nil {
 		return fmt.Errorf("JWT settings: %w", err)
 	}
-	a.guard = ratelimit.NewGuard(a.limiter, authFailLimit, a.logger)
+	a.guard = ratelimit.NewGuard(a.limiter, authFailLimit(a.cfg.AuthFailRate), a.logger)
 	a.clientIP = httpx.ClientIP(a.cfg.TrustedProxies)
 	a.keys = auth.NewKeys(a.store)
 	a.hub = realtime.NewHub(a.broker, realtime.HubOptions{Logger: a.logger})

@@ -12,9 +12,10 @@ import (
 )
 
 // authFailLimit is each client's budget of API calls that fail
-// authentication: enough for a person mistyping or a client retrying, far
-// too little to probe keys or to make the store look them up for free.
-var authFailLimit = ratelimit.PerSecond(10, 100)
+// authentication, QL_AUTH_FAIL_RATE a second (default 10) in bursts of ten
+// times that: enough for a person mistyping or a client retrying, far too
+// little to probe keys or to make the store look them up for free.
+func authFailLimit(rate int) ratelimit.Limit { return ratelimit.PerSecond(rate, 10*rate) }
 
 // failedAuth reports whether an API call carries no valid credential. An
 // expired token does not count: it is validly signed (and cached as

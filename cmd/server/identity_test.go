@@ -59,7 +59,9 @@ func hammer(t *testing.T, s *testServer, max int, mk func(i int) req) response {
 func TestAuthFailureLimit(t *testing.T) {
 	for _, d := range deployments() {
 		t.Run(d.name, func(t *testing.T) {
-			s := startServer(t, d.env(t))
+			env := d.env(t)
+			env["QL_AUTH_FAIL_RATE"] = "10" // bursts of 100
+			s := startServer(t, env)
 			alice := s.token("alice", "acme")
 			expired, err := auth.Mint([]byte(testSecret), "alice", "acme", nil, -time.Minute)
 			if err != nil {
@@ -91,7 +93,7 @@ func TestAuthFailureLimit(t *testing.T) {
 // entry, so one attacker does not lock out everyone behind the balancer,
 // and faking entries further left changes nothing.
 func TestTrustedProxies(t *testing.T) {
-	s := startServer(t, map[string]string{"QL_TRUSTED_PROXIES": "127.0.0.1/32, 10.0.0.0/8"})
+	s := startServer(t, map[string]string{"QL_TRUSTED_PROXIES": "127.0.0.1/32, 10.0.0.0/8", "QL_AUTH_FAIL_RATE": "10"})
 	alice := s.token("alice", "acme")
 	attacker := func(i int) req {
 		return req{method: "GET", path: "/v1/me/wallet", header: map[string]string{

@@ -47,6 +47,9 @@ type Config struct {
 	// TrustedProxies are the load balancers whose X-Forwarded-For names
 	// the client; without them the client is the connection's peer.
 	TrustedProxies []netip.Prefix // QL_TRUSTED_PROXIES (comma-separated CIDRs or addresses)
+	// AuthFailRate is each client address's sustained rate of requests
+	// that fail authentication, per second, with bursts of ten times it.
+	AuthFailRate int // QL_AUTH_FAIL_RATE
 
 	LogLevel slog.Level // QL_LOG_LEVEL
 	// BodyLimit caps request bodies; larger ones get 413.
@@ -93,8 +96,9 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	fs.StringVar(&c.JWTTenantClaim, "jwt-tenant-claim", env("QL_JWT_TENANT_CLAIM", "tid"), "claim holding the tenant id, e.g. https://questline.dev/tenant (QL_JWT_TENANT_CLAIM)")
 	fs.StringVar(&c.JWTRolesClaim, "jwt-roles-claim", env("QL_JWT_ROLES_CLAIM", "roles"), "claim holding the roles, e.g. cognito:groups (QL_JWT_ROLES_CLAIM)")
 	fs.StringVar(&c.Tenant, "tenant", env("QL_TENANT", ""), "the one tenant of a single-brand deployment (QL_TENANT)")
-	var proxies string
+	var proxies, authFail string
 	fs.StringVar(&proxies, "trusted-proxies", env("QL_TRUSTED_PROXIES", ""), "comma-separated CIDRs of load balancers whose X-Forwarded-For is believed (QL_TRUSTED_PROXIES)")
+	fs.StringVar(&authFail, "auth-fail-rate", env("QL_AUTH_FAIL_RATE", "10"), "failed authentications per second one client address may send, bursts of 10x (QL_AUTH_FAIL_RATE)")
 	fs.StringVar(&level, "log-level", env("QL_LOG_LEVEL", "info"), "debug, info, warn or error (QL_LOG_LEVEL)")
 	fs.StringVar(&limit, "body-limit", env("QL_BODY_LIMIT", "65536"), "largest request body in bytes (QL_BODY_LIMIT)")
 	fs.StringVar(&shutdown, "shutdown-timeout", env("QL_SHUTDOWN_TIMEOUT", "15s"), "grace period for in-flight requests (QL_SHUTDOWN_TIMEOUT)")
@@ -124,6 +128,9 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		return Config{}, err
 	}
 	if c.TrustedProxies, err = prefixes("QL_TRUSTED_PROXIES", proxies); err != nil {
+		return Config{}, err
+	}
+	if c.AuthFailRate, err = positiveInt("QL_AUTH_FAIL_RATE", authFail); err != nil {
 		return Config{}, err
 	}
 	if pubKeyFile != "" {
