@@ -53,13 +53,13 @@ type app struct {
 	engine  leaderboards.Engine
 	broker  realtime.Broker
 	limiter ratelimit.Limiter
+
+	verifier *auth.Verifier
+	keys     *auth.Keys
 	// guard limits failed authentications per client, clientIP names the
 	// client behind the trusted proxies.
 	guard    *ratelimit.Guard
 	clientIP func(*fiber.Ctx) netip.Addr
-
-	verifier *auth.Verifier
-	keys     *auth.Keys
 	hub      *realtime.Hub
 
 	events       *events.Service
@@ -110,6 +110,10 @@ func (a *app) wire(ctx context.Context) (err error) {
 		TenantClaim: a.cfg.JWTTenantClaim, RolesClaim: a.cfg.JWTRolesClaim, Tenant: a.cfg.Tenant,
 	}); err != nil {
 		return fmt.Errorf("JWT settings: %w", err)
+	}
+	if a.redis != nil {
+		// Front denies a key Redis has just denied without another round trip.
+		a.limiter = ratelimit.NewFront(a.limiter)
 	}
 	a.guard = ratelimit.NewGuard(a.limiter, authFailLimit(a.cfg.AuthFailRate), a.logger)
 	a.clientIP = httpx.ClientIP(a.cfg.TrustedProxies)
@@ -202,8 +206,7 @@ func (a *app) openEngines(ctx context.Context) error {
 	a.engine = leaderboards.NewRedisEngine(a.redis)
 	a.broker = realtime.NewRedisBroker(a.redis, realtime.BrokerOptions{})
 	a.closers = append(a.closers, a.broker.Close) // before the client it uses
-	// Front denies a key Redis has just denied without another round trip.
-	a.limiter = ratelimit.NewFront(ratelimit.NewRedis(a.redis))
+	a.limiter = ratelimit.NewRedis(a.redis)
 	a.logger.Info("engines: Redis", "addrs", opts.Addrs)
 	return nil
 }
