@@ -3,6 +3,7 @@ package events
 import (
 	"math"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/questline/questline/auth"
@@ -119,10 +120,16 @@ func checkProps(props map[string]any) error {
 	return nil
 }
 
-// senderScope prefixes a caller's idempotency keys.
+// senderScope prefixes a caller's idempotency keys. A user id may hold
+// "|", so it is escaped ("%" and "|" as %25 and %7C) to keep the first "|"
+// the end of the scope: else "u:a|b" + "c" and "u:a" + "b|c" would be one
+// key. Ids without either (all ids before they were allowed) are unchanged,
+// so keys stored earlier still match.
 func senderScope(p auth.Principal) string {
 	if p.APIKey {
 		return p.Subject + "|"
 	}
-	return "u:" + p.Subject + "|"
+	return "u:" + scopeEscaper.Replace(p.Subject) + "|"
 }
+
+var scopeEscaper = strings.NewReplacer("%", "%25", "|", "%7C")

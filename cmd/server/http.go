@@ -50,7 +50,8 @@ func (a *app) handler() *fiber.App {
 		c.SetUserContext(ctx)
 		return c.Next()
 	})
-	f.Use(auth.Middleware(a.verifier, a.keys), requireCredential)
+	f.Use(a.guard.Before(a.clientKey), auth.Middleware(a.verifier, a.keys),
+		a.guard.After(a.clientKey, failedAuth), requireCredential)
 	f.Use(ratelimit.Middleware(a.limiter, a.logger, a.rateKey))
 	f.Use(httpx.TextBodies())
 
