@@ -88,6 +88,10 @@ func (b Board) validate() error {
 		return invalid("bad-window", "starts_at", "starts_at and ends_at are for custom windows")
 	case custom && !b.EndsAt.After(*b.StartsAt):
 		return invalid("bad-window", "ends_at", "ends_at must be after starts_at")
+	case custom && b.StartsAt.Before(MinTime):
+		return invalid("bad-window", "starts_at", "starts_at must not be before %s", MinTime.Format(time.RFC3339))
+	case custom && b.EndsAt.After(MaxTime):
+		return invalid("bad-window", "ends_at", "ends_at must not be after %s", MaxTime.Format(time.RFC3339))
 	}
 	return nil
 }
