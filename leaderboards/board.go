@@ -65,6 +65,9 @@ type Board struct {
 	StartsAt    *time.Time  `json:"starts_at,omitempty" doc:"Custom window: first instant counted."`
 	EndsAt      *time.Time  `json:"ends_at,omitempty" doc:"Custom window: first instant no longer counted."`
 	Scope       *Scope      `json:"scope,omitempty"`
+	// MaxPerEvent caps what one event adds to an event board (0: no cap),
+	// so one forged or mistaken prop cannot top it.
+	MaxPerEvent int64 `json:"max_per_event,omitempty" doc:"Event boards: the most one event's value counts for; 0 or absent, no cap."`
 	// RetentionDays is how long a finished period stays readable.
 	RetentionDays int       `json:"retention_days"`
 	CreatedAt     time.Time `json:"created_at"`

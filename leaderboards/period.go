@@ -45,6 +45,18 @@ func (b Board) periodAt(t time.Time) (p Period, ok bool) {
 	return b.calendarPeriod(t), true
 }
 
+// window is b's window in the rule language, whose periods and late-arrival
+// grace challenges share. An all-time window has one endless period; a
+// custom one, [StartsAt, EndsAt).
+func (b Board) window() rule.Window {
+	w := rule.Window{TimeZone: b.TimeZone, StartsAt: b.StartsAt, EndsAt: b.EndsAt}
+	switch b.Window {
+	case Daily, Weekly, Monthly:
+		w.Recurrence = rule.Recurrence(b.Window)
+	}
+	return w
+}
+
 // calendarPeriod returns the daily, weekly (ISO, from Monday) or monthly
 // period of b holding t. They are the rule language's recurring periods, so
 // boards and challenges keep one calendar: local midnights in the board's

@@ -230,6 +230,11 @@ func (s *Service) derive(ctx context.Context, b Board, p Period, user string) (i
 		total, last, err := s.Ledger.EarnedBetween(ctx, b.Tenant, user, b.scopePrefix(), from, to)
 		return total, last, err == nil && !last.IsZero(), err
 	}
+	// Scores of events from before the board existed never count (rows
+	// stored before that rule are left out here as in rebuilds).
+	if from.Before(b.CreatedAt) {
+		from = b.CreatedAt
+	}
 	return s.Store.AggregateScores(ctx, b.Tenant, b.ID, user, b.Aggregation, from, to)
 }
 

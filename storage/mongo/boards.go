@@ -33,6 +33,7 @@ type boardDoc struct {
 	EndsAt        *time.Time `bson:"ends_at,omitempty"`
 	Scope         *scopeDoc  `bson:"scope,omitempty"`
 	RetentionDays int        `bson:"retention_days,omitempty"`
+	MaxPerEvent   int64      `bson:"max_per_event,omitempty"`
 }
 
 type scopeDoc struct {
@@ -47,7 +48,7 @@ func toBoardDoc(b leaderboards.Board) boardDoc {
 		Source:    string(b.Source), EventType: b.EventType, Prop: b.Prop,
 		Aggregation: string(b.Aggregation), TimeZone: b.TimeZone,
 		StartsAt: norm.TruncPtr(b.StartsAt), EndsAt: norm.TruncPtr(b.EndsAt),
-		RetentionDays: b.RetentionDays,
+		RetentionDays: b.RetentionDays, MaxPerEvent: b.MaxPerEvent,
 	}
 	if b.Scope != nil {
 		d.Scope = &scopeDoc{Type: b.Scope.Type, ID: b.Scope.ID}
@@ -62,7 +63,7 @@ func (d boardDoc) board() (leaderboards.Board, error) {
 		Source: leaderboards.Source(d.Source), EventType: d.EventType, Prop: d.Prop,
 		Aggregation: leaderboards.Aggregation(d.Aggregation), TimeZone: d.TimeZone,
 		StartsAt: tptr(d.StartsAt), EndsAt: tptr(d.EndsAt),
-		RetentionDays: d.RetentionDays,
+		RetentionDays: d.RetentionDays, MaxPerEvent: d.MaxPerEvent,
 	}
 	if d.Scope != nil {
 		b.Scope = &leaderboards.Scope{Type: d.Scope.Type, ID: d.Scope.ID}

@@ -26,6 +26,7 @@ type boardSpec struct {
 	EndsAt        *int64     `json:"ends_at,omitempty"`
 	Scope         *scopeSpec `json:"scope,omitempty"`
 	RetentionDays int        `json:"retention_days,omitempty"`
+	MaxPerEvent   int64      `json:"max_per_event,omitempty"`
 }
 
 // scopeSpec keeps the stored form independent of leaderboards.Scope's
@@ -40,7 +41,7 @@ func specOf(b leaderboards.Board) boardSpec {
 		Source: string(b.Source), EventType: b.EventType, Prop: b.Prop,
 		Aggregation: string(b.Aggregation), TimeZone: b.TimeZone,
 		StartsAt: millisPtr(b.StartsAt), EndsAt: millisPtr(b.EndsAt),
-		RetentionDays: b.RetentionDays,
+		RetentionDays: b.RetentionDays, MaxPerEvent: b.MaxPerEvent,
 	}
 	if b.Scope != nil {
 		sp.Scope = &scopeSpec{Type: b.Scope.Type, ID: b.Scope.ID}
@@ -53,7 +54,7 @@ func (sp boardSpec) apply(b *leaderboards.Board) {
 	b.Source, b.EventType, b.Prop = leaderboards.Source(sp.Source), sp.EventType, sp.Prop
 	b.Aggregation, b.TimeZone = leaderboards.Aggregation(sp.Aggregation), sp.TimeZone
 	b.StartsAt, b.EndsAt = timeFromPtr(sp.StartsAt), timeFromPtr(sp.EndsAt)
-	b.RetentionDays = sp.RetentionDays
+	b.RetentionDays, b.MaxPerEvent = sp.RetentionDays, sp.MaxPerEvent
 	if sp.Scope != nil {
 		b.Scope = &leaderboards.Scope{Type: sp.Scope.Type, ID: sp.Scope.ID}
 	}

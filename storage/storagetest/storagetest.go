@@ -865,7 +865,7 @@ func testBoardDefinition(t *testing.T, s Store) {
 			Window: leaderboards.Custom, TimeZone: "Europe/Berlin",
 			StartsAt: &starts, EndsAt: &ends,
 			Scope:         &leaderboards.Scope{Type: "quiz", ID: "q1"},
-			RetentionDays: 30, CreatedAt: base,
+			RetentionDays: 30, MaxPerEvent: 1000, CreatedAt: base,
 		}},
 		{"scoped points board", leaderboards.Board{
 			ID: id(), Tenant: a, Name: "Challenge race", Source: leaderboards.FromPoints,
