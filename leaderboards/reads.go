@@ -27,6 +27,9 @@ type Page struct {
 	ResetsAt *time.Time `json:"resets_at,omitempty" doc:"When the period ends; null when it never does."`
 	Total    int64      `json:"total" doc:"Members on this board period."`
 	Entries  []Row      `json:"entries"`
+	// Build is set while the board is still being filled: the page holds
+	// what is there so far.
+	Build *Build `json:"build,omitempty" doc:"Present while the board is still being filled from the ledger after its creation: the page shows what is there so far."`
 }
 
 // The period selectors a read accepts besides a period name.
@@ -210,6 +213,9 @@ func (s *Service) ranked(ctx context.Context, b Board, p Period, key string, ent
 // fetched in one query for the whole page.
 func (s *Service) page(ctx context.Context, b Board, p Period, total int64, entries []Entry) (Page, error) {
 	pg := Page{Board: b.ID, Period: p.Name, Total: total, Entries: make([]Row, len(entries))}
+	if b.Build != nil && b.Build.State != Ready {
+		pg.Build = b.Build
+	}
 	if !p.Start.IsZero() {
 		pg.Start = &p.Start
 	}

@@ -88,7 +88,12 @@ func (s *Store) CreateBoard(ctx context.Context, b leaderboards.Board) error {
 	}
 	b.CreatedAt = norm.NowIfZero(b.CreatedAt)
 	err = s.w.do(ctx, func(tx *wtx) error {
-		return insertNew(tx, s.wq.insertBoard, []any{b.Tenant, b.ID, b.Name, string(b.Window), string(spec), norm.Millis(b.CreatedAt)}, "board "+b.ID)
+		if err := insertNew(tx, s.wq.insertBoard, []any{b.Tenant, b.ID, b.Name, string(b.Window), string(spec), norm.Millis(b.CreatedAt)}, "board "+b.ID); err != nil || b.Build == nil {
+			return err
+		}
+		g := b.Build
+		_, err := tx.exec(s.wq.insertBuild, b.Tenant, b.ID, string(g.State), g.Done, g.Total, g.Error, g.Owner, norm.Millis(g.LeaseUntil))
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: create board: %w", err)
@@ -135,14 +140,56 @@ func (s *Store) Tenants(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
+// ClaimBuild makes owner the builder of the board if its build is not
+// ready and its lease ended by now.
+func (s *Store) ClaimBuild(ctx context.Context, tenant, id, owner string, now, until time.Time) (bool, error) {
+	claimed, err := s.updateBuild(ctx, s.wq.claimBuild, owner, norm.Millis(until), tenant, id, norm.Millis(now))
+	if err != nil {
+		return false, fmt.Errorf("sqlite: claim build of %s: %w", id, err)
+	}
+	return claimed, nil
+}
+
+// SaveBuild stores g as the board's build if owner holds it.
+func (s *Store) SaveBuild(ctx context.Context, tenant, id, owner string, g leaderboards.Build) (bool, error) {
+	held, err := s.updateBuild(ctx, s.wq.saveBuild, string(g.State), g.Done, g.Total, g.Error, g.Owner, norm.Millis(g.LeaseUntil), tenant, id, owner)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: save build of %s: %w", id, err)
+	}
+	return held, nil
+}
+
+// updateBuild runs a conditional update of one build row and reports
+// whether it matched.
+func (s *Store) updateBuild(ctx context.Context, stmt *sql.Stmt, args ...any) (bool, error) {
+	var n int64
+	err := s.w.do(ctx, func(tx *wtx) error {
+		r, err := tx.exec(stmt, args...)
+		if err != nil {
+			return err
+		}
+		n, err = r.RowsAffected()
+		return err
+	})
+	return n == 1, err
+}
+
 func scanBoard(sc scanner) (leaderboards.Board, error) {
 	var (
-		b         leaderboards.Board
-		win, spec string
-		at        int64
+		b                  leaderboards.Board
+		win, spec          string
+		at                 int64
+		state, gErr, owner sql.NullString
+		done, total, lease sql.NullInt64
 	)
-	if err := sc.Scan(&b.Tenant, &b.ID, &b.Name, &win, &spec, &at); err != nil {
+	if err := sc.Scan(&b.Tenant, &b.ID, &b.Name, &win, &spec, &at, &state, &done, &total, &gErr, &owner, &lease); err != nil {
 		return leaderboards.Board{}, err
+	}
+	if state.Valid {
+		b.Build = &leaderboards.Build{
+			State: leaderboards.BuildState(state.String), Done: done.Int64, Total: total.Int64,
+			Error: gErr.String, Owner: owner.String, LeaseUntil: norm.Time(lease.Int64),
+		}
 	}
 	var sp boardSpec
 	if err := json.Unmarshal([]byte(spec), &sp); err != nil {
