@@ -20,15 +20,16 @@ const (
 	entryCols      = `tenant, id, user_id, amount, entry_key, reason, event_id, created_at`
 	boardCols      = `tenant, id, name, win, spec, created_at`
 	buildCols      = `tenant, board_id, state, done, total, error, owner, lease_until`
-	// boardSelect reads a board with its build, if any.
-	boardSelect = `SELECT b.tenant, b.id, b.name, b.win, b.spec, b.created_at, g.state, g.done, g.total, g.error, g.owner, g.lease_until
-		FROM boards b LEFT JOIN board_builds g ON g.tenant = b.tenant AND g.board_id = b.id`
 	scoreCols      = `tenant, board_id, event_id, user_id, value, at`
 	exclusionCols  = `tenant, board_id, user_id, excluded_by, reason, at`
 	apiKeyCols     = `tenant, id, name, prefix, hash, scopes, created_at, revoked_at`
 	auditCols      = `tenant, id, actor, action, subject, detail, at`
 	profileCols    = `tenant, user_id, name, avatar_url, updated_at`
 )
+
+// boardSelect reads a board with its build, if any.
+const boardSelect = `SELECT b.tenant, b.id, b.name, b.win, b.spec, b.created_at, g.state, g.done, g.total, g.error, g.owner, g.lease_until
+	FROM boards b LEFT JOIN board_builds g ON g.tenant = b.tenant AND g.board_id = b.id`
 
 // writeStmts are prepared on the writer connection and used only by ops
 // running in the writer goroutine. The SELECTs among them read the batch's
