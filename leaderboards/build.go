@@ -106,24 +106,7 @@ func (s *Service) build(parent context.Context, b Board) error {
 	beat := make(chan struct{})
 	go func() {
 		defer close(beat)
-		t := time.NewTicker(buildHeartbeat)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			st := Build{State: Building, Done: done.Load(), Total: total.Load(), Owner: s.node, LeaseUntil: s.Now().Add(buildLease)}
-			held, err := s.Store.SaveBuild(ctx, b.Tenant, b.ID, s.node, st)
-			if err == nil && !held {
-				cancel(errLeaseLost)
-				return
-			}
-			if err != nil && ctx.Err() == nil {
-				s.Logger.Warn("leaderboards: build: save progress", "board", b.ID, "err", err)
-			}
-		}
+		s.heartbeat(ctx, cancel, b, &done, &total)
 	}()
 	err = s.rebuildBoards(ctx, b.Tenant, []Board{b}, func(d, t int64) { done.Store(d); total.Store(t) })
 	cancel(nil)
@@ -147,4 +130,28 @@ func (s *Service) build(parent context.Context, b Board) error {
 	}
 	s.forget(b.Tenant)
 	return err
+}
+
+// heartbeat saves the build's progress and renews its lease every
+// buildHeartbeat until ctx ends; it cancels the build with errLeaseLost
+// if another node has taken it over.
+func (s *Service) heartbeat(ctx context.Context, cancel context.CancelCauseFunc, b Board, done, total *atomic.Int64) {
+	t := time.NewTicker(buildHeartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		st := Build{State: Building, Done: done.Load(), Total: total.Load(), Owner: s.node, LeaseUntil: s.Now().Add(buildLease)}
+		held, err := s.Store.SaveBuild(ctx, b.Tenant, b.ID, s.node, st)
+		if err == nil && !held {
+			cancel(errLeaseLost)
+			return
+		}
+		if err != nil && ctx.Err() == nil {
+			s.Logger.Warn("leaderboards: build: save progress", "board", b.ID, "err", err)
+		}
+	}
 }

@@ -143,7 +143,9 @@ func (s *Store) Tenants(ctx context.Context) ([]string, error) {
 // ClaimBuild makes owner the builder of the board if its build is not
 // ready and its lease ended by now.
 func (s *Store) ClaimBuild(ctx context.Context, tenant, id, owner string, now, until time.Time) (bool, error) {
-	claimed, err := s.updateBuild(ctx, s.wq.claimBuild, owner, norm.Millis(until), tenant, id, norm.Millis(now))
+	// insertIgnore reports whether the statement changed its one row,
+	// which for these conditional updates is whether the lease was had.
+	claimed, err := s.insertIgnore(ctx, s.wq.claimBuild, owner, norm.Millis(until), tenant, id, norm.Millis(now))
 	if err != nil {
 		return false, fmt.Errorf("sqlite: claim build of %s: %w", id, err)
 	}
@@ -152,26 +154,11 @@ func (s *Store) ClaimBuild(ctx context.Context, tenant, id, owner string, now, u
 
 // SaveBuild stores g as the board's build if owner holds it.
 func (s *Store) SaveBuild(ctx context.Context, tenant, id, owner string, g leaderboards.Build) (bool, error) {
-	held, err := s.updateBuild(ctx, s.wq.saveBuild, string(g.State), g.Done, g.Total, g.Error, g.Owner, norm.Millis(g.LeaseUntil), tenant, id, owner)
+	held, err := s.insertIgnore(ctx, s.wq.saveBuild, string(g.State), g.Done, g.Total, g.Error, g.Owner, norm.Millis(g.LeaseUntil), tenant, id, owner)
 	if err != nil {
 		return false, fmt.Errorf("sqlite: save build of %s: %w", id, err)
 	}
 	return held, nil
-}
-
-// updateBuild runs a conditional update of one build row and reports
-// whether it matched.
-func (s *Store) updateBuild(ctx context.Context, stmt *sql.Stmt, args ...any) (bool, error) {
-	var n int64
-	err := s.w.do(ctx, func(tx *wtx) error {
-		r, err := tx.exec(stmt, args...)
-		if err != nil {
-			return err
-		}
-		n, err = r.RowsAffected()
-		return err
-	})
-	return n == 1, err
 }
 
 func scanBoard(sc scanner) (leaderboards.Board, error) {
