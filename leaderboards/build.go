@@ -100,6 +100,7 @@ func (s *Service) build(parent context.Context, b Board) error {
 	if err != nil || !claimed {
 		return err
 	}
+	start := time.Now()
 	var done, total atomic.Int64
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -129,6 +130,9 @@ func (s *Service) build(parent context.Context, b Board) error {
 		err = errors.Join(err, fmt.Errorf("leaderboards: build %s: save state: %w", b.ID, serr))
 	}
 	s.forget(b.Tenant)
+	if err == nil {
+		s.Logger.Info("leaderboards: board built", "tenant", b.Tenant, "board", b.ID, "entries", final.Total, "took_ms", time.Since(start).Milliseconds())
+	}
 	return err
 }
 
