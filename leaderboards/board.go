@@ -65,9 +65,39 @@ type Board struct {
 	StartsAt    *time.Time  `json:"starts_at,omitempty" doc:"Custom window: first instant counted."`
 	EndsAt      *time.Time  `json:"ends_at,omitempty" doc:"Custom window: first instant no longer counted."`
 	Scope       *Scope      `json:"scope,omitempty"`
+	// MaxPerEvent caps what one event adds to an event board (0: no cap),
+	// so one forged or mistaken prop cannot top it.
+	MaxPerEvent int64 `json:"max_per_event,omitempty" doc:"Event boards: the most one event's value counts for; 0 or absent, no cap."`
 	// RetentionDays is how long a finished period stays readable.
 	RetentionDays int       `json:"retention_days"`
 	CreatedAt     time.Time `json:"created_at"`
+	// Build is the state of a points board's first fill from the ledger,
+	// which runs in the background; nil for boards that need none.
+	Build *Build `json:"build,omitempty" doc:"Points boards: the first fill from the ledger, which runs in the background after the board is created. Reads answer with what is there meanwhile, and say so."`
+}
+
+// BuildState is how far a board's first fill is.
+type BuildState string
+
+// The states of a build. A failed build is retried (see buildRetry).
+const (
+	Building BuildState = "building"
+	Ready    BuildState = "ready"
+	Failed   BuildState = "failed"
+)
+
+// Build is a board's first fill from its source, done by one node at a
+// time: the node holding the lease (Owner until LeaseUntil), which it
+// renews while it works. A build whose lease lapses (its node crashed) is
+// taken over by the next node to look, so it always finishes.
+type Build struct {
+	State BuildState `json:"state" enum:"building,ready,failed"`
+	Done  int64      `json:"done" doc:"Ledger entries read so far."`
+	Total int64      `json:"total" doc:"Ledger entries to read; 0 until counted."`
+	Error string     `json:"error,omitempty" doc:"Why the last attempt failed; it is retried."`
+	// Owner is the node building it; LeaseUntil when another may take over.
+	Owner      string    `json:"-"`
+	LeaseUntil time.Time `json:"-"`
 }
 
 // Score is one event's value on an event board. It is unique per (tenant,
@@ -95,8 +125,19 @@ type Exclusion struct {
 
 // Store keeps board definitions, event-board scores and exclusions.
 type Store interface {
-	// CreateBoard stores b; an existing (tenant, id) is errs.ErrDuplicate.
+	// CreateBoard stores b, with its Build if any; an existing (tenant,
+	// id) is errs.ErrDuplicate. GetBoard and ListBoards return the Build
+	// as last saved.
 	CreateBoard(ctx context.Context, b Board) error
+	// ClaimBuild makes owner the builder of a board whose build is not
+	// Ready and whose lease ended by now, setting State to Building and
+	// the lease to until; claimed is false (no error) otherwise, also
+	// for a board without a build.
+	ClaimBuild(ctx context.Context, tenant, id, owner string, now, until time.Time) (claimed bool, err error)
+	// SaveBuild stores b (its State, Done, Total, Error and LeaseUntil) as
+	// the board's build if owner still holds it; held is false otherwise.
+	// Saving with an empty b.Owner releases the build.
+	SaveBuild(ctx context.Context, tenant, id, owner string, b Build) (held bool, err error)
 	GetBoard(ctx context.Context, tenant, id string) (Board, error)
 	// ListBoards returns a tenant's boards in id order.
 	ListBoards(ctx context.Context, tenant string) ([]Board, error)

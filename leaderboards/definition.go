@@ -23,6 +23,7 @@ type CreateInput struct {
 	StartsAt      *time.Time  `json:"starts_at,omitempty" doc:"Custom window (required): the first instant counted."`
 	EndsAt        *time.Time  `json:"ends_at,omitempty" doc:"Custom window (required): the first instant no longer counted."`
 	Scope         *Scope      `json:"scope,omitempty" doc:"Only points paid by, or events about, one challenge, contest or quiz."`
+	MaxPerEvent   int64       `json:"max_per_event,omitempty" minimum:"0" maximum:"9007199254740992" doc:"Event boards: the most one event's value counts for (a larger value counts as this much), so one forged or mistaken prop cannot top the board; 0 or absent, no cap."`
 	RetentionDays *int        `json:"retention_days,omitempty" minimum:"0" maximum:"3650" doc:"Days a finished period stays readable before it expires; 0 keeps periods forever. Default 90."`
 }
 
@@ -37,7 +38,7 @@ func (in CreateInput) board() (Board, error) {
 		Name: in.Name, Source: in.Source, EventType: in.EventType, Prop: in.Prop,
 		Aggregation: in.Aggregation, Window: in.Window, TimeZone: in.TimeZone,
 		StartsAt: utc(in.StartsAt), EndsAt: utc(in.EndsAt), Scope: in.Scope,
-		RetentionDays: defaultRetentionDays,
+		MaxPerEvent: in.MaxPerEvent, RetentionDays: defaultRetentionDays,
 	}
 	if in.RetentionDays != nil {
 		b.RetentionDays = *in.RetentionDays
@@ -69,12 +70,18 @@ func (b Board) validate() error {
 		if b.Aggregation != Sum {
 			return invalid("bad-board", "aggregation", "a points board sums the points earned in its window")
 		}
+		if b.MaxPerEvent != 0 {
+			return invalid("bad-board", "max_per_event", "max_per_event is for event boards; a points board ranks the points the ledger paid")
+		}
 	case FromEvents:
 		if !events.KnownType(b.EventType) {
 			return invalid("unknown-event-type", "event_type", "event type %q is not one this tenant accepts", b.EventType)
 		}
 		if b.Prop != "" && !rule.ValidName(b.Prop) {
 			return invalid("bad-board", "prop", "prop %q is not a prop name", b.Prop)
+		}
+		if b.MaxPerEvent < 0 || b.MaxPerEvent > MaxScore {
+			return invalid("bad-board", "max_per_event", "max_per_event must be from 0 (no cap) to %d", MaxScore)
 		}
 	}
 	if _, err := rule.LoadZone(b.TimeZone); err != nil {
@@ -88,6 +95,10 @@ func (b Board) validate() error {
 		return invalid("bad-window", "starts_at", "starts_at and ends_at are for custom windows")
 	case custom && !b.EndsAt.After(*b.StartsAt):
 		return invalid("bad-window", "ends_at", "ends_at must be after starts_at")
+	case custom && b.StartsAt.Before(MinTime):
+		return invalid("bad-window", "starts_at", "starts_at must not be before %s", MinTime.Format(time.RFC3339))
+	case custom && b.EndsAt.After(MaxTime):
+		return invalid("bad-window", "ends_at", "ends_at must not be after %s", MaxTime.Format(time.RFC3339))
 	}
 	return nil
 }
@@ -114,9 +125,16 @@ func (b Board) paidBy(e points.Entry) bool {
 	return b.Source == FromPoints && strings.HasPrefix(e.Key, b.scopePrefix())
 }
 
-// scores reports whether ev scores on event board b, and its value.
+// scores reports whether ev scores on event board b, and its value, capped
+// at b.MaxPerEvent. Only events that occurred once the board existed score,
+// and only while their period takes late arrivals: received less than
+// rule.LateGrace after it ended, as challenges count them. The received_at
+// decides, not the time of processing, so a replay decides the same.
 func (b Board) scores(ev events.Event) (int64, bool) {
-	if b.Source != FromEvents || ev.Type != b.EventType {
+	if b.Source != FromEvents || ev.Type != b.EventType || ev.OccurredAt.Before(b.CreatedAt) {
+		return 0, false
+	}
+	if _, ok := b.window().Counts(ev.OccurredAt, ev.ReceivedAt); !ok {
 		return 0, false
 	}
 	if b.Scope != nil && events.PropString(ev.Props[b.Scope.Type+"_id"]) != b.Scope.ID {
@@ -126,6 +144,9 @@ func (b Board) scores(ev events.Event) (int64, bool) {
 		return 1, true
 	}
 	v, ok := integer(ev.Props[b.Prop])
+	if b.MaxPerEvent > 0 {
+		v = min(v, b.MaxPerEvent)
+	}
 	// A sum only grows, which is what lets engines keep it with Raise, a
 	// join; so sum boards take non-negative values only.
 	return v, ok && (v >= 0 || b.Aggregation != Sum)

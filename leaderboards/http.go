@@ -20,7 +20,8 @@ func Routes(api huma.API, s *Service) {
 		return huma.Operation{OperationID: id, Method: method, Path: path, Summary: summary, Description: desc, Tags: tags}
 	}
 	create := op("create-leaderboard", http.MethodPost, "/v1/leaderboards", "Create a leaderboard (manager)",
-		"A points board ranks points earned in each period of its window, from the ledger: points earned before the board existed count, and spending never lowers a rank. An event board ranks a metric of one event type (sum, best or latest value) from events that arrive after it is created.")
+		"A points board ranks points earned in each period of its window, from the ledger: points earned before the board existed count, and spending never lowers a rank. It is filled from the ledger in the background: the answer comes at once with `build.state` \"building\", the board's GET shows the build's progress (`done` of `total` ledger entries) until it is \"ready\", and reads meanwhile answer 200 with what is there so far and the `build`. "+
+			"An event board ranks a metric of one event type (sum, best or latest value) from events that occur once it exists; an event still counts for a period that has ended if it arrives less than 24 hours after the end (as for challenges), and `max_per_event` caps what one event adds.")
 	create.DefaultStatus = http.StatusCreated
 	auth.Register(api, create, auth.Managers, func(ctx context.Context, in *struct{ Body CreateInput }) (*boardOutput, error) {
 		p, err := auth.Require(ctx)

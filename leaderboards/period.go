@@ -1,6 +1,7 @@
 package leaderboards
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -44,6 +45,18 @@ func (b Board) periodAt(t time.Time) (p Period, ok bool) {
 	return b.calendarPeriod(t), true
 }
 
+// window is b's window in the rule language, whose periods and late-arrival
+// grace challenges share. An all-time window has one endless period; a
+// custom one, [StartsAt, EndsAt).
+func (b Board) window() rule.Window {
+	w := rule.Window{TimeZone: b.TimeZone, StartsAt: b.StartsAt, EndsAt: b.EndsAt}
+	switch b.Window {
+	case Daily, Weekly, Monthly:
+		w.Recurrence = rule.Recurrence(b.Window)
+	}
+	return w
+}
+
 // calendarPeriod returns the daily, weekly (ISO, from Monday) or monthly
 // period of b holding t. They are the rule language's recurring periods, so
 // boards and challenges keep one calendar: local midnights in the board's
@@ -54,8 +67,14 @@ func (b Board) calendarPeriod(t time.Time) Period {
 	return Period{Name: p.Key, Start: p.Start, End: p.End}
 }
 
+// errPeriodRange reports a well-formed period name outside the span the
+// engines hold (MinTime to MaxTime): nothing can score there, and its
+// instants may not even be expressible in JSON (years past 9999).
+var errPeriodRange = errors.New("period outside 1970..2286")
+
 // parsePeriod reads a period name of b: "2026-11-23" (daily), "2026-W48"
-// (weekly), "2026-11" (monthly), "all" or "custom".
+// (weekly), "2026-11" (monthly), "all" or "custom". A name whose period
+// does not lie within [MinTime, MaxTime] is errPeriodRange.
 func (b Board) parsePeriod(name string) (Period, error) {
 	loc := b.location()
 	var t time.Time
@@ -74,6 +93,9 @@ func (b Board) parsePeriod(name string) (Period, error) {
 		if _, err = fmt.Sscanf(name, "%d-W%d", &y, &wk); err == nil && (wk < 1 || wk > 53) {
 			err = fmt.Errorf("week %d out of range", wk)
 		}
+		if err == nil && (y < MinTime.Year() || y > MaxTime.Year()) {
+			return Period{}, fmt.Errorf("period %q: %w", name, errPeriodRange)
+		}
 		if err == nil {
 			// ISO week 1 holds January 4th.
 			jan4 := time.Date(y, 1, 4, 12, 0, 0, 0, loc)
@@ -86,6 +108,9 @@ func (b Board) parsePeriod(name string) (Period, error) {
 		return Period{}, fmt.Errorf("period %q: %w", name, err)
 	}
 	p := b.calendarPeriod(t)
+	if p.Start.Before(MinTime) || p.End.After(MaxTime) {
+		return Period{}, fmt.Errorf("period %q: %w", name, errPeriodRange)
+	}
 	if p.Name != name {
 		return Period{}, fmt.Errorf("period %q: not a %s period name (e.g. %q)", name, b.Window, p.Name)
 	}

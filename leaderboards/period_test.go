@@ -1,6 +1,8 @@
 package leaderboards
 
 import (
+	"encoding/json"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -101,6 +103,69 @@ func TestParsePeriodRejects(t *testing.T) {
 			t.Errorf("parsePeriod(%s, %q) accepted", tc.w, tc.name)
 		}
 	}
+}
+
+// TestParsePeriodRange: names of periods outside what the engines hold
+// (years past 2286, up to 9999 and beyond, or before 1970, in any zone) are
+// errPeriodRange, so reads answer 422 instead of failing to marshal them.
+func TestParsePeriodRange(t *testing.T) {
+	for _, tc := range []struct {
+		w    Window
+		tz   string
+		name string
+	}{
+		{Weekly, "UTC", "9999-W52"}, {Monthly, "UTC", "9999-12"}, {Daily, "America/Los_Angeles", "9999-12-31"},
+		{Daily, "UTC", "2287-01-01"}, {Weekly, "UTC", "99999999-W01"}, {Weekly, "UTC", "-5-W01"},
+		{Monthly, "UTC", "1969-12"}, {Daily, "Asia/Tokyo", "1970-01-01"}, {Daily, "UTC", "0000-01-01"},
+	} {
+		_, err := board(tc.w, tc.tz).parsePeriod(tc.name)
+		if !errors.Is(err, errPeriodRange) {
+			t.Errorf("parsePeriod(%s %s, %q) = %v, want errPeriodRange", tc.w, tc.tz, tc.name, err)
+		}
+	}
+	for _, name := range []string{"1970-01-01", "2286-11-19"} {
+		if _, err := board(Daily, "UTC").parsePeriod(name); err != nil {
+			t.Errorf("parsePeriod(%q) = %v, want it accepted", name, err)
+		}
+	}
+}
+
+// FuzzParsePeriod: parsing any name never panics, and every accepted name
+// round-trips (its period has that name, and parsing it again gives the
+// same period) and marshals as a page does.
+func FuzzParsePeriod(f *testing.F) {
+	for _, s := range []string{"2026-11-23", "2026-W48", "2026-11", "all", "custom", "9999-W52", "9999-12", "9999-12-31", "2026-W53", "+2026-W1", "0-W1"} {
+		f.Add(s)
+	}
+	start, end := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC), time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	custom := Board{Window: Custom, TimeZone: "UTC", StartsAt: &start, EndsAt: &end}
+	boards := []Board{custom, board(AllTime, "UTC")}
+	for _, w := range []Window{Daily, Weekly, Monthly} {
+		for _, tz := range []string{"UTC", "America/Los_Angeles", "Pacific/Kiritimati", "Europe/Paris"} {
+			boards = append(boards, board(w, tz))
+		}
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		for _, b := range boards {
+			p, err := b.parsePeriod(name)
+			if err != nil {
+				continue
+			}
+			if p.Name != name {
+				t.Fatalf("%s %s: parsePeriod(%q) named %q", b.Window, b.TimeZone, name, p.Name)
+			}
+			if again, err := b.parsePeriod(p.Name); err != nil || again != p {
+				t.Fatalf("%s %s: %q parsed again = %+v, %v; want %+v", b.Window, b.TimeZone, name, again, err, p)
+			}
+			if got, ok := b.periodAt(p.Start); !p.Start.IsZero() && (!ok || got != p) {
+				t.Fatalf("%s %s: period at the start of %q is %+v", b.Window, b.TimeZone, name, got)
+			}
+			pg := Page{Period: p.Name, Start: &p.Start, ResetsAt: &p.End}
+			if _, err := json.Marshal(pg); err != nil {
+				t.Fatalf("%s %s: %q does not marshal: %v", b.Window, b.TimeZone, name, err)
+			}
+		}
+	})
 }
 
 func TestRetention(t *testing.T) {

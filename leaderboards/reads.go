@@ -2,6 +2,7 @@ package leaderboards
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -26,6 +27,9 @@ type Page struct {
 	ResetsAt *time.Time `json:"resets_at,omitempty" doc:"When the period ends; null when it never does."`
 	Total    int64      `json:"total" doc:"Members on this board period."`
 	Entries  []Row      `json:"entries"`
+	// Build is set while the board is still being filled: the page holds
+	// what is there so far.
+	Build *Build `json:"build,omitempty" doc:"Present while the board is still being filled from the ledger after its creation: the page shows what is there so far."`
 }
 
 // The period selectors a read accepts besides a period name.
@@ -34,9 +38,10 @@ const (
 	previousPeriod = "previous"
 )
 
-// period resolves a read's period selector: "" or "current", "previous",
-// or a period name. A period past its retention is gone.
-func (s *Service) period(b Board, sel string) (Period, error) {
+// period resolves a read's period selector, sent in field: "" or
+// "current", "previous", or a period name. A period past its retention is
+// gone.
+func (s *Service) period(b Board, field, sel string) (Period, error) {
 	now := s.Now()
 	var p Period
 	var err error
@@ -45,12 +50,16 @@ func (s *Service) period(b Board, sel string) (Period, error) {
 		p = b.currentPeriod(now)
 	case previousPeriod:
 		if b.Window == AllTime || b.Window == Custom {
-			return Period{}, errs.New(errs.Invalid, "bad-period", "a %s board has only one period", b.Window).OnField("window")
+			return Period{}, errs.New(errs.Invalid, "bad-period", "a %s board has only one period", b.Window).OnField(field)
 		}
 		p, _ = b.periodAt(b.currentPeriod(now).Start.Add(-time.Millisecond))
 	default:
-		if p, err = b.parsePeriod(sel); err != nil {
-			return Period{}, errs.New(errs.Invalid, "bad-period", "%v", err).OnField("window")
+		p, err = b.parsePeriod(sel)
+		if errors.Is(err, errPeriodRange) {
+			return Period{}, errs.New(errs.Unprocessable, "period-out-of-range", "%v: boards hold periods from %d to %d", err, MinTime.Year(), MaxTime.Year()).OnField(field)
+		}
+		if err != nil {
+			return Period{}, errs.New(errs.Invalid, "bad-period", "%v", err).OnField(field)
 		}
 	}
 	if b.expired(p, now) {
@@ -65,12 +74,24 @@ func (b Board) currentPeriod(now time.Time) Period {
 	return p
 }
 
+// windowQuery and windowBody name where a read's period selector came
+// from, for errors.
+const (
+	windowQuery = "window"
+	windowBody  = "body.window"
+)
+
 func (s *Service) boardPeriod(ctx context.Context, tenant, id, sel string) (Board, Period, string, error) {
+	return s.boardPeriodIn(ctx, tenant, id, windowQuery, sel)
+}
+
+// boardPeriodIn is boardPeriod for a selector sent in field.
+func (s *Service) boardPeriodIn(ctx context.Context, tenant, id, field, sel string) (Board, Period, string, error) {
 	b, err := s.Get(ctx, tenant, id)
 	if err != nil {
 		return Board{}, Period{}, "", err
 	}
-	p, err := s.period(b, sel)
+	p, err := s.period(b, field, sel)
 	return b, p, engineKey(tenant, b.ID, p.Name), err
 }
 
@@ -130,7 +151,7 @@ func (s *Service) Member(ctx context.Context, tenant, id, sel, user string) (Pag
 // other on a board period. Rank is the rank within the cohort, BoardRank
 // the rank on the whole board; users not on the board are left out.
 func (s *Service) Cohort(ctx context.Context, tenant, id, sel string, users []string) (Page, error) {
-	b, p, key, err := s.boardPeriod(ctx, tenant, id, sel)
+	b, p, key, err := s.boardPeriodIn(ctx, tenant, id, windowBody, sel)
 	if err != nil {
 		return Page{}, err
 	}
@@ -192,6 +213,9 @@ func (s *Service) ranked(ctx context.Context, b Board, p Period, key string, ent
 // fetched in one query for the whole page.
 func (s *Service) page(ctx context.Context, b Board, p Period, total int64, entries []Entry) (Page, error) {
 	pg := Page{Board: b.ID, Period: p.Name, Total: total, Entries: make([]Row, len(entries))}
+	if b.Build != nil && b.Build.State != Ready {
+		pg.Build = b.Build
+	}
 	if !p.Start.IsZero() {
 		pg.Start = &p.Start
 	}

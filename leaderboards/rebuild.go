@@ -264,7 +264,7 @@ func (f *fold) add(b Board, user string, v int64, at time.Time) {
 	if f.excluded[b.ID][user] {
 		return
 	}
-	if b.Source == FromEvents && b.Aggregation == Sum && v < 0 {
+	if b.Source == FromEvents && (b.Aggregation == Sum && v < 0 || at.Before(b.CreatedAt)) {
 		return
 	}
 	p, ok := b.periodAt(at)

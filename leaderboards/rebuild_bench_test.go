@@ -50,7 +50,7 @@ func BenchmarkRebuild1M(b *testing.B) {
 
 // seedLedger writes n ledger entries spread over users straight into the
 // store, from many goroutines so the writer can group its commits.
-func seedLedger(b *testing.B, w *world, n, users int) {
+func seedLedger(b testing.TB, w *world, n, users int) {
 	b.Helper()
 	ctx := context.Background()
 	start := time.Now()

@@ -62,9 +62,14 @@ type Service struct {
 	Config
 	live *live
 
-	mu      sync.Mutex
-	cache   map[string]tenantBoards // tenant -> boards
-	expires map[string]bool         // engine keys whose expiry this node has set
+	mu       sync.Mutex
+	cache    map[string]tenantBoards // tenant -> boards
+	expires  map[string]bool         // engine keys whose expiry this node has set
+	building map[string]bool         // tenant|board builds running on this node
+
+	node   string     // this node's name in build leases
+	kick   chan Board // new boards for RunBuilds to build
+	builds sync.WaitGroup
 }
 
 // tenantBoards is a cached view of a tenant's boards and exclusions.
@@ -87,26 +92,36 @@ func NewService(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Service{Config: cfg, cache: map[string]tenantBoards{}, expires: map[string]bool{}}
+	s := &Service{
+		Config: cfg, cache: map[string]tenantBoards{}, expires: map[string]bool{}, building: map[string]bool{},
+		node: uuid.NewString(), kick: make(chan Board, 64),
+	}
 	s.live = newLive(s)
 	return s
 }
 
-// Create defines a board. A points board is filled from the ledger at once,
-// so points earned before it existed count; an event board counts events
-// that arrive from now on.
+// Create defines a board. A points board is then filled from the ledger in
+// the background (see RunBuilds), so points earned before it existed
+// count; its Build tells how far that is. An event board counts events
+// that occur from now on.
 func (s *Service) Create(ctx context.Context, tenant string, in CreateInput) (Board, error) {
 	b, err := in.board()
 	if err != nil {
 		return Board{}, err
 	}
 	b.ID, b.Tenant, b.CreatedAt = uuid.Must(uuid.NewV7()).String(), tenant, s.Now().UTC().Truncate(time.Millisecond)
+	if b.Source == FromPoints {
+		b.Build = &Build{State: Building}
+	}
 	if err := s.Store.CreateBoard(ctx, b); err != nil {
 		return Board{}, fmt.Errorf("leaderboards: create: %w", err)
 	}
 	s.forget(tenant)
-	if err := s.rebuildBoards(ctx, tenant, []Board{b}, nil); err != nil {
-		return Board{}, err
+	if b.Build != nil {
+		select {
+		case s.kick <- b:
+		default: // RunBuilds is busy or not running: its next check starts it
+		}
 	}
 	return b, nil
 }
@@ -229,6 +244,11 @@ func (s *Service) derive(ctx context.Context, b Board, p Period, user string) (i
 	if b.Source == FromPoints {
 		total, last, err := s.Ledger.EarnedBetween(ctx, b.Tenant, user, b.scopePrefix(), from, to)
 		return total, last, err == nil && !last.IsZero(), err
+	}
+	// Scores of events from before the board existed never count (rows
+	// stored before that rule are left out here as in rebuilds).
+	if from.Before(b.CreatedAt) {
+		from = b.CreatedAt
 	}
 	return s.Store.AggregateScores(ctx, b.Tenant, b.ID, user, b.Aggregation, from, to)
 }

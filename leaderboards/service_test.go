@@ -144,7 +144,7 @@ func TestPeriodsRetainAndExpire(t *testing.T) {
 			engine, rc := ec.open(t)
 			w := newWorld(t, engine)
 			paris, _ := time.LoadLocation("Europe/Paris")
-			w.setNow(time.Date(2026, 11, 23, 23, 30, 0, 0, paris)) // 22:30 UTC
+			w.setNow(time.Date(2026, 11, 22, 0, 0, 0, 0, paris)) // the board exists from the 22nd
 			retain := 2
 			b, err := w.boards.Create(ctx, "acme", leaderboards.CreateInput{
 				Name: "Daily steps", Source: leaderboards.FromEvents, EventType: "checkin", Prop: "steps",
@@ -153,9 +153,10 @@ func TestPeriodsRetainAndExpire(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			w.setNow(time.Date(2026, 11, 23, 23, 30, 0, 0, paris)) // 22:30 UTC
 			send := func(id string, at time.Time, steps int) {
 				t.Helper()
-				ev := events.Event{ID: id, Tenant: "acme", User: "ann", Type: "checkin", OccurredAt: at, Props: map[string]any{"steps": float64(steps)}}
+				ev := events.Event{ID: id, Tenant: "acme", User: "ann", Type: "checkin", OccurredAt: at, ReceivedAt: *w.now.Load(), Props: map[string]any{"steps": float64(steps)}}
 				if _, err := w.boards.HandleEvent(ctx, ev, &events.Result{}); err != nil {
 					t.Fatal(err)
 				}
@@ -194,6 +195,74 @@ func TestPeriodsRetainAndExpire(t *testing.T) {
 			if pg, _ := read("2026-11-22"); pg.Entries[0].Score != 7 {
 				t.Fatalf("expired period written: %+v", pg)
 			}
+		})
+	}
+}
+
+// TestEventBoardAcceptance: an event board counts an event only if it
+// occurred once the board existed and arrived within rule.LateGrace of its
+// period's end, and counts at most max_per_event of it; live, replayed and
+// after a rebuild alike, on both engines.
+func TestEventBoardAcceptance(t *testing.T) {
+	for _, ec := range engines() {
+		t.Run(ec.name, func(t *testing.T) {
+			ctx := context.Background()
+			engine, _ := ec.open(t)
+			w := newWorld(t, engine)
+			created := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+			w.setNow(created)
+			daily, err := w.boards.Create(ctx, "acme", leaderboards.CreateInput{
+				Name: "Daily steps", Source: leaderboards.FromEvents, EventType: "checkin", Prop: "steps",
+				Window: leaderboards.Daily, MaxPerEvent: 100,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			best, err := w.boards.Create(ctx, "acme", leaderboards.CreateInput{
+				Name: "Best ever", Source: leaderboards.FromEvents, EventType: "checkin", Prop: "steps",
+				Aggregation: leaderboards.Best,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := w.boards.Get(ctx, "acme", daily.ID); got.MaxPerEvent != 100 {
+				t.Fatalf("stored max_per_event = %d, want 100", got.MaxPerEvent)
+			}
+			send := func(id string, occurred time.Time, steps int) {
+				t.Helper()
+				ev := events.Event{ID: id, Tenant: "acme", User: "ann", Type: "checkin", OccurredAt: occurred, ReceivedAt: *w.now.Load(), Props: map[string]any{"steps": float64(steps)}}
+				if _, err := w.boards.HandleEvent(ctx, ev, &events.Result{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			day := func(d, h int) time.Time { return time.Date(2026, 11, d, h, 0, 0, 0, time.UTC) }
+			w.setNow(day(24, 12))
+			send("before-board", day(23, 9), 5000) // occurred before the board existed
+			send("late-ok", day(23, 11), 40)       // yesterday, within the grace
+			send("huge", day(24, 11), 1_000_000)   // capped at 100 on the daily board
+			w.setNow(day(25, 0).Add(time.Second))
+			send("too-late", day(23, 20), 50) // the 23rd closed more than 24 h ago
+			send("too-late", day(23, 20), 50) // replayed
+			check := func(when string) {
+				t.Helper()
+				for _, c := range []struct {
+					board, period string
+					want          int64
+				}{{daily.ID, "2026-11-23", 40}, {daily.ID, "2026-11-24", 100}, {best.ID, "all", 1_000_000}} {
+					pg, err := w.boards.Top(ctx, "acme", c.board, c.period, 0, 10)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(pg.Entries) != 1 || pg.Entries[0].Score != c.want {
+						t.Errorf("%s: %s = %+v, want ann at %d", when, c.period, pg.Entries, c.want)
+					}
+				}
+			}
+			check("live")
+			if err := w.boards.Rebuild(ctx, "acme", nil); err != nil {
+				t.Fatal(err)
+			}
+			check("after a rebuild")
 		})
 	}
 }

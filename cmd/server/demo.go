@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"time"
 
@@ -19,10 +20,13 @@ func demo(ctx context.Context, args []string, getenv func(string) string, out io
 		"Creates (once) a published challenge \"share 3 times -> 50 points\" and an all-time points\n"+
 		"leaderboard in the tenant, then prints tokens and commands to try them.\n", out)
 	tenant := fs.String("tenant", "demo", "tenant to create")
-	url := fs.String("url", "http://localhost:8080", "where the server listens, for the printed commands")
+	url := fs.String("url", "", "where the server listens, for the printed commands (default: from QL_ADDR)")
 	cfg, err := parseCommand(fs, args, getenv, out)
 	if err != nil {
 		return err
+	}
+	if *url == "" {
+		*url = baseURL(cfg.Addr)
 	}
 	if len(cfg.JWTSecret) == 0 {
 		return fmt.Errorf("demo: needs an HS256 secret (QL_JWT_SECRET) to mint tokens")
@@ -63,11 +67,24 @@ Try it:
   curl -s %[8]s/v1/events -H "Authorization: Bearer $ALICE" -H 'Idempotency-Key: a1' -H 'Content-Type: application/json' -d '{"type":"share","props":{"post":"p1"}}'
   curl -s %[8]s/v1/me/challenges -H "Authorization: Bearer $ALICE"
   curl -s %[8]s/v1/me/wallet -H "Authorization: Bearer $ALICE"
-  curl -s '%[8]s/v1/leaderboards/%[2]s/top?limit=10' -H "Authorization: Bearer $ALICE"
+  curl -s '%[8]s/v1/leaderboards/%[4]s/top?limit=10' -H "Authorization: Bearer $ALICE"
 Watch pushes live (any WebSocket client, e.g. websocat):
   websocat '%[9]s/v1/ws?token='$ALICE
 `, *tenant, ch.ID, ch.Name, board.ID, tokens["manager"], tokens["alice"], tokens["bob"], *url, wsURL(*url))
 	return nil
+}
+
+// baseURL is where a server listening on addr (QL_ADDR) is reached from
+// this machine: a wildcard or empty host is localhost.
+func baseURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 func wsURL(u string) string {

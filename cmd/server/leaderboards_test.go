@@ -1,13 +1,22 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/questline/questline/auth"
+	"github.com/questline/questline/points"
+	"github.com/questline/questline/storage/mongo"
+	"github.com/questline/questline/storage/sqlite"
 )
 
 // lbRow is a leaderboard entry with everything a client sees of it.
@@ -96,7 +105,10 @@ func TestEventBoards(t *testing.T) {
 					"aggregation": agg, "scope": map[string]any{"type": "quiz", "id": "q1"},
 				})
 			}
-			now := time.Now().UTC()
+			// Only events that occurred once a board existed count: date
+			// them a few minutes from its creation on (within intake's
+			// allowance for fast clocks), "ago" counting back from there.
+			now := time.Now().UTC().Add(4 * time.Minute)
 			ann := s.token("ann", "acme")
 			send := func(key string, ago time.Duration, props map[string]any) {
 				s.event(ann, key, map[string]any{"type": "view", "props": props, "occurred_at": now.Add(-ago)})
@@ -315,5 +327,191 @@ func TestLiveBoard(t *testing.T) {
 				t.Fatalf("last snapshot = %+v on %s", last, snaps[0].Channel)
 			}
 		})
+	}
+}
+
+// problemField returns the location of an error response's first detail.
+func (r response) problemField(t *testing.T) string {
+	t.Helper()
+	var p struct {
+		Errors []struct {
+			Location string `json:"location"`
+		} `json:"errors"`
+	}
+	r.json(t, &p)
+	if len(p.Errors) == 0 {
+		t.Fatalf("problem without a field: %s", r.Body)
+	}
+	return p.Errors[0].Location
+}
+
+// TestEventBoardRefusesThePast: a board created a second ago counts none of
+// the past-dated events intake accepts (30 days back), and a board's
+// max_per_event caps what one huge prop adds; GET shows the cap, and a
+// points board or a negative cap is a 422 naming the field.
+func TestEventBoardRefusesThePast(t *testing.T) {
+	for _, d := range deployments() {
+		t.Run(d.name, func(t *testing.T) {
+			s := startServer(t, d.env(t))
+			mgr := s.token("boss", "acme", auth.Manager)
+			daily := s.board(mgr, map[string]any{"name": "Daily steps", "source": "event", "event_type": "checkin",
+				"prop": "steps", "window": "daily", "max_per_event": 500})
+			var def struct {
+				MaxPerEvent int64 `json:"max_per_event"`
+			}
+			s.must(200, req{method: "GET", path: "/v1/leaderboards/" + daily, token: mgr}).json(t, &def)
+			if def.MaxPerEvent != 500 {
+				t.Fatalf("GET max_per_event = %d, want 500", def.MaxPerEvent)
+			}
+			cheat := s.token("cheat", "acme")
+			yesterday := time.Now().UTC().Add(-24 * time.Hour)
+			s.event(cheat, "past", map[string]any{"type": "checkin", "occurred_at": yesterday, "props": map[string]any{"steps": 1_000_000_000}})
+			s.event(cheat, "week", map[string]any{"type": "checkin", "occurred_at": yesterday.Add(-6 * 24 * time.Hour), "props": map[string]any{"steps": 7}})
+			for _, w := range []string{"previous", yesterday.Format("2006-01-02")} {
+				if p := s.page(cheat, "/v1/leaderboards/"+daily+"/top?window="+w); p.Total != 0 {
+					t.Fatalf("%s after past-dated events = %+v, want empty", w, p)
+				}
+			}
+			s.event(cheat, "now", map[string]any{"type": "checkin", "props": map[string]any{"steps": 1_000_000}})
+			if p := s.page(cheat, "/v1/leaderboards/"+daily+"/top"); p.ranking() != "cheat:500#1" {
+				t.Fatalf("today = %s, want one event capped at 500", p.ranking())
+			}
+			for _, c := range []struct {
+				body  map[string]any
+				field string
+			}{
+				{map[string]any{"name": "P", "max_per_event": 10}, "body.max_per_event"},
+				{map[string]any{"name": "E", "source": "event", "event_type": "checkin", "max_per_event": -1}, "body.max_per_event"},
+			} {
+				r := s.do(req{method: "POST", path: "/v1/leaderboards", token: mgr, body: c.body})
+				if r.Status != 422 || r.problemField(t) != c.field {
+					t.Fatalf("create %v: %d %s, want 422 on %s", c.body, r.Status, r.Body, c.field)
+				}
+			}
+		})
+	}
+}
+
+// TestPeriodOutOfRange: period names past what boards hold (up to year
+// 9999, where JSON cannot even carry the instants in a western zone) are a
+// 422 naming the field, in the query and in a cohort body; so is a custom
+// span beyond it.
+func TestPeriodOutOfRange(t *testing.T) {
+	s := startServer(t, deployments()[0].env(t))
+	mgr := s.token("boss", "acme", auth.Manager)
+	ids := map[string]string{}
+	for _, w := range []string{"daily", "weekly", "monthly"} {
+		ids[w] = s.board(mgr, map[string]any{"name": w, "window": w, "time_zone": "America/Los_Angeles"})
+	}
+	ann := s.token("ann", "acme")
+	for _, c := range []struct{ window, name string }{{"weekly", "9999-W52"}, {"monthly", "9999-12"}, {"daily", "9999-12-31"}, {"daily", "2300-01-01"}} {
+		r := s.do(req{method: "GET", path: "/v1/leaderboards/" + ids[c.window] + "/top?window=" + c.name, token: ann})
+		if r.Status != 422 || r.problemType(t) != "period-out-of-range" || r.problemField(t) != "window" {
+			t.Fatalf("%s %s: %d %s, want 422 period-out-of-range on window", c.window, c.name, r.Status, r.Body)
+		}
+		r = s.do(req{method: "POST", path: "/v1/leaderboards/" + ids[c.window] + "/cohort", token: ann,
+			body: map[string]any{"user_ids": []string{"bob"}, "window": c.name}})
+		if r.Status != 422 || r.problemType(t) != "period-out-of-range" || r.problemField(t) != "body.window" {
+			t.Fatalf("cohort %s %s: %d %s, want 422 on body.window", c.window, c.name, r.Status, r.Body)
+		}
+	}
+	r := s.do(req{method: "POST", path: "/v1/leaderboards", token: mgr, body: map[string]any{
+		"name": "Far", "window": "custom", "starts_at": "2026-01-01T00:00:00Z", "ends_at": "9999-12-31T23:00:00-08:00"}})
+	if r.Status != 422 || r.problemField(t) != "body.ends_at" {
+		t.Fatalf("custom span to year 10000: %d %s, want 422 on body.ends_at", r.Status, r.Body)
+	}
+}
+
+// TestPointsBoardBuildsInBackground: on a tenant with a large ledger,
+// creating a points board answers at once with the build under way; the
+// board's GET shows the build's progress until it is ready and exact.
+func TestPointsBoardBuildsInBackground(t *testing.T) {
+	const users = 300
+	for _, d := range deployments() {
+		t.Run(d.name, func(t *testing.T) {
+			entries := int64(20_000)
+			if d.name == "mongo" {
+				entries = 3_000 // FerretDB, CI's stand-in, inserts one by one slowly
+			}
+			env := d.env(t)
+			env["QL_DATA_DIR"] = t.TempDir()
+			seedLedger(t, env, entries, users)
+			s := startServer(t, env)
+			mgr := s.token("boss", "acme", auth.Manager)
+			type board struct {
+				ID    string `json:"id"`
+				Build *struct {
+					State string `json:"state"`
+					Done  int64  `json:"done"`
+					Total int64  `json:"total"`
+				} `json:"build"`
+			}
+			var b board
+			s.must(201, req{method: "POST", path: "/v1/leaderboards", token: mgr, body: map[string]any{"name": "All time"}}).json(t, &b)
+			if b.Build == nil || b.Build.State != "building" {
+				t.Fatalf("created board = %+v, want its build under way", b)
+			}
+			states := map[string]bool{}
+			for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(10 * time.Millisecond) {
+				var got board
+				s.must(200, req{method: "GET", path: "/v1/leaderboards/" + b.ID, token: mgr}).json(t, &got)
+				if got.Build == nil {
+					t.Fatalf("board lost its build state: %+v", got)
+				}
+				states[got.Build.State] = true
+				if got.Build.State == "ready" {
+					if got.Build.Done != entries || got.Build.Total != entries {
+						t.Fatalf("finished build = %+v, want %d of %d", got.Build, entries, entries)
+					}
+					break
+				}
+				if got.Build.State != "building" || time.Now().After(deadline) {
+					t.Fatalf("build = %+v", got.Build)
+				}
+			}
+			if p := s.page(mgr, "/v1/leaderboards/"+b.ID+"/top?limit=1"); p.Total != users {
+				t.Fatalf("built board has %d members, want %d", p.Total, users)
+			}
+			t.Logf("states seen: %v", states)
+		})
+	}
+}
+
+// seedLedger writes n ledger entries of tenant acme, spread over users,
+// straight into the store the server started with env will open.
+func seedLedger(t *testing.T, env map[string]string, n, users int64) {
+	t.Helper()
+	ctx := context.Background()
+	var st interface {
+		InsertEntry(context.Context, points.Entry) (points.Entry, bool, error)
+		Close() error
+	}
+	var err error
+	if uri := env["MONGO_URI"]; uri != "" {
+		st, err = mongo.Open(ctx, uri, env["QL_MONGO_DB"])
+	} else {
+		st, err = sqlite.Open(ctx, filepath.Join(env["QL_DATA_DIR"], "questline.db"))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < n; i = next.Add(1) - 1 {
+				if _, _, err := st.InsertEntry(ctx, points.Entry{
+					ID: uuid.Must(uuid.NewV7()).String(), Tenant: "acme", User: fmt.Sprintf("u%d", i%users),
+					Amount: 1 + i%5, Key: fmt.Sprintf("seed-%d", i), Reason: "seed", CreatedAt: time.Now(),
+				}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

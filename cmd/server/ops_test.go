@@ -166,17 +166,53 @@ func TestHelp(t *testing.T) {
 	}
 }
 
+// TestHelpHidesSecrets: --help lists the settings but never the values of
+// those that may hold a secret.
+func TestHelpHidesSecrets(t *testing.T) {
+	env := map[string]string{
+		"QL_JWT_SECRET": "s3cret-hs256-key", "MONGO_URI": "mongodb://u:mongo-pass@db:27017",
+		"REDIS_URL": "redis://:redis-pass@cache:6379", "QL_ADDR": ":9191",
+	}
+	for _, cmd := range []string{"serve", "demo", "token", "rebuild"} {
+		var out strings.Builder
+		if code := run(context.Background(), []string{"server", cmd, "--help"}, func(k string) string { return env[k] }, &out); code != 0 {
+			t.Fatalf("%s --help exited %d: %s", cmd, code, out.String())
+		}
+		for _, secret := range []string{"s3cret-hs256-key", "mongo-pass", "redis-pass"} {
+			if strings.Contains(out.String(), secret) {
+				t.Errorf("%s --help prints a secret (%s):\n%s", cmd, secret, out.String())
+			}
+		}
+		if cmd == "serve" && !strings.Contains(out.String(), "jwt-secret") {
+			t.Errorf("serve --help does not list jwt-secret:\n%s", out.String())
+		}
+	}
+}
+
 func TestDemo(t *testing.T) {
 	dir := t.TempDir()
-	env := map[string]string{"QL_DATA_DIR": dir}
+	env := map[string]string{"QL_DATA_DIR": dir, "QL_ADDR": "127.0.0.1:9797"}
+	var printed string
 	for range 2 { // running it twice reuses what the first run made
 		var out strings.Builder
 		if code := run(context.Background(), []string{"server", "demo"}, func(k string) string { return env[k] }, &out); code != 0 {
 			t.Fatalf("demo exited %d: %s", code, out.String())
 		}
-		if !strings.Contains(out.String(), "export ALICE=") {
+		if !strings.Contains(out.String(), "export ALICE=") || strings.Contains(out.String(), ":8080") {
 			t.Fatalf("demo output: %s", out.String())
 		}
+		printed = out.String()
+	}
+	// The printed board command names the board (not the challenge) at
+	// the address QL_ADDR says.
+	var board string
+	for _, line := range strings.Split(printed, "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == "leaderboard" {
+			board = f[1]
+		}
+	}
+	if want := "'http://127.0.0.1:9797/v1/leaderboards/" + board + "/top?limit=10'"; board == "" || !strings.Contains(printed, want) {
+		t.Fatalf("demo output lacks %s:\n%s", want, printed)
 	}
 	secret, err := os.ReadFile(filepath.Join(dir, "jwt-secret"))
 	if err != nil {
@@ -199,5 +235,8 @@ func TestDemo(t *testing.T) {
 	}
 	if w := s.wallet(alice); w.Balance != 50 {
 		t.Fatalf("wallet after demo shares = %+v", w)
+	}
+	if p := s.page(alice, "/v1/leaderboards/"+board+"/top?limit=10"); p.ranking() != "alice:50#1" {
+		t.Fatalf("the printed board command reads %+v", p)
 	}
 }

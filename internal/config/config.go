@@ -85,10 +85,14 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	fs.StringVar(&c.Addr, "addr", env("QL_ADDR", ":8080"), "listen address (QL_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("QL_DATA_DIR", "./data"), "embedded SQLite file and development secret (QL_DATA_DIR)")
 	fs.StringVar(&c.SQLiteSync, "sqlite-sync", env("QL_SQLITE_SYNC", "FULL"), "SQLite synchronous mode, FULL or NORMAL (QL_SQLITE_SYNC)")
-	fs.StringVar(&c.MongoURI, "mongo-uri", env("MONGO_URI", ""), "MongoDB instead of SQLite (MONGO_URI)")
+	// Settings that may hold a secret (the HS256 key, passwords in URLs)
+	// have no flag default: flag.PrintDefaults would print it on --help.
+	// They are read from the environment after parsing instead.
+	fromEnv := map[*string]string{&secret: "QL_JWT_SECRET", &c.MongoURI: "MONGO_URI", &c.RedisURL: "REDIS_URL"}
+	fs.StringVar(&c.MongoURI, "mongo-uri", "", "MongoDB instead of SQLite (MONGO_URI)")
 	fs.StringVar(&c.MongoDB, "mongo-db", env("QL_MONGO_DB", "questline"), "MongoDB database name (QL_MONGO_DB)")
-	fs.StringVar(&c.RedisURL, "redis-url", env("REDIS_URL", ""), "Redis engines instead of in-process ones (REDIS_URL)")
-	fs.StringVar(&secret, "jwt-secret", env("QL_JWT_SECRET", ""), "HS256 secret (QL_JWT_SECRET)")
+	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis engines instead of in-process ones (REDIS_URL)")
+	fs.StringVar(&secret, "jwt-secret", "", "HS256 secret (QL_JWT_SECRET)")
 	fs.StringVar(&c.JWKSURL, "jwt-jwks-url", env("QL_JWT_JWKS_URL", ""), "JWKS URL of an identity provider (QL_JWT_JWKS_URL)")
 	fs.StringVar(&pubKeyFile, "jwt-public-key-file", env("QL_JWT_PUBLIC_KEY_FILE", ""), "PEM public key for RS256/ES256/EdDSA (QL_JWT_PUBLIC_KEY_FILE)")
 	fs.StringVar(&c.JWTIssuer, "jwt-issuer", env("QL_JWT_ISSUER", ""), "required token issuer (QL_JWT_ISSUER)")
@@ -109,6 +113,11 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	for v, key := range fromEnv {
+		if *v == "" {
+			*v = getenv(key)
+		}
 	}
 	c.JWTSecret = []byte(secret)
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {

@@ -33,6 +33,20 @@ type boardDoc struct {
 	EndsAt        *time.Time `bson:"ends_at,omitempty"`
 	Scope         *scopeDoc  `bson:"scope,omitempty"`
 	RetentionDays int        `bson:"retention_days,omitempty"`
+	MaxPerEvent   int64      `bson:"max_per_event,omitempty"`
+	Build         *buildDoc  `bson:"build,omitempty"`
+}
+
+// buildDoc is a points board's background fill from the ledger, kept in
+// the board's document so that claiming and renewing its lease are
+// single-document conditional updates.
+type buildDoc struct {
+	State      string    `bson:"state"`
+	Done       int64     `bson:"done"`
+	Total      int64     `bson:"total"`
+	Error      string    `bson:"error"`
+	Owner      string    `bson:"owner"`
+	LeaseUntil time.Time `bson:"lease_until"`
 }
 
 type scopeDoc struct {
@@ -47,10 +61,13 @@ func toBoardDoc(b leaderboards.Board) boardDoc {
 		Source:    string(b.Source), EventType: b.EventType, Prop: b.Prop,
 		Aggregation: string(b.Aggregation), TimeZone: b.TimeZone,
 		StartsAt: norm.TruncPtr(b.StartsAt), EndsAt: norm.TruncPtr(b.EndsAt),
-		RetentionDays: b.RetentionDays,
+		RetentionDays: b.RetentionDays, MaxPerEvent: b.MaxPerEvent,
 	}
 	if b.Scope != nil {
 		d.Scope = &scopeDoc{Type: b.Scope.Type, ID: b.Scope.ID}
+	}
+	if g := b.Build; g != nil {
+		d.Build = &buildDoc{State: string(g.State), Done: g.Done, Total: g.Total, Error: g.Error, Owner: g.Owner, LeaseUntil: norm.Trunc(g.LeaseUntil)}
 	}
 	return d
 }
@@ -62,12 +79,49 @@ func (d boardDoc) board() (leaderboards.Board, error) {
 		Source: leaderboards.Source(d.Source), EventType: d.EventType, Prop: d.Prop,
 		Aggregation: leaderboards.Aggregation(d.Aggregation), TimeZone: d.TimeZone,
 		StartsAt: tptr(d.StartsAt), EndsAt: tptr(d.EndsAt),
-		RetentionDays: d.RetentionDays,
+		RetentionDays: d.RetentionDays, MaxPerEvent: d.MaxPerEvent,
 	}
 	if d.Scope != nil {
 		b.Scope = &leaderboards.Scope{Type: d.Scope.Type, ID: d.Scope.ID}
 	}
+	if g := d.Build; g != nil {
+		b.Build = &leaderboards.Build{
+			State: leaderboards.BuildState(g.State), Done: g.Done, Total: g.Total,
+			Error: g.Error, Owner: g.Owner, LeaseUntil: norm.Trunc(g.LeaseUntil),
+		}
+	}
 	return norm.Board(b), nil
+}
+
+// ClaimBuild makes owner the builder of the board if its build is not
+// ready and its lease ended by now: one conditional update, so two nodes
+// racing for it cannot both win.
+func (s *Store) ClaimBuild(ctx context.Context, tenant, id, owner string, now, until time.Time) (bool, error) {
+	filter := append(tenantID(tenant, id),
+		bson.E{Key: "build.state", Value: bson.D{{Key: "$in", Value: bson.A{string(leaderboards.Building), string(leaderboards.Failed)}}}},
+		bson.E{Key: "build.lease_until", Value: bson.D{{Key: "$lte", Value: norm.Trunc(now)}}})
+	set := bson.D{{Key: "$set", Value: bson.D{
+		{Key: "build.state", Value: string(leaderboards.Building)},
+		{Key: "build.owner", Value: owner}, {Key: "build.lease_until", Value: norm.Trunc(until)},
+	}}}
+	r, err := s.boards.UpdateOne(ctx, filter, set)
+	if err != nil {
+		return false, fmt.Errorf("mongo: claim build of %s: %w", id, err)
+	}
+	return r.MatchedCount == 1, nil
+}
+
+// SaveBuild stores g as the board's build if owner holds it.
+func (s *Store) SaveBuild(ctx context.Context, tenant, id, owner string, g leaderboards.Build) (bool, error) {
+	filter := append(tenantID(tenant, id), bson.E{Key: "build.owner", Value: owner})
+	set := bson.D{{Key: "$set", Value: bson.D{{Key: "build", Value: buildDoc{
+		State: string(g.State), Done: g.Done, Total: g.Total, Error: g.Error, Owner: g.Owner, LeaseUntil: norm.Trunc(g.LeaseUntil),
+	}}}}}
+	r, err := s.boards.UpdateOne(ctx, filter, set)
+	if err != nil {
+		return false, fmt.Errorf("mongo: save build of %s: %w", id, err)
+	}
+	return r.MatchedCount == 1, nil
 }
 
 // CreateBoard stores a board definition; an existing (tenant, id) is an

@@ -26,6 +26,7 @@ type boardSpec struct {
 	EndsAt        *int64     `json:"ends_at,omitempty"`
 	Scope         *scopeSpec `json:"scope,omitempty"`
 	RetentionDays int        `json:"retention_days,omitempty"`
+	MaxPerEvent   int64      `json:"max_per_event,omitempty"`
 }
 
 // scopeSpec keeps the stored form independent of leaderboards.Scope's
@@ -40,7 +41,7 @@ func specOf(b leaderboards.Board) boardSpec {
 		Source: string(b.Source), EventType: b.EventType, Prop: b.Prop,
 		Aggregation: string(b.Aggregation), TimeZone: b.TimeZone,
 		StartsAt: millisPtr(b.StartsAt), EndsAt: millisPtr(b.EndsAt),
-		RetentionDays: b.RetentionDays,
+		RetentionDays: b.RetentionDays, MaxPerEvent: b.MaxPerEvent,
 	}
 	if b.Scope != nil {
 		sp.Scope = &scopeSpec{Type: b.Scope.Type, ID: b.Scope.ID}
@@ -53,7 +54,7 @@ func (sp boardSpec) apply(b *leaderboards.Board) {
 	b.Source, b.EventType, b.Prop = leaderboards.Source(sp.Source), sp.EventType, sp.Prop
 	b.Aggregation, b.TimeZone = leaderboards.Aggregation(sp.Aggregation), sp.TimeZone
 	b.StartsAt, b.EndsAt = timeFromPtr(sp.StartsAt), timeFromPtr(sp.EndsAt)
-	b.RetentionDays = sp.RetentionDays
+	b.RetentionDays, b.MaxPerEvent = sp.RetentionDays, sp.MaxPerEvent
 	if sp.Scope != nil {
 		b.Scope = &leaderboards.Scope{Type: sp.Scope.Type, ID: sp.Scope.ID}
 	}
@@ -87,7 +88,12 @@ func (s *Store) CreateBoard(ctx context.Context, b leaderboards.Board) error {
 	}
 	b.CreatedAt = norm.NowIfZero(b.CreatedAt)
 	err = s.w.do(ctx, func(tx *wtx) error {
-		return insertNew(tx, s.wq.insertBoard, []any{b.Tenant, b.ID, b.Name, string(b.Window), string(spec), norm.Millis(b.CreatedAt)}, "board "+b.ID)
+		if err := insertNew(tx, s.wq.insertBoard, []any{b.Tenant, b.ID, b.Name, string(b.Window), string(spec), norm.Millis(b.CreatedAt)}, "board "+b.ID); err != nil || b.Build == nil {
+			return err
+		}
+		g := b.Build
+		_, err := tx.exec(s.wq.insertBuild, b.Tenant, b.ID, string(g.State), g.Done, g.Total, g.Error, g.Owner, norm.Millis(g.LeaseUntil))
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: create board: %w", err)
@@ -134,14 +140,43 @@ func (s *Store) Tenants(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
+// ClaimBuild makes owner the builder of the board if its build is not
+// ready and its lease ended by now.
+func (s *Store) ClaimBuild(ctx context.Context, tenant, id, owner string, now, until time.Time) (bool, error) {
+	// insertIgnore reports whether the statement changed its one row,
+	// which for these conditional updates is whether the lease was had.
+	claimed, err := s.insertIgnore(ctx, s.wq.claimBuild, owner, norm.Millis(until), tenant, id, norm.Millis(now))
+	if err != nil {
+		return false, fmt.Errorf("sqlite: claim build of %s: %w", id, err)
+	}
+	return claimed, nil
+}
+
+// SaveBuild stores g as the board's build if owner holds it.
+func (s *Store) SaveBuild(ctx context.Context, tenant, id, owner string, g leaderboards.Build) (bool, error) {
+	held, err := s.insertIgnore(ctx, s.wq.saveBuild, string(g.State), g.Done, g.Total, g.Error, g.Owner, norm.Millis(g.LeaseUntil), tenant, id, owner)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: save build of %s: %w", id, err)
+	}
+	return held, nil
+}
+
 func scanBoard(sc scanner) (leaderboards.Board, error) {
 	var (
-		b         leaderboards.Board
-		win, spec string
-		at        int64
+		b                  leaderboards.Board
+		win, spec          string
+		at                 int64
+		state, gErr, owner sql.NullString
+		done, total, lease sql.NullInt64
 	)
-	if err := sc.Scan(&b.Tenant, &b.ID, &b.Name, &win, &spec, &at); err != nil {
+	if err := sc.Scan(&b.Tenant, &b.ID, &b.Name, &win, &spec, &at, &state, &done, &total, &gErr, &owner, &lease); err != nil {
 		return leaderboards.Board{}, err
+	}
+	if state.Valid {
+		b.Build = &leaderboards.Build{
+			State: leaderboards.BuildState(state.String), Done: done.Int64, Total: total.Int64,
+			Error: gErr.String, Owner: owner.String, LeaseUntil: norm.Time(lease.Int64),
+		}
 	}
 	var sp boardSpec
 	if err := json.Unmarshal([]byte(spec), &sp); err != nil {

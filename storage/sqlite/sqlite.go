@@ -473,6 +473,20 @@ var schema = []string{
 		spec       TEXT NOT NULL DEFAULT '{}',
 		PRIMARY KEY (tenant, id)
 	) WITHOUT ROWID`,
+	// A points board's background fill from the ledger, with its lease
+	// (see leaderboards.Build). Boards without one (event boards, boards
+	// from before builds existed) have no row.
+	`CREATE TABLE IF NOT EXISTS board_builds (
+		tenant      TEXT NOT NULL,
+		board_id    TEXT NOT NULL,
+		state       TEXT NOT NULL,
+		done        INTEGER NOT NULL,
+		total       INTEGER NOT NULL,
+		error       TEXT NOT NULL,
+		owner       TEXT NOT NULL,
+		lease_until INTEGER NOT NULL,
+		PRIMARY KEY (tenant, board_id)
+	) WITHOUT ROWID`,
 
 	// One row per (board, event), so a replayed event never scores twice.
 	// AggregateScores reads only board_scores_user, which holds value

@@ -19,12 +19,17 @@ const (
 	attributeCols  = `tenant, user_id, tier, segments, updated_at`
 	entryCols      = `tenant, id, user_id, amount, entry_key, reason, event_id, created_at`
 	boardCols      = `tenant, id, name, win, spec, created_at`
+	buildCols      = `tenant, board_id, state, done, total, error, owner, lease_until`
 	scoreCols      = `tenant, board_id, event_id, user_id, value, at`
 	exclusionCols  = `tenant, board_id, user_id, excluded_by, reason, at`
 	apiKeyCols     = `tenant, id, name, prefix, hash, scopes, created_at, revoked_at`
 	auditCols      = `tenant, id, actor, action, subject, detail, at`
 	profileCols    = `tenant, user_id, name, avatar_url, updated_at`
 )
+
+// boardSelect reads a board with its build, if any.
+const boardSelect = `SELECT b.tenant, b.id, b.name, b.win, b.spec, b.created_at, g.state, g.done, g.total, g.error, g.owner, g.lease_until
+	FROM boards b LEFT JOIN board_builds g ON g.tenant = b.tenant AND g.board_id = b.id`
 
 // writeStmts are prepared on the writer connection and used only by ops
 // running in the writer goroutine. The SELECTs among them read the batch's
@@ -39,6 +44,7 @@ type writeStmts struct {
 	insertBadgeContribution, insertAward, awardByKey      *sql.Stmt
 	insertEntry, entryByKey                               *sql.Stmt
 	insertBoard, insertScore                              *sql.Stmt
+	insertBuild, claimBuild, saveBuild                    *sql.Stmt
 	upsertExclusion, deleteExclusion                      *sql.Stmt
 	insertAPIKey, revokeAPIKey, apiKeyExists              *sql.Stmt
 	insertAudit, upsertProfile, upsertAttributes          *sql.Stmt
@@ -103,6 +109,11 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 
 		{&w.insertBoard, `INSERT INTO boards (` + boardCols + `) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
 		{&w.insertScore, `INSERT INTO board_scores (` + scoreCols + `) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
+		{&w.insertBuild, `INSERT INTO board_builds (` + buildCols + `) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
+		{&w.claimBuild, `UPDATE board_builds SET state = 'building', owner = ?, lease_until = ?
+			WHERE tenant = ? AND board_id = ? AND state <> 'ready' AND lease_until <= ?`},
+		{&w.saveBuild, `UPDATE board_builds SET state = ?, done = ?, total = ?, error = ?, owner = ?, lease_until = ?
+			WHERE tenant = ? AND board_id = ? AND owner = ?`},
 		{&w.upsertExclusion, `INSERT INTO board_exclusions (` + exclusionCols + `) VALUES (?,?,?,?,?,?)
 			ON CONFLICT (tenant, board_id, user_id) DO UPDATE SET excluded_by = excluded.excluded_by, reason = excluded.reason, at = excluded.at`},
 		{&w.deleteExclusion, `DELETE FROM board_exclusions WHERE tenant = ? AND board_id = ? AND user_id = ?`},
@@ -173,8 +184,8 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&r.countEntries, `SELECT count(*) FROM ledger WHERE tenant = ?`},
 		{&r.countAllEntries, `SELECT count(*) FROM ledger`},
 
-		{&r.getBoard, `SELECT ` + boardCols + ` FROM boards WHERE tenant = ? AND id = ?`},
-		{&r.listBoards, `SELECT ` + boardCols + ` FROM boards WHERE tenant = ? ORDER BY id`},
+		{&r.getBoard, boardSelect + ` WHERE b.tenant = ? AND b.id = ?`},
+		{&r.listBoards, boardSelect + ` WHERE b.tenant = ? ORDER BY b.id`},
 		{&r.tenants, `SELECT DISTINCT tenant FROM boards ORDER BY tenant`},
 		// The three folds of AggregateScores. Each reads one user's window
 		// from board_scores_user alone; latestScore walks it backwards and

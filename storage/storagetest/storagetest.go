@@ -105,6 +105,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 
 		{"Boards", testBoards},
 		{"BoardDefinition", testBoardDefinition},
+		{"BoardBuild", testBoardBuild},
 		{"AddScore", testAddScore},
 		{"AddScoreConcurrent", testAddScoreConcurrent},
 		{"AggregateScores", testAggregateScores},
@@ -813,6 +814,90 @@ func storedBoard(b leaderboards.Board) leaderboards.Board {
 	return b
 }
 
+// testBoardBuild: a board's build is stored with it; one owner at a time
+// holds its lease, which another can take only once it lapses, and a
+// build that is ready, or a board without one, cannot be claimed.
+func testBoardBuild(t *testing.T, s Store) {
+	c := ctx(t)
+	a := tenant(t, "a")
+	b := leaderboards.Board{ID: id(), Tenant: a, Name: "Points", Window: leaderboards.AllTime, CreatedAt: base,
+		Build: &leaderboards.Build{State: leaderboards.Building}}
+	plain := leaderboards.Board{ID: id(), Tenant: a, Name: "Events", Source: leaderboards.FromEvents, EventType: "checkin", Window: leaderboards.AllTime, CreatedAt: base}
+	must(t, s.CreateBoard(c, b))
+	must(t, s.CreateBoard(c, plain))
+	build := func(what string) leaderboards.Build {
+		t.Helper()
+		got, err := s.GetBoard(c, a, b.ID)
+		must(t, err)
+		if got.Build == nil {
+			t.Fatalf("%s: board lost its build", what)
+		}
+		list, err := s.ListBoards(c, a)
+		must(t, err)
+		if len(list) != 2 || list[0].ID != b.ID && list[1].ID != b.ID {
+			t.Fatalf("%s: list = %+v", what, list)
+		}
+		for _, l := range list {
+			if l.ID == b.ID && !reflect.DeepEqual(l.Build, got.Build) {
+				t.Fatalf("%s: listed build %+v, got %+v", what, l.Build, got.Build)
+			}
+			if l.ID == plain.ID && l.Build != nil {
+				t.Fatalf("%s: board without a build listed with %+v", what, l.Build)
+			}
+		}
+		return *got.Build
+	}
+	claim := func(owner string, now time.Time, want bool) {
+		t.Helper()
+		ok, err := s.ClaimBuild(c, a, b.ID, owner, now, now.Add(15*time.Second))
+		must(t, err)
+		if ok != want {
+			t.Fatalf("ClaimBuild(%s at %s) = %v, want %v", owner, now, ok, want)
+		}
+	}
+	save := func(owner string, g leaderboards.Build, want bool) {
+		t.Helper()
+		ok, err := s.SaveBuild(c, a, b.ID, owner, g)
+		must(t, err)
+		if ok != want {
+			t.Fatalf("SaveBuild(%s, %+v) = %v, want %v", owner, g, ok, want)
+		}
+	}
+	if g := build("created"); g.State != leaderboards.Building || g.Owner != "" || g.Done != 0 {
+		t.Fatalf("new build = %+v", g)
+	}
+	claim("n1", base, true)
+	claim("n2", base.Add(time.Second), false) // n1 holds it
+	save("n2", leaderboards.Build{State: leaderboards.Ready}, false)
+	save("n1", leaderboards.Build{State: leaderboards.Building, Done: 40, Total: 100, Owner: "n1", LeaseUntil: base.Add(20 * time.Second)}, true)
+	if g := build("progress"); g.Done != 40 || g.Total != 100 || g.Owner != "n1" || !g.LeaseUntil.Equal(ms(base.Add(20*time.Second))) {
+		t.Fatalf("build after progress = %+v", g)
+	}
+	claim("n2", base.Add(19*time.Second), false) // renewed
+	claim("n2", base.Add(20*time.Second), true)  // lapsed: n1 crashed
+	save("n1", leaderboards.Build{State: leaderboards.Ready}, false)
+	retry := base.Add(time.Hour)
+	save("n2", leaderboards.Build{State: leaderboards.Failed, Error: "boom", LeaseUntil: retry}, true)
+	if g := build("failed"); g.State != leaderboards.Failed || g.Error != "boom" || g.Owner != "" {
+		t.Fatalf("failed build = %+v", g)
+	}
+	claim("n3", retry.Add(-time.Millisecond), false) // waits for its retry time
+	claim("n3", retry, true)
+	if g := build("retried"); g.State != leaderboards.Building || g.Owner != "n3" {
+		t.Fatalf("retried build = %+v", g)
+	}
+	save("n3", leaderboards.Build{State: leaderboards.Ready, Done: 100, Total: 100}, true)
+	if g := build("ready"); g.State != leaderboards.Ready || g.Done != 100 || g.Error != "" {
+		t.Fatalf("ready build = %+v", g)
+	}
+	claim("n4", retry.Add(time.Hour), false)
+	ok, err := s.ClaimBuild(c, a, plain.ID, "n4", base, base.Add(time.Minute))
+	must(t, err)
+	if ok {
+		t.Fatal("claimed the build of a board that has none")
+	}
+}
+
 func testBoards(t *testing.T, s Store) {
 	c := ctx(t)
 	a, b := "a-"+tenant(t, "t"), "b-"+tenant(t, "t")
@@ -865,7 +950,7 @@ func testBoardDefinition(t *testing.T, s Store) {
 			Window: leaderboards.Custom, TimeZone: "Europe/Berlin",
 			StartsAt: &starts, EndsAt: &ends,
 			Scope:         &leaderboards.Scope{Type: "quiz", ID: "q1"},
-			RetentionDays: 30, CreatedAt: base,
+			RetentionDays: 30, MaxPerEvent: 1000, CreatedAt: base,
 		}},
 		{"scoped points board", leaderboards.Board{
 			ID: id(), Tenant: a, Name: "Challenge race", Source: leaderboards.FromPoints,
