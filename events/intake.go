@@ -31,6 +31,11 @@ var (
 	keyPattern  = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
 )
 
+// ValidUser reports whether id may name a user: 1-128 letters, digits and
+// ._:@-, and not an erased user's pseudonym (see auth.Pseudonym). Every
+// user id in a path is checked with it too.
+func ValidUser(id string) bool { return userPattern.MatchString(id) && !auth.Erased(id) }
+
 // Accept checks in against the caller and the catalogue and returns the
 // event to store. It is pure, so every rule here is table-tested and fuzzed.
 func Accept(p auth.Principal, in Input, headerKey string, now time.Time) (Event, error) {
@@ -59,8 +64,8 @@ func Accept(p auth.Principal, in Input, headerKey string, now time.Time) (Event,
 		}
 		ev.User, ev.Source = p.Subject, "player"
 	}
-	if !userPattern.MatchString(ev.User) {
-		return Event{}, errs.New(errs.Unprocessable, "bad-user-id", "user ids are 1-128 characters of letters, digits and ._:@-").OnField("body.user_id")
+	if !ValidUser(ev.User) {
+		return Event{}, errs.New(errs.Unprocessable, "bad-user-id", "user ids are 1-128 characters of letters, digits and ._:@- (erased: is reserved)").OnField("body.user_id")
 	}
 	if err := checkProps(in.Props); err != nil {
 		return Event{}, err

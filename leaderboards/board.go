@@ -95,6 +95,7 @@ type Exclusion struct {
 
 // Store keeps board definitions, event-board scores and exclusions.
 type Store interface {
+	UserData // export and erasure: privacy.go
 	// CreateBoard stores b; an existing (tenant, id) is errs.ErrDuplicate.
 	CreateBoard(ctx context.Context, b Board) error
 	GetBoard(ctx context.Context, tenant, id string) (Board, error)

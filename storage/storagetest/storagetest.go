@@ -118,6 +118,10 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Profiles", testProfiles},
 		{"ProfilesMany", testProfilesMany},
 		{"Attributes", testAttributes},
+
+		{"UserEvents", testUserEvents},
+		{"UserErasure", testUserErasure},
+		{"UserErasureKeepsTotals", testUserErasureKeepsTotals},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
