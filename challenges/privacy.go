@@ -25,7 +25,7 @@ type UserData interface {
 type UserExport struct {
 	Progress    []PlayerChallenge `json:"progress" doc:"Challenges the user has progress in or completed, as the user sees them."`
 	Completions []Completion      `json:"completions"`
-	Enrolments  []Joined       `json:"enrolments"`
+	Enrolments  []Joined          `json:"enrolments"`
 	Unlocks     []Unlock          `json:"unlocks"`
 }
 
