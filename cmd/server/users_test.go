@@ -10,6 +10,7 @@ import (
 
 	"github.com/questline/questline/auth"
 	"github.com/questline/questline/points"
+	"github.com/questline/questline/storage/mongo"
 	"github.com/questline/questline/storage/sqlite"
 )
 
@@ -66,7 +67,16 @@ func (e userExport) counts() string {
 // ledgerTotal sums the tenant's whole ledger from the durable record.
 func (s *testServer) ledgerTotal(tenant string) (total int64, lines int) {
 	s.t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(s.dataDir, "questline.db"))
+	var st interface {
+		ScanEntries(ctx context.Context, tenant string, fn func(points.Entry) error) error
+		Close() error
+	}
+	var err error
+	if uri := s.env["MONGO_URI"]; uri != "" {
+		st, err = mongo.Open(context.Background(), uri, s.env["QL_MONGO_DB"])
+	} else {
+		st, err = sqlite.Open(context.Background(), filepath.Join(s.dataDir, "questline.db"))
+	}
 	if err != nil {
 		s.t.Fatal(err)
 	}
