@@ -82,55 +82,47 @@ func Routes(api huma.API, s *Service, v Views) {
 			}
 			var b ledgerBody
 			b.Entries, b.NextCursor = httpx.Page(es, in.Limit, func(e points.Entry) string { return e.ID })
-			return respond(ctx, s, p, in.ID, "ledger", b)
+			if err := s.Read(ctx, p, in.ID, "ledger"); err != nil {
+				return nil, err
+			}
+			return &out[ledgerBody]{Body: b}, nil
 		})
-	huma.Register(api, op("export-user", http.MethodGet, "/v1/users/{id}/export", "Export a user's data (manager)",
+	act(api, op("export-user", http.MethodGet, "/v1/users/{id}/export", "Export a user's data (manager)",
 		"A JSON document with one section per domain: events, points (wallet and ledger), challenges (progress, completions, enrolments, unlocks), "+
 			"badges (awards, progress), leaderboards (ranks, event-board scores, exclusions), profiles (profile, attributes), audit (entries about the user). "+
-			"After an erasure every section is empty. Recorded in the audit log (user.export)."),
-		func(ctx context.Context, in *userInput) (*out[Export], error) {
-			p, err := staff(ctx, in.ID, auth.Manager)
-			if err != nil {
-				return nil, err
-			}
-			e, err := s.Export(ctx, p, in.ID)
-			if err != nil {
-				return nil, err
-			}
-			return &out[Export]{Body: e}, nil
-		})
-	huma.Register(api, op("erase-user", http.MethodPost, "/v1/users/{id}/erase", "Erase a user's data (admin)",
+			"After an erasure every section is empty. Recorded in the audit log (user.export)."), auth.Manager, s.Export)
+	act(api, op("erase-user", http.MethodPost, "/v1/users/{id}/erase", "Erase a user's data (admin)",
 		"Deletes the user's events, progress, unlocks, badge progress, event-board scores, exclusions, profile and attributes, and "+
 			"anonymises what totals depend on: ledger lines, awards, completions and enrolments move to the user's pseudonym (reasons and event ids scrubbed), "+
 			"so tenant sums, limited editions and challenge stats stay exact, and the pseudonym is on no board, also after a rebuild. "+
 			"Audit entries about the user name the pseudonym instead. Synchronous: the work is bounded by the user's own records, read through per-user indexes. "+
 			"Idempotent: repeating it (for example after a failure midway) finishes the work and changes nothing more. "+
-			"Events sent for the user id afterwards start a new user. Recorded in the audit log (user.erase, under the pseudonym)."),
-		func(ctx context.Context, in *userInput) (*out[Erasure], error) {
-			p, err := staff(ctx, in.ID, auth.Admin)
-			if err != nil {
-				return nil, err
-			}
-			e, err := s.Erase(ctx, p, in.ID)
-			if err != nil {
-				return nil, err
-			}
-			return &out[Erasure]{Body: e}, nil
-		})
+			"Events sent for the user id afterwards start a new user. Recorded in the audit log (user.erase, under the pseudonym)."), auth.Admin, s.Erase)
+}
+
+// act registers a staff operation on the user in the path.
+func act[T any](api huma.API, op huma.Operation, role auth.Role, do func(ctx context.Context, p auth.Principal, user string) (T, error)) {
+	huma.Register(api, op, func(ctx context.Context, in *userInput) (*out[T], error) {
+		p, err := staff(ctx, in.ID, role)
+		if err != nil {
+			return nil, err
+		}
+		b, err := do(ctx, p, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		return &out[T]{Body: b}, nil
+	})
 }
 
 // view registers a manager's audited read of one player view.
 func view[T any](api huma.API, s *Service, op huma.Operation, name string, read func(ctx context.Context, tenant, user string) (T, error)) {
-	huma.Register(api, op, func(ctx context.Context, in *userInput) (*out[T], error) {
-		p, err := staff(ctx, in.ID, auth.Manager)
+	act(api, op, auth.Manager, func(ctx context.Context, p auth.Principal, user string) (T, error) {
+		b, err := read(ctx, p.Tenant, user)
 		if err != nil {
-			return nil, err
+			return b, err
 		}
-		b, err := read(ctx, p.Tenant, in.ID)
-		if err != nil {
-			return nil, err
-		}
-		return respond(ctx, s, p, in.ID, name, b)
+		return b, s.Read(ctx, p, user, name)
 	})
 }
 
@@ -141,15 +133,6 @@ func staff(ctx context.Context, user string, role auth.Role) (auth.Principal, er
 		return auth.Principal{}, err
 	}
 	return p, CheckID(user)
-}
-
-// respond records the read, then answers with b: no read is answered
-// unrecorded.
-func respond[T any](ctx context.Context, s *Service, p auth.Principal, user, view string, b T) (*out[T], error) {
-	if err := s.Read(ctx, p, user, view); err != nil {
-		return nil, err
-	}
-	return &out[T]{Body: b}, nil
 }
 
 type userInput struct {

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"github.com/questline/questline/audit"
@@ -41,14 +42,20 @@ func (s *Store) eraseAll(ctx context.Context, what string, stmts ...eraseStmt) e
 	return nil
 }
 
+// queryText runs a query that is not prepared on the read pool and scans
+// every row.
+func queryText[T any](ctx context.Context, db *sql.DB, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scan)
+}
+
 // UserEvents pages a user's events in id order after the id after.
 func (s *Store) UserEvents(ctx context.Context, tenant, user, after string, limit int) ([]events.Event, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+eventCols+` FROM events INDEXED BY events_user
+	out, err := queryText(ctx, s.read, scanEvent, `SELECT `+eventCols+` FROM events INDEXED BY events_user
 		WHERE tenant = ? AND user_id = ? AND id > ? ORDER BY id LIMIT ?`, tenant, user, after, norm.Limit(limit, DefaultLimit))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: user events: %w", err)
-	}
-	out, err := collect(rows, scanEvent)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: user events: %w", err)
 	}
@@ -62,13 +69,9 @@ func (s *Store) DeleteUserEvents(ctx context.Context, tenant, user string) error
 
 // UserMemberships lists the challenges the user joined, in challenge order.
 func (s *Store) UserMemberships(ctx context.Context, tenant, user string) ([]challenges.Membership, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+enrolmentCols+` FROM enrolments
+	out, err := queryText(ctx, s.read, scanEnrolment, `SELECT `+enrolmentCols+` FROM enrolments
 		WHERE tenant = ? AND challenge_id IN (SELECT id FROM challenges WHERE tenant = ?) AND user_id = ?
 		ORDER BY challenge_id`, tenant, tenant, user)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: user memberships: %w", err)
-	}
-	out, err := collect(rows, scanEnrolment)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: user memberships: %w", err)
 	}
@@ -105,13 +108,9 @@ func (s *Store) AnonymiseEntries(ctx context.Context, tenant, user, pseudonym st
 
 // UserScores lists the user's event-board scores in (board, event) order.
 func (s *Store) UserScores(ctx context.Context, tenant, user string) ([]leaderboards.Score, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+scoreCols+` FROM board_scores
+	out, err := queryText(ctx, s.read, scanScore, `SELECT `+scoreCols+` FROM board_scores
 		WHERE tenant = ? AND board_id IN (SELECT id FROM boards WHERE tenant = ?) AND user_id = ?
 		ORDER BY board_id, event_id`, tenant, tenant, user)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: user scores: %w", err)
-	}
-	out, err := collect(rows, scanScore)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: user scores: %w", err)
 	}
@@ -138,13 +137,9 @@ func (s *Store) DeleteUser(ctx context.Context, tenant, user string) error {
 // AuditAbout lists the entries about or by the user, newest first.
 func (s *Store) AuditAbout(ctx context.Context, tenant, user string) ([]audit.Entry, error) {
 	subject, suffix := "user:"+user, "/user:"+user
-	rows, err := s.read.QueryContext(ctx, `SELECT `+auditCols+` FROM audit
+	out, err := queryText(ctx, s.read, scanAudit, `SELECT `+auditCols+` FROM audit
 		WHERE tenant = ? AND (actor = ? OR subject = ? OR substr(subject, -length(?)) = ?) ORDER BY id DESC`,
 		tenant, user, subject, suffix, suffix)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: audit about: %w", err)
-	}
-	out, err := collect(rows, scanAudit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: audit about: %w", err)
 	}
