@@ -10,9 +10,11 @@ import (
 // UserData is what a user's erasure needs of the ledger store.
 type UserData interface {
 	// AnonymiseEntries moves every ledger entry of the user to pseudonym,
-	// with reason "erased", no event id and the key pseudonym:{entry id}
-	// (keys may name the user). Amounts and times stay, so tenant sums
-	// and rebuilds stay exact. Repeating it changes nothing.
+	// with reason "erased" and no event id. Amounts, times and keys stay:
+	// tenant sums and rebuilds stay exact, and a replay of a cause still
+	// finds its key taken and never pays twice. (Keys name causes, such as
+	// challenge:{id}:{completion id}, never a user.) Repeating it changes
+	// nothing.
 	AnonymiseEntries(ctx context.Context, tenant, user, pseudonym string) error
 }
 

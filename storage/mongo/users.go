@@ -25,10 +25,6 @@ import (
 // update or delete of the user's documents: no transaction, and a step
 // repeated after a failure finds only what is left.
 
-// eraseBatch is how many documents one round of a per-document update
-// rewrites.
-const eraseBatch = 500
-
 // ownerIDs lists the ids of the tenant's documents in col.
 func ownerIDs(ctx context.Context, col *mdb.Collection, tenant string) ([]string, error) {
 	cur, err := col.Find(ctx, bson.D{{Key: "tenant", Value: tenant}}, options.Find().SetProjection(bson.D{{Key: "id", Value: 1}}))
@@ -133,32 +129,14 @@ func (s *Store) EraseBadgeUser(ctx context.Context, tenant, user, pseudonym stri
 	return nil
 }
 
-// AnonymiseEntries moves the user's ledger entries to pseudonym. Each
-// entry's new key embeds its id, so entries are rewritten in batches of
-// per-document updates (an update pipeline would do it in one, but not on
-// every server this store supports).
+// AnonymiseEntries moves the user's ledger entries to pseudonym.
 func (s *Store) AnonymiseEntries(ctx context.Context, tenant, user, pseudonym string) error {
-	for {
-		ids, err := findAll(ctx, s.ledger, userKey(tenant, user),
-			options.Find().SetProjection(bson.D{{Key: "id", Value: 1}}).SetLimit(eraseBatch),
-			func(d entryDoc) (string, error) { return d.ID, nil })
-		if err != nil {
-			return fmt.Errorf("mongo: erase ledger: %w", err)
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		models := make([]mdb.WriteModel, len(ids))
-		for i, id := range ids {
-			models[i] = mdb.NewUpdateOneModel().
-				SetFilter(bson.D{{Key: "tenant", Value: tenant}, {Key: "id", Value: id}, {Key: "user", Value: user}}).
-				SetUpdate(setFields(bson.E{Key: "user", Value: pseudonym}, bson.E{Key: "reason", Value: points.ErasedReason},
-					bson.E{Key: "event_id", Value: ""}, bson.E{Key: "key", Value: pseudonym + ":" + id}))
-		}
-		if _, err := s.ledger.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err != nil {
-			return fmt.Errorf("mongo: erase ledger: %w", err)
-		}
+	_, err := s.ledger.UpdateMany(ctx, userKey(tenant, user), setFields(bson.E{Key: "user", Value: pseudonym},
+		bson.E{Key: "reason", Value: points.ErasedReason}, bson.E{Key: "event_id", Value: ""}))
+	if err != nil {
+		return fmt.Errorf("mongo: erase ledger: %w", err)
 	}
+	return nil
 }
 
 // UserScores lists the user's event-board scores in (board, event) order.

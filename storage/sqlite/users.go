@@ -102,8 +102,8 @@ func (s *Store) EraseBadgeUser(ctx context.Context, tenant, user, pseudonym stri
 
 // AnonymiseEntries moves the user's ledger entries to pseudonym.
 func (s *Store) AnonymiseEntries(ctx context.Context, tenant, user, pseudonym string) error {
-	return s.eraseAll(ctx, "ledger", eraseStmt{`UPDATE ledger SET user_id = ?, reason = ?, event_id = '', entry_key = ? || ':' || id
-		WHERE tenant = ? AND user_id = ?`, []any{pseudonym, points.ErasedReason, pseudonym, tenant, user}})
+	return s.eraseAll(ctx, "ledger", eraseStmt{`UPDATE ledger SET user_id = ?, reason = ?, event_id = ''
+		WHERE tenant = ? AND user_id = ?`, []any{pseudonym, points.ErasedReason, tenant, user}})
 }
 
 // UserScores lists the user's event-board scores in (board, event) order.

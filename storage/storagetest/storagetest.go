@@ -122,6 +122,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"UserEvents", testUserEvents},
 		{"UserErasure", testUserErasure},
 		{"UserErasureKeepsTotals", testUserErasureKeepsTotals},
+		{"UserErasureLarge", testUserErasureLarge},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
