@@ -260,8 +260,21 @@ func TestUserErasure(t *testing.T) {
 					t.Fatalf("board after rebuild = %+v", p)
 				}
 			}
+			// The same id sending events again is a new user: its old
+			// completion (anonymised) and this node's shortcuts for it must
+			// not stop the challenge from counting afresh.
+			ann := s.token("ann", "acme")
+			for i := range 3 {
+				s.event(ann, fmt.Sprint(i), map[string]any{"type": "share"})
+			}
+			if w := s.wallet(ann); w.Balance != 50 {
+				t.Fatalf("ann's wallet as a new user = %+v", w)
+			}
+			if t2, _ := s.ledgerTotal("acme"); t2 != total+50 {
+				t.Fatalf("ledger total after ann's return = %d, want %d", t2, total+50)
+			}
 			// Reads after an erasure name the id staff asked for; one more
-			// erasure anonymises them too.
+			// erasure anonymises them too (and ann's second life).
 			s.must(200, req{method: "POST", path: "/v1/users/ann/erase", token: admin})
 			var log struct {
 				Entries []struct{ Actor, Action, Subject string }

@@ -21,9 +21,10 @@ import (
 // A user's export and erasure (package users). Documents keyed by
 // (tenant, owner, user, ...) are reached through the tenant's owners
 // (challenges, badges, boards) with $in, so the queries use those keys'
-// indexes instead of scanning the tenant. Each erasure step is a plain
-// update or delete of the user's documents: no transaction, and a step
-// repeated after a failure finds only what is left.
+// indexes instead of scanning the tenant. Each erasure step updates or
+// deletes the user's documents (see moveUser for those with a unique
+// key): no transaction, and a step repeated after a failure finds only
+// what is left.
 
 // ownerIDs lists the ids of the tenant's documents in col.
 func ownerIDs(ctx context.Context, col *mdb.Collection, tenant string) ([]string, error) {
@@ -56,6 +57,44 @@ func (s *Store) ofOwners(ctx context.Context, col *mdb.Collection, owner, tenant
 
 // setFields is an update that sets fields.
 func setFields(fields ...bson.E) bson.D { return bson.D{{Key: "$set", Value: bson.D(fields)}} }
+
+// moveUser moves the documents filter matches to pseudonym with update,
+// one at a time: a document that would collide on its unique key (the
+// fields uniq, with user) with one an earlier erasure moved there (the
+// user id came back and did the same again) is deleted instead, since the
+// earlier one already counts it. The collision is looked up first rather
+// than caught, because FerretDB reports it as an internal error, not as
+// MongoDB's duplicate key.
+func moveUser(ctx context.Context, col *mdb.Collection, filter bson.D, pseudonym string, update bson.D, uniq ...string) error {
+	cur, err := col.Find(ctx, filter)
+	if err != nil {
+		return err
+	}
+	var docs []bson.M
+	if err := cur.All(ctx, &docs); err != nil {
+		return err
+	}
+	for _, d := range docs {
+		byID := bson.D{{Key: "_id", Value: d["_id"]}}
+		taken := bson.D{{Key: "tenant", Value: d["tenant"]}, {Key: "user", Value: pseudonym}}
+		for _, f := range uniq {
+			taken = append(taken, bson.E{Key: f, Value: d[f]})
+		}
+		n, err := col.CountDocuments(ctx, taken, options.Count().SetLimit(1))
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			_, err = col.DeleteOne(ctx, byID)
+		} else {
+			_, err = col.UpdateOne(ctx, byID, update)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // UserEvents pages a user's events in id order after the id after.
 func (s *Store) UserEvents(ctx context.Context, tenant, user, after string, limit int) ([]events.Event, error) {
@@ -102,11 +141,11 @@ func (s *Store) EraseChallengeUser(ctx context.Context, tenant, user, pseudonym 
 	if _, err := s.unlocks.DeleteMany(ctx, userKey(tenant, user)); err != nil {
 		return fmt.Errorf("mongo: erase unlocks: %w", err)
 	}
-	if _, err := s.completions.UpdateMany(ctx, userKey(tenant, user),
-		setFields(bson.E{Key: "user", Value: pseudonym}, bson.E{Key: "event_id", Value: ""})); err != nil {
+	if err := moveUser(ctx, s.completions, userKey(tenant, user), pseudonym,
+		setFields(bson.E{Key: "user", Value: pseudonym}, bson.E{Key: "event_id", Value: ""}), "challenge", "period"); err != nil {
 		return fmt.Errorf("mongo: erase completions: %w", err)
 	}
-	if _, err := s.enrolments.UpdateMany(ctx, owned, setFields(bson.E{Key: "user", Value: pseudonym})); err != nil {
+	if err := moveUser(ctx, s.enrolments, owned, pseudonym, setFields(bson.E{Key: "user", Value: pseudonym}), "challenge"); err != nil {
 		return fmt.Errorf("mongo: erase enrolments: %w", err)
 	}
 	return nil
@@ -122,8 +161,8 @@ func (s *Store) EraseBadgeUser(ctx context.Context, tenant, user, pseudonym stri
 	if _, err := s.badgeContributions.DeleteMany(ctx, owned); err != nil {
 		return fmt.Errorf("mongo: erase badge contributions: %w", err)
 	}
-	if _, err := s.awards.UpdateMany(ctx, userKey(tenant, user),
-		setFields(bson.E{Key: "user", Value: pseudonym}, bson.E{Key: "event_id", Value: ""})); err != nil {
+	if err := moveUser(ctx, s.awards, userKey(tenant, user), pseudonym,
+		setFields(bson.E{Key: "user", Value: pseudonym}, bson.E{Key: "event_id", Value: ""}), "badge", "tier", "period"); err != nil {
 		return fmt.Errorf("mongo: erase awards: %w", err)
 	}
 	return nil

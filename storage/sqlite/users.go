@@ -14,7 +14,10 @@ import (
 )
 
 // A user's export and erasure (package users). They are rare, so their
-// statements are not prepared. Rows keyed by (tenant, owner, user, ...)
+// statements are not prepared. A row moved to the pseudonym that collides
+// with one an earlier erasure moved there (the user id came back and did
+// the same again) is left out by UPDATE OR IGNORE and then deleted: the
+// earlier row already counts it. Rows keyed by (tenant, owner, user, ...)
 // are reached through the tenant's owners (challenges, badges, boards):
 // "owner IN (SELECT id ...)" walks the primary key once per owner instead
 // of scanning the tenant.
@@ -85,8 +88,10 @@ func (s *Store) EraseChallengeUser(ctx context.Context, tenant, user, pseudonym 
 	return s.eraseAll(ctx, "challenges",
 		eraseStmt{`DELETE FROM contributions WHERE ` + ofTenant, []any{tenant, tenant, user}},
 		eraseStmt{`DELETE FROM unlocks WHERE tenant = ? AND user_id = ?`, []any{tenant, user}},
-		eraseStmt{`UPDATE completions SET user_id = ?, event_id = '' WHERE tenant = ? AND user_id = ?`, []any{pseudonym, tenant, user}},
-		eraseStmt{`UPDATE enrolments SET user_id = ? WHERE ` + ofTenant, []any{pseudonym, tenant, tenant, user}},
+		eraseStmt{`UPDATE OR IGNORE completions SET user_id = ?, event_id = '' WHERE tenant = ? AND user_id = ?`, []any{pseudonym, tenant, user}},
+		eraseStmt{`DELETE FROM completions WHERE tenant = ? AND user_id = ?`, []any{tenant, user}},
+		eraseStmt{`UPDATE OR IGNORE enrolments SET user_id = ? WHERE ` + ofTenant, []any{pseudonym, tenant, tenant, user}},
+		eraseStmt{`DELETE FROM enrolments WHERE ` + ofTenant, []any{tenant, tenant, user}},
 	)
 }
 
@@ -96,7 +101,8 @@ func (s *Store) EraseBadgeUser(ctx context.Context, tenant, user, pseudonym stri
 	return s.eraseAll(ctx, "badges",
 		eraseStmt{`DELETE FROM badge_contributions
 			WHERE tenant = ? AND badge_id IN (SELECT id FROM badges WHERE tenant = ?) AND user_id = ?`, []any{tenant, tenant, user}},
-		eraseStmt{`UPDATE awards SET user_id = ?, event_id = '' WHERE tenant = ? AND user_id = ?`, []any{pseudonym, tenant, user}},
+		eraseStmt{`UPDATE OR IGNORE awards SET user_id = ?, event_id = '' WHERE tenant = ? AND user_id = ?`, []any{pseudonym, tenant, user}},
+		eraseStmt{`DELETE FROM awards WHERE tenant = ? AND user_id = ?`, []any{tenant, user}},
 	)
 }
 

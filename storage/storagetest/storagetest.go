@@ -123,6 +123,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"UserErasure", testUserErasure},
 		{"UserErasureKeepsTotals", testUserErasureKeepsTotals},
 		{"UserErasureLarge", testUserErasureLarge},
+		{"UserErasedTwice", testUserErasedTwice},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
