@@ -75,8 +75,11 @@ func moveUser(ctx context.Context, col *mdb.Collection, filter bson.D, pseudonym
 		return err
 	}
 	for _, d := range docs {
-		byID := bson.D{{Key: "_id", Value: d["_id"]}}
-		taken := bson.D{{Key: "tenant", Value: d["tenant"]}, {Key: "user", Value: pseudonym}}
+		// Guarded by the user and never matching d itself, so an erasure
+		// racing this one cannot make it delete what that one moved.
+		mine := bson.D{{Key: "_id", Value: d["_id"]}, {Key: "user", Value: d["user"]}}
+		taken := bson.D{{Key: "_id", Value: bson.D{{Key: "$ne", Value: d["_id"]}}},
+			{Key: "tenant", Value: d["tenant"]}, {Key: "user", Value: pseudonym}}
 		for _, f := range uniq {
 			taken = append(taken, bson.E{Key: f, Value: d[f]})
 		}
@@ -85,9 +88,9 @@ func moveUser(ctx context.Context, col *mdb.Collection, filter bson.D, pseudonym
 			return err
 		}
 		if n > 0 {
-			_, err = col.DeleteOne(ctx, byID)
+			_, err = col.DeleteOne(ctx, mine)
 		} else {
-			_, err = col.UpdateOne(ctx, byID, update)
+			_, err = col.UpdateOne(ctx, mine, update)
 		}
 		if err != nil {
 			return err

@@ -124,6 +124,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"UserErasureKeepsTotals", testUserErasureKeepsTotals},
 		{"UserErasureLarge", testUserErasureLarge},
 		{"UserErasedTwice", testUserErasedTwice},
+		{"UserErasureConcurrent", testUserErasureConcurrent},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

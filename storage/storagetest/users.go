@@ -338,3 +338,41 @@ func testUserErasedTwice(t *testing.T, s Store) {
 		eq(t, k.name+" under the pseudonym", moved, want)
 	}
 }
+
+// testUserErasureConcurrent: erasures of one user racing each other (two
+// admins, a retry while the first still runs) all succeed and leave what
+// one leaves.
+func testUserErasureConcurrent(t *testing.T, s Store) {
+	c := ctx(t)
+	a := tenant(t, "a")
+	seedOwners(t, s, a)
+	seedUser(t, s, a, "u1")
+	pn := auth.Pseudonym(a, "u1")
+	kinds := userRecordKinds()
+	want := map[string]int{}
+	for _, k := range kinds {
+		if k.anonymise {
+			got, err := k.count(c, s, a, "u1")
+			must(t, err)
+			want[k.name] = got
+		}
+	}
+	for _, err := range parallel(4, func(int) error {
+		for _, k := range kinds {
+			if err := k.erase(c, s, a, "u1", pn); err != nil {
+				return err
+			}
+		}
+		return nil
+	}) {
+		must(t, err)
+	}
+	for _, k := range kinds {
+		got, err := k.count(c, s, a, "u1")
+		must(t, err)
+		eq(t, k.name+" of the erased user", got, 0)
+		moved, err := k.count(c, s, a, pn)
+		must(t, err)
+		eq(t, k.name+" under the pseudonym", moved, want[k.name])
+	}
+}
