@@ -71,9 +71,9 @@ func (s *Service) Export(ctx context.Context, p auth.Principal, user string) (Ex
 		}
 		out.Sections[name] = data
 	}
-	// Recorded after the reads, so the export of an erased user holds no
-	// trace of the user, and before the answer, so no read goes
-	// unrecorded.
+	// Recorded after the reads, so the audit section never holds this
+	// export itself (an erased user's export stays empty), and before the
+	// answer, so no read goes unrecorded.
 	if err := s.record(ctx, p, "user.export", "user:"+user, nil); err != nil {
 		return Export{}, err
 	}
