@@ -18,8 +18,10 @@ type Entry struct {
 	At      time.Time         `json:"at"`
 }
 
-// Store keeps the audit log. Entries are never changed or deleted.
+// Store keeps the audit log. Entries are never deleted, nor changed but
+// by an erasure (see UserData).
 type Store interface {
+	UserData // export and erasure: privacy.go
 	// AppendAudit stores e.
 	AppendAudit(ctx context.Context, e Entry) error
 	// ListAudit pages a tenant's entries newest first, starting after the

@@ -105,9 +105,10 @@ func Require(ctx context.Context, roles ...Role) (Principal, error) {
 		}
 		return Principal{}, errUnauthorized()
 	}
-	if p.Tenant == "" || p.Subject == "" {
+	if p.Tenant == "" || p.Subject == "" || Erased(p.Subject) {
 		// Only a programming error stores such a principal; never let it
-		// reach a query as the empty tenant.
+		// reach a query as the empty tenant. A pseudonym is never a
+		// caller: its records belong to an erased user.
 		return Principal{}, errUnauthorized()
 	}
 	if len(roles) == 0 {

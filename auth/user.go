@@ -15,12 +15,13 @@ const UserIDFormat = "user-id"
 
 // ValidUser reports whether s may name a user: 1-128 bytes of valid UTF-8,
 // printable, with no white space, no control character, no U+FFFD and none
-// of the quoting characters " ' ` \. That admits what identity providers issue as
+// of the quoting characters " ' ` \, and not an erased user's pseudonym
+// (see Pseudonym). That admits what identity providers issue as
 // subjects (auth0|abc123, a UUID, an e-mail address) and keeps ids that
 // could pass for something else in a log line, a query or a URL out.
 // Event intake and every path that names a user use it.
 func ValidUser(s string) bool {
-	if s == "" || len(s) > MaxUserLen || !utf8.ValidString(s) {
+	if s == "" || len(s) > MaxUserLen || !utf8.ValidString(s) || Erased(s) {
 		return false
 	}
 	return strings.IndexFunc(s, func(r rune) bool {
@@ -29,4 +30,4 @@ func ValidUser(s string) bool {
 }
 
 // UserRule describes ValidUser's rule for error messages.
-const UserRule = "user ids are 1-128 bytes of printable characters, without spaces or quotes"
+const UserRule = "user ids are 1-128 bytes of printable characters, without spaces or quotes (erased: is reserved)"

@@ -23,6 +23,7 @@ func TestValidUser(t *testing.T) {
 		{strings.Repeat("a", 129), false},
 		{strings.Repeat("é", 65), false}, // 130 bytes
 		{"", false},
+		{Pseudonym("acme", "ann"), false}, // erased users' pseudonyms are reserved
 		{"a b", false},
 		{"a\x00b", false},
 		{"a\nb", false},

@@ -112,6 +112,7 @@ type Contribution struct {
 
 // Store keeps badges, contributions and awards.
 type Store interface {
+	UserData // export and erasure: privacy.go
 	CreateBadge(ctx context.Context, b Badge) error
 	// UpdateBadge replaces b if the stored version is b.Version-1; otherwise
 	// an error wrapping errs.ErrDuplicate.

@@ -147,6 +147,7 @@ type Stats struct {
 // Store keeps challenges, contributions, completions, memberships and
 // unlocks.
 type Store interface {
+	UserData // export and erasure: privacy.go
 	CreateChallenge(ctx context.Context, c Challenge) error
 	// UpdateChallenge replaces c if the stored version is c.Version-1;
 	// otherwise it returns an error wrapping errs.ErrDuplicate (a conflict).

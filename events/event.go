@@ -79,6 +79,7 @@ type Points struct {
 
 // Store keeps events. (tenant, idempotency_key) is unique.
 type Store interface {
+	UserData // export and erasure: privacy.go
 	// InsertEvent stores e. If the tenant already has an event with e's
 	// idempotency key, it returns that event and inserted=false.
 	InsertEvent(ctx context.Context, e Event) (stored Event, inserted bool, err error)

@@ -36,6 +36,7 @@ func TestAccept(t *testing.T) {
 		{name: "key without user", p: key, in: Input{Type: "purchase"}, wantKind: errs.Unprocessable, wantCode: "user-required"},
 		{name: "key without scope", p: keyNoScope, in: Input{Type: "purchase", UserID: "bob"}, wantKind: errs.Forbidden, wantCode: "forbidden"},
 		{name: "bad user id", p: key, in: Input{Type: "purchase", UserID: "bob smith"}, wantKind: errs.Unprocessable, wantCode: "bad-user-id"},
+		{name: "erased user's pseudonym", p: key, in: Input{Type: "purchase", UserID: auth.Pseudonym("acme", "bob")}, wantKind: errs.Unprocessable, wantCode: "bad-user-id"},
 		{name: "nested prop", p: player, in: Input{Type: "share", Props: map[string]any{"x": map[string]any{}}}, wantKind: errs.Unprocessable, wantCode: "bad-props"},
 		{name: "dollar prop", p: player, in: Input{Type: "share", Props: map[string]any{"$where": "x"}}, wantKind: errs.Unprocessable, wantCode: "bad-props"},
 		{name: "dotted prop", p: player, in: Input{Type: "share", Props: map[string]any{"a.b": "x"}}, wantKind: errs.Unprocessable, wantCode: "bad-props"},

@@ -125,6 +125,7 @@ type Exclusion struct {
 
 // Store keeps board definitions, event-board scores and exclusions.
 type Store interface {
+	UserData // export and erasure: privacy.go
 	// CreateBoard stores b, with its Build if any; an existing (tenant,
 	// id) is errs.ErrDuplicate. GetBoard and ListBoards return the Build
 	// as last saved.

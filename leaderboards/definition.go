@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/questline/questline/auth"
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/events/rule"
 	"github.com/questline/questline/internal/errs"
@@ -120,9 +121,11 @@ func (b Board) scopePrefix() string {
 	return b.Scope.Type + ":" + b.Scope.ID + ":"
 }
 
-// paidBy reports whether ledger entry e counts on points board b.
+// paidBy reports whether ledger entry e counts on points board b. An
+// erased user's anonymised entries count on none, so no rebuild brings
+// them back.
 func (b Board) paidBy(e points.Entry) bool {
-	return b.Source == FromPoints && strings.HasPrefix(e.Key, b.scopePrefix())
+	return b.Source == FromPoints && strings.HasPrefix(e.Key, b.scopePrefix()) && !auth.Erased(e.User)
 }
 
 // scores reports whether ev scores on event board b, and its value, capped

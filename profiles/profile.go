@@ -29,6 +29,7 @@ type Attributes struct {
 
 // Store keeps profiles and attributes; (tenant, user) is unique for each.
 type Store interface {
+	UserData // export and erasure: privacy.go
 	// PutAttributes creates or replaces a.
 	PutAttributes(ctx context.Context, a Attributes) error
 	// GetAttributes returns a user's attributes; ok is false when none

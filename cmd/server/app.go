@@ -27,6 +27,7 @@ import (
 	"github.com/questline/questline/realtime"
 	"github.com/questline/questline/storage/mongo"
 	"github.com/questline/questline/storage/sqlite"
+	"github.com/questline/questline/users"
 )
 
 // store is every domain store one backend provides.
@@ -69,6 +70,7 @@ type app struct {
 	leaderboards *leaderboards.Service
 	profiles     *profiles.Service
 	audit        *audit.Log
+	users        *users.Service
 
 	closers []func() error
 }
@@ -142,6 +144,10 @@ func (a *app) wire(ctx context.Context) (err error) {
 	})
 	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges, a.badges, a.leaderboards)
 	emitter.Service = a.events
+	// A user's export has a section per domain; erasure runs in this
+	// order: the ledger is anonymised before boards drop the user, and the
+	// audit log last, after every entry about the user is written.
+	a.users = users.NewService(a.audit, a.points, a.leaderboards, a.challenges, a.badges, a.events, a.profiles, a.audit)
 	a.closers = append(a.closers, func() error { a.events.Close(); return nil })
 	return nil
 }

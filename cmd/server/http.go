@@ -26,6 +26,7 @@ import (
 	"github.com/questline/questline/points"
 	"github.com/questline/questline/profiles"
 	"github.com/questline/questline/realtime"
+	"github.com/questline/questline/users"
 )
 
 // requestTimeout bounds every request's backend calls: fasthttp does not
@@ -79,6 +80,7 @@ func (a *app) handler() *fiber.App {
 	leaderboards.Routes(api, a.leaderboards)
 	profiles.Routes(api, a.profiles)
 	audit.Routes(api, a.audit)
+	users.Routes(api, a.users, users.Views{Points: a.points, Challenges: a.challenges, Badges: a.badges, Leaderboards: a.leaderboards})
 	documentRaw(api)
 	if err := auth.CheckDeclared(api.OpenAPI()); err != nil {
 		panic(err) // a programming error: an operation nobody said who may call

@@ -53,6 +53,23 @@ func (s *testServer) board(token string, def map[string]any) string {
 	return b.ID
 }
 
+// built waits until board id's background build (points boards) is ready.
+func (s *testServer) built(token, id string) {
+	s.t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		var b struct {
+			Build *struct{ State string } `json:"build"`
+		}
+		s.must(200, req{method: "GET", path: "/v1/leaderboards/" + id, token: token}).json(s.t, &b)
+		if b.Build == nil || b.Build.State == "ready" {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("board %s still %q after a minute", id, b.Build.State)
+		}
+	}
+}
+
 func (s *testServer) page(token, path string) lbPage {
 	s.t.Helper()
 	var p lbPage

@@ -201,6 +201,8 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 			{name: "events_unprocessed",
 				keys:    bson.D{{Key: "processed", Value: 1}, {Key: "received_at", Value: 1}},
 				partial: bson.D{{Key: "processed", Value: false}}},
+			// A user's events, for their export and erasure (package users).
+			{name: "events_user", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "user", Value: 1}, {Key: "id", Value: 1}}},
 		}},
 		{s.challenges, []index{
 			byID("challenges"),

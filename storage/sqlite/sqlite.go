@@ -307,6 +307,9 @@ var schema = []string{
 	// Partial: only unprocessed events are in it, so it stays tiny and
 	// MarkProcessed removes rows from it rather than rewriting them.
 	`CREATE INDEX IF NOT EXISTS events_unprocessed ON events (processed, received_at, tenant, id) WHERE processed = 0`,
+	// A user's events, for their export and erasure (package users): one
+	// more entry per event, so neither scans the tenant.
+	`CREATE INDEX IF NOT EXISTS events_user ON events (tenant, user_id, id)`,
 
 	// A challenge's rule is one JSON column and the rest of its definition
 	// another (spec): challenges are few and always read whole. Version 1

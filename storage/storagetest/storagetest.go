@@ -119,6 +119,13 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Profiles", testProfiles},
 		{"ProfilesMany", testProfilesMany},
 		{"Attributes", testAttributes},
+
+		{"UserEvents", testUserEvents},
+		{"UserErasure", testUserErasure},
+		{"UserErasureKeepsTotals", testUserErasureKeepsTotals},
+		{"UserErasureLarge", testUserErasureLarge},
+		{"UserErasedTwice", testUserErasedTwice},
+		{"UserErasureConcurrent", testUserErasureConcurrent},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
