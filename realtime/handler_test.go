@@ -89,6 +89,7 @@ func (n *node) connect(t *testing.T, token, query string) (*fws.Conn, frame) {
 type frame struct {
 	Type    string          `json:"type"`
 	Channel string          `json:"channel"`
+	Epoch   string          `json:"epoch"`
 	Seq     uint64          `json:"seq"`
 	Data    json.RawMessage `json:"data"`
 }

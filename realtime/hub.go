@@ -155,7 +155,7 @@ func (h *Hub) Connections() int {
 // never blocks: a connection that cannot take it is cut.
 func (h *Hub) dispatch(m Message) {
 	_, client, _ := strings.Cut(m.Channel, "|") // tenants hold no "|"; user ids may
-	frame, err := json.Marshal(outFrame{Type: m.Type, Channel: client, Seq: m.Seq, Data: m.Data})
+	frame, err := json.Marshal(outFrame{Type: m.Type, Channel: client, Epoch: m.Epoch, Seq: m.Seq, Data: m.Data})
 	if err != nil {
 		h.opts.Logger.Warn("realtime: unencodable message", "channel", m.Channel, "type", m.Type, "err", err)
 		return
@@ -171,15 +171,17 @@ func (h *Hub) dispatch(m Message) {
 type outFrame struct {
 	Type    string          `json:"type"`
 	Channel string          `json:"channel,omitempty"`
+	Epoch   string          `json:"epoch,omitempty"`
 	Seq     uint64          `json:"seq,omitempty"`
 	Data    json.RawMessage `json:"data,omitempty"`
 }
 
 // subscribedFrame answers a subscribe; seq is always present (0 on a
-// channel that never had a message).
+// channel that never had a message, which has no epoch yet).
 type subscribedFrame struct {
 	Type    string `json:"type"`
 	Channel string `json:"channel"`
+	Epoch   string `json:"epoch,omitempty"`
 	Seq     uint64 `json:"seq"`
 }
 
@@ -280,29 +282,30 @@ func (h *Hub) unsubscribe(c *conn, channel string) {
 	}
 }
 
-// lastSeqer is implemented by both brokers: a channel's newest seq in one
-// cheap call.
-type lastSeqer interface {
-	LastSeq(ctx context.Context, channel string) (uint64, error)
+// header is implemented by both brokers: a channel's head in one cheap
+// call.
+type header interface {
+	Head(ctx context.Context, channel string) (Position, error)
 }
 
-// lastSeq returns channel's newest seq, from the history when the broker
-// has no cheaper way.
-func (h *Hub) lastSeq(channel string) (uint64, error) {
+// head returns channel's epoch and newest seq, from the history when the
+// broker has no cheaper way.
+func (h *Hub) head(channel string) (Position, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), brokerTimeout)
 	defer cancel()
-	if b, ok := h.broker.(lastSeqer); ok {
-		return b.LastSeq(ctx, channel)
+	if b, ok := h.broker.(header); ok {
+		return b.Head(ctx, channel)
 	}
-	msgs, _, err := h.broker.History(ctx, channel, 0)
+	msgs, _, err := h.broker.History(ctx, channel, Position{})
 	if err != nil || len(msgs) == 0 {
-		return 0, err
+		return Position{}, err
 	}
-	return msgs[len(msgs)-1].Seq, nil
+	last := msgs[len(msgs)-1]
+	return Position{Epoch: last.Epoch, Seq: last.Seq}, nil
 }
 
 // history reads what channel published after since.
-func (h *Hub) history(channel string, since uint64) ([]Message, bool, error) {
+func (h *Hub) history(channel string, since Position) ([]Message, bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), brokerTimeout)
 	defer cancel()
 	return h.broker.History(ctx, channel, since)

@@ -207,12 +207,16 @@ func documentRaw(api huma.API) {
 		Summary: "Live pushes over WebSocket",
 		Description: "Upgrade to a WebSocket, authenticated by the bearer JWT or ?token=. The connection is " +
 			"subscribed to user:{sub}; send {\"op\":\"subscribe\",\"channel\":\"leaderboard:{id}\",\"since\":N} for more. " +
-			"Frames are {\"type\",\"channel\",\"seq\",\"data\"}: progress, challenge.completed, points, ... " +
-			"Resume after a reconnect with ?since=<last seq> (user channel) or since in subscribe.",
+			"Frames are {\"type\",\"channel\",\"epoch\",\"seq\",\"data\"}: progress, challenge.completed, points, ... " +
+			"seq counts from 1 per channel and epoch; {\"type\":\"subscribed\",\"channel\",\"epoch\",\"seq\"} gives the head. " +
+			"Resume after a reconnect with ?since=<last seq>&epoch=<its epoch> (user channel) or since and epoch in subscribe. " +
+			"{\"type\":\"resume-gap\"} means pushes were lost (history too short, or a new epoch after the backend lost its " +
+			"counters): refetch state.",
 		Security: []map[string][]string{{"bearer": {}}},
 		Parameters: []*huma.Param{
 			{Name: "token", In: "query", Description: "JWT, for browsers", Schema: &huma.Schema{Type: "string"}},
 			{Name: "since", In: "query", Description: "Resume the user channel after this seq", Schema: &huma.Schema{Type: "integer"}},
+			{Name: "epoch", In: "query", Description: "Epoch of since, from the last frame seen", Schema: &huma.Schema{Type: "string"}},
 		},
 		Responses: map[string]*huma.Response{
 			"101": {Description: "Switching to the WebSocket protocol"},
