@@ -8,6 +8,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/questline/questline/internal/errs"
 )
@@ -36,10 +37,11 @@ func (r Role) Valid() bool {
 // credential.
 type Principal struct {
 	Tenant  string
-	Subject string   // user id (JWT sub); "key:<id>" for an API key
-	Roles   []Role   // empty for API keys
-	APIKey  bool     // an X-API-Key caller (a brand back end): may act for any user of the tenant
-	Scopes  []string // API key scopes, e.g. "events:write", "manage"
+	Subject string    // user id (JWT sub); "key:<id>" for an API key
+	Roles   []Role    // empty for API keys
+	APIKey  bool      // an X-API-Key caller (a brand back end): may act for any user of the tenant
+	Scopes  []string  // API key scopes, e.g. "events:write", "manage"
+	Expires time.Time // a token's exp; zero for API keys
 }
 
 // Has reports whether p holds role r. Admins hold every role; no other

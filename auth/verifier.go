@@ -259,6 +259,7 @@ func (v *Verifier) Verify(token string) (Principal, error) {
 		return Principal{}, invalidToken(nil, "the token needs sub and tid claims of 1-128 letters, digits or ._:@-")
 	}
 	p := Principal{Tenant: c.Tenant, Subject: c.Subject, Roles: parseRoles(c.Roles)}
+	p.Expires = c.ExpiresAt.Time
 	v.remember(strings.Clone(token), p, c.ExpiresAt.Time, now)
 	return p.clone(), nil
 }

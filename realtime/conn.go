@@ -17,6 +17,9 @@ const (
 	closePolicy    = websocket.ClosePolicyViolation // 1008: too slow to drain its queue, or flooding
 	closeInternal  = websocket.CloseInternalServerErr
 	closeTryAgain  = websocket.CloseTryAgainLater // 1013: the broker is unavailable
+	// closeTokenExpired (4001) tells the client its token expired: get a
+	// fresh one and reconnect, resuming with since and epoch.
+	closeTokenExpired = 4001
 )
 
 // closeGrace is how long a client has to answer our close frame before

@@ -73,8 +73,11 @@ func resumeFrom(since *uint64, epoch string) *Position {
 // epoch is compared by seq alone.
 //
 // The server closes with 1001 when shutting down, 1008 when the client
-// drains its queue too slowly or floods commands, and 1013 when it cannot
-// subscribe the user channel (reconnect later, with since).
+// drains its queue too slowly, floods commands or has too many sockets
+// open, 1013 when it cannot subscribe the user channel (reconnect later,
+// with since), and 4001 when the token expired (reconnect with a fresh
+// one). A user may hold MaxUserConnections sockets on a node; one more is
+// answered 429 before the upgrade.
 func Handler(h *Hub, authenticate func(c *fiber.Ctx) (Identity, error)) []fiber.Handler {
 	upgrade := func(c *fiber.Ctx) error {
 		id, err := authenticate(c)
@@ -85,6 +88,11 @@ func Handler(h *Hub, authenticate func(c *fiber.Ctx) (Identity, error)) []fiber.
 		if !websocket.IsWebSocketUpgrade(c) {
 			return httpx.WriteProblem(c, http.StatusUpgradeRequired, "upgrade-required",
 				"this endpoint speaks WebSocket only")
+		}
+		if h.full(id) {
+			c.Set(fiber.HeaderRetryAfter, "5")
+			return httpx.WriteProblem(c, http.StatusTooManyRequests, "too-many-connections",
+				fmt.Sprintf("at most %d sockets per user; close one first", h.opts.MaxUserConnections))
 		}
 		var since *uint64
 		if s := c.Query("since"); s != "" {
@@ -104,7 +112,7 @@ func Handler(h *Hub, authenticate func(c *fiber.Ctx) (Identity, error)) []fiber.
 		for i, r := range id.Roles {
 			roles[i] = strings.Clone(r)
 		}
-		c.Locals(localIdentity, Identity{Tenant: strings.Clone(id.Tenant), User: strings.Clone(id.User), Roles: roles})
+		c.Locals(localIdentity, Identity{Tenant: strings.Clone(id.Tenant), User: strings.Clone(id.User), Roles: roles, Expires: id.Expires})
 		c.Locals(localSince, resumeFrom(since, strings.Clone(epoch)))
 		return c.Next()
 	}
@@ -128,12 +136,18 @@ func Handler(h *Hub, authenticate func(c *fiber.Ctx) (Identity, error)) []fiber.
 // returns, so the read loop runs here and the writer is waited for.
 func (h *Hub) serve(wc *websocket.Conn, id Identity, since *Position) {
 	c := newConn(h, id, wc.Conn)
-	if !h.add(c) {
+	if code, reason := h.add(c); code != 0 {
 		_ = wc.WriteControl(websocket.CloseMessage,
-			websocket.FormatCloseMessage(closeGoingAway, "server shutting down"), time.Now().Add(time.Second))
+			websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
 		return
 	}
 	go c.writeLoop()
+	if !id.Expires.IsZero() {
+		expiry := time.AfterFunc(time.Until(id.Expires), func() {
+			c.kill(closeTokenExpired, "token expired: reconnect with a fresh one")
+		})
+		defer expiry.Stop()
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			h.opts.Logger.Error("realtime: connection panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))

@@ -104,7 +104,7 @@ func (a *app) wire(ctx context.Context) (err error) {
 		return fmt.Errorf("JWT settings: %w", err)
 	}
 	a.keys = auth.NewKeys(a.store)
-	a.hub = realtime.NewHub(a.broker, realtime.HubOptions{Logger: a.logger})
+	a.hub = realtime.NewHub(a.broker, realtime.HubOptions{Logger: a.logger, MaxUserConnections: a.cfg.WSPerUser})
 	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "questline_websocket_connections", Help: "Open WebSocket connections on this node.",
 	}, func() float64 { return float64(a.hub.Connections()) }))

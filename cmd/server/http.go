@@ -111,6 +111,11 @@ func schemaName(t reflect.Type, hint string) string {
 // events a player can send; API keys (brand back ends batching for many
 // users) get a larger one. Ops endpoints are not limited.
 func (a *app) rateKey(c *fiber.Ctx) (string, ratelimit.Limit, bool) {
+	if c.Path() == "/v1/ws" {
+		if id, err := a.wsIdentity(c); err == nil {
+			return wsRateKey(id)
+		}
+	}
 	p, ok := auth.FromContext(c.UserContext())
 	if !ok {
 		if strings.HasPrefix(c.Path(), "/v1/") {
@@ -128,6 +133,13 @@ func (a *app) rateKey(c *fiber.Ctx) (string, ratelimit.Limit, bool) {
 	return "req:" + who, ratelimit.PerSecond(50, 100), true
 }
 
+// wsRateKey limits WebSocket upgrades per user, not per IP: browsers send
+// their token in ?token=, which the auth middleware does not read, and
+// behind a load balancer every browser shares one IP.
+func wsRateKey(id realtime.Identity) (string, ratelimit.Limit, bool) {
+	return "ws:" + id.Tenant + "|" + id.User, ratelimit.PerSecond(2, 20), true
+}
+
 // wsIdentity authenticates a WebSocket upgrade: the bearer header, or
 // ?token= for browsers, which cannot set headers on a WebSocket.
 func (a *app) wsIdentity(c *fiber.Ctx) (realtime.Identity, error) {
@@ -143,7 +155,7 @@ func (a *app) wsIdentity(c *fiber.Ctx) (realtime.Identity, error) {
 	for i, r := range p.Roles {
 		roles[i] = string(r)
 	}
-	return realtime.Identity{Tenant: p.Tenant, User: p.Subject, Roles: roles}, nil
+	return realtime.Identity{Tenant: p.Tenant, User: p.Subject, Roles: roles, Expires: p.Expires}, nil
 }
 
 type healthOutput struct {
