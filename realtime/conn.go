@@ -95,9 +95,11 @@ func (c *conn) enqueue(frame []byte) {
 	default:
 		c.kill(closePolicy, "too slow: send queue full")
 		// The writer sends the close frame next, unless it is stuck on a
-		// full socket: then its write fails shortly instead of after the
-		// write timeout. (Not at once: a writer that is merely busy gets
-		// to send the 1008 close frame.)
+		// full socket: then its write fails after cutDelay instead of
+		// after the write timeout. Not at once: a frame cut halfway
+		// leaves no way to send a close frame after it, while a client
+		// that reads again within cutDelay gets its backlog and the 1008
+		// close frame, and knows why it was dropped.
 		time.AfterFunc(cutDelay, func() {
 			select {
 			case <-c.writeDone:
@@ -110,7 +112,7 @@ func (c *conn) enqueue(frame []byte) {
 
 // cutDelay is how long a writer of a client being cut may go on with the
 // write in progress.
-const cutDelay = 100 * time.Millisecond
+const cutDelay = 2 * time.Second
 
 // queue encodes and queues a control frame (replies, errors, pongs).
 func (c *conn) queue(f any) {

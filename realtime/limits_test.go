@@ -1,9 +1,12 @@
 package realtime
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
+	"time"
 
 	fws "github.com/fasthttp/websocket"
 )
@@ -39,4 +42,38 @@ func TestTokenExpiryCloses(t *testing.T) {
 	// A token still valid keeps its socket.
 	long, _ := n.connect(t, "acme/alice//1h", "")
 	quiet(t, long)
+}
+
+// TestStalledClientGetsCloseFrame: a client that stops reading long enough
+// to overflow its queue is cut, but the write in progress may finish for a
+// while, so a client that reads again soon after gets its backlog and the
+// 1008 close frame rather than a bare TCP close.
+func TestStalledClientGetsCloseFrame(t *testing.T) {
+	n := startNode(t, NewMemoryBroker(BrokerOptions{}), HubOptions{QueueSize: 4})
+	ctx := context.Background()
+	c, _ := n.connect(t, "acme/slow", "")
+	big := strings.Repeat("x", 64<<10)
+	for i := 0; !n.cut(); i++ {
+		if i == 5000 {
+			t.Fatal("stalled client never cut")
+		}
+		_ = n.hub.PublishUser(ctx, "acme", "slow", "progress", map[string]string{"pad": big})
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // stalled a little longer
+	if code := closeCode(t, c); code != fws.ClosePolicyViolation {
+		t.Fatalf("closed with %d, want %d", code, fws.ClosePolicyViolation)
+	}
+}
+
+// cut reports whether some connection of the node is being closed.
+func (n *node) cut() bool {
+	n.hub.mu.RLock()
+	defer n.hub.mu.RUnlock()
+	for c := range n.hub.conns {
+		if c.killed() {
+			return true
+		}
+	}
+	return false
 }
