@@ -223,7 +223,8 @@ func documentRaw(api huma.API) {
 			"seq counts from 1 per channel and epoch; {\"type\":\"subscribed\",\"channel\",\"epoch\",\"seq\"} gives the head. " +
 			"Resume after a reconnect with ?since=<last seq>&epoch=<its epoch> (user channel) or since and epoch in subscribe. " +
 			"{\"type\":\"resume-gap\"} means pushes were lost (history too short, or a new epoch after the backend lost its " +
-			"counters): refetch state.",
+			"counters): refetch state. Close codes: 1001 shutting down, 1008 too slow, flooding or too many sockets, " +
+			"1013 try again later, 4001 token expired (reconnect with a fresh one).",
 		Security: []map[string][]string{{"bearer": {}}},
 		Parameters: []*huma.Param{
 			{Name: "token", In: "query", Description: "JWT, for browsers", Schema: &huma.Schema{Type: "string"}},
@@ -233,6 +234,7 @@ func documentRaw(api huma.API) {
 		Responses: map[string]*huma.Response{
 			"101": {Description: "Switching to the WebSocket protocol"},
 			"401": {Description: "Missing or bad token"},
+			"429": {Description: "Too many upgrades, or the user already holds QL_WS_PER_USER sockets on this node"},
 		},
 	})
 	api.OpenAPI().AddOperation(&huma.Operation{
