@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/questline/questline/events/rule"
+	"github.com/questline/questline/internal/bus"
 	"github.com/questline/questline/internal/errs"
 )
 
@@ -26,8 +27,11 @@ type Service struct {
 	notify Notifier
 	now    func() time.Time
 
+	bus bus.Bus // nil on a single node without one
+
 	mu    sync.Mutex
 	cache map[string]cachedIndex // tenant -> published badges by event type
+	gen   uint64                 // counts invalidations: a load older than one is not cached
 }
 
 type cachedIndex struct {
@@ -36,8 +40,12 @@ type cachedIndex struct {
 }
 
 // indexTTL bounds how long a change made on another node goes unseen by
-// this node's event processing. Changes made here invalidate at once.
+// this node's event processing if the bus lost its message. Changes made
+// here invalidate at once, and through the bus on the other nodes.
 const indexTTL = 2 * time.Second
+
+// busTopic names the badges' invalidations on the bus; keys are tenants.
+const busTopic = "badges"
 
 // pageSize is how many badges one store read lists when a whole tenant's
 // badges are needed.
@@ -46,6 +54,25 @@ const pageSize = 500
 // NewService returns a badge service. notify may be nil.
 func NewService(store Store, notify Notifier) *Service {
 	return &Service{store: store, notify: notify, now: time.Now, cache: map[string]cachedIndex{}}
+}
+
+// SetBus makes every definition change drop the tenant's cached badges on
+// every node of b at once. Call it before the service is used.
+func (s *Service) SetBus(b bus.Bus) {
+	s.bus = b
+	b.Subscribe(busTopic, s.drop)
+}
+
+// drop forgets the tenant's cached badges ("": every tenant's).
+func (s *Service) drop(tenant string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gen++
+	if tenant == "" {
+		clear(s.cache)
+	} else {
+		delete(s.cache, tenant)
+	}
 }
 
 // Get returns one badge of the tenant.
@@ -151,9 +178,10 @@ func (s *Service) save(ctx context.Context, b Badge) (Badge, error) {
 	if err != nil {
 		return Badge{}, fmt.Errorf("badges: save %s: %w", b.ID, err)
 	}
-	s.mu.Lock()
-	delete(s.cache, b.Tenant)
-	s.mu.Unlock()
+	s.drop(b.Tenant)
+	if s.bus != nil {
+		s.bus.Publish(ctx, busTopic, b.Tenant)
+	}
 	return b, nil
 }
 
@@ -162,6 +190,7 @@ func (s *Service) save(ctx context.Context, b Badge) (Badge, error) {
 func (s *Service) published(ctx context.Context, tenant string) (*rule.Index[Badge], error) {
 	s.mu.Lock()
 	c, ok := s.cache[tenant]
+	gen := s.gen
 	s.mu.Unlock()
 	if ok && s.now().Sub(c.at) < indexTTL {
 		return c.index, nil
@@ -172,7 +201,9 @@ func (s *Service) published(ctx context.Context, tenant string) (*rule.Index[Bad
 	}
 	ix := rule.NewIndex(bs, func(b Badge) []string { return b.Rule.EventTypes() })
 	s.mu.Lock()
-	s.cache[tenant] = cachedIndex{index: ix, at: s.now()}
+	if s.gen == gen { // else a change was announced while this load ran
+		s.cache[tenant] = cachedIndex{index: ix, at: s.now()}
+	}
 	s.mu.Unlock()
 	return ix, nil
 }

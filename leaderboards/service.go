@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/questline/questline/audit"
+	"github.com/questline/questline/internal/bus"
 	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/points"
 	"github.com/questline/questline/profiles"
@@ -53,6 +54,9 @@ type Config struct {
 	Directory Directory
 	Auditor   Auditor
 	Logger    *slog.Logger
+	// Bus tells the other nodes of a board or exclusion change, so they
+	// drop their cached boards at once; nil on a single node.
+	Bus bus.Bus
 	// Now is the clock; nil means time.Now. Tests move it across periods.
 	Now func() time.Time
 }
@@ -64,6 +68,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	cache   map[string]tenantBoards // tenant -> boards
+	gen     uint64                  // counts invalidations: a load older than one is not cached
 	expires map[string]bool         // engine keys whose expiry this node has set
 }
 
@@ -75,9 +80,13 @@ type tenantBoards struct {
 }
 
 // boardCacheTTL bounds how long another node's new board or exclusion can go
-// unseen by this node's writes. Exclusions close that gap themselves (see
-// Exclude); a rebuild repairs anything else written in it.
+// unseen by this node's writes if the bus lost its message. Exclusions
+// close that gap themselves (see Exclude); a rebuild repairs anything else
+// written in it.
 const boardCacheTTL = 2 * time.Second
+
+// busTopic names the boards' invalidations on the bus; keys are tenants.
+const busTopic = "leaderboards"
 
 // NewService returns a leaderboard service.
 func NewService(cfg Config) *Service {
@@ -89,6 +98,9 @@ func NewService(cfg Config) *Service {
 	}
 	s := &Service{Config: cfg, cache: map[string]tenantBoards{}, expires: map[string]bool{}}
 	s.live = newLive(s)
+	if cfg.Bus != nil {
+		cfg.Bus.Subscribe(busTopic, s.drop)
+	}
 	return s
 }
 
@@ -104,7 +116,7 @@ func (s *Service) Create(ctx context.Context, tenant string, in CreateInput) (Bo
 	if err := s.Store.CreateBoard(ctx, b); err != nil {
 		return Board{}, fmt.Errorf("leaderboards: create: %w", err)
 	}
-	s.forget(tenant)
+	s.forget(ctx, tenant)
 	if err := s.rebuildBoards(ctx, tenant, []Board{b}, nil); err != nil {
 		return Board{}, err
 	}
@@ -132,10 +144,24 @@ func (s *Service) List(ctx context.Context, tenant string) ([]Board, error) {
 	return bs, nil
 }
 
-func (s *Service) forget(tenant string) {
+// forget drops the tenant's cached boards here and on every other node.
+func (s *Service) forget(ctx context.Context, tenant string) {
+	s.drop(tenant)
+	if s.Bus != nil {
+		s.Bus.Publish(ctx, busTopic, tenant)
+	}
+}
+
+// drop forgets the tenant's cached boards ("": every tenant's).
+func (s *Service) drop(tenant string) {
 	s.mu.Lock()
-	delete(s.cache, tenant)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	s.gen++
+	if tenant == "" {
+		clear(s.cache)
+	} else {
+		delete(s.cache, tenant)
+	}
 }
 
 // boards returns the tenant's boards and exclusions, cached briefly: every
@@ -143,6 +169,7 @@ func (s *Service) forget(tenant string) {
 func (s *Service) boards(ctx context.Context, tenant string) (tenantBoards, error) {
 	s.mu.Lock()
 	c, ok := s.cache[tenant]
+	gen := s.gen
 	s.mu.Unlock()
 	if ok && s.Now().Sub(c.at) < boardCacheTTL {
 		return c, nil
@@ -163,7 +190,9 @@ func (s *Service) boards(ctx context.Context, tenant string) (tenantBoards, erro
 		c.excluded[e.Board][e.User] = true
 	}
 	s.mu.Lock()
-	s.cache[tenant] = c
+	if s.gen == gen { // else a change was announced while this load ran
+		s.cache[tenant] = c
+	}
 	s.mu.Unlock()
 	return c, nil
 }

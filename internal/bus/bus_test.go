@@ -1,0 +1,119 @@
+package bus
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/questline/questline/internal/redistest"
+)
+
+// recorder collects what a handler was called with.
+type recorder struct {
+	mu   sync.Mutex
+	keys []string
+}
+
+func (r *recorder) fn(key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.keys = append(r.keys, key)
+}
+
+// wait waits until the handler saw want (in any order, others allowed).
+func (r *recorder) wait(t *testing.T, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		r.mu.Lock()
+		ok := slices.Contains(r.keys, want)
+		r.mu.Unlock()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("handler never saw %q: %q", want, r.keys)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (r *recorder) saw(key string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Contains(r.keys, key)
+}
+
+// TestBuses runs one table against both buses: a publish on one node
+// reaches the topic's handlers on every node, this one included, and no
+// other topic's.
+func TestBuses(t *testing.T) {
+	impls := []struct {
+		name  string
+		nodes func(t *testing.T) []Bus
+	}{
+		{"memory", func(*testing.T) []Bus { return []Bus{NewMemory()} }},
+		{"redis", func(t *testing.T) []Bus {
+			client := redistest.Client(t)
+			var out []Bus
+			for range 2 {
+				b := NewRedis(client, nil)
+				ready := &recorder{}
+				b.Subscribe("ready", ready.fn)
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan struct{})
+				go func() { defer close(done); _ = b.Run(ctx) }()
+				t.Cleanup(func() { cancel(); <-done })
+				ready.wait(t, "") // subscribed: told to drop everything
+				out = append(out, b)
+			}
+			return out
+		}},
+	}
+	for _, impl := range impls {
+		t.Run(impl.name, func(t *testing.T) {
+			nodes := impl.nodes(t)
+			var chs, bgs []*recorder
+			for _, b := range nodes {
+				ch, bg := &recorder{}, &recorder{}
+				b.Subscribe("challenges", ch.fn)
+				b.Subscribe("badges", bg.fn)
+				chs, bgs = append(chs, ch), append(bgs, bg)
+			}
+			nodes[0].Publish(context.Background(), "challenges", "acme")
+			for i := range nodes {
+				chs[i].wait(t, "acme")
+			}
+			nodes[len(nodes)-1].Publish(context.Background(), "badges", "other|x")
+			for i := range nodes {
+				bgs[i].wait(t, "other|x")
+				if chs[i].saw("other|x") || bgs[i].saw("acme") {
+					t.Fatalf("node %d: a topic's handler got another's key", i)
+				}
+			}
+		})
+	}
+}
+
+// TestRedisReconnectDropsEverything: messages sent while a node's pub/sub
+// connection was down are lost, so after go-redis resubscribes the node's
+// handlers are told to drop everything.
+func TestRedisReconnectDropsEverything(t *testing.T) {
+	client := redistest.Client(t)
+	b := NewRedis(client, nil)
+	r := &recorder{}
+	b.Subscribe("challenges", r.fn)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = b.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	r.wait(t, "")
+	r.mu.Lock()
+	r.keys = nil
+	r.mu.Unlock()
+	if err := client.Do(context.Background(), "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, "")
+}
