@@ -11,6 +11,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/questline/questline/auth"
+	"github.com/questline/questline/internal/bus"
 	"github.com/questline/questline/internal/errs"
 )
 
@@ -18,6 +19,8 @@ import (
 type Service struct {
 	store Store
 	now   func() time.Time
+	bus   bus.Bus // nil on a single node without one
+	cache cache
 }
 
 // NewService returns a profile service over store.
@@ -41,6 +44,11 @@ func (s *Service) Put(ctx context.Context, tenant, user string, in Input) (Profi
 	if err := s.store.PutProfile(ctx, p); err != nil {
 		return Profile{}, fmt.Errorf("profiles: put %s: %w", user, err)
 	}
+	key := cacheKey(tenant, user)
+	s.cache.drop(key)
+	if s.bus != nil {
+		s.bus.Publish(ctx, busTopic, key)
+	}
 	return p, nil
 }
 
@@ -56,13 +64,21 @@ func (s *Service) Get(ctx context.Context, tenant, user string) (Profile, error)
 	return ps[0], nil
 }
 
-// Profiles returns the profiles of those users that have one, in one query.
+// Profiles returns the profiles of those users that have one, in at most
+// one query: what this node read lately (a profile, or that there is
+// none) comes from its cache.
 func (s *Service) Profiles(ctx context.Context, tenant string, users []string) ([]Profile, error) {
-	ps, err := s.store.Profiles(ctx, tenant, users)
-	if err != nil {
-		return nil, fmt.Errorf("profiles: get %d: %w", len(users), err)
+	now := s.now()
+	hits, misses, gen := s.cache.lookup(tenant, users, now)
+	if len(misses) == 0 {
+		return hits, nil
 	}
-	return ps, nil
+	ps, err := s.store.Profiles(ctx, tenant, misses)
+	if err != nil {
+		return nil, fmt.Errorf("profiles: get %d: %w", len(misses), err)
+	}
+	s.cache.fill(tenant, misses, ps, gen, now)
+	return append(hits, ps...), nil
 }
 
 // AttributesInput is what a brand sets about a user.

@@ -117,6 +117,7 @@ func (a *app) wire(ctx context.Context) (err error) {
 	// handlers; challenges award badges.
 	a.audit = audit.NewLog(a.store)
 	a.profiles = profiles.NewService(a.store)
+	a.profiles.SetBus(a.bus)
 	var lbLedger ledgerProxy
 	a.leaderboards = leaderboards.NewService(leaderboards.Config{
 		Store: a.store, Engine: a.engine, Ledger: &lbLedger,

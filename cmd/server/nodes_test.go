@@ -16,8 +16,9 @@ const busSettle = 200 * time.Millisecond
 // TestDefinitionChangesReachOtherNodes runs two nodes on one SQLite file
 // and one Redis: a challenge published on node A counts on node B's next
 // event, though B had just cached the tenant's challenges; a board created
-// on A counts B's next credit; and raising max_completions on A reopens
-// the challenge on B for a player who had reached the old cap.
+// on A counts B's next credit; raising max_completions on A reopens the
+// challenge on B for a player who had reached the old cap; and a display
+// name set on A shows on B's board.
 func TestDefinitionChangesReachOtherNodes(t *testing.T) {
 	url := redistest.URL(t)
 	a := startServer(t, map[string]string{"REDIS_URL": url})
@@ -69,6 +70,20 @@ func TestDefinitionChangesReachOtherNodes(t *testing.T) {
 	}
 	if p := b.mine(ann, weekly); p.Completions != 2 {
 		t.Fatalf("completions = %+v", p)
+	}
+
+	// Display names: B caches ann's (none, then "Ann"); a rename on A
+	// shows on B's board at once.
+	top := "/v1/leaderboards/" + board.ID + "/top"
+	if p := b.page(ann, top); len(p.Entries) != 1 || p.Entries[0].Name != "" {
+		t.Fatalf("board before ann has a profile = %+v", p)
+	}
+	for _, name := range []string{"Ann", "Ann B."} {
+		a.must(200, req{method: "PUT", path: "/v1/me/profile", token: ann, body: map[string]any{"name": name}})
+		time.Sleep(busSettle)
+		if p := b.page(ann, top); len(p.Entries) != 1 || p.Entries[0].Name != name {
+			t.Fatalf("node B's board after ann became %q on A = %+v", name, p)
+		}
 	}
 }
 
