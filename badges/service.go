@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -27,16 +26,8 @@ type Service struct {
 	notify Notifier
 	now    func() time.Time
 
-	bus bus.Bus // nil on a single node without one
-
-	mu    sync.Mutex
-	cache map[string]cachedIndex // tenant -> published badges by event type
-	gen   uint64                 // counts invalidations: a load older than one is not cached
-}
-
-type cachedIndex struct {
-	index *rule.Index[Badge]
-	at    time.Time
+	bus   bus.Bus                        // nil on a single node without one
+	cache *bus.Cache[*rule.Index[Badge]] // tenant -> published badges by event type
 }
 
 // indexTTL bounds how long a change made on another node goes unseen by
@@ -53,26 +44,14 @@ const pageSize = 500
 
 // NewService returns a badge service. notify may be nil.
 func NewService(store Store, notify Notifier) *Service {
-	return &Service{store: store, notify: notify, now: time.Now, cache: map[string]cachedIndex{}}
+	return &Service{store: store, notify: notify, now: time.Now, cache: bus.NewCache[*rule.Index[Badge]](indexTTL, 0)}
 }
 
 // SetBus makes every definition change drop the tenant's cached badges on
 // every node of b at once. Call it before the service is used.
 func (s *Service) SetBus(b bus.Bus) {
 	s.bus = b
-	b.Subscribe(busTopic, s.drop)
-}
-
-// drop forgets the tenant's cached badges ("": every tenant's).
-func (s *Service) drop(tenant string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.gen++
-	if tenant == "" {
-		clear(s.cache)
-	} else {
-		delete(s.cache, tenant)
-	}
+	b.Subscribe(busTopic, s.cache.Drop)
 }
 
 // Get returns one badge of the tenant.
@@ -178,7 +157,7 @@ func (s *Service) save(ctx context.Context, b Badge) (Badge, error) {
 	if err != nil {
 		return Badge{}, fmt.Errorf("badges: save %s: %w", b.ID, err)
 	}
-	s.drop(b.Tenant)
+	s.cache.Drop(b.Tenant)
 	if s.bus != nil {
 		s.bus.Publish(ctx, busTopic, b.Tenant)
 	}
@@ -188,24 +167,13 @@ func (s *Service) save(ctx context.Context, b Badge) (Badge, error) {
 // published returns the tenant's published badges indexed by the event
 // types their rules count.
 func (s *Service) published(ctx context.Context, tenant string) (*rule.Index[Badge], error) {
-	s.mu.Lock()
-	c, ok := s.cache[tenant]
-	gen := s.gen
-	s.mu.Unlock()
-	if ok && s.now().Sub(c.at) < indexTTL {
-		return c.index, nil
-	}
-	bs, err := s.all(ctx, tenant, Published)
-	if err != nil {
-		return nil, err
-	}
-	ix := rule.NewIndex(bs, func(b Badge) []string { return b.Rule.EventTypes() })
-	s.mu.Lock()
-	if s.gen == gen { // else a change was announced while this load ran
-		s.cache[tenant] = cachedIndex{index: ix, at: s.now()}
-	}
-	s.mu.Unlock()
-	return ix, nil
+	return s.cache.Get(ctx, tenant, s.now(), func(ctx context.Context) (*rule.Index[Badge], error) {
+		bs, err := s.all(ctx, tenant, Published)
+		if err != nil {
+			return nil, err
+		}
+		return rule.NewIndex(bs, func(b Badge) []string { return b.Rule.EventTypes() }), nil
+	})
 }
 
 // all lists every badge of the tenant with the status ("" for any).

@@ -64,9 +64,7 @@ type Config struct {
 type Service struct {
 	Config
 
-	mu    sync.Mutex
-	cache map[string]cachedActive // tenant -> published challenges by event type
-	gen   uint64                  // counts invalidations: a load older than one is not cached
+	cache *bus.Cache[*rule.Index[Challenge]] // tenant -> published challenges by event type
 
 	// done remembers completions whose effects are all written, so later
 	// events of a finished challenge cost a map lookup instead of writes.
@@ -86,11 +84,6 @@ type completionKey struct {
 // maxDone bounds the completion shortcut's memory.
 const maxDone = 200_000
 
-type cachedActive struct {
-	index *rule.Index[Challenge]
-	at    time.Time
-}
-
 // activeCacheTTL bounds how long a change made on another node goes unseen
 // by this node's event processing if the bus lost its message. Changes
 // made here invalidate at once, and through the bus on the other nodes.
@@ -105,23 +98,11 @@ func NewService(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Service{Config: cfg, cache: map[string]cachedActive{}, done: map[completionKey]string{}}
+	s := &Service{Config: cfg, cache: bus.NewCache[*rule.Index[Challenge]](activeCacheTTL, 0), done: map[completionKey]string{}}
 	if cfg.Bus != nil {
-		cfg.Bus.Subscribe(busTopic, s.drop)
+		cfg.Bus.Subscribe(busTopic, s.cache.Drop)
 	}
 	return s
-}
-
-// drop forgets the tenant's cached definitions ("": every tenant's).
-func (s *Service) drop(tenant string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.gen++
-	if tenant == "" {
-		clear(s.cache)
-	} else {
-		delete(s.cache, tenant)
-	}
 }
 
 // Get returns one challenge of the tenant.
@@ -228,7 +209,7 @@ func (s *Service) save(ctx context.Context, c Challenge) (Challenge, error) {
 	if err != nil {
 		return Challenge{}, fmt.Errorf("challenges: save %s: %w", c.ID, err)
 	}
-	s.drop(c.Tenant)
+	s.cache.Drop(c.Tenant)
 	if s.Bus != nil {
 		s.Bus.Publish(ctx, busTopic, c.Tenant)
 	}
@@ -237,33 +218,26 @@ func (s *Service) save(ctx context.Context, c Challenge) (Challenge, error) {
 
 // active returns the tenant's published challenges counting eventType.
 func (s *Service) active(ctx context.Context, tenant, eventType string) ([]Challenge, error) {
-	s.mu.Lock()
-	c, ok := s.cache[tenant]
-	gen := s.gen
-	s.mu.Unlock()
-	if ok && s.Now().Sub(c.at) < activeCacheTTL {
-		return c.index.For(eventType), nil
-	}
-	var all []Challenge
-	after := ""
-	for {
-		page, err := s.Store.ListChallenges(ctx, tenant, Published, after, 500)
-		if err != nil {
-			return nil, fmt.Errorf("challenges: active: %w", err)
+	ix, err := s.cache.Get(ctx, tenant, s.Now(), func(ctx context.Context) (*rule.Index[Challenge], error) {
+		var all []Challenge
+		after := ""
+		for {
+			page, err := s.Store.ListChallenges(ctx, tenant, Published, after, 500)
+			if err != nil {
+				return nil, fmt.Errorf("challenges: active: %w", err)
+			}
+			all = append(all, page...)
+			if len(page) < 500 {
+				break
+			}
+			after = page[len(page)-1].ID
 		}
-		all = append(all, page...)
-		if len(page) < 500 {
-			break
-		}
-		after = page[len(page)-1].ID
+		return rule.NewIndex(all, func(c Challenge) []string { return c.Rule.EventTypes() }), nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	c = cachedActive{index: rule.NewIndex(all, func(c Challenge) []string { return c.Rule.EventTypes() }), at: s.Now()}
-	s.mu.Lock()
-	if s.gen == gen { // else a change was announced while this load ran
-		s.cache[tenant] = c
-	}
-	s.mu.Unlock()
-	return c.index.For(eventType), nil
+	return ix.For(eventType), nil
 }
 
 func notFound(id string) error {

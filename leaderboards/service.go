@@ -66,17 +66,16 @@ type Service struct {
 	Config
 	live *live
 
+	cache *bus.Cache[tenantBoards] // tenant -> boards
+
 	mu      sync.Mutex
-	cache   map[string]tenantBoards // tenant -> boards
-	gen     uint64                  // counts invalidations: a load older than one is not cached
-	expires map[string]bool         // engine keys whose expiry this node has set
+	expires map[string]bool // engine keys whose expiry this node has set
 }
 
 // tenantBoards is a cached view of a tenant's boards and exclusions.
 type tenantBoards struct {
 	boards   []Board
 	excluded map[string]map[string]bool // board -> user -> excluded
-	at       time.Time
 }
 
 // boardCacheTTL bounds how long another node's new board or exclusion can go
@@ -96,10 +95,10 @@ func NewService(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Service{Config: cfg, cache: map[string]tenantBoards{}, expires: map[string]bool{}}
+	s := &Service{Config: cfg, cache: bus.NewCache[tenantBoards](boardCacheTTL, 0), expires: map[string]bool{}}
 	s.live = newLive(s)
 	if cfg.Bus != nil {
-		cfg.Bus.Subscribe(busTopic, s.drop)
+		cfg.Bus.Subscribe(busTopic, s.cache.Drop)
 	}
 	return s
 }
@@ -146,55 +145,33 @@ func (s *Service) List(ctx context.Context, tenant string) ([]Board, error) {
 
 // forget drops the tenant's cached boards here and on every other node.
 func (s *Service) forget(ctx context.Context, tenant string) {
-	s.drop(tenant)
+	s.cache.Drop(tenant)
 	if s.Bus != nil {
 		s.Bus.Publish(ctx, busTopic, tenant)
-	}
-}
-
-// drop forgets the tenant's cached boards ("": every tenant's).
-func (s *Service) drop(tenant string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.gen++
-	if tenant == "" {
-		clear(s.cache)
-	} else {
-		delete(s.cache, tenant)
 	}
 }
 
 // boards returns the tenant's boards and exclusions, cached briefly: every
 // write consults them.
 func (s *Service) boards(ctx context.Context, tenant string) (tenantBoards, error) {
-	s.mu.Lock()
-	c, ok := s.cache[tenant]
-	gen := s.gen
-	s.mu.Unlock()
-	if ok && s.Now().Sub(c.at) < boardCacheTTL {
-		return c, nil
-	}
-	bs, err := s.List(ctx, tenant)
-	if err != nil {
-		return tenantBoards{}, err
-	}
-	ex, err := s.Store.Exclusions(ctx, tenant, "")
-	if err != nil {
-		return tenantBoards{}, fmt.Errorf("leaderboards: exclusions: %w", err)
-	}
-	c = tenantBoards{boards: bs, excluded: map[string]map[string]bool{}, at: s.Now()}
-	for _, e := range ex {
-		if c.excluded[e.Board] == nil {
-			c.excluded[e.Board] = map[string]bool{}
+	return s.cache.Get(ctx, tenant, s.Now(), func(ctx context.Context) (tenantBoards, error) {
+		bs, err := s.List(ctx, tenant)
+		if err != nil {
+			return tenantBoards{}, err
 		}
-		c.excluded[e.Board][e.User] = true
-	}
-	s.mu.Lock()
-	if s.gen == gen { // else a change was announced while this load ran
-		s.cache[tenant] = c
-	}
-	s.mu.Unlock()
-	return c, nil
+		ex, err := s.Store.Exclusions(ctx, tenant, "")
+		if err != nil {
+			return tenantBoards{}, fmt.Errorf("leaderboards: exclusions: %w", err)
+		}
+		c := tenantBoards{boards: bs, excluded: map[string]map[string]bool{}}
+		for _, e := range ex {
+			if c.excluded[e.Board] == nil {
+				c.excluded[e.Board] = map[string]bool{}
+			}
+			c.excluded[e.Board][e.User] = true
+		}
+		return c, nil
+	})
 }
 
 // Earned moves the user on every points board the ledger entry counts for.

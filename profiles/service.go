@@ -20,11 +20,13 @@ type Service struct {
 	store Store
 	now   func() time.Time
 	bus   bus.Bus // nil on a single node without one
-	cache cache
+	cache *bus.Cache[cached]
 }
 
 // NewService returns a profile service over store.
-func NewService(store Store) *Service { return &Service{store: store, now: time.Now} }
+func NewService(store Store) *Service {
+	return &Service{store: store, now: time.Now, cache: newCache()}
+}
 
 // Input is what a user sets of their profile.
 type Input struct {
@@ -45,7 +47,7 @@ func (s *Service) Put(ctx context.Context, tenant, user string, in Input) (Profi
 		return Profile{}, fmt.Errorf("profiles: put %s: %w", user, err)
 	}
 	key := cacheKey(tenant, user)
-	s.cache.drop(key)
+	s.cache.Drop(key)
 	if s.bus != nil {
 		s.bus.Publish(ctx, busTopic, key)
 	}
@@ -69,16 +71,35 @@ func (s *Service) Get(ctx context.Context, tenant, user string) (Profile, error)
 // none) comes from its cache.
 func (s *Service) Profiles(ctx context.Context, tenant string, users []string) ([]Profile, error) {
 	now := s.now()
-	hits, misses, gen := s.cache.lookup(tenant, users, now)
+	var out []Profile
+	var misses []string
+	var gen uint64
+	for i, u := range users {
+		c, ok, g := s.cache.Lookup(cacheKey(tenant, u), now)
+		if i == 0 {
+			gen = g // the oldest: what is read below is kept only if nothing changed since
+		}
+		switch {
+		case !ok:
+			misses = append(misses, u)
+		case c.found:
+			out = append(out, c.p)
+		}
+	}
 	if len(misses) == 0 {
-		return hits, nil
+		return out, nil
 	}
 	ps, err := s.store.Profiles(ctx, tenant, misses)
 	if err != nil {
 		return nil, fmt.Errorf("profiles: get %d: %w", len(misses), err)
 	}
-	s.cache.fill(tenant, misses, ps, gen, now)
-	return append(hits, ps...), nil
+	for _, u := range misses {
+		s.cache.Keep(cacheKey(tenant, u), cached{}, gen, now)
+	}
+	for _, p := range ps {
+		s.cache.Keep(cacheKey(tenant, p.User), cached{p: p, found: true}, gen, now)
+	}
+	return append(out, ps...), nil
 }
 
 // AttributesInput is what a brand sets about a user.

@@ -117,3 +117,55 @@ func TestRedisReconnectDropsEverything(t *testing.T) {
 	}
 	r.wait(t, "")
 }
+
+// TestCache: a value is loaded once per TTL; Drop forgets one key or all;
+// a load that raced a Drop is returned but not kept, so it cannot hide
+// the change; past max keys the cache starts afresh.
+func TestCache(t *testing.T) {
+	ctx := context.Background()
+	c := NewCache[int](time.Minute, 3)
+	now := time.Now()
+	loads := 0
+	get := func(key string, at time.Time) int {
+		t.Helper()
+		v, err := c.Get(ctx, key, at, func(context.Context) (int, error) { loads++; return loads, nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if get("a", now) != 1 || get("a", now) != 1 || loads != 1 {
+		t.Fatalf("cached value reloaded: %d loads", loads)
+	}
+	if get("a", now.Add(time.Minute)) != 2 {
+		t.Fatal("a value past its TTL was not reloaded")
+	}
+	get("b", now)
+	c.Drop("a")
+	if get("a", now) != 4 || get("b", now) != 3 {
+		t.Fatal("Drop forgot the wrong key")
+	}
+	c.Drop("")
+	if get("b", now) != 5 {
+		t.Fatal(`Drop("") kept a key`)
+	}
+
+	// A Drop while a load runs: its value is served once, not kept.
+	v, err := c.Get(ctx, "r", now, func(context.Context) (int, error) { c.Drop("r"); return 100, nil })
+	if err != nil || v != 100 {
+		t.Fatalf("racing load = %d, %v", v, err)
+	}
+	if get("r", now) == 100 {
+		t.Fatal("a load that raced a Drop was kept")
+	}
+
+	for _, k := range []string{"x", "y", "z", "w"} {
+		get(k, now)
+	}
+	c.mu.Lock()
+	n := len(c.entries)
+	c.mu.Unlock()
+	if n > 3 {
+		t.Fatalf("%d entries, want at most 3", n)
+	}
+}
