@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -9,7 +8,6 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/questline/questline/auth"
 	"github.com/questline/questline/internal/redistest"
@@ -29,15 +27,7 @@ func TestPushesAfterRedisFlush(t *testing.T) {
 	s.event(ann, "s2", map[string]any{"type": "share"})
 	before := readFrames(t, ws, 2, "progress")
 
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc := redis.NewClient(opts)
-	defer rc.Close()
-	if err := rc.FlushAll(context.Background()).Err(); err != nil {
-		t.Fatal(err)
-	}
+	flushRedis(t, url)
 	s.event(ann, "s3", map[string]any{"type": "share"})
 	got := readFrames(t, ws, 2, "resume-gap", "progress")
 	if got[0].Type != "resume-gap" || got[1].Type != "progress" || got[1].Seq != 1 ||
