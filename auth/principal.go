@@ -37,11 +37,14 @@ func (r Role) Valid() bool {
 // credential.
 type Principal struct {
 	Tenant  string
-	Subject string    // user id (JWT sub); "key:<id>" for an API key
-	Roles   []Role    // empty for API keys
-	APIKey  bool      // an X-API-Key caller (a brand back end): may act for any user of the tenant
-	Scopes  []string  // API key scopes, e.g. "events:write", "manage"
-	Expires time.Time // a token's exp; zero for API keys
+	Subject string   // user id (JWT sub); "key:<id>" for an API key
+	Roles   []Role   // empty for API keys
+	APIKey  bool     // an X-API-Key caller (a brand back end): may act for any user of the tenant
+	Scopes  []string // API key scopes, e.g. "events:write", "manage"
+
+	// Expires is a token's exp (a live connection ends then); zero for
+	// API keys.
+	Expires time.Time
 }
 
 // Has reports whether p holds role r. Admins hold every role; no other
