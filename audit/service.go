@@ -27,13 +27,12 @@ func (l *Log) Append(ctx context.Context, e Entry) error {
 
 // Routes registers the audit API: managers read their tenant's log.
 func Routes(api huma.API, l *Log) {
-	huma.Register(api, huma.Operation{
+	auth.Register(api, huma.Operation{
 		OperationID: "list-audit", Method: http.MethodGet, Path: "/v1/audit",
 		Summary: "Audit log, newest first (manager)", Tags: []string{"audit"},
-		Security:    []map[string][]string{{"bearer": {}}},
 		Description: "Sensitive actions by managers and moderators, such as taking a user off a leaderboard.",
-	}, func(ctx context.Context, in *logQuery) (*logPage, error) {
-		p, err := auth.Require(ctx, auth.Manager)
+	}, auth.Managers, func(ctx context.Context, in *logQuery) (*logPage, error) {
+		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err
 		}

@@ -69,7 +69,8 @@ func SecuritySchemes() map[string]*huma.SecurityScheme {
 		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT",
 			Description: "JWT with sub (user), tid (tenant) and roles (player, moderator, manager, admin)."},
 		"apiKey": {Type: "apiKey", In: "header", Name: HeaderAPIKey,
-			Description: "Per-tenant key of a brand back end, created by an admin, with scopes events:write and/or manage."},
+			Description: "Per-tenant key of a brand back end, created by an admin. Scopes: events:write (send any event type for any user: a POS) " +
+				"and manage (everything a manager does, reads included). Each operation lists the scopes it admits (x-questline-access)."},
 	}
 }
 
@@ -77,16 +78,15 @@ func SecuritySchemes() map[string]*huma.SecurityScheme {
 // DELETE /v1/api-keys/{id}. Every one needs an admin JWT and acts in the
 // admin's tenant.
 func Routes(api huma.API, keys *Keys) {
-	sec := []map[string][]string{{"bearer": {}}}
 	tags := []string{"auth"}
-	huma.Register(api, huma.Operation{
-		OperationID: "create-api-key", Method: http.MethodPost, Path: "/v1/api-keys", Tags: tags, Security: sec,
+	Register(api, huma.Operation{
+		OperationID: "create-api-key", Method: http.MethodPost, Path: "/v1/api-keys", Tags: tags,
 		Summary: "Create an API key (admin)", DefaultStatus: http.StatusCreated,
 		Description: "Creates a key for a brand back end in the caller's tenant. The key itself is in this " +
 			"response once and never again: only its hash is stored.",
 		Errors: []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity},
-	}, func(ctx context.Context, in *createKeyInput) (*createdKeyOutput, error) {
-		p, err := Require(ctx, Admin)
+	}, Admins, func(ctx context.Context, in *createKeyInput) (*createdKeyOutput, error) {
+		p, err := Require(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -98,13 +98,13 @@ func Routes(api huma.API, keys *Keys) {
 		out.Body.APIKey, out.Body.Key = k, plain
 		return out, nil
 	})
-	huma.Register(api, huma.Operation{
-		OperationID: "list-api-keys", Method: http.MethodGet, Path: "/v1/api-keys", Tags: tags, Security: sec,
+	Register(api, huma.Operation{
+		OperationID: "list-api-keys", Method: http.MethodGet, Path: "/v1/api-keys", Tags: tags,
 		Summary:     "List API keys (admin)",
 		Description: "Lists the keys of the caller's tenant, revoked ones included, oldest first. Keys are never shown.",
 		Errors:      []int{http.StatusUnauthorized, http.StatusForbidden},
-	}, func(ctx context.Context, _ *struct{}) (*listKeysOutput, error) {
-		p, err := Require(ctx, Admin)
+	}, Admins, func(ctx context.Context, _ *struct{}) (*listKeysOutput, error) {
+		p, err := Require(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -116,14 +116,14 @@ func Routes(api huma.API, keys *Keys) {
 		out.Body.Keys = append([]APIKey{}, ks...)
 		return out, nil
 	})
-	huma.Register(api, huma.Operation{
-		OperationID: "revoke-api-key", Method: http.MethodDelete, Path: "/v1/api-keys/{id}", Tags: tags, Security: sec,
+	Register(api, huma.Operation{
+		OperationID: "revoke-api-key", Method: http.MethodDelete, Path: "/v1/api-keys/{id}", Tags: tags,
 		Summary: "Revoke an API key (admin)", DefaultStatus: http.StatusNoContent,
 		Description: "Revokes a key of the caller's tenant. Every node rejects it within 30 seconds. " +
 			"Revoking a revoked key succeeds.",
 		Errors: []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound},
-	}, func(ctx context.Context, in *revokeKeyInput) (*struct{}, error) {
-		p, err := Require(ctx, Admin)
+	}, Admins, func(ctx context.Context, in *revokeKeyInput) (*struct{}, error) {
+		p, err := Require(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -137,7 +137,7 @@ func Routes(api huma.API, keys *Keys) {
 type createKeyInput struct {
 	Body struct {
 		Name   string   `json:"name" minLength:"1" maxLength:"100" doc:"What the key is for." example:"POS integration"`
-		Scopes []string `json:"scopes" minItems:"1" maxItems:"8" enum:"events:write,manage" doc:"events:write (send any event type for any user), manage (manager actions)."`
+		Scopes []string `json:"scopes" minItems:"1" maxItems:"8" enum:"events:write,manage" doc:"events:write (send any event type for any user), manage (everything a manager does: challenges, badges, boards, exclusions, user attributes, audit log, and every read)."`
 	}
 }
 

@@ -55,6 +55,7 @@ func newTestServer(t *testing.T, withKeys bool) *testServer {
 	cfg := huma.DefaultConfig("Questline auth test", "1.0.0")
 	cfg.Components.SecuritySchemes = SecuritySchemes()
 	s.api = humafiber.New(s.app, cfg)
+	s.api.UseMiddleware(AccessMiddleware(s.api))
 	Routes(s.api, s.keys)
 	return s
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -53,7 +54,8 @@ const (
 	// ScopeEventsWrite lets a back end send any event type, trusted ones
 	// included, for any user of its tenant.
 	ScopeEventsWrite = "events:write"
-	// ScopeManage lets a back end do what a manager does.
+	// ScopeManage lets a back end do what a manager does: every route
+	// declared Managers or Readers admits it. It never manages API keys.
 	ScopeManage = "manage"
 )
 
@@ -78,6 +80,16 @@ const (
 	// maxCachedKeys bounds the cache; keys are few, so this only guards
 	// against churn.
 	maxCachedKeys = 10_000
+	// unknownKeyTTL is how long a presented key the store does not hold is
+	// refused without asking the store again: a client retrying a bad key
+	// costs a hash, not a lookup. A key created on this node is cleared at
+	// once; one created elsewhere cannot have been presented before its
+	// creation, but would work here within this time if it had.
+	unknownKeyTTL = 5 * time.Second
+	// maxUnknownKeys bounds the negative cache: random keys fill it, so
+	// when full it is emptied (the per-client limit on failed
+	// authentications bounds the lookups that then follow).
+	maxUnknownKeys = 10_000
 	// storeTimeout bounds each key lookup: fasthttp does not cancel a
 	// request's context when the client goes away.
 	storeTimeout = 5 * time.Second
@@ -86,11 +98,13 @@ const (
 // Keys creates, authenticates, lists and revokes API keys. It is safe for
 // concurrent use.
 type Keys struct {
-	store KeyStore
-	now   func() time.Time
+	store  KeyStore
+	now    func() time.Time
+	random io.Reader // crypto/rand.Reader, but for tests
 
-	mu    sync.Mutex
-	cache map[string]cachedKey // by hash
+	mu      sync.Mutex
+	cache   map[string]cachedKey // by hash
+	unknown map[string]time.Time // hashes the store did not hold, and when it said so
 }
 
 type cachedKey struct {
@@ -100,7 +114,7 @@ type cachedKey struct {
 
 // NewKeys returns the API key service over store.
 func NewKeys(store KeyStore) *Keys {
-	return &Keys{store: store, now: time.Now, cache: map[string]cachedKey{}}
+	return &Keys{store: store, now: time.Now, random: rand.Reader, cache: map[string]cachedKey{}, unknown: map[string]time.Time{}}
 }
 
 // Create makes a key for tenant and returns it with its plaintext
@@ -125,7 +139,7 @@ func (k *Keys) Create(ctx context.Context, tenant, name string, scopes []string)
 		}
 	}
 	raw := make([]byte, keyBytes)
-	if _, err := rand.Read(raw); err != nil {
+	if _, err := io.ReadFull(k.random, raw); err != nil {
 		return APIKey{}, "", fmt.Errorf("auth: create key: %w", err)
 	}
 	plain := keyPrefix + hex.EncodeToString(raw)
@@ -140,6 +154,9 @@ func (k *Keys) Create(ctx context.Context, tenant, name string, scopes []string)
 	if err := k.store.CreateAPIKey(ctx, key); err != nil {
 		return APIKey{}, "", fmt.Errorf("auth: create key: %w", err)
 	}
+	k.mu.Lock()
+	delete(k.unknown, key.Hash)
+	k.mu.Unlock()
 	return key, plain, nil
 }
 
@@ -177,18 +194,31 @@ func (k *Keys) Authenticate(ctx context.Context, presented string) (Principal, e
 	return Principal{Tenant: key.Tenant, Subject: "key:" + key.ID, APIKey: true, Scopes: slices.Clone(key.Scopes)}, nil
 }
 
-// lookup finds a key by hash, through the cache.
+// lookup finds a key by hash, through the caches of known and unknown
+// keys.
 func (k *Keys) lookup(ctx context.Context, hash string) (APIKey, error) {
 	now := k.now()
 	k.mu.Lock()
 	c, ok := k.cache[hash]
+	at, unknown := k.unknown[hash]
 	k.mu.Unlock()
 	if ok && now.Sub(c.at) < keyCacheTTL {
 		return c.key, nil
 	}
+	if unknown && now.Sub(at) < unknownKeyTTL {
+		return APIKey{}, fmt.Errorf("auth: key lookup: %w (cached)", errs.ErrNotFound)
+	}
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
 	key, err := k.store.APIKeyByHash(ctx, hash)
+	if errors.Is(err, errs.ErrNotFound) {
+		k.mu.Lock()
+		if len(k.unknown) >= maxUnknownKeys {
+			clear(k.unknown)
+		}
+		k.unknown[hash] = now
+		k.mu.Unlock()
+	}
 	if err != nil {
 		return APIKey{}, err
 	}

@@ -301,3 +301,59 @@ func TestKeyStoreFailure(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownKeyCache: a bad key presented again within the negative
+// cache's TTL costs no store lookup; a key the store learns of another way
+// works once the TTL has passed, and one created on this node at once.
+func TestUnknownKeyCache(t *testing.T) {
+	ctx := context.Background()
+	store := &keyStore{}
+	keys := NewKeys(store)
+	now := time.Now()
+	keys.now = func() time.Time { return now }
+	bad := "ql_" + strings.Repeat("0", 64)
+	for range 5 {
+		_, err := keys.Authenticate(ctx, bad)
+		wantCode(t, err, "invalid-api-key")
+	}
+	if store.lookups != 1 {
+		t.Fatalf("%d store lookups for 5 tries of one unknown key, want 1", store.lookups)
+	}
+
+	// Another node created it (only possible in principle: its plaintext
+	// is shown once, after creation).
+	other := NewKeys(store)
+	other.random = strings.NewReader(strings.Repeat("\x00", keyBytes))
+	if _, plain, err := other.Create(ctx, "acme", "pos", []string{ScopeEventsWrite}); err != nil || plain != bad {
+		t.Fatalf("Create = %q, %v", plain, err)
+	}
+	_, err := keys.Authenticate(ctx, bad)
+	wantCode(t, err, "invalid-api-key")
+	now = now.Add(unknownKeyTTL)
+	if p, err := keys.Authenticate(ctx, bad); err != nil || p.Tenant != "acme" {
+		t.Fatalf("key created elsewhere after the TTL: %+v, %v", p, err)
+	}
+
+	// Created on this node: cleared at once.
+	bad2 := "ql_" + strings.Repeat("01", 32)
+	_, err = keys.Authenticate(ctx, bad2)
+	wantCode(t, err, "invalid-api-key")
+	keys.random = strings.NewReader(strings.Repeat("\x01", keyBytes))
+	if _, plain, err := keys.Create(ctx, "acme", "pos2", []string{ScopeEventsWrite}); err != nil || plain != bad2 {
+		t.Fatalf("Create = %q, %v", plain, err)
+	}
+	if p, err := keys.Authenticate(ctx, bad2); err != nil || p.Tenant != "acme" {
+		t.Fatalf("key created on this node while cached unknown: %+v, %v", p, err)
+	}
+
+	// Bounded: a flood of random keys never grows the cache past its cap.
+	for i := range maxUnknownKeys + 10 {
+		_, _ = keys.Authenticate(ctx, fmt.Sprintf("ql_%064x", i+100))
+	}
+	keys.mu.Lock()
+	n := len(keys.unknown)
+	keys.mu.Unlock()
+	if n > maxUnknownKeys {
+		t.Fatalf("negative cache holds %d entries, cap %d", n, maxUnknownKeys)
+	}
+}

@@ -99,7 +99,9 @@ func errUnauthorized() *errs.Error {
 // credential gets an Unauthorized error, one whose credential the
 // middleware rejected gets that rejection (e.g. "token-expired"), and a
 // caller without the role gets Forbidden. API keys hold no roles: they
-// pass only a Require without roles, and RequireScope.
+// pass only a Require without roles. Routes declare who they admit with
+// an Access instead (see Register); handlers call Require(ctx) for the
+// caller.
 func Require(ctx context.Context, roles ...Role) (Principal, error) {
 	p, ok := FromContext(ctx)
 	if !ok {
@@ -122,29 +124,6 @@ func Require(ctx context.Context, roles ...Role) (Principal, error) {
 		}
 	}
 	return Principal{}, errs.New(errs.Forbidden, "forbidden", "this action needs the %s role", roleList(roles))
-}
-
-// RequireScope admits an API key with scope, or a person (JWT) with one of
-// roles. An API key never passes on roles, nor a person on scopes.
-func RequireScope(ctx context.Context, scope string, roles ...Role) (Principal, error) {
-	p, err := Require(ctx)
-	if err != nil {
-		return Principal{}, err
-	}
-	if p.HasScope(scope) {
-		return p, nil
-	}
-	if !p.APIKey {
-		for _, r := range roles {
-			if p.Has(r) {
-				return p, nil
-			}
-		}
-	}
-	if len(roles) == 0 {
-		return Principal{}, errs.New(errs.Forbidden, "forbidden", "this action needs an API key with the %s scope", scope)
-	}
-	return Principal{}, errs.New(errs.Forbidden, "forbidden", "this action needs the %s scope or the %s role", scope, roleList(roles))
 }
 
 // roleList renders roles for an error message: "manager or admin".

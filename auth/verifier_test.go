@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -498,6 +499,28 @@ func TestVerifiedCache(t *testing.T) {
 	v.now = func() time.Time { return time.Now().Add(2 * time.Minute) }
 	_, err = v.Verify(tok)
 	wantCode(t, err, "token-expired")
+
+	// An expired token replayed costs no signature check.
+	checks := 0
+	keyfunc := v.keyfunc
+	v.keyfunc = func(t *jwt.Token) (any, error) { checks++; return keyfunc(t) }
+	old := sign(t, jwt.SigningMethodHS256, secret, claimsFor(map[string]any{"exp": time.Now().Add(-time.Hour).Unix()}), "")
+	for range 3 {
+		_, err = v.Verify(old)
+		wantCode(t, err, "token-expired")
+	}
+	if checks != 1 {
+		t.Fatalf("%d signature checks for an expired token sent 3 times, want 1", checks)
+	}
+	// A forged token is never cached as anything.
+	forged := old[:len(old)-2] + "xx"
+	for range 2 {
+		_, err = v.Verify(forged)
+		wantCode(t, err, "invalid-token")
+	}
+	if checks != 3 {
+		t.Fatalf("%d signature checks, want a check per forged try", checks)
+	}
 }
 
 // FuzzVerify: no input panics the verifier, every rejection is an
@@ -528,4 +551,171 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("Verify(%q) error %v is not Unauthorized", tok, err)
 		}
 	})
+}
+
+// TestIdentityProviderSubjects: the subjects real identity providers issue
+// verify as they are, and Mint accepts them too.
+func TestIdentityProviderSubjects(t *testing.T) {
+	v, err := NewVerifier(context.Background(), JWTConfig{Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []string{"auth0|abc123", "google-oauth2|1234", "user@example.com", "samlp|corp|jürgen"} {
+		p, err := v.Verify(sign(t, jwt.SigningMethodHS256, secret, claimsFor(map[string]any{"sub": sub}), ""))
+		if err != nil || p.Subject != sub {
+			t.Errorf("Verify sub %q = %+v, %v", sub, p, err)
+		}
+		tok, err := Mint(secret, sub, "acme", nil, time.Minute)
+		if err != nil {
+			t.Fatalf("Mint %q: %v", sub, err)
+		}
+		if p, err := v.Verify(tok); err != nil || p.Subject != sub {
+			t.Errorf("Verify minted %q = %+v, %v", sub, p, err)
+		}
+	}
+	for _, sub := range []string{"a b", "a\x00", "\xff"} {
+		_, err := v.Verify(sign(t, jwt.SigningMethodHS256, secret, claimsFor(map[string]any{"sub": sub}), ""))
+		wantCode(t, err, "invalid-token")
+	}
+}
+
+func TestClaimNames(t *testing.T) {
+	const tenantClaim, rolesClaim = "https://questline.dev/tenant", "cognito:groups"
+	tests := []struct {
+		name   string
+		cfg    JWTConfig
+		claims map[string]any // over claimsFor
+		tenant string         // "" = refused
+		roles  []Role
+	}{
+		{"defaults", JWTConfig{}, nil, "acme", []Role{Player}},
+		{"namespaced tenant and groups", JWTConfig{TenantClaim: tenantClaim, RolesClaim: rolesClaim},
+			map[string]any{"tid": nil, "roles": nil, tenantClaim: "acme", rolesClaim: []string{"manager"}}, "acme", []Role{Manager}},
+		{"azure tid ignored with a configured claim", JWTConfig{TenantClaim: tenantClaim},
+			map[string]any{"tid": "72f988bf-86f1-41af-91ab-2d7cd011db47", tenantClaim: "acme"}, "acme", []Role{Player}},
+		{"azure tid alone does not name our tenant", JWTConfig{TenantClaim: tenantClaim},
+			map[string]any{"tid": "72f988bf-86f1-41af-91ab-2d7cd011db47"}, "", nil},
+		{"roles claim ignored with groups configured", JWTConfig{RolesClaim: rolesClaim},
+			map[string]any{"roles": []string{"admin"}}, "acme", []Role{Player}},
+		{"groups with unknown values", JWTConfig{RolesClaim: rolesClaim},
+			map[string]any{rolesClaim: []string{"eu-west-1_users", "moderator"}}, "acme", []Role{Moderator}},
+		{"groups not an array", JWTConfig{RolesClaim: rolesClaim}, map[string]any{rolesClaim: "admin"}, "", nil},
+		{"namespaced tenant not a string", JWTConfig{TenantClaim: tenantClaim}, map[string]any{tenantClaim: []string{"acme"}}, "", nil},
+		{"fixed tenant, no tenant claim", JWTConfig{Tenant: "brand"}, map[string]any{"tid": nil}, "brand", []Role{Player}},
+		{"fixed tenant, same tenant claimed", JWTConfig{Tenant: "brand"}, map[string]any{"tid": "brand"}, "brand", []Role{Player}},
+		{"fixed tenant, another tenant claimed", JWTConfig{Tenant: "brand"}, map[string]any{"tid": "acme"}, "", nil},
+		{"fixed tenant, claim not a string", JWTConfig{Tenant: "brand"}, map[string]any{"tid": 7}, "", nil},
+		{"fixed tenant with a namespaced claim ignores tid", JWTConfig{Tenant: "brand", TenantClaim: tenantClaim},
+			map[string]any{"tid": "azure-directory"}, "brand", []Role{Player}},
+		{"fixed tenant with a namespaced claim naming another", JWTConfig{Tenant: "brand", TenantClaim: tenantClaim},
+			map[string]any{tenantClaim: "acme"}, "", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.Secret = secret
+			v, err := NewVerifier(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := v.Verify(sign(t, jwt.SigningMethodHS256, secret, claimsFor(tc.claims), ""))
+			if tc.tenant == "" {
+				wantCode(t, err, "invalid-token")
+				return
+			}
+			if err != nil || p.Tenant != tc.tenant || !slices.Equal(p.Roles, tc.roles) {
+				t.Fatalf("Verify = %+v, %v; want tenant %s roles %v", p, err, tc.tenant, tc.roles)
+			}
+		})
+	}
+}
+
+func TestClaimConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  JWTConfig
+	}{
+		{"tenant claim is sub", JWTConfig{TenantClaim: "sub"}},
+		{"roles claim is exp", JWTConfig{RolesClaim: "exp"}},
+		{"same claim for both", JWTConfig{TenantClaim: "groups", RolesClaim: "groups"}},
+		{"claim with spaces", JWTConfig{TenantClaim: " tid"}},
+		{"fixed tenant with a bar", JWTConfig{Tenant: "a|b"}},
+		{"fixed tenant too long", JWTConfig{Tenant: strings.Repeat("t", 129)}},
+		{"JWKS over plain http", JWTConfig{JWKSURL: "http://idp.example/.well-known/jwks.json"}},
+		{"JWKS over http to a private address", JWTConfig{JWKSURL: "http://10.0.0.8/jwks"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.Secret = secret
+			if _, err := NewVerifier(context.Background(), cfg); err == nil || !strings.HasPrefix(err.Error(), "auth: ") || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("NewVerifier error = %v, want one auth: line", err)
+			}
+		})
+	}
+	// Plain http is fine on loopback (a sidecar); the fetch may fail at
+	// start and is retried on the first token.
+	for _, u := range []string{"http://localhost:1/jwks", "http://127.0.0.1:1/jwks", "http://[::1]:1/jwks"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		if _, err := NewVerifier(ctx, JWTConfig{JWKSURL: u}); err != nil {
+			t.Errorf("NewVerifier(%s): %v", u, err)
+		}
+		cancel()
+	}
+}
+
+// rotatingJWKS serves whichever key set was set last.
+type rotatingJWKS struct {
+	*httptest.Server
+	mu   sync.Mutex
+	body []byte
+}
+
+func (s *rotatingJWKS) set(t *testing.T, keys ...map[string]string) {
+	body, err := json.Marshal(map[string]any{"keys": keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.body = body
+	s.mu.Unlock()
+}
+
+// TestRemovedKeyRefused: a token verified (and cached) while its key was
+// in the JWKS is refused once a fetch shows the key gone, here the fetch a
+// token with the new key id triggers.
+func TestRemovedKeyRefused(t *testing.T) {
+	old, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	next, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	srv := &rotatingJWKS{}
+	srv.set(t, ecJWK("k1", old))
+	srv.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(srv.body)
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v, err := NewVerifier(ctx, JWTConfig{JWKSURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldTok := sign(t, jwt.SigningMethodES256, old, claimsFor(nil), "k1")
+	for range 2 { // the second answer comes from the cache
+		if _, err := v.Verify(oldTok); err != nil {
+			t.Fatalf("token of the current key: %v", err)
+		}
+	}
+	srv.set(t, ecJWK("k2", next)) // k1 is compromised and withdrawn
+	if _, err := v.Verify(sign(t, jwt.SigningMethodES256, next, claimsFor(map[string]any{"sub": "bob"}), "k2")); err != nil {
+		t.Fatalf("token of the new key: %v", err)
+	}
+	start := time.Now()
+	_, err = v.Verify(oldTok)
+	wantCode(t, err, "invalid-token")
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("refusing the removed key took %s", d)
+	}
 }

@@ -19,6 +19,7 @@ func TestRoutes(t *testing.T) {
 	f := newFixture(t)
 	_, api := humatest.New(t)
 	httpx.InstallErrors(slog.New(slog.DiscardHandler))
+	api.UseMiddleware(auth.AccessMiddleware(api))
 	badges.Routes(api, f.svc)
 	as := func(user string, roles ...auth.Role) context.Context {
 		return auth.WithPrincipal(context.Background(), auth.Principal{Tenant: tenant, Subject: user, Roles: roles})

@@ -13,34 +13,33 @@ import (
 
 // Routes registers the challenge API.
 func Routes(api huma.API, s *Service) {
-	sec := []map[string][]string{{"bearer": {}}}
 	tags := []string{"challenges"}
-	huma.Register(api, huma.Operation{
+	auth.Register(api, huma.Operation{
 		OperationID: "create-challenge", Method: http.MethodPost, Path: "/v1/challenges",
-		Summary: "Create a draft challenge (manager)", Tags: tags, Security: sec, DefaultStatus: http.StatusCreated,
+		Summary: "Create a draft challenge (manager)", Tags: tags, DefaultStatus: http.StatusCreated,
 		Description: "A challenge is a rule (goals over the event stream: count, sum of a prop, distinct values of a prop, with filters; " +
 			"several goals, optionally ordered as steps; a window with start/end, a rolling span or a daily/weekly/monthly recurrence " +
 			"in a time zone) and a reward (points, a badge, unlockable content). Events count by occurred_at: one arriving late still " +
 			"counts for its period if it arrives within 24 h of the period's end. A bad rule answers 422 naming the field, " +
 			"e.g. body.rule.goals[0].target.",
-	}, func(ctx context.Context, in *struct{ Body Definition }) (*challengeOutput, error) {
-		p, err := auth.Require(ctx, auth.Manager)
+	}, auth.Managers, func(ctx context.Context, in *struct{ Body Definition }) (*challengeOutput, error) {
+		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err
 		}
 		return one(s.Create(ctx, p.Tenant, in.Body))
 	})
-	huma.Register(api, huma.Operation{
+	auth.Register(api, huma.Operation{
 		OperationID: "list-challenges", Method: http.MethodGet, Path: "/v1/challenges",
-		Summary: "List challenges", Tags: tags, Security: sec,
+		Summary: "List challenges", Tags: tags,
 		Description: "Managers see every challenge; players see published ones.",
-	}, func(ctx context.Context, in *challengeListInput) (*challengeListOutput, error) {
+	}, auth.Readers, func(ctx context.Context, in *challengeListInput) (*challengeListOutput, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err
 		}
 		status := in.Status
-		if !p.Has(auth.Manager) {
+		if !auth.Managers.Admits(p) {
 			status = Published
 		}
 		cs, err := s.List(ctx, p.Tenant, status, in.Cursor, in.Limit+1)
@@ -51,33 +50,33 @@ func Routes(api huma.API, s *Service) {
 		out.Body.Challenges, out.Body.NextCursor = httpx.Page(cs, in.Limit, func(c Challenge) string { return c.ID })
 		return out, nil
 	})
-	huma.Register(api, huma.Operation{
+	auth.Register(api, huma.Operation{
 		OperationID: "get-challenge", Method: http.MethodGet, Path: "/v1/challenges/{id}",
-		Summary: "Get a challenge", Tags: tags, Security: sec,
-	}, func(ctx context.Context, in *idInput) (*challengeOutput, error) {
+		Summary: "Get a challenge", Tags: tags,
+	}, auth.Readers, func(ctx context.Context, in *idInput) (*challengeOutput, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err
 		}
 		c, err := s.Get(ctx, p.Tenant, in.ID)
-		if err == nil && c.Status == Draft && !p.Has(auth.Manager) {
+		if err == nil && c.Status == Draft && !auth.Managers.Admits(p) {
 			return nil, notFound(in.ID) // players must not learn of drafts
 		}
 		return one(c, err)
 	})
-	huma.Register(api, huma.Operation{
+	auth.Register(api, huma.Operation{
 		OperationID: "update-challenge", Method: http.MethodPatch, Path: "/v1/challenges/{id}",
-		Summary: "Edit a challenge (manager)", Tags: tags, Security: sec,
+		Summary: "Edit a challenge (manager)", Tags: tags,
 		Description: "A draft may change freely. A published challenge may change its name, description, reward, eligibility, " +
 			"max_completions and ends_at; these apply from the next event on and never re-judge progress already made " +
 			"(a new reward pays completions made after the change; a lowered cap stops further completions but takes none back). " +
 			"What counts and how (rule, limits, enrolment, claim) is frozen once published: changing it answers 409 challenge-published; " +
 			"archive the challenge and publish a new one instead. Archived challenges cannot change.",
-	}, func(ctx context.Context, in *struct {
+	}, auth.Managers, func(ctx context.Context, in *struct {
 		ID   string `path:"id" maxLength:"64"`
 		Body Patch
 	}) (*challengeOutput, error) {
-		p, err := auth.Require(ctx, auth.Manager)
+		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -90,26 +89,26 @@ func Routes(api huma.API, s *Service) {
 		{"publish-challenge", "/v1/challenges/{id}/publish", "Publish a draft (manager)", s.Publish},
 		{"archive-challenge", "/v1/challenges/{id}/archive", "Archive a challenge (manager)", s.Archive},
 	} {
-		huma.Register(api, huma.Operation{
-			OperationID: t.op, Method: http.MethodPost, Path: t.path, Summary: t.summary, Tags: tags, Security: sec,
-		}, func(ctx context.Context, in *idInput) (*challengeOutput, error) {
-			p, err := auth.Require(ctx, auth.Manager)
+		auth.Register(api, huma.Operation{
+			OperationID: t.op, Method: http.MethodPost, Path: t.path, Summary: t.summary, Tags: tags,
+		}, auth.Managers, func(ctx context.Context, in *idInput) (*challengeOutput, error) {
+			p, err := auth.Require(ctx)
 			if err != nil {
 				return nil, err
 			}
 			return one(t.do(ctx, p.Tenant, in.ID))
 		})
 	}
-	playerRoutes(api, s, sec, tags)
+	playerRoutes(api, s, tags)
 }
 
-func playerRoutes(api huma.API, s *Service, sec []map[string][]string, tags []string) {
-	huma.Register(api, huma.Operation{
+func playerRoutes(api huma.API, s *Service, tags []string) {
+	auth.Register(api, huma.Operation{
 		OperationID: "list-my-challenges", Method: http.MethodGet, Path: "/v1/me/challenges",
-		Summary: "My challenges with progress", Tags: tags, Security: sec,
+		Summary: "My challenges with progress", Tags: tags,
 		Description: "Every published challenge the player is eligible for, with progress per goal in the current period, " +
 			"time left (resets_at), reward and what counts (the rule); plus archived ones the player completed.",
-	}, func(ctx context.Context, _ *struct{}) (*myChallengesOutput, error) {
+	}, auth.People, func(ctx context.Context, _ *struct{}) (*myChallengesOutput, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err
@@ -122,11 +121,11 @@ func playerRoutes(api huma.API, s *Service, sec []map[string][]string, tags []st
 		out.Body.Challenges = cs
 		return out, nil
 	})
-	huma.Register(api, huma.Operation{
+	auth.Register(api, huma.Operation{
 		OperationID: "join-challenge", Method: http.MethodPost, Path: "/v1/challenges/{id}/join",
-		Summary: "Join an opt-in challenge", Tags: tags, Security: sec,
+		Summary: "Join an opt-in challenge", Tags: tags,
 		Description: "Only events that occur after joining count. Joining again changes nothing. 403 not-eligible for other tiers or segments; 409 not-opt-in for a challenge everyone takes part in.",
-	}, func(ctx context.Context, in *idInput) (*joinOutput, error) {
+	}, auth.People, func(ctx context.Context, in *idInput) (*joinOutput, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err
@@ -139,11 +138,11 @@ func playerRoutes(api huma.API, s *Service, sec []map[string][]string, tags []st
 		out.Body.ChallengeID, out.Body.JoinedAt = e.ChallengeID, e.JoinedAt
 		return out, nil
 	})
-	huma.Register(api, huma.Operation{
+	auth.Register(api, huma.Operation{
 		OperationID: "claim-challenge", Method: http.MethodPost, Path: "/v1/challenges/{id}/claim",
-		Summary: "Claim the reward of a completed challenge", Tags: tags, Security: sec,
+		Summary: "Claim the reward of a completed challenge", Tags: tags,
 		Description: "For challenges with claim: manual. Pays every unclaimed completion's reward once; repeating the call (or racing it) pays nothing more and answers the same. 409 nothing-to-claim before a completion.",
-	}, func(ctx context.Context, in *idInput) (*claimOutput, error) {
+	}, auth.People, func(ctx context.Context, in *idInput) (*claimOutput, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err
@@ -154,10 +153,10 @@ func playerRoutes(api huma.API, s *Service, sec []map[string][]string, tags []st
 		}
 		return &claimOutput{Body: c}, nil
 	})
-	huma.Register(api, huma.Operation{
+	auth.Register(api, huma.Operation{
 		OperationID: "list-my-unlocks", Method: http.MethodGet, Path: "/v1/me/unlocks",
-		Summary: "Content I unlocked", Tags: tags, Security: sec,
-	}, func(ctx context.Context, _ *struct{}) (*unlocksOutput, error) {
+		Summary: "Content I unlocked", Tags: tags,
+	}, auth.People, func(ctx context.Context, _ *struct{}) (*unlocksOutput, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err
@@ -170,11 +169,11 @@ func playerRoutes(api huma.API, s *Service, sec []map[string][]string, tags []st
 		out.Body.Unlocks = append([]Unlock{}, us...)
 		return out, nil
 	})
-	huma.Register(api, huma.Operation{
+	auth.Register(api, huma.Operation{
 		OperationID: "get-challenge-stats", Method: http.MethodGet, Path: "/v1/challenges/{id}/stats",
-		Summary: "Participants, completions and completion rate (manager)", Tags: tags, Security: sec,
-	}, func(ctx context.Context, in *idInput) (*statsOutput, error) {
-		p, err := auth.Require(ctx, auth.Manager)
+		Summary: "Participants, completions and completion rate (manager)", Tags: tags,
+	}, auth.Managers, func(ctx context.Context, in *idInput) (*statsOutput, error) {
+		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err
 		}

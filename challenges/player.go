@@ -172,6 +172,9 @@ func (s *Service) Claim(ctx context.Context, tenant, id, user string) (Claimed, 
 	if err != nil {
 		return Claimed{}, err
 	}
+	if c.Status == Draft {
+		return Claimed{}, notFound(id) // a draft is invisible to players: answer as for a missing id
+	}
 	if c.Claim != ManualClaim {
 		return Claimed{}, errs.New(errs.Conflict, "auto-claim", "challenge %s pays its reward on completion", id)
 	}

@@ -11,16 +11,15 @@ import (
 
 // Routes registers the event intake API.
 func Routes(api huma.API, s *Service) {
-	huma.Register(api, huma.Operation{
+	auth.Register(api, huma.Operation{
 		OperationID: "send-event", Method: http.MethodPost, Path: "/v1/events",
 		Summary: "Send an event", Tags: []string{"events"},
-		Security: []map[string][]string{{"bearer": {}}, {"apiKey": {}}},
 		Description: "Players send client-allowed types (share, app_open, visit, ...) for themselves; " +
 			"brand back ends send any type for any user with an API key holding events:write. " +
 			"Idempotency keys belong to their sender (a player, or an API key): the same key from the same sender " +
 			"always returns the first result (replayed: true) and changes nothing; " +
 			"reusing a key for a different event is 409.",
-	}, func(ctx context.Context, in *struct {
+	}, auth.Senders, func(ctx context.Context, in *struct {
 		IdempotencyKey string `header:"Idempotency-Key" maxLength:"128"`
 		Body           Input
 	}) (*resultOutput, error) {

@@ -3,6 +3,7 @@ package events
 import (
 	"math"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/questline/questline/auth"
@@ -26,10 +27,7 @@ const (
 	maxPast   = 30 * 24 * time.Hour
 )
 
-var (
-	userPattern = regexp.MustCompile(`^[A-Za-z0-9._:@-]{1,128}$`)
-	keyPattern  = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
-)
+var keyPattern = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
 
 // Accept checks in against the caller and the catalogue and returns the
 // event to store. It is pure, so every rule here is table-tested and fuzzed.
@@ -59,8 +57,8 @@ func Accept(p auth.Principal, in Input, headerKey string, now time.Time) (Event,
 		}
 		ev.User, ev.Source = p.Subject, "player"
 	}
-	if !userPattern.MatchString(ev.User) {
-		return Event{}, errs.New(errs.Unprocessable, "bad-user-id", "user ids are 1-128 characters of letters, digits and ._:@-").OnField("body.user_id")
+	if !auth.ValidUser(ev.User) {
+		return Event{}, errs.New(errs.Unprocessable, "bad-user-id", "%s", auth.UserRule).OnField("body.user_id")
 	}
 	if err := checkProps(in.Props); err != nil {
 		return Event{}, err
@@ -122,10 +120,16 @@ func checkProps(props map[string]any) error {
 	return nil
 }
 
-// senderScope prefixes a caller's idempotency keys.
+// senderScope prefixes a caller's idempotency keys. A user id may hold
+// "|", so it is escaped ("%" and "|" as %25 and %7C) to keep the first "|"
+// the end of the scope: else "u:a|b" + "c" and "u:a" + "b|c" would be one
+// key. Ids without either (all ids before they were allowed) are unchanged,
+// so keys stored earlier still match.
 func senderScope(p auth.Principal) string {
 	if p.APIKey {
 		return p.Subject + "|"
 	}
-	return "u:" + p.Subject + "|"
+	return "u:" + scopeEscaper.Replace(p.Subject) + "|"
 }
+
+var scopeEscaper = strings.NewReplacer("%", "%25", "|", "%7C")

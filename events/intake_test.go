@@ -97,3 +97,48 @@ func FuzzAccept(f *testing.F) {
 		}
 	})
 }
+
+// TestAcceptProviderSubjects: user ids as identity providers issue them are
+// accepted, and a "|" in one never makes two senders' idempotency keys one.
+func TestAcceptProviderSubjects(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	key := auth.Principal{Tenant: "acme", Subject: "key:k1", APIKey: true, Scopes: []string{"events:write"}}
+	auth0 := auth.Principal{Tenant: "acme", Subject: "auth0|abc123", Roles: []auth.Role{auth.Player}}
+	bar := auth.Principal{Tenant: "acme", Subject: "a|b", Roles: []auth.Role{auth.Player}}
+	pct := auth.Principal{Tenant: "acme", Subject: "a%7Cb", Roles: []auth.Role{auth.Player}}
+	a := auth.Principal{Tenant: "acme", Subject: "a", Roles: []auth.Role{auth.Player}}
+	tests := []struct {
+		name      string
+		p         auth.Principal
+		in        Input
+		header    string
+		wantCode  string // "" = accepted
+		wantUser  string
+		wantIdemp string
+	}{
+		{name: "identity provider subject", p: auth0, in: Input{Type: "share"}, header: "k1", wantUser: "auth0|abc123", wantIdemp: "u:auth0%7Cabc123|k1"},
+		{name: "key for a provider's subject", p: key, in: Input{Type: "purchase", UserID: "google-oauth2|1234"}, wantUser: "google-oauth2|1234"},
+		{name: "unicode user id", p: key, in: Input{Type: "purchase", UserID: "jürgen@example.com"}, wantUser: "jürgen@example.com"},
+		// "u:a|b" + "|c" and "u:a" + "|b|c" must not be one key.
+		{name: "bar in subject", p: bar, in: Input{Type: "share"}, header: "c", wantUser: "a|b", wantIdemp: "u:a%7Cb|c"},
+		{name: "bar in key", p: a, in: Input{Type: "share"}, header: "b|c", wantUser: "a", wantIdemp: "u:a|b|c"},
+		{name: "escape in subject", p: pct, in: Input{Type: "share"}, header: "c", wantUser: "a%7Cb", wantIdemp: "u:a%257Cb|c"},
+		{name: "user id with control char", p: key, in: Input{Type: "purchase", UserID: "bob\x00"}, wantCode: "bad-user-id"},
+		{name: "user id invalid utf-8", p: key, in: Input{Type: "purchase", UserID: "bob\xff"}, wantCode: "bad-user-id"},
+		{name: "user id too long", p: key, in: Input{Type: "purchase", UserID: strings.Repeat("é", 65)}, wantCode: "bad-user-id"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, err := Accept(tc.p, tc.in, tc.header, now)
+			if tc.wantCode != "" {
+				if e, ok := errs.As(err); !ok || e.Kind != errs.Unprocessable || e.Code != tc.wantCode {
+					t.Fatalf("Accept error = %v, want %s", err, tc.wantCode)
+				}
+				return
+			}
+			if err != nil || ev.User != tc.wantUser || ev.IdempotencyKey != tc.wantIdemp {
+				t.Fatalf("Accept = %+v, %v", ev, err)
+			}
+		})
+	}
+}

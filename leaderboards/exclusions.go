@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/questline/questline/audit"
+	"github.com/questline/questline/auth"
 	"github.com/questline/questline/internal/errs"
 )
 
@@ -21,6 +22,9 @@ type ExcludeInput struct {
 // Exclude takes a user off every kept period of a board and keeps them off
 // future writes and rebuilds, recording who did it in the audit log.
 func (s *Service) Exclude(ctx context.Context, tenant, actor, id string, in ExcludeInput) (Exclusion, error) {
+	if !auth.ValidUser(in.User) {
+		return Exclusion{}, errs.New(errs.Unprocessable, "bad-user-id", "%s", auth.UserRule).OnField("body.user_id")
+	}
 	b, err := s.Get(ctx, tenant, id)
 	if err != nil {
 		return Exclusion{}, err

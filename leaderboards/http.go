@@ -15,16 +15,15 @@ const orderDoc = "Ranks are by score, highest first; equal scores rank the earli
 
 // Routes registers the leaderboard API.
 func Routes(api huma.API, s *Service) {
-	sec := []map[string][]string{{"bearer": {}}}
 	tags := []string{"leaderboards"}
 	op := func(id, method, path, summary, desc string) huma.Operation {
-		return huma.Operation{OperationID: id, Method: method, Path: path, Summary: summary, Description: desc, Tags: tags, Security: sec}
+		return huma.Operation{OperationID: id, Method: method, Path: path, Summary: summary, Description: desc, Tags: tags}
 	}
 	create := op("create-leaderboard", http.MethodPost, "/v1/leaderboards", "Create a leaderboard (manager)",
 		"A points board ranks points earned in each period of its window, from the ledger: points earned before the board existed count, and spending never lowers a rank. An event board ranks a metric of one event type (sum, best or latest value) from events that arrive after it is created.")
 	create.DefaultStatus = http.StatusCreated
-	huma.Register(api, create, func(ctx context.Context, in *struct{ Body CreateInput }) (*boardOutput, error) {
-		p, err := auth.Require(ctx, auth.Manager)
+	auth.Register(api, create, auth.Managers, func(ctx context.Context, in *struct{ Body CreateInput }) (*boardOutput, error) {
+		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -34,7 +33,7 @@ func Routes(api huma.API, s *Service) {
 		}
 		return &boardOutput{Body: b}, nil
 	})
-	huma.Register(api, op("list-leaderboards", http.MethodGet, "/v1/leaderboards", "List leaderboards", ""),
+	auth.Register(api, op("list-leaderboards", http.MethodGet, "/v1/leaderboards", "List leaderboards", ""), auth.Readers,
 		func(ctx context.Context, _ *struct{}) (*boardListOutput, error) {
 			p, err := auth.Require(ctx)
 			if err != nil {
@@ -48,7 +47,7 @@ func Routes(api huma.API, s *Service) {
 			out.Body.Leaderboards = append([]Board{}, bs...)
 			return out, nil
 		})
-	huma.Register(api, op("get-leaderboard", http.MethodGet, "/v1/leaderboards/{id}", "A leaderboard's definition", ""),
+	auth.Register(api, op("get-leaderboard", http.MethodGet, "/v1/leaderboards/{id}", "A leaderboard's definition", ""), auth.Readers,
 		func(ctx context.Context, in *idInput) (*boardOutput, error) {
 			p, err := auth.Require(ctx)
 			if err != nil {
@@ -60,7 +59,7 @@ func Routes(api huma.API, s *Service) {
 			}
 			return &boardOutput{Body: b}, nil
 		})
-	huma.Register(api, op("get-leaderboard-top", http.MethodGet, "/v1/leaderboards/{id}/top", "Top of a leaderboard", orderDoc),
+	auth.Register(api, op("get-leaderboard-top", http.MethodGet, "/v1/leaderboards/{id}/top", "Top of a leaderboard", orderDoc), auth.Readers,
 		func(ctx context.Context, in *topInput) (*pageOutput, error) {
 			p, err := auth.Require(ctx)
 			if err != nil {
@@ -83,7 +82,7 @@ func Routes(api huma.API, s *Service) {
 			}
 			return out, nil
 		})
-	huma.Register(api, op("get-leaderboard-me", http.MethodGet, "/v1/leaderboards/{id}/me", "My rank, with neighbours", orderDoc),
+	auth.Register(api, op("get-leaderboard-me", http.MethodGet, "/v1/leaderboards/{id}/me", "My rank, with neighbours", orderDoc), auth.People,
 		func(ctx context.Context, in *meInput) (*meOutput, error) {
 			p, err := auth.Require(ctx)
 			if err != nil {
@@ -97,8 +96,8 @@ func Routes(api huma.API, s *Service) {
 			out.Body.Page, out.Body.Me = pg, me
 			return out, nil
 		})
-	huma.Register(api, op("get-leaderboard-user", http.MethodGet, "/v1/leaderboards/{id}/users/{uid}", "A user's rank and score",
-		"404 not-ranked when the user is not on the board in that period."),
+	auth.Register(api, op("get-leaderboard-user", http.MethodGet, "/v1/leaderboards/{id}/users/{uid}", "A user's rank and score",
+		"404 not-ranked when the user is not on the board in that period."), auth.Readers,
 		func(ctx context.Context, in *userInput) (*pageOutput, error) {
 			p, err := auth.Require(ctx)
 			if err != nil {
@@ -112,8 +111,8 @@ func Routes(api huma.API, s *Service) {
 			out.Body.Page = pg
 			return out, nil
 		})
-	huma.Register(api, op("rank-leaderboard-cohort", http.MethodPost, "/v1/leaderboards/{id}/cohort", "Rank a set of users against each other",
-		"For friends boards: the app sends the player's friends list; the caller is included. rank is the rank within the cohort, board_rank the rank on the whole board; users not on the board are left out. It reads only."),
+	auth.Register(api, op("rank-leaderboard-cohort", http.MethodPost, "/v1/leaderboards/{id}/cohort", "Rank a set of users against each other",
+		"For friends boards: the app sends the player's friends list; the caller is included. rank is the rank within the cohort, board_rank the rank on the whole board; users not on the board are left out. It reads only."), auth.People,
 		func(ctx context.Context, in *cohortInput) (*pageOutput, error) {
 			p, err := auth.Require(ctx)
 			if err != nil {
@@ -128,8 +127,8 @@ func Routes(api huma.API, s *Service) {
 			out.Body.Page = pg
 			return out, nil
 		})
-	huma.Register(api, op("list-my-leaderboards", http.MethodGet, "/v1/me/leaderboards", "My rank on every board I am on",
-		"In the current period of each board."),
+	auth.Register(api, op("list-my-leaderboards", http.MethodGet, "/v1/me/leaderboards", "My rank on every board I am on",
+		"In the current period of each board."), auth.People,
 		func(ctx context.Context, _ *struct{}) (*standingsOutput, error) {
 			p, err := auth.Require(ctx)
 			if err != nil {
@@ -150,8 +149,8 @@ func exclusionRoutes(api huma.API, s *Service, op func(id, method, path, summary
 	exclude := op("exclude-from-leaderboard", http.MethodPost, "/v1/leaderboards/{id}/exclusions", "Take a user off a board (manager)",
 		"Removes the user from every kept period of the board and keeps them off future writes and rebuilds (staff, test and bot accounts, fraud). Recorded in the audit log.")
 	exclude.DefaultStatus = http.StatusCreated
-	huma.Register(api, exclude, func(ctx context.Context, in *excludeInput) (*exclusionOutput, error) {
-		p, err := auth.Require(ctx, auth.Manager)
+	auth.Register(api, exclude, auth.Managers, func(ctx context.Context, in *excludeInput) (*exclusionOutput, error) {
+		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -161,9 +160,9 @@ func exclusionRoutes(api huma.API, s *Service, op func(id, method, path, summary
 		}
 		return &exclusionOutput{Body: e}, nil
 	})
-	huma.Register(api, op("list-leaderboard-exclusions", http.MethodGet, "/v1/leaderboards/{id}/exclusions", "Users kept off a board (manager)", ""),
+	auth.Register(api, op("list-leaderboard-exclusions", http.MethodGet, "/v1/leaderboards/{id}/exclusions", "Users kept off a board (manager)", ""), auth.Managers,
 		func(ctx context.Context, in *idInput) (*exclusionsOutput, error) {
-			p, err := auth.Require(ctx, auth.Manager)
+			p, err := auth.Require(ctx)
 			if err != nil {
 				return nil, err
 			}
@@ -178,8 +177,8 @@ func exclusionRoutes(api huma.API, s *Service, op func(id, method, path, summary
 	reinstate := op("reinstate-on-leaderboard", http.MethodDelete, "/v1/leaderboards/{id}/exclusions/{uid}", "Put an excluded user back (manager)",
 		"The user's entries are derived again from the board's source. Recorded in the audit log.")
 	reinstate.DefaultStatus = http.StatusNoContent
-	huma.Register(api, reinstate, func(ctx context.Context, in *userRef) (*struct{}, error) {
-		p, err := auth.Require(ctx, auth.Manager)
+	auth.Register(api, reinstate, auth.Managers, func(ctx context.Context, in *userRef) (*struct{}, error) {
+		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -193,7 +192,7 @@ type idInput struct {
 
 type userRef struct {
 	ID  string `path:"id" maxLength:"64"`
-	UID string `path:"uid" maxLength:"128"`
+	UID string `path:"uid" maxLength:"128" format:"user-id" doc:"User id."`
 }
 
 type boardOutput struct{ Body Board }
@@ -233,7 +232,7 @@ type meOutput struct {
 
 type userInput struct {
 	ID     string `path:"id" maxLength:"64"`
-	UID    string `path:"uid" maxLength:"128"`
+	UID    string `path:"uid" maxLength:"128" format:"user-id" doc:"User id."`
 	Window string `query:"window" maxLength:"16" doc:"Period to read; default the current one."`
 }
 

@@ -12,11 +12,10 @@ import (
 
 // Routes registers the points API.
 func Routes(api huma.API, s *Service) {
-	sec := []map[string][]string{{"bearer": {}}}
-	huma.Register(api, huma.Operation{
+	auth.Register(api, huma.Operation{
 		OperationID: "get-my-wallet", Method: http.MethodGet, Path: "/v1/me/wallet",
-		Summary: "My wallet", Tags: []string{"points"}, Security: sec,
-	}, func(ctx context.Context, _ *struct{}) (*walletOutput, error) {
+		Summary: "My wallet", Tags: []string{"points"},
+	}, auth.People, func(ctx context.Context, _ *struct{}) (*walletOutput, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err
@@ -27,10 +26,10 @@ func Routes(api huma.API, s *Service) {
 		}
 		return &walletOutput{Body: w}, nil
 	})
-	huma.Register(api, huma.Operation{
+	auth.Register(api, huma.Operation{
 		OperationID: "get-my-ledger", Method: http.MethodGet, Path: "/v1/me/ledger",
-		Summary: "My ledger, newest first", Tags: []string{"points"}, Security: sec,
-	}, func(ctx context.Context, in *ledgerInput) (*ledgerOutput, error) {
+		Summary: "My ledger, newest first", Tags: []string{"points"},
+	}, auth.People, func(ctx context.Context, in *ledgerInput) (*ledgerOutput, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err

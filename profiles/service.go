@@ -134,18 +134,14 @@ func (s *Service) GetAttributes(ctx context.Context, tenant, user string) (Attri
 
 // Routes registers the profile API.
 func Routes(api huma.API, s *Service) {
-	sec := []map[string][]string{{"bearer": {}}}
 	tags := []string{"profiles"}
-	huma.Register(api, huma.Operation{
+	auth.Register(api, huma.Operation{
 		OperationID: "put-my-profile", Method: http.MethodPut, Path: "/v1/me/profile",
-		Summary: "Set my display name and avatar", Tags: tags, Security: sec,
-	}, func(ctx context.Context, in *struct{ Body Input }) (*output, error) {
+		Summary: "Set my display name and avatar", Tags: tags,
+	}, auth.People, func(ctx context.Context, in *struct{ Body Input }) (*output, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err
-		}
-		if p.APIKey {
-			return nil, errs.New(errs.Forbidden, "not-a-user", "an API key has no profile")
 		}
 		pr, err := s.Put(ctx, p.Tenant, p.Subject, in.Body)
 		if err != nil {
@@ -153,11 +149,11 @@ func Routes(api huma.API, s *Service) {
 		}
 		return &output{Body: pr}, nil
 	})
-	huma.Register(api, huma.Operation{
+	auth.Register(api, huma.Operation{
 		OperationID: "get-user-profile", Method: http.MethodGet, Path: "/v1/users/{id}/profile",
-		Summary: "A user's public profile", Tags: tags, Security: sec,
-	}, func(ctx context.Context, in *struct {
-		ID string `path:"id" maxLength:"128"`
+		Summary: "A user's public profile", Tags: tags,
+	}, auth.Readers, func(ctx context.Context, in *struct {
+		ID string `path:"id" maxLength:"128" format:"user-id" doc:"User id."`
 	}) (*output, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
@@ -169,21 +165,17 @@ func Routes(api huma.API, s *Service) {
 		}
 		return &output{Body: pr}, nil
 	})
-	huma.Register(api, huma.Operation{
+	auth.Register(api, huma.Operation{
 		OperationID: "put-user-attributes", Method: http.MethodPut, Path: "/v1/users/{id}/attributes",
-		Summary: "Set a user's tier and segments (manager or API key)", Tags: tags,
-		Security:    []map[string][]string{{"bearer": {}}, {"apiKey": {}}},
+		Summary: "Set a user's tier and segments (manager or manage key)", Tags: tags,
 		Description: "What the brand knows about a user; challenges may be limited to tiers or segments. Players cannot set their own.",
-	}, func(ctx context.Context, in *struct {
-		ID   string `path:"id" maxLength:"128"`
+	}, auth.Managers, func(ctx context.Context, in *struct {
+		ID   string `path:"id" maxLength:"128" format:"user-id" doc:"User id."`
 		Body AttributesInput
 	}) (*attributesOutput, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err
-		}
-		if !p.APIKey && !p.Has(auth.Manager) {
-			return nil, errs.New(errs.Forbidden, "forbidden", "this action needs the manager role or an API key")
 		}
 		a, err := s.PutAttributes(ctx, p.Tenant, in.ID, in.Body)
 		if err != nil {

@@ -9,6 +9,12 @@
 //
 //	go run ./cmd/loadgen -duration 20s -players 5000 -concurrency 128
 //
+// The "baseline" scenario sends the same share events to cmd/baseline, a
+// bare Fiber JSON handler, with no setup: the yardstick for the ratios in
+// BENCHMARKS.md.
+//
+//	go run ./cmd/loadgen -scenario baseline -url http://127.0.0.1:8091
+//
 // The "board" scenario: an event board (best "steps" of a checkin) is
 // seeded with -players members, one event each, then driven with a mix of
 // reads (top 10, and around-me ±5) and score updates.
@@ -69,20 +75,20 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.concurrency, "concurrency", 128, "requests in flight")
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long to send (bounded: at most 10m)")
 	fs.Float64Var(&o.readRatio, "reads", 0, "fraction of requests that read the leaderboard instead of sending an event")
-	fs.StringVar(&o.scenario, "scenario", "events", "events (share events into a challenge and a points board) or board (a seeded event board, read and updated)")
+	fs.StringVar(&o.scenario, "scenario", "events", "events (share events into a challenge and a points board), board (a seeded event board, read and updated) or baseline (share events to cmd/baseline)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if o.duration <= 0 || o.duration > 10*time.Minute || o.players < 1 || o.concurrency < 1 {
 		return errors.New("need 0 < duration <= 10m, players >= 1, concurrency >= 1")
 	}
-	if o.scenario != "events" && o.scenario != "board" {
-		return fmt.Errorf("unknown scenario %q (events or board)", o.scenario)
+	if o.scenario != "events" && o.scenario != "board" && o.scenario != "baseline" {
+		return fmt.Errorf("unknown scenario %q (events, board or baseline)", o.scenario)
 	}
 	if !strings.HasPrefix(o.url, "http://127.") && !strings.HasPrefix(o.url, "http://localhost") && !strings.HasPrefix(o.url, "http://[::1]") {
 		return errors.New("loadgen only targets loopback servers")
 	}
-	if o.secret == "" {
+	if o.secret == "" && o.scenario != "baseline" {
 		b, err := os.ReadFile(filepath.Join(*dataDir, "jwt-secret"))
 		if err != nil {
 			return fmt.Errorf("no secret: set -secret or QL_JWT_SECRET (%w)", err)
@@ -124,9 +130,12 @@ func load(ctx context.Context, o options, out io.Writer) error {
 	c := &client{base: o.url, c: &fasthttp.Client{MaxConnsPerHost: o.concurrency * 2, ReadTimeout: 10 * time.Second}}
 	var send request
 	var err error
-	if o.scenario == "board" {
+	switch o.scenario {
+	case "board":
 		send, err = boardScenario(ctx, c, o, out)
-	} else {
+	case "baseline":
+		send = baselineScenario(c)
+	default:
 		send, err = eventsScenario(c, o)
 	}
 	if err != nil {
@@ -164,6 +173,18 @@ func eventsScenario(c *client, o options) (request, error) {
 		status, _, err := c.do("POST", "/v1/events", tok, fmt.Sprintf("lg-%d", n), body)
 		return status, err
 	}, nil
+}
+
+// baselineScenario sends the events scenario's share events, without its
+// setup or tokens, to a bare handler.
+func baselineScenario(c *client) request {
+	var seq atomic.Int64
+	return func(*rand.Rand) (int, error) {
+		n := seq.Add(1)
+		body := fmt.Appendf(nil, `{"type":"share","props":{"post":"p%d"}}`, n%50)
+		status, _, err := c.do("POST", "/v1/events", "baseline", fmt.Sprintf("lg-%d", n), body)
+		return status, err
+	}
 }
 
 // drive runs send from concurrency workers until ctx ends, printing

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
@@ -18,6 +20,7 @@ import (
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/internal/bus"
 	"github.com/questline/questline/internal/config"
+	"github.com/questline/questline/internal/httpx"
 	"github.com/questline/questline/internal/ratelimit"
 	"github.com/questline/questline/leaderboards"
 	"github.com/questline/questline/points"
@@ -56,6 +59,10 @@ type app struct {
 
 	verifier *auth.Verifier
 	keys     *auth.Keys
+	// guard limits failed authentications per client, clientIP names the
+	// client behind the trusted proxies.
+	guard    *ratelimit.Guard
+	clientIP func(*fiber.Ctx) netip.Addr
 	hub      *realtime.Hub
 
 	events       *events.Service
@@ -103,9 +110,16 @@ func (a *app) wire(ctx context.Context) (err error) {
 	if a.verifier, err = auth.NewVerifier(ctx, auth.JWTConfig{
 		Secret: a.cfg.JWTSecret, JWKSURL: a.cfg.JWKSURL, PublicKeyPEM: a.cfg.JWTPublicKey,
 		Issuer: a.cfg.JWTIssuer, Audience: a.cfg.JWTAudience,
+		TenantClaim: a.cfg.JWTTenantClaim, RolesClaim: a.cfg.JWTRolesClaim, Tenant: a.cfg.Tenant,
 	}); err != nil {
 		return fmt.Errorf("JWT settings: %w", err)
 	}
+	if a.redis != nil {
+		// Front denies a key Redis has just denied without another round trip.
+		a.limiter = ratelimit.NewFront(a.limiter)
+	}
+	a.guard = ratelimit.NewGuard(a.limiter, authFailLimit(a.cfg.AuthFailRate), a.logger)
+	a.clientIP = httpx.ClientIP(a.cfg.TrustedProxies)
 	a.keys = auth.NewKeys(a.store)
 	a.hub = realtime.NewHub(a.broker, realtime.HubOptions{Logger: a.logger, MaxUserConnections: a.cfg.WSPerUser})
 	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{

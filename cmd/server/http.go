@@ -50,10 +50,12 @@ func (a *app) handler() *fiber.App {
 		c.SetUserContext(ctx)
 		return c.Next()
 	})
-	f.Use(auth.Middleware(a.verifier, a.keys), requireCredential)
+	f.Use(a.guard.Before(a.clientKey), auth.Middleware(a.verifier, a.keys),
+		a.guard.After(a.clientKey, failedAuth), requireCredential)
 	f.Use(ratelimit.Middleware(a.limiter, a.logger, a.rateKey))
+	f.Use(httpx.TextBodies())
 
-	f.Get("/v1/ws", realtime.Handler(a.hub, a.wsIdentity)...)
+	f.Get("/v1/ws", append([]fiber.Handler{admitWS}, realtime.Handler(a.hub, a.wsIdentity)...)...)
 	f.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{})))
 
 	cfg := huma.DefaultConfig("Questline API", "1.0.0")
@@ -63,6 +65,11 @@ func (a *app) handler() *fiber.App {
 	cfg.Components.SecuritySchemes = auth.SecuritySchemes()
 	cfg.Components.Schemas = huma.NewMapRegistry("#/components/schemas/", schemaName)
 	api := humafiber.New(f, cfg)
+	// Both run before any handler; routes registered after this see them.
+	api.UseMiddleware(auth.AccessMiddleware(api))
+	api.UseMiddleware(httpx.PathParams(api, map[string]httpx.ParamRule{
+		auth.UserIDFormat: {Valid: auth.ValidUser, Code: "bad-user-id", Message: auth.UserRule},
+	}))
 	a.opsRoutes(api)
 	auth.Routes(api, a.keys)
 	events.Routes(api, a.events)
@@ -73,12 +80,16 @@ func (a *app) handler() *fiber.App {
 	profiles.Routes(api, a.profiles)
 	audit.Routes(api, a.audit)
 	documentRaw(api)
+	if err := auth.CheckDeclared(api.OpenAPI()); err != nil {
+		panic(err) // a programming error: an operation nobody said who may call
+	}
 	return f
 }
 
 // requireCredential answers 401 for an API call without a valid
 // credential before its body is even parsed, so an anonymous caller learns
-// nothing from validation errors. Roles are checked by each handler.
+// nothing from validation errors. Roles and scopes are checked by
+// auth.AccessMiddleware against each operation's declaration.
 func requireCredential(c *fiber.Ctx) error {
 	if !strings.HasPrefix(c.Path(), "/v1/") || c.Path() == "/v1/ws" {
 		return c.Next()
@@ -88,6 +99,19 @@ func requireCredential(c *fiber.Ctx) error {
 			return httpx.WriteProblem(c, httpx.Status(e.Kind), e.Code, e.Message)
 		}
 		return httpx.WriteProblem(c, http.StatusUnauthorized, "unauthorized", "send a bearer token or an API key")
+	}
+	return c.Next()
+}
+
+// wsAccess is who may open a WebSocket: people, by their JWT; an API key
+// has no user channel.
+var wsAccess = auth.People
+
+// admitWS refuses, with the 403 every huma route gives, a caller whose
+// credential wsAccess does not admit; wsIdentity then verifies the token.
+func admitWS(c *fiber.Ctx) error {
+	if p, ok := auth.FromContext(c.UserContext()); ok && !wsAccess.Admits(p) {
+		return httpx.WriteProblem(c, http.StatusForbidden, "forbidden", "API keys cannot open a WebSocket; it needs "+wsAccess.String())
 	}
 	return c.Next()
 }
@@ -166,18 +190,18 @@ type healthOutput struct {
 }
 
 func (a *app) opsRoutes(api huma.API) {
-	huma.Register(api, huma.Operation{
+	auth.Register(api, huma.Operation{
 		OperationID: "healthz", Method: http.MethodGet, Path: "/healthz", Tags: []string{"ops"},
 		Summary: "Liveness: the process serves requests",
-	}, func(context.Context, *struct{}) (*healthOutput, error) {
+	}, auth.Public, func(context.Context, *struct{}) (*healthOutput, error) {
 		out := &healthOutput{}
 		out.Body.Status = "ok"
 		return out, nil
 	})
-	huma.Register(api, huma.Operation{
+	auth.Register(api, huma.Operation{
 		OperationID: "readyz", Method: http.MethodGet, Path: "/readyz", Tags: []string{"ops"},
 		Summary: "Readiness: every backend answers", Errors: []int{http.StatusServiceUnavailable},
-	}, func(ctx context.Context, _ *struct{}) (*healthOutput, error) {
+	}, auth.Public, func(ctx context.Context, _ *struct{}) (*healthOutput, error) {
 		checks := map[string]func(context.Context) error{
 			"store": a.store.Ping, "leaderboards": a.engine.Ping, "realtime": a.broker.Ping,
 		}
@@ -212,9 +236,10 @@ func downList(checks map[string]string) string {
 }
 
 // documentRaw adds the routes served by Fiber directly to the OpenAPI
-// document, so it lists every endpoint.
+// document, so it lists every endpoint, with the access their handlers
+// enforce themselves (the WebSocket verifies its JWT: no API key).
 func documentRaw(api huma.API) {
-	api.OpenAPI().AddOperation(&huma.Operation{
+	ws := auth.Declare(huma.Operation{
 		OperationID: "websocket", Method: http.MethodGet, Path: "/v1/ws", Tags: []string{"realtime"},
 		Summary: "Live pushes over WebSocket",
 		Description: "Upgrade to a WebSocket, authenticated by the bearer JWT or ?token=. The connection is " +
@@ -225,7 +250,6 @@ func documentRaw(api huma.API) {
 			"{\"type\":\"resume-gap\"} means pushes were lost (history too short, or a new epoch after the backend lost its " +
 			"counters): refetch state. Close codes: 1001 shutting down, 1008 too slow, flooding or too many sockets, " +
 			"1013 try again later, 4001 token expired (reconnect with a fresh one).",
-		Security: []map[string][]string{{"bearer": {}}},
 		Parameters: []*huma.Param{
 			{Name: "token", In: "query", Description: "JWT, for browsers", Schema: &huma.Schema{Type: "string"}},
 			{Name: "since", In: "query", Description: "Resume the user channel after this seq", Schema: &huma.Schema{Type: "integer"}},
@@ -234,16 +258,19 @@ func documentRaw(api huma.API) {
 		Responses: map[string]*huma.Response{
 			"101": {Description: "Switching to the WebSocket protocol"},
 			"401": {Description: "Missing or bad token"},
+			"403": {Description: "An API key: sockets are for people"},
 			"429": {Description: "Too many upgrades, or the user already holds QL_WS_PER_USER sockets on this node"},
 		},
-	})
-	api.OpenAPI().AddOperation(&huma.Operation{
+	}, wsAccess)
+	api.OpenAPI().AddOperation(&ws)
+	metrics := auth.Declare(huma.Operation{
 		OperationID: "metrics", Method: http.MethodGet, Path: "/metrics", Tags: []string{"ops"},
 		Summary: "Prometheus metrics",
 		Responses: map[string]*huma.Response{
 			"200": {Description: "Prometheus text exposition", Content: map[string]*huma.MediaType{"text/plain": {}}},
 		},
-	})
+	}, auth.Public)
+	api.OpenAPI().AddOperation(&metrics)
 	// A goal's target is a json.Number (kept exact), which huma describes
 	// as a string; on the wire it is a number.
 	if g := api.OpenAPI().Components.Schemas.Map()["RuleGoal"]; g != nil {

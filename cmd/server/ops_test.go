@@ -111,6 +111,11 @@ func TestStartFailsFast(t *testing.T) {
 		{"bad log level", map[string]string{"QL_LOG_LEVEL": "loud"}, "QL_LOG_LEVEL"},
 		{"bad sqlite sync", map[string]string{"QL_SQLITE_SYNC": "OFF"}, "QL_SQLITE_SYNC"},
 		{"bad address", map[string]string{"QL_ADDR": "nonsense:port:x"}, "QL_ADDR"},
+		{"JWKS over plain http", map[string]string{"QL_JWT_JWKS_URL": "http://idp.example/.well-known/jwks.json"}, "https"},
+		{"bad trusted proxies", map[string]string{"QL_TRUSTED_PROXIES": "10.0.0.0/8, lb.internal"}, "QL_TRUSTED_PROXIES"},
+		{"bad auth fail rate", map[string]string{"QL_AUTH_FAIL_RATE": "0"}, "QL_AUTH_FAIL_RATE"},
+		{"bad fixed tenant", map[string]string{"QL_TENANT": "a|b"}, "fixed tenant"},
+		{"tenant claim is sub", map[string]string{"QL_JWT_TENANT_CLAIM": "sub"}, "claim"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

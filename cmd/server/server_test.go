@@ -99,6 +99,8 @@ func startServer(t *testing.T, env map[string]string) *testServer {
 	s.env["QL_JWT_SECRET"] = testSecret
 	s.env["QL_LOG_LEVEL"] = "warn"
 	s.env["QL_EVENT_RATE"] = "1000" // tests fire bursts; TestRateLimit covers the limit
+	// Tests send many bad credentials; TestAuthFailureLimit covers the limit.
+	s.env["QL_AUTH_FAIL_RATE"] = "1000"
 	for k, v := range env {
 		s.env[k] = v
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -35,6 +36,20 @@ type Config struct {
 	JWTPublicKey []byte // contents of QL_JWT_PUBLIC_KEY_FILE (PEM)
 	JWTIssuer    string // QL_JWT_ISSUER
 	JWTAudience  string // QL_JWT_AUDIENCE
+	// JWTTenantClaim and JWTRolesClaim name the claims holding the tenant
+	// and the roles, for identity providers that namespace their own
+	// (checked by auth.NewVerifier at start).
+	JWTTenantClaim string // QL_JWT_TENANT_CLAIM
+	JWTRolesClaim  string // QL_JWT_ROLES_CLAIM
+	// Tenant, when set, is the tenant of every token: a single-brand
+	// deployment whose identity provider issues no tenant claim.
+	Tenant string // QL_TENANT
+	// TrustedProxies are the load balancers whose X-Forwarded-For names
+	// the client; without them the client is the connection's peer.
+	TrustedProxies []netip.Prefix // QL_TRUSTED_PROXIES (comma-separated CIDRs or addresses)
+	// AuthFailRate is each client address's sustained rate of requests
+	// that fail authentication, per second, with bursts of ten times it.
+	AuthFailRate int // QL_AUTH_FAIL_RATE
 
 	LogLevel slog.Level // QL_LOG_LEVEL
 	// BodyLimit caps request bodies; larger ones get 413.
@@ -80,6 +95,12 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	fs.StringVar(&pubKeyFile, "jwt-public-key-file", env("QL_JWT_PUBLIC_KEY_FILE", ""), "PEM public key for RS256/ES256/EdDSA (QL_JWT_PUBLIC_KEY_FILE)")
 	fs.StringVar(&c.JWTIssuer, "jwt-issuer", env("QL_JWT_ISSUER", ""), "required token issuer (QL_JWT_ISSUER)")
 	fs.StringVar(&c.JWTAudience, "jwt-audience", env("QL_JWT_AUDIENCE", ""), "required token audience (QL_JWT_AUDIENCE)")
+	fs.StringVar(&c.JWTTenantClaim, "jwt-tenant-claim", env("QL_JWT_TENANT_CLAIM", "tid"), "claim holding the tenant id, e.g. https://questline.dev/tenant (QL_JWT_TENANT_CLAIM)")
+	fs.StringVar(&c.JWTRolesClaim, "jwt-roles-claim", env("QL_JWT_ROLES_CLAIM", "roles"), "claim holding the roles, e.g. cognito:groups (QL_JWT_ROLES_CLAIM)")
+	fs.StringVar(&c.Tenant, "tenant", env("QL_TENANT", ""), "the one tenant of a single-brand deployment (QL_TENANT)")
+	var proxies, authFail string
+	fs.StringVar(&proxies, "trusted-proxies", env("QL_TRUSTED_PROXIES", ""), "comma-separated CIDRs of load balancers whose X-Forwarded-For is believed (QL_TRUSTED_PROXIES)")
+	fs.StringVar(&authFail, "auth-fail-rate", env("QL_AUTH_FAIL_RATE", "10"), "failed authentications per second one client address may send, bursts of 10x (QL_AUTH_FAIL_RATE)")
 	fs.StringVar(&level, "log-level", env("QL_LOG_LEVEL", "info"), "debug, info, warn or error (QL_LOG_LEVEL)")
 	fs.StringVar(&limit, "body-limit", env("QL_BODY_LIMIT", "65536"), "largest request body in bytes (QL_BODY_LIMIT)")
 	fs.StringVar(&shutdown, "shutdown-timeout", env("QL_SHUTDOWN_TIMEOUT", "15s"), "grace period for in-flight requests (QL_SHUTDOWN_TIMEOUT)")
@@ -110,6 +131,12 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		return Config{}, err
 	}
 	if c.SweepInterval, err = duration("QL_SWEEP_INTERVAL", sweep); err != nil {
+		return Config{}, err
+	}
+	if c.TrustedProxies, err = prefixes("QL_TRUSTED_PROXIES", proxies); err != nil {
+		return Config{}, err
+	}
+	if c.AuthFailRate, err = positiveInt("QL_AUTH_FAIL_RATE", authFail); err != nil {
 		return Config{}, err
 	}
 	if pubKeyFile != "" {
@@ -163,6 +190,27 @@ func (c *Config) EnsureSecret() (generated bool, err error) {
 	}
 	c.JWTSecret = []byte(secret)
 	return true, nil
+}
+
+// prefixes parses a comma-separated list of CIDRs; a bare address is a
+// prefix of its full length.
+func prefixes(name, s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				return nil, fmt.Errorf("%s: %q is not a CIDR such as 10.0.0.0/8 or an address", name, f)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 func positiveInt(name, s string) (int, error) {

@@ -25,6 +25,7 @@ var implementations = []struct {
 		return m
 	}},
 	{"redis", func(t *testing.T) Limiter { return NewRedis(redistest.Client(t)) }},
+	{"front+redis", func(t *testing.T) Limiter { return NewFront(NewRedis(redistest.Client(t))) }},
 }
 
 // conformance is the one table both implementations must pass. Each case gets

@@ -73,11 +73,17 @@ func Middleware(l Limiter, logger *slog.Logger, key func(c *fiber.Ctx) (key stri
 		if res.Allowed {
 			return c.Next()
 		}
-		retry := max(1, ceilSeconds(res.RetryAfter))
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(retry))
-		return httpx.WriteProblem(c, http.StatusTooManyRequests, "rate-limited",
-			fmt.Sprintf("rate limit of %s exceeded; retry in %d s", limit, retry))
+		return tooMany(c, limit, res.RetryAfter)
 	}
+}
+
+// tooMany answers 429 problem+json with Retry-After in whole seconds,
+// rounded up.
+func tooMany(c *fiber.Ctx, limit Limit, retryAfter time.Duration) error {
+	retry := max(1, ceilSeconds(retryAfter))
+	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(retry))
+	return httpx.WriteProblem(c, http.StatusTooManyRequests, "rate-limited",
+		fmt.Sprintf("rate limit of %s exceeded; retry in %d s", limit, retry))
 }
 
 // ceilSeconds rounds d up to whole seconds.
