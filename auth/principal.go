@@ -8,6 +8,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/questline/questline/internal/errs"
 )
@@ -40,6 +41,10 @@ type Principal struct {
 	Roles   []Role   // empty for API keys
 	APIKey  bool     // an X-API-Key caller (a brand back end): may act for any user of the tenant
 	Scopes  []string // API key scopes, e.g. "events:write", "manage"
+
+	// Expires is a token's exp (a live connection ends then); zero for
+	// API keys.
+	Expires time.Time
 }
 
 // Has reports whether p holds role r. Admins hold every role; no other

@@ -416,6 +416,7 @@ func (v *Verifier) Verify(token string) (Principal, error) {
 		}
 	}
 	p := Principal{Tenant: tenant, Subject: c.Subject, Roles: parseRoles(roles)}
+	p.Expires = c.ExpiresAt.Time
 	v.remember(strings.Clone(token), verified{p: p, exp: c.ExpiresAt.Time}, now, gen)
 	return p.clone(), nil
 }

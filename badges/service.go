@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/questline/questline/events/rule"
+	"github.com/questline/questline/internal/bus"
 	"github.com/questline/questline/internal/errs"
 )
 
@@ -26,18 +26,17 @@ type Service struct {
 	notify Notifier
 	now    func() time.Time
 
-	mu    sync.Mutex
-	cache map[string]cachedIndex // tenant -> published badges by event type
-}
-
-type cachedIndex struct {
-	index *rule.Index[Badge]
-	at    time.Time
+	bus   bus.Bus                        // nil on a single node without one
+	cache *bus.Cache[*rule.Index[Badge]] // tenant -> published badges by event type
 }
 
 // indexTTL bounds how long a change made on another node goes unseen by
-// this node's event processing. Changes made here invalidate at once.
+// this node's event processing if the bus lost its message. Changes made
+// here invalidate at once, and through the bus on the other nodes.
 const indexTTL = 2 * time.Second
+
+// busTopic names the badges' invalidations on the bus; keys are tenants.
+const busTopic = "badges"
 
 // pageSize is how many badges one store read lists when a whole tenant's
 // badges are needed.
@@ -45,7 +44,14 @@ const pageSize = 500
 
 // NewService returns a badge service. notify may be nil.
 func NewService(store Store, notify Notifier) *Service {
-	return &Service{store: store, notify: notify, now: time.Now, cache: map[string]cachedIndex{}}
+	return &Service{store: store, notify: notify, now: time.Now, cache: bus.NewCache[*rule.Index[Badge]](indexTTL, 0)}
+}
+
+// SetBus makes every definition change drop the tenant's cached badges on
+// every node of b at once. Call it before the service is used.
+func (s *Service) SetBus(b bus.Bus) {
+	s.bus = b
+	b.Subscribe(busTopic, s.cache.Drop)
 }
 
 // Get returns one badge of the tenant.
@@ -151,30 +157,23 @@ func (s *Service) save(ctx context.Context, b Badge) (Badge, error) {
 	if err != nil {
 		return Badge{}, fmt.Errorf("badges: save %s: %w", b.ID, err)
 	}
-	s.mu.Lock()
-	delete(s.cache, b.Tenant)
-	s.mu.Unlock()
+	s.cache.Drop(b.Tenant)
+	if s.bus != nil {
+		s.bus.Publish(ctx, busTopic, b.Tenant)
+	}
 	return b, nil
 }
 
 // published returns the tenant's published badges indexed by the event
 // types their rules count.
 func (s *Service) published(ctx context.Context, tenant string) (*rule.Index[Badge], error) {
-	s.mu.Lock()
-	c, ok := s.cache[tenant]
-	s.mu.Unlock()
-	if ok && s.now().Sub(c.at) < indexTTL {
-		return c.index, nil
-	}
-	bs, err := s.all(ctx, tenant, Published)
-	if err != nil {
-		return nil, err
-	}
-	ix := rule.NewIndex(bs, func(b Badge) []string { return b.Rule.EventTypes() })
-	s.mu.Lock()
-	s.cache[tenant] = cachedIndex{index: ix, at: s.now()}
-	s.mu.Unlock()
-	return ix, nil
+	return s.cache.Get(ctx, tenant, s.now(), func(ctx context.Context) (*rule.Index[Badge], error) {
+		bs, err := s.all(ctx, tenant, Published)
+		if err != nil {
+			return nil, err
+		}
+		return rule.NewIndex(bs, func(b Badge) []string { return b.Rule.EventTypes() }), nil
+	})
 }
 
 // all lists every badge of the tenant with the status ("" for any).

@@ -200,17 +200,24 @@ func eligible(e Eligibility, a profiles.Attributes) bool {
 	return true
 }
 
-// capPeriod keys the shortcut for a user who reached a challenge's cap.
+// capPeriod keys the shortcut for a user who reached c's cap. The cap
+// itself is part of the key: raising max_completions must reopen the
+// challenge for those who reached the old one, on every node, as soon as
+// the node sees the new definition.
 const capPeriod = "#cap"
+
+func capKey(ev events.Event, c Challenge) completionKey {
+	return completionKey{ev.Tenant, c.ID, ev.User, capPeriod, c.MaxCompletions}
+}
 
 // finished reports whether the user can no longer progress on c in period
 // (completed it there, or reached the cap), with every effect written by
 // an event other than ev.
 func (s *Service) finished(ev events.Event, c Challenge, period string) bool {
-	if c.Rule.Window.Rolling == "" && s.doneBefore(completionKey{ev.Tenant, c.ID, ev.User, period}, ev.ID) {
+	if c.Rule.Window.Rolling == "" && s.doneBefore(completionKey{ev.Tenant, c.ID, ev.User, period, 0}, ev.ID) {
 		return true
 	}
-	return s.doneBefore(completionKey{ev.Tenant, c.ID, ev.User, capPeriod}, ev.ID)
+	return s.doneBefore(capKey(ev, c), ev.ID)
 }
 
 func finishedProgress(c Challenge) events.Progress {
@@ -328,9 +335,9 @@ func (s *Service) finish(ctx context.Context, c Challenge, done Completion, comp
 		}
 		emit = append(emit, sys...)
 	}
-	s.markDone(completionKey{ev.Tenant, c.ID, ev.User, done.Period}, done.EventID)
+	s.markDone(completionKey{ev.Tenant, c.ID, ev.User, done.Period, 0}, done.EventID)
 	if c.MaxCompletions > 0 && int64(len(comps)) >= c.MaxCompletions {
-		s.markDone(completionKey{ev.Tenant, c.ID, ev.User, capPeriod}, done.EventID)
+		s.markDone(capKey(ev, c), done.EventID)
 	}
 	return emit, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/events/rule"
+	"github.com/questline/questline/internal/bus"
 	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/profiles"
 )
@@ -52,6 +53,9 @@ type Config struct {
 	Awarder    Awarder
 	Attributes Attributes
 	Emitter    Emitter
+	// Bus tells the other nodes of a definition change, so they drop
+	// their cached definitions at once; nil on a single node.
+	Bus bus.Bus
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -60,8 +64,7 @@ type Config struct {
 type Service struct {
 	Config
 
-	mu    sync.Mutex
-	cache map[string]cachedActive // tenant -> published challenges by event type
+	cache *bus.Cache[*rule.Index[Challenge]] // tenant -> published challenges by event type
 
 	// done remembers completions whose effects are all written, so later
 	// events of a finished challenge cost a map lookup instead of writes.
@@ -71,26 +74,35 @@ type Service struct {
 	done   map[completionKey]string // -> id of the event that completed it
 }
 
-type completionKey struct{ tenant, challenge, user, period string }
+// completionKey names a shortcut entry: a period's completion (cap 0), or
+// the cap reached (period capPeriod, cap the max_completions it was).
+type completionKey struct {
+	tenant, challenge, user, period string
+	cap                             int64
+}
 
 // maxDone bounds the completion shortcut's memory.
 const maxDone = 200_000
 
-type cachedActive struct {
-	index *rule.Index[Challenge]
-	at    time.Time
-}
-
 // activeCacheTTL bounds how long a change made on another node goes unseen
-// by this node's event processing. Changes made here invalidate at once.
+// by this node's event processing if the bus lost its message. Changes
+// made here invalidate at once, and through the bus on the other nodes.
 const activeCacheTTL = 2 * time.Second
+
+// busTopic names the challenges' invalidations on the bus; keys are
+// tenants.
+const busTopic = "challenges"
 
 // NewService returns a challenge service.
 func NewService(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{Config: cfg, cache: map[string]cachedActive{}, done: map[completionKey]string{}}
+	s := &Service{Config: cfg, cache: bus.NewCache[*rule.Index[Challenge]](activeCacheTTL, 0), done: map[completionKey]string{}}
+	if cfg.Bus != nil {
+		cfg.Bus.Subscribe(busTopic, s.cache.Drop)
+	}
+	return s
 }
 
 // Get returns one challenge of the tenant.
@@ -197,38 +209,35 @@ func (s *Service) save(ctx context.Context, c Challenge) (Challenge, error) {
 	if err != nil {
 		return Challenge{}, fmt.Errorf("challenges: save %s: %w", c.ID, err)
 	}
-	s.mu.Lock()
-	delete(s.cache, c.Tenant)
-	s.mu.Unlock()
+	s.cache.Drop(c.Tenant)
+	if s.Bus != nil {
+		s.Bus.Publish(ctx, busTopic, c.Tenant)
+	}
 	return c, nil
 }
 
 // active returns the tenant's published challenges counting eventType.
 func (s *Service) active(ctx context.Context, tenant, eventType string) ([]Challenge, error) {
-	s.mu.Lock()
-	c, ok := s.cache[tenant]
-	s.mu.Unlock()
-	if ok && s.Now().Sub(c.at) < activeCacheTTL {
-		return c.index.For(eventType), nil
-	}
-	var all []Challenge
-	after := ""
-	for {
-		page, err := s.Store.ListChallenges(ctx, tenant, Published, after, 500)
-		if err != nil {
-			return nil, fmt.Errorf("challenges: active: %w", err)
+	ix, err := s.cache.Get(ctx, tenant, s.Now(), func(ctx context.Context) (*rule.Index[Challenge], error) {
+		var all []Challenge
+		after := ""
+		for {
+			page, err := s.Store.ListChallenges(ctx, tenant, Published, after, 500)
+			if err != nil {
+				return nil, fmt.Errorf("challenges: active: %w", err)
+			}
+			all = append(all, page...)
+			if len(page) < 500 {
+				break
+			}
+			after = page[len(page)-1].ID
 		}
-		all = append(all, page...)
-		if len(page) < 500 {
-			break
-		}
-		after = page[len(page)-1].ID
+		return rule.NewIndex(all, func(c Challenge) []string { return c.Rule.EventTypes() }), nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	c = cachedActive{index: rule.NewIndex(all, func(c Challenge) []string { return c.Rule.EventTypes() }), at: s.Now()}
-	s.mu.Lock()
-	s.cache[tenant] = c
-	s.mu.Unlock()
-	return c.index.For(eventType), nil
+	return ix.For(eventType), nil
 }
 
 func notFound(id string) error {

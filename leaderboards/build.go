@@ -129,7 +129,7 @@ func (s *Service) build(parent context.Context, b Board) error {
 	if _, serr := s.Store.SaveBuild(wctx, b.Tenant, b.ID, s.node, final); serr != nil {
 		err = errors.Join(err, fmt.Errorf("leaderboards: build %s: save state: %w", b.ID, serr))
 	}
-	s.forget(b.Tenant)
+	s.forget(wctx, b.Tenant)
 	if err == nil {
 		s.Logger.Info("leaderboards: board built", "tenant", b.Tenant, "board", b.ID, "entries", final.Total, "took_ms", time.Since(start).Milliseconds())
 	}

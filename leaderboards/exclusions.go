@@ -33,7 +33,7 @@ func (s *Service) Exclude(ctx context.Context, tenant, actor, id string, in Excl
 	if err := s.Store.Exclude(ctx, e); err != nil {
 		return Exclusion{}, fmt.Errorf("leaderboards: exclude %s from %s: %w", in.User, id, err)
 	}
-	s.forget(tenant)
+	s.forget(ctx, tenant)
 	if err := s.record(ctx, tenant, actor, "leaderboard.exclude", b.ID, in.User, in.Reason); err != nil {
 		return Exclusion{}, err
 	}
@@ -66,7 +66,7 @@ func (s *Service) Reinstate(ctx context.Context, tenant, actor, id, user string)
 	if err != nil {
 		return fmt.Errorf("leaderboards: reinstate %s on %s: %w", user, id, err)
 	}
-	s.forget(tenant)
+	s.forget(ctx, tenant)
 	if err := s.record(ctx, tenant, actor, "leaderboard.reinstate", b.ID, user, ""); err != nil {
 		return err
 	}

@@ -65,7 +65,7 @@ func (s *Service) Erase(ctx context.Context, tenant, user string) error {
 	if err := s.Store.EraseBoardUser(ctx, tenant, user); err != nil {
 		return fmt.Errorf("leaderboards: erase %s: %w", user, err)
 	}
-	s.forget(tenant)
+	s.forget(ctx, tenant)
 	bs, err := s.List(ctx, tenant)
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/questline/questline/audit"
+	"github.com/questline/questline/internal/bus"
 	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/points"
 	"github.com/questline/questline/profiles"
@@ -53,6 +54,9 @@ type Config struct {
 	Directory Directory
 	Auditor   Auditor
 	Logger    *slog.Logger
+	// Bus tells the other nodes of a board or exclusion change, so they
+	// drop their cached boards at once; nil on a single node.
+	Bus bus.Bus
 	// Now is the clock; nil means time.Now. Tests move it across periods.
 	Now func() time.Time
 }
@@ -62,10 +66,11 @@ type Service struct {
 	Config
 	live *live
 
+	cache *bus.Cache[tenantBoards] // tenant -> boards
+
 	mu       sync.Mutex
-	cache    map[string]tenantBoards // tenant -> boards
-	expires  map[string]bool         // engine keys whose expiry this node has set
-	building map[string]bool         // tenant|board builds running on this node
+	expires  map[string]bool // engine keys whose expiry this node has set
+	building map[string]bool // tenant|board builds running on this node
 
 	node   string     // this node's name in build leases
 	kick   chan Board // new boards for RunBuilds to build
@@ -76,13 +81,16 @@ type Service struct {
 type tenantBoards struct {
 	boards   []Board
 	excluded map[string]map[string]bool // board -> user -> excluded
-	at       time.Time
 }
 
 // boardCacheTTL bounds how long another node's new board or exclusion can go
-// unseen by this node's writes. Exclusions close that gap themselves (see
-// Exclude); a rebuild repairs anything else written in it.
+// unseen by this node's writes if the bus lost its message. Exclusions
+// close that gap themselves (see Exclude); a rebuild repairs anything else
+// written in it.
 const boardCacheTTL = 2 * time.Second
+
+// busTopic names the boards' invalidations on the bus; keys are tenants.
+const busTopic = "leaderboards"
 
 // NewService returns a leaderboard service.
 func NewService(cfg Config) *Service {
@@ -93,10 +101,13 @@ func NewService(cfg Config) *Service {
 		cfg.Now = time.Now
 	}
 	s := &Service{
-		Config: cfg, cache: map[string]tenantBoards{}, expires: map[string]bool{}, building: map[string]bool{},
+		Config: cfg, cache: bus.NewCache[tenantBoards](boardCacheTTL, 0), expires: map[string]bool{}, building: map[string]bool{},
 		node: uuid.NewString(), kick: make(chan Board, 64),
 	}
 	s.live = newLive(s)
+	if cfg.Bus != nil {
+		cfg.Bus.Subscribe(busTopic, s.cache.Drop)
+	}
 	return s
 }
 
@@ -116,7 +127,7 @@ func (s *Service) Create(ctx context.Context, tenant string, in CreateInput) (Bo
 	if err := s.Store.CreateBoard(ctx, b); err != nil {
 		return Board{}, fmt.Errorf("leaderboards: create: %w", err)
 	}
-	s.forget(tenant)
+	s.forget(ctx, tenant)
 	if b.Build != nil {
 		select {
 		case s.kick <- b:
@@ -147,40 +158,35 @@ func (s *Service) List(ctx context.Context, tenant string) ([]Board, error) {
 	return bs, nil
 }
 
-func (s *Service) forget(tenant string) {
-	s.mu.Lock()
-	delete(s.cache, tenant)
-	s.mu.Unlock()
+// forget drops the tenant's cached boards here and on every other node.
+func (s *Service) forget(ctx context.Context, tenant string) {
+	s.cache.Drop(tenant)
+	if s.Bus != nil {
+		s.Bus.Publish(ctx, busTopic, tenant)
+	}
 }
 
 // boards returns the tenant's boards and exclusions, cached briefly: every
 // write consults them.
 func (s *Service) boards(ctx context.Context, tenant string) (tenantBoards, error) {
-	s.mu.Lock()
-	c, ok := s.cache[tenant]
-	s.mu.Unlock()
-	if ok && s.Now().Sub(c.at) < boardCacheTTL {
-		return c, nil
-	}
-	bs, err := s.List(ctx, tenant)
-	if err != nil {
-		return tenantBoards{}, err
-	}
-	ex, err := s.Store.Exclusions(ctx, tenant, "")
-	if err != nil {
-		return tenantBoards{}, fmt.Errorf("leaderboards: exclusions: %w", err)
-	}
-	c = tenantBoards{boards: bs, excluded: map[string]map[string]bool{}, at: s.Now()}
-	for _, e := range ex {
-		if c.excluded[e.Board] == nil {
-			c.excluded[e.Board] = map[string]bool{}
+	return s.cache.Get(ctx, tenant, s.Now(), func(ctx context.Context) (tenantBoards, error) {
+		bs, err := s.List(ctx, tenant)
+		if err != nil {
+			return tenantBoards{}, err
 		}
-		c.excluded[e.Board][e.User] = true
-	}
-	s.mu.Lock()
-	s.cache[tenant] = c
-	s.mu.Unlock()
-	return c, nil
+		ex, err := s.Store.Exclusions(ctx, tenant, "")
+		if err != nil {
+			return tenantBoards{}, fmt.Errorf("leaderboards: exclusions: %w", err)
+		}
+		c := tenantBoards{boards: bs, excluded: map[string]map[string]bool{}}
+		for _, e := range ex {
+			if c.excluded[e.Board] == nil {
+				c.excluded[e.Board] = map[string]bool{}
+			}
+			c.excluded[e.Board][e.User] = true
+		}
+		return c, nil
+	})
 }
 
 // Earned moves the user on every points board the ledger entry counts for.

@@ -44,5 +44,6 @@ func (s *Service) Erase(ctx context.Context, tenant, user string) error {
 	if err := s.store.DeleteUser(ctx, tenant, user); err != nil {
 		return fmt.Errorf("profiles: erase %s: %w", user, err)
 	}
+	s.forget(ctx, tenant, user) // an erased name must leave every node's boards now
 	return nil
 }

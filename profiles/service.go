@@ -11,6 +11,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/questline/questline/auth"
+	"github.com/questline/questline/internal/bus"
 	"github.com/questline/questline/internal/errs"
 )
 
@@ -18,10 +19,14 @@ import (
 type Service struct {
 	store Store
 	now   func() time.Time
+	bus   bus.Bus // nil on a single node without one
+	cache *bus.Cache[cached]
 }
 
 // NewService returns a profile service over store.
-func NewService(store Store) *Service { return &Service{store: store, now: time.Now} }
+func NewService(store Store) *Service {
+	return &Service{store: store, now: time.Now, cache: newCache()}
+}
 
 // Input is what a user sets of their profile.
 type Input struct {
@@ -41,7 +46,18 @@ func (s *Service) Put(ctx context.Context, tenant, user string, in Input) (Profi
 	if err := s.store.PutProfile(ctx, p); err != nil {
 		return Profile{}, fmt.Errorf("profiles: put %s: %w", user, err)
 	}
+	s.forget(ctx, tenant, user)
 	return p, nil
+}
+
+// forget drops user's cached profile on this node and, through the bus,
+// on every other node.
+func (s *Service) forget(ctx context.Context, tenant, user string) {
+	key := cacheKey(tenant, user)
+	s.cache.Drop(key)
+	if s.bus != nil {
+		s.bus.Publish(ctx, busTopic, key)
+	}
 }
 
 // Get returns user's profile.
@@ -56,13 +72,40 @@ func (s *Service) Get(ctx context.Context, tenant, user string) (Profile, error)
 	return ps[0], nil
 }
 
-// Profiles returns the profiles of those users that have one, in one query.
+// Profiles returns the profiles of those users that have one, in at most
+// one query: what this node read lately (a profile, or that there is
+// none) comes from its cache.
 func (s *Service) Profiles(ctx context.Context, tenant string, users []string) ([]Profile, error) {
-	ps, err := s.store.Profiles(ctx, tenant, users)
-	if err != nil {
-		return nil, fmt.Errorf("profiles: get %d: %w", len(users), err)
+	now := s.now()
+	var out []Profile
+	var misses []string
+	var gen uint64
+	for i, u := range users {
+		c, ok, g := s.cache.Lookup(cacheKey(tenant, u), now)
+		if i == 0 {
+			gen = g // the oldest: what is read below is kept only if nothing changed since
+		}
+		switch {
+		case !ok:
+			misses = append(misses, u)
+		case c.found:
+			out = append(out, c.p)
+		}
 	}
-	return ps, nil
+	if len(misses) == 0 {
+		return out, nil
+	}
+	ps, err := s.store.Profiles(ctx, tenant, misses)
+	if err != nil {
+		return nil, fmt.Errorf("profiles: get %d: %w", len(misses), err)
+	}
+	for _, u := range misses {
+		s.cache.Keep(cacheKey(tenant, u), cached{}, gen, now)
+	}
+	for _, p := range ps {
+		s.cache.Keep(cacheKey(tenant, p.User), cached{p: p, found: true}, gen, now)
+	}
+	return append(out, ps...), nil
 }
 
 // AttributesInput is what a brand sets about a user.

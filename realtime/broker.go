@@ -14,6 +14,8 @@ package realtime
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,9 +27,30 @@ import (
 // Message is one published frame on a tenant-scoped channel.
 type Message struct {
 	Channel string          `json:"channel"` // broker channel: tenant + "|" + client channel
-	Seq     uint64          `json:"seq"`     // per channel, starts at 1, no gaps
+	Epoch   string          `json:"epoch"`   // the channel's history this message belongs to
+	Seq     uint64          `json:"seq"`     // per channel and epoch, starts at 1, no gaps
 	Type    string          `json:"type"`
 	Data    json.RawMessage `json:"data"`
+}
+
+// Position is a point in a channel's stream. A channel's counter lives in
+// the broker's backend, and that backend may lose it (a Redis restart
+// without persistence, a failover, FLUSHALL): the counter then starts
+// again at 1. Each counter is created with a random Epoch, so seqs of two
+// lives of a channel are never compared. The zero Position is the start of
+// whatever epoch a channel is in; an empty Epoch with a Seq is a
+// position whose epoch is unknown (a client that did not send it), taken
+// to be the current one.
+type Position struct {
+	Epoch string
+	Seq   uint64
+}
+
+// newEpoch returns a fresh random epoch id.
+func newEpoch() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
 }
 
 // Broker moves messages between nodes and keeps a short per-channel
@@ -38,11 +61,12 @@ type Broker interface {
 	// delivers it to every node subscribed to the channel, this one
 	// included.
 	Publish(ctx context.Context, channel, typ string, data []byte) (Message, error)
-	// History returns the messages with Seq > since, oldest first.
-	// complete is false when the history no longer reaches back to
-	// since+1 (or since is ahead of the channel): the client missed
+	// History returns the messages after since, oldest first. complete is
+	// false when the history no longer reaches back to since.Seq+1, since
+	// is ahead of the channel, or since is of another epoch (then msgs is
+	// the whole history of the current epoch): the client missed
 	// something and must refetch state.
-	History(ctx context.Context, channel string, since uint64) (msgs []Message, complete bool, err error)
+	History(ctx context.Context, channel string, since Position) (msgs []Message, complete bool, err error)
 	// Subscribe and Unsubscribe this node to a channel; deliveries go to
 	// the handler given to Run. Every message published after Subscribe
 	// returns is delivered, once, in seq order.
@@ -75,8 +99,8 @@ func (o BrokerOptions) withDefaults() BrokerOptions {
 }
 
 // seqTTL keeps a channel's counter well beyond its history, so a client
-// resuming after the history expired is told of the gap instead of
-// matching a counter that restarted at 1.
+// resuming after the history expired is told of the gap. (A counter that
+// is lost anyway restarts in a new epoch.)
 const seqTTL = 7 * 24 * time.Hour
 
 // catchUpTimeout bounds the history read a broker makes to fill a gap.
@@ -95,39 +119,44 @@ func checkPublish(channel, typ string) error {
 }
 
 // historyFrom picks the messages after since from hist (oldest first,
-// consecutive seqs) and says whether nothing between since and last, the
-// channel's newest seq, is missing.
-func historyFrom(hist []Message, since, last uint64) ([]Message, bool) {
-	if since >= last {
-		return nil, since == last
+// consecutive seqs of head's epoch) and says whether nothing between since
+// and head, the channel's newest position, is missing.
+func historyFrom(hist []Message, since, head Position) ([]Message, bool) {
+	if since.Epoch != "" && since.Epoch != head.Epoch {
+		return hist, false // the counter restarted: everything is new
+	}
+	if since.Seq >= head.Seq {
+		return nil, since.Seq == head.Seq
 	}
 	var out []Message
 	for _, m := range hist {
-		if m.Seq > since {
+		if m.Seq > since.Seq {
 			out = append(out, m)
 		}
 	}
-	complete := len(out) > 0 && out[0].Seq == since+1
+	complete := len(out) > 0 && out[0].Seq == since.Seq+1
 	return out, complete
 }
 
 // tracker keeps a node's deliveries gap-free and repeat-free per channel.
-// It remembers the last seq delivered on every subscribed channel: a
+// It remembers the last position delivered on every subscribed channel: a
 // message at or below it is a repeat and is dropped; a message further on
 // than the next one means deliveries were lost (a full buffer, a pub/sub
-// reconnect), and the missing ones are read from the history first.
+// reconnect), and the missing ones are read from the history first. A
+// message of another epoch means the counter restarted: its seqs start
+// again from 1 and are all new, however low.
 //
 // Only Run's goroutine delivers; Subscribe and Unsubscribe may run on any.
 type tracker struct {
 	mu   sync.Mutex
-	last map[string]uint64
+	last map[string]Position
 }
 
-func newTracker() *tracker { return &tracker{last: map[string]uint64{}} }
+func newTracker() *tracker { return &tracker{last: map[string]Position{}} }
 
-// start tracks channel from base (its seq when the node subscribed). It
+// start tracks channel from base (its head when the node subscribed). It
 // reports false when the channel was tracked already.
-func (t *tracker) start(channel string, base uint64) bool {
+func (t *tracker) start(channel string, base Position) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, ok := t.last[channel]; ok {
@@ -150,16 +179,27 @@ func (t *tracker) tracked(channel string) bool {
 	return ok
 }
 
+// after reports where m stands after last: new (not delivered yet) and,
+// if so, the position the stream stood at just before m's epoch began
+// or last, whichever is in m's epoch.
+func after(last Position, m Message) (fresh bool, from Position) {
+	if last.Epoch != "" && last.Epoch != m.Epoch || last.Epoch == "" && last.Seq == 0 {
+		return true, Position{Epoch: m.Epoch}
+	}
+	return m.Seq > last.Seq, last
+}
+
 // next reports whether m is the next message of a tracked channel and, if
-// it is further on, from which seq the history must fill the gap.
-func (t *tracker) next(m Message) (deliver bool, gapFrom uint64, gap bool) {
+// it is further on, from which position the history must fill the gap.
+func (t *tracker) next(m Message) (deliver bool, gapFrom Position, gap bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	last, ok := t.last[m.Channel]
-	if !ok || m.Seq <= last {
-		return false, 0, false
+	if !ok {
+		return false, Position{}, false
 	}
-	return true, last, m.Seq > last+1
+	fresh, from := after(last, m)
+	return fresh, from, fresh && m.Seq > from.Seq+1
 }
 
 // advance records m as delivered unless the channel was dropped or moved
@@ -168,15 +208,18 @@ func (t *tracker) advance(m Message) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	last, ok := t.last[m.Channel]
-	if !ok || m.Seq <= last {
+	if !ok {
 		return false
 	}
-	t.last[m.Channel] = m.Seq
+	if fresh, _ := after(last, m); !fresh {
+		return false
+	}
+	t.last[m.Channel] = Position{Epoch: m.Epoch, Seq: m.Seq}
 	return true
 }
 
 // historyFunc is Broker.History.
-type historyFunc func(ctx context.Context, channel string, since uint64) ([]Message, bool, error)
+type historyFunc func(ctx context.Context, channel string, since Position) ([]Message, bool, error)
 
 // deliver hands m to h after whatever the history holds between the last
 // delivered message and m.
@@ -193,9 +236,9 @@ func (t *tracker) deliver(ctx context.Context, m Message, history historyFunc, h
 	}
 }
 
-// catchUp delivers what the history holds after the last delivered seq of
-// channel: after a (re)subscription is confirmed, what was published while
-// it was being set up or while the connection was down.
+// catchUp delivers what the history holds after the last delivered
+// position of channel: after a (re)subscription is confirmed, what was
+// published while it was being set up or while the connection was down.
 func (t *tracker) catchUp(ctx context.Context, channel string, history historyFunc, h func(Message)) {
 	t.mu.Lock()
 	from, ok := t.last[channel]
@@ -205,10 +248,10 @@ func (t *tracker) catchUp(ctx context.Context, channel string, history historyFu
 	}
 }
 
-// fill delivers channel's messages after from (and before upTo unless it
-// is 0). What the history lost stays lost: the hub tells clients of the
-// jump in seq.
-func (t *tracker) fill(ctx context.Context, channel string, from, upTo uint64, history historyFunc, h func(Message)) {
+// fill delivers channel's messages after from (and, in from's epoch,
+// before upTo unless it is 0). What the history lost stays lost: the hub
+// tells clients of the jump in seq.
+func (t *tracker) fill(ctx context.Context, channel string, from Position, upTo uint64, history historyFunc, h func(Message)) {
 	hctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
 	msgs, _, err := history(hctx, channel, from)
 	cancel()
@@ -216,7 +259,7 @@ func (t *tracker) fill(ctx context.Context, channel string, from, upTo uint64, h
 		return
 	}
 	for _, m := range msgs {
-		if upTo != 0 && m.Seq >= upTo {
+		if upTo != 0 && m.Epoch == from.Epoch && m.Seq >= upTo {
 			return
 		}
 		if t.advance(m) {

@@ -37,6 +37,7 @@ type MemoryBroker struct {
 }
 
 type memChannel struct {
+	epoch   string // created with the channel: a forgotten channel starts a new one
 	seq     uint64
 	hist    []Message // oldest first, at most HistorySize
 	touched time.Time // last publish
@@ -66,14 +67,14 @@ func (b *MemoryBroker) Publish(_ context.Context, channel, typ string, data []by
 	b.sweep(now)
 	c := b.channels[channel]
 	if c == nil {
-		c = &memChannel{}
+		c = &memChannel{epoch: newEpoch()}
 		b.channels[channel] = c
 	} else if now.Sub(c.touched) > b.opts.HistoryTTL {
 		c.hist = nil // idle too long: the history expired, the seq goes on
 	}
 	c.touched = now
 	c.seq++
-	m := Message{Channel: channel, Seq: c.seq, Type: typ, Data: append([]byte(nil), data...)}
+	m := Message{Channel: channel, Epoch: c.epoch, Seq: c.seq, Type: typ, Data: append([]byte(nil), data...)}
 	c.hist = append(c.hist, m)
 	if n := len(c.hist) - b.opts.HistorySize; n > 0 {
 		// Copy rather than reslice, so the dropped messages can be freed.
@@ -112,35 +113,37 @@ func (b *MemoryBroker) sweep(now time.Time) {
 }
 
 // History implements Broker.
-func (b *MemoryBroker) History(_ context.Context, channel string, since uint64) ([]Message, bool, error) {
+func (b *MemoryBroker) History(_ context.Context, channel string, since Position) ([]Message, bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		return nil, false, fmt.Errorf("realtime: history %s: %w", channel, ErrClosed)
 	}
-	c := b.channels[channel]
-	if c == nil {
-		return nil, since == 0, nil
+	var hist []Message
+	if c := b.channels[channel]; c != nil && time.Since(c.touched) <= b.opts.HistoryTTL {
+		hist = c.hist
 	}
-	hist := c.hist
-	if time.Since(c.touched) > b.opts.HistoryTTL {
-		hist = nil
-	}
-	msgs, complete := historyFrom(hist, since, c.seq)
+	msgs, complete := historyFrom(hist, since, b.head(channel))
 	return append([]Message(nil), msgs...), complete, nil
 }
 
-// LastSeq returns the channel's newest seq (0 before its first message).
-func (b *MemoryBroker) LastSeq(_ context.Context, channel string) (uint64, error) {
+// Head returns the channel's epoch and newest seq (the zero Position
+// before its first message).
+func (b *MemoryBroker) Head(_ context.Context, channel string) (Position, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return 0, fmt.Errorf("realtime: last seq %s: %w", channel, ErrClosed)
+		return Position{}, fmt.Errorf("realtime: head %s: %w", channel, ErrClosed)
 	}
+	return b.head(channel), nil
+}
+
+// head is Head with b.mu held.
+func (b *MemoryBroker) head(channel string) Position {
 	if c := b.channels[channel]; c != nil {
-		return c.seq, nil
+		return Position{Epoch: c.epoch, Seq: c.seq}
 	}
-	return 0, nil
+	return Position{}
 }
 
 // Subscribe implements Broker.
@@ -151,12 +154,8 @@ func (b *MemoryBroker) Subscribe(_ context.Context, channel string) error {
 		return fmt.Errorf("realtime: subscribe %s: %w", channel, ErrClosed)
 	}
 	if !b.subscribed[channel] {
-		var base uint64
-		if c := b.channels[channel]; c != nil {
-			base = c.seq
-		}
 		// Under mu, so no publish slips between the base and the flag.
-		b.tr.start(channel, base)
+		b.tr.start(channel, b.head(channel))
 		b.subscribed[channel] = true
 	}
 	return nil

@@ -2,7 +2,6 @@ package realtime
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -14,8 +13,10 @@ import (
 // RedisBroker spreads messages over Redis pub/sub so every node's hub sees
 // every publish, and keeps each channel's counter and history in Redis.
 //
-// Keys of channel C: "ql:rt:{C}:seq" (counter), "ql:rt:{C}:hist" (list,
-// newest first) and the pub/sub channel "ql:rt:{C}". The hash tag keeps the
+// Keys of channel C: "ql:rt:{C}:head" (a hash: the counter "seq" and the
+// "epoch" created with it, so they are lost together and a restarted
+// counter is told apart), "ql:rt:{C}:hist" (list, newest first) and the
+// pub/sub channel "ql:rt:{C}". The hash tag keeps the
 // keys in one Cluster slot, so the publish script and the history read are
 // single-slot. Plain PUBLISH reaches every node of a Cluster, which is
 // correct but fans every message out cluster-wide; sharded pub/sub
@@ -44,30 +45,44 @@ type RedisBroker struct {
 const redisQueue = 4096
 
 // publishScript assigns the next seq, records and broadcasts the message
-// atomically. KEYS: seq, history. ARGV: pub/sub channel, encoded message
-// without its seq, history size, history TTL (ms), seq TTL (ms).
+// atomically; a new counter gets the epoch offered. A counter created
+// again (its keys were lost) starts a history of its own: what the list
+// still held is of the old epoch and is dropped. KEYS: head, history.
+// ARGV: pub/sub channel, encoded message without epoch and seq, history
+// size, history TTL (ms), seq TTL (ms), a fresh epoch.
 var publishScript = redis.NewScript(`
-local seq = redis.call('INCR', KEYS[1])
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+if seq == 1 then
+  redis.call('HSET', KEYS[1], 'epoch', ARGV[6])
+  redis.call('DEL', KEYS[2])
+end
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
-local msg = seq .. '\n' .. ARGV[2]
+local msg = epoch .. '\n' .. seq .. '\n' .. ARGV[2]
 redis.call('LPUSH', KEYS[2], msg)
 redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('PUBLISH', ARGV[1], msg)
-return seq
+return {seq, epoch}
 `)
 
-// historyScript returns the channel's newest seq and, newest first, only
-// the entries after since: the list holds consecutive seqs ending at the
-// counter, so the first (last - since) entries are exactly those.
-// KEYS: seq, history. ARGV: since.
+// historyScript returns the channel's head (newest seq, epoch) and, newest
+// first, only the entries after since: the list holds consecutive seqs
+// ending at the counter, so the first (last - since) entries are exactly
+// those; since of another epoch gets them all. KEYS: head, history. ARGV:
+// since's seq, since's epoch ("" when unknown).
 var historyScript = redis.NewScript(`
-local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+local head = redis.call('HMGET', KEYS[1], 'seq', 'epoch')
+local last = tonumber(head[1] or '0')
+local epoch = head[2] or ''
 local since = tonumber(ARGV[1])
-if since >= last then
-  return {last}
+if ARGV[2] ~= '' and ARGV[2] ~= epoch then
+  return {last, epoch, redis.call('LRANGE', KEYS[2], 0, -1)}
 end
-return {last, redis.call('LRANGE', KEYS[2], 0, last - since - 1)}
+if since >= last then
+  return {last, epoch}
+end
+return {last, epoch, redis.call('LRANGE', KEYS[2], 0, last - since - 1)}
 `)
 
 // NewRedisBroker returns a broker on client. The client stays the
@@ -78,9 +93,9 @@ func NewRedisBroker(client redis.UniversalClient, opts BrokerOptions) *RedisBrok
 
 const keyPrefix = "ql:rt:{"
 
-func redisKeys(channel string) (seq, hist, pub string) {
+func redisKeys(channel string) (head, hist, pub string) {
 	tag := keyPrefix + channel + "}"
-	return tag + ":seq", tag + ":hist", tag
+	return tag + ":head", tag + ":hist", tag
 }
 
 // Publish implements Broker.
@@ -91,44 +106,56 @@ func (b *RedisBroker) Publish(ctx context.Context, channel, typ string, data []b
 	if b.isClosed() {
 		return Message{}, fmt.Errorf("realtime: publish %s: %w", channel, ErrClosed)
 	}
-	seqKey, histKey, pub := redisKeys(channel)
-	seq, err := publishScript.Run(ctx, b.client, []string{seqKey, histKey},
+	headKey, histKey, pub := redisKeys(channel)
+	res, err := publishScript.Run(ctx, b.client, []string{headKey, histKey},
 		pub, typ+"\n"+string(data), b.opts.HistorySize,
-		b.opts.HistoryTTL.Milliseconds(), seqTTL.Milliseconds()).Uint64()
+		b.opts.HistoryTTL.Milliseconds(), seqTTL.Milliseconds(), newEpoch()).Slice()
 	if err != nil {
 		return Message{}, fmt.Errorf("realtime: publish %s: %w", channel, err)
 	}
-	return Message{Channel: channel, Seq: seq, Type: typ, Data: append([]byte(nil), data...)}, nil
+	seq, ok1 := res[0].(int64)
+	epoch, ok2 := res[1].(string)
+	if len(res) != 2 || !ok1 || !ok2 || seq <= 0 {
+		return Message{}, fmt.Errorf("realtime: publish %s: unexpected reply %v", channel, res)
+	}
+	return Message{Channel: channel, Epoch: epoch, Seq: uint64(seq), Type: typ, Data: append([]byte(nil), data...)}, nil
 }
 
-// decode parses "seq\ntype\ndata".
+// decode parses "epoch\nseq\ntype\ndata".
 func decode(channel, raw string) (Message, error) {
-	seqStr, rest, ok1 := strings.Cut(raw, "\n")
-	typ, data, ok2 := strings.Cut(rest, "\n")
+	epoch, rest, ok1 := strings.Cut(raw, "\n")
+	seqStr, rest, ok2 := strings.Cut(rest, "\n")
+	typ, data, ok3 := strings.Cut(rest, "\n")
 	seq, err := strconv.ParseUint(seqStr, 10, 64)
-	if !ok1 || !ok2 || err != nil {
+	if !ok1 || !ok2 || !ok3 || err != nil {
 		return Message{}, fmt.Errorf("realtime: malformed message on %s", channel)
 	}
-	return Message{Channel: channel, Seq: seq, Type: typ, Data: []byte(data)}, nil
+	return Message{Channel: channel, Epoch: epoch, Seq: seq, Type: typ, Data: []byte(data)}, nil
 }
 
 // History implements Broker.
-func (b *RedisBroker) History(ctx context.Context, channel string, since uint64) ([]Message, bool, error) {
+func (b *RedisBroker) History(ctx context.Context, channel string, since Position) ([]Message, bool, error) {
 	if b.isClosed() {
 		return nil, false, fmt.Errorf("realtime: history %s: %w", channel, ErrClosed)
 	}
-	seqKey, histKey, _ := redisKeys(channel)
-	res, err := historyScript.Run(ctx, b.client, []string{seqKey, histKey}, since).Slice()
+	headKey, histKey, _ := redisKeys(channel)
+	res, err := historyScript.Run(ctx, b.client, []string{headKey, histKey}, since.Seq, since.Epoch).Slice()
 	if err != nil {
 		return nil, false, fmt.Errorf("realtime: history %s: %w", channel, err)
 	}
-	last, ok := res[0].(int64)
+	var last int64
+	var epoch string
+	ok := len(res) >= 2
+	if ok {
+		last, ok = res[0].(int64)
+		epoch, _ = res[1].(string)
+	}
 	if !ok || last < 0 {
 		return nil, false, fmt.Errorf("realtime: history %s: unexpected reply %v", channel, res)
 	}
 	var raw []any
-	if len(res) > 1 {
-		raw, _ = res[1].([]any)
+	if len(res) > 2 {
+		raw, _ = res[2].([]any)
 	}
 	hist := make([]Message, 0, len(raw))
 	for i := len(raw) - 1; i >= 0; i-- { // LPUSH keeps newest first
@@ -139,24 +166,31 @@ func (b *RedisBroker) History(ctx context.Context, channel string, since uint64)
 		}
 		hist = append(hist, m)
 	}
-	msgs, complete := historyFrom(hist, since, uint64(last))
+	msgs, complete := historyFrom(hist, since, Position{Epoch: epoch, Seq: uint64(last)})
 	return msgs, complete, nil
 }
 
-// LastSeq returns the channel's newest seq (0 before its first message).
-func (b *RedisBroker) LastSeq(ctx context.Context, channel string) (uint64, error) {
+// Head returns the channel's epoch and newest seq (the zero Position
+// before its first message).
+func (b *RedisBroker) Head(ctx context.Context, channel string) (Position, error) {
 	if b.isClosed() {
-		return 0, fmt.Errorf("realtime: last seq %s: %w", channel, ErrClosed)
+		return Position{}, fmt.Errorf("realtime: head %s: %w", channel, ErrClosed)
 	}
-	seqKey, _, _ := redisKeys(channel)
-	n, err := b.client.Get(ctx, seqKey).Uint64()
-	if errors.Is(err, redis.Nil) {
-		return 0, nil
-	}
+	headKey, _, _ := redisKeys(channel)
+	vals, err := b.client.HMGet(ctx, headKey, "seq", "epoch").Result()
 	if err != nil {
-		return 0, fmt.Errorf("realtime: last seq %s: %w", channel, err)
+		return Position{}, fmt.Errorf("realtime: head %s: %w", channel, err)
 	}
-	return n, nil
+	seqStr, _ := vals[0].(string)
+	epoch, _ := vals[1].(string)
+	if seqStr == "" {
+		return Position{}, nil
+	}
+	seq, err := strconv.ParseUint(seqStr, 10, 64)
+	if err != nil {
+		return Position{}, fmt.Errorf("realtime: head %s: bad counter %q", channel, seqStr)
+	}
+	return Position{Epoch: epoch, Seq: seq}, nil
 }
 
 // conn returns the node's PubSub and its feed, opening them on first use.
@@ -184,9 +218,9 @@ func (b *RedisBroker) Subscribe(ctx context.Context, channel string) error {
 	if b.tr.tracked(channel) {
 		return nil
 	}
-	// The seq before SUBSCRIBE: everything after it reaches Run, live or
+	// The head before SUBSCRIBE: everything after it reaches Run, live or
 	// from the history once Redis confirms the subscription.
-	base, err := b.LastSeq(ctx, channel)
+	base, err := b.Head(ctx, channel)
 	if err != nil {
 		return fmt.Errorf("realtime: subscribe %s: %w", channel, err)
 	}

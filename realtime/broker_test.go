@@ -24,6 +24,10 @@ type brokerImpl struct {
 	// (they reach the history only) and returns how many it published.
 	// The subscriber's Run is not running yet.
 	lose func(t *testing.T, b Broker, channel string) int
+	// reset makes the backend lose every channel's counter and history, as
+	// a Redis restart without persistence or a FLUSHALL does (for the
+	// memory broker: a channel forgotten after seqTTL).
+	reset func(t *testing.T, b Broker)
 }
 
 // nodesFunc returns the brokers of one cluster, closed when t ends: the
@@ -48,6 +52,12 @@ var brokerImpls = []brokerImpl{
 				mustPublish(t, b, channel, "x", `{}`)
 			}
 			return n
+		},
+		reset: func(_ *testing.T, b Broker) {
+			mb := b.(*MemoryBroker)
+			mb.mu.Lock()
+			defer mb.mu.Unlock()
+			clear(mb.channels)
 		},
 	},
 	{
@@ -75,17 +85,24 @@ var brokerImpls = []brokerImpl{
 			// What a dropped pub/sub message leaves behind: counter and
 			// history advanced, nothing published.
 			rb := b.(*RedisBroker)
-			seqKey, histKey, _ := redisKeys(channel)
+			headKey, histKey, _ := redisKeys(channel)
 			lost := redis.NewScript(`
-local seq = redis.call('INCR', KEYS[1])
-redis.call('LPUSH', KEYS[2], seq .. '\n' .. ARGV[1])
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+redis.call('HSETNX', KEYS[1], 'epoch', ARGV[2])
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+redis.call('LPUSH', KEYS[2], epoch .. '\n' .. seq .. '\n' .. ARGV[1])
 return seq`)
 			for range 5 {
-				if err := lost.Run(context.Background(), rb.client, []string{seqKey, histKey}, "x\n{}").Err(); err != nil {
+				if err := lost.Run(context.Background(), rb.client, []string{headKey, histKey}, "x\n{}", newEpoch()).Err(); err != nil {
 					t.Fatal(err)
 				}
 			}
 			return 5
+		},
+		reset: func(t *testing.T, b Broker) {
+			if err := b.(*RedisBroker).client.FlushAll(context.Background()).Err(); err != nil {
+				t.Fatal(err)
+			}
 		},
 	},
 }
@@ -193,19 +210,23 @@ func TestBrokerConformance(t *testing.T) {
 				t.Fatalf("another tenant's channel starts at %d", m.Seq)
 			}
 		}},
-		{"last seq", func(t *testing.T, newNodes nodesFunc, impl brokerImpl) {
+		{"head", func(t *testing.T, newNodes nodesFunc, impl brokerImpl) {
 			nodes := newNodes(t, BrokerOptions{})
 			for _, b := range nodes {
-				if n, err := b.(lastSeqer).LastSeq(ctx, "t|c"); err != nil || n != 0 {
-					t.Fatalf("last seq of a new channel = %d, %v", n, err)
+				if p, err := b.(header).Head(ctx, "t|c"); err != nil || p != (Position{}) {
+					t.Fatalf("head of a new channel = %+v, %v", p, err)
 				}
 			}
+			var m Message
 			for range 3 {
-				mustPublish(t, nodes[0], "t|c", "x", `{}`)
+				m = mustPublish(t, nodes[0], "t|c", "x", `{}`)
+			}
+			if len(m.Epoch) != 16 {
+				t.Fatalf("epoch %q", m.Epoch)
 			}
 			for _, b := range nodes {
-				if n, err := b.(lastSeqer).LastSeq(ctx, "t|c"); err != nil || n != 3 {
-					t.Fatalf("last seq = %d, %v", n, err)
+				if p, err := b.(header).Head(ctx, "t|c"); err != nil || p != (Position{Epoch: m.Epoch, Seq: 3}) {
+					t.Fatalf("head = %+v, %v; want epoch %s seq 3", p, err, m.Epoch)
 				}
 			}
 		}},
@@ -215,7 +236,7 @@ func TestBrokerConformance(t *testing.T) {
 				mustPublish(t, nodes[0], "t|c", "x", fmt.Sprintf("{\"i\":\n%d}", i))
 			}
 			b := nodes[len(nodes)-1]
-			msgs, complete, err := b.History(ctx, "t|c", 2)
+			msgs, complete, err := b.History(ctx, "t|c", Position{Seq: 2})
 			if err != nil || !complete || len(msgs) != 2 {
 				t.Fatalf("history = %+v complete %v err %v", msgs, complete, err)
 			}
@@ -223,19 +244,19 @@ func TestBrokerConformance(t *testing.T) {
 			if msgs[1].Type != "x" || string(msgs[1].Data) != "{\"i\":\n4}" {
 				t.Fatalf("message not kept byte for byte: %+v", msgs[1])
 			}
-			if msgs, complete, _ := b.History(ctx, "t|c", 0); !complete || len(msgs) != 4 {
+			if msgs, complete, _ := b.History(ctx, "t|c", Position{Seq: 0}); !complete || len(msgs) != 4 {
 				t.Fatalf("whole history = %+v %v", msgs, complete)
 			}
-			if msgs, complete, _ := b.History(ctx, "t|c", 4); len(msgs) != 0 || !complete {
+			if msgs, complete, _ := b.History(ctx, "t|c", Position{Seq: 4}); len(msgs) != 0 || !complete {
 				t.Fatalf("up to date: %+v %v", msgs, complete)
 			}
-			if _, complete, _ := b.History(ctx, "t|c", 9); complete {
+			if _, complete, _ := b.History(ctx, "t|c", Position{Seq: 9}); complete {
 				t.Fatal("since beyond the last seq reported complete")
 			}
-			if msgs, complete, _ := b.History(ctx, "t|empty", 0); len(msgs) != 0 || !complete {
+			if msgs, complete, _ := b.History(ctx, "t|empty", Position{Seq: 0}); len(msgs) != 0 || !complete {
 				t.Fatalf("empty channel: %+v %v", msgs, complete)
 			}
-			if _, complete, _ := b.History(ctx, "t|empty", 3); complete {
+			if _, complete, _ := b.History(ctx, "t|empty", Position{Seq: 3}); complete {
 				t.Fatal("since on an empty channel reported complete")
 			}
 		}},
@@ -244,12 +265,12 @@ func TestBrokerConformance(t *testing.T) {
 			for range 6 {
 				mustPublish(t, b, "t|c", "x", `{}`)
 			}
-			msgs, complete, _ := b.History(ctx, "t|c", 1)
+			msgs, complete, _ := b.History(ctx, "t|c", Position{Seq: 1})
 			if complete || len(msgs) != 3 {
 				t.Fatalf("trimmed history = %+v complete %v", msgs, complete)
 			}
 			inOrder(t, msgs, "t|c", 4)
-			if msgs, complete, _ := b.History(ctx, "t|c", 3); !complete || len(msgs) != 3 {
+			if msgs, complete, _ := b.History(ctx, "t|c", Position{Seq: 3}); !complete || len(msgs) != 3 {
 				t.Fatalf("history from the oldest kept = %+v complete %v", msgs, complete)
 			}
 		}},
@@ -259,16 +280,16 @@ func TestBrokerConformance(t *testing.T) {
 				mustPublish(t, b, "t|c", "x", `{}`)
 			}
 			time.Sleep(250 * time.Millisecond)
-			if msgs, complete, _ := b.History(ctx, "t|c", 1); complete || len(msgs) != 0 {
+			if msgs, complete, _ := b.History(ctx, "t|c", Position{Seq: 1}); complete || len(msgs) != 0 {
 				t.Fatalf("expired history = %+v complete %v", msgs, complete)
 			}
-			if _, complete, _ := b.History(ctx, "t|c", 3); !complete {
+			if _, complete, _ := b.History(ctx, "t|c", Position{Seq: 3}); !complete {
 				t.Fatal("a client that saw everything is told of a gap")
 			}
 			if m := mustPublish(t, b, "t|c", "x", `{}`); m.Seq != 4 {
 				t.Fatalf("seq after expiry = %d, want 4", m.Seq)
 			}
-			if msgs, complete, _ := b.History(ctx, "t|c", 3); !complete || len(msgs) != 1 || msgs[0].Seq != 4 {
+			if msgs, complete, _ := b.History(ctx, "t|c", Position{Seq: 3}); !complete || len(msgs) != 1 || msgs[0].Seq != 4 {
 				t.Fatalf("history after expiry = %+v %v", msgs, complete)
 			}
 		}},
@@ -364,6 +385,56 @@ func TestBrokerConformance(t *testing.T) {
 				}
 			}
 			inOrder(t, c.exactly(t, n), "t|hot", 1)
+		}},
+		{"a lost counter restarts in a new epoch, whose history is not the old one's", func(t *testing.T, newNodes nodesFunc, impl brokerImpl) {
+			nodes := newNodes(t, BrokerOptions{})
+			var old Message
+			for range 3 {
+				old = mustPublish(t, nodes[0], "t|c", "x", `{}`)
+			}
+			impl.reset(t, nodes[0])
+			m := mustPublish(t, nodes[0], "t|c", "x", `{"new":1}`)
+			if m.Seq != 1 || m.Epoch == "" || m.Epoch == old.Epoch {
+				t.Fatalf("after the reset: %+v (old epoch %s)", m, old.Epoch)
+			}
+			for _, b := range nodes {
+				msgs, complete, err := b.History(ctx, "t|c", Position{Epoch: old.Epoch, Seq: 3})
+				if err != nil || complete || len(msgs) != 1 || msgs[0].Epoch != m.Epoch || string(msgs[0].Data) != `{"new":1}` {
+					t.Fatalf("history since the old epoch = %+v complete %v err %v", msgs, complete, err)
+				}
+				// Same seq, old epoch: still not up to date.
+				if _, complete, _ := b.History(ctx, "t|c", Position{Epoch: old.Epoch, Seq: 1}); complete {
+					t.Fatal("a position of the old epoch reported complete")
+				}
+				if msgs, complete, _ := b.History(ctx, "t|c", Position{Epoch: m.Epoch}); !complete || len(msgs) != 1 {
+					t.Fatalf("history of the new epoch = %+v %v", msgs, complete)
+				}
+				if p, err := b.(header).Head(ctx, "t|c"); err != nil || p != (Position{Epoch: m.Epoch, Seq: 1}) {
+					t.Fatalf("head after the reset = %+v %v", p, err)
+				}
+			}
+		}},
+		{"a subscribed node delivers a new epoch's messages, however low their seqs", func(t *testing.T, newNodes nodesFunc, impl brokerImpl) {
+			nodes := newNodes(t, BrokerOptions{})
+			pub, sub := nodes[0], nodes[len(nodes)-1]
+			c := collect(t, sub)
+			if err := sub.Subscribe(ctx, "t|c"); err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				mustPublish(t, pub, "t|c", "x", `{}`)
+			}
+			c.exactly(t, 3)
+			impl.reset(t, pub)
+			for range 2 {
+				mustPublish(t, pub, "t|c", "x", `{}`)
+			}
+			got := c.exactly(t, 5)
+			inOrder(t, got[:3], "t|c", 1)
+			inOrder(t, got[3:], "t|c", 1)
+			if got[3].Epoch == got[2].Epoch || got[3].Epoch != got[4].Epoch {
+				t.Fatalf("epochs %s %s %s", got[2].Epoch, got[3].Epoch, got[4].Epoch)
+			}
 		}},
 		{"bad input is refused", func(t *testing.T, newNodes nodesFunc, impl brokerImpl) {
 			b := newNodes(t, BrokerOptions{})[0]

@@ -17,6 +17,9 @@ const (
 	closePolicy    = websocket.ClosePolicyViolation // 1008: too slow to drain its queue, or flooding
 	closeInternal  = websocket.CloseInternalServerErr
 	closeTryAgain  = websocket.CloseTryAgainLater // 1013: the broker is unavailable
+	// closeTokenExpired (4001) tells the client its token expired: get a
+	// fresh one and reconnect, resuming with since and epoch.
+	closeTokenExpired = 4001
 )
 
 // closeGrace is how long a client has to answer our close frame before
@@ -45,10 +48,12 @@ type conn struct {
 
 // sub is one channel of a connection. While buffering (the subscription
 // is being set up: latest seq, maybe history), live messages wait in
-// pending. last is the highest seq sent, so nothing is sent twice when
-// history and live overlap, and a jump past last+1 is reported.
+// pending. last is the highest seq sent in epoch, so nothing is sent twice
+// when history and live overlap, and a jump past last+1 or to another
+// epoch is reported.
 type sub struct {
 	client    string
+	epoch     string // "" until the channel has one
 	last      uint64
 	buffering bool
 	pending   []Message
@@ -90,9 +95,11 @@ func (c *conn) enqueue(frame []byte) {
 	default:
 		c.kill(closePolicy, "too slow: send queue full")
 		// The writer sends the close frame next, unless it is stuck on a
-		// full socket: then its write fails shortly instead of after the
-		// write timeout. (Not at once: a writer that is merely busy gets
-		// to send the 1008 close frame.)
+		// full socket: then its write fails after cutDelay instead of
+		// after the write timeout. Not at once: a frame cut halfway
+		// leaves no way to send a close frame after it, while a client
+		// that reads again within cutDelay gets its backlog and the 1008
+		// close frame, and knows why it was dropped.
 		time.AfterFunc(cutDelay, func() {
 			select {
 			case <-c.writeDone:
@@ -105,7 +112,7 @@ func (c *conn) enqueue(frame []byte) {
 
 // cutDelay is how long a writer of a client being cut may go on with the
 // write in progress.
-const cutDelay = 100 * time.Millisecond
+const cutDelay = 2 * time.Second
 
 // queue encodes and queues a control frame (replies, errors, pongs).
 func (c *conn) queue(f any) {
@@ -139,19 +146,24 @@ func (c *conn) deliver(m Message, frame []byte) {
 }
 
 // push sends m unless it was sent already; a jump in seq (the broker's
-// history could not fill a gap) is announced as a resume-gap first, so
-// the client refetches state. c.mu is held; frame may be nil.
+// history could not fill a gap) or to another epoch (the broker lost the
+// channel's counter, which started again at 1) is announced as a
+// resume-gap first, so the client refetches state. c.mu is held; frame
+// may be nil.
 func (c *conn) push(s *sub, m Message, frame []byte) {
-	if m.Seq <= s.last {
+	switch {
+	case s.epoch != "" && m.Epoch != s.epoch:
+		// A new epoch: its seqs are all new, however low.
+		c.queue(outFrame{Type: "resume-gap", Channel: s.client, Epoch: m.Epoch})
+	case m.Seq <= s.last:
 		return
+	case m.Seq > s.last+1:
+		c.queue(outFrame{Type: "resume-gap", Channel: s.client, Epoch: m.Epoch})
 	}
-	if m.Seq > s.last+1 {
-		c.queue(outFrame{Type: "resume-gap", Channel: s.client})
-	}
-	s.last = m.Seq
+	s.epoch, s.last = m.Epoch, m.Seq
 	if frame == nil {
 		var err error
-		if frame, err = json.Marshal(outFrame{Type: m.Type, Channel: s.client, Seq: m.Seq, Data: m.Data}); err != nil {
+		if frame, err = json.Marshal(outFrame{Type: m.Type, Channel: s.client, Epoch: m.Epoch, Seq: m.Seq, Data: m.Data}); err != nil {
 			return
 		}
 	}
@@ -170,20 +182,21 @@ func (c *conn) dropAll() []string {
 	return out
 }
 
-// subscribe joins a client channel and answers with its latest seq; with
-// since set it first replays what the client missed. The order makes it
-// gap-free: join the live stream (buffering), read the latest seq and the
-// history, send the history, then the buffer, skipping every seq already
-// sent. When the history no longer reaches back to since, the client gets
-// a resume-gap frame and the stream continues live from the latest seq.
-// The error is the broker's, after the client was told.
-func (c *conn) subscribe(client string, since *uint64) error {
+// subscribe joins a client channel and answers with its head (epoch and
+// latest seq); with since set it first replays what the client missed.
+// The order makes it gap-free: join the live stream (buffering), read the
+// head and the history, send the history, then the buffer, skipping every
+// seq already sent. When the history no longer reaches back to since, or
+// since is of another epoch, the client gets a resume-gap frame and the
+// stream continues live from the head. The error is the broker's, after
+// the client was told.
+func (c *conn) subscribe(client string, since *Position) error {
 	bc := brokerChannel(c.id.Tenant, client)
 	c.mu.Lock()
 	if s, ok := c.subs[bc]; ok {
-		last := s.last
+		epoch, last := s.epoch, s.last
 		c.mu.Unlock()
-		c.queue(subscribedFrame{Type: "subscribed", Channel: client, Seq: last})
+		c.queue(subscribedFrame{Type: "subscribed", Channel: client, Epoch: epoch, Seq: last})
 		return nil
 	}
 	if len(c.subs) >= c.hub.opts.MaxSubscriptions {
@@ -206,7 +219,7 @@ func (c *conn) subscribe(client string, since *uint64) error {
 	if err := c.hub.subscribe(c, bc); err != nil {
 		return fail(err)
 	}
-	latest, err := c.hub.lastSeq(bc)
+	head, err := c.hub.head(bc)
 	if err != nil {
 		c.hub.unsubscribe(c, bc)
 		return fail(err)
@@ -225,18 +238,18 @@ func (c *conn) subscribe(client string, since *uint64) error {
 	if c.subs[bc] != s {
 		return nil // dropped meanwhile: the connection is closing
 	}
-	c.queue(subscribedFrame{Type: "subscribed", Channel: client, Seq: latest})
+	c.queue(subscribedFrame{Type: "subscribed", Channel: client, Epoch: head.Epoch, Seq: head.Seq})
 	switch {
 	case since == nil:
-		s.last = latest
+		s.epoch, s.last = head.Epoch, head.Seq
 	case complete:
-		s.last = *since
+		s.epoch, s.last = head.Epoch, since.Seq
 		for _, m := range hist {
 			c.push(s, m, nil)
 		}
 	default:
-		c.queue(outFrame{Type: "resume-gap", Channel: client})
-		s.last = latest
+		c.queue(outFrame{Type: "resume-gap", Channel: client, Epoch: head.Epoch})
+		s.epoch, s.last = head.Epoch, head.Seq
 	}
 	for _, m := range s.pending {
 		c.push(s, m, nil)

@@ -20,47 +20,64 @@ const (
 	localIdentity = "ql.realtime.identity"
 	localSince    = "ql.realtime.since"
 	maxFrameBytes = 4096 // client frames are small commands
+	maxEpochLen   = 64   // epochs are 16 hex digits; anything longer is not one
 	commandRate   = 10   // client commands per second, sustained
 	commandBurst  = 40
 )
 
 // inFrame is a client command:
 //
-//	{"op":"subscribe","channel":"leaderboard:b1","since":12}
+//	{"op":"subscribe","channel":"leaderboard:b1","since":12,"epoch":"9f…"}
 //	{"op":"unsubscribe","channel":"leaderboard:b1"}
 //	{"op":"ping"}
 type inFrame struct {
 	Op      string  `json:"op"`
 	Channel string  `json:"channel"`
 	Since   *uint64 `json:"since"`
+	Epoch   string  `json:"epoch"`
+}
+
+// resumeFrom is the position a client resumes from: nil without since.
+func resumeFrom(since *uint64, epoch string) *Position {
+	if since == nil {
+		return nil
+	}
+	return &Position{Epoch: epoch, Seq: *since}
 }
 
 // Handler returns the two Fiber handlers of GET /v1/ws, to register in
 // this order (app.Get("/v1/ws", Handler(hub, auth)...)): the first
 // authenticates before the upgrade (no valid credential: 401
 // application/problem+json, never a socket; a plain GET: 426) and reads
-// ?since=N, the resume point of the user channel; the second upgrades and
-// runs the connection.
+// ?since=N&epoch=E, the resume point of the user channel; the second
+// upgrades and runs the connection.
 //
 // The protocol, JSON text frames both ways. A connection starts
 // subscribed to "user:{its user}". The client sends
 //
-//	{"op":"subscribe","channel":"leaderboard:b1","since":12}  since optional
+//	{"op":"subscribe","channel":"leaderboard:b1","since":12,"epoch":"9f…"}  since, epoch optional
 //	{"op":"unsubscribe","channel":"leaderboard:b1"}
 //	{"op":"ping"}
 //
-// and receives {"type","channel","seq","data"} frames: pushes (seq counts
-// per channel from 1, without gaps), {"type":"subscribed","channel","seq"}
-// with the channel's latest seq (then, with since, the missed pushes),
-// {"type":"unsubscribed"}, {"type":"pong"},
-// {"type":"resume-gap","channel"} when pushes were missed that the history
-// no longer holds (refetch state; the stream goes on from "subscribed"'s
-// seq), and {"type":"error","channel","data":{"code","message"}} with code
-// forbidden, bad-request, too-many-subscriptions or unavailable.
+// and receives {"type","channel","epoch","seq","data"} frames: pushes
+// (seq counts per channel and epoch from 1, without gaps),
+// {"type":"subscribed","channel","epoch","seq"} with the channel's head
+// (then, with since, the missed pushes), {"type":"unsubscribed"},
+// {"type":"pong"}, {"type":"resume-gap","channel","epoch"} when pushes
+// were missed that the history no longer holds or the channel's history
+// restarted in a new epoch (refetch state; the stream goes on from
+// "subscribed"'s seq, or from the next push of the new epoch), and
+// {"type":"error","channel","data":{"code","message"}} with code
+// forbidden, bad-request, too-many-subscriptions or unavailable. A client
+// resumes with the epoch and seq of the last push it saw; a since without
+// epoch is compared by seq alone.
 //
 // The server closes with 1001 when shutting down, 1008 when the client
-// drains its queue too slowly or floods commands, and 1013 when it cannot
-// subscribe the user channel (reconnect later, with since).
+// drains its queue too slowly, floods commands or has too many sockets
+// open, 1013 when it cannot subscribe the user channel (reconnect later,
+// with since), and 4001 when the token expired (reconnect with a fresh
+// one). A user may hold MaxUserConnections sockets on a node; one more is
+// answered 429 before the upgrade.
 func Handler(h *Hub, authenticate func(c *fiber.Ctx) (Identity, error)) []fiber.Handler {
 	upgrade := func(c *fiber.Ctx) error {
 		id, err := authenticate(c)
@@ -72,6 +89,11 @@ func Handler(h *Hub, authenticate func(c *fiber.Ctx) (Identity, error)) []fiber.
 			return httpx.WriteProblem(c, http.StatusUpgradeRequired, "upgrade-required",
 				"this endpoint speaks WebSocket only")
 		}
+		if h.full(id) {
+			c.Set(fiber.HeaderRetryAfter, "5")
+			return httpx.WriteProblem(c, http.StatusTooManyRequests, "too-many-connections",
+				fmt.Sprintf("at most %d sockets per user; close one first", h.opts.MaxUserConnections))
+		}
 		var since *uint64
 		if s := c.Query("since"); s != "" {
 			n, err := strconv.ParseUint(s, 10, 64)
@@ -80,19 +102,23 @@ func Handler(h *Hub, authenticate func(c *fiber.Ctx) (Identity, error)) []fiber.
 			}
 			since = &n
 		}
+		epoch := c.Query("epoch")
+		if len(epoch) > maxEpochLen {
+			return httpx.WriteProblem(c, http.StatusBadRequest, "bad-request", "epoch is not one the server issued")
+		}
 		// fiber.Ctx values are reused after the handler returns: the
 		// connection keeps copies.
 		roles := make([]string, len(id.Roles))
 		for i, r := range id.Roles {
 			roles[i] = strings.Clone(r)
 		}
-		c.Locals(localIdentity, Identity{Tenant: strings.Clone(id.Tenant), User: strings.Clone(id.User), Roles: roles})
-		c.Locals(localSince, since)
+		c.Locals(localIdentity, Identity{Tenant: strings.Clone(id.Tenant), User: strings.Clone(id.User), Roles: roles, Expires: id.Expires})
+		c.Locals(localSince, resumeFrom(since, strings.Clone(epoch)))
 		return c.Next()
 	}
 	ws := websocket.New(func(wc *websocket.Conn) {
 		id, _ := wc.Locals(localIdentity).(Identity)
-		since, _ := wc.Locals(localSince).(*uint64)
+		since, _ := wc.Locals(localSince).(*Position)
 		h.serve(wc, id, since)
 	}, websocket.Config{
 		// serve recovers itself; this is the last line, so a panic never
@@ -108,14 +134,20 @@ func Handler(h *Hub, authenticate func(c *fiber.Ctx) (Identity, error)) []fiber.
 
 // serve owns the connection until it closes: the socket dies when this
 // returns, so the read loop runs here and the writer is waited for.
-func (h *Hub) serve(wc *websocket.Conn, id Identity, since *uint64) {
+func (h *Hub) serve(wc *websocket.Conn, id Identity, since *Position) {
 	c := newConn(h, id, wc.Conn)
-	if !h.add(c) {
+	if code, reason := h.add(c); code != 0 {
 		_ = wc.WriteControl(websocket.CloseMessage,
-			websocket.FormatCloseMessage(closeGoingAway, "server shutting down"), time.Now().Add(time.Second))
+			websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
 		return
 	}
 	go c.writeLoop()
+	if !id.Expires.IsZero() {
+		expiry := time.AfterFunc(time.Until(id.Expires), func() {
+			c.kill(closeTokenExpired, "token expired: reconnect with a fresh one")
+		})
+		defer expiry.Stop()
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			h.opts.Logger.Error("realtime: connection panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
@@ -187,8 +219,10 @@ func (h *Hub) command(c *conn, raw []byte) {
 			c.sendError(f.Channel, "bad-request", "channel must look like kind:id")
 		case !h.allowed(c.id, f.Channel):
 			c.sendError(f.Channel, "forbidden", "you may not subscribe to this channel")
+		case len(f.Epoch) > maxEpochLen:
+			c.sendError(f.Channel, "bad-request", "epoch is not one the server issued")
 		default:
-			_ = c.subscribe(f.Channel, f.Since) // the client was told of a failure
+			_ = c.subscribe(f.Channel, resumeFrom(f.Since, f.Epoch)) // the client was told of a failure
 		}
 	case "unsubscribe":
 		if !validChannel(f.Channel) {

@@ -29,7 +29,8 @@ type node struct {
 	http string // http://…/v1/ws
 }
 
-// startNode serves a hub on b. Tokens are "tenant/user[/role,role]".
+// startNode serves a hub on b. Tokens are "tenant/user[/role,role[/ttl]]",
+// ttl a duration until the token expires.
 func startNode(t *testing.T, b Broker, opts HubOptions) *node {
 	t.Helper()
 	h := NewHub(b, opts)
@@ -43,8 +44,15 @@ func startNode(t *testing.T, b Broker, opts HubOptions) *node {
 			return Identity{}, errors.New("bad token")
 		}
 		id := Identity{Tenant: parts[0], User: parts[1]}
-		if len(parts) > 2 {
+		if len(parts) > 2 && parts[2] != "" {
 			id.Roles = strings.Split(parts[2], ",")
+		}
+		if len(parts) > 3 {
+			ttl, err := time.ParseDuration(parts[3])
+			if err != nil {
+				return Identity{}, err
+			}
+			id.Expires = time.Now().Add(ttl)
 		}
 		return id, nil
 	})...)
@@ -89,6 +97,7 @@ func (n *node) connect(t *testing.T, token, query string) (*fws.Conn, frame) {
 type frame struct {
 	Type    string          `json:"type"`
 	Channel string          `json:"channel"`
+	Epoch   string          `json:"epoch"`
 	Seq     uint64          `json:"seq"`
 	Data    json.RawMessage `json:"data"`
 }

@@ -17,6 +17,10 @@ import (
 type Identity struct {
 	Tenant, User string
 	Roles        []string
+	// Expires is when the credential stops being valid: the connection is
+	// closed then (closeTokenExpired), and the client reconnects with a
+	// fresh token. Zero never expires.
+	Expires time.Time
 }
 
 // HubOptions tune a Hub; zero values pick the defaults.
@@ -31,6 +35,10 @@ type HubOptions struct {
 	CanSubscribe func(id Identity, channel string) bool
 	// MaxSubscriptions caps the channels of one connection; default 32.
 	MaxSubscriptions int
+	// MaxUserConnections caps the open connections of one user on this
+	// node (every device, every tab); default 10. One more is refused
+	// with 429 before the upgrade.
+	MaxUserConnections int
 	// Logger receives the hub's warnings; nil discards them.
 	Logger *slog.Logger
 }
@@ -47,6 +55,9 @@ func (o HubOptions) withDefaults() HubOptions {
 	}
 	if o.MaxSubscriptions <= 0 {
 		o.MaxSubscriptions = 32
+	}
+	if o.MaxUserConnections <= 0 {
+		o.MaxUserConnections = 10
 	}
 	if o.CanSubscribe == nil {
 		o.CanSubscribe = func(_ Identity, ch string) bool { return strings.HasPrefix(ch, "leaderboard:") }
@@ -74,6 +85,7 @@ type Hub struct {
 	mu      sync.RWMutex
 	subs    map[string]map[*conn]struct{} // broker channel -> local subscribers
 	conns   map[*conn]struct{}
+	users   map[string]int // tenant|user -> open connections
 	closing bool
 	drained chan struct{} // closed once closing and the last connection left
 
@@ -88,7 +100,7 @@ type Hub struct {
 func NewHub(b Broker, opts HubOptions) *Hub {
 	return &Hub{
 		broker: b, opts: opts.withDefaults(),
-		subs: map[string]map[*conn]struct{}{}, conns: map[*conn]struct{}{},
+		subs: map[string]map[*conn]struct{}{}, conns: map[*conn]struct{}{}, users: map[string]int{},
 		drained: make(chan struct{}), seed: maphash.MakeSeed(),
 	}
 }
@@ -155,7 +167,7 @@ func (h *Hub) Connections() int {
 // never blocks: a connection that cannot take it is cut.
 func (h *Hub) dispatch(m Message) {
 	_, client, _ := strings.Cut(m.Channel, "|") // tenants hold no "|"; user ids may
-	frame, err := json.Marshal(outFrame{Type: m.Type, Channel: client, Seq: m.Seq, Data: m.Data})
+	frame, err := json.Marshal(outFrame{Type: m.Type, Channel: client, Epoch: m.Epoch, Seq: m.Seq, Data: m.Data})
 	if err != nil {
 		h.opts.Logger.Warn("realtime: unencodable message", "channel", m.Channel, "type", m.Type, "err", err)
 		return
@@ -171,27 +183,43 @@ func (h *Hub) dispatch(m Message) {
 type outFrame struct {
 	Type    string          `json:"type"`
 	Channel string          `json:"channel,omitempty"`
+	Epoch   string          `json:"epoch,omitempty"`
 	Seq     uint64          `json:"seq,omitempty"`
 	Data    json.RawMessage `json:"data,omitempty"`
 }
 
 // subscribedFrame answers a subscribe; seq is always present (0 on a
-// channel that never had a message).
+// channel that never had a message, which has no epoch yet).
 type subscribedFrame struct {
 	Type    string `json:"type"`
 	Channel string `json:"channel"`
+	Epoch   string `json:"epoch,omitempty"`
 	Seq     uint64 `json:"seq"`
 }
 
-// add registers c unless the hub is shutting down.
-func (h *Hub) add(c *conn) bool {
+// full reports whether id has as many connections as it may open.
+func (h *Hub) full(id Identity) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.users[brokerChannel(id.Tenant, id.User)] >= h.opts.MaxUserConnections
+}
+
+// add registers c unless the hub is shutting down or c's user has too
+// many connections (the upgrade checked, but others may have raced it);
+// then it returns the close code and reason to send.
+func (h *Hub) add(c *conn) (refused int, reason string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closing {
-		return false
+	user := brokerChannel(c.id.Tenant, c.id.User)
+	switch {
+	case h.closing:
+		return closeGoingAway, "server shutting down"
+	case h.users[user] >= h.opts.MaxUserConnections:
+		return closePolicy, "too many connections"
 	}
 	h.conns[c] = struct{}{}
-	return true
+	h.users[user]++
+	return 0, ""
 }
 
 // remove forgets c and all its subscriptions.
@@ -202,6 +230,10 @@ func (h *Hub) remove(c *conn) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.conns, c)
+	user := brokerChannel(c.id.Tenant, c.id.User)
+	if h.users[user]--; h.users[user] <= 0 {
+		delete(h.users, user)
+	}
 	if h.closing && len(h.conns) == 0 {
 		h.drain()
 	}
@@ -280,29 +312,30 @@ func (h *Hub) unsubscribe(c *conn, channel string) {
 	}
 }
 
-// lastSeqer is implemented by both brokers: a channel's newest seq in one
-// cheap call.
-type lastSeqer interface {
-	LastSeq(ctx context.Context, channel string) (uint64, error)
+// header is implemented by both brokers: a channel's head in one cheap
+// call.
+type header interface {
+	Head(ctx context.Context, channel string) (Position, error)
 }
 
-// lastSeq returns channel's newest seq, from the history when the broker
-// has no cheaper way.
-func (h *Hub) lastSeq(channel string) (uint64, error) {
+// head returns channel's epoch and newest seq, from the history when the
+// broker has no cheaper way.
+func (h *Hub) head(channel string) (Position, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), brokerTimeout)
 	defer cancel()
-	if b, ok := h.broker.(lastSeqer); ok {
-		return b.LastSeq(ctx, channel)
+	if b, ok := h.broker.(header); ok {
+		return b.Head(ctx, channel)
 	}
-	msgs, _, err := h.broker.History(ctx, channel, 0)
+	msgs, _, err := h.broker.History(ctx, channel, Position{})
 	if err != nil || len(msgs) == 0 {
-		return 0, err
+		return Position{}, err
 	}
-	return msgs[len(msgs)-1].Seq, nil
+	last := msgs[len(msgs)-1]
+	return Position{Epoch: last.Epoch, Seq: last.Seq}, nil
 }
 
 // history reads what channel published after since.
-func (h *Hub) history(channel string, since uint64) ([]Message, bool, error) {
+func (h *Hub) history(channel string, since Position) ([]Message, bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), brokerTimeout)
 	defer cancel()
 	return h.broker.History(ctx, channel, since)

@@ -18,6 +18,7 @@ import (
 	"github.com/questline/questline/badges"
 	"github.com/questline/questline/challenges"
 	"github.com/questline/questline/events"
+	"github.com/questline/questline/internal/bus"
 	"github.com/questline/questline/internal/config"
 	"github.com/questline/questline/internal/httpx"
 	"github.com/questline/questline/internal/ratelimit"
@@ -54,6 +55,8 @@ type app struct {
 	engine  leaderboards.Engine
 	broker  realtime.Broker
 	limiter ratelimit.Limiter
+	bus     bus.Bus                         // drops other nodes' cached definitions
+	runBus  func(ctx context.Context) error // delivers the bus's messages; nil for the one-node bus
 
 	verifier *auth.Verifier
 	keys     *auth.Keys
@@ -120,7 +123,7 @@ func (a *app) wire(ctx context.Context) (err error) {
 	a.guard = ratelimit.NewGuard(a.limiter, authFailLimit(a.cfg.AuthFailRate), a.logger)
 	a.clientIP = httpx.ClientIP(a.cfg.TrustedProxies)
 	a.keys = auth.NewKeys(a.store)
-	a.hub = realtime.NewHub(a.broker, realtime.HubOptions{Logger: a.logger})
+	a.hub = realtime.NewHub(a.broker, realtime.HubOptions{Logger: a.logger, MaxUserConnections: a.cfg.WSPerUser})
 	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "questline_websocket_connections", Help: "Open WebSocket connections on this node.",
 	}, func() float64 { return float64(a.hub.Connections()) }))
@@ -130,17 +133,20 @@ func (a *app) wire(ctx context.Context) (err error) {
 	// handlers; challenges award badges.
 	a.audit = audit.NewLog(a.store)
 	a.profiles = profiles.NewService(a.store)
+	a.profiles.SetBus(a.bus)
 	var lbLedger ledgerProxy
 	a.leaderboards = leaderboards.NewService(leaderboards.Config{
 		Store: a.store, Engine: a.engine, Ledger: &lbLedger,
-		Publisher: a.hub, Directory: a.profiles, Auditor: a.audit, Logger: a.logger,
+		Publisher: a.hub, Directory: a.profiles, Auditor: a.audit, Logger: a.logger, Bus: a.bus,
 	})
 	a.points = points.NewService(a.store, a.hub, a.leaderboards)
 	lbLedger.Service = a.points
 	a.badges = badges.NewService(a.store, a.hub)
+	a.badges.SetBus(a.bus)
 	var emitter emitterProxy
 	a.challenges = challenges.NewService(challenges.Config{
 		Store: a.store, Payer: a.points, Notifier: a.hub, Awarder: a.badges, Attributes: a.profiles, Emitter: &emitter,
+		Bus: a.bus,
 	})
 	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges, a.badges, a.leaderboards)
 	emitter.Service = a.events
@@ -187,6 +193,7 @@ func (a *app) openEngines(ctx context.Context) error {
 		a.engine = leaderboards.NewMemoryEngine()
 		a.broker = realtime.NewMemoryBroker(realtime.BrokerOptions{})
 		a.closers = append(a.closers, a.broker.Close)
+		a.bus = bus.NewMemory()
 		mem := ratelimit.NewMemory()
 		a.limiter = mem
 		a.closers = append(a.closers, func() error { mem.Close(); return nil })
@@ -213,6 +220,8 @@ func (a *app) openEngines(ctx context.Context) error {
 	a.broker = realtime.NewRedisBroker(a.redis, realtime.BrokerOptions{})
 	a.closers = append(a.closers, a.broker.Close) // before the client it uses
 	a.limiter = ratelimit.NewRedis(a.redis)
+	rb := bus.NewRedis(a.redis, a.logger)
+	a.bus, a.runBus = rb, rb.Run
 	a.logger.Info("engines: Redis", "addrs", opts.Addrs)
 	return nil
 }

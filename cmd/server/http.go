@@ -137,6 +137,11 @@ func schemaName(t reflect.Type, hint string) string {
 // events a player can send; API keys (brand back ends batching for many
 // users) get a larger one. Ops endpoints are not limited.
 func (a *app) rateKey(c *fiber.Ctx) (string, ratelimit.Limit, bool) {
+	if c.Path() == "/v1/ws" {
+		if id, err := a.wsIdentity(c); err == nil {
+			return wsRateKey(id)
+		}
+	}
 	p, ok := auth.FromContext(c.UserContext())
 	if !ok {
 		if strings.HasPrefix(c.Path(), "/v1/") {
@@ -154,6 +159,13 @@ func (a *app) rateKey(c *fiber.Ctx) (string, ratelimit.Limit, bool) {
 	return "req:" + who, ratelimit.PerSecond(50, 100), true
 }
 
+// wsRateKey limits WebSocket upgrades per user, not per IP: browsers send
+// their token in ?token=, which the auth middleware does not read, and
+// behind a load balancer every browser shares one IP.
+func wsRateKey(id realtime.Identity) (string, ratelimit.Limit, bool) {
+	return "ws:" + id.Tenant + "|" + id.User, ratelimit.PerSecond(2, 20), true
+}
+
 // wsIdentity authenticates a WebSocket upgrade: the bearer header, or
 // ?token= for browsers, which cannot set headers on a WebSocket.
 func (a *app) wsIdentity(c *fiber.Ctx) (realtime.Identity, error) {
@@ -169,7 +181,7 @@ func (a *app) wsIdentity(c *fiber.Ctx) (realtime.Identity, error) {
 	for i, r := range p.Roles {
 		roles[i] = string(r)
 	}
-	return realtime.Identity{Tenant: p.Tenant, User: p.Subject, Roles: roles}, nil
+	return realtime.Identity{Tenant: p.Tenant, User: p.Subject, Roles: roles, Expires: p.Expires}, nil
 }
 
 type healthOutput struct {
@@ -234,16 +246,22 @@ func documentRaw(api huma.API) {
 		Summary: "Live pushes over WebSocket",
 		Description: "Upgrade to a WebSocket, authenticated by the bearer JWT or ?token=. The connection is " +
 			"subscribed to user:{sub}; send {\"op\":\"subscribe\",\"channel\":\"leaderboard:{id}\",\"since\":N} for more. " +
-			"Frames are {\"type\",\"channel\",\"seq\",\"data\"}: progress, challenge.completed, points, ... " +
-			"Resume after a reconnect with ?since=<last seq> (user channel) or since in subscribe.",
+			"Frames are {\"type\",\"channel\",\"epoch\",\"seq\",\"data\"}: progress, challenge.completed, points, ... " +
+			"seq counts from 1 per channel and epoch; {\"type\":\"subscribed\",\"channel\",\"epoch\",\"seq\"} gives the head. " +
+			"Resume after a reconnect with ?since=<last seq>&epoch=<its epoch> (user channel) or since and epoch in subscribe. " +
+			"{\"type\":\"resume-gap\"} means pushes were lost (history too short, or a new epoch after the backend lost its " +
+			"counters): refetch state. Close codes: 1001 shutting down, 1008 too slow, flooding or too many sockets, " +
+			"1013 try again later, 4001 token expired (reconnect with a fresh one).",
 		Parameters: []*huma.Param{
 			{Name: "token", In: "query", Description: "JWT, for browsers", Schema: &huma.Schema{Type: "string"}},
 			{Name: "since", In: "query", Description: "Resume the user channel after this seq", Schema: &huma.Schema{Type: "integer"}},
+			{Name: "epoch", In: "query", Description: "Epoch of since, from the last frame seen", Schema: &huma.Schema{Type: "string"}},
 		},
 		Responses: map[string]*huma.Response{
 			"101": {Description: "Switching to the WebSocket protocol"},
 			"401": {Description: "Missing or bad token"},
 			"403": {Description: "An API key: sockets are for people"},
+			"429": {Description: "Too many upgrades, or the user already holds QL_WS_PER_USER sockets on this node"},
 		},
 	}, wsAccess)
 	api.OpenAPI().AddOperation(&ws)

@@ -61,6 +61,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, out i
 	wg.Go(func() { a.events.RunSweeper(bg, cfg.SweepInterval) })
 	wg.Go(func() { a.leaderboards.RunLive(bg) })
 	wg.Go(func() { a.leaderboards.RunBuilds(bg) })
+	if a.runBus != nil {
+		wg.Go(func() {
+			if err := a.runBus(bg); err != nil && !errors.Is(err, context.Canceled) {
+				logger.Error("cache invalidation bus stopped", "err", err)
+			}
+		})
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- f.Listener(ln) }()

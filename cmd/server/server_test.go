@@ -342,6 +342,7 @@ func (s *testServer) top(token, board string) boardPage {
 type wsFrame struct {
 	Type    string          `json:"type"`
 	Channel string          `json:"channel"`
+	Epoch   string          `json:"epoch"`
 	Seq     uint64          `json:"seq"`
 	Data    json.RawMessage `json:"data"`
 }

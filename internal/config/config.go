@@ -60,6 +60,8 @@ type Config struct {
 	SweepInterval time.Duration // QL_SWEEP_INTERVAL
 	// EventRate is each player's sustained event rate limit per second.
 	EventRate int // QL_EVENT_RATE
+	// WSPerUser caps one user's open WebSocket connections per node.
+	WSPerUser int // QL_WS_PER_USER
 }
 
 // Embedded reports whether the server runs on the embedded SQLite store.
@@ -81,7 +83,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(out)
 	var c Config
-	var secret, pubKeyFile, level, limit, shutdown, sweep, rate string
+	var secret, pubKeyFile, level, limit, shutdown, sweep, rate, wsPerUser string
 	fs.StringVar(&c.Addr, "addr", env("QL_ADDR", ":8080"), "listen address (QL_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("QL_DATA_DIR", "./data"), "embedded SQLite file and development secret (QL_DATA_DIR)")
 	fs.StringVar(&c.SQLiteSync, "sqlite-sync", env("QL_SQLITE_SYNC", "FULL"), "SQLite synchronous mode, FULL or NORMAL (QL_SQLITE_SYNC)")
@@ -108,6 +110,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	fs.StringVar(&shutdown, "shutdown-timeout", env("QL_SHUTDOWN_TIMEOUT", "15s"), "grace period for in-flight requests (QL_SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&sweep, "sweep-interval", env("QL_SWEEP_INTERVAL", "10s"), "how often unfinished events are retried (QL_SWEEP_INTERVAL)")
 	fs.StringVar(&rate, "event-rate", env("QL_EVENT_RATE", "20"), "events per second a player may send (QL_EVENT_RATE)")
+	fs.StringVar(&wsPerUser, "ws-per-user", env("QL_WS_PER_USER", "10"), "WebSocket connections one user may hold per node (QL_WS_PER_USER)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -128,6 +131,9 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		return Config{}, err
 	}
 	if c.EventRate, err = positiveInt("QL_EVENT_RATE", rate); err != nil {
+		return Config{}, err
+	}
+	if c.WSPerUser, err = positiveInt("QL_WS_PER_USER", wsPerUser); err != nil {
 		return Config{}, err
 	}
 	if c.ShutdownTimeout, err = duration("QL_SHUTDOWN_TIMEOUT", shutdown); err != nil {

@@ -1,0 +1,79 @@
+package realtime
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	fws "github.com/fasthttp/websocket"
+)
+
+// TestUserConnectionCap: one user holds at most MaxUserConnections
+// sockets on a node; one more is refused with 429 before the upgrade, and
+// a closed one frees its slot.
+func TestUserConnectionCap(t *testing.T) {
+	n := startNode(t, NewMemoryBroker(BrokerOptions{}), HubOptions{MaxUserConnections: 2})
+	first, _ := n.connect(t, "acme/alice", "")
+	n.connect(t, "acme/alice", "")
+	_, resp, err := fws.DefaultDialer.Dial(n.url+"?token="+url.QueryEscape("acme/alice"), nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests ||
+		resp.Header.Get("Content-Type") != "application/problem+json" || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("third socket: err %v, response %+v", err, resp)
+	}
+	n.connect(t, "acme/bob", "")    // another user
+	n.connect(t, "other/alice", "") // the same name in another tenant
+	first.Close()
+	waitConnections(t, n.hub, 3)
+	n.connect(t, "acme/alice", "")
+}
+
+// TestTokenExpiryCloses: a socket is closed with 4001 when its token
+// expires, so the client reconnects with a fresh one.
+func TestTokenExpiryCloses(t *testing.T) {
+	n := startNode(t, NewMemoryBroker(BrokerOptions{}), HubOptions{})
+	c, _ := n.connect(t, "acme/alice//300ms", "")
+	if code := closeCode(t, c); code != closeTokenExpired {
+		t.Fatalf("closed with %d, want %d", code, closeTokenExpired)
+	}
+	waitConnections(t, n.hub, 0)
+	// A token still valid keeps its socket.
+	long, _ := n.connect(t, "acme/alice//1h", "")
+	quiet(t, long)
+}
+
+// TestStalledClientGetsCloseFrame: a client that stops reading long enough
+// to overflow its queue is cut, but the write in progress may finish for a
+// while, so a client that reads again soon after gets its backlog and the
+// 1008 close frame rather than a bare TCP close.
+func TestStalledClientGetsCloseFrame(t *testing.T) {
+	n := startNode(t, NewMemoryBroker(BrokerOptions{}), HubOptions{QueueSize: 4})
+	ctx := context.Background()
+	c, _ := n.connect(t, "acme/slow", "")
+	big := strings.Repeat("x", 64<<10)
+	for i := 0; !n.cut(); i++ {
+		if i == 5000 {
+			t.Fatal("stalled client never cut")
+		}
+		_ = n.hub.PublishUser(ctx, "acme", "slow", "progress", map[string]string{"pad": big})
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // stalled a little longer
+	if code := closeCode(t, c); code != fws.ClosePolicyViolation {
+		t.Fatalf("closed with %d, want %d", code, fws.ClosePolicyViolation)
+	}
+}
+
+// cut reports whether some connection of the node is being closed.
+func (n *node) cut() bool {
+	n.hub.mu.RLock()
+	defer n.hub.mu.RUnlock()
+	for c := range n.hub.conns {
+		if c.killed() {
+			return true
+		}
+	}
+	return false
+}
