@@ -61,6 +61,7 @@ type Config struct {
 type Service struct {
 	Config
 	live *live
+	feed feedState
 
 	mu      sync.Mutex
 	cache   map[string]tenantBoards // tenant -> boards
@@ -171,7 +172,8 @@ func (s *Service) boards(ctx context.Context, tenant string) (tenantBoards, erro
 // Earned moves the user on every points board the ledger entry counts for.
 // The score written is the user's exact total for the period, read from
 // the ledger, and engines only ever raise a score, so replays and races
-// converge on the ledger's value instead of double counting.
+// converge on the ledger's value instead of double counting. A board the
+// engine cannot take now is left to the feeder (see feed.go).
 func (s *Service) Earned(ctx context.Context, e points.Entry) error {
 	tb, err := s.boards(ctx, e.Tenant)
 	if err != nil {
@@ -181,7 +183,11 @@ func (s *Service) Earned(ctx context.Context, e points.Entry) error {
 		if !b.paidBy(e) || tb.excluded[b.ID][e.User] {
 			continue
 		}
-		if err := s.refreshAt(ctx, b, e.User, e.CreatedAt); err != nil {
+		p, ok := b.periodAt(e.CreatedAt)
+		if !ok || b.expired(p, s.Now()) {
+			continue
+		}
+		if err := s.tryRefresh(ctx, b, p, e.User, e.CreatedAt); err != nil {
 			return err
 		}
 	}

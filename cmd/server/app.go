@@ -120,6 +120,12 @@ func (a *app) wire(ctx context.Context) (err error) {
 		Publisher: a.hub, Directory: a.profiles, Auditor: a.audit, Logger: a.logger,
 	})
 	a.points = points.NewService(a.store, a.hub, a.leaderboards)
+	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "questline_board_feed_pending", Help: "Board refreshes waiting for the leaderboard engine (all nodes).",
+	}, func() float64 { n, _ := a.leaderboards.FeedBacklog(); return float64(n) }))
+	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "questline_board_feed_lag_seconds", Help: "How long the oldest waiting board refresh has waited.",
+	}, func() float64 { _, lag := a.leaderboards.FeedBacklog(); return lag.Seconds() }))
 	lbLedger.Service = a.points
 	a.badges = badges.NewService(a.store, a.hub)
 	var emitter emitterProxy

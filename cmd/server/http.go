@@ -183,7 +183,7 @@ func (a *app) opsRoutes(api huma.API) {
 			}
 		}
 		if out.Body.Status != "ok" {
-			return nil, huma.NewError(http.StatusServiceUnavailable, "a backend is down: "+downList(out.Body.Checks))
+			return nil, errs.New(errs.Unavailable, "unavailable", "a backend is down: %s", downList(out.Body.Checks))
 		}
 		return out, nil
 	})

@@ -14,6 +14,10 @@ import (
 	"github.com/questline/questline/internal/errs"
 )
 
+// RetryAfter is the Retry-After (seconds) of every 503: long enough for a
+// failed-over backend to come back, short enough that clients recover soon.
+const RetryAfter = "5"
+
 // ProblemBase prefixes every problem type; the suffix is the stable code.
 const ProblemBase = "https://questline.dev/problems/"
 
@@ -71,6 +75,11 @@ func InstallErrors(logger *slog.Logger) {
 		huma.NewErrorWithContext = func(ctx huma.Context, status int, msg string, list ...error) huma.StatusError {
 			for _, err := range list {
 				if e, ok := errs.As(err); ok {
+					if e.Kind == errs.Unavailable && ctx != nil {
+						// huma takes headers only from the handler's error
+						// chain, which errs cannot carry; the context can.
+						ctx.SetHeader("Retry-After", RetryAfter)
+					}
 					return FromError(e)
 				}
 			}

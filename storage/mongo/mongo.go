@@ -71,6 +71,7 @@ const (
 	colBoards        = "boards"
 	colScores        = "board_scores"
 	colExclusions    = "board_exclusions"
+	colFeed          = "board_feed"
 	colAPIKeys       = "api_keys"
 	colAudit         = "audit"
 	colProfiles      = "profiles"
@@ -95,6 +96,7 @@ type Store struct {
 	claims, enrolments, unlocks                    *mdb.Collection
 	badges, badgeContributions, awards             *mdb.Collection
 	ledger, boards, scores, exclusions             *mdb.Collection
+	feed                                           *mdb.Collection
 	apiKeys, audit, profiles, attributes           *mdb.Collection
 }
 
@@ -133,6 +135,7 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		boards:        db.Collection(colBoards),
 		scores:        db.Collection(colScores),
 		exclusions:    db.Collection(colExclusions),
+		feed:          db.Collection(colFeed),
 		apiKeys:       db.Collection(colAPIKeys),
 		audit:         db.Collection(colAudit),
 		profiles:      db.Collection(colProfiles),
@@ -264,6 +267,15 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		}},
 		{s.exclusions, []index{
 			{name: "board_exclusions_user", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "board", Value: 1}, {Key: "user", Value: 1}}},
+		}},
+		// Pending board refreshes: one per board entry, claimed across
+		// tenants by every node's feeder (global by nature, like the
+		// sweeper's scan); board_feed_since finds the oldest for the lag.
+		{s.feed, []index{
+			{name: "board_feed_key", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "board", Value: 1},
+				{Key: "period", Value: 1}, {Key: "user", Value: 1}}},
+			{name: "board_feed_due", keys: bson.D{{Key: "lease_until", Value: 1}, {Key: "since", Value: 1}}},
+			{name: "board_feed_since", keys: bson.D{{Key: "since", Value: 1}}},
 		}},
 		{s.apiKeys, []index{
 			byID("api_keys"),

@@ -488,6 +488,22 @@ var schema = []string{
 	) WITHOUT ROWID`,
 	`CREATE INDEX IF NOT EXISTS board_scores_user ON board_scores (tenant, board_id, user_id, at, value)`,
 
+	// Board refreshes the engine did not take (leaderboards/feed.go), one
+	// per board entry. Global by nature, like the sweeper's index: every
+	// node's feeder claims due rows of any tenant through board_feed_due.
+	`CREATE TABLE IF NOT EXISTS board_feed (
+		tenant      TEXT NOT NULL,
+		board_id    TEXT NOT NULL,
+		period      TEXT NOT NULL,
+		user_id     TEXT NOT NULL,
+		at          INTEGER NOT NULL,
+		since       INTEGER NOT NULL,
+		token       TEXT NOT NULL,
+		lease_until INTEGER NOT NULL,
+		PRIMARY KEY (tenant, board_id, period, user_id)
+	) WITHOUT ROWID`,
+	`CREATE INDEX IF NOT EXISTS board_feed_due ON board_feed (lease_until, since)`,
+
 	`CREATE TABLE IF NOT EXISTS board_exclusions (
 		tenant      TEXT NOT NULL,
 		board_id    TEXT NOT NULL,

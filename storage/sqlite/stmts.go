@@ -20,6 +20,7 @@ const (
 	entryCols      = `tenant, id, user_id, amount, entry_key, reason, event_id, created_at`
 	boardCols      = `tenant, id, name, win, spec, created_at`
 	scoreCols      = `tenant, board_id, event_id, user_id, value, at`
+	pendingCols    = `tenant, board_id, period, user_id, at, since, token`
 	exclusionCols  = `tenant, board_id, user_id, excluded_by, reason, at`
 	apiKeyCols     = `tenant, id, name, prefix, hash, scopes, created_at, revoked_at`
 	auditCols      = `tenant, id, actor, action, subject, detail, at`
@@ -40,6 +41,7 @@ type writeStmts struct {
 	insertEntry, entryByKey                               *sql.Stmt
 	insertBoard, insertScore                              *sql.Stmt
 	upsertExclusion, deleteExclusion                      *sql.Stmt
+	queueRefresh, claimRefreshes, finishRefresh           *sql.Stmt
 	insertAPIKey, revokeAPIKey, apiKeyExists              *sql.Stmt
 	insertAudit, upsertProfile, upsertAttributes          *sql.Stmt
 }
@@ -61,6 +63,7 @@ type readStmts struct {
 	getBoard, listBoards, tenants                      *sql.Stmt
 	sumScores, bestScore, latestScore                  *sql.Stmt
 	scanScores, countScores, exclusions, allExclusions *sql.Stmt
+	refreshBacklog                                     *sql.Stmt
 	apiKeyByHash, listAPIKeys                          *sql.Stmt
 	audit, auditBefore                                 *sql.Stmt
 }
@@ -106,6 +109,12 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&w.upsertExclusion, `INSERT INTO board_exclusions (` + exclusionCols + `) VALUES (?,?,?,?,?,?)
 			ON CONFLICT (tenant, board_id, user_id) DO UPDATE SET excluded_by = excluded.excluded_by, reason = excluded.reason, at = excluded.at`},
 		{&w.deleteExclusion, `DELETE FROM board_exclusions WHERE tenant = ? AND board_id = ? AND user_id = ?`},
+		{&w.queueRefresh, `INSERT INTO board_feed (` + pendingCols + `, lease_until) VALUES (?,?,?,?,?,?,?,0)
+			ON CONFLICT (tenant, board_id, period, user_id) DO UPDATE SET at = excluded.at, token = excluded.token, lease_until = 0`},
+		{&w.claimRefreshes, `UPDATE board_feed SET lease_until = ? WHERE (tenant, board_id, period, user_id) IN
+			(SELECT tenant, board_id, period, user_id FROM board_feed INDEXED BY board_feed_due WHERE lease_until <= ? ORDER BY lease_until, since LIMIT ?)
+			RETURNING ` + pendingCols},
+		{&w.finishRefresh, `DELETE FROM board_feed WHERE tenant = ? AND board_id = ? AND period = ? AND user_id = ? AND token = ?`},
 
 		{&w.insertAPIKey, `INSERT INTO api_keys (` + apiKeyCols + `) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
 		{&w.revokeAPIKey, `UPDATE api_keys SET revoked_at = ? WHERE tenant = ? AND id = ? AND revoked_at IS NULL`},
@@ -189,6 +198,7 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&r.countScores, `SELECT count(*) FROM board_scores WHERE tenant = ? AND board_id = ?`},
 		{&r.exclusions, `SELECT ` + exclusionCols + ` FROM board_exclusions WHERE tenant = ? AND board_id = ? ORDER BY user_id`},
 		{&r.allExclusions, `SELECT ` + exclusionCols + ` FROM board_exclusions WHERE tenant = ? ORDER BY board_id, user_id`},
+		{&r.refreshBacklog, `SELECT count(*), min(since) FROM board_feed`},
 
 		{&r.apiKeyByHash, `SELECT ` + apiKeyCols + ` FROM api_keys WHERE hash = ?`},
 		{&r.listAPIKeys, `SELECT ` + apiKeyCols + ` FROM api_keys WHERE tenant = ? ORDER BY id`},

@@ -110,6 +110,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"AggregateScores", testAggregateScores},
 		{"ScanScores", testScanScores},
 		{"Exclusions", testExclusions},
+		{"BoardFeed", testBoardFeed},
+		{"BoardFeedConcurrentClaims", testBoardFeedConcurrentClaims},
 
 		{"APIKeys", testAPIKeys},
 

@@ -1,0 +1,117 @@
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	mdb "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/questline/questline/leaderboards"
+	"github.com/questline/questline/storage/internal/norm"
+)
+
+// pendingDoc is a board refresh the engine did not take.
+type pendingDoc struct {
+	Tenant     string    `bson:"tenant"`
+	Board      string    `bson:"board"`
+	Period     string    `bson:"period"`
+	User       string    `bson:"user"`
+	At         time.Time `bson:"at"`
+	Since      time.Time `bson:"since"`
+	Token      string    `bson:"token"`
+	LeaseUntil time.Time `bson:"lease_until"`
+}
+
+func (d pendingDoc) pending() (leaderboards.Pending, error) {
+	return leaderboards.Pending{Tenant: d.Tenant, Board: d.Board, Period: d.Period, User: d.User,
+		At: norm.Trunc(d.At), Since: norm.Trunc(d.Since), Token: d.Token}, nil
+}
+
+func pendingKey(p leaderboards.Pending) bson.D {
+	return bson.D{{Key: "tenant", Value: p.Tenant}, {Key: "board", Value: p.Board},
+		{Key: "period", Value: p.Period}, {Key: "user", Value: p.User}}
+}
+
+// QueueRefresh records a board refresh the engine did not take; see
+// leaderboards.FeedStore. A concurrent first queueing of the same key
+// fails the loser's upsert on the unique index; once more updates it.
+func (s *Store) QueueRefresh(ctx context.Context, p leaderboards.Pending) error {
+	update := bson.D{
+		{Key: "$set", Value: bson.D{{Key: "at", Value: norm.Trunc(p.At)}, {Key: "token", Value: p.Token},
+			{Key: "lease_until", Value: time.UnixMilli(0).UTC()}}},
+		{Key: "$setOnInsert", Value: bson.D{{Key: "since", Value: norm.NowIfZero(p.Since)}}},
+	}
+	opts := options.UpdateOne().SetUpsert(true)
+	_, err := s.feed.UpdateOne(ctx, pendingKey(p), update, opts)
+	if mdb.IsDuplicateKeyError(err) {
+		_, err = s.feed.UpdateOne(ctx, pendingKey(p), update, opts)
+	}
+	if err != nil {
+		return fmt.Errorf("mongo: queue refresh: %w", err)
+	}
+	return nil
+}
+
+// ClaimRefreshes finds due refreshes, then leases each with a conditional
+// update, so of two nodes claiming the same one only the first gets it.
+func (s *Store) ClaimRefreshes(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]leaderboards.Pending, error) {
+	now = norm.Trunc(now)
+	due := bson.D{{Key: "lease_until", Value: bson.D{{Key: "$lte", Value: now}}}}
+	found, err := findAll(ctx, s.feed, due,
+		options.Find().SetSort(bson.D{{Key: "lease_until", Value: 1}, {Key: "since", Value: 1}}).
+			SetLimit(int64(norm.Limit(limit, DefaultLimit))),
+		func(d pendingDoc) (pendingDoc, error) { return d, nil })
+	if err != nil {
+		return nil, fmt.Errorf("mongo: claim refreshes: %w", err)
+	}
+	var out []leaderboards.Pending
+	for _, d := range found {
+		p, _ := d.pending()
+		filter := append(pendingKey(p), due...)
+		var got pendingDoc
+		err := s.feed.FindOneAndUpdate(ctx, filter,
+			bson.D{{Key: "$set", Value: bson.D{{Key: "lease_until", Value: now.Add(lease)}}}},
+			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&got)
+		if errors.Is(err, mdb.ErrNoDocuments) {
+			continue // another node claimed it, or it was finished
+		}
+		if err != nil {
+			return nil, fmt.Errorf("mongo: claim refreshes: %w", err)
+		}
+		p, _ = got.pending()
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// FinishRefresh deletes a refresh unless it was queued again.
+func (s *Store) FinishRefresh(ctx context.Context, p leaderboards.Pending) error {
+	if _, err := s.feed.DeleteOne(ctx, append(pendingKey(p), bson.E{Key: "token", Value: p.Token})); err != nil {
+		return fmt.Errorf("mongo: finish refresh: %w", err)
+	}
+	return nil
+}
+
+// RefreshBacklog counts pending refreshes and gives the oldest.
+func (s *Store) RefreshBacklog(ctx context.Context) (int64, time.Time, error) {
+	n, err := s.feed.CountDocuments(ctx, bson.D{})
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("mongo: refresh backlog: %w", err)
+	}
+	if n == 0 {
+		return 0, time.Time{}, nil
+	}
+	var d pendingDoc
+	err = s.feed.FindOne(ctx, bson.D{}, options.FindOne().SetSort(bson.D{{Key: "since", Value: 1}})).Decode(&d)
+	if errors.Is(err, mdb.ErrNoDocuments) {
+		return 0, time.Time{}, nil
+	}
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("mongo: refresh backlog: %w", err)
+	}
+	return n, norm.Trunc(d.Since), nil
+}
