@@ -115,12 +115,11 @@ func tempKey(key string) string { return helperKey(key, ":rebuild:"+rand.Text())
 // or not serving becomes errs.Unavailable, so readers get a 503 naming the
 // leaderboards and writers know the work is worth retrying later.
 func redisErr(op, key string, err error) error {
-	err = fmt.Errorf("leaderboards: redis %s %s: %w", op, key, err)
-	if !redisDown(err) {
-		return err
+	if redisDown(err) {
+		err = &errs.Error{Kind: errs.Unavailable, Code: "leaderboards-unavailable",
+			Message: "the leaderboards backend is unavailable; retry shortly", Err: err}
 	}
-	return &errs.Error{Kind: errs.Unavailable, Code: "leaderboards-unavailable",
-		Message: "the leaderboards backend is unavailable; retry shortly", Err: err}
+	return fmt.Errorf("leaderboards: redis %s %s: %w", op, key, err)
 }
 
 // redisDown reports whether err means Redis cannot serve now: a network

@@ -184,6 +184,11 @@ func (a *app) openEngines(ctx context.Context) error {
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
 	opts.DialTimeout = 3 * time.Second
+	// go-redis retries a failed dial five times, 100ms apart, on each of a
+	// command's four tries: two seconds per command while Redis is down.
+	// Intake and board reads must learn of an outage at once (they queue
+	// the work or answer 503), so a refused dial fails its try.
+	opts.DialerRetries = 1
 	// Every request touches Redis (its rate limit) and many publish a push:
 	// go-redis' default pool (10 per CPU) queues requests behind each other
 	// long before Redis itself is busy.
