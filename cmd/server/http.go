@@ -66,6 +66,7 @@ func (a *app) handler() *fiber.App {
 	a.opsRoutes(api)
 	auth.Routes(api, a.keys)
 	events.Routes(api, a.events)
+	events.OpsRoutes(api, a.events, a.audit)
 	challenges.Routes(api, a.challenges)
 	badges.Routes(api, a.badges)
 	points.Routes(api, a.points)

@@ -204,6 +204,12 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 			{name: "events_unprocessed",
 				keys:    bson.D{{Key: "processed", Value: 1}, {Key: "received_at", Value: 1}},
 				partial: bson.D{{Key: "processed", Value: false}}},
+			// The ops list of a tenant's dead events, newest first; dead
+			// events are few, so where the partial form is refused the
+			// plain one still serves (dead_at leads after tenant).
+			{name: "events_dead",
+				keys:    bson.D{{Key: "tenant", Value: 1}, {Key: "dead_at", Value: 1}, {Key: "id", Value: -1}},
+				partial: bson.D{{Key: "dead_at", Value: bson.D{{Key: "$exists", Value: true}}}}},
 		}},
 		{s.challenges, []index{
 			byID("challenges"),

@@ -301,12 +301,19 @@ var schema = []string{
 		processed    INTEGER NOT NULL,
 		processed_at INTEGER,
 		result       TEXT,
+		attempts     INTEGER NOT NULL DEFAULT 0,
+		next_at      INTEGER NOT NULL DEFAULT 0,
+		dead_at      INTEGER,
+		dead_reason  TEXT NOT NULL DEFAULT '',
 		PRIMARY KEY (tenant, id)
 	) WITHOUT ROWID`,
 	`CREATE UNIQUE INDEX IF NOT EXISTS events_idem ON events (tenant, idem_key)`,
-	// Partial: only unprocessed events are in it, so it stays tiny and
-	// MarkProcessed removes rows from it rather than rewriting them.
-	`CREATE INDEX IF NOT EXISTS events_unprocessed ON events (processed, received_at, tenant, id) WHERE processed = 0`,
+	// Partial: only unprocessed, live events are in it, so it stays tiny
+	// and MarkProcessed removes rows from it rather than rewriting them.
+	// Events waiting out a backoff stay in it; dead ones leave it for
+	// events_dead, the ops list.
+	`CREATE INDEX IF NOT EXISTS events_due ON events (received_at, tenant, id) WHERE processed = 0 AND dead_at IS NULL`,
+	`CREATE INDEX IF NOT EXISTS events_dead ON events (tenant, id) WHERE processed = 0 AND dead_at IS NOT NULL`,
 
 	// A challenge's rule is one JSON column and the rest of its definition
 	// another (spec): challenges are few and always read whole. Version 1
@@ -591,6 +598,9 @@ func applySchema(ctx context.Context, conn *sql.Conn) error {
 	}
 	if err := setAsideV1(ctx, conn); err != nil {
 		return fmt.Errorf("upgrade from version 1: %w", err)
+	}
+	if err := upgradeEvents(ctx, conn); err != nil {
+		return fmt.Errorf("upgrade events: %w", err)
 	}
 	if err := execAll(ctx, conn, schema...); err != nil {
 		return err

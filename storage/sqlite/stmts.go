@@ -9,7 +9,7 @@ import (
 // Column lists shared by the statements and the scan functions that read
 // them; keeping them in one place keeps the two in step.
 const (
-	eventCols      = `tenant, id, idem_key, user_id, type, props, occurred_at, received_at, source, fingerprint, processed, processed_at, result`
+	eventCols      = `tenant, id, idem_key, user_id, type, props, occurred_at, received_at, source, fingerprint, processed, processed_at, result, attempts, next_at, dead_at, dead_reason`
 	challengeCols  = `tenant, id, name, description, status, rule, spec, created_at, updated_at, version`
 	completionCols = `tenant, id, challenge_id, user_id, period, event_id, completed_at, claimed_at`
 	enrolmentCols  = `tenant, challenge_id, user_id, joined_at`
@@ -32,6 +32,7 @@ const (
 // own uncommitted rows, which is what "insert or return existing" needs.
 type writeStmts struct {
 	insertEvent, eventByKey, markProcessed, eventExists   *sql.Stmt
+	recordAttempt, reviveEvent                            *sql.Stmt
 	insertChallenge, updateChallenge, challengeExists     *sql.Stmt
 	insertContribution, insertCompletion, completionByKey *sql.Stmt
 	claimCompletion, completionExists                     *sql.Stmt
@@ -49,23 +50,23 @@ type writeStmts struct {
 // readStmts are prepared on the read pool; database/sql prepares each one
 // lazily on every pooled connection and reuses it from then on.
 type readStmts struct {
-	unprocessed                                        *sql.Stmt
-	getChallenge, listChallenges, listChallengesBy     *sql.Stmt
-	contributions, userCompletions                     *sql.Stmt
-	challengeCompletions, enrolment, userUnlocks       *sql.Stmt
-	challengeStats                                     *sql.Stmt
-	getBadge, listBadges, listBadgesBy                 *sql.Stmt
-	badgeContributions, countAwards, userAwards        *sql.Stmt
-	attributes                                         *sql.Stmt
-	totals, earnedBetween, entries, entriesBefore      *sql.Stmt
-	scanEntries, scanAllEntries                        *sql.Stmt
-	countEntries, countAllEntries                      *sql.Stmt
-	getBoard, listBoards, tenants                      *sql.Stmt
-	sumScores, bestScore, latestScore                  *sql.Stmt
-	scanScores, countScores, exclusions, allExclusions *sql.Stmt
-	refreshBacklog                                     *sql.Stmt
-	apiKeyByHash, listAPIKeys                          *sql.Stmt
-	audit, auditBefore                                 *sql.Stmt
+	unprocessed, deadEvents, deadEventsBefore, countDead *sql.Stmt
+	getChallenge, listChallenges, listChallengesBy       *sql.Stmt
+	contributions, userCompletions                       *sql.Stmt
+	challengeCompletions, enrolment, userUnlocks         *sql.Stmt
+	challengeStats                                       *sql.Stmt
+	getBadge, listBadges, listBadgesBy                   *sql.Stmt
+	badgeContributions, countAwards, userAwards          *sql.Stmt
+	attributes                                           *sql.Stmt
+	totals, earnedBetween, entries, entriesBefore        *sql.Stmt
+	scanEntries, scanAllEntries                          *sql.Stmt
+	countEntries, countAllEntries                        *sql.Stmt
+	getBoard, listBoards, tenants                        *sql.Stmt
+	sumScores, bestScore, latestScore                    *sql.Stmt
+	scanScores, countScores, exclusions, allExclusions   *sql.Stmt
+	refreshBacklog                                       *sql.Stmt
+	apiKeyByHash, listAPIKeys                            *sql.Stmt
+	audit, auditBefore                                   *sql.Stmt
 }
 
 func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
@@ -74,10 +75,14 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		dst **sql.Stmt
 		q   string
 	}{
-		{&w.insertEvent, `INSERT INTO events (` + eventCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
+		{&w.insertEvent, `INSERT INTO events (` + eventCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
 		{&w.eventByKey, `SELECT ` + eventCols + ` FROM events WHERE tenant = ? AND idem_key = ?`},
 		{&w.markProcessed, `UPDATE events SET processed = 1, processed_at = ?, result = ? WHERE tenant = ? AND id = ? AND processed = 0`},
 		{&w.eventExists, `SELECT 1 FROM events WHERE tenant = ? AND id = ?`},
+		{&w.recordAttempt, `UPDATE events SET attempts = max(attempts, ?), next_at = max(next_at, ?), dead_at = coalesce(dead_at, ?),
+			dead_reason = CASE WHEN dead_at IS NULL THEN ? ELSE dead_reason END WHERE tenant = ? AND id = ? AND processed = 0`},
+		{&w.reviveEvent, `UPDATE events SET attempts = 0, next_at = 0, dead_at = NULL, dead_reason = ''
+			WHERE tenant = ? AND id = ? AND processed = 0 AND dead_at IS NOT NULL RETURNING ` + eventCols},
 
 		{&w.insertChallenge, `INSERT INTO challenges (` + challengeCols + `) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
 		{&w.updateChallenge, `UPDATE challenges SET name = ?, description = ?, status = ?, rule = ?, spec = ?, updated_at = ?, version = ? WHERE tenant = ? AND id = ? AND version = ?`},
@@ -143,7 +148,13 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		dst **sql.Stmt
 		q   string
 	}{
-		{&r.unprocessed, `SELECT ` + eventCols + ` FROM events WHERE processed = 0 AND received_at < ? ORDER BY received_at, tenant, id LIMIT ?`},
+		{&r.unprocessed, `SELECT ` + eventCols + ` FROM events INDEXED BY events_due
+			WHERE processed = 0 AND dead_at IS NULL AND received_at < ? AND next_at <= ? ORDER BY received_at, tenant, id LIMIT ?`},
+		{&r.deadEvents, `SELECT ` + eventCols + ` FROM events INDEXED BY events_dead
+			WHERE tenant = ? AND processed = 0 AND dead_at IS NOT NULL ORDER BY id DESC LIMIT ?`},
+		{&r.deadEventsBefore, `SELECT ` + eventCols + ` FROM events INDEXED BY events_dead
+			WHERE tenant = ? AND processed = 0 AND dead_at IS NOT NULL AND id < ? ORDER BY id DESC LIMIT ?`},
+		{&r.countDead, `SELECT count(*) FROM events WHERE processed = 0 AND dead_at IS NOT NULL`},
 
 		{&r.getChallenge, `SELECT ` + challengeCols + ` FROM challenges WHERE tenant = ? AND id = ?`},
 		{&r.listChallenges, `SELECT ` + challengeCols + ` FROM challenges WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?`},
