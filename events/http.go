@@ -14,8 +14,10 @@ import (
 	"github.com/questline/questline/internal/httpx"
 )
 
-// Routes registers the event intake API.
-func Routes(api huma.API, s *Service) {
+// Routes registers the event intake API; meter charges each event of a
+// player's batch against their event rate limit.
+func Routes(api huma.API, s *Service, meter Meter) {
+	registerBatch(api, s, meter)
 	huma.Register(api, huma.Operation{
 		OperationID: "send-event", Method: http.MethodPost, Path: "/v1/events",
 		Summary: "Send an event", Tags: []string{"events"},

@@ -100,7 +100,11 @@ func InstallErrors(logger *slog.Logger) {
 }
 
 // FromError turns a client-visible error into a problem.
-func FromError(e *errs.Error) huma.StatusError {
+func FromError(e *errs.Error) huma.StatusError { return Problem(e) }
+
+// Problem is the problem+json body of a client-visible error, for answers
+// that carry several (a batch's items).
+func Problem(e *errs.Error) *huma.ErrorModel {
 	status := Status(e.Kind)
 	if e.Kind == errs.Internal {
 		return problem(status, "internal", "internal error", nil)

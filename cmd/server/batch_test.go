@@ -1,0 +1,108 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+type batchAnswer struct {
+	Results []struct {
+		Index   int          `json:"index"`
+		Status  int          `json:"status"`
+		Result  *eventResult `json:"result"`
+		Problem *struct {
+			Type   string `json:"type"`
+			Status int    `json:"status"`
+		} `json:"problem"`
+	} `json:"results"`
+}
+
+func (b batchAnswer) statuses() []int {
+	out := []int{}
+	for _, r := range b.Results {
+		out = append(out, r.Status)
+	}
+	return out
+}
+
+// TestEventsBatch: a batch is answered item by item (a bad item fails
+// alone), a retry with the same keys replays and pays nothing twice,
+// sizes are bounded, and a player's batch spends their event budget one
+// event at a time.
+func TestEventsBatch(t *testing.T) {
+	s := startServer(t, map[string]string{"QL_EVENT_RATE": "5", "QL_BODY_LIMIT": "200000"})
+	s.setupSlice("acme")
+	key := s.apiKey("acme")
+	send := func(want int, events []any, hdr map[string]string) batchAnswer {
+		t.Helper()
+		var b batchAnswer
+		resp := s.must(want, req{method: "POST", path: "/v1/events/batch", body: map[string]any{"events": events}, header: hdr, retryReset: true})
+		if want == 200 {
+			resp.json(t, &b)
+		}
+		return b
+	}
+	asKey := map[string]string{"X-API-Key": key}
+	mixed := []any{
+		map[string]any{"type": "share", "user_id": "alice", "idempotency_key": "s1"},
+		map[string]any{"type": "no_such_type", "user_id": "alice", "idempotency_key": "x1"},
+		map[string]any{"type": "share", "user_id": "alice", "idempotency_key": "s2"},
+		map[string]any{"type": "share", "user_id": "bad user", "idempotency_key": "x2"},
+		42,
+		map[string]any{"type": "share", "user_id": "alice", "idempotency_key": "s3"},
+	}
+	first := send(200, mixed, asKey)
+	if got, want := fmt.Sprint(first.statuses()), "[200 422 200 422 400 200]"; got != want {
+		t.Fatalf("statuses %s, want %s: %+v", got, want, first)
+	}
+	if p := first.Results[1].Problem; p == nil || !strings.HasSuffix(p.Type, "/unknown-event-type") || p.Status != 422 {
+		t.Fatalf("bad item's problem %+v", p)
+	}
+	if r := first.Results[5].Result; r == nil || len(r.Points) != 1 || r.Points[0].Amount != 50 {
+		t.Fatalf("third share %+v, want it to pay 50", r)
+	}
+	again := send(200, mixed, asKey)
+	for _, i := range []int{0, 2, 5} {
+		if r := again.Results[i].Result; r == nil || !r.Replayed {
+			t.Fatalf("retried item %d: %+v, want replayed", i, again.Results[i])
+		}
+	}
+	alice := s.token("alice", "acme")
+	if w := s.wallet(alice); w.Balance != 50 {
+		t.Fatalf("wallet after a retried batch = %+v, want 50 once", w)
+	}
+
+	// 500 is the limit; above it 422, and a body over the limit 413.
+	full := make([]any, 500)
+	for i := range full {
+		full[i] = map[string]any{"type": "share", "user_id": fmt.Sprint("u", i), "idempotency_key": fmt.Sprint("f", i)}
+	}
+	if b := send(200, full, asKey); len(b.Results) != 500 || b.Results[499].Status != 200 {
+		t.Fatalf("500 events: %d results, last %+v", len(b.Results), b.Results[len(b.Results)-1])
+	}
+	send(422, append(full, full[0]), asKey)
+	send(422, []any{}, asKey)
+	big := make([]any, 300)
+	for i := range big {
+		big[i] = map[string]any{"type": "share", "user_id": "u1", "props": map[string]any{"note": strings.Repeat("x", 1000)}}
+	}
+	send(413, big, asKey)
+
+	// A player batches their own client-allowed events; each counts
+	// against their event budget (5/s, burst 10).
+	var own []any
+	for i := range 15 {
+		own = append(own, map[string]any{"type": "share", "idempotency_key": fmt.Sprint("p", i)})
+	}
+	own[1] = map[string]any{"type": "purchase", "idempotency_key": "p-buy"}
+	own[2] = map[string]any{"type": "share", "user_id": "bob", "idempotency_key": "p-bob"}
+	b := send(200, own, map[string]string{"Authorization": "Bearer " + s.token("carol", "acme")})
+	st := b.statuses()
+	if st[0] != 200 || st[1] != 403 || st[2] != 403 || st[9] != 200 || st[10] != 429 || st[14] != 429 {
+		t.Fatalf("player batch statuses %v", st)
+	}
+	if resp := s.do(req{method: "POST", path: "/v1/events", token: s.token("carol", "acme"), body: map[string]any{"type": "share"}}); resp.Status != 429 {
+		t.Fatalf("single event after a spent batch: %d, want 429 (one budget)", resp.Status)
+	}
+}
