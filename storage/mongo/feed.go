@@ -24,6 +24,9 @@ type pendingDoc struct {
 	Since      time.Time `bson:"since"`
 	Token      string    `bson:"token"`
 	LeaseUntil time.Time `bson:"lease_until"`
+	// Gen counts queueings and claims; a claim is won by the one claimer
+	// that inserts the claim document of the generation it read.
+	Gen int64 `bson:"gen"`
 }
 
 func (d pendingDoc) pending() (leaderboards.Pending, error) {
@@ -44,6 +47,7 @@ func (s *Store) QueueRefresh(ctx context.Context, p leaderboards.Pending) error 
 		{Key: "$set", Value: bson.D{{Key: "at", Value: norm.Trunc(p.At)}, {Key: "token", Value: p.Token},
 			{Key: "lease_until", Value: time.UnixMilli(0).UTC()}}},
 		{Key: "$setOnInsert", Value: bson.D{{Key: "since", Value: norm.NowIfZero(p.Since)}}},
+		{Key: "$inc", Value: bson.D{{Key: "gen", Value: 1}}},
 	}
 	opts := options.UpdateOne().SetUpsert(true)
 	_, err := s.feed.UpdateOne(ctx, pendingKey(p), update, opts)
@@ -56,12 +60,15 @@ func (s *Store) QueueRefresh(ctx context.Context, p leaderboards.Pending) error 
 	return nil
 }
 
-// ClaimRefreshes finds due refreshes, then leases each with a conditional
-// update, so of two nodes claiming the same one only the first gets it.
+// ClaimRefreshes finds due refreshes, then claims each through the unique
+// _id of a claim document naming the generation it read: of two nodes
+// claiming the same refresh only one inserts it. (A conditional
+// findAndModify would do on MongoDB, but its stand-in FerretDB does not
+// make it atomic; a unique index holds on both.) The winner then leases
+// the refresh, moving its generation on, and drops the claim document.
 func (s *Store) ClaimRefreshes(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]leaderboards.Pending, error) {
 	now = norm.Trunc(now)
-	due := bson.D{{Key: "lease_until", Value: bson.D{{Key: "$lte", Value: now}}}}
-	found, err := findAll(ctx, s.feed, due,
+	found, err := findAll(ctx, s.feed, bson.D{{Key: "lease_until", Value: bson.D{{Key: "$lte", Value: now}}}},
 		options.Find().SetSort(bson.D{{Key: "lease_until", Value: 1}, {Key: "since", Value: 1}}).
 			SetLimit(int64(norm.Limit(limit, DefaultLimit))),
 		func(d pendingDoc) (pendingDoc, error) { return d, nil })
@@ -71,21 +78,34 @@ func (s *Store) ClaimRefreshes(ctx context.Context, now time.Time, lease time.Du
 	var out []leaderboards.Pending
 	for _, d := range found {
 		p, _ := d.pending()
-		filter := append(pendingKey(p), due...)
-		var got pendingDoc
-		err := s.feed.FindOneAndUpdate(ctx, filter,
-			bson.D{{Key: "$set", Value: bson.D{{Key: "lease_until", Value: now.Add(lease)}}}},
-			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&got)
-		if errors.Is(err, mdb.ErrNoDocuments) {
-			continue // another node claimed it, or it was finished
-		}
+		won, err := s.claimRefresh(ctx, p, d.Gen, now.Add(lease))
 		if err != nil {
 			return nil, fmt.Errorf("mongo: claim refreshes: %w", err)
 		}
-		p, _ = got.pending()
-		out = append(out, p)
+		if won {
+			out = append(out, p)
+		}
 	}
 	return out, nil
+}
+
+func (s *Store) claimRefresh(ctx context.Context, p leaderboards.Pending, gen int64, until time.Time) (bool, error) {
+	claim := bson.D{{Key: "_id", Value: append(pendingKey(p), bson.E{Key: "gen", Value: gen})}}
+	won, err := insertIgnore(ctx, s.feedClaims, claim)
+	if err != nil || !won {
+		return false, err
+	}
+	res, err := s.feed.UpdateOne(ctx, append(pendingKey(p), bson.E{Key: "gen", Value: gen}),
+		bson.D{{Key: "$set", Value: bson.D{{Key: "lease_until", Value: until}}}, {Key: "$inc", Value: bson.D{{Key: "gen", Value: 1}}}})
+	if err != nil {
+		return false, err
+	}
+	// The generation has moved on, so the claim document can go: a late
+	// claimer of the old one finds no refresh of that generation.
+	if _, err := s.feedClaims.DeleteOne(ctx, claim); err != nil {
+		return false, err
+	}
+	return res.MatchedCount == 1, nil
 }
 
 // FinishRefresh deletes a refresh unless it was queued again.

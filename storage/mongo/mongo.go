@@ -72,6 +72,7 @@ const (
 	colScores        = "board_scores"
 	colExclusions    = "board_exclusions"
 	colFeed          = "board_feed"
+	colFeedClaims    = "board_feed_claims"
 	colAPIKeys       = "api_keys"
 	colAudit         = "audit"
 	colProfiles      = "profiles"
@@ -96,7 +97,7 @@ type Store struct {
 	claims, enrolments, unlocks                    *mdb.Collection
 	badges, badgeContributions, awards             *mdb.Collection
 	ledger, boards, scores, exclusions             *mdb.Collection
-	feed                                           *mdb.Collection
+	feed, feedClaims                               *mdb.Collection
 	apiKeys, audit, profiles, attributes           *mdb.Collection
 }
 
@@ -136,6 +137,7 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		scores:        db.Collection(colScores),
 		exclusions:    db.Collection(colExclusions),
 		feed:          db.Collection(colFeed),
+		feedClaims:    db.Collection(colFeedClaims),
 		apiKeys:       db.Collection(colAPIKeys),
 		audit:         db.Collection(colAudit),
 		profiles:      db.Collection(colProfiles),
