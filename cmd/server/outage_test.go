@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,8 +18,18 @@ import (
 // Redis is back (empty, as an unpersisted restart leaves it), the feeder
 // catches every board up and the backlog metric returns to 0.
 func TestRedisOutage(t *testing.T) {
+	t.Run("embedded", func(t *testing.T) { testRedisOutage(t, map[string]string{}) })
+	if uri := os.Getenv("MONGO_URI"); uri != "" {
+		t.Run("mongo", func(t *testing.T) {
+			testRedisOutage(t, map[string]string{"MONGO_URI": uri, "QL_MONGO_DB": mongoDB(t)})
+		})
+	}
+}
+
+func testRedisOutage(t *testing.T, env map[string]string) {
 	r := redistest.StartOutage(t)
-	s := startServer(t, map[string]string{"REDIS_URL": r.URL()})
+	env["REDIS_URL"] = r.URL()
+	s := startServer(t, env)
 	tn := "acme"
 	_, points := s.setupSlice(tn)
 	mgr := s.token("boss", tn, auth.Manager)
