@@ -261,7 +261,7 @@ const (
 
 // Retry policy of the sweeper: an event that fails is tried again after
 // retryBase, doubling up to retryMax, and given up on (dead-lettered)
-// after maxAttempts failed tries, about half an hour in all. A failing
+// after maxAttempts failed tries, some 17 minutes in all. A failing
 // event so leaves the due set at once, and never blocks newer ones.
 const (
 	maxAttempts = 10
