@@ -5,9 +5,10 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/questline/questline/internal/errs"
 )
@@ -73,8 +74,9 @@ type feedState struct {
 	downUntil atomic.Int64 // Unix ns until which the request path skips the engine
 	pending   atomic.Int64
 	oldest    atomic.Int64 // Unix ns of the oldest pending refresh, 0 = none
-	warn      sync.Mutex
-	warnedAt  time.Time
+	// warn spaces out the outage warnings: while the engine is down every
+	// write fails, and one line per write would flood the logs.
+	warn rate.Sometimes
 }
 
 // tryRefresh refreshes user's entry in period p of b, or, when the engine
@@ -106,13 +108,9 @@ func (s *Service) refreshFailed(now time.Time, err error) {
 	if errs.KindOf(err) == errs.Unavailable {
 		s.feed.downUntil.Store(now.Add(engineBackoff).UnixNano())
 	}
-	s.feed.warn.Lock()
-	defer s.feed.warn.Unlock()
-	if now.Sub(s.feed.warnedAt) < 10*time.Second {
-		return
-	}
-	s.feed.warnedAt = now
-	s.Logger.Warn("leaderboards: board refresh failed; the feeder catches up", "err", err)
+	s.feed.warn.Do(func() {
+		s.Logger.Warn("leaderboards: board refresh failed; the feeder catches up", "err", err)
+	})
 }
 
 // RunFeeder runs pending refreshes every interval until ctx ends.
@@ -125,7 +123,7 @@ func (s *Service) RunFeeder(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 			if _, err := s.Feed(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				s.Logger.Warn("leaderboards: feed", "err", err)
+				s.refreshFailed(s.Now(), err)
 			}
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/time/rate"
 
 	"github.com/questline/questline/audit"
 	"github.com/questline/questline/internal/errs"
@@ -89,6 +90,7 @@ func NewService(cfg Config) *Service {
 		cfg.Now = time.Now
 	}
 	s := &Service{Config: cfg, cache: map[string]tenantBoards{}, expires: map[string]bool{}}
+	s.feed.warn = rate.Sometimes{First: 1, Interval: 10 * time.Second}
 	s.live = newLive(s)
 	return s
 }

@@ -105,4 +105,12 @@ func TestEventsBatch(t *testing.T) {
 	if resp := s.do(req{method: "POST", path: "/v1/events", token: s.token("carol", "acme"), body: map[string]any{"type": "share"}}); resp.Status != 429 {
 		t.Fatalf("single event after a spent batch: %d, want 429 (one budget)", resp.Status)
 	}
+
+	var doc struct {
+		Paths map[string]map[string]any `json:"paths"`
+	}
+	s.must(200, req{method: "GET", path: "/openapi.json"}).json(t, &doc)
+	if doc.Paths["/v1/events/batch"]["post"] == nil {
+		t.Fatal("OpenAPI lacks POST /v1/events/batch")
+	}
 }

@@ -162,9 +162,13 @@ func (s *Store) RecordAttempt(ctx context.Context, tenant, id string, a events.A
 	return nil
 }
 
+// deadAny selects dead, unprocessed events; it repeats $exists so that
+// the partial index events_dead applies.
+var deadAny = bson.D{{Key: "dead_at", Value: bson.D{{Key: "$exists", Value: true}, {Key: "$ne", Value: nil}}}, {Key: "processed", Value: false}}
+
 // deadFilter selects a tenant's dead, unprocessed events.
 func deadFilter(tenant string) bson.D {
-	return bson.D{{Key: "tenant", Value: tenant}, {Key: "dead_at", Value: bson.D{{Key: "$ne", Value: nil}}}, {Key: "processed", Value: false}}
+	return append(bson.D{{Key: "tenant", Value: tenant}}, deadAny...)
 }
 
 // DeadEvents pages a tenant's dead, unprocessed events newest first.
@@ -204,7 +208,7 @@ func (s *Store) Revive(ctx context.Context, tenant, id string) (events.Event, er
 
 // CountDead counts the dead, unprocessed events of every tenant.
 func (s *Store) CountDead(ctx context.Context) (int64, error) {
-	n, err := s.events.CountDocuments(ctx, bson.D{{Key: "dead_at", Value: bson.D{{Key: "$ne", Value: nil}}}, {Key: "processed", Value: false}})
+	n, err := s.events.CountDocuments(ctx, deadAny)
 	if err != nil {
 		return 0, fmt.Errorf("mongo: count dead events: %w", err)
 	}
