@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"net/http"
 	"time"
@@ -83,6 +84,10 @@ func (s *Service) ingestBatch(ctx context.Context, p auth.Principal, raw []json.
 				limited = max(retry, time.Second)
 			}
 		}
+		if ctx.Err() != nil {
+			s.answer(&out[i], nil, errBatchTimeout)
+			continue
+		}
 		if limited > 0 {
 			s.answer(&out[i], nil, errs.New(errs.RateLimited, "rate-limited",
 				"event rate limit exceeded; retry in %d s", int(math.Ceil(limited.Seconds()))))
@@ -93,6 +98,11 @@ func (s *Service) ingestBatch(ctx context.Context, p auth.Principal, raw []json.
 	}
 	return out
 }
+
+// errBatchTimeout answers the events a batch had no time left for; their
+// keys make sending them again safe.
+var errBatchTimeout = errs.New(errs.Unavailable, "batch-timeout",
+	"the batch ran out of time before this event; send it again with the same idempotency key")
 
 // ingestRaw decodes, accepts and ingests one item.
 func (s *Service) ingestRaw(ctx context.Context, p auth.Principal, raw json.RawMessage) (*Result, error) {
@@ -117,6 +127,9 @@ func (s *Service) answer(it *BatchItem, res *Result, err error) {
 	if err == nil {
 		it.Status, it.Result = http.StatusOK, res
 		return
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = errBatchTimeout
 	}
 	e, ok := errs.As(err)
 	if !ok || e.Kind == errs.Internal {
