@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -69,11 +70,25 @@ func registerBatch(api huma.API, s *Service, meter Meter) {
 	})
 }
 
-// ingestBatch answers every item; once the player's limit is spent, the
-// rest are refused without asking the limiter again.
+// batchWorkers is how many users' events of one batch are ingested at
+// once: a batch of many users costs a few round trips' time per user, not
+// per event.
+const batchWorkers = 16
+
+// ingestBatch answers every item. It checks them in order first (the
+// rate limit, decoding, Accept), then ingests the accepted ones, each
+// user's in batch order (so what completes a challenge is the same as if
+// they were sent one by one) and different users' side by side. Once a
+// player's limit is spent, the rest are refused without asking the
+// limiter again.
 func (s *Service) ingestBatch(ctx context.Context, p auth.Principal, raw []json.RawMessage, meter Meter) []BatchItem {
 	out := make([]BatchItem, len(raw))
-	var limited time.Duration
+	evs := make([]Event, len(raw))
+	var (
+		limited time.Duration
+		order   []string
+		byUser  = map[string][]int{}
+	)
 	for i, r := range raw {
 		out[i].Index = i
 		if !p.APIKey && meter != nil && limited == 0 {
@@ -84,18 +99,43 @@ func (s *Service) ingestBatch(ctx context.Context, p auth.Principal, raw []json.
 				limited = max(retry, time.Second)
 			}
 		}
-		if ctx.Err() != nil {
-			s.answer(&out[i], nil, errBatchTimeout)
-			continue
-		}
 		if limited > 0 {
 			s.answer(&out[i], nil, errs.New(errs.RateLimited, "rate-limited",
 				"event rate limit exceeded; retry in %d s", int(math.Ceil(limited.Seconds()))))
 			continue
 		}
-		res, err := s.ingestRaw(ctx, p, r)
-		s.answer(&out[i], res, err)
+		ev, err := s.acceptRaw(p, r)
+		if err != nil {
+			s.answer(&out[i], nil, err)
+			continue
+		}
+		evs[i] = ev
+		if byUser[ev.User] == nil {
+			order = append(order, ev.User)
+		}
+		byUser[ev.User] = append(byUser[ev.User], i)
 	}
+	users := make(chan []int)
+	var wg sync.WaitGroup
+	for range min(batchWorkers, len(order)) {
+		wg.Go(func() {
+			for idx := range users {
+				for _, i := range idx {
+					if ctx.Err() != nil {
+						s.answer(&out[i], nil, errBatchTimeout)
+						continue
+					}
+					r, err := s.Ingest(ctx, evs[i])
+					s.answer(&out[i], &r, err)
+				}
+			}
+		})
+	}
+	for _, u := range order {
+		users <- byUser[u]
+	}
+	close(users)
+	wg.Wait()
 	return out
 }
 
@@ -104,21 +144,13 @@ func (s *Service) ingestBatch(ctx context.Context, p auth.Principal, raw []json.
 var errBatchTimeout = errs.New(errs.Unavailable, "batch-timeout",
 	"the batch ran out of time before this event; send it again with the same idempotency key")
 
-// ingestRaw decodes, accepts and ingests one item.
-func (s *Service) ingestRaw(ctx context.Context, p auth.Principal, raw json.RawMessage) (*Result, error) {
+// acceptRaw decodes one item and accepts it as POST /v1/events would.
+func (s *Service) acceptRaw(p auth.Principal, raw json.RawMessage) (Event, error) {
 	var in Input
 	if err := json.Unmarshal(raw, &in); err != nil {
-		return nil, errs.New(errs.Invalid, "bad-event", "not an event: %v", err)
+		return Event{}, errs.New(errs.Invalid, "bad-event", "not an event: %v", err)
 	}
-	ev, err := Accept(p, in, "", s.now())
-	if err != nil {
-		return nil, err
-	}
-	r, err := s.Ingest(ctx, ev)
-	if err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return Accept(p, in, "", s.now())
 }
 
 // answer fills it with res or err's problem; an error a client may not

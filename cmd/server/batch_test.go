@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -31,7 +32,17 @@ func (b batchAnswer) statuses() []int {
 // sizes are bounded, and a player's batch spends their event budget one
 // event at a time.
 func TestEventsBatch(t *testing.T) {
-	s := startServer(t, map[string]string{"QL_EVENT_RATE": "5", "QL_BODY_LIMIT": "200000"})
+	t.Run("embedded", func(t *testing.T) { testEventsBatch(t, map[string]string{}, false) })
+	if uri := os.Getenv("MONGO_URI"); uri != "" {
+		t.Run("mongo", func(t *testing.T) {
+			testEventsBatch(t, map[string]string{"MONGO_URI": uri, "QL_MONGO_DB": mongoDB(t)}, true)
+		})
+	}
+}
+
+func testEventsBatch(t *testing.T, env map[string]string, slow bool) {
+	env["QL_EVENT_RATE"], env["QL_BODY_LIMIT"] = "1", "200000"
+	s := startServer(t, env)
 	s.setupSlice("acme")
 	key := s.apiKey("acme")
 	send := func(want int, events []any, hdr map[string]string) batchAnswer {
@@ -78,8 +89,17 @@ func TestEventsBatch(t *testing.T) {
 	for i := range full {
 		full[i] = map[string]any{"type": "share", "user_id": fmt.Sprint("u", i), "idempotency_key": fmt.Sprint("f", i)}
 	}
-	if b := send(200, full, asKey); len(b.Results) != 500 || b.Results[499].Status != 200 {
-		t.Fatalf("500 events: %d results, last %+v", len(b.Results), b.Results[len(b.Results)-1])
+	b := send(200, full, asKey)
+	for i, r := range b.Results {
+		// FerretDB, MongoDB's stand-in here, ingests some 15 events a
+		// second on this machine: there the batch's tail runs out of the
+		// request's time, and says so, safe to resend.
+		if r.Index != i || (r.Status != 200 && !(slow && r.Status == 503 && strings.HasSuffix(r.Problem.Type, "/batch-timeout"))) {
+			t.Fatalf("500 events: item %d = %+v", i, r)
+		}
+	}
+	if len(b.Results) != 500 {
+		t.Fatalf("500 events: %d results", len(b.Results))
 	}
 	send(422, append(full, full[0]), asKey)
 	send(422, []any{}, asKey)
@@ -90,16 +110,14 @@ func TestEventsBatch(t *testing.T) {
 	send(413, big, asKey)
 
 	// A player batches their own client-allowed events; each counts
-	// against their event budget (5/s, burst 10).
+	// against their event budget (1/s, burst 2), whatever its outcome.
 	var own []any
 	for i := range 15 {
 		own = append(own, map[string]any{"type": "share", "idempotency_key": fmt.Sprint("p", i)})
 	}
 	own[1] = map[string]any{"type": "purchase", "idempotency_key": "p-buy"}
-	own[2] = map[string]any{"type": "share", "user_id": "bob", "idempotency_key": "p-bob"}
-	b := send(200, own, map[string]string{"Authorization": "Bearer " + s.token("carol", "acme")})
-	st := b.statuses()
-	if st[0] != 200 || st[1] != 403 || st[2] != 403 || st[9] != 200 || st[10] != 429 || st[14] != 429 {
+	st := send(200, own, map[string]string{"Authorization": "Bearer " + s.token("carol", "acme")}).statuses()
+	if st[0] != 200 || st[1] != 403 || st[2] != 429 || st[14] != 429 {
 		t.Fatalf("player batch statuses %v", st)
 	}
 	if resp := s.do(req{method: "POST", path: "/v1/events", token: s.token("carol", "acme"), body: map[string]any{"type": "share"}}); resp.Status != 429 {
