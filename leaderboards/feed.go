@@ -46,8 +46,8 @@ type FeedStore interface {
 	// its At and Token (keeping Since) and makes it claimable at once.
 	QueueRefresh(ctx context.Context, p Pending) error
 	// ClaimRefreshes leases up to limit pending refreshes of any tenant
-	// whose lease has run out, oldest Since first, until now+lease; two
-	// claims never hold the same refresh at once.
+	// whose lease has run out (the unclaimed first, then by Since) until
+	// now+lease; two claims never hold the same refresh at once.
 	ClaimRefreshes(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Pending, error)
 	// FinishRefresh deletes p unless it was queued again (its Token changed).
 	FinishRefresh(ctx context.Context, p Pending) error
