@@ -28,6 +28,23 @@ type Event struct {
 	Processed   bool       `json:"processed"`
 	ProcessedAt *time.Time `json:"processed_at,omitempty"`
 	Result      *Result    `json:"-"`
+	// Attempts counts the sweeper's failed tries at an unprocessed event;
+	// NextAttemptAt is the earliest it tries again (nil: at once).
+	Attempts      int        `json:"attempts"`
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	// DeadAt is set when the event was given up on (dead-lettered), and
+	// DeadReason says why: too-many-attempts or system-event-depth.
+	DeadAt     *time.Time `json:"dead_at,omitempty"`
+	DeadReason string     `json:"dead_reason,omitempty"`
+}
+
+// Attempt is what a failed try at an event leaves: how many tries failed,
+// when to try again, and, once given up on, when and why.
+type Attempt struct {
+	Attempts   int
+	NextAt     time.Time
+	DeadAt     *time.Time
+	DeadReason string
 }
 
 // Result is what an event changed, returned to the caller and stored with
@@ -85,7 +102,20 @@ type Store interface {
 	InsertEvent(ctx context.Context, e Event) (stored Event, inserted bool, err error)
 	// MarkProcessed records that every effect of the event is written.
 	MarkProcessed(ctx context.Context, tenant, id string, r Result, at time.Time) error
-	// Unprocessed lists events of any tenant not yet processed that were
-	// received before the given time, oldest first.
+	// Unprocessed lists events of any tenant not yet processed nor dead
+	// that were received before the given time and whose next attempt is
+	// due by then, oldest first.
 	Unprocessed(ctx context.Context, receivedBefore time.Time, limit int) ([]Event, error)
+	// RecordAttempt stores a failed try at an unprocessed event; a
+	// processed one is left alone.
+	RecordAttempt(ctx context.Context, tenant, id string, a Attempt) error
+	// DeadEvents pages a tenant's dead, unprocessed events newest first,
+	// starting after the id `before` ("" = from the newest).
+	DeadEvents(ctx context.Context, tenant, before string, limit int) ([]Event, error)
+	// Revive takes a dead, unprocessed event out of the dead letters, with
+	// no attempts and due at once, and returns it; errs.ErrNotFound when
+	// the tenant has no such event.
+	Revive(ctx context.Context, tenant, id string) (Event, error)
+	// CountDead counts the dead, unprocessed events of every tenant.
+	CountDead(ctx context.Context) (int64, error)
 }

@@ -29,6 +29,8 @@ const (
 
 var keyPattern = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
 
+var errNoWriteScope = errs.New(errs.Forbidden, "forbidden", "this API key lacks the events:write scope")
+
 // Accept checks in against the caller and the catalogue and returns the
 // event to store. It is pure, so every rule here is table-tested and fuzzed.
 func Accept(p auth.Principal, in Input, headerKey string, now time.Time) (Event, error) {
@@ -42,7 +44,7 @@ func Accept(p auth.Principal, in Input, headerKey string, now time.Time) (Event,
 		return Event{}, errs.New(errs.Forbidden, "event-type-not-allowed", "%q events are raised by Questline itself", in.Type)
 	case p.APIKey:
 		if !p.HasScope("events:write") {
-			return Event{}, errs.New(errs.Forbidden, "forbidden", "this API key lacks the events:write scope")
+			return Event{}, errNoWriteScope
 		}
 		if in.UserID == "" {
 			return Event{}, errs.New(errs.Unprocessable, "user-required", "an API key must say which user the event is for").OnField("body.user_id")

@@ -42,7 +42,8 @@ type Service struct {
 	now      func() time.Time
 
 	processed prometheus.Counter
-	failed    prometheus.Counter
+	failures  prometheus.Counter
+	dead      prometheus.Gauge
 
 	// marks tracks MarkProcessed writes still in flight; Close waits.
 	marks sync.WaitGroup
@@ -55,11 +56,14 @@ func NewService(store Store, logger *slog.Logger, reg prometheus.Registerer, han
 		processed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "questline_events_processed_total", Help: "Events whose effects are all written.",
 		}),
-		failed: prometheus.NewCounter(prometheus.CounterOpts{
+		failures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "questline_events_failed_total", Help: "Event processing attempts that failed and await the sweeper.",
 		}),
+		dead: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "questline_events_dead", Help: "Events given up on (dead-lettered), all tenants, as last counted by this node's sweeper.",
+		}),
 	}
-	reg.MustRegister(s.processed, s.failed)
+	reg.MustRegister(s.processed, s.failures, s.dead)
 	return s
 }
 
@@ -148,7 +152,7 @@ const maxSystemDepth = 8
 func (s *Service) Process(ctx context.Context, ev Event) (Result, error) {
 	r, err := s.process(ctx, ev, 0)
 	if err != nil {
-		s.failed.Inc()
+		s.failures.Inc()
 		return Result{}, err
 	}
 	return r, nil
@@ -166,8 +170,11 @@ func (s *Service) process(ctx context.Context, ev Event, depth int) (Result, err
 	}
 	for _, sys := range emitted {
 		if depth >= maxSystemDepth {
-			s.logger.Warn("system event loop cut", "event_id", ev.ID, "type", sys.Type)
-			break
+			// A rule loop: keep the event for ops rather than drop it.
+			if err := s.emitDead(ctx, sys, ReasonDepth); err != nil {
+				return Result{}, err
+			}
+			continue
 		}
 		if err := s.emit(ctx, sys, depth+1); err != nil {
 			return Result{}, err
@@ -206,46 +213,120 @@ func (s *Service) Emit(ctx context.Context, ev Event) error {
 }
 
 // emit stores a system event (keyed, so a replay emits it once) and
-// processes it unless it already was.
+// processes it unless it already was, or is dead.
 func (s *Service) emit(ctx context.Context, ev Event, depth int) error {
-	ev.ID = uuid.Must(uuid.NewV7()).String()
-	ev.Source = "system"
-	ev.ReceivedAt = s.now().UTC().Truncate(time.Millisecond)
-	ev.Fingerprint = fingerprint(ev)
-	stored, _, err := s.store.InsertEvent(ctx, ev)
+	stored, err := s.insertSystem(ctx, ev)
 	if err != nil {
-		return fmt.Errorf("events: emit %s: %w", ev.Type, err)
+		return err
 	}
-	if stored.Processed {
+	if stored.Processed || stored.DeadAt != nil {
 		return nil
 	}
 	_, err = s.process(ctx, stored, depth)
 	return err
 }
 
-// Sweep processes events a crash or a failed backend left unprocessed,
-// received before grace ago (younger ones may still be in flight). It
-// returns how many it finished.
-func (s *Service) Sweep(ctx context.Context, grace time.Duration, batch int) (int, error) {
-	evs, err := s.store.Unprocessed(ctx, s.now().Add(-grace), batch)
+// emitDead stores a system event dead-lettered for reason, unprocessed.
+func (s *Service) emitDead(ctx context.Context, ev Event, reason string) error {
+	now := s.now().UTC().Truncate(time.Millisecond)
+	ev.DeadAt, ev.DeadReason = &now, reason
+	stored, err := s.insertSystem(ctx, ev)
 	if err != nil {
-		return 0, fmt.Errorf("events: sweep: %w", err)
+		return err
 	}
-	n := 0
-	for _, ev := range evs {
-		if _, err := s.Process(ctx, ev); err != nil {
-			s.logger.Warn("sweep: event still failing", "event_id", ev.ID, "tenant", ev.Tenant, "err", err)
-			continue
-		}
-		n++
+	if stored.DeadAt != nil && !stored.Processed {
+		s.logger.Warn("events: system event dead-lettered", "event_id", stored.ID, "tenant", stored.Tenant,
+			"type", stored.Type, "reason", reason)
 	}
-	if n > 0 {
-		s.logger.Info("sweep: finished unprocessed events", "count", n)
-	}
-	return n, nil
+	return nil
 }
 
-// RunSweeper sweeps every interval until ctx ends.
+func (s *Service) insertSystem(ctx context.Context, ev Event) (Event, error) {
+	ev.ID = uuid.Must(uuid.NewV7()).String()
+	ev.Source = "system"
+	ev.ReceivedAt = s.now().UTC().Truncate(time.Millisecond)
+	ev.Fingerprint = fingerprint(ev)
+	stored, _, err := s.store.InsertEvent(ctx, ev)
+	if err != nil {
+		return Event{}, fmt.Errorf("events: emit %s: %w", ev.Type, err)
+	}
+	return stored, nil
+}
+
+// Why an event is dead-lettered.
+const (
+	ReasonAttempts = "too-many-attempts"
+	ReasonDepth    = "system-event-depth"
+)
+
+// Retry policy of the sweeper: an event that fails is tried again after
+// retryBase, doubling up to retryMax, and given up on (dead-lettered)
+// after maxAttempts failed tries, some 17 minutes in all. A failing
+// event so leaves the due set at once, and never blocks newer ones.
+const (
+	maxAttempts = 10
+	retryBase   = 2 * time.Second
+	retryMax    = 15 * time.Minute
+)
+
+// backoff is the wait after the attempts-th failed try.
+func backoff(attempts int) time.Duration {
+	d := retryBase << min(attempts-1, 20)
+	return min(d, retryMax)
+}
+
+// Sweep processes due events that a crash or a failed backend left
+// unprocessed, received before grace ago (younger ones may still be in
+// flight). A failure counts an attempt and schedules the next, or
+// dead-letters the event. It returns how many it finished.
+func (s *Service) Sweep(ctx context.Context, grace time.Duration, batch int) (int, error) {
+	_, done, err := s.sweep(ctx, grace, batch)
+	return done, err
+}
+
+// sweep is Sweep that also says how many events it took up, finished or not.
+func (s *Service) sweep(ctx context.Context, grace time.Duration, batch int) (seen, done int, err error) {
+	evs, err := s.store.Unprocessed(ctx, s.now().Add(-grace), batch)
+	if err != nil {
+		return 0, 0, fmt.Errorf("events: sweep: %w", err)
+	}
+	for _, ev := range evs {
+		if _, err := s.Process(ctx, ev); err != nil {
+			if rerr := s.failed(ctx, ev, err); rerr != nil {
+				return len(evs), done, rerr
+			}
+			continue
+		}
+		done++
+	}
+	if done > 0 {
+		s.logger.Info("sweep: finished unprocessed events", "count", done)
+	}
+	return len(evs), done, nil
+}
+
+// failed records a failed try at ev.
+func (s *Service) failed(ctx context.Context, ev Event, cause error) error {
+	now := s.now().UTC().Truncate(time.Millisecond)
+	a := Attempt{Attempts: ev.Attempts + 1}
+	a.NextAt = now.Add(backoff(a.Attempts))
+	if a.Attempts >= maxAttempts {
+		a.DeadAt, a.DeadReason = &now, ReasonAttempts
+	}
+	if err := s.store.RecordAttempt(ctx, ev.Tenant, ev.ID, a); err != nil {
+		return fmt.Errorf("events: sweep: record attempt of %s: %w", ev.ID, err)
+	}
+	level := slog.LevelWarn
+	if a.DeadAt != nil {
+		level = slog.LevelError
+	}
+	s.logger.Log(ctx, level, "sweep: event failed", "event_id", ev.ID, "tenant", ev.Tenant,
+		"attempts", a.Attempts, "dead", a.DeadAt != nil, "err", cause)
+	return nil
+}
+
+// RunSweeper sweeps every interval until ctx ends, and counts the dead
+// events for the metric.
 func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -254,18 +335,29 @@ func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			for {
-				sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-				n, err := s.Sweep(sctx, interval, 200)
-				cancel()
-				if err != nil && !errors.Is(err, context.Canceled) {
-					s.logger.Error("sweep failed", "err", err)
-				}
-				if n < 200 {
-					break
-				}
-			}
+			s.sweepAll(ctx, interval)
 		}
+	}
+}
+
+// sweepAll sweeps batches until one comes back short.
+func (s *Service) sweepAll(ctx context.Context, grace time.Duration) {
+	const batch = 200
+	for {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		seen, _, err := s.sweep(sctx, grace, batch)
+		cancel()
+		if err != nil && !errors.Is(err, context.Canceled) {
+			s.logger.Error("sweep failed", "err", err)
+		}
+		if err != nil || seen < batch {
+			break
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if n, err := s.store.CountDead(cctx); err == nil {
+		s.dead.Set(float64(n))
 	}
 }
 

@@ -169,4 +169,6 @@ type Store interface {
 	// Exclusions lists a board's exclusions in user order; with board ""
 	// every board's of the tenant, in (board, user) order.
 	Exclusions(ctx context.Context, tenant, board string) ([]Exclusion, error)
+
+	FeedStore
 }

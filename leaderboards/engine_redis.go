@@ -3,13 +3,18 @@ package leaderboards
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"io"
 	"math"
+	"net"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/questline/questline/internal/errs"
 )
 
 // RedisEngine is the Engine of multi-node deployments.
@@ -106,8 +111,39 @@ func helperKey(key, suffix string) string {
 // tempKey names a staging key of Replace, unique to the call.
 func tempKey(key string) string { return helperKey(key, ":rebuild:"+rand.Text()) }
 
+// redisErr names the operation; an error that says Redis is unreachable
+// or not serving becomes errs.Unavailable, so readers get a 503 naming the
+// leaderboards and writers know the work is worth retrying later.
 func redisErr(op, key string, err error) error {
+	if redisDown(err) {
+		err = &errs.Error{Kind: errs.Unavailable, Code: "leaderboards-unavailable",
+			Message: "the leaderboards backend is unavailable; retry shortly", Err: err}
+	}
 	return fmt.Errorf("leaderboards: redis %s %s: %w", op, key, err)
+}
+
+// redisDown reports whether err means Redis cannot serve now: a network
+// failure or timeout, a closed or exhausted pool, or a reply saying the
+// server is loading, failing over or read-only. A reply that decodes
+// wrongly is a bug, not an outage.
+func redisDown(err error) bool {
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, redis.ErrClosed),
+		errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrPoolExhausted):
+		return true
+	}
+	var reply redis.Error
+	if !errors.As(err, &reply) {
+		return false
+	}
+	for _, p := range []string{"LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY"} {
+		if strings.HasPrefix(reply.Error(), p) {
+			return true
+		}
+	}
+	return false
 }
 
 // toScore and fromScore convert between board scores and the negated float

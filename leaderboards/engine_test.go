@@ -16,6 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/internal/redistest"
 )
 
@@ -1515,6 +1516,10 @@ func TestRedisErrorsNameOperationAndKey(t *testing.T) {
 	for op, err := range ops {
 		if err == nil || !strings.HasPrefix(err.Error(), "leaderboards: redis "+op+" "+lbKey+": ") {
 			t.Errorf("%s error = %v", op, err)
+		}
+		// An unreachable Redis is an outage clients are told of (503).
+		if errs.KindOf(err) != errs.Unavailable {
+			t.Errorf("%s error kind = %v, want Unavailable", op, errs.KindOf(err))
 		}
 	}
 	if err := e.Ping(lbCtx); err == nil || !strings.HasPrefix(err.Error(), "leaderboards: redis ping: ") {

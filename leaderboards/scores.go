@@ -34,7 +34,7 @@ func (s *Service) HandleEvent(ctx context.Context, ev events.Event, _ *events.Re
 		if tb.excluded[b.ID][ev.User] {
 			continue
 		}
-		if err := s.refresh(ctx, b, p, ev.User); err != nil {
+		if err := s.tryRefresh(ctx, b, p, ev.User, ev.OccurredAt); err != nil {
 			return nil, err
 		}
 	}

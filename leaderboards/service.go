@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/time/rate"
 
 	"github.com/questline/questline/audit"
 	"github.com/questline/questline/internal/bus"
@@ -65,6 +66,7 @@ type Config struct {
 type Service struct {
 	Config
 	live *live
+	feed feedState
 
 	cache *bus.Cache[tenantBoards] // tenant -> boards
 
@@ -104,6 +106,7 @@ func NewService(cfg Config) *Service {
 		Config: cfg, cache: bus.NewCache[tenantBoards](boardCacheTTL, 0), expires: map[string]bool{}, building: map[string]bool{},
 		node: uuid.NewString(), kick: make(chan Board, 64),
 	}
+	s.feed.warn = rate.Sometimes{First: 1, Interval: 10 * time.Second}
 	s.live = newLive(s)
 	if cfg.Bus != nil {
 		cfg.Bus.Subscribe(busTopic, s.cache.Drop)
@@ -192,7 +195,8 @@ func (s *Service) boards(ctx context.Context, tenant string) (tenantBoards, erro
 // Earned moves the user on every points board the ledger entry counts for.
 // The score written is the user's exact total for the period, read from
 // the ledger, and engines only ever raise a score, so replays and races
-// converge on the ledger's value instead of double counting.
+// converge on the ledger's value instead of double counting. A board the
+// engine cannot take now is left to the feeder (see feed.go).
 func (s *Service) Earned(ctx context.Context, e points.Entry) error {
 	tb, err := s.boards(ctx, e.Tenant)
 	if err != nil {
@@ -202,7 +206,11 @@ func (s *Service) Earned(ctx context.Context, e points.Entry) error {
 		if !b.paidBy(e) || tb.excluded[b.ID][e.User] {
 			continue
 		}
-		if err := s.refreshAt(ctx, b, e.User, e.CreatedAt); err != nil {
+		p, ok := b.periodAt(e.CreatedAt)
+		if !ok || b.expired(p, s.Now()) {
+			continue
+		}
+		if err := s.tryRefresh(ctx, b, p, e.User, e.CreatedAt); err != nil {
 			return err
 		}
 	}

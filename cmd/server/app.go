@@ -140,6 +140,12 @@ func (a *app) wire(ctx context.Context) (err error) {
 		Publisher: a.hub, Directory: a.profiles, Auditor: a.audit, Logger: a.logger, Bus: a.bus,
 	})
 	a.points = points.NewService(a.store, a.hub, a.leaderboards)
+	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "questline_board_feed_pending", Help: "Board refreshes waiting for the leaderboard engine (all nodes).",
+	}, func() float64 { n, _ := a.leaderboards.FeedBacklog(); return float64(n) }))
+	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "questline_board_feed_lag_seconds", Help: "How long the oldest waiting board refresh has waited.",
+	}, func() float64 { _, lag := a.leaderboards.FeedBacklog(); return lag.Seconds() }))
 	lbLedger.Service = a.points
 	a.badges = badges.NewService(a.store, a.hub)
 	a.badges.SetBus(a.bus)
@@ -205,6 +211,11 @@ func (a *app) openEngines(ctx context.Context) error {
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
 	opts.DialTimeout = 3 * time.Second
+	// go-redis retries a failed dial five times, 100ms apart, on each of a
+	// command's four tries: two seconds per command while Redis is down.
+	// Intake and board reads must learn of an outage at once (they queue
+	// the work or answer 503), so a refused dial fails its try.
+	opts.DialerRetries = 1
 	// Every request touches Redis (its rate limit) and many publish a push:
 	// go-redis' default pool (10 per CPU) queues requests behind each other
 	// long before Redis itself is busy.

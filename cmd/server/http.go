@@ -73,7 +73,8 @@ func (a *app) handler() *fiber.App {
 	}))
 	a.opsRoutes(api)
 	auth.Routes(api, a.keys)
-	events.Routes(api, a.events)
+	events.Routes(api, a.events, a.meterEvent)
+	events.OpsRoutes(api, a.events, a.audit)
 	challenges.Routes(api, a.challenges)
 	badges.Routes(api, a.badges)
 	points.Routes(api, a.points)
@@ -154,7 +155,7 @@ func (a *app) rateKey(c *fiber.Ctx) (string, ratelimit.Limit, bool) {
 	case p.APIKey:
 		return "key:" + who, ratelimit.PerSecond(2000, 4000), true
 	case c.Method() == fiber.MethodPost && c.Path() == "/v1/events":
-		return "ev:" + who, ratelimit.PerSecond(a.cfg.EventRate, 2*a.cfg.EventRate), true
+		return eventBucket(p), a.eventLimit(), true
 	}
 	return "req:" + who, ratelimit.PerSecond(50, 100), true
 }
@@ -164,6 +165,26 @@ func (a *app) rateKey(c *fiber.Ctx) (string, ratelimit.Limit, bool) {
 // behind a load balancer every browser shares one IP.
 func wsRateKey(id realtime.Identity) (string, ratelimit.Limit, bool) {
 	return "ws:" + id.Tenant + "|" + id.User, ratelimit.PerSecond(2, 20), true
+}
+
+// eventBucket and eventLimit are a player's event budget, which single
+// events (rateKey) and each event of a batch (meterEvent) draw on.
+func eventBucket(p auth.Principal) string { return "ev:" + p.Tenant + "|" + p.Subject }
+
+func (a *app) eventLimit() ratelimit.Limit {
+	return ratelimit.PerSecond(a.cfg.EventRate, 2*a.cfg.EventRate)
+}
+
+// meterEvent charges one event of a player's batch. Like the middleware,
+// it fails open when the limiter is down.
+func (a *app) meterEvent(ctx context.Context, p auth.Principal) (bool, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
+	defer cancel()
+	res, err := a.limiter.Allow(ctx, eventBucket(p), a.eventLimit())
+	if err != nil {
+		return true, 0, err
+	}
+	return res.Allowed, res.RetryAfter, nil
 }
 
 // wsIdentity authenticates a WebSocket upgrade: the bearer header, or
@@ -221,7 +242,7 @@ func (a *app) opsRoutes(api huma.API) {
 			}
 		}
 		if out.Body.Status != "ok" {
-			return nil, huma.NewError(http.StatusServiceUnavailable, "a backend is down: "+downList(out.Body.Checks))
+			return nil, errs.New(errs.Unavailable, "unavailable", "a backend is down: %s", downList(out.Body.Checks))
 		}
 		return out, nil
 	})

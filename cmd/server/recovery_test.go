@@ -145,12 +145,13 @@ func TestCrashRecovery(t *testing.T) {
 				cs.armed.Store(true)
 				ce.armed.Store(failOn == "Raise")
 				_, err = share(a.events, "k3")
-				if failOn == "MarkProcessed" {
-					// Marking is off the request path: the answer stands,
-					// the event stays unprocessed for the sweeper.
+				if failOn == "MarkProcessed" || failOn == "Raise" {
+					// Marking and board writes are off the request path:
+					// the answer stands, and the sweeper or the board
+					// feeder finishes the work.
 					a.events.Close()
 					if err != nil {
-						t.Fatalf("ingest with a failed mark returned %v", err)
+						t.Fatalf("ingest with a failed %s returned %v", failOn, err)
 					}
 				} else if !errors.Is(err, errCrash) {
 					t.Fatalf("crashing ingest returned %v", err)
@@ -165,8 +166,11 @@ func TestCrashRecovery(t *testing.T) {
 					}
 				}
 				n, err := a2.events.Sweep(ctx, 0, 100)
-				if err != nil || n < 1 {
+				if err != nil || (n < 1 && failOn != "Raise") {
 					t.Fatalf("sweep finished %d events, err %v", n, err)
+				}
+				if _, err := a2.leaderboards.Feed(ctx); err != nil {
+					t.Fatal(err)
 				}
 				a2.events.Close() // let the sweep's marks land
 				if n, _ := a2.events.Sweep(ctx, 0, 100); n != 0 {

@@ -18,6 +18,9 @@ import (
 // middleware rejections).
 func WriteProblem(c *fiber.Ctx, status int, code, detail string) error {
 	body, _ := json.Marshal(problem(status, code, detail, nil))
+	if status == http.StatusServiceUnavailable {
+		c.Set(fiber.HeaderRetryAfter, RetryAfter)
+	}
 	c.Set(fiber.HeaderContentType, "application/problem+json")
 	return c.Status(status).Send(body)
 }

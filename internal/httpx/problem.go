@@ -14,6 +14,10 @@ import (
 	"github.com/questline/questline/internal/errs"
 )
 
+// RetryAfter is the Retry-After (seconds) of every 503: long enough for a
+// failed-over backend to come back, short enough that clients recover soon.
+const RetryAfter = "5"
+
 // ProblemBase prefixes every problem type; the suffix is the stable code.
 const ProblemBase = "https://questline.dev/problems/"
 
@@ -71,6 +75,11 @@ func InstallErrors(logger *slog.Logger) {
 		huma.NewErrorWithContext = func(ctx huma.Context, status int, msg string, list ...error) huma.StatusError {
 			for _, err := range list {
 				if e, ok := errs.As(err); ok {
+					if e.Kind == errs.Unavailable && ctx != nil {
+						// huma takes headers only from the handler's error
+						// chain, which errs cannot carry; the context can.
+						ctx.SetHeader("Retry-After", RetryAfter)
+					}
 					return FromError(e)
 				}
 			}
@@ -91,7 +100,11 @@ func InstallErrors(logger *slog.Logger) {
 }
 
 // FromError turns a client-visible error into a problem.
-func FromError(e *errs.Error) huma.StatusError {
+func FromError(e *errs.Error) huma.StatusError { return Problem(e) }
+
+// Problem is the problem+json body of a client-visible error, for answers
+// that carry several (a batch's items).
+func Problem(e *errs.Error) *huma.ErrorModel {
 	status := Status(e.Kind)
 	if e.Kind == errs.Internal {
 		return problem(status, "internal", "internal error", nil)

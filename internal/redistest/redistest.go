@@ -165,7 +165,19 @@ func serverBinary(t testing.TB) string {
 // it answers, and returns its address. It is killed when the test ends.
 func startServer(t testing.TB, bin, dir string, port int, extra ...string) string {
 	t.Helper()
-	args := append([]string{
+	cmd := exec.Command(bin, serverArgs(dir, port, extra...)...)
+	if err := cmd.Start(); err != nil {
+		unavailable(t, fmt.Sprintf("start redis-server: %v", err))
+	}
+	t.Cleanup(func() { kill(cmd) })
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	waitReady(t, addr)
+	return addr
+}
+
+// serverArgs runs a loopback redis-server on port that persists nothing.
+func serverArgs(dir string, port int, extra ...string) []string {
+	return append([]string{
 		"--port", strconv.Itoa(port),
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -173,17 +185,64 @@ func startServer(t testing.TB, bin, dir string, port int, extra ...string) strin
 		"--dir", dir,
 		"--logfile", filepath.Join(dir, fmt.Sprintf("redis-%d.log", port)),
 	}, extra...)
-	cmd := exec.Command(bin, args...)
-	if err := cmd.Start(); err != nil {
-		unavailable(t, fmt.Sprintf("start redis-server: %v", err))
+}
+
+func kill(cmd *exec.Cmd) {
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+}
+
+// Outage is a throwaway redis-server that a test can kill and start
+// again on the same port, to see what an outage does. It never uses
+// REDIS_URL: a shared server cannot be killed.
+type Outage struct {
+	t    testing.TB
+	bin  string
+	dir  string
+	port int
+	// Addr is host:port, the same across restarts.
+	Addr string
+	cmd  *exec.Cmd
+}
+
+// StartOutage starts a redis-server for an outage test.
+func StartOutage(t testing.TB) *Outage {
+	t.Helper()
+	o := &Outage{t: t, bin: serverBinary(t), dir: t.TempDir()}
+	port, err := freePort()
+	if err != nil {
+		t.Fatalf("redistest: free port: %v", err)
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	waitReady(t, addr)
-	return addr
+	o.port = port
+	o.Start()
+	t.Cleanup(o.Kill)
+	return o
+}
+
+// URL is the server's redis:// URL.
+func (o *Outage) URL() string { return "redis://" + o.Addr + "/0" }
+
+// Kill stops the server at once (SIGKILL), losing its data as an
+// unpersisted Redis does. Killing a stopped server does nothing.
+func (o *Outage) Kill() {
+	if o.cmd != nil {
+		kill(o.cmd)
+		o.cmd = nil
+	}
+}
+
+// Start starts the server again on its port and waits until it answers.
+func (o *Outage) Start() {
+	o.t.Helper()
+	if o.cmd != nil {
+		return
+	}
+	o.cmd = exec.Command(o.bin, serverArgs(o.dir, o.port)...)
+	if err := o.cmd.Start(); err != nil {
+		o.t.Fatalf("redistest: start redis-server: %v", err)
+	}
+	o.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(o.port))
+	waitReady(o.t, o.Addr)
 }
 
 func unavailable(t testing.TB, why string) {

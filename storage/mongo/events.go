@@ -3,10 +3,12 @@ package mongo
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	mdb "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/questline/questline/events"
@@ -30,6 +32,11 @@ type eventDoc struct {
 	Processed   bool       `bson:"processed"`
 	ProcessedAt *time.Time `bson:"processed_at"`
 	Result      bson.Raw   `bson:"result,omitempty"`
+	// Retries: absent on events stored before them, which reads as none.
+	Attempts   int        `bson:"attempts,omitempty"`
+	NextAt     *time.Time `bson:"next_at,omitempty"`
+	DeadAt     *time.Time `bson:"dead_at,omitempty"`
+	DeadReason string     `bson:"dead_reason,omitempty"`
 }
 
 func (d eventDoc) event() (events.Event, error) {
@@ -38,6 +45,7 @@ func (d eventDoc) event() (events.Event, error) {
 		OccurredAt: norm.Trunc(d.OccurredAt), ReceivedAt: norm.Trunc(d.ReceivedAt),
 		IdempotencyKey: d.Key, Source: d.Source, Fingerprint: d.Fingerprint,
 		Processed: d.Processed, ProcessedAt: tptr(d.ProcessedAt),
+		Attempts: d.Attempts, NextAttemptAt: tptr(d.NextAt), DeadAt: tptr(d.DeadAt), DeadReason: d.DeadReason,
 	}
 	var err error
 	if e.Props, err = rawToMap(d.Props); err != nil {
@@ -65,6 +73,7 @@ func (s *Store) InsertEvent(ctx context.Context, e events.Event) (events.Event, 
 		Tenant: e.Tenant, ID: e.ID, Key: e.IdempotencyKey, User: e.User, Type: e.Type,
 		OccurredAt: e.OccurredAt, ReceivedAt: e.ReceivedAt, Source: e.Source,
 		Fingerprint: e.Fingerprint, Processed: e.Processed, ProcessedAt: e.ProcessedAt,
+		Attempts: e.Attempts, NextAt: e.NextAttemptAt, DeadAt: e.DeadAt, DeadReason: e.DeadReason,
 	}
 	if d.Props, err = mapToRaw(e.Props); err != nil {
 		return events.Event{}, false, fmt.Errorf("mongo: insert event: encode props: %w", err)
@@ -119,8 +128,12 @@ func (s *Store) MarkProcessed(ctx context.Context, tenant, id string, r events.R
 // given time, oldest first (ties by tenant and id, so pages are stable).
 // The filter repeats processed=false so the partial index applies.
 func (s *Store) Unprocessed(ctx context.Context, receivedBefore time.Time, limit int) ([]events.Event, error) {
+	before := norm.Trunc(receivedBefore)
 	out, err := findAll(ctx, s.events,
-		bson.D{{Key: "processed", Value: false}, {Key: "received_at", Value: bson.D{{Key: "$lt", Value: norm.Trunc(receivedBefore)}}}},
+		bson.D{{Key: "processed", Value: false}, {Key: "received_at", Value: bson.D{{Key: "$lt", Value: before}}},
+			// Absent (never failed) or come; a dead event is never due.
+			{Key: "next_at", Value: bson.D{{Key: "$not", Value: bson.D{{Key: "$gt", Value: before}}}}},
+			{Key: "dead_at", Value: nil}},
 		options.Find().
 			SetSort(bson.D{{Key: "processed", Value: 1}, {Key: "received_at", Value: 1}, {Key: "tenant", Value: 1}, {Key: "id", Value: 1}}).
 			SetLimit(int64(norm.Limit(limit, DefaultLimit))),
@@ -129,4 +142,75 @@ func (s *Store) Unprocessed(ctx context.Context, receivedBefore time.Time, limit
 		return nil, fmt.Errorf("mongo: unprocessed events: %w", err)
 	}
 	return out, nil
+}
+
+// RecordAttempt stores a failed try at an unprocessed event. Counts and
+// times only grow ($max) and a dead event stays dead, so two sweepers
+// recording the same failure agree.
+func (s *Store) RecordAttempt(ctx context.Context, tenant, id string, a events.Attempt) error {
+	live := bson.D{{Key: "tenant", Value: tenant}, {Key: "id", Value: id}, {Key: "processed", Value: false}}
+	_, err := s.events.UpdateOne(ctx, live, bson.D{{Key: "$max", Value: bson.D{
+		{Key: "attempts", Value: a.Attempts}, {Key: "next_at", Value: norm.Trunc(a.NextAt)},
+	}}})
+	if err == nil && a.DeadAt != nil {
+		_, err = s.events.UpdateOne(ctx, append(live, bson.E{Key: "dead_at", Value: nil}),
+			bson.D{{Key: "$set", Value: bson.D{{Key: "dead_at", Value: norm.Trunc(*a.DeadAt)}, {Key: "dead_reason", Value: a.DeadReason}}}})
+	}
+	if err != nil {
+		return fmt.Errorf("mongo: record attempt: %w", err)
+	}
+	return nil
+}
+
+// deadAny selects dead, unprocessed events; it repeats $exists so that
+// the partial index events_dead applies.
+var deadAny = bson.D{{Key: "dead_at", Value: bson.D{{Key: "$exists", Value: true}, {Key: "$ne", Value: nil}}}, {Key: "processed", Value: false}}
+
+// deadFilter selects a tenant's dead, unprocessed events.
+func deadFilter(tenant string) bson.D {
+	return append(bson.D{{Key: "tenant", Value: tenant}}, deadAny...)
+}
+
+// DeadEvents pages a tenant's dead, unprocessed events newest first.
+func (s *Store) DeadEvents(ctx context.Context, tenant, before string, limit int) ([]events.Event, error) {
+	f := deadFilter(tenant)
+	if before != "" {
+		f = append(f, bson.E{Key: "id", Value: bson.D{{Key: "$lt", Value: before}}})
+	}
+	out, err := findAll(ctx, s.events, f,
+		options.Find().SetSort(bson.D{{Key: "id", Value: -1}}).SetLimit(int64(norm.Limit(limit, DefaultLimit))),
+		eventDoc.event)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: dead events: %w", err)
+	}
+	return out, nil
+}
+
+// Revive takes a dead event out of the dead letters.
+func (s *Store) Revive(ctx context.Context, tenant, id string) (events.Event, error) {
+	var d eventDoc
+	err := s.events.FindOneAndUpdate(ctx, append(deadFilter(tenant), bson.E{Key: "id", Value: id}),
+		bson.D{{Key: "$unset", Value: bson.D{{Key: "attempts", Value: ""}, {Key: "next_at", Value: ""},
+			{Key: "dead_at", Value: ""}, {Key: "dead_reason", Value: ""}}}},
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
+	if errors.Is(err, mdb.ErrNoDocuments) {
+		return events.Event{}, fmt.Errorf("mongo: revive event: dead event %s: %w", id, errs.ErrNotFound)
+	}
+	if err != nil {
+		return events.Event{}, fmt.Errorf("mongo: revive event: %w", err)
+	}
+	e, err := d.event()
+	if err != nil {
+		return events.Event{}, fmt.Errorf("mongo: revive event: %w", err)
+	}
+	return e, nil
+}
+
+// CountDead counts the dead, unprocessed events of every tenant.
+func (s *Store) CountDead(ctx context.Context) (int64, error) {
+	n, err := s.events.CountDocuments(ctx, deadAny)
+	if err != nil {
+		return 0, fmt.Errorf("mongo: count dead events: %w", err)
+	}
+	return n, nil
 }

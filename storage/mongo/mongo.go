@@ -71,6 +71,8 @@ const (
 	colBoards        = "boards"
 	colScores        = "board_scores"
 	colExclusions    = "board_exclusions"
+	colFeed          = "board_feed"
+	colFeedClaims    = "board_feed_claims"
 	colAPIKeys       = "api_keys"
 	colAudit         = "audit"
 	colProfiles      = "profiles"
@@ -95,6 +97,7 @@ type Store struct {
 	claims, enrolments, unlocks                    *mdb.Collection
 	badges, badgeContributions, awards             *mdb.Collection
 	ledger, boards, scores, exclusions             *mdb.Collection
+	feed, feedClaims                               *mdb.Collection
 	apiKeys, audit, profiles, attributes           *mdb.Collection
 }
 
@@ -133,6 +136,8 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		boards:        db.Collection(colBoards),
 		scores:        db.Collection(colScores),
 		exclusions:    db.Collection(colExclusions),
+		feed:          db.Collection(colFeed),
+		feedClaims:    db.Collection(colFeedClaims),
 		apiKeys:       db.Collection(colAPIKeys),
 		audit:         db.Collection(colAudit),
 		profiles:      db.Collection(colProfiles),
@@ -203,6 +208,12 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 				partial: bson.D{{Key: "processed", Value: false}}},
 			// A user's events, for their export and erasure (package users).
 			{name: "events_user", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "user", Value: 1}, {Key: "id", Value: 1}}},
+			// The ops list of a tenant's dead events, newest first; dead
+			// events are few, so where the partial form is refused the
+			// plain one still serves (dead_at leads after tenant).
+			{name: "events_dead",
+				keys:    bson.D{{Key: "tenant", Value: 1}, {Key: "dead_at", Value: 1}, {Key: "id", Value: -1}},
+				partial: bson.D{{Key: "dead_at", Value: bson.D{{Key: "$exists", Value: true}}}}},
 		}},
 		{s.challenges, []index{
 			byID("challenges"),
@@ -266,6 +277,15 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		}},
 		{s.exclusions, []index{
 			{name: "board_exclusions_user", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "board", Value: 1}, {Key: "user", Value: 1}}},
+		}},
+		// Pending board refreshes: one per board entry, claimed across
+		// tenants by every node's feeder (global by nature, like the
+		// sweeper's scan); board_feed_since finds the oldest for the lag.
+		{s.feed, []index{
+			{name: "board_feed_key", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "board", Value: 1},
+				{Key: "period", Value: 1}, {Key: "user", Value: 1}}},
+			{name: "board_feed_due", keys: bson.D{{Key: "lease_until", Value: 1}, {Key: "since", Value: 1}}},
+			{name: "board_feed_since", keys: bson.D{{Key: "since", Value: 1}}},
 		}},
 		{s.apiKeys, []index{
 			byID("api_keys"),

@@ -30,7 +30,8 @@ func (s *Store) InsertEvent(ctx context.Context, e events.Event) (events.Event, 
 		stored, inserted, err = insertOrExisting(tx, s.wq.insertEvent,
 			[]any{e.Tenant, e.ID, e.IdempotencyKey, e.User, e.Type, nullBytes(props),
 				norm.Millis(e.OccurredAt), norm.Millis(e.ReceivedAt), e.Source, e.Fingerprint,
-				e.Processed, nullTime(e.ProcessedAt), nullBytes(res)}, e,
+				e.Processed, nullTime(e.ProcessedAt), nullBytes(res),
+				e.Attempts, nextMillis(e.NextAttemptAt), nullTime(e.DeadAt), e.DeadReason}, e,
 			func() (events.Event, error) {
 				return scanEvent(tx.queryRow(s.wq.eventByKey, e.Tenant, e.IdempotencyKey))
 			},
@@ -76,7 +77,8 @@ func (s *Store) MarkProcessed(ctx context.Context, tenant, id string, r events.R
 // Unprocessed lists unprocessed events of every tenant received before the
 // given time, oldest first (ties by tenant and id, so pages are stable).
 func (s *Store) Unprocessed(ctx context.Context, receivedBefore time.Time, limit int) ([]events.Event, error) {
-	rows, err := s.rq.unprocessed.QueryContext(ctx, norm.Millis(receivedBefore), norm.Limit(limit, DefaultLimit))
+	before := norm.Millis(receivedBefore)
+	rows, err := s.rq.unprocessed.QueryContext(ctx, before, before, norm.Limit(limit, DefaultLimit))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: unprocessed events: %w", err)
 	}
@@ -87,19 +89,86 @@ func (s *Store) Unprocessed(ctx context.Context, receivedBefore time.Time, limit
 	return out, nil
 }
 
+// RecordAttempt stores a failed try at an unprocessed event. Counts and
+// times only grow and a dead event stays dead, so two sweepers recording
+// the same failure agree.
+func (s *Store) RecordAttempt(ctx context.Context, tenant, id string, a events.Attempt) error {
+	err := s.w.do(ctx, func(tx *wtx) error {
+		_, err := tx.exec(s.wq.recordAttempt, a.Attempts, norm.Millis(a.NextAt), nullTime(norm.TruncPtr(a.DeadAt)), a.DeadReason, tenant, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: record attempt: %w", err)
+	}
+	return nil
+}
+
+// DeadEvents pages a tenant's dead, unprocessed events newest first.
+func (s *Store) DeadEvents(ctx context.Context, tenant, before string, limit int) ([]events.Event, error) {
+	n := norm.Limit(limit, DefaultLimit)
+	var (
+		out []events.Event
+		err error
+	)
+	if before == "" {
+		out, err = queryAll(ctx, s.rq.deadEvents, scanEvent, tenant, n)
+	} else {
+		out, err = queryAll(ctx, s.rq.deadEventsBefore, scanEvent, tenant, before, n)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: dead events: %w", err)
+	}
+	return out, nil
+}
+
+// Revive takes a dead event out of the dead letters.
+func (s *Store) Revive(ctx context.Context, tenant, id string) (events.Event, error) {
+	var e events.Event
+	err := s.w.do(ctx, func(tx *wtx) (err error) {
+		e, err = scanEvent(tx.queryRow(s.wq.reviveEvent, tenant, id))
+		return notFound(err, "dead event", id)
+	})
+	if err != nil {
+		return events.Event{}, fmt.Errorf("sqlite: revive event: %w", err)
+	}
+	return e, nil
+}
+
+// CountDead counts the dead, unprocessed events of every tenant.
+func (s *Store) CountDead(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.rq.countDead.QueryRowContext(ctx).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: count dead events: %w", err)
+	}
+	return n, nil
+}
+
+// nextMillis stores "try at once" as 0.
+func nextMillis(t *time.Time) int64 {
+	if t == nil {
+		return 0
+	}
+	return norm.Millis(*t)
+}
+
 func scanEvent(sc scanner) (events.Event, error) {
 	var (
-		e           events.Event
-		props, res  sql.NullString
-		occ, rec    int64
-		processedAt sql.NullInt64
+		e                   events.Event
+		props, res          sql.NullString
+		occ, rec, next      int64
+		processedAt, deadAt sql.NullInt64
 	)
 	if err := sc.Scan(&e.Tenant, &e.ID, &e.IdempotencyKey, &e.User, &e.Type, &props,
-		&occ, &rec, &e.Source, &e.Fingerprint, &e.Processed, &processedAt, &res); err != nil {
+		&occ, &rec, &e.Source, &e.Fingerprint, &e.Processed, &processedAt, &res,
+		&e.Attempts, &next, &deadAt, &e.DeadReason); err != nil {
 		return events.Event{}, err
 	}
 	e.OccurredAt, e.ReceivedAt = norm.Time(occ), norm.Time(rec)
-	e.ProcessedAt = timePtr(processedAt)
+	e.ProcessedAt, e.DeadAt = timePtr(processedAt), timePtr(deadAt)
+	if next != 0 {
+		t := norm.Time(next)
+		e.NextAttemptAt = &t
+	}
 	var err error
 	if e.Props, err = norm.DecodeMap([]byte(props.String)); err != nil {
 		return events.Event{}, fmt.Errorf("decode props of event %s: %w", e.ID, err)

@@ -301,12 +301,19 @@ var schema = []string{
 		processed    INTEGER NOT NULL,
 		processed_at INTEGER,
 		result       TEXT,
+		attempts     INTEGER NOT NULL DEFAULT 0,
+		next_at      INTEGER NOT NULL DEFAULT 0,
+		dead_at      INTEGER,
+		dead_reason  TEXT NOT NULL DEFAULT '',
 		PRIMARY KEY (tenant, id)
 	) WITHOUT ROWID`,
 	`CREATE UNIQUE INDEX IF NOT EXISTS events_idem ON events (tenant, idem_key)`,
-	// Partial: only unprocessed events are in it, so it stays tiny and
-	// MarkProcessed removes rows from it rather than rewriting them.
-	`CREATE INDEX IF NOT EXISTS events_unprocessed ON events (processed, received_at, tenant, id) WHERE processed = 0`,
+	// Partial: only unprocessed, live events are in it, so it stays tiny
+	// and MarkProcessed removes rows from it rather than rewriting them.
+	// Events waiting out a backoff stay in it; dead ones leave it for
+	// events_dead, the ops list.
+	`CREATE INDEX IF NOT EXISTS events_due ON events (received_at, tenant, id) WHERE processed = 0 AND dead_at IS NULL`,
+	`CREATE INDEX IF NOT EXISTS events_dead ON events (tenant, id) WHERE processed = 0 AND dead_at IS NOT NULL`,
 	// A user's events, for their export and erasure (package users): one
 	// more entry per event, so neither scans the tenant.
 	`CREATE INDEX IF NOT EXISTS events_user ON events (tenant, user_id, id)`,
@@ -505,6 +512,22 @@ var schema = []string{
 	) WITHOUT ROWID`,
 	`CREATE INDEX IF NOT EXISTS board_scores_user ON board_scores (tenant, board_id, user_id, at, value)`,
 
+	// Board refreshes the engine did not take (leaderboards/feed.go), one
+	// per board entry. Global by nature, like the sweeper's index: every
+	// node's feeder claims due rows of any tenant through board_feed_due.
+	`CREATE TABLE IF NOT EXISTS board_feed (
+		tenant      TEXT NOT NULL,
+		board_id    TEXT NOT NULL,
+		period      TEXT NOT NULL,
+		user_id     TEXT NOT NULL,
+		at          INTEGER NOT NULL,
+		since       INTEGER NOT NULL,
+		token       TEXT NOT NULL,
+		lease_until INTEGER NOT NULL,
+		PRIMARY KEY (tenant, board_id, period, user_id)
+	) WITHOUT ROWID`,
+	`CREATE INDEX IF NOT EXISTS board_feed_due ON board_feed (lease_until, since)`,
+
 	`CREATE TABLE IF NOT EXISTS board_exclusions (
 		tenant      TEXT NOT NULL,
 		board_id    TEXT NOT NULL,
@@ -592,6 +615,9 @@ func applySchema(ctx context.Context, conn *sql.Conn) error {
 	}
 	if err := setAsideV1(ctx, conn); err != nil {
 		return fmt.Errorf("upgrade from version 1: %w", err)
+	}
+	if err := upgradeEvents(ctx, conn); err != nil {
+		return fmt.Errorf("upgrade events: %w", err)
 	}
 	if err := execAll(ctx, conn, schema...); err != nil {
 		return err

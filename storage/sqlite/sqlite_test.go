@@ -597,3 +597,47 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 		t.Fatalf("open of a version 99 file: %v, want a newer-schema error", err)
 	}
 }
+
+// TestUpgradeEventsForRetries: a file from before the sweeper's retries
+// (no attempt or dead-letter columns, the old sweeper index) opens, keeps
+// its unprocessed events due, and takes attempts; opening again changes
+// nothing.
+func TestUpgradeEventsForRetries(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "q.db")
+	received := time.Date(2025, 3, 14, 15, 9, 26, 535_000_000, time.UTC)
+	execAll(t, path,
+		`CREATE TABLE events (
+			tenant TEXT NOT NULL, id TEXT NOT NULL, idem_key TEXT NOT NULL, user_id TEXT NOT NULL,
+			type TEXT NOT NULL, props TEXT, occurred_at INTEGER NOT NULL, received_at INTEGER NOT NULL,
+			source TEXT NOT NULL, fingerprint TEXT NOT NULL, processed INTEGER NOT NULL,
+			processed_at INTEGER, result TEXT,
+			PRIMARY KEY (tenant, id)
+		) WITHOUT ROWID`,
+		`CREATE UNIQUE INDEX events_idem ON events (tenant, idem_key)`,
+		`CREATE INDEX events_unprocessed ON events (processed, received_at, tenant, id) WHERE processed = 0`,
+		fmt.Sprintf(`INSERT INTO events VALUES ('acme', 'e1', 'k1', 'u1', 'share', NULL, %d, %d, 'player', 'fp', 0, NULL, NULL)`,
+			received.UnixMilli(), received.UnixMilli()),
+		`PRAGMA user_version = 2`,
+	)
+	for i := range 2 {
+		s := open(t, path)
+		evs, err := s.Unprocessed(ctx, received.Add(time.Hour), 10)
+		if err != nil || len(evs) != 1 || evs[0].ID != "e1" || evs[0].Attempts != i || evs[0].DeadAt != nil {
+			t.Fatalf("open %d: unprocessed %+v, %v", i, evs, err)
+		}
+		if err := s.RecordAttempt(ctx, "acme", "e1", events.Attempt{Attempts: 1, NextAt: received}); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name = 'events_unprocessed'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("old sweeper index left: %d, %v", n, err)
+	}
+}

@@ -9,7 +9,7 @@ import (
 // Column lists shared by the statements and the scan functions that read
 // them; keeping them in one place keeps the two in step.
 const (
-	eventCols      = `tenant, id, idem_key, user_id, type, props, occurred_at, received_at, source, fingerprint, processed, processed_at, result`
+	eventCols      = `tenant, id, idem_key, user_id, type, props, occurred_at, received_at, source, fingerprint, processed, processed_at, result, attempts, next_at, dead_at, dead_reason`
 	challengeCols  = `tenant, id, name, description, status, rule, spec, created_at, updated_at, version`
 	completionCols = `tenant, id, challenge_id, user_id, period, event_id, completed_at, claimed_at`
 	enrolmentCols  = `tenant, challenge_id, user_id, joined_at`
@@ -21,6 +21,7 @@ const (
 	boardCols      = `tenant, id, name, win, spec, created_at`
 	buildCols      = `tenant, board_id, state, done, total, error, owner, lease_until`
 	scoreCols      = `tenant, board_id, event_id, user_id, value, at`
+	pendingCols    = `tenant, board_id, period, user_id, at, since, token`
 	exclusionCols  = `tenant, board_id, user_id, excluded_by, reason, at`
 	apiKeyCols     = `tenant, id, name, prefix, hash, scopes, created_at, revoked_at`
 	auditCols      = `tenant, id, actor, action, subject, detail, at`
@@ -36,6 +37,7 @@ const boardSelect = `SELECT b.tenant, b.id, b.name, b.win, b.spec, b.created_at,
 // own uncommitted rows, which is what "insert or return existing" needs.
 type writeStmts struct {
 	insertEvent, eventByKey, markProcessed, eventExists   *sql.Stmt
+	recordAttempt, reviveEvent                            *sql.Stmt
 	insertChallenge, updateChallenge, challengeExists     *sql.Stmt
 	insertContribution, insertCompletion, completionByKey *sql.Stmt
 	claimCompletion, completionExists                     *sql.Stmt
@@ -46,6 +48,7 @@ type writeStmts struct {
 	insertBoard, insertScore                              *sql.Stmt
 	insertBuild, claimBuild, saveBuild                    *sql.Stmt
 	upsertExclusion, deleteExclusion                      *sql.Stmt
+	queueRefresh, claimRefreshes, finishRefresh           *sql.Stmt
 	insertAPIKey, revokeAPIKey, apiKeyExists              *sql.Stmt
 	insertAudit, upsertProfile, upsertAttributes          *sql.Stmt
 }
@@ -53,22 +56,23 @@ type writeStmts struct {
 // readStmts are prepared on the read pool; database/sql prepares each one
 // lazily on every pooled connection and reuses it from then on.
 type readStmts struct {
-	unprocessed                                        *sql.Stmt
-	getChallenge, listChallenges, listChallengesBy     *sql.Stmt
-	contributions, userCompletions                     *sql.Stmt
-	challengeCompletions, enrolment, userUnlocks       *sql.Stmt
-	challengeStats                                     *sql.Stmt
-	getBadge, listBadges, listBadgesBy                 *sql.Stmt
-	badgeContributions, countAwards, userAwards        *sql.Stmt
-	attributes                                         *sql.Stmt
-	totals, earnedBetween, entries, entriesBefore      *sql.Stmt
-	scanEntries, scanAllEntries                        *sql.Stmt
-	countEntries, countAllEntries                      *sql.Stmt
-	getBoard, listBoards, tenants                      *sql.Stmt
-	sumScores, bestScore, latestScore                  *sql.Stmt
-	scanScores, countScores, exclusions, allExclusions *sql.Stmt
-	apiKeyByHash, listAPIKeys                          *sql.Stmt
-	audit, auditBefore                                 *sql.Stmt
+	unprocessed, deadEvents, deadEventsBefore, countDead *sql.Stmt
+	getChallenge, listChallenges, listChallengesBy       *sql.Stmt
+	contributions, userCompletions                       *sql.Stmt
+	challengeCompletions, enrolment, userUnlocks         *sql.Stmt
+	challengeStats                                       *sql.Stmt
+	getBadge, listBadges, listBadgesBy                   *sql.Stmt
+	badgeContributions, countAwards, userAwards          *sql.Stmt
+	attributes                                           *sql.Stmt
+	totals, earnedBetween, entries, entriesBefore        *sql.Stmt
+	scanEntries, scanAllEntries                          *sql.Stmt
+	countEntries, countAllEntries                        *sql.Stmt
+	getBoard, listBoards, tenants                        *sql.Stmt
+	sumScores, bestScore, latestScore                    *sql.Stmt
+	scanScores, countScores, exclusions, allExclusions   *sql.Stmt
+	refreshBacklog                                       *sql.Stmt
+	apiKeyByHash, listAPIKeys                            *sql.Stmt
+	audit, auditBefore                                   *sql.Stmt
 }
 
 func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
@@ -77,10 +81,14 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		dst **sql.Stmt
 		q   string
 	}{
-		{&w.insertEvent, `INSERT INTO events (` + eventCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
+		{&w.insertEvent, `INSERT INTO events (` + eventCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
 		{&w.eventByKey, `SELECT ` + eventCols + ` FROM events WHERE tenant = ? AND idem_key = ?`},
 		{&w.markProcessed, `UPDATE events SET processed = 1, processed_at = ?, result = ? WHERE tenant = ? AND id = ? AND processed = 0`},
 		{&w.eventExists, `SELECT 1 FROM events WHERE tenant = ? AND id = ?`},
+		{&w.recordAttempt, `UPDATE events SET attempts = max(attempts, ?), next_at = max(next_at, ?), dead_at = coalesce(dead_at, ?),
+			dead_reason = CASE WHEN dead_at IS NULL THEN ? ELSE dead_reason END WHERE tenant = ? AND id = ? AND processed = 0`},
+		{&w.reviveEvent, `UPDATE events SET attempts = 0, next_at = 0, dead_at = NULL, dead_reason = ''
+			WHERE tenant = ? AND id = ? AND processed = 0 AND dead_at IS NOT NULL RETURNING ` + eventCols},
 
 		{&w.insertChallenge, `INSERT INTO challenges (` + challengeCols + `) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
 		{&w.updateChallenge, `UPDATE challenges SET name = ?, description = ?, status = ?, rule = ?, spec = ?, updated_at = ?, version = ? WHERE tenant = ? AND id = ? AND version = ?`},
@@ -117,6 +125,12 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&w.upsertExclusion, `INSERT INTO board_exclusions (` + exclusionCols + `) VALUES (?,?,?,?,?,?)
 			ON CONFLICT (tenant, board_id, user_id) DO UPDATE SET excluded_by = excluded.excluded_by, reason = excluded.reason, at = excluded.at`},
 		{&w.deleteExclusion, `DELETE FROM board_exclusions WHERE tenant = ? AND board_id = ? AND user_id = ?`},
+		{&w.queueRefresh, `INSERT INTO board_feed (` + pendingCols + `, lease_until) VALUES (?,?,?,?,?,?,?,0)
+			ON CONFLICT (tenant, board_id, period, user_id) DO UPDATE SET at = excluded.at, token = excluded.token, lease_until = 0`},
+		{&w.claimRefreshes, `UPDATE board_feed SET lease_until = ? WHERE (tenant, board_id, period, user_id) IN
+			(SELECT tenant, board_id, period, user_id FROM board_feed INDEXED BY board_feed_due WHERE lease_until <= ? ORDER BY lease_until, since LIMIT ?)
+			RETURNING ` + pendingCols},
+		{&w.finishRefresh, `DELETE FROM board_feed WHERE tenant = ? AND board_id = ? AND period = ? AND user_id = ? AND token = ?`},
 
 		{&w.insertAPIKey, `INSERT INTO api_keys (` + apiKeyCols + `) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
 		{&w.revokeAPIKey, `UPDATE api_keys SET revoked_at = ? WHERE tenant = ? AND id = ? AND revoked_at IS NULL`},
@@ -145,7 +159,13 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		dst **sql.Stmt
 		q   string
 	}{
-		{&r.unprocessed, `SELECT ` + eventCols + ` FROM events WHERE processed = 0 AND received_at < ? ORDER BY received_at, tenant, id LIMIT ?`},
+		{&r.unprocessed, `SELECT ` + eventCols + ` FROM events INDEXED BY events_due
+			WHERE processed = 0 AND dead_at IS NULL AND received_at < ? AND next_at <= ? ORDER BY received_at, tenant, id LIMIT ?`},
+		{&r.deadEvents, `SELECT ` + eventCols + ` FROM events INDEXED BY events_dead
+			WHERE tenant = ? AND processed = 0 AND dead_at IS NOT NULL ORDER BY id DESC LIMIT ?`},
+		{&r.deadEventsBefore, `SELECT ` + eventCols + ` FROM events INDEXED BY events_dead
+			WHERE tenant = ? AND processed = 0 AND dead_at IS NOT NULL AND id < ? ORDER BY id DESC LIMIT ?`},
+		{&r.countDead, `SELECT count(*) FROM events WHERE processed = 0 AND dead_at IS NOT NULL`},
 
 		{&r.getChallenge, `SELECT ` + challengeCols + ` FROM challenges WHERE tenant = ? AND id = ?`},
 		{&r.listChallenges, `SELECT ` + challengeCols + ` FROM challenges WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?`},
@@ -200,6 +220,7 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&r.countScores, `SELECT count(*) FROM board_scores WHERE tenant = ? AND board_id = ?`},
 		{&r.exclusions, `SELECT ` + exclusionCols + ` FROM board_exclusions WHERE tenant = ? AND board_id = ? ORDER BY user_id`},
 		{&r.allExclusions, `SELECT ` + exclusionCols + ` FROM board_exclusions WHERE tenant = ? ORDER BY board_id, user_id`},
+		{&r.refreshBacklog, `SELECT count(*), min(since) FROM board_feed`},
 
 		{&r.apiKeyByHash, `SELECT ` + apiKeyCols + ` FROM api_keys WHERE hash = ?`},
 		{&r.listAPIKeys, `SELECT ` + apiKeyCols + ` FROM api_keys WHERE tenant = ? ORDER BY id`},

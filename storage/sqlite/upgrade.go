@@ -153,6 +153,28 @@ func copyV1Contributions(ctx context.Context, conn *sql.Conn) error {
 		`DROP TABLE contributions_v1`)
 }
 
+// upgradeEvents gives an events table from before the sweeper's retries
+// its attempt and dead-letter columns, and drops the sweeper index that
+// events_due replaces. It runs before the schema, whose indexes name the
+// new columns; a file without an events table gets them from the schema.
+func upgradeEvents(ctx context.Context, conn *sql.Conn) error {
+	cols, err := columns(ctx, conn, "events")
+	if err != nil || len(cols) == 0 || cols["attempts"] {
+		return err
+	}
+	for _, c := range [][2]string{
+		{"attempts", "INTEGER NOT NULL DEFAULT 0"},
+		{"next_at", "INTEGER NOT NULL DEFAULT 0"},
+		{"dead_at", "INTEGER"},
+		{"dead_reason", "TEXT NOT NULL DEFAULT ''"},
+	} {
+		if err := addColumn(ctx, conn, "events", c[0], c[1]); err != nil {
+			return err
+		}
+	}
+	return execAll(ctx, conn, `DROP INDEX IF EXISTS events_unprocessed`)
+}
+
 // addColumn adds column (of type typ) to table unless it has it.
 func addColumn(ctx context.Context, conn *sql.Conn, table, column, typ string) error {
 	cols, err := columns(ctx, conn, table)

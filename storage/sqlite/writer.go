@@ -34,6 +34,10 @@ func (t *wtx) exec(st *sql.Stmt, args ...any) (sql.Result, error) {
 	return st.ExecContext(context.Background(), args...)
 }
 
+func (t *wtx) query(st *sql.Stmt, args ...any) (*sql.Rows, error) {
+	return st.QueryContext(context.Background(), args...)
+}
+
 func (t *wtx) queryRow(st *sql.Stmt, args ...any) *sql.Row {
 	return st.QueryRowContext(context.Background(), args...)
 }

@@ -71,6 +71,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"EventPropsRoundTrip", testEventPropsRoundTrip},
 		{"MarkProcessed", testMarkProcessed},
 		{"Unprocessed", testUnprocessed},
+		{"EventAttempts", testEventAttempts},
+		{"DeadEvents", testDeadEvents},
 
 		{"Challenges", testChallenges},
 		{"UpdateChallenge", testUpdateChallenge},
@@ -111,6 +113,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"AggregateScores", testAggregateScores},
 		{"ScanScores", testScanScores},
 		{"Exclusions", testExclusions},
+		{"BoardFeed", testBoardFeed},
+		{"BoardFeedConcurrentClaims", testBoardFeedConcurrentClaims},
 
 		{"APIKeys", testAPIKeys},
 

@@ -154,6 +154,7 @@ func Event(e events.Event) (events.Event, []byte, []byte, error) {
 	e.OccurredAt = Trunc(e.OccurredAt)
 	e.ReceivedAt = NowIfZero(e.ReceivedAt)
 	e.ProcessedAt = TruncPtr(e.ProcessedAt)
+	e.NextAttemptAt, e.DeadAt = TruncPtr(e.NextAttemptAt), TruncPtr(e.DeadAt)
 	props, m, err := JSONMap(e.Props)
 	if err != nil {
 		return e, nil, nil, fmt.Errorf("encode props: %w", err)
