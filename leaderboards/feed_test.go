@@ -45,7 +45,7 @@ func TestFeedAfterOutage(t *testing.T) {
 		}
 	}
 	ev := events.Event{ID: "e1", Tenant: "acme", User: "alice", Type: "checkin",
-		Props: map[string]any{"steps": float64(1200)}, OccurredAt: *w.now.Load()}
+		Props: map[string]any{"steps": float64(1200)}, OccurredAt: *w.now.Load(), ReceivedAt: *w.now.Load()}
 	if _, err := w.boards.HandleEvent(ctx, ev, nil); err != nil {
 		t.Fatalf("scored event during the outage: %v", err)
 	}
