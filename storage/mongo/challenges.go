@@ -199,28 +199,153 @@ func (d contributionDoc) contribution() (challenges.Contribution, error) {
 
 // AddContribution stores c once; inserted is false for a repeat of the same
 // (tenant, challenge, user, period, goal, event). A zero At becomes now.
+//
+// Without multi-document transactions the contribution and its tally are
+// two writes, and a crash may fall between them. So the tally write is
+// idempotent on its own and runs on every call, a repeat included: it adds
+// the amount only if the bucket's applied list lacks the event, and
+// appends the event in the same atomic update (see fold). A replay thus
+// finishes what a crash left and never adds twice. The list is never
+// trimmed, which is what makes the guard exact; it is bounded by what one
+// user sends towards one goal in one TallyWidth bucket, not by history.
 func (s *Store) AddContribution(ctx context.Context, c challenges.Contribution) (bool, error) {
-	inserted, err := insertIgnore(ctx, s.contributions, contributionDoc{
+	d := contributionDoc{
 		Tenant: c.Tenant, Challenge: c.ChallengeID, User: c.User, Period: c.Period,
 		Goal: c.Goal, EventID: c.EventID, Amount: c.Amount, Key: c.Key, At: norm.NowIfZero(c.At),
-	})
+	}
+	inserted, err := insertIgnore(ctx, s.contributions, d)
 	if err != nil {
+		return false, fmt.Errorf("mongo: add contribution: %w", err)
+	}
+	if !inserted {
+		// Fold what is stored: a repeat may carry another amount or time.
+		if err := s.contributions.FindOne(ctx, contributionKey(d)).Decode(&d); err != nil {
+			return false, fmt.Errorf("mongo: add contribution: %w", err)
+		}
+	}
+	if err := s.fold(ctx, d); err != nil {
 		return false, fmt.Errorf("mongo: add contribution: %w", err)
 	}
 	return inserted, nil
 }
 
+func contributionKey(d contributionDoc) bson.D {
+	return bson.D{{Key: "tenant", Value: d.Tenant}, {Key: "challenge", Value: d.Challenge},
+		{Key: "user", Value: d.User}, {Key: "period", Value: d.Period},
+		{Key: "goal", Value: d.Goal}, {Key: "event_id", Value: d.EventID}}
+}
+
+// tallyDoc is one goal's bucket of folded amounts. Its _id is the
+// bucket's key as a document; the same fields stand beside it for the
+// index Tally ranges over.
+type tallyDoc struct {
+	ID        bson.D    `bson:"_id"`
+	Tenant    string    `bson:"tenant"`
+	Challenge string    `bson:"challenge"`
+	User      string    `bson:"user"`
+	Period    string    `bson:"period"`
+	Goal      string    `bson:"goal"`
+	Bucket    time.Time `bson:"bucket"`
+	Amount    int64     `bson:"amount"`
+	Applied   []string  `bson:"applied"` // the events folded in
+}
+
+// fold adds d's amount to its tally bucket unless the bucket has it. The
+// filter's $ne and the $push are one atomic update; an upsert racing
+// another for a new bucket loses with a duplicate key error and tries
+// again, now matching the bucket the winner created (or not, if it holds
+// d's event already, which the lookup then finds).
+func (s *Store) fold(ctx context.Context, d contributionDoc) error {
+	b := challenges.TallyBucket(d.At)
+	id := bson.D{{Key: "t", Value: d.Tenant}, {Key: "c", Value: d.Challenge}, {Key: "u", Value: d.User},
+		{Key: "p", Value: d.Period}, {Key: "g", Value: d.Goal}, {Key: "b", Value: b}}
+	filter := bson.D{{Key: "_id", Value: id}, {Key: "applied", Value: bson.D{{Key: "$ne", Value: d.EventID}}}}
+	update := bson.D{
+		{Key: "$inc", Value: bson.D{{Key: "amount", Value: d.Amount}}},
+		{Key: "$push", Value: bson.D{{Key: "applied", Value: d.EventID}}},
+		{Key: "$setOnInsert", Value: bson.D{{Key: "tenant", Value: d.Tenant}, {Key: "challenge", Value: d.Challenge},
+			{Key: "user", Value: d.User}, {Key: "period", Value: d.Period}, {Key: "goal", Value: d.Goal},
+			{Key: "bucket", Value: b}}},
+	}
+	for range 3 {
+		_, err := s.tallies.UpdateOne(ctx, filter, update, options.UpdateOne().SetUpsert(true))
+		if !mdb.IsDuplicateKeyError(err) {
+			return err
+		}
+		n, err := s.tallies.CountDocuments(ctx, bson.D{{Key: "_id", Value: id}, {Key: "applied", Value: d.EventID}})
+		if err != nil || n > 0 {
+			return err
+		}
+	}
+	return errors.New("fold: tally bucket kept changing")
+}
+
 // Contributions returns a user's contributions to one period of a
 // challenge, every goal, in (At, EventID, Goal) order.
 func (s *Store) Contributions(ctx context.Context, tenant, challengeID, user, period string) ([]challenges.Contribution, error) {
-	out, err := findAll(ctx, s.contributions,
-		bson.D{{Key: "tenant", Value: tenant}, {Key: "challenge", Value: challengeID},
-			{Key: "user", Value: user}, {Key: "period", Value: period}},
+	out, err := findAll(ctx, s.contributions, userPeriod(tenant, challengeID, user, period),
 		options.Find().SetSort(contributionOrder), contributionDoc.contribution)
 	if err != nil {
 		return nil, fmt.Errorf("mongo: contributions: %w", err)
 	}
 	return out, nil
+}
+
+func userPeriod(tenant, challengeID, user, period string) bson.D {
+	return bson.D{{Key: "tenant", Value: tenant}, {Key: "challenge", Value: challengeID},
+		{Key: "user", Value: user}, {Key: "period", Value: period}}
+}
+
+// ContributionsBetween is Contributions limited to At in [from, to).
+func (s *Store) ContributionsBetween(ctx context.Context, tenant, challengeID, user, period string, from, to time.Time) ([]challenges.Contribution, error) {
+	filter := append(userPeriod(tenant, challengeID, user, period),
+		bson.E{Key: "at", Value: bson.D{{Key: "$gte", Value: norm.Trunc(from)}, {Key: "$lt", Value: norm.Trunc(to)}}})
+	out, err := findAll(ctx, s.contributions, filter,
+		options.Find().SetSort(contributionOrder), contributionDoc.contribution)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: contributions between: %w", err)
+	}
+	return out, nil
+}
+
+// Contribution returns the contribution of one event to one goal.
+func (s *Store) Contribution(ctx context.Context, tenant, challengeID, user, period, goal, eventID string) (challenges.Contribution, bool, error) {
+	var d contributionDoc
+	err := s.contributions.FindOne(ctx, contributionKey(contributionDoc{Tenant: tenant, Challenge: challengeID,
+		User: user, Period: period, Goal: goal, EventID: eventID})).Decode(&d)
+	if errors.Is(err, mdb.ErrNoDocuments) {
+		return challenges.Contribution{}, false, nil
+	}
+	if err != nil {
+		return challenges.Contribution{}, false, fmt.Errorf("mongo: contribution: %w", err)
+	}
+	c, err := d.contribution()
+	return c, true, err
+}
+
+// Tally sums a goal's tally buckets starting in [from, to).
+func (s *Store) Tally(ctx context.Context, tenant, challengeID, user, period, goal string, from, to time.Time) (int64, error) {
+	filter := append(userPeriod(tenant, challengeID, user, period), bson.E{Key: "goal", Value: goal},
+		bson.E{Key: "bucket", Value: bson.D{{Key: "$gte", Value: norm.Trunc(from)}, {Key: "$lt", Value: norm.Trunc(to)}}})
+	cur, err := s.tallies.Find(ctx, filter, options.Find().SetProjection(bson.D{{Key: "amount", Value: 1}}))
+	if err != nil {
+		return 0, fmt.Errorf("mongo: tally: %w", err)
+	}
+	defer cur.Close(context.Background())
+	var n int64
+	for cur.Next(ctx) {
+		var d struct {
+			Amount int64 `bson:"amount"`
+		}
+		if err := cur.Decode(&d); err != nil {
+			return 0, fmt.Errorf("mongo: tally: %w", err)
+		}
+		n += d.Amount
+	}
+	if err := cur.Err(); err != nil {
+		return 0, fmt.Errorf("mongo: tally: %w", err)
+	}
+	return n, nil
 }
 
 // contributionOrder is the order of Contributions and BadgeContributions.

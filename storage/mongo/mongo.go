@@ -66,6 +66,7 @@ const (
 	colEvents        = "events"
 	colChallenges    = "challenges"
 	colContributions = "contributions"
+	colTallies       = "challenge_tallies"
 	colCompletions   = "completions"
 	colLedger        = "ledger"
 	colBoards        = "boards"
@@ -92,6 +93,7 @@ type Store struct {
 	db     *mdb.Database
 
 	events, challenges, contributions, completions *mdb.Collection
+	tallies                                        *mdb.Collection
 	claims, enrolments, unlocks                    *mdb.Collection
 	badges, badgeContributions, awards             *mdb.Collection
 	ledger, boards, scores, exclusions             *mdb.Collection
@@ -123,6 +125,7 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		events:        db.Collection(colEvents),
 		challenges:    db.Collection(colChallenges),
 		contributions: db.Collection(colContributions),
+		tallies:       db.Collection(colTallies),
 		completions:   db.Collection(colCompletions),
 		claims:        db.Collection(colClaims),
 		enrolments:    db.Collection(colEnrolments),
@@ -145,6 +148,10 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		return nil, err
 	}
 	if err := s.ensureIndexes(ctx); err != nil {
+		client.Disconnect(context.Background())
+		return nil, err
+	}
+	if err := s.upgradeTallies(ctx); err != nil {
 		client.Disconnect(context.Background())
 		return nil, err
 	}
@@ -209,6 +216,10 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		// The unique key also serves ChallengeStats (a range of one
 		// challenge); contributions_at gives Contributions its order.
 		{s.contributions, contributionIndexes("contributions", "challenge")},
+		// Tally sums a range of one goal's buckets.
+		{s.tallies, []index{{name: "challenge_tallies_bucket", keys: bson.D{{Key: "tenant", Value: 1},
+			{Key: "challenge", Value: 1}, {Key: "user", Value: 1}, {Key: "period", Value: 1},
+			{Key: "goal", Value: 1}, {Key: "bucket", Value: 1}}}}},
 		{s.completions, []index{
 			byID("completions"),
 			{name: "completions_once", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "challenge", Value: 1},

@@ -55,3 +55,46 @@ func (s *Store) upgradeV1(ctx context.Context) error {
 
 // codeIndexNotFound is the server error code for dropping a missing index.
 const codeIndexNotFound = 27
+
+// talliesFolded marks, in the tallies collection, that every contribution
+// stored before tallies existed has been folded.
+var talliesFolded = bson.D{{Key: "_id", Value: "#folded-from-contributions"}}
+
+// upgradeTallies folds every stored contribution into its tally, once: a
+// database from before tallies has contributions and no marker. fold is
+// idempotent per event, so nodes starting together, or a start after a
+// crash half-way, may run it again and still count each contribution
+// once. Nodes still running the previous release do not fold what they
+// store meanwhile: upgrade every node together.
+func (s *Store) upgradeTallies(ctx context.Context) error {
+	n, err := s.tallies.CountDocuments(ctx, talliesFolded)
+	if err != nil || n > 0 {
+		return wrapUpgrade(err)
+	}
+	cur, err := s.contributions.Find(ctx, bson.D{})
+	if err != nil {
+		return wrapUpgrade(err)
+	}
+	defer cur.Close(context.Background())
+	for cur.Next(ctx) {
+		var d contributionDoc
+		if err := cur.Decode(&d); err != nil {
+			return wrapUpgrade(err)
+		}
+		if err := s.fold(ctx, d); err != nil {
+			return wrapUpgrade(err)
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return wrapUpgrade(err)
+	}
+	_, err = insertIgnore(ctx, s.tallies, talliesFolded)
+	return wrapUpgrade(err)
+}
+
+func wrapUpgrade(err error) error {
+	if err != nil {
+		return fmt.Errorf("mongo: upgrade challenge tallies: %w", err)
+	}
+	return nil
+}

@@ -346,6 +346,21 @@ var schema = []string{
 	) WITHOUT ROWID`,
 	`CREATE INDEX IF NOT EXISTS contributions_at ON contributions
 		(tenant, challenge_id, user_id, period, at, event_id, goal, amount, distinct_key)`,
+	// The amounts of each goal's contributions folded per TallyWidth
+	// bucket (bucket: the UTC hour's start in Unix ms), written in the
+	// contribution's own transaction and only when it was new, so progress
+	// reads a row per hour instead of every contribution. Files from
+	// before it are folded once in upgradeTallies.
+	`CREATE TABLE IF NOT EXISTS challenge_tallies (
+		tenant       TEXT NOT NULL,
+		challenge_id TEXT NOT NULL,
+		user_id      TEXT NOT NULL,
+		period       TEXT NOT NULL,
+		goal         TEXT NOT NULL,
+		bucket       INTEGER NOT NULL,
+		amount       INTEGER NOT NULL,
+		PRIMARY KEY (tenant, challenge_id, user_id, period, goal, bucket)
+	) WITHOUT ROWID`,
 
 	// completions_once also serves ChallengeStats (a range of one
 	// challenge); completions_challenge gives ChallengeCompletions its

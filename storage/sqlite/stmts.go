@@ -33,6 +33,7 @@ type writeStmts struct {
 	insertEvent, eventByKey, markProcessed, eventExists   *sql.Stmt
 	insertChallenge, updateChallenge, challengeExists     *sql.Stmt
 	insertContribution, insertCompletion, completionByKey *sql.Stmt
+	addTally                                              *sql.Stmt
 	claimCompletion, completionExists                     *sql.Stmt
 	insertEnrolment, enrolmentByKey, insertUnlock         *sql.Stmt
 	insertBadge, updateBadge, badgeExists                 *sql.Stmt
@@ -50,6 +51,7 @@ type readStmts struct {
 	unprocessed                                        *sql.Stmt
 	getChallenge, listChallenges, listChallengesBy     *sql.Stmt
 	contributions, userCompletions                     *sql.Stmt
+	contributionsBetween, contribution, tally          *sql.Stmt
 	challengeCompletions, enrolment, userUnlocks       *sql.Stmt
 	challengeStats                                     *sql.Stmt
 	getBadge, listBadges, listBadgesBy                 *sql.Stmt
@@ -92,6 +94,8 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&w.insertBadge, `INSERT INTO badges (` + badgeCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
 		{&w.updateBadge, `UPDATE badges SET name = ?, description = ?, image_url = ?, status = ?, rule = ?, spec = ?, updated_at = ?, version = ? WHERE tenant = ? AND id = ? AND version = ?`},
 		{&w.badgeExists, `SELECT 1 FROM badges WHERE tenant = ? AND id = ?`},
+		{&w.addTally, `INSERT INTO challenge_tallies (tenant, challenge_id, user_id, period, goal, bucket, amount) VALUES (?,?,?,?,?,?,?)
+			ON CONFLICT DO UPDATE SET amount = amount + excluded.amount`},
 		{&w.insertBadgeContribution, `INSERT INTO badge_contributions (tenant, badge_id, user_id, period, goal, event_id, amount, distinct_key, at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
 		// DO NOTHING without a target covers both unique indexes; InsertAward
 		// tells which one held by looking for the user's award.
@@ -141,6 +145,12 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&r.listChallengesBy, `SELECT ` + challengeCols + ` FROM challenges INDEXED BY challenges_status WHERE tenant = ? AND status = ? AND id > ? ORDER BY id LIMIT ?`},
 		{&r.contributions, `SELECT goal, event_id, amount, distinct_key, at FROM contributions INDEXED BY contributions_at
 			WHERE tenant = ? AND challenge_id = ? AND user_id = ? AND period = ? ORDER BY at, event_id, goal`},
+		{&r.contributionsBetween, `SELECT goal, event_id, amount, distinct_key, at FROM contributions INDEXED BY contributions_at
+			WHERE tenant = ? AND challenge_id = ? AND user_id = ? AND period = ? AND at >= ? AND at < ? ORDER BY at, event_id, goal`},
+		{&r.contribution, `SELECT amount, distinct_key, at FROM contributions
+			WHERE tenant = ? AND challenge_id = ? AND user_id = ? AND period = ? AND goal = ? AND event_id = ?`},
+		{&r.tally, `SELECT coalesce(sum(amount), 0) FROM challenge_tallies
+			WHERE tenant = ? AND challenge_id = ? AND user_id = ? AND period = ? AND goal = ? AND bucket >= ? AND bucket < ?`},
 		{&r.userCompletions, `SELECT ` + completionCols + ` FROM completions WHERE tenant = ? AND user_id = ? ORDER BY completed_at DESC, id DESC`},
 		{&r.challengeCompletions, `SELECT ` + completionCols + ` FROM completions INDEXED BY completions_challenge
 			WHERE tenant = ? AND challenge_id = ? AND user_id = ? ORDER BY completed_at, id`},

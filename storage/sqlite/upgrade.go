@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/questline/questline/challenges"
 	"github.com/questline/questline/storage/internal/norm"
@@ -61,8 +62,26 @@ func upgradeV1(ctx context.Context, conn *sql.Conn) error {
 	if err := addColumn(ctx, conn, "completions", "claimed_at", "INTEGER"); err != nil {
 		return fmt.Errorf("completions: %w", err)
 	}
+	if err := upgradeTallies(ctx, conn); err != nil {
+		return fmt.Errorf("challenge tallies: %w", err)
+	}
 	return nil
 }
+
+// upgradeTallies folds the contributions of a file from before
+// challenge_tallies into it. Every contribution since is folded in its own
+// transaction, so tallies empty beside contributions means exactly a file
+// from before; a file with no contributions has nothing to fold. It runs
+// after copyV1Contributions, which fills contributions.
+func upgradeTallies(ctx context.Context, conn *sql.Conn) error {
+	return execAll(ctx, conn, `INSERT INTO challenge_tallies (tenant, challenge_id, user_id, period, goal, bucket, amount)
+		SELECT tenant, challenge_id, user_id, period, goal, at - (at % `+tallyWidthMillis+` + `+tallyWidthMillis+`) % `+tallyWidthMillis+`, sum(amount)
+		FROM contributions WHERE NOT EXISTS (SELECT 1 FROM challenge_tallies)
+		GROUP BY 1, 2, 3, 4, 5, 6`)
+}
+
+// tallyWidthMillis is challenges.TallyWidth as SQL text.
+var tallyWidthMillis = strconv.FormatInt(challenges.TallyWidth.Milliseconds(), 10)
 
 // upgradeBoards brings a version 1 boards table to version 2: the new
 // definition fields live in spec ('{}' reads as the version 1 board, see

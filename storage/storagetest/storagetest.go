@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"ListChallenges", testListChallenges},
 		{"Contributions", testContributions},
 		{"ContributionsConcurrent", testContributionsConcurrent},
+		{"Tallies", testTallies},
 		{"Completions", testCompletions},
 		{"CompletionsConcurrent", testCompletionsConcurrent},
 		{"ClaimCompletion", testClaimCompletion},
