@@ -230,7 +230,7 @@ func (s *Service) derive(ctx context.Context, b Board, p Period, user string) (i
 		total, last, err := s.Ledger.EarnedBetween(ctx, b.Tenant, user, b.scopePrefix(), from, to)
 		return total, last, err == nil && !last.IsZero(), err
 	}
-	return s.Store.AggregateScores(ctx, b.Tenant, b.ID, user, b.Aggregation, from, to)
+	return s.Store.Total(ctx, b.Tenant, b.ID, p.Name, user, b.Aggregation, from, to)
 }
 
 // keepFor sets the expiry of a finished-to-be period once per node: the

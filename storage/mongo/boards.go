@@ -150,22 +150,147 @@ func (d scoreDoc) score() leaderboards.Score {
 
 // AddScore stores sc unless the board has a score for sc.EventID already;
 // the unique (tenant, board, event_id) index decides. A zero At becomes
-// now.
+// now. It then folds the stored score into its member's total for
+// sc.Period, on a repeat too: the two writes are not one transaction, and
+// a crash between them leaves the fold to the replay. Each fold is
+// idempotent on its own (see foldTotal), so it never counts twice.
 func (s *Store) AddScore(ctx context.Context, sc leaderboards.Score) (bool, error) {
 	if sc.Board == "" || sc.EventID == "" {
 		return false, errors.New("mongo: add score: empty board or event id")
 	}
-	_, err := s.scores.InsertOne(ctx, scoreDoc{
+	d := scoreDoc{
 		Tenant: sc.Tenant, Board: sc.Board, EventID: sc.EventID, User: sc.User,
 		Value: sc.Value, At: norm.NowIfZero(sc.At),
-	})
-	if mdb.IsDuplicateKeyError(err) {
-		return false, nil
 	}
+	inserted, err := insertIgnore(ctx, s.scores, d)
 	if err != nil {
 		return false, fmt.Errorf("mongo: add score: %w", err)
 	}
-	return true, nil
+	if sc.Period == "" {
+		return inserted, nil
+	}
+	if !inserted {
+		key := bson.D{{Key: "tenant", Value: d.Tenant}, {Key: "board", Value: d.Board}, {Key: "event_id", Value: d.EventID}}
+		if err := s.scores.FindOne(ctx, key).Decode(&d); err != nil {
+			return false, fmt.Errorf("mongo: add score: %w", err)
+		}
+	}
+	if err := s.foldTotal(ctx, d, sc.Period, sc.Aggregation); err != nil {
+		return false, fmt.Errorf("mongo: add score: %w", err)
+	}
+	return inserted, nil
+}
+
+// totalDoc is a member's folded entry in a board period. Best and Latest
+// keep one document, replaced only by a better score, which is idempotent
+// as it stands. Sum adds, so it keeps the events it added in Applied and
+// adds only an event not there, in the same atomic update; to bound that
+// list it keeps one document per UTC day of the scores (Day), and Total
+// adds the days up: the list holds one member's events of one day, and a
+// read touches one document per day the member scored in the period.
+type totalDoc struct {
+	Tenant  string    `bson:"tenant"`
+	Board   string    `bson:"board"`
+	Period  string    `bson:"period"`
+	User    string    `bson:"user"`
+	Day     time.Time `bson:"day"`
+	Value   int64     `bson:"value"`
+	At      time.Time `bson:"at"`
+	Applied []string  `bson:"applied,omitempty"`
+}
+
+// foldTotal folds the stored score d into its member's total. The filter
+// matches only when the score changes the total; otherwise the upsert
+// tries to insert the document again and fails with a duplicate key,
+// which means there is nothing to do. The first try may also lose a race
+// to create the document, so a duplicate is tried once more, and for Sum
+// looked up.
+func (s *Store) foldTotal(ctx context.Context, d scoreDoc, period string, agg leaderboards.Aggregation) error {
+	at := norm.Trunc(d.At)
+	var day time.Time
+	if agg == leaderboards.Sum {
+		day = at.Truncate(24 * time.Hour)
+	}
+	id := bson.D{{Key: "t", Value: d.Tenant}, {Key: "b", Value: d.Board}, {Key: "p", Value: period},
+		{Key: "u", Value: d.User}, {Key: "d", Value: day}}
+	onInsert := bson.D{{Key: "tenant", Value: d.Tenant}, {Key: "board", Value: d.Board},
+		{Key: "period", Value: period}, {Key: "user", Value: d.User}, {Key: "day", Value: day}}
+	replace := bson.D{{Key: "$set", Value: bson.D{{Key: "value", Value: d.Value}, {Key: "at", Value: at}}},
+		{Key: "$setOnInsert", Value: onInsert}}
+	var better bson.A
+	var update bson.D
+	switch agg {
+	case leaderboards.Sum:
+		better = bson.A{bson.D{{Key: "applied", Value: bson.D{{Key: "$ne", Value: d.EventID}}}}}
+		update = bson.D{
+			{Key: "$inc", Value: bson.D{{Key: "value", Value: d.Value}}},
+			{Key: "$max", Value: bson.D{{Key: "at", Value: at}}},
+			{Key: "$push", Value: bson.D{{Key: "applied", Value: d.EventID}}},
+			{Key: "$setOnInsert", Value: onInsert},
+		}
+	case leaderboards.Best:
+		better = bson.A{bson.D{{Key: "value", Value: bson.D{{Key: "$lt", Value: d.Value}}}},
+			bson.D{{Key: "value", Value: d.Value}, {Key: "at", Value: bson.D{{Key: "$gt", Value: at}}}}}
+		update = replace
+	case leaderboards.Latest:
+		better = bson.A{bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: at}}}},
+			bson.D{{Key: "at", Value: at}, {Key: "value", Value: bson.D{{Key: "$lt", Value: d.Value}}}}}
+		update = replace
+	default:
+		return fmt.Errorf("fold total: unknown aggregation %q", agg)
+	}
+	filter := bson.D{{Key: "_id", Value: id}, {Key: "$or", Value: better}}
+	for range 2 {
+		_, err := s.totals.UpdateOne(ctx, filter, update, options.UpdateOne().SetUpsert(true))
+		if !mdb.IsDuplicateKeyError(err) {
+			return err
+		}
+		if agg == leaderboards.Sum {
+			n, err := s.totals.CountDocuments(ctx, bson.D{{Key: "_id", Value: id}, {Key: "applied", Value: d.EventID}})
+			if err != nil || n > 0 {
+				return err
+			}
+		}
+	}
+	if agg == leaderboards.Sum {
+		return errors.New("fold total: total kept changing")
+	}
+	return nil // the document exists and this score does not improve it
+}
+
+// Total returns a member's folded entry in one board period; a stale
+// board (see upgradeBoardTotals) is read with AggregateScores.
+func (s *Store) Total(ctx context.Context, tenant, board, period, user string, agg leaderboards.Aggregation, from, to time.Time) (int64, time.Time, bool, error) {
+	if s.staleBoards[[2]string{tenant, board}] {
+		return s.AggregateScores(ctx, tenant, board, user, agg, from, to)
+	}
+	cur, err := s.totals.Find(ctx, bson.D{{Key: "tenant", Value: tenant}, {Key: "board", Value: board},
+		{Key: "period", Value: period}, {Key: "user", Value: user}},
+		options.Find().SetProjection(bson.D{{Key: "value", Value: 1}, {Key: "at", Value: 1}}))
+	if err != nil {
+		return 0, time.Time{}, false, fmt.Errorf("mongo: board total: %w", err)
+	}
+	defer cur.Close(context.Background())
+	var (
+		v  int64
+		at time.Time
+		ok bool
+	)
+	for cur.Next(ctx) {
+		var d totalDoc
+		if err := cur.Decode(&d); err != nil {
+			return 0, time.Time{}, false, fmt.Errorf("mongo: board total: %w", err)
+		}
+		// Only Sum has several documents: add them, keep the latest At.
+		v, ok = v+d.Value, true
+		if d.At.After(at) {
+			at = d.At
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return 0, time.Time{}, false, fmt.Errorf("mongo: board total: %w", err)
+	}
+	return v, norm.Trunc(at), ok, nil
 }
 
 // AggregateScores folds a user's scores on a board with At in [from, to),

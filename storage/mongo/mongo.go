@@ -71,6 +71,7 @@ const (
 	colLedger        = "ledger"
 	colBoards        = "boards"
 	colScores        = "board_scores"
+	colTotals        = "board_totals"
 	colExclusions    = "board_exclusions"
 	colAPIKeys       = "api_keys"
 	colAudit         = "audit"
@@ -97,7 +98,11 @@ type Store struct {
 	claims, enrolments, unlocks                    *mdb.Collection
 	badges, badgeContributions, awards             *mdb.Collection
 	ledger, boards, scores, exclusions             *mdb.Collection
-	apiKeys, audit, profiles, attributes           *mdb.Collection
+	totals                                         *mdb.Collection
+	// staleBoards are the boards whose scores predate totals (see
+	// upgradeBoardTotals), by tenant and id; read-only after Open.
+	staleBoards                          map[[2]string]bool
+	apiKeys, audit, profiles, attributes *mdb.Collection
 }
 
 // Open connects to uri, checks that a primary answers (failing after
@@ -135,6 +140,7 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		ledger:        db.Collection(colLedger),
 		boards:        db.Collection(colBoards),
 		scores:        db.Collection(colScores),
+		totals:        db.Collection(colTotals),
 		exclusions:    db.Collection(colExclusions),
 		apiKeys:       db.Collection(colAPIKeys),
 		audit:         db.Collection(colAudit),
@@ -152,6 +158,10 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		return nil, err
 	}
 	if err := s.upgradeTallies(ctx); err != nil {
+		client.Disconnect(context.Background())
+		return nil, err
+	}
+	if err := s.upgradeBoardTotals(ctx); err != nil {
 		client.Disconnect(context.Background())
 		return nil, err
 	}
@@ -273,6 +283,9 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 			{name: "board_scores_user", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "board", Value: 1},
 				{Key: "user", Value: 1}, {Key: "at", Value: 1}, {Key: "value", Value: 1}}},
 		}},
+		// Total reads one member's documents of a board period.
+		{s.totals, []index{{name: "board_totals_member", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "board", Value: 1},
+			{Key: "period", Value: 1}, {Key: "user", Value: 1}, {Key: "day", Value: 1}}}}},
 		{s.exclusions, []index{
 			{name: "board_exclusions_user", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "board", Value: 1}, {Key: "user", Value: 1}}},
 		}},

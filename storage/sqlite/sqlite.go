@@ -502,6 +502,25 @@ var schema = []string{
 		PRIMARY KEY (tenant, board_id, event_id)
 	) WITHOUT ROWID`,
 	`CREATE INDEX IF NOT EXISTS board_scores_user ON board_scores (tenant, board_id, user_id, at, value)`,
+	// Each member's entry per board period, folded from board_scores in
+	// the score's own transaction and only when the score was new (see
+	// foldScore), so a write reads one row, not the member's history.
+	// Boards with scores from before it are listed in board_totals_stale
+	// by upgradeBoardTotals and read from board_scores.
+	`CREATE TABLE IF NOT EXISTS board_totals (
+		tenant   TEXT NOT NULL,
+		board_id TEXT NOT NULL,
+		period   TEXT NOT NULL,
+		user_id  TEXT NOT NULL,
+		value    INTEGER NOT NULL,
+		at       INTEGER NOT NULL,
+		PRIMARY KEY (tenant, board_id, period, user_id)
+	) WITHOUT ROWID`,
+	`CREATE TABLE IF NOT EXISTS board_totals_stale (
+		tenant   TEXT NOT NULL,
+		board_id TEXT NOT NULL,
+		PRIMARY KEY (tenant, board_id)
+	) WITHOUT ROWID`,
 
 	`CREATE TABLE IF NOT EXISTS board_exclusions (
 		tenant      TEXT NOT NULL,

@@ -640,6 +640,52 @@ func TestTalliesFromContributions(t *testing.T) {
 	}
 }
 
+// TestStaleBoardTotals: boards whose scores predate board_totals read
+// their scores, as before; boards created after fold.
+func TestStaleBoardTotals(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "q.db")
+	at := time.Date(2025, 3, 14, 15, 9, 26, 535_000_000, time.UTC)
+	score := func(board, ev string, v int64) leaderboards.Score {
+		return leaderboards.Score{Tenant: "acme", Board: board, User: "u1", EventID: ev, Value: v, At: at,
+			Period: "all", Aggregation: leaderboards.Sum}
+	}
+	s := open(t, path)
+	if _, err := s.AddScore(ctx, score("old", "e1", 5)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// As a file from before totals: its scores were never folded.
+	execAll(t, path, `DROP TABLE board_totals`, `DROP TABLE board_totals_stale`)
+	for i := range 2 {
+		s := open(t, path)
+		if i == 0 {
+			for _, sc := range []leaderboards.Score{score("old", "e2", 7), score("new", "e3", 11)} {
+				if _, err := s.AddScore(ctx, sc); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for _, c := range []struct {
+			board string
+			want  int64
+		}{{"old", 12}, {"new", 11}} {
+			v, _, ok, err := s.Total(ctx, "acme", c.board, "all", "u1", leaderboards.Sum, at, at.Add(time.Hour))
+			if err != nil || !ok || v != c.want {
+				t.Errorf("open %d: total of %s = %d, %v, %v; want %d", i, c.board, v, ok, err, c.want)
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := queryInt(t, path, `SELECT count(*) FROM board_totals_stale`); n != 1 {
+		t.Errorf("stale boards = %d, want 1", n)
+	}
+}
+
 func TestOpenRefusesNewerSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "q.db")
 	execAll(t, path, `PRAGMA user_version = 99`)

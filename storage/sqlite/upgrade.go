@@ -65,6 +65,9 @@ func upgradeV1(ctx context.Context, conn *sql.Conn) error {
 	if err := upgradeTallies(ctx, conn); err != nil {
 		return fmt.Errorf("challenge tallies: %w", err)
 	}
+	if err := upgradeBoardTotals(ctx, conn); err != nil {
+		return fmt.Errorf("board totals: %w", err)
+	}
 	return nil
 }
 
@@ -78,6 +81,16 @@ func upgradeTallies(ctx context.Context, conn *sql.Conn) error {
 		SELECT tenant, challenge_id, user_id, period, goal, at - (at % `+tallyWidthMillis+` + `+tallyWidthMillis+`) % `+tallyWidthMillis+`, sum(amount)
 		FROM contributions WHERE NOT EXISTS (SELECT 1 FROM challenge_tallies)
 		GROUP BY 1, 2, 3, 4, 5, 6`)
+}
+
+// upgradeBoardTotals lists the boards of a file from before board_totals
+// as stale: their scores were never folded, and folding them needs the
+// boards' periods, which are the leaderboards package's to compute. As
+// with tallies, totals empty beside scores means exactly such a file.
+func upgradeBoardTotals(ctx context.Context, conn *sql.Conn) error {
+	return execAll(ctx, conn, `INSERT INTO board_totals_stale (tenant, board_id)
+		SELECT DISTINCT tenant, board_id FROM board_scores
+		WHERE NOT EXISTS (SELECT 1 FROM board_totals) AND NOT EXISTS (SELECT 1 FROM board_totals_stale)`)
 }
 
 // tallyWidthMillis is challenges.TallyWidth as SQL text.
