@@ -87,9 +87,10 @@ func tallied(c Challenge) bool {
 // tallied is state for a tallied rule, in work bounded by the window, not
 // by the user's history. A period's progress is the sum of its buckets. A
 // rolling window (from, at], starting after the contribution of the latest
-// completion if that is later, sums the buckets it covers whole and the
-// contributions of the (at most two) buckets its edges cut: what one user
-// sent in an hour.
+// completion if that is later, sums the buckets it covers and corrects the
+// two its edges cut with their contributions: in the last bucket those
+// after at (none when events arrive in order), in the first those from the
+// window's start on, at most what one user sent in that hour.
 func (s *Service) tallied(ctx context.Context, c Challenge, user, period string, at time.Time, comps []Completion) (state, error) {
 	st := state{}
 	w := c.Rule.Window
@@ -119,30 +120,40 @@ func (s *Service) tallied(ctx context.Context, c Challenge, user, period string,
 		return st, nil
 	}
 	lo, hi := TallyBucket(start), TallyBucket(at)
-	edges := [][2]time.Time{{start, end}}
-	if lo.Before(hi) {
-		inner := lo.Add(TallyWidth)
-		edges = [][2]time.Time{{start, inner}, {hi, end}}
-		for _, g := range c.Rule.Goals {
-			n, err := s.Store.Tally(ctx, c.Tenant, c.ID, user, period, g.ID, inner, hi)
-			if err != nil {
-				return nil, err
-			}
-			st[g.ID] = n
-		}
+	if !lo.Before(hi) {
+		err := s.addContributions(ctx, c, user, period, start, end, after, st, 1)
+		return st, err
 	}
-	for _, e := range edges {
-		xs, err := s.Store.ContributionsBetween(ctx, c.Tenant, c.ID, user, period, e[0], e[1])
+	// Whole buckets from lo's successor through hi, less what hi holds
+	// after at (nothing, when events arrive in order), plus lo's part
+	// from start on.
+	for _, g := range c.Rule.Goals {
+		n, err := s.Store.Tally(ctx, c.Tenant, c.ID, user, period, g.ID, lo.Add(TallyWidth), hi.Add(TallyWidth))
 		if err != nil {
 			return nil, err
 		}
-		for _, x := range xs {
-			if after == nil || later(x, *after) {
-				st[x.Goal] = addSat(st[x.Goal], x.Amount)
-			}
+		st[g.ID] = n
+	}
+	if err := s.addContributions(ctx, c, user, period, end, hi.Add(TallyWidth), nil, st, -1); err != nil {
+		return nil, err
+	}
+	err := s.addContributions(ctx, c, user, period, start, lo.Add(TallyWidth), after, st, 1)
+	return st, err
+}
+
+// addContributions adds sign times the amounts of the contributions with
+// At in [from, to) (and later than after, if set) to st.
+func (s *Service) addContributions(ctx context.Context, c Challenge, user, period string, from, to time.Time, after *Contribution, st state, sign int64) error {
+	xs, err := s.Store.ContributionsBetween(ctx, c.Tenant, c.ID, user, period, from, to)
+	if err != nil {
+		return err
+	}
+	for _, x := range xs {
+		if after == nil || later(x, *after) {
+			st[x.Goal] = addSat(st[x.Goal], sign*x.Amount)
 		}
 	}
-	return st, nil
+	return nil
 }
 
 // completing returns the contribution of the event behind a completion
