@@ -57,6 +57,7 @@ type readStmts struct {
 	challengeStats                                     *sql.Stmt
 	getBadge, listBadges, listBadgesBy                 *sql.Stmt
 	badgeContributions, countAwards, userAwards        *sql.Stmt
+	heldAward                                          *sql.Stmt
 	attributes                                         *sql.Stmt
 	totals, earnedBetween, entries, entriesBefore      *sql.Stmt
 	scanEntries, scanAllEntries                        *sql.Stmt
@@ -181,6 +182,7 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&r.badgeContributions, `SELECT goal, event_id, amount, distinct_key, at FROM badge_contributions INDEXED BY badge_contributions_at
 			WHERE tenant = ? AND badge_id = ? AND user_id = ? AND period = ? ORDER BY at, event_id, goal`},
 		{&r.countAwards, `SELECT count(*) FROM awards INDEXED BY awards_once WHERE tenant = ? AND badge_id = ? AND tier = ?`},
+		{&r.heldAward, `SELECT ` + awardCols + ` FROM awards WHERE tenant = ? AND badge_id = ? AND tier = ? AND user_id = ? AND period = ?`},
 		{&r.userAwards, `SELECT ` + awardCols + ` FROM awards INDEXED BY awards_user WHERE tenant = ? AND user_id = ? ORDER BY awarded_at DESC, id DESC`},
 		{&r.attributes, `SELECT ` + attributeCols + ` FROM attributes WHERE tenant = ? AND user_id = ?`},
 

@@ -95,6 +95,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"InsertAwardConcurrent", testInsertAwardConcurrent},
 		{"LimitedEdition", testLimitedEdition},
 		{"UserAwards", testUserAwards},
+		{"HeldAwards", testHeldAwards},
 
 		{"InsertEntry", testInsertEntry},
 		{"InsertEntryConcurrent", testInsertEntryConcurrent},
