@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -158,6 +159,9 @@ func (s *Store) AddScore(ctx context.Context, sc leaderboards.Score) (bool, erro
 	if sc.Board == "" || sc.EventID == "" {
 		return false, errors.New("mongo: add score: empty board or event id")
 	}
+	if sc.Period != "" && !slices.Contains([]leaderboards.Aggregation{leaderboards.Sum, leaderboards.Best, leaderboards.Latest}, sc.Aggregation) {
+		return false, fmt.Errorf("mongo: add score: unknown aggregation %q", sc.Aggregation)
+	}
 	d := scoreDoc{
 		Tenant: sc.Tenant, Board: sc.Board, EventID: sc.EventID, User: sc.User,
 		Value: sc.Value, At: norm.NowIfZero(sc.At),
@@ -166,7 +170,7 @@ func (s *Store) AddScore(ctx context.Context, sc leaderboards.Score) (bool, erro
 	if err != nil {
 		return false, fmt.Errorf("mongo: add score: %w", err)
 	}
-	if sc.Period == "" {
+	if sc.Period == "" || !s.atomicUpdates {
 		return inserted, nil
 	}
 	if !inserted {
@@ -189,6 +193,7 @@ func (s *Store) AddScore(ctx context.Context, sc leaderboards.Score) (bool, erro
 // adds the days up: the list holds one member's events of one day, and a
 // read touches one document per day the member scored in the period.
 type totalDoc struct {
+	ID      bson.D    `bson:"_id"`
 	Tenant  string    `bson:"tenant"`
 	Board   string    `bson:"board"`
 	Period  string    `bson:"period"`
@@ -199,12 +204,8 @@ type totalDoc struct {
 	Applied []string  `bson:"applied,omitempty"`
 }
 
-// foldTotal folds the stored score d into its member's total. The filter
-// matches only when the score changes the total; otherwise the upsert
-// tries to insert the document again and fails with a duplicate key,
-// which means there is nothing to do. The first try may also lose a race
-// to create the document, so a duplicate is tried once more, and for Sum
-// looked up.
+// foldTotal folds the stored score d into its member's total (see
+// foldDoc): the filter matches only a total the score changes.
 func (s *Store) foldTotal(ctx context.Context, d scoreDoc, period string, agg leaderboards.Aggregation) error {
 	at := norm.Trunc(d.At)
 	var day time.Time
@@ -213,12 +214,9 @@ func (s *Store) foldTotal(ctx context.Context, d scoreDoc, period string, agg le
 	}
 	id := bson.D{{Key: "t", Value: d.Tenant}, {Key: "b", Value: d.Board}, {Key: "p", Value: period},
 		{Key: "u", Value: d.User}, {Key: "d", Value: day}}
-	onInsert := bson.D{{Key: "tenant", Value: d.Tenant}, {Key: "board", Value: d.Board},
-		{Key: "period", Value: period}, {Key: "user", Value: d.User}, {Key: "day", Value: day}}
-	replace := bson.D{{Key: "$set", Value: bson.D{{Key: "value", Value: d.Value}, {Key: "at", Value: at}}},
-		{Key: "$setOnInsert", Value: onInsert}}
+	first := totalDoc{ID: id, Tenant: d.Tenant, Board: d.Board, Period: period, User: d.User, Day: day, Value: d.Value, At: at}
+	update := bson.D{{Key: "$set", Value: bson.D{{Key: "value", Value: d.Value}, {Key: "at", Value: at}}}}
 	var better bson.A
-	var update bson.D
 	switch agg {
 	case leaderboards.Sum:
 		better = bson.A{bson.D{{Key: "applied", Value: bson.D{{Key: "$ne", Value: d.EventID}}}}}
@@ -226,42 +224,25 @@ func (s *Store) foldTotal(ctx context.Context, d scoreDoc, period string, agg le
 			{Key: "$inc", Value: bson.D{{Key: "value", Value: d.Value}}},
 			{Key: "$max", Value: bson.D{{Key: "at", Value: at}}},
 			{Key: "$push", Value: bson.D{{Key: "applied", Value: d.EventID}}},
-			{Key: "$setOnInsert", Value: onInsert},
 		}
+		first.Applied = []string{d.EventID}
 	case leaderboards.Best:
 		better = bson.A{bson.D{{Key: "value", Value: bson.D{{Key: "$lt", Value: d.Value}}}},
 			bson.D{{Key: "value", Value: d.Value}, {Key: "at", Value: bson.D{{Key: "$gt", Value: at}}}}}
-		update = replace
 	case leaderboards.Latest:
 		better = bson.A{bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: at}}}},
 			bson.D{{Key: "at", Value: at}, {Key: "value", Value: bson.D{{Key: "$lt", Value: d.Value}}}}}
-		update = replace
 	default:
 		return fmt.Errorf("fold total: unknown aggregation %q", agg)
 	}
-	filter := bson.D{{Key: "_id", Value: id}, {Key: "$or", Value: better}}
-	for range 2 {
-		_, err := s.totals.UpdateOne(ctx, filter, update, options.UpdateOne().SetUpsert(true))
-		if !mdb.IsDuplicateKeyError(err) {
-			return err
-		}
-		if agg == leaderboards.Sum {
-			n, err := s.totals.CountDocuments(ctx, bson.D{{Key: "_id", Value: id}, {Key: "applied", Value: d.EventID}})
-			if err != nil || n > 0 {
-				return err
-			}
-		}
-	}
-	if agg == leaderboards.Sum {
-		return errors.New("fold total: total kept changing")
-	}
-	return nil // the document exists and this score does not improve it
+	return foldDoc(ctx, s.totals, bson.D{{Key: "_id", Value: id}, {Key: "$or", Value: better}}, update, first)
 }
 
 // Total returns a member's folded entry in one board period; a stale
-// board (see upgradeBoardTotals) is read with AggregateScores.
+// board (see upgradeBoardTotals), or any board without atomic updates, is
+// read with AggregateScores.
 func (s *Store) Total(ctx context.Context, tenant, board, period, user string, agg leaderboards.Aggregation, from, to time.Time) (int64, time.Time, bool, error) {
-	if s.staleBoards[[2]string{tenant, board}] {
+	if !s.atomicUpdates || s.staleBoards[[2]string{tenant, board}] {
 		return s.AggregateScores(ctx, tenant, board, user, agg, from, to)
 	}
 	cur, err := s.totals.Find(ctx, bson.D{{Key: "tenant", Value: tenant}, {Key: "board", Value: board},

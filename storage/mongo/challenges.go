@@ -204,7 +204,7 @@ func (d contributionDoc) contribution() (challenges.Contribution, error) {
 // two writes, and a crash may fall between them. So the tally write is
 // idempotent on its own and runs on every call, a repeat included: it adds
 // the amount only if the bucket's applied list lacks the event, and
-// appends the event in the same atomic update (see fold). A replay thus
+// appends the event in the same atomic update (see fold and foldDoc). A replay thus
 // finishes what a crash left and never adds twice. The list is never
 // trimmed, which is what makes the guard exact; it is bounded by what one
 // user sends towards one goal in one TallyWidth bucket, not by history.
@@ -216,6 +216,9 @@ func (s *Store) AddContribution(ctx context.Context, c challenges.Contribution) 
 	inserted, err := insertIgnore(ctx, s.contributions, d)
 	if err != nil {
 		return false, fmt.Errorf("mongo: add contribution: %w", err)
+	}
+	if !s.atomicUpdates {
+		return inserted, nil
 	}
 	if !inserted {
 		// Fold what is stored: a repeat may carry another amount or time.
@@ -235,6 +238,15 @@ func contributionKey(d contributionDoc) bson.D {
 		{Key: "goal", Value: d.Goal}, {Key: "event_id", Value: d.EventID}}
 }
 
+// nextBucket returns the first tally bucket start at or after t.
+func nextBucket(t time.Time) time.Time {
+	b := challenges.TallyBucket(t)
+	if b.Before(t) {
+		b = b.Add(challenges.TallyWidth)
+	}
+	return b
+}
+
 // tallyDoc is one goal's bucket of folded amounts. Its _id is the
 // bucket's key as a document; the same fields stand beside it for the
 // index Tally ranges over.
@@ -250,34 +262,39 @@ type tallyDoc struct {
 	Applied   []string  `bson:"applied"` // the events folded in
 }
 
-// fold adds d's amount to its tally bucket unless the bucket has it. The
-// filter's $ne and the $push are one atomic update; an upsert racing
-// another for a new bucket loses with a duplicate key error and tries
-// again, now matching the bucket the winner created (or not, if it holds
-// d's event already, which the lookup then finds).
+// fold adds d's amount to its tally bucket unless the bucket has it: the
+// filter's $ne and the $push are one atomic update (see foldDoc).
 func (s *Store) fold(ctx context.Context, d contributionDoc) error {
 	b := challenges.TallyBucket(d.At)
 	id := bson.D{{Key: "t", Value: d.Tenant}, {Key: "c", Value: d.Challenge}, {Key: "u", Value: d.User},
 		{Key: "p", Value: d.Period}, {Key: "g", Value: d.Goal}, {Key: "b", Value: b}}
-	filter := bson.D{{Key: "_id", Value: id}, {Key: "applied", Value: bson.D{{Key: "$ne", Value: d.EventID}}}}
-	update := bson.D{
-		{Key: "$inc", Value: bson.D{{Key: "amount", Value: d.Amount}}},
-		{Key: "$push", Value: bson.D{{Key: "applied", Value: d.EventID}}},
-		{Key: "$setOnInsert", Value: bson.D{{Key: "tenant", Value: d.Tenant}, {Key: "challenge", Value: d.Challenge},
-			{Key: "user", Value: d.User}, {Key: "period", Value: d.Period}, {Key: "goal", Value: d.Goal},
-			{Key: "bucket", Value: b}}},
+	return foldDoc(ctx, s.tallies,
+		bson.D{{Key: "_id", Value: id}, {Key: "applied", Value: bson.D{{Key: "$ne", Value: d.EventID}}}},
+		bson.D{
+			{Key: "$inc", Value: bson.D{{Key: "amount", Value: d.Amount}}},
+			{Key: "$push", Value: bson.D{{Key: "applied", Value: d.EventID}}},
+		},
+		tallyDoc{ID: id, Tenant: d.Tenant, Challenge: d.Challenge, User: d.User, Period: d.Period, Goal: d.Goal,
+			Bucket: b, Amount: d.Amount, Applied: []string{d.EventID}})
+}
+
+// foldDoc applies update to the document filter names (by _id) if filter
+// matches it, or creates the document as first, which must be the result
+// of the update on nothing. Not an upsert: two upserts racing to create a
+// document must not lose one's change, and FerretDB's do. Once the
+// document exists, matching nothing means it holds this fold already (a
+// guarded Sum) or the fold would not change it (Best, Latest).
+func foldDoc(ctx context.Context, col *mdb.Collection, filter, update bson.D, first any) error {
+	r, err := col.UpdateOne(ctx, filter, update)
+	if err != nil || r.MatchedCount > 0 {
+		return err
 	}
-	for range 3 {
-		_, err := s.tallies.UpdateOne(ctx, filter, update, options.UpdateOne().SetUpsert(true))
-		if !mdb.IsDuplicateKeyError(err) {
-			return err
-		}
-		n, err := s.tallies.CountDocuments(ctx, bson.D{{Key: "_id", Value: id}, {Key: "applied", Value: d.EventID}})
-		if err != nil || n > 0 {
-			return err
-		}
+	inserted, err := insertIgnore(ctx, col, first)
+	if err != nil || inserted {
+		return err
 	}
-	return errors.New("fold: tally bucket kept changing")
+	_, err = col.UpdateOne(ctx, filter, update)
+	return err
 }
 
 // Contributions returns a user's contributions to one period of a
@@ -323,11 +340,19 @@ func (s *Store) Contribution(ctx context.Context, tenant, challengeID, user, per
 	return c, true, err
 }
 
-// Tally sums a goal's tally buckets starting in [from, to).
+// Tally sums a goal's tally buckets starting in [from, to). Without
+// atomic updates it sums the contributions in those buckets.
 func (s *Store) Tally(ctx context.Context, tenant, challengeID, user, period, goal string, from, to time.Time) (int64, error) {
+	col, field := s.tallies, "bucket"
+	if !s.atomicUpdates {
+		// A bucket starts in [from, to) when its contributions are in
+		// [from, to) rounded up to bucket starts.
+		col, field = s.contributions, "at"
+		from, to = nextBucket(from), nextBucket(to)
+	}
 	filter := append(userPeriod(tenant, challengeID, user, period), bson.E{Key: "goal", Value: goal},
-		bson.E{Key: "bucket", Value: bson.D{{Key: "$gte", Value: norm.Trunc(from)}, {Key: "$lt", Value: norm.Trunc(to)}}})
-	cur, err := s.tallies.Find(ctx, filter, options.Find().SetProjection(bson.D{{Key: "amount", Value: 1}}))
+		bson.E{Key: field, Value: bson.D{{Key: "$gte", Value: norm.Trunc(from)}, {Key: "$lt", Value: norm.Trunc(to)}}})
+	cur, err := col.Find(ctx, filter, options.Find().SetProjection(bson.D{{Key: "amount", Value: 1}}))
 	if err != nil {
 		return 0, fmt.Errorf("mongo: tally: %w", err)
 	}

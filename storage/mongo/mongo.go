@@ -99,6 +99,11 @@ type Store struct {
 	badges, badgeContributions, awards             *mdb.Collection
 	ledger, boards, scores, exclusions             *mdb.Collection
 	totals                                         *mdb.Collection
+	// atomicUpdates is false on FerretDB, whose conditional updates are
+	// not atomic (see the package doc): there, challenge tallies and board
+	// totals are not kept, and Tally and Total fold the contributions and
+	// scores instead, exact at the cost the folds save on MongoDB.
+	atomicUpdates bool
 	// staleBoards are the boards whose scores predate totals (see
 	// upgradeBoardTotals), by tenant and id; read-only after Open.
 	staleBoards                          map[[2]string]bool
@@ -148,6 +153,10 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		attributes:    db.Collection(colAttributes),
 
 		badgeContributions: db.Collection(colBadgeContribs),
+	}
+	if s.atomicUpdates, err = atomicUpdates(ctx, db); err != nil {
+		client.Disconnect(context.Background())
+		return nil, err
 	}
 	if err := s.upgradeV1(ctx); err != nil {
 		client.Disconnect(context.Background())
@@ -351,6 +360,18 @@ func createIndex(ctx context.Context, col *mdb.Collection, ix index) error {
 		return fmt.Errorf("mongo: create index %s on %s: %w", ix.name, col.Name(), err)
 	}
 	return nil
+}
+
+// atomicUpdates reports whether the server applies a conditional update
+// atomically, as MongoDB does; FerretDB, which names itself in buildInfo,
+// does not.
+func atomicUpdates(ctx context.Context, db *mdb.Database) (bool, error) {
+	var info bson.M
+	if err := db.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {
+		return false, fmt.Errorf("mongo: open: buildInfo: %w", err)
+	}
+	_, ferret := info["ferretdbVersion"]
+	return !ferret, nil
 }
 
 // codeUnsupported is the server error code for an unsupported feature.

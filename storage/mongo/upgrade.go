@@ -68,6 +68,9 @@ var talliesFolded = bson.D{{Key: "_id", Value: "#folded-from-contributions"}}
 // once. Nodes still running the previous release do not fold what they
 // store meanwhile: upgrade every node together.
 func (s *Store) upgradeTallies(ctx context.Context) error {
+	if !s.atomicUpdates {
+		return nil // no tallies are kept
+	}
 	n, err := s.tallies.CountDocuments(ctx, talliesFolded)
 	if err != nil || n > 0 {
 		return wrapUpgrade(err)
@@ -119,6 +122,9 @@ type staleBoardDoc struct {
 // so nodes starting together may all run it; nodes still running the
 // previous release do not fold: upgrade every node together.
 func (s *Store) upgradeBoardTotals(ctx context.Context) error {
+	if !s.atomicUpdates {
+		return nil // no totals are kept
+	}
 	n, err := s.totals.CountDocuments(ctx, totalsSince)
 	if err != nil {
 		return wrapTotals(err)
