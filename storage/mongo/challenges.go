@@ -204,10 +204,11 @@ func (d contributionDoc) contribution() (challenges.Contribution, error) {
 // two writes, and a crash may fall between them. So the tally write is
 // idempotent on its own and runs on every call, a repeat included: it adds
 // the amount only if the bucket's applied list lacks the event, and
-// appends the event in the same atomic update (see fold and foldDoc). A replay thus
-// finishes what a crash left and never adds twice. The list is never
-// trimmed, which is what makes the guard exact; it is bounded by what one
-// user sends towards one goal in one TallyWidth bucket, not by history.
+// appends the event in the same atomic update (see fold and foldDoc). A
+// replay thus finishes what a crash left and never adds twice. The list is
+// never trimmed, which is what makes the guard exact. It is bounded by
+// what one user sends towards one goal in one TallyWidth bucket, not by
+// their history.
 func (s *Store) AddContribution(ctx context.Context, c challenges.Contribution) (bool, error) {
 	d := contributionDoc{
 		Tenant: c.Tenant, Challenge: c.ChallengeID, User: c.User, Period: c.Period,
@@ -280,10 +281,12 @@ func (s *Store) fold(ctx context.Context, d contributionDoc) error {
 
 // foldDoc applies update to the document filter names (by _id) if filter
 // matches it, or creates the document as first, which must be the result
-// of the update on nothing. Not an upsert: two upserts racing to create a
-// document must not lose one's change, and FerretDB's do. Once the
-// document exists, matching nothing means it holds this fold already (a
-// guarded Sum) or the fold would not change it (Best, Latest).
+// of the update on nothing. It is not an upsert, because an upsert that
+// finds the document but not the filter's condition fails with a
+// duplicate key that could also mean a lost race. An insert under the
+// _id decides the race instead. Once the document exists, matching
+// nothing means it holds this fold already (a guarded Sum), or that the
+// fold would not change it (Best, Latest).
 func foldDoc(ctx context.Context, col *mdb.Collection, filter, update bson.D, first any) error {
 	r, err := col.UpdateOne(ctx, filter, update)
 	if err != nil || r.MatchedCount > 0 {
