@@ -154,8 +154,12 @@ func (s *Store) AddContribution(ctx context.Context, c challenges.Contribution) 
 		if inserted = n == 1; err != nil || !inserted {
 			return err
 		}
-		_, err = tx.exec(s.wq.addTally, c.Tenant, c.ChallengeID, c.User, c.Period, c.Goal,
-			challenges.TallyBucket(at).UnixMilli(), c.Amount)
+		if _, err = tx.exec(s.wq.addTally, c.Tenant, c.ChallengeID, c.User, c.Period, c.Goal,
+			challenges.TallyBucket(at).UnixMilli(), c.Amount); err != nil {
+			return err
+		}
+		_, err = tx.exec(s.wq.addDayTally, c.Tenant, c.ChallengeID, c.User, c.Period, c.Goal,
+			dayStart(at).UnixMilli(), c.Amount)
 		return err
 	})
 	if err != nil {
@@ -211,14 +215,43 @@ func (s *Store) Contribution(ctx context.Context, tenant, challengeID, user, per
 	return c, true, nil
 }
 
-// Tally sums a goal's tally buckets starting in [from, to).
+// Tally sums a goal's tally buckets starting in [from, to): the whole
+// UTC days inside from the day tallies, the hours before and after them
+// from the hour tallies.
 func (s *Store) Tally(ctx context.Context, tenant, challengeID, user, period, goal string, from, to time.Time) (int64, error) {
-	var n int64
-	err := s.rq.tally.QueryRowContext(ctx, tenant, challengeID, user, period, goal, norm.Millis(from), norm.Millis(to)).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: tally: %w", err)
+	args := func(from, to time.Time) []any {
+		return []any{tenant, challengeID, user, period, goal, norm.Millis(from), norm.Millis(to)}
 	}
-	return n, nil
+	ranges := []tallyRange{{s.rq.tally, from, to}}
+	if d0, d1 := nextDay(from), dayStart(to); d0.Before(d1) {
+		ranges = []tallyRange{{s.rq.tally, from, d0}, {s.rq.dayTally, d0, d1}, {s.rq.tally, d1, to}}
+	}
+	var total int64
+	for _, r := range ranges {
+		var n int64
+		if err := r.st.QueryRowContext(ctx, args(r.from, r.to)...).Scan(&n); err != nil {
+			return 0, fmt.Errorf("sqlite: tally: %w", err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// tallyRange is one query of Tally: st over buckets in [from, to).
+type tallyRange struct {
+	st       *sql.Stmt
+	from, to time.Time
+}
+
+// dayStart returns the start of t's UTC day; nextDay the first UTC day
+// start at or after t. Hour buckets never straddle a UTC day.
+func dayStart(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
+
+func nextDay(t time.Time) time.Time {
+	if d := dayStart(t); !d.Before(t) {
+		return d
+	}
+	return dayStart(t).Add(24 * time.Hour)
 }
 
 // InsertCompletion stores c unless the user already completed that

@@ -361,6 +361,18 @@ var schema = []string{
 		amount       INTEGER NOT NULL,
 		PRIMARY KEY (tenant, challenge_id, user_id, period, goal, bucket)
 	) WITHOUT ROWID`,
+	// The same by UTC day (bucket: the day's start), so that Tally reads
+	// a week as 7 rows and the hours at its ends, not 168 rows.
+	`CREATE TABLE IF NOT EXISTS challenge_day_tallies (
+		tenant       TEXT NOT NULL,
+		challenge_id TEXT NOT NULL,
+		user_id      TEXT NOT NULL,
+		period       TEXT NOT NULL,
+		goal         TEXT NOT NULL,
+		bucket       INTEGER NOT NULL,
+		amount       INTEGER NOT NULL,
+		PRIMARY KEY (tenant, challenge_id, user_id, period, goal, bucket)
+	) WITHOUT ROWID`,
 
 	// completions_once also serves ChallengeStats (a range of one
 	// challenge); completions_challenge gives ChallengeCompletions its

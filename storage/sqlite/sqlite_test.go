@@ -611,7 +611,7 @@ func TestTalliesFromContributions(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	execAll(t, path, `DROP TABLE challenge_tallies`) // as a file from before tallies
+	execAll(t, path, `DROP TABLE challenge_tallies`, `DROP TABLE challenge_day_tallies`) // as a file from before tallies
 	h := challenges.TallyBucket(at)
 	for i := range 2 {
 		s := open(t, path)
@@ -628,6 +628,7 @@ func TestTalliesFromContributions(t *testing.T) {
 			{"u1", h, h.Add(time.Hour), 3 + int64(i)*16},
 			{"u1", h, h.Add(3 * time.Hour), 7 + int64(i)*16},
 			{"u2", h, h.Add(3 * time.Hour), 8},
+			{"u1", h.Add(-48 * time.Hour), h.Add(48 * time.Hour), 7 + int64(i)*16}, // through the day tallies
 		} {
 			got, err := s.Tally(ctx, "acme", "c1", c.user, "", "g1", c.from, c.to)
 			if err != nil || got != c.want {

@@ -33,7 +33,7 @@ type writeStmts struct {
 	insertEvent, eventByKey, markProcessed, eventExists   *sql.Stmt
 	insertChallenge, updateChallenge, challengeExists     *sql.Stmt
 	insertContribution, insertCompletion, completionByKey *sql.Stmt
-	addTally                                              *sql.Stmt
+	addTally, addDayTally                                 *sql.Stmt
 	claimCompletion, completionExists                     *sql.Stmt
 	insertEnrolment, enrolmentByKey, insertUnlock         *sql.Stmt
 	insertBadge, updateBadge, badgeExists                 *sql.Stmt
@@ -53,6 +53,7 @@ type readStmts struct {
 	getChallenge, listChallenges, listChallengesBy     *sql.Stmt
 	contributions, userCompletions                     *sql.Stmt
 	contributionsBetween, contribution, tally          *sql.Stmt
+	dayTally                                           *sql.Stmt
 	challengeCompletions, enrolment, userUnlocks       *sql.Stmt
 	challengeStats                                     *sql.Stmt
 	getBadge, listBadges, listBadgesBy                 *sql.Stmt
@@ -98,6 +99,8 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&w.updateBadge, `UPDATE badges SET name = ?, description = ?, image_url = ?, status = ?, rule = ?, spec = ?, updated_at = ?, version = ? WHERE tenant = ? AND id = ? AND version = ?`},
 		{&w.badgeExists, `SELECT 1 FROM badges WHERE tenant = ? AND id = ?`},
 		{&w.addTally, `INSERT INTO challenge_tallies (tenant, challenge_id, user_id, period, goal, bucket, amount) VALUES (?,?,?,?,?,?,?)
+			ON CONFLICT DO UPDATE SET amount = amount + excluded.amount`},
+		{&w.addDayTally, `INSERT INTO challenge_day_tallies (tenant, challenge_id, user_id, period, goal, bucket, amount) VALUES (?,?,?,?,?,?,?)
 			ON CONFLICT DO UPDATE SET amount = amount + excluded.amount`},
 		{&w.insertBadgeContribution, `INSERT INTO badge_contributions (tenant, badge_id, user_id, period, goal, event_id, amount, distinct_key, at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
 		// DO NOTHING without a target covers both unique indexes; InsertAward
@@ -164,6 +167,8 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&r.contribution, `SELECT amount, distinct_key, at FROM contributions
 			WHERE tenant = ? AND challenge_id = ? AND user_id = ? AND period = ? AND goal = ? AND event_id = ?`},
 		{&r.tally, `SELECT coalesce(sum(amount), 0) FROM challenge_tallies
+			WHERE tenant = ? AND challenge_id = ? AND user_id = ? AND period = ? AND goal = ? AND bucket >= ? AND bucket < ?`},
+		{&r.dayTally, `SELECT coalesce(sum(amount), 0) FROM challenge_day_tallies
 			WHERE tenant = ? AND challenge_id = ? AND user_id = ? AND period = ? AND goal = ? AND bucket >= ? AND bucket < ?`},
 		{&r.userCompletions, `SELECT ` + completionCols + ` FROM completions WHERE tenant = ? AND user_id = ? ORDER BY completed_at DESC, id DESC`},
 		{&r.challengeCompletions, `SELECT ` + completionCols + ` FROM completions INDEXED BY completions_challenge

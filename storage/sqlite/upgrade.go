@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/questline/questline/challenges"
 	"github.com/questline/questline/storage/internal/norm"
@@ -77,11 +78,17 @@ func upgradeV1(ctx context.Context, conn *sql.Conn) error {
 // from before; a file with no contributions has nothing to fold. It runs
 // after copyV1Contributions, which fills contributions.
 func upgradeTallies(ctx context.Context, conn *sql.Conn) error {
-	return execAll(ctx, conn, `INSERT INTO challenge_tallies (tenant, challenge_id, user_id, period, goal, bucket, amount)
-		SELECT tenant, challenge_id, user_id, period, goal, at - (at % `+tallyWidthMillis+` + `+tallyWidthMillis+`) % `+tallyWidthMillis+`, sum(amount)
-		FROM contributions WHERE NOT EXISTS (SELECT 1 FROM challenge_tallies)
-		GROUP BY 1, 2, 3, 4, 5, 6`)
+	fold := func(table, width string) string {
+		return `INSERT INTO ` + table + ` (tenant, challenge_id, user_id, period, goal, bucket, amount)
+		SELECT tenant, challenge_id, user_id, period, goal, at - (at % ` + width + ` + ` + width + `) % ` + width + `, sum(amount)
+		FROM contributions WHERE NOT EXISTS (SELECT 1 FROM ` + table + `)
+		GROUP BY 1, 2, 3, 4, 5, 6`
+	}
+	return execAll(ctx, conn, fold("challenge_tallies", tallyWidthMillis), fold("challenge_day_tallies", dayMillis))
 }
+
+// dayMillis is a UTC day in milliseconds, as SQL text.
+var dayMillis = strconv.FormatInt((24 * time.Hour).Milliseconds(), 10)
 
 // upgradeBoardTotals lists the boards of a file from before board_totals
 // as stale: their scores were never folded, and folding them needs the

@@ -403,6 +403,9 @@ func testTallies(t *testing.T, s Store) {
 	add(a, "u2", "", "g", "e6", 64, h0)                                // another user
 	add(b, "u1", "", "g", "e7", 128, h0)                               // another tenant
 	add(a, "u1", "", "g", "e8", 256, h0.Add(-time.Millisecond))        // the bucket before
+	d1 := h0.Truncate(24 * time.Hour).Add(24 * time.Hour)              // the next UTC day
+	add(a, "u1", "", "g", "e9", 512, d1.Add(26*time.Hour))             // two days on
+	add(a, "u1", "", "g", "e10", 1024, d1.Add(72*time.Hour+time.Hour)) // four days on, 01:00
 	for _, tc := range []struct {
 		name                   string
 		tn, user, period, goal string
@@ -411,7 +414,12 @@ func testTallies(t *testing.T, s Store) {
 	}{
 		{"one bucket", a, "u1", "", "g", h0, h0.Add(time.Hour), 3},
 		{"two buckets", a, "u1", "", "g", h0, h0.Add(2 * time.Hour), 7},
-		{"all", a, "u1", "", "g", h0.Add(-time.Hour), h0.Add(24 * time.Hour), 271},
+		{"one day", a, "u1", "", "g", h0.Add(-time.Hour), h0.Add(24 * time.Hour), 271},
+		{"across days", a, "u1", "", "g", h0.Add(-time.Hour), d1.Add(96 * time.Hour), 1807},
+		{"whole days", a, "u1", "", "g", d1, d1.Add(72 * time.Hour), 512},
+		{"days and hours", a, "u1", "", "g", d1.Add(2 * time.Hour), d1.Add(73*time.Hour + time.Minute), 1536},
+		{"days and hours, short of the last", a, "u1", "", "g", d1.Add(2 * time.Hour), d1.Add(73 * time.Hour), 512},
+		{"all of time", a, "u1", "", "g", time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), 1807},
 		{"to is exclusive", a, "u1", "", "g", h0, h0.Add(5 * time.Hour), 7},
 		{"by bucket start", a, "u1", "", "g", h0.Add(5 * time.Hour), h0.Add(5*time.Hour + time.Millisecond), 8},
 		{"bucket before", a, "u1", "", "g", h0.Add(-time.Hour), h0, 256},
@@ -459,7 +467,7 @@ func testTallies(t *testing.T, s Store) {
 		{"stored", "g", "e4", true, 8},
 		{"first of a repeat", "g", "e1", true, 1},
 		{"other goal", "spend", "e1", true, 16},
-		{"missing event", "g", "e9", false, 0},
+		{"missing event", "g", "e99", false, 0},
 		{"missing goal", "nope", "e1", false, 0},
 	} {
 		x, ok, err := s.Contribution(c, a, cid, "u1", "", tc.goal, tc.event)
