@@ -183,8 +183,9 @@ type Store interface {
 	// is false when there is none.
 	Contribution(ctx context.Context, tenant, challengeID, user, period, goal, eventID string) (c Contribution, ok bool, err error)
 	// Tally sums the amounts of a user's contributions to one goal and
-	// period whose TallyWidth bucket starts in [from, to). It reads one
-	// row per bucket, never the contributions.
+	// period whose TallyWidth bucket starts in [from, to). It reads the
+	// folded tallies, not the contributions (but for a server where a
+	// store cannot keep tallies exact: see the MongoDB store on FerretDB).
 	Tally(ctx context.Context, tenant, challengeID, user, period, goal string, from, to time.Time) (int64, error)
 
 	// InsertCompletion stores c unless the user already completed that

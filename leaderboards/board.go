@@ -116,7 +116,8 @@ type Store interface {
 	// Total returns a member's entry in one period of a board as AddScore
 	// folded it, equal to AggregateScores over the period's bounds
 	// [from, to), in work independent of the member's history. A board
-	// whose scores predate totals is read with AggregateScores.
+	// whose scores predate totals (or a store that cannot keep totals
+	// exact, as on FerretDB) is read with AggregateScores.
 	Total(ctx context.Context, tenant, board, period, user string, agg Aggregation, from, to time.Time) (value int64, at time.Time, ok bool, err error)
 	// AggregateScores folds a user's scores on a board with At in
 	// [from, to): Sum gives the total and the latest At; Best the highest
