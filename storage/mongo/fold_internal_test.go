@@ -84,6 +84,21 @@ func TestFolds(t *testing.T) {
 	}
 	tally(s, h, h.Add(time.Hour), 3)
 	tally(s, h, h.Add(2*time.Hour), 7)
+	// A crash between the contribution and its fold: the replay folds it,
+	// once, however often it runs.
+	crashed := contributionDoc{Tenant: "a", Challenge: "c", User: "u", Goal: "g", EventID: "e4", Amount: 8, At: h.Add(10 * time.Minute)}
+	if _, err := s.contributions.InsertOne(ctx, crashed); err != nil {
+		t.Fatal(err)
+	}
+	tally(s, h, h.Add(time.Hour), 3)
+	for range 2 {
+		inserted, err := s.AddContribution(ctx, challenges.Contribution{Tenant: "a", ChallengeID: "c", User: "u",
+			Goal: "g", EventID: "e4", Amount: 8, At: crashed.At})
+		if err != nil || inserted {
+			t.Fatalf("replay after a crash: inserted=%v, %v", inserted, err)
+		}
+		tally(s, h, h.Add(time.Hour), 11)
+	}
 
 	day := time.Date(2025, 3, 10, 0, 0, 0, 0, time.UTC)
 	for _, agg := range []leaderboards.Aggregation{leaderboards.Sum, leaderboards.Best, leaderboards.Latest} {
@@ -99,6 +114,17 @@ func TestFolds(t *testing.T) {
 				}
 			}
 		}
+		// A crash between a score and its fold: the replay folds it.
+		if _, err := s.scores.InsertOne(ctx, scoreDoc{Tenant: "a", Board: "b-" + string(agg), EventID: "crashed",
+			User: "u", Value: 20, At: day.Add(90 * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if _, err := s.AddScore(ctx, leaderboards.Score{Tenant: "a", Board: "b-" + string(agg), User: "u",
+				EventID: "crashed", Value: 20, At: day.Add(90 * time.Hour), Period: "2025-W11", Aggregation: agg}); err != nil {
+				t.Fatal(err)
+			}
+		}
 		v, at, ok, err := s.Total(ctx, "a", "b-"+string(agg), "2025-W11", "u", agg, day, day.Add(7*24*time.Hour))
 		wv, wat, wok, werr := s.AggregateScores(ctx, "a", "b-"+string(agg), "u", agg, day, day.Add(7*24*time.Hour))
 		if err != nil || werr != nil || v != wv || !at.Equal(wat) || ok != wok {
@@ -112,7 +138,7 @@ func TestFolds(t *testing.T) {
 	}
 	for range 2 {
 		r := openNamed(t, os.Getenv("MONGO_URI"), name)
-		tally(r, h, h.Add(2*time.Hour), 7)
+		tally(r, h, h.Add(2*time.Hour), 15)
 		if n, err := r.tallies.CountDocuments(ctx, talliesFolded); err != nil || n != 1 {
 			t.Errorf("marker: %d, %v", n, err)
 		}
