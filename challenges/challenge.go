@@ -119,6 +119,22 @@ func TallyBucket(t time.Time) time.Time {
 	return time.UnixMilli(ms - ((ms%w)+w)%w).UTC()
 }
 
+// DayBucket returns the start of the UTC day holding t. Stores may keep
+// tallies by day as well as by hour (a UTC day is whole hours), so that a
+// long range reads a row per day and the hours at its ends.
+func DayBucket(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
+
+// TallyDays returns the whole UTC days inside [from, to) as [d0, d1): a
+// range reads hours in [from, d0), days in [d0, d1) and hours in [d1, to).
+// ok is false when no whole day fits.
+func TallyDays(from, to time.Time) (d0, d1 time.Time, ok bool) {
+	d0, d1 = DayBucket(from), DayBucket(to)
+	if d0.Before(from) {
+		d0 = d0.Add(24 * time.Hour)
+	}
+	return d0, d1, d0.Before(d1)
+}
+
 // Completion records that a user completed a challenge; unique per
 // (tenant, challenge, user, period). Period is the rule's period key, or
 // for repeatable challenges "#n" after it (the n-th completion).

@@ -263,20 +263,30 @@ type tallyDoc struct {
 	Applied   []string  `bson:"applied"` // the events folded in
 }
 
-// fold adds d's amount to its tally bucket unless the bucket has it: the
-// filter's $ne and the $push are one atomic update (see foldDoc).
+// fold adds d's amount to its hour and day tally buckets unless they have
+// it: in each, the filter's $ne and the $push are one atomic update (see
+// foldDoc). A day bucket's applied list holds one user's events on one
+// goal in one day.
 func (s *Store) fold(ctx context.Context, d contributionDoc) error {
-	b := challenges.TallyBucket(d.At)
-	id := bson.D{{Key: "t", Value: d.Tenant}, {Key: "c", Value: d.Challenge}, {Key: "u", Value: d.User},
-		{Key: "p", Value: d.Period}, {Key: "g", Value: d.Goal}, {Key: "b", Value: b}}
-	return foldDoc(ctx, s.tallies,
-		bson.D{{Key: "_id", Value: id}, {Key: "applied", Value: bson.D{{Key: "$ne", Value: d.EventID}}}},
-		bson.D{
-			{Key: "$inc", Value: bson.D{{Key: "amount", Value: d.Amount}}},
-			{Key: "$push", Value: bson.D{{Key: "applied", Value: d.EventID}}},
-		},
-		tallyDoc{ID: id, Tenant: d.Tenant, Challenge: d.Challenge, User: d.User, Period: d.Period, Goal: d.Goal,
-			Bucket: b, Amount: d.Amount, Applied: []string{d.EventID}})
+	for _, t := range []struct {
+		col    *mdb.Collection
+		bucket time.Time
+	}{{s.tallies, challenges.TallyBucket(d.At)}, {s.dayTallies, challenges.DayBucket(d.At)}} {
+		id := bson.D{{Key: "t", Value: d.Tenant}, {Key: "c", Value: d.Challenge}, {Key: "u", Value: d.User},
+			{Key: "p", Value: d.Period}, {Key: "g", Value: d.Goal}, {Key: "b", Value: t.bucket}}
+		err := foldDoc(ctx, t.col,
+			bson.D{{Key: "_id", Value: id}, {Key: "applied", Value: bson.D{{Key: "$ne", Value: d.EventID}}}},
+			bson.D{
+				{Key: "$inc", Value: bson.D{{Key: "amount", Value: d.Amount}}},
+				{Key: "$push", Value: bson.D{{Key: "applied", Value: d.EventID}}},
+			},
+			tallyDoc{ID: id, Tenant: d.Tenant, Challenge: d.Challenge, User: d.User, Period: d.Period, Goal: d.Goal,
+				Bucket: t.bucket, Amount: d.Amount, Applied: []string{d.EventID}})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // foldDoc applies update to the document filter names (by _id) if filter
@@ -343,16 +353,37 @@ func (s *Store) Contribution(ctx context.Context, tenant, challengeID, user, per
 	return c, true, err
 }
 
-// Tally sums a goal's tally buckets starting in [from, to). Without
-// atomic updates it sums the contributions in those buckets.
+// Tally sums a goal's tally buckets starting in [from, to): the whole UTC
+// days inside from the day tallies, the hours at the ends from the hour
+// tallies. Without atomic updates it sums the contributions in those
+// buckets.
 func (s *Store) Tally(ctx context.Context, tenant, challengeID, user, period, goal string, from, to time.Time) (int64, error) {
-	col, field := s.tallies, "bucket"
 	if !s.atomicUpdates {
 		// A bucket starts in [from, to) when its contributions are in
 		// [from, to) rounded up to bucket starts.
-		col, field = s.contributions, "at"
-		from, to = nextBucket(from), nextBucket(to)
+		return s.sumAmounts(ctx, s.contributions, "at", tenant, challengeID, user, period, goal, nextBucket(from), nextBucket(to))
 	}
+	d0, d1, ok := challenges.TallyDays(from, to)
+	if !ok {
+		return s.sumAmounts(ctx, s.tallies, "bucket", tenant, challengeID, user, period, goal, from, to)
+	}
+	var total int64
+	for _, r := range []struct {
+		col      *mdb.Collection
+		from, to time.Time
+	}{{s.tallies, from, d0}, {s.dayTallies, d0, d1}, {s.tallies, d1, to}} {
+		n, err := s.sumAmounts(ctx, r.col, "bucket", tenant, challengeID, user, period, goal, r.from, r.to)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// sumAmounts sums the amount of one goal's documents in col whose field
+// is in [from, to).
+func (s *Store) sumAmounts(ctx context.Context, col *mdb.Collection, field, tenant, challengeID, user, period, goal string, from, to time.Time) (int64, error) {
 	filter := append(userPeriod(tenant, challengeID, user, period), bson.E{Key: "goal", Value: goal},
 		bson.E{Key: field, Value: bson.D{{Key: "$gte", Value: norm.Trunc(from)}, {Key: "$lt", Value: norm.Trunc(to)}}})
 	cur, err := col.Find(ctx, filter, options.Find().SetProjection(bson.D{{Key: "amount", Value: 1}}))

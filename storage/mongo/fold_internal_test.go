@@ -132,13 +132,19 @@ func TestFolds(t *testing.T) {
 		}
 	}
 
+	tally(s, h.Add(-48*time.Hour), h.Add(48*time.Hour), 15) // through the day tallies
+
 	// As a database from before tallies: no tallies, no marker.
 	if err := s.tallies.Drop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.dayTallies.Drop(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
 		r := openNamed(t, os.Getenv("MONGO_URI"), name)
 		tally(r, h, h.Add(2*time.Hour), 15)
+		tally(r, h.Add(-48*time.Hour), h.Add(48*time.Hour), 15)
 		if n, err := r.tallies.CountDocuments(ctx, talliesFolded); err != nil || n != 1 {
 			t.Errorf("marker: %d, %v", n, err)
 		}

@@ -67,6 +67,7 @@ const (
 	colChallenges    = "challenges"
 	colContributions = "contributions"
 	colTallies       = "challenge_tallies"
+	colDayTallies    = "challenge_day_tallies"
 	colCompletions   = "completions"
 	colLedger        = "ledger"
 	colBoards        = "boards"
@@ -94,7 +95,7 @@ type Store struct {
 	db     *mdb.Database
 
 	events, challenges, contributions, completions *mdb.Collection
-	tallies                                        *mdb.Collection
+	tallies, dayTallies                            *mdb.Collection
 	claims, enrolments, unlocks                    *mdb.Collection
 	badges, badgeContributions, awards             *mdb.Collection
 	ledger, boards, scores, exclusions             *mdb.Collection
@@ -136,6 +137,7 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		challenges:    db.Collection(colChallenges),
 		contributions: db.Collection(colContributions),
 		tallies:       db.Collection(colTallies),
+		dayTallies:    db.Collection(colDayTallies),
 		completions:   db.Collection(colCompletions),
 		claims:        db.Collection(colClaims),
 		enrolments:    db.Collection(colEnrolments),
@@ -235,10 +237,9 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		// The unique key also serves ChallengeStats (a range of one
 		// challenge); contributions_at gives Contributions its order.
 		{s.contributions, contributionIndexes("contributions", "challenge")},
-		// Tally sums a range of one goal's buckets.
-		{s.tallies, []index{{name: "challenge_tallies_bucket", keys: bson.D{{Key: "tenant", Value: 1},
-			{Key: "challenge", Value: 1}, {Key: "user", Value: 1}, {Key: "period", Value: 1},
-			{Key: "goal", Value: 1}, {Key: "bucket", Value: 1}}}}},
+		// Tally sums a range of one goal's buckets, by hour and by day.
+		{s.tallies, []index{tallyIndex("challenge_tallies_bucket")}},
+		{s.dayTallies, []index{tallyIndex("challenge_day_tallies_bucket")}},
 		{s.completions, []index{
 			byID("completions"),
 			{name: "completions_once", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "challenge", Value: 1},
@@ -318,6 +319,13 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// tallyIndex is the index of a tallies collection: one goal's buckets in
+// order.
+func tallyIndex(name string) index {
+	return index{name: name, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "challenge", Value: 1},
+		{Key: "user", Value: 1}, {Key: "period", Value: 1}, {Key: "goal", Value: 1}, {Key: "bucket", Value: 1}}}
 }
 
 // contributionIndexes are the indexes of a contributions collection whose

@@ -159,7 +159,7 @@ func (s *Store) AddContribution(ctx context.Context, c challenges.Contribution) 
 			return err
 		}
 		_, err = tx.exec(s.wq.addDayTally, c.Tenant, c.ChallengeID, c.User, c.Period, c.Goal,
-			dayStart(at).UnixMilli(), c.Amount)
+			challenges.DayBucket(at).UnixMilli(), c.Amount)
 		return err
 	})
 	if err != nil {
@@ -223,7 +223,7 @@ func (s *Store) Tally(ctx context.Context, tenant, challengeID, user, period, go
 		return []any{tenant, challengeID, user, period, goal, norm.Millis(from), norm.Millis(to)}
 	}
 	ranges := []tallyRange{{s.rq.tally, from, to}}
-	if d0, d1 := nextDay(from), dayStart(to); d0.Before(d1) {
+	if d0, d1, ok := challenges.TallyDays(from, to); ok {
 		ranges = []tallyRange{{s.rq.tally, from, d0}, {s.rq.dayTally, d0, d1}, {s.rq.tally, d1, to}}
 	}
 	var total int64
@@ -241,17 +241,6 @@ func (s *Store) Tally(ctx context.Context, tenant, challengeID, user, period, go
 type tallyRange struct {
 	st       *sql.Stmt
 	from, to time.Time
-}
-
-// dayStart returns the start of t's UTC day; nextDay the first UTC day
-// start at or after t. Hour buckets never straddle a UTC day.
-func dayStart(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
-
-func nextDay(t time.Time) time.Time {
-	if d := dayStart(t); !d.Before(t) {
-		return d
-	}
-	return dayStart(t).Add(24 * time.Hour)
 }
 
 // InsertCompletion stores c unless the user already completed that

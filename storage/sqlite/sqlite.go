@@ -351,28 +351,10 @@ var schema = []string{
 	// contribution's own transaction and only when it was new, so progress
 	// reads a row per hour instead of every contribution. Files from
 	// before it are folded once in upgradeTallies.
-	`CREATE TABLE IF NOT EXISTS challenge_tallies (
-		tenant       TEXT NOT NULL,
-		challenge_id TEXT NOT NULL,
-		user_id      TEXT NOT NULL,
-		period       TEXT NOT NULL,
-		goal         TEXT NOT NULL,
-		bucket       INTEGER NOT NULL,
-		amount       INTEGER NOT NULL,
-		PRIMARY KEY (tenant, challenge_id, user_id, period, goal, bucket)
-	) WITHOUT ROWID`,
+	tallyTable("challenge_tallies"),
 	// The same by UTC day (bucket: the day's start), so that Tally reads
 	// a week as 7 rows and the hours at its ends, not 168 rows.
-	`CREATE TABLE IF NOT EXISTS challenge_day_tallies (
-		tenant       TEXT NOT NULL,
-		challenge_id TEXT NOT NULL,
-		user_id      TEXT NOT NULL,
-		period       TEXT NOT NULL,
-		goal         TEXT NOT NULL,
-		bucket       INTEGER NOT NULL,
-		amount       INTEGER NOT NULL,
-		PRIMARY KEY (tenant, challenge_id, user_id, period, goal, bucket)
-	) WITHOUT ROWID`,
+	tallyTable("challenge_day_tallies"),
 
 	// completions_once also serves ChallengeStats (a range of one
 	// challenge); completions_challenge gives ChallengeCompletions its
@@ -587,6 +569,21 @@ var schema = []string{
 		PRIMARY KEY (tenant, id)
 	) WITHOUT ROWID`,
 	`CREATE UNIQUE INDEX IF NOT EXISTS api_keys_hash ON api_keys (hash)`,
+}
+
+// tallyTable creates a table of challenge tallies, one row per (tenant,
+// challenge, user, period, goal, bucket).
+func tallyTable(name string) string {
+	return `CREATE TABLE IF NOT EXISTS ` + name + ` (
+		tenant       TEXT NOT NULL,
+		challenge_id TEXT NOT NULL,
+		user_id      TEXT NOT NULL,
+		period       TEXT NOT NULL,
+		goal         TEXT NOT NULL,
+		bucket       INTEGER NOT NULL,
+		amount       INTEGER NOT NULL,
+		PRIMARY KEY (tenant, challenge_id, user_id, period, goal, bucket)
+	) WITHOUT ROWID`
 }
 
 // migrate creates or upgrades the schema (see schema).
