@@ -31,7 +31,7 @@ func (s *Service) HandleEvent(ctx context.Context, ev events.Event, _ *events.Re
 	if err != nil || len(hits) == 0 {
 		return nil, err
 	}
-	held, err := s.holdings(ctx, ev.Tenant, ev.User)
+	held, err := s.holdings(ctx, ev.Tenant, ev.User, hits...)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +54,7 @@ func (s *Service) Preview(ctx context.Context, ev events.Event, _ *events.Result
 	if err != nil || len(hits) == 0 {
 		return err == nil, err
 	}
-	held, err := s.holdings(ctx, ev.Tenant, ev.User)
+	held, err := s.holdings(ctx, ev.Tenant, ev.User, hits...)
 	if err != nil {
 		return false, err
 	}
@@ -80,7 +80,7 @@ func (s *Service) Award(ctx context.Context, tenant, user, badgeID, source, even
 	if b.Status != Published {
 		return nil, errs.New(errs.Conflict, "badge-not-published", "badge %s is %s: only published badges are awarded", badgeID, b.Status)
 	}
-	held, err := s.holdings(ctx, tenant, user)
+	held, err := s.holdings(ctx, tenant, user, hit{badge: b})
 	if err != nil {
 		return nil, err
 	}
@@ -284,17 +284,21 @@ func unlocked(tenant, user string, a Award) events.Event {
 type slot struct{ badge, tier, period string }
 
 // holdings are a user's awards, expired ones included: an award's slot is
-// taken for good.
+// taken for good. They hold only the slots of the badge periods read.
 type holdings map[slot]Award
 
-func (s *Service) holdings(ctx context.Context, tenant, user string) (holdings, error) {
-	as, err := s.store.UserAwards(ctx, tenant, user)
-	if err != nil {
-		return nil, fmt.Errorf("badges: awards of %s: %w", user, err)
-	}
-	h := make(holdings, len(as))
-	for _, a := range as {
-		h[slot{a.BadgeID, a.Tier, a.Period}] = a
+// holdings reads the user's awards in the badge periods of hits, by key:
+// an event's cost does not grow with the awards the user holds elsewhere.
+func (s *Service) holdings(ctx context.Context, tenant, user string, hits ...hit) (holdings, error) {
+	h := make(holdings)
+	for _, x := range hits {
+		as, err := s.store.HeldAwards(ctx, tenant, user, x.badge.ID, x.period, x.badge.levels())
+		if err != nil {
+			return nil, fmt.Errorf("badges: awards of %s: %w", user, err)
+		}
+		for _, a := range as {
+			h[slot{a.BadgeID, a.Tier, a.Period}] = a
+		}
 	}
 	return h, nil
 }

@@ -136,4 +136,8 @@ type Store interface {
 	CountAwards(ctx context.Context, tenant, badgeID, tier string) (int64, error)
 	// UserAwards lists a user's awards, newest first.
 	UserAwards(ctx context.Context, tenant, user string) ([]Award, error)
+	// HeldAwards returns the user's awards of the given tiers of one
+	// badge in one period, in any order: point reads by the awards' unique
+	// key, however many awards the user holds elsewhere.
+	HeldAwards(ctx context.Context, tenant, user, badgeID, period string, tiers []string) ([]Award, error)
 }

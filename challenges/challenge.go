@@ -105,6 +105,36 @@ type Contribution struct {
 	At          time.Time
 }
 
+// TallyWidth is the span of the buckets AddContribution folds amounts into:
+// UTC hours (bucket b holds At in [b, b+TallyWidth)). Progress reads the
+// buckets a window covers whole and the contributions of at most the two
+// partial buckets at its edges, so its cost is bounded by the window's
+// hours and by what one user may send in an hour, not by their history.
+const TallyWidth = time.Hour
+
+// TallyBucket returns the start of the tally bucket holding t.
+func TallyBucket(t time.Time) time.Time {
+	w := TallyWidth.Milliseconds()
+	ms := t.UnixMilli()
+	return time.UnixMilli(ms - ((ms%w)+w)%w).UTC()
+}
+
+// DayBucket returns the start of the UTC day holding t. Stores may keep
+// tallies by day as well as by hour (a UTC day is whole hours), so that a
+// long range reads a row per day and the hours at its ends.
+func DayBucket(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
+
+// TallyDays returns the whole UTC days inside [from, to) as [d0, d1): a
+// range reads hours in [from, d0), days in [d0, d1) and hours in [d1, to).
+// ok is false when no whole day fits.
+func TallyDays(from, to time.Time) (d0, d1 time.Time, ok bool) {
+	d0, d1 = DayBucket(from), DayBucket(to)
+	if d0.Before(from) {
+		d0 = d0.Add(24 * time.Hour)
+	}
+	return d0, d1, d0.Before(d1)
+}
+
 // Completion records that a user completed a challenge; unique per
 // (tenant, challenge, user, period). Period is the rule's period key, or
 // for repeatable challenges "#n" after it (the n-th completion).
@@ -156,11 +186,24 @@ type Store interface {
 	// ListChallenges pages by id (UUIDv7, so by creation); status "" is all.
 	ListChallenges(ctx context.Context, tenant string, status Status, after string, limit int) ([]Challenge, error)
 
-	// AddContribution stores c; inserted is false when it was already there.
+	// AddContribution stores c and, in the same write, adds c.Amount to
+	// the tally of its goal's TallyWidth bucket holding c.At (see Tally);
+	// inserted is false when it was already there, and the tally is then
+	// unchanged, so a replay never adds twice.
 	AddContribution(ctx context.Context, c Contribution) (inserted bool, err error)
 	// Contributions returns a user's contributions to one period of a
 	// challenge, every goal, in (At, EventID) order.
 	Contributions(ctx context.Context, tenant, challengeID, user, period string) ([]Contribution, error)
+	// ContributionsBetween is Contributions limited to At in [from, to).
+	ContributionsBetween(ctx context.Context, tenant, challengeID, user, period string, from, to time.Time) ([]Contribution, error)
+	// Contribution returns the contribution of one event to one goal; ok
+	// is false when there is none.
+	Contribution(ctx context.Context, tenant, challengeID, user, period, goal, eventID string) (c Contribution, ok bool, err error)
+	// Tally sums the amounts of a user's contributions to one goal and
+	// period whose TallyWidth bucket starts in [from, to). It reads the
+	// folded tallies, not the contributions (but for a server where a
+	// store cannot keep tallies exact: see the MongoDB store on FerretDB).
+	Tally(ctx context.Context, tenant, challengeID, user, period, goal string, from, to time.Time) (int64, error)
 
 	// InsertCompletion stores c unless the user already completed that
 	// challenge period; then it returns the existing one and inserted=false.

@@ -110,6 +110,11 @@ type Score struct {
 	EventID string
 	Value   int64
 	At      time.Time // the event's occurred_at
+	// Period and Aggregation say which total AddScore folds the score
+	// into: the member's in that period of the board, by the board's
+	// aggregation. Period "" folds nothing (and reads back as "").
+	Period      string
+	Aggregation Aggregation
 }
 
 // Exclusion takes a user off a board and keeps them off: an anti-abuse
@@ -146,8 +151,16 @@ type Store interface {
 	Tenants(ctx context.Context) ([]string, error)
 
 	// AddScore stores sc unless the board has a score for that event
-	// already; inserted reports which.
+	// already; inserted reports which. It folds a new score into the
+	// member's total for sc.Period (see Total) in the same write, and
+	// never twice for one event.
 	AddScore(ctx context.Context, sc Score) (inserted bool, err error)
+	// Total returns a member's entry in one period of a board as AddScore
+	// folded it, equal to AggregateScores over the period's bounds
+	// [from, to), in work independent of the member's history. A board
+	// whose scores predate totals (or a store that cannot keep totals
+	// exact, as on FerretDB) is read with AggregateScores.
+	Total(ctx context.Context, tenant, board, period, user string, agg Aggregation, from, to time.Time) (value int64, at time.Time, ok bool, err error)
 	// AggregateScores folds a user's scores on a board with At in
 	// [from, to): Sum gives the total and the latest At; Best the highest
 	// value and the earliest At it was reached; Latest the value with the

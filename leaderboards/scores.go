@@ -8,7 +8,7 @@ import (
 )
 
 // HandleEvent scores ev on every event board it counts for. The score row
-// is keyed by event, and the member's entry is re-derived from all rows, so
+// is keyed by event and folded into the member's total only when new, so
 // running it again for the same event (a retry, the sweeper after a crash,
 // a concurrent copy) changes nothing. An excluded user's scores are kept
 // but not ranked, as their points are on points boards: reinstating them
@@ -27,7 +27,8 @@ func (s *Service) HandleEvent(ctx context.Context, ev events.Event, _ *events.Re
 		if !ok || b.expired(p, s.Now()) {
 			continue
 		}
-		sc := Score{Tenant: ev.Tenant, Board: b.ID, User: ev.User, EventID: ev.ID, Value: v, At: ev.OccurredAt}
+		sc := Score{Tenant: ev.Tenant, Board: b.ID, User: ev.User, EventID: ev.ID, Value: v, At: ev.OccurredAt,
+			Period: p.Name, Aggregation: b.Aggregation}
 		if _, err := s.Store.AddScore(ctx, sc); err != nil {
 			return nil, fmt.Errorf("leaderboards: score event %s on %s: %w", ev.ID, b.ID, err)
 		}

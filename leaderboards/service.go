@@ -264,7 +264,7 @@ func (s *Service) derive(ctx context.Context, b Board, p Period, user string) (i
 	if from.Before(b.CreatedAt) {
 		from = b.CreatedAt
 	}
-	return s.Store.AggregateScores(ctx, b.Tenant, b.ID, user, b.Aggregation, from, to)
+	return s.Store.Total(ctx, b.Tenant, b.ID, p.Name, user, b.Aggregation, from, to)
 }
 
 // keepFor sets the expiry of a finished-to-be period once per node: the

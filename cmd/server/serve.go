@@ -43,6 +43,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, out i
 		logger.Info("leaderboards: ready", "took_ms", time.Since(start).Milliseconds())
 	}
 
+	if cfg.PprofAddr != "" {
+		stop, err := servePprof(ctx, cfg.PprofAddr, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("QL_ADDR: %w", err)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -62,6 +63,10 @@ type Config struct {
 	EventRate int // QL_EVENT_RATE
 	// WSPerUser caps one user's open WebSocket connections per node.
 	WSPerUser int // QL_WS_PER_USER
+	// PprofAddr, when set, serves net/http/pprof on this loopback
+	// address, apart from the public listener; "" (the default) serves
+	// no profiles. See PprofAddress for why only loopback.
+	PprofAddr string // QL_PPROF_ADDR
 }
 
 // Embedded reports whether the server runs on the embedded SQLite store.
@@ -111,6 +116,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	fs.StringVar(&sweep, "sweep-interval", env("QL_SWEEP_INTERVAL", "10s"), "how often unfinished events are retried (QL_SWEEP_INTERVAL)")
 	fs.StringVar(&rate, "event-rate", env("QL_EVENT_RATE", "20"), "events per second a player may send (QL_EVENT_RATE)")
 	fs.StringVar(&wsPerUser, "ws-per-user", env("QL_WS_PER_USER", "10"), "WebSocket connections one user may hold per node (QL_WS_PER_USER)")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", env("QL_PPROF_ADDR", ""), "loopback address for Go profiles, e.g. 127.0.0.1:6060; off when empty (QL_PPROF_ADDR)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -167,6 +173,9 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	if c.MongoURI != "" && c.MongoDB == "" {
 		return Config{}, errors.New("QL_MONGO_DB: must not be empty")
 	}
+	if err := PprofAddress(c.PprofAddr, c.Addr); err != nil {
+		return Config{}, fmt.Errorf("QL_PPROF_ADDR: %w", err)
+	}
 	return c, nil
 }
 
@@ -220,6 +229,29 @@ func prefixes(name, s string) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// PprofAddress checks a profiling address: empty, or host:port where
+// the host is a loopback IP or "localhost", and not the public address.
+// Profiles show the code, the heap and what every goroutine is doing, and
+// the CPU profile costs while it runs, so they are never served where
+// clients reach; there is deliberately no override. Operators profile
+// remotely through an SSH tunnel or a port-forward to the loopback port.
+func PprofAddress(addr, public string) error {
+	if addr == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("%q is not a loopback address such as 127.0.0.1:6060: profiles are never served beyond the machine", addr)
+	}
+	if addr == public {
+		return fmt.Errorf("%q is the public address QL_ADDR", addr)
+	}
+	return nil
 }
 
 func positiveInt(name, s string) (int, error) {

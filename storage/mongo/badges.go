@@ -257,3 +257,18 @@ func (s *Store) UserAwards(ctx context.Context, tenant, user string) ([]badges.A
 	}
 	return out, nil
 }
+
+// HeldAwards returns the user's awards of the given tiers of one badge
+// period, found through awards_once.
+func (s *Store) HeldAwards(ctx context.Context, tenant, user, badgeID, period string, tiers []string) ([]badges.Award, error) {
+	if len(tiers) == 0 {
+		return nil, nil // $in needs an array
+	}
+	out, err := findAll(ctx, s.awards, bson.D{{Key: "tenant", Value: tenant}, {Key: "badge", Value: badgeID},
+		{Key: "tier", Value: bson.D{{Key: "$in", Value: tiers}}}, {Key: "user", Value: user}, {Key: "period", Value: period}},
+		options.Find(), awardDoc.award)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: held awards: %w", err)
+	}
+	return out, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -204,22 +205,127 @@ func (d scoreDoc) score() leaderboards.Score {
 
 // AddScore stores sc unless the board has a score for sc.EventID already;
 // the unique (tenant, board, event_id) index decides. A zero At becomes
-// now.
+// now. It then folds the stored score into its member's total for
+// sc.Period, on a repeat too: the two writes are not one transaction, and
+// a crash between them leaves the fold to the replay. Each fold is
+// idempotent on its own (see foldTotal), so it never counts twice.
 func (s *Store) AddScore(ctx context.Context, sc leaderboards.Score) (bool, error) {
 	if sc.Board == "" || sc.EventID == "" {
 		return false, errors.New("mongo: add score: empty board or event id")
 	}
-	_, err := s.scores.InsertOne(ctx, scoreDoc{
+	if sc.Period != "" && !slices.Contains([]leaderboards.Aggregation{leaderboards.Sum, leaderboards.Best, leaderboards.Latest}, sc.Aggregation) {
+		return false, fmt.Errorf("mongo: add score: unknown aggregation %q", sc.Aggregation)
+	}
+	d := scoreDoc{
 		Tenant: sc.Tenant, Board: sc.Board, EventID: sc.EventID, User: sc.User,
 		Value: sc.Value, At: norm.NowIfZero(sc.At),
-	})
-	if mdb.IsDuplicateKeyError(err) {
-		return false, nil
 	}
+	inserted, err := insertIgnore(ctx, s.scores, d)
 	if err != nil {
 		return false, fmt.Errorf("mongo: add score: %w", err)
 	}
-	return true, nil
+	if sc.Period == "" || !s.atomicUpdates {
+		return inserted, nil
+	}
+	if !inserted {
+		key := bson.D{{Key: "tenant", Value: d.Tenant}, {Key: "board", Value: d.Board}, {Key: "event_id", Value: d.EventID}}
+		if err := s.scores.FindOne(ctx, key).Decode(&d); err != nil {
+			return false, fmt.Errorf("mongo: add score: %w", err)
+		}
+	}
+	if err := s.foldTotal(ctx, d, sc.Period, sc.Aggregation); err != nil {
+		return false, fmt.Errorf("mongo: add score: %w", err)
+	}
+	return inserted, nil
+}
+
+// totalDoc is a member's folded entry in a board period. Best and Latest
+// keep one document, replaced only by a better score, which is idempotent
+// as it stands. Sum adds, so it keeps the events it added in Applied and
+// adds only an event not there, in the same atomic update; to bound that
+// list it keeps one document per UTC day of the scores (Day), and Total
+// adds the days up: the list holds one member's events of one day, and a
+// read touches one document per day the member scored in the period.
+type totalDoc struct {
+	ID      bson.D    `bson:"_id"`
+	Tenant  string    `bson:"tenant"`
+	Board   string    `bson:"board"`
+	Period  string    `bson:"period"`
+	User    string    `bson:"user"`
+	Day     time.Time `bson:"day"`
+	Value   int64     `bson:"value"`
+	At      time.Time `bson:"at"`
+	Applied []string  `bson:"applied,omitempty"`
+}
+
+// foldTotal folds the stored score d into its member's total (see
+// foldDoc): the filter matches only a total the score changes.
+func (s *Store) foldTotal(ctx context.Context, d scoreDoc, period string, agg leaderboards.Aggregation) error {
+	at := norm.Trunc(d.At)
+	var day time.Time
+	if agg == leaderboards.Sum {
+		day = at.Truncate(24 * time.Hour)
+	}
+	id := bson.D{{Key: "t", Value: d.Tenant}, {Key: "b", Value: d.Board}, {Key: "p", Value: period},
+		{Key: "u", Value: d.User}, {Key: "d", Value: day}}
+	first := totalDoc{ID: id, Tenant: d.Tenant, Board: d.Board, Period: period, User: d.User, Day: day, Value: d.Value, At: at}
+	update := bson.D{{Key: "$set", Value: bson.D{{Key: "value", Value: d.Value}, {Key: "at", Value: at}}}}
+	var better bson.A
+	switch agg {
+	case leaderboards.Sum:
+		better = bson.A{bson.D{{Key: "applied", Value: bson.D{{Key: "$ne", Value: d.EventID}}}}}
+		update = bson.D{
+			{Key: "$inc", Value: bson.D{{Key: "value", Value: d.Value}}},
+			{Key: "$max", Value: bson.D{{Key: "at", Value: at}}},
+			{Key: "$push", Value: bson.D{{Key: "applied", Value: d.EventID}}},
+		}
+		first.Applied = []string{d.EventID}
+	case leaderboards.Best:
+		better = bson.A{bson.D{{Key: "value", Value: bson.D{{Key: "$lt", Value: d.Value}}}},
+			bson.D{{Key: "value", Value: d.Value}, {Key: "at", Value: bson.D{{Key: "$gt", Value: at}}}}}
+	case leaderboards.Latest:
+		better = bson.A{bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: at}}}},
+			bson.D{{Key: "at", Value: at}, {Key: "value", Value: bson.D{{Key: "$lt", Value: d.Value}}}}}
+	default:
+		return fmt.Errorf("fold total: unknown aggregation %q", agg)
+	}
+	return foldDoc(ctx, s.totals, bson.D{{Key: "_id", Value: id}, {Key: "$or", Value: better}}, update, first)
+}
+
+// Total returns a member's folded entry in one board period; a stale
+// board (see upgradeBoardTotals), or any board without atomic updates, is
+// read with AggregateScores.
+func (s *Store) Total(ctx context.Context, tenant, board, period, user string, agg leaderboards.Aggregation, from, to time.Time) (int64, time.Time, bool, error) {
+	if !s.atomicUpdates || s.staleBoards[[2]string{tenant, board}] {
+		return s.AggregateScores(ctx, tenant, board, user, agg, from, to)
+	}
+	cur, err := s.totals.Find(ctx, bson.D{{Key: "tenant", Value: tenant}, {Key: "board", Value: board},
+		{Key: "period", Value: period}, {Key: "user", Value: user}},
+		options.Find().SetProjection(bson.D{{Key: "value", Value: 1}, {Key: "at", Value: 1}}))
+	if err != nil {
+		return 0, time.Time{}, false, fmt.Errorf("mongo: board total: %w", err)
+	}
+	defer cur.Close(context.Background())
+	var (
+		v  int64
+		at time.Time
+		ok bool
+	)
+	for cur.Next(ctx) {
+		var d totalDoc
+		if err := cur.Decode(&d); err != nil {
+			return 0, time.Time{}, false, fmt.Errorf("mongo: board total: %w", err)
+		}
+		// Only Sum has several documents: add them, keep the latest At.
+		v, ok = v+d.Value, true
+		if d.At.After(at) {
+			at = d.At
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return 0, time.Time{}, false, fmt.Errorf("mongo: board total: %w", err)
+	}
+	return v, norm.Trunc(at), ok, nil
 }
 
 // AggregateScores folds a user's scores on a board with At in [from, to),

@@ -199,28 +199,212 @@ func (d contributionDoc) contribution() (challenges.Contribution, error) {
 
 // AddContribution stores c once; inserted is false for a repeat of the same
 // (tenant, challenge, user, period, goal, event). A zero At becomes now.
+//
+// Without multi-document transactions the contribution and its tally are
+// two writes, and a crash may fall between them. So the tally write is
+// idempotent on its own and runs on every call, a repeat included: it adds
+// the amount only if the bucket's applied list lacks the event, and
+// appends the event in the same atomic update (see fold and foldDoc). A
+// replay thus finishes what a crash left and never adds twice. The list is
+// never trimmed, which is what makes the guard exact. It is bounded by
+// what one user sends towards one goal in one TallyWidth bucket, not by
+// their history.
 func (s *Store) AddContribution(ctx context.Context, c challenges.Contribution) (bool, error) {
-	inserted, err := insertIgnore(ctx, s.contributions, contributionDoc{
+	d := contributionDoc{
 		Tenant: c.Tenant, Challenge: c.ChallengeID, User: c.User, Period: c.Period,
 		Goal: c.Goal, EventID: c.EventID, Amount: c.Amount, Key: c.Key, At: norm.NowIfZero(c.At),
-	})
+	}
+	inserted, err := insertIgnore(ctx, s.contributions, d)
 	if err != nil {
+		return false, fmt.Errorf("mongo: add contribution: %w", err)
+	}
+	if !s.atomicUpdates {
+		return inserted, nil
+	}
+	if !inserted {
+		// Fold what is stored: a repeat may carry another amount or time.
+		if err := s.contributions.FindOne(ctx, contributionKey(d)).Decode(&d); err != nil {
+			return false, fmt.Errorf("mongo: add contribution: %w", err)
+		}
+	}
+	if err := s.fold(ctx, d); err != nil {
 		return false, fmt.Errorf("mongo: add contribution: %w", err)
 	}
 	return inserted, nil
 }
 
+func contributionKey(d contributionDoc) bson.D {
+	return bson.D{{Key: "tenant", Value: d.Tenant}, {Key: "challenge", Value: d.Challenge},
+		{Key: "user", Value: d.User}, {Key: "period", Value: d.Period},
+		{Key: "goal", Value: d.Goal}, {Key: "event_id", Value: d.EventID}}
+}
+
+// nextBucket returns the first tally bucket start at or after t.
+func nextBucket(t time.Time) time.Time {
+	b := challenges.TallyBucket(t)
+	if b.Before(t) {
+		b = b.Add(challenges.TallyWidth)
+	}
+	return b
+}
+
+// tallyDoc is one goal's bucket of folded amounts. Its _id is the
+// bucket's key as a document; the same fields stand beside it for the
+// index Tally ranges over.
+type tallyDoc struct {
+	ID        bson.D    `bson:"_id"`
+	Tenant    string    `bson:"tenant"`
+	Challenge string    `bson:"challenge"`
+	User      string    `bson:"user"`
+	Period    string    `bson:"period"`
+	Goal      string    `bson:"goal"`
+	Bucket    time.Time `bson:"bucket"`
+	Amount    int64     `bson:"amount"`
+	Applied   []string  `bson:"applied"` // the events folded in
+}
+
+// fold adds d's amount to its hour and day tally buckets unless they have
+// it: in each, the filter's $ne and the $push are one atomic update (see
+// foldDoc). A day bucket's applied list holds one user's events on one
+// goal in one day.
+func (s *Store) fold(ctx context.Context, d contributionDoc) error {
+	for _, t := range []struct {
+		col    *mdb.Collection
+		bucket time.Time
+	}{{s.tallies, challenges.TallyBucket(d.At)}, {s.dayTallies, challenges.DayBucket(d.At)}} {
+		id := bson.D{{Key: "t", Value: d.Tenant}, {Key: "c", Value: d.Challenge}, {Key: "u", Value: d.User},
+			{Key: "p", Value: d.Period}, {Key: "g", Value: d.Goal}, {Key: "b", Value: t.bucket}}
+		err := foldDoc(ctx, t.col,
+			bson.D{{Key: "_id", Value: id}, {Key: "applied", Value: bson.D{{Key: "$ne", Value: d.EventID}}}},
+			bson.D{
+				{Key: "$inc", Value: bson.D{{Key: "amount", Value: d.Amount}}},
+				{Key: "$push", Value: bson.D{{Key: "applied", Value: d.EventID}}},
+			},
+			tallyDoc{ID: id, Tenant: d.Tenant, Challenge: d.Challenge, User: d.User, Period: d.Period, Goal: d.Goal,
+				Bucket: t.bucket, Amount: d.Amount, Applied: []string{d.EventID}})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// foldDoc applies update to the document filter names (by _id) if filter
+// matches it, or creates the document as first, which must be the result
+// of the update on nothing. It is not an upsert, because an upsert that
+// finds the document but not the filter's condition fails with a
+// duplicate key that could also mean a lost race. An insert under the
+// _id decides the race instead. Once the document exists, matching
+// nothing means it holds this fold already (a guarded Sum), or that the
+// fold would not change it (Best, Latest).
+func foldDoc(ctx context.Context, col *mdb.Collection, filter, update bson.D, first any) error {
+	r, err := col.UpdateOne(ctx, filter, update)
+	if err != nil || r.MatchedCount > 0 {
+		return err
+	}
+	inserted, err := insertIgnore(ctx, col, first)
+	if err != nil || inserted {
+		return err
+	}
+	_, err = col.UpdateOne(ctx, filter, update)
+	return err
+}
+
 // Contributions returns a user's contributions to one period of a
 // challenge, every goal, in (At, EventID, Goal) order.
 func (s *Store) Contributions(ctx context.Context, tenant, challengeID, user, period string) ([]challenges.Contribution, error) {
-	out, err := findAll(ctx, s.contributions,
-		bson.D{{Key: "tenant", Value: tenant}, {Key: "challenge", Value: challengeID},
-			{Key: "user", Value: user}, {Key: "period", Value: period}},
+	out, err := findAll(ctx, s.contributions, userPeriod(tenant, challengeID, user, period),
 		options.Find().SetSort(contributionOrder), contributionDoc.contribution)
 	if err != nil {
 		return nil, fmt.Errorf("mongo: contributions: %w", err)
 	}
 	return out, nil
+}
+
+func userPeriod(tenant, challengeID, user, period string) bson.D {
+	return bson.D{{Key: "tenant", Value: tenant}, {Key: "challenge", Value: challengeID},
+		{Key: "user", Value: user}, {Key: "period", Value: period}}
+}
+
+// ContributionsBetween is Contributions limited to At in [from, to).
+func (s *Store) ContributionsBetween(ctx context.Context, tenant, challengeID, user, period string, from, to time.Time) ([]challenges.Contribution, error) {
+	filter := append(userPeriod(tenant, challengeID, user, period),
+		bson.E{Key: "at", Value: bson.D{{Key: "$gte", Value: norm.Trunc(from)}, {Key: "$lt", Value: norm.Trunc(to)}}})
+	out, err := findAll(ctx, s.contributions, filter,
+		options.Find().SetSort(contributionOrder), contributionDoc.contribution)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: contributions between: %w", err)
+	}
+	return out, nil
+}
+
+// Contribution returns the contribution of one event to one goal.
+func (s *Store) Contribution(ctx context.Context, tenant, challengeID, user, period, goal, eventID string) (challenges.Contribution, bool, error) {
+	var d contributionDoc
+	err := s.contributions.FindOne(ctx, contributionKey(contributionDoc{Tenant: tenant, Challenge: challengeID,
+		User: user, Period: period, Goal: goal, EventID: eventID})).Decode(&d)
+	if errors.Is(err, mdb.ErrNoDocuments) {
+		return challenges.Contribution{}, false, nil
+	}
+	if err != nil {
+		return challenges.Contribution{}, false, fmt.Errorf("mongo: contribution: %w", err)
+	}
+	c, err := d.contribution()
+	return c, true, err
+}
+
+// Tally sums a goal's tally buckets starting in [from, to): the whole UTC
+// days inside from the day tallies, the hours at the ends from the hour
+// tallies. Without atomic updates it sums the contributions in those
+// buckets.
+func (s *Store) Tally(ctx context.Context, tenant, challengeID, user, period, goal string, from, to time.Time) (int64, error) {
+	if !s.atomicUpdates {
+		// A bucket starts in [from, to) when its contributions are in
+		// [from, to) rounded up to bucket starts.
+		return s.sumAmounts(ctx, s.contributions, "at", tenant, challengeID, user, period, goal, nextBucket(from), nextBucket(to))
+	}
+	d0, d1, ok := challenges.TallyDays(from, to)
+	if !ok {
+		return s.sumAmounts(ctx, s.tallies, "bucket", tenant, challengeID, user, period, goal, from, to)
+	}
+	var total int64
+	for _, r := range []struct {
+		col      *mdb.Collection
+		from, to time.Time
+	}{{s.tallies, from, d0}, {s.dayTallies, d0, d1}, {s.tallies, d1, to}} {
+		n, err := s.sumAmounts(ctx, r.col, "bucket", tenant, challengeID, user, period, goal, r.from, r.to)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// sumAmounts sums the amount of one goal's documents in col whose field
+// is in [from, to).
+func (s *Store) sumAmounts(ctx context.Context, col *mdb.Collection, field, tenant, challengeID, user, period, goal string, from, to time.Time) (int64, error) {
+	filter := append(userPeriod(tenant, challengeID, user, period), bson.E{Key: "goal", Value: goal},
+		bson.E{Key: field, Value: bson.D{{Key: "$gte", Value: norm.Trunc(from)}, {Key: "$lt", Value: norm.Trunc(to)}}})
+	cur, err := col.Find(ctx, filter, options.Find().SetProjection(bson.D{{Key: "amount", Value: 1}}))
+	if err != nil {
+		return 0, fmt.Errorf("mongo: tally: %w", err)
+	}
+	defer cur.Close(context.Background())
+	var n int64
+	for cur.Next(ctx) {
+		var d struct {
+			Amount int64 `bson:"amount"`
+		}
+		if err := cur.Decode(&d); err != nil {
+			return 0, fmt.Errorf("mongo: tally: %w", err)
+		}
+		n += d.Amount
+	}
+	if err := cur.Err(); err != nil {
+		return 0, fmt.Errorf("mongo: tally: %w", err)
+	}
+	return n, nil
 }
 
 // contributionOrder is the order of Contributions and BadgeContributions.

@@ -66,10 +66,13 @@ const (
 	colEvents        = "events"
 	colChallenges    = "challenges"
 	colContributions = "contributions"
+	colTallies       = "challenge_tallies"
+	colDayTallies    = "challenge_day_tallies"
 	colCompletions   = "completions"
 	colLedger        = "ledger"
 	colBoards        = "boards"
 	colScores        = "board_scores"
+	colTotals        = "board_totals"
 	colExclusions    = "board_exclusions"
 	colFeed          = "board_feed"
 	colFeedClaims    = "board_feed_claims"
@@ -94,11 +97,21 @@ type Store struct {
 	db     *mdb.Database
 
 	events, challenges, contributions, completions *mdb.Collection
+	tallies, dayTallies                            *mdb.Collection
 	claims, enrolments, unlocks                    *mdb.Collection
 	badges, badgeContributions, awards             *mdb.Collection
 	ledger, boards, scores, exclusions             *mdb.Collection
 	feed, feedClaims                               *mdb.Collection
-	apiKeys, audit, profiles, attributes           *mdb.Collection
+	totals                                         *mdb.Collection
+	// atomicUpdates is false on FerretDB, whose conditional updates are
+	// not atomic (see the package doc): there, challenge tallies and board
+	// totals are not kept, and Tally and Total fold the contributions and
+	// scores instead, exact at the cost the folds save on MongoDB.
+	atomicUpdates bool
+	// staleBoards are the boards whose scores predate totals (see
+	// upgradeBoardTotals), by tenant and id; read-only after Open.
+	staleBoards                          map[[2]string]bool
+	apiKeys, audit, profiles, attributes *mdb.Collection
 }
 
 // Open connects to uri, checks that a primary answers (failing after
@@ -126,6 +139,8 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		events:        db.Collection(colEvents),
 		challenges:    db.Collection(colChallenges),
 		contributions: db.Collection(colContributions),
+		tallies:       db.Collection(colTallies),
+		dayTallies:    db.Collection(colDayTallies),
 		completions:   db.Collection(colCompletions),
 		claims:        db.Collection(colClaims),
 		enrolments:    db.Collection(colEnrolments),
@@ -135,6 +150,7 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		ledger:        db.Collection(colLedger),
 		boards:        db.Collection(colBoards),
 		scores:        db.Collection(colScores),
+		totals:        db.Collection(colTotals),
 		exclusions:    db.Collection(colExclusions),
 		feed:          db.Collection(colFeed),
 		feedClaims:    db.Collection(colFeedClaims),
@@ -145,11 +161,23 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 
 		badgeContributions: db.Collection(colBadgeContribs),
 	}
+	if s.atomicUpdates, err = atomicUpdates(ctx, db); err != nil {
+		client.Disconnect(context.Background())
+		return nil, err
+	}
 	if err := s.upgradeV1(ctx); err != nil {
 		client.Disconnect(context.Background())
 		return nil, err
 	}
 	if err := s.ensureIndexes(ctx); err != nil {
+		client.Disconnect(context.Background())
+		return nil, err
+	}
+	if err := s.upgradeTallies(ctx); err != nil {
+		client.Disconnect(context.Background())
+		return nil, err
+	}
+	if err := s.upgradeBoardTotals(ctx); err != nil {
 		client.Disconnect(context.Background())
 		return nil, err
 	}
@@ -222,6 +250,9 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		// The unique key also serves ChallengeStats (a range of one
 		// challenge); contributions_at gives Contributions its order.
 		{s.contributions, contributionIndexes("contributions", "challenge")},
+		// Tally sums a range of one goal's buckets, by hour and by day.
+		{s.tallies, []index{tallyIndex("challenge_tallies_bucket")}},
+		{s.dayTallies, []index{tallyIndex("challenge_day_tallies_bucket")}},
 		{s.completions, []index{
 			byID("completions"),
 			{name: "completions_once", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "challenge", Value: 1},
@@ -275,6 +306,9 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 			{name: "board_scores_user", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "board", Value: 1},
 				{Key: "user", Value: 1}, {Key: "at", Value: 1}, {Key: "value", Value: 1}}},
 		}},
+		// Total reads one member's documents of a board period.
+		{s.totals, []index{{name: "board_totals_member", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "board", Value: 1},
+			{Key: "period", Value: 1}, {Key: "user", Value: 1}, {Key: "day", Value: 1}}}}},
 		{s.exclusions, []index{
 			{name: "board_exclusions_user", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "board", Value: 1}, {Key: "user", Value: 1}}},
 		}},
@@ -307,6 +341,13 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// tallyIndex is the index of a tallies collection: one goal's buckets in
+// order.
+func tallyIndex(name string) index {
+	return index{name: name, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "challenge", Value: 1},
+		{Key: "user", Value: 1}, {Key: "period", Value: 1}, {Key: "goal", Value: 1}, {Key: "bucket", Value: 1}}}
 }
 
 // contributionIndexes are the indexes of a contributions collection whose
@@ -349,6 +390,18 @@ func createIndex(ctx context.Context, col *mdb.Collection, ix index) error {
 		return fmt.Errorf("mongo: create index %s on %s: %w", ix.name, col.Name(), err)
 	}
 	return nil
+}
+
+// atomicUpdates reports whether the server applies a conditional update
+// atomically, as MongoDB does; FerretDB, which names itself in buildInfo,
+// does not.
+func atomicUpdates(ctx context.Context, db *mdb.Database) (bool, error) {
+	var info bson.M
+	if err := db.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {
+		return false, fmt.Errorf("mongo: open: buildInfo: %w", err)
+	}
+	_, ferret := info["ferretdbVersion"]
+	return !ferret, nil
 }
 
 // codeUnsupported is the server error code for an unsupported feature.

@@ -131,15 +131,18 @@ func (s *Store) UserMemberships(ctx context.Context, tenant, user string) ([]cha
 	return out, nil
 }
 
-// EraseChallengeUser deletes the user's contributions and unlocks and
+// EraseChallengeUser deletes the user's contributions, their tallies and
+// unlocks and
 // moves their completions and enrolments to pseudonym.
 func (s *Store) EraseChallengeUser(ctx context.Context, tenant, user, pseudonym string) error {
 	owned, err := s.ofOwners(ctx, s.challenges, "challenge", tenant, user)
 	if err != nil {
 		return fmt.Errorf("mongo: erase challenges: %w", err)
 	}
-	if _, err := s.contributions.DeleteMany(ctx, owned); err != nil {
-		return fmt.Errorf("mongo: erase contributions: %w", err)
+	for _, col := range []*mdb.Collection{s.contributions, s.tallies, s.dayTallies} {
+		if _, err := col.DeleteMany(ctx, owned); err != nil {
+			return fmt.Errorf("mongo: erase %s: %w", col.Name(), err)
+		}
 	}
 	if _, err := s.unlocks.DeleteMany(ctx, userKey(tenant, user)); err != nil {
 		return fmt.Errorf("mongo: erase unlocks: %w", err)
@@ -196,14 +199,17 @@ func (s *Store) UserScores(ctx context.Context, tenant, user string) ([]leaderbo
 	return out, nil
 }
 
-// EraseBoardUser deletes the user's event-board scores and exclusions.
+// EraseBoardUser deletes the user's event-board scores, their totals and
+// exclusions.
 func (s *Store) EraseBoardUser(ctx context.Context, tenant, user string) error {
 	owned, err := s.ofOwners(ctx, s.boards, "board", tenant, user)
 	if err != nil {
 		return fmt.Errorf("mongo: erase boards: %w", err)
 	}
-	if _, err := s.scores.DeleteMany(ctx, owned); err != nil {
-		return fmt.Errorf("mongo: erase board scores: %w", err)
+	for _, col := range []*mdb.Collection{s.scores, s.totals} {
+		if _, err := col.DeleteMany(ctx, owned); err != nil {
+			return fmt.Errorf("mongo: erase %s: %w", col.Name(), err)
+		}
 	}
 	if _, err := s.exclusions.DeleteMany(ctx, owned); err != nil {
 		return fmt.Errorf("mongo: erase exclusions: %w", err)

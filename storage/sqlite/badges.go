@@ -190,6 +190,23 @@ func (s *Store) UserAwards(ctx context.Context, tenant, user string) ([]badges.A
 	return out, nil
 }
 
+// HeldAwards returns the user's awards of the given tiers of one badge
+// period: one lookup by awards_once per tier.
+func (s *Store) HeldAwards(ctx context.Context, tenant, user, badgeID, period string, tiers []string) ([]badges.Award, error) {
+	var out []badges.Award
+	for _, tier := range tiers {
+		a, err := scanAward(s.rq.heldAward.QueryRowContext(ctx, tenant, badgeID, tier, user, period))
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: held awards: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
 func scanAward(sc scanner) (badges.Award, error) {
 	var (
 		a       badges.Award

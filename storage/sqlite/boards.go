@@ -187,27 +187,73 @@ func scanBoard(sc scanner) (leaderboards.Board, error) {
 	return norm.Board(b), nil
 }
 
-// AddScore stores sc unless the board has a score for sc.EventID already.
-// A zero At becomes now.
+// AddScore stores sc unless the board has a score for sc.EventID already,
+// and folds a new score into its member's total for sc.Period in the same
+// transaction. A zero At becomes now.
 func (s *Store) AddScore(ctx context.Context, sc leaderboards.Score) (bool, error) {
 	if sc.Board == "" || sc.EventID == "" {
 		return false, errors.New("sqlite: add score: empty board or event id")
 	}
 	sc.At = norm.NowIfZero(sc.At)
+	fold, err := s.foldScore(sc)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: add score: %w", err)
+	}
 	var inserted bool
-	err := s.w.do(ctx, func(tx *wtx) error {
+	err = s.w.do(ctx, func(tx *wtx) error {
 		r, err := tx.exec(s.wq.insertScore, sc.Tenant, sc.Board, sc.EventID, sc.User, sc.Value, norm.Millis(sc.At))
 		if err != nil {
 			return err
 		}
 		n, err := r.RowsAffected()
-		inserted = n == 1
+		if inserted = n == 1; err != nil || !inserted || fold == nil {
+			return err
+		}
+		_, err = tx.exec(fold, sc.Tenant, sc.Board, sc.Period, sc.User, sc.Value, norm.Millis(sc.At))
 		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("sqlite: add score: %w", err)
 	}
 	return inserted, nil
+}
+
+// foldScore returns the statement folding sc into its total, nil when sc
+// names no period.
+func (s *Store) foldScore(sc leaderboards.Score) (*sql.Stmt, error) {
+	if sc.Period == "" {
+		return nil, nil
+	}
+	switch sc.Aggregation {
+	case leaderboards.Sum:
+		return s.wq.foldSum, nil
+	case leaderboards.Best:
+		return s.wq.foldBest, nil
+	case leaderboards.Latest:
+		return s.wq.foldLatest, nil
+	}
+	return nil, fmt.Errorf("unknown aggregation %q", sc.Aggregation)
+}
+
+// Total returns a member's folded entry in one board period; a stale
+// board (see upgradeBoardTotals) is read with AggregateScores.
+func (s *Store) Total(ctx context.Context, tenant, board, period, user string, agg leaderboards.Aggregation, from, to time.Time) (int64, time.Time, bool, error) {
+	var stale int
+	if err := s.rq.staleBoard.QueryRowContext(ctx, tenant, board).Scan(&stale); err != nil {
+		return 0, time.Time{}, false, fmt.Errorf("sqlite: board total: %w", err)
+	}
+	if stale > 0 {
+		return s.AggregateScores(ctx, tenant, board, user, agg, from, to)
+	}
+	var value, at int64
+	err := s.rq.total.QueryRowContext(ctx, tenant, board, period, user).Scan(&value, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, time.Time{}, false, nil
+	}
+	if err != nil {
+		return 0, time.Time{}, false, fmt.Errorf("sqlite: board total: %w", err)
+	}
+	return value, norm.Time(at), true, nil
 }
 
 // AggregateScores folds a user's scores on a board with At in [from, to),

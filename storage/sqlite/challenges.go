@@ -138,10 +138,30 @@ func scanChallenge(sc scanner) (challenges.Challenge, error) {
 }
 
 // AddContribution stores c once; inserted is false for a repeat of the same
-// (tenant, challenge, user, period, goal, event). A zero At becomes now.
+// (tenant, challenge, user, period, goal, event). A new contribution's
+// amount is added to its tally bucket in the same transaction, so the
+// tallies always equal the sum of the contributions. A zero At becomes now.
 func (s *Store) AddContribution(ctx context.Context, c challenges.Contribution) (bool, error) {
-	inserted, err := s.insertIgnore(ctx, s.wq.insertContribution, c.Tenant, c.ChallengeID, c.User, c.Period,
-		c.Goal, c.EventID, c.Amount, c.Key, norm.Millis(norm.NowIfZero(c.At)))
+	at := norm.NowIfZero(c.At)
+	var inserted bool
+	err := s.w.do(ctx, func(tx *wtx) error {
+		r, err := tx.exec(s.wq.insertContribution, c.Tenant, c.ChallengeID, c.User, c.Period,
+			c.Goal, c.EventID, c.Amount, c.Key, norm.Millis(at))
+		if err != nil {
+			return err
+		}
+		n, err := r.RowsAffected()
+		if inserted = n == 1; err != nil || !inserted {
+			return err
+		}
+		if _, err = tx.exec(s.wq.addTally, c.Tenant, c.ChallengeID, c.User, c.Period, c.Goal,
+			challenges.TallyBucket(at).UnixMilli(), c.Amount); err != nil {
+			return err
+		}
+		_, err = tx.exec(s.wq.addDayTally, c.Tenant, c.ChallengeID, c.User, c.Period, c.Goal,
+			challenges.DayBucket(at).UnixMilli(), c.Amount)
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("sqlite: add contribution: %w", err)
 	}
@@ -151,17 +171,76 @@ func (s *Store) AddContribution(ctx context.Context, c challenges.Contribution) 
 // Contributions returns a user's contributions to one period of a
 // challenge, every goal, in (At, EventID, Goal) order.
 func (s *Store) Contributions(ctx context.Context, tenant, challengeID, user, period string) ([]challenges.Contribution, error) {
-	out, err := queryAll(ctx, s.rq.contributions, func(sc scanner) (challenges.Contribution, error) {
+	out, err := queryAll(ctx, s.rq.contributions, scanContribution(tenant, challengeID, user, period),
+		tenant, challengeID, user, period)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: contributions: %w", err)
+	}
+	return out, nil
+}
+
+// ContributionsBetween is Contributions limited to At in [from, to),
+// compared at millisecond precision.
+func (s *Store) ContributionsBetween(ctx context.Context, tenant, challengeID, user, period string, from, to time.Time) ([]challenges.Contribution, error) {
+	out, err := queryAll(ctx, s.rq.contributionsBetween, scanContribution(tenant, challengeID, user, period),
+		tenant, challengeID, user, period, norm.Millis(from), norm.Millis(to))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: contributions between: %w", err)
+	}
+	return out, nil
+}
+
+func scanContribution(tenant, challengeID, user, period string) func(scanner) (challenges.Contribution, error) {
+	return func(sc scanner) (challenges.Contribution, error) {
 		c := challenges.Contribution{Tenant: tenant, ChallengeID: challengeID, User: user, Period: period}
 		var at int64
 		err := sc.Scan(&c.Goal, &c.EventID, &c.Amount, &c.Key, &at)
 		c.At = norm.Time(at)
 		return c, err
-	}, tenant, challengeID, user, period)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: contributions: %w", err)
 	}
-	return out, nil
+}
+
+// Contribution returns the contribution of one event to one goal.
+func (s *Store) Contribution(ctx context.Context, tenant, challengeID, user, period, goal, eventID string) (challenges.Contribution, bool, error) {
+	c := challenges.Contribution{Tenant: tenant, ChallengeID: challengeID, User: user, Period: period, Goal: goal, EventID: eventID}
+	var at int64
+	err := s.rq.contribution.QueryRowContext(ctx, tenant, challengeID, user, period, goal, eventID).Scan(&c.Amount, &c.Key, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return challenges.Contribution{}, false, nil
+	}
+	if err != nil {
+		return challenges.Contribution{}, false, fmt.Errorf("sqlite: contribution: %w", err)
+	}
+	c.At = norm.Time(at)
+	return c, true, nil
+}
+
+// Tally sums a goal's tally buckets starting in [from, to): the whole
+// UTC days inside from the day tallies, the hours before and after them
+// from the hour tallies.
+func (s *Store) Tally(ctx context.Context, tenant, challengeID, user, period, goal string, from, to time.Time) (int64, error) {
+	args := func(from, to time.Time) []any {
+		return []any{tenant, challengeID, user, period, goal, norm.Millis(from), norm.Millis(to)}
+	}
+	ranges := []tallyRange{{s.rq.tally, from, to}}
+	if d0, d1, ok := challenges.TallyDays(from, to); ok {
+		ranges = []tallyRange{{s.rq.tally, from, d0}, {s.rq.dayTally, d0, d1}, {s.rq.tally, d1, to}}
+	}
+	var total int64
+	for _, r := range ranges {
+		var n int64
+		if err := r.st.QueryRowContext(ctx, args(r.from, r.to)...).Scan(&n); err != nil {
+			return 0, fmt.Errorf("sqlite: tally: %w", err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// tallyRange is one query of Tally: st over buckets in [from, to).
+type tallyRange struct {
+	st       *sql.Stmt
+	from, to time.Time
 }
 
 // InsertCompletion stores c unless the user already completed that

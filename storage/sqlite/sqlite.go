@@ -356,6 +356,15 @@ var schema = []string{
 	) WITHOUT ROWID`,
 	`CREATE INDEX IF NOT EXISTS contributions_at ON contributions
 		(tenant, challenge_id, user_id, period, at, event_id, goal, amount, distinct_key)`,
+	// The amounts of each goal's contributions folded per TallyWidth
+	// bucket (bucket: the UTC hour's start in Unix ms), written in the
+	// contribution's own transaction and only when it was new, so progress
+	// reads a row per hour instead of every contribution. Files from
+	// before it are folded once in upgradeTallies.
+	tallyTable("challenge_tallies"),
+	// The same by UTC day (bucket: the day's start), so that Tally reads
+	// a week as 7 rows and the hours at its ends, not 168 rows.
+	tallyTable("challenge_day_tallies"),
 
 	// completions_once also serves ChallengeStats (a range of one
 	// challenge); completions_challenge gives ChallengeCompletions its
@@ -511,6 +520,25 @@ var schema = []string{
 		PRIMARY KEY (tenant, board_id, event_id)
 	) WITHOUT ROWID`,
 	`CREATE INDEX IF NOT EXISTS board_scores_user ON board_scores (tenant, board_id, user_id, at, value)`,
+	// Each member's entry per board period, folded from board_scores in
+	// the score's own transaction and only when the score was new (see
+	// foldScore), so a write reads one row, not the member's history.
+	// Boards with scores from before it are listed in board_totals_stale
+	// by upgradeBoardTotals and read from board_scores.
+	`CREATE TABLE IF NOT EXISTS board_totals (
+		tenant   TEXT NOT NULL,
+		board_id TEXT NOT NULL,
+		period   TEXT NOT NULL,
+		user_id  TEXT NOT NULL,
+		value    INTEGER NOT NULL,
+		at       INTEGER NOT NULL,
+		PRIMARY KEY (tenant, board_id, period, user_id)
+	) WITHOUT ROWID`,
+	`CREATE TABLE IF NOT EXISTS board_totals_stale (
+		tenant   TEXT NOT NULL,
+		board_id TEXT NOT NULL,
+		PRIMARY KEY (tenant, board_id)
+	) WITHOUT ROWID`,
 
 	// Board refreshes the engine did not take (leaderboards/feed.go), one
 	// per board entry. Global by nature, like the sweeper's index: every
@@ -581,6 +609,21 @@ var schema = []string{
 		PRIMARY KEY (tenant, id)
 	) WITHOUT ROWID`,
 	`CREATE UNIQUE INDEX IF NOT EXISTS api_keys_hash ON api_keys (hash)`,
+}
+
+// tallyTable creates a table of challenge tallies, one row per (tenant,
+// challenge, user, period, goal, bucket).
+func tallyTable(name string) string {
+	return `CREATE TABLE IF NOT EXISTS ` + name + ` (
+		tenant       TEXT NOT NULL,
+		challenge_id TEXT NOT NULL,
+		user_id      TEXT NOT NULL,
+		period       TEXT NOT NULL,
+		goal         TEXT NOT NULL,
+		bucket       INTEGER NOT NULL,
+		amount       INTEGER NOT NULL,
+		PRIMARY KEY (tenant, challenge_id, user_id, period, goal, bucket)
+	) WITHOUT ROWID`
 }
 
 // migrate creates or upgrades the schema (see schema).

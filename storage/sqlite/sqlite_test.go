@@ -589,6 +589,104 @@ func TestMigrateChallengesFromVersion1(t *testing.T) {
 	}
 }
 
+// TestTalliesFromContributions: a file whose contributions predate
+// challenge_tallies gets them folded on open, once, and folding goes on
+// from there.
+func TestTalliesFromContributions(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "q.db")
+	at := time.Date(2025, 3, 14, 15, 9, 26, 535_000_000, time.UTC)
+	contrib := func(user, ev string, amount int64, at time.Time) challenges.Contribution {
+		return challenges.Contribution{Tenant: "acme", ChallengeID: "c1", User: user, Goal: "g1", EventID: ev, Amount: amount, At: at}
+	}
+	s := open(t, path)
+	for _, x := range []challenges.Contribution{
+		contrib("u1", "e1", 1, at), contrib("u1", "e2", 2, at.Add(time.Minute)),
+		contrib("u1", "e3", 4, at.Add(2*time.Hour)), contrib("u2", "e4", 8, at),
+	} {
+		if _, err := s.AddContribution(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	execAll(t, path, `DROP TABLE challenge_tallies`, `DROP TABLE challenge_day_tallies`) // as a file from before tallies
+	h := challenges.TallyBucket(at)
+	for i := range 2 {
+		s := open(t, path)
+		if i == 1 {
+			if _, err := s.AddContribution(ctx, contrib("u1", "e5", 16, at)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, c := range []struct {
+			user     string
+			from, to time.Time
+			want     int64
+		}{
+			{"u1", h, h.Add(time.Hour), 3 + int64(i)*16},
+			{"u1", h, h.Add(3 * time.Hour), 7 + int64(i)*16},
+			{"u2", h, h.Add(3 * time.Hour), 8},
+			{"u1", h.Add(-48 * time.Hour), h.Add(48 * time.Hour), 7 + int64(i)*16}, // through the day tallies
+		} {
+			got, err := s.Tally(ctx, "acme", "c1", c.user, "", "g1", c.from, c.to)
+			if err != nil || got != c.want {
+				t.Errorf("open %d: tally of %s in [%s, %s) = %d, %v; want %d", i, c.user, c.from, c.to, got, err, c.want)
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestStaleBoardTotals: boards whose scores predate board_totals read
+// their scores, as before; boards created after fold.
+func TestStaleBoardTotals(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "q.db")
+	at := time.Date(2025, 3, 14, 15, 9, 26, 535_000_000, time.UTC)
+	score := func(board, ev string, v int64) leaderboards.Score {
+		return leaderboards.Score{Tenant: "acme", Board: board, User: "u1", EventID: ev, Value: v, At: at,
+			Period: "all", Aggregation: leaderboards.Sum}
+	}
+	s := open(t, path)
+	if _, err := s.AddScore(ctx, score("old", "e1", 5)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// As a file from before totals: its scores were never folded.
+	execAll(t, path, `DROP TABLE board_totals`, `DROP TABLE board_totals_stale`)
+	for i := range 2 {
+		s := open(t, path)
+		if i == 0 {
+			for _, sc := range []leaderboards.Score{score("old", "e2", 7), score("new", "e3", 11)} {
+				if _, err := s.AddScore(ctx, sc); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for _, c := range []struct {
+			board string
+			want  int64
+		}{{"old", 12}, {"new", 11}} {
+			v, _, ok, err := s.Total(ctx, "acme", c.board, "all", "u1", leaderboards.Sum, at, at.Add(time.Hour))
+			if err != nil || !ok || v != c.want {
+				t.Errorf("open %d: total of %s = %d, %v, %v; want %d", i, c.board, v, ok, err, c.want)
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := queryInt(t, path, `SELECT count(*) FROM board_totals_stale`); n != 1 {
+		t.Errorf("stale boards = %d, want 1", n)
+	}
+}
+
 func TestOpenRefusesNewerSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "q.db")
 	execAll(t, path, `PRAGMA user_version = 99`)

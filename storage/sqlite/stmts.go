@@ -40,6 +40,7 @@ type writeStmts struct {
 	recordAttempt, reviveEvent                            *sql.Stmt
 	insertChallenge, updateChallenge, challengeExists     *sql.Stmt
 	insertContribution, insertCompletion, completionByKey *sql.Stmt
+	addTally, addDayTally                                 *sql.Stmt
 	claimCompletion, completionExists                     *sql.Stmt
 	insertEnrolment, enrolmentByKey, insertUnlock         *sql.Stmt
 	insertBadge, updateBadge, badgeExists                 *sql.Stmt
@@ -47,6 +48,7 @@ type writeStmts struct {
 	insertEntry, entryByKey                               *sql.Stmt
 	insertBoard, insertScore                              *sql.Stmt
 	insertBuild, claimBuild, saveBuild                    *sql.Stmt
+	foldSum, foldBest, foldLatest                         *sql.Stmt
 	upsertExclusion, deleteExclusion                      *sql.Stmt
 	queueRefresh, claimRefreshes, finishRefresh           *sql.Stmt
 	insertAPIKey, revokeAPIKey, apiKeyExists              *sql.Stmt
@@ -59,16 +61,20 @@ type readStmts struct {
 	unprocessed, deadEvents, deadEventsBefore, countDead *sql.Stmt
 	getChallenge, listChallenges, listChallengesBy       *sql.Stmt
 	contributions, userCompletions                       *sql.Stmt
+	contributionsBetween, contribution, tally            *sql.Stmt
+	dayTally                                             *sql.Stmt
 	challengeCompletions, enrolment, userUnlocks         *sql.Stmt
 	challengeStats                                       *sql.Stmt
 	getBadge, listBadges, listBadgesBy                   *sql.Stmt
 	badgeContributions, countAwards, userAwards          *sql.Stmt
+	heldAward                                            *sql.Stmt
 	attributes                                           *sql.Stmt
 	totals, earnedBetween, entries, entriesBefore        *sql.Stmt
 	scanEntries, scanAllEntries                          *sql.Stmt
 	countEntries, countAllEntries                        *sql.Stmt
 	getBoard, listBoards, tenants                        *sql.Stmt
 	sumScores, bestScore, latestScore                    *sql.Stmt
+	total, staleBoard                                    *sql.Stmt
 	scanScores, countScores, exclusions, allExclusions   *sql.Stmt
 	refreshBacklog                                       *sql.Stmt
 	apiKeyByHash, listAPIKeys                            *sql.Stmt
@@ -106,6 +112,10 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&w.insertBadge, `INSERT INTO badges (` + badgeCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
 		{&w.updateBadge, `UPDATE badges SET name = ?, description = ?, image_url = ?, status = ?, rule = ?, spec = ?, updated_at = ?, version = ? WHERE tenant = ? AND id = ? AND version = ?`},
 		{&w.badgeExists, `SELECT 1 FROM badges WHERE tenant = ? AND id = ?`},
+		{&w.addTally, `INSERT INTO challenge_tallies (tenant, challenge_id, user_id, period, goal, bucket, amount) VALUES (?,?,?,?,?,?,?)
+			ON CONFLICT DO UPDATE SET amount = amount + excluded.amount`},
+		{&w.addDayTally, `INSERT INTO challenge_day_tallies (tenant, challenge_id, user_id, period, goal, bucket, amount) VALUES (?,?,?,?,?,?,?)
+			ON CONFLICT DO UPDATE SET amount = amount + excluded.amount`},
 		{&w.insertBadgeContribution, `INSERT INTO badge_contributions (tenant, badge_id, user_id, period, goal, event_id, amount, distinct_key, at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
 		// DO NOTHING without a target covers both unique indexes; InsertAward
 		// tells which one held by looking for the user's award.
@@ -122,6 +132,17 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 			WHERE tenant = ? AND board_id = ? AND state <> 'ready' AND lease_until <= ?`},
 		{&w.saveBuild, `UPDATE board_builds SET state = ?, done = ?, total = ?, error = ?, owner = ?, lease_until = ?
 			WHERE tenant = ? AND board_id = ? AND owner = ?`},
+		// The folds of AddScore, as AggregateScores defines them: Sum adds
+		// and keeps the latest At; Best keeps the highest value, reached
+		// first; Latest the value with the latest At, the higher on a tie.
+		{&w.foldSum, `INSERT INTO board_totals (tenant, board_id, period, user_id, value, at) VALUES (?,?,?,?,?,?)
+			ON CONFLICT DO UPDATE SET value = value + excluded.value, at = max(at, excluded.at)`},
+		{&w.foldBest, `INSERT INTO board_totals (tenant, board_id, period, user_id, value, at) VALUES (?,?,?,?,?,?)
+			ON CONFLICT DO UPDATE SET value = excluded.value, at = excluded.at
+			WHERE excluded.value > value OR excluded.value = value AND excluded.at < at`},
+		{&w.foldLatest, `INSERT INTO board_totals (tenant, board_id, period, user_id, value, at) VALUES (?,?,?,?,?,?)
+			ON CONFLICT DO UPDATE SET value = excluded.value, at = excluded.at
+			WHERE excluded.at > at OR excluded.at = at AND excluded.value > value`},
 		{&w.upsertExclusion, `INSERT INTO board_exclusions (` + exclusionCols + `) VALUES (?,?,?,?,?,?)
 			ON CONFLICT (tenant, board_id, user_id) DO UPDATE SET excluded_by = excluded.excluded_by, reason = excluded.reason, at = excluded.at`},
 		{&w.deleteExclusion, `DELETE FROM board_exclusions WHERE tenant = ? AND board_id = ? AND user_id = ?`},
@@ -172,6 +193,14 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&r.listChallengesBy, `SELECT ` + challengeCols + ` FROM challenges INDEXED BY challenges_status WHERE tenant = ? AND status = ? AND id > ? ORDER BY id LIMIT ?`},
 		{&r.contributions, `SELECT goal, event_id, amount, distinct_key, at FROM contributions INDEXED BY contributions_at
 			WHERE tenant = ? AND challenge_id = ? AND user_id = ? AND period = ? ORDER BY at, event_id, goal`},
+		{&r.contributionsBetween, `SELECT goal, event_id, amount, distinct_key, at FROM contributions INDEXED BY contributions_at
+			WHERE tenant = ? AND challenge_id = ? AND user_id = ? AND period = ? AND at >= ? AND at < ? ORDER BY at, event_id, goal`},
+		{&r.contribution, `SELECT amount, distinct_key, at FROM contributions
+			WHERE tenant = ? AND challenge_id = ? AND user_id = ? AND period = ? AND goal = ? AND event_id = ?`},
+		{&r.tally, `SELECT coalesce(sum(amount), 0) FROM challenge_tallies
+			WHERE tenant = ? AND challenge_id = ? AND user_id = ? AND period = ? AND goal = ? AND bucket >= ? AND bucket < ?`},
+		{&r.dayTally, `SELECT coalesce(sum(amount), 0) FROM challenge_day_tallies
+			WHERE tenant = ? AND challenge_id = ? AND user_id = ? AND period = ? AND goal = ? AND bucket >= ? AND bucket < ?`},
 		{&r.userCompletions, `SELECT ` + completionCols + ` FROM completions WHERE tenant = ? AND user_id = ? ORDER BY completed_at DESC, id DESC`},
 		{&r.challengeCompletions, `SELECT ` + completionCols + ` FROM completions INDEXED BY completions_challenge
 			WHERE tenant = ? AND challenge_id = ? AND user_id = ? ORDER BY completed_at, id`},
@@ -189,6 +218,7 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&r.badgeContributions, `SELECT goal, event_id, amount, distinct_key, at FROM badge_contributions INDEXED BY badge_contributions_at
 			WHERE tenant = ? AND badge_id = ? AND user_id = ? AND period = ? ORDER BY at, event_id, goal`},
 		{&r.countAwards, `SELECT count(*) FROM awards INDEXED BY awards_once WHERE tenant = ? AND badge_id = ? AND tier = ?`},
+		{&r.heldAward, `SELECT ` + awardCols + ` FROM awards WHERE tenant = ? AND badge_id = ? AND tier = ? AND user_id = ? AND period = ?`},
 		{&r.userAwards, `SELECT ` + awardCols + ` FROM awards INDEXED BY awards_user WHERE tenant = ? AND user_id = ? ORDER BY awarded_at DESC, id DESC`},
 		{&r.attributes, `SELECT ` + attributeCols + ` FROM attributes WHERE tenant = ? AND user_id = ?`},
 
@@ -216,6 +246,8 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 			WHERE tenant = ? AND board_id = ? AND user_id = ? AND at >= ? AND at < ? ORDER BY value DESC, at LIMIT 1`},
 		{&r.latestScore, `SELECT value, at FROM board_scores INDEXED BY board_scores_user
 			WHERE tenant = ? AND board_id = ? AND user_id = ? AND at >= ? AND at < ? ORDER BY at DESC, value DESC LIMIT 1`},
+		{&r.total, `SELECT value, at FROM board_totals WHERE tenant = ? AND board_id = ? AND period = ? AND user_id = ?`},
+		{&r.staleBoard, `SELECT count(*) FROM board_totals_stale WHERE tenant = ? AND board_id = ?`},
 		{&r.scanScores, `SELECT ` + scoreCols + ` FROM board_scores WHERE tenant = ? AND board_id = ? AND event_id > ? ORDER BY event_id LIMIT ?`},
 		{&r.countScores, `SELECT count(*) FROM board_scores WHERE tenant = ? AND board_id = ?`},
 		{&r.exclusions, `SELECT ` + exclusionCols + ` FROM board_exclusions WHERE tenant = ? AND board_id = ? ORDER BY user_id`},

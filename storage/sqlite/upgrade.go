@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/questline/questline/challenges"
 	"github.com/questline/questline/storage/internal/norm"
@@ -61,8 +63,45 @@ func upgradeV1(ctx context.Context, conn *sql.Conn) error {
 	if err := addColumn(ctx, conn, "completions", "claimed_at", "INTEGER"); err != nil {
 		return fmt.Errorf("completions: %w", err)
 	}
+	if err := upgradeTallies(ctx, conn); err != nil {
+		return fmt.Errorf("challenge tallies: %w", err)
+	}
+	if err := upgradeBoardTotals(ctx, conn); err != nil {
+		return fmt.Errorf("board totals: %w", err)
+	}
 	return nil
 }
+
+// upgradeTallies folds the contributions of a file from before
+// challenge_tallies into it. Every contribution since is folded in its own
+// transaction, so tallies empty beside contributions means exactly a file
+// from before; a file with no contributions has nothing to fold. It runs
+// after copyV1Contributions, which fills contributions.
+func upgradeTallies(ctx context.Context, conn *sql.Conn) error {
+	fold := func(table, width string) string {
+		return `INSERT INTO ` + table + ` (tenant, challenge_id, user_id, period, goal, bucket, amount)
+		SELECT tenant, challenge_id, user_id, period, goal, at - (at % ` + width + ` + ` + width + `) % ` + width + `, sum(amount)
+		FROM contributions WHERE NOT EXISTS (SELECT 1 FROM ` + table + `)
+		GROUP BY 1, 2, 3, 4, 5, 6`
+	}
+	return execAll(ctx, conn, fold("challenge_tallies", tallyWidthMillis), fold("challenge_day_tallies", dayMillis))
+}
+
+// dayMillis is a UTC day in milliseconds, as SQL text.
+var dayMillis = strconv.FormatInt((24 * time.Hour).Milliseconds(), 10)
+
+// upgradeBoardTotals lists the boards of a file from before board_totals
+// as stale: their scores were never folded, and folding them needs the
+// boards' periods, which are the leaderboards package's to compute. As
+// with tallies, totals empty beside scores means exactly such a file.
+func upgradeBoardTotals(ctx context.Context, conn *sql.Conn) error {
+	return execAll(ctx, conn, `INSERT INTO board_totals_stale (tenant, board_id)
+		SELECT DISTINCT tenant, board_id FROM board_scores
+		WHERE NOT EXISTS (SELECT 1 FROM board_totals) AND NOT EXISTS (SELECT 1 FROM board_totals_stale)`)
+}
+
+// tallyWidthMillis is challenges.TallyWidth as SQL text.
+var tallyWidthMillis = strconv.FormatInt(challenges.TallyWidth.Milliseconds(), 10)
 
 // upgradeBoards brings a version 1 boards table to version 2: the new
 // definition fields live in spec ('{}' reads as the version 1 board, see

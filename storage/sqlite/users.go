@@ -81,12 +81,15 @@ func (s *Store) UserMemberships(ctx context.Context, tenant, user string) ([]cha
 	return out, nil
 }
 
-// EraseChallengeUser deletes the user's contributions and unlocks and
+// EraseChallengeUser deletes the user's contributions, their tallies and
+// unlocks and
 // moves their completions and enrolments to pseudonym.
 func (s *Store) EraseChallengeUser(ctx context.Context, tenant, user, pseudonym string) error {
 	ofTenant := `tenant = ? AND challenge_id IN (SELECT id FROM challenges WHERE tenant = ?) AND user_id = ?`
 	return s.eraseAll(ctx, "challenges",
 		eraseStmt{`DELETE FROM contributions WHERE ` + ofTenant, []any{tenant, tenant, user}},
+		eraseStmt{`DELETE FROM challenge_tallies WHERE ` + ofTenant, []any{tenant, tenant, user}},
+		eraseStmt{`DELETE FROM challenge_day_tallies WHERE ` + ofTenant, []any{tenant, tenant, user}},
 		eraseStmt{`DELETE FROM unlocks WHERE tenant = ? AND user_id = ?`, []any{tenant, user}},
 		eraseStmt{`UPDATE OR IGNORE completions SET user_id = ?, event_id = '' WHERE tenant = ? AND user_id = ?`, []any{pseudonym, tenant, user}},
 		eraseStmt{`DELETE FROM completions WHERE tenant = ? AND user_id = ?`, []any{tenant, user}},
@@ -123,11 +126,13 @@ func (s *Store) UserScores(ctx context.Context, tenant, user string) ([]leaderbo
 	return out, nil
 }
 
-// EraseBoardUser deletes the user's event-board scores and exclusions.
+// EraseBoardUser deletes the user's event-board scores, their totals and
+// exclusions.
 func (s *Store) EraseBoardUser(ctx context.Context, tenant, user string) error {
 	ofTenant := `tenant = ? AND board_id IN (SELECT id FROM boards WHERE tenant = ?) AND user_id = ?`
 	return s.eraseAll(ctx, "boards",
 		eraseStmt{`DELETE FROM board_scores WHERE ` + ofTenant, []any{tenant, tenant, user}},
+		eraseStmt{`DELETE FROM board_totals WHERE ` + ofTenant, []any{tenant, tenant, user}},
 		eraseStmt{`DELETE FROM board_exclusions WHERE ` + ofTenant, []any{tenant, tenant, user}},
 	)
 }

@@ -399,3 +399,50 @@ func testUserAwards(t *testing.T, s Store) {
 		eq(t, tc.name, n, tc.want)
 	}
 }
+
+func testHeldAwards(t *testing.T, s Store) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	b1, b2 := id(), id()
+	bronze := award(a, b1, "u1", "bronze", 0, base)
+	silver := award(a, b1, "u1", "silver", 0, base.Add(time.Hour))
+	weekly := award(a, b1, "u1", "bronze", 0, base)
+	weekly.Period = "2025-W11"
+	plain := award(a, b2, "u1", "", 0, base)
+	for _, x := range []badges.Award{bronze, silver, weekly, plain,
+		award(a, b1, "u2", "gold", 0, base), award(b, b1, "u1", "gold", 0, base)} {
+		_, _, err := s.InsertAward(c, x)
+		must(t, err)
+	}
+	tiers := []string{"bronze", "silver", "gold"}
+	byTier := func(as []badges.Award) map[string]badges.Award {
+		m := map[string]badges.Award{}
+		for _, x := range as {
+			m[x.Tier] = x
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name                  string
+		tn, user, bid, period string
+		tiers                 []string
+		want                  []badges.Award
+	}{
+		{"two of three tiers", a, "u1", b1, "", tiers, []badges.Award{storedAward(bronze), storedAward(silver)}},
+		{"only the tiers asked", a, "u1", b1, "", []string{"silver"}, []badges.Award{storedAward(silver)}},
+		{"other period", a, "u1", b1, "2025-W11", tiers, []badges.Award{storedAward(weekly)}},
+		{"plain badge", a, "u1", b2, "", []string{""}, []badges.Award{storedAward(plain)}},
+		{"other user's tier", a, "u1", b1, "", []string{"gold"}, nil},
+		{"unknown period", a, "u1", b1, "2025-W12", tiers, nil},
+		{"unknown tenant", tenant(t, "none"), "u1", b1, "", tiers, nil},
+		{"no tiers", a, "u1", b1, "", nil, nil},
+	} {
+		got, err := s.HeldAwards(c, tc.tn, tc.user, tc.bid, tc.period, tc.tiers)
+		must(t, err)
+		if len(got) != len(tc.want) {
+			t.Errorf("%s: %d awards %+v, want %d", tc.name, len(got), got, len(tc.want))
+			continue
+		}
+		eq(t, tc.name, byTier(got), byTier(tc.want))
+	}
+}

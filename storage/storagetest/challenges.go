@@ -354,6 +354,133 @@ func testContributionsConcurrent(t *testing.T, s Store) {
 	must(t, err)
 	x.At = ms(x.At)
 	eq(t, "stored", got, []challenges.Contribution{x})
+	tallyIs(t, s, x, base, base.Add(time.Hour), 1)
+
+	// Distinct events racing into one new bucket each count once.
+	y := x
+	y.ChallengeID = id()
+	out = parallel(20, func(i int) res {
+		z := y
+		z.EventID = fmt.Sprintf("e%d", i%10)
+		ok, err := s.AddContribution(c, z)
+		return res{ok, err}
+	})
+	for _, r := range out {
+		must(t, r.err)
+	}
+	tallyIs(t, s, y, base, base.Add(time.Hour), 10)
+}
+
+// tallyIs checks the tally of x's goal over buckets starting in [from, to).
+func tallyIs(t *testing.T, s Store, x challenges.Contribution, from, to time.Time, want int64) {
+	t.Helper()
+	got, err := s.Tally(ctx(t), x.Tenant, x.ChallengeID, x.User, x.Period, x.Goal, challenges.TallyBucket(from), to)
+	must(t, err)
+	if got != want {
+		t.Fatalf("tally of %s/%s in [%s, %s) = %d, want %d", x.User, x.Goal, from, to, got, want)
+	}
+}
+
+func testTallies(t *testing.T, s Store) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	cid := id()
+	h0 := challenges.TallyBucket(base)
+	add := func(tn, user, period, goal, ev string, amount int64, at time.Time) challenges.Contribution {
+		x := challenges.Contribution{Tenant: tn, ChallengeID: cid, User: user, Period: period,
+			Goal: goal, EventID: ev, Amount: amount, At: at}
+		_, err := s.AddContribution(c, x)
+		must(t, err)
+		return x
+	}
+	add(a, "u1", "", "g", "e1", 1, h0)                                 // first instant of bucket 0
+	add(a, "u1", "", "g", "e2", 2, h0.Add(time.Hour-time.Millisecond)) // last instant of bucket 0
+	add(a, "u1", "", "g", "e3", 4, h0.Add(time.Hour))                  // bucket 1
+	add(a, "u1", "", "g", "e4", 8, h0.Add(5*time.Hour+time.Minute))    // bucket 5
+	add(a, "u1", "", "g", "e1", 100, h0.Add(5*time.Hour))              // a repeat adds nothing
+	add(a, "u1", "", "spend", "e1", 16, h0)                            // another goal
+	add(a, "u1", "2025-W11", "g", "e5", 32, h0)                        // another period
+	add(a, "u2", "", "g", "e6", 64, h0)                                // another user
+	add(b, "u1", "", "g", "e7", 128, h0)                               // another tenant
+	add(a, "u1", "", "g", "e8", 256, h0.Add(-time.Millisecond))        // the bucket before
+	d1 := h0.Truncate(24 * time.Hour).Add(24 * time.Hour)              // the next UTC day
+	add(a, "u1", "", "g", "e9", 512, d1.Add(26*time.Hour))             // two days on
+	add(a, "u1", "", "g", "e10", 1024, d1.Add(72*time.Hour+time.Hour)) // four days on, 01:00
+	for _, tc := range []struct {
+		name                   string
+		tn, user, period, goal string
+		from, to               time.Time
+		want                   int64
+	}{
+		{"one bucket", a, "u1", "", "g", h0, h0.Add(time.Hour), 3},
+		{"two buckets", a, "u1", "", "g", h0, h0.Add(2 * time.Hour), 7},
+		{"one day", a, "u1", "", "g", h0.Add(-time.Hour), h0.Add(24 * time.Hour), 271},
+		{"across days", a, "u1", "", "g", h0.Add(-time.Hour), d1.Add(96 * time.Hour), 1807},
+		{"whole days", a, "u1", "", "g", d1, d1.Add(72 * time.Hour), 512},
+		{"days and hours", a, "u1", "", "g", d1.Add(2 * time.Hour), d1.Add(73*time.Hour + time.Minute), 1536},
+		{"days and hours, short of the last", a, "u1", "", "g", d1.Add(2 * time.Hour), d1.Add(73 * time.Hour), 512},
+		{"all of time", a, "u1", "", "g", time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), 1807},
+		{"to is exclusive", a, "u1", "", "g", h0, h0.Add(5 * time.Hour), 7},
+		{"by bucket start", a, "u1", "", "g", h0.Add(5 * time.Hour), h0.Add(5*time.Hour + time.Millisecond), 8},
+		{"bucket before", a, "u1", "", "g", h0.Add(-time.Hour), h0, 256},
+		{"empty range", a, "u1", "", "g", h0.Add(2 * time.Hour), h0.Add(5 * time.Hour), 0},
+		{"other goal", a, "u1", "", "spend", h0, h0.Add(time.Hour), 16},
+		{"other period", a, "u1", "2025-W11", "g", h0, h0.Add(time.Hour), 32},
+		{"other user", a, "u2", "", "g", h0, h0.Add(time.Hour), 64},
+		{"other tenant", b, "u1", "", "g", h0, h0.Add(time.Hour), 128},
+		{"unknown goal", a, "u1", "", "nope", h0, h0.Add(time.Hour), 0},
+	} {
+		got, err := s.Tally(c, tc.tn, cid, tc.user, tc.period, tc.goal, tc.from, tc.to)
+		must(t, err)
+		if got != tc.want {
+			t.Errorf("%s: tally = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+
+	events := func(xs []challenges.Contribution) []string {
+		var out []string
+		for _, x := range xs {
+			out = append(out, x.Goal+"/"+x.EventID)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name     string
+		from, to time.Time
+		want     []string
+	}{
+		{"one bucket", h0, h0.Add(time.Hour), []string{"g/e1", "spend/e1", "g/e2"}},
+		{"from is inclusive, to exclusive", h0.Add(-time.Millisecond), h0.Add(time.Hour - time.Millisecond), []string{"g/e8", "g/e1", "spend/e1"}},
+		{"later", h0.Add(time.Hour), h0.Add(24 * time.Hour), []string{"g/e3", "g/e4"}},
+		{"none", h0.Add(2 * time.Hour), h0.Add(5 * time.Hour), nil},
+	} {
+		got, err := s.ContributionsBetween(c, a, cid, "u1", "", tc.from, tc.to)
+		must(t, err)
+		eq(t, "between: "+tc.name, events(got), tc.want)
+	}
+
+	for _, tc := range []struct {
+		name, goal, event string
+		ok                bool
+		amount            int64
+	}{
+		{"stored", "g", "e4", true, 8},
+		{"first of a repeat", "g", "e1", true, 1},
+		{"other goal", "spend", "e1", true, 16},
+		{"missing event", "g", "e99", false, 0},
+		{"missing goal", "nope", "e1", false, 0},
+	} {
+		x, ok, err := s.Contribution(c, a, cid, "u1", "", tc.goal, tc.event)
+		must(t, err)
+		if ok != tc.ok || x.Amount != tc.amount || ok && (x.EventID != tc.event || x.Goal != tc.goal) {
+			t.Errorf("contribution %s: %+v ok=%v, want amount %d ok=%v", tc.name, x, ok, tc.amount, tc.ok)
+		}
+	}
+	x, _, err := s.Contribution(c, a, cid, "u1", "", "g", "e4")
+	must(t, err)
+	if !x.At.Equal(ms(h0.Add(5*time.Hour + time.Minute))) {
+		t.Errorf("contribution at = %s", x.At)
+	}
 }
 
 func testCompletions(t *testing.T, s Store) {

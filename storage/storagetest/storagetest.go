@@ -79,6 +79,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"ListChallenges", testListChallenges},
 		{"Contributions", testContributions},
 		{"ContributionsConcurrent", testContributionsConcurrent},
+		{"Tallies", testTallies},
 		{"Completions", testCompletions},
 		{"CompletionsConcurrent", testCompletionsConcurrent},
 		{"ClaimCompletion", testClaimCompletion},
@@ -96,6 +97,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"InsertAwardConcurrent", testInsertAwardConcurrent},
 		{"LimitedEdition", testLimitedEdition},
 		{"UserAwards", testUserAwards},
+		{"HeldAwards", testHeldAwards},
 
 		{"InsertEntry", testInsertEntry},
 		{"InsertEntryConcurrent", testInsertEntryConcurrent},
@@ -111,6 +113,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"AddScore", testAddScore},
 		{"AddScoreConcurrent", testAddScoreConcurrent},
 		{"AggregateScores", testAggregateScores},
+		{"BoardTotals", testBoardTotals},
+		{"BoardTotalsConcurrent", testBoardTotalsConcurrent},
 		{"ScanScores", testScanScores},
 		{"Exclusions", testExclusions},
 		{"BoardFeed", testBoardFeed},
@@ -1085,6 +1089,102 @@ func testAddScoreConcurrent(t *testing.T, s Store) {
 	cnt, err := s.CountScores(c, a, "b1")
 	must(t, err)
 	eq(t, "stored scores", cnt, int64(1))
+}
+
+// testBoardTotals checks Total against AggregateScores: scores of three
+// boards, one per aggregation, over two periods and three members, sent
+// out of order, with repeats that carry other values, equal times and
+// equal values, negative values and several UTC days in one period.
+func testBoardTotals(t *testing.T, s Store) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	day := time.Date(2025, 3, 10, 0, 0, 0, 0, time.UTC)
+	periods := []struct {
+		name     string
+		from, to time.Time
+	}{{"2025-W11", day, day.Add(7 * 24 * time.Hour)}, {"2025-W12", day.Add(7 * 24 * time.Hour), day.Add(14 * 24 * time.Hour)}}
+	aggs := []leaderboards.Aggregation{leaderboards.Sum, leaderboards.Best, leaderboards.Latest}
+	type sent struct {
+		user   string
+		value  int64
+		offset time.Duration // from the period's start
+	}
+	scores := []sent{
+		{"u1", 5, 3 * time.Hour}, {"u1", 9, 30 * time.Hour}, {"u1", 9, 2 * time.Hour}, {"u1", -4, 50 * time.Hour},
+		{"u1", 7, 50 * time.Hour}, {"u1", 1, time.Millisecond}, {"u2", -3, time.Hour}, {"u2", -3, time.Hour},
+		{"u2", -8, 100 * time.Hour}, {"u3", 12, 6*24*time.Hour + 23*time.Hour},
+	}
+	for _, agg := range aggs {
+		board := "b-" + string(agg)
+		for pi, p := range periods {
+			for i, sc := range scores {
+				x := score(a, board, sc.user, fmt.Sprintf("e%d-%d", pi, i), sc.value, p.from.Add(sc.offset))
+				x.Period, x.Aggregation = p.name, agg
+				_, err := s.AddScore(c, x)
+				must(t, err)
+				if i%3 == 0 { // a repeat: the event decides, not what it carries
+					x.Value, x.At = x.Value+100, x.At.Add(time.Minute)
+					_, err := s.AddScore(c, x)
+					must(t, err)
+				}
+			}
+		}
+		// Another tenant's score changes nothing here; one without a
+		// period is stored (and folded nowhere).
+		other := score(b, board, "u1", "e0-0", 1000, periods[0].from)
+		other.Period, other.Aggregation = periods[0].name, agg
+		_, err := s.AddScore(c, other)
+		must(t, err)
+		_, err = s.AddScore(c, score(a, board, "u9", "no-period", 1000, periods[0].from.Add(time.Hour)))
+		must(t, err)
+	}
+	for _, agg := range aggs {
+		board := "b-" + string(agg)
+		for _, p := range periods {
+			for _, u := range []string{"u1", "u2", "u3", "nobody"} {
+				v, at, ok, err := s.Total(c, a, board, p.name, u, agg, p.from, p.to)
+				must(t, err)
+				wv, wat, wok, err := s.AggregateScores(c, a, board, u, agg, p.from, p.to)
+				must(t, err)
+				eq(t, fmt.Sprintf("total of %s in %s of %s", u, p.name, agg), []any{v, at, ok}, []any{wv, wat, wok})
+			}
+		}
+	}
+	if _, _, ok, err := s.Total(c, a, "b-sum", "2025-W13", "u1", leaderboards.Sum, day, day); err != nil || ok {
+		t.Fatalf("total of an empty period: ok=%v, %v", ok, err)
+	}
+	bad := score(a, "b-x", "u1", "e1", 1, day)
+	bad.Period, bad.Aggregation = "2025-W11", "median"
+	if _, err := s.AddScore(c, bad); err == nil {
+		t.Fatal("score with an unknown aggregation accepted")
+	}
+}
+
+// testBoardTotalsConcurrent: copies of one event racing fold once, and
+// distinct events racing into a new total all count.
+func testBoardTotalsConcurrent(t *testing.T, s Store) {
+	c := ctx(t)
+	a := tenant(t, "a")
+	for _, agg := range []leaderboards.Aggregation{leaderboards.Sum, leaderboards.Best, leaderboards.Latest} {
+		board := "b-" + string(agg)
+		out := parallel(20, func(i int) error {
+			x := score(a, board, "u1", fmt.Sprintf("e%d", i%10), int64(i%10+1), base.Add(time.Duration(i%10)*time.Second))
+			x.Period, x.Aggregation = "all", agg
+			_, err := s.AddScore(c, x)
+			return err
+		})
+		for _, err := range out {
+			must(t, err)
+		}
+		want := map[leaderboards.Aggregation][]any{
+			leaderboards.Sum:    {int64(55), ms(base.Add(9 * time.Second)), true},
+			leaderboards.Best:   {int64(10), ms(base.Add(9 * time.Second)), true},
+			leaderboards.Latest: {int64(10), ms(base.Add(9 * time.Second)), true},
+		}[agg]
+		v, at, ok, err := s.Total(c, a, board, "all", "u1", agg, base, base.Add(time.Hour))
+		must(t, err)
+		eq(t, "concurrent "+string(agg), []any{v, at, ok}, want)
+	}
 }
 
 func testAggregateScores(t *testing.T, s Store) {

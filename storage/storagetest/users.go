@@ -46,6 +46,10 @@ func userRecordKinds() []userRecords {
 		{"contributions", func(c context.Context, s Store, tn, u string) (int, error) {
 			return n(s.Contributions(c, tn, "c1", u, "p"))
 		}, eraseChallenges, false},
+		{"challenge tallies", func(c context.Context, s Store, tn, u string) (int, error) {
+			v, err := s.Tally(c, tn, "c1", u, "p", "g", base.Add(-24*time.Hour), base.Add(48*time.Hour))
+			return int(v), err
+		}, eraseChallenges, false},
 		{"completions", func(c context.Context, s Store, tn, u string) (int, error) {
 			return n(s.UserCompletions(c, tn, u))
 		}, eraseChallenges, true},
@@ -63,6 +67,13 @@ func userRecordKinds() []userRecords {
 		}, eraseBadges, true},
 		{"board scores", func(c context.Context, s Store, tn, u string) (int, error) {
 			return n(s.UserScores(c, tn, u))
+		}, eraseBoards, false},
+		{"board totals", func(c context.Context, s Store, tn, u string) (int, error) {
+			v, _, ok, err := s.Total(c, tn, "lb1", "all", u, leaderboards.Sum, base.Add(-24*time.Hour), base.Add(48*time.Hour))
+			if ok {
+				return int(v), err
+			}
+			return 0, err
 		}, eraseBoards, false},
 		{"exclusions", func(c context.Context, s Store, tn, u string) (int, error) {
 			ex, err := s.Exclusions(c, tn, "")
@@ -110,7 +121,9 @@ func seedUser(t *testing.T, s Store, tn, user string) {
 		must(t, err)
 		_, err = s.AddBadgeContribution(c, badges.Contribution{Tenant: tn, BadgeID: "b1", User: user, Period: "p", Goal: "g", EventID: ev.ID, Amount: 1, At: at})
 		must(t, err)
-		_, err = s.AddScore(c, score(tn, "lb1", user, ev.ID, 5, at))
+		sc := score(tn, "lb1", user, ev.ID, 5, at)
+		sc.Period, sc.Aggregation = "all", leaderboards.Sum // folded into the member's total too
+		_, err = s.AddScore(c, sc)
 		must(t, err)
 		_, _, err = s.InsertCompletion(c, challenges.Completion{ID: id(), Tenant: tn, ChallengeID: "c1", User: user,
 			Period: fmt.Sprintf("#%d", i+1), EventID: ev.ID, CompletedAt: at})
