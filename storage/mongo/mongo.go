@@ -16,6 +16,10 @@
 // atomic operations: an insert that hits a unique index is a repeat,
 // answered by reading the document that won.
 //
+// Reads go to the primary and writes wait for a majority, whatever the URI
+// asks for (see clientOptions): exactly-once rests on reading one's own
+// writes and on no acknowledged write being rolled back.
+//
 // Values follow the same conventions as the SQLite store (see
 // storage/storagetest): times are UTC milliseconds, props and results are
 // stored as subdocuments built from their JSON form and read back as
@@ -50,6 +54,7 @@ import (
 	mdb "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
 )
 
 // DefaultLimit is the page size used when a caller passes a limit <= 0, so
@@ -98,6 +103,23 @@ type Store struct {
 	apiKeys, audit, profiles, attributes           *mdb.Collection
 }
 
+// clientOptions are the driver options for uri. The default server
+// selection timeout goes first, so a serverSelectionTimeoutMS in the URI
+// wins. Primary reads and majority writes go last, so they override the
+// URI: every store reads its own writes (an insert that hits a unique index
+// reads the document that won, a version-checked update reads the version
+// it checks), which a secondary may not have yet, and a write acknowledged
+// by one node can be rolled back by a failover after the caller was told it
+// happened. Either would let a retried event pay twice. They are not
+// settings an operator can loosen.
+func clientOptions(uri string) *options.ClientOptions {
+	return options.Client().
+		SetServerSelectionTimeout(ServerSelectionTimeout).
+		ApplyURI(uri).
+		SetReadPreference(readpref.Primary()).
+		SetWriteConcern(writeconcern.Majority())
+}
+
 // Open connects to uri, checks that a primary answers (failing after
 // ServerSelectionTimeout rather than hanging), upgrades what the first
 // release stored (see upgradeV1) and creates the indexes of database. Both
@@ -106,9 +128,7 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 	if database == "" {
 		return nil, errors.New("mongo: open: empty database name")
 	}
-	// The default goes first so a serverSelectionTimeoutMS in the URI wins.
-	opts := options.Client().SetServerSelectionTimeout(ServerSelectionTimeout).ApplyURI(uri)
-	client, err := mdb.Connect(opts)
+	client, err := mdb.Connect(clientOptions(uri))
 	if err != nil {
 		return nil, fmt.Errorf("mongo: open: %w", err)
 	}
