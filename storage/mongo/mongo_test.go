@@ -2,7 +2,6 @@ package mongo_test
 
 import (
 	"context"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -15,18 +14,17 @@ import (
 
 	"github.com/questline/questline/challenges"
 	"github.com/questline/questline/events/rule"
+	"github.com/questline/questline/internal/mongotest"
 	"github.com/questline/questline/leaderboards"
 	"github.com/questline/questline/storage/mongo"
 	"github.com/questline/questline/storage/storagetest"
 )
 
-// uri returns MONGO_URI or skips: MongoDB is optional in a test run.
+// uri returns MONGO_URI or skips: MongoDB is optional in a test run
+// outside CI.
 func uri(t *testing.T) string {
-	u := os.Getenv("MONGO_URI")
-	if u == "" {
-		t.Skip("MONGO_URI not set; skipping MongoDB tests")
-	}
-	return u
+	t.Helper()
+	return mongotest.URI(t)
 }
 
 // openFresh opens a store on a database of its own, dropped at the end.
