@@ -171,8 +171,7 @@ func (s *Store) AddScore(ctx context.Context, sc leaderboards.Score) (bool, erro
 // AggregateScores folds a user's scores on a board with At in [from, to),
 // compared at millisecond precision; see leaderboards.Store for the folds.
 // Best and Latest are the first score in an order, found with a sorted
-// find (FerretDB lacks the $cond and multi-accumulator $group a single
-// pipeline would need).
+// find of one document along the index, cheaper than any $group.
 func (s *Store) AggregateScores(ctx context.Context, tenant, board, user string, agg leaderboards.Aggregation, from, to time.Time) (int64, time.Time, bool, error) {
 	from, to = norm.Trunc(from), norm.Trunc(to)
 	window := bson.D{{Key: "$gte", Value: from}, {Key: "$lt", Value: to}}
@@ -223,13 +222,30 @@ func (s *Store) firstScore(ctx context.Context, filter, sort bson.D) (int64, tim
 	return d.Value, norm.Trunc(d.At), true, nil
 }
 
-// sumScores finds the latest score in [from, to) first and then sums the
-// scores up to it, so that one added in between cannot make the total and
-// the time disagree.
+// sumScores sums the scores in [from, to) and finds the latest one's time
+// in one $group ($sum and $max), so both describe the same scores. A
+// server that refuses $max there (FerretDB) finds the latest score first
+// and then sums the scores up to it, so that one added in between cannot
+// make the total and the time disagree.
 func (s *Store) sumScores(ctx context.Context, tenant, board, user string, from, to time.Time) (int64, time.Time, bool, error) {
-	_, last, ok, err := s.firstScore(ctx,
-		userScores(tenant, board, user, bson.D{{Key: "$gte", Value: from}, {Key: "$lt", Value: to}}),
-		bson.D{{Key: "at", Value: -1}})
+	window := userScores(tenant, board, user, bson.D{{Key: "$gte", Value: from}, {Key: "$lt", Value: to}})
+	var row struct {
+		N    int64     `bson:"n"`
+		Last time.Time `bson:"last"`
+	}
+	found, err := groupOnce(ctx, s.scores, window, bson.D{
+		{Key: "n", Value: bson.D{{Key: "$sum", Value: "$value"}}},
+		{Key: "last", Value: bson.D{{Key: "$max", Value: "$at"}}},
+	}, &row)
+	switch {
+	case err == nil && !found:
+		return 0, time.Time{}, false, nil
+	case err == nil:
+		return row.N, norm.Trunc(row.Last), true, nil
+	case !unsupported(err):
+		return 0, time.Time{}, false, err
+	}
+	_, last, ok, err := s.firstScore(ctx, window, bson.D{{Key: "at", Value: -1}})
 	if err != nil || !ok {
 		return 0, time.Time{}, false, err
 	}

@@ -35,11 +35,15 @@
 // are exact on MongoDB, and on FerretDB only a race of two managers
 // editing one definition can let both win.
 //
-// The queries stick to what both MongoDB and FerretDB 1.x (a
-// MongoDB-compatible server on PostgreSQL or SQLite) support, so either can
-// run the conformance suite: no $cond, no partial indexes, no distinct, and
-// $group with a single accumulator only (FerretDB folds several wrongly,
-// without an error); a "first by some order" is a find with sort and limit.
+// Production runs on MongoDB; CI runs the conformance suite on FerretDB
+// 1.x (a MongoDB-compatible server on SQLite). Forms both accept are the
+// default: no distinct command, and a "first by some order" is a find with
+// sort and limit. Where a MongoDB-only form is clearly better, it is sent
+// first and a refusal (unsupported) alone falls back to a form both
+// accept: partial indexes (createIndex), and single-pass $group stages
+// with $cond or $max (groupOnce). FerretDB refuses those operators; a
+// $group of several plain accumulators it accepts but folds wrongly,
+// without an error, so no such $group is ever sent.
 package mongo
 
 import (
@@ -337,8 +341,7 @@ func createIndex(ctx context.Context, col *mdb.Collection, ix index) error {
 		return mdb.IndexModel{Keys: ix.keys, Options: o}
 	}
 	_, err := col.Indexes().CreateOne(ctx, model(ix.partial != nil))
-	var ce mdb.CommandError
-	if ix.partial != nil && errors.As(err, &ce) && ce.Code == codeUnsupported {
+	if ix.partial != nil && unsupported(err) {
 		// A server without partial indexes (FerretDB): the full index
 		// serves the same queries, only bigger.
 		_, err = col.Indexes().CreateOne(ctx, model(false))
@@ -351,6 +354,13 @@ func createIndex(ctx context.Context, col *mdb.Collection, ix index) error {
 
 // codeUnsupported is the server error code for an unsupported feature.
 const codeUnsupported = 238
+
+// unsupported reports whether err is the server refusing a feature it
+// does not implement, as opposed to a failure of the operation.
+func unsupported(err error) bool {
+	var ce mdb.CommandError
+	return errors.As(err, &ce) && ce.Code == codeUnsupported
+}
 
 // findAll runs a query and decodes every document with conv.
 func findAll[D, T any](ctx context.Context, col *mdb.Collection, filter any, opts *options.FindOptionsBuilder, conv func(D) (T, error)) ([]T, error) {
@@ -431,6 +441,28 @@ func sum(ctx context.Context, col *mdb.Collection, filter bson.D, field string) 
 		return 0, nil
 	}
 	return rows[0].N, nil
+}
+
+// groupOnce runs $match filter and one $group of all matching documents
+// with the accumulators acc, in a single pass, and decodes its row into
+// out; found is false when nothing matched. MongoDB runs any accumulator;
+// FerretDB 1.x refuses $cond, $max and most others (unsupported(err) is
+// then true), and its callers fall back to one $sum or a sorted find each,
+// which every server runs. Only a refusal falls back: any other error is
+// returned.
+func groupOnce(ctx context.Context, col *mdb.Collection, filter, acc bson.D, out any) (found bool, err error) {
+	cur, err := col.Aggregate(ctx, mdb.Pipeline{
+		{{Key: "$match", Value: filter}},
+		{{Key: "$group", Value: append(bson.D{{Key: "_id", Value: nil}}, acc...)}},
+	})
+	if err != nil {
+		return false, err
+	}
+	defer cur.Close(context.Background())
+	if !cur.Next(ctx) {
+		return false, cur.Err()
+	}
+	return true, cur.Decode(out)
 }
 
 // insertNew inserts doc and reports a taken unique key as
