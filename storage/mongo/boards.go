@@ -222,39 +222,11 @@ func (s *Store) firstScore(ctx context.Context, filter, sort bson.D) (int64, tim
 	return d.Value, norm.Trunc(d.At), true, nil
 }
 
-// sumScores sums the scores in [from, to) and finds the latest one's time
-// in one $group ($sum and $max), so both describe the same scores. A
-// server that refuses $max there (FerretDB) finds the latest score first
-// and then sums the scores up to it, so that one added in between cannot
-// make the total and the time disagree.
+// sumScores sums the scores in [from, to) and returns the latest one's
+// time (see sumAndLatest).
 func (s *Store) sumScores(ctx context.Context, tenant, board, user string, from, to time.Time) (int64, time.Time, bool, error) {
-	window := userScores(tenant, board, user, bson.D{{Key: "$gte", Value: from}, {Key: "$lt", Value: to}})
-	var row struct {
-		N    int64     `bson:"n"`
-		Last time.Time `bson:"last"`
-	}
-	found, err := groupOnce(ctx, s.scores, window, bson.D{
-		{Key: "n", Value: bson.D{{Key: "$sum", Value: "$value"}}},
-		{Key: "last", Value: bson.D{{Key: "$max", Value: "$at"}}},
-	}, &row)
-	switch {
-	case err == nil && !found:
-		return 0, time.Time{}, false, nil
-	case err == nil:
-		return row.N, norm.Trunc(row.Last), true, nil
-	case !unsupported(err):
-		return 0, time.Time{}, false, err
-	}
-	_, last, ok, err := s.firstScore(ctx, window, bson.D{{Key: "at", Value: -1}})
-	if err != nil || !ok {
-		return 0, time.Time{}, false, err
-	}
-	n, err := sum(ctx, s.scores,
-		userScores(tenant, board, user, bson.D{{Key: "$gte", Value: from}, {Key: "$lte", Value: last}}), "$value")
-	if err != nil {
-		return 0, time.Time{}, false, err
-	}
-	return n, last, true, nil
+	return sumAndLatest(ctx, s.scores, func(at bson.D) bson.D { return userScores(tenant, board, user, at) },
+		from, to, "value", "at")
 }
 
 // ScanScores calls fn for every score of a board in event id order, along

@@ -54,6 +54,7 @@ import (
 	"time"
 
 	"github.com/questline/questline/internal/errs"
+	"github.com/questline/questline/storage/internal/norm"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	mdb "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -463,6 +464,51 @@ func groupOnce(ctx context.Context, col *mdb.Collection, filter, acc bson.D, out
 		return false, cur.Err()
 	}
 	return true, cur.Decode(out)
+}
+
+// sumAndLatest sums field over the documents of filter(at) with at the
+// range [from, to) of atField, and returns the latest atField among them;
+// found is false when there are none. Both come from one $group ($sum and
+// $max), so they describe the same documents. A server that refuses $max
+// there (FerretDB) finds the latest document first and then sums up to
+// it, so that one written in between cannot make the two disagree.
+func sumAndLatest(ctx context.Context, col *mdb.Collection, filter func(at bson.D) bson.D, from, to time.Time, field, atField string) (n int64, latest time.Time, found bool, err error) {
+	window := filter(bson.D{{Key: "$gte", Value: from}, {Key: "$lt", Value: to}})
+	var row struct {
+		N    int64     `bson:"n"`
+		Last time.Time `bson:"last"`
+	}
+	found, err = groupOnce(ctx, col, window, bson.D{
+		{Key: "n", Value: bson.D{{Key: "$sum", Value: "$" + field}}},
+		{Key: "last", Value: bson.D{{Key: "$max", Value: "$" + atField}}},
+	}, &row)
+	switch {
+	case err == nil && !found:
+		return 0, time.Time{}, false, nil
+	case err == nil:
+		return row.N, norm.Trunc(row.Last), true, nil
+	case !unsupported(err):
+		return 0, time.Time{}, false, err
+	}
+	var last bson.Raw
+	err = col.FindOne(ctx, window, options.FindOne().
+		SetSort(bson.D{{Key: atField, Value: -1}}).
+		SetProjection(bson.D{{Key: atField, Value: 1}})).Decode(&last)
+	if errors.Is(err, mdb.ErrNoDocuments) {
+		return 0, time.Time{}, false, nil
+	}
+	if err != nil {
+		return 0, time.Time{}, false, err
+	}
+	var at time.Time
+	if err := last.Lookup(atField).Unmarshal(&at); err != nil {
+		return 0, time.Time{}, false, fmt.Errorf("decode %s: %w", atField, err)
+	}
+	n, err = sum(ctx, col, filter(bson.D{{Key: "$gte", Value: from}, {Key: "$lte", Value: at}}), "$"+field)
+	if err != nil {
+		return 0, time.Time{}, false, err
+	}
+	return n, norm.Trunc(at), true, nil
 }
 
 // insertNew inserts doc and reports a taken unique key as

@@ -2,13 +2,11 @@ package mongo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
-	mdb "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/questline/questline/points"
@@ -91,11 +89,8 @@ func (s *Store) Totals(ctx context.Context, tenant, user string) (points.Totals,
 
 // EarnedBetween sums a user's positive entries created in [from, to),
 // compared at millisecond precision, whose keys start with keyPrefix, and
-// returns when the last of them was created (zero when there are none).
-// The total and the time come from one $group ($sum and $max), so they
-// describe the same entries. A server that refuses $max there (FerretDB)
-// finds the last entry first and then sums up to it, so that an entry
-// credited in between cannot make the two disagree.
+// returns when the last of them was created (zero when there are none; see
+// sumAndLatest).
 func (s *Store) EarnedBetween(ctx context.Context, tenant, user, keyPrefix string, from, to time.Time) (int64, time.Time, error) {
 	earned := func(created bson.D) bson.D {
 		f := bson.D{
@@ -108,38 +103,11 @@ func (s *Store) EarnedBetween(ctx context.Context, tenant, user, keyPrefix strin
 		}
 		return f
 	}
-	from = norm.Trunc(from)
-	window := earned(bson.D{{Key: "$gte", Value: from}, {Key: "$lt", Value: norm.Trunc(to)}})
-	var row struct {
-		N    int64     `bson:"n"`
-		Last time.Time `bson:"last"`
-	}
-	found, err := groupOnce(ctx, s.ledger, window, bson.D{
-		{Key: "n", Value: bson.D{{Key: "$sum", Value: "$amount"}}},
-		{Key: "last", Value: bson.D{{Key: "$max", Value: "$created_at"}}},
-	}, &row)
-	switch {
-	case err == nil && !found:
-		return 0, time.Time{}, nil
-	case err == nil:
-		return row.N, norm.Trunc(row.Last), nil
-	case !unsupported(err):
-		return 0, time.Time{}, fmt.Errorf("mongo: earned between: %w", err)
-	}
-	var last entryDoc
-	err = s.ledger.FindOne(ctx, window,
-		options.FindOne().SetSort(bson.D{{Key: "created_at", Value: -1}})).Decode(&last)
-	if errors.Is(err, mdb.ErrNoDocuments) {
-		return 0, time.Time{}, nil
-	}
+	n, last, _, err := sumAndLatest(ctx, s.ledger, earned, norm.Trunc(from), norm.Trunc(to), "amount", "created_at")
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("mongo: earned between: %w", err)
 	}
-	n, err := sum(ctx, s.ledger, earned(bson.D{{Key: "$gte", Value: from}, {Key: "$lte", Value: last.CreatedAt}}), "$amount")
-	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("mongo: earned between: %w", err)
-	}
-	return n, norm.Trunc(last.CreatedAt), nil
+	return n, last, nil
 }
 
 // prefixRange matches the strings that start with prefix as a range, which
