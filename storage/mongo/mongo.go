@@ -30,10 +30,9 @@
 // FerretDB does not apply an update filtered on a document's state
 // atomically: of concurrent updates that all match, several may succeed.
 // So a write that must succeed once among concurrent callers, such as
-// ClaimCompletion, is an insert under a unique index. The compare-and-set
-// updates of definitions (UpdateChallenge, UpdateBadge) stay updates: they
-// are exact on MongoDB, and on FerretDB only a race of two managers
-// editing one definition can let both win.
+// ClaimCompletion or an edit of a definition (UpdateChallenge,
+// UpdateBadge: see updateVersioned), is decided by an insert under a
+// unique index, which is exact on both.
 //
 // Production runs on MongoDB; CI runs the conformance suite on FerretDB
 // 1.x (a MongoDB-compatible server on SQLite). Forms both accept are the
@@ -91,6 +90,10 @@ const (
 	colBadgeContribs = "badge_contributions"
 	colAwards        = "awards"
 	colAttributes    = "attributes"
+
+	// colRevisions decides concurrent edits of challenges and badges (see
+	// updateVersioned).
+	colRevisions = "revisions"
 )
 
 // Store is the MongoDB implementation of events.Store, challenges.Store,
@@ -106,6 +109,8 @@ type Store struct {
 	badges, badgeContributions, awards             *mdb.Collection
 	ledger, boards, scores, exclusions             *mdb.Collection
 	apiKeys, audit, profiles, attributes           *mdb.Collection
+
+	revisions *mdb.Collection
 }
 
 // clientOptions are the driver options for uri. The default server
@@ -164,6 +169,7 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		attributes:    db.Collection(colAttributes),
 
 		badgeContributions: db.Collection(colBadgeContribs),
+		revisions:          db.Collection(colRevisions),
 	}
 	if err := s.upgradeV1(ctx); err != nil {
 		client.Disconnect(context.Background())
@@ -300,6 +306,10 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		}},
 		{s.attributes, []index{
 			{name: "attributes_user", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "user", Value: 1}}},
+		}},
+		{s.revisions, []index{
+			{name: "revisions_once", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "kind", Value: 1},
+				{Key: "id", Value: 1}, {Key: "version", Value: 1}}},
 		}},
 	}
 	for _, p := range plan {
@@ -533,23 +543,86 @@ func insertIgnore(ctx context.Context, col *mdb.Collection, doc any) (bool, erro
 	return err == nil, err
 }
 
-// updateVersioned applies update to the document (tenant, id) if its
-// version is version-1: a compare-and-set in one atomic operation. When
-// nothing matched, a document that exists means a version conflict,
-// errs.ErrDuplicate; none, errs.ErrNotFound.
-func updateVersioned(ctx context.Context, col *mdb.Collection, tenant, id string, version int64, update bson.D, what string) error {
-	res, err := col.UpdateOne(ctx, append(tenantID(tenant, id), bson.E{Key: "version", Value: version - 1}), update)
-	if err != nil || res.MatchedCount == 1 {
+// updateVersioned applies update (of $set and $unset stages) to the
+// document (tenant, id) if its version is version-1. When it is not, a
+// document that exists means a version conflict, errs.ErrDuplicate; none,
+// errs.ErrNotFound.
+//
+// Of concurrent updates to the same version exactly one wins, on any
+// server: the winner is decided by an insert under the unique index of
+// revisions (tenant, kind, id, version), not by the update's filter alone,
+// which FerretDB does not apply atomically (several matching updates can
+// all succeed there). The revision stores the update, so a loser, or any
+// later update, first rolls the winner's update forward: an update whose
+// writer stopped between the two writes is still applied, exactly once
+// (its filter on version-1 makes the roll-forward a no-op once done).
+func updateVersioned(ctx context.Context, revisions, col *mdb.Collection, tenant, id string, version int64, update bson.D, what string) error {
+	var cur struct {
+		Version int64 `bson:"version"`
+	}
+	err := col.FindOne(ctx, tenantID(tenant, id), options.FindOne().SetProjection(bson.D{{Key: "version", Value: 1}})).Decode(&cur)
+	if errors.Is(err, mdb.ErrNoDocuments) {
+		return fmt.Errorf("%s %s: %w", what, id, errs.ErrNotFound)
+	}
+	if err != nil {
 		return err
 	}
-	ok, err := exists(ctx, col, tenantID(tenant, id))
-	switch {
-	case err != nil:
-		return err
-	case ok:
-		return fmt.Errorf("%s %s version %d: %w", what, id, version, errs.ErrDuplicate)
+	conflict := fmt.Errorf("%s %s version %d: %w", what, id, version, errs.ErrDuplicate)
+	if cur.Version != version-1 {
+		// Checked before claiming: a claim of a version that cannot come
+		// next would block, and later replay, an unrelated update.
+		return conflict
 	}
-	return fmt.Errorf("%s %s: %w", what, id, errs.ErrNotFound)
+	rev := revisionDoc{Tenant: tenant, Kind: col.Name(), ID: id, Version: version}
+	for _, stage := range update {
+		rev.Update = append(rev.Update, revisionStage{Op: stage.Key, Value: stage.Value})
+	}
+	won, err := insertIgnore(ctx, revisions, rev)
+	if err != nil {
+		return err
+	}
+	if !won {
+		key := bson.D{{Key: "tenant", Value: tenant}, {Key: "kind", Value: rev.Kind}, {Key: "id", Value: id}, {Key: "version", Value: version}}
+		var winner revisionDoc
+		if err := revisions.FindOne(ctx, key).Decode(&winner); err != nil {
+			return err
+		}
+		update = winner.update()
+	}
+	if _, err := col.UpdateOne(ctx, append(tenantID(tenant, id), bson.E{Key: "version", Value: version - 1}), update); err != nil {
+		return err
+	}
+	if !won {
+		return conflict
+	}
+	return nil
+}
+
+// revisionDoc records which update made a definition's version; unique
+// per (tenant, kind, id, version), kind being the collection's name. The
+// update is kept as a list of stages, as stored documents cannot have
+// $-prefixed keys.
+type revisionDoc struct {
+	Tenant  string          `bson:"tenant"`
+	Kind    string          `bson:"kind"`
+	ID      string          `bson:"id"`
+	Version int64           `bson:"version"`
+	Update  []revisionStage `bson:"update"`
+}
+
+// revisionStage is one stage of an update: an operator and its document.
+type revisionStage struct {
+	Op    string `bson:"op"`
+	Value any    `bson:"value"`
+}
+
+// update rebuilds the update document of r.
+func (r revisionDoc) update() bson.D {
+	out := make(bson.D, len(r.Update))
+	for i, st := range r.Update {
+		out[i] = bson.E{Key: st.Op, Value: st.Value}
+	}
+	return out
 }
 
 // countDistinct counts the distinct values of field ("$user") among the

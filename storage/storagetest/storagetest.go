@@ -74,6 +74,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 
 		{"Challenges", testChallenges},
 		{"UpdateChallenge", testUpdateChallenge},
+		{"UpdateChallengeConcurrent", testUpdateChallengeConcurrent},
 		{"ListChallenges", testListChallenges},
 		{"Contributions", testContributions},
 		{"ContributionsConcurrent", testContributionsConcurrent},
@@ -88,6 +89,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 
 		{"Badges", testBadges},
 		{"UpdateBadge", testUpdateBadge},
+		{"UpdateBadgeConcurrent", testUpdateBadgeConcurrent},
 		{"ListBadges", testListBadges},
 		{"BadgeContributions", testBadgeContributions},
 		{"InsertAward", testInsertAward},
@@ -178,6 +180,28 @@ func eq[T any](t *testing.T, what string, got, want T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("%s:\n got  %#v\n want %#v", what, got, want)
 	}
+}
+
+// oneWins runs update(i) for i in 0..19 at once and returns the i of the
+// only one that succeeded; every other must be a version conflict
+// (errs.ErrDuplicate).
+func oneWins(t *testing.T, update func(i int) error) int {
+	t.Helper()
+	winner := -1
+	for i, err := range parallel(20, update) {
+		switch {
+		case err == nil && winner >= 0:
+			t.Fatalf("concurrent edits %d and %d of one version both succeeded", winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, errs.ErrDuplicate):
+			t.Fatalf("edit %d: %v, want a success or errs.ErrDuplicate", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no concurrent edit succeeded")
+	}
+	return winner
 }
 
 // parallel runs fn n times at once and returns every result.
