@@ -19,6 +19,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/questline/questline/auth"
+	"github.com/questline/questline/internal/mongotest"
 	"github.com/questline/questline/internal/redistest"
 )
 
@@ -73,6 +74,12 @@ func deployments() []deployment {
 		}})
 	}
 	return ds
+}
+
+// TestMongoDeployment fails under CI=true when MONGO_URI is unset, so the
+// "mongo" deployment above can never drop out of a CI run unnoticed.
+func TestMongoDeployment(t *testing.T) {
+	mongotest.URI(t)
 }
 
 // mongoDB names a database for one test and drops it afterwards.

@@ -82,8 +82,9 @@ func (s *Store) CreateBadge(ctx context.Context, b badges.Badge) error {
 	return nil
 }
 
-// UpdateBadge replaces the stored badge if its version is b.Version-1, in
-// one atomic compare-and-set; a different version is an errs.ErrDuplicate,
+// UpdateBadge replaces the stored badge if its version is b.Version-1,
+// exactly one of concurrent edits winning (see updateVersioned); a
+// different version is an errs.ErrDuplicate,
 // a missing badge an errs.ErrNotFound. CreatedAt is kept from the stored
 // document.
 func (s *Store) UpdateBadge(ctx context.Context, b badges.Badge) error {
@@ -91,7 +92,7 @@ func (s *Store) UpdateBadge(ctx context.Context, b badges.Badge) error {
 	if err != nil {
 		return fmt.Errorf("mongo: update badge: %w", err)
 	}
-	if err := updateVersioned(ctx, s.badges, b.Tenant, b.ID, b.Version, bson.D{{Key: "$set", Value: d.Def}}, "badge"); err != nil {
+	if err := updateVersioned(ctx, s.revisions, s.badges, b.Tenant, b.ID, b.Version, bson.D{{Key: "$set", Value: d.Def}}, "badge"); err != nil {
 		return fmt.Errorf("mongo: update badge: %w", err)
 	}
 	return nil

@@ -331,8 +331,7 @@ func (s *Store) Total(ctx context.Context, tenant, board, period, user string, a
 // AggregateScores folds a user's scores on a board with At in [from, to),
 // compared at millisecond precision; see leaderboards.Store for the folds.
 // Best and Latest are the first score in an order, found with a sorted
-// find (FerretDB lacks the $cond and multi-accumulator $group a single
-// pipeline would need).
+// find of one document along the index, cheaper than any $group.
 func (s *Store) AggregateScores(ctx context.Context, tenant, board, user string, agg leaderboards.Aggregation, from, to time.Time) (int64, time.Time, bool, error) {
 	from, to = norm.Trunc(from), norm.Trunc(to)
 	window := bson.D{{Key: "$gte", Value: from}, {Key: "$lt", Value: to}}
@@ -383,22 +382,11 @@ func (s *Store) firstScore(ctx context.Context, filter, sort bson.D) (int64, tim
 	return d.Value, norm.Trunc(d.At), true, nil
 }
 
-// sumScores finds the latest score in [from, to) first and then sums the
-// scores up to it, so that one added in between cannot make the total and
-// the time disagree.
+// sumScores sums the scores in [from, to) and returns the latest one's
+// time (see sumAndLatest).
 func (s *Store) sumScores(ctx context.Context, tenant, board, user string, from, to time.Time) (int64, time.Time, bool, error) {
-	_, last, ok, err := s.firstScore(ctx,
-		userScores(tenant, board, user, bson.D{{Key: "$gte", Value: from}, {Key: "$lt", Value: to}}),
-		bson.D{{Key: "at", Value: -1}})
-	if err != nil || !ok {
-		return 0, time.Time{}, false, err
-	}
-	n, err := sum(ctx, s.scores,
-		userScores(tenant, board, user, bson.D{{Key: "$gte", Value: from}, {Key: "$lte", Value: last}}), "$value")
-	if err != nil {
-		return 0, time.Time{}, false, err
-	}
-	return n, last, true, nil
+	return sumAndLatest(ctx, s.scores, func(at bson.D) bson.D { return userScores(tenant, board, user, at) },
+		from, to, "value", "at")
 }
 
 // ScanScores calls fn for every score of a board in event id order, along

@@ -123,7 +123,8 @@ func (s *Store) CreateChallenge(ctx context.Context, c challenges.Challenge) err
 }
 
 // UpdateChallenge replaces the stored challenge if its version is
-// c.Version-1, in one atomic compare-and-set; a different version is an
+// c.Version-1, exactly one of concurrent edits winning (see
+// updateVersioned); a different version is an
 // errs.ErrDuplicate, a missing challenge an errs.ErrNotFound. CreatedAt is
 // immutable and kept from the stored document.
 func (s *Store) UpdateChallenge(ctx context.Context, c challenges.Challenge) error {
@@ -132,7 +133,7 @@ func (s *Store) UpdateChallenge(ctx context.Context, c challenges.Challenge) err
 		return fmt.Errorf("mongo: update challenge: %w", err)
 	}
 	update := bson.D{{Key: "$set", Value: d.Def}, {Key: "$unset", Value: legacyChallengeFields}}
-	if err := updateVersioned(ctx, s.challenges, c.Tenant, c.ID, c.Version, update, "challenge"); err != nil {
+	if err := updateVersioned(ctx, s.revisions, s.challenges, c.Tenant, c.ID, c.Version, update, "challenge"); err != nil {
 		return fmt.Errorf("mongo: update challenge: %w", err)
 	}
 	return nil

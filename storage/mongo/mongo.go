@@ -16,6 +16,10 @@
 // atomic operations: an insert that hits a unique index is a repeat,
 // answered by reading the document that won.
 //
+// Reads go to the primary and writes wait for a majority, whatever the URI
+// asks for (see clientOptions): exactly-once rests on reading one's own
+// writes and on no acknowledged write being rolled back.
+//
 // Values follow the same conventions as the SQLite store (see
 // storage/storagetest): times are UTC milliseconds, props and results are
 // stored as subdocuments built from their JSON form and read back as
@@ -26,16 +30,19 @@
 // FerretDB does not apply an update filtered on a document's state
 // atomically: of concurrent updates that all match, several may succeed.
 // So a write that must succeed once among concurrent callers, such as
-// ClaimCompletion, is an insert under a unique index. The compare-and-set
-// updates of definitions (UpdateChallenge, UpdateBadge) stay updates: they
-// are exact on MongoDB, and on FerretDB only a race of two managers
-// editing one definition can let both win.
+// ClaimCompletion or an edit of a definition (UpdateChallenge,
+// UpdateBadge: see updateVersioned), is decided by an insert under a
+// unique index, which is exact on both.
 //
-// The queries stick to what both MongoDB and FerretDB 1.x (a
-// MongoDB-compatible server on PostgreSQL or SQLite) support, so either can
-// run the conformance suite: no $cond, no partial indexes, no distinct, and
-// $group with a single accumulator only (FerretDB folds several wrongly,
-// without an error); a "first by some order" is a find with sort and limit.
+// Production runs on MongoDB; CI runs the conformance suite on FerretDB
+// 1.x (a MongoDB-compatible server on SQLite). Forms both accept are the
+// default: no distinct command, and a "first by some order" is a find with
+// sort and limit. Where a MongoDB-only form is clearly better, it is sent
+// first and a refusal (unsupported) alone falls back to a form both
+// accept: partial indexes (createIndex), and single-pass $group stages
+// with $cond or $max (groupOnce). FerretDB refuses those operators; a
+// $group of several plain accumulators it accepts but folds wrongly,
+// without an error, so no such $group is ever sent.
 package mongo
 
 import (
@@ -46,10 +53,12 @@ import (
 	"time"
 
 	"github.com/questline/questline/internal/errs"
+	"github.com/questline/questline/storage/internal/norm"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	mdb "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
 )
 
 // DefaultLimit is the page size used when a caller passes a limit <= 0, so
@@ -86,6 +95,10 @@ const (
 	colBadgeContribs = "badge_contributions"
 	colAwards        = "awards"
 	colAttributes    = "attributes"
+
+	// colRevisions decides concurrent edits of challenges and badges (see
+	// updateVersioned).
+	colRevisions = "revisions"
 )
 
 // Store is the MongoDB implementation of events.Store, challenges.Store,
@@ -112,6 +125,25 @@ type Store struct {
 	// upgradeBoardTotals), by tenant and id; read-only after Open.
 	staleBoards                          map[[2]string]bool
 	apiKeys, audit, profiles, attributes *mdb.Collection
+
+	revisions *mdb.Collection
+}
+
+// clientOptions are the driver options for uri. The default server
+// selection timeout goes first, so a serverSelectionTimeoutMS in the URI
+// wins. Primary reads and majority writes go last, so they override the
+// URI: every store reads its own writes (an insert that hits a unique index
+// reads the document that won, a version-checked update reads the version
+// it checks), which a secondary may not have yet, and a write acknowledged
+// by one node can be rolled back by a failover after the caller was told it
+// happened. Either would let a retried event pay twice. They are not
+// settings an operator can loosen.
+func clientOptions(uri string) *options.ClientOptions {
+	return options.Client().
+		SetServerSelectionTimeout(ServerSelectionTimeout).
+		ApplyURI(uri).
+		SetReadPreference(readpref.Primary()).
+		SetWriteConcern(writeconcern.Majority())
 }
 
 // Open connects to uri, checks that a primary answers (failing after
@@ -122,9 +154,7 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 	if database == "" {
 		return nil, errors.New("mongo: open: empty database name")
 	}
-	// The default goes first so a serverSelectionTimeoutMS in the URI wins.
-	opts := options.Client().SetServerSelectionTimeout(ServerSelectionTimeout).ApplyURI(uri)
-	client, err := mdb.Connect(opts)
+	client, err := mdb.Connect(clientOptions(uri))
 	if err != nil {
 		return nil, fmt.Errorf("mongo: open: %w", err)
 	}
@@ -160,6 +190,7 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		attributes:    db.Collection(colAttributes),
 
 		badgeContributions: db.Collection(colBadgeContribs),
+		revisions:          db.Collection(colRevisions),
 	}
 	if s.atomicUpdates, err = atomicUpdates(ctx, db); err != nil {
 		client.Disconnect(context.Background())
@@ -332,6 +363,10 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		{s.attributes, []index{
 			{name: "attributes_user", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "user", Value: 1}}},
 		}},
+		{s.revisions, []index{
+			{name: "revisions_once", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "kind", Value: 1},
+				{Key: "id", Value: 1}, {Key: "version", Value: 1}}},
+		}},
 	}
 	for _, p := range plan {
 		for _, ix := range p.idx {
@@ -380,8 +415,7 @@ func createIndex(ctx context.Context, col *mdb.Collection, ix index) error {
 		return mdb.IndexModel{Keys: ix.keys, Options: o}
 	}
 	_, err := col.Indexes().CreateOne(ctx, model(ix.partial != nil))
-	var ce mdb.CommandError
-	if ix.partial != nil && errors.As(err, &ce) && ce.Code == codeUnsupported {
+	if ix.partial != nil && unsupported(err) {
 		// A server without partial indexes (FerretDB): the full index
 		// serves the same queries, only bigger.
 		_, err = col.Indexes().CreateOne(ctx, model(false))
@@ -406,6 +440,13 @@ func atomicUpdates(ctx context.Context, db *mdb.Database) (bool, error) {
 
 // codeUnsupported is the server error code for an unsupported feature.
 const codeUnsupported = 238
+
+// unsupported reports whether err is the server refusing a feature it
+// does not implement, as opposed to a failure of the operation.
+func unsupported(err error) bool {
+	var ce mdb.CommandError
+	return errors.As(err, &ce) && ce.Code == codeUnsupported
+}
 
 // findAll runs a query and decodes every document with conv.
 func findAll[D, T any](ctx context.Context, col *mdb.Collection, filter any, opts *options.FindOptionsBuilder, conv func(D) (T, error)) ([]T, error) {
@@ -488,6 +529,73 @@ func sum(ctx context.Context, col *mdb.Collection, filter bson.D, field string) 
 	return rows[0].N, nil
 }
 
+// groupOnce runs $match filter and one $group of all matching documents
+// with the accumulators acc, in a single pass, and decodes its row into
+// out; found is false when nothing matched. MongoDB runs any accumulator;
+// FerretDB 1.x refuses $cond, $max and most others (unsupported(err) is
+// then true), and its callers fall back to one $sum or a sorted find each,
+// which every server runs. Only a refusal falls back: any other error is
+// returned.
+func groupOnce(ctx context.Context, col *mdb.Collection, filter, acc bson.D, out any) (found bool, err error) {
+	cur, err := col.Aggregate(ctx, mdb.Pipeline{
+		{{Key: "$match", Value: filter}},
+		{{Key: "$group", Value: append(bson.D{{Key: "_id", Value: nil}}, acc...)}},
+	})
+	if err != nil {
+		return false, err
+	}
+	defer cur.Close(context.Background())
+	if !cur.Next(ctx) {
+		return false, cur.Err()
+	}
+	return true, cur.Decode(out)
+}
+
+// sumAndLatest sums field over the documents of filter(at) with at the
+// range [from, to) of atField, and returns the latest atField among them;
+// found is false when there are none. Both come from one $group ($sum and
+// $max), so they describe the same documents. A server that refuses $max
+// there (FerretDB) finds the latest document first and then sums up to
+// it, so that one written in between cannot make the two disagree.
+func sumAndLatest(ctx context.Context, col *mdb.Collection, filter func(at bson.D) bson.D, from, to time.Time, field, atField string) (n int64, latest time.Time, found bool, err error) {
+	window := filter(bson.D{{Key: "$gte", Value: from}, {Key: "$lt", Value: to}})
+	var row struct {
+		N    int64     `bson:"n"`
+		Last time.Time `bson:"last"`
+	}
+	found, err = groupOnce(ctx, col, window, bson.D{
+		{Key: "n", Value: bson.D{{Key: "$sum", Value: "$" + field}}},
+		{Key: "last", Value: bson.D{{Key: "$max", Value: "$" + atField}}},
+	}, &row)
+	switch {
+	case err == nil && !found:
+		return 0, time.Time{}, false, nil
+	case err == nil:
+		return row.N, norm.Trunc(row.Last), true, nil
+	case !unsupported(err):
+		return 0, time.Time{}, false, err
+	}
+	var last bson.Raw
+	err = col.FindOne(ctx, window, options.FindOne().
+		SetSort(bson.D{{Key: atField, Value: -1}}).
+		SetProjection(bson.D{{Key: atField, Value: 1}})).Decode(&last)
+	if errors.Is(err, mdb.ErrNoDocuments) {
+		return 0, time.Time{}, false, nil
+	}
+	if err != nil {
+		return 0, time.Time{}, false, err
+	}
+	var at time.Time
+	if err := last.Lookup(atField).Unmarshal(&at); err != nil {
+		return 0, time.Time{}, false, fmt.Errorf("decode %s: %w", atField, err)
+	}
+	n, err = sum(ctx, col, filter(bson.D{{Key: "$gte", Value: from}, {Key: "$lte", Value: at}}), "$"+field)
+	if err != nil {
+		return 0, time.Time{}, false, err
+	}
+	return n, norm.Trunc(at), true, nil
+}
+
 // insertNew inserts doc and reports a taken unique key as
 // errs.ErrDuplicate under what: for Create methods, where a taken key is
 // the caller's mistake.
@@ -510,23 +618,86 @@ func insertIgnore(ctx context.Context, col *mdb.Collection, doc any) (bool, erro
 	return err == nil, err
 }
 
-// updateVersioned applies update to the document (tenant, id) if its
-// version is version-1: a compare-and-set in one atomic operation. When
-// nothing matched, a document that exists means a version conflict,
-// errs.ErrDuplicate; none, errs.ErrNotFound.
-func updateVersioned(ctx context.Context, col *mdb.Collection, tenant, id string, version int64, update bson.D, what string) error {
-	res, err := col.UpdateOne(ctx, append(tenantID(tenant, id), bson.E{Key: "version", Value: version - 1}), update)
-	if err != nil || res.MatchedCount == 1 {
+// updateVersioned applies update (of $set and $unset stages) to the
+// document (tenant, id) if its version is version-1. When it is not, a
+// document that exists means a version conflict, errs.ErrDuplicate; none,
+// errs.ErrNotFound.
+//
+// Of concurrent updates to the same version exactly one wins, on any
+// server: the winner is decided by an insert under the unique index of
+// revisions (tenant, kind, id, version), not by the update's filter alone,
+// which FerretDB does not apply atomically (several matching updates can
+// all succeed there). The revision stores the update, so a loser, or any
+// later update, first rolls the winner's update forward: an update whose
+// writer stopped between the two writes is still applied, exactly once
+// (its filter on version-1 makes the roll-forward a no-op once done).
+func updateVersioned(ctx context.Context, revisions, col *mdb.Collection, tenant, id string, version int64, update bson.D, what string) error {
+	var cur struct {
+		Version int64 `bson:"version"`
+	}
+	err := col.FindOne(ctx, tenantID(tenant, id), options.FindOne().SetProjection(bson.D{{Key: "version", Value: 1}})).Decode(&cur)
+	if errors.Is(err, mdb.ErrNoDocuments) {
+		return fmt.Errorf("%s %s: %w", what, id, errs.ErrNotFound)
+	}
+	if err != nil {
 		return err
 	}
-	ok, err := exists(ctx, col, tenantID(tenant, id))
-	switch {
-	case err != nil:
-		return err
-	case ok:
-		return fmt.Errorf("%s %s version %d: %w", what, id, version, errs.ErrDuplicate)
+	conflict := fmt.Errorf("%s %s version %d: %w", what, id, version, errs.ErrDuplicate)
+	if cur.Version != version-1 {
+		// Checked before claiming: a claim of a version that cannot come
+		// next would block, and later replay, an unrelated update.
+		return conflict
 	}
-	return fmt.Errorf("%s %s: %w", what, id, errs.ErrNotFound)
+	rev := revisionDoc{Tenant: tenant, Kind: col.Name(), ID: id, Version: version}
+	for _, stage := range update {
+		rev.Update = append(rev.Update, revisionStage{Op: stage.Key, Value: stage.Value})
+	}
+	won, err := insertIgnore(ctx, revisions, rev)
+	if err != nil {
+		return err
+	}
+	if !won {
+		key := bson.D{{Key: "tenant", Value: tenant}, {Key: "kind", Value: rev.Kind}, {Key: "id", Value: id}, {Key: "version", Value: version}}
+		var winner revisionDoc
+		if err := revisions.FindOne(ctx, key).Decode(&winner); err != nil {
+			return err
+		}
+		update = winner.update()
+	}
+	if _, err := col.UpdateOne(ctx, append(tenantID(tenant, id), bson.E{Key: "version", Value: version - 1}), update); err != nil {
+		return err
+	}
+	if !won {
+		return conflict
+	}
+	return nil
+}
+
+// revisionDoc records which update made a definition's version; unique
+// per (tenant, kind, id, version), kind being the collection's name. The
+// update is kept as a list of stages, as stored documents cannot have
+// $-prefixed keys.
+type revisionDoc struct {
+	Tenant  string          `bson:"tenant"`
+	Kind    string          `bson:"kind"`
+	ID      string          `bson:"id"`
+	Version int64           `bson:"version"`
+	Update  []revisionStage `bson:"update"`
+}
+
+// revisionStage is one stage of an update: an operator and its document.
+type revisionStage struct {
+	Op    string `bson:"op"`
+	Value any    `bson:"value"`
+}
+
+// update rebuilds the update document of r.
+func (r revisionDoc) update() bson.D {
+	out := make(bson.D, len(r.Update))
+	for i, st := range r.Update {
+		out[i] = bson.E{Key: st.Op, Value: st.Value}
+	}
+	return out
 }
 
 // countDistinct counts the distinct values of field ("$user") among the

@@ -2,7 +2,7 @@ package mongo_test
 
 import (
 	"context"
-	"os"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -15,18 +15,18 @@ import (
 
 	"github.com/questline/questline/challenges"
 	"github.com/questline/questline/events/rule"
+	"github.com/questline/questline/internal/errs"
+	"github.com/questline/questline/internal/mongotest"
 	"github.com/questline/questline/leaderboards"
 	"github.com/questline/questline/storage/mongo"
 	"github.com/questline/questline/storage/storagetest"
 )
 
-// uri returns MONGO_URI or skips: MongoDB is optional in a test run.
+// uri returns MONGO_URI or skips: MongoDB is optional in a test run
+// outside CI.
 func uri(t *testing.T) string {
-	u := os.Getenv("MONGO_URI")
-	if u == "" {
-		t.Skip("MONGO_URI not set; skipping MongoDB tests")
-	}
-	return u
+	t.Helper()
+	return mongotest.URI(t)
 }
 
 // openFresh opens a store on a database of its own, dropped at the end.
@@ -248,5 +248,53 @@ func TestOldChallengeDocuments(t *testing.T) {
 		if sp.Name == "contributions_once" || sp.Name == "contributions_user" {
 			t.Errorf("old index %s is still there", sp.Name)
 		}
+	}
+}
+
+// TestUpdateRollsForward leaves a challenge as an edit whose writer
+// stopped between its two writes would: the revision of version 2 claimed,
+// the challenge still at version 1. The next edit of version 2 must lose
+// to it and apply it, so the edit that won is not lost.
+func TestUpdateRollsForward(t *testing.T) {
+	s := openFresh(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	at := time.Date(2025, 3, 14, 15, 9, 26, 535_000_000, time.UTC)
+	ch := challenges.Challenge{
+		ID: "c1", Tenant: "acme", Name: "Share 3 times", Status: challenges.Draft,
+		Rule: rule.Rule{
+			Goals:  []rule.Goal{{ID: "g1", Kind: rule.Count, EventType: "share", Target: "3"}},
+			Window: rule.Window{TimeZone: "UTC"},
+		},
+		Enrolment: challenges.Auto, Reward: challenges.Reward{Points: 50}, Claim: challenges.AutoClaim,
+		MaxCompletions: 1, CreatedAt: at, UpdatedAt: at, Version: 1,
+	}
+	if err := s.CreateChallenge(ctx, ch); err != nil {
+		t.Fatal(err)
+	}
+	won := ch
+	won.Name, won.Version = "Share 5 times", 2
+	if err := s.UpdateChallenge(ctx, won); err != nil {
+		t.Fatal(err)
+	}
+	// Undo the second write only.
+	_, err := s.Database().Collection("challenges").UpdateOne(ctx,
+		bson.D{{Key: "tenant", Value: "acme"}, {Key: "id", Value: "c1"}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "name", Value: ch.Name}, {Key: "version", Value: int64(1)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	late := ch
+	late.Name, late.Version = "Share 9 times", 2
+	if err := s.UpdateChallenge(ctx, late); !errors.Is(err, errs.ErrDuplicate) {
+		t.Fatalf("late edit of version 2: %v, want errs.ErrDuplicate", err)
+	}
+	got, err := s.GetChallenge(ctx, "acme", "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != won.Name || got.Version != 2 {
+		t.Fatalf("after the late edit: name %q version %d, want %q version 2", got.Name, got.Version, won.Name)
 	}
 }

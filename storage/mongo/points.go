@@ -2,13 +2,11 @@ package mongo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
-	mdb "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/questline/questline/points"
@@ -55,16 +53,30 @@ func (s *Store) InsertEntry(ctx context.Context, e points.Entry) (points.Entry, 
 	return stored, inserted, nil
 }
 
-// Totals folds a user's ledger into balance and lifetime earnings. It runs
-// two plain $sum aggregations rather than one with $cond: FerretDB (a
-// MongoDB-compatible server we test on) does not implement $cond, and both
-// use the (tenant, user, created_at, amount) index.
+// Totals folds a user's ledger into balance and lifetime earnings, in one
+// pass over the (tenant, user, created_at, amount) index: one $group with a
+// $sum and a $sum of the positive amounts through $cond. A server that
+// refuses $cond (FerretDB, which CI runs on) gets two plain $sum
+// aggregations on the same index instead.
 func (s *Store) Totals(ctx context.Context, tenant, user string) (points.Totals, error) {
-	var (
-		t   points.Totals
-		err error
-	)
 	match := bson.D{{Key: "tenant", Value: tenant}, {Key: "user", Value: user}}
+	var row struct {
+		Balance int64 `bson:"balance"`
+		Earned  int64 `bson:"earned"`
+	}
+	_, err := groupOnce(ctx, s.ledger, match, bson.D{
+		{Key: "balance", Value: bson.D{{Key: "$sum", Value: "$amount"}}},
+		{Key: "earned", Value: bson.D{{Key: "$sum", Value: bson.D{{Key: "$cond", Value: bson.A{
+			bson.D{{Key: "$gt", Value: bson.A{"$amount", 0}}}, "$amount", 0,
+		}}}}}},
+	}, &row)
+	switch {
+	case err == nil:
+		return points.Totals{Balance: row.Balance, Earned: row.Earned}, nil
+	case !unsupported(err):
+		return points.Totals{}, fmt.Errorf("mongo: ledger totals: %w", err)
+	}
+	var t points.Totals
 	if t.Balance, err = sum(ctx, s.ledger, match, "$amount"); err != nil {
 		return points.Totals{}, fmt.Errorf("mongo: ledger totals: %w", err)
 	}
@@ -77,9 +89,8 @@ func (s *Store) Totals(ctx context.Context, tenant, user string) (points.Totals,
 
 // EarnedBetween sums a user's positive entries created in [from, to),
 // compared at millisecond precision, whose keys start with keyPrefix, and
-// returns when the last of them was created (zero when there are none).
-// It finds the last entry first and then sums up to it, so that an entry
-// credited in between cannot make the total and the time disagree.
+// returns when the last of them was created (zero when there are none; see
+// sumAndLatest).
 func (s *Store) EarnedBetween(ctx context.Context, tenant, user, keyPrefix string, from, to time.Time) (int64, time.Time, error) {
 	earned := func(created bson.D) bson.D {
 		f := bson.D{
@@ -92,22 +103,11 @@ func (s *Store) EarnedBetween(ctx context.Context, tenant, user, keyPrefix strin
 		}
 		return f
 	}
-	from = norm.Trunc(from)
-	var last entryDoc
-	err := s.ledger.FindOne(ctx,
-		earned(bson.D{{Key: "$gte", Value: from}, {Key: "$lt", Value: norm.Trunc(to)}}),
-		options.FindOne().SetSort(bson.D{{Key: "created_at", Value: -1}})).Decode(&last)
-	if errors.Is(err, mdb.ErrNoDocuments) {
-		return 0, time.Time{}, nil
-	}
+	n, last, _, err := sumAndLatest(ctx, s.ledger, earned, norm.Trunc(from), norm.Trunc(to), "amount", "created_at")
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("mongo: earned between: %w", err)
 	}
-	n, err := sum(ctx, s.ledger, earned(bson.D{{Key: "$gte", Value: from}, {Key: "$lte", Value: last.CreatedAt}}), "$amount")
-	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("mongo: earned between: %w", err)
-	}
-	return n, norm.Trunc(last.CreatedAt), nil
+	return n, last, nil
 }
 
 // prefixRange matches the strings that start with prefix as a range, which

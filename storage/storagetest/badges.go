@@ -108,6 +108,25 @@ func testUpdateBadge(t *testing.T, s Store) {
 	mustIs(t, s.UpdateBadge(c, missing), errs.ErrNotFound)
 }
 
+// testUpdateBadgeConcurrent races 20 edits of the same version, as
+// testUpdateChallengeConcurrent does for challenges.
+func testUpdateBadgeConcurrent(t *testing.T, s Store) {
+	c := ctx(t)
+	b := badge(tenant(t, "a"), id(), badges.Draft)
+	must(t, s.CreateBadge(c, b))
+	edit := func(i int, version int64) badges.Badge {
+		up := b
+		up.Name, up.Version = fmt.Sprint("edit ", i), version
+		return up
+	}
+	winner := oneWins(t, func(i int) error { return s.UpdateBadge(c, edit(i, 2)) })
+	got, err := s.GetBadge(c, b.Tenant, b.ID)
+	must(t, err)
+	eq(t, "after the race", got.Name, edit(winner, 2).Name)
+	eq(t, "version after the race", got.Version, int64(2))
+	must(t, s.UpdateBadge(c, edit(99, 3)))
+}
+
 func testListBadges(t *testing.T, s Store) {
 	c := ctx(t)
 	a, b := tenant(t, "a"), tenant(t, "b")

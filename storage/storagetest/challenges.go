@@ -200,6 +200,25 @@ func testUpdateChallenge(t *testing.T, s Store) {
 	mustIs(t, s.UpdateChallenge(c, missing), errs.ErrNotFound)
 }
 
+// testUpdateChallengeConcurrent races 20 edits of the same version: one
+// wins, the others are conflicts, the stored challenge is the winner's,
+// and the next version can still be written.
+func testUpdateChallengeConcurrent(t *testing.T, s Store) {
+	c := ctx(t)
+	ch := challenge(tenant(t, "a"), id(), challenges.Draft)
+	must(t, s.CreateChallenge(c, ch))
+	edit := func(i int, version int64) challenges.Challenge {
+		up := ch
+		up.Name, up.Version = fmt.Sprint("edit ", i), version
+		return up
+	}
+	winner := oneWins(t, func(i int) error { return s.UpdateChallenge(c, edit(i, 2)) })
+	got, err := s.GetChallenge(c, ch.Tenant, ch.ID)
+	must(t, err)
+	eq(t, "after the race", got, storedChallenge(edit(winner, 2)))
+	must(t, s.UpdateChallenge(c, edit(99, 3)))
+}
+
 func testListChallenges(t *testing.T, s Store) {
 	c := ctx(t)
 	a, b := tenant(t, "a"), tenant(t, "b")
