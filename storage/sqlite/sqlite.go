@@ -273,8 +273,12 @@ var errClosed = errors.New("sqlite: store closed")
 // (boards.spec), board scores, exclusions, the audit log, profiles and
 // attributes, challenges defined by rules (with contributions per goal,
 // claims, enrolments and unlocks) and badges; upgrade.go converts
-// version 1 files.
-const schemaVersion = 2
+// version 1 files. Version 3 added the sweeper's attempts and dead letters
+// on events, a user's events index (export and erasure), board builds,
+// the board feed, challenge tallies and board totals. A version 2 binary
+// refuses a version 3 file: it would store contributions and scores
+// without folding them into the tallies and totals this release reads.
+const schemaVersion = 3
 
 // schema is idempotent (IF [NOT] EXISTS throughout) and runs in one
 // IMMEDIATE transaction, so several processes opening the same file at
