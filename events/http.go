@@ -78,12 +78,12 @@ func OpsRoutes(api huma.API, s *Service, log Auditor) {
 		out.Body.Events, out.Body.NextCursor = httpx.Page(evs, in.Limit, func(e Event) string { return e.ID })
 		return out, nil
 	})
-	auth.Register(api, huma.Operation{
+	auth.Register(api, audit.SelfAudited(huma.Operation{
 		OperationID: "retry-dead-event", Method: http.MethodPost, Path: "/v1/ops/dead-events/{id}/retry",
 		Summary: "Retry a dead-lettered event (admin)", Tags: []string{"ops"},
 		Description: "Processes the event at once. processed says whether it succeeded; if not, the sweeper " +
 			"retries it again with a fresh count of attempts. Effects are keyed, so a retry never pays twice.",
-	}, auth.Admins, func(ctx context.Context, in *struct {
+	}), auth.Admins, func(ctx context.Context, in *struct {
 		ID string `path:"id" maxLength:"64"`
 	}) (*eventOutput, error) {
 		p, err := auth.Require(ctx)

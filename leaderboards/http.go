@@ -7,6 +7,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/questline/questline/audit"
 	"github.com/questline/questline/auth"
 	"github.com/questline/questline/internal/errs"
 )
@@ -150,7 +151,7 @@ func exclusionRoutes(api huma.API, s *Service, op func(id, method, path, summary
 	exclude := op("exclude-from-leaderboard", http.MethodPost, "/v1/leaderboards/{id}/exclusions", "Take a user off a board (manager)",
 		"Removes the user from every kept period of the board and keeps them off future writes and rebuilds (staff, test and bot accounts, fraud). Recorded in the audit log.")
 	exclude.DefaultStatus = http.StatusCreated
-	auth.Register(api, exclude, auth.Managers, func(ctx context.Context, in *excludeInput) (*exclusionOutput, error) {
+	auth.Register(api, audit.SelfAudited(exclude), auth.Managers, func(ctx context.Context, in *excludeInput) (*exclusionOutput, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err
@@ -178,7 +179,7 @@ func exclusionRoutes(api huma.API, s *Service, op func(id, method, path, summary
 	reinstate := op("reinstate-on-leaderboard", http.MethodDelete, "/v1/leaderboards/{id}/exclusions/{uid}", "Put an excluded user back (manager)",
 		"The user's entries are derived again from the board's source. Recorded in the audit log.")
 	reinstate.DefaultStatus = http.StatusNoContent
-	auth.Register(api, reinstate, auth.Managers, func(ctx context.Context, in *userRef) (*struct{}, error) {
+	auth.Register(api, audit.SelfAudited(reinstate), auth.Managers, func(ctx context.Context, in *userRef) (*struct{}, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err

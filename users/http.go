@@ -6,6 +6,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/questline/questline/audit"
 	"github.com/questline/questline/auth"
 	"github.com/questline/questline/badges"
 	"github.com/questline/questline/challenges"
@@ -91,13 +92,13 @@ func Routes(api huma.API, s *Service, v Views) {
 		"A JSON document with one section per domain: events, points (wallet and ledger), challenges (progress, completions, enrolments, unlocks), "+
 			"badges (awards, progress), leaderboards (ranks, event-board scores, exclusions), profiles (profile, attributes), audit (entries about the user). "+
 			"After an erasure every section is empty. Recorded in the audit log (user.export)."), auth.Managers, s.Export)
-	act(api, op("erase-user", http.MethodPost, "/v1/users/{id}/erase", "Erase a user's data (admin)",
+	act(api, audit.SelfAudited(op("erase-user", http.MethodPost, "/v1/users/{id}/erase", "Erase a user's data (admin)",
 		"Deletes the user's events, progress, unlocks, badge progress, event-board scores, exclusions, profile and attributes, and "+
 			"anonymises what totals depend on: ledger lines, awards, completions and enrolments move to the user's pseudonym (reasons and event ids scrubbed), "+
 			"so tenant sums, limited editions and challenge stats stay exact, and the pseudonym is on no board, also after a rebuild. "+
 			"Audit entries about the user name the pseudonym instead. Synchronous: the work is bounded by the user's own records, read through per-user indexes. "+
 			"Idempotent: repeating it (for example after a failure midway) finishes the work and changes nothing more. "+
-			"Events sent for the user id afterwards start a new user. Recorded in the audit log (user.erase, under the pseudonym)."), auth.Admins, s.Erase)
+			"Events sent for the user id afterwards start a new user. Recorded in the audit log (user.erase, under the pseudonym).")), auth.Admins, s.Erase)
 }
 
 // act registers a staff operation on the user in the path.

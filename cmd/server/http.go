@@ -71,6 +71,7 @@ func (a *app) handler() *fiber.App {
 	api.UseMiddleware(httpx.PathParams(api, map[string]httpx.ParamRule{
 		auth.UserIDFormat: {Valid: auth.ValidUser, Code: "bad-user-id", Message: auth.UserRule},
 	}))
+	api.UseMiddleware(audit.Middleware(a.audit, a.logger))
 	a.opsRoutes(api)
 	auth.Routes(api, a.keys)
 	events.Routes(api, a.events, a.meterEvent)

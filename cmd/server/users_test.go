@@ -202,9 +202,10 @@ func TestUserErasure(t *testing.T) {
 				return e
 			}
 			// Three shares and the system events they raised (challenge.completed,
-			// points.earned, badge.unlocked).
+			// points.earned, badge.unlocked); the audit section holds the
+			// manager's setting of the user's attributes.
 			const full = "events=6 wallet=50 entries=1 progress=1 completions=1 enrolments=0 unlocks=0 badges=1 " +
-				"standings=2 scores=3 exclusions=0 profile=1 attributes=1 audit=0"
+				"standings=2 scores=3 exclusions=0 profile=1 attributes=1 audit=1"
 			if got := export("ann").counts(); got != full {
 				t.Fatalf("export before erasure:\n got %s\nwant %s", got, full)
 			}
@@ -229,8 +230,8 @@ func TestUserErasure(t *testing.T) {
 				if got := export("ann").counts(); got != empty {
 					t.Fatalf("export after erasure:\n got %s\nwant %s", got, empty)
 				}
-				// bob's audit section holds the exports of bob read before.
-				if got, want := export("bob").counts(), strings.Replace(full, "audit=0", fmt.Sprintf("audit=%d", i), 1); got != want {
+				// bob's audit section also holds the exports of bob read before.
+				if got, want := export("bob").counts(), strings.Replace(full, "audit=1", fmt.Sprintf("audit=%d", 1+i), 1); got != want {
 					t.Fatalf("bob's export after ann's erasure:\n got %s\nwant %s", got, want)
 				}
 				if t2, l2 := s.ledgerTotal("acme"); t2 != total || l2 != lines {
