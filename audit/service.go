@@ -30,7 +30,9 @@ func Routes(api huma.API, l *Log) {
 	auth.Register(api, huma.Operation{
 		OperationID: "list-audit", Method: http.MethodGet, Path: "/v1/audit",
 		Summary: "Audit log, newest first (manager)", Tags: []string{"audit"},
-		Description: "Sensitive actions by managers and moderators, such as taking a user off a leaderboard.",
+		Description: "Every change staff make through the API (each successful call, other than a read, of a manager or admin route: " +
+			"action is the operation id, subject the objects its path names), and sensitive actions with their own entries: " +
+			"leaderboard.exclude with its reason, user.read, user.export, user.erase (under the erased user's pseudonym), event.retry.",
 	}, auth.Managers, func(ctx context.Context, in *logQuery) (*logPage, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
