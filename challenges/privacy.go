@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/questline/questline/auth"
@@ -66,18 +67,34 @@ func (s *Service) Export(ctx context.Context, tenant, user string) (string, any,
 }
 
 // Erase removes the user's progress and unlocks and anonymises their
-// completions and enrolments, then forgets this node's completion
-// shortcuts for the user, so a user id reused later starts afresh.
+// completions and enrolments, then forgets the completion shortcuts for
+// the user on this node and, through the bus, on every other, so a user id
+// reused later starts afresh.
 func (s *Service) Erase(ctx context.Context, tenant, user string) error {
 	if err := s.Store.EraseChallengeUser(ctx, tenant, user, auth.Pseudonym(tenant, user)); err != nil {
 		return fmt.Errorf("challenges: erase %s: %w", user, err)
 	}
+	key := tenant + "|" + user
+	s.forgetUser(key)
+	if s.Bus != nil {
+		s.Bus.Publish(ctx, erasedTopic, key)
+	}
+	return nil
+}
+
+// forgetUser drops the completion shortcuts of key (tenant|user), or of
+// everyone for "" (the bus may have missed messages).
+func (s *Service) forgetUser(key string) {
 	s.doneMu.Lock()
 	defer s.doneMu.Unlock()
+	if key == "" {
+		clear(s.done)
+		return
+	}
+	tenant, user, _ := strings.Cut(key, "|") // tenants hold no "|"
 	for k := range s.done {
 		if k.tenant == tenant && k.user == user {
 			delete(s.done, k)
 		}
 	}
-	return nil
 }

@@ -93,6 +93,10 @@ const activeCacheTTL = 2 * time.Second
 // tenants.
 const busTopic = "challenges"
 
+// erasedTopic names the erasures of users on the bus, whose completion
+// shortcuts every node must forget; keys are tenant + "|" + user.
+const erasedTopic = "challenges.erased"
+
 // NewService returns a challenge service.
 func NewService(cfg Config) *Service {
 	if cfg.Now == nil {
@@ -101,6 +105,7 @@ func NewService(cfg Config) *Service {
 	s := &Service{Config: cfg, cache: bus.NewCache[*rule.Index[Challenge]](activeCacheTTL, 0), done: map[completionKey]string{}}
 	if cfg.Bus != nil {
 		cfg.Bus.Subscribe(busTopic, s.cache.Drop)
+		cfg.Bus.Subscribe(erasedTopic, s.forgetUser)
 	}
 	return s
 }
