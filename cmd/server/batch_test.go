@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 type batchAnswer struct {
@@ -116,12 +117,19 @@ func testEventsBatch(t *testing.T, env map[string]string, slow bool) {
 		own = append(own, map[string]any{"type": "share", "idempotency_key": fmt.Sprint("p", i)})
 	}
 	own[1] = map[string]any{"type": "purchase", "idempotency_key": "p-buy"}
+	charged := time.Now() // the batch charges its events before it runs them
 	st := send(200, own, map[string]string{"Authorization": "Bearer " + s.token("carol", "acme")}).statuses()
 	if st[0] != 200 || st[1] != 403 || st[2] != 429 || st[14] != 429 {
 		t.Fatalf("player batch statuses %v", st)
 	}
-	if resp := s.do(req{method: "POST", path: "/v1/events", token: s.token("carol", "acme"), body: map[string]any{"type": "share"}}); resp.Status != 429 {
-		t.Fatalf("single event after a spent batch: %d, want 429 (one budget)", resp.Status)
+	resp := s.do(req{method: "POST", path: "/v1/events", token: s.token("carol", "acme"), body: map[string]any{"type": "share"}})
+	switch took := time.Since(charged); {
+	case took < 900*time.Millisecond && resp.Status != 429:
+		t.Fatalf("single event %s after a spent batch: %d, want 429 (one budget)", took, resp.Status)
+	case took >= 900*time.Millisecond:
+		// A slow store (FerretDB) ran the batch for longer than the
+		// budget takes to refill one event: nothing to tell apart.
+		t.Logf("the batch took %s; the budget refilled meanwhile", took)
 	}
 
 	var doc struct {

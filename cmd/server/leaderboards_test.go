@@ -280,7 +280,8 @@ func TestLeaderboardExclusion(t *testing.T) {
 				} `json:"entries"`
 			}
 			s.must(200, req{method: "GET", path: "/v1/audit", token: mgr}).json(t, &log)
-			if len(log.Entries) != 1 || log.Entries[0].Actor != "boss" || log.Entries[0].Action != "leaderboard.exclude" ||
+			// Newest first, after the board's creation (create-leaderboard).
+			if len(log.Entries) != 2 || log.Entries[0].Actor != "boss" || log.Entries[0].Action != "leaderboard.exclude" ||
 				log.Entries[0].Subject != "leaderboard:"+board+"/user:cheat" || log.Entries[0].Detail["reason"] != "bot traffic" {
 				t.Fatalf("audit = %+v", log)
 			}
@@ -292,7 +293,7 @@ func TestLeaderboardExclusion(t *testing.T) {
 				t.Fatalf("reinstating twice: %s", typ)
 			}
 			s.must(200, req{method: "GET", path: "/v1/audit", token: mgr}).json(t, &log)
-			if len(log.Entries) != 2 || log.Entries[0].Action != "leaderboard.reinstate" {
+			if len(log.Entries) != 3 || log.Entries[0].Action != "leaderboard.reinstate" {
 				t.Fatalf("audit after reinstating = %+v", log)
 			}
 		})
