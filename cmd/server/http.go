@@ -66,7 +66,8 @@ func (a *app) handler() *fiber.App {
 	cfg.Components.SecuritySchemes = auth.SecuritySchemes()
 	cfg.Components.Schemas = huma.NewMapRegistry("#/components/schemas/", schemaName)
 	api := humafiber.New(f, cfg)
-	// Both run before any handler; routes registered after this see them.
+	// These run before any handler, in this order; routes registered
+	// after this see them. The audit log records what the handler did.
 	api.UseMiddleware(auth.AccessMiddleware(api))
 	api.UseMiddleware(httpx.PathParams(api, map[string]httpx.ParamRule{
 		auth.UserIDFormat: {Valid: auth.ValidUser, Code: "bad-user-id", Message: auth.UserRule},
@@ -147,7 +148,9 @@ func (a *app) rateKey(c *fiber.Ctx) (string, ratelimit.Limit, bool) {
 	p, ok := auth.FromContext(c.UserContext())
 	if !ok {
 		if strings.HasPrefix(c.Path(), "/v1/") {
-			return "ip:" + c.IP(), ratelimit.PerSecond(20, 40), true
+			// The client's address, read through trusted proxies, as the
+			// failed-authentication limit reads it.
+			return "ip:" + a.clientKey(c), ratelimit.PerSecond(20, 40), true
 		}
 		return "", ratelimit.Limit{}, false
 	}
