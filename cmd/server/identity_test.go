@@ -22,9 +22,16 @@ func randomKey(t *testing.T) string {
 	return "ql_" + hex.EncodeToString(b)
 }
 
+// authFailRate is the failure budget the tests set (QL_AUTH_FAIL_RATE):
+// one a second, in bursts of ten. Once spent, a client is blocked for a
+// whole second, so the checks that follow hammer see the block even on a
+// slow machine (a race-detector build).
+const authFailRate = 1
+
 // hammer sends requests made by mk until one is 429 or max were sent, and
 // checks the 429 and that no more 401s got through than the failure budget
-// allows over the time it took (burst 100, 10/s).
+// allows over the time it took (a burst of 10*authFailRate, authFailRate a
+// second).
 func hammer(t *testing.T, s *testServer, max int, mk func(i int) req) response {
 	t.Helper()
 	start := time.Now()
@@ -41,7 +48,7 @@ func hammer(t *testing.T, s *testServer, max int, mk func(i int) req) response {
 			if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || ra < 1 {
 				t.Fatalf("429 with Retry-After %q", resp.Header.Get("Retry-After"))
 			}
-			if allowed := 100 + int(10*time.Since(start).Seconds()) + 1; unauthorized > allowed {
+			if allowed := 10*authFailRate + int(authFailRate*time.Since(start).Seconds()) + 1; unauthorized > allowed {
 				t.Fatalf("%d failed authentications answered before the first 429, budget %d", unauthorized, allowed)
 			}
 			return resp
@@ -60,7 +67,7 @@ func TestAuthFailureLimit(t *testing.T) {
 	for _, d := range deployments() {
 		t.Run(d.name, func(t *testing.T) {
 			env := d.env(t)
-			env["QL_AUTH_FAIL_RATE"] = "10" // bursts of 100
+			env["QL_AUTH_FAIL_RATE"] = strconv.Itoa(authFailRate)
 			s := startServer(t, env)
 			alice := s.token("alice", "acme")
 			expired, err := auth.Mint([]byte(testSecret), "alice", "acme", nil, -time.Minute)
@@ -93,7 +100,7 @@ func TestAuthFailureLimit(t *testing.T) {
 // entry, so one attacker does not lock out everyone behind the balancer,
 // and faking entries further left changes nothing.
 func TestTrustedProxies(t *testing.T) {
-	s := startServer(t, map[string]string{"QL_TRUSTED_PROXIES": "127.0.0.1/32, 10.0.0.0/8", "QL_AUTH_FAIL_RATE": "10"})
+	s := startServer(t, map[string]string{"QL_TRUSTED_PROXIES": "127.0.0.1/32, 10.0.0.0/8", "QL_AUTH_FAIL_RATE": strconv.Itoa(authFailRate)})
 	alice := s.token("alice", "acme")
 	attacker := func(i int) req {
 		return req{method: "GET", path: "/v1/me/wallet", header: map[string]string{
