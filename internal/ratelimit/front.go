@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -48,6 +49,7 @@ func (f *Front) Allow(ctx context.Context, key string, l Limit) (Result, error) 
 		return Result{}, err
 	}
 	if !res.Allowed {
+		bk.key = strings.Clone(bk.key) // kept: a copy, not a request buffer's bytes
 		f.denied.block(bk, now.Add(res.RetryAfter), now)
 	}
 	return res, nil

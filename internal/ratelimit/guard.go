@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -86,7 +87,9 @@ func (g *Guard) After(client func(*fiber.Ctx) string, failed func(*fiber.Ctx) bo
 			return c.Next()
 		}
 		now := g.now()
-		g.blocked.block(k, now.Add(res.RetryAfter), now)
+		// k may point into the request's buffer, which fasthttp reuses
+		// for the next request: the blocklist keeps a copy.
+		g.blocked.block(strings.Clone(k), now.Add(res.RetryAfter), now)
 		return tooMany(c, g.limit, res.RetryAfter)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -126,6 +127,9 @@ func (m *Memory) bucket(bk bucketKey) *bucket {
 	}
 	every := bk.limit.Period / time.Duration(bk.limit.Rate)
 	b = &bucket{lim: rate.NewLimiter(rate.Every(every), bk.limit.Burst), limit: bk.limit}
+	// The key kept in the map is a copy: a caller's may point into a
+	// request buffer that fasthttp reuses.
+	bk.key = strings.Clone(bk.key)
 	m.buckets[bk] = b
 	return b
 }
