@@ -219,7 +219,7 @@ type req struct {
 	method, path, token string
 	body                any // string sent raw, anything else as JSON
 	header              map[string]string
-	retryReset          bool // retry once if the connection is reset
+	retryReset          int // 1: retry (up to 7 times) if the connection is reset
 }
 
 func (s *testServer) do(r req) response {
@@ -250,10 +250,12 @@ func (s *testServer) do(r req) response {
 		hr.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(hr)
-	if err != nil && r.retryReset {
-		// A server refusing an oversized body may close the connection
-		// while the client is still sending it; send it again.
-		return s.do(req{method: r.method, path: r.path, token: r.token, body: r.body, header: r.header})
+	if err != nil && r.retryReset > 0 && r.retryReset < 8 {
+		// A server refusing an oversized body closes the connection
+		// while the client may still be sending it, and the reset can
+		// discard the answer on the client's side; send it again.
+		r.retryReset++
+		return s.do(r)
 	}
 	if err != nil {
 		s.t.Fatalf("%s %s: %v", r.method, r.path, err)
