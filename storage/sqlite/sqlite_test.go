@@ -23,6 +23,7 @@ import (
 	"github.com/questline/questline/points"
 	"github.com/questline/questline/storage/sqlite"
 	"github.com/questline/questline/storage/storagetest"
+	"github.com/questline/questline/webhooks"
 )
 
 func open(t testing.TB, path string) *sqlite.Store {
@@ -738,4 +739,12 @@ func TestUpgradeEventsForRetries(t *testing.T) {
 	if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name = 'events_unprocessed'`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("old sweeper index left: %d, %v", n, err)
 	}
+}
+
+func TestWebhooksConformance(t *testing.T) {
+	storagetest.RunWebhooks(t, func(t *testing.T) webhooks.Store {
+		s := open(t, filepath.Join(t.TempDir(), "q.db"))
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
 }

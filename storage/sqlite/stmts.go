@@ -269,6 +269,9 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		*p.dst = st
 		s.close = append(s.close, st)
 	}
+	if err := s.prepareWebhooks(ctx, conn); err != nil {
+		return err
+	}
 	return nil
 }
 
