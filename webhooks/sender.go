@@ -17,15 +17,18 @@ import (
 
 // SenderConfig tunes a Sender; a zero field takes its default.
 type SenderConfig struct {
-	// Workers bounds the node's deliveries in flight (default 64).
+	// Workers bounds the deliveries the node has claimed and not yet
+	// finished (default 1024).
 	Workers int
-	// PerEndpoint bounds one endpoint's deliveries in flight (default 8),
-	// so a slow receiver holds at most that many workers and never
-	// delays the others.
+	// PerEndpoint bounds one endpoint's requests in flight (default 8),
+	// and it may have claimed prefetch times as many: so a slow receiver
+	// holds at most 64 of the node's claims and never delays the others
+	// (unless 16 are slow at once).
 	PerEndpoint int
 	// Timeout bounds one attempt (default 10s); Lease is how long a
-	// claimed delivery stays this node's (default 2m), well above the
-	// worst wait for an endpoint's turn plus an attempt.
+	// claimed delivery stays this node's (default 5m), well above the
+	// worst wait for an endpoint's turn (prefetch timeouts) plus an
+	// attempt.
 	Timeout, Lease time.Duration
 	// Poll is how often the store is asked for due deliveries when
 	// nothing woke the sender (default 1s): retries, and deliveries
@@ -49,13 +52,16 @@ func (c SenderConfig) withDefaults() SenderConfig {
 			*v = d
 		}
 	}
-	def(&c.Workers, 64)
+	def(&c.Workers, 1024)
 	def(&c.PerEndpoint, 8)
 	def(&c.DisableFailures, 10)
 	defD(&c.Timeout, 10*time.Second)
-	defD(&c.Lease, 2*time.Minute)
+	defD(&c.Lease, 5*time.Minute)
 	defD(&c.Poll, time.Second)
 	defD(&c.DisableAfter, 24*time.Hour)
+	// Room for several endpoints' full claims, so a slow one never holds
+	// the whole node.
+	c.Workers = max(c.Workers, 4*prefetch*c.PerEndpoint)
 	return c
 }
 
@@ -79,9 +85,14 @@ type Sender struct {
 func (s *Service) NewSender(cfg SenderConfig) *Sender {
 	cfg = cfg.withDefaults()
 	return &Sender{svc: s, cfg: cfg, owner: uuid.Must(uuid.NewV7()).String(),
-		strict: newClient(false, cfg.Timeout, cfg.PerEndpoint), loose: newClient(true, cfg.Timeout, cfg.PerEndpoint),
+		strict: newClient(false, cfg.Timeout, idlePerHost), loose: newClient(true, cfg.Timeout, idlePerHost),
 		held: map[string]int{}, slots: map[string]chan struct{}{}, freed: make(chan struct{}, 1)}
 }
+
+// idlePerHost is how many idle connections to one host are kept: several
+// endpoints often share a host, and a pool smaller than their requests in
+// flight would open a connection per request.
+const idlePerHost = 64
 
 // minGap is the least time between two claims, so a stream of wake-ups
 // (every queued event, every finished attempt) batches into one claim.
@@ -109,14 +120,21 @@ func (x *Sender) Run(ctx context.Context) {
 	}
 }
 
+// prefetch is how many times its in-flight share an endpoint may have
+// claimed: the deliveries beyond the share wait for a slot, so the
+// writes of claims and outcomes (a commit each, an fsync on SQLite)
+// overlap with sending instead of coming between two requests.
+const prefetch = 8
+
 // round claims as many due deliveries as there are free workers, skipping
-// endpoints that have their share in flight, and starts them.
+// endpoints that have claimed prefetch times their share, and starts
+// them.
 func (x *Sender) round(ctx context.Context, wg *sync.WaitGroup) error {
 	x.mu.Lock()
 	free := x.cfg.Workers - x.total
 	var skip []string
 	for id, n := range x.held {
-		if n >= x.cfg.PerEndpoint {
+		if n >= prefetch*x.cfg.PerEndpoint {
 			skip = append(skip, id)
 		}
 	}
@@ -127,7 +145,7 @@ func (x *Sender) round(ctx context.Context, wg *sync.WaitGroup) error {
 	now := x.svc.clock()
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	ds, err := x.svc.store.ClaimDeliveries(cctx, x.owner, now, now.Add(x.cfg.Lease), free, x.cfg.PerEndpoint, skip)
+	ds, err := x.svc.store.ClaimDeliveries(cctx, x.owner, now, now.Add(x.cfg.Lease), free, prefetch*x.cfg.PerEndpoint, skip)
 	if err != nil {
 		return err
 	}
@@ -141,8 +159,7 @@ func (x *Sender) round(ctx context.Context, wg *sync.WaitGroup) error {
 				x.abandon(d)
 				return
 			}
-			defer func() { <-slot }()
-			x.attempt(ctx, d)
+			x.attempt(ctx, d, func() { <-slot })
 		})
 	}
 	return nil
@@ -175,9 +192,14 @@ func (x *Sender) release(endpoint string) {
 	}
 }
 
-// attempt sends d once and records the outcome.
-func (x *Sender) attempt(ctx context.Context, d Delivery) {
+// attempt sends d once and records the outcome. It calls sent once it
+// no longer talks to the receiver, so the endpoint's next delivery goes
+// out while this outcome is written.
+func (x *Sender) attempt(ctx context.Context, d Delivery, sent func()) {
 	e, ok, err := x.svc.endpoint(ctx, d.Tenant, d.EndpointID)
+	if err != nil || !ok || e.Disabled {
+		sent()
+	}
 	switch {
 	case err != nil:
 		x.svc.logger.Warn("webhooks: read endpoint; retrying", "delivery", d.ID, "err", err)
@@ -191,6 +213,7 @@ func (x *Sender) attempt(ctx context.Context, d Delivery) {
 		return
 	}
 	status, err := x.post(ctx, e, d)
+	sent()
 	if ctx.Err() != nil {
 		x.abandon(d) // shutting down: not the receiver's failure
 		return

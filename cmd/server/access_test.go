@@ -108,6 +108,9 @@ var sampleBodies = map[string]any{
 	"put-my-profile":           map[string]any{"name": "Matrix"},
 	"put-user-attributes":      map[string]any{"tier": "gold", "segments": []string{}},
 	"create-api-key":           map[string]any{"name": "matrix", "scopes": []string{"events:write"}},
+	"create-webhook":           map[string]any{"url": "https://hooks.example.com/matrix", "event_types": []string{"share"}},
+	"update-webhook":           map[string]any{"description": "Matrix renamed"},
+	"rotate-webhook-secret":    map[string]any{"overlap_seconds": 60},
 }
 
 // doRetrying does r, waiting out 429s: the matrix is about who is let in,
@@ -143,8 +146,11 @@ func TestAccessMatrix(t *testing.T) {
 	alice := s.token("alice", tenant)
 	s.must(200, req{method: "PUT", path: "/v1/me/profile", token: alice, body: map[string]any{"name": "Acme secret Alice"}})
 	s.event(alice, "matrix-1", map[string]any{"type": "share"})
-	secrets := []string{ch, badge, board, spareKey, "Acme secret"}
-	objects := map[string]string{"challenges": ch, "badges": badge, "leaderboards": board, "api-keys": spareKey}
+	var hook struct{ ID string }
+	s.must(201, req{method: "POST", path: "/v1/webhooks", token: mgr, body: map[string]any{
+		"url": "https://hooks.example.com/acme", "description": "Acme secret hook", "event_types": []string{"share"}}}).json(t, &hook)
+	secrets := []string{ch, badge, board, spareKey, hook.ID, "Acme secret"}
+	objects := map[string]string{"challenges": ch, "badges": badge, "leaderboards": board, "api-keys": spareKey, "webhooks": hook.ID}
 
 	own, others := s.callers(tenant), s.callers(other)
 	anon := caller{name: "anonymous"}

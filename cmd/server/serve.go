@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/questline/questline/internal/config"
+	"github.com/questline/questline/webhooks"
 )
 
 func serve(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
@@ -77,6 +78,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, out i
 		})
 	}
 	wg.Go(func() { a.leaderboards.RunFeeder(bg, time.Second) })
+	wg.Go(func() { a.webhooks.NewSender(webhooks.SenderConfig{}).Run(bg) })
 
 	served := make(chan error, 1)
 	go func() { served <- f.Listener(ln) }()

@@ -67,6 +67,22 @@ type Config struct {
 	// address, apart from the public listener; "" (the default) serves
 	// no profiles. See PprofAddress for why only loopback.
 	PprofAddr string // QL_PPROF_ADDR
+	// WebhookPrivateTenants may register webhook endpoints on private,
+	// loopback or link-local addresses (and plain http to loopback): "*"
+	// for every tenant, for development. An operator's setting, since a
+	// tenant allowing itself would defeat the SSRF guard.
+	WebhookPrivateTenants []string // QL_WEBHOOK_PRIVATE_TENANTS (comma-separated)
+}
+
+// WebhooksMayReachPrivate reports whether tenant's webhooks may reach
+// private addresses.
+func (c Config) WebhooksMayReachPrivate(tenant string) bool {
+	for _, t := range c.WebhookPrivateTenants {
+		if t == "*" || t == tenant {
+			return true
+		}
+	}
+	return false
 }
 
 // Embedded reports whether the server runs on the embedded SQLite store.
@@ -117,8 +133,15 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	fs.StringVar(&rate, "event-rate", env("QL_EVENT_RATE", "20"), "events per second a player may send (QL_EVENT_RATE)")
 	fs.StringVar(&wsPerUser, "ws-per-user", env("QL_WS_PER_USER", "10"), "WebSocket connections one user may hold per node (QL_WS_PER_USER)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", env("QL_PPROF_ADDR", ""), "loopback address for Go profiles, e.g. 127.0.0.1:6060; off when empty (QL_PPROF_ADDR)")
+	var privateHooks string
+	fs.StringVar(&privateHooks, "webhook-private-tenants", env("QL_WEBHOOK_PRIVATE_TENANTS", ""), "comma-separated tenants (or *) whose webhooks may reach private and loopback addresses (QL_WEBHOOK_PRIVATE_TENANTS)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
+	}
+	for _, t := range strings.Split(privateHooks, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			c.WebhookPrivateTenants = append(c.WebhookPrivateTenants, t)
+		}
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))

@@ -20,6 +20,7 @@ import (
 	"github.com/questline/questline/leaderboards"
 	"github.com/questline/questline/storage/mongo"
 	"github.com/questline/questline/storage/storagetest"
+	"github.com/questline/questline/webhooks"
 )
 
 // uri returns MONGO_URI or skips: MongoDB is optional in a test run
@@ -297,4 +298,8 @@ func TestUpdateRollsForward(t *testing.T) {
 	if got.Name != won.Name || got.Version != 2 {
 		t.Fatalf("after the late edit: name %q version %d, want %q version 2", got.Name, got.Version, won.Name)
 	}
+}
+
+func TestWebhooksConformance(t *testing.T) {
+	storagetest.RunWebhooks(t, func(t *testing.T) webhooks.Store { return openFresh(t) })
 }
