@@ -278,6 +278,9 @@ func (x *Sender) post(ctx context.Context, e Endpoint, d Delivery) (int, error) 
 // ran out and another node took the delivery), that node's record wins.
 func (x *Sender) finish(d Delivery, o Outcome) {
 	o.Tenant, o.ID, o.Owner, o.Gen = d.Tenant, d.ID, d.Owner, d.Gen
+	if o.NextAt.IsZero() {
+		o.NextAt = x.svc.clock() // a delivery that is done: "next" is moot
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ok, err := x.svc.store.FinishAttempt(ctx, o)

@@ -87,7 +87,7 @@ type Delivery struct {
 	Attempts   int             `json:"attempts"`
 	// NextAt is when the next attempt is due; GiveUpAt is when retries
 	// stop (24 h after the delivery was made or replayed).
-	NextAt   time.Time `json:"next_attempt_at"`
+	NextAt   time.Time `json:"next_attempt_at" doc:"When the next attempt is due (pending deliveries; for others, when they were last updated)."`
 	GiveUpAt time.Time `json:"give_up_at"`
 	// The last attempt: when, the receiver's HTTP status (0: no answer)
 	// and, on failure, why.
