@@ -109,6 +109,10 @@ func checkURL(raw string, allowPrivate bool) (string, error) {
 	if u.Fragment != "" {
 		return "", errors.New("a fragment is not sent; remove it")
 	}
+	if ip, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil && !allowPrivate && !public(ip) {
+		// The dial guard would refuse it anyway; say so now.
+		return "", errors.New("the address is not public (private, loopback or link-local)")
+	}
 	switch u.Scheme {
 	case "https":
 	case "http":

@@ -76,6 +76,10 @@ func TestCheckURL(t *testing.T) {
 		ok      bool
 	}{
 		{"https://hooks.example.com/questline", false, true},
+		{"https://169.254.169.254/latest/meta-data", false, false},
+		{"https://[::1]:8443/x", false, false},
+		{"https://10.0.0.1/x", true, true},
+		{"https://8.8.8.8/x", false, true},
 		{"http://hooks.example.com/questline", false, false},
 		{"http://127.0.0.1:9000/hook", false, false},
 		{"http://127.0.0.1:9000/hook", true, true},
