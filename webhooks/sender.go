@@ -278,6 +278,7 @@ func (x *Sender) post(ctx context.Context, e Endpoint, d Delivery) (int, error) 
 // ran out and another node took the delivery), that node's record wins.
 func (x *Sender) finish(d Delivery, o Outcome) {
 	o.Tenant, o.ID, o.Owner, o.Gen = d.Tenant, d.ID, d.Owner, d.Gen
+	x.count(d, o)
 	if o.NextAt.IsZero() {
 		o.NextAt = x.svc.clock() // a delivery that is done: "next" is moot
 	}
@@ -288,6 +289,19 @@ func (x *Sender) finish(d Delivery, o Outcome) {
 		x.svc.logger.Error("webhooks: record attempt; the lease will expire and the delivery be retried", "delivery", d.ID, "err", err)
 	} else if !ok {
 		x.svc.logger.Warn("webhooks: lease lost before the attempt was recorded", "delivery", d.ID)
+	}
+}
+
+// count adds an attempt's outcome to the metrics; an abandoned attempt
+// (shutdown, an unreadable endpoint) is none.
+func (x *Sender) count(d Delivery, o Outcome) {
+	switch {
+	case o.Status == Delivered:
+		x.svc.attempts.WithLabelValues("delivered").Inc()
+	case o.Status == Failed:
+		x.svc.attempts.WithLabelValues("gave_up").Inc()
+	case o.Attempts > d.Attempts:
+		x.svc.attempts.WithLabelValues("retry").Inc()
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/internal/bus"
@@ -27,6 +28,8 @@ type Config struct {
 	AllowPrivate func(tenant string) bool
 	// Bus drops other nodes' cached endpoints on a change; nil on one node.
 	Bus bus.Bus
+	// Registerer receives the delivery metrics; nil registers none.
+	Registerer prometheus.Registerer
 }
 
 // Service manages endpoints, turns events into deliveries and answers the
@@ -39,6 +42,9 @@ type Service struct {
 	cache        *bus.Cache[[]Endpoint] // tenant -> its endpoints
 	now          func() time.Time
 	wake         chan struct{}
+	// attempts counts delivery attempts by outcome: delivered, retry
+	// (failed, tried again later), gave_up (failed for good).
+	attempts *prometheus.CounterVec
 }
 
 // endpointsTTL bounds how long another node's change goes unseen if the
@@ -69,6 +75,12 @@ func NewService(cfg Config) *Service {
 	}
 	if s.bus != nil {
 		s.bus.Subscribe(busTopic, s.cache.Drop)
+	}
+	s.attempts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "questline_webhook_attempts_total", Help: "Webhook delivery attempts on this node, by outcome: delivered, retry or gave_up.",
+	}, []string{"outcome"})
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(s.attempts)
 	}
 	return s
 }

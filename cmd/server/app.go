@@ -157,7 +157,8 @@ func (a *app) wire(ctx context.Context) (err error) {
 		Store: a.store, Payer: a.points, Notifier: a.hub, Awarder: a.badges, Attributes: a.profiles, Emitter: &emitter,
 		Bus: a.bus,
 	})
-	a.webhooks = webhooks.NewService(webhooks.Config{Store: a.store, Logger: a.logger, Bus: a.bus, AllowPrivate: a.cfg.WebhooksMayReachPrivate})
+	a.webhooks = webhooks.NewService(webhooks.Config{Store: a.store, Logger: a.logger, Bus: a.bus,
+		AllowPrivate: a.cfg.WebhooksMayReachPrivate, Registerer: a.reg})
 	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges, a.badges, a.leaderboards, a.webhooks)
 	emitter.Service = a.events
 	// A user's export has a section per domain; erasure runs in this

@@ -164,6 +164,9 @@ func TestWebhooks(t *testing.T) {
 			if again != 2 {
 				t.Fatalf("the replayed webhook-id arrived %d times, want 2", again)
 			}
+			if m := string(s.must(200, req{method: "GET", path: "/metrics"}).Body); !strings.Contains(m, `questline_webhook_attempts_total{outcome="delivered"}`) {
+				t.Error("no delivery metric on /metrics")
+			}
 			if r := s.do(req{method: "POST", path: "/v1/webhooks/" + hook.ID + "/deliveries/" + failed.ID + "/replay",
 				token: s.token("boss", "globex", auth.Manager)}); r.Status != 404 {
 				t.Fatalf("another tenant's replay: %d", r.Status)
