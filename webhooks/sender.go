@@ -183,7 +183,11 @@ func (x *Sender) release(endpoint string) {
 	x.mu.Lock()
 	x.total--
 	if x.held[endpoint]--; x.held[endpoint] <= 0 {
+		// Nothing of the endpoint's is claimed, so no goroutine holds
+		// its slots: they go too, and the maps stay as small as the
+		// endpoints with work.
 		delete(x.held, endpoint)
+		delete(x.slots, endpoint)
 	}
 	x.mu.Unlock()
 	select {
