@@ -117,6 +117,14 @@ type Score struct {
 	Aggregation Aggregation
 }
 
+// TotalRow is a member's folded entry in one period of a board.
+type TotalRow struct {
+	Period string
+	User   string
+	Value  int64
+	At     time.Time
+}
+
 // Exclusion takes a user off a board and keeps them off: an anti-abuse
 // action by a manager, recorded with who did it and why.
 type Exclusion struct {
@@ -172,6 +180,20 @@ type Store interface {
 	ScanScores(ctx context.Context, tenant, board string, fn func(Score) error) error
 	// CountScores counts a board's scores, for progress bars.
 	CountScores(ctx context.Context, tenant, board string) (int64, error)
+	// ScanTotals calls fn for every member's folded entry (see Total) of
+	// every period of a board, for rebuilds, which then need no scores;
+	// ok is false, and fn is not called, where the totals are not exact
+	// (a stale board, or FerretDB) and the rebuild must read the scores.
+	ScanTotals(ctx context.Context, tenant, board string, fn func(TotalRow) error) (ok bool, err error)
+	// CountTotals counts what ScanTotals reads, for progress bars (on
+	// MongoDB a Sum total is a document per day, each counted); ok as in
+	// ScanTotals.
+	CountTotals(ctx context.Context, tenant, board string) (n int64, ok bool, err error)
+	// PruneScores deletes a board's scores that occurred before `before`,
+	// in batches, keeping the totals they were folded into; progress gets
+	// the running count. A board whose totals are not exact keeps its
+	// scores and reports 0.
+	PruneScores(ctx context.Context, tenant, board string, before time.Time, progress func(int64)) (int64, error)
 
 	// Exclude stores e, replacing an earlier exclusion of the same user
 	// from the same board.
