@@ -77,10 +77,10 @@ func (s *Store) PendingSince(ctx context.Context, tenant string) (time.Time, boo
 	return norm.Trunc(d.ReceivedAt), true, nil
 }
 
-// EventTenants lists the tenants with events, from the events_id index.
+// EventTenants lists the tenants with events, along the events_id index.
 func (s *Store) EventTenants(ctx context.Context) ([]string, error) {
-	var out []string
-	if err := s.events.Distinct(ctx, "tenant", bson.D{}).Decode(&out); err != nil {
+	out, err := tenantsOf(ctx, s.events)
+	if err != nil {
 		return nil, fmt.Errorf("mongo: event tenants: %w", err)
 	}
 	return out, nil
