@@ -117,6 +117,15 @@ type Score struct {
 	Aggregation Aggregation
 }
 
+// Folded is what FoldScore did: Total is the member's total after the
+// score's own write when Known; Known is false when the store cannot tell
+// (a repeat of the event, a stale board, a store that cannot return it
+// from the write itself), and the total must be read.
+type Folded struct {
+	Inserted, Known bool
+	Total           TotalRow
+}
+
 // TotalRow is a member's folded entry in one period of a board.
 type TotalRow struct {
 	Period string
@@ -163,6 +172,9 @@ type Store interface {
 	// member's total for sc.Period (see Total) in the same write, and
 	// never twice for one event.
 	AddScore(ctx context.Context, sc Score) (inserted bool, err error)
+	// FoldScore is AddScore reporting what the fold did to the member's
+	// total, so that a write need not read it back (see Folded).
+	FoldScore(ctx context.Context, sc Score) (Folded, error)
 	// Total returns a member's entry in one period of a board as AddScore
 	// folded it, equal to AggregateScores over the period's bounds
 	// [from, to), in work independent of the member's history. A board

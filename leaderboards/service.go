@@ -221,7 +221,7 @@ func (s *Service) Earned(ctx context.Context, e points.Entry) error {
 		if !ok || b.expired(p, s.Now()) {
 			continue
 		}
-		if err := s.tryRefresh(ctx, b, p, e.User, e.CreatedAt); err != nil {
+		if err := s.tryRefresh(ctx, b, p, e.User, e.CreatedAt, nil); err != nil {
 			return err
 		}
 	}
@@ -242,9 +242,23 @@ func (s *Service) refreshAt(ctx context.Context, b Board, user string, at time.T
 // source and writes it with the engine's join for the board's aggregation.
 // Deriving rather than adding is what makes every write idempotent.
 func (s *Service) refresh(ctx context.Context, b Board, p Period, user string) error {
+	return s.refreshWith(ctx, b, p, user, nil)
+}
+
+// refreshWith is refresh with the entry already known when known is not
+// nil: the total the store folded in the score's own write, as exact as
+// deriving it again.
+func (s *Service) refreshWith(ctx context.Context, b Board, p Period, user string, known *TotalRow) error {
 	key := engineKey(b.Tenant, b.ID, p.Name)
-	score, at, ok, err := s.derive(ctx, b, p, user)
-	if err != nil {
+	var (
+		score int64
+		at    time.Time
+		ok    bool
+		err   error
+	)
+	if known != nil {
+		score, at, ok = known.Value, known.At, true
+	} else if score, at, ok, err = s.derive(ctx, b, p, user); err != nil {
 		return fmt.Errorf("leaderboards: refresh %s of %s: %w", user, key, err)
 	}
 	if !ok {

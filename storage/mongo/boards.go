@@ -251,6 +251,14 @@ func (s *Store) AddScore(ctx context.Context, sc leaderboards.Score) (bool, erro
 	return inserted, nil
 }
 
+// FoldScore is AddScore; the fold is a guarded update whose outcome (and,
+// for Sum, the total over the member's day documents) would take another
+// read, so the caller reads the total (Known false).
+func (s *Store) FoldScore(ctx context.Context, sc leaderboards.Score) (leaderboards.Folded, error) {
+	inserted, err := s.AddScore(ctx, sc)
+	return leaderboards.Folded{Inserted: inserted}, err
+}
+
 // totalDoc is a member's folded entry in a board period. Best and Latest
 // keep one document, replaced only by a better score, which is idempotent
 // as it stands. Sum adds, so it keeps the events it added in Applied and

@@ -119,11 +119,7 @@ func (s *Store) PruneBadgeContributions(ctx context.Context, tenant, badgeID str
 // its scores and keeps them. An event is received at most 30 days after
 // it occurred, which bounds the walk along the event ids.
 func (s *Store) PruneScores(ctx context.Context, tenant, board string, before time.Time, progress func(int64)) (int64, error) {
-	var stale int
-	if err := s.rq.staleBoard.QueryRowContext(ctx, tenant, board).Scan(&stale); err != nil {
-		return 0, fmt.Errorf("sqlite: prune scores: %w", err)
-	}
-	if stale > 0 {
+	if s.stale[[2]string{tenant, board}] {
 		return 0, nil
 	}
 	sp := pruneSpec{table: "board_scores", scope: "tenant = ? AND board_id = ?", keys: []string{"event_id"},
@@ -136,8 +132,8 @@ func (s *Store) PruneScores(ctx context.Context, tenant, board string, before ti
 // a board, in (period, user) order; ok is false, and fn is not called,
 // for a stale board, whose rebuild reads its scores.
 func (s *Store) ScanTotals(ctx context.Context, tenant, board string, fn func(leaderboards.TotalRow) error) (bool, error) {
-	if ok, err := s.totalsExact(ctx, tenant, board); err != nil || !ok {
-		return false, err
+	if s.stale[[2]string{tenant, board}] {
+		return false, nil
 	}
 	rows, err := s.read.QueryContext(ctx, `SELECT period, user_id, value, at FROM board_totals
 		WHERE tenant = ? AND board_id = ? ORDER BY period, user_id`, tenant, board)
@@ -164,8 +160,8 @@ func (s *Store) ScanTotals(ctx context.Context, tenant, board string, fn func(le
 
 // CountTotals counts a board's folded entries; ok as in ScanTotals.
 func (s *Store) CountTotals(ctx context.Context, tenant, board string) (int64, bool, error) {
-	if ok, err := s.totalsExact(ctx, tenant, board); err != nil || !ok {
-		return 0, false, err
+	if s.stale[[2]string{tenant, board}] {
+		return 0, false, nil
 	}
 	var n int64
 	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM board_totals WHERE tenant = ? AND board_id = ?`, tenant, board).Scan(&n)
@@ -175,12 +171,22 @@ func (s *Store) CountTotals(ctx context.Context, tenant, board string) (int64, b
 	return n, true, nil
 }
 
-func (s *Store) totalsExact(ctx context.Context, tenant, board string) (bool, error) {
-	var stale int
-	if err := s.rq.staleBoard.QueryRowContext(ctx, tenant, board).Scan(&stale); err != nil {
-		return false, fmt.Errorf("sqlite: board totals: %w", err)
+// loadStale reads the stale boards once migrate is done.
+func (s *Store) loadStale(ctx context.Context) error {
+	rows, err := s.wdb.QueryContext(ctx, `SELECT tenant, board_id FROM board_totals_stale`)
+	if err != nil {
+		return fmt.Errorf("sqlite: open: stale boards: %w", err)
 	}
-	return stale == 0, nil
+	defer rows.Close()
+	s.stale = map[[2]string]bool{}
+	for rows.Next() {
+		var k [2]string
+		if err := rows.Scan(&k[0], &k[1]); err != nil {
+			return fmt.Errorf("sqlite: open: stale boards: %w", err)
+		}
+		s.stale[k] = true
+	}
+	return rows.Err()
 }
 
 // pruneSpec describes a batched delete along a table's primary key: the

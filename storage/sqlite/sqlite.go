@@ -102,6 +102,10 @@ type Store struct {
 	rq    readStmts
 	wq    writeStmts
 	close []*sql.Stmt
+	// stale holds the boards read from their scores (see
+	// upgradeBoardTotals): set once, by the upgrade in migrate, so it is
+	// read at Open instead of on every board write.
+	stale map[[2]string]bool
 }
 
 // Open opens (creating it and its directory if needed) the database at path
@@ -156,6 +160,10 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	wdb.SetConnMaxIdleTime(0)
 	s := &Store{path: path, wdb: wdb}
 	if err := s.migrate(ctx); err != nil {
+		wdb.Close()
+		return nil, err
+	}
+	if err := s.loadStale(ctx); err != nil {
 		wdb.Close()
 		return nil, err
 	}

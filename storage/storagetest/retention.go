@@ -37,6 +37,7 @@ func RunRetention(t *testing.T, open func(t *testing.T) RetentionStore) {
 		{"PruneContributions", testPruneContributions},
 		{"PruneBadgeContributions", testPruneBadgeContributions},
 		{"PruneScores", testPruneScores},
+		{"FoldScore", testFoldScore},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -249,5 +250,31 @@ func testPruneScores(t *testing.T, s RetentionStore) {
 	}
 	if k, ok, err := s.CountTotals(c, a, "b1"); err != nil || !ok || k < 2 {
 		t.Errorf("count totals: %d, %v, %v", k, ok, err)
+	}
+}
+
+// testFoldScore: the total FoldScore returns, when it knows it, is the one
+// Total reads, after scores that beat the total and scores that do not;
+// a repeat of an event is not known (its caller reads the total).
+func testFoldScore(t *testing.T, s RetentionStore) {
+	c := ctx(t)
+	a := tenant(t, "a")
+	values := []int64{5, 3, 9, 9, 2}
+	for _, agg := range []leaderboards.Aggregation{leaderboards.Sum, leaderboards.Best, leaderboards.Latest} {
+		board := "b-" + string(agg)
+		for i, v := range values {
+			x := score(a, board, "u1", fmt.Sprintf("e%d", i), v, base.Add(time.Duration(i%3)*time.Minute))
+			x.Period, x.Aggregation = "all", agg
+			f, err := s.FoldScore(c, x)
+			must(t, err)
+			want, at, _, err := s.Total(c, a, board, "all", "u1", agg, time.Unix(0, 0), endOfTally)
+			must(t, err)
+			if !f.Inserted || f.Known && (f.Total.Value != want || !f.Total.At.Equal(at) || f.Total.User != "u1" || f.Total.Period != "all") {
+				t.Errorf("%s, score %d: folded %+v, total %d at %v", agg, i, f, want, at)
+			}
+			if again, err := s.FoldScore(c, x); err != nil || again.Inserted || again.Known {
+				t.Errorf("%s, repeat of score %d: %+v, %v", agg, i, again, err)
+			}
+		}
 	}
 }
