@@ -9,8 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
