@@ -12,25 +12,20 @@ import (
 // RetentionTargets lists the contributions of each of tenant's challenges
 // with how far back progress still reads them (see reach).
 func (s *Service) RetentionTargets(ctx context.Context, tenant string, now time.Time) ([]retention.Target, error) {
-	var out []retention.Target
-	for after := ""; ; {
-		cs, err := s.Store.ListChallenges(ctx, tenant, "", after, 500)
-		if err != nil {
-			return nil, fmt.Errorf("challenges: retention targets: %w", err)
+	ts, err := retention.Paged(func(after string) ([]Challenge, error) {
+		return s.Store.ListChallenges(ctx, tenant, "", after, retention.PageSize)
+	}, func(c Challenge) string { return c.ID }, func(c Challenge) retention.Target {
+		return retention.Target{
+			What: "contributions of challenge " + c.ID, Reach: reach(c, now),
+			Prune: func(ctx context.Context, before time.Time, progress func(int64)) (int64, error) {
+				return s.Store.PruneContributions(ctx, tenant, c.ID, before, progress)
+			},
 		}
-		for _, c := range cs {
-			out = append(out, retention.Target{
-				What: "contributions of challenge " + c.ID, Reach: reach(c, now),
-				Prune: func(ctx context.Context, before time.Time, progress func(int64)) (int64, error) {
-					return s.Store.PruneContributions(ctx, tenant, c.ID, before, progress)
-				},
-			})
-		}
-		if len(cs) < 500 {
-			return out, nil
-		}
-		after = cs[len(cs)-1].ID
+	})
+	if err != nil {
+		return nil, fmt.Errorf("challenges: retention targets: %w", err)
 	}
+	return ts, nil
 }
 
 // reach is how far back c's progress reads contributions. Only a

@@ -57,6 +57,29 @@ type Source interface {
 	RetentionTargets(ctx context.Context, tenant string, now time.Time) ([]Target, error)
 }
 
+// Paged builds the targets of a domain whose definitions list pages by id
+// (list returns up to pageSize after the given id): one target per
+// definition, from target.
+func Paged[T any](list func(after string) ([]T, error), id func(T) string, target func(T) Target) ([]Target, error) {
+	var out []Target
+	for after := ""; ; {
+		page, err := list(after)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range page {
+			out = append(out, target(d))
+		}
+		if len(page) < PageSize {
+			return out, nil
+		}
+		after = id(page[len(page)-1])
+	}
+}
+
+// PageSize is how many definitions Paged asks list for at a time.
+const PageSize = 500
+
 // Store keeps the settings and answers what the prune must respect.
 type Store interface {
 	// RetentionDays returns a tenant's setting; ok is false when unset.

@@ -2,7 +2,6 @@ package retention_test
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"log/slog"
 	"path/filepath"
@@ -19,16 +18,8 @@ import (
 	"github.com/questline/questline/leaderboards"
 	"github.com/questline/questline/retention"
 	"github.com/questline/questline/storage/sqlite"
+	"github.com/questline/questline/storage/storagetest"
 )
-
-// idAt is a UUIDv7 minted at t, as the intake mints event ids.
-func idAt(t time.Time) string {
-	u := uuid.Must(uuid.NewV7())
-	var ts [8]byte
-	binary.BigEndian.PutUint64(ts[:], uint64(t.UnixMilli()))
-	copy(u[:6], ts[2:])
-	return u.String()
-}
 
 // world is one tenant's services over a real store, on a clock the test
 // moves, with a 7-day rolling challenge, an all-time distinct challenge
@@ -87,7 +78,7 @@ func (w *world) newBoards() *leaderboards.Service {
 // event service would.
 func (w *world) checkin(user, store string) {
 	ctx := context.Background()
-	ev := events.Event{ID: idAt(w.now), Tenant: tenant, User: user, Type: "checkin", Source: "player",
+	ev := events.Event{ID: storagetest.IDAt(w.now), Tenant: tenant, User: user, Type: "checkin", Source: "player",
 		Props: map[string]any{"store": store, "n": 2.0}, OccurredAt: w.now, ReceivedAt: w.now,
 		IdempotencyKey: uuid.NewString(), Fingerprint: "fp"}
 	if _, _, err := w.store.InsertEvent(ctx, ev); err != nil {
@@ -215,7 +206,7 @@ func TestPruneSparesPendingEvents(t *testing.T) {
 	ctx := context.Background()
 	start := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
 	w := newWorld(t, start)
-	pending := events.Event{ID: idAt(start), Tenant: tenant, User: "u1", Type: "checkin", Source: "player",
+	pending := events.Event{ID: storagetest.IDAt(start), Tenant: tenant, User: "u1", Type: "checkin", Source: "player",
 		OccurredAt: start, ReceivedAt: start, IdempotencyKey: "pending", Fingerprint: "fp"}
 	if _, _, err := w.store.InsertEvent(ctx, pending); err != nil {
 		t.Fatal(err)

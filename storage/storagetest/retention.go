@@ -44,8 +44,9 @@ func RunRetention(t *testing.T, open func(t *testing.T) RetentionStore) {
 	}
 }
 
-// idAt is a UUIDv7 minted at t, as the intake mints event ids.
-func idAt(t time.Time) string {
+// IDAt is a UUIDv7 minted at t, as the intake mints event ids: for
+// histories written into the past.
+func IDAt(t time.Time) string {
 	u := uuid.Must(uuid.NewV7())
 	var ts [8]byte
 	binary.BigEndian.PutUint64(ts[:], uint64(t.UnixMilli()))
@@ -81,7 +82,7 @@ func testPruneEvents(t *testing.T, s RetentionStore) {
 	a, b := tenant(t, "a"), tenant(t, "b")
 	add := func(tn, key string, at time.Time) events.Event {
 		e := event(tn, key, at)
-		e.ID = idAt(at)
+		e.ID = IDAt(at)
 		_, _, err := s.InsertEvent(c, e)
 		must(t, err)
 		return e
@@ -133,7 +134,7 @@ func testPruneContributions(t *testing.T, s RetentionStore) {
 	a := tenant(t, "a")
 	contrib := func(cid, user string, at time.Time) challenges.Contribution {
 		return challenges.Contribution{Tenant: a, ChallengeID: cid, User: user, Period: "", Goal: "g1",
-			EventID: idAt(at), Amount: 2, At: at}
+			EventID: IDAt(at), Amount: 2, At: at}
 	}
 	var sent []challenges.Contribution
 	for i := range 5 {
@@ -187,7 +188,7 @@ func testPruneBadgeContributions(t *testing.T, s RetentionStore) {
 	a := tenant(t, "a")
 	for i, at := range []time.Time{old, old.Add(time.Hour), cutoff, cutoff.Add(time.Hour)} {
 		_, err := s.AddBadgeContribution(c, badges.Contribution{Tenant: a, BadgeID: "b1", User: "u1", Goal: "g1",
-			EventID: idAt(at), Amount: 1, Key: fmt.Sprint(i), At: at})
+			EventID: IDAt(at), Amount: 1, Key: fmt.Sprint(i), At: at})
 		must(t, err)
 	}
 	n, err := s.PruneBadgeContributions(c, a, "b1", cutoff, nil)
@@ -209,7 +210,7 @@ func testPruneScores(t *testing.T, s RetentionStore) {
 			if i == len(vs)-1 {
 				at = cutoff.Add(time.Hour) // the member's latest score is kept
 			}
-			x := score(a, "b1", user, idAt(at), v, at)
+			x := score(a, "b1", user, IDAt(at), v, at)
 			x.Period, x.Aggregation = "all", leaderboards.Sum
 			_, err := s.AddScore(c, x)
 			must(t, err)
