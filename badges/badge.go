@@ -126,6 +126,9 @@ type Store interface {
 	// BadgeContributions returns a user's contributions to one period of a
 	// badge, in (At, EventID) order.
 	BadgeContributions(ctx context.Context, tenant, badgeID, user, period string) ([]Contribution, error)
+	// PruneBadgeContributions deletes a badge's contributions with At
+	// before `before`, in batches; progress gets the running count.
+	PruneBadgeContributions(ctx context.Context, tenant, badgeID string, before time.Time, progress func(int64)) (int64, error)
 
 	// InsertAward stores a. When the user holds (badge, tier, period)
 	// already it returns that award and inserted=false. When a.Edition > 0

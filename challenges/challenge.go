@@ -204,6 +204,11 @@ type Store interface {
 	// folded tallies, not the contributions (but for a server where a
 	// store cannot keep tallies exact: see the MongoDB store on FerretDB).
 	Tally(ctx context.Context, tenant, challengeID, user, period, goal string, from, to time.Time) (int64, error)
+	// PruneContributions deletes a challenge's contributions with At
+	// before `before`, in batches, keeping the tallies they were folded
+	// into; progress gets the running count. A store whose tallies are not
+	// exact (MongoDB on FerretDB) keeps them and reports 0.
+	PruneContributions(ctx context.Context, tenant, challengeID string, before time.Time, progress func(int64)) (int64, error)
 
 	// InsertCompletion stores c unless the user already completed that
 	// challenge period; then it returns the existing one and inserted=false.

@@ -249,20 +249,36 @@ func (s *Service) count(ctx context.Context, c Challenge, ev events.Event, m mat
 		}
 		inserted = inserted || ins
 	}
-	comps, err := s.Store.ChallengeCompletions(ctx, ev.Tenant, c.ID, ev.User)
-	if err != nil {
-		return nil, err
-	}
-	if i := slices.IndexFunc(comps, func(x Completion) bool { return x.EventID == ev.ID }); i >= 0 {
-		// A replay of the completing event: finish whatever a crash left.
-		r.Progress = append(r.Progress, finishedProgress(c))
-		return s.finish(ctx, c, comps[i], comps, ev, r, false)
+	// A rolling window's progress starts after the latest completion, so
+	// it needs the completions first. A calendar period's progress never
+	// falls (what counts is frozen once published, and a period's records
+	// are kept while it counts), so there a completion, and a replay of
+	// the event that made it, can only exist once the goals are met: most
+	// events then skip reading the completions.
+	rolling := c.Rule.Window.Rolling != ""
+	var comps []Completion
+	if rolling {
+		var err error
+		if comps, err = s.Store.ChallengeCompletions(ctx, ev.Tenant, c.ID, ev.User); err != nil {
+			return nil, err
+		}
+		if i := slices.IndexFunc(comps, func(x Completion) bool { return x.EventID == ev.ID }); i >= 0 {
+			return s.finishReplay(ctx, c, comps, i, ev, r)
+		}
 	}
 	st, err := s.state(ctx, c, ev.User, base, ev.OccurredAt, comps)
 	if err != nil {
 		return nil, err
 	}
 	p := st.report(c, base)
+	if !rolling && p.Completed {
+		if comps, err = s.Store.ChallengeCompletions(ctx, ev.Tenant, c.ID, ev.User); err != nil {
+			return nil, err
+		}
+		if i := slices.IndexFunc(comps, func(x Completion) bool { return x.EventID == ev.ID }); i >= 0 {
+			return s.finishReplay(ctx, c, comps, i, ev, r)
+		}
+	}
 	r.Progress = append(r.Progress, p)
 	if inserted {
 		s.push(ctx, ev.Tenant, ev.User, "progress", p)
@@ -287,6 +303,13 @@ func (s *Service) count(ctx context.Context, c Challenge, ev events.Event, m mat
 		return nil, nil
 	}
 	return s.finish(ctx, c, done, append(comps, done), ev, r, fresh)
+}
+
+// finishReplay handles a replay of the event that made comps[i]: it
+// finishes whatever a crash left of that completion.
+func (s *Service) finishReplay(ctx context.Context, c Challenge, comps []Completion, i int, ev events.Event, r *events.Result) ([]events.Event, error) {
+	r.Progress = append(r.Progress, finishedProgress(c))
+	return s.finish(ctx, c, comps[i], comps, ev, r, false)
 }
 
 // completionSlot names the completion this progress would make: the

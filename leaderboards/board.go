@@ -117,6 +117,23 @@ type Score struct {
 	Aggregation Aggregation
 }
 
+// Folded is what FoldScore did: Total is the member's total after the
+// score's own write when Known; Known is false when the store cannot tell
+// (a repeat of the event, a stale board, a store that cannot return it
+// from the write itself), and the total must be read.
+type Folded struct {
+	Inserted, Known bool
+	Total           TotalRow
+}
+
+// TotalRow is a member's folded entry in one period of a board.
+type TotalRow struct {
+	Period string
+	User   string
+	Value  int64
+	At     time.Time
+}
+
 // Exclusion takes a user off a board and keeps them off: an anti-abuse
 // action by a manager, recorded with who did it and why.
 type Exclusion struct {
@@ -155,6 +172,9 @@ type Store interface {
 	// member's total for sc.Period (see Total) in the same write, and
 	// never twice for one event.
 	AddScore(ctx context.Context, sc Score) (inserted bool, err error)
+	// FoldScore is AddScore reporting what the fold did to the member's
+	// total, so that a write need not read it back (see Folded).
+	FoldScore(ctx context.Context, sc Score) (Folded, error)
 	// Total returns a member's entry in one period of a board as AddScore
 	// folded it, equal to AggregateScores over the period's bounds
 	// [from, to), in work independent of the member's history. A board
@@ -172,6 +192,20 @@ type Store interface {
 	ScanScores(ctx context.Context, tenant, board string, fn func(Score) error) error
 	// CountScores counts a board's scores, for progress bars.
 	CountScores(ctx context.Context, tenant, board string) (int64, error)
+	// ScanTotals calls fn for every member's folded entry (see Total) of
+	// every period of a board, for rebuilds, which then need no scores;
+	// ok is false, and fn is not called, where the totals are not exact
+	// (a stale board, or FerretDB) and the rebuild must read the scores.
+	ScanTotals(ctx context.Context, tenant, board string, fn func(TotalRow) error) (ok bool, err error)
+	// CountTotals counts what ScanTotals reads, for progress bars (on
+	// MongoDB a Sum total is a document per day, each counted); ok as in
+	// ScanTotals.
+	CountTotals(ctx context.Context, tenant, board string) (n int64, ok bool, err error)
+	// PruneScores deletes a board's scores that occurred before `before`,
+	// in batches, keeping the totals they were folded into; progress gets
+	// the running count. A board whose totals are not exact keeps its
+	// scores and reports 0.
+	PruneScores(ctx context.Context, tenant, board string, before time.Time, progress func(int64)) (int64, error)
 
 	// Exclude stores e, replacing an earlier exclusion of the same user
 	// from the same board.

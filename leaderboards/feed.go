@@ -83,10 +83,10 @@ type feedState struct {
 // fails (or failed a moment ago), records the refresh as pending. It fails
 // only when neither is possible, which leaves the caller's event to the
 // sweeper.
-func (s *Service) tryRefresh(ctx context.Context, b Board, p Period, user string, at time.Time) error {
+func (s *Service) tryRefresh(ctx context.Context, b Board, p Period, user string, at time.Time, known *TotalRow) error {
 	now := s.Now()
 	if now.UnixNano() >= s.feed.downUntil.Load() {
-		err := s.refresh(ctx, b, p, user)
+		err := s.refreshWith(ctx, b, p, user, known)
 		if err == nil {
 			return nil
 		}

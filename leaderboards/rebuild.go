@@ -169,14 +169,36 @@ func (s *Service) scan(ctx context.Context, tenant string, bs []Board, f *fold) 
 		}
 	}
 	for _, b := range fromEvents {
-		err := s.Store.ScanScores(ctx, tenant, b.ID, func(sc Score) error {
-			f.add(b, sc.User, sc.Value, sc.At)
-			f.step()
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("leaderboards: rebuild %s: scan scores: %w", b.ID, err)
+		if err := s.scanEvents(ctx, tenant, b, f); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// scanEvents reads an event board into f from its folded totals, which a
+// retention prune never deletes, and only where they are not exact from
+// its scores (which such a board keeps). A total is its member's whole
+// entry in its period, so folding it once gives the entry back.
+func (s *Service) scanEvents(ctx context.Context, tenant string, b Board, f *fold) error {
+	ok, err := s.Store.ScanTotals(ctx, tenant, b.ID, func(t TotalRow) error {
+		f.add(b, t.User, t.Value, t.At)
+		f.step()
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("leaderboards: rebuild %s: scan totals: %w", b.ID, err)
+	}
+	if ok {
+		return nil
+	}
+	err = s.Store.ScanScores(ctx, tenant, b.ID, func(sc Score) error {
+		f.add(b, sc.User, sc.Value, sc.At)
+		f.step()
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("leaderboards: rebuild %s: scan scores: %w", b.ID, err)
 	}
 	return nil
 }
@@ -192,9 +214,12 @@ func (s *Service) count(ctx context.Context, tenant string, fromLedger, fromEven
 		f.total += n
 	}
 	for _, b := range fromEvents {
-		n, err := s.Store.CountScores(ctx, tenant, b.ID)
+		n, ok, err := s.Store.CountTotals(ctx, tenant, b.ID)
+		if err == nil && !ok {
+			n, err = s.Store.CountScores(ctx, tenant, b.ID)
+		}
 		if err != nil {
-			return fmt.Errorf("leaderboards: rebuild %s: count scores: %w", b.ID, err)
+			return fmt.Errorf("leaderboards: rebuild %s: count: %w", b.ID, err)
 		}
 		f.total += n
 	}

@@ -29,13 +29,18 @@ func (s *Service) HandleEvent(ctx context.Context, ev events.Event, _ *events.Re
 		}
 		sc := Score{Tenant: ev.Tenant, Board: b.ID, User: ev.User, EventID: ev.ID, Value: v, At: ev.OccurredAt,
 			Period: p.Name, Aggregation: b.Aggregation}
-		if _, err := s.Store.AddScore(ctx, sc); err != nil {
+		f, err := s.Store.FoldScore(ctx, sc)
+		if err != nil {
 			return nil, fmt.Errorf("leaderboards: score event %s on %s: %w", ev.ID, b.ID, err)
 		}
 		if tb.excluded[b.ID][ev.User] {
 			continue
 		}
-		if err := s.tryRefresh(ctx, b, p, ev.User, ev.OccurredAt); err != nil {
+		var known *TotalRow
+		if f.Known {
+			known = &f.Total
+		}
+		if err := s.tryRefresh(ctx, b, p, ev.User, ev.OccurredAt, known); err != nil {
 			return nil, err
 		}
 	}

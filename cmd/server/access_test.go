@@ -102,6 +102,7 @@ var sampleBodies = map[string]any{
 	"update-challenge":         map[string]any{"name": "Matrix renamed"},
 	"create-badge":             map[string]any{"name": "Matrix", "rule": map[string]any{"goals": []any{map[string]any{"kind": "count", "event_type": "share", "target": 1}}}},
 	"update-badge":             map[string]any{"name": "Matrix renamed"},
+	"put-retention":            map[string]any{"days": 400},
 	"create-leaderboard":       map[string]any{"name": "Matrix", "window": "all_time"},
 	"rank-leaderboard-cohort":  map[string]any{"user_ids": []string{"alice"}},
 	"exclude-from-leaderboard": map[string]any{"user_id": "alice", "reason": "matrix"},

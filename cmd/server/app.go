@@ -26,6 +26,7 @@ import (
 	"github.com/questline/questline/points"
 	"github.com/questline/questline/profiles"
 	"github.com/questline/questline/realtime"
+	"github.com/questline/questline/retention"
 	"github.com/questline/questline/storage/mongo"
 	"github.com/questline/questline/storage/sqlite"
 	"github.com/questline/questline/users"
@@ -43,6 +44,7 @@ type store interface {
 	audit.Store
 	profiles.Store
 	webhooks.Store
+	retention.Store
 	Ping(context.Context) error
 	Close() error
 }
@@ -77,6 +79,7 @@ type app struct {
 	audit        *audit.Log
 	users        *users.Service
 	webhooks     *webhooks.Service
+	retention    *retention.Service
 
 	closers []func() error
 }
@@ -166,6 +169,7 @@ func (a *app) wire(ctx context.Context) (err error) {
 	// audit log last, after every entry about the user is written.
 	a.users = users.NewService(a.audit, a.points, a.leaderboards, a.challenges, a.badges, a.events, a.profiles, a.webhooks, a.audit)
 	a.closers = append(a.closers, func() error { a.events.Close(); return nil })
+	a.retention = retention.NewService(a.store, a.logger, a.challenges, a.badges, a.leaderboards)
 	return nil
 }
 

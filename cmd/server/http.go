@@ -26,6 +26,7 @@ import (
 	"github.com/questline/questline/points"
 	"github.com/questline/questline/profiles"
 	"github.com/questline/questline/realtime"
+	"github.com/questline/questline/retention"
 	"github.com/questline/questline/users"
 	"github.com/questline/questline/webhooks"
 )
@@ -85,6 +86,7 @@ func (a *app) handler() *fiber.App {
 	profiles.Routes(api, a.profiles)
 	audit.Routes(api, a.audit)
 	webhooks.Routes(api, a.webhooks)
+	retention.Routes(api, a.retention)
 	users.Routes(api, a.users, users.Views{Points: a.points, Challenges: a.challenges, Badges: a.badges, Leaderboards: a.leaderboards})
 	documentRaw(api)
 	if err := auth.CheckDeclared(api.OpenAPI()); err != nil {

@@ -158,7 +158,7 @@ func TestEmbeddedDefaultGeneratesSecret(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"server", "--help"}, {"server", "serve", "--help"}, {"server", "token", "--help"}, {"server", "rebuild", "--help"}, {"server", "demo", "--help"}} {
+	for _, args := range [][]string{{"server", "--help"}, {"server", "serve", "--help"}, {"server", "token", "--help"}, {"server", "rebuild", "--help"}, {"server", "prune", "--help"}, {"server", "demo", "--help"}} {
 		var out strings.Builder
 		if code := run(context.Background(), args, func(string) string { return "" }, &out); code != 0 || out.Len() == 0 {
 			t.Errorf("%v: exit %d, output %q", args, code, out.String())
@@ -173,7 +173,7 @@ func TestHelpHidesSecrets(t *testing.T) {
 		"QL_JWT_SECRET": "s3cret-hs256-key", "MONGO_URI": "mongodb://u:mongo-pass@db:27017",
 		"REDIS_URL": "redis://:redis-pass@cache:6379", "QL_ADDR": ":9191",
 	}
-	for _, cmd := range []string{"serve", "demo", "token", "rebuild"} {
+	for _, cmd := range []string{"serve", "demo", "token", "rebuild", "prune"} {
 		var out strings.Builder
 		if code := run(context.Background(), []string{"server", cmd, "--help"}, func(k string) string { return env[k] }, &out); code != 0 {
 			t.Fatalf("%s --help exited %d: %s", cmd, code, out.String())

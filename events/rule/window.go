@@ -183,3 +183,37 @@ func rollingDuration(s string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// Forever is the Reach of a window whose rule may read every contribution
+// it ever counted: a single period with no start, such as an all-time
+// distinct count.
+const Forever time.Duration = -1
+
+// Reach is how far back from now a rule over w may still read the
+// contributions it counted, so that a retention prune keeps them: the span
+// of a rolling window; the longest period of a recurrence plus the late
+// grace (a period is read whole while it takes events); since StartsAt for
+// a single period still open at now, nothing once it closed for good; and
+// Forever for a single period without a start. Rules that read folded
+// tallies instead need less (see challenges' retention targets).
+func (w Window) Reach(now time.Time) time.Duration {
+	if d, err := rollingDuration(w.Rolling); w.Rolling != "" && err == nil {
+		return d
+	}
+	if w.EndsAt != nil && !now.Before(w.EndsAt.Add(LateGrace)) {
+		return 0
+	}
+	const hour = time.Hour
+	switch w.Recurrence {
+	case Daily:
+		return 25*hour + LateGrace
+	case Weekly:
+		return 7*24*hour + hour + LateGrace
+	case Monthly:
+		return 31*24*hour + hour + LateGrace
+	}
+	if w.StartsAt == nil {
+		return Forever
+	}
+	return max(now.Sub(*w.StartsAt), 0)
+}

@@ -59,6 +59,9 @@ type Config struct {
 	ShutdownTimeout time.Duration // QL_SHUTDOWN_TIMEOUT
 	// SweepInterval is how often unprocessed events are retried.
 	SweepInterval time.Duration // QL_SWEEP_INTERVAL
+	// PruneInterval is how often each node prunes records past the
+	// tenants' retention (package retention).
+	PruneInterval time.Duration // QL_PRUNE_INTERVAL
 	// EventRate is each player's sustained event rate limit per second.
 	EventRate int // QL_EVENT_RATE
 	// WSPerUser caps one user's open WebSocket connections per node.
@@ -104,7 +107,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(out)
 	var c Config
-	var secret, pubKeyFile, level, limit, shutdown, sweep, rate, wsPerUser string
+	var secret, pubKeyFile, level, limit, shutdown, sweep, prune, rate, wsPerUser string
 	fs.StringVar(&c.Addr, "addr", env("QL_ADDR", ":8080"), "listen address (QL_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("QL_DATA_DIR", "./data"), "embedded SQLite file and development secret (QL_DATA_DIR)")
 	fs.StringVar(&c.SQLiteSync, "sqlite-sync", env("QL_SQLITE_SYNC", "FULL"), "SQLite synchronous mode, FULL or NORMAL (QL_SQLITE_SYNC)")
@@ -130,6 +133,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	fs.StringVar(&limit, "body-limit", env("QL_BODY_LIMIT", "65536"), "largest request body in bytes (QL_BODY_LIMIT)")
 	fs.StringVar(&shutdown, "shutdown-timeout", env("QL_SHUTDOWN_TIMEOUT", "15s"), "grace period for in-flight requests (QL_SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&sweep, "sweep-interval", env("QL_SWEEP_INTERVAL", "10s"), "how often unfinished events are retried (QL_SWEEP_INTERVAL)")
+	fs.StringVar(&prune, "prune-interval", env("QL_PRUNE_INTERVAL", "24h"), "how often records past the tenants' retention are pruned (QL_PRUNE_INTERVAL)")
 	fs.StringVar(&rate, "event-rate", env("QL_EVENT_RATE", "20"), "events per second a player may send (QL_EVENT_RATE)")
 	fs.StringVar(&wsPerUser, "ws-per-user", env("QL_WS_PER_USER", "10"), "WebSocket connections one user may hold per node (QL_WS_PER_USER)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", env("QL_PPROF_ADDR", ""), "loopback address for Go profiles, e.g. 127.0.0.1:6060; off when empty (QL_PPROF_ADDR)")
@@ -169,6 +173,9 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		return Config{}, err
 	}
 	if c.SweepInterval, err = duration("QL_SWEEP_INTERVAL", sweep); err != nil {
+		return Config{}, err
+	}
+	if c.PruneInterval, err = duration("QL_PRUNE_INTERVAL", prune); err != nil {
 		return Config{}, err
 	}
 	if c.TrustedProxies, err = prefixes("QL_TRUSTED_PROXIES", proxies); err != nil {

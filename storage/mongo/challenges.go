@@ -373,6 +373,9 @@ func (s *Store) Tally(ctx context.Context, tenant, challengeID, user, period, go
 		col      *mdb.Collection
 		from, to time.Time
 	}{{s.tallies, from, d0}, {s.dayTallies, d0, d1}, {s.tallies, d1, to}} {
+		if !r.from.Before(r.to) {
+			continue // an empty end of hours: nothing to read
+		}
 		n, err := s.sumAmounts(ctx, r.col, "bucket", tenant, challengeID, user, period, goal, r.from, r.to)
 		if err != nil {
 			return 0, err

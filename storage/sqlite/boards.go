@@ -191,31 +191,44 @@ func scanBoard(sc scanner) (leaderboards.Board, error) {
 // and folds a new score into its member's total for sc.Period in the same
 // transaction. A zero At becomes now.
 func (s *Store) AddScore(ctx context.Context, sc leaderboards.Score) (bool, error) {
+	f, err := s.FoldScore(ctx, sc)
+	return f.Inserted, err
+}
+
+// FoldScore is AddScore returning the member's total as the fold left it,
+// from the fold's own RETURNING (the Best and Latest folds always update,
+// to themselves when the score does not beat the total, so they return).
+func (s *Store) FoldScore(ctx context.Context, sc leaderboards.Score) (leaderboards.Folded, error) {
+	var f leaderboards.Folded
 	if sc.Board == "" || sc.EventID == "" {
-		return false, errors.New("sqlite: add score: empty board or event id")
+		return f, errors.New("sqlite: add score: empty board or event id")
 	}
 	sc.At = norm.NowIfZero(sc.At)
 	fold, err := s.foldScore(sc)
 	if err != nil {
-		return false, fmt.Errorf("sqlite: add score: %w", err)
+		return f, fmt.Errorf("sqlite: add score: %w", err)
 	}
-	var inserted bool
 	err = s.w.do(ctx, func(tx *wtx) error {
+		f = leaderboards.Folded{} // a retried op starts afresh
 		r, err := tx.exec(s.wq.insertScore, sc.Tenant, sc.Board, sc.EventID, sc.User, sc.Value, norm.Millis(sc.At))
 		if err != nil {
 			return err
 		}
 		n, err := r.RowsAffected()
-		if inserted = n == 1; err != nil || !inserted || fold == nil {
+		if f.Inserted = n == 1; err != nil || !f.Inserted || fold == nil {
 			return err
 		}
-		_, err = tx.exec(fold, sc.Tenant, sc.Board, sc.Period, sc.User, sc.Value, norm.Millis(sc.At))
+		var value, at int64
+		err = tx.queryRow(fold, sc.Tenant, sc.Board, sc.Period, sc.User, sc.Value, norm.Millis(sc.At)).Scan(&value, &at)
+		f.Known = err == nil
+		f.Total = leaderboards.TotalRow{Period: sc.Period, User: sc.User, Value: value, At: norm.Time(at)}
 		return err
 	})
 	if err != nil {
-		return false, fmt.Errorf("sqlite: add score: %w", err)
+		return leaderboards.Folded{}, fmt.Errorf("sqlite: add score: %w", err)
 	}
-	return inserted, nil
+	f.Known = f.Known && !s.stale[[2]string{sc.Tenant, sc.Board}]
+	return f, nil
 }
 
 // foldScore returns the statement folding sc into its total, nil when sc
@@ -238,11 +251,7 @@ func (s *Store) foldScore(sc leaderboards.Score) (*sql.Stmt, error) {
 // Total returns a member's folded entry in one board period; a stale
 // board (see upgradeBoardTotals) is read with AggregateScores.
 func (s *Store) Total(ctx context.Context, tenant, board, period, user string, agg leaderboards.Aggregation, from, to time.Time) (int64, time.Time, bool, error) {
-	var stale int
-	if err := s.rq.staleBoard.QueryRowContext(ctx, tenant, board).Scan(&stale); err != nil {
-		return 0, time.Time{}, false, fmt.Errorf("sqlite: board total: %w", err)
-	}
-	if stale > 0 {
+	if s.stale[[2]string{tenant, board}] {
 		return s.AggregateScores(ctx, tenant, board, user, agg, from, to)
 	}
 	var value, at int64

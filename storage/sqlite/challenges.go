@@ -228,6 +228,11 @@ func (s *Store) Tally(ctx context.Context, tenant, challengeID, user, period, go
 	}
 	var total int64
 	for _, r := range ranges {
+		if !r.from.Before(r.to) {
+			// An empty end of hours: a whole period (day-aligned bounds)
+			// is one query of its days, not three.
+			continue
+		}
 		var n int64
 		if err := r.st.QueryRowContext(ctx, args(r.from, r.to)...).Scan(&n); err != nil {
 			return 0, fmt.Errorf("sqlite: tally: %w", err)

@@ -103,6 +103,10 @@ type Store struct {
 	wq    writeStmts
 	wh    webhookStmts
 	close []*sql.Stmt
+	// stale holds the boards read from their scores (see
+	// upgradeBoardTotals): set once, by the upgrade in migrate, so it is
+	// read at Open instead of on every board write.
+	stale map[[2]string]bool
 }
 
 // Open opens (creating it and its directory if needed) the database at path
@@ -134,6 +138,9 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	wq.Add("_pragma", "synchronous("+strings.ToUpper(opts.Synchronous)+")")
 	wq.Add("_pragma", "temp_store(MEMORY)")
 	wq.Add("_pragma", "cache_size(-32000)")
+	// Map the file (up to 256 MiB) so reads of pages SQLite's cache lost
+	// are memory reads, not a pread system call each.
+	wq.Add("_pragma", "mmap_size(268435456)")
 	// Truncate the WAL back to 64 MiB after a checkpoint, so one burst
 	// does not leave a huge file behind forever.
 	wq.Add("_pragma", "journal_size_limit(67108864)")
@@ -157,12 +164,17 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 		wdb.Close()
 		return nil, err
 	}
+	if err := s.loadStale(ctx); err != nil {
+		wdb.Close()
+		return nil, err
+	}
 
 	rq := url.Values{}
 	rq.Add("_pragma", "busy_timeout("+busy+")")
 	rq.Add("_pragma", "query_only(1)")
 	rq.Add("_pragma", "temp_store(MEMORY)")
 	rq.Add("_pragma", "cache_size(-8000)")
+	rq.Add("_pragma", "mmap_size(268435456)")
 	read, err := sql.Open("sqlite", path+"?"+rq.Encode())
 	if err != nil {
 		wdb.Close()
@@ -671,6 +683,9 @@ func applySchema(ctx context.Context, conn *sql.Conn) error {
 		return err
 	}
 	if err := execAll(ctx, conn, webhooksSchema...); err != nil {
+		return err
+	}
+	if err := execAll(ctx, conn, retentionSchema...); err != nil {
 		return err
 	}
 	if err := upgradeV1(ctx, conn); err != nil {

@@ -74,7 +74,7 @@ type readStmts struct {
 	countEntries, countAllEntries                        *sql.Stmt
 	getBoard, listBoards, tenants                        *sql.Stmt
 	sumScores, bestScore, latestScore                    *sql.Stmt
-	total, staleBoard                                    *sql.Stmt
+	total                                                *sql.Stmt
 	scanScores, countScores, exclusions, allExclusions   *sql.Stmt
 	refreshBacklog                                       *sql.Stmt
 	apiKeyByHash, listAPIKeys                            *sql.Stmt
@@ -136,13 +136,17 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		// and keeps the latest At; Best keeps the highest value, reached
 		// first; Latest the value with the latest At, the higher on a tie.
 		{&w.foldSum, `INSERT INTO board_totals (tenant, board_id, period, user_id, value, at) VALUES (?,?,?,?,?,?)
-			ON CONFLICT DO UPDATE SET value = value + excluded.value, at = max(at, excluded.at)`},
+			ON CONFLICT DO UPDATE SET value = value + excluded.value, at = max(at, excluded.at) RETURNING value, at`},
 		{&w.foldBest, `INSERT INTO board_totals (tenant, board_id, period, user_id, value, at) VALUES (?,?,?,?,?,?)
-			ON CONFLICT DO UPDATE SET value = excluded.value, at = excluded.at
-			WHERE excluded.value > value OR excluded.value = value AND excluded.at < at`},
+			ON CONFLICT DO UPDATE SET
+				value = CASE WHEN excluded.value > value OR excluded.value = value AND excluded.at < at THEN excluded.value ELSE value END,
+				at = CASE WHEN excluded.value > value OR excluded.value = value AND excluded.at < at THEN excluded.at ELSE at END
+			RETURNING value, at`},
 		{&w.foldLatest, `INSERT INTO board_totals (tenant, board_id, period, user_id, value, at) VALUES (?,?,?,?,?,?)
-			ON CONFLICT DO UPDATE SET value = excluded.value, at = excluded.at
-			WHERE excluded.at > at OR excluded.at = at AND excluded.value > value`},
+			ON CONFLICT DO UPDATE SET
+				value = CASE WHEN excluded.at > at OR excluded.at = at AND excluded.value > value THEN excluded.value ELSE value END,
+				at = CASE WHEN excluded.at > at OR excluded.at = at AND excluded.value > value THEN excluded.at ELSE at END
+			RETURNING value, at`},
 		{&w.upsertExclusion, `INSERT INTO board_exclusions (` + exclusionCols + `) VALUES (?,?,?,?,?,?)
 			ON CONFLICT (tenant, board_id, user_id) DO UPDATE SET excluded_by = excluded.excluded_by, reason = excluded.reason, at = excluded.at`},
 		{&w.deleteExclusion, `DELETE FROM board_exclusions WHERE tenant = ? AND board_id = ? AND user_id = ?`},
@@ -247,7 +251,6 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&r.latestScore, `SELECT value, at FROM board_scores INDEXED BY board_scores_user
 			WHERE tenant = ? AND board_id = ? AND user_id = ? AND at >= ? AND at < ? ORDER BY at DESC, value DESC LIMIT 1`},
 		{&r.total, `SELECT value, at FROM board_totals WHERE tenant = ? AND board_id = ? AND period = ? AND user_id = ?`},
-		{&r.staleBoard, `SELECT count(*) FROM board_totals_stale WHERE tenant = ? AND board_id = ?`},
 		{&r.scanScores, `SELECT ` + scoreCols + ` FROM board_scores WHERE tenant = ? AND board_id = ? AND event_id > ? ORDER BY event_id LIMIT ?`},
 		{&r.countScores, `SELECT count(*) FROM board_scores WHERE tenant = ? AND board_id = ?`},
 		{&r.exclusions, `SELECT ` + exclusionCols + ` FROM board_exclusions WHERE tenant = ? AND board_id = ? ORDER BY user_id`},

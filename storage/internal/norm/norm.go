@@ -209,3 +209,13 @@ func PrefixEnd(prefix string) (end string, ok bool) {
 	}
 	return "", false
 }
+
+// IDBefore returns a string that sorts above every UUIDv7 id minted
+// before t's millisecond and below every one minted from it on: such ids
+// encode their creation time in their first 12 hex digits. Events and their records
+// are keyed by such ids, which lets a prune walk only the old part of a
+// key range. An id of another form (tests) compares as its text does.
+func IDBefore(t time.Time) string {
+	ms := max(t.UnixMilli(), 0)
+	return fmt.Sprintf("%08x-%04x", ms>>16, ms&0xffff)
+}
