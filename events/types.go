@@ -51,11 +51,10 @@ func KnownType(t string) bool {
 	return ok
 }
 
-// SenderOf returns who may send t.
-func SenderOf(t string) (Sender, bool) {
-	s, ok := types[t]
-	return s, ok
-}
+// PlausibleType reports whether t is a built-in type or a name a tenant
+// may give one of its own: what a definition can check without knowing
+// the tenant's catalogue.
+func PlausibleType(t string) bool { return KnownType(t) || validTypeName(t) }
 
 // PropString renders a prop value the way filters compare it: strings as
 // they are, whole numbers without a decimal point, booleans as true/false.
