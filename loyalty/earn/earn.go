@@ -10,7 +10,6 @@
 package earn
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/big"
 	"strings"
@@ -51,27 +50,27 @@ type Caps struct {
 // times of the rule's zone, on some weekdays, or both (every weekend of
 // December).
 type Campaign struct {
-	Name       string      `json:"name" minLength:"1" maxLength:"100"`
-	StartsAt   string      `json:"starts_at,omitempty" doc:"Local date-time in the rule's time zone, e.g. 2026-12-05T00:00; omit for no start."`
-	EndsAt     string      `json:"ends_at,omitempty" doc:"Local date-time (exclusive); omit for no end."`
-	Weekdays   []string    `json:"weekdays,omitempty" maxItems:"7" doc:"Local weekdays it runs on: mon, tue, ... sun; omit for every day."`
-	Multiplier json.Number `json:"multiplier" doc:"e.g. 2 for double points; above 0, at most 100, at most 3 decimals."`
+	Name       string   `json:"name" minLength:"1" maxLength:"100"`
+	StartsAt   string   `json:"starts_at,omitempty" doc:"Local date-time in the rule's time zone, e.g. 2026-12-05T00:00; omit for no start."`
+	EndsAt     string   `json:"ends_at,omitempty" doc:"Local date-time (exclusive); omit for no end."`
+	Weekdays   []string `json:"weekdays,omitempty" maxItems:"7" doc:"Local weekdays it runs on: mon, tue, ... sun; omit for every day."`
+	Multiplier Decimal  `json:"multiplier" doc:"e.g. 2 for double points; above 0, at most 100, at most 3 decimals."`
 }
 
 // Rule is an earn rule as managers write it.
 type Rule struct {
-	Kind            Kind                   `json:"kind" enum:"rate,fixed,nth"`
-	EventType       string                 `json:"event_type" minLength:"1" maxLength:"64"`
-	Prop            string                 `json:"prop,omitempty" maxLength:"64" doc:"rate: the numeric prop paid for, e.g. amount."`
-	Rate            json.Number            `json:"rate,omitempty" doc:"rate: points per unit of prop, e.g. 1 (per EUR) or 0.5; at most 3 decimals. The prop is counted to the cent and the payout rounded down."`
-	Points          int64                  `json:"points,omitempty" minimum:"0" maximum:"1000000" doc:"fixed: points per event; nth: points on every Nth event."`
-	Every           int64                  `json:"every,omitempty" minimum:"0" maximum:"10000" doc:"nth: the Nth matching event pays (10: the 10th, 20th, ...)."`
-	Filters         []rule.Filter          `json:"filters,omitempty" maxItems:"10" doc:"Conditions on the event's props, as in challenge rules."`
-	Caps            Caps                   `json:"caps,omitzero"`
-	TimeZone        string                 `json:"time_zone,omitempty" maxLength:"64" doc:"IANA zone of caps and campaigns; default UTC."`
-	TierMultipliers map[string]json.Number `json:"tier_multipliers,omitempty" maxProperties:"20" doc:"Multiplier by the user's tier, e.g. {\"gold\": 1.5}."`
-	Campaigns       []Campaign             `json:"campaigns,omitempty" maxItems:"20"`
-	Stacking        Stacking               `json:"stacking,omitempty" enum:"highest,product" doc:"How a tier multiplier and campaigns that apply together combine; default highest."`
+	Kind            Kind               `json:"kind" enum:"rate,fixed,nth"`
+	EventType       string             `json:"event_type" minLength:"1" maxLength:"64"`
+	Prop            string             `json:"prop,omitempty" maxLength:"64" doc:"rate: the numeric prop paid for, e.g. amount."`
+	Rate            Decimal            `json:"rate,omitempty" doc:"rate: points per unit of prop, e.g. 1 (per EUR) or 0.5; at most 3 decimals. The prop is counted to the cent and the payout rounded down."`
+	Points          int64              `json:"points,omitempty" minimum:"0" maximum:"1000000" doc:"fixed: points per event; nth: points on every Nth event."`
+	Every           int64              `json:"every,omitempty" minimum:"0" maximum:"10000" doc:"nth: the Nth matching event pays (10: the 10th, 20th, ...)."`
+	Filters         []rule.Filter      `json:"filters,omitempty" maxItems:"10" doc:"Conditions on the event's props, as in challenge rules."`
+	Caps            Caps               `json:"caps,omitzero"`
+	TimeZone        string             `json:"time_zone,omitempty" maxLength:"64" doc:"IANA zone of caps and campaigns; default UTC."`
+	TierMultipliers map[string]Decimal `json:"tier_multipliers,omitempty" maxProperties:"20" doc:"Multiplier by the user's tier, e.g. {\"gold\": 1.5}."`
+	Campaigns       []Campaign         `json:"campaigns,omitempty" maxItems:"20"`
+	Stacking        Stacking           `json:"stacking,omitempty" enum:"highest,product" doc:"How a tier multiplier and campaigns that apply together combine; default highest."`
 }
 
 // Plan is a validated rule, ready to price events.
@@ -143,7 +142,7 @@ func Compile(r Rule) (Plan, error) {
 func (p *Plan) checkKind() error {
 	switch p.Kind {
 	case Rate:
-		v, ok := rule.Scaled(p.Rate)
+		v, ok := p.Rate.thousandths()
 		if !rule.ValidName(p.Prop) {
 			return bad("prop", "a rate rule names the numeric prop it pays for")
 		}
@@ -237,8 +236,8 @@ func localTime(s string, loc *time.Location) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("earn: bad local time %q", s)
 }
 
-func multiplier(n json.Number) (int64, bool) {
-	v, ok := rule.Scaled(n)
+func multiplier(n Decimal) (int64, bool) {
+	v, ok := n.thousandths()
 	return v, ok && v > 0 && v <= maxMult
 }
 

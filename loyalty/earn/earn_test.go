@@ -78,11 +78,11 @@ func TestPay(t *testing.T) {
 			{nil, "", time.Date(2028, 2, 29, 22, 0, 0, 0, time.UTC), 0},
 			{nil, "", time.Date(2028, 3, 1, 0, 0, 0, 0, time.UTC), 10},
 		}},
-		{"tier multiplier", Rule{Kind: Rate, EventType: "purchase", Prop: "amount", Rate: "1", TierMultipliers: map[string]json.Number{"gold": "1.5"}}, []step{
+		{"tier multiplier", Rule{Kind: Rate, EventType: "purchase", Prop: "amount", Rate: "1", TierMultipliers: map[string]Decimal{"gold": "1.5"}}, []step{
 			{amount(10.99), "gold", noon, 16}, {amount(10.99), "silver", noon, 10}, {amount(10.99), "", noon, 10},
 		}},
 		{"weekend campaign in a zone, highest wins", Rule{Kind: Fixed, EventType: "visit", Points: 10, TimeZone: "America/New_York",
-			TierMultipliers: map[string]json.Number{"gold": "1.5"},
+			TierMultipliers: map[string]Decimal{"gold": "1.5"},
 			Campaigns:       []Campaign{{Name: "double weekend", Weekdays: []string{"sat", "sun"}, Multiplier: "2"}}}, []step{
 			{nil, "gold", time.Date(2026, 12, 5, 3, 0, 0, 0, time.UTC), 15}, // Friday 22:00 in New York
 			{nil, "gold", time.Date(2026, 12, 5, 6, 0, 0, 0, time.UTC), 20}, // Saturday 01:00
@@ -90,7 +90,7 @@ func TestPay(t *testing.T) {
 			{nil, "", time.Date(2026, 12, 7, 5, 0, 0, 0, time.UTC), 10},     // Monday
 		}},
 		{"product stacking, dated campaign", Rule{Kind: Fixed, EventType: "visit", Points: 10, Stacking: Product,
-			TierMultipliers: map[string]json.Number{"gold": "1.5"},
+			TierMultipliers: map[string]Decimal{"gold": "1.5"},
 			Campaigns: []Campaign{{Name: "launch", StartsAt: "2026-12-01T00:00", EndsAt: "2026-12-03", Multiplier: "3"},
 				{Name: "weekday", Weekdays: []string{"wed"}, Multiplier: "1.1"}}}, []step{
 			{nil, "gold", noon, 49}, // 10 x 1.5 x 3 x 1.1 = 49.5
@@ -139,7 +139,7 @@ func TestCompileRefuses(t *testing.T) {
 		{"bad zone", Rule{Kind: Fixed, EventType: "visit", Points: 1, TimeZone: "Mars/Olympus"}, "body.time_zone"},
 		{"bad stacking", Rule{Kind: Fixed, EventType: "visit", Points: 1, Stacking: "sum"}, "body.stacking"},
 		{"negative cap", Rule{Kind: Fixed, EventType: "visit", Points: 1, Caps: Caps{PerWeek: -1}}, "body.caps"},
-		{"tier multiplier zero", Rule{Kind: Fixed, EventType: "visit", Points: 1, TierMultipliers: map[string]json.Number{"gold": "0"}}, "body.tier_multipliers.gold"},
+		{"tier multiplier zero", Rule{Kind: Fixed, EventType: "visit", Points: 1, TierMultipliers: map[string]Decimal{"gold": "0"}}, "body.tier_multipliers.gold"},
 		{"campaign weekday", Rule{Kind: Fixed, EventType: "visit", Points: 1, Campaigns: []Campaign{{Name: "x", Multiplier: "2", Weekdays: []string{"fri", "someday"}}}}, "body.campaigns[0].weekdays[1]"},
 		{"campaign ends before start", Rule{Kind: Fixed, EventType: "visit", Points: 1, Campaigns: []Campaign{{Name: "x", Multiplier: "2", StartsAt: "2026-12-05", EndsAt: "2026-12-04"}}}, "body.campaigns[0].ends_at"},
 		{"campaign multiplier", Rule{Kind: Fixed, EventType: "visit", Points: 1, Campaigns: []Campaign{{Name: "x", Multiplier: "101"}}}, "body.campaigns[0].multiplier"},

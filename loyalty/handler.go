@@ -1,0 +1,117 @@
+package loyalty
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/questline/questline/events"
+	"github.com/questline/questline/internal/errs"
+	"github.com/questline/questline/loyalty/earn"
+	"github.com/questline/questline/points"
+)
+
+// maxFoldTries bounds the retries of a mark whose seq another event of
+// the same user took meanwhile; each retry means another event was
+// counted, so a handful covers any real concurrency of one user.
+const maxFoldTries = 16
+
+// HandleEvent pays every active earn rule the event matches. A payout is
+// the ledger entry "earn:{rule}:{event}", so a replay pays nothing twice;
+// a stateful rule's count and caps fold through the marks, which a replay
+// reads back instead of counting again.
+func (s *Service) HandleEvent(ctx context.Context, ev events.Event, r *events.Result) ([]events.Event, error) {
+	ps, err := s.matching(ctx, ev)
+	if err != nil || len(ps) == 0 {
+		return nil, err
+	}
+	tier, err := s.tier(ctx, ev, ps)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ps {
+		payout, err := s.price(ctx, p, ev, tier)
+		if err != nil {
+			return nil, err
+		}
+		if payout <= 0 {
+			continue
+		}
+		e, t, err := s.Ledger.Credit(ctx, creditFor(p.def, ev, payout))
+		if err != nil {
+			return nil, fmt.Errorf("loyalty: pay earn rule %s: %w", p.def.ID, err)
+		}
+		r.Points = append(r.Points, events.Points{Amount: e.Amount, Reason: e.Reason, Balance: t.Balance})
+	}
+	return nil, nil
+}
+
+// Preview is quiet when no active earn rule matches the event.
+func (s *Service) Preview(ctx context.Context, ev events.Event, _ *events.Result) (bool, error) {
+	ps, err := s.matching(ctx, ev)
+	return len(ps) == 0, err
+}
+
+// EarnKey is the ledger key of what rule paid for an event.
+func EarnKey(ruleID, eventID string) string { return "earn:" + ruleID + ":" + eventID }
+
+func (s *Service) matching(ctx context.Context, ev events.Event) ([]plan, error) {
+	all, err := s.active(ctx, ev.Tenant, ev.Type)
+	if err != nil {
+		return nil, err
+	}
+	var out []plan
+	for _, p := range all {
+		if p.Matches(ev.Props) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// tier reads the user's tier if a matching rule multiplies by tier.
+func (s *Service) tier(ctx context.Context, ev events.Event, ps []plan) (string, error) {
+	if s.Attributes == nil || !slices.ContainsFunc(ps, func(p plan) bool { return len(p.Rule.TierMultipliers) > 0 }) {
+		return "", nil
+	}
+	a, _, err := s.Attributes.GetAttributes(ctx, ev.Tenant, ev.User)
+	if err != nil {
+		return "", fmt.Errorf("loyalty: tier of %s: %w", ev.User, err)
+	}
+	return a.Tier, nil
+}
+
+// price returns what p pays for ev. A stateless rule prices the event
+// alone; a stateful one folds it into the user's chain of marks once.
+func (s *Service) price(ctx context.Context, p plan, ev events.Event, tier string) (int64, error) {
+	if !p.Stateful() {
+		payout, _ := p.Pay(ev.Props, tier, ev.OccurredAt, earn.State{})
+		return payout, nil
+	}
+	for range maxFoldTries {
+		last, found, err := s.Store.LastEarnMark(ctx, ev.Tenant, p.def.ID, ev.User)
+		if err != nil {
+			return 0, fmt.Errorf("loyalty: fold earn rule %s: %w", p.def.ID, err)
+		}
+		if found && last.EventID == ev.ID {
+			return last.Payout, nil
+		}
+		m := Mark{Tenant: ev.Tenant, Rule: p.def.ID, User: ev.User, Seq: last.Seq + 1, EventID: ev.ID, At: ev.OccurredAt}
+		m.Payout, m.State = p.Pay(ev.Props, tier, ev.OccurredAt, last.State)
+		stored, _, err := s.Store.AppendEarnMark(ctx, m)
+		if errors.Is(err, errs.ErrDuplicate) {
+			continue // another event took the seq: fold after it
+		}
+		if err != nil {
+			return 0, fmt.Errorf("loyalty: fold earn rule %s: %w", p.def.ID, err)
+		}
+		return stored.Payout, nil
+	}
+	return 0, fmt.Errorf("loyalty: fold earn rule %s for %s: too much contention", p.def.ID, ev.User)
+}
+
+func creditFor(r EarnRule, ev events.Event, amount int64) points.Credit {
+	return points.Credit{Tenant: ev.Tenant, User: ev.User, Amount: amount, Key: EarnKey(r.ID, ev.ID),
+		Reason: "earn rule: " + r.Name, EventID: ev.ID}
+}

@@ -1,0 +1,247 @@
+package mongo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	mdb "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/questline/questline/events"
+	"github.com/questline/questline/internal/errs"
+	"github.com/questline/questline/loyalty"
+	"github.com/questline/questline/storage/internal/norm"
+)
+
+// The loyalty programme's collections: definitions as JSON documents
+// (a tenant's event catalogue, earn rules), and each earn rule's chain of
+// counted events per user.
+const (
+	colLoyaltyDocs = "loyalty_docs"
+	colEarnMarks   = "earn_marks"
+)
+
+// Kinds of loyalty_docs; a document's id is kind/id, unique per tenant.
+const (
+	docEventTypes = "event_types"
+	docEarnRule   = "earn_rule"
+)
+
+func (s *Store) loyaltyDocs() *mdb.Collection { return s.db.Collection(colLoyaltyDocs) }
+func (s *Store) earnMarks() *mdb.Collection   { return s.db.Collection(colEarnMarks) }
+
+// ensureLoyaltyIndexes creates the loyalty collections' indexes.
+func (s *Store) ensureLoyaltyIndexes(ctx context.Context) error {
+	for _, p := range []struct {
+		col *mdb.Collection
+		idx []index
+	}{
+		{s.loyaltyDocs(), []index{
+			{name: "loyalty_docs_id", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "id", Value: 1}}},
+			{name: "loyalty_docs_kind", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "kind", Value: 1}, {Key: "id", Value: 1}}},
+		}},
+		{s.earnMarks(), []index{
+			{name: "earn_marks_seq", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "rule", Value: 1},
+				{Key: "user", Value: 1}, {Key: "seq", Value: 1}}},
+			{name: "earn_marks_event", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "rule", Value: 1}, {Key: "event_id", Value: 1}}},
+			{name: "earn_marks_user", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "user", Value: 1}}},
+		}},
+	} {
+		for _, ix := range p.idx {
+			if err := createIndex(ctx, p.col, ix); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// loyaltyDoc is a definition as stored: its JSON body, versioned.
+type loyaltyDoc struct {
+	Tenant    string    `bson:"tenant"`
+	ID        string    `bson:"id"`
+	Kind      string    `bson:"kind"`
+	Body      string    `bson:"body"`
+	Version   int64     `bson:"version"`
+	UpdatedAt time.Time `bson:"updated_at"`
+}
+
+// getDoc decodes the document (tenant, kind, id) into v; errs.ErrNotFound
+// when there is none.
+func (s *Store) getDoc(ctx context.Context, tenant, kind, id string, v any) error {
+	var d loyaltyDoc
+	err := s.loyaltyDocs().FindOne(ctx, tenantID(tenant, kind+"/"+id)).Decode(&d)
+	if errors.Is(err, mdb.ErrNoDocuments) {
+		return fmt.Errorf("%s %s: %w", kind, id, errs.ErrNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal([]byte(d.Body), v)
+}
+
+// putDoc stores v as version of (tenant, kind, id): version 1 creates it,
+// a later one replaces version-1 (see updateVersioned).
+func (s *Store) putDoc(ctx context.Context, tenant, kind, id string, version int64, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	now := norm.Trunc(time.Now())
+	if version == 1 {
+		return insertNew(ctx, s.loyaltyDocs(), loyaltyDoc{Tenant: tenant, ID: kind + "/" + id, Kind: kind,
+			Body: string(body), Version: 1, UpdatedAt: now}, kind+" "+id)
+	}
+	return updateVersioned(ctx, s.revisions, s.loyaltyDocs(), tenant, kind+"/"+id, version,
+		bson.D{{Key: "$set", Value: bson.D{{Key: "body", Value: string(body)}, {Key: "version", Value: version},
+			{Key: "updated_at", Value: now}}}}, kind)
+}
+
+// listDocs decodes a page of a tenant's documents of kind by id.
+func listDocs[T any](ctx context.Context, s *Store, tenant, kind, after string, limit int) ([]T, error) {
+	filter := bson.D{{Key: "tenant", Value: tenant}, {Key: "kind", Value: kind}, {Key: "id", Value: bson.D{{Key: "$gt", Value: kind + "/" + after}}}}
+	return findAll(ctx, s.loyaltyDocs(), filter, options.Find().SetSort(bson.D{{Key: "id", Value: 1}}).SetLimit(int64(limit)),
+		func(d loyaltyDoc) (T, error) {
+			var v T
+			return v, json.Unmarshal([]byte(d.Body), &v)
+		})
+}
+
+// EventTypes returns the tenant's own event catalogue.
+func (s *Store) EventTypes(ctx context.Context, tenant string) (events.Catalogue, bool, error) {
+	var c events.Catalogue
+	err := s.getDoc(ctx, tenant, docEventTypes, "", &c)
+	if errors.Is(err, errs.ErrNotFound) {
+		return events.Catalogue{}, false, nil
+	}
+	if err != nil {
+		return events.Catalogue{}, false, fmt.Errorf("mongo: event types: %w", err)
+	}
+	c.Tenant = tenant
+	return c, true, nil
+}
+
+// PutEventTypes stores c if the stored version is c.Version-1.
+func (s *Store) PutEventTypes(ctx context.Context, c events.Catalogue) error {
+	if err := s.putDoc(ctx, c.Tenant, docEventTypes, "", c.Version, c); err != nil {
+		if errors.Is(err, errs.ErrNotFound) {
+			err = fmt.Errorf("event types: %w", errs.ErrDuplicate)
+		}
+		return fmt.Errorf("mongo: put event types: %w", err)
+	}
+	return nil
+}
+
+// CreateEarnRule stores a new earn rule.
+func (s *Store) CreateEarnRule(ctx context.Context, r loyalty.EarnRule) error {
+	if err := s.putDoc(ctx, r.Tenant, docEarnRule, r.ID, 1, r); err != nil {
+		return fmt.Errorf("mongo: create earn rule: %w", err)
+	}
+	return nil
+}
+
+// UpdateEarnRule replaces an earn rule whose stored version is r.Version-1.
+func (s *Store) UpdateEarnRule(ctx context.Context, r loyalty.EarnRule) error {
+	if r.Version < 2 {
+		return fmt.Errorf("mongo: update earn rule %s: version %d: %w", r.ID, r.Version, errs.ErrDuplicate)
+	}
+	if err := s.putDoc(ctx, r.Tenant, docEarnRule, r.ID, r.Version, r); err != nil {
+		return fmt.Errorf("mongo: update earn rule: %w", err)
+	}
+	return nil
+}
+
+// GetEarnRule returns one earn rule.
+func (s *Store) GetEarnRule(ctx context.Context, tenant, id string) (loyalty.EarnRule, error) {
+	var r loyalty.EarnRule
+	if err := s.getDoc(ctx, tenant, docEarnRule, id, &r); err != nil {
+		return loyalty.EarnRule{}, fmt.Errorf("mongo: get earn rule: %w", err)
+	}
+	r.Tenant = tenant
+	return r, nil
+}
+
+// ListEarnRules pages a tenant's earn rules by id.
+func (s *Store) ListEarnRules(ctx context.Context, tenant, after string, limit int) ([]loyalty.EarnRule, error) {
+	rs, err := listDocs[loyalty.EarnRule](ctx, s, tenant, docEarnRule, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: list earn rules: %w", err)
+	}
+	for i := range rs {
+		rs[i].Tenant = tenant
+	}
+	return rs, nil
+}
+
+// markDoc is an earn mark as stored; State is its JSON.
+type markDoc struct {
+	Tenant  string    `bson:"tenant"`
+	Rule    string    `bson:"rule"`
+	User    string    `bson:"user"`
+	Seq     int64     `bson:"seq"`
+	EventID string    `bson:"event_id"`
+	Payout  int64     `bson:"payout"`
+	State   string    `bson:"state"`
+	At      time.Time `bson:"at"`
+}
+
+func (d markDoc) mark() (loyalty.Mark, error) {
+	m := loyalty.Mark{Tenant: d.Tenant, Rule: d.Rule, User: d.User, Seq: d.Seq, EventID: d.EventID, Payout: d.Payout, At: norm.Trunc(d.At)}
+	return m, json.Unmarshal([]byte(d.State), &m.State)
+}
+
+// LastEarnMark returns the latest mark of (rule, user).
+func (s *Store) LastEarnMark(ctx context.Context, tenant, rule, user string) (loyalty.Mark, bool, error) {
+	var d markDoc
+	err := s.earnMarks().FindOne(ctx, bson.D{{Key: "tenant", Value: tenant}, {Key: "rule", Value: rule}, {Key: "user", Value: user}},
+		options.FindOne().SetSort(bson.D{{Key: "seq", Value: -1}})).Decode(&d)
+	if errors.Is(err, mdb.ErrNoDocuments) {
+		return loyalty.Mark{}, false, nil
+	}
+	if err != nil {
+		return loyalty.Mark{}, false, fmt.Errorf("mongo: last earn mark: %w", err)
+	}
+	m, err := d.mark()
+	return m, err == nil, err
+}
+
+// AppendEarnMark stores m, or returns the mark of its event. The two
+// unique indexes decide: (rule, event) makes a repeat return the first
+// mark, (rule, user, seq) makes concurrent events of one user chain one
+// after the other.
+func (s *Store) AppendEarnMark(ctx context.Context, m loyalty.Mark) (loyalty.Mark, bool, error) {
+	state, err := json.Marshal(m.State)
+	if err != nil {
+		return loyalty.Mark{}, false, fmt.Errorf("mongo: append earn mark: %w", err)
+	}
+	m.At = norm.Trunc(m.At)
+	d := markDoc{Tenant: m.Tenant, Rule: m.Rule, User: m.User, Seq: m.Seq, EventID: m.EventID, Payout: m.Payout, State: string(state), At: m.At}
+	stored, inserted, err := insertOrExisting(ctx, s.earnMarks(), d,
+		bson.D{{Key: "tenant", Value: m.Tenant}, {Key: "rule", Value: m.Rule}, {Key: "event_id", Value: m.EventID}}, m, markDoc.mark)
+	if err != nil {
+		return loyalty.Mark{}, false, fmt.Errorf("mongo: append earn mark seq %d: %w", m.Seq, err)
+	}
+	return stored, inserted, nil
+}
+
+// EarnMarks lists a user's marks by rule and seq.
+func (s *Store) EarnMarks(ctx context.Context, tenant, user string) ([]loyalty.Mark, error) {
+	ms, err := findAll(ctx, s.earnMarks(), userKey(tenant, user),
+		options.Find().SetSort(bson.D{{Key: "rule", Value: 1}, {Key: "seq", Value: 1}}), markDoc.mark)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: earn marks: %w", err)
+	}
+	return ms, nil
+}
+
+// EraseEarnUser deletes a user's marks.
+func (s *Store) EraseEarnUser(ctx context.Context, tenant, user string) error {
+	if _, err := s.earnMarks().DeleteMany(ctx, userKey(tenant, user)); err != nil {
+		return fmt.Errorf("mongo: erase earn marks: %w", err)
+	}
+	return nil
+}

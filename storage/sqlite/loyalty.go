@@ -1,0 +1,302 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/questline/questline/events"
+	"github.com/questline/questline/internal/errs"
+	"github.com/questline/questline/loyalty"
+	"github.com/questline/questline/storage/internal/norm"
+)
+
+// loyaltySchema holds the loyalty programme's tables. loyalty_docs keeps
+// definitions as JSON documents by (tenant, kind, id): a tenant's event
+// catalogue (kind event_types, id ""), earn rules (kind earn_rule).
+// earn_marks is each earn rule's chain of counted events per user.
+var loyaltySchema = []string{
+	`CREATE TABLE IF NOT EXISTS loyalty_docs (
+		tenant     TEXT NOT NULL,
+		kind       TEXT NOT NULL,
+		id         TEXT NOT NULL,
+		body       TEXT NOT NULL,
+		version    INTEGER NOT NULL,
+		updated_at INTEGER NOT NULL,
+		PRIMARY KEY (tenant, kind, id)
+	) WITHOUT ROWID`,
+	`CREATE TABLE IF NOT EXISTS earn_marks (
+		tenant   TEXT NOT NULL,
+		rule_id  TEXT NOT NULL,
+		user_id  TEXT NOT NULL,
+		seq      INTEGER NOT NULL,
+		event_id TEXT NOT NULL,
+		payout   INTEGER NOT NULL,
+		state    TEXT NOT NULL,
+		at       INTEGER NOT NULL,
+		PRIMARY KEY (tenant, rule_id, user_id, seq)
+	) WITHOUT ROWID`,
+	`CREATE UNIQUE INDEX IF NOT EXISTS earn_marks_event ON earn_marks (tenant, rule_id, event_id)`,
+	`CREATE INDEX IF NOT EXISTS earn_marks_user ON earn_marks (tenant, user_id)`,
+}
+
+const markCols = `tenant, rule_id, user_id, seq, event_id, payout, state, at`
+
+// loyaltyStmts are the loyalty programme's prepared statements: w* on
+// the writer connection, r* on the read pool.
+type loyaltyStmts struct {
+	wInsertDoc, wUpdateDoc, wDocExists   *sql.Stmt
+	wInsertMark, wMarkByEvent, wEraseMks *sql.Stmt
+	rGetDoc, rListDocs, rLastMark        *sql.Stmt
+	rUserMarks                           *sql.Stmt
+}
+
+// prepareLoyalty prepares loyaltyStmts; closeStmts closes them.
+func (s *Store) prepareLoyalty(ctx context.Context, conn *sql.Conn) error {
+	l := &s.lq
+	for _, p := range []struct {
+		dst   **sql.Stmt
+		q     string
+		write bool
+	}{
+		{&l.wInsertDoc, `INSERT INTO loyalty_docs (tenant, kind, id, body, version, updated_at) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING`, true},
+		{&l.wUpdateDoc, `UPDATE loyalty_docs SET body = ?, version = ?, updated_at = ? WHERE tenant = ? AND kind = ? AND id = ? AND version = ?`, true},
+		{&l.wDocExists, `SELECT 1 FROM loyalty_docs WHERE tenant = ? AND kind = ? AND id = ?`, true},
+		{&l.wInsertMark, `INSERT INTO earn_marks (` + markCols + `) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`, true},
+		{&l.wMarkByEvent, `SELECT ` + markCols + ` FROM earn_marks WHERE tenant = ? AND rule_id = ? AND event_id = ?`, true},
+		{&l.wEraseMks, `DELETE FROM earn_marks WHERE tenant = ? AND user_id = ?`, true},
+		{&l.rGetDoc, `SELECT body, version FROM loyalty_docs WHERE tenant = ? AND kind = ? AND id = ?`, false},
+		{&l.rListDocs, `SELECT body, version FROM loyalty_docs WHERE tenant = ? AND kind = ? AND id > ? ORDER BY id LIMIT ?`, false},
+		{&l.rLastMark, `SELECT ` + markCols + ` FROM earn_marks WHERE tenant = ? AND rule_id = ? AND user_id = ? ORDER BY seq DESC LIMIT 1`, false},
+		{&l.rUserMarks, `SELECT ` + markCols + ` FROM earn_marks INDEXED BY earn_marks_user WHERE tenant = ? AND user_id = ? ORDER BY rule_id, seq`, false},
+	} {
+		var st *sql.Stmt
+		var err error
+		if p.write {
+			st, err = conn.PrepareContext(ctx, p.q)
+		} else {
+			st, err = s.read.PrepareContext(ctx, p.q)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare %q: %w", p.q, err)
+		}
+		*p.dst = st
+		s.close = append(s.close, st)
+	}
+	return nil
+}
+
+// Kinds of loyalty_docs.
+const (
+	docEventTypes = "event_types"
+	docEarnRule   = "earn_rule"
+)
+
+// getDoc decodes the document (tenant, kind, id) into v and returns its
+// version; errs.ErrNotFound when there is none.
+func (s *Store) getDoc(ctx context.Context, tenant, kind, id string, v any) (int64, error) {
+	var (
+		body    string
+		version int64
+	)
+	err := s.lq.rGetDoc.QueryRowContext(ctx, tenant, kind, id).Scan(&body, &version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("%s %s: %w", kind, id, errs.ErrNotFound)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return version, json.Unmarshal([]byte(body), v)
+}
+
+// putDoc stores v as version of (tenant, kind, id): version 1 creates it
+// (errs.ErrDuplicate if it exists), a later one replaces version-1
+// (errs.ErrDuplicate if the stored one is another, errs.ErrNotFound if
+// there is none).
+func (s *Store) putDoc(ctx context.Context, tenant, kind, id string, version int64, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	at := norm.Millis(time.Now())
+	return s.w.do(ctx, func(tx *wtx) error {
+		if version == 1 {
+			return insertNew(tx, s.lq.wInsertDoc, []any{tenant, kind, id, string(body), version, at}, kind+" "+id)
+		}
+		r, err := tx.exec(s.lq.wUpdateDoc, string(body), version, at, tenant, kind, id, version-1)
+		if err != nil {
+			return err
+		}
+		if n, err := r.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		var one int
+		if err := tx.queryRow(s.lq.wDocExists, tenant, kind, id).Scan(&one); err != nil {
+			return notFound(err, kind, id)
+		}
+		return fmt.Errorf("%s %s version %d: %w", kind, id, version, errs.ErrDuplicate)
+	})
+}
+
+// listDocs decodes a page of a tenant's documents of kind, by id after
+// `after`, with conv.
+func listDocs[T any](ctx context.Context, s *Store, tenant, kind, after string, limit int) ([]T, error) {
+	rows, err := s.lq.rListDocs.QueryContext(ctx, tenant, kind, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(sc scanner) (T, error) {
+		var (
+			v       T
+			body    string
+			version int64
+		)
+		if err := sc.Scan(&body, &version); err != nil {
+			return v, err
+		}
+		return v, json.Unmarshal([]byte(body), &v)
+	})
+}
+
+// EventTypes returns the tenant's own event catalogue.
+func (s *Store) EventTypes(ctx context.Context, tenant string) (events.Catalogue, bool, error) {
+	var c events.Catalogue
+	_, err := s.getDoc(ctx, tenant, docEventTypes, "", &c)
+	if errors.Is(err, errs.ErrNotFound) {
+		return events.Catalogue{}, false, nil
+	}
+	if err != nil {
+		return events.Catalogue{}, false, fmt.Errorf("sqlite: event types: %w", err)
+	}
+	c.Tenant = tenant
+	return c, true, nil
+}
+
+// PutEventTypes stores c if the stored version is c.Version-1.
+func (s *Store) PutEventTypes(ctx context.Context, c events.Catalogue) error {
+	if err := s.putDoc(ctx, c.Tenant, docEventTypes, "", c.Version, c); err != nil {
+		if errors.Is(err, errs.ErrNotFound) {
+			err = fmt.Errorf("event types: %w", errs.ErrDuplicate)
+		}
+		return fmt.Errorf("sqlite: put event types: %w", err)
+	}
+	return nil
+}
+
+// CreateEarnRule stores a new earn rule.
+func (s *Store) CreateEarnRule(ctx context.Context, r loyalty.EarnRule) error {
+	if err := s.putDoc(ctx, r.Tenant, docEarnRule, r.ID, 1, r); err != nil {
+		return fmt.Errorf("sqlite: create earn rule: %w", err)
+	}
+	return nil
+}
+
+// UpdateEarnRule replaces an earn rule whose stored version is r.Version-1.
+func (s *Store) UpdateEarnRule(ctx context.Context, r loyalty.EarnRule) error {
+	if r.Version < 2 {
+		return fmt.Errorf("sqlite: update earn rule %s: version %d: %w", r.ID, r.Version, errs.ErrDuplicate)
+	}
+	if err := s.putDoc(ctx, r.Tenant, docEarnRule, r.ID, r.Version, r); err != nil {
+		return fmt.Errorf("sqlite: update earn rule: %w", err)
+	}
+	return nil
+}
+
+// GetEarnRule returns one earn rule.
+func (s *Store) GetEarnRule(ctx context.Context, tenant, id string) (loyalty.EarnRule, error) {
+	var r loyalty.EarnRule
+	if _, err := s.getDoc(ctx, tenant, docEarnRule, id, &r); err != nil {
+		return loyalty.EarnRule{}, fmt.Errorf("sqlite: get earn rule: %w", err)
+	}
+	r.Tenant = tenant
+	return r, nil
+}
+
+// ListEarnRules pages a tenant's earn rules by id.
+func (s *Store) ListEarnRules(ctx context.Context, tenant, after string, limit int) ([]loyalty.EarnRule, error) {
+	rs, err := listDocs[loyalty.EarnRule](ctx, s, tenant, docEarnRule, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list earn rules: %w", err)
+	}
+	for i := range rs {
+		rs[i].Tenant = tenant
+	}
+	return rs, nil
+}
+
+// LastEarnMark returns the latest mark of (rule, user).
+func (s *Store) LastEarnMark(ctx context.Context, tenant, rule, user string) (loyalty.Mark, bool, error) {
+	m, err := scanMark(s.lq.rLastMark.QueryRowContext(ctx, tenant, rule, user))
+	if errors.Is(err, sql.ErrNoRows) {
+		return loyalty.Mark{}, false, nil
+	}
+	if err != nil {
+		return loyalty.Mark{}, false, fmt.Errorf("sqlite: last earn mark: %w", err)
+	}
+	return m, true, nil
+}
+
+// AppendEarnMark stores m, or returns the mark of its event.
+func (s *Store) AppendEarnMark(ctx context.Context, m loyalty.Mark) (loyalty.Mark, bool, error) {
+	state, err := json.Marshal(m.State)
+	if err != nil {
+		return loyalty.Mark{}, false, fmt.Errorf("sqlite: append earn mark: %w", err)
+	}
+	m.At = norm.Trunc(m.At)
+	var (
+		stored   loyalty.Mark
+		inserted bool
+	)
+	err = s.w.do(ctx, func(tx *wtx) (err error) {
+		stored, inserted, err = insertOrExisting(tx, s.lq.wInsertMark,
+			[]any{m.Tenant, m.Rule, m.User, m.Seq, m.EventID, m.Payout, string(state), norm.Millis(m.At)}, m,
+			func() (loyalty.Mark, error) { return scanMark(tx.queryRow(s.lq.wMarkByEvent, m.Tenant, m.Rule, m.EventID)) },
+			"earn mark seq")
+		return err
+	})
+	if err != nil {
+		return loyalty.Mark{}, false, fmt.Errorf("sqlite: append earn mark: %w", err)
+	}
+	return stored, inserted, nil
+}
+
+// EarnMarks lists a user's marks by rule and seq.
+func (s *Store) EarnMarks(ctx context.Context, tenant, user string) ([]loyalty.Mark, error) {
+	rows, err := s.lq.rUserMarks.QueryContext(ctx, tenant, user)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: earn marks: %w", err)
+	}
+	ms, err := collect(rows, scanMark)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: earn marks: %w", err)
+	}
+	return ms, nil
+}
+
+// EraseEarnUser deletes a user's marks.
+func (s *Store) EraseEarnUser(ctx context.Context, tenant, user string) error {
+	err := s.w.do(ctx, func(tx *wtx) error {
+		_, err := tx.exec(s.lq.wEraseMks, tenant, user)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: erase earn marks: %w", err)
+	}
+	return nil
+}
+
+func scanMark(sc scanner) (loyalty.Mark, error) {
+	var (
+		m     loyalty.Mark
+		state string
+		at    int64
+	)
+	if err := sc.Scan(&m.Tenant, &m.Rule, &m.User, &m.Seq, &m.EventID, &m.Payout, &state, &at); err != nil {
+		return loyalty.Mark{}, err
+	}
+	m.At = norm.Time(at)
+	return m, json.Unmarshal([]byte(state), &m.State)
+}

@@ -1,0 +1,272 @@
+package storagetest
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/questline/questline/events"
+	"github.com/questline/questline/internal/errs"
+	"github.com/questline/questline/loyalty"
+	"github.com/questline/questline/loyalty/earn"
+)
+
+// LoyaltyStore is what the loyalty programme needs of a backend: tenant
+// event catalogues, earn rules and their marks.
+type LoyaltyStore interface {
+	events.TypeStore
+	loyalty.Store
+}
+
+// RunLoyalty runs the loyalty programme's cases against stores made by
+// open (a fresh, empty store each, closed by t.Cleanup).
+func RunLoyalty(t *testing.T, open func(t *testing.T) LoyaltyStore) {
+	cases := []struct {
+		name string
+		fn   func(t *testing.T, s LoyaltyStore)
+	}{
+		{"EventTypes", testEventTypes},
+		{"EventTypesConcurrent", testEventTypesConcurrent},
+		{"EarnRules", testEarnRules},
+		{"EarnMarks", testEarnMarks},
+		{"EarnMarksConcurrent", testEarnMarksConcurrent},
+		{"EarnMarksErase", testEarnMarksErase},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.fn(t, open(t))
+		})
+	}
+}
+
+// testEventTypes: a catalogue round-trips, versions are compare-and-set
+// (a stale or skipped version is ErrDuplicate), tenants are apart.
+func testEventTypes(t *testing.T, s LoyaltyStore) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	_, found, err := s.EventTypes(c, a)
+	must(t, err)
+	eq(t, "found before any put", found, false)
+	max := 100.0
+	cat := events.Catalogue{Tenant: a, Version: 1, UpdatedAt: base.Truncate(time.Millisecond), Types: []events.TypeSpec{
+		{Name: "store_visit", Senders: events.SendersPlayers, Props: []events.PropSpec{
+			{Name: "store_id", Type: events.PropText, Required: true, Enum: []any{"paris", "lyon"}},
+			{Name: "minutes", Type: events.PropNumber, Max: &max},
+		}},
+	}}
+	must(t, s.PutEventTypes(c, cat))
+	got, found, err := s.EventTypes(c, a)
+	must(t, err)
+	eq(t, "found", found, true)
+	eq(t, "catalogue", got, cat)
+	mustIs(t, s.PutEventTypes(c, cat), errs.ErrDuplicate) // version 1 again
+	skip := cat
+	skip.Version = 3
+	mustIs(t, s.PutEventTypes(c, skip), errs.ErrDuplicate)
+	next := cat
+	next.Version, next.Types = 2, nil
+	must(t, s.PutEventTypes(c, next))
+	got, _, err = s.EventTypes(c, a)
+	must(t, err)
+	eq(t, "version", got.Version, int64(2))
+	_, found, err = s.EventTypes(c, b)
+	must(t, err)
+	eq(t, "other tenant", found, false)
+}
+
+// testEventTypesConcurrent: of concurrent puts of one version exactly
+// one wins.
+func testEventTypesConcurrent(t *testing.T, s LoyaltyStore) {
+	c := ctx(t)
+	a := tenant(t, "a")
+	must(t, s.PutEventTypes(c, events.Catalogue{Tenant: a, Version: 1}))
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		wins int
+	)
+	for i := range 8 {
+		wg.Go(func() {
+			err := s.PutEventTypes(c, events.Catalogue{Tenant: a, Version: 2,
+				Types: []events.TypeSpec{{Name: "t" + string(rune('a'+i)), Senders: events.SendersTrusted}}})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+			case !errors.Is(err, errs.ErrDuplicate):
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	eq(t, "winners", wins, 1)
+}
+
+func earnRule(tn, id string) loyalty.EarnRule {
+	return loyalty.EarnRule{ID: id, Tenant: tn, Name: "per EUR", Status: loyalty.Active, Version: 1,
+		Rule:      earn.Rule{Kind: earn.Rate, EventType: "purchase", Prop: "amount", Rate: "1.5", Stacking: earn.Highest, TimeZone: "UTC"},
+		CreatedAt: base.Truncate(time.Millisecond), UpdatedAt: base.Truncate(time.Millisecond)}
+}
+
+// testEarnRules: create, a taken id, get, versioned update, list pages by
+// id, not found, and tenants apart.
+func testEarnRules(t *testing.T, s LoyaltyStore) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	ids := []string{uuid.Must(uuid.NewV7()).String(), uuid.Must(uuid.NewV7()).String(), uuid.Must(uuid.NewV7()).String()}
+	for _, id := range ids {
+		must(t, s.CreateEarnRule(c, earnRule(a, id)))
+	}
+	mustIs(t, s.CreateEarnRule(c, earnRule(a, ids[0])), errs.ErrDuplicate)
+	got, err := s.GetEarnRule(c, a, ids[0])
+	must(t, err)
+	eq(t, "rule", got, earnRule(a, ids[0]))
+	_, err = s.GetEarnRule(c, b, ids[0])
+	mustIs(t, err, errs.ErrNotFound)
+
+	up := got
+	up.Version, up.Status, up.Name = 2, loyalty.Paused, "renamed"
+	must(t, s.UpdateEarnRule(c, up))
+	mustIs(t, s.UpdateEarnRule(c, up), errs.ErrDuplicate)
+	missing := earnRule(a, "nope")
+	missing.Version = 2
+	mustIs(t, s.UpdateEarnRule(c, missing), errs.ErrNotFound)
+	got, err = s.GetEarnRule(c, a, ids[0])
+	must(t, err)
+	eq(t, "updated", got, up)
+
+	page, err := s.ListEarnRules(c, a, "", 2)
+	must(t, err)
+	eq(t, "first page", []string{page[0].ID, page[1].ID}, ids[:2])
+	page, err = s.ListEarnRules(c, a, ids[1], 2)
+	must(t, err)
+	eq(t, "second page", len(page), 1)
+	eq(t, "second page id", page[0].ID, ids[2])
+	page, err = s.ListEarnRules(c, b, "", 10)
+	must(t, err)
+	eq(t, "other tenant", len(page), 0)
+}
+
+func mark(tn, rule, user string, seq int64, event string) loyalty.Mark {
+	return loyalty.Mark{Tenant: tn, Rule: rule, User: user, Seq: seq, EventID: event, Payout: seq * 10,
+		State: earn.State{Count: seq, Day: earn.Tally{Key: "2025-03-14", Paid: seq * 10}}, At: base.Truncate(time.Millisecond)}
+}
+
+// testEarnMarks: marks chain by seq; a repeat of an event returns its
+// first mark; a seq taken by another event is ErrDuplicate; the last mark
+// is the highest seq, per (tenant, rule, user).
+func testEarnMarks(t *testing.T, s LoyaltyStore) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	_, found, err := s.LastEarnMark(c, a, "r1", "u1")
+	must(t, err)
+	eq(t, "found before any", found, false)
+	for i, ev := range []string{"e1", "e2", "e3"} {
+		m := mark(a, "r1", "u1", int64(i+1), ev)
+		got, inserted, err := s.AppendEarnMark(c, m)
+		must(t, err)
+		eq(t, "inserted", inserted, true)
+		eq(t, "mark", got, m)
+	}
+	again := mark(a, "r1", "u1", 4, "e2")
+	got, inserted, err := s.AppendEarnMark(c, again)
+	must(t, err)
+	eq(t, "repeat inserted", inserted, false)
+	eq(t, "repeat returns the first", got, mark(a, "r1", "u1", 2, "e2"))
+	_, _, err = s.AppendEarnMark(c, mark(a, "r1", "u1", 3, "e9"))
+	mustIs(t, err, errs.ErrDuplicate)
+	last, found, err := s.LastEarnMark(c, a, "r1", "u1")
+	must(t, err)
+	eq(t, "found", found, true)
+	eq(t, "last", last, mark(a, "r1", "u1", 3, "e3"))
+	for _, other := range []struct{ tn, rule, user string }{{b, "r1", "u1"}, {a, "r2", "u1"}, {a, "r1", "u2"}} {
+		_, found, err := s.LastEarnMark(c, other.tn, other.rule, other.user)
+		must(t, err)
+		eq(t, "apart: "+other.tn+other.rule+other.user, found, false)
+	}
+}
+
+// testEarnMarksConcurrent: many events racing for the next seq of one
+// chain, each retried on a taken seq, end as one gapless chain holding
+// every event once; repeats of one event racing insert it once.
+func testEarnMarksConcurrent(t *testing.T, s LoyaltyStore) {
+	c := ctx(t)
+	a := tenant(t, "a")
+	const n = 12
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			ev := uuid.NewString()
+			for {
+				last, _, err := s.LastEarnMark(c, a, "r1", "u1")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				_, _, err = s.AppendEarnMark(c, mark(a, "r1", "u1", last.Seq+1, ev))
+				if errors.Is(err, errs.ErrDuplicate) {
+					continue
+				}
+				if err != nil {
+					t.Error(err, i)
+				}
+				return
+			}
+		})
+	}
+	wg.Wait()
+	last, _, err := s.LastEarnMark(c, a, "r1", "u1")
+	must(t, err)
+	eq(t, "chain length", last.Seq, int64(n))
+	ms, err := s.EarnMarks(c, a, "u1")
+	must(t, err)
+	eq(t, "marks", len(ms), n)
+
+	var (
+		mu   sync.Mutex
+		wins int
+	)
+	for range 8 {
+		wg.Go(func() {
+			_, inserted, err := s.AppendEarnMark(c, mark(a, "r2", "u1", 1, "same"))
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if inserted {
+				wins++
+			}
+		})
+	}
+	wg.Wait()
+	eq(t, "one insert of a repeated event", wins, 1)
+}
+
+// testEarnMarksErase: erasure deletes the user's marks only, and repeats.
+func testEarnMarksErase(t *testing.T, s LoyaltyStore) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	for _, w := range []struct{ tn, user string }{{a, "u1"}, {a, "u11"}, {b, "u1"}} {
+		for i := range 2 {
+			_, _, err := s.AppendEarnMark(c, mark(w.tn, "r1", w.user, int64(i+1), w.user+string(rune('a'+i))))
+			must(t, err)
+		}
+	}
+	for range 2 {
+		must(t, s.EraseEarnUser(c, a, "u1"))
+		ms, err := s.EarnMarks(c, a, "u1")
+		must(t, err)
+		eq(t, "erased", len(ms), 0)
+	}
+	for _, w := range []struct{ tn, user string }{{a, "u11"}, {b, "u1"}} {
+		ms, err := s.EarnMarks(c, w.tn, w.user)
+		must(t, err)
+		eq(t, "kept for "+w.tn+"/"+w.user, len(ms), 2)
+	}
+}
