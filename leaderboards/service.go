@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/questline/questline/audit"
+	"github.com/questline/questline/events"
 	"github.com/questline/questline/internal/bus"
 	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/points"
@@ -58,6 +59,9 @@ type Config struct {
 	// Bus tells the other nodes of a board or exclusion change, so they
 	// drop their cached boards at once; nil on a single node.
 	Bus bus.Bus
+	// Types is the tenants' event catalogue event boards are checked
+	// against; nil knows the built-in types only.
+	Types events.TypeChecker
 	// Now is the clock; nil means time.Now. Tests move it across periods.
 	Now func() time.Time
 }
@@ -122,6 +126,11 @@ func (s *Service) Create(ctx context.Context, tenant string, in CreateInput) (Bo
 	b, err := in.board()
 	if err != nil {
 		return Board{}, err
+	}
+	if b.Source == FromEvents {
+		if err := events.CheckType(ctx, s.Types, tenant, b.EventType, "body.event_type"); err != nil {
+			return Board{}, err
+		}
 	}
 	b.ID, b.Tenant, b.CreatedAt = uuid.Must(uuid.NewV7()).String(), tenant, s.Now().UTC().Truncate(time.Millisecond)
 	if b.Source == FromPoints {
@@ -290,4 +299,19 @@ func (s *Service) keepFor(ctx context.Context, b Board, p Period, key string) {
 		s.mu.Unlock()
 		s.Logger.Warn("leaderboards: set expiry", "key", key, "err", err)
 	}
+}
+
+// AddUses reports the event types and props event boards count, so the
+// event catalogue cannot take them away.
+func (s *Service) AddUses(ctx context.Context, tenant string, u events.Uses) error {
+	bs, err := s.Store.ListBoards(ctx, tenant)
+	if err != nil {
+		return fmt.Errorf("leaderboards: uses: %w", err)
+	}
+	for _, b := range bs {
+		if b.Source == FromEvents {
+			u.Add(b.EventType, b.Prop)
+		}
+	}
+	return nil
 }

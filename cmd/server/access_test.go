@@ -108,6 +108,9 @@ var sampleBodies = map[string]any{
 	"put-my-profile":           map[string]any{"name": "Matrix"},
 	"put-user-attributes":      map[string]any{"tier": "gold", "segments": []string{}},
 	"create-api-key":           map[string]any{"name": "matrix", "scopes": []string{"events:write"}},
+	"put-event-types":          map[string]any{"version": 0, "types": []any{map[string]any{"name": "store_visit", "senders": "players"}}},
+	"create-earn-rule":         map[string]any{"name": "Matrix", "rule": map[string]any{"kind": "fixed", "event_type": "share", "points": 1}},
+	"update-earn-rule":         map[string]any{"name": "Matrix renamed"},
 }
 
 // doRetrying does r, waiting out 429s: the matrix is about who is let in,
@@ -139,12 +142,13 @@ func TestAccessMatrix(t *testing.T) {
 	badge := s.badge(mgr, map[string]any{"name": "Acme secret badge", "rule": map[string]any{"goals": []any{
 		map[string]any{"kind": "count", "event_type": "share", "target": 1}}}}) // published
 	board := s.board(mgr, map[string]any{"name": "Acme secret board", "window": "all_time"})
+	earnRule := s.earnRule(mgr, map[string]any{"name": "Acme secret earn rule", "rule": map[string]any{"kind": "fixed", "event_type": "visit", "points": 1}})
 	_, spareKey := s.newKey(tenant, auth.ScopeEventsWrite)
 	alice := s.token("alice", tenant)
 	s.must(200, req{method: "PUT", path: "/v1/me/profile", token: alice, body: map[string]any{"name": "Acme secret Alice"}})
 	s.event(alice, "matrix-1", map[string]any{"type": "share"})
-	secrets := []string{ch, badge, board, spareKey, "Acme secret"}
-	objects := map[string]string{"challenges": ch, "badges": badge, "leaderboards": board, "api-keys": spareKey}
+	secrets := []string{ch, badge, board, spareKey, earnRule, "Acme secret"}
+	objects := map[string]string{"challenges": ch, "badges": badge, "leaderboards": board, "api-keys": spareKey, "earn-rules": earnRule}
 
 	own, others := s.callers(tenant), s.callers(other)
 	anon := caller{name: "anonymous"}

@@ -23,6 +23,7 @@ import (
 	"github.com/questline/questline/internal/httpx"
 	"github.com/questline/questline/internal/ratelimit"
 	"github.com/questline/questline/leaderboards"
+	"github.com/questline/questline/loyalty"
 	"github.com/questline/questline/points"
 	"github.com/questline/questline/profiles"
 	"github.com/questline/questline/realtime"
@@ -41,6 +42,8 @@ type store interface {
 	auth.KeyStore
 	audit.Store
 	profiles.Store
+	events.TypeStore
+	loyalty.Store
 	Ping(context.Context) error
 	Close() error
 }
@@ -74,6 +77,8 @@ type app struct {
 	profiles     *profiles.Service
 	audit        *audit.Log
 	users        *users.Service
+	types        *events.Types
+	loyalty      *loyalty.Service
 
 	closers []func() error
 }
@@ -134,10 +139,11 @@ func (a *app) wire(ctx context.Context) (err error) {
 	a.audit = audit.NewLog(a.store)
 	a.profiles = profiles.NewService(a.store)
 	a.profiles.SetBus(a.bus)
+	a.types = events.NewTypes(a.store, a.bus)
 	var lbLedger ledgerProxy
 	a.leaderboards = leaderboards.NewService(leaderboards.Config{
 		Store: a.store, Engine: a.engine, Ledger: &lbLedger,
-		Publisher: a.hub, Directory: a.profiles, Auditor: a.audit, Logger: a.logger, Bus: a.bus,
+		Publisher: a.hub, Directory: a.profiles, Auditor: a.audit, Logger: a.logger, Bus: a.bus, Types: a.types,
 	})
 	a.points = points.NewService(a.store, a.hub, a.leaderboards)
 	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -149,17 +155,21 @@ func (a *app) wire(ctx context.Context) (err error) {
 	lbLedger.Service = a.points
 	a.badges = badges.NewService(a.store, a.hub)
 	a.badges.SetBus(a.bus)
+	a.badges.SetTypes(a.types)
 	var emitter emitterProxy
 	a.challenges = challenges.NewService(challenges.Config{
 		Store: a.store, Payer: a.points, Notifier: a.hub, Awarder: a.badges, Attributes: a.profiles, Emitter: &emitter,
-		Bus: a.bus,
+		Bus: a.bus, Types: a.types,
 	})
-	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges, a.badges, a.leaderboards)
+	a.loyalty = loyalty.NewService(loyalty.Config{Store: a.store, Ledger: a.points, Attributes: a.profiles, Types: a.types, Bus: a.bus})
+	a.types.Report(a.challenges, a.badges, a.leaderboards, a.loyalty)
+	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges, a.badges, a.leaderboards, a.loyalty)
+	a.events.SetTypes(a.types)
 	emitter.Service = a.events
 	// A user's export has a section per domain; erasure runs in this
 	// order: the ledger is anonymised before boards drop the user, and the
 	// audit log last, after every entry about the user is written.
-	a.users = users.NewService(a.audit, a.points, a.leaderboards, a.challenges, a.badges, a.events, a.profiles, a.audit)
+	a.users = users.NewService(a.audit, a.points, a.leaderboards, a.challenges, a.badges, a.events, a.profiles, a.loyalty, a.audit)
 	a.closers = append(a.closers, func() error { a.events.Close(); return nil })
 	return nil
 }

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/questline/questline/auth"
+)
+
+// earnRule creates an earn rule as a manager and returns its id.
+func (s *testServer) earnRule(token string, def map[string]any) string {
+	s.t.Helper()
+	var r struct{ ID string }
+	s.must(201, req{method: "POST", path: "/v1/earn-rules", token: token, body: def}).json(s.t, &r)
+	return r.ID
+}
+
+// keyEvent sends an event with an API key.
+func (s *testServer) keyEvent(key, idem string, body map[string]any) response {
+	s.t.Helper()
+	return s.do(req{method: "POST", path: "/v1/events", body: body, header: map[string]string{"X-API-Key": key, "Idempotency-Key": idem}})
+}
+
+// TestEventTypeCatalogue: a tenant defines its own types with senders
+// and prop schemas; intake checks them (422 naming the prop, 403 for a
+// trusted type from a player); rules on a type the tenant lacks are
+// refused; system types are reserved; a change taking away a prop a
+// published challenge filters on is 409; other tenants are unaffected.
+func TestEventTypeCatalogue(t *testing.T) {
+	s := startServer(t, nil)
+	mgr := s.token("boss", "acme", auth.Manager)
+	alice := s.token("alice", "acme")
+	visit := map[string]any{"type": "store_visit", "props": map[string]any{"store_id": "paris", "minutes": 12}}
+
+	s.must(422, req{method: "POST", path: "/v1/events", token: alice, body: visit})
+	s.must(422, req{method: "POST", path: "/v1/challenges", token: mgr, body: map[string]any{"name": "x", "event_type": "store_visit", "target": 1}})
+	s.must(422, req{method: "PUT", path: "/v1/event-types", token: mgr, body: map[string]any{"version": 0,
+		"types": []any{map[string]any{"name": "challenge.completed", "senders": "trusted"}}}})
+
+	catalogue := []any{
+		map[string]any{"name": "store_visit", "senders": "players", "props": []any{
+			map[string]any{"name": "store_id", "type": "string", "required": true, "enum": []any{"paris", "lyon"}},
+			map[string]any{"name": "minutes", "type": "number", "min": 0, "max": 600},
+		}},
+		map[string]any{"name": "watch_video", "senders": "trusted"},
+	}
+	var got struct {
+		Version int64
+		Types   []struct {
+			Name    string
+			Builtin bool
+		}
+	}
+	s.must(200, req{method: "PUT", path: "/v1/event-types", token: mgr, body: map[string]any{"version": 0, "types": catalogue}}).json(t, &got)
+	if got.Version != 1 || len(got.Types) < 10 {
+		t.Fatalf("catalogue after put: %+v", got)
+	}
+	s.must(409, req{method: "PUT", path: "/v1/event-types", token: mgr, body: map[string]any{"version": 0, "types": catalogue}})
+
+	cases := []struct {
+		name   string
+		token  string
+		body   map[string]any
+		status int
+		field  string
+	}{
+		{"valid", alice, visit, 200, ""},
+		{"missing required prop", alice, map[string]any{"type": "store_visit", "props": map[string]any{"minutes": 3}}, 422, "body.props.store_id"},
+		{"not in enum", alice, map[string]any{"type": "store_visit", "props": map[string]any{"store_id": "nice"}}, 422, "body.props.store_id"},
+		{"over max", alice, map[string]any{"type": "store_visit", "props": map[string]any{"store_id": "lyon", "minutes": 601}}, 422, "body.props.minutes"},
+		{"wrong type", alice, map[string]any{"type": "store_visit", "props": map[string]any{"store_id": "lyon", "minutes": "12"}}, 422, "body.props.minutes"},
+		{"undeclared prop", alice, map[string]any{"type": "store_visit", "props": map[string]any{"store_id": "lyon", "floor": 2}}, 422, "body.props.floor"},
+		{"trusted type from a player", alice, map[string]any{"type": "watch_video"}, 403, ""},
+		{"another tenant lacks it", s.token("bob", "globex"), visit, 422, "body.type"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := s.do(req{method: "POST", path: "/v1/events", token: c.token, body: c.body})
+			if r.Status != c.status {
+				t.Fatalf("status %d, want %d: %s", r.Status, c.status, r.Body)
+			}
+			if c.field != "" {
+				var p struct{ Errors []struct{ Location string } }
+				r.json(t, &p)
+				if len(p.Errors) == 0 || p.Errors[0].Location != c.field {
+					t.Fatalf("problem at %+v, want %s: %s", p.Errors, c.field, r.Body)
+				}
+			}
+		})
+	}
+
+	// A published challenge filtering on store_id pins that prop.
+	s.publish(mgr, map[string]any{"name": "Paris regular", "event_type": "store_visit", "filter": map[string]any{"store_id": "paris"}, "target": 3})
+	without := []any{map[string]any{"name": "store_visit", "senders": "players", "props": []any{
+		map[string]any{"name": "minutes", "type": "number"}}}}
+	r := s.must(409, req{method: "PUT", path: "/v1/event-types", token: mgr, body: map[string]any{"version": 1, "types": without}})
+	if p := r.problemType(t); p != "event-prop-in-use" {
+		t.Fatalf("problem %s", r.Body)
+	}
+	s.must(409, req{method: "PUT", path: "/v1/event-types", token: mgr, body: map[string]any{"version": 1, "types": []any{}}})
+	// Adding a prop is fine, and the change is seen by intake at once.
+	more := append(catalogue[:1:1], map[string]any{"name": "watch_video", "senders": "players"})
+	s.must(200, req{method: "PUT", path: "/v1/event-types", token: mgr, body: map[string]any{"version": 1, "types": more}})
+	s.must(200, req{method: "POST", path: "/v1/events", token: alice, body: map[string]any{"type": "watch_video"}})
+}
+
+// TestEarnRules: rate, fixed and punch-card rules pay through the ledger
+// exactly once per (rule, event): under replays of a key, concurrent
+// duplicates, concurrent distinct events and a restart of the server.
+func TestEarnRules(t *testing.T) {
+	for _, d := range deployments() {
+		t.Run(d.name, func(t *testing.T) {
+			s := startServer(t, d.env(t))
+			mgr := s.token("boss", "acme", auth.Manager)
+			key, _ := s.newKey("acme", auth.ScopeEventsWrite)
+			alice := s.token("alice", "acme")
+			s.earnRule(mgr, map[string]any{"name": "1 point per EUR", "rule": map[string]any{
+				"kind": "rate", "event_type": "purchase", "prop": "amount", "rate": 1,
+				"filters": []any{map[string]any{"prop": "currency", "op": "eq", "value": "EUR"}}}})
+			s.earnRule(mgr, map[string]any{"name": "10th visit", "rule": map[string]any{
+				"kind": "nth", "event_type": "visit", "points": 50, "every": 10}})
+			s.earnRule(mgr, map[string]any{"name": "per visit", "rule": map[string]any{
+				"kind": "fixed", "event_type": "visit", "points": 2, "caps": map[string]any{"per_day": 15}}})
+			s.must(422, req{method: "POST", path: "/v1/earn-rules", token: mgr, body: map[string]any{"name": "x", "rule": map[string]any{
+				"kind": "fixed", "event_type": "teleport", "points": 1}}})
+
+			purchase := map[string]any{"type": "purchase", "user_id": "alice", "props": map[string]any{"amount": 42.99, "currency": "EUR"}}
+			var wg sync.WaitGroup
+			for range 8 { // concurrent duplicates of one key
+				wg.Go(func() {
+					if r := s.keyEvent(key, "order-1", purchase); r.Status != 200 {
+						t.Errorf("purchase: %d %s", r.Status, r.Body)
+					}
+				})
+			}
+			wg.Wait()
+			if r := s.keyEvent(key, "order-2", map[string]any{"type": "purchase", "user_id": "alice",
+				"props": map[string]any{"amount": 100, "currency": "USD"}}); r.Status != 200 {
+				t.Fatalf("usd purchase: %d %s", r.Status, r.Body)
+			}
+			if w := s.wallet(alice); w.Balance != 42 {
+				t.Fatalf("after purchases: %+v, want 42", w)
+			}
+			for i := range 12 { // concurrent distinct visits: the 10th pays 50, per-visit capped at 15 a day
+				wg.Go(func() { s.event(alice, fmt.Sprintf("visit-%d", i), map[string]any{"type": "visit"}) })
+			}
+			wg.Wait()
+			want := int64(42 + 50 + 15) // 7 visits of 2 fit under the cap of 15, the 8th pays 1
+			if w := s.wallet(alice); w.Balance != want {
+				t.Fatalf("after visits: %+v, want %d", w, want)
+			}
+			s.shutdown()
+			s.start()
+			for i := range 12 { // replays after a restart pay nothing
+				s.event(alice, fmt.Sprintf("visit-%d", i), map[string]any{"type": "visit"})
+			}
+			s.keyEvent(key, "order-1", purchase)
+			if w := s.wallet(alice); w.Balance != want {
+				t.Fatalf("after a restart and replays: %+v, want %d", w, want)
+			}
+		})
+	}
+}
