@@ -253,7 +253,9 @@ func (s *Store) AppendEarnMark(ctx context.Context, m loyalty.Mark) (loyalty.Mar
 	err = s.w.do(ctx, func(tx *wtx) (err error) {
 		stored, inserted, err = insertOrExisting(tx, s.lq.wInsertMark,
 			[]any{m.Tenant, m.Rule, m.User, m.Seq, m.EventID, m.Payout, string(state), norm.Millis(m.At)}, m,
-			func() (loyalty.Mark, error) { return scanMark(tx.queryRow(s.lq.wMarkByEvent, m.Tenant, m.Rule, m.EventID)) },
+			func() (loyalty.Mark, error) {
+				return scanMark(tx.queryRow(s.lq.wMarkByEvent, m.Tenant, m.Rule, m.EventID))
+			},
 			"earn mark seq")
 		return err
 	})
