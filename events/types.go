@@ -43,6 +43,10 @@ var types = map[string]Sender{
 	// that badge rules may name them.
 	"quiz.completed": SystemOnly, // props: quiz_id, score
 	"ugc.approved":   SystemOnly, // props: submission_id, kind
+	// Emitted by the loyalty programme.
+	"tier.changed":       SystemOnly, // props: from, to, reason (automatic, manual)
+	"tier.grace":         SystemOnly, // props: from, to (the tier kept until grace_until), reason
+	"referral.completed": SystemOnly, // props: referrer, referee, code
 }
 
 // KnownType reports whether t is in the catalogue.

@@ -65,7 +65,8 @@ type Mark struct {
 
 // Store keeps earn rules and their marks.
 type Store interface {
-	UserData // export and erasure: privacy.go
+	UserData  // export and erasure: privacy.go
+	TierStore // tiers.go
 	// CreateEarnRule stores a new rule; a taken id is errs.ErrDuplicate.
 	CreateEarnRule(ctx context.Context, r EarnRule) error
 	// UpdateEarnRule replaces a rule whose stored version is r.Version-1:
@@ -108,6 +109,8 @@ type Config struct {
 type Service struct {
 	Config
 	cache *bus.Cache[*rule.Index[plan]] // tenant -> active rules by event type
+	tiers TierConfig
+	progs *bus.Cache[Programme] // tenant -> tier programme
 }
 
 // plan is an active rule compiled for pricing.
@@ -128,9 +131,11 @@ func NewService(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Service{Config: cfg, cache: bus.NewCache[*rule.Index[plan]](rulesCacheTTL, 0)}
+	s := &Service{Config: cfg, cache: bus.NewCache[*rule.Index[plan]](rulesCacheTTL, 0),
+		progs: bus.NewCache[Programme](rulesCacheTTL, 0)}
 	if cfg.Bus != nil {
 		cfg.Bus.Subscribe(busTopic, s.cache.Drop)
+		cfg.Bus.Subscribe(tiersTopic, s.progs.Drop)
 	}
 	return s
 }

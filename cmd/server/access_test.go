@@ -111,6 +111,9 @@ var sampleBodies = map[string]any{
 	"put-event-types":          map[string]any{"version": 0, "types": []any{map[string]any{"name": "store_visit", "senders": "players"}}},
 	"create-earn-rule":         map[string]any{"name": "Matrix", "rule": map[string]any{"kind": "fixed", "event_type": "share", "points": 1}},
 	"update-earn-rule":         map[string]any{"name": "Matrix renamed"},
+	"put-tiers": map[string]any{"version": 0, "basis": "lifetime_points", "review": map[string]any{"mode": "calendar"},
+		"tiers": []any{map[string]any{"name": "silver", "threshold": 0}, map[string]any{"name": "gold", "threshold": 100}}},
+	"assign-user-tier": map[string]any{"tier": "gold"},
 }
 
 // doRetrying does r, waiting out 429s: the matrix is about who is let in,

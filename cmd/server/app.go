@@ -145,7 +145,8 @@ func (a *app) wire(ctx context.Context) (err error) {
 		Store: a.store, Engine: a.engine, Ledger: &lbLedger,
 		Publisher: a.hub, Directory: a.profiles, Auditor: a.audit, Logger: a.logger, Bus: a.bus, Types: a.types,
 	})
-	a.points = points.NewService(a.store, a.hub, a.leaderboards)
+	var tiers tierProxy
+	a.points = points.NewService(a.store, a.hub, a.leaderboards, &tiers)
 	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "questline_board_feed_pending", Help: "Board refreshes waiting for the leaderboard engine (all nodes).",
 	}, func() float64 { n, _ := a.leaderboards.FeedBacklog(); return float64(n) }))
@@ -162,6 +163,8 @@ func (a *app) wire(ctx context.Context) (err error) {
 		Bus: a.bus, Types: a.types,
 	})
 	a.loyalty = loyalty.NewService(loyalty.Config{Store: a.store, Ledger: a.points, Attributes: a.profiles, Types: a.types, Bus: a.bus})
+	a.loyalty.SetTiers(loyalty.TierConfig{Wallets: a.points, Attributes: a.profiles, Emitter: &emitter, Notifier: a.hub, Logger: a.logger})
+	tiers.Service = a.loyalty
 	a.types.Report(a.challenges, a.badges, a.leaderboards, a.loyalty)
 	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges, a.badges, a.leaderboards, a.loyalty)
 	a.events.SetTypes(a.types)
@@ -177,6 +180,10 @@ func (a *app) wire(ctx context.Context) (err error) {
 // emitterProxy breaks the construction cycle between the event service
 // (which runs challenges) and challenges (whose claims emit events).
 type emitterProxy struct{ *events.Service }
+
+// tierProxy breaks the construction cycle between the ledger (whose
+// credits raise tiers) and loyalty (which pays through the ledger).
+type tierProxy struct{ *loyalty.Service }
 
 // ledgerProxy breaks the construction cycle between the ledger (which
 // tells boards of credits) and the boards (which read the ledger).

@@ -80,6 +80,7 @@ func (a *app) handler() *fiber.App {
 	events.OpsRoutes(api, a.events, a.audit)
 	events.TypesRoutes(api, a.types)
 	loyalty.Routes(api, a.loyalty)
+	loyalty.TierRoutes(api, a.loyalty)
 	challenges.Routes(api, a.challenges)
 	badges.Routes(api, a.badges)
 	points.Routes(api, a.points)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -158,6 +159,85 @@ func TestEarnRules(t *testing.T) {
 			s.keyEvent(key, "order-1", purchase)
 			if w := s.wallet(alice); w.Balance != want {
 				t.Fatalf("after a restart and replays: %+v, want %d", w, want)
+			}
+		})
+	}
+}
+
+type tierView struct {
+	Tier     string `json:"tier"`
+	Locked   bool   `json:"locked"`
+	Value    int64  `json:"value"`
+	NextTier string `json:"next_tier"`
+	Needed   int64  `json:"needed"`
+}
+
+func (s *testServer) myTier(token string) tierView {
+	s.t.Helper()
+	var v tierView
+	s.must(200, req{method: "GET", path: "/v1/me/tier", token: token}).json(s.t, &v)
+	return v
+}
+
+// TestTiers: a credit over a threshold upgrades at once (push, tier
+// attribute read by earn rules' tier multipliers, tier.changed event that
+// a badge rule counts); a manual, locked tier is audited and stays.
+func TestTiers(t *testing.T) {
+	for _, d := range deployments() {
+		t.Run(d.name, func(t *testing.T) {
+			s := startServer(t, d.env(t))
+			mgr := s.token("boss", "acme", auth.Manager)
+			key, _ := s.newKey("acme", auth.ScopeEventsWrite)
+			alice := s.token("alice", "acme")
+			s.must(200, req{method: "PUT", path: "/v1/tiers", token: mgr, body: map[string]any{"version": 0, "basis": "lifetime_points",
+				"review": map[string]any{"mode": "anniversary", "time_zone": "Europe/Paris"}, "grace_days": 30,
+				"tiers": []any{map[string]any{"name": "silver", "threshold": 0}, map[string]any{"name": "gold", "threshold": 100, "perks": []string{"free delivery"}}}}})
+			s.earnRule(mgr, map[string]any{"name": "60 a purchase", "rule": map[string]any{"kind": "fixed", "event_type": "purchase", "points": 60,
+				"tier_multipliers": map[string]any{"gold": 2}}})
+			s.badge(mgr, map[string]any{"name": "Gold member", "rule": map[string]any{"goals": []any{map[string]any{"kind": "count",
+				"event_type": "tier.changed", "target": 1, "filters": []any{map[string]any{"prop": "to", "op": "eq", "value": "gold"}}}}}})
+			ws := s.dial(alice, "")
+			buy := func(k string) {
+				if r := s.keyEvent(key, k, map[string]any{"type": "purchase", "user_id": "alice"}); r.Status != 200 {
+					t.Fatalf("purchase: %d %s", r.Status, r.Body)
+				}
+			}
+			buy("o1")
+			if v := s.myTier(alice); v.Tier != "silver" || v.NextTier != "gold" || v.Needed != 40 {
+				t.Fatalf("after 60 points: %+v", v)
+			}
+			buy("o2")
+			if v := s.myTier(alice); v.Tier != "gold" || v.Value != 120 {
+				t.Fatalf("after 120 points: %+v", v)
+			}
+			f := readFrames(t, ws, 2, "tier.changed")
+			if !strings.Contains(string(f[1].Data), `"to":"gold"`) {
+				t.Fatalf("push: %s", f[1].Data)
+			}
+			buy("o3") // gold pays double
+			buy("o3")
+			if w := s.wallet(alice); w.Balance != 240 {
+				t.Fatalf("gold multiplier: %+v", w)
+			}
+			var bs struct {
+				Badges []struct {
+					Name   string
+					Awards []any
+				}
+			}
+			s.must(200, req{method: "GET", path: "/v1/me/badges", token: alice}).json(t, &bs)
+			if len(bs.Badges) != 1 || len(bs.Badges[0].Awards) != 1 {
+				t.Fatalf("tier.changed did not award the badge: %+v", bs)
+			}
+			s.must(422, req{method: "PUT", path: "/v1/users/alice/tier", token: mgr, body: map[string]any{"tier": "platinum"}})
+			s.must(200, req{method: "PUT", path: "/v1/users/alice/tier", token: mgr, body: map[string]any{"tier": "silver", "locked": true}})
+			buy("o4")
+			if v := s.myTier(alice); v.Tier != "silver" || !v.Locked {
+				t.Fatalf("locked: %+v", v)
+			}
+			r := s.must(200, req{method: "GET", path: "/v1/audit", token: s.token("root", "acme", auth.Admin)})
+			if !strings.Contains(string(r.Body), "assign-user-tier") {
+				t.Fatalf("assignment not audited: %s", r.Body)
 			}
 		})
 	}

@@ -23,16 +23,19 @@ import (
 const (
 	colLoyaltyDocs = "loyalty_docs"
 	colEarnMarks   = "earn_marks"
+	colTierStates  = "tier_states"
 )
 
 // Kinds of loyalty_docs; a document's id is kind/id, unique per tenant.
 const (
 	docEventTypes = "event_types"
 	docEarnRule   = "earn_rule"
+	docTiers      = "tiers"
 )
 
 func (s *Store) loyaltyDocs() *mdb.Collection { return s.db.Collection(colLoyaltyDocs) }
 func (s *Store) earnMarks() *mdb.Collection   { return s.db.Collection(colEarnMarks) }
+func (s *Store) tierStates() *mdb.Collection  { return s.db.Collection(colTierStates) }
 
 // ensureLoyaltyIndexes creates the loyalty collections' indexes.
 func (s *Store) ensureLoyaltyIndexes(ctx context.Context) error {
@@ -49,6 +52,12 @@ func (s *Store) ensureLoyaltyIndexes(ctx context.Context) error {
 				{Key: "user", Value: 1}, {Key: "seq", Value: 1}}},
 			{name: "earn_marks_event", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "rule", Value: 1}, {Key: "event_id", Value: 1}}},
 			{name: "earn_marks_user", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "user", Value: 1}}},
+		}},
+		{s.tierStates(), []index{
+			{name: "tier_states_id", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "id", Value: 1}}},
+			// The review job's scan of due standings of every tenant.
+			{name: "tier_states_due", keys: bson.D{{Key: "review_at", Value: 1}, {Key: "tenant", Value: 1}, {Key: "id", Value: 1}},
+				partial: bson.D{{Key: "review_at", Value: bson.D{{Key: "$exists", Value: true}}}}},
 		}},
 	} {
 		for _, ix := range p.idx {
@@ -243,5 +252,100 @@ func (s *Store) EraseEarnUser(ctx context.Context, tenant, user string) error {
 	if _, err := s.earnMarks().DeleteMany(ctx, userKey(tenant, user)); err != nil {
 		return fmt.Errorf("mongo: erase earn marks: %w", err)
 	}
+	if _, err := s.tierStates().DeleteOne(ctx, tenantID(tenant, user)); err != nil {
+		return fmt.Errorf("mongo: erase tier state: %w", err)
+	}
 	return nil
+}
+
+// Tiers returns the tenant's tier programme.
+func (s *Store) Tiers(ctx context.Context, tenant string) (loyalty.Programme, bool, error) {
+	var p loyalty.Programme
+	err := s.getDoc(ctx, tenant, docTiers, "", &p)
+	if errors.Is(err, errs.ErrNotFound) {
+		return loyalty.Programme{}, false, nil
+	}
+	if err != nil {
+		return loyalty.Programme{}, false, fmt.Errorf("mongo: tiers: %w", err)
+	}
+	return p, true, nil
+}
+
+// PutTiers stores p if the stored version is p.Version-1.
+func (s *Store) PutTiers(ctx context.Context, tenant string, p loyalty.Programme) error {
+	if err := s.putDoc(ctx, tenant, docTiers, "", p.Version, p); err != nil {
+		return fmt.Errorf("mongo: put tiers: %w", err)
+	}
+	return nil
+}
+
+// tierDoc is a tier standing as stored; id is the user, ReviewAt is
+// absent when nothing is due.
+type tierDoc struct {
+	Tenant   string     `bson:"tenant"`
+	ID       string     `bson:"id"`
+	Body     string     `bson:"body"`
+	ReviewAt *time.Time `bson:"review_at,omitempty"`
+	Version  int64      `bson:"version"`
+}
+
+func (d tierDoc) state() (loyalty.TierState, error) {
+	st := loyalty.TierState{Tenant: d.Tenant, User: d.ID, Version: d.Version}
+	return st, json.Unmarshal([]byte(d.Body), &st.State)
+}
+
+// TierState returns a user's tier standing.
+func (s *Store) TierState(ctx context.Context, tenant, user string) (loyalty.TierState, bool, error) {
+	var d tierDoc
+	err := s.tierStates().FindOne(ctx, tenantID(tenant, user)).Decode(&d)
+	if errors.Is(err, mdb.ErrNoDocuments) {
+		return loyalty.TierState{}, false, nil
+	}
+	if err != nil {
+		return loyalty.TierState{}, false, fmt.Errorf("mongo: tier state: %w", err)
+	}
+	st, err := d.state()
+	return st, err == nil, err
+}
+
+// PutTierState stores st if the stored version is st.Version-1.
+func (s *Store) PutTierState(ctx context.Context, st loyalty.TierState) error {
+	body, err := json.Marshal(st.State)
+	if err != nil {
+		return fmt.Errorf("mongo: put tier state: %w", err)
+	}
+	d := tierDoc{Tenant: st.Tenant, ID: st.User, Body: string(body), Version: st.Version}
+	if !st.ReviewAt.IsZero() {
+		at := norm.Trunc(st.ReviewAt)
+		d.ReviewAt = &at
+	}
+	if st.Version == 1 {
+		err = insertNew(ctx, s.tierStates(), d, "tier state "+st.User)
+	} else {
+		set := bson.D{{Key: "body", Value: d.Body}, {Key: "version", Value: d.Version}}
+		update := bson.D{{Key: "$unset", Value: bson.D{{Key: "review_at", Value: ""}}}}
+		if d.ReviewAt != nil {
+			set, update = append(set, bson.E{Key: "review_at", Value: *d.ReviewAt}), nil
+		}
+		update = append(bson.D{{Key: "$set", Value: set}}, update...)
+		err = updateVersioned(ctx, s.revisions, s.tierStates(), st.Tenant, st.User, st.Version, update, "tier state")
+		if errors.Is(err, errs.ErrNotFound) {
+			err = fmt.Errorf("tier state %s: %w", st.User, errs.ErrDuplicate)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("mongo: put tier state: %w", err)
+	}
+	return nil
+}
+
+// DueTierStates lists standings due for review by before, soonest first.
+func (s *Store) DueTierStates(ctx context.Context, before time.Time, limit int) ([]loyalty.TierState, error) {
+	sts, err := findAll(ctx, s.tierStates(), bson.D{{Key: "review_at", Value: bson.D{{Key: "$lte", Value: before}}}},
+		options.Find().SetSort(bson.D{{Key: "review_at", Value: 1}, {Key: "tenant", Value: 1}, {Key: "id", Value: 1}}).SetLimit(int64(limit)),
+		tierDoc.state)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: due tier states: %w", err)
+	}
+	return sts, nil
 }

@@ -41,6 +41,17 @@ var loyaltySchema = []string{
 	) WITHOUT ROWID`,
 	`CREATE UNIQUE INDEX IF NOT EXISTS earn_marks_event ON earn_marks (tenant, rule_id, event_id)`,
 	`CREATE INDEX IF NOT EXISTS earn_marks_user ON earn_marks (tenant, user_id)`,
+	// tier_states is each user's tier standing; review_at 0 is none. The
+	// review job scans due standings of every tenant, like the sweeper.
+	`CREATE TABLE IF NOT EXISTS tier_states (
+		tenant    TEXT NOT NULL,
+		user_id   TEXT NOT NULL,
+		body      TEXT NOT NULL,
+		review_at INTEGER NOT NULL,
+		version   INTEGER NOT NULL,
+		PRIMARY KEY (tenant, user_id)
+	) WITHOUT ROWID`,
+	`CREATE INDEX IF NOT EXISTS tier_states_due ON tier_states (review_at, tenant, user_id) WHERE review_at > 0`,
 }
 
 const markCols = `tenant, rule_id, user_id, seq, event_id, payout, state, at`
@@ -50,8 +61,9 @@ const markCols = `tenant, rule_id, user_id, seq, event_id, payout, state, at`
 type loyaltyStmts struct {
 	wInsertDoc, wUpdateDoc, wDocExists   *sql.Stmt
 	wInsertMark, wMarkByEvent, wEraseMks *sql.Stmt
+	wInsertTier, wUpdateTier, wEraseTier *sql.Stmt
 	rGetDoc, rListDocs, rLastMark        *sql.Stmt
-	rUserMarks                           *sql.Stmt
+	rUserMarks, rTierState, rDueTiers    *sql.Stmt
 }
 
 // prepareLoyalty prepares loyaltyStmts; closeStmts closes them.
@@ -68,6 +80,12 @@ func (s *Store) prepareLoyalty(ctx context.Context, conn *sql.Conn) error {
 		{&l.wInsertMark, `INSERT INTO earn_marks (` + markCols + `) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`, true},
 		{&l.wMarkByEvent, `SELECT ` + markCols + ` FROM earn_marks WHERE tenant = ? AND rule_id = ? AND event_id = ?`, true},
 		{&l.wEraseMks, `DELETE FROM earn_marks WHERE tenant = ? AND user_id = ?`, true},
+		{&l.wInsertTier, `INSERT INTO tier_states (tenant, user_id, body, review_at, version) VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING`, true},
+		{&l.wUpdateTier, `UPDATE tier_states SET body = ?, review_at = ?, version = ? WHERE tenant = ? AND user_id = ? AND version = ?`, true},
+		{&l.wEraseTier, `DELETE FROM tier_states WHERE tenant = ? AND user_id = ?`, true},
+		{&l.rTierState, `SELECT body, version FROM tier_states WHERE tenant = ? AND user_id = ?`, false},
+		{&l.rDueTiers, `SELECT tenant, user_id, body, version FROM tier_states INDEXED BY tier_states_due
+			WHERE review_at > 0 AND review_at <= ? ORDER BY review_at, tenant, user_id LIMIT ?`, false},
 		{&l.rGetDoc, `SELECT body, version FROM loyalty_docs WHERE tenant = ? AND kind = ? AND id = ?`, false},
 		{&l.rListDocs, `SELECT body, version FROM loyalty_docs WHERE tenant = ? AND kind = ? AND id > ? ORDER BY id LIMIT ?`, false},
 		{&l.rLastMark, `SELECT ` + markCols + ` FROM earn_marks WHERE tenant = ? AND rule_id = ? AND user_id = ? ORDER BY seq DESC LIMIT 1`, false},
@@ -93,6 +111,7 @@ func (s *Store) prepareLoyalty(ctx context.Context, conn *sql.Conn) error {
 const (
 	docEventTypes = "event_types"
 	docEarnRule   = "earn_rule"
+	docTiers      = "tiers"
 )
 
 // getDoc decodes the document (tenant, kind, id) into v and returns its
@@ -281,7 +300,10 @@ func (s *Store) EarnMarks(ctx context.Context, tenant, user string) ([]loyalty.M
 // EraseEarnUser deletes a user's marks.
 func (s *Store) EraseEarnUser(ctx context.Context, tenant, user string) error {
 	err := s.w.do(ctx, func(tx *wtx) error {
-		_, err := tx.exec(s.lq.wEraseMks, tenant, user)
+		if _, err := tx.exec(s.lq.wEraseMks, tenant, user); err != nil {
+			return err
+		}
+		_, err := tx.exec(s.lq.wEraseTier, tenant, user)
 		return err
 	})
 	if err != nil {
@@ -301,4 +323,96 @@ func scanMark(sc scanner) (loyalty.Mark, error) {
 	}
 	m.At = norm.Time(at)
 	return m, json.Unmarshal([]byte(state), &m.State)
+}
+
+// Tiers returns the tenant's tier programme.
+func (s *Store) Tiers(ctx context.Context, tenant string) (loyalty.Programme, bool, error) {
+	var p loyalty.Programme
+	_, err := s.getDoc(ctx, tenant, docTiers, "", &p)
+	if errors.Is(err, errs.ErrNotFound) {
+		return loyalty.Programme{}, false, nil
+	}
+	if err != nil {
+		return loyalty.Programme{}, false, fmt.Errorf("sqlite: tiers: %w", err)
+	}
+	return p, true, nil
+}
+
+// PutTiers stores p if the stored version is p.Version-1.
+func (s *Store) PutTiers(ctx context.Context, tenant string, p loyalty.Programme) error {
+	if err := s.putDoc(ctx, tenant, docTiers, "", p.Version, p); err != nil {
+		return fmt.Errorf("sqlite: put tiers: %w", err)
+	}
+	return nil
+}
+
+// TierState returns a user's tier standing.
+func (s *Store) TierState(ctx context.Context, tenant, user string) (loyalty.TierState, bool, error) {
+	var (
+		body string
+		st   loyalty.TierState
+	)
+	err := s.lq.rTierState.QueryRowContext(ctx, tenant, user).Scan(&body, &st.Version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return loyalty.TierState{}, false, nil
+	}
+	if err == nil {
+		err = json.Unmarshal([]byte(body), &st.State)
+	}
+	if err != nil {
+		return loyalty.TierState{}, false, fmt.Errorf("sqlite: tier state: %w", err)
+	}
+	st.Tenant, st.User = tenant, user
+	return st, true, nil
+}
+
+// PutTierState stores st if the stored version is st.Version-1.
+func (s *Store) PutTierState(ctx context.Context, st loyalty.TierState) error {
+	body, err := json.Marshal(st.State)
+	if err != nil {
+		return fmt.Errorf("sqlite: put tier state: %w", err)
+	}
+	due := int64(0)
+	if !st.ReviewAt.IsZero() {
+		due = norm.Millis(st.ReviewAt)
+	}
+	err = s.w.do(ctx, func(tx *wtx) error {
+		if st.Version == 1 {
+			return insertNew(tx, s.lq.wInsertTier, []any{st.Tenant, st.User, string(body), due, st.Version}, "tier state "+st.User)
+		}
+		r, err := tx.exec(s.lq.wUpdateTier, string(body), due, st.Version, st.Tenant, st.User, st.Version-1)
+		if err != nil {
+			return err
+		}
+		if n, err := r.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		return fmt.Errorf("tier state %s version %d: %w", st.User, st.Version, errs.ErrDuplicate)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: put tier state: %w", err)
+	}
+	return nil
+}
+
+// DueTierStates lists standings due for review by before, soonest first.
+func (s *Store) DueTierStates(ctx context.Context, before time.Time, limit int) ([]loyalty.TierState, error) {
+	rows, err := s.lq.rDueTiers.QueryContext(ctx, norm.Millis(before), limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: due tier states: %w", err)
+	}
+	sts, err := collect(rows, func(sc scanner) (loyalty.TierState, error) {
+		var (
+			st   loyalty.TierState
+			body string
+		)
+		if err := sc.Scan(&st.Tenant, &st.User, &body, &st.Version); err != nil {
+			return st, err
+		}
+		return st, json.Unmarshal([]byte(body), &st.State)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: due tier states: %w", err)
+	}
+	return sts, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/loyalty"
 	"github.com/questline/questline/loyalty/earn"
+	"github.com/questline/questline/loyalty/tier"
 )
 
 // LoyaltyStore is what the loyalty programme needs of a backend: tenant
@@ -34,6 +35,8 @@ func RunLoyalty(t *testing.T, open func(t *testing.T) LoyaltyStore) {
 		{"EarnMarks", testEarnMarks},
 		{"EarnMarksConcurrent", testEarnMarksConcurrent},
 		{"EarnMarksErase", testEarnMarksErase},
+		{"Tiers", testTiers},
+		{"TierStates", testTierStates},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -269,4 +272,80 @@ func testEarnMarksErase(t *testing.T, s LoyaltyStore) {
 		must(t, err)
 		eq(t, "kept for "+w.tn+"/"+w.user, len(ms), 2)
 	}
+}
+
+// testTiers: a programme round-trips with compare-and-set versions.
+func testTiers(t *testing.T, s LoyaltyStore) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	_, found, err := s.Tiers(c, a)
+	must(t, err)
+	eq(t, "found before any", found, false)
+	p := loyalty.Programme{Version: 1, UpdatedAt: base.Truncate(time.Millisecond), Programme: tier.Programme{
+		Basis: tier.Lifetime, GraceDays: 30, Review: tier.Review{Mode: tier.Calendar, Month: 1, Day: 1, TimeZone: "Europe/Paris"},
+		Tiers: []tier.Tier{{Name: "silver"}, {Name: "gold", Threshold: 1000, Rewards: []string{"r1"}}}}}
+	must(t, s.PutTiers(c, a, p))
+	mustIs(t, s.PutTiers(c, a, p), errs.ErrDuplicate)
+	got, found, err := s.Tiers(c, a)
+	must(t, err)
+	eq(t, "found", found, true)
+	eq(t, "programme", got, p)
+	p.Version = 2
+	must(t, s.PutTiers(c, a, p))
+	p.Version = 4
+	mustIs(t, s.PutTiers(c, a, p), errs.ErrDuplicate)
+	_, found, err = s.Tiers(c, b)
+	must(t, err)
+	eq(t, "other tenant", found, false)
+}
+
+// testTierStates: standings are compare-and-set by version; due ones of
+// every tenant list soonest first, up to before; none due is never
+// listed; erasure removes the standing.
+func testTierStates(t *testing.T, s LoyaltyStore) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	at := func(h int) time.Time { return base.Add(time.Duration(h) * time.Hour).Truncate(time.Millisecond) }
+	st := func(tn, user string, version int64, review time.Time) loyalty.TierState {
+		return loyalty.TierState{Tenant: tn, User: user, Version: version, State: tier.State{Tier: "gold", Since: at(0), ReviewAt: review}}
+	}
+	must(t, s.PutTierState(c, st(a, "u1", 1, at(3))))
+	mustIs(t, s.PutTierState(c, st(a, "u1", 1, at(3))), errs.ErrDuplicate)
+	must(t, s.PutTierState(c, st(a, "u1", 2, at(2))))
+	mustIs(t, s.PutTierState(c, st(a, "u1", 2, at(2))), errs.ErrDuplicate)
+	mustIs(t, s.PutTierState(c, st(a, "nobody", 2, at(2))), errs.ErrDuplicate)
+	must(t, s.PutTierState(c, st(b, "u1", 1, at(1))))
+	must(t, s.PutTierState(c, st(a, "u2", 1, at(5))))
+	must(t, s.PutTierState(c, st(a, "u3", 1, time.Time{})))
+	got, found, err := s.TierState(c, a, "u1")
+	must(t, err)
+	eq(t, "found", found, true)
+	eq(t, "state", got, st(a, "u1", 2, at(2)))
+	due, err := s.DueTierStates(c, at(4), 10)
+	must(t, err)
+	var names []string
+	for _, d := range due {
+		if d.Tenant == a || d.Tenant == b {
+			names = append(names, d.Tenant+"/"+d.User)
+		}
+	}
+	eq(t, "due", names, []string{b + "/u1", a + "/u1"})
+	none := st(a, "u2", 2, time.Time{})
+	must(t, s.PutTierState(c, none))
+	due, err = s.DueTierStates(c, at(100), 100)
+	must(t, err)
+	for _, d := range due {
+		if d.Tenant == a && d.User != "u1" {
+			t.Fatalf("listed a standing with nothing due: %+v", d)
+		}
+	}
+	for range 2 {
+		must(t, s.EraseEarnUser(c, a, "u1"))
+		_, found, err = s.TierState(c, a, "u1")
+		must(t, err)
+		eq(t, "erased", found, false)
+	}
+	_, found, err = s.TierState(c, b, "u1")
+	must(t, err)
+	eq(t, "other tenant kept", found, true)
 }
