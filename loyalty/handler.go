@@ -22,33 +22,46 @@ const maxFoldTries = 16
 // a stateful rule's count and caps fold through the marks, which a replay
 // reads back instead of counting again.
 func (s *Service) HandleEvent(ctx context.Context, ev events.Event, r *events.Result) ([]events.Event, error) {
+	sys, err := s.completeReferral(ctx, ev, r)
+	if err != nil {
+		return nil, err
+	}
+	return sys, s.payEarnRules(ctx, ev, r)
+}
+
+// payEarnRules pays every matching active earn rule.
+func (s *Service) payEarnRules(ctx context.Context, ev events.Event, r *events.Result) error {
 	ps, err := s.matching(ctx, ev)
 	if err != nil || len(ps) == 0 {
-		return nil, err
+		return err
 	}
 	tier, err := s.tier(ctx, ev, ps)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, p := range ps {
 		payout, err := s.price(ctx, p, ev, tier)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if payout <= 0 {
 			continue
 		}
 		e, t, err := s.Ledger.Credit(ctx, creditFor(p.def, ev, payout))
 		if err != nil {
-			return nil, fmt.Errorf("loyalty: pay earn rule %s: %w", p.def.ID, err)
+			return fmt.Errorf("loyalty: pay earn rule %s: %w", p.def.ID, err)
 		}
 		r.Points = append(r.Points, events.Points{Amount: e.Amount, Reason: e.Reason, Balance: t.Balance})
 	}
-	return nil, nil
+	return nil
 }
 
-// Preview is quiet when no active earn rule matches the event.
+// Preview is quiet when no active earn rule matches the event and it is
+// not of the tenant's referral qualifying type.
 func (s *Service) Preview(ctx context.Context, ev events.Event, _ *events.Result) (bool, error) {
+	if _, ok, err := s.qualifies(ctx, ev); err != nil || ok {
+		return false, err
+	}
 	ps, err := s.matching(ctx, ev)
 	return len(ps) == 0, err
 }

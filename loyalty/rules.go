@@ -65,8 +65,9 @@ type Mark struct {
 
 // Store keeps earn rules and their marks.
 type Store interface {
-	UserData  // export and erasure: privacy.go
-	TierStore // tiers.go
+	UserData      // export and erasure: privacy.go
+	TierStore     // tiers.go
+	ReferralStore // referrals.go
 	// CreateEarnRule stores a new rule; a taken id is errs.ErrDuplicate.
 	CreateEarnRule(ctx context.Context, r EarnRule) error
 	// UpdateEarnRule replaces a rule whose stored version is r.Version-1:
@@ -110,7 +111,8 @@ type Service struct {
 	Config
 	cache *bus.Cache[*rule.Index[plan]] // tenant -> active rules by event type
 	tiers TierConfig
-	progs *bus.Cache[Programme] // tenant -> tier programme
+	progs *bus.Cache[Programme]         // tenant -> tier programme
+	refs  *bus.Cache[ReferralProgramme] // tenant -> referral terms
 }
 
 // plan is an active rule compiled for pricing.
@@ -132,8 +134,9 @@ func NewService(cfg Config) *Service {
 		cfg.Now = time.Now
 	}
 	s := &Service{Config: cfg, cache: bus.NewCache[*rule.Index[plan]](rulesCacheTTL, 0),
-		progs: bus.NewCache[Programme](rulesCacheTTL, 0)}
+		progs: bus.NewCache[Programme](rulesCacheTTL, 0), refs: bus.NewCache[ReferralProgramme](rulesCacheTTL, 0)}
 	if cfg.Bus != nil {
+		cfg.Bus.Subscribe(referralsTopic, s.refs.Drop)
 		cfg.Bus.Subscribe(busTopic, s.cache.Drop)
 		cfg.Bus.Subscribe(tiersTopic, s.progs.Drop)
 	}

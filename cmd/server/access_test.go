@@ -113,7 +113,8 @@ var sampleBodies = map[string]any{
 	"update-earn-rule":         map[string]any{"name": "Matrix renamed"},
 	"put-tiers": map[string]any{"version": 0, "basis": "lifetime_points", "review": map[string]any{"mode": "calendar"},
 		"tiers": []any{map[string]any{"name": "silver", "threshold": 0}, map[string]any{"name": "gold", "threshold": 100}}},
-	"assign-user-tier": map[string]any{"tier": "gold"},
+	"assign-user-tier":       map[string]any{"tier": "gold"},
+	"put-referral-programme": map[string]any{"version": 0, "qualifying_event": "purchase", "referrer_points": 10, "referee_points": 5},
 }
 
 // doRetrying does r, waiting out 429s: the matrix is about who is let in,

@@ -81,6 +81,7 @@ func (a *app) handler() *fiber.App {
 	events.TypesRoutes(api, a.types)
 	loyalty.Routes(api, a.loyalty)
 	loyalty.TierRoutes(api, a.loyalty)
+	loyalty.ReferralRoutes(api, a.loyalty)
 	challenges.Routes(api, a.challenges)
 	badges.Routes(api, a.badges)
 	points.Routes(api, a.points)

@@ -242,3 +242,58 @@ func TestTiers(t *testing.T) {
 		})
 	}
 }
+
+// TestReferrals: codes, one claim per user, self-referral and cycles
+// refused, both sides paid once on the first qualifying event, the
+// referrer's monthly cap, and referral.completed counted by a badge.
+func TestReferrals(t *testing.T) {
+	for _, d := range deployments() {
+		t.Run(d.name, func(t *testing.T) {
+			s := startServer(t, d.env(t))
+			mgr := s.token("boss", "acme", auth.Manager)
+			key, _ := s.newKey("acme", auth.ScopeEventsWrite)
+			s.must(200, req{method: "PUT", path: "/v1/referral-programme", token: mgr, body: map[string]any{"version": 0,
+				"qualifying_event": "purchase", "referrer_points": 100, "referee_points": 50, "monthly_cap": 1}})
+			s.badge(mgr, map[string]any{"name": "Ambassador", "rule": map[string]any{"goals": []any{map[string]any{"kind": "count",
+				"event_type": "referral.completed", "target": 1}}}})
+			tok := map[string]string{}
+			code := map[string]string{}
+			for _, u := range []string{"bob", "carol", "dave"} {
+				tok[u] = s.token(u, "acme")
+				var r struct{ Code string }
+				s.must(200, req{method: "GET", path: "/v1/me/referral", token: tok[u]}).json(t, &r)
+				code[u] = r.Code
+			}
+			claim := func(who, of string, status int) {
+				t.Helper()
+				s.must(status, req{method: "POST", path: "/v1/referrals/claim", token: tok[who], body: map[string]any{"code": code[of]}})
+			}
+			claim("bob", "bob", 422)   // self
+			claim("carol", "bob", 200) // bob referred carol
+			claim("carol", "dave", 409)
+			claim("bob", "carol", 422) // a cycle
+			s.must(404, req{method: "POST", path: "/v1/referrals/claim", token: tok["dave"], body: map[string]any{"code": "NOSUCH"}})
+			buy := func(user, k string) {
+				if r := s.keyEvent(key, k, map[string]any{"type": "purchase", "user_id": user}); r.Status != 200 {
+					t.Fatalf("purchase: %d %s", r.Status, r.Body)
+				}
+			}
+			buy("carol", "c1")
+			buy("carol", "c1")
+			buy("carol", "c2")
+			if b, c := s.wallet(tok["bob"]).Balance, s.wallet(tok["carol"]).Balance; b != 100 || c != 50 {
+				t.Fatalf("bob %d carol %d, want 100 and 50", b, c)
+			}
+			claim("dave", "bob", 200)
+			buy("dave", "d1")
+			if b, dv := s.wallet(tok["bob"]).Balance, s.wallet(tok["dave"]).Balance; b != 100 || dv != 50 {
+				t.Fatalf("past the cap: bob %d dave %d, want 100 and 50", b, dv)
+			}
+			var bs struct{ Badges []struct{ Awards []any } }
+			s.must(200, req{method: "GET", path: "/v1/me/badges", token: tok["bob"]}).json(t, &bs)
+			if len(bs.Badges) != 1 || len(bs.Badges[0].Awards) != 1 {
+				t.Fatalf("referral.completed did not reach the badge: %+v", bs)
+			}
+		})
+	}
+}

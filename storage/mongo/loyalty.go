@@ -24,6 +24,8 @@ const (
 	colLoyaltyDocs = "loyalty_docs"
 	colEarnMarks   = "earn_marks"
 	colTierStates  = "tier_states"
+	colRefCodes    = "referral_codes"
+	colRefClaims   = "referral_claims"
 )
 
 // Kinds of loyalty_docs; a document's id is kind/id, unique per tenant.
@@ -31,11 +33,14 @@ const (
 	docEventTypes = "event_types"
 	docEarnRule   = "earn_rule"
 	docTiers      = "tiers"
+	docReferrals  = "referrals"
 )
 
 func (s *Store) loyaltyDocs() *mdb.Collection { return s.db.Collection(colLoyaltyDocs) }
 func (s *Store) earnMarks() *mdb.Collection   { return s.db.Collection(colEarnMarks) }
 func (s *Store) tierStates() *mdb.Collection  { return s.db.Collection(colTierStates) }
+func (s *Store) refCodes() *mdb.Collection    { return s.db.Collection(colRefCodes) }
+func (s *Store) refClaims() *mdb.Collection   { return s.db.Collection(colRefClaims) }
 
 // ensureLoyaltyIndexes creates the loyalty collections' indexes.
 func (s *Store) ensureLoyaltyIndexes(ctx context.Context) error {
@@ -58,6 +63,14 @@ func (s *Store) ensureLoyaltyIndexes(ctx context.Context) error {
 			// The review job's scan of due standings of every tenant.
 			{name: "tier_states_due", keys: bson.D{{Key: "review_at", Value: 1}, {Key: "tenant", Value: 1}, {Key: "id", Value: 1}},
 				partial: bson.D{{Key: "review_at", Value: bson.D{{Key: "$exists", Value: true}}}}},
+		}},
+		{s.refCodes(), []index{
+			{name: "referral_codes_user", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "user", Value: 1}}},
+			{name: "referral_codes_code", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "code", Value: 1}}},
+		}},
+		{s.refClaims(), []index{
+			{name: "referral_claims_referee", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "referee", Value: 1}}},
+			{name: "referral_claims_referrer", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "referrer", Value: 1}, {Key: "completed_at", Value: 1}}},
 		}},
 	} {
 		for _, ix := range p.idx {
@@ -255,6 +268,12 @@ func (s *Store) EraseEarnUser(ctx context.Context, tenant, user string) error {
 	if _, err := s.tierStates().DeleteOne(ctx, tenantID(tenant, user)); err != nil {
 		return fmt.Errorf("mongo: erase tier state: %w", err)
 	}
+	if _, err := s.refCodes().DeleteOne(ctx, userKey(tenant, user)); err != nil {
+		return fmt.Errorf("mongo: erase referral code: %w", err)
+	}
+	if _, err := s.refClaims().DeleteOne(ctx, refereeKey(tenant, user)); err != nil {
+		return fmt.Errorf("mongo: erase referral claim: %w", err)
+	}
 	return nil
 }
 
@@ -348,4 +367,139 @@ func (s *Store) DueTierStates(ctx context.Context, before time.Time, limit int) 
 		return nil, fmt.Errorf("mongo: due tier states: %w", err)
 	}
 	return sts, nil
+}
+
+// ReferralProgramme returns the tenant's referral terms.
+func (s *Store) ReferralProgramme(ctx context.Context, tenant string) (loyalty.ReferralProgramme, bool, error) {
+	var p loyalty.ReferralProgramme
+	err := s.getDoc(ctx, tenant, docReferrals, "", &p)
+	if errors.Is(err, errs.ErrNotFound) {
+		return loyalty.ReferralProgramme{}, false, nil
+	}
+	if err != nil {
+		return loyalty.ReferralProgramme{}, false, fmt.Errorf("mongo: referral terms: %w", err)
+	}
+	return p, true, nil
+}
+
+// PutReferralProgramme stores p if the stored version is p.Version-1.
+func (s *Store) PutReferralProgramme(ctx context.Context, tenant string, p loyalty.ReferralProgramme) error {
+	if err := s.putDoc(ctx, tenant, docReferrals, "", p.Version, p); err != nil {
+		return fmt.Errorf("mongo: put referral terms: %w", err)
+	}
+	return nil
+}
+
+type codeDoc struct {
+	Tenant string `bson:"tenant"`
+	User   string `bson:"user"`
+	Code   string `bson:"code"`
+}
+
+// ReferralCode stores code as user's unless they have one. Both unique
+// indexes decide: a user's code once, a code for one user.
+func (s *Store) ReferralCode(ctx context.Context, tenant, user, code string) (string, error) {
+	if _, err := s.refCodes().InsertOne(ctx, codeDoc{Tenant: tenant, User: user, Code: code}); err != nil && !mdb.IsDuplicateKeyError(err) {
+		return "", fmt.Errorf("mongo: referral code: %w", err)
+	}
+	var d codeDoc
+	err := s.refCodes().FindOne(ctx, userKey(tenant, user)).Decode(&d)
+	if errors.Is(err, mdb.ErrNoDocuments) {
+		return "", fmt.Errorf("mongo: referral code %s: %w", code, errs.ErrDuplicate) // another user's
+	}
+	if err != nil {
+		return "", fmt.Errorf("mongo: referral code: %w", err)
+	}
+	return d.Code, nil
+}
+
+// CodeOwner returns the user holding code.
+func (s *Store) CodeOwner(ctx context.Context, tenant, code string) (string, error) {
+	var d codeDoc
+	err := s.refCodes().FindOne(ctx, bson.D{{Key: "tenant", Value: tenant}, {Key: "code", Value: code}}).Decode(&d)
+	if errors.Is(err, mdb.ErrNoDocuments) {
+		return "", fmt.Errorf("mongo: code owner %s: %w", code, errs.ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("mongo: code owner: %w", err)
+	}
+	return d.User, nil
+}
+
+type referralDoc struct {
+	Tenant       string     `bson:"tenant"`
+	Referee      string     `bson:"referee"`
+	Referrer     string     `bson:"referrer"`
+	Code         string     `bson:"code"`
+	ClaimedAt    time.Time  `bson:"claimed_at"`
+	EventID      string     `bson:"event_id"`
+	CompletedAt  *time.Time `bson:"completed_at,omitempty"`
+	ReferrerPaid bool       `bson:"referrer_paid"`
+}
+
+func (d referralDoc) claim() (loyalty.Claim, error) {
+	c := loyalty.Claim{Tenant: d.Tenant, Referee: d.Referee, Referrer: d.Referrer, Code: d.Code,
+		ClaimedAt: norm.Trunc(d.ClaimedAt), EventID: d.EventID, ReferrerPaid: d.ReferrerPaid}
+	if d.CompletedAt != nil {
+		at := norm.Trunc(*d.CompletedAt)
+		c.CompletedAt = &at
+	}
+	return c, nil
+}
+
+func refereeKey(tenant, referee string) bson.D {
+	return bson.D{{Key: "tenant", Value: tenant}, {Key: "referee", Value: referee}}
+}
+
+// InsertClaim stores c; a referee who claimed before is errs.ErrDuplicate.
+func (s *Store) InsertClaim(ctx context.Context, c loyalty.Claim) error {
+	err := insertNew(ctx, s.refClaims(), referralDoc{Tenant: c.Tenant, Referee: c.Referee, Referrer: c.Referrer, Code: c.Code,
+		ClaimedAt: norm.Trunc(c.ClaimedAt)}, "claim of "+c.Referee)
+	if err != nil {
+		return fmt.Errorf("mongo: insert claim: %w", err)
+	}
+	return nil
+}
+
+// ClaimOf returns the referee's claim.
+func (s *Store) ClaimOf(ctx context.Context, tenant, referee string) (loyalty.Claim, bool, error) {
+	var d referralDoc
+	err := s.refClaims().FindOne(ctx, refereeKey(tenant, referee)).Decode(&d)
+	if errors.Is(err, mdb.ErrNoDocuments) {
+		return loyalty.Claim{}, false, nil
+	}
+	if err != nil {
+		return loyalty.Claim{}, false, fmt.Errorf("mongo: claim: %w", err)
+	}
+	c, err := d.claim()
+	return c, err == nil, err
+}
+
+// CompleteClaim records the claim's completion once and returns it. The
+// update's filter on an absent completion lets one writer win on
+// MongoDB; FerretDB may let two both match, and then the last one's
+// event wins while each caller reads back what is stored, so only the
+// event read back pays (the ledger keys make a repeat pay nothing).
+func (s *Store) CompleteClaim(ctx context.Context, tenant, referee, eventID string, referrerPaid bool, at time.Time) (loyalty.Claim, error) {
+	filter := append(refereeKey(tenant, referee), bson.E{Key: "completed_at", Value: bson.D{{Key: "$exists", Value: false}}})
+	_, err := s.refClaims().UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: bson.D{{Key: "event_id", Value: eventID},
+		{Key: "completed_at", Value: norm.Trunc(at)}, {Key: "referrer_paid", Value: referrerPaid}}}})
+	if err != nil {
+		return loyalty.Claim{}, fmt.Errorf("mongo: complete claim: %w", err)
+	}
+	c, found, err := s.ClaimOf(ctx, tenant, referee)
+	if err == nil && !found {
+		err = fmt.Errorf("claim of %s: %w", referee, errs.ErrNotFound)
+	}
+	return c, err
+}
+
+// CountCompleted counts the referrer's paid completions in [from, to).
+func (s *Store) CountCompleted(ctx context.Context, tenant, referrer string, from, to time.Time) (int64, error) {
+	n, err := s.refClaims().CountDocuments(ctx, bson.D{{Key: "tenant", Value: tenant}, {Key: "referrer", Value: referrer},
+		{Key: "completed_at", Value: bson.D{{Key: "$gte", Value: from}, {Key: "$lt", Value: to}}}, {Key: "referrer_paid", Value: true}})
+	if err != nil {
+		return 0, fmt.Errorf("mongo: count referrals: %w", err)
+	}
+	return n, nil
 }

@@ -52,9 +52,32 @@ var loyaltySchema = []string{
 		PRIMARY KEY (tenant, user_id)
 	) WITHOUT ROWID`,
 	`CREATE INDEX IF NOT EXISTS tier_states_due ON tier_states (review_at, tenant, user_id) WHERE review_at > 0`,
+	`CREATE TABLE IF NOT EXISTS referral_codes (
+		tenant  TEXT NOT NULL,
+		user_id TEXT NOT NULL,
+		code    TEXT NOT NULL,
+		PRIMARY KEY (tenant, user_id)
+	) WITHOUT ROWID`,
+	`CREATE UNIQUE INDEX IF NOT EXISTS referral_codes_code ON referral_codes (tenant, code)`,
+	// completed_at 0 is not completed.
+	`CREATE TABLE IF NOT EXISTS referral_claims (
+		tenant        TEXT NOT NULL,
+		referee       TEXT NOT NULL,
+		referrer      TEXT NOT NULL,
+		code          TEXT NOT NULL,
+		claimed_at    INTEGER NOT NULL,
+		event_id      TEXT NOT NULL,
+		completed_at  INTEGER NOT NULL,
+		referrer_paid INTEGER NOT NULL,
+		PRIMARY KEY (tenant, referee)
+	) WITHOUT ROWID`,
+	`CREATE INDEX IF NOT EXISTS referral_claims_referrer ON referral_claims (tenant, referrer, completed_at)`,
 }
 
-const markCols = `tenant, rule_id, user_id, seq, event_id, payout, state, at`
+const (
+	markCols  = `tenant, rule_id, user_id, seq, event_id, payout, state, at`
+	claimCols = `tenant, referee, referrer, code, claimed_at`
+)
 
 // loyaltyStmts are the loyalty programme's prepared statements: w* on
 // the writer connection, r* on the read pool.
@@ -64,6 +87,10 @@ type loyaltyStmts struct {
 	wInsertTier, wUpdateTier, wEraseTier *sql.Stmt
 	rGetDoc, rListDocs, rLastMark        *sql.Stmt
 	rUserMarks, rTierState, rDueTiers    *sql.Stmt
+	wInsertCode, wCodeOf, wInsertClaim   *sql.Stmt
+	wCompleteClaim, wClaimOf, wEraseRefs *sql.Stmt
+	wEraseClaims                         *sql.Stmt
+	rCodeOwner, rClaimOf, rCountClaims   *sql.Stmt
 }
 
 // prepareLoyalty prepares loyaltyStmts; closeStmts closes them.
@@ -86,6 +113,17 @@ func (s *Store) prepareLoyalty(ctx context.Context, conn *sql.Conn) error {
 		{&l.rTierState, `SELECT body, version FROM tier_states WHERE tenant = ? AND user_id = ?`, false},
 		{&l.rDueTiers, `SELECT tenant, user_id, body, version FROM tier_states INDEXED BY tier_states_due
 			WHERE review_at > 0 AND review_at <= ? ORDER BY review_at, tenant, user_id LIMIT ?`, false},
+		{&l.wInsertCode, `INSERT INTO referral_codes (tenant, user_id, code) VALUES (?,?,?) ON CONFLICT DO NOTHING`, true},
+		{&l.wCodeOf, `SELECT code FROM referral_codes WHERE tenant = ? AND user_id = ?`, true},
+		{&l.wInsertClaim, `INSERT INTO referral_claims (` + claimCols + `, event_id, completed_at, referrer_paid) VALUES (?,?,?,?,?,'',0,0) ON CONFLICT DO NOTHING`, true},
+		{&l.wCompleteClaim, `UPDATE referral_claims SET event_id = ?, completed_at = ?, referrer_paid = ? WHERE tenant = ? AND referee = ? AND completed_at = 0`, true},
+		{&l.wClaimOf, `SELECT ` + claimCols + `, event_id, completed_at, referrer_paid FROM referral_claims WHERE tenant = ? AND referee = ?`, true},
+		{&l.wEraseRefs, `DELETE FROM referral_codes WHERE tenant = ? AND user_id = ?`, true},
+		{&l.wEraseClaims, `DELETE FROM referral_claims WHERE tenant = ? AND referee = ?`, true},
+		{&l.rCodeOwner, `SELECT user_id FROM referral_codes INDEXED BY referral_codes_code WHERE tenant = ? AND code = ?`, false},
+		{&l.rClaimOf, `SELECT ` + claimCols + `, event_id, completed_at, referrer_paid FROM referral_claims WHERE tenant = ? AND referee = ?`, false},
+		{&l.rCountClaims, `SELECT count(*) FROM referral_claims INDEXED BY referral_claims_referrer
+			WHERE tenant = ? AND referrer = ? AND completed_at >= ? AND completed_at < ? AND referrer_paid = 1`, false},
 		{&l.rGetDoc, `SELECT body, version FROM loyalty_docs WHERE tenant = ? AND kind = ? AND id = ?`, false},
 		{&l.rListDocs, `SELECT body, version FROM loyalty_docs WHERE tenant = ? AND kind = ? AND id > ? ORDER BY id LIMIT ?`, false},
 		{&l.rLastMark, `SELECT ` + markCols + ` FROM earn_marks WHERE tenant = ? AND rule_id = ? AND user_id = ? ORDER BY seq DESC LIMIT 1`, false},
@@ -112,6 +150,7 @@ const (
 	docEventTypes = "event_types"
 	docEarnRule   = "earn_rule"
 	docTiers      = "tiers"
+	docReferrals  = "referrals"
 )
 
 // getDoc decodes the document (tenant, kind, id) into v and returns its
@@ -303,8 +342,12 @@ func (s *Store) EraseEarnUser(ctx context.Context, tenant, user string) error {
 		if _, err := tx.exec(s.lq.wEraseMks, tenant, user); err != nil {
 			return err
 		}
-		_, err := tx.exec(s.lq.wEraseTier, tenant, user)
-		return err
+		for _, st := range []*sql.Stmt{s.lq.wEraseTier, s.lq.wEraseRefs, s.lq.wEraseClaims} {
+			if _, err := tx.exec(st, tenant, user); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: erase earn marks: %w", err)
@@ -415,4 +458,118 @@ func (s *Store) DueTierStates(ctx context.Context, before time.Time, limit int) 
 		return nil, fmt.Errorf("sqlite: due tier states: %w", err)
 	}
 	return sts, nil
+}
+
+// ReferralProgramme returns the tenant's referral terms.
+func (s *Store) ReferralProgramme(ctx context.Context, tenant string) (loyalty.ReferralProgramme, bool, error) {
+	var p loyalty.ReferralProgramme
+	_, err := s.getDoc(ctx, tenant, docReferrals, "", &p)
+	if errors.Is(err, errs.ErrNotFound) {
+		return loyalty.ReferralProgramme{}, false, nil
+	}
+	if err != nil {
+		return loyalty.ReferralProgramme{}, false, fmt.Errorf("sqlite: referral terms: %w", err)
+	}
+	return p, true, nil
+}
+
+// PutReferralProgramme stores p if the stored version is p.Version-1.
+func (s *Store) PutReferralProgramme(ctx context.Context, tenant string, p loyalty.ReferralProgramme) error {
+	if err := s.putDoc(ctx, tenant, docReferrals, "", p.Version, p); err != nil {
+		return fmt.Errorf("sqlite: put referral terms: %w", err)
+	}
+	return nil
+}
+
+// ReferralCode stores code as user's unless they have one.
+func (s *Store) ReferralCode(ctx context.Context, tenant, user, code string) (string, error) {
+	var stored string
+	err := s.w.do(ctx, func(tx *wtx) error {
+		if _, err := tx.exec(s.lq.wInsertCode, tenant, user, code); err != nil {
+			return err
+		}
+		err := tx.queryRow(s.lq.wCodeOf, tenant, user).Scan(&stored)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("referral code %s: %w", code, errs.ErrDuplicate) // another user's
+		}
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("sqlite: referral code: %w", err)
+	}
+	return stored, nil
+}
+
+// CodeOwner returns the user holding code.
+func (s *Store) CodeOwner(ctx context.Context, tenant, code string) (string, error) {
+	var user string
+	err := s.lq.rCodeOwner.QueryRowContext(ctx, tenant, code).Scan(&user)
+	if err != nil {
+		return "", fmt.Errorf("sqlite: code owner: %w", notFound(err, "referral code", code))
+	}
+	return user, nil
+}
+
+// InsertClaim stores c; a referee who claimed before is errs.ErrDuplicate.
+func (s *Store) InsertClaim(ctx context.Context, c loyalty.Claim) error {
+	err := s.w.do(ctx, func(tx *wtx) error {
+		return insertNew(tx, s.lq.wInsertClaim, []any{c.Tenant, c.Referee, c.Referrer, c.Code, norm.Millis(c.ClaimedAt)}, "claim of "+c.Referee)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: insert claim: %w", err)
+	}
+	return nil
+}
+
+// ClaimOf returns the referee's claim.
+func (s *Store) ClaimOf(ctx context.Context, tenant, referee string) (loyalty.Claim, bool, error) {
+	c, err := scanClaim(s.lq.rClaimOf.QueryRowContext(ctx, tenant, referee))
+	if errors.Is(err, sql.ErrNoRows) {
+		return loyalty.Claim{}, false, nil
+	}
+	if err != nil {
+		return loyalty.Claim{}, false, fmt.Errorf("sqlite: claim: %w", err)
+	}
+	return c, true, nil
+}
+
+// CompleteClaim records the claim's completion once and returns it.
+func (s *Store) CompleteClaim(ctx context.Context, tenant, referee, eventID string, referrerPaid bool, at time.Time) (loyalty.Claim, error) {
+	var c loyalty.Claim
+	err := s.w.do(ctx, func(tx *wtx) (err error) {
+		if _, err := tx.exec(s.lq.wCompleteClaim, eventID, norm.Millis(at), referrerPaid, tenant, referee); err != nil {
+			return err
+		}
+		c, err = scanClaim(tx.queryRow(s.lq.wClaimOf, tenant, referee))
+		return notFound(err, "claim of", referee)
+	})
+	if err != nil {
+		return loyalty.Claim{}, fmt.Errorf("sqlite: complete claim: %w", err)
+	}
+	return c, nil
+}
+
+// CountCompleted counts the referrer's paid completions in [from, to).
+func (s *Store) CountCompleted(ctx context.Context, tenant, referrer string, from, to time.Time) (int64, error) {
+	var n int64
+	if err := s.lq.rCountClaims.QueryRowContext(ctx, tenant, referrer, norm.Millis(from), norm.Millis(to)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: count referrals: %w", err)
+	}
+	return n, nil
+}
+
+func scanClaim(sc scanner) (loyalty.Claim, error) {
+	var (
+		c              loyalty.Claim
+		claimed, compl int64
+	)
+	if err := sc.Scan(&c.Tenant, &c.Referee, &c.Referrer, &c.Code, &claimed, &c.EventID, &compl, &c.ReferrerPaid); err != nil {
+		return loyalty.Claim{}, err
+	}
+	c.ClaimedAt = norm.Time(claimed)
+	if compl != 0 {
+		at := norm.Time(compl)
+		c.CompletedAt = &at
+	}
+	return c, nil
 }
