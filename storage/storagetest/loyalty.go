@@ -37,6 +37,8 @@ func RunLoyalty(t *testing.T, open func(t *testing.T) LoyaltyStore) {
 		{"EarnMarksErase", testEarnMarksErase},
 		{"Tiers", testTiers},
 		{"TierStates", testTierStates},
+		{"Referrals", testReferrals},
+		{"ReferralCompletionConcurrent", testReferralCompletionConcurrent},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -348,4 +350,89 @@ func testTierStates(t *testing.T, s LoyaltyStore) {
 	_, found, err = s.TierState(c, b, "u1")
 	must(t, err)
 	eq(t, "other tenant kept", found, true)
+}
+
+// testReferrals: a user's code is made once and owned by one user; a
+// referee claims once; a completion is stored once; paid completions
+// count per referrer and month; erasure removes code and claim.
+func testReferrals(t *testing.T, s LoyaltyStore) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	code, err := s.ReferralCode(c, a, "bob", "AAAA")
+	must(t, err)
+	eq(t, "code", code, "AAAA")
+	code, err = s.ReferralCode(c, a, "bob", "BBBB")
+	must(t, err)
+	eq(t, "kept code", code, "AAAA")
+	_, err = s.ReferralCode(c, a, "carol", "AAAA")
+	mustIs(t, err, errs.ErrDuplicate)
+	code, err = s.ReferralCode(c, b, "carol", "AAAA") // codes are per tenant
+	must(t, err)
+	eq(t, "other tenant's code", code, "AAAA")
+	owner, err := s.CodeOwner(c, a, "AAAA")
+	must(t, err)
+	eq(t, "owner", owner, "bob")
+	_, err = s.CodeOwner(c, a, "ZZZZ")
+	mustIs(t, err, errs.ErrNotFound)
+
+	claim := loyalty.Claim{Tenant: a, Referee: "carol", Referrer: "bob", Code: "AAAA", ClaimedAt: base.Truncate(time.Millisecond)}
+	must(t, s.InsertClaim(c, claim))
+	mustIs(t, s.InsertClaim(c, claim), errs.ErrDuplicate)
+	got, found, err := s.ClaimOf(c, a, "carol")
+	must(t, err)
+	eq(t, "found", found, true)
+	eq(t, "claim", got, claim)
+	_, found, err = s.ClaimOf(c, b, "carol")
+	must(t, err)
+	eq(t, "other tenant", found, false)
+
+	at := base.Add(time.Hour).Truncate(time.Millisecond)
+	done, err := s.CompleteClaim(c, a, "carol", "e1", true, at)
+	must(t, err)
+	again, err := s.CompleteClaim(c, a, "carol", "e2", false, at.Add(time.Hour))
+	must(t, err)
+	eq(t, "completed once", again, done)
+	eq(t, "completion event", done.EventID, "e1")
+	eq(t, "referrer paid", done.ReferrerPaid, true)
+	n, err := s.CountCompleted(c, a, "bob", base, base.Add(24*time.Hour))
+	must(t, err)
+	eq(t, "completed in the month", n, int64(1))
+	n, err = s.CountCompleted(c, a, "bob", base.Add(2*time.Hour), base.Add(24*time.Hour))
+	must(t, err)
+	eq(t, "outside the range", n, int64(0))
+
+	for range 2 {
+		must(t, s.EraseEarnUser(c, a, "carol"))
+		must(t, s.EraseEarnUser(c, a, "bob"))
+	}
+	_, found, err = s.ClaimOf(c, a, "carol")
+	must(t, err)
+	eq(t, "claim erased", found, false)
+	_, err = s.CodeOwner(c, a, "AAAA")
+	mustIs(t, err, errs.ErrNotFound)
+	owner, err = s.CodeOwner(c, b, "AAAA")
+	must(t, err)
+	eq(t, "other tenant's code kept", owner, "carol")
+}
+
+// testReferralCompletionConcurrent: concurrent completions of one claim
+// agree on the stored one (whichever won).
+func testReferralCompletionConcurrent(t *testing.T, s LoyaltyStore) {
+	c := ctx(t)
+	a := tenant(t, "a")
+	must(t, s.InsertClaim(c, loyalty.Claim{Tenant: a, Referee: "carol", Referrer: "bob", Code: "X", ClaimedAt: base}))
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			if _, err := s.CompleteClaim(c, a, "carol", "e"+string(rune('0'+i)), true, base); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	final, _, err := s.ClaimOf(c, a, "carol")
+	must(t, err)
+	if final.CompletedAt == nil || final.EventID == "" {
+		t.Fatalf("not completed: %+v", final)
+	}
 }
