@@ -298,3 +298,8 @@ func TestUpdateRollsForward(t *testing.T) {
 		t.Fatalf("after the late edit: name %q version %d, want %q version 2", got.Name, got.Version, won.Name)
 	}
 }
+
+func TestWallets(t *testing.T) {
+	uri(t)
+	storagetest.RunWallets(t, func(t *testing.T) storagetest.WalletStore { return openFresh(t) })
+}

@@ -102,6 +102,8 @@ type Store struct {
 	rq    readStmts
 	wq    writeStmts
 	close []*sql.Stmt
+
+	wallets walletStmts
 }
 
 // Open opens (creating it and its directory if needed) the database at path
@@ -667,6 +669,9 @@ func applySchema(ctx context.Context, conn *sql.Conn) error {
 		return fmt.Errorf("upgrade events: %w", err)
 	}
 	if err := execAll(ctx, conn, schema...); err != nil {
+		return err
+	}
+	if err := execAll(ctx, conn, walletSchema...); err != nil {
 		return err
 	}
 	if err := upgradeV1(ctx, conn); err != nil {

@@ -739,3 +739,15 @@ func TestUpgradeEventsForRetries(t *testing.T) {
 		t.Fatalf("old sweeper index left: %d, %v", n, err)
 	}
 }
+
+func TestWallets(t *testing.T) {
+	storagetest.RunWallets(t, func(t *testing.T) storagetest.WalletStore {
+		s := open(t, filepath.Join(t.TempDir(), "q.db"))
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+		return s
+	})
+}
