@@ -83,6 +83,7 @@ type changeDoc struct {
 func (d changeDoc) change() (points.Change, error) {
 	var c points.Change
 	err := json.Unmarshal([]byte(d.Body), &c)
+	c.User = d.User
 	return c, err
 }
 
@@ -366,4 +367,54 @@ func (s *Store) reversedBetween(ctx context.Context, tenant, user, keyPrefix str
 		f = append(f, bson.E{Key: "key", Value: prefixRange(keyPrefix)})
 	}
 	return sum(ctx, s.wallets.reversals, f, "$amount")
+}
+
+// AnonymiseWallet moves the user's changes, lots and reversals to
+// pseudonym. A user id back after an erasure has changes whose versions
+// the first life's took under the pseudonym: those are dropped (the
+// pseudonym's wallet is never read; the ledger keeps every key).
+func (s *Store) AnonymiseWallet(ctx context.Context, tenant, user, pseudonym string) error {
+	if err := moveEach(ctx, s.wallets.changes, tenant, user, pseudonym, "version"); err != nil {
+		return fmt.Errorf("mongo: erase %s: %w", colPointsChanges, err)
+	}
+	if err := moveEach(ctx, s.wallets.lots, tenant, user, pseudonym, "id"); err != nil {
+		return fmt.Errorf("mongo: erase %s: %w", colPointsLots, err)
+	}
+	if _, err := s.wallets.reversals.UpdateMany(ctx, userKey(tenant, user), setFields(bson.E{Key: "user", Value: pseudonym})); err != nil {
+		return fmt.Errorf("mongo: erase %s: %w", colPointsReversals, err)
+	}
+	return nil
+}
+
+// moveEach moves the user's documents of col to pseudonym one by one,
+// dropping those whose unique key (tenant, user, field) the pseudonym
+// holds already. It looks before it moves: FerretDB reports such a
+// collision as an internal error, not a duplicate key.
+func moveEach(ctx context.Context, col *mdb.Collection, tenant, user, pseudonym, field string) error {
+	cur, err := col.Find(ctx, userKey(tenant, user), options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: field, Value: 1}}))
+	if err != nil {
+		return err
+	}
+	var docs []bson.M
+	if err := cur.All(ctx, &docs); err != nil {
+		return err
+	}
+	for _, d := range docs {
+		// Both writes are of the document still under the user, and only
+		// another document is a collision: erasures may run concurrently.
+		byID := append(userKey(tenant, user), bson.E{Key: "_id", Value: d["_id"]})
+		taken, err := exists(ctx, col, append(userKey(tenant, pseudonym), bson.E{Key: field, Value: d[field]},
+			bson.E{Key: "_id", Value: bson.D{{Key: "$ne", Value: d["_id"]}}}))
+		switch {
+		case err != nil:
+		case taken:
+			_, err = col.DeleteOne(ctx, byID)
+		default:
+			_, err = col.UpdateOne(ctx, byID, setFields(bson.E{Key: "user", Value: pseudonym}))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -58,7 +58,7 @@ func (s *Store) prepareWallets(ctx context.Context, conn *sql.Conn) error {
 		write bool
 		q     string
 	}{
-		{&p.wChangeByKey, true, `SELECT body FROM points_changes WHERE tenant = ? AND change_key = ?`},
+		{&p.wChangeByKey, true, `SELECT user_id, body FROM points_changes WHERE tenant = ? AND change_key = ?`},
 		{&p.wLatest, true, `SELECT balance FROM points_changes INDEXED BY points_changes_version
 			WHERE tenant = ? AND user_id = ? ORDER BY version DESC LIMIT 1`},
 		{&p.wInsertChange, true, `INSERT INTO points_changes (tenant, change_key, user_id, version, balance, body) VALUES (?,?,?,?,?,?)`},
@@ -70,7 +70,7 @@ func (s *Store) prepareWallets(ctx context.Context, conn *sql.Conn) error {
 			ORDER BY expires_at, earned_at, id`},
 		{&p.wInsertReversal, true, `INSERT INTO points_reversals (tenant, entry_key, user_id, amount, earned_at, reversed_at)
 			VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
-		{&p.changeByKey, false, `SELECT body FROM points_changes WHERE tenant = ? AND change_key = ?`},
+		{&p.changeByKey, false, `SELECT user_id, body FROM points_changes WHERE tenant = ? AND change_key = ?`},
 		{&p.latest, false, `SELECT balance FROM points_changes INDEXED BY points_changes_version
 			WHERE tenant = ? AND user_id = ? ORDER BY version DESC LIMIT 1`},
 		{&p.userLots, false, `SELECT ` + lotCols + ` FROM points_lots WHERE tenant = ? AND user_id = ? AND id > ? ORDER BY id LIMIT ?`},
@@ -257,14 +257,15 @@ func (s *Store) reversedBetween(ctx context.Context, tenant, user, keyPrefix str
 }
 
 func changeFrom(row *sql.Row) (points.Change, error) {
-	var body string
-	if err := row.Scan(&body); errors.Is(err, sql.ErrNoRows) {
+	var user, body string
+	if err := row.Scan(&user, &body); errors.Is(err, sql.ErrNoRows) {
 		return points.Change{}, errs.ErrNotFound
 	} else if err != nil {
 		return points.Change{}, err
 	}
 	var c points.Change
 	err := json.Unmarshal([]byte(body), &c)
+	c.User = user
 	return c, err
 }
 
@@ -295,4 +296,19 @@ func scanLot(sc scanner) (points.Lot, error) {
 		l.ExpiresAt = norm.Time(exps)
 	}
 	return l, nil
+}
+
+// AnonymiseWallet moves the user's changes, lots and reversals to
+// pseudonym. A user id back after an erasure has changes whose versions
+// the first life's took under the pseudonym: those are dropped (the
+// pseudonym's wallet is never read; the ledger keeps every key).
+func (s *Store) AnonymiseWallet(ctx context.Context, tenant, user, pseudonym string) error {
+	args, key := []any{pseudonym, tenant, user}, []any{tenant, user}
+	return s.eraseAll(ctx, "wallet",
+		eraseStmt{`UPDATE OR IGNORE points_changes SET user_id = ? WHERE tenant = ? AND user_id = ?`, args},
+		eraseStmt{`DELETE FROM points_changes WHERE tenant = ? AND user_id = ?`, key},
+		eraseStmt{`UPDATE OR IGNORE points_lots SET user_id = ? WHERE tenant = ? AND user_id = ?`, args},
+		eraseStmt{`DELETE FROM points_lots WHERE tenant = ? AND user_id = ?`, key},
+		eraseStmt{`UPDATE points_reversals SET user_id = ? WHERE tenant = ? AND user_id = ?`, args},
+	)
 }
