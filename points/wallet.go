@@ -119,7 +119,7 @@ func (b Balance) prune(now time.Time) Balance {
 type Change struct {
 	Key     string    `json:"key"`
 	Kind    string    `json:"kind"`
-	User    string    `json:"-"` // kept beside the change, so erasure can move it
+	User    string    `json:"-"`      // kept beside the change, so erasure can move it
 	Amount  int64     `json:"amount"` // points the operation asked to move
 	Balance Balance   `json:"balance"`
 	Lots    []Lot     `json:"lots,omitempty"`  // lots created or changed, as they are after it
