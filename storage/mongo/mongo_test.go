@@ -299,6 +299,11 @@ func TestUpdateRollsForward(t *testing.T) {
 	}
 }
 
+func TestWallets(t *testing.T) {
+	uri(t)
+	storagetest.RunWallets(t, func(t *testing.T) storagetest.WalletStore { return openFresh(t) })
+}
+
 func TestLoyaltyConformance(t *testing.T) {
 	uri(t)
 	storagetest.RunLoyalty(t, func(t *testing.T) storagetest.LoyaltyStore { return openFresh(t) })
