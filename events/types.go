@@ -29,10 +29,13 @@ var types = map[string]Sender{
 	"comment":  ClientAllowed,
 	"view":     ClientAllowed,
 
-	"purchase":     TrustedOnly,
-	"signup":       TrustedOnly,
-	"referral":     TrustedOnly,
-	"subscription": TrustedOnly,
+	"purchase": TrustedOnly,
+	// props: purchase_event_id (the purchase's event_id): earn rules take
+	// back what that purchase paid.
+	"purchase.refunded": TrustedOnly,
+	"signup":            TrustedOnly,
+	"referral":          TrustedOnly,
+	"subscription":      TrustedOnly,
 
 	// System events re-enter the rules, so that badges such as "3
 	// challenges this month" or "1,000 lifetime points" are just rules.

@@ -22,6 +22,9 @@ const maxFoldTries = 16
 // a stateful rule's count and caps fold through the marks, which a replay
 // reads back instead of counting again.
 func (s *Service) HandleEvent(ctx context.Context, ev events.Event, r *events.Result) ([]events.Event, error) {
+	if err := s.refund(ctx, ev, r); err != nil {
+		return nil, err
+	}
 	sys, err := s.completeReferral(ctx, ev, r)
 	if err != nil {
 		return nil, err
@@ -59,6 +62,9 @@ func (s *Service) payEarnRules(ctx context.Context, ev events.Event, r *events.R
 // Preview is quiet when no active earn rule matches the event and it is
 // not of the tenant's referral qualifying type.
 func (s *Service) Preview(ctx context.Context, ev events.Event, _ *events.Result) (bool, error) {
+	if ev.Type == RefundType {
+		return false, nil
+	}
 	if _, ok, err := s.qualifies(ctx, ev); err != nil || ok {
 		return false, err
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/questline/questline/auth"
+	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/internal/httpx"
 )
 
@@ -73,7 +74,32 @@ func Routes(api huma.API, s *Service) {
 		}
 		return one(s.Update(ctx, p.Tenant, in.ID, in.Body))
 	})
+	auth.Register(api, huma.Operation{
+		OperationID: "reverse-event-earnings", Method: http.MethodPost, Path: "/v1/events/{id}/reverse-earnings",
+		Summary: "Take back what an event paid through earn rules (manager)", Tags: tags,
+		Description: "For a refunded purchase when the back end does not send purchase.refunded: every earn rule payout of " +
+			"the event is reversed, exactly once (repeats take nothing more). Points already spent are taken from the user's " +
+			"other available points; what they cannot cover is recorded, never a negative balance. Boards that counted the " +
+			"points are lowered. An event for which no earn rule paid anything (or none of the tenant's) is 404.",
+	}, auth.Managers, func(ctx context.Context, in *struct {
+		ID string `path:"id" maxLength:"64" doc:"The event_id of the purchase."`
+	}) (*reversalOutput, error) {
+		p, err := auth.Require(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rev, err := s.ReverseEvent(ctx, p.Tenant, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		if len(rev.Changes) == 0 {
+			return nil, errs.New(errs.NotFound, "no-earn-payouts", "no earn rule paid anything for event %q", in.ID)
+		}
+		return &reversalOutput{Body: rev}, nil
+	})
 }
+
+type reversalOutput struct{ Body Reversal }
 
 type idInput struct {
 	ID string `path:"id" maxLength:"64"`

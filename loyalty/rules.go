@@ -102,6 +102,7 @@ type Config struct {
 	Ledger     Ledger
 	Attributes Attributes
 	Types      events.TypeChecker
+	Reverser   Reverser // refunds; nil: none
 	Bus        bus.Bus
 	Now        func() time.Time
 }

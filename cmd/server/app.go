@@ -162,7 +162,8 @@ func (a *app) wire(ctx context.Context) (err error) {
 		Store: a.store, Payer: a.points, Notifier: a.hub, Awarder: a.badges, Attributes: a.profiles, Emitter: &emitter,
 		Bus: a.bus, Types: a.types,
 	})
-	a.loyalty = loyalty.NewService(loyalty.Config{Store: a.store, Ledger: a.points, Attributes: a.profiles, Types: a.types, Bus: a.bus})
+	a.loyalty = loyalty.NewService(loyalty.Config{Store: a.store, Ledger: a.points, Attributes: a.profiles, Types: a.types,
+		Reverser: a.points, Bus: a.bus})
 	a.loyalty.SetTiers(loyalty.TierConfig{Wallets: a.points, Attributes: a.profiles, Emitter: &emitter, Notifier: a.hub, Logger: a.logger})
 	tiers.Service = a.loyalty
 	a.types.Report(a.challenges, a.badges, a.leaderboards, a.loyalty)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/questline/questline/auth"
 )
@@ -293,6 +294,55 @@ func TestReferrals(t *testing.T) {
 			s.must(200, req{method: "GET", path: "/v1/me/badges", token: tok["bob"]}).json(t, &bs)
 			if len(bs.Badges) != 1 || len(bs.Badges[0].Awards) != 1 {
 				t.Fatalf("referral.completed did not reach the badge: %+v", bs)
+			}
+		})
+	}
+}
+
+// TestRefunds: purchase.refunded takes back what the purchase paid, once,
+// as does the manager's reversal endpoint; a points board is lowered.
+func TestRefunds(t *testing.T) {
+	for _, d := range deployments() {
+		t.Run(d.name, func(t *testing.T) {
+			s := startServer(t, d.env(t))
+			mgr := s.token("boss", "acme", auth.Manager)
+			key, _ := s.newKey("acme", auth.ScopeEventsWrite)
+			alice := s.token("alice", "acme")
+			s.earnRule(mgr, map[string]any{"name": "1 per EUR", "rule": map[string]any{"kind": "rate", "event_type": "purchase", "prop": "amount", "rate": 1}})
+			s.earnRule(mgr, map[string]any{"name": "5 per purchase", "rule": map[string]any{"kind": "fixed", "event_type": "purchase", "points": 5}})
+			board := s.board(mgr, map[string]any{"name": "All time", "window": "all_time"})
+			var first, second struct {
+				EventID string `json:"event_id"`
+			}
+			s.keyEvent(key, "o1", map[string]any{"type": "purchase", "user_id": "alice", "props": map[string]any{"amount": 42.99}}).json(t, &first)
+			s.keyEvent(key, "o2", map[string]any{"type": "purchase", "user_id": "alice", "props": map[string]any{"amount": 10}}).json(t, &second)
+			if w := s.wallet(alice); w.Balance != 62 {
+				t.Fatalf("before refunds: %+v", w)
+			}
+			for range 2 { // a retried refund under a new key still takes back once
+				for _, k := range []string{"r1", "r1b"} {
+					if r := s.keyEvent(key, k, map[string]any{"type": "purchase.refunded", "user_id": "alice",
+						"props": map[string]any{"purchase_event_id": first.EventID}}); r.Status != 200 {
+						t.Fatalf("refund: %d %s", r.Status, r.Body)
+					}
+				}
+			}
+			if w := s.wallet(alice); w.Balance != 15 {
+				t.Fatalf("after the refund: %+v, want 15", w)
+			}
+			s.must(200, req{method: "POST", path: "/v1/events/" + second.EventID + "/reverse-earnings", token: mgr})
+			s.must(200, req{method: "POST", path: "/v1/events/" + second.EventID + "/reverse-earnings", token: mgr})
+			s.must(404, req{method: "POST", path: "/v1/events/" + second.EventID + "/reverse-earnings", token: s.token("boss", "globex", auth.Manager)})
+			if w := s.wallet(alice); w.Balance != 0 {
+				t.Fatalf("after the reversal: %+v, want 0", w)
+			}
+			s.built(mgr, board)
+			deadline := time.Now().Add(10 * time.Second)
+			for p := s.top(alice, board); len(p.Entries) > 0 && p.Entries[0].Score != 0; p = s.top(alice, board) {
+				if time.Now().After(deadline) {
+					t.Fatalf("board not lowered: %+v", p)
+				}
+				time.Sleep(20 * time.Millisecond)
 			}
 		})
 	}
