@@ -14,6 +14,8 @@ import (
 	"github.com/questline/questline/challenges"
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/leaderboards"
+	"github.com/questline/questline/loyalty"
+	"github.com/questline/questline/loyalty/tier"
 	"github.com/questline/questline/points"
 	"github.com/questline/questline/profiles"
 )
@@ -36,6 +38,7 @@ func userRecordKinds() []userRecords {
 	eraseBadges := func(c context.Context, s Store, tn, u, pn string) error { return s.EraseBadgeUser(c, tn, u, pn) }
 	eraseBoards := func(c context.Context, s Store, tn, u, _ string) error { return s.EraseBoardUser(c, tn, u) }
 	eraseProfile := func(c context.Context, s Store, tn, u, _ string) error { return s.DeleteUser(c, tn, u) }
+	eraseLoyalty := func(c context.Context, s Store, tn, u, _ string) error { return s.EraseEarnUser(c, tn, u) }
 	anonymiseWallet := func(c context.Context, s Store, tn, u, pn string) error { return s.AnonymiseWallet(c, tn, u, pn) }
 	return []userRecords{
 		{"events", func(c context.Context, s Store, tn, u string) (int, error) {
@@ -103,6 +106,17 @@ func userRecordKinds() []userRecords {
 			}
 			return 0, err
 		}, eraseProfile, false},
+		{"earn marks", func(c context.Context, s Store, tn, u string) (int, error) {
+			return n(s.EarnMarks(c, tn, u))
+		}, eraseLoyalty, false},
+		{"tier state", func(c context.Context, s Store, tn, u string) (int, error) {
+			_, ok, err := s.TierState(c, tn, u)
+			return count(ok), err
+		}, eraseLoyalty, false},
+		{"referral claim", func(c context.Context, s Store, tn, u string) (int, error) {
+			_, ok, err := s.ClaimOf(c, tn, u)
+			return count(ok), err
+		}, eraseLoyalty, false},
 		{"audit", func(c context.Context, s Store, tn, u string) (int, error) {
 			return n(s.AuditAbout(c, tn, u))
 		}, func(c context.Context, s Store, tn, u, pn string) error { return s.AnonymiseAudit(c, tn, u, pn) }, true},
@@ -110,6 +124,13 @@ func userRecordKinds() []userRecords {
 }
 
 func n[T any](xs []T, err error) (int, error) { return len(xs), err }
+
+func count(ok bool) int {
+	if ok {
+		return 1
+	}
+	return 0
+}
 
 // seedUser gives user records of every kind in tenant tn (whose challenge
 // c1, badge b1 and board lb1 seedOwners made): two of each where a user
@@ -141,7 +162,11 @@ func seedUser(t *testing.T, s Store, tn, user string) {
 		must(t, err)
 		_, _, err = s.InsertAward(c, award(tn, "b1", user, fmt.Sprintf("t%d", i), 0, at))
 		must(t, err)
+		_, _, err = s.AppendEarnMark(c, mark(tn, "r1", user, int64(i+1), ev.ID))
+		must(t, err)
 	}
+	must(t, s.PutTierState(c, loyalty.TierState{Tenant: tn, User: user, Version: 1, State: tier.State{Tier: "gold", Since: at, ReviewAt: at}}))
+	must(t, s.InsertClaim(c, loyalty.Claim{Tenant: tn, Referee: user, Referrer: "someone", Code: "C", ClaimedAt: at}))
 	_, _, err := s.Join(c, challenges.Membership{Tenant: tn, ChallengeID: "c1", User: user, JoinedAt: at})
 	must(t, err)
 	must(t, s.Exclude(c, leaderboards.Exclusion{Tenant: tn, Board: "lb1", User: user, By: "m1", Reason: "test account", At: at}))
