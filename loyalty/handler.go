@@ -9,6 +9,7 @@ import (
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/loyalty/earn"
+	"github.com/questline/questline/loyalty/tier"
 	"github.com/questline/questline/points"
 )
 
@@ -38,12 +39,12 @@ func (s *Service) payEarnRules(ctx context.Context, ev events.Event, r *events.R
 	if err != nil || len(ps) == 0 {
 		return err
 	}
-	tier, err := s.tier(ctx, ev, ps)
+	member, err := s.member(ctx, ev, ps)
 	if err != nil {
 		return err
 	}
 	for _, p := range ps {
-		payout, err := s.price(ctx, p, ev, tier)
+		payout, err := s.price(ctx, p, ev, member)
 		if err != nil {
 			return err
 		}
@@ -89,23 +90,33 @@ func (s *Service) matching(ctx context.Context, ev events.Event) ([]plan, error)
 	return out, nil
 }
 
-// tier reads the user's tier if a matching rule multiplies by tier.
-func (s *Service) tier(ctx context.Context, ev events.Event, ps []plan) (string, error) {
-	if s.Attributes == nil || !slices.ContainsFunc(ps, func(p plan) bool { return len(p.Rule.TierMultipliers) > 0 }) {
-		return "", nil
+// member reads the user's tier, and its earn multiplier in the tier
+// programme, if a matching rule or the programme multiplies by tier.
+func (s *Service) member(ctx context.Context, ev events.Event, ps []plan) (earn.Member, error) {
+	prog, _, err := s.programme(ctx, ev.Tenant)
+	if err != nil {
+		return earn.Member{}, err
+	}
+	byProgramme := slices.ContainsFunc(prog.Tiers, func(t tier.Tier) bool { return t.EarnMultiplier != "" })
+	if s.Attributes == nil || !byProgramme && !slices.ContainsFunc(ps, func(p plan) bool { return len(p.Rule.TierMultipliers) > 0 }) {
+		return earn.Member{}, nil
 	}
 	a, _, err := s.Attributes.GetAttributes(ctx, ev.Tenant, ev.User)
 	if err != nil {
-		return "", fmt.Errorf("loyalty: tier of %s: %w", ev.User, err)
+		return earn.Member{}, fmt.Errorf("loyalty: tier of %s: %w", ev.User, err)
 	}
-	return a.Tier, nil
+	m := earn.Member{Tier: a.Tier}
+	if r := prog.Rank(a.Tier); r >= 0 {
+		m.Multiplier = prog.Tiers[r].EarnMultiplier
+	}
+	return m, nil
 }
 
 // price returns what p pays for ev. A stateless rule prices the event
 // alone; a stateful one folds it into the user's chain of marks once.
-func (s *Service) price(ctx context.Context, p plan, ev events.Event, tier string) (int64, error) {
+func (s *Service) price(ctx context.Context, p plan, ev events.Event, m earn.Member) (int64, error) {
 	if !p.Stateful() {
-		payout, _ := p.Pay(ev.Props, tier, ev.OccurredAt, earn.State{})
+		payout, _ := p.Pay(ev.Props, m, ev.OccurredAt, earn.State{})
 		return payout, nil
 	}
 	for range maxFoldTries {
@@ -116,9 +127,9 @@ func (s *Service) price(ctx context.Context, p plan, ev events.Event, tier strin
 		if found && last.EventID == ev.ID {
 			return last.Payout, nil
 		}
-		m := Mark{Tenant: ev.Tenant, Rule: p.def.ID, User: ev.User, Seq: last.Seq + 1, EventID: ev.ID, At: ev.OccurredAt}
-		m.Payout, m.State = p.Pay(ev.Props, tier, ev.OccurredAt, last.State)
-		stored, _, err := s.Store.AppendEarnMark(ctx, m)
+		mk := Mark{Tenant: ev.Tenant, Rule: p.def.ID, User: ev.User, Seq: last.Seq + 1, EventID: ev.ID, At: ev.OccurredAt}
+		mk.Payout, mk.State = p.Pay(ev.Props, m, ev.OccurredAt, last.State)
+		stored, _, err := s.Store.AppendEarnMark(ctx, mk)
 		if errors.Is(err, errs.ErrDuplicate) {
 			continue // another event took the seq: fold after it
 		}

@@ -192,7 +192,7 @@ func TestTiers(t *testing.T) {
 			alice := s.token("alice", "acme")
 			s.must(200, req{method: "PUT", path: "/v1/tiers", token: mgr, body: map[string]any{"version": 0, "basis": "lifetime_points",
 				"review": map[string]any{"mode": "anniversary", "time_zone": "Europe/Paris"}, "grace_days": 30,
-				"tiers": []any{map[string]any{"name": "silver", "threshold": 0}, map[string]any{"name": "gold", "threshold": 100, "perks": []string{"free delivery"}}}}})
+				"tiers": []any{map[string]any{"name": "silver", "threshold": 0}, map[string]any{"name": "gold", "threshold": 100, "earn_multiplier": 1.5, "perks": []string{"free delivery"}}}}})
 			s.earnRule(mgr, map[string]any{"name": "60 a purchase", "rule": map[string]any{"kind": "fixed", "event_type": "purchase", "points": 60,
 				"tier_multipliers": map[string]any{"gold": 2}}})
 			s.badge(mgr, map[string]any{"name": "Gold member", "rule": map[string]any{"goals": []any{map[string]any{"kind": "count",
@@ -215,10 +215,12 @@ func TestTiers(t *testing.T) {
 			if !strings.Contains(string(f[1].Data), `"to":"gold"`) {
 				t.Fatalf("push: %s", f[1].Data)
 			}
-			buy("o3") // gold pays double
+			buy("o3") // gold pays double: the rule's own multiplier for gold wins over the programme's
 			buy("o3")
-			if w := s.wallet(alice); w.Balance != 240 {
-				t.Fatalf("gold multiplier: %+v", w)
+			s.earnRule(mgr, map[string]any{"name": "10 a visit", "rule": map[string]any{"kind": "fixed", "event_type": "visit", "points": 10}})
+			s.event(alice, "v1", map[string]any{"type": "visit"}) // the programme's 1.5 for gold
+			if w := s.wallet(alice); w.Balance != 255 {
+				t.Fatalf("gold multipliers: %+v, want 120 + 120 + 15", w)
 			}
 			var bs struct {
 				Badges []struct {

@@ -274,15 +274,29 @@ type State struct {
 	Month Tally `json:"month,omitzero"`
 }
 
-// Pay prices one matching event for a user of tier (""=none) that
-// occurred at, after prev, and returns the payout and the state after.
+// Member is who an event pays: their tier ("" = none) and the earn
+// multiplier their tier programme gives it ("" = none). A rule's own
+// tier_multipliers entry for the tier takes the programme's place.
+type Member struct {
+	Tier       string
+	Multiplier Decimal
+}
+
+// ValidMultiplier reports whether d is a multiplier a rule or a tier may
+// give: above 0, at most 100, at most 3 decimals.
+func ValidMultiplier(d Decimal) bool {
+	_, ok := multiplier(d)
+	return ok
+}
+
+// Pay prices one matching event for a member that occurred at, after prev, and returns the payout and the state after.
 // A late event of an older period than the state's counts against that
 // period's cap as if nothing had been paid in it (the fold keeps only the
 // latest period), and leaves the state's period alone.
-func (p Plan) Pay(props map[string]any, tier string, at time.Time, prev State) (int64, State) {
+func (p Plan) Pay(props map[string]any, m Member, at time.Time, prev State) (int64, State) {
 	next := prev
 	next.Count++
-	payout := p.multiply(p.base(props, next.Count), tier, at)
+	payout := p.multiply(p.base(props, next.Count), m, at)
 	caps := []struct {
 		t     *Tally
 		limit int64
@@ -333,11 +347,13 @@ func (p Plan) base(props map[string]any, count int64) *big.Int {
 const baseScale = 100 * rule.Scale
 
 // Multiplier returns the multiplier (in thousandths, as a fraction over
-// the returned denominator) that applies to a user of tier at a time.
-func (p Plan) Multiplier(tier string, at time.Time) (num, den *big.Int) {
+// the returned denominator) that applies to a member at a time.
+func (p Plan) Multiplier(m Member, at time.Time) (num, den *big.Int) {
 	var ms []int64
-	if m, ok := p.tiers[tier]; ok && tier != "" {
-		ms = append(ms, m)
+	if v, ok := p.tiers[m.Tier]; ok && m.Tier != "" {
+		ms = append(ms, v)
+	} else if v, ok := multiplier(m.Multiplier); ok && m.Tier != "" {
+		ms = append(ms, v)
 	}
 	for _, c := range p.campaigns {
 		if c.runs(at.In(p.loc)) {
@@ -358,8 +374,8 @@ func (p Plan) Multiplier(tier string, at time.Time) (num, den *big.Int) {
 	return num, den
 }
 
-func (p Plan) multiply(base *big.Int, tier string, at time.Time) int64 {
-	num, den := p.Multiplier(tier, at)
+func (p Plan) multiply(base *big.Int, m Member, at time.Time) int64 {
+	num, den := p.Multiplier(m, at)
 	v := new(big.Int).Mul(base, num)
 	v.Quo(v, den.Mul(den, big.NewInt(baseScale)))
 	if !v.IsInt64() {

@@ -108,7 +108,7 @@ func TestPay(t *testing.T) {
 			var st State
 			for i, s := range c.steps {
 				var got int64
-				got, st = p.Pay(s.props, s.tier, s.at, st)
+				got, st = p.Pay(s.props, Member{Tier: s.tier}, s.at, st)
 				if got != s.want {
 					t.Fatalf("step %d: paid %d, want %d (state %+v)", i, got, s.want, st)
 				}
@@ -117,6 +117,25 @@ func TestPay(t *testing.T) {
 				t.Fatalf("count %d after %d events", st.Count, len(c.steps))
 			}
 		})
+	}
+}
+
+// TestProgrammeMultiplier: the tier programme's multiplier applies to a
+// member of the tier unless the rule has its own for it.
+func TestProgrammeMultiplier(t *testing.T) {
+	p := mustCompile(t, Rule{Kind: Fixed, EventType: "visit", Points: 10, TierMultipliers: map[string]Decimal{"gold": "3"}})
+	for _, c := range []struct {
+		m    Member
+		want int64
+	}{
+		{Member{Tier: "silver", Multiplier: "1.25"}, 12},
+		{Member{Tier: "gold", Multiplier: "1.25"}, 30},
+		{Member{Multiplier: "2"}, 10}, // no tier, no multiplier
+		{Member{Tier: "bronze"}, 10},
+	} {
+		if got, _ := p.Pay(nil, c.m, noon, State{}); got != c.want {
+			t.Errorf("%+v: paid %d, want %d", c.m, got, c.want)
+		}
 	}
 }
 
@@ -185,7 +204,7 @@ func FuzzCompile(f *testing.F) {
 		var st State
 		for range 3 {
 			var got int64
-			got, st = p.Pay(ps, "gold", noon, st)
+			got, st = p.Pay(ps, Member{Tier: "gold", Multiplier: "2"}, noon, st)
 			if got < 0 {
 				t.Fatalf("negative payout %d", got)
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/questline/questline/events/rule"
 	"github.com/questline/questline/internal/errs"
+	"github.com/questline/questline/loyalty/earn"
 )
 
 // Basis is what a tier's threshold is measured in.
@@ -37,9 +38,9 @@ type Tier struct {
 	Name      string `json:"name" minLength:"1" maxLength:"64" doc:"e.g. gold; challenges' eligibility and earn rules' tier_multipliers name it."`
 	Threshold int64  `json:"threshold" minimum:"0" maximum:"1000000000000" doc:"The qualifying value that reaches it."`
 	// Benefits.
-	EarnMultiplier string   `json:"earn_multiplier,omitempty" doc:"Shown to players; earn rules apply multipliers through their tier_multipliers."`
-	Rewards        []string `json:"rewards,omitempty" maxItems:"100" doc:"Ids of rewards reserved to this tier and above."`
-	Perks          []string `json:"perks,omitempty" maxItems:"20" doc:"Free-text benefits shown to players."`
+	EarnMultiplier earn.Decimal `json:"earn_multiplier,omitempty" doc:"Multiplies what every earn rule pays members of this tier (e.g. 1.5), unless the rule's own tier_multipliers names the tier; combined with campaigns by the rule's stacking."`
+	Rewards        []string     `json:"rewards,omitempty" maxItems:"100" doc:"Ids of rewards reserved to this tier and above."`
+	Perks          []string     `json:"perks,omitempty" maxItems:"20" doc:"Free-text benefits shown to players."`
 }
 
 // Review says when downgrades happen.
@@ -81,6 +82,8 @@ func Normalize(p Programme) (Programme, error) {
 			return Programme{}, bad(fmt.Sprintf("tiers[%d].threshold", i), "thresholds are 0 or more")
 		case i > 0 && t.Threshold <= p.Tiers[i-1].Threshold:
 			return Programme{}, bad(fmt.Sprintf("tiers[%d].threshold", i), "thresholds rise strictly from tier to tier")
+		case t.EarnMultiplier != "" && !earn.ValidMultiplier(t.EarnMultiplier):
+			return Programme{}, bad(fmt.Sprintf("tiers[%d].earn_multiplier", i), "a multiplier is above 0, at most 100, with at most 3 decimals")
 		}
 		seen[t.Name] = true
 	}
