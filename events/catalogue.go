@@ -70,10 +70,6 @@ type Catalog struct {
 // builtinCatalog is the catalogue of a tenant that defined nothing.
 var builtinCatalog = compile(nil)
 
-// BuiltinCatalog returns the catalogue of a tenant with no types of its
-// own: the built-in defaults.
-func BuiltinCatalog() *Catalog { return builtinCatalog }
-
 // compile merges the built-ins and a tenant's types.
 func compile(own []TypeSpec) *Catalog {
 	c := &Catalog{types: map[string]TypeSpec{}, senders: maps.Clone(types)}
@@ -101,12 +97,6 @@ func (c *Catalog) Sender(t string) (Sender, bool) {
 func (c *Catalog) Known(t string) bool {
 	_, ok := c.senders[t]
 	return ok
-}
-
-// Spec returns the tenant's own definition of t, if it has one.
-func (c *Catalog) Spec(t string) (TypeSpec, bool) {
-	s, ok := c.types[t]
-	return s, ok
 }
 
 // List is the effective catalogue in name order: built-ins not redefined
