@@ -26,6 +26,10 @@ func (r rulesOnly) ListEarnRules(_ context.Context, _, after string, _ int) ([]l
 	return r.rules, nil
 }
 
+func (r rulesOnly) Tiers(context.Context, string) (loyalty.Programme, bool, error) {
+	return loyalty.Programme{}, false, nil
+}
+
 func (r rulesOnly) ReferralProgramme(context.Context, string) (loyalty.ReferralProgramme, bool, error) {
 	return loyalty.ReferralProgramme{}, false, nil
 }

@@ -30,7 +30,10 @@ func (s *Service) HandleEvent(ctx context.Context, ev events.Event, r *events.Re
 	if err != nil {
 		return nil, err
 	}
-	return sys, s.payEarnRules(ctx, ev, r)
+	if err := s.payEarnRules(ctx, ev, r); err != nil {
+		return nil, err
+	}
+	return sys, s.foldSpend(ctx, ev)
 }
 
 // payEarnRules pays every matching active earn rule.
@@ -65,6 +68,9 @@ func (s *Service) payEarnRules(ctx context.Context, ev events.Event, r *events.R
 func (s *Service) Preview(ctx context.Context, ev events.Event, _ *events.Result) (bool, error) {
 	if ev.Type == RefundType {
 		return false, nil
+	}
+	if prog, ok, err := s.programme(ctx, ev.Tenant); err != nil || ok && prog.Basis == tier.Spend && prog.SpendEvent == ev.Type {
+		return false, err
 	}
 	if _, ok, err := s.qualifies(ctx, ev); err != nil || ok {
 		return false, err
@@ -119,26 +125,33 @@ func (s *Service) price(ctx context.Context, p plan, ev events.Event, m earn.Mem
 		payout, _ := p.Pay(ev.Props, m, ev.OccurredAt, earn.State{})
 		return payout, nil
 	}
+	mk, err := s.fold(ctx, p.def.ID, p.Plan, ev, m)
+	return mk.Payout, err
+}
+
+// fold counts ev once in the chain of marks of (chain, user) under plan,
+// and returns its mark: the one stored first for the event, on a replay.
+func (s *Service) fold(ctx context.Context, chain string, plan earn.Plan, ev events.Event, m earn.Member) (Mark, error) {
 	for range maxFoldTries {
-		last, found, err := s.Store.LastEarnMark(ctx, ev.Tenant, p.def.ID, ev.User)
+		last, found, err := s.Store.LastEarnMark(ctx, ev.Tenant, chain, ev.User)
 		if err != nil {
-			return 0, fmt.Errorf("loyalty: fold earn rule %s: %w", p.def.ID, err)
+			return Mark{}, fmt.Errorf("loyalty: fold %s: %w", chain, err)
 		}
 		if found && last.EventID == ev.ID {
-			return last.Payout, nil
+			return last, nil
 		}
-		mk := Mark{Tenant: ev.Tenant, Rule: p.def.ID, User: ev.User, Seq: last.Seq + 1, EventID: ev.ID, At: ev.OccurredAt}
-		mk.Payout, mk.State = p.Pay(ev.Props, m, ev.OccurredAt, last.State)
+		mk := Mark{Tenant: ev.Tenant, Rule: chain, User: ev.User, Seq: last.Seq + 1, EventID: ev.ID, At: ev.OccurredAt}
+		mk.Payout, mk.State = plan.Pay(ev.Props, m, ev.OccurredAt, last.State)
 		stored, _, err := s.Store.AppendEarnMark(ctx, mk)
 		if errors.Is(err, errs.ErrDuplicate) {
 			continue // another event took the seq: fold after it
 		}
 		if err != nil {
-			return 0, fmt.Errorf("loyalty: fold earn rule %s: %w", p.def.ID, err)
+			return Mark{}, fmt.Errorf("loyalty: fold %s: %w", chain, err)
 		}
-		return stored.Payout, nil
+		return stored, nil
 	}
-	return 0, fmt.Errorf("loyalty: fold earn rule %s for %s: too much contention", p.def.ID, ev.User)
+	return Mark{}, fmt.Errorf("loyalty: fold %s for %s: too much contention", chain, ev.User)
 }
 
 func creditFor(r EarnRule, ev events.Event, amount int64) points.Credit {

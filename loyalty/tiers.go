@@ -10,6 +10,7 @@ import (
 
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/internal/errs"
+	"github.com/questline/questline/loyalty/earn"
 	"github.com/questline/questline/loyalty/tier"
 	"github.com/questline/questline/points"
 	"github.com/questline/questline/profiles"
@@ -104,6 +105,11 @@ func (s *Service) PutProgramme(ctx context.Context, tenant string, version int64
 	if err != nil {
 		return Programme{}, err
 	}
+	if p.Basis == tier.Spend {
+		if err := events.CheckType(ctx, s.Types, tenant, p.SpendEvent, "body.spend_event"); err != nil {
+			return Programme{}, err
+		}
+	}
 	out := Programme{Programme: p, Version: version + 1, UpdatedAt: s.Now().UTC().Truncate(time.Millisecond)}
 	err = s.Store.PutTiers(ctx, tenant, out)
 	if errors.Is(err, errs.ErrDuplicate) || errors.Is(err, errs.ErrNotFound) {
@@ -134,6 +140,10 @@ func (s *Service) programme(ctx context.Context, tenant string) (tier.Programme,
 
 // value is the user's qualifying value under p at now.
 func (s *Service) value(ctx context.Context, p tier.Programme, tenant, user string, now time.Time) (int64, error) {
+	if p.Basis == tier.Spend {
+		last, _, err := s.Store.LastEarnMark(ctx, tenant, spendChain, user)
+		return last.State.Total / 100, err
+	}
 	if p.Basis == tier.Rolling {
 		from, to := tier.Window(now)
 		n, _, err := s.tiers.Wallets.EarnedBetween(ctx, tenant, user, "", from, to.Add(time.Millisecond))
@@ -156,6 +166,29 @@ func (s *Service) Earned(ctx context.Context, e points.Entry) error {
 	return s.evaluate(ctx, p, e.Tenant, e.User, func(st tier.State, value int64, now time.Time) (tier.State, tier.Outcome) {
 		return p.Upgrade(st, value, now)
 	})
+}
+
+// spendChain names the chain of marks that folds a user's qualifying
+// spend, in cents, for a spend-based tier programme.
+const spendChain = "tier:spend"
+
+// foldSpend counts a spend event of a spend-based programme, once, and
+// raises the user's tier at once if it takes them over a threshold.
+func (s *Service) foldSpend(ctx context.Context, ev events.Event) error {
+	p, ok, err := s.programme(ctx, ev.Tenant)
+	if err != nil || !ok || p.Basis != tier.Spend || p.SpendEvent != ev.Type || s.tiers.Wallets == nil {
+		return err
+	}
+	// Rate 100 per unit pays the amount in cents: the chain's total is the
+	// user's lifetime spend in cents, exact.
+	plan, err := earn.Compile(earn.Rule{Kind: earn.Rate, EventType: p.SpendEvent, Prop: p.SpendProp, Rate: "100"})
+	if err != nil {
+		return fmt.Errorf("loyalty: spend of %s: %w", ev.User, err)
+	}
+	if _, err := s.fold(ctx, spendChain, plan, ev, earn.Member{}); err != nil {
+		return err
+	}
+	return s.evaluate(ctx, p, ev.Tenant, ev.User, p.Upgrade)
 }
 
 // maxTierTries bounds retries of a standing another writer changed meanwhile.
@@ -321,7 +354,7 @@ type TierView struct {
 	GraceUntil *time.Time `json:"grace_until,omitempty" doc:"Set while below the tier after a review: requalify by then to keep it."`
 	Locked     bool       `json:"locked"`
 	Basis      tier.Basis `json:"basis"`
-	Value      int64      `json:"value" doc:"The qualifying value now (lifetime or last-12-months points)."`
+	Value      int64      `json:"value" doc:"The qualifying value now: lifetime or last-12-months points, or lifetime spend in whole units of the spend prop."`
 	NextTier   string     `json:"next_tier,omitempty"`
 	Needed     int64      `json:"needed,omitempty" doc:"Qualifying value still needed for next_tier."`
 }

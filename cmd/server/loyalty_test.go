@@ -349,3 +349,39 @@ func TestRefunds(t *testing.T) {
 		})
 	}
 }
+
+// TestSpendTiers: a tier programme on qualifying spend folds each
+// purchase's amount once, to the cent, and upgrades at once.
+func TestSpendTiers(t *testing.T) {
+	for _, d := range deployments() {
+		t.Run(d.name, func(t *testing.T) {
+			s := startServer(t, d.env(t))
+			mgr := s.token("boss", "acme", auth.Manager)
+			key, _ := s.newKey("acme", auth.ScopeEventsWrite)
+			alice := s.token("alice", "acme")
+			s.must(422, req{method: "PUT", path: "/v1/tiers", token: mgr, body: map[string]any{"version": 0, "basis": "spend",
+				"spend_event": "teleport", "review": map[string]any{"mode": "calendar"}, "tiers": []any{map[string]any{"name": "silver", "threshold": 0}}}})
+			s.must(200, req{method: "PUT", path: "/v1/tiers", token: mgr, body: map[string]any{"version": 0, "basis": "spend",
+				"review": map[string]any{"mode": "calendar"},
+				"tiers":  []any{map[string]any{"name": "silver", "threshold": 0}, map[string]any{"name": "gold", "threshold": 100}}}})
+			buy := func(k string, amount float64) {
+				if r := s.keyEvent(key, k, map[string]any{"type": "purchase", "user_id": "alice", "props": map[string]any{"amount": amount}}); r.Status != 200 {
+					t.Fatalf("purchase: %d %s", r.Status, r.Body)
+				}
+			}
+			buy("o1", 60.55)
+			buy("o1", 60.55)
+			if v := s.myTier(alice); v.Tier != "silver" || v.Value != 60 || v.Needed != 40 {
+				t.Fatalf("after 60.55: %+v", v)
+			}
+			buy("o2", 39.44)
+			if v := s.myTier(alice); v.Tier != "silver" || v.Value != 99 {
+				t.Fatalf("after 99.99: %+v", v)
+			}
+			buy("o3", 0.01)
+			if v := s.myTier(alice); v.Tier != "gold" || v.Value != 100 {
+				t.Fatalf("after 100.00: %+v", v)
+			}
+		})
+	}
+}

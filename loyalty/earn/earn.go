@@ -268,7 +268,8 @@ type Tally struct {
 // State is what a rule folded for one user over the events it counted:
 // one event at a time, never by rereading their history.
 type State struct {
-	Count int64 `json:"count"` // matching events so far
+	Count int64 `json:"count"`           // matching events so far
+	Total int64 `json:"total,omitempty"` // points paid so far
 	Day   Tally `json:"day,omitzero"`
 	Week  Tally `json:"week,omitzero"`
 	Month Tally `json:"month,omitzero"`
@@ -310,6 +311,7 @@ func (p Plan) Pay(props map[string]any, m Member, at time.Time, prev State) (int
 			payout = max(0, min(payout, left))
 		}
 	}
+	next.Total += payout
 	for i, c := range caps {
 		switch {
 		case c.limit == 0 || keys[i] < c.t.Key:

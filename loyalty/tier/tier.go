@@ -7,6 +7,7 @@
 package tier
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -22,6 +23,7 @@ type Basis string
 const (
 	Lifetime Basis = "lifetime_points" // points earned ever (spending and expiry do not lower it)
 	Rolling  Basis = "rolling_points"  // points earned in the last 12 months
+	Spend    Basis = "spend"           // lifetime qualifying spend: the sum of a numeric prop of an event type, in its unit
 )
 
 // Mode is when tiers are reviewed for downgrades.
@@ -53,10 +55,12 @@ type Review struct {
 
 // Programme is a tenant's tiers.
 type Programme struct {
-	Basis     Basis  `json:"basis" enum:"lifetime_points,rolling_points"`
-	Tiers     []Tier `json:"tiers" minItems:"1" maxItems:"20" doc:"Ordered by threshold, lowest first."`
-	Review    Review `json:"review"`
-	GraceDays int    `json:"grace_days,omitempty" minimum:"0" maximum:"366" doc:"A user below their tier at a review keeps it this many days more, with a notice (tier.grace push), and drops one tier only if still below then."`
+	Basis      Basis  `json:"basis" enum:"lifetime_points,rolling_points,spend"`
+	SpendEvent string `json:"spend_event,omitempty" maxLength:"64" doc:"spend: the event type that spends (default purchase)."`
+	SpendProp  string `json:"spend_prop,omitempty" maxLength:"64" doc:"spend: its numeric prop, counted to the cent (default amount); thresholds are in its unit."`
+	Tiers      []Tier `json:"tiers" minItems:"1" maxItems:"20" doc:"Ordered by threshold, lowest first."`
+	Review     Review `json:"review"`
+	GraceDays  int    `json:"grace_days,omitempty" minimum:"0" maximum:"366" doc:"A user below their tier at a review keeps it this many days more, with a notice (tier.grace push), and drops one tier only if still below then."`
 }
 
 func bad(field, format string, args ...any) error {
@@ -65,8 +69,18 @@ func bad(field, format string, args ...any) error {
 
 // Normalize validates p and fills its defaults.
 func Normalize(p Programme) (Programme, error) {
-	if p.Basis != Lifetime && p.Basis != Rolling {
-		return Programme{}, bad("basis", "basis is lifetime_points or rolling_points")
+	switch p.Basis {
+	case Lifetime, Rolling:
+		if p.SpendEvent != "" || p.SpendProp != "" {
+			return Programme{}, bad("spend_event", "spend_event and spend_prop are for the spend basis")
+		}
+	case Spend:
+		p.SpendEvent, p.SpendProp = cmp.Or(p.SpendEvent, "purchase"), cmp.Or(p.SpendProp, "amount")
+		if !rule.ValidName(p.SpendProp) {
+			return Programme{}, bad("spend_prop", "a prop name: 1-64 letters, digits, _ : or -")
+		}
+	default:
+		return Programme{}, bad("basis", "basis is lifetime_points, rolling_points or spend")
 	}
 	if len(p.Tiers) == 0 || len(p.Tiers) > 20 {
 		return Programme{}, bad("tiers", "1 to 20 tiers")

@@ -135,7 +135,8 @@ func TestNormalizeRefuses(t *testing.T) {
 		edit  func(p *Programme)
 		field string
 	}{
-		{"basis", func(p *Programme) { p.Basis = "spend" }, "body.basis"},
+		{"basis", func(p *Programme) { p.Basis = "visits" }, "body.basis"},
+		{"spend prop on points", func(p *Programme) { p.SpendProp = "amount" }, "body.spend_event"},
 		{"no tiers", func(p *Programme) { p.Tiers = nil }, "body.tiers"},
 		{"falling thresholds", func(p *Programme) { p.Tiers[1].Threshold = 0 }, "body.tiers[1].threshold"},
 		{"twice named", func(p *Programme) { p.Tiers[1].Name = "a" }, "body.tiers[1].name"},
