@@ -24,6 +24,15 @@ func (s *testServer) keyEvent(key, idem string, body map[string]any) response {
 	return s.do(req{method: "POST", path: "/v1/events", body: body, header: map[string]string{"X-API-Key": key, "Idempotency-Key": idem}})
 }
 
+// purchase sends a purchase for user with an API key and fails the test
+// unless it is accepted.
+func (s *testServer) purchase(key, idem, user string, props map[string]any) {
+	s.t.Helper()
+	if r := s.keyEvent(key, idem, map[string]any{"type": "purchase", "user_id": user, "props": props}); r.Status != 200 {
+		s.t.Fatalf("purchase: %d %s", r.Status, r.Body)
+	}
+}
+
 // TestEventTypeCatalogue: a tenant defines its own types with senders
 // and prop schemas; intake checks them (422 naming the prop, 403 for a
 // trusted type from a player); rules on a type the tenant lacks are
@@ -198,11 +207,7 @@ func TestTiers(t *testing.T) {
 			s.badge(mgr, map[string]any{"name": "Gold member", "rule": map[string]any{"goals": []any{map[string]any{"kind": "count",
 				"event_type": "tier.changed", "target": 1, "filters": []any{map[string]any{"prop": "to", "op": "eq", "value": "gold"}}}}}})
 			ws := s.dial(alice, "")
-			buy := func(k string) {
-				if r := s.keyEvent(key, k, map[string]any{"type": "purchase", "user_id": "alice"}); r.Status != 200 {
-					t.Fatalf("purchase: %d %s", r.Status, r.Body)
-				}
-			}
+			buy := func(k string) { s.purchase(key, k, "alice", nil) }
 			buy("o1")
 			if v := s.myTier(alice); v.Tier != "silver" || v.NextTier != "gold" || v.Needed != 40 {
 				t.Fatalf("after 60 points: %+v", v)
@@ -276,11 +281,7 @@ func TestReferrals(t *testing.T) {
 			claim("carol", "dave", 409)
 			claim("bob", "carol", 422) // a cycle
 			s.must(404, req{method: "POST", path: "/v1/referrals/claim", token: tok["dave"], body: map[string]any{"code": "NOSUCH"}})
-			buy := func(user, k string) {
-				if r := s.keyEvent(key, k, map[string]any{"type": "purchase", "user_id": user}); r.Status != 200 {
-					t.Fatalf("purchase: %d %s", r.Status, r.Body)
-				}
-			}
+			buy := func(user, k string) { s.purchase(key, k, user, nil) }
 			buy("carol", "c1")
 			buy("carol", "c1")
 			buy("carol", "c2")
@@ -364,11 +365,7 @@ func TestSpendTiers(t *testing.T) {
 			s.must(200, req{method: "PUT", path: "/v1/tiers", token: mgr, body: map[string]any{"version": 0, "basis": "spend",
 				"review": map[string]any{"mode": "calendar"},
 				"tiers":  []any{map[string]any{"name": "silver", "threshold": 0}, map[string]any{"name": "gold", "threshold": 100}}}})
-			buy := func(k string, amount float64) {
-				if r := s.keyEvent(key, k, map[string]any{"type": "purchase", "user_id": "alice", "props": map[string]any{"amount": amount}}); r.Status != 200 {
-					t.Fatalf("purchase: %d %s", r.Status, r.Body)
-				}
-			}
+			buy := func(k string, amount float64) { s.purchase(key, k, "alice", map[string]any{"amount": amount}) }
 			buy("o1", 60.55)
 			buy("o1", 60.55)
 			if v := s.myTier(alice); v.Tier != "silver" || v.Value != 60 || v.Needed != 40 {
