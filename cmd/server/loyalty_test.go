@@ -33,6 +33,15 @@ func (s *testServer) purchase(key, idem, user string, props map[string]any) {
 	}
 }
 
+// startLoyalty starts a server of deployment d and returns it with a
+// manager's token, an events:write key and alice's token, all of acme.
+func startLoyalty(t *testing.T, d deployment) (s *testServer, mgr, key, alice string) {
+	t.Helper()
+	s = startServer(t, d.env(t))
+	key, _ = s.newKey("acme", auth.ScopeEventsWrite)
+	return s, s.token("boss", "acme", auth.Manager), key, s.token("alice", "acme")
+}
+
 // TestEventTypeCatalogue: a tenant defines its own types with senders
 // and prop schemas; intake checks them (422 naming the prop, 403 for a
 // trusted type from a player); rules on a type the tenant lacks are
@@ -122,10 +131,7 @@ func TestEventTypeCatalogue(t *testing.T) {
 func TestEarnRules(t *testing.T) {
 	for _, d := range deployments() {
 		t.Run(d.name, func(t *testing.T) {
-			s := startServer(t, d.env(t))
-			mgr := s.token("boss", "acme", auth.Manager)
-			key, _ := s.newKey("acme", auth.ScopeEventsWrite)
-			alice := s.token("alice", "acme")
+			s, mgr, key, alice := startLoyalty(t, d)
 			s.earnRule(mgr, map[string]any{"name": "1 point per EUR", "rule": map[string]any{
 				"kind": "rate", "event_type": "purchase", "prop": "amount", "rate": 1,
 				"filters": []any{map[string]any{"prop": "currency", "op": "eq", "value": "EUR"}}}})
@@ -195,10 +201,7 @@ func (s *testServer) myTier(token string) tierView {
 func TestTiers(t *testing.T) {
 	for _, d := range deployments() {
 		t.Run(d.name, func(t *testing.T) {
-			s := startServer(t, d.env(t))
-			mgr := s.token("boss", "acme", auth.Manager)
-			key, _ := s.newKey("acme", auth.ScopeEventsWrite)
-			alice := s.token("alice", "acme")
+			s, mgr, key, alice := startLoyalty(t, d)
 			s.must(200, req{method: "PUT", path: "/v1/tiers", token: mgr, body: map[string]any{"version": 0, "basis": "lifetime_points",
 				"review": map[string]any{"mode": "anniversary", "time_zone": "Europe/Paris"}, "grace_days": 30,
 				"tiers": []any{map[string]any{"name": "silver", "threshold": 0}, map[string]any{"name": "gold", "threshold": 100, "earn_multiplier": 1.5, "perks": []string{"free delivery"}}}}})
@@ -307,10 +310,7 @@ func TestReferrals(t *testing.T) {
 func TestRefunds(t *testing.T) {
 	for _, d := range deployments() {
 		t.Run(d.name, func(t *testing.T) {
-			s := startServer(t, d.env(t))
-			mgr := s.token("boss", "acme", auth.Manager)
-			key, _ := s.newKey("acme", auth.ScopeEventsWrite)
-			alice := s.token("alice", "acme")
+			s, mgr, key, alice := startLoyalty(t, d)
 			s.earnRule(mgr, map[string]any{"name": "1 per EUR", "rule": map[string]any{"kind": "rate", "event_type": "purchase", "prop": "amount", "rate": 1}})
 			s.earnRule(mgr, map[string]any{"name": "5 per purchase", "rule": map[string]any{"kind": "fixed", "event_type": "purchase", "points": 5}})
 			board := s.board(mgr, map[string]any{"name": "All time", "window": "all_time"})
@@ -356,10 +356,7 @@ func TestRefunds(t *testing.T) {
 func TestSpendTiers(t *testing.T) {
 	for _, d := range deployments() {
 		t.Run(d.name, func(t *testing.T) {
-			s := startServer(t, d.env(t))
-			mgr := s.token("boss", "acme", auth.Manager)
-			key, _ := s.newKey("acme", auth.ScopeEventsWrite)
-			alice := s.token("alice", "acme")
+			s, mgr, key, alice := startLoyalty(t, d)
 			s.must(422, req{method: "PUT", path: "/v1/tiers", token: mgr, body: map[string]any{"version": 0, "basis": "spend",
 				"spend_event": "teleport", "review": map[string]any{"mode": "calendar"}, "tiers": []any{map[string]any{"name": "silver", "threshold": 0}}}})
 			s.must(200, req{method: "PUT", path: "/v1/tiers", token: mgr, body: map[string]any{"version": 0, "basis": "spend",
