@@ -37,7 +37,7 @@ func TestDefinition(t *testing.T) {
 		{"rule not an object", Definition{Name: "x", Rule: events.RuleDoc(`[1]`)}, "body.rule"},
 		{"rule unknown field", Definition{Name: "x", Rule: events.RuleDoc(`{"goals":[],"extra":1}`)}, "body.rule.extra"},
 		{"rule bad target", Definition{Name: "x", Rule: events.RuleDoc(`{"goals":[{"kind":"count","event_type":"share","target":0}]}`)}, "body.rule.goals[0].target"},
-		{"rule unknown event", Definition{Name: "x", Rule: events.RuleDoc(`{"goals":[{"kind":"count","event_type":"fly","target":1}]}`)}, "body.rule.goals[0].event_type"},
+		{"rule impossible event type", Definition{Name: "x", Rule: events.RuleDoc(`{"goals":[{"kind":"count","event_type":"fly!","target":1}]}`)}, "body.rule.goals[0].event_type"},
 		{"no name", Definition{Rule: events.RuleDoc(shares)}, "body.name"},
 		{"long name", Definition{Name: strings.Repeat("é", 201), Rule: events.RuleDoc(shares)}, "body.name"},
 		{"long description", Definition{Name: "x", Description: strings.Repeat("d", 2001), Rule: events.RuleDoc(shares)}, "body.description"},

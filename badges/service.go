@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/questline/questline/events"
 	"github.com/questline/questline/events/rule"
 	"github.com/questline/questline/internal/bus"
 	"github.com/questline/questline/internal/errs"
@@ -27,6 +28,7 @@ type Service struct {
 	now    func() time.Time
 
 	bus   bus.Bus                        // nil on a single node without one
+	types events.TypeChecker             // nil: the built-in event types only
 	cache *bus.Cache[*rule.Index[Badge]] // tenant -> published badges by event type
 }
 
@@ -52,6 +54,23 @@ func NewService(store Store, notify Notifier) *Service {
 func (s *Service) SetBus(b bus.Bus) {
 	s.bus = b
 	b.Subscribe(busTopic, s.cache.Drop)
+}
+
+// SetTypes makes definitions check their event types against each
+// tenant's catalogue. Call it before the service is used.
+func (s *Service) SetTypes(tc events.TypeChecker) { s.types = tc }
+
+// AddUses reports the event types and props published badges count on,
+// so the event catalogue cannot take them away.
+func (s *Service) AddUses(ctx context.Context, tenant string, u events.Uses) error {
+	bs, err := s.all(ctx, tenant, Published)
+	if err != nil {
+		return err
+	}
+	for _, b := range bs {
+		u.AddRule(b.Rule)
+	}
+	return nil
 }
 
 // Get returns one badge of the tenant.
@@ -81,6 +100,9 @@ func (s *Service) Create(ctx context.Context, tenant string, in Definition) (Bad
 	if err != nil {
 		return Badge{}, err
 	}
+	if err := events.CheckRuleTypes(ctx, s.types, tenant, b.Rule); err != nil {
+		return Badge{}, err
+	}
 	now := s.clock()
 	b.ID, b.Tenant, b.Status, b.CreatedAt, b.UpdatedAt, b.Version = uuid.Must(uuid.NewV7()).String(), tenant, Draft, now, now, 1
 	if err := s.store.CreateBadge(ctx, b); err != nil {
@@ -105,6 +127,9 @@ func (s *Service) Update(ctx context.Context, tenant, id string, in Patch) (Badg
 			"a %s badge may change only name, description, image_url and hidden; archive it and publish a new one to change its rule, tiers, limit or valid_for", b.Status)
 	}
 	if err != nil {
+		return Badge{}, err
+	}
+	if err := events.CheckRuleTypes(ctx, s.types, tenant, next.Rule); err != nil {
 		return Badge{}, err
 	}
 	return s.save(ctx, next)

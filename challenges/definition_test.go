@@ -20,7 +20,7 @@ func TestDefinition(t *testing.T) {
 		field string // "" = valid
 	}{
 		{"shorthand", Definition{Name: "x", EventType: "share", Target: 3}, ""},
-		{"shorthand unknown event", Definition{Name: "x", EventType: "fly", Target: 3}, "body.event_type"},
+		{"shorthand impossible event type", Definition{Name: "x", EventType: "fly!", Target: 3}, "body.event_type"},
 		{"shorthand end before start", Definition{Name: "x", EventType: "share", Target: 3, StartsAt: &later, EndsAt: &now}, "body.ends_at"},
 		{"shorthand bad filter prop", Definition{Name: "x", EventType: "share", Target: 3, Filter: map[string]string{"": "a"}}, "body.filter[0].prop"},
 		{"neither rule nor shorthand", Definition{Name: "x"}, "body.rule"},
@@ -28,7 +28,7 @@ func TestDefinition(t *testing.T) {
 		{"rule", Definition{Name: "x", Rule: rule(`{"goals":[{"kind":"sum","event_type":"purchase","prop":"amount","target":100}],"window":{"recurrence":"weekly","time_zone":"Europe/Paris"}}`)}, ""},
 		{"rule bad target", Definition{Name: "x", Rule: rule(`{"goals":[{"kind":"count","event_type":"share","target":0}]}`)}, "body.rule.goals[0].target"},
 		{"rule bad filter", Definition{Name: "x", Rule: rule(`{"goals":[{"kind":"count","event_type":"share","target":1,"filters":[{"prop":"a","op":"gt","value":"x"}]}]}`)}, "body.rule.goals[0].filters[0].value"},
-		{"rule unknown event", Definition{Name: "x", Rule: rule(`{"goals":[{"kind":"count","event_type":"fly","target":1}]}`)}, "body.rule.goals[0].event_type"},
+		{"rule impossible event type", Definition{Name: "x", Rule: rule(`{"goals":[{"kind":"count","event_type":"fly!","target":1}]}`)}, "body.rule.goals[0].event_type"},
 		{"rule unknown field", Definition{Name: "x", Rule: rule(`{"goals":[],"extra":1}`)}, "body.rule.extra"},
 		{"rule not JSON object", Definition{Name: "x", Rule: rule(`[1]`)}, "body.rule"},
 		{"one-off repeated", Definition{Name: "x", EventType: "share", Target: 1, MaxCompletions: &three}, "body.max_completions"},

@@ -56,6 +56,9 @@ type Config struct {
 	// Bus tells the other nodes of a definition change, so they drop
 	// their cached definitions at once; nil on a single node.
 	Bus bus.Bus
+	// Types is the tenants' event catalogue rules are checked against;
+	// nil knows the built-in types only.
+	Types events.TypeChecker
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -137,6 +140,9 @@ func (s *Service) Create(ctx context.Context, tenant string, in Definition) (Cha
 	if err != nil {
 		return Challenge{}, err
 	}
+	if err := events.CheckRuleTypes(ctx, s.Types, tenant, c.Rule); err != nil {
+		return Challenge{}, err
+	}
 	now := s.Now().UTC().Truncate(time.Millisecond)
 	c.ID, c.Tenant, c.Status, c.CreatedAt, c.UpdatedAt, c.Version = uuid.Must(uuid.NewV7()).String(), tenant, Draft, now, now, 1
 	if err := s.Store.CreateChallenge(ctx, c); err != nil {
@@ -162,6 +168,9 @@ func (s *Service) Update(ctx context.Context, tenant, id string, in Patch) (Chal
 	}
 	next, err := in.apply(c)
 	if err != nil {
+		return Challenge{}, err
+	}
+	if err := events.CheckRuleTypes(ctx, s.Types, tenant, next.Rule); err != nil {
 		return Challenge{}, err
 	}
 	if c.Status == Published && changesCounting(c, next) {
@@ -243,6 +252,24 @@ func (s *Service) active(ctx context.Context, tenant, eventType string) ([]Chall
 		return nil, err
 	}
 	return ix.For(eventType), nil
+}
+
+// AddUses reports the event types and props published challenges count
+// on, so the event catalogue cannot take them away.
+func (s *Service) AddUses(ctx context.Context, tenant string, u events.Uses) error {
+	for after := ""; ; {
+		page, err := s.Store.ListChallenges(ctx, tenant, Published, after, 500)
+		if err != nil {
+			return fmt.Errorf("challenges: uses: %w", err)
+		}
+		for _, c := range page {
+			u.AddRule(c.Rule)
+		}
+		if len(page) < 500 {
+			return nil
+		}
+		after = page[len(page)-1].ID
+	}
 }
 
 func notFound(id string) error {

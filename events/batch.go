@@ -85,8 +85,13 @@ func (s *Service) ingestBatch(ctx context.Context, p auth.Principal, raw []json.
 		order   []string
 		byUser  = map[string][]int{}
 	)
+	cat, err := s.catalog(ctx, p.Tenant)
 	for i, r := range raw {
 		out[i].Index = i
+		if err != nil {
+			s.answer(&out[i], nil, err)
+			continue
+		}
 		if !p.APIKey && meter != nil && limited == 0 {
 			ok, retry, err := meter(ctx, p)
 			if err != nil {
@@ -100,7 +105,7 @@ func (s *Service) ingestBatch(ctx context.Context, p auth.Principal, raw []json.
 				"event rate limit exceeded; retry in %d s", int(math.Ceil(limited.Seconds()))))
 			continue
 		}
-		ev, err := s.acceptRaw(p, r)
+		ev, err := s.acceptRaw(cat, p, r)
 		if err != nil {
 			s.answer(&out[i], nil, err)
 			continue
@@ -141,12 +146,12 @@ var errBatchTimeout = errs.New(errs.Unavailable, "batch-timeout",
 	"the batch ran out of time before this event; send it again with the same idempotency key")
 
 // acceptRaw decodes one item and accepts it as POST /v1/events would.
-func (s *Service) acceptRaw(p auth.Principal, raw json.RawMessage) (Event, error) {
+func (s *Service) acceptRaw(cat *Catalog, p auth.Principal, raw json.RawMessage) (Event, error) {
 	var in Input
 	if err := json.Unmarshal(raw, &in); err != nil {
 		return Event{}, errs.New(errs.Invalid, "bad-event", "not an event: %v", err)
 	}
-	return Accept(p, in, "", s.now())
+	return AcceptIn(cat, p, in, "", s.now())
 }
 
 // answer fills it with res or err's problem; an error a client may not

@@ -34,7 +34,11 @@ func Routes(api huma.API, s *Service, meter Meter) {
 		if err != nil {
 			return nil, err
 		}
-		ev, err := Accept(p, in.Body, in.IdempotencyKey, s.now())
+		cat, err := s.catalog(ctx, p.Tenant)
+		if err != nil {
+			return nil, err
+		}
+		ev, err := AcceptIn(cat, p, in.Body, in.IdempotencyKey, s.now())
 		if err != nil {
 			return nil, err
 		}

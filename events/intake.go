@@ -31,10 +31,17 @@ var keyPattern = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
 
 var errNoWriteScope = errs.New(errs.Forbidden, "forbidden", "this API key lacks the events:write scope")
 
-// Accept checks in against the caller and the catalogue and returns the
-// event to store. It is pure, so every rule here is table-tested and fuzzed.
+// Accept checks in against the caller and the built-in catalogue and
+// returns the event to store. It is pure, so every rule here is
+// table-tested and fuzzed.
 func Accept(p auth.Principal, in Input, headerKey string, now time.Time) (Event, error) {
-	sender, ok := SenderOf(in.Type)
+	return AcceptIn(builtinCatalog, p, in, headerKey, now)
+}
+
+// AcceptIn is Accept against a tenant's catalogue: its own types, their
+// senders and prop schemas.
+func AcceptIn(cat *Catalog, p auth.Principal, in Input, headerKey string, now time.Time) (Event, error) {
+	sender, ok := cat.Sender(in.Type)
 	if !ok {
 		return Event{}, errs.New(errs.Unprocessable, "unknown-event-type", "event type %q is not in the catalogue", in.Type).OnField("body.type")
 	}
@@ -63,6 +70,9 @@ func Accept(p auth.Principal, in Input, headerKey string, now time.Time) (Event,
 		return Event{}, errs.New(errs.Unprocessable, "bad-user-id", "%s", auth.UserRule).OnField("body.user_id")
 	}
 	if err := checkProps(in.Props); err != nil {
+		return Event{}, err
+	}
+	if err := cat.CheckProps(in.Type, in.Props); err != nil {
 		return Event{}, err
 	}
 	if in.OccurredAt != nil {

@@ -47,15 +47,16 @@ func (d RuleDoc) Parse() (rule.Rule, error) {
 }
 
 // ValidateRule checks a normalized rule, and that every event type it
-// counts is in the catalogue. Errors are 422s at body.rule.<path>:
-// unknown-event-type for a type not in the catalogue, as events answer,
-// bad-rule for anything else.
+// counts could be in a catalogue (a built-in type or a valid name; the
+// services check the tenant's catalogue with CheckRuleTypes). Errors are
+// 422s at body.rule.<path>: unknown-event-type for a type no catalogue can
+// hold, as events answer, bad-rule for anything else.
 func ValidateRule(r rule.Rule) error {
 	if err := r.Validate(nil); err != nil {
 		return RuleError(err)
 	}
 	for i, g := range r.Goals {
-		if !KnownType(g.EventType) {
+		if !PlausibleType(g.EventType) {
 			return errs.New(errs.Unprocessable, "unknown-event-type", "unknown event type %q", g.EventType).
 				OnField(fmt.Sprintf("body.rule.goals[%d].event_type", i))
 		}

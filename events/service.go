@@ -38,6 +38,7 @@ type Previewer interface {
 type Service struct {
 	store    Store
 	handlers []Handler
+	types    TypeChecker // nil: the built-in catalogue only
 	logger   *slog.Logger
 	now      func() time.Time
 
@@ -65,6 +66,18 @@ func NewService(store Store, logger *slog.Logger, reg prometheus.Registerer, han
 	}
 	reg.MustRegister(s.processed, s.failures, s.dead)
 	return s
+}
+
+// SetTypes makes intake check events against each tenant's own catalogue.
+// Call it while wiring, before serving.
+func (s *Service) SetTypes(tc TypeChecker) { s.types = tc }
+
+// catalog returns the tenant's effective catalogue.
+func (s *Service) catalog(ctx context.Context, tenant string) (*Catalog, error) {
+	if s.types == nil {
+		return builtinCatalog, nil
+	}
+	return s.types.Catalog(ctx, tenant)
 }
 
 // Ingest stores a validated event once per idempotency key and processes

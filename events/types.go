@@ -29,10 +29,13 @@ var types = map[string]Sender{
 	"comment":  ClientAllowed,
 	"view":     ClientAllowed,
 
-	"purchase":     TrustedOnly,
-	"signup":       TrustedOnly,
-	"referral":     TrustedOnly,
-	"subscription": TrustedOnly,
+	"purchase": TrustedOnly,
+	// props: purchase_event_id (the purchase's event_id): earn rules take
+	// back what that purchase paid.
+	"purchase.refunded": TrustedOnly,
+	"signup":            TrustedOnly,
+	"referral":          TrustedOnly,
+	"subscription":      TrustedOnly,
 
 	// System events re-enter the rules, so that badges such as "3
 	// challenges this month" or "1,000 lifetime points" are just rules.
@@ -43,6 +46,10 @@ var types = map[string]Sender{
 	// that badge rules may name them.
 	"quiz.completed": SystemOnly, // props: quiz_id, score
 	"ugc.approved":   SystemOnly, // props: submission_id, kind
+	// Emitted by the loyalty programme.
+	"tier.changed":       SystemOnly, // props: from, to, reason (automatic, manual)
+	"tier.grace":         SystemOnly, // props: from, to (the tier kept until grace_until), reason
+	"referral.completed": SystemOnly, // props: referrer, referee, code
 }
 
 // KnownType reports whether t is in the catalogue.
@@ -51,11 +58,10 @@ func KnownType(t string) bool {
 	return ok
 }
 
-// SenderOf returns who may send t.
-func SenderOf(t string) (Sender, bool) {
-	s, ok := types[t]
-	return s, ok
-}
+// PlausibleType reports whether t is a built-in type or a name a tenant
+// may give one of its own: what a definition can check without knowing
+// the tenant's catalogue.
+func PlausibleType(t string) bool { return KnownType(t) || validTypeName(t) }
 
 // PropString renders a prop value the way filters compare it: strings as
 // they are, whole numbers without a decimal point, booleans as true/false.

@@ -75,7 +75,7 @@ func (b Board) validate() error {
 			return invalid("bad-board", "max_per_event", "max_per_event is for event boards; a points board ranks the points the ledger paid")
 		}
 	case FromEvents:
-		if !events.KnownType(b.EventType) {
+		if !events.PlausibleType(b.EventType) {
 			return invalid("unknown-event-type", "event_type", "event type %q is not one this tenant accepts", b.EventType)
 		}
 		if b.Prop != "" && !rule.ValidName(b.Prop) {

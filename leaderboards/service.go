@@ -17,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/questline/questline/audit"
+	"github.com/questline/questline/events"
 	"github.com/questline/questline/internal/bus"
 	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/points"
@@ -59,6 +60,9 @@ type Config struct {
 	// Bus tells the other nodes of a board or exclusion change, so they
 	// drop their cached boards at once; nil on a single node.
 	Bus bus.Bus
+	// Types is the tenants' event catalogue event boards are checked
+	// against; nil knows the built-in types only.
+	Types events.TypeChecker
 	// Now is the clock; nil means time.Now. Tests move it across periods.
 	Now func() time.Time
 }
@@ -123,6 +127,11 @@ func (s *Service) Create(ctx context.Context, tenant string, in CreateInput) (Bo
 	b, err := in.board()
 	if err != nil {
 		return Board{}, err
+	}
+	if b.Source == FromEvents {
+		if err := events.CheckType(ctx, s.Types, tenant, b.EventType, "body.event_type"); err != nil {
+			return Board{}, err
+		}
 	}
 	b.ID, b.Tenant, b.CreatedAt = uuid.Must(uuid.NewV7()).String(), tenant, s.Now().UTC().Truncate(time.Millisecond)
 	if b.Source == FromPoints {
@@ -228,6 +237,41 @@ func (s *Service) Earned(ctx context.Context, e points.Entry) error {
 	return nil
 }
 
+// Reversed lowers the user on every points board the reversed credit e
+// counted on: the period's total is derived again from the ledger (which
+// no longer counts e) and written over the old entry, removed first, as
+// the engines' joins never lower a score. A refresh of the same user
+// racing it can raise the entry back to a total read before the reversal;
+// a rebuild corrects that.
+func (s *Service) Reversed(ctx context.Context, e points.Entry) error {
+	tb, err := s.boards(ctx, e.Tenant)
+	if err != nil {
+		return err
+	}
+	for _, b := range tb.boards {
+		if !b.paidBy(e) || tb.excluded[b.ID][e.User] {
+			continue
+		}
+		p, ok := b.periodAt(e.CreatedAt)
+		if !ok || b.expired(p, s.Now()) {
+			continue
+		}
+		key := engineKey(b.Tenant, b.ID, p.Name)
+		score, at, ok, err := s.derive(ctx, b, p, e.User)
+		if err == nil && ok {
+			err = s.Engine.Remove(ctx, key, e.User)
+		}
+		if err == nil && ok {
+			err = s.Engine.Raise(ctx, key, e.User, score, at)
+		}
+		if err != nil {
+			return fmt.Errorf("leaderboards: reversal of %s on %s: %w", e.Key, key, err)
+		}
+		s.live.touch(b)
+	}
+	return nil
+}
+
 // refreshAt refreshes the user's entry in the period of b holding at, if
 // that period counts and is still kept.
 func (s *Service) refreshAt(ctx context.Context, b Board, user string, at time.Time) error {
@@ -315,4 +359,19 @@ func (s *Service) keepFor(ctx context.Context, b Board, p Period, key string) {
 		s.mu.Unlock()
 		s.Logger.Warn("leaderboards: set expiry", "key", key, "err", err)
 	}
+}
+
+// AddUses reports the event types and props event boards count, so the
+// event catalogue cannot take them away.
+func (s *Service) AddUses(ctx context.Context, tenant string, u events.Uses) error {
+	bs, err := s.Store.ListBoards(ctx, tenant)
+	if err != nil {
+		return fmt.Errorf("leaderboards: uses: %w", err)
+	}
+	for _, b := range bs {
+		if b.Source == FromEvents {
+			u.Add(b.EventType, b.Prop)
+		}
+	}
+	return nil
 }

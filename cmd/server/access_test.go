@@ -112,6 +112,13 @@ var sampleBodies = map[string]any{
 	"create-webhook":           map[string]any{"url": "https://hooks.example.com/matrix", "event_types": []string{"share"}},
 	"update-webhook":           map[string]any{"description": "Matrix renamed"},
 	"rotate-webhook-secret":    map[string]any{"overlap_seconds": 60},
+	"put-event-types":          map[string]any{"version": 0, "types": []any{map[string]any{"name": "store_visit", "senders": "players"}}},
+	"create-earn-rule":         map[string]any{"name": "Matrix", "rule": map[string]any{"kind": "fixed", "event_type": "share", "points": 1}},
+	"update-earn-rule":         map[string]any{"name": "Matrix renamed"},
+	"put-tiers": map[string]any{"version": 0, "basis": "lifetime_points", "review": map[string]any{"mode": "calendar"},
+		"tiers": []any{map[string]any{"name": "silver", "threshold": 0}, map[string]any{"name": "gold", "threshold": 100}}},
+	"assign-user-tier":       map[string]any{"tier": "gold"},
+	"put-referral-programme": map[string]any{"version": 0, "qualifying_event": "purchase", "referrer_points": 10, "referee_points": 5},
 }
 
 // doRetrying does r, waiting out 429s: the matrix is about who is let in,
@@ -143,6 +150,7 @@ func TestAccessMatrix(t *testing.T) {
 	badge := s.badge(mgr, map[string]any{"name": "Acme secret badge", "rule": map[string]any{"goals": []any{
 		map[string]any{"kind": "count", "event_type": "share", "target": 1}}}}) // published
 	board := s.board(mgr, map[string]any{"name": "Acme secret board", "window": "all_time"})
+	earnRule := s.earnRule(mgr, map[string]any{"name": "Acme secret earn rule", "rule": map[string]any{"kind": "fixed", "event_type": "visit", "points": 1}})
 	_, spareKey := s.newKey(tenant, auth.ScopeEventsWrite)
 	alice := s.token("alice", tenant)
 	s.must(200, req{method: "PUT", path: "/v1/me/profile", token: alice, body: map[string]any{"name": "Acme secret Alice"}})
@@ -150,8 +158,9 @@ func TestAccessMatrix(t *testing.T) {
 	var hook struct{ ID string }
 	s.must(201, req{method: "POST", path: "/v1/webhooks", token: mgr, body: map[string]any{
 		"url": "https://hooks.example.com/acme", "description": "Acme secret hook", "event_types": []string{"share"}}}).json(t, &hook)
-	secrets := []string{ch, badge, board, spareKey, hook.ID, "Acme secret"}
-	objects := map[string]string{"challenges": ch, "badges": badge, "leaderboards": board, "api-keys": spareKey, "webhooks": hook.ID}
+	secrets := []string{ch, badge, board, spareKey, hook.ID, earnRule, "Acme secret"}
+	objects := map[string]string{"challenges": ch, "badges": badge, "leaderboards": board, "api-keys": spareKey,
+		"webhooks": hook.ID, "earn-rules": earnRule}
 
 	own, others := s.callers(tenant), s.callers(other)
 	anon := caller{name: "anonymous"}

@@ -23,6 +23,7 @@ import (
 	"github.com/questline/questline/internal/httpx"
 	"github.com/questline/questline/internal/ratelimit"
 	"github.com/questline/questline/leaderboards"
+	"github.com/questline/questline/loyalty"
 	"github.com/questline/questline/points"
 	"github.com/questline/questline/profiles"
 	"github.com/questline/questline/realtime"
@@ -45,6 +46,8 @@ type store interface {
 	profiles.Store
 	webhooks.Store
 	retention.Store
+	events.TypeStore
+	loyalty.Store
 	Ping(context.Context) error
 	Close() error
 }
@@ -80,6 +83,8 @@ type app struct {
 	users        *users.Service
 	webhooks     *webhooks.Service
 	retention    *retention.Service
+	types        *events.Types
+	loyalty      *loyalty.Service
 
 	closers []func() error
 }
@@ -140,12 +145,14 @@ func (a *app) wire(ctx context.Context) (err error) {
 	a.audit = audit.NewLog(a.store)
 	a.profiles = profiles.NewService(a.store)
 	a.profiles.SetBus(a.bus)
+	a.types = events.NewTypes(a.store, a.bus)
 	var lbLedger ledgerProxy
 	a.leaderboards = leaderboards.NewService(leaderboards.Config{
 		Store: a.store, Engine: a.engine, Ledger: &lbLedger,
-		Publisher: a.hub, Directory: a.profiles, Auditor: a.audit, Logger: a.logger, Bus: a.bus,
+		Publisher: a.hub, Directory: a.profiles, Auditor: a.audit, Logger: a.logger, Bus: a.bus, Types: a.types,
 	})
-	a.points = points.NewService(a.store, a.hub, a.leaderboards)
+	var tiers tierProxy
+	a.points = points.NewService(a.store, a.hub, a.leaderboards, &tiers)
 	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "questline_board_feed_pending", Help: "Board refreshes waiting for the leaderboard engine (all nodes).",
 	}, func() float64 { n, _ := a.leaderboards.FeedBacklog(); return float64(n) }))
@@ -155,19 +162,26 @@ func (a *app) wire(ctx context.Context) (err error) {
 	lbLedger.Service = a.points
 	a.badges = badges.NewService(a.store, a.hub)
 	a.badges.SetBus(a.bus)
+	a.badges.SetTypes(a.types)
 	var emitter emitterProxy
 	a.challenges = challenges.NewService(challenges.Config{
 		Store: a.store, Payer: a.points, Notifier: a.hub, Awarder: a.badges, Attributes: a.profiles, Emitter: &emitter,
-		Bus: a.bus,
+		Bus: a.bus, Types: a.types,
 	})
 	a.webhooks = webhooks.NewService(webhooks.Config{Store: a.store, Logger: a.logger, Bus: a.bus,
 		AllowPrivate: a.cfg.WebhooksMayReachPrivate, Registerer: a.reg})
-	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges, a.badges, a.leaderboards, a.webhooks)
+	a.loyalty = loyalty.NewService(loyalty.Config{Store: a.store, Ledger: a.points, Attributes: a.profiles, Types: a.types,
+		Reverser: a.points, Bus: a.bus})
+	a.loyalty.SetTiers(loyalty.TierConfig{Wallets: a.points, Attributes: a.profiles, Emitter: &emitter, Notifier: a.hub, Logger: a.logger})
+	tiers.Service = a.loyalty
+	a.types.Report(a.challenges, a.badges, a.leaderboards, a.loyalty)
+	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges, a.badges, a.leaderboards, a.loyalty, a.webhooks)
+	a.events.SetTypes(a.types)
 	emitter.Service = a.events
 	// A user's export has a section per domain; erasure runs in this
 	// order: the ledger is anonymised before boards drop the user, and the
 	// audit log last, after every entry about the user is written.
-	a.users = users.NewService(a.audit, a.points, a.leaderboards, a.challenges, a.badges, a.events, a.profiles, a.webhooks, a.audit)
+	a.users = users.NewService(a.audit, a.points, a.leaderboards, a.challenges, a.badges, a.events, a.profiles, a.loyalty, a.webhooks, a.audit)
 	a.closers = append(a.closers, func() error { a.events.Close(); return nil })
 	a.retention = retention.NewService(a.store, a.logger, a.challenges, a.badges, a.leaderboards)
 	return nil
@@ -176,6 +190,10 @@ func (a *app) wire(ctx context.Context) (err error) {
 // emitterProxy breaks the construction cycle between the event service
 // (which runs challenges) and challenges (whose claims emit events).
 type emitterProxy struct{ *events.Service }
+
+// tierProxy breaks the construction cycle between the ledger (whose
+// credits raise tiers) and loyalty (which pays through the ledger).
+type tierProxy struct{ *loyalty.Service }
 
 // ledgerProxy breaks the construction cycle between the ledger (which
 // tells boards of credits) and the boards (which read the ledger).

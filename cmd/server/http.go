@@ -23,6 +23,7 @@ import (
 	"github.com/questline/questline/internal/httpx"
 	"github.com/questline/questline/internal/ratelimit"
 	"github.com/questline/questline/leaderboards"
+	"github.com/questline/questline/loyalty"
 	"github.com/questline/questline/points"
 	"github.com/questline/questline/profiles"
 	"github.com/questline/questline/realtime"
@@ -79,6 +80,10 @@ func (a *app) handler() *fiber.App {
 	auth.Routes(api, a.keys)
 	events.Routes(api, a.events, a.meterEvent)
 	events.OpsRoutes(api, a.events, a.audit)
+	events.TypesRoutes(api, a.types)
+	loyalty.Routes(api, a.loyalty)
+	loyalty.TierRoutes(api, a.loyalty)
+	loyalty.ReferralRoutes(api, a.loyalty)
 	challenges.Routes(api, a.challenges)
 	badges.Routes(api, a.badges)
 	points.Routes(api, a.points)

@@ -158,3 +158,8 @@ func scaledInt(x int64) (int64, bool) {
 	}
 	return x * Scale, true
 }
+
+// Scaled converts a prop value to thousandths exactly, as sums count it:
+// false for anything that is not a number from -1e12 to 1e12 with at most
+// three decimals. Earn rules read amounts with it.
+func Scaled(v any) (int64, bool) { return scaled(v) }

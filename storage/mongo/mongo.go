@@ -128,6 +128,8 @@ type Store struct {
 
 	revisions *mdb.Collection
 	wh        webhookCols
+
+	wallets walletCols
 }
 
 // clientOptions are the driver options for uri. The default server
@@ -210,6 +212,14 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		return nil, err
 	}
 	if err := s.ensureRetentionIndexes(ctx); err != nil {
+		client.Disconnect(context.Background())
+		return nil, err
+	}
+	if err := s.openWallets(ctx); err != nil {
+		client.Disconnect(context.Background())
+		return nil, err
+	}
+	if err := s.ensureLoyaltyIndexes(ctx); err != nil {
 		client.Disconnect(context.Background())
 		return nil, err
 	}

@@ -303,3 +303,13 @@ func TestUpdateRollsForward(t *testing.T) {
 func TestWebhooksConformance(t *testing.T) {
 	storagetest.RunWebhooks(t, func(t *testing.T) webhooks.Store { return openFresh(t) })
 }
+
+func TestWallets(t *testing.T) {
+	uri(t)
+	storagetest.RunWallets(t, func(t *testing.T) storagetest.WalletStore { return openFresh(t) })
+}
+
+func TestLoyaltyConformance(t *testing.T) {
+	uri(t)
+	storagetest.RunLoyalty(t, func(t *testing.T) storagetest.LoyaltyStore { return openFresh(t) })
+}

@@ -101,12 +101,16 @@ type Store struct {
 	ckpt  *checkpointer
 	rq    readStmts
 	wq    writeStmts
-	wh    webhookStmts
 	close []*sql.Stmt
 	// stale holds the boards read from their scores (see
 	// upgradeBoardTotals): set once, by the upgrade in migrate, so it is
 	// read at Open instead of on every board write.
 	stale map[[2]string]bool
+
+	// Each domain's statements, prepared in its own file.
+	wh      webhookStmts
+	lq      loyaltyStmts
+	wallets walletStmts
 }
 
 // Open opens (creating it and its directory if needed) the database at path
@@ -686,6 +690,12 @@ func applySchema(ctx context.Context, conn *sql.Conn) error {
 		return err
 	}
 	if err := execAll(ctx, conn, retentionSchema...); err != nil {
+		return err
+	}
+	if err := execAll(ctx, conn, walletSchema...); err != nil {
+		return err
+	}
+	if err := execAll(ctx, conn, loyaltySchema...); err != nil {
 		return err
 	}
 	if err := upgradeV1(ctx, conn); err != nil {

@@ -273,6 +273,15 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		s.close = append(s.close, st)
 	}
 	if err := s.prepareWebhooks(ctx, conn); err != nil {
+		s.closeStmts()
+		return err
+	}
+	if err := s.prepareWallets(ctx, conn); err != nil {
+		s.closeStmts()
+		return err
+	}
+	if err := s.prepareLoyalty(ctx, conn); err != nil {
+		s.closeStmts()
 		return err
 	}
 	return nil

@@ -51,6 +51,7 @@ type Store interface {
 	auth.KeyStore
 	audit.Store
 	profiles.Store
+	LoyaltyStore
 	Ping(context.Context) error
 }
 

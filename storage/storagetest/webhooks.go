@@ -285,17 +285,17 @@ func testClaimShares(t *testing.T, s webhooks.Store) {
 	now := base.Add(time.Minute)
 	got, err := s.ClaimDeliveries(c, "n1", now, now.Add(time.Minute), 3, 2, nil)
 	must(t, err)
-	if n := count(got, slow); len(got) != 2 || n != 2 {
+	if n := countFor(got, slow); len(got) != 2 || n != 2 {
 		t.Fatalf("claimed %d, %d of the slow endpoint; want 2 of it (the scan window is its)", len(got), n)
 	}
 	got, err = s.ClaimDeliveries(c, "n1", now, now.Add(time.Minute), 10, 2, []string{slow})
 	must(t, err)
-	if len(got) != 2 || count(got, slow) != 0 {
+	if len(got) != 2 || countFor(got, slow) != 0 {
 		t.Fatalf("claimed %+v while skipping the slow endpoint", got)
 	}
 }
 
-func count(ds []webhooks.Delivery, endpoint string) int {
+func countFor(ds []webhooks.Delivery, endpoint string) int {
 	n := 0
 	for _, d := range ds {
 		if d.EndpointID == endpoint {

@@ -1,0 +1,390 @@
+package loyalty
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/questline/questline/events"
+	"github.com/questline/questline/internal/errs"
+	"github.com/questline/questline/loyalty/earn"
+	"github.com/questline/questline/loyalty/tier"
+	"github.com/questline/questline/points"
+	"github.com/questline/questline/profiles"
+)
+
+// Programme is a tenant's tier programme as stored.
+type Programme struct {
+	tier.Programme
+	Version   int64     `json:"version"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// TierState is a user's standing in the tenant's tier programme.
+type TierState struct {
+	Tenant string `json:"-"`
+	User   string `json:"user_id"`
+	tier.State
+	Version int64 `json:"version"`
+}
+
+// TierStore keeps tier programmes and users' standings.
+type TierStore interface {
+	// Tiers returns the tenant's programme; found is false without one.
+	Tiers(ctx context.Context, tenant string) (p Programme, found bool, err error)
+	// PutTiers stores p if the stored version is p.Version-1 (none for
+	// 1): errs.ErrDuplicate otherwise.
+	PutTiers(ctx context.Context, tenant string, p Programme) error
+	// TierState returns a user's standing; found is false without one.
+	TierState(ctx context.Context, tenant, user string) (st TierState, found bool, err error)
+	// PutTierState stores st if the stored version is st.Version-1
+	// (none for 1): errs.ErrDuplicate otherwise.
+	PutTierState(ctx context.Context, st TierState) error
+	// DueTierStates lists standings of every tenant whose review_at is
+	// set and not after before, soonest first.
+	DueTierStates(ctx context.Context, before time.Time, limit int) ([]TierState, error)
+}
+
+// Wallets reads what a user earned, for their tier.
+type Wallets interface {
+	Wallet(ctx context.Context, tenant, user string) (points.Wallet, error)
+	EarnedBetween(ctx context.Context, tenant, user, keyPrefix string, from, to time.Time) (int64, time.Time, error)
+}
+
+// TierAttributes is where a user's tier is published for the rest of
+// Questline (challenge eligibility, earn rules' tier multipliers).
+type TierAttributes interface {
+	Attributes
+	PutAttributes(ctx context.Context, tenant, user string, in profiles.AttributesInput) (profiles.Attributes, error)
+}
+
+// Emitter feeds system events (tier.changed, tier.grace) into the stream.
+type Emitter interface {
+	Emit(ctx context.Context, ev events.Event) error
+}
+
+// Notifier pushes a frame to a user's live connections.
+type Notifier interface {
+	PublishUser(ctx context.Context, tenant, user, typ string, data any) error
+}
+
+// TierConfig is what tiers need beside the earn rules' Config.
+type TierConfig struct {
+	Wallets    Wallets
+	Attributes TierAttributes
+	Emitter    Emitter
+	Notifier   Notifier
+	Logger     *slog.Logger
+}
+
+// SetTiers enables tier programmes. Call it while wiring.
+func (s *Service) SetTiers(c TierConfig) { s.tiers = c }
+
+const tiersTopic = "tiers"
+
+// Programme returns the tenant's tier programme (version 0 without one).
+func (s *Service) Programme(ctx context.Context, tenant string) (Programme, error) {
+	p, _, err := s.Store.Tiers(ctx, tenant)
+	if err != nil {
+		return Programme{}, fmt.Errorf("loyalty: tiers: %w", err)
+	}
+	if p.Tiers == nil {
+		p.Tiers = []tier.Tier{}
+	}
+	return p, nil
+}
+
+// PutProgramme replaces the tenant's tier programme; version is the one
+// last read (0 at first). Standings move to the new tiers at each user's
+// next credit (up) or review (down).
+func (s *Service) PutProgramme(ctx context.Context, tenant string, version int64, in tier.Programme) (Programme, error) {
+	p, err := tier.Normalize(in)
+	if err != nil {
+		return Programme{}, err
+	}
+	if p.Basis == tier.Spend {
+		if err := events.CheckType(ctx, s.Types, tenant, p.SpendEvent, "body.spend_event"); err != nil {
+			return Programme{}, err
+		}
+	}
+	out := Programme{Programme: p, Version: version + 1, UpdatedAt: s.Now().UTC().Truncate(time.Millisecond)}
+	err = s.Store.PutTiers(ctx, tenant, out)
+	if errors.Is(err, errs.ErrDuplicate) || errors.Is(err, errs.ErrNotFound) {
+		return Programme{}, errs.New(errs.Conflict, "edit-conflict", "the tiers changed meanwhile; read them again and send their version")
+	}
+	if err != nil {
+		return Programme{}, fmt.Errorf("loyalty: put tiers: %w", err)
+	}
+	s.progs.Drop(tenant)
+	if s.Bus != nil {
+		s.Bus.Publish(ctx, tiersTopic, tenant)
+	}
+	return out, nil
+}
+
+// programme is the tenant's programme from the node's cache; ok is false
+// when it has none.
+func (s *Service) programme(ctx context.Context, tenant string) (tier.Programme, bool, error) {
+	p, err := s.progs.Get(ctx, tenant, s.Now(), func(ctx context.Context) (Programme, error) {
+		p, _, err := s.Store.Tiers(ctx, tenant)
+		return p, err
+	})
+	if err != nil {
+		return tier.Programme{}, false, fmt.Errorf("loyalty: tiers of %s: %w", tenant, err)
+	}
+	return p.Programme, len(p.Tiers) > 0, nil
+}
+
+// value is the user's qualifying value under p at now.
+func (s *Service) value(ctx context.Context, p tier.Programme, tenant, user string, now time.Time) (int64, error) {
+	if p.Basis == tier.Spend {
+		last, _, err := s.Store.LastEarnMark(ctx, tenant, spendChain, user)
+		return last.State.Total / 100, err
+	}
+	if p.Basis == tier.Rolling {
+		from, to := tier.Window(now)
+		n, _, err := s.tiers.Wallets.EarnedBetween(ctx, tenant, user, "", from, to.Add(time.Millisecond))
+		return n, err
+	}
+	w, err := s.tiers.Wallets.Wallet(ctx, tenant, user)
+	return w.Earned, err
+}
+
+// Earned raises the user's tier at once when a credit takes them over a
+// threshold (a points.Observer; replays change nothing).
+func (s *Service) Earned(ctx context.Context, e points.Entry) error {
+	if s.tiers.Wallets == nil {
+		return nil
+	}
+	p, ok, err := s.programme(ctx, e.Tenant)
+	if err != nil || !ok {
+		return err
+	}
+	return s.evaluate(ctx, p, e.Tenant, e.User, func(st tier.State, value int64, now time.Time) (tier.State, tier.Outcome) {
+		return p.Upgrade(st, value, now)
+	})
+}
+
+// spendChain names the chain of marks that folds a user's qualifying
+// spend, in cents, for a spend-based tier programme.
+const spendChain = "tier:spend"
+
+// foldSpend counts a spend event of a spend-based programme, once, and
+// raises the user's tier at once if it takes them over a threshold.
+func (s *Service) foldSpend(ctx context.Context, ev events.Event) error {
+	p, ok, err := s.programme(ctx, ev.Tenant)
+	if err != nil || !ok || p.Basis != tier.Spend || p.SpendEvent != ev.Type || s.tiers.Wallets == nil {
+		return err
+	}
+	// Rate 100 per unit pays the amount in cents: the chain's total is the
+	// user's lifetime spend in cents, exact.
+	plan, err := earn.Compile(earn.Rule{Kind: earn.Rate, EventType: p.SpendEvent, Prop: p.SpendProp, Rate: "100"})
+	if err != nil {
+		return fmt.Errorf("loyalty: spend of %s: %w", ev.User, err)
+	}
+	if _, err := s.fold(ctx, spendChain, plan, ev, earn.Member{}); err != nil {
+		return err
+	}
+	return s.evaluate(ctx, p, ev.Tenant, ev.User, p.Upgrade)
+}
+
+// maxTierTries bounds retries of a standing another writer changed meanwhile.
+const maxTierTries = 5
+
+// evaluate applies step to the user's standing and stores and announces
+// what changed.
+func (s *Service) evaluate(ctx context.Context, p tier.Programme, tenant, user string, step func(tier.State, int64, time.Time) (tier.State, tier.Outcome)) error {
+	for range maxTierTries {
+		now := s.Now().UTC().Truncate(time.Millisecond)
+		cur, _, err := s.Store.TierState(ctx, tenant, user)
+		if err != nil {
+			return fmt.Errorf("loyalty: tier of %s: %w", user, err)
+		}
+		value, err := s.value(ctx, p, tenant, user, now)
+		if err != nil {
+			return fmt.Errorf("loyalty: tier value of %s: %w", user, err)
+		}
+		next, out := step(cur.State, value, now)
+		if out == tier.Unchanged {
+			return nil
+		}
+		err = s.saveTier(ctx, cur, TierState{Tenant: tenant, User: user, State: next, Version: cur.Version + 1}, out, "automatic")
+		if errors.Is(err, errs.ErrDuplicate) {
+			continue
+		}
+		return err
+	}
+	return fmt.Errorf("loyalty: tier of %s: changed too often meanwhile", user)
+}
+
+// tierFrame is the payload of tier.changed and tier.grace pushes.
+type tierFrame struct {
+	From       string     `json:"from"`
+	To         string     `json:"to"`
+	Reason     string     `json:"reason"`
+	GraceUntil *time.Time `json:"grace_until,omitempty"`
+	ReviewAt   time.Time  `json:"review_at"`
+}
+
+// saveTier stores next over cur and, if the tier changed or a grace
+// started, publishes it: the user's tier attribute, a system event keyed
+// by the standing's version (so it is emitted once) and a live push.
+func (s *Service) saveTier(ctx context.Context, cur, next TierState, out tier.Outcome, reason string) error {
+	if err := s.Store.PutTierState(ctx, next); err != nil {
+		return fmt.Errorf("loyalty: save tier of %s: %w", next.User, err)
+	}
+	typ := "tier.changed"
+	switch {
+	case out == tier.Notice:
+		typ = "tier.grace"
+	case cur.Tier == next.Tier:
+		return nil
+	}
+	if typ == "tier.changed" && s.tiers.Attributes != nil {
+		a, _, err := s.tiers.Attributes.GetAttributes(ctx, next.Tenant, next.User)
+		if err != nil {
+			return fmt.Errorf("loyalty: tier attribute of %s: %w", next.User, err)
+		}
+		if _, err := s.tiers.Attributes.PutAttributes(ctx, next.Tenant, next.User,
+			profiles.AttributesInput{Tier: next.Tier, Segments: a.Segments}); err != nil {
+			return fmt.Errorf("loyalty: tier attribute of %s: %w", next.User, err)
+		}
+	}
+	f := tierFrame{From: cur.Tier, To: next.Tier, Reason: reason, GraceUntil: next.GraceUntil, ReviewAt: next.ReviewAt}
+	if s.tiers.Emitter != nil {
+		err := s.tiers.Emitter.Emit(ctx, events.Event{Tenant: next.Tenant, User: next.User, Type: typ,
+			Props:          map[string]any{"from": f.From, "to": f.To, "reason": reason},
+			OccurredAt:     s.Now().UTC().Truncate(time.Millisecond),
+			IdempotencyKey: typ + ":" + next.User + ":" + strconv.FormatInt(next.Version, 10)})
+		if err != nil {
+			return fmt.Errorf("loyalty: emit %s for %s: %w", typ, next.User, err)
+		}
+	}
+	if s.tiers.Notifier != nil {
+		_ = s.tiers.Notifier.PublishUser(ctx, next.Tenant, next.User, typ, f) // a courtesy: GET /v1/me/tier tells the truth
+	}
+	return nil
+}
+
+// Assign sets a user's tier by hand (a manager or a manage key); a locked
+// one is left alone by upgrades and reviews until assigned again.
+func (s *Service) Assign(ctx context.Context, tenant, user, name string, locked bool) (TierState, error) {
+	p, ok, err := s.programme(ctx, tenant)
+	if err != nil {
+		return TierState{}, err
+	}
+	if !ok || p.Rank(name) < 0 {
+		return TierState{}, errs.New(errs.Unprocessable, "unknown-tier", "the tenant has no tier %q", name).OnField("body.tier")
+	}
+	cur, _, err := s.Store.TierState(ctx, tenant, user)
+	if err != nil {
+		return TierState{}, fmt.Errorf("loyalty: tier of %s: %w", user, err)
+	}
+	now := s.Now().UTC().Truncate(time.Millisecond)
+	next := TierState{Tenant: tenant, User: user, Version: cur.Version + 1, State: tier.State{
+		Tier: name, Since: now, ReviewAt: p.NextReview(now, now), Manual: true, Locked: locked}}
+	err = s.saveTier(ctx, cur, next, tier.Upgraded, "manual")
+	if errors.Is(err, errs.ErrDuplicate) {
+		return TierState{}, errs.New(errs.Conflict, "edit-conflict", "the user's tier changed meanwhile; retry")
+	}
+	return next, err
+}
+
+// ReviewTiers applies every review due by now, all tenants, in batches;
+// two nodes or runs overlapping apply each once (the standing's version
+// decides). It returns how many standings it changed.
+func (s *Service) ReviewTiers(ctx context.Context, now time.Time) (int, error) {
+	changed := 0
+	for {
+		due, err := s.Store.DueTierStates(ctx, now, 200)
+		if err != nil {
+			return changed, fmt.Errorf("loyalty: due tier reviews: %w", err)
+		}
+		moved := 0
+		for _, st := range due {
+			p, ok, err := s.programme(ctx, st.Tenant)
+			if err != nil {
+				return changed, err
+			}
+			if !ok {
+				continue
+			}
+			err = s.evaluate(ctx, p, st.Tenant, st.User, func(cur tier.State, value int64, _ time.Time) (tier.State, tier.Outcome) {
+				return p.Reviewed(cur, value, now)
+			})
+			if err != nil {
+				return changed, err
+			}
+			changed++
+			moved++
+		}
+		if len(due) < 200 || moved == 0 {
+			if changed > 0 && s.tiers.Logger != nil {
+				s.tiers.Logger.Info("tier reviews applied", "count", changed)
+			}
+			return changed, nil
+		}
+	}
+}
+
+// RunTierReviews reviews due tiers every interval until ctx ends.
+func (s *Service) RunTierReviews(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.ReviewTiers(ctx, s.Now().UTC()); err != nil && s.tiers.Logger != nil && ctx.Err() == nil {
+				s.tiers.Logger.Error("tier reviews failed", "err", err)
+			}
+		}
+	}
+}
+
+// TierView is what a user sees of their tier.
+type TierView struct {
+	Tier       string     `json:"tier" doc:"The current tier; empty below the lowest."`
+	Since      *time.Time `json:"since,omitempty"`
+	ReviewAt   *time.Time `json:"review_at,omitempty" doc:"When the tier is next reviewed for a downgrade."`
+	GraceUntil *time.Time `json:"grace_until,omitempty" doc:"Set while below the tier after a review: requalify by then to keep it."`
+	Locked     bool       `json:"locked"`
+	Basis      tier.Basis `json:"basis"`
+	Value      int64      `json:"value" doc:"The qualifying value now: lifetime or last-12-months points, or lifetime spend in whole units of the spend prop."`
+	NextTier   string     `json:"next_tier,omitempty"`
+	Needed     int64      `json:"needed,omitempty" doc:"Qualifying value still needed for next_tier."`
+}
+
+// View returns the user's tier, and how far the next one is.
+func (s *Service) View(ctx context.Context, tenant, user string) (TierView, error) {
+	p, ok, err := s.programme(ctx, tenant)
+	if err != nil {
+		return TierView{}, err
+	}
+	if !ok {
+		return TierView{}, errs.New(errs.NotFound, "no-tiers", "the tenant has no tier programme")
+	}
+	st, found, err := s.Store.TierState(ctx, tenant, user)
+	if err != nil {
+		return TierView{}, fmt.Errorf("loyalty: tier of %s: %w", user, err)
+	}
+	now := s.Now().UTC()
+	v := TierView{Tier: st.Tier, Locked: st.Locked, Basis: p.Basis, GraceUntil: st.GraceUntil}
+	if v.Value, err = s.value(ctx, p, tenant, user, now); err != nil {
+		return TierView{}, fmt.Errorf("loyalty: tier value of %s: %w", user, err)
+	}
+	if found {
+		v.Since = &st.Since
+		if !st.ReviewAt.IsZero() {
+			v.ReviewAt = &st.ReviewAt
+		}
+	}
+	if next := p.Rank(st.Tier) + 1; next < len(p.Tiers) {
+		v.NextTier, v.Needed = p.Tiers[next].Name, max(0, p.Tiers[next].Threshold-v.Value)
+	}
+	return v, nil
+}

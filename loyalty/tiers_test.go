@@ -1,0 +1,118 @@
+package loyalty_test
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/questline/questline/events"
+	"github.com/questline/questline/loyalty"
+	"github.com/questline/questline/loyalty/tier"
+	"github.com/questline/questline/points"
+	"github.com/questline/questline/storage/sqlite"
+)
+
+// wallets is a fixed lifetime value per user.
+type wallets struct {
+	mu     sync.Mutex
+	earned map[string]int64
+}
+
+func (w *wallets) Wallet(_ context.Context, _, user string) (points.Wallet, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return points.Wallet{Earned: w.earned[user]}, nil
+}
+
+func (w *wallets) EarnedBetween(context.Context, string, string, string, time.Time, time.Time) (int64, time.Time, error) {
+	return 0, time.Time{}, nil
+}
+
+// emitted records the system events, by idempotency key.
+type emitted struct {
+	mu   sync.Mutex
+	keys map[string]int
+}
+
+func (e *emitted) Emit(_ context.Context, ev events.Event) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.keys[ev.Type+" "+ev.Props["to"].(string)]++
+	return nil
+}
+
+// TestTierReviewJob runs the review job over a real store across review
+// dates, with two runs overlapping and the store reopened in between (a
+// restart): each downgrade happens once, one tier per review, at local
+// midnight of the anniversary (Paris), leap day included.
+func TestTierReviewJob(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "q.db")
+	w := &wallets{earned: map[string]int64{"alice": 2500}}
+	em := &emitted{keys: map[string]int{}}
+	var now time.Time
+	open := func() (*loyalty.Service, func()) {
+		st, err := sqlite.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := loyalty.NewService(loyalty.Config{Store: st, Now: func() time.Time { return now }})
+		s.SetTiers(loyalty.TierConfig{Wallets: w, Emitter: em})
+		return s, func() { st.Close() }
+	}
+	s, closeStore := open()
+	now = time.Date(2028, 2, 29, 9, 0, 0, 0, time.UTC)
+	_, err := s.PutProgramme(ctx, "acme", 0, tier.Programme{Basis: tier.Lifetime,
+		Review: tier.Review{Mode: tier.Anniversary, TimeZone: "Europe/Paris"},
+		Tiers:  []tier.Tier{{Name: "bronze"}, {Name: "silver", Threshold: 500}, {Name: "gold", Threshold: 2000}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Earned(ctx, points.Entry{Tenant: "acme", User: "alice", Amount: 2500}); err != nil {
+		t.Fatal(err)
+	}
+	w.earned["alice"] = 0 // from now on below every threshold but bronze's
+	steps := []struct {
+		at   time.Time
+		tier string
+	}{
+		{time.Date(2029, 2, 27, 22, 59, 0, 0, time.UTC), "gold"},  // 23:59 in Paris, the 27th
+		{time.Date(2029, 2, 27, 23, 0, 0, 0, time.UTC), "silver"}, // Feb 28 00:00 Paris: the leap day's anniversary
+		{time.Date(2029, 6, 1, 0, 0, 0, 0, time.UTC), "silver"},
+		{time.Date(2030, 2, 27, 23, 0, 0, 0, time.UTC), "bronze"}, // a year after the downgrade
+		{time.Date(2031, 2, 27, 23, 0, 0, 0, time.UTC), "bronze"},
+	}
+	for i, st := range steps {
+		now = st.at
+		var wg sync.WaitGroup
+		for range 2 { // two nodes' jobs overlapping
+			wg.Go(func() {
+				if _, err := s.ReviewTiers(ctx, now); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		closeStore() // a restart between runs
+		s, closeStore = open()
+		if _, err := s.ReviewTiers(ctx, now); err != nil {
+			t.Fatal(err)
+		}
+		v, err := s.View(ctx, "acme", "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Tier != st.tier {
+			t.Fatalf("step %d at %s: tier %q, want %q", i, now, v.Tier, st.tier)
+		}
+	}
+	closeStore()
+	want := map[string]int{"tier.changed gold": 1, "tier.changed silver": 1, "tier.changed bronze": 1}
+	for k, n := range want {
+		if em.keys[k] != n {
+			t.Fatalf("emitted %v, want each of %v once", em.keys, want)
+		}
+	}
+}
