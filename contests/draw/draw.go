@@ -303,3 +303,62 @@ func Assign(order []string, k int, disqualified []string) []Slot {
 	}
 	return slots
 }
+
+// Record is a draw as published: everything Verify needs besides the
+// entry list file.
+type Record struct {
+	Algorithm    string `json:"algorithm" doc:"questline-draw-v1"`
+	Commitment   string `json:"commitment" doc:"Hex SHA-256 of the seed, published when the draw opened."`
+	Seed         string `json:"seed,omitempty" doc:"The revealed seed, hex; empty until the draw."`
+	EntriesHash  string `json:"entries_hash,omitempty" doc:"Hex SHA-256 of the entry list file."`
+	EntriesCount int    `json:"entries_count"`
+	Places       int    `json:"places" doc:"How many prize places the draw fills."`
+	// Disqualified are the entrants disqualified after the draw, in the
+	// order it happened.
+	Disqualified []string `json:"disqualified,omitempty"`
+	Winners      []Slot   `json:"winners"`
+}
+
+// Derive computes the winners rec's seed and file give: the check of the
+// seed against the commitment, of the file against the hash and count,
+// then Order and Assign.
+func Derive(rec Record, file []byte) ([]Slot, error) {
+	if rec.Algorithm != Version {
+		return nil, fmt.Errorf("draw: algorithm %q, this verifier knows %s", rec.Algorithm, Version)
+	}
+	seed, err := ParseSeed(rec.Seed, rec.Commitment)
+	if err != nil {
+		return nil, err
+	}
+	tickets, sum, err := Parse(file)
+	if err != nil {
+		return nil, err
+	}
+	if got := hex.EncodeToString(sum[:]); got != strings.ToLower(rec.EntriesHash) {
+		return nil, fmt.Errorf("draw: the entry list's SHA-256 is %s, the published hash %s", got, rec.EntriesHash)
+	}
+	if len(tickets) != rec.EntriesCount {
+		return nil, fmt.Errorf("draw: the entry list has %d tickets, the record says %d", len(tickets), rec.EntriesCount)
+	}
+	return Assign(Order(seed, sum, tickets), rec.Places, rec.Disqualified), nil
+}
+
+// Verify re-derives rec's winners from the file and reports the first
+// difference from the published ones.
+func Verify(rec Record, file []byte) error {
+	got, err := Derive(rec, file)
+	if err != nil {
+		return err
+	}
+	if len(got) != len(rec.Winners) {
+		return fmt.Errorf("draw: %d places derived, %d published", len(got), len(rec.Winners))
+	}
+	for i, w := range got {
+		p := rec.Winners[i]
+		if p.Position != w.Position || p.Entrant != w.Entrant || !slices.Equal(p.Replaced, w.Replaced) {
+			return fmt.Errorf("draw: place %d: derived %q (replacing %v), published %q (replacing %v)",
+				w.Position, w.Entrant, w.Replaced, p.Entrant, p.Replaced)
+		}
+	}
+	return nil
+}

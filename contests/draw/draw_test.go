@@ -245,3 +245,58 @@ func sha256Sum(b []byte) [32]byte {
 	_, _ = l.h.Write(b)
 	return l.Sum()
 }
+
+func TestVerify(t *testing.T) {
+	var ts []Ticket
+	for i := range 50 {
+		ts = append(ts, Ticket{fmt.Sprintf("u%03d", i), 1}, Ticket{fmt.Sprintf("u%03d", i), 2})
+	}
+	l, sum := build(t, ts)
+	file := l.Bytes()
+	order := Order(exampleSeed, sum, ts)
+	rec := Record{
+		Algorithm: Version, Commitment: Commit(exampleSeed), Seed: hex.EncodeToString(exampleSeed),
+		EntriesHash: hex.EncodeToString(sum[:]), EntriesCount: len(ts), Places: 3,
+		Disqualified: []string{order[1]},
+	}
+	rec.Winners = Assign(order, 3, rec.Disqualified)
+	if err := Verify(rec, file); err != nil {
+		t.Fatal(err)
+	}
+	other := bytes.Repeat([]byte{9}, SeedSize)
+	forged := slices.Clone(rec.Winners)
+	forged[0].Entrant = order[5]
+	for _, c := range []struct {
+		name string
+		edit func(*Record, []byte) []byte
+	}{
+		{"one entry changed", func(_ *Record, f []byte) []byte { return bytes.Replace(f, []byte("u007\t2"), []byte("u007\t3"), 1) }},
+		{"one entry removed", func(_ *Record, f []byte) []byte { return bytes.Replace(f, []byte("u007\t2\n"), nil, 1) }},
+		{"order changed", func(_ *Record, f []byte) []byte {
+			return bytes.Replace(f, []byte("u007\t1\nu007\t2\n"), []byte("u007\t2\nu007\t1\n"), 1)
+		}},
+		{"another seed", func(r *Record, f []byte) []byte { r.Seed = hex.EncodeToString(other); return f }},
+		{"another seed and its commitment", func(r *Record, f []byte) []byte {
+			r.Seed, r.Commitment = hex.EncodeToString(other), Commit(other)
+			return f
+		}},
+		{"the list and its hash replaced", func(r *Record, f []byte) []byte {
+			f = bytes.Replace(f, []byte("u007\t2\n"), nil, 1)
+			_, s, _ := Parse(f)
+			r.EntriesHash, r.EntriesCount = hex.EncodeToString(s[:]), r.EntriesCount-1
+			return f
+		}},
+		{"a forged winner", func(r *Record, f []byte) []byte { r.Winners = forged; return f }},
+		{"a disqualification left out", func(r *Record, f []byte) []byte { r.Disqualified = nil; return f }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := rec
+			f := c.edit(&r, slices.Clone(file))
+			if err := Verify(r, f); err == nil {
+				t.Fatal("verified")
+			} else {
+				t.Log(err)
+			}
+		})
+	}
+}

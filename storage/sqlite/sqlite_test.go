@@ -739,3 +739,11 @@ func TestUpgradeEventsForRetries(t *testing.T) {
 		t.Fatalf("old sweeper index left: %d, %v", n, err)
 	}
 }
+
+func TestContestConformance(t *testing.T) {
+	storagetest.RunContests(t, func(t *testing.T) storagetest.ContestStore {
+		s := open(t, filepath.Join(t.TempDir(), "q.db"))
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	})
+}
