@@ -248,7 +248,7 @@ func (s *Service) pay(ctx context.Context, c Contest, w Winner) error {
 	}
 	won := map[string]any{"contest_id": c.ID, "name": c.Name, "position": w.Position, "prize": p}
 	emit = append(emit, events.Event{Tenant: c.Tenant, User: w.User, Type: WonType,
-		Props: map[string]any{"contest_id": c.ID, "position": float64(w.Position), "prize": float64(w.Prize)},
+		Props:      map[string]any{"contest_id": c.ID, "position": float64(w.Position), "prize": float64(w.Prize)},
 		OccurredAt: at, IdempotencyKey: WonType + ":" + key})
 	if s.Emitter != nil {
 		for _, ev := range emit {

@@ -154,17 +154,17 @@ type Winner struct {
 	User     string `json:"user_id,omitempty" doc:"Empty when there were fewer eligible entrants than places."`
 	Entrant  string `json:"entrant,omitempty" doc:"Prize draws: the winner's handle in the entry list."`
 	// Replaced are the disqualified holders of this place, in order.
-	Replaced []string `json:"replaced,omitempty"`
+	Replaced []string   `json:"replaced,omitempty"`
 	PaidAt   *time.Time `json:"paid_at,omitempty" doc:"When the prize was paid; absent while the payment is pending."`
 }
 
 // Disqualification is a manager's removal of a winner.
 type Disqualification struct {
-	User    string `json:"user_id"`
-	Entrant string `json:"entrant,omitempty" doc:"Prize draws: the user's handle in the entry list."`
-	By     string    `json:"by"`
-	Reason string    `json:"reason"`
-	At     time.Time `json:"at"`
+	User    string    `json:"user_id"`
+	Entrant string    `json:"entrant,omitempty" doc:"Prize draws: the user's handle in the entry list."`
+	By      string    `json:"by"`
+	Reason  string    `json:"reason"`
+	At      time.Time `json:"at"`
 }
 
 // Entry is one ticket of a prize draw, unique per (contest, user, N) and

@@ -25,15 +25,15 @@ const (
 
 // Definition is what a manager writes to create a contest.
 type Definition struct {
-	Name        string     `json:"name" minLength:"1" maxLength:"200"`
-	Description string     `json:"description,omitempty" maxLength:"2000"`
-	Kind        Kind       `json:"kind" enum:"leaderboard,draw" doc:"leaderboard: the top of the contest's board at the close wins. draw: a verifiable prize draw among the entries."`
-	StartsAt    time.Time  `json:"starts_at" doc:"When entries (or scores) start counting."`
-	EndsAt      time.Time  `json:"ends_at" doc:"The close."`
-	Prizes      []Prize    `json:"prizes" minItems:"1" maxItems:"50" doc:"In order: the first quantity places win the first prize, and so on."`
-	Board       *BoardSpec `json:"board,omitempty" doc:"Leaderboard contests: what the contest's board ranks (any board source)."`
-	Earn        []EarnRule `json:"earn,omitempty" maxItems:"20" doc:"Prize draws: events that earn entries, e.g. {event_type: visit} or {event_type: purchase, prop: amount, over: 20}."`
-	MaxEntries  int64      `json:"max_entries_per_user,omitempty" minimum:"0" maximum:"100000" doc:"Prize draws: most tickets one user may hold; 0 or absent, 100."`
+	Name        string       `json:"name" minLength:"1" maxLength:"200"`
+	Description string       `json:"description,omitempty" maxLength:"2000"`
+	Kind        Kind         `json:"kind" enum:"leaderboard,draw" doc:"leaderboard: the top of the contest's board at the close wins. draw: a verifiable prize draw among the entries."`
+	StartsAt    time.Time    `json:"starts_at" doc:"When entries (or scores) start counting."`
+	EndsAt      time.Time    `json:"ends_at" doc:"The close."`
+	Prizes      []Prize      `json:"prizes" minItems:"1" maxItems:"50" doc:"In order: the first quantity places win the first prize, and so on."`
+	Board       *BoardSpec   `json:"board,omitempty" doc:"Leaderboard contests: what the contest's board ranks (any board source)."`
+	Earn        []EarnRule   `json:"earn,omitempty" maxItems:"20" doc:"Prize draws: events that earn entries, e.g. {event_type: visit} or {event_type: purchase, prop: amount, over: 20}."`
+	MaxEntries  int64        `json:"max_entries_per_user,omitempty" minimum:"0" maximum:"100000" doc:"Prize draws: most tickets one user may hold; 0 or absent, 100."`
 	Eligibility *Eligibility `json:"eligibility,omitempty" doc:"Prize draws: who may enter."`
 }
 

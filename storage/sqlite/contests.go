@@ -45,14 +45,14 @@ var contestSchema = []string{
 
 // contestStmts are the contest store's prepared statements.
 type contestStmts struct {
-	insert, update, exists, get, list, listBy                 *sql.Stmt
+	insert, update, exists, get, list, listBy                *sql.Stmt
 	insertEntry, entrySource, userEntries, count, scan, mine *sql.Stmt
-	erase                                                     *sql.Stmt
+	erase                                                    *sql.Stmt
 }
 
 const (
-	contestCols = `tenant, id, status, doc, seed, version`
-	contestEntryCols   = `tenant, contest_id, entrant, n, user_id, source, at`
+	contestCols      = `tenant, id, status, doc, seed, version`
+	contestEntryCols = `tenant, contest_id, entrant, n, user_id, source, at`
 )
 
 // prepareContests prepares the contest statements: writes on the writer's
