@@ -127,6 +127,8 @@ type Store struct {
 	apiKeys, audit, profiles, attributes *mdb.Collection
 
 	revisions *mdb.Collection
+
+	contests, contestEntries *mdb.Collection
 }
 
 // clientOptions are the driver options for uri. The default server
@@ -201,6 +203,10 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		return nil, err
 	}
 	if err := s.ensureIndexes(ctx); err != nil {
+		client.Disconnect(context.Background())
+		return nil, err
+	}
+	if err := s.openContests(ctx); err != nil {
 		client.Disconnect(context.Background())
 		return nil, err
 	}
