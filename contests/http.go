@@ -224,9 +224,10 @@ type listInput struct {
 	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"20"`
 }
 
-type listOutput struct {
-	Body struct {
-		Contests   []Contest `json:"contests"`
-		NextCursor string    `json:"next_cursor,omitempty"`
-	}
+// Page is one page of contests.
+type Page struct {
+	Contests   []Contest `json:"contests"`
+	NextCursor string    `json:"next_cursor,omitempty"`
 }
+
+type listOutput struct{ Body Page }

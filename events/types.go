@@ -43,6 +43,8 @@ var types = map[string]Sender{
 	// that badge rules may name them.
 	"quiz.completed": SystemOnly, // props: quiz_id, score
 	"ugc.approved":   SystemOnly, // props: submission_id, kind
+	// Emitted by contests when a winner's prize is paid.
+	"contest.won": SystemOnly, // props: contest_id, position, prize (index)
 }
 
 // KnownType reports whether t is in the catalogue.

@@ -108,6 +108,13 @@ var sampleBodies = map[string]any{
 	"put-my-profile":           map[string]any{"name": "Matrix"},
 	"put-user-attributes":      map[string]any{"tier": "gold", "segments": []string{}},
 	"create-api-key":           map[string]any{"name": "matrix", "scopes": []string{"events:write"}},
+	"create-contest": map[string]any{"name": "Matrix", "kind": "draw", "starts_at": time.Now().Add(-time.Hour), "ends_at": time.Now().Add(100 * 24 * time.Hour),
+		"prizes": []any{map[string]any{"description": "A mug", "quantity": 1}}, "earn": []any{map[string]any{"event_type": "visit"}}},
+	"update-contest":            map[string]any{"name": "Matrix renamed"},
+	"enter-contest":             map[string]any{"opt_in": true},
+	"extend-contest":            map[string]any{"reason": "matrix", "ends_at": time.Now().Add(200 * 24 * time.Hour)},
+	"end-contest":               map[string]any{"reason": "matrix"},
+	"disqualify-contest-winner": map[string]any{"user_id": "alice", "reason": "matrix"},
 }
 
 // doRetrying does r, waiting out 429s: the matrix is about who is let in,
@@ -139,12 +146,14 @@ func TestAccessMatrix(t *testing.T) {
 	badge := s.badge(mgr, map[string]any{"name": "Acme secret badge", "rule": map[string]any{"goals": []any{
 		map[string]any{"kind": "count", "event_type": "share", "target": 1}}}}) // published
 	board := s.board(mgr, map[string]any{"name": "Acme secret board", "window": "all_time"})
+	var contest struct{ ID string }
+	s.must(201, req{method: "POST", path: "/v1/contests", token: mgr, body: sampleBodies["create-contest"]}).json(t, &contest)
 	_, spareKey := s.newKey(tenant, auth.ScopeEventsWrite)
 	alice := s.token("alice", tenant)
 	s.must(200, req{method: "PUT", path: "/v1/me/profile", token: alice, body: map[string]any{"name": "Acme secret Alice"}})
 	s.event(alice, "matrix-1", map[string]any{"type": "share"})
-	secrets := []string{ch, badge, board, spareKey, "Acme secret"}
-	objects := map[string]string{"challenges": ch, "badges": badge, "leaderboards": board, "api-keys": spareKey}
+	secrets := []string{ch, badge, board, spareKey, contest.ID, "Acme secret"}
+	objects := map[string]string{"challenges": ch, "badges": badge, "leaderboards": board, "api-keys": spareKey, "contests": contest.ID}
 
 	own, others := s.callers(tenant), s.callers(other)
 	anon := caller{name: "anonymous"}

@@ -67,6 +67,9 @@ type Config struct {
 	// address, apart from the public listener; "" (the default) serves
 	// no profiles. See PprofAddress for why only loopback.
 	PprofAddr string // QL_PPROF_ADDR
+	// DrawSettle is how long after a prize draw's close entries may still
+	// be written, and so how long its draw waits.
+	DrawSettle time.Duration // QL_DRAW_SETTLE
 }
 
 // Embedded reports whether the server runs on the embedded SQLite store.
@@ -116,6 +119,8 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	fs.StringVar(&sweep, "sweep-interval", env("QL_SWEEP_INTERVAL", "10s"), "how often unfinished events are retried (QL_SWEEP_INTERVAL)")
 	fs.StringVar(&rate, "event-rate", env("QL_EVENT_RATE", "20"), "events per second a player may send (QL_EVENT_RATE)")
 	fs.StringVar(&wsPerUser, "ws-per-user", env("QL_WS_PER_USER", "10"), "WebSocket connections one user may hold per node (QL_WS_PER_USER)")
+	var drawSettle string
+	fs.StringVar(&drawSettle, "draw-settle", env("QL_DRAW_SETTLE", "10s"), "how long after a prize draw's close entries in flight may land; the draw waits this long (QL_DRAW_SETTLE)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", env("QL_PPROF_ADDR", ""), "loopback address for Go profiles, e.g. 127.0.0.1:6060; off when empty (QL_PPROF_ADDR)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -146,6 +151,9 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		return Config{}, err
 	}
 	if c.SweepInterval, err = duration("QL_SWEEP_INTERVAL", sweep); err != nil {
+		return Config{}, err
+	}
+	if c.DrawSettle, err = duration("QL_DRAW_SETTLE", drawSettle); err != nil {
 		return Config{}, err
 	}
 	if c.TrustedProxies, err = prefixes("QL_TRUSTED_PROXIES", proxies); err != nil {
