@@ -208,7 +208,8 @@ type Store interface {
 	// CountContestEntries counts a contest's tickets.
 	CountContestEntries(ctx context.Context, tenant, contest string) (int64, error)
 	// ScanContestEntries calls fn for every ticket of a contest in the
-	// entry list's canonical order (Entrant, then N), opt-ins left out.
+	// entry list's canonical order (Entrant, then N), opt-ins left out,
+	// with Tenant, Contest, Entrant, N and User set (a draw needs no more).
 	ScanContestEntries(ctx context.Context, tenant, contest string, fn func(Entry) error) error
 	// UserContestEntries lists a user's entries (opt-ins included) in
 	// every contest of the tenant, for exports.

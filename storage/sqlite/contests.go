@@ -76,7 +76,7 @@ func (s *Store) prepareContests(ctx context.Context, conn *sql.Conn) error {
 		{&q.userEntries, `SELECT coalesce(sum(n > 0), 0), coalesce(max(n = 0), 0) FROM contest_entries INDEXED BY contest_entries_user
 			WHERE tenant = ? AND user_id = ? AND contest_id = ?`, true},
 		{&q.count, `SELECT count(*) FROM contest_entries WHERE tenant = ? AND contest_id = ? AND n > 0`, true},
-		{&q.scan, `SELECT ` + contestEntryCols + ` FROM contest_entries WHERE tenant = ? AND contest_id = ? AND n > 0 ORDER BY entrant, n`, true},
+		{&q.scan, `SELECT entrant, n, user_id FROM contest_entries WHERE tenant = ? AND contest_id = ? AND n > 0 ORDER BY entrant, n`, true},
 		{&q.mine, `SELECT ` + contestEntryCols + ` FROM contest_entries INDEXED BY contest_entries_user WHERE tenant = ? AND user_id = ? ORDER BY contest_id, n`, true},
 	} {
 		var (
@@ -226,10 +226,18 @@ func (s *Store) ScanContestEntries(ctx context.Context, tenant, contest string, 
 		return fmt.Errorf("sqlite: scan contest entries: %w", err)
 	}
 	defer rows.Close()
+	// A draw reads a million of these: only what the entry list needs,
+	// and each entrant's strings once for all their tickets.
+	var entrant, user sql.RawBytes
+	e := contests.Entry{Tenant: tenant, Contest: contest}
 	for rows.Next() {
-		e, err := scanContestEntry(rows)
-		if err != nil {
+		if err := rows.Scan(&entrant, &e.N, &user); err != nil {
 			return fmt.Errorf("sqlite: scan contest entries: %w", err)
+		}
+		if string(entrant) != e.Entrant {
+			e.Entrant, e.User = string(entrant), string(user)
+		} else if string(user) != e.User {
+			e.User = string(user)
 		}
 		if err := fn(e); err != nil {
 			return err

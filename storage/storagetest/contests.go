@@ -155,10 +155,10 @@ func testContestEntries(t *testing.T, s ContestStore) {
 	eq(t, "count", n, int64(3))
 	var scanned []string
 	must(t, s.ScanContestEntries(c, a, cid, func(e contests.Entry) error {
-		scanned = append(scanned, fmt.Sprintf("%s/%d/%s/%s", e.Entrant, e.N, e.User, e.Source))
+		scanned = append(scanned, fmt.Sprintf("%s/%s/%s/%d/%s", e.Tenant, e.Contest, e.Entrant, e.N, e.User))
 		return nil
 	}))
-	eq(t, "canonical order, opt-ins left out", scanned, []string{"h-u1/1/u1/ev:3", "h-u2/1/u2/ev:1", "h-u2/2/u2/ev:2"})
+	eq(t, "canonical order, opt-ins left out", scanned, []string{a + "/" + cid + "/h-u1/1/u1", a + "/" + cid + "/h-u2/1/u2", a + "/" + cid + "/h-u2/2/u2"})
 	mine, err := s.UserContestEntries(c, a, "u1")
 	must(t, err)
 	eq(t, "u1's entries", len(mine), 3)
