@@ -128,6 +128,8 @@ type Store struct {
 
 	revisions *mdb.Collection
 
+	wallets walletCols
+
 	contests, contestEntries *mdb.Collection
 }
 
@@ -203,6 +205,10 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		return nil, err
 	}
 	if err := s.ensureIndexes(ctx); err != nil {
+		client.Disconnect(context.Background())
+		return nil, err
+	}
+	if err := s.openWallets(ctx); err != nil {
 		client.Disconnect(context.Background())
 		return nil, err
 	}

@@ -299,6 +299,11 @@ func TestUpdateRollsForward(t *testing.T) {
 	}
 }
 
+func TestWallets(t *testing.T) {
+	uri(t)
+	storagetest.RunWallets(t, func(t *testing.T) storagetest.WalletStore { return openFresh(t) })
+}
+
 func TestContestConformance(t *testing.T) {
 	uri(t)
 	storagetest.RunContests(t, func(t *testing.T) storagetest.ContestStore { return openFresh(t) })

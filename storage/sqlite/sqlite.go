@@ -103,6 +103,8 @@ type Store struct {
 	wq    writeStmts
 	cq    contestStmts
 	close []*sql.Stmt
+
+	wallets walletStmts
 }
 
 // Open opens (creating it and its directory if needed) the database at path
@@ -668,6 +670,9 @@ func applySchema(ctx context.Context, conn *sql.Conn) error {
 		return fmt.Errorf("upgrade events: %w", err)
 	}
 	if err := execAll(ctx, conn, schema...); err != nil {
+		return err
+	}
+	if err := execAll(ctx, conn, walletSchema...); err != nil {
 		return err
 	}
 	if err := execAll(ctx, conn, contestSchema...); err != nil {

@@ -740,6 +740,18 @@ func TestUpgradeEventsForRetries(t *testing.T) {
 	}
 }
 
+func TestWallets(t *testing.T) {
+	storagetest.RunWallets(t, func(t *testing.T) storagetest.WalletStore {
+		s := open(t, filepath.Join(t.TempDir(), "q.db"))
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+		return s
+	})
+}
+
 func TestContestConformance(t *testing.T) {
 	storagetest.RunContests(t, func(t *testing.T) storagetest.ContestStore {
 		s := open(t, filepath.Join(t.TempDir(), "q.db"))
