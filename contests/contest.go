@@ -89,9 +89,11 @@ type Contest struct {
 	BoardID string     `json:"board_id,omitempty" doc:"Leaderboard contests: the contest's own board, read it at /v1/leaderboards/{board_id}/top."`
 
 	// Prize draws.
-	Earn        []EarnRule   `json:"earn,omitempty"`
-	MaxEntries  int64        `json:"max_entries_per_user,omitempty"`
-	Eligibility *Eligibility `json:"eligibility,omitempty"`
+	Earn       []EarnRule `json:"earn,omitempty"`
+	MaxEntries int64      `json:"max_entries_per_user,omitempty"`
+	// PointsPerEntry is the price of a bought ticket; 0: none are sold.
+	PointsPerEntry int64        `json:"points_per_entry,omitempty"`
+	Eligibility    *Eligibility `json:"eligibility,omitempty"`
 	// Commitment is SHA-256(seed), published from the contest's creation;
 	// the seed itself is revealed in Result at the draw.
 	Commitment string `json:"commitment,omitempty" doc:"Prize draws: hex SHA-256 of the secret seed, fixed when the contest was created."`

@@ -25,16 +25,17 @@ const (
 
 // Definition is what a manager writes to create a contest.
 type Definition struct {
-	Name        string       `json:"name" minLength:"1" maxLength:"200"`
-	Description string       `json:"description,omitempty" maxLength:"2000"`
-	Kind        Kind         `json:"kind" enum:"leaderboard,draw" doc:"leaderboard: the top of the contest's board at the close wins. draw: a verifiable prize draw among the entries."`
-	StartsAt    time.Time    `json:"starts_at" doc:"When entries (or scores) start counting."`
-	EndsAt      time.Time    `json:"ends_at" doc:"The close."`
-	Prizes      []Prize      `json:"prizes" minItems:"1" maxItems:"50" doc:"In order: the first quantity places win the first prize, and so on."`
-	Board       *BoardSpec   `json:"board,omitempty" doc:"Leaderboard contests: what the contest's board ranks (any board source)."`
-	Earn        []EarnRule   `json:"earn,omitempty" maxItems:"20" doc:"Prize draws: events that earn entries, e.g. {event_type: visit} or {event_type: purchase, prop: amount, over: 20}."`
-	MaxEntries  int64        `json:"max_entries_per_user,omitempty" minimum:"0" maximum:"100000" doc:"Prize draws: most tickets one user may hold; 0 or absent, 100."`
-	Eligibility *Eligibility `json:"eligibility,omitempty" doc:"Prize draws: who may enter."`
+	Name           string       `json:"name" minLength:"1" maxLength:"200"`
+	Description    string       `json:"description,omitempty" maxLength:"2000"`
+	Kind           Kind         `json:"kind" enum:"leaderboard,draw" doc:"leaderboard: the top of the contest's board at the close wins. draw: a verifiable prize draw among the entries."`
+	StartsAt       time.Time    `json:"starts_at" doc:"When entries (or scores) start counting."`
+	EndsAt         time.Time    `json:"ends_at" doc:"The close."`
+	Prizes         []Prize      `json:"prizes" minItems:"1" maxItems:"50" doc:"In order: the first quantity places win the first prize, and so on."`
+	Board          *BoardSpec   `json:"board,omitempty" doc:"Leaderboard contests: what the contest's board ranks (any board source)."`
+	Earn           []EarnRule   `json:"earn,omitempty" maxItems:"20" doc:"Prize draws: events that earn entries, e.g. {event_type: visit} or {event_type: purchase, prop: amount, over: 20}."`
+	MaxEntries     int64        `json:"max_entries_per_user,omitempty" minimum:"0" maximum:"100000" doc:"Prize draws: most tickets one user may hold; 0 or absent, 100."`
+	PointsPerEntry int64        `json:"points_per_entry,omitempty" minimum:"0" maximum:"1000000000" doc:"Prize draws: players may buy tickets at this many points each (spent from their lots like a redemption); 0 or absent, tickets are not sold."`
+	Eligibility    *Eligibility `json:"eligibility,omitempty" doc:"Prize draws: who may enter."`
 }
 
 // Patch edits a contest: name and description any time; before it starts,
@@ -56,6 +57,7 @@ func (d Definition) contest() (Contest, error) {
 		Name: d.Name, Description: d.Description, Kind: d.Kind,
 		StartsAt: d.StartsAt.UTC().Truncate(time.Millisecond), EndsAt: d.EndsAt.UTC().Truncate(time.Millisecond),
 		Prizes: d.Prizes, Board: d.Board, Earn: d.Earn, MaxEntries: d.MaxEntries, Eligibility: d.Eligibility,
+		PointsPerEntry: d.PointsPerEntry,
 	}
 	if strings.TrimSpace(c.Name) == "" || len(c.Name) > 200 {
 		return Contest{}, invalid("name", "a contest needs a name of 1-200 characters")
@@ -104,8 +106,8 @@ func validPrizes(ps []Prize) error {
 }
 
 func (c Contest) validBoard() error {
-	if len(c.Earn) > 0 || c.MaxEntries != 0 || c.Eligibility != nil {
-		return invalid("earn", "earn, max_entries_per_user and eligibility are for prize draws; a leaderboard contest ranks its board")
+	if len(c.Earn) > 0 || c.MaxEntries != 0 || c.Eligibility != nil || c.PointsPerEntry != 0 {
+		return invalid("earn", "earn, max_entries_per_user, points_per_entry and eligibility are for prize draws; a leaderboard contest ranks its board")
 	}
 	if c.Board == nil {
 		return invalid("board", "a leaderboard contest says what its board ranks")
@@ -144,6 +146,9 @@ func (c *Contest) validDraw() error {
 	}
 	if c.MaxEntries == 0 {
 		c.MaxEntries = defaultMaxEntries
+	}
+	if c.PointsPerEntry < 0 || c.PointsPerEntry > 1_000_000_000 {
+		return invalid("points_per_entry", "points_per_entry is 0-1,000,000,000")
 	}
 	if e := c.Eligibility; e != nil {
 		for i, s := range append(slices.Clone(e.Tiers), e.Segments...) {

@@ -8,8 +8,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/internal/errs"
+	"github.com/questline/questline/points"
 	"github.com/questline/questline/profiles"
 )
 
@@ -186,7 +189,8 @@ func (s *Service) addTickets(ctx context.Context, c Contest, user string, source
 
 // EnterInput is a player's entry request.
 type EnterInput struct {
-	OptIn bool `json:"opt_in,omitempty" doc:"Opt in, where the contest requires it, so that events earn entries from now on."`
+	OptIn bool  `json:"opt_in,omitempty" doc:"Opt in, where the contest requires it, so that events earn entries from now on."`
+	Buy   int64 `json:"buy,omitempty" minimum:"0" maximum:"1000" doc:"Tickets to buy at the contest's points_per_entry each, within max_entries_per_user."`
 }
 
 // EnterResult is a player's state in a prize draw.
@@ -199,9 +203,10 @@ type EnterResult struct {
 }
 
 // Enter opts a player in to a running prize draw (repeating it is
-// harmless) and reports their tickets. Buying tickets with points needs
-// the points ledger's spending, which is not available yet.
-func (s *Service) Enter(ctx context.Context, tenant, user, id string, in EnterInput) (EnterResult, error) {
+// harmless), buys tickets with points, and reports the player's tickets.
+// A purchase is keyed by purchase (the request's Idempotency-Key), so a
+// retry spends nothing twice and adds no ticket twice.
+func (s *Service) Enter(ctx context.Context, tenant, user, id, purchase string, in EnterInput) (EnterResult, error) {
 	c, err := s.Get(ctx, tenant, id)
 	if err != nil {
 		return EnterResult{}, err
@@ -209,25 +214,76 @@ func (s *Service) Enter(ctx context.Context, tenant, user, id string, in EnterIn
 	if c.Kind != DrawKind {
 		return EnterResult{}, errs.New(errs.Conflict, "not-a-draw", "a leaderboard contest has no entries: score on its board %s", c.BoardID)
 	}
-	if in.OptIn {
-		now := s.Now()
-		if c.Status != Open || now.Before(c.StartsAt) || !now.Before(c.EndsAt) {
-			return EnterResult{}, errs.New(errs.Conflict, "entry-window-closed", "entries are open from %s to %s",
-				c.StartsAt.Format(time.RFC3339), c.EndsAt.Format(time.RFC3339))
-		}
-		var attrs *profiles.Attributes
-		if ok, err := s.eligible(ctx, c, user, &attrs); err != nil {
+	if in.OptIn || in.Buy > 0 {
+		if err := s.mayEnter(ctx, c, user); err != nil {
 			return EnterResult{}, err
-		} else if !ok {
-			return EnterResult{}, errs.New(errs.Forbidden, "not-eligible", "this contest is for players of tiers %v and segments %v",
-				c.Eligibility.Tiers, c.Eligibility.Segments)
 		}
+	}
+	if in.Buy > 0 {
+		if err := s.buy(ctx, c, user, purchase, in.Buy); err != nil {
+			return EnterResult{}, err
+		}
+	}
+	if in.OptIn {
 		e := Entry{Tenant: tenant, Contest: c.ID, User: user, Entrant: Entrant(tenant, user), N: 0, Source: "opt-in:" + Entrant(tenant, user), At: s.clock()}
 		if _, err := s.Store.AddContestEntry(ctx, e); err != nil && !errors.Is(err, errs.ErrDuplicate) {
 			return EnterResult{}, fmt.Errorf("contests: opt in %s: %w", c.ID, err)
 		}
 	}
 	return s.entered(ctx, c, user)
+}
+
+// mayEnter checks the entry window and the user's eligibility.
+func (s *Service) mayEnter(ctx context.Context, c Contest, user string) error {
+	now := s.Now()
+	if c.Status != Open || now.Before(c.StartsAt) || !now.Before(c.EndsAt) {
+		return errs.New(errs.Conflict, "entry-window-closed", "entries are open from %s to %s",
+			c.StartsAt.Format(time.RFC3339), c.EndsAt.Format(time.RFC3339))
+	}
+	var attrs *profiles.Attributes
+	if ok, err := s.eligible(ctx, c, user, &attrs); err != nil {
+		return err
+	} else if !ok {
+		return errs.New(errs.Forbidden, "not-eligible", "this contest is for players of tiers %v and segments %v",
+			c.Eligibility.Tiers, c.Eligibility.Segments)
+	}
+	return nil
+}
+
+// buy spends n tickets' price from the user's points, then adds the
+// tickets. Both are keyed by the purchase: a retry after a crash between
+// them spends nothing again and adds what is missing. Without a purchase
+// key every call is a new purchase.
+func (s *Service) buy(ctx context.Context, c Contest, user, purchase string, n int64) error {
+	if c.PointsPerEntry == 0 || s.Spender == nil {
+		return errs.New(errs.Conflict, "not-for-sale", "this contest's tickets are not sold for points").OnField("body.buy")
+	}
+	have, _, err := s.Store.ContestUserEntries(ctx, c.Tenant, c.ID, user)
+	if err != nil {
+		return fmt.Errorf("contests: entries of %s: %w", user, err)
+	}
+	if have+n > c.MaxEntries {
+		return errs.New(errs.Conflict, "entry-cap", "you hold %d of at most %d tickets", have, c.MaxEntries).OnField("body.buy")
+	}
+	if purchase == "" {
+		purchase = uuid.NewString()
+	}
+	// The key names the entrant, not the user id: ledger keys outlive an
+	// erasure.
+	entrant := Entrant(c.Tenant, user)
+	key := "contest:" + c.ID + ":entries:" + entrant + ":" + purchase
+	if _, err := s.Spender.Spend(ctx, points.Spend{Tenant: c.Tenant, User: user, Amount: n * c.PointsPerEntry, Key: key,
+		Reason: "contest entries: " + c.Name}); err != nil {
+		return err
+	}
+	sources := make([]string, n)
+	for i := range sources {
+		sources[i] = "buy:" + entrant + ":" + purchase + ":" + strconv.Itoa(i)
+	}
+	if _, err := s.addTickets(ctx, c, user, sources, s.clock()); err != nil {
+		return fmt.Errorf("contests: bought tickets of %s in %s: %w", user, c.ID, err)
+	}
+	return nil
 }
 
 // entered is a player's state in c.

@@ -73,17 +73,20 @@ func Routes(api huma.API, s *Service) {
 func playerRoutes(api huma.API, s *Service, op func(id, method, path, summary, desc string) huma.Operation) {
 	auth.Register(api, op("enter-contest", http.MethodPost, "/v1/contests/{id}/enter", "Enter a prize draw",
 		"With opt_in, opts in (where eligibility.opt_in requires it, events earn entries only after that; repeating it is harmless); "+
-			"403 not-eligible outside the contest's tiers or segments, 409 entry-window-closed outside its window. Answers your tickets and your "+
-			"entrant handle in the published entry list. Buying tickets with points is not available yet."), auth.People,
+			"403 not-eligible outside the contest's tiers or segments, 409 entry-window-closed outside its window. With buy, buys tickets at "+
+			"points_per_entry each, spent from your points like a redemption (409 insufficient-points, 409 entry-cap past max_entries_per_user, "+
+			"409 not-for-sale); send an Idempotency-Key so a retry buys nothing twice. Answers your tickets and your entrant handle in the "+
+			"published entry list."), auth.People,
 		func(ctx context.Context, in *struct {
-			ID   string `path:"id" maxLength:"64"`
-			Body EnterInput
+			ID             string `path:"id" maxLength:"64"`
+			IdempotencyKey string `header:"Idempotency-Key" maxLength:"128" doc:"Names the purchase: a retry with the same key buys nothing again."`
+			Body           EnterInput
 		}) (*enterOutput, error) {
 			p, err := auth.Require(ctx)
 			if err != nil {
 				return nil, err
 			}
-			r, err := s.Enter(ctx, p.Tenant, p.Subject, in.ID, in.Body)
+			r, err := s.Enter(ctx, p.Tenant, p.Subject, in.ID, in.IdempotencyKey, in.Body)
 			if err != nil {
 				return nil, err
 			}
@@ -95,7 +98,7 @@ func playerRoutes(api huma.API, s *Service, op func(id, method, path, summary, d
 			if err != nil {
 				return nil, err
 			}
-			r, err := s.Enter(ctx, p.Tenant, p.Subject, in.ID, EnterInput{})
+			r, err := s.Enter(ctx, p.Tenant, p.Subject, in.ID, "", EnterInput{})
 			if err != nil {
 				return nil, err
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/questline/questline/internal/bus"
 	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/leaderboards"
+	"github.com/questline/questline/points"
 	"github.com/questline/questline/profiles"
 )
 
@@ -29,6 +30,11 @@ type Boards interface {
 // Payer pays points exactly once per key.
 type Payer interface {
 	PayOnce(ctx context.Context, tenant, user string, amount int64, key, reason, eventID string) (paidByEvent string, balance int64, err error)
+}
+
+// Spender spends a user's points exactly once per key, never overdrawing.
+type Spender interface {
+	Spend(ctx context.Context, sp points.Spend) (points.Change, error)
 }
 
 // Awarder awards a badge once per user.
@@ -64,6 +70,7 @@ type Config struct {
 	Store      Store
 	Boards     Boards
 	Payer      Payer
+	Spender    Spender
 	Awarder    Awarder
 	Emitter    Emitter
 	Publisher  Publisher

@@ -125,7 +125,7 @@ func (e *env) open() {
 	e.t.Cleanup(func() { _ = s.Close() })
 	e.store, e.pts = s, points.NewService(s, nil)
 	e.svc = contests.NewService(contests.Config{
-		Store: s, Boards: e.f, Payer: flakyPayer{e.pts, e.f}, Emitter: e.f, Publisher: e.f, Attributes: e.f, Auditor: e.f,
+		Store: s, Boards: e.f, Payer: flakyPayer{e.pts, e.f}, Spender: e.pts, Emitter: e.f, Publisher: e.f, Attributes: e.f, Auditor: e.f,
 		Now: func() time.Time { return e.now }, Settle: time.Second,
 	})
 }
@@ -173,8 +173,8 @@ func (e *env) balance(user string) int64 {
 func drawDef(now time.Time) contests.Definition {
 	return contests.Definition{
 		Name: "Draw", Kind: contests.DrawKind, StartsAt: now.Add(-time.Hour), EndsAt: now.Add(time.Hour),
-		Prizes: []contests.Prize{{Description: "100 points", Quantity: 1, Points: 100}, {Description: "10 points", Quantity: 2, Points: 10}},
-		Earn: []contests.EarnRule{{EventType: "visit"}, {EventType: "purchase", Prop: "amount", Over: 20, Entries: 2}},
+		Prizes:     []contests.Prize{{Description: "100 points", Quantity: 1, Points: 100}, {Description: "10 points", Quantity: 2, Points: 10}},
+		Earn:       []contests.EarnRule{{EventType: "visit"}, {EventType: "purchase", Prop: "amount", Over: 20, Entries: 2}},
 		MaxEntries: 3,
 	}
 }
@@ -189,10 +189,10 @@ func TestEarning(t *testing.T) {
 	e.f.attrs["g"] = profiles.Attributes{Tier: "gold"}
 	open, forGold, forOptIn := e.create(drawDef(e.now)), e.create(gold), e.create(optIn)
 	ctx := context.Background()
-	if _, err := e.svc.Enter(ctx, "acme", "o", forOptIn.ID, contests.EnterInput{OptIn: true}); err != nil {
+	if _, err := e.svc.Enter(ctx, "acme", "o", forOptIn.ID, "", contests.EnterInput{OptIn: true}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.Enter(ctx, "acme", "s", forGold.ID, contests.EnterInput{OptIn: true}); errs.KindOf(err) != errs.Forbidden {
+	if _, err := e.svc.Enter(ctx, "acme", "s", forGold.ID, "", contests.EnterInput{OptIn: true}); errs.KindOf(err) != errs.Forbidden {
 		t.Fatalf("an ineligible opt-in: %v", err)
 	}
 	for _, tc := range []struct {
@@ -397,6 +397,51 @@ func TestErasure(t *testing.T) {
 	}
 	if err := draw.Verify(*got.Record(), file); err != nil {
 		t.Fatalf("after erasure: %v", err)
+	}
+}
+
+// TestBuyingEntries: tickets bought with points are paid once per
+// purchase key, never overdraw, and stay within the cap.
+func TestBuyingEntries(t *testing.T) {
+	e := newEnv(t)
+	d := drawDef(e.now)
+	d.PointsPerEntry = 10
+	c := e.create(d)
+	free := e.create(drawDef(e.now))
+	ctx := context.Background()
+	if _, _, err := e.pts.PayOnce(ctx, "acme", "ann", 25, "gift", "gift", ""); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 8 { // one purchase, sent 8 times at once
+		wg.Go(func() {
+			if _, err := e.svc.Enter(ctx, "acme", "ann", c.ID, "p1", contests.EnterInput{Buy: 2}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n, b := e.tickets(c, "ann"), e.balance("ann"); n != 2 || b != 5 {
+		t.Fatalf("after one purchase of 2: %d tickets, balance %d", n, b)
+	}
+	for _, tc := range []struct {
+		name     string
+		contest  string
+		purchase string
+		buy      int64
+		code     string
+	}{
+		{"too few points", c.ID, "p2", 1, "insufficient-points"},
+		{"past the cap", c.ID, "p3", 2, "entry-cap"},
+		{"not for sale", free.ID, "p4", 1, "not-for-sale"},
+	} {
+		_, err := e.svc.Enter(ctx, "acme", "ann", tc.contest, tc.purchase, contests.EnterInput{Buy: tc.buy})
+		if x, ok := errs.As(err); !ok || x.Code != tc.code {
+			t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
+		}
+	}
+	if n, b := e.tickets(c, "ann"), e.balance("ann"); n != 2 || b != 5 {
+		t.Fatalf("after refused purchases: %d tickets, balance %d", n, b)
 	}
 }
 
