@@ -158,7 +158,7 @@ func managerRoutes(api huma.API, s *Service, op func(id, method, path, summary, 
 		{"extend-contest", "/v1/contests/{id}/extend", "Extend a running prize draw (manager)",
 			"Moves the close to ends_at. Not for leaderboard contests (their board's window is fixed). Audited with the reason.", s.Extend},
 		{"end-contest", "/v1/contests/{id}/end", "Force-end a running contest (manager)",
-			"Closes it now; then draw it. Audited with the reason.", s.ForceEnd},
+			"Closes it now. A leaderboard contest's standings are frozen and its winners paid at once; a prize draw is then drawn by POST /draw. Audited with the reason.", s.ForceEnd},
 	} {
 		auth.Register(api, audit.SelfAudited(op(t.id, http.MethodPost, t.path, t.summary, t.desc)), auth.Managers,
 			func(ctx context.Context, in *struct {

@@ -242,8 +242,9 @@ func (s *Service) Extend(ctx context.Context, tenant, actor, id string, in Resch
 	return s.rescheduled(ctx, c, actor, "contest.extend", in.Reason, old)
 }
 
-// ForceEnd closes an open contest now; its winners are then drawn (or its
-// standings frozen) by POST /draw.
+// ForceEnd closes an open contest now. A leaderboard contest's standings
+// are frozen at once, since its board's window runs on; a prize draw is
+// drawn by POST /draw once the close has settled.
 func (s *Service) ForceEnd(ctx context.Context, tenant, actor, id string, in Reschedule) (Contest, error) {
 	c, err := s.running(ctx, tenant, id)
 	if err != nil {
@@ -258,7 +259,11 @@ func (s *Service) ForceEnd(ctx context.Context, tenant, actor, id string, in Res
 	if c.EndsAt.Before(c.StartsAt) {
 		c.StartsAt = c.EndsAt
 	}
-	return s.rescheduled(ctx, c, actor, "contest.force-end", in.Reason, old)
+	c, err = s.rescheduled(ctx, c, actor, "contest.force-end", in.Reason, old)
+	if err != nil || c.Kind != LeaderboardKind {
+		return c, err
+	}
+	return s.Draw(ctx, tenant, id)
 }
 
 func (s *Service) running(ctx context.Context, tenant, id string) (Contest, error) {

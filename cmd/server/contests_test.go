@@ -210,3 +210,69 @@ func TestLeaderboardContest(t *testing.T) {
 		t.Fatalf("standings moved: %+v", again.Result.Standings)
 	}
 }
+
+// TestContestBadInput: malformed, unauthorised, cross-tenant and
+// out-of-turn contest requests get the right problem, naming the field.
+func TestContestBadInput(t *testing.T) {
+	s := startServer(t, nil)
+	mgr := s.token("boss", "acme", auth.Manager)
+	alice := s.token("alice", "acme")
+	now := time.Now()
+	valid := func(edit func(map[string]any)) map[string]any {
+		b := map[string]any{"name": "x", "kind": "draw", "starts_at": now.Add(-time.Minute), "ends_at": now.Add(time.Hour),
+			"prizes": []any{map[string]any{"description": "a", "quantity": 1}}, "earn": []any{map[string]any{"event_type": "visit"}}}
+		if edit != nil {
+			edit(b)
+		}
+		return b
+	}
+	var draw, board contestView
+	s.must(201, req{method: "POST", path: "/v1/contests", token: mgr, body: valid(nil)}).json(t, &draw)
+	s.must(201, req{method: "POST", path: "/v1/contests", token: mgr, body: valid(func(b map[string]any) {
+		b["kind"], b["earn"], b["board"] = "leaderboard", nil, map[string]any{"source": "points"}
+	})}).json(t, &board)
+	for _, tc := range []struct {
+		name   string
+		r      req
+		status int
+		code   string
+		field  string
+	}{
+		{"player creates", req{method: "POST", path: "/v1/contests", token: alice, body: valid(nil)}, 403, "forbidden", ""},
+		{"unknown kind", req{method: "POST", path: "/v1/contests", token: mgr, body: valid(func(b map[string]any) { b["kind"] = "lottery" })}, 422, "validation-failed", "body.kind"},
+		{"ends before it starts", req{method: "POST", path: "/v1/contests", token: mgr, body: valid(func(b map[string]any) { b["ends_at"] = now.Add(-time.Hour) })}, 422, "bad-contest", "body.ends_at"},
+		{"unknown earning event", req{method: "POST", path: "/v1/contests", token: mgr, body: valid(func(b map[string]any) {
+			b["earn"] = []any{map[string]any{"event_type": "teleport"}}
+		})}, 422, "bad-contest", "body.earn[0].event_type"},
+		{"too many winners", req{method: "POST", path: "/v1/contests", token: mgr, body: valid(func(b map[string]any) {
+			b["prizes"] = []any{map[string]any{"description": "a", "quantity": 1000}, map[string]any{"description": "b", "quantity": 1}}
+		})}, 422, "bad-contest", "body.prizes"},
+		{"a board for a draw", req{method: "POST", path: "/v1/contests", token: mgr, body: valid(func(b map[string]any) { b["board"] = map[string]any{"source": "points"} })}, 422, "bad-contest", "body.board"},
+		{"a bad board", req{method: "POST", path: "/v1/contests", token: mgr, body: valid(func(b map[string]any) {
+			b["kind"], b["earn"], b["board"] = "leaderboard", nil, map[string]any{"source": "event", "event_type": "teleport"}
+		})}, 422, "unknown-event-type", "body.board.event_type"},
+		{"another tenant's contest", req{method: "GET", path: "/v1/contests/" + draw.ID, token: s.token("boss", "globex", auth.Manager)}, 404, "contest-not-found", ""},
+		{"entries before the draw", req{method: "GET", path: "/v1/contests/" + draw.ID + "/entries", token: alice}, 409, "contest-not-drawn", ""},
+		{"disqualify before the draw", req{method: "POST", path: "/v1/contests/" + draw.ID + "/disqualify", token: mgr, body: map[string]any{"user_id": "alice", "reason": "x"}}, 409, "contest-not-drawn", ""},
+		{"draw while running", req{method: "POST", path: "/v1/contests/" + draw.ID + "/draw", token: mgr}, 409, "contest-running", ""},
+		{"enter a leaderboard contest", req{method: "POST", path: "/v1/contests/" + board.ID + "/enter", token: alice, body: map[string]any{"opt_in": true}}, 409, "not-a-draw", ""},
+		{"buy where nothing is sold", req{method: "POST", path: "/v1/contests/" + draw.ID + "/enter", token: alice, body: map[string]any{"buy": 1}}, 409, "not-for-sale", "body.buy"},
+		{"extend without a new close", req{method: "POST", path: "/v1/contests/" + draw.ID + "/extend", token: mgr, body: map[string]any{"reason": "x"}}, 422, "bad-contest", "body.ends_at"},
+		{"end without a reason", req{method: "POST", path: "/v1/contests/" + draw.ID + "/end", token: mgr, body: map[string]any{}}, 422, "validation-failed", "body"},
+		{"prizes once started", req{method: "PATCH", path: "/v1/contests/" + draw.ID, token: mgr, body: map[string]any{
+			"prizes": []any{map[string]any{"description": "b", "quantity": 2}}}}, 409, "contest-started", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.do(tc.r)
+			if r.Status != tc.status || r.problemType(t) != tc.code {
+				t.Fatalf("%d %s, want %d %s", r.Status, r.Body, tc.status, tc.code)
+			}
+			if tc.field != "" && !strings.Contains(string(r.Body), `"location":"`+tc.field+`"`) {
+				t.Fatalf("%s does not name %s", r.Body, tc.field)
+			}
+		})
+	}
+	if c := s.contest(mgr, draw.ID); c.Status != "open" || c.Result != nil {
+		t.Fatalf("state changed: %+v", c)
+	}
+}
