@@ -28,7 +28,7 @@ type Definition struct {
 	Name           string       `json:"name" minLength:"1" maxLength:"200"`
 	Description    string       `json:"description,omitempty" maxLength:"2000"`
 	Kind           Kind         `json:"kind" enum:"leaderboard,draw" doc:"leaderboard: the top of the contest's board at the close wins. draw: a verifiable prize draw among the entries."`
-	StartsAt       time.Time    `json:"starts_at" doc:"When entries (or scores) start counting."`
+	StartsAt       time.Time    `json:"starts_at,omitempty" doc:"When entries (or scores) start counting; absent, now."`
 	EndsAt         time.Time    `json:"ends_at" doc:"The close."`
 	Prizes         []Prize      `json:"prizes" minItems:"1" maxItems:"50" doc:"In order: the first quantity places win the first prize, and so on."`
 	Board          *BoardSpec   `json:"board,omitempty" doc:"Leaderboard contests: what the contest's board ranks (any board source)."`

@@ -136,6 +136,9 @@ func Entrant(tenant, user string) string {
 // before any entry exists, and is never drawn again. A leaderboard
 // contest gets its own board over the contest's window.
 func (s *Service) Create(ctx context.Context, tenant string, d Definition) (Contest, error) {
+	if d.StartsAt.IsZero() {
+		d.StartsAt = s.clock()
+	}
 	c, err := d.contest()
 	if err != nil {
 		return Contest{}, err
