@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -223,7 +224,7 @@ func (s *Service) payAll(ctx context.Context, c Contest) (Contest, error) {
 // then contest.won (keyed the same) and the live pushes.
 func (s *Service) pay(ctx context.Context, c Contest, w Winner) error {
 	p := c.Prizes[w.Prize]
-	key := "contest:" + c.ID + ":" + strconv.Itoa(w.Position) + ":" + w.User
+	key := payKey(c, w)
 	at := c.Result.ClosedAt
 	var emit []events.Event
 	if p.Points > 0 && s.Payer != nil {
@@ -261,6 +262,12 @@ func (s *Service) pay(ctx context.Context, c Contest, w Winner) error {
 	return nil
 }
 
+// payKey keys a place's payment to its holder: a replacement's payment
+// is another key, a repeat the same.
+func payKey(c Contest, w Winner) string {
+	return "contest:" + c.ID + ":" + strconv.Itoa(w.Position) + ":" + w.User
+}
+
 // DisqualifyInput names the winner to remove and why.
 type DisqualifyInput struct {
 	User   string `json:"user_id" minLength:"1" maxLength:"128" doc:"The winner to disqualify."`
@@ -269,8 +276,9 @@ type DisqualifyInput struct {
 
 // Disqualify removes a winner: their place goes to the next entrant of
 // the draw's order (or the next row of the frozen standings) who has not
-// held a place, and nobody else moves (docs/draws.md). What the
-// disqualified winner was paid is not taken back. Audited with the reason.
+// held a place, and nobody else moves (docs/draws.md). Prize points the
+// disqualified winner was paid are reversed (a badge stays). Audited with
+// the reason.
 func (s *Service) Disqualify(ctx context.Context, tenant, actor, id string, in DisqualifyInput) (Contest, error) {
 	c, err := s.Get(ctx, tenant, id)
 	if err != nil {
@@ -279,14 +287,17 @@ func (s *Service) Disqualify(ctx context.Context, tenant, actor, id string, in D
 	if c.Status != Finished {
 		return Contest{}, errs.New(errs.Conflict, "contest-not-drawn", "only the winners of a drawn contest can be disqualified")
 	}
-	held := false
-	for _, w := range c.Result.Winners {
-		held = held || w.User == in.User
+	var held *Winner
+	for i, w := range c.Result.Winners {
+		if w.User == in.User {
+			held = &c.Result.Winners[i]
+		}
 	}
-	if !held {
-		return Contest{}, errs.New(errs.Conflict, "not-a-winner", "user %q holds no place of this contest", in.User).OnField("body.user_id")
+	if held == nil {
+		return s.disqualifiedAgain(ctx, c, in.User)
 	}
 	c.Disqualified = append(c.Disqualified, Disqualification{User: in.User, Entrant: Entrant(tenant, in.User), By: actor, Reason: in.Reason, At: s.clock()})
+	lost := *held
 	if err := s.reassign(ctx, &c); err != nil {
 		return Contest{}, err
 	}
@@ -294,11 +305,54 @@ func (s *Service) Disqualify(ctx context.Context, tenant, actor, id string, in D
 	if err != nil {
 		return Contest{}, err
 	}
-	if err := s.record(ctx, tenant, actor, "contest.disqualify", "contest:"+id+"/user:"+in.User, map[string]string{"reason": in.Reason}); err != nil {
+	reversed, err := s.takeBack(ctx, c, lost)
+	if err != nil {
+		return Contest{}, err
+	}
+	if err := s.record(ctx, tenant, actor, "contest.disqualify", "contest:"+id+"/user:"+in.User,
+		map[string]string{"reason": in.Reason, "points_reversed": strconv.FormatInt(reversed, 10)}); err != nil {
 		return Contest{}, err
 	}
 	s.publish(ctx, saved, "contest.winners", saved.Result.Winners)
 	return s.payAll(ctx, saved)
+}
+
+// disqualifiedAgain answers a repeat of a disqualification: it finishes
+// the reversal a crash may have cut short (keyed, so at most once) and
+// returns the contest as it is. A user who never held a place is a
+// conflict.
+func (s *Service) disqualifiedAgain(ctx context.Context, c Contest, user string) (Contest, error) {
+	for _, w := range c.Result.Winners {
+		if slices.Contains(w.Replaced, user) {
+			paid := w.PaidAt
+			if paid == nil {
+				paid = &c.Result.ClosedAt // Reverse finds no payment if there was none
+			}
+			if _, err := s.takeBack(ctx, c, Winner{Position: w.Position, Prize: w.Prize, User: user, PaidAt: paid}); err != nil {
+				return Contest{}, err
+			}
+			return s.payAll(ctx, c)
+		}
+	}
+	return Contest{}, errs.New(errs.Conflict, "not-a-winner", "user %q holds no place of this contest", user).OnField("body.user_id")
+}
+
+// takeBack reverses the prize points a disqualified winner was paid, once
+// (the reversal is keyed by the payment). A retry after a crash before it
+// finds the winner already replaced, so the reversal is best made here, at
+// once; it reports how many points it took back.
+func (s *Service) takeBack(ctx context.Context, c Contest, w Winner) (int64, error) {
+	if w.PaidAt == nil || c.Prizes[w.Prize].Points == 0 || s.Reverser == nil {
+		return 0, nil
+	}
+	ch, err := s.Reverser.Reverse(ctx, c.Tenant, payKey(c, w))
+	if e, ok := errs.As(err); ok && e.Kind == errs.NotFound {
+		return 0, nil // the payment never reached the ledger
+	}
+	if err != nil {
+		return 0, fmt.Errorf("contests: reverse the prize of %s: %w", w.User, err)
+	}
+	return ch.Amount, nil
 }
 
 // reassign re-derives the places after a disqualification by the same

@@ -174,7 +174,7 @@ func managerRoutes(api huma.API, s *Service, op func(id, method, path, summary, 
 	}
 	auth.Register(api, audit.SelfAudited(op("disqualify-contest-winner", http.MethodPost, "/v1/contests/{id}/disqualify", "Disqualify a winner (manager)",
 		"The place goes to the next entrant of the draw's order (or the next row of the frozen standings) who has held no place; nobody else "+
-			"moves. What the disqualified winner was paid is not taken back. Audited with the reason.")), auth.Managers,
+			"moves. Prize points the disqualified winner was paid are reversed (a badge stays). Repeating it is harmless. Audited with the reason.")), auth.Managers,
 		func(ctx context.Context, in *struct {
 			ID   string `path:"id" maxLength:"64"`
 			Body DisqualifyInput

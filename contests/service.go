@@ -37,6 +37,11 @@ type Spender interface {
 	Spend(ctx context.Context, sp points.Spend) (points.Change, error)
 }
 
+// Reverser takes back a credit once, by its ledger key.
+type Reverser interface {
+	Reverse(ctx context.Context, tenant, key string) (points.Change, error)
+}
+
 // Awarder awards a badge once per user.
 type Awarder interface {
 	Award(ctx context.Context, tenant, user, badgeID, source, eventID string) ([]events.Event, error)
@@ -71,6 +76,7 @@ type Config struct {
 	Boards     Boards
 	Payer      Payer
 	Spender    Spender
+	Reverser   Reverser
 	Awarder    Awarder
 	Emitter    Emitter
 	Publisher  Publisher

@@ -125,7 +125,7 @@ func (e *env) open() {
 	e.t.Cleanup(func() { _ = s.Close() })
 	e.store, e.pts = s, points.NewService(s, nil)
 	e.svc = contests.NewService(contests.Config{
-		Store: s, Boards: e.f, Payer: flakyPayer{e.pts, e.f}, Spender: e.pts, Emitter: e.f, Publisher: e.f, Attributes: e.f, Auditor: e.f,
+		Store: s, Boards: e.f, Payer: flakyPayer{e.pts, e.f}, Spender: e.pts, Reverser: e.pts, Emitter: e.f, Publisher: e.f, Attributes: e.f, Auditor: e.f,
 		Now: func() time.Time { return e.now }, Settle: time.Second,
 	})
 }
@@ -338,14 +338,22 @@ func TestDisqualifyLeaderboard(t *testing.T) {
 	if w := winners(d); !slices.Equal(w, []string{"amy", "dan", "cat"}) {
 		t.Fatalf("winners after disqualifying bob %v", w)
 	}
-	if d.Result.Winners[1].Replaced[0] != "bob" || e.balance("dan") != 5 || e.balance("amy") != 30 {
-		t.Fatalf("place 2 %+v, dan %d, amy %d", d.Result.Winners[1], e.balance("dan"), e.balance("amy"))
+	if d.Result.Winners[1].Replaced[0] != "bob" || e.balance("dan") != 5 || e.balance("amy") != 30 || e.balance("bob") != 0 {
+		t.Fatalf("place 2 %+v, dan %d, amy %d, bob %d (his prize reversed)", d.Result.Winners[1], e.balance("dan"), e.balance("amy"), e.balance("bob"))
+	}
+	for range 2 { // a repeat reverses and pays nothing more
+		if _, err := e.svc.Disqualify(ctx, "acme", "boss", c.ID, contests.DisqualifyInput{User: "bob", Reason: "staff account"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if e.balance("dan") != 5 || e.balance("bob") != 0 {
+		t.Fatalf("after repeats: dan %d, bob %d", e.balance("dan"), e.balance("bob"))
 	}
 	var actions []string
 	for _, a := range e.f.audits {
 		actions = append(actions, a.Action+":"+a.Detail["reason"])
 	}
-	if !slices.Equal(actions, []string{"contest.force-end:fraud found", "contest.disqualify:staff account"}) {
+	if !slices.Equal(actions, []string{"contest.force-end:fraud found", "contest.disqualify:staff account"}) || e.f.audits[1].Detail["points_reversed"] != "5" {
 		t.Fatalf("audit %v", actions)
 	}
 }

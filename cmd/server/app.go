@@ -159,7 +159,7 @@ func (a *app) wire(ctx context.Context) (err error) {
 		Bus: a.bus,
 	})
 	a.contests = contests.NewService(contests.Config{
-		Store: a.store, Boards: a.leaderboards, Payer: a.points, Spender: a.points, Awarder: a.badges, Emitter: &emitter,
+		Store: a.store, Boards: a.leaderboards, Payer: a.points, Spender: a.points, Reverser: a.points, Awarder: a.badges, Emitter: &emitter,
 		Publisher: a.hub, Attributes: a.profiles, Auditor: a.audit, Logger: a.logger, Bus: a.bus,
 		Settle: a.cfg.DrawSettle,
 	})
