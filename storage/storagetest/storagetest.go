@@ -34,6 +34,7 @@ import (
 	"github.com/questline/questline/auth"
 	"github.com/questline/questline/badges"
 	"github.com/questline/questline/challenges"
+	"github.com/questline/questline/contests"
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/leaderboards"
@@ -51,6 +52,7 @@ type Store interface {
 	auth.KeyStore
 	audit.Store
 	profiles.Store
+	contests.Store
 	Ping(context.Context) error
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/questline/questline/auth"
 	"github.com/questline/questline/badges"
 	"github.com/questline/questline/challenges"
+	"github.com/questline/questline/contests"
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/leaderboards"
 	"github.com/questline/questline/points"
@@ -103,6 +104,9 @@ func userRecordKinds() []userRecords {
 			}
 			return 0, err
 		}, eraseProfile, false},
+		{"contest entries", func(c context.Context, s Store, tn, u string) (int, error) {
+			return n(s.UserContestEntries(c, tn, u))
+		}, func(c context.Context, s Store, tn, u, pn string) error { return s.EraseContestUser(c, tn, u, pn) }, true},
 		{"audit", func(c context.Context, s Store, tn, u string) (int, error) {
 			return n(s.AuditAbout(c, tn, u))
 		}, func(c context.Context, s Store, tn, u, pn string) error { return s.AnonymiseAudit(c, tn, u, pn) }, true},
@@ -140,6 +144,8 @@ func seedUser(t *testing.T, s Store, tn, user string) {
 		_, err = s.AddUnlock(c, challenges.Unlock{Tenant: tn, User: user, Content: fmt.Sprintf("recipe-%d", i), Source: "challenge:c1", UnlockedAt: at})
 		must(t, err)
 		_, _, err = s.InsertAward(c, award(tn, "b1", user, fmt.Sprintf("t%d", i), 0, at))
+		must(t, err)
+		_, err = s.AddContestEntry(c, contests.Entry{Tenant: tn, Contest: "k1", User: user, Entrant: "h-" + ev.ID, N: 1, Source: "ev:" + ev.ID, At: at})
 		must(t, err)
 	}
 	_, _, err := s.Join(c, challenges.Membership{Tenant: tn, ChallengeID: "c1", User: user, JoinedAt: at})
@@ -354,9 +360,9 @@ func testUserErasedTwice(t *testing.T, s Store) {
 	eraseAll()
 	seedUser(t, s, a, "u1")
 	eraseAll()
-	// Ledger lines, lots and audit entries have no per-user key: both
+	// Ledger lines, lots, contest entries and audit entries have no per-user key: both
 	// lives stay.
-	twice := map[string]bool{"ledger": true, "audit": true, "wallet lots": true}
+	twice := map[string]bool{"ledger": true, "audit": true, "wallet lots": true, "contest entries": true}
 	for _, k := range kinds {
 		got, err := k.count(c, s, a, "u1")
 		must(t, err)
