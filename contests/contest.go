@@ -204,6 +204,8 @@ type Store interface {
 	// nothing and returns inserted=false; a (contest, user, N) another
 	// source holds is an error wrapping errs.ErrDuplicate.
 	AddContestEntry(ctx context.Context, e Entry) (inserted bool, err error)
+	// HasContestEntry reports whether a contest holds an entry of source.
+	HasContestEntry(ctx context.Context, tenant, contest, source string) (bool, error)
 	// ContestUserEntries counts a user's tickets in a contest and says
 	// whether they opted in.
 	ContestUserEntries(ctx context.Context, tenant, contest, user string) (tickets int64, optedIn bool, err error)

@@ -250,10 +250,13 @@ func (s *Service) mayEnter(ctx context.Context, c Contest, user string) error {
 	return nil
 }
 
-// buy spends n tickets' price from the user's points, then adds the
-// tickets. Both are keyed by the purchase: a retry after a crash between
-// them spends nothing again and adds what is missing. Without a purchase
-// key every call is a new purchase.
+// buy buys n tickets, one at a time: each ticket number (slot) of the
+// user is paid under a key naming the slot, then claimed for the
+// purchase's source. A retry of the purchase skips the tickets it holds
+// and finds a paid, unclaimed slot paid already (a repeat spends nothing);
+// concurrent purchases of one user that race for a slot pay it once, and
+// the loser pays the next: every ticket is paid exactly once. A purchase
+// cut short by the cap or by too few points keeps the tickets it got.
 func (s *Service) buy(ctx context.Context, c Contest, user, purchase string, n int64) error {
 	if c.PointsPerEntry == 0 || s.Spender == nil {
 		return errs.New(errs.Conflict, "not-for-sale", "this contest's tickets are not sold for points").OnField("body.buy")
@@ -262,28 +265,57 @@ func (s *Service) buy(ctx context.Context, c Contest, user, purchase string, n i
 	if err != nil {
 		return fmt.Errorf("contests: entries of %s: %w", user, err)
 	}
-	if have+n > c.MaxEntries {
-		return errs.New(errs.Conflict, "entry-cap", "you hold %d of at most %d tickets", have, c.MaxEntries).OnField("body.buy")
-	}
 	if purchase == "" {
 		purchase = uuid.NewString()
+	} else if held, err := s.Store.HasContestEntry(ctx, c.Tenant, c.ID, buySource(c, user, purchase, 0)); err != nil {
+		return fmt.Errorf("contests: purchase %s: %w", purchase, err)
+	} else if held {
+		have -= n // a retry: its own tickets do not count against the cap
 	}
-	// The key names the entrant, not the user id: ledger keys outlive an
-	// erasure.
-	entrant := Entrant(c.Tenant, user)
-	key := "contest:" + c.ID + ":entries:" + entrant + ":" + purchase
-	if _, err := s.Spender.Spend(ctx, points.Spend{Tenant: c.Tenant, User: user, Amount: n * c.PointsPerEntry, Key: key,
-		Reason: "contest entries: " + c.Name}); err != nil {
-		return err
+	if have+n > c.MaxEntries {
+		return errs.New(errs.Conflict, "entry-cap", "you hold %d of at most %d tickets", max(have, 0), c.MaxEntries).OnField("body.buy")
 	}
-	sources := make([]string, n)
-	for i := range sources {
-		sources[i] = "buy:" + entrant + ":" + purchase + ":" + strconv.Itoa(i)
-	}
-	if _, err := s.addTickets(ctx, c, user, sources, s.clock()); err != nil {
-		return fmt.Errorf("contests: bought tickets of %s in %s: %w", user, c.ID, err)
+	for i := range n {
+		if err := s.buyOne(ctx, c, user, buySource(c, user, purchase, i)); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// buySource names ticket i of a purchase. It and the spend keys name the
+// entrant, not the user id: they outlive an erasure.
+func buySource(c Contest, user, purchase string, i int64) string {
+	return "buy:" + Entrant(c.Tenant, user) + ":" + purchase + ":" + strconv.FormatInt(i, 10)
+}
+
+// buyOne pays for and claims one ticket for source, unless it holds one.
+func (s *Service) buyOne(ctx context.Context, c Contest, user, source string) error {
+	if held, err := s.Store.HasContestEntry(ctx, c.Tenant, c.ID, source); err != nil || held {
+		return err
+	}
+	have, _, err := s.Store.ContestUserEntries(ctx, c.Tenant, c.ID, user)
+	if err != nil {
+		return fmt.Errorf("contests: entries of %s: %w", user, err)
+	}
+	entrant := Entrant(c.Tenant, user)
+	for slot := have + 1; slot <= c.MaxEntries && slot <= have+maxSlotRaces; slot++ {
+		key := "contest:" + c.ID + ":ticket:" + entrant + ":" + strconv.FormatInt(slot, 10)
+		if _, err := s.Spender.Spend(ctx, points.Spend{Tenant: c.Tenant, User: user, Amount: c.PointsPerEntry, Key: key,
+			Reason: "contest ticket: " + c.Name}); err != nil {
+			return err
+		}
+		e := Entry{Tenant: c.Tenant, Contest: c.ID, User: user, Entrant: entrant, N: slot, Source: source, At: s.clock()}
+		_, err := s.Store.AddContestEntry(ctx, e)
+		if errors.Is(err, errs.ErrDuplicate) {
+			continue // another purchase claimed this paid slot: pay the next
+		}
+		if err != nil {
+			return fmt.Errorf("contests: ticket %d of %s in %s: %w", slot, user, c.ID, err)
+		}
+		return nil
+	}
+	return errs.New(errs.Conflict, "entry-cap", "you hold the most tickets this contest allows, %d", c.MaxEntries).OnField("body.buy")
 }
 
 // entered is a player's state in c.

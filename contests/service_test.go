@@ -451,6 +451,25 @@ func TestBuyingEntries(t *testing.T) {
 	if n, b := e.tickets(c, "ann"), e.balance("ann"); n != 2 || b != 5 {
 		t.Fatalf("after refused purchases: %d tickets, balance %d", n, b)
 	}
+
+	// Six purchases of one ticket each, with their own keys, racing for
+	// the last places under the cap of 3: every ticket is paid once and
+	// nothing is paid without a ticket.
+	if _, _, err := e.pts.PayOnce(ctx, "acme", "bea", 100, "gift-bea", "gift", ""); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		wg.Go(func() {
+			_, err := e.svc.Enter(ctx, "acme", "bea", c.ID, fmt.Sprintf("b%d", i), contests.EnterInput{Buy: 1})
+			if x, ok := errs.As(err); err != nil && (!ok || x.Code != "entry-cap") {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n, b := e.tickets(c, "bea"), e.balance("bea"); n != 3 || b != 100-3*10 {
+		t.Fatalf("after racing purchases: %d tickets, balance %d", n, b)
+	}
 }
 
 func winners(c contests.Contest) []string {

@@ -150,7 +150,7 @@ func (s *Store) AddContestEntry(ctx context.Context, e contests.Entry) (bool, er
 		}
 		return ok, err
 	}
-	repeat, err := exists(ctx, s.contestEntries, bson.D{{Key: "tenant", Value: e.Tenant}, {Key: "contest", Value: e.Contest}, {Key: "source", Value: e.Source}})
+	repeat, err := s.HasContestEntry(ctx, e.Tenant, e.Contest, e.Source)
 	if err != nil {
 		return false, fmt.Errorf("mongo: add contest entry: %w", err)
 	}
@@ -158,6 +158,15 @@ func (s *Store) AddContestEntry(ctx context.Context, e contests.Entry) (bool, er
 		return false, fmt.Errorf("mongo: add contest entry: ticket %d of %s: %w", e.N, e.Entrant, errs.ErrDuplicate)
 	}
 	return false, nil
+}
+
+// HasContestEntry reports whether a contest holds an entry of source.
+func (s *Store) HasContestEntry(ctx context.Context, tenant, contest, source string) (bool, error) {
+	ok, err := exists(ctx, s.contestEntries, bson.D{{Key: "tenant", Value: tenant}, {Key: "contest", Value: contest}, {Key: "source", Value: source}})
+	if err != nil {
+		return false, fmt.Errorf("mongo: has contest entry: %w", err)
+	}
+	return ok, nil
 }
 
 // ContestUserEntries counts a user's tickets and opt-in in a contest: a

@@ -47,7 +47,7 @@ var contestSchema = []string{
 type contestStmts struct {
 	insert, update, exists, get, list, listBy                *sql.Stmt
 	insertEntry, entrySource, userEntries, count, scan, mine *sql.Stmt
-	erase                                                    *sql.Stmt
+	erase, hasSource                                         *sql.Stmt
 }
 
 const (
@@ -70,6 +70,7 @@ func (s *Store) prepareContests(ctx context.Context, conn *sql.Conn) error {
 		{&q.insertEntry, `INSERT INTO contest_entries (` + contestEntryCols + `) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`, false},
 		{&q.entrySource, `SELECT 1 FROM contest_entries WHERE tenant = ? AND contest_id = ? AND source = ?`, false},
 		{&q.erase, `UPDATE contest_entries SET user_id = ? WHERE tenant = ? AND user_id = ?`, false},
+		{&q.hasSource, `SELECT count(*) FROM contest_entries WHERE tenant = ? AND contest_id = ? AND source = ?`, true},
 		{&q.get, `SELECT ` + contestCols + ` FROM contests WHERE tenant = ? AND id = ?`, true},
 		{&q.list, `SELECT ` + contestCols + ` FROM contests WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?`, true},
 		{&q.listBy, `SELECT ` + contestCols + ` FROM contests INDEXED BY contests_status WHERE tenant = ? AND status = ? AND id > ? ORDER BY id LIMIT ?`, true},
@@ -199,6 +200,15 @@ func (s *Store) AddContestEntry(ctx context.Context, e contests.Entry) (bool, er
 		return false, fmt.Errorf("sqlite: add contest entry: %w", err)
 	}
 	return inserted, nil
+}
+
+// HasContestEntry reports whether a contest holds an entry of source.
+func (s *Store) HasContestEntry(ctx context.Context, tenant, contest, source string) (bool, error) {
+	var n int
+	if err := s.cq.hasSource.QueryRowContext(ctx, tenant, contest, source).Scan(&n); err != nil {
+		return false, fmt.Errorf("sqlite: has contest entry: %w", err)
+	}
+	return n > 0, nil
 }
 
 // ContestUserEntries counts a user's tickets and opt-in in a contest.

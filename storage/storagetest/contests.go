@@ -162,6 +162,14 @@ func testContestEntries(t *testing.T, s ContestStore) {
 	mine, err := s.UserContestEntries(c, a, "u1")
 	must(t, err)
 	eq(t, "u1's entries", len(mine), 3)
+	for _, tc := range []struct {
+		tenant, contest, source string
+		want                    bool
+	}{{a, cid, "ev:2", true}, {a, cid, "opt-in:h-u1", true}, {a, cid, "ev:9", false}, {b, cid, "ev:2", false}, {a, id(), "ev:2", false}} {
+		got, err := s.HasContestEntry(c, tc.tenant, tc.contest, tc.source)
+		must(t, err)
+		eq(t, "has "+tc.source, got, tc.want)
+	}
 	stop := errors.New("stop")
 	if err := s.ScanContestEntries(c, a, cid, func(contests.Entry) error { return stop }); !errors.Is(err, stop) {
 		t.Fatalf("scan stops at fn's error: %v", err)
