@@ -207,7 +207,9 @@ type Store interface {
 	// HasContestEntry reports whether a contest holds an entry of source.
 	HasContestEntry(ctx context.Context, tenant, contest, source string) (bool, error)
 	// ContestUserEntries counts a user's tickets in a contest and says
-	// whether they opted in.
+	// whether they opted in, in work independent of how many they hold:
+	// tickets are numbered densely from 1 (see Entry), so it may answer
+	// the highest number.
 	ContestUserEntries(ctx context.Context, tenant, contest, user string) (tickets int64, optedIn bool, err error)
 	// CountContestEntries counts a contest's tickets.
 	CountContestEntries(ctx context.Context, tenant, contest string) (int64, error)

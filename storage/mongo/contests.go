@@ -169,24 +169,28 @@ func (s *Store) HasContestEntry(ctx context.Context, tenant, contest, source str
 	return ok, nil
 }
 
-// ContestUserEntries counts a user's tickets and opt-in in a contest: a
-// read of at most the contest's cap of small documents.
+// ContestUserEntries counts a user's tickets and opt-in in a contest with
+// two index reads, whatever the user holds: tickets are numbered densely
+// from 1, so the highest number is the count.
 func (s *Store) ContestUserEntries(ctx context.Context, tenant, contest, user string) (int64, bool, error) {
 	f := bson.D{{Key: "tenant", Value: tenant}, {Key: "user", Value: user}, {Key: "contest", Value: contest}}
-	es, err := findAll(ctx, s.contestEntries, f, options.Find().SetProjection(bson.D{{Key: "n", Value: 1}}), contestEntryDoc.entry)
+	ends := func(dir int) (int64, bool, error) {
+		var d contestEntryDoc
+		err := s.contestEntries.FindOne(ctx, f, options.FindOne().SetSort(bson.D{{Key: "n", Value: dir}}).SetProjection(bson.D{{Key: "n", Value: 1}})).Decode(&d)
+		if errors.Is(err, mdb.ErrNoDocuments) {
+			return 0, false, nil
+		}
+		return d.N, err == nil, err
+	}
+	top, _, err := ends(-1)
 	if err != nil {
 		return 0, false, fmt.Errorf("mongo: contest user entries: %w", err)
 	}
-	var n int64
-	in := false
-	for _, e := range es {
-		if e.N > 0 {
-			n++
-		} else {
-			in = true
-		}
+	low, any, err := ends(1)
+	if err != nil {
+		return 0, false, fmt.Errorf("mongo: contest user entries: %w", err)
 	}
-	return n, in, nil
+	return top, any && low == 0, nil
 }
 
 // CountContestEntries counts a contest's tickets.

@@ -74,8 +74,11 @@ func (s *Store) prepareContests(ctx context.Context, conn *sql.Conn) error {
 		{&q.get, `SELECT ` + contestCols + ` FROM contests WHERE tenant = ? AND id = ?`, true},
 		{&q.list, `SELECT ` + contestCols + ` FROM contests WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?`, true},
 		{&q.listBy, `SELECT ` + contestCols + ` FROM contests INDEXED BY contests_status WHERE tenant = ? AND status = ? AND id > ? ORDER BY id LIMIT ?`, true},
-		{&q.userEntries, `SELECT coalesce(sum(n > 0), 0), coalesce(max(n = 0), 0) FROM contest_entries INDEXED BY contest_entries_user
-			WHERE tenant = ? AND user_id = ? AND contest_id = ?`, true},
+		// Two index seeks, whatever the user holds: tickets are numbered
+		// densely from 1, so the highest number is the count.
+		{&q.userEntries, `SELECT
+			coalesce((SELECT max(n) FROM contest_entries INDEXED BY contest_entries_user WHERE tenant = ?1 AND user_id = ?2 AND contest_id = ?3), 0),
+			coalesce((SELECT min(n) = 0 FROM contest_entries INDEXED BY contest_entries_user WHERE tenant = ?1 AND user_id = ?2 AND contest_id = ?3), 0)`, true},
 		{&q.count, `SELECT count(*) FROM contest_entries WHERE tenant = ? AND contest_id = ? AND n > 0`, true},
 		{&q.scan, `SELECT entrant, n, user_id FROM contest_entries WHERE tenant = ? AND contest_id = ? AND n > 0 ORDER BY entrant, n`, true},
 		{&q.mine, `SELECT ` + contestEntryCols + ` FROM contest_entries INDEXED BY contest_entries_user WHERE tenant = ? AND user_id = ? ORDER BY contest_id, n`, true},
