@@ -74,9 +74,19 @@ type frozenList struct {
 	users   []string // users[i] holds tickets[i]
 }
 
+// progressEvery is how many tickets a long read logs its progress after.
+const progressEvery = 250_000
+
 func (s *Service) readList(ctx context.Context, c Contest, keep bool) (frozenList, error) {
-	f := frozenList{list: draw.NewList(keep)}
-	err := s.Store.ScanContestEntries(ctx, c.Tenant, c.ID, func(e Entry) error {
+	total, err := s.Store.CountContestEntries(ctx, c.Tenant, c.ID)
+	if err != nil {
+		return frozenList{}, fmt.Errorf("contests: count entries of %s: %w", c.ID, err)
+	}
+	f := frozenList{list: draw.NewList(keep), tickets: make([]draw.Ticket, 0, total), users: make([]string, 0, total)}
+	err = s.Store.ScanContestEntries(ctx, c.Tenant, c.ID, func(e Entry) error {
+		if n := len(f.tickets); n > 0 && n%progressEvery == 0 {
+			s.Logger.Info("contests: reading the entry list", "contest", c.ID, "done", n, "total", total)
+		}
 		t := e.Ticket()
 		if err := f.list.Add(t); err != nil {
 			return err
