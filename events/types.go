@@ -50,6 +50,8 @@ var types = map[string]Sender{
 	"tier.changed":       SystemOnly, // props: from, to, reason (automatic, manual)
 	"tier.grace":         SystemOnly, // props: from, to (the tier kept until grace_until), reason
 	"referral.completed": SystemOnly, // props: referrer, referee, code
+	// Emitted by contests when a winner's prize is paid.
+	"contest.won": SystemOnly, // props: contest_id, position, prize (index)
 }
 
 // KnownType reports whether t is in the catalogue.

@@ -119,6 +119,13 @@ var sampleBodies = map[string]any{
 		"tiers": []any{map[string]any{"name": "silver", "threshold": 0}, map[string]any{"name": "gold", "threshold": 100}}},
 	"assign-user-tier":       map[string]any{"tier": "gold"},
 	"put-referral-programme": map[string]any{"version": 0, "qualifying_event": "purchase", "referrer_points": 10, "referee_points": 5},
+	"create-contest": map[string]any{"name": "Matrix", "kind": "draw", "starts_at": time.Now().Add(-time.Hour), "ends_at": time.Now().Add(100 * 24 * time.Hour),
+		"prizes": []any{map[string]any{"description": "A mug", "quantity": 1}}, "earn": []any{map[string]any{"event_type": "visit"}}},
+	"update-contest":            map[string]any{"name": "Matrix renamed"},
+	"enter-contest":             map[string]any{"opt_in": true},
+	"extend-contest":            map[string]any{"reason": "matrix", "ends_at": time.Now().Add(200 * 24 * time.Hour)},
+	"end-contest":               map[string]any{"reason": "matrix"},
+	"disqualify-contest-winner": map[string]any{"user_id": "alice", "reason": "matrix"},
 }
 
 // doRetrying does r, waiting out 429s: the matrix is about who is let in,
@@ -151,6 +158,8 @@ func TestAccessMatrix(t *testing.T) {
 		map[string]any{"kind": "count", "event_type": "share", "target": 1}}}}) // published
 	board := s.board(mgr, map[string]any{"name": "Acme secret board", "window": "all_time"})
 	earnRule := s.earnRule(mgr, map[string]any{"name": "Acme secret earn rule", "rule": map[string]any{"kind": "fixed", "event_type": "visit", "points": 1}})
+	var contest struct{ ID string }
+	s.must(201, req{method: "POST", path: "/v1/contests", token: mgr, body: sampleBodies["create-contest"]}).json(t, &contest)
 	_, spareKey := s.newKey(tenant, auth.ScopeEventsWrite)
 	alice := s.token("alice", tenant)
 	s.must(200, req{method: "PUT", path: "/v1/me/profile", token: alice, body: map[string]any{"name": "Acme secret Alice"}})
@@ -158,9 +167,9 @@ func TestAccessMatrix(t *testing.T) {
 	var hook struct{ ID string }
 	s.must(201, req{method: "POST", path: "/v1/webhooks", token: mgr, body: map[string]any{
 		"url": "https://hooks.example.com/acme", "description": "Acme secret hook", "event_types": []string{"share"}}}).json(t, &hook)
-	secrets := []string{ch, badge, board, spareKey, hook.ID, earnRule, "Acme secret"}
+	secrets := []string{ch, badge, board, spareKey, hook.ID, earnRule, contest.ID, "Acme secret"}
 	objects := map[string]string{"challenges": ch, "badges": badge, "leaderboards": board, "api-keys": spareKey,
-		"webhooks": hook.ID, "earn-rules": earnRule}
+		"webhooks": hook.ID, "earn-rules": earnRule, "contests": contest.ID}
 
 	own, others := s.callers(tenant), s.callers(other)
 	anon := caller{name: "anonymous"}

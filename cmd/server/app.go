@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -17,6 +18,7 @@ import (
 	"github.com/questline/questline/auth"
 	"github.com/questline/questline/badges"
 	"github.com/questline/questline/challenges"
+	"github.com/questline/questline/contests"
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/internal/bus"
 	"github.com/questline/questline/internal/config"
@@ -48,6 +50,7 @@ type store interface {
 	retention.Store
 	events.TypeStore
 	loyalty.Store
+	contests.Store
 	Ping(context.Context) error
 	Close() error
 }
@@ -85,6 +88,7 @@ type app struct {
 	retention    *retention.Service
 	types        *events.Types
 	loyalty      *loyalty.Service
+	contests     *contests.Service
 
 	closers []func() error
 }
@@ -134,7 +138,7 @@ func (a *app) wire(ctx context.Context) (err error) {
 	a.guard = ratelimit.NewGuard(a.limiter, authFailLimit(a.cfg.AuthFailRate), a.logger)
 	a.clientIP = httpx.ClientIP(a.cfg.TrustedProxies)
 	a.keys = auth.NewKeys(a.store)
-	a.hub = realtime.NewHub(a.broker, realtime.HubOptions{Logger: a.logger, MaxUserConnections: a.cfg.WSPerUser})
+	a.hub = realtime.NewHub(a.broker, realtime.HubOptions{Logger: a.logger, MaxUserConnections: a.cfg.WSPerUser, CanSubscribe: canSubscribe})
 	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "questline_websocket_connections", Help: "Open WebSocket connections on this node.",
 	}, func() float64 { return float64(a.hub.Connections()) }))
@@ -175,16 +179,28 @@ func (a *app) wire(ctx context.Context) (err error) {
 	a.loyalty.SetTiers(loyalty.TierConfig{Wallets: a.points, Attributes: a.profiles, Emitter: &emitter, Notifier: a.hub, Logger: a.logger})
 	tiers.Service = a.loyalty
 	a.types.Report(a.challenges, a.badges, a.leaderboards, a.loyalty)
-	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges, a.badges, a.leaderboards, a.loyalty, a.webhooks)
+	a.contests = contests.NewService(contests.Config{
+		Store: a.store, Boards: a.leaderboards, Payer: a.points, Spender: a.points, Reverser: a.points, Awarder: a.badges, Emitter: &emitter,
+		Publisher: a.hub, Attributes: a.profiles, Auditor: a.audit, Logger: a.logger, Bus: a.bus,
+		Settle: a.cfg.DrawSettle,
+	})
+	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges, a.badges, a.leaderboards, a.loyalty, a.contests, a.webhooks)
 	a.events.SetTypes(a.types)
 	emitter.Service = a.events
 	// A user's export has a section per domain; erasure runs in this
 	// order: the ledger is anonymised before boards drop the user, and the
 	// audit log last, after every entry about the user is written.
-	a.users = users.NewService(a.audit, a.points, a.leaderboards, a.challenges, a.badges, a.events, a.profiles, a.loyalty, a.webhooks, a.audit)
+	a.users = users.NewService(a.audit, a.points, a.leaderboards, a.challenges, a.badges, a.events, a.profiles, a.loyalty, a.contests, a.webhooks, a.audit)
 	a.closers = append(a.closers, func() error { a.events.Close(); return nil })
 	a.retention = retention.NewService(a.store, a.logger, a.challenges, a.badges, a.leaderboards)
 	return nil
+}
+
+// canSubscribe admits a connection to its tenant's leaderboard and contest
+// channels (the hub keeps channels per tenant); other users' channels are
+// refused before it is asked.
+func canSubscribe(_ realtime.Identity, channel string) bool {
+	return strings.HasPrefix(channel, "leaderboard:") || strings.HasPrefix(channel, "contest:")
 }
 
 // emitterProxy breaks the construction cycle between the event service

@@ -18,6 +18,7 @@ import (
 	"github.com/questline/questline/auth"
 	"github.com/questline/questline/badges"
 	"github.com/questline/questline/challenges"
+	"github.com/questline/questline/contests"
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/internal/httpx"
@@ -86,6 +87,7 @@ func (a *app) handler() *fiber.App {
 	loyalty.ReferralRoutes(api, a.loyalty)
 	challenges.Routes(api, a.challenges)
 	badges.Routes(api, a.badges)
+	contests.Routes(api, a.contests)
 	points.Routes(api, a.points)
 	leaderboards.Routes(api, a.leaderboards)
 	profiles.Routes(api, a.profiles)

@@ -75,6 +75,9 @@ type Config struct {
 	// for every tenant, for development. An operator's setting, since a
 	// tenant allowing itself would defeat the SSRF guard.
 	WebhookPrivateTenants []string // QL_WEBHOOK_PRIVATE_TENANTS (comma-separated)
+	// DrawSettle is how long after a prize draw's close entries may still
+	// be written, and so how long its draw waits.
+	DrawSettle time.Duration // QL_DRAW_SETTLE
 }
 
 // WebhooksMayReachPrivate reports whether tenant's webhooks may reach
@@ -136,6 +139,8 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	fs.StringVar(&prune, "prune-interval", env("QL_PRUNE_INTERVAL", "24h"), "how often records past the tenants' retention are pruned (QL_PRUNE_INTERVAL)")
 	fs.StringVar(&rate, "event-rate", env("QL_EVENT_RATE", "20"), "events per second a player may send (QL_EVENT_RATE)")
 	fs.StringVar(&wsPerUser, "ws-per-user", env("QL_WS_PER_USER", "10"), "WebSocket connections one user may hold per node (QL_WS_PER_USER)")
+	var drawSettle string
+	fs.StringVar(&drawSettle, "draw-settle", env("QL_DRAW_SETTLE", "10s"), "how long after a prize draw's close entries in flight may land; the draw waits this long (QL_DRAW_SETTLE)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", env("QL_PPROF_ADDR", ""), "loopback address for Go profiles, e.g. 127.0.0.1:6060; off when empty (QL_PPROF_ADDR)")
 	var privateHooks string
 	fs.StringVar(&privateHooks, "webhook-private-tenants", env("QL_WEBHOOK_PRIVATE_TENANTS", ""), "comma-separated tenants (or *) whose webhooks may reach private and loopback addresses (QL_WEBHOOK_PRIVATE_TENANTS)")
@@ -176,6 +181,9 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		return Config{}, err
 	}
 	if c.PruneInterval, err = duration("QL_PRUNE_INTERVAL", prune); err != nil {
+		return Config{}, err
+	}
+	if c.DrawSettle, err = duration("QL_DRAW_SETTLE", drawSettle); err != nil {
 		return Config{}, err
 	}
 	if c.TrustedProxies, err = prefixes("QL_TRUSTED_PROXIES", proxies); err != nil {

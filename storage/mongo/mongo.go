@@ -130,6 +130,8 @@ type Store struct {
 	wh        webhookCols
 
 	wallets walletCols
+
+	contests, contestEntries *mdb.Collection
 }
 
 // clientOptions are the driver options for uri. The default server
@@ -220,6 +222,10 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		return nil, err
 	}
 	if err := s.ensureLoyaltyIndexes(ctx); err != nil {
+		client.Disconnect(context.Background())
+		return nil, err
+	}
+	if err := s.openContests(ctx); err != nil {
 		client.Disconnect(context.Background())
 		return nil, err
 	}

@@ -313,3 +313,8 @@ func TestLoyaltyConformance(t *testing.T) {
 	uri(t)
 	storagetest.RunLoyalty(t, func(t *testing.T) storagetest.LoyaltyStore { return openFresh(t) })
 }
+
+func TestContestConformance(t *testing.T) {
+	uri(t)
+	storagetest.RunContests(t, func(t *testing.T) storagetest.ContestStore { return openFresh(t) })
+}

@@ -111,6 +111,7 @@ type Store struct {
 	wh      webhookStmts
 	lq      loyaltyStmts
 	wallets walletStmts
+	cq      contestStmts
 }
 
 // Open opens (creating it and its directory if needed) the database at path
@@ -696,6 +697,9 @@ func applySchema(ctx context.Context, conn *sql.Conn) error {
 		return err
 	}
 	if err := execAll(ctx, conn, loyaltySchema...); err != nil {
+		return err
+	}
+	if err := execAll(ctx, conn, contestSchema...); err != nil {
 		return err
 	}
 	if err := upgradeV1(ctx, conn); err != nil {

@@ -772,3 +772,11 @@ func TestLoyaltyConformance(t *testing.T) {
 		return s
 	})
 }
+
+func TestContestConformance(t *testing.T) {
+	storagetest.RunContests(t, func(t *testing.T) storagetest.ContestStore {
+		s := open(t, filepath.Join(t.TempDir(), "q.db"))
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	})
+}

@@ -34,6 +34,7 @@ import (
 	"github.com/questline/questline/auth"
 	"github.com/questline/questline/badges"
 	"github.com/questline/questline/challenges"
+	"github.com/questline/questline/contests"
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/leaderboards"
@@ -52,6 +53,7 @@ type Store interface {
 	audit.Store
 	profiles.Store
 	LoyaltyStore
+	contests.Store
 	Ping(context.Context) error
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/questline/questline/auth"
 	"github.com/questline/questline/badges"
 	"github.com/questline/questline/challenges"
+	"github.com/questline/questline/contests"
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/leaderboards"
 	"github.com/questline/questline/loyalty"
@@ -117,6 +118,9 @@ func userRecordKinds() []userRecords {
 			_, ok, err := s.ClaimOf(c, tn, u)
 			return count(ok), err
 		}, eraseLoyalty, false},
+		{"contest entries", func(c context.Context, s Store, tn, u string) (int, error) {
+			return n(s.UserContestEntries(c, tn, u))
+		}, func(c context.Context, s Store, tn, u, pn string) error { return s.EraseContestUser(c, tn, u, pn) }, true},
 		{"audit", func(c context.Context, s Store, tn, u string) (int, error) {
 			return n(s.AuditAbout(c, tn, u))
 		}, func(c context.Context, s Store, tn, u, pn string) error { return s.AnonymiseAudit(c, tn, u, pn) }, true},
@@ -163,6 +167,8 @@ func seedUser(t *testing.T, s Store, tn, user string) {
 		_, _, err = s.InsertAward(c, award(tn, "b1", user, fmt.Sprintf("t%d", i), 0, at))
 		must(t, err)
 		_, _, err = s.AppendEarnMark(c, mark(tn, "r1", user, int64(i+1), ev.ID))
+		must(t, err)
+		_, err = s.AddContestEntry(c, contests.Entry{Tenant: tn, Contest: "k1", User: user, Entrant: "h-" + ev.ID, N: 1, Source: "ev:" + ev.ID, At: at})
 		must(t, err)
 	}
 	must(t, s.PutTierState(c, loyalty.TierState{Tenant: tn, User: user, Version: 1, State: tier.State{Tier: "gold", Since: at, ReviewAt: at}}))
@@ -379,9 +385,9 @@ func testUserErasedTwice(t *testing.T, s Store) {
 	eraseAll()
 	seedUser(t, s, a, "u1")
 	eraseAll()
-	// Ledger lines, lots and audit entries have no per-user key: both
+	// Ledger lines, lots, contest entries and audit entries have no per-user key: both
 	// lives stay.
-	twice := map[string]bool{"ledger": true, "audit": true, "wallet lots": true}
+	twice := map[string]bool{"ledger": true, "audit": true, "wallet lots": true, "contest entries": true}
 	for _, k := range kinds {
 		got, err := k.count(c, s, a, "u1")
 		must(t, err)

@@ -1,0 +1,347 @@
+package contests
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/questline/questline/audit"
+	"github.com/questline/questline/auth"
+	"github.com/questline/questline/contests/draw"
+	"github.com/questline/questline/events"
+	"github.com/questline/questline/internal/bus"
+	"github.com/questline/questline/internal/errs"
+	"github.com/questline/questline/leaderboards"
+	"github.com/questline/questline/points"
+	"github.com/questline/questline/profiles"
+)
+
+// Boards is the leaderboard service a leaderboard contest ranks on.
+type Boards interface {
+	Create(ctx context.Context, tenant string, in leaderboards.CreateInput) (leaderboards.Board, error)
+	Top(ctx context.Context, tenant, id, sel string, offset, limit int) (leaderboards.Page, error)
+}
+
+// Payer pays points exactly once per key.
+type Payer interface {
+	PayOnce(ctx context.Context, tenant, user string, amount int64, key, reason, eventID string) (paidByEvent string, balance int64, err error)
+}
+
+// Spender spends a user's points exactly once per key, never overdrawing.
+type Spender interface {
+	Spend(ctx context.Context, sp points.Spend) (points.Change, error)
+}
+
+// Reverser takes back a credit once, by its ledger key.
+type Reverser interface {
+	Reverse(ctx context.Context, tenant, key string) (points.Change, error)
+}
+
+// Awarder awards a badge once per user.
+type Awarder interface {
+	Award(ctx context.Context, tenant, user, badgeID, source, eventID string) ([]events.Event, error)
+}
+
+// Emitter feeds system events (contest.won, and what an award emits)
+// into the event stream.
+type Emitter interface {
+	Emit(ctx context.Context, ev events.Event) error
+}
+
+// Publisher pushes live frames to a user and to the contest:{id} channel.
+type Publisher interface {
+	PublishUser(ctx context.Context, tenant, user, typ string, data any) error
+	Publish(ctx context.Context, tenant, channel, typ string, data any) error
+}
+
+// Attributes reads a user's tier and segments, for eligibility.
+type Attributes interface {
+	GetAttributes(ctx context.Context, tenant, user string) (profiles.Attributes, bool, error)
+}
+
+// Auditor records manager actions with their reasons.
+type Auditor interface {
+	Append(ctx context.Context, e audit.Entry) error
+}
+
+// Config is what a Service is built from. Everything but Store may be nil
+// (the feature it serves is then off).
+type Config struct {
+	Store      Store
+	Boards     Boards
+	Payer      Payer
+	Spender    Spender
+	Reverser   Reverser
+	Awarder    Awarder
+	Emitter    Emitter
+	Publisher  Publisher
+	Attributes Attributes
+	Auditor    Auditor
+	Logger     *slog.Logger
+	// Bus drops other nodes' cached running contests on a change.
+	Bus bus.Bus
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Settle is how long after the close entries may still be written
+	// (an event received before the close, still being processed), and so
+	// how long a draw waits after the close; 0 means DefaultSettle.
+	Settle time.Duration
+}
+
+// DefaultSettle covers an entry write in flight at the close: an event
+// received before the close is processed within a request's timeout.
+const DefaultSettle = 10 * time.Second
+
+// Service runs contests.
+type Service struct {
+	Config
+	cache *bus.Cache[[]Contest] // tenant -> running prize draws that earn from events
+}
+
+// busTopic names contest invalidations on the bus; keys are tenants.
+const busTopic = "contests"
+
+// NewService returns a contest service.
+func NewService(cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Settle <= 0 {
+		cfg.Settle = DefaultSettle
+	}
+	s := &Service{Config: cfg, cache: bus.NewCache[[]Contest](2*time.Second, 0)}
+	if cfg.Bus != nil {
+		cfg.Bus.Subscribe(busTopic, s.cache.Drop)
+	}
+	return s
+}
+
+// clock is the time stored on records: UTC, to the millisecond.
+func (s *Service) clock() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
+
+// Entrant is a user's public handle in a contest's entry list: the hex of
+// the pseudonym an erasure gives the user, so the published list names no
+// user id and an erasure leaves it unchanged.
+func Entrant(tenant, user string) string {
+	if !auth.Erased(user) {
+		user = auth.Pseudonym(tenant, user)
+	}
+	return user[strings.IndexByte(user, ':')+1:]
+}
+
+// Create stores a new contest. A prize draw gets its secret seed now, and
+// publishes the seed's commitment from this moment on: the seed is durable
+// before any entry exists, and is never drawn again. A leaderboard
+// contest gets its own board over the contest's window.
+func (s *Service) Create(ctx context.Context, tenant string, d Definition) (Contest, error) {
+	if d.StartsAt.IsZero() {
+		d.StartsAt = s.clock()
+	}
+	c, err := d.contest()
+	if err != nil {
+		return Contest{}, err
+	}
+	now := s.clock()
+	c.ID, c.Tenant, c.Status, c.CreatedAt, c.UpdatedAt, c.Version = uuid.Must(uuid.NewV7()).String(), tenant, Open, now, now, 1
+	switch c.Kind {
+	case DrawKind:
+		if c.Seed, err = draw.NewSeed(); err != nil {
+			return Contest{}, fmt.Errorf("contests: create: %w", err)
+		}
+		c.Commitment = draw.Commit(c.Seed)
+	case LeaderboardKind:
+		if s.Boards == nil {
+			return Contest{}, errs.New(errs.Conflict, "no-boards", "leaderboards are not available on this node")
+		}
+		b, err := s.Boards.Create(ctx, tenant, c.boardInput())
+		if err != nil {
+			return Contest{}, boardError(err)
+		}
+		c.BoardID = b.ID
+	}
+	if err := s.Store.CreateContest(ctx, c); err != nil {
+		return Contest{}, fmt.Errorf("contests: create: %w", err)
+	}
+	s.changed(ctx, tenant)
+	return c, nil
+}
+
+// boardError points a board validation error at the contest's board field.
+func boardError(err error) error {
+	if e, ok := errs.As(err); ok && e.Field != "" {
+		return e.OnField("body.board." + strings.TrimPrefix(e.Field, "body."))
+	}
+	return err
+}
+
+// Get returns one contest of the tenant.
+func (s *Service) Get(ctx context.Context, tenant, id string) (Contest, error) {
+	c, err := s.Store.GetContest(ctx, tenant, id)
+	if errors.Is(err, errs.ErrNotFound) {
+		return Contest{}, notFound(id)
+	}
+	if err != nil {
+		return Contest{}, fmt.Errorf("contests: get %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// List pages the tenant's contests in creation order.
+func (s *Service) List(ctx context.Context, tenant string, status Status, after string, limit int) ([]Contest, error) {
+	cs, err := s.Store.ListContests(ctx, tenant, status, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("contests: list: %w", err)
+	}
+	return cs, nil
+}
+
+// Update edits name, description and, before the start, prizes.
+func (s *Service) Update(ctx context.Context, tenant, id string, p Patch) (Contest, error) {
+	c, err := s.Get(ctx, tenant, id)
+	if err != nil {
+		return Contest{}, err
+	}
+	if c.Status != Open && p.Prizes != nil {
+		return Contest{}, errs.New(errs.Conflict, "contest-finished", "the contest is finished")
+	}
+	next, err := p.apply(c, !s.Now().Before(c.StartsAt))
+	if err != nil {
+		return Contest{}, err
+	}
+	return s.save(ctx, next)
+}
+
+// Reschedule moves a running contest's close: Extend to a later ends_at,
+// or force-end it now. Both are manager actions, audited with the reason.
+type Reschedule struct {
+	EndsAt *time.Time `json:"ends_at,omitempty" doc:"extend: the new close, after the current one."`
+	Reason string     `json:"reason" minLength:"1" maxLength:"500" doc:"Why, for the audit log."`
+}
+
+// Extend moves an open contest's close later. A leaderboard contest's
+// board has a fixed window, so it cannot be extended.
+func (s *Service) Extend(ctx context.Context, tenant, actor, id string, in Reschedule) (Contest, error) {
+	c, err := s.running(ctx, tenant, id)
+	if err != nil {
+		return Contest{}, err
+	}
+	if in.EndsAt == nil || !in.EndsAt.After(c.EndsAt) {
+		return Contest{}, invalid("ends_at", "extend needs an ends_at after the current close, %s", c.EndsAt.Format(time.RFC3339))
+	}
+	if c.Kind == LeaderboardKind {
+		return Contest{}, errs.New(errs.Conflict, "board-window-fixed", "a leaderboard contest's board ranks a fixed window; it can be force-ended, not extended")
+	}
+	if !s.Now().Before(c.EndsAt) {
+		return Contest{}, errs.New(errs.Conflict, "contest-closed", "the contest closed at %s; its entries are final", c.EndsAt.Format(time.RFC3339))
+	}
+	end := in.EndsAt.UTC().Truncate(time.Millisecond)
+	if end.Sub(c.StartsAt) > maxContestSpan {
+		return Contest{}, invalid("ends_at", "a contest runs at most 366 days")
+	}
+	old := c.EndsAt
+	c.EndsAt = end
+	return s.rescheduled(ctx, c, actor, "contest.extend", in.Reason, old)
+}
+
+// ForceEnd closes an open contest now. A leaderboard contest's standings
+// are frozen at once, since its board's window runs on; a prize draw is
+// drawn by POST /draw once the close has settled.
+func (s *Service) ForceEnd(ctx context.Context, tenant, actor, id string, in Reschedule) (Contest, error) {
+	c, err := s.running(ctx, tenant, id)
+	if err != nil {
+		return Contest{}, err
+	}
+	now := s.clock()
+	if !now.Before(c.EndsAt) {
+		return c, nil // closed already: nothing to move
+	}
+	old := c.EndsAt
+	c.EndsAt = now
+	if c.EndsAt.Before(c.StartsAt) {
+		c.StartsAt = c.EndsAt
+	}
+	c, err = s.rescheduled(ctx, c, actor, "contest.force-end", in.Reason, old)
+	if err != nil || c.Kind != LeaderboardKind {
+		return c, err
+	}
+	return s.Draw(ctx, tenant, id)
+}
+
+func (s *Service) running(ctx context.Context, tenant, id string) (Contest, error) {
+	c, err := s.Get(ctx, tenant, id)
+	if err != nil {
+		return Contest{}, err
+	}
+	if c.Status != Open {
+		return Contest{}, errs.New(errs.Conflict, "contest-finished", "the contest is finished")
+	}
+	return c, nil
+}
+
+func (s *Service) rescheduled(ctx context.Context, c Contest, actor, action, reason string, old time.Time) (Contest, error) {
+	c, err := s.save(ctx, c)
+	if err != nil {
+		return Contest{}, err
+	}
+	if err := s.record(ctx, c.Tenant, actor, action, "contest:"+c.ID, map[string]string{
+		"reason": reason, "ends_at_before": old.Format(time.RFC3339Nano), "ends_at": c.EndsAt.Format(time.RFC3339Nano),
+	}); err != nil {
+		return Contest{}, err
+	}
+	s.publish(ctx, c, "contest.updated", c)
+	return c, nil
+}
+
+// save writes c if nobody changed it since it was read.
+func (s *Service) save(ctx context.Context, c Contest) (Contest, error) {
+	c.Version++
+	c.UpdatedAt = s.clock()
+	err := s.Store.UpdateContest(ctx, c)
+	if errors.Is(err, errs.ErrDuplicate) {
+		return Contest{}, errs.New(errs.Conflict, "edit-conflict", "the contest changed meanwhile; read it again and retry")
+	}
+	if err != nil {
+		return Contest{}, fmt.Errorf("contests: save %s: %w", c.ID, err)
+	}
+	s.changed(ctx, c.Tenant)
+	return c, nil
+}
+
+func (s *Service) changed(ctx context.Context, tenant string) {
+	s.cache.Drop(tenant)
+	if s.Bus != nil {
+		s.Bus.Publish(ctx, busTopic, tenant)
+	}
+}
+
+func (s *Service) record(ctx context.Context, tenant, actor, action, subject string, detail map[string]string) error {
+	if s.Auditor == nil {
+		return nil
+	}
+	e := audit.Entry{ID: uuid.Must(uuid.NewV7()).String(), Tenant: tenant, Actor: actor, Action: action,
+		Subject: subject, Detail: detail, At: s.clock()}
+	if err := s.Auditor.Append(ctx, e); err != nil {
+		return fmt.Errorf("contests: audit %s: %w", action, err)
+	}
+	return nil
+}
+
+// publish is best effort: the durable state is written and reads tell the
+// truth, so a failed push must not fail the action.
+func (s *Service) publish(ctx context.Context, c Contest, typ string, data any) {
+	if s.Publisher != nil {
+		_ = s.Publisher.Publish(ctx, c.Tenant, "contest:"+c.ID, typ, data)
+	}
+}
+
+func notFound(id string) error {
+	return errs.New(errs.NotFound, "contest-not-found", "no contest %q", id)
+}
