@@ -102,6 +102,7 @@ type Store struct {
 	rq    readStmts
 	wq    writeStmts
 	close []*sql.Stmt
+	ugc   ugcStmts
 }
 
 // Open opens (creating it and its directory if needed) the database at path
@@ -667,6 +668,9 @@ func applySchema(ctx context.Context, conn *sql.Conn) error {
 		return fmt.Errorf("upgrade events: %w", err)
 	}
 	if err := execAll(ctx, conn, schema...); err != nil {
+		return err
+	}
+	if err := execAll(ctx, conn, ugcSchema...); err != nil {
 		return err
 	}
 	if err := upgradeV1(ctx, conn); err != nil {

@@ -739,3 +739,15 @@ func TestUpgradeEventsForRetries(t *testing.T) {
 		t.Fatalf("old sweeper index left: %d, %v", n, err)
 	}
 }
+
+func TestUGCConformance(t *testing.T) {
+	storagetest.RunUGC(t, func(t *testing.T) storagetest.UGCStore {
+		s := open(t, filepath.Join(t.TempDir(), "q.db"))
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+		return s
+	})
+}
