@@ -28,6 +28,7 @@ import (
 	"github.com/questline/questline/realtime"
 	"github.com/questline/questline/storage/mongo"
 	"github.com/questline/questline/storage/sqlite"
+	"github.com/questline/questline/ugc"
 	"github.com/questline/questline/users"
 )
 
@@ -41,6 +42,7 @@ type store interface {
 	auth.KeyStore
 	audit.Store
 	profiles.Store
+	ugc.Store
 	Ping(context.Context) error
 	Close() error
 }
@@ -74,6 +76,7 @@ type app struct {
 	profiles     *profiles.Service
 	audit        *audit.Log
 	users        *users.Service
+	ugc          *ugc.Service
 
 	closers []func() error
 }
@@ -154,12 +157,15 @@ func (a *app) wire(ctx context.Context) (err error) {
 		Store: a.store, Payer: a.points, Notifier: a.hub, Awarder: a.badges, Attributes: a.profiles, Emitter: &emitter,
 		Bus: a.bus,
 	})
-	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges, a.badges, a.leaderboards)
+	// UGC pays through the ledger, emits ugc.approved and records the
+	// purchases that verify reviews as a rule handler.
+	a.ugc = ugc.NewService(ugc.Config{Store: a.store, Payer: a.points, Emitter: &emitter, Notifier: a.hub, Auditor: a.audit, Logger: a.logger})
+	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges, a.badges, a.leaderboards, a.ugc)
 	emitter.Service = a.events
 	// A user's export has a section per domain; erasure runs in this
 	// order: the ledger is anonymised before boards drop the user, and the
 	// audit log last, after every entry about the user is written.
-	a.users = users.NewService(a.audit, a.points, a.leaderboards, a.challenges, a.badges, a.events, a.profiles, a.audit)
+	a.users = users.NewService(a.audit, a.points, a.leaderboards, a.challenges, a.badges, a.events, a.profiles, a.ugc, a.audit)
 	a.closers = append(a.closers, func() error { a.events.Close(); return nil })
 	return nil
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/questline/questline/points"
 	"github.com/questline/questline/profiles"
 	"github.com/questline/questline/realtime"
+	"github.com/questline/questline/ugc"
 	"github.com/questline/questline/users"
 )
 
@@ -83,6 +84,7 @@ func (a *app) handler() *fiber.App {
 	leaderboards.Routes(api, a.leaderboards)
 	profiles.Routes(api, a.profiles)
 	audit.Routes(api, a.audit)
+	ugc.Routes(api, a.ugc)
 	users.Routes(api, a.users, users.Views{Points: a.points, Challenges: a.challenges, Badges: a.badges, Leaderboards: a.leaderboards})
 	documentRaw(api)
 	if err := auth.CheckDeclared(api.OpenAPI()); err != nil {

@@ -127,6 +127,7 @@ type Store struct {
 	apiKeys, audit, profiles, attributes *mdb.Collection
 
 	revisions *mdb.Collection
+	ugc       ugcCollections
 }
 
 // clientOptions are the driver options for uri. The default server
@@ -375,7 +376,7 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+	return s.ensureUGC(ctx)
 }
 
 // tallyIndex is the index of a tallies collection: one goal's buckets in

@@ -298,3 +298,8 @@ func TestUpdateRollsForward(t *testing.T) {
 		t.Fatalf("after the late edit: name %q version %d, want %q version 2", got.Name, got.Version, won.Name)
 	}
 }
+
+func TestUGCConformance(t *testing.T) {
+	uri(t)
+	storagetest.RunUGC(t, func(t *testing.T) storagetest.UGCStore { return openFresh(t) })
+}
