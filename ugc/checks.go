@@ -50,8 +50,9 @@ func textChecks(c Checks, k Kind, content Content) error {
 
 // duplicateOf judges the candidates the store found for a text with the
 // given fingerprints: an equal normalised text, or, for texts of at least
-// MinNearWords words, a simhash within NearDistance bits.
-func duplicateOf(c Checks, hash string, sim uint64, words int, candidates []Submission) error {
+// MinNearWords words, an estimated similarity of NearSimilarity percent
+// or more.
+func duplicateOf(c Checks, hash string, sig []uint32, words int, candidates []Submission) error {
 	if !c.Duplicates {
 		return nil
 	}
@@ -60,11 +61,11 @@ func duplicateOf(c Checks, hash string, sim uint64, words int, candidates []Subm
 			return checkFailed(CheckDuplicate, "the same text was already submitted")
 		}
 	}
-	if c.NearDistance == 0 || words < c.MinNearWords {
+	if c.NearSimilarity == 0 || words < c.MinNearWords {
 		return nil
 	}
 	for _, o := range candidates {
-		if text.Distance(o.Simhash, sim) <= c.NearDistance {
+		if text.Similarity(o.Signature, sig)*100 >= float64(c.NearSimilarity) {
 			return checkFailed(CheckNear, "the text is nearly the same as one already submitted")
 		}
 	}

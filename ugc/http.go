@@ -69,7 +69,7 @@ func authorRoutes(api huma.API, s *Service) {
 	auth.Register(api, op("list-my-submissions", http.MethodGet, "/v1/me/submissions", "My submissions, with status and reasons",
 		"Newest first. status is the latest version's (pending, approved, rejected, removed); reason is the moderator's reason code; "+
 			"public is the version readers see, if any."), auth.People,
-		func(ctx context.Context, in *pageInput) (*listOutput, error) {
+		func(ctx context.Context, in *pageInput) (*mySubmissionsOutput, error) {
 			p, err := auth.Require(ctx)
 			if err != nil {
 				return nil, err
@@ -78,7 +78,7 @@ func authorRoutes(api huma.API, s *Service) {
 			if err != nil {
 				return nil, err
 			}
-			out := &listOutput{}
+			out := &mySubmissionsOutput{}
 			out.Body.Submissions, out.Body.NextCursor = httpx.Page(subs, in.Limit, func(x Submission) string { return x.ID })
 			return out, nil
 		})
@@ -100,7 +100,7 @@ func authorRoutes(api huma.API, s *Service) {
 			Body struct {
 				Helpful bool `json:"helpful"`
 			}
-		}) (*voteOutput, error) {
+		}) (*helpfulVoteOutput, error) {
 			p, err := auth.Require(ctx)
 			if err != nil {
 				return nil, err
@@ -109,7 +109,7 @@ func authorRoutes(api huma.API, s *Service) {
 			if err != nil {
 				return nil, err
 			}
-			out := &voteOutput{}
+			out := &helpfulVoteOutput{}
 			out.Body.Helpful = n
 			return out, nil
 		})
@@ -120,7 +120,7 @@ func authorRoutes(api huma.API, s *Service) {
 			Body struct {
 				Reason string `json:"reason" pattern:"^[a-z0-9-]{1,64}$" doc:"e.g. spam, abusive, off-topic, fake."`
 			}
-		}) (*reportOutput, error) {
+		}) (*abuseReportOutput, error) {
 			p, err := auth.Require(ctx)
 			if err != nil {
 				return nil, err
@@ -129,7 +129,7 @@ func authorRoutes(api huma.API, s *Service) {
 			if err != nil {
 				return nil, err
 			}
-			out := &reportOutput{}
+			out := &abuseReportOutput{}
 			out.Body.Counted = fresh
 			return out, nil
 		})
@@ -147,20 +147,20 @@ type pageInput struct {
 	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"20"`
 }
 
-type listOutput struct {
+type mySubmissionsOutput struct {
 	Body struct {
 		Submissions []Submission `json:"submissions"`
 		NextCursor  string       `json:"next_cursor,omitempty"`
 	}
 }
 
-type voteOutput struct {
+type helpfulVoteOutput struct {
 	Body struct {
 		Helpful int64 `json:"helpful" doc:"Helpful votes of the submission now."`
 	}
 }
 
-type reportOutput struct {
+type abuseReportOutput struct {
 	Body struct {
 		Counted bool `json:"counted" doc:"False when this user had reported it already."`
 	}
@@ -200,7 +200,7 @@ func (s *Service) query(f QueueFilter) QueueQuery {
 	return QueueQuery{Kind: f.Kind, ProductID: f.ProductID, Flag: f.Flag, Before: s.ageFilter(f.OlderThan), Limit: f.Limit}
 }
 
-type queueOutput struct {
+type queueItemsOutput struct {
 	Body struct {
 		Items []QueueItem `json:"items"`
 	}
@@ -210,7 +210,7 @@ func moderationRoutes(api huma.API, s *Service) {
 	auth.Register(api, op("list-moderation-queue", http.MethodGet, "/v1/moderation/queue", "The moderation queue",
 		"Pending items oldest first, filtered by kind, product, flag and age. Items another moderator claimed are left out until their lease ends. "+
 			"Listing claims nothing: POST /v1/moderation/claims does."), Moderators,
-		func(ctx context.Context, in *QueueFilter) (*queueOutput, error) {
+		func(ctx context.Context, in *QueueFilter) (*queueItemsOutput, error) {
 			p, err := auth.Require(ctx)
 			if err != nil {
 				return nil, err
@@ -219,14 +219,14 @@ func moderationRoutes(api huma.API, s *Service) {
 			if err != nil {
 				return nil, err
 			}
-			out := &queueOutput{}
+			out := &queueItemsOutput{}
 			out.Body.Items = queueItems(subs)
 			return out, nil
 		})
 	claim := op("claim-moderation-items", http.MethodPost, "/v1/moderation/claims", "Claim queue items",
 		"Leases up to limit of the oldest matching items to the caller for the tenant's lease_seconds: no other moderator is handed them, "+
 			"nor may decide them, meanwhile.")
-	auth.Register(api, claim, Moderators, func(ctx context.Context, in *struct{ Body QueueFilter }) (*queueOutput, error) {
+	auth.Register(api, claim, Moderators, func(ctx context.Context, in *struct{ Body QueueFilter }) (*queueItemsOutput, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err
@@ -235,7 +235,7 @@ func moderationRoutes(api huma.API, s *Service) {
 		if err != nil {
 			return nil, err
 		}
-		out := &queueOutput{}
+		out := &queueItemsOutput{}
 		out.Body.Items = queueItems(subs)
 		return out, nil
 	})
@@ -273,7 +273,7 @@ func moderationRoutes(api huma.API, s *Service) {
 				IDs    []string `json:"ids" minItems:"1" maxItems:"100"`
 				Decision
 			}
-		}) (*bulkOutput, error) {
+		}) (*bulkModerationOutput, error) {
 			p, err := auth.Require(ctx)
 			if err != nil {
 				return nil, err
@@ -287,13 +287,13 @@ func moderationRoutes(api huma.API, s *Service) {
 			if err != nil {
 				return nil, err
 			}
-			out := &bulkOutput{}
+			out := &bulkModerationOutput{}
 			out.Body.Results = res
 			return out, nil
 		})
 }
 
-type bulkOutput struct {
+type bulkModerationOutput struct {
 	Body struct {
 		Results []BulkResult `json:"results"`
 	}
@@ -331,7 +331,7 @@ type feedInput struct {
 	Limit      int    `query:"limit" minimum:"1" maximum:"100" default:"20"`
 }
 
-type feedOutput struct {
+type reviewFeedOutput struct {
 	Body struct {
 		Summary    Summary        `json:"summary" doc:"All listed reviews of the product, whatever the filters."`
 		Reviews    []PublicReview `json:"reviews"`
@@ -344,7 +344,7 @@ func feedRoutes(api huma.API, s *Service) {
 		"Approved content about the product only, as approved (a pending edit is not shown until approved). Sorts: newest, helpful, rating_high, "+
 			"rating_low; filters: rating, verified, with_photos; cursor-paginated. The summary (count, average, 1-5 distribution) is exact: it is kept "+
 			"as reviews are approved, edited, removed and erased. No private fields (moderation notes, reports) appear."), PublicReaders,
-		func(ctx context.Context, in *feedInput) (*feedOutput, error) {
+		func(ctx context.Context, in *feedInput) (*reviewFeedOutput, error) {
 			p, err := auth.Require(ctx)
 			if err != nil {
 				return nil, err
@@ -358,7 +358,7 @@ func feedRoutes(api huma.API, s *Service) {
 			if err != nil {
 				return nil, err
 			}
-			out := &feedOutput{}
+			out := &reviewFeedOutput{}
 			if out.Body.Summary, err = s.Summary(ctx, p.Tenant, in.ID); err != nil {
 				return nil, err
 			}
@@ -389,7 +389,7 @@ func feedRoutes(api huma.API, s *Service) {
 		})
 	auth.Register(api, op("get-ugc-settings", http.MethodGet, "/v1/ugc/settings", "The tenant's UGC settings (manager)",
 		"Checks, lease, report threshold and points per rule; the defaults until saved."), auth.Managers,
-		func(ctx context.Context, _ *struct{}) (*settingsOutput, error) {
+		func(ctx context.Context, _ *struct{}) (*ugcSettingsOutput, error) {
 			p, err := auth.Require(ctx)
 			if err != nil {
 				return nil, err
@@ -398,11 +398,11 @@ func feedRoutes(api huma.API, s *Service) {
 			if err != nil {
 				return nil, err
 			}
-			return &settingsOutput{Body: st}, nil
+			return &ugcSettingsOutput{Body: st}, nil
 		})
 	auth.Register(api, op("put-ugc-settings", http.MethodPut, "/v1/ugc/settings", "Save the tenant's UGC settings (manager)",
 		"Replaces every setting."), auth.Managers,
-		func(ctx context.Context, in *struct{ Body Settings }) (*settingsOutput, error) {
+		func(ctx context.Context, in *struct{ Body Settings }) (*ugcSettingsOutput, error) {
 			p, err := auth.Require(ctx)
 			if err != nil {
 				return nil, err
@@ -411,8 +411,8 @@ func feedRoutes(api huma.API, s *Service) {
 			if err != nil {
 				return nil, err
 			}
-			return &settingsOutput{Body: st}, nil
+			return &ugcSettingsOutput{Body: st}, nil
 		})
 }
 
-type settingsOutput struct{ Body Settings }
+type ugcSettingsOutput struct{ Body Settings }

@@ -167,8 +167,8 @@ func (s *Service) check(ctx context.Context, st Settings, sub *Submission) error
 	if err := textChecks(st.Checks, sub.Kind, sub.Content); err != nil {
 		return err
 	}
-	n := text.Normalize(sub.Content.Text())
-	sub.TextHash, sub.Simhash = text.Hash(n), text.Simhash(n)
+	n := text.Normalize(sub.Content.mainText())
+	sub.TextHash, sub.Signature = text.Hash(n), text.Signature(n)
 	if n == "" {
 		sub.TextHash = "" // media without words is nobody's duplicate
 		return nil
@@ -176,11 +176,11 @@ func (s *Service) check(ctx context.Context, st Settings, sub *Submission) error
 	if !st.Checks.Duplicates {
 		return nil
 	}
-	cands, err := s.Store.SimilarTexts(ctx, sub.Tenant, sub.TextHash, sub.Simhash, sub.ID, similarLimit)
+	cands, err := s.Store.SimilarTexts(ctx, sub.Tenant, sub.TextHash, text.Bands(sub.Signature), sub.ID, similarLimit)
 	if err != nil {
 		return fmt.Errorf("ugc: duplicate check: %w", err)
 	}
-	return duplicateOf(st.Checks, sub.TextHash, sub.Simhash, len(text.Words(n)), cands)
+	return duplicateOf(st.Checks, sub.TextHash, sub.Signature, len(text.Words(n)), cands)
 }
 
 // similarLimit bounds the candidates one duplicate check reads: one

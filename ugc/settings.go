@@ -15,15 +15,15 @@ type Settings struct {
 // Checks configure the automatic checks a submission passes before it is
 // queued.
 type Checks struct {
-	MinLength    int      `json:"min_length" minimum:"0" maximum:"10000" doc:"Fewest characters of title, body and steps together (photos, videos and posts may be shorter if 0)."`
-	MaxLength    int      `json:"max_length" minimum:"1" maximum:"20000"`
-	BannedWords  []string `json:"banned_words,omitempty" maxItems:"500" doc:"Words or phrases refused, matched as whole words after normalisation."`
-	LinksAllowed bool     `json:"links_allowed" doc:"Whether text may hold links (a social_post's link field is always allowed)."`
-	Duplicates   bool     `json:"duplicates" doc:"Refuse a text equal (after normalisation) or nearly equal to another listed or queued one of the tenant."`
-	NearDistance int      `json:"near_distance" minimum:"0" maximum:"3" doc:"Simhash bits two texts may differ in and still be near duplicates; 0 = exact only."`
-	MinNearWords int      `json:"min_near_words" minimum:"1" maximum:"1000" doc:"Texts shorter than this many words are checked for exact duplicates only."`
-	PerHour      int      `json:"per_hour" minimum:"0" maximum:"10000" doc:"Submissions a user may make per rolling hour; 0 = unlimited."`
-	PerDay       int      `json:"per_day" minimum:"0" maximum:"100000" doc:"Submissions a user may make per UTC day; 0 = unlimited."`
+	MinLength      int      `json:"min_length" minimum:"0" maximum:"10000" doc:"Fewest characters of title, body and steps together (photos, videos and posts may be shorter if 0)."`
+	MaxLength      int      `json:"max_length" minimum:"1" maximum:"20000"`
+	BannedWords    []string `json:"banned_words,omitempty" maxItems:"500" doc:"Words or phrases refused, matched as whole words after normalisation."`
+	LinksAllowed   bool     `json:"links_allowed" doc:"Whether text may hold links (a social_post's link field is always allowed)."`
+	Duplicates     bool     `json:"duplicates" doc:"Refuse a text equal (after normalisation) or nearly equal to another listed or queued one of the tenant."`
+	NearSimilarity int      `json:"near_similarity" minimum:"0" maximum:"100" doc:"Estimated percentage of shared word pairs from which two texts are near duplicates; 0 = exact duplicates only."`
+	MinNearWords   int      `json:"min_near_words" minimum:"1" maximum:"1000" doc:"Texts shorter than this many words are checked for exact duplicates only."`
+	PerHour        int      `json:"per_hour" minimum:"0" maximum:"10000" doc:"Submissions a user may make per rolling hour; 0 = unlimited."`
+	PerDay         int      `json:"per_day" minimum:"0" maximum:"100000" doc:"Submissions a user may make per UTC day; 0 = unlimited."`
 }
 
 // Points are what approval pays, per rule; each rule pays once per
@@ -43,7 +43,7 @@ type Points struct {
 func DefaultSettings() Settings {
 	return Settings{
 		Checks: Checks{
-			MinLength: 20, MaxLength: 10000, Duplicates: true, NearDistance: 3, MinNearWords: 8,
+			MinLength: 20, MaxLength: 10000, Duplicates: true, NearSimilarity: 60, MinNearWords: 8,
 			PerHour: 10, PerDay: 30,
 		},
 		LeaseSeconds:    300,

@@ -51,10 +51,16 @@ type Content struct {
 	Link   string   `json:"link,omitempty" doc:"https URL of the post (social_post)."`
 }
 
-// Text is the content's words, as the checks and duplicate detection see
+// Text is the content's words, as the length, word and link checks see
 // them.
 func (c Content) Text() string {
 	return strings.Join(append([]string{c.Title, c.Body}, c.Steps...), "\n")
+}
+
+// mainText is what duplicate detection compares: the body and steps. A
+// copied body is a copy whatever title it is given.
+func (c Content) mainText() string {
+	return strings.Join(append([]string{c.Body}, c.Steps...), "\n")
 }
 
 // Reply is the brand's public answer to a submission.
@@ -96,8 +102,8 @@ type Submission struct {
 	Note       string    `json:"-"`
 
 	// Fingerprints of Content for duplicate detection.
-	TextHash string `json:"-"`
-	Simhash  uint64 `json:"-"`
+	TextHash  string   `json:"-"`
+	Signature []uint32 `json:"-"` // MinHash of the body's shingles (ugc/text)
 
 	Version int64 `json:"-"`
 }
@@ -267,9 +273,9 @@ type Store interface {
 	// prev's contribution (PublicRating) to next's.
 	SaveSubmission(ctx context.Context, prev, next Submission) error
 	// SimilarTexts returns up to limit listed-or-queued submissions of the
-	// tenant, other than exclude, whose TextHash is hash or whose simhash
-	// shares a band with simhash.
-	SimilarTexts(ctx context.Context, tenant, hash string, simhash uint64, exclude string, limit int) ([]Submission, error)
+	// tenant, other than exclude, whose TextHash is hash or whose
+	// signature has one of bands (text.Bands) at the same position.
+	SimilarTexts(ctx context.Context, tenant, hash string, bands []int64, exclude string, limit int) ([]Submission, error)
 	// CountSince counts the user's submissions created at or after since.
 	CountSince(ctx context.Context, tenant, user string, since time.Time) (int64, error)
 	// UserSubmissions pages the user's submissions newest first, after

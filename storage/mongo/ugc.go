@@ -18,7 +18,7 @@ import (
 
 // ugcCollections hold user-generated content. A submission is one
 // document: its searchable fields at the top (feed sort keys, queue
-// filters, the duplicate fingerprints b0..b3, the simhash's bands) and
+// filters, the duplicate fingerprints: b0..b7, the MinHash bands) and
 // its content below. On MongoDB the rating summaries and the helpful and
 // report counters are folded with $inc as the writes happen; on FerretDB,
 // whose updates are not atomic, summaries and counters are counted from
@@ -65,6 +65,10 @@ func (s *Store) ensureUGC(ctx context.Context) error {
 			{name: "ugc_band1", keys: keys("b1")},
 			{name: "ugc_band2", keys: keys("b2")},
 			{name: "ugc_band3", keys: keys("b3")},
+			{name: "ugc_band4", keys: keys("b4")},
+			{name: "ugc_band5", keys: keys("b5")},
+			{name: "ugc_band6", keys: keys("b6")},
+			{name: "ugc_band7", keys: keys("b7")},
 		}},
 		{s.ugc.summaries, []index{{name: "ugc_summary", keys: keys("product_id"), unique: true}}},
 		{s.ugc.votes, []index{
@@ -101,11 +105,15 @@ type ugcDef struct {
 	LeaseBy    string       `bson:"lease_by"`
 	LeaseUntil time.Time    `bson:"lease_until"`
 	TextHash   string       `bson:"text_hash"`
-	Simhash    int64        `bson:"simhash"`
-	B0         *int32       `bson:"b0"`
-	B1         *int32       `bson:"b1"`
-	B2         *int32       `bson:"b2"`
-	B3         *int32       `bson:"b3"`
+	Signature  []int64      `bson:"signature"`
+	B0         *int64       `bson:"b0"`
+	B1         *int64       `bson:"b1"`
+	B2         *int64       `bson:"b2"`
+	B3         *int64       `bson:"b3"`
+	B4         *int64       `bson:"b4"`
+	B5         *int64       `bson:"b5"`
+	B6         *int64       `bson:"b6"`
+	B7         *int64       `bson:"b7"`
 	Tags       []string     `bson:"tags"`
 	Content    ugc.Content  `bson:"content"`
 	Public     *ugc.Content `bson:"public"`
@@ -135,14 +143,16 @@ func ugcDefOf(sub ugc.Submission) ugcDef {
 	d := ugcDef{
 		Status: string(sub.Status), Listed: sub.Listed(), Rating: sub.PublicRating(), Verified: sub.Verified, Photos: sub.HasPhotos(),
 		Flags: sub.Flags, QueuedAt: norm.Trunc(sub.QueuedAt), LeaseBy: sub.LeaseBy, LeaseUntil: norm.Trunc(sub.LeaseUntil),
-		TextHash: sub.TextHash, Simhash: int64(sub.Simhash), Tags: sub.Tags, Content: sub.Content, Public: sub.Public,
+		TextHash: sub.TextHash, Tags: sub.Tags, Content: sub.Content, Public: sub.Public,
 		Reason: sub.Reason, Note: sub.Note, ApprovedAt: norm.TruncPtr(sub.ApprovedAt), UpdatedAt: norm.Trunc(sub.UpdatedAt),
 		Reply: sub.Reply, Version: sub.Version,
 	}
-	if sub.TextHash != "" {
-		b := text.BandsOf(sub.Simhash)
-		band := func(i int) *int32 { v := int32(b[i]); return &v }
-		d.B0, d.B1, d.B2, d.B3 = band(0), band(1), band(2), band(3)
+	if b := text.Bands(sub.Signature); sub.TextHash != "" && b != nil {
+		for _, v := range sub.Signature {
+			d.Signature = append(d.Signature, int64(v))
+		}
+		band := func(i int) *int64 { return &b[i] }
+		d.B0, d.B1, d.B2, d.B3, d.B4, d.B5, d.B6, d.B7 = band(0), band(1), band(2), band(3), band(4), band(5), band(6), band(7)
 	}
 	return d
 }
@@ -169,7 +179,10 @@ func (d ugcDoc) submission() (ugc.Submission, error) {
 		Public: d.Def.Public, Reason: d.Def.Reason, ApprovedAt: norm.TruncPtr(d.Def.ApprovedAt), CreatedAt: norm.Trunc(d.CreatedAt),
 		UpdatedAt: norm.Trunc(d.Def.UpdatedAt), QueuedAt: norm.Trunc(d.Def.QueuedAt), Reply: d.Def.Reply, Helpful: d.Helpful,
 		Reports: d.Reports, LeaseBy: d.Def.LeaseBy, LeaseUntil: lease, Note: d.Def.Note, TextHash: d.Def.TextHash,
-		Simhash: uint64(d.Def.Simhash), Version: d.Def.Version,
+		Version: d.Def.Version,
+	}
+	for _, v := range d.Def.Signature {
+		sub.Signature = append(sub.Signature, uint32(v))
 	}
 	if sub.Public != nil {
 		c := content(*sub.Public)
@@ -262,13 +275,12 @@ func (s *Store) SaveSubmission(ctx context.Context, prev, next ugc.Submission) e
 	return nil
 }
 
-// SimilarTexts returns the candidates of a duplicate check: five indexed
+// SimilarTexts returns the candidates of a duplicate check: nine indexed
 // equality branches of one $or.
-func (s *Store) SimilarTexts(ctx context.Context, tenant, hash string, simhash uint64, exclude string, limit int) ([]ugc.Submission, error) {
-	b := text.BandsOf(simhash)
+func (s *Store) SimilarTexts(ctx context.Context, tenant, hash string, bands []int64, exclude string, limit int) ([]ugc.Submission, error) {
 	or := bson.A{bson.D{{Key: "tenant", Value: tenant}, {Key: "text_hash", Value: hash}}}
-	for i, v := range b {
-		or = append(or, bson.D{{Key: "tenant", Value: tenant}, {Key: fmt.Sprintf("b%d", i), Value: int32(v)}})
+	for i, v := range bands {
+		or = append(or, bson.D{{Key: "tenant", Value: tenant}, {Key: fmt.Sprintf("b%d", i), Value: v}})
 	}
 	filter := bson.D{
 		{Key: "$or", Value: or},

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,8 +19,9 @@ import (
 // fields are columns (the feed's sort keys, the queue's filters, the
 // duplicate fingerprints); the rest is one JSON document. Feed indexes are
 // partial on listed rows, the queue's on pending ones, so neither grows
-// with the other. b0..b3 are the simhash's 16-bit bands (see ugc/text):
-// a near duplicate shares at least one.
+// with the other. b0..b7 are the MinHash signature's band keys (see
+// ugc/text): a near duplicate almost surely shares one, an unrelated text
+// almost never does.
 var ugcSchema = []string{
 	`CREATE TABLE IF NOT EXISTS ugc_submissions (
 		tenant TEXT NOT NULL, id TEXT NOT NULL, user_id TEXT NOT NULL, kind TEXT NOT NULL,
@@ -28,7 +30,8 @@ var ugcSchema = []string{
 		reports INTEGER NOT NULL DEFAULT 0, verified INTEGER NOT NULL, photos INTEGER NOT NULL,
 		flags TEXT NOT NULL, queued_at INTEGER NOT NULL, created_at INTEGER NOT NULL,
 		lease_by TEXT NOT NULL, lease_until INTEGER NOT NULL,
-		text_hash TEXT NOT NULL, simhash INTEGER NOT NULL, b0 INTEGER, b1 INTEGER, b2 INTEGER, b3 INTEGER,
+		text_hash TEXT NOT NULL, signature BLOB, b0 INTEGER, b1 INTEGER, b2 INTEGER, b3 INTEGER,
+		b4 INTEGER, b5 INTEGER, b6 INTEGER, b7 INTEGER,
 		doc BLOB NOT NULL, version INTEGER NOT NULL,
 		PRIMARY KEY (tenant, id)) WITHOUT ROWID`,
 	`CREATE UNIQUE INDEX IF NOT EXISTS ugc_review_key ON ugc_submissions (tenant, review_key) WHERE review_key IS NOT NULL`,
@@ -43,6 +46,10 @@ var ugcSchema = []string{
 	`CREATE INDEX IF NOT EXISTS ugc_band1 ON ugc_submissions (tenant, b1) WHERE b1 IS NOT NULL`,
 	`CREATE INDEX IF NOT EXISTS ugc_band2 ON ugc_submissions (tenant, b2) WHERE b2 IS NOT NULL`,
 	`CREATE INDEX IF NOT EXISTS ugc_band3 ON ugc_submissions (tenant, b3) WHERE b3 IS NOT NULL`,
+	`CREATE INDEX IF NOT EXISTS ugc_band4 ON ugc_submissions (tenant, b4) WHERE b4 IS NOT NULL`,
+	`CREATE INDEX IF NOT EXISTS ugc_band5 ON ugc_submissions (tenant, b5) WHERE b5 IS NOT NULL`,
+	`CREATE INDEX IF NOT EXISTS ugc_band6 ON ugc_submissions (tenant, b6) WHERE b6 IS NOT NULL`,
+	`CREATE INDEX IF NOT EXISTS ugc_band7 ON ugc_submissions (tenant, b7) WHERE b7 IS NOT NULL`,
 	`CREATE TABLE IF NOT EXISTS ugc_summaries (
 		tenant TEXT NOT NULL, product_id TEXT NOT NULL,
 		r1 INTEGER NOT NULL DEFAULT 0, r2 INTEGER NOT NULL DEFAULT 0, r3 INTEGER NOT NULL DEFAULT 0,
@@ -65,7 +72,7 @@ var ugcSchema = []string{
 // ugcCols are the columns in the order the writes and scans use: the
 // fixed ones, the counters, then what SaveSubmission sets (ugcRow).
 const ugcCols = `tenant, id, user_id, kind, product_id, review_key, created_at, helpful, reports,
-	status, listed, rating, verified, photos, flags, queued_at, lease_by, lease_until, text_hash, simhash, b0, b1, b2, b3, doc, version`
+	status, listed, rating, verified, photos, flags, queued_at, lease_by, lease_until, text_hash, signature, b0, b1, b2, b3, b4, b5, b6, b7, doc, version`
 
 // ugcStmts are the UGC statements: writes on the writer connection, reads
 // on the pool. Feed and queue queries vary with their filters; they are
@@ -90,9 +97,10 @@ func (s *Store) prepareUGC(ctx context.Context, conn *sql.Conn) error {
 		dst **sql.Stmt
 		q   string
 	}{
-		{&u.insert, `INSERT INTO ugc_submissions (` + ugcCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
+		{&u.insert, `INSERT INTO ugc_submissions (` + ugcCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
 		{&u.save, `UPDATE ugc_submissions SET status = ?, listed = ?, rating = ?, verified = ?, photos = ?, flags = ?, queued_at = ?,
-			lease_by = ?, lease_until = ?, text_hash = ?, simhash = ?, b0 = ?, b1 = ?, b2 = ?, b3 = ?, doc = ?, version = ?
+			lease_by = ?, lease_until = ?, text_hash = ?, signature = ?,
+			b0 = ?, b1 = ?, b2 = ?, b3 = ?, b4 = ?, b5 = ?, b6 = ?, b7 = ?, doc = ?, version = ?
 			WHERE tenant = ? AND id = ? AND version = ?`},
 		{&u.exists, `SELECT 1 FROM ugc_submissions WHERE tenant = ? AND id = ?`},
 		{&u.get, `SELECT ` + ugcCols + ` FROM ugc_submissions WHERE tenant = ? AND id = ?`},
@@ -126,15 +134,19 @@ func (s *Store) prepareUGC(ctx context.Context, conn *sql.Conn) error {
 		{&u.mine, `SELECT ` + ugcCols + ` FROM ugc_submissions INDEXED BY ugc_user WHERE tenant = ? AND user_id = ? ORDER BY id DESC LIMIT ?`},
 		{&u.mineBefore, `SELECT ` + ugcCols + ` FROM ugc_submissions INDEXED BY ugc_user WHERE tenant = ? AND user_id = ? AND id < ? ORDER BY id DESC LIMIT ?`},
 		{&u.summary, `SELECT r1, r2, r3, r4, r5 FROM ugc_summaries WHERE tenant = ? AND product_id = ?`},
-		// Five index lookups (the exact hash and the four bands), merged;
+		// Nine index lookups (the exact hash and the eight bands), merged;
 		// rejected and removed texts may be submitted again.
-		{&u.similar, `SELECT ` + ugcCols + ` FROM ugc_submissions WHERE tenant = ? AND id IN (
-			SELECT id FROM ugc_submissions WHERE tenant = ? AND text_hash = ?
-			UNION SELECT id FROM ugc_submissions WHERE tenant = ? AND b0 = ?
-			UNION SELECT id FROM ugc_submissions WHERE tenant = ? AND b1 = ?
-			UNION SELECT id FROM ugc_submissions WHERE tenant = ? AND b2 = ?
-			UNION SELECT id FROM ugc_submissions WHERE tenant = ? AND b3 = ?)
-			AND id <> ? AND (status IN ('pending', 'approved') OR listed = 1) LIMIT ?`},
+		{&u.similar, `SELECT ` + ugcCols + ` FROM ugc_submissions WHERE tenant = ?1 AND id IN (
+			SELECT id FROM ugc_submissions WHERE tenant = ?1 AND text_hash = ?2
+			UNION SELECT id FROM ugc_submissions WHERE tenant = ?1 AND b0 = ?3
+			UNION SELECT id FROM ugc_submissions WHERE tenant = ?1 AND b1 = ?4
+			UNION SELECT id FROM ugc_submissions WHERE tenant = ?1 AND b2 = ?5
+			UNION SELECT id FROM ugc_submissions WHERE tenant = ?1 AND b3 = ?6
+			UNION SELECT id FROM ugc_submissions WHERE tenant = ?1 AND b4 = ?7
+			UNION SELECT id FROM ugc_submissions WHERE tenant = ?1 AND b5 = ?8
+			UNION SELECT id FROM ugc_submissions WHERE tenant = ?1 AND b6 = ?9
+			UNION SELECT id FROM ugc_submissions WHERE tenant = ?1 AND b7 = ?10)
+			AND id <> ?11 AND (status IN ('pending', 'approved') OR listed = 1) LIMIT ?12`},
 		{&u.settings, `SELECT doc FROM ugc_settings WHERE tenant = ?`},
 		{&u.purchased, `SELECT 1 FROM ugc_purchases WHERE tenant = ? AND user_id = ? AND product_id = ?`},
 	}
@@ -188,19 +200,21 @@ func ugcRow(sub ugc.Submission) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode submission %s: %w", sub.ID, err)
 	}
-	bands := [text.Bands]any{}
+	bands := [text.BandCount]any{}
+	var sig []byte
 	if sub.TextHash != "" {
-		for i, b := range text.BandsOf(sub.Simhash) {
-			bands[i] = int64(b)
+		for i, b := range text.Bands(sub.Signature) {
+			bands[i] = b
 		}
+		sig = encodeSignature(sub.Signature)
 	}
 	flags := ""
 	if len(sub.Flags) > 0 {
 		flags = " " + strings.Join(sub.Flags, " ") + " "
 	}
 	return []any{string(sub.Status), boolInt(sub.Listed()), sub.PublicRating(), boolInt(sub.Verified), boolInt(sub.HasPhotos()),
-		flags, sub.QueuedAt.UnixMilli(), sub.LeaseBy, sub.LeaseUntil.UnixMilli(), sub.TextHash, int64(sub.Simhash),
-		bands[0], bands[1], bands[2], bands[3], doc, sub.Version}, nil
+		flags, sub.QueuedAt.UnixMilli(), sub.LeaseBy, sub.LeaseUntil.UnixMilli(), sub.TextHash, sig,
+		bands[0], bands[1], bands[2], bands[3], bands[4], bands[5], bands[6], bands[7], doc, sub.Version}, nil
 }
 
 func boolInt(b bool) int {
@@ -219,17 +233,17 @@ func reviewKey(sub ugc.Submission) any {
 
 func scanSubmission(sc scanner) (ugc.Submission, error) {
 	var (
-		sub                                  ugc.Submission
-		reviewKey                            sql.NullString
-		status, kind, flags                  string
-		listed, rating, verified, photos     int
-		queued, created, leaseUntil, simhash int64
-		b0, b1, b2, b3                       sql.NullInt64
-		doc                                  []byte
+		sub                              ugc.Submission
+		reviewKey                        sql.NullString
+		status, kind, flags              string
+		listed, rating, verified, photos int
+		queued, created, leaseUntil      int64
+		bands                            [text.BandCount]sql.NullInt64
+		doc, sig                         []byte
 	)
 	err := sc.Scan(&sub.Tenant, &sub.ID, &sub.User, &kind, &sub.ProductID, &reviewKey, &created, &sub.Helpful, &sub.Reports,
 		&status, &listed, &rating, &verified, &photos, &flags, &queued, &sub.LeaseBy, &leaseUntil,
-		&sub.TextHash, &simhash, &b0, &b1, &b2, &b3, &doc, &sub.Version)
+		&sub.TextHash, &sig, &bands[0], &bands[1], &bands[2], &bands[3], &bands[4], &bands[5], &bands[6], &bands[7], &doc, &sub.Version)
 	if err != nil {
 		return ugc.Submission{}, err
 	}
@@ -242,7 +256,7 @@ func scanSubmission(sc scanner) (ugc.Submission, error) {
 	if leaseUntil == 0 {
 		sub.LeaseUntil = time.Time{}
 	}
-	sub.Simhash = uint64(simhash)
+	sub.Signature = decodeSignature(sig)
 	sub.Tags, sub.Content, sub.Public, sub.Reason, sub.Note = d.Tags, d.Content, d.Public, d.Reason, d.Note
 	sub.ApprovedAt, sub.UpdatedAt, sub.Reply, sub.Flags = d.ApprovedAt, d.UpdatedAt.UTC(), d.Reply, d.Flags
 	return sub, nil
@@ -334,10 +348,16 @@ func (s *Store) SaveSubmission(ctx context.Context, prev, next ugc.Submission) e
 }
 
 // SimilarTexts returns the candidates of a duplicate check.
-func (s *Store) SimilarTexts(ctx context.Context, tenant, hash string, simhash uint64, exclude string, limit int) ([]ugc.Submission, error) {
-	b := text.BandsOf(simhash)
-	out, err := queryAll(ctx, s.ugc.similar, scanSubmission, tenant, tenant, hash,
-		tenant, int64(b[0]), tenant, int64(b[1]), tenant, int64(b[2]), tenant, int64(b[3]), exclude, limitOr(limit))
+func (s *Store) SimilarTexts(ctx context.Context, tenant, hash string, bands []int64, exclude string, limit int) ([]ugc.Submission, error) {
+	args := []any{tenant, hash}
+	for i := range text.BandCount {
+		var b any // NULL matches nothing: a text without words has no bands
+		if i < len(bands) {
+			b = bands[i]
+		}
+		args = append(args, b)
+	}
+	out, err := queryAll(ctx, s.ugc.similar, scanSubmission, append(args, exclude, limitOr(limit))...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: similar texts: %w", err)
 	}
@@ -629,4 +649,25 @@ func queryWriter(tx *wtx, q string, args ...any) ([]string, error) {
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// encodeSignature packs a MinHash signature little-endian, 4 bytes a
+// value.
+func encodeSignature(sig []uint32) []byte {
+	out := make([]byte, 0, 4*len(sig))
+	for _, v := range sig {
+		out = binary.LittleEndian.AppendUint32(out, v)
+	}
+	return out
+}
+
+func decodeSignature(b []byte) []uint32 {
+	if len(b) == 0 {
+		return nil
+	}
+	out := make([]uint32, len(b)/4)
+	for i := range out {
+		out[i] = binary.LittleEndian.Uint32(b[4*i:])
+	}
+	return out
 }

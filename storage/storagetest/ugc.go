@@ -45,7 +45,7 @@ func review(tn, user, product string, rating int, body string, at time.Time) ugc
 	return ugc.Submission{
 		ID: id(), Tenant: tn, User: user, Kind: ugc.Review, ProductID: product, Status: ugc.Pending,
 		Content:   ugc.Content{Rating: rating, Title: "Title", Body: body},
-		CreatedAt: ms(at), UpdatedAt: ms(at), QueuedAt: ms(at), TextHash: text.Hash(n), Simhash: text.Simhash(n), Version: 1,
+		CreatedAt: ms(at), UpdatedAt: ms(at), QueuedAt: ms(at), TextHash: text.Hash(n), Signature: text.Signature(n), Version: 1,
 	}
 }
 
@@ -84,7 +84,7 @@ func testUGCRoundTrip(t *testing.T, s UGCStore) {
 			x.Public = &ugc.Content{Rating: 2, Body: "older version"}
 			x.Reason, x.Note, x.Reply = "ok", "looked fine", &ugc.Reply{Body: "Thanks!", At: ms(base)}
 			x.LeaseBy, x.LeaseUntil, x.ApprovedAt = "mod", ms(base.Add(time.Minute)), msp(base)
-			x.Simhash = 1<<63 | 5
+			x.Signature = []uint32{1 << 31, 5, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, ^uint32(0)}
 		}},
 		{"tutorial", func(x *ugc.Submission) {
 			x.Kind, x.ProductID, x.Content = ugc.Tutorial, "", ugc.Content{Title: "How to", Body: "Do this", Steps: []string{"one", "two"}}
@@ -351,9 +351,9 @@ func testUGCSimilar(t *testing.T, s UGCStore) {
 	rejected.Status = ugc.Rejected
 	_, _, err = s.CreateSubmission(c, rejected)
 	must(t, err)
-	find := func(tn, hash string, sim uint64, exclude string) []string {
+	find := func(tn, hash string, sig []uint32, exclude string) []string {
 		t.Helper()
-		got, err := s.SimilarTexts(c, tn, hash, sim, exclude, 10)
+		got, err := s.SimilarTexts(c, tn, hash, text.Bands(sig), exclude, 10)
 		must(t, err)
 		var out []string
 		for _, g := range got {
@@ -361,12 +361,16 @@ func testUGCSimilar(t *testing.T, s UGCStore) {
 		}
 		return out
 	}
-	eq(t, "same hash", find(a, orig.TextHash, ^orig.Simhash, ""), []string{orig.ID})
-	eq(t, "shared band", find(a, "nohash", orig.Simhash^(1<<3|1<<20|1<<40), ""), []string{orig.ID})
-	eq(t, "no shared band", find(a, "nohash", orig.Simhash^(1|1<<16|1<<32|1<<48), ""), []string(nil))
-	eq(t, "excluded self", find(a, orig.TextHash, orig.Simhash, orig.ID), []string(nil))
-	eq(t, "rejected is nobody's duplicate", find(a, rejected.TextHash, rejected.Simhash, ""), []string(nil))
-	eq(t, "other tenant", find(tenant(t, "b"), orig.TextHash, orig.Simhash, ""), []string(nil))
+	other := text.Signature(text.Normalize("nothing in common with the review at all"))
+	oneBand := append([]uint32(nil), other...)
+	copy(oneBand[6:8], orig.Signature[6:8]) // band 3 only
+	eq(t, "same hash", find(a, orig.TextHash, other, ""), []string{orig.ID})
+	eq(t, "shared band", find(a, "nohash", oneBand, ""), []string{orig.ID})
+	eq(t, "no shared band", find(a, "nohash", other, ""), []string(nil))
+	eq(t, "no words", find(a, "nohash", nil, ""), []string(nil))
+	eq(t, "excluded self", find(a, orig.TextHash, orig.Signature, orig.ID), []string(nil))
+	eq(t, "rejected is nobody's duplicate", find(a, rejected.TextHash, rejected.Signature, ""), []string(nil))
+	eq(t, "other tenant", find(tenant(t, "b"), orig.TextHash, orig.Signature, ""), []string(nil))
 }
 
 func testUGCUserSubmissions(t *testing.T, s UGCStore) {

@@ -29,43 +29,40 @@ func TestHash(t *testing.T) {
 	}
 }
 
-func TestSimhash(t *testing.T) {
-	base := "this moisturiser left my skin soft all day and the scent is light and fresh i will buy it again next month"
+func TestSignature(t *testing.T) {
+	base := "This serum absorbed quickly and my skin felt calm all week long. I used it every morning under sunscreen and the redness on my cheeks faded by the third day."
 	for _, tc := range []struct {
 		name  string
 		other string
 		near  bool
 	}{
 		{"same", base, true},
-		{"one word changed", strings.Replace(base, "month", "week", 1), true},
-		{"punctuation and case", "This moisturiser left my skin SOFT all day, and the scent is light and fresh! I will buy it again next month.", true},
-		{"unrelated", "the delivery took three weeks and the box arrived crushed so i sent the blender back for a refund", false},
+		{"a word added", base + " Recommended.", true},
+		{"a word changed", strings.Replace(base, "third", "second", 1), true},
+		{"a sentence added", "Honestly I was sceptical. " + base, true},
+		{"case and punctuation", strings.ToUpper(strings.ReplaceAll(base, ".", "!")), true},
+		{"unrelated", "The delivery took three weeks and the box arrived crushed so I sent the blender back for a refund.", false},
+		{"same topic, other words", "My skin felt dry after a week of this serum and the smell was too strong under sunscreen.", false},
 	} {
-		d := Distance(Simhash(Normalize(base)), Simhash(Normalize(tc.other)))
-		if near := d <= 12; near != tc.near {
-			t.Errorf("%s: distance %d, near %v, want %v", tc.name, d, near, tc.near)
-		}
-	}
-}
-
-func TestBands(t *testing.T) {
-	h := uint64(0x1111_2222_3333_4444)
-	if got := BandsOf(h); got != [4]uint16{0x4444, 0x3333, 0x2222, 0x1111} {
-		t.Fatalf("BandsOf = %x", got)
-	}
-	// Any 3 flipped bits leave one band intact.
-	for _, flips := range [][3]int{{0, 16, 32}, {1, 2, 3}, {15, 31, 63}, {47, 48, 49}} {
-		o := h
-		for _, f := range flips {
-			o ^= 1 << f
-		}
-		a, b := BandsOf(h), BandsOf(o)
+		a, b := Signature(Normalize(base)), Signature(Normalize(tc.other))
+		sim := Similarity(a, b)
 		shared := false
-		for i := range a {
-			shared = shared || a[i] == b[i]
+		for i, k := range Bands(a) {
+			shared = shared || Bands(b)[i] == k
 		}
-		if !shared || Distance(h, o) != 3 {
-			t.Errorf("flips %v: no shared band or distance %d", flips, Distance(h, o))
+		if near := sim >= 0.6; near != tc.near || shared != tc.near {
+			t.Errorf("%s: similarity %.2f, band shared %v, want near %v", tc.name, sim, shared, tc.near)
+		}
+	}
+	if Signature("") != nil || Bands(nil) != nil || Similarity(nil, nil) != 0 {
+		t.Error("empty text has a signature")
+	}
+	if s := Signature("one"); len(s) != SignatureSize || Similarity(s, Signature("one")) != 1 {
+		t.Error("one word has no stable signature")
+	}
+	for _, b := range Bands(Signature("one two three")) {
+		if b < 0 || b >= 1<<53 {
+			t.Errorf("band %d outside 53 bits", b)
 		}
 	}
 }
@@ -110,7 +107,7 @@ func FuzzNormalize(f *testing.F) {
 		if Normalize(n) != n {
 			t.Fatalf("not idempotent: %q -> %q -> %q", s, n, Normalize(n))
 		}
-		_ = Simhash(n)
+		_ = Bands(Signature(n))
 		_ = HasLink(s)
 	})
 }
