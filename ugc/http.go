@@ -13,13 +13,10 @@ import (
 	"github.com/questline/questline/internal/httpx"
 )
 
-// Moderators admits moderators (and admins) and manage keys: the queue
-// and its decisions. A manager is not a moderator (see auth.Role).
-var Moderators = auth.Access{Roles: []auth.Role{auth.Moderator}, Scopes: []string{auth.ScopeManage}}
-
-// PublicReaders admits every signed-in person and every API key of the
-// tenant: the review feed is what a storefront shows.
-var PublicReaders = auth.Access{People: true, Scopes: []string{auth.ScopeManage, auth.ScopeEventsWrite}}
+// Moderators admits moderators (and admins): the queue and its
+// decisions. A manager is not a moderator (see auth.Role), so a manage
+// key, which does what a manager does, is not one either.
+var Moderators = auth.Access{Roles: []auth.Role{auth.Moderator}}
 
 // Routes registers the UGC API.
 func Routes(api huma.API, s *Service) {
@@ -343,7 +340,8 @@ func feedRoutes(api huma.API, s *Service) {
 	auth.Register(api, op("list-product-reviews", http.MethodGet, "/v1/products/{id}/reviews", "A product's public review feed and rating summary",
 		"Approved content about the product only, as approved (a pending edit is not shown until approved). Sorts: newest, helpful, rating_high, "+
 			"rating_low; filters: rating, verified, with_photos; cursor-paginated. The summary (count, average, 1-5 distribution) is exact: it is kept "+
-			"as reviews are approved, edited, removed and erased. No private fields (moderation notes, reports) appear."), PublicReaders,
+			"as reviews are approved, edited, removed and erased. No private fields (moderation notes, reports) appear. "+
+			"A storefront reads it with a manage API key."), auth.Readers,
 		func(ctx context.Context, in *feedInput) (*reviewFeedOutput, error) {
 			p, err := auth.Require(ctx)
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/questline/questline/auth"
+	"github.com/questline/questline/ugc"
 )
 
 // caller is one kind of principal of the access matrix.
@@ -108,6 +109,17 @@ var sampleBodies = map[string]any{
 	"put-my-profile":           map[string]any{"name": "Matrix"},
 	"put-user-attributes":      map[string]any{"tier": "gold", "segments": []string{}},
 	"create-api-key":           map[string]any{"name": "matrix", "scopes": []string{"events:write"}},
+	"create-submission":        map[string]any{"kind": "review", "product_id": "p-matrix", "rating": 4, "body": "Matrix review, long enough to pass the checks."},
+	"update-submission":        map[string]any{"rating": 3},
+	"claim-moderation-items":   map[string]any{"limit": 5},
+	"approve-submission":       map[string]any{"reason": "ok"},
+	"reject-submission":        map[string]any{"reason": "spam"},
+	"remove-submission":        map[string]any{"reason": "abusive"},
+	"bulk-moderate":            map[string]any{"action": "reject", "ids": []string{"01900000-0000-7000-8000-00000000dead"}, "reason": "spam"},
+	"vote-submission":          map[string]any{"helpful": true},
+	"report-submission":        map[string]any{"reason": "spam"},
+	"reply-to-submission":      map[string]any{"body": "Thanks from the brand"},
+	"put-ugc-settings":         ugc.DefaultSettings(),
 }
 
 // doRetrying does r, waiting out 429s: the matrix is about who is let in,
@@ -143,8 +155,9 @@ func TestAccessMatrix(t *testing.T) {
 	alice := s.token("alice", tenant)
 	s.must(200, req{method: "PUT", path: "/v1/me/profile", token: alice, body: map[string]any{"name": "Acme secret Alice"}})
 	s.event(alice, "matrix-1", map[string]any{"type": "share"})
-	secrets := []string{ch, badge, board, spareKey, "Acme secret"}
-	objects := map[string]string{"challenges": ch, "badges": badge, "leaderboards": board, "api-keys": spareKey}
+	review := s.approvedReview(tenant, "bob", "p-matrix", "Acme secret review of the matrix product, approved.")
+	secrets := []string{ch, badge, board, spareKey, review, "Acme secret"}
+	objects := map[string]string{"challenges": ch, "badges": badge, "leaderboards": board, "api-keys": spareKey, "submissions": review}
 
 	own, others := s.callers(tenant), s.callers(other)
 	anon := caller{name: "anonymous"}
@@ -209,6 +222,13 @@ func fillPath(t *testing.T, pattern string, objects map[string]string) (path str
 		}
 		if seg == "{uid}" || (i > 0 && segs[i-1] == "users") {
 			segs[i] = "alice"
+			continue
+		}
+		if i > 0 && segs[i-1] == "products" {
+			// A product id is the brand's name for a product, not an
+			// object of the tenant: another tenant's feed of it is its
+			// own (empty) feed, checked for leaks with the secrets.
+			segs[i] = "p-matrix"
 			continue
 		}
 		id, ok := objects[segs[i-1]]
