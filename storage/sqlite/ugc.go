@@ -41,7 +41,7 @@ var ugcSchema = []string{
 	`CREATE INDEX IF NOT EXISTS ugc_feed_newest ON ugc_submissions (tenant, product_id, id) WHERE listed = 1`,
 	`CREATE INDEX IF NOT EXISTS ugc_feed_helpful ON ugc_submissions (tenant, product_id, helpful, id) WHERE listed = 1`,
 	`CREATE INDEX IF NOT EXISTS ugc_feed_rating ON ugc_submissions (tenant, product_id, rating, id) WHERE listed = 1`,
-	`CREATE INDEX IF NOT EXISTS ugc_text_hash ON ugc_submissions (tenant, text_hash) WHERE text_hash <> ''`,
+	`CREATE INDEX IF NOT EXISTS ugc_text_hash ON ugc_submissions (tenant, text_hash)`,
 	`CREATE INDEX IF NOT EXISTS ugc_band0 ON ugc_submissions (tenant, b0) WHERE b0 IS NOT NULL`,
 	`CREATE INDEX IF NOT EXISTS ugc_band1 ON ugc_submissions (tenant, b1) WHERE b1 IS NOT NULL`,
 	`CREATE INDEX IF NOT EXISTS ugc_band2 ON ugc_submissions (tenant, b2) WHERE b2 IS NOT NULL`,

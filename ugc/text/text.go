@@ -22,7 +22,9 @@ import (
 // collapsed to one space. "Great  product!!" and "great product" are the
 // same text.
 func Normalize(s string) string {
-	s = norm.NFKD.String(s)
+	// Invalid bytes first: the normaliser passes what follows one
+	// through undecomposed, and a second pass would then change it.
+	s = norm.NFKD.String(strings.ToValidUTF8(s, " "))
 	var b strings.Builder
 	b.Grow(len(s))
 	space := true // drops leading white space
