@@ -42,7 +42,7 @@ var types = map[string]Sender{
 	// Emitted by the quizzes and ugc packages; in the catalogue already so
 	// that badge rules may name them.
 	"quiz.completed": SystemOnly, // props: quiz_id, score
-	"ugc.approved":   SystemOnly, // props: submission_id, kind
+	"ugc.approved":   SystemOnly, // props: submission_id, kind, product_id, verified, rating (reviews)
 }
 
 // KnownType reports whether t is in the catalogue.

@@ -269,3 +269,29 @@ func TestUGCBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestUGCUserErasure: a user's export holds their submissions; the
+// erase-user action removes them and their votes, and the summaries and
+// counters they were part of follow.
+func TestUGCUserErasure(t *testing.T) {
+	s := startServer(t, nil)
+	const tenant = "acme"
+	admin := s.token("root", tenant, auth.Admin)
+	gone := s.approvedReview(tenant, "gone", "sku-1", "The cap broke in a week but the cream itself is lovely and rich.")
+	stays := s.approvedReview(tenant, "stays", "sku-1", "Rich cream, a little goes a long way, and it smells of nothing.")
+	s.must(200, req{method: "POST", path: "/v1/submissions/" + stays + "/votes", token: s.token("gone", tenant), body: map[string]any{"helpful": true}})
+	export := s.must(200, req{method: "GET", path: "/v1/users/gone/export", token: admin})
+	if !strings.Contains(string(export.Body), gone) || !strings.Contains(string(export.Body), `"ugc"`) {
+		t.Fatalf("export has no ugc section with the review: %s", export.Body)
+	}
+	s.must(200, req{method: "POST", path: "/v1/users/gone/erase", token: admin})
+	f := s.feed(s.token("reader", tenant), "sku-1", "?sort=helpful")
+	if f.Summary.Count != 1 || len(f.Reviews) != 1 || f.Reviews[0].ID != stays {
+		t.Fatalf("feed after erasure %+v", f)
+	}
+	var mine struct{ Submissions []ugcSubmission }
+	s.must(200, req{method: "GET", path: "/v1/me/submissions", token: s.token("stays", tenant)}).json(t, &mine)
+	if mine.Submissions[0].Helpful != 0 {
+		t.Errorf("the erased user's vote still counts: %+v", mine)
+	}
+}
