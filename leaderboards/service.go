@@ -217,6 +217,41 @@ func (s *Service) Earned(ctx context.Context, e points.Entry) error {
 	return nil
 }
 
+// Reversed lowers the user on every points board the reversed credit e
+// counted on: the period's total is derived again from the ledger (which
+// no longer counts e) and written over the old entry, removed first, as
+// the engines' joins never lower a score. A refresh of the same user
+// racing it can raise the entry back to a total read before the reversal;
+// a rebuild corrects that.
+func (s *Service) Reversed(ctx context.Context, e points.Entry) error {
+	tb, err := s.boards(ctx, e.Tenant)
+	if err != nil {
+		return err
+	}
+	for _, b := range tb.boards {
+		if !b.paidBy(e) || tb.excluded[b.ID][e.User] {
+			continue
+		}
+		p, ok := b.periodAt(e.CreatedAt)
+		if !ok || b.expired(p, s.Now()) {
+			continue
+		}
+		key := engineKey(b.Tenant, b.ID, p.Name)
+		score, at, ok, err := s.derive(ctx, b, p, e.User)
+		if err == nil && ok {
+			err = s.Engine.Remove(ctx, key, e.User)
+		}
+		if err == nil && ok {
+			err = s.Engine.Raise(ctx, key, e.User, score, at)
+		}
+		if err != nil {
+			return fmt.Errorf("leaderboards: reversal of %s on %s: %w", e.Key, key, err)
+		}
+		s.live.touch(b)
+	}
+	return nil
+}
+
 // refreshAt refreshes the user's entry in the period of b holding at, if
 // that period counts and is still kept.
 func (s *Service) refreshAt(ctx context.Context, b Board, user string, at time.Time) error {

@@ -308,3 +308,52 @@ func TestScopedPointsBoard(t *testing.T) {
 	}
 	check("after a rebuild")
 }
+
+// TestReversalLowersBoards: spending never lowers a points board, a
+// reversal does, on a scoped board only if the credit counted there, and
+// a rebuild agrees.
+func TestReversalLowersBoards(t *testing.T) {
+	for _, ec := range engines() {
+		t.Run(ec.name, func(t *testing.T) {
+			ctx := context.Background()
+			engine, _ := ec.open(t)
+			w := newWorld(t, engine)
+			all, err := w.boards.Create(ctx, "acme", leaderboards.CreateInput{Name: "Points"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pay := func(key string, amount int64) {
+				t.Helper()
+				if _, _, err := w.points.Credit(ctx, points.Credit{Tenant: "acme", User: "ann", Amount: amount, Key: key, Reason: "test"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			score := func(what string, want int64) {
+				t.Helper()
+				pg, err := w.boards.Member(ctx, "acme", all.ID, "", "ann")
+				if err != nil || pg.Entries[0].Score != want {
+					t.Fatalf("%s: board %+v, %v; want %d", what, pg, err, want)
+				}
+			}
+			pay("challenge:c1:x", 40)
+			pay("purchase:p1:x", 100)
+			score("credited", 140)
+			if _, err := w.points.Spend(ctx, points.Spend{Tenant: "acme", User: "ann", Amount: 120, Key: "spend:1"}); err != nil {
+				t.Fatal(err)
+			}
+			score("spent", 140)
+			if _, err := w.points.Reverse(ctx, "acme", "purchase:p1:x"); err != nil {
+				t.Fatal(err)
+			}
+			score("reversed", 40)
+			if _, err := w.points.Reverse(ctx, "acme", "purchase:p1:x"); err != nil {
+				t.Fatal(err)
+			}
+			score("reversed twice", 40)
+			if err := w.boards.Rebuild(ctx, "acme", nil); err != nil {
+				t.Fatal(err)
+			}
+			score("rebuilt", 40)
+		})
+	}
+}

@@ -28,7 +28,8 @@ type Totals struct {
 
 // Store keeps the ledger. (tenant, key) is unique.
 type Store interface {
-	UserData // export and erasure: privacy.go
+	UserData    // export and erasure: privacy.go
+	WalletStore // lots and balances: wallet.go
 	// InsertEntry stores e; if the tenant has an entry with e.Key already,
 	// it returns that one and inserted=false.
 	InsertEntry(ctx context.Context, e Entry) (stored Entry, inserted bool, err error)

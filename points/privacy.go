@@ -16,6 +16,10 @@ type UserData interface {
 	// challenge:{id}:{completion id}, never a user.) Repeating it changes
 	// nothing.
 	AnonymiseEntries(ctx context.Context, tenant, user, pseudonym string) error
+	// AnonymiseWallet moves the user's wallet (changes, lots, reversals)
+	// to pseudonym, as AnonymiseEntries does the ledger. Repeating it
+	// changes nothing.
+	AnonymiseWallet(ctx context.Context, tenant, user, pseudonym string) error
 }
 
 // ErasedReason is the reason an anonymised ledger entry carries.
@@ -54,6 +58,9 @@ func (s *Service) Export(ctx context.Context, tenant, user string) (string, any,
 // pseudonym, so every total over the tenant stays exact.
 func (s *Service) Erase(ctx context.Context, tenant, user string) error {
 	if err := s.store.AnonymiseEntries(ctx, tenant, user, auth.Pseudonym(tenant, user)); err != nil {
+		return fmt.Errorf("points: erase %s: %w", user, err)
+	}
+	if err := s.store.AnonymiseWallet(ctx, tenant, user, auth.Pseudonym(tenant, user)); err != nil {
 		return fmt.Errorf("points: erase %s: %w", user, err)
 	}
 	return nil

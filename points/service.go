@@ -3,6 +3,7 @@ package points
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -34,6 +35,10 @@ func NewService(store Store, notify Notifier, observers ...Observer) *Service {
 	return &Service{store: store, notify: notify, observers: observers, now: time.Now}
 }
 
+// SetClock replaces the service's clock (time.Now), for tests that move
+// across pending windows and expiry dates.
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
 // Credit is one request to pay points.
 type Credit struct {
 	Tenant, User string
@@ -43,14 +48,20 @@ type Credit struct {
 	EventID      string
 }
 
-// Credit writes c to the ledger once, however often it is called, and
-// returns the entry (the first one written under c.Key) and the balance.
+// Credit writes c to the ledger once, however often it is called, makes
+// it a lot of the user's wallet, and returns the entry (the first one
+// written under c.Key) and the balance.
 func (s *Service) Credit(ctx context.Context, c Credit) (Entry, Totals, error) {
+	now := s.now().UTC()
 	e := Entry{
 		ID: uuid.Must(uuid.NewV7()).String(), Tenant: c.Tenant, User: c.User, Amount: c.Amount,
-		Key: c.Key, Reason: c.Reason, EventID: c.EventID, CreatedAt: s.now().UTC(),
+		Key: c.Key, Reason: c.Reason, EventID: c.EventID, CreatedAt: now,
 	}
 	stored, inserted, err := s.store.InsertEntry(ctx, e)
+	if err != nil {
+		return Entry{}, Totals{}, fmt.Errorf("points: credit %s: %w", c.Key, err)
+	}
+	b, err := s.lot(ctx, stored, now)
 	if err != nil {
 		return Entry{}, Totals{}, fmt.Errorf("points: credit %s: %w", c.Key, err)
 	}
@@ -61,18 +72,33 @@ func (s *Service) Credit(ctx context.Context, c Credit) (Entry, Totals, error) {
 			}
 		}
 	}
-	t, err := s.store.Totals(ctx, c.Tenant, c.User)
-	if err != nil {
-		return Entry{}, Totals{}, fmt.Errorf("points: credit %s: totals: %w", c.Key, err)
-	}
+	t := Totals{Balance: b.Held, Earned: b.Earned}
 	if inserted && s.notify != nil {
 		// A push is a courtesy on top of durable state; its failure must not
 		// fail the credit (the wallet endpoint always tells the truth).
 		_ = s.notify.PublishUser(ctx, c.Tenant, c.User, "points", pointsFrame{
-			Amount: stored.Amount, Reason: stored.Reason, Balance: t.Balance, Earned: t.Earned,
+			Amount: stored.Amount, Reason: stored.Reason, Balance: b.AvailableAt(now), Earned: t.Earned,
 		})
 	}
 	return stored, t, nil
+}
+
+// lot makes the credit e a lot of its user's wallet, once, and returns
+// the wallet's balance. A repeat of the credit (a retry after a crash
+// between the ledger and the wallet) finds the lot made or makes it now.
+func (s *Service) lot(ctx context.Context, e Entry, now time.Time) (Balance, error) {
+	if e.Amount <= 0 {
+		return s.store.UserBalance(ctx, e.Tenant, e.User)
+	}
+	lot := Lot{ID: e.ID, User: e.User, Key: e.Key, Amount: e.Amount, EarnedAt: e.CreatedAt, AvailableAt: e.CreatedAt}
+	c, applied, err := s.store.ApplyChange(ctx, e.Tenant, e.User, e.Key, planCredit(lot, now))
+	if err != nil {
+		return Balance{}, fmt.Errorf("lot: %w", err)
+	}
+	if !applied {
+		return s.store.UserBalance(ctx, e.Tenant, e.User)
+	}
+	return c.Balance, nil
 }
 
 type pointsFrame struct {
@@ -84,17 +110,26 @@ type pointsFrame struct {
 
 // Wallet is what a player sees of their points.
 type Wallet struct {
-	Balance int64 `json:"balance" doc:"Points available to spend."`
-	Earned  int64 `json:"earned" doc:"Lifetime points earned; spending and expiry do not reduce it."`
+	Balance   int64 `json:"balance" doc:"Points available to spend now."`
+	Available int64 `json:"available" doc:"The same as balance."`
+	Pending   int64 `json:"pending" doc:"Points earned but not yet available (e.g. until a return window closes)."`
+	Spent     int64 `json:"spent" doc:"Points spent, lifetime."`
+	Expired   int64 `json:"expired" doc:"Points that expired unspent, lifetime."`
+	Earned    int64 `json:"earned" doc:"Lifetime points earned, less reversed credits; spending and expiry do not reduce it."`
 }
 
-// Wallet folds the ledger of one user.
+// Wallet reads the folded balance of one user.
 func (s *Service) Wallet(ctx context.Context, tenant, user string) (Wallet, error) {
-	t, err := s.store.Totals(ctx, tenant, user)
+	b, err := s.store.UserBalance(ctx, tenant, user)
 	if err != nil {
 		return Wallet{}, fmt.Errorf("points: wallet: %w", err)
 	}
-	return Wallet(t), nil
+	now := s.now()
+	avail := b.AvailableAt(now)
+	return Wallet{
+		Balance: avail, Available: avail, Pending: b.PendingAt(now), Spent: b.Spent,
+		Expired: b.Expired + b.ExpiredAt(now), Earned: b.Earned,
+	}, nil
 }
 
 // Ledger pages a user's entries newest first.
@@ -114,13 +149,24 @@ func (s *Service) EarnedBetween(ctx context.Context, tenant, user, keyPrefix str
 }
 
 // ScanEarnings calls fn for every positive entry of tenant ("" = all), in
-// ledger order, for rebuilds of derived state.
+// ledger order, for rebuilds of derived state. A reversal comes as its
+// credit with the amount negated, so a sum over a credit's window undoes
+// it.
 func (s *Service) ScanEarnings(ctx context.Context, tenant string, fn func(Entry) error) error {
 	return s.store.ScanEntries(ctx, tenant, func(e Entry) error {
-		if e.Amount <= 0 {
+		if e.Amount > 0 {
+			return fn(e)
+		}
+		orig, ok := strings.CutSuffix(e.Key, reversalSuffix)
+		if !ok || e.Reason != ReasonReversal {
 			return nil
 		}
-		return fn(e)
+		credit, err := s.store.EntryByKey(ctx, e.Tenant, orig)
+		if err != nil {
+			return fmt.Errorf("points: scan: credit of reversal %s: %w", e.Key, err)
+		}
+		credit.Amount = -credit.Amount
+		return fn(credit)
 	})
 }
 

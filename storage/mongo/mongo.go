@@ -128,6 +128,7 @@ type Store struct {
 
 	revisions *mdb.Collection
 	ugc       ugcCollections
+	wallets   walletCols
 }
 
 // clientOptions are the driver options for uri. The default server
@@ -202,6 +203,10 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		return nil, err
 	}
 	if err := s.ensureIndexes(ctx); err != nil {
+		client.Disconnect(context.Background())
+		return nil, err
+	}
+	if err := s.openWallets(ctx); err != nil {
 		client.Disconnect(context.Background())
 		return nil, err
 	}

@@ -303,3 +303,8 @@ func TestUGCConformance(t *testing.T) {
 	uri(t)
 	storagetest.RunUGC(t, func(t *testing.T) storagetest.UGCStore { return openFresh(t) })
 }
+
+func TestWallets(t *testing.T) {
+	uri(t)
+	storagetest.RunWallets(t, func(t *testing.T) storagetest.WalletStore { return openFresh(t) })
+}

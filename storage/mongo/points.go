@@ -88,9 +88,10 @@ func (s *Store) Totals(ctx context.Context, tenant, user string) (points.Totals,
 }
 
 // EarnedBetween sums a user's positive entries created in [from, to),
-// compared at millisecond precision, whose keys start with keyPrefix, and
-// returns when the last of them was created (zero when there are none; see
-// sumAndLatest).
+// compared at millisecond precision, whose keys start with keyPrefix, less
+// the reversed ones, and returns when the last of them was created (zero
+// when there are none, see sumAndLatest; a reversed credit still counts
+// for that time).
 func (s *Store) EarnedBetween(ctx context.Context, tenant, user, keyPrefix string, from, to time.Time) (int64, time.Time, error) {
 	earned := func(created bson.D) bson.D {
 		f := bson.D{
@@ -107,7 +108,14 @@ func (s *Store) EarnedBetween(ctx context.Context, tenant, user, keyPrefix strin
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("mongo: earned between: %w", err)
 	}
-	return n, last, nil
+	if last.IsZero() {
+		return 0, time.Time{}, nil
+	}
+	reversed, err := s.reversedBetween(ctx, tenant, user, keyPrefix, from, to)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("mongo: earned between: reversals: %w", err)
+	}
+	return n - reversed, last, nil
 }
 
 // prefixRange matches the strings that start with prefix as a range, which

@@ -53,8 +53,9 @@ func (s *Store) Totals(ctx context.Context, tenant, user string) (points.Totals,
 }
 
 // EarnedBetween sums a user's positive entries created in [from, to),
-// compared at millisecond precision, whose keys start with keyPrefix, and
-// returns when the last of them was created (zero when there are none).
+// compared at millisecond precision, whose keys start with keyPrefix, less
+// the reversed ones, and returns when the last of them was created (zero
+// when there are none; a reversed credit still counts for that time).
 func (s *Store) EarnedBetween(ctx context.Context, tenant, user, keyPrefix string, from, to time.Time) (int64, time.Time, error) {
 	var (
 		n    int64
@@ -70,7 +71,11 @@ func (s *Store) EarnedBetween(ctx context.Context, tenant, user, keyPrefix strin
 	if !last.Valid {
 		return 0, time.Time{}, nil
 	}
-	return n, norm.Time(last.Int64), nil
+	reversed, err := s.reversedBetween(ctx, tenant, user, keyPrefix, from, to)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("sqlite: earned between: reversals: %w", err)
+	}
+	return n - reversed, norm.Time(last.Int64), nil
 }
 
 // Entries pages a user's ledger newest first (by id, which is UUIDv7 and so

@@ -94,15 +94,16 @@ func (o Options) withDefaults() Options {
 // audit.Store and profiles.Store. It is safe for concurrent use; Close it
 // to stop the writer and release the file.
 type Store struct {
-	path  string
-	read  *sql.DB
-	wdb   *sql.DB
-	w     *writer
-	ckpt  *checkpointer
-	rq    readStmts
-	wq    writeStmts
-	close []*sql.Stmt
-	ugc   ugcStmts
+	path    string
+	read    *sql.DB
+	wdb     *sql.DB
+	w       *writer
+	ckpt    *checkpointer
+	rq      readStmts
+	wq      writeStmts
+	close   []*sql.Stmt
+	ugc     ugcStmts
+	wallets walletStmts
 }
 
 // Open opens (creating it and its directory if needed) the database at path
@@ -671,6 +672,9 @@ func applySchema(ctx context.Context, conn *sql.Conn) error {
 		return err
 	}
 	if err := execAll(ctx, conn, ugcSchema...); err != nil {
+		return err
+	}
+	if err := execAll(ctx, conn, walletSchema...); err != nil {
 		return err
 	}
 	if err := upgradeV1(ctx, conn); err != nil {

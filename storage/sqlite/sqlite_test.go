@@ -751,3 +751,15 @@ func TestUGCConformance(t *testing.T) {
 		return s
 	})
 }
+
+func TestWallets(t *testing.T) {
+	storagetest.RunWallets(t, func(t *testing.T) storagetest.WalletStore {
+		s := open(t, filepath.Join(t.TempDir(), "q.db"))
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+		return s
+	})
+}

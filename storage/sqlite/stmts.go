@@ -273,6 +273,10 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		s.closeStmts()
 		return err
 	}
+	if err := s.prepareWallets(ctx, conn); err != nil {
+		s.closeStmts()
+		return err
+	}
 	return nil
 }
 

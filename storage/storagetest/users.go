@@ -36,6 +36,7 @@ func userRecordKinds() []userRecords {
 	eraseBadges := func(c context.Context, s Store, tn, u, pn string) error { return s.EraseBadgeUser(c, tn, u, pn) }
 	eraseBoards := func(c context.Context, s Store, tn, u, _ string) error { return s.EraseBoardUser(c, tn, u) }
 	eraseProfile := func(c context.Context, s Store, tn, u, _ string) error { return s.DeleteUser(c, tn, u) }
+	anonymiseWallet := func(c context.Context, s Store, tn, u, pn string) error { return s.AnonymiseWallet(c, tn, u, pn) }
 	return []userRecords{
 		{"events", func(c context.Context, s Store, tn, u string) (int, error) {
 			return n(s.UserEvents(c, tn, u, "", 100))
@@ -43,6 +44,13 @@ func userRecordKinds() []userRecords {
 		{"ledger", func(c context.Context, s Store, tn, u string) (int, error) {
 			return n(s.Entries(c, tn, u, "", 100))
 		}, func(c context.Context, s Store, tn, u, pn string) error { return s.AnonymiseEntries(c, tn, u, pn) }, true},
+		{"wallet changes", func(c context.Context, s Store, tn, u string) (int, error) {
+			b, err := s.UserBalance(c, tn, u)
+			return int(b.Version), err
+		}, anonymiseWallet, true},
+		{"wallet lots", func(c context.Context, s Store, tn, u string) (int, error) {
+			return n(s.UserLots(c, tn, u, "", 100))
+		}, anonymiseWallet, true},
 		{"contributions", func(c context.Context, s Store, tn, u string) (int, error) {
 			return n(s.Contributions(c, tn, "c1", u, "p"))
 		}, eraseChallenges, false},
@@ -117,6 +125,7 @@ func seedUser(t *testing.T, s Store, tn, user string) {
 		must(t, err)
 		_, _, err = s.InsertEntry(c, entry(tn, user, "challenge:c1:"+ev.ID, int64(10*(i+1)), at))
 		must(t, err)
+		seedLot(t, s, tn, user, "challenge:c1:"+ev.ID, int64(10*(i+1)), at)
 		_, err = s.AddContribution(c, challenges.Contribution{Tenant: tn, ChallengeID: "c1", User: user, Period: "p", Goal: "g", EventID: ev.ID, Amount: 1, At: at})
 		must(t, err)
 		_, err = s.AddBadgeContribution(c, badges.Contribution{Tenant: tn, BadgeID: "b1", User: user, Period: "p", Goal: "g", EventID: ev.ID, Amount: 1, At: at})
@@ -146,6 +155,19 @@ func seedUser(t *testing.T, s Store, tn, user string) {
 		e.Tenant, e.At = tn, at
 		must(t, s.AppendAudit(c, e))
 	}
+}
+
+// seedLot gives user a wallet lot for the credit keyed key.
+func seedLot(t *testing.T, s Store, tn, user, key string, amount int64, at time.Time) {
+	t.Helper()
+	_, _, err := s.ApplyChange(ctx(t), tn, user, key, func(_ context.Context, w points.WalletView) (points.Change, error) {
+		b := w.Balance()
+		b.Held += amount
+		b.Earned += amount
+		lot := points.Lot{ID: id(), User: user, Key: key, Amount: amount, Remaining: amount, EarnedAt: at, AvailableAt: at}
+		return points.Change{Kind: points.KindCredit, Amount: amount, Balance: b, Lots: []points.Lot{lot}, At: at}, nil
+	})
+	must(t, err)
 }
 
 // seedOwners creates what a user's records hang on in tenant tn.
@@ -332,9 +354,9 @@ func testUserErasedTwice(t *testing.T, s Store) {
 	eraseAll()
 	seedUser(t, s, a, "u1")
 	eraseAll()
-	// Ledger lines and audit entries have no per-user key: both lives
-	// stay.
-	twice := map[string]bool{"ledger": true, "audit": true}
+	// Ledger lines, lots and audit entries have no per-user key: both
+	// lives stay.
+	twice := map[string]bool{"ledger": true, "audit": true, "wallet lots": true}
 	for _, k := range kinds {
 		got, err := k.count(c, s, a, "u1")
 		must(t, err)

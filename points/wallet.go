@@ -1,0 +1,185 @@
+package points
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// Lot is the points of one credit: every credit is a lot, and every point
+// later spent, expired or reversed is taken from a lot (see Take), so each
+// point can be traced back to what earned it.
+type Lot struct {
+	ID          string    `json:"id" doc:"The id of the ledger entry that credited it."`
+	User        string    `json:"-"`
+	Key         string    `json:"key" doc:"The ledger key of that credit."`
+	Amount      int64     `json:"amount"`
+	Remaining   int64     `json:"remaining" doc:"Points not yet spent, expired or reversed."`
+	EarnedAt    time.Time `json:"earned_at"`
+	AvailableAt time.Time `json:"available_at" doc:"Until then the points are pending."`
+	ExpiresAt   time.Time `json:"expires_at,omitzero" doc:"Absent: the points never expire."`
+}
+
+// spendable reports whether the lot's points may be spent at now.
+func (l Lot) spendable(now time.Time) bool {
+	return l.Remaining > 0 && !l.AvailableAt.After(now) && (l.ExpiresAt.IsZero() || l.ExpiresAt.After(now))
+}
+
+// Take is a number of points taken from one lot by a change.
+type Take struct {
+	Lot    string `json:"lot"`
+	Amount int64  `json:"amount"`
+}
+
+// Bucket is an amount due at one time (pending points becoming available,
+// held points expiring).
+type Bucket struct {
+	At     time.Time `json:"at"`
+	Amount int64     `json:"amount"`
+}
+
+// Balance is a user's wallet folded change by change, so reading it costs
+// the same whatever the user's history. Held is every point in lots not
+// spent, expired or reversed; which of them are pending or past expiry at
+// a given time follows from the two bucket lists.
+type Balance struct {
+	Version     int64    `json:"version"` // changes applied; 0 = untouched
+	Held        int64    `json:"held"`
+	Spent       int64    `json:"spent"`
+	Expired     int64    `json:"expired"`
+	Reversed    int64    `json:"reversed"`    // points of reversed credits
+	Unrecovered int64    `json:"unrecovered"` // of those, points spent before the reversal
+	Earned      int64    `json:"earned"`      // lifetime, net of reversals
+	Pending     []Bucket `json:"pending,omitempty"`
+	Expiring    []Bucket `json:"expiring,omitempty"`
+}
+
+// PendingAt is how many held points are still pending at now.
+func (b Balance) PendingAt(now time.Time) int64 { return dueAfter(b.Pending, now) }
+
+// ExpiredAt is how many held points have passed their expiry at now but
+// not yet been expired by the expiry job.
+func (b Balance) ExpiredAt(now time.Time) int64 { return b.heldExpiring() - dueAfter(b.Expiring, now) }
+
+// AvailableAt is how many points may be spent at now.
+func (b Balance) AvailableAt(now time.Time) int64 {
+	return b.Held - b.PendingAt(now) - b.ExpiredAt(now)
+}
+
+func (b Balance) heldExpiring() int64 {
+	var n int64
+	for _, x := range b.Expiring {
+		n += x.Amount
+	}
+	return n
+}
+
+// dueAfter sums the buckets due after now.
+func dueAfter(bs []Bucket, now time.Time) int64 {
+	var n int64
+	for _, x := range bs {
+		if x.At.After(now) {
+			n += x.Amount
+		}
+	}
+	return n
+}
+
+// addBucket adds delta to the bucket at at, keeping bs sorted by time and
+// free of empty buckets. It never changes bs in place: a Balance may be a
+// planner's input that is planned again.
+func addBucket(bs []Bucket, at time.Time, delta int64) []Bucket {
+	at = at.UTC()
+	i, found := slices.BinarySearchFunc(bs, at, func(b Bucket, t time.Time) int { return b.At.Compare(t) })
+	out := slices.Clone(bs)
+	switch {
+	case found && out[i].Amount+delta == 0:
+		return slices.Delete(out, i, i+1)
+	case found:
+		out[i].Amount += delta
+		return out
+	case delta == 0:
+		return out
+	}
+	return slices.Insert(out, i, Bucket{At: at, Amount: delta})
+}
+
+// prune drops pending buckets due by now: those points are available.
+func (b Balance) prune(now time.Time) Balance {
+	i := 0
+	for i < len(b.Pending) && !b.Pending[i].At.After(now) {
+		i++
+	}
+	b.Pending = slices.Clone(b.Pending[i:])
+	return b
+}
+
+// Change is what one keyed operation did to a wallet: stored once per
+// (tenant, key), so a retry of the operation finds and returns it.
+type Change struct {
+	Key     string    `json:"key"`
+	Kind    string    `json:"kind"`
+	User    string    `json:"-"`      // kept beside the change, so erasure can move it
+	Amount  int64     `json:"amount"` // points the operation asked to move
+	Balance Balance   `json:"balance"`
+	Lots    []Lot     `json:"lots,omitempty"`  // lots created or changed, as they are after it
+	Takes   []Take    `json:"takes,omitempty"` // points taken from lots
+	At      time.Time `json:"at"`
+	// Repeat is set on a change returned to a repeated call (never
+	// stored): an earlier call under the key made it.
+	Repeat bool `json:"-"`
+}
+
+// Kinds of change.
+const (
+	KindCredit   = "credit"
+	KindSpend    = "spend"
+	KindReversal = "reversal"
+	KindExpiry   = "expiry"
+	KindRefund   = "refund"
+)
+
+// WalletView is a user's wallet as a planner sees it, read consistently
+// with the version it is planned against.
+type WalletView interface {
+	Balance() Balance
+	// Lot returns one lot of the user; ok is false when there is none.
+	Lot(ctx context.Context, id string) (lot Lot, ok bool, err error)
+	// Spendable calls fn for the user's lots spendable at now (Remaining >
+	// 0, available, not expired) in spending order: the soonest expiry
+	// first (never-expiring last), then the oldest earned, then by id;
+	// until fn returns false.
+	Spendable(ctx context.Context, now time.Time, fn func(Lot) bool) error
+}
+
+// Planner computes a change from a wallet. A store may call it more than
+// once for one operation (when another change won the race), so it must
+// not have side effects; an error it returns stops the operation and is
+// returned as is.
+type Planner func(ctx context.Context, w WalletView) (Change, error)
+
+// WalletStore keeps lots and folded balances. Every change is decided
+// against one version of the user's wallet and stored with the next one,
+// so changes of one user are serialised without transactions: of
+// concurrent changes planned against the same version exactly one is
+// stored and the others are planned again.
+type WalletStore interface {
+	// ApplyChange stores the change plan computes from the user's wallet,
+	// once per (tenant, key): when key has a change already it returns
+	// that one with applied=false and does not call plan. The change is
+	// stored with Balance.Version one above the wallet's, and its Lots
+	// replace the user's lots of the same ids.
+	ApplyChange(ctx context.Context, tenant, user, key string, plan Planner) (Change, bool, error)
+	// ChangeByKey returns the change stored under key, or errs.ErrNotFound.
+	ChangeByKey(ctx context.Context, tenant, key string) (Change, error)
+	// UserBalance returns the user's balance as of the latest change
+	// (the zero Balance for an untouched wallet).
+	UserBalance(ctx context.Context, tenant, user string) (Balance, error)
+	// UserLots pages a user's lots by id, after the id `after`.
+	UserLots(ctx context.Context, tenant, user, after string, limit int) ([]Lot, error)
+	// EntryByKey returns the ledger entry with key, or errs.ErrNotFound.
+	EntryByKey(ctx context.Context, tenant, key string) (Entry, error)
+	// InsertReversal records that the credit e was reversed, once per
+	// (tenant, e.Key): EarnedBetween no longer counts it.
+	InsertReversal(ctx context.Context, e Entry, at time.Time) error
+}

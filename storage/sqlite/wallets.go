@@ -1,0 +1,314 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/questline/questline/internal/errs"
+	"github.com/questline/questline/points"
+	"github.com/questline/questline/storage/internal/norm"
+)
+
+// walletSchema holds the points wallets: every keyed change with the
+// balance after it (the latest one per user is the wallet), the lots, and
+// the reversed credits EarnedBetween leaves out. A lot that never expires
+// has expires_at = neverMillis, so spending order sorts it last.
+var walletSchema = []string{
+	`CREATE TABLE IF NOT EXISTS points_changes (
+		tenant TEXT NOT NULL, change_key TEXT NOT NULL, user_id TEXT NOT NULL,
+		version INTEGER NOT NULL, balance TEXT NOT NULL, body TEXT NOT NULL,
+		PRIMARY KEY (tenant, change_key)) WITHOUT ROWID`,
+	`CREATE UNIQUE INDEX IF NOT EXISTS points_changes_version ON points_changes (tenant, user_id, version)`,
+	`CREATE TABLE IF NOT EXISTS points_lots (
+		tenant TEXT NOT NULL, user_id TEXT NOT NULL, id TEXT NOT NULL, entry_key TEXT NOT NULL,
+		amount INTEGER NOT NULL, remaining INTEGER NOT NULL,
+		earned_at INTEGER NOT NULL, available_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+		PRIMARY KEY (tenant, user_id, id)) WITHOUT ROWID`,
+	`CREATE INDEX IF NOT EXISTS points_lots_spend ON points_lots (tenant, user_id, expires_at, earned_at, id) WHERE remaining > 0`,
+	`CREATE INDEX IF NOT EXISTS points_lots_due ON points_lots (tenant, expires_at, user_id, id) WHERE remaining > 0`,
+	`CREATE TABLE IF NOT EXISTS points_reversals (
+		tenant TEXT NOT NULL, entry_key TEXT NOT NULL, user_id TEXT NOT NULL,
+		amount INTEGER NOT NULL, earned_at INTEGER NOT NULL, reversed_at INTEGER NOT NULL,
+		PRIMARY KEY (tenant, entry_key)) WITHOUT ROWID`,
+	`CREATE INDEX IF NOT EXISTS points_reversals_user ON points_reversals (tenant, user_id, earned_at, entry_key, amount)`,
+}
+
+// neverMillis stands for "never expires" in points_lots.expires_at.
+const neverMillis = math.MaxInt64
+
+const lotCols = `tenant, user_id, id, entry_key, amount, remaining, earned_at, available_at, expires_at`
+
+// walletStmts are the wallets' statements: w* on the writer connection,
+// the others on the read pool.
+type walletStmts struct {
+	wChangeByKey, wLatest, wInsertChange, wUpsertLot, wLot, wSpendable *sql.Stmt
+	wInsertReversal                                                    *sql.Stmt
+	changeByKey, latest, userLots, entryByKey, reversedBetween         *sql.Stmt
+}
+
+func (s *Store) prepareWallets(ctx context.Context, conn *sql.Conn) error {
+	p := &s.wallets
+	stmts := []struct {
+		dst   **sql.Stmt
+		write bool
+		q     string
+	}{
+		{&p.wChangeByKey, true, `SELECT user_id, body FROM points_changes WHERE tenant = ? AND change_key = ?`},
+		{&p.wLatest, true, `SELECT balance FROM points_changes INDEXED BY points_changes_version
+			WHERE tenant = ? AND user_id = ? ORDER BY version DESC LIMIT 1`},
+		{&p.wInsertChange, true, `INSERT INTO points_changes (tenant, change_key, user_id, version, balance, body) VALUES (?,?,?,?,?,?)`},
+		{&p.wUpsertLot, true, `INSERT INTO points_lots (` + lotCols + `) VALUES (?,?,?,?,?,?,?,?,?)
+			ON CONFLICT (tenant, user_id, id) DO UPDATE SET remaining = excluded.remaining`},
+		{&p.wLot, true, `SELECT ` + lotCols + ` FROM points_lots WHERE tenant = ? AND user_id = ? AND id = ?`},
+		{&p.wSpendable, true, `SELECT ` + lotCols + ` FROM points_lots INDEXED BY points_lots_spend
+			WHERE tenant = ? AND user_id = ? AND remaining > 0 AND expires_at > ? AND available_at <= ?
+			ORDER BY expires_at, earned_at, id`},
+		{&p.wInsertReversal, true, `INSERT INTO points_reversals (tenant, entry_key, user_id, amount, earned_at, reversed_at)
+			VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
+		{&p.changeByKey, false, `SELECT user_id, body FROM points_changes WHERE tenant = ? AND change_key = ?`},
+		{&p.latest, false, `SELECT balance FROM points_changes INDEXED BY points_changes_version
+			WHERE tenant = ? AND user_id = ? ORDER BY version DESC LIMIT 1`},
+		{&p.userLots, false, `SELECT ` + lotCols + ` FROM points_lots WHERE tenant = ? AND user_id = ? AND id > ? ORDER BY id LIMIT ?`},
+		{&p.entryByKey, false, `SELECT ` + entryCols + ` FROM ledger WHERE tenant = ? AND entry_key = ?`},
+		{&p.reversedBetween, false, `SELECT coalesce(sum(amount), 0) FROM points_reversals INDEXED BY points_reversals_user
+			WHERE tenant = ? AND user_id = ? AND earned_at >= ? AND earned_at < ? AND entry_key >= ? AND entry_key < ?`},
+	}
+	for _, st := range stmts {
+		var (
+			prepared *sql.Stmt
+			err      error
+		)
+		if st.write {
+			prepared, err = conn.PrepareContext(ctx, st.q)
+		} else {
+			prepared, err = s.read.PrepareContext(ctx, st.q)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare %q: %w", st.q, err)
+		}
+		*st.dst = prepared
+		s.close = append(s.close, prepared)
+	}
+	return nil
+}
+
+// ApplyChange stores the change plan computes from the user's wallet,
+// once per key, in one write op: the single writer serialises every
+// change, so plan runs once against the latest version.
+func (s *Store) ApplyChange(ctx context.Context, tenant, user, key string, plan points.Planner) (points.Change, bool, error) {
+	var (
+		out     points.Change
+		applied bool
+	)
+	err := s.w.do(ctx, func(tx *wtx) error {
+		prior, err := changeFrom(tx.queryRow(s.wallets.wChangeByKey, tenant, key))
+		if err == nil {
+			out = prior
+			return nil
+		}
+		if !errors.Is(err, errs.ErrNotFound) {
+			return err
+		}
+		b, err := balanceFrom(tx.queryRow(s.wallets.wLatest, tenant, user))
+		if err != nil {
+			return err
+		}
+		c, err := plan(ctx, &txWallet{s: s, tx: tx, tenant: tenant, user: user, balance: b})
+		if err != nil {
+			return err
+		}
+		c.Key, c.User, c.At = key, user, norm.Trunc(c.At)
+		c.Balance.Version = b.Version + 1
+		if err := s.storeChange(tx, tenant, c); err != nil {
+			return err
+		}
+		out, applied = c, true
+		return nil
+	})
+	if err != nil {
+		return points.Change{}, false, fmt.Errorf("sqlite: apply wallet change %s: %w", key, err)
+	}
+	return out, applied, nil
+}
+
+func (s *Store) storeChange(tx *wtx, tenant string, c points.Change) error {
+	balance, err := json.Marshal(c.Balance)
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.exec(s.wallets.wInsertChange, tenant, c.Key, c.User, c.Balance.Version, string(balance), string(body)); err != nil {
+		return err
+	}
+	for _, l := range c.Lots {
+		if _, err := tx.exec(s.wallets.wUpsertLot, lotArgs(tenant, c.User, l)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func lotArgs(tenant, user string, l points.Lot) []any {
+	exp := int64(neverMillis)
+	if !l.ExpiresAt.IsZero() {
+		exp = norm.Millis(l.ExpiresAt)
+	}
+	return []any{tenant, user, l.ID, l.Key, l.Amount, l.Remaining, norm.Millis(l.EarnedAt), norm.Millis(l.AvailableAt), exp}
+}
+
+// txWallet is the view of one wallet inside a write op.
+type txWallet struct {
+	s            *Store
+	tx           *wtx
+	tenant, user string
+	balance      points.Balance
+}
+
+func (w *txWallet) Balance() points.Balance { return w.balance }
+
+func (w *txWallet) Lot(_ context.Context, id string) (points.Lot, bool, error) {
+	l, err := scanLot(w.tx.queryRow(w.s.wallets.wLot, w.tenant, w.user, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return points.Lot{}, false, nil
+	}
+	return l, err == nil, err
+}
+
+func (w *txWallet) Spendable(_ context.Context, now time.Time, fn func(points.Lot) bool) error {
+	at := norm.Millis(now)
+	rows, err := w.tx.query(w.s.wallets.wSpendable, w.tenant, w.user, at, at)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		l, err := scanLot(rows)
+		if err != nil {
+			return err
+		}
+		if !fn(l) {
+			return nil
+		}
+	}
+	return rows.Err()
+}
+
+// ChangeByKey returns the change stored under key.
+func (s *Store) ChangeByKey(ctx context.Context, tenant, key string) (points.Change, error) {
+	c, err := changeFrom(s.wallets.changeByKey.QueryRowContext(ctx, tenant, key))
+	if err != nil {
+		return points.Change{}, fmt.Errorf("sqlite: wallet change %s: %w", key, err)
+	}
+	return c, nil
+}
+
+// UserBalance returns the balance of the user's latest change.
+func (s *Store) UserBalance(ctx context.Context, tenant, user string) (points.Balance, error) {
+	b, err := balanceFrom(s.wallets.latest.QueryRowContext(ctx, tenant, user))
+	if err != nil {
+		return points.Balance{}, fmt.Errorf("sqlite: wallet balance: %w", err)
+	}
+	return b, nil
+}
+
+// UserLots pages a user's lots by id.
+func (s *Store) UserLots(ctx context.Context, tenant, user, after string, limit int) ([]points.Lot, error) {
+	out, err := queryAll(ctx, s.wallets.userLots, scanLot, tenant, user, after, norm.Limit(limit, DefaultLimit))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: user lots: %w", err)
+	}
+	return out, nil
+}
+
+// EntryByKey returns the ledger entry with key.
+func (s *Store) EntryByKey(ctx context.Context, tenant, key string) (points.Entry, error) {
+	e, err := scanEntry(s.wallets.entryByKey.QueryRowContext(ctx, tenant, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return points.Entry{}, fmt.Errorf("sqlite: ledger entry %s: %w", key, errs.ErrNotFound)
+	}
+	if err != nil {
+		return points.Entry{}, fmt.Errorf("sqlite: ledger entry %s: %w", key, err)
+	}
+	return e, nil
+}
+
+// InsertReversal records the reversal of credit e, once per key.
+func (s *Store) InsertReversal(ctx context.Context, e points.Entry, at time.Time) error {
+	_, err := s.insertIgnore(ctx, s.wallets.wInsertReversal, e.Tenant, e.Key, e.User, e.Amount, norm.Millis(e.CreatedAt), norm.Millis(at))
+	if err != nil {
+		return fmt.Errorf("sqlite: insert reversal %s: %w", e.Key, err)
+	}
+	return nil
+}
+
+// reversedBetween sums the reversed credits EarnedBetween would count.
+func (s *Store) reversedBetween(ctx context.Context, tenant, user, keyPrefix string, from, to time.Time) (int64, error) {
+	var n int64
+	err := s.wallets.reversedBetween.QueryRowContext(ctx, tenant, user, norm.Millis(from), norm.Millis(to), keyPrefix, keyPrefix+"\xff").Scan(&n)
+	return n, err
+}
+
+func changeFrom(row *sql.Row) (points.Change, error) {
+	var user, body string
+	if err := row.Scan(&user, &body); errors.Is(err, sql.ErrNoRows) {
+		return points.Change{}, errs.ErrNotFound
+	} else if err != nil {
+		return points.Change{}, err
+	}
+	var c points.Change
+	err := json.Unmarshal([]byte(body), &c)
+	c.User = user
+	return c, err
+}
+
+// balanceFrom reads a balance column; no row is an untouched wallet.
+func balanceFrom(row *sql.Row) (points.Balance, error) {
+	var body string
+	if err := row.Scan(&body); errors.Is(err, sql.ErrNoRows) {
+		return points.Balance{}, nil
+	} else if err != nil {
+		return points.Balance{}, err
+	}
+	var b points.Balance
+	err := json.Unmarshal([]byte(body), &b)
+	return b, err
+}
+
+func scanLot(sc scanner) (points.Lot, error) {
+	var (
+		l                   points.Lot
+		tenant              string
+		earned, avail, exps int64
+	)
+	if err := sc.Scan(&tenant, &l.User, &l.ID, &l.Key, &l.Amount, &l.Remaining, &earned, &avail, &exps); err != nil {
+		return points.Lot{}, err
+	}
+	l.EarnedAt, l.AvailableAt = norm.Time(earned), norm.Time(avail)
+	if exps != neverMillis {
+		l.ExpiresAt = norm.Time(exps)
+	}
+	return l, nil
+}
+
+// AnonymiseWallet moves the user's changes, lots and reversals to
+// pseudonym. A user id back after an erasure has changes whose versions
+// the first life's took under the pseudonym: those are dropped (the
+// pseudonym's wallet is never read; the ledger keeps every key).
+func (s *Store) AnonymiseWallet(ctx context.Context, tenant, user, pseudonym string) error {
+	args, key := []any{pseudonym, tenant, user}, []any{tenant, user}
+	return s.eraseAll(ctx, "wallet",
+		eraseStmt{`UPDATE OR IGNORE points_changes SET user_id = ? WHERE tenant = ? AND user_id = ?`, args},
+		eraseStmt{`DELETE FROM points_changes WHERE tenant = ? AND user_id = ?`, key},
+		eraseStmt{`UPDATE OR IGNORE points_lots SET user_id = ? WHERE tenant = ? AND user_id = ?`, args},
+		eraseStmt{`DELETE FROM points_lots WHERE tenant = ? AND user_id = ?`, key},
+		eraseStmt{`UPDATE points_reversals SET user_id = ? WHERE tenant = ? AND user_id = ?`, args},
+	)
+}

@@ -1,0 +1,305 @@
+package storagetest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/questline/questline/internal/errs"
+	"github.com/questline/questline/points"
+)
+
+// WalletStore is what the wallet cases need: the ledger with its lots.
+type WalletStore = points.Store
+
+// RunWallets runs the wallet cases (lots, spending, reversal) through the
+// points service against stores from open.
+func RunWallets(t *testing.T, open func(t *testing.T) WalletStore) {
+	for _, tc := range []struct {
+		name string
+		fn   func(*testing.T, WalletStore)
+	}{
+		{"SpendOldestFirst", testSpendOldestFirst},
+		{"SpendRefusals", testSpendRefusals},
+		{"SpendConcurrent", testSpendConcurrent},
+		{"SpendSameKeyConcurrent", testSpendSameKeyConcurrent},
+		{"Reverse", testReverse},
+		{"ReverseConcurrent", testReverseConcurrent},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, open(t))
+		})
+	}
+}
+
+// walletService is a points service on s whose clock stands at *now.
+func walletService(s WalletStore, now *time.Time) *points.Service {
+	svc := points.NewService(s, nil)
+	svc.SetClock(func() time.Time { return *now })
+	return svc
+}
+
+func credit(t *testing.T, svc *points.Service, tn, user, key string, amount int64) points.Entry {
+	t.Helper()
+	e, _, err := svc.Credit(context.Background(), points.Credit{Tenant: tn, User: user, Amount: amount, Key: key, Reason: "test"})
+	must(t, err)
+	return e
+}
+
+// checkWallet checks the balance against its sources: the held points are
+// the ledger's sum and the lots' remaining points.
+func checkWallet(t *testing.T, s WalletStore, tn, user string, held int64) {
+	t.Helper()
+	c := context.Background()
+	b, err := s.UserBalance(c, tn, user)
+	must(t, err)
+	eq(t, "held", b.Held, held)
+	tot, err := s.Totals(c, tn, user)
+	must(t, err)
+	eq(t, "ledger balance", tot.Balance, held)
+	lots, err := s.UserLots(c, tn, user, "", 1000)
+	must(t, err)
+	var rem int64
+	for _, l := range lots {
+		if l.Remaining < 0 || l.Remaining > l.Amount {
+			t.Fatalf("lot %s holds %d of %d", l.ID, l.Remaining, l.Amount)
+		}
+		rem += l.Remaining
+	}
+	eq(t, "lots' remaining points", rem, held)
+}
+
+func testSpendOldestFirst(t *testing.T, s WalletStore) {
+	c, tn := ctx(t), tenant(t, "a")
+	now := base
+	svc := walletService(s, &now)
+	first := credit(t, svc, tn, "u1", "k1", 10)
+	now = now.Add(time.Minute)
+	second := credit(t, svc, tn, "u1", "k2", 20)
+	now = now.Add(time.Minute)
+	ch, err := svc.Spend(c, points.Spend{Tenant: tn, User: "u1", Amount: 15, Key: "spend:1", Reason: "reward"})
+	must(t, err)
+	eq(t, "takes", ch.Takes, []points.Take{{Lot: first.ID, Amount: 10}, {Lot: second.ID, Amount: 5}})
+	eq(t, "balance", ch.Balance.Held, int64(15))
+	eq(t, "spent", ch.Balance.Spent, int64(15))
+	eq(t, "version", ch.Balance.Version, int64(3))
+	checkWallet(t, s, tn, "u1", 15)
+	w, err := svc.Wallet(c, tn, "u1")
+	must(t, err)
+	eq(t, "wallet", w, points.Wallet{Balance: 15, Available: 15, Spent: 15, Earned: 30})
+
+	again, err := svc.Spend(c, points.Spend{Tenant: tn, User: "u1", Amount: 15, Key: "spend:1", Reason: "reward"})
+	must(t, err)
+	if !again.Repeat || again.Balance.Version != 3 {
+		t.Fatalf("a repeated spend gave %+v", again)
+	}
+	checkWallet(t, s, tn, "u1", 15)
+	got, err := s.ChangeByKey(c, tn, "spend:1")
+	must(t, err)
+	eq(t, "stored change", got.Takes, ch.Takes)
+	_, err = s.ChangeByKey(c, tn, "nope")
+	mustIs(t, err, errs.ErrNotFound)
+	// Another tenant's wallet is another wallet.
+	b, err := s.UserBalance(c, tenant(t, "b"), "u1")
+	must(t, err)
+	eq(t, "other tenant", b, points.Balance{})
+}
+
+func testSpendRefusals(t *testing.T, s WalletStore) {
+	c, tn := ctx(t), tenant(t, "a")
+	now := base
+	svc := walletService(s, &now)
+	credit(t, svc, tn, "u1", "k1", 5)
+	for _, tc := range []struct {
+		name string
+		sp   points.Spend
+		kind errs.Kind
+		code string
+	}{
+		{"too much", points.Spend{Amount: 6, Key: "s1"}, errs.Conflict, points.ErrInsufficient},
+		{"nothing", points.Spend{Amount: 0, Key: "s2"}, errs.Unprocessable, points.ErrBadAmount},
+		{"negative", points.Spend{Amount: -1, Key: "s3"}, errs.Unprocessable, points.ErrBadAmount},
+		{"a credit's key", points.Spend{Amount: 1, Key: "k1"}, errs.Conflict, points.ErrKeyReused},
+		{"another user", points.Spend{Amount: 1, Key: "k1", User: "u2"}, errs.Conflict, points.ErrKeyReused},
+	} {
+		tc.sp.Tenant = tn
+		if tc.sp.User == "" {
+			tc.sp.User = "u1"
+		}
+		_, err := svc.Spend(c, tc.sp)
+		e, ok := errs.As(err)
+		if !ok || e.Kind != tc.kind || e.Code != tc.code {
+			t.Errorf("%s: got %v, want %s", tc.name, err, tc.code)
+		}
+	}
+	checkWallet(t, s, tn, "u1", 5)
+	_, err := svc.Spend(c, points.Spend{Tenant: tn, User: "u1", Amount: 5, Key: "s4"})
+	must(t, err)
+	checkWallet(t, s, tn, "u1", 0)
+}
+
+// testSpendConcurrent races 200 spends of one point against a balance of
+// three, in three lots: exactly three succeed.
+func testSpendConcurrent(t *testing.T, s WalletStore) {
+	c, tn := ctx(t), tenant(t, "a")
+	now := base
+	svc := walletService(s, &now)
+	for i := range 3 {
+		credit(t, svc, tn, "u1", fmt.Sprint("k", i), 1)
+	}
+	var ok, short atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := svc.Spend(c, points.Spend{Tenant: tn, User: "u1", Amount: 1, Key: fmt.Sprint("spend:", i)})
+			if e, isErr := errs.As(err); isErr && e.Code == points.ErrInsufficient {
+				short.Add(1)
+				return
+			}
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ok.Add(1)
+		}()
+	}
+	wg.Wait()
+	eq(t, "spends that succeeded", ok.Load(), int64(3))
+	eq(t, "spends refused", short.Load(), int64(197))
+	checkWallet(t, s, tn, "u1", 0)
+	b, err := s.UserBalance(c, tn, "u1")
+	must(t, err)
+	eq(t, "spent", b.Spent, int64(3))
+}
+
+// testSpendSameKeyConcurrent races one spend's retries: it pays once.
+func testSpendSameKeyConcurrent(t *testing.T, s WalletStore) {
+	c, tn := ctx(t), tenant(t, "a")
+	now := base
+	svc := walletService(s, &now)
+	credit(t, svc, tn, "u1", "k", 100)
+	var firsts atomic.Int64
+	var wg sync.WaitGroup
+	for range 30 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ch, err := svc.Spend(c, points.Spend{Tenant: tn, User: "u1", Amount: 7, Key: "once"})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if !ch.Repeat {
+				firsts.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	eq(t, "first spends", firsts.Load(), int64(1))
+	checkWallet(t, s, tn, "u1", 93)
+}
+
+func testReverse(t *testing.T, s WalletStore) {
+	c, tn := ctx(t), tenant(t, "a")
+	now := base
+	svc := walletService(s, &now)
+	other := credit(t, svc, tn, "u1", "challenge:c1:a", 50)
+	now = now.Add(time.Hour)
+	buy := credit(t, svc, tn, "u1", "purchase:p1", 100)
+	now = now.Add(time.Hour)
+	// 120 spent: all of the first lot (expiring no sooner, earned first)
+	// and 70 of the purchase's.
+	_, err := svc.Spend(c, points.Spend{Tenant: tn, User: "u1", Amount: 120, Key: "spend:1"})
+	must(t, err)
+	ch, err := svc.Reverse(c, tn, "purchase:p1")
+	must(t, err)
+	// 30 left in its lot come back; of the 70 spent none can be taken.
+	eq(t, "takes", ch.Takes, []points.Take{{Lot: buy.ID, Amount: 30}})
+	eq(t, "unrecovered", ch.Balance.Unrecovered, int64(70))
+	eq(t, "earned", ch.Balance.Earned, int64(50))
+	eq(t, "reversed", ch.Balance.Reversed, int64(100))
+	checkWallet(t, s, tn, "u1", 0)
+	e, err := s.EntryByKey(c, tn, points.ReversalKey("purchase:p1"))
+	must(t, err)
+	eq(t, "reversal entry", e.Amount, int64(-30))
+	n, _, err := s.EarnedBetween(c, tn, "u1", "", base, base.Add(24*time.Hour))
+	must(t, err)
+	eq(t, "earned in the day", n, int64(50))
+	n, _, err = s.EarnedBetween(c, tn, "u1", "purchase:", base, base.Add(24*time.Hour))
+	must(t, err)
+	eq(t, "earned by purchases", n, int64(0))
+	n, _, err = s.EarnedBetween(c, tn, "u1", "challenge:", base, base.Add(24*time.Hour))
+	must(t, err)
+	eq(t, "earned by challenges", n, int64(50))
+
+	again, err := svc.Reverse(c, tn, "purchase:p1")
+	must(t, err)
+	if !again.Repeat || again.Balance.Version != ch.Balance.Version {
+		t.Fatalf("a repeated reversal gave %+v", again)
+	}
+	// A reversal of a credit with points left elsewhere takes them: the
+	// second credit is spent, so reversing it takes from the third.
+	now = now.Add(time.Hour)
+	credit(t, svc, tn, "u1", "purchase:p2", 40)
+	_, err = svc.Spend(c, points.Spend{Tenant: tn, User: "u1", Amount: 40, Key: "spend:2"})
+	must(t, err)
+	third := credit(t, svc, tn, "u1", "purchase:p3", 60)
+	ch, err = svc.Reverse(c, tn, "purchase:p2")
+	must(t, err)
+	eq(t, "takes from another lot", ch.Takes, []points.Take{{Lot: third.ID, Amount: 40}})
+	checkWallet(t, s, tn, "u1", 20)
+	_ = other
+
+	for _, tc := range []struct {
+		key  string
+		kind errs.Kind
+		code string
+	}{
+		{"nope", errs.NotFound, points.ErrNoCredit},
+		{"spend:1", errs.Unprocessable, points.ErrNotACredit},
+		{points.ReversalKey("purchase:p1"), errs.Unprocessable, points.ErrNotACredit},
+	} {
+		_, err := svc.Reverse(c, tn, tc.key)
+		if e, ok := errs.As(err); !ok || e.Kind != tc.kind || e.Code != tc.code {
+			t.Errorf("reverse %s: got %v, want %s", tc.key, err, tc.code)
+		}
+	}
+	// Rebuilds see a reversal as its credit negated.
+	var sum int64
+	must(t, svc.ScanEarnings(c, tn, func(e points.Entry) error { sum += e.Amount; return nil }))
+	eq(t, "earnings scanned", sum, int64(50+60))
+}
+
+// testReverseConcurrent races retries of one reversal: it takes once.
+func testReverseConcurrent(t *testing.T, s WalletStore) {
+	c, tn := ctx(t), tenant(t, "a")
+	now := base
+	svc := walletService(s, &now)
+	credit(t, svc, tn, "u1", "keep", 10)
+	credit(t, svc, tn, "u1", "undo", 25)
+	var firsts atomic.Int64
+	var wg sync.WaitGroup
+	for range 30 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ch, err := svc.Reverse(c, tn, "undo")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if !ch.Repeat {
+				firsts.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	eq(t, "first reversals", firsts.Load(), int64(1))
+	checkWallet(t, s, tn, "u1", 10)
+}
