@@ -139,7 +139,7 @@ func TestPayouts(t *testing.T) {
 	keys := func(sub Submission) map[string]int64 {
 		out := map[string]int64{}
 		for _, x := range s.payouts(p, sub) {
-			out[x.key] = x.amount
+			out[x.key+" "+x.reason] = x.amount
 		}
 		return out
 	}
@@ -150,13 +150,13 @@ func TestPayouts(t *testing.T) {
 		want map[string]int64
 	}{
 		{"review", Submission{ID: "r", Kind: Review, ProductID: "p", Content: Content{Rating: 4}},
-			map[string]int64{"ugc:r:review": 20, "ugc:first:p": 10}},
+			map[string]int64{"ugc:r:base ugc.review": 20, "ugc:first:p ugc.first_review": 10}},
 		{"verified photo review", Submission{ID: "r", Kind: Review, ProductID: "p", Verified: true, Content: photos},
-			map[string]int64{"ugc:r:photo_review": 40, "ugc:r:verified": 10, "ugc:first:p": 10}},
+			map[string]int64{"ugc:r:base ugc.photo_review": 40, "ugc:r:verified ugc.verified": 10, "ugc:first:p ugc.first_review": 10}},
 		{"public version decides", Submission{ID: "r", Kind: Review, ProductID: "p", Content: Content{Rating: 1}, Public: &photos},
-			map[string]int64{"ugc:r:photo_review": 40, "ugc:first:p": 10}},
-		{"tutorial", Submission{ID: "t", Kind: Tutorial}, map[string]int64{"ugc:t:tutorial": 50}},
-		{"post", Submission{ID: "s", Kind: SocialPost}, map[string]int64{"ugc:s:social_post": 10}},
+			map[string]int64{"ugc:r:base ugc.photo_review": 40, "ugc:first:p ugc.first_review": 10}},
+		{"tutorial", Submission{ID: "t", Kind: Tutorial}, map[string]int64{"ugc:t:base ugc.tutorial": 50}},
+		{"post", Submission{ID: "s", Kind: SocialPost}, map[string]int64{"ugc:s:base ugc.social_post": 10}},
 	} {
 		if got := keys(tc.sub); !equalMaps(got, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)

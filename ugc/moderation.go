@@ -81,15 +81,28 @@ func (s *Service) Approve(ctx context.Context, m Moderator, id string, d Decisio
 }
 
 // Reject refuses the pending version; an earlier approved version stays
-// public.
+// public. Rejecting content that abuse reports took down reverses what
+// its approval paid.
 func (s *Service) Reject(ctx context.Context, m Moderator, id string, d Decision) (Submission, error) {
-	return s.decide(ctx, m, id, d, Rejected)
+	return s.takeDown(s.decide(ctx, m, id, d, Rejected))
 }
 
 // Remove takes approved content down: it leaves the feed and its
-// product's summary.
+// product's summary, and the points its approval paid are reversed.
 func (s *Service) Remove(ctx context.Context, m Moderator, id string, d Decision) (Submission, error) {
-	return s.decide(ctx, m, id, d, Removed)
+	return s.takeDown(s.decide(ctx, m, id, d, Removed))
+}
+
+// takeDown reverses the payouts of a decided submission that was approved
+// once and is public no more. Repeating a decision repeats this, which
+// finishes a reversal a crash cut short and reverses nothing twice.
+func (s *Service) takeDown(sub Submission, err error) (Submission, error) {
+	if err != nil || sub.ApprovedAt == nil || sub.Public != nil {
+		return sub, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return sub, s.reverse(ctx, sub, sub.Reason)
 }
 
 // decide moves a submission to status to, audited with the reason. Two
@@ -194,12 +207,20 @@ func (s *Service) approved(ctx context.Context, sub Submission) error {
 		return err
 	}
 	if s.Payer != nil {
+		var paid []string
 		for _, p := range s.payouts(st.Points, sub) {
 			// The first-review key of a product already paid to another
 			// review returns that payment and pays nothing here.
-			if _, _, err := s.Payer.PayOnce(ctx, sub.Tenant, sub.User, p.amount, p.key, p.reason, sub.ID); err != nil {
+			by, _, err := s.Payer.PayOnce(ctx, sub.Tenant, sub.User, p.amount, p.key, p.reason, sub.ID)
+			if err != nil {
 				return fmt.Errorf("ugc: pay %s: %w", p.key, err)
 			}
+			if by == sub.ID {
+				paid = append(paid, p.key)
+			}
+		}
+		if err := s.recordPaid(ctx, sub, paid); err != nil {
+			return err
 		}
 	}
 	if s.Emitter == nil {
@@ -230,6 +251,73 @@ func (s *Service) approved(ctx context.Context, sub Submission) error {
 	return nil
 }
 
+// recordPaid stores on the submission the keys its approval paid, so a
+// take-down reverses exactly those. If the content was taken down while
+// it was being paid, the payment is reversed at once.
+func (s *Service) recordPaid(ctx context.Context, sub Submission, paid []string) error {
+	for range 5 {
+		if slices.Equal(sub.Paid, paid) || len(paid) == 0 {
+			break
+		}
+		next := sub
+		next.Paid = paid
+		saved, err := s.save(ctx, sub, next)
+		if errs.KindOf(err) == errs.NotFound {
+			sub.Paid = paid // erased meanwhile: reverse below
+			break
+		}
+		if err == nil {
+			sub = saved
+			break
+		}
+		if errs.KindOf(err) != errs.Conflict {
+			return err
+		}
+		if sub, err = s.Get(ctx, sub.Tenant, sub.ID); errs.KindOf(err) == errs.NotFound {
+			sub.Paid = paid
+			break
+		} else if err != nil {
+			return err
+		}
+	}
+	if sub.Public == nil {
+		return s.reverse(ctx, sub, "removed")
+	}
+	return nil
+}
+
+// reversedFrame is the author's live push when points are taken back.
+type reversedFrame struct {
+	SubmissionID string `json:"submission_id"`
+	Reason       string `json:"reason"`
+	Points       int64  `json:"points" doc:"Points taken back."`
+}
+
+// reverse takes back every credit the submission's approval paid, each
+// once (the ledger keys the reversals), and tells the author why.
+func (s *Service) reverse(ctx context.Context, sub Submission, reason string) error {
+	if s.Payer == nil || len(sub.Paid) == 0 {
+		return nil
+	}
+	var taken int64
+	fresh := false
+	for _, key := range sub.Paid {
+		ch, err := s.Payer.Reverse(ctx, sub.Tenant, key)
+		if errs.KindOf(err) == errs.NotFound {
+			continue // the ledger has no such credit: nothing to take back
+		}
+		if err != nil {
+			return fmt.Errorf("ugc: reverse %s: %w", key, err)
+		}
+		fresh = fresh || !ch.Repeat
+		taken += ch.Amount
+	}
+	if fresh && s.Notifier != nil {
+		_ = s.Notifier.PublishUser(ctx, sub.Tenant, sub.User, "ugc.reversed", reversedFrame{SubmissionID: sub.ID, Reason: reason, Points: taken})
+	}
+	return nil
+}
+
 type payout struct {
 	rule, key, reason string
 	amount            int64
@@ -244,7 +332,9 @@ func (s *Service) payouts(p Points, sub Submission) []payout {
 		c = *sub.Public
 	}
 	rule, amount := p.base(sub, c)
-	out := []payout{{rule: rule, key: "ugc:" + sub.ID + ":" + rule, reason: "ugc." + rule, amount: amount}}
+	// One base key whatever the rule: an edit that adds photos is not
+	// paid again as a photo review.
+	out := []payout{{rule: rule, key: "ugc:" + sub.ID + ":base", reason: "ugc." + rule, amount: amount}}
 	if sub.Kind == Review && sub.Verified {
 		out = append(out, payout{rule: "verified", key: "ugc:" + sub.ID + ":verified", reason: "ugc.verified", amount: p.Verified})
 	}

@@ -46,9 +46,20 @@ func (s *Service) Export(ctx context.Context, tenant, user string) (string, any,
 	}
 }
 
-// Erase deletes the user's submissions, votes, reports and purchases, and
-// moves the summaries and counters they were part of.
+// Erase reverses what the user's approved content earned, then deletes
+// their submissions, votes, reports and purchases, and moves the
+// summaries and counters they were part of. It runs before the ledger is
+// anonymised (see cmd/server), so the reversals are the user's own.
 func (s *Service) Erase(ctx context.Context, tenant, user string) error {
+	_, data, err := s.Export(ctx, tenant, user)
+	if err != nil {
+		return err
+	}
+	for _, sub := range data.(UserExport).Submissions {
+		if err := s.reverse(ctx, sub, "erased"); err != nil {
+			return fmt.Errorf("ugc: erase %s: %w", user, err)
+		}
+	}
 	if err := s.Store.EraseUGCUser(ctx, tenant, user); err != nil {
 		return fmt.Errorf("ugc: erase %s: %w", user, err)
 	}
@@ -64,6 +75,11 @@ func (s *Service) DeleteOwn(ctx context.Context, tenant, user, id string) error 
 	}
 	if sub.User != user {
 		return notFound(id)
+	}
+	// Points first: a failure leaves the content, and a retry reverses
+	// nothing twice.
+	if err := s.reverse(ctx, sub, "erased"); err != nil {
+		return err
 	}
 	if err := s.Store.DeleteSubmission(ctx, tenant, id); err != nil {
 		return fmt.Errorf("ugc: delete %s: %w", id, err)

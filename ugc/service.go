@@ -13,12 +13,14 @@ import (
 	"github.com/questline/questline/audit"
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/internal/errs"
+	"github.com/questline/questline/points"
 	"github.com/questline/questline/ugc/text"
 )
 
-// Payer pays points once per key.
+// Payer pays points once per key and reverses a credit once.
 type Payer interface {
 	PayOnce(ctx context.Context, tenant, user string, amount int64, key, reason, eventID string) (paidByEvent string, balance int64, err error)
+	Reverse(ctx context.Context, tenant, key string) (points.Change, error)
 }
 
 // Emitter feeds system events (ugc.approved) into the event stream, so

@@ -101,6 +101,10 @@ type Submission struct {
 	LeaseUntil time.Time `json:"-"`
 	Note       string    `json:"-"`
 
+	// Paid are the ledger keys of the credits approval paid to this
+	// submission: what a take-down reverses.
+	Paid []string `json:"-"`
+
 	// Fingerprints of Content for duplicate detection.
 	TextHash  string   `json:"-"`
 	Signature []uint32 `json:"-"` // MinHash of the body's shingles (ugc/text)

@@ -163,9 +163,11 @@ func (a *app) wire(ctx context.Context) (err error) {
 	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges, a.badges, a.leaderboards, a.ugc)
 	emitter.Service = a.events
 	// A user's export has a section per domain; erasure runs in this
-	// order: the ledger is anonymised before boards drop the user, and the
-	// audit log last, after every entry about the user is written.
-	a.users = users.NewService(a.audit, a.points, a.leaderboards, a.challenges, a.badges, a.events, a.profiles, a.ugc, a.audit)
+	// order: UGC reverses what the user's content earned while the ledger
+	// is still theirs, the ledger is anonymised before boards drop the
+	// user, and the audit log last, after every entry about the user is
+	// written.
+	a.users = users.NewService(a.audit, a.ugc, a.points, a.leaderboards, a.challenges, a.badges, a.events, a.profiles, a.audit)
 	a.closers = append(a.closers, func() error { a.events.Close(); return nil })
 	return nil
 }

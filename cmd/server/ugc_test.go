@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/questline/questline/auth"
 )
@@ -293,5 +294,85 @@ func TestUGCUserErasure(t *testing.T) {
 	s.must(200, req{method: "GET", path: "/v1/me/submissions", token: s.token("stays", tenant)}).json(t, &mine)
 	if mine.Submissions[0].Helpful != 0 {
 		t.Errorf("the erased user's vote still counts: %+v", mine)
+	}
+}
+
+// eventually polls the board until user's score is want.
+func (s *testServer) eventuallyScore(token, board, user string, want int64) {
+	s.t.Helper()
+	var got int64
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		got = 0
+		for _, e := range s.top(token, board).Entries {
+			if e.UserID == user {
+				got = e.Score
+			}
+		}
+		if got == want {
+			return
+		}
+	}
+	s.t.Fatalf("board score of %s = %d, want %d", user, got, want)
+}
+
+// TestUGCReversal: points follow the content. A moderator's take-down,
+// reported content rejected, and the author's erasure each reverse what
+// approval paid, once; the author is told why and the points board drops
+// the points.
+func TestUGCReversal(t *testing.T) {
+	for _, d := range deployments() {
+		t.Run(d.name, func(t *testing.T) {
+			s := startServer(t, d.env(t))
+			const tenant = "acme"
+			mgr, mod := s.token("boss", tenant, auth.Manager), s.token("mod", tenant, auth.Moderator)
+			board := s.board(mgr, map[string]any{"name": "Points", "window": "all_time"})
+			s.built(mgr, board)
+			alice := s.token("alice", tenant)
+			ws := s.dial(alice, "")
+			decide := func(id, action, reason string) {
+				s.must(200, req{method: "POST", path: "/v1/submissions/" + id + "/" + action, token: mod, body: map[string]any{"reason": reason}})
+			}
+			// A review (20 + first review 10) and a tutorial (50).
+			review := s.approvedReview(tenant, "alice", "sku-1", "Soft, light and unscented: exactly what my dry skin needed.")
+			tut := s.submit(alice, map[string]any{"kind": "tutorial", "title": "Night routine", "body": "The order I apply things in at night.",
+				"steps": []string{"Cleanse", "Serum", "Cream"}})
+			decide(tut.ID, "approve", "ok")
+			if w := s.wallet(alice); w.Balance != 80 {
+				t.Fatalf("wallet %+v, want 80", w)
+			}
+			s.eventuallyScore(mgr, board, "alice", 80)
+
+			for range 2 { // a repeated take-down reverses once
+				decide(review, "remove", "off-topic")
+			}
+			if f := readFrames(t, ws, 1, "ugc.reversed")[0]; !strings.Contains(string(f.Data), "off-topic") || !strings.Contains(string(f.Data), review) {
+				t.Errorf("reversal push %s", f.Data)
+			}
+			if w := s.wallet(alice); w.Balance != 50 {
+				t.Fatalf("wallet after the take-down %+v, want 50", w)
+			}
+			s.eventuallyScore(mgr, board, "alice", 50)
+			if f := s.feed(alice, "sku-1", ""); f.Summary.Count != 0 {
+				t.Fatalf("removed review still counted %+v", f.Summary)
+			}
+
+			// The author's erasure of approved content reverses its points.
+			s.must(204, req{method: "DELETE", path: "/v1/me/submissions/" + tut.ID, token: alice})
+			if w := s.wallet(alice); w.Balance != 0 {
+				t.Fatalf("wallet after erasing the tutorial %+v, want 0", w)
+			}
+			s.eventuallyScore(mgr, board, "alice", 0)
+
+			// Reported content a moderator then rejects is reversed too.
+			bob := s.token("bob", tenant)
+			r2 := s.approvedReview(tenant, "bob", "sku-2", "Fine for the price, though the tube is hard to squeeze out.")
+			for _, u := range []string{"r1", "r2", "r3"} {
+				s.must(200, req{method: "POST", path: "/v1/submissions/" + r2 + "/reports", token: s.token(u, tenant), body: map[string]any{"reason": "spam"}})
+			}
+			decide(r2, "reject", "spam")
+			if w := s.wallet(bob); w.Balance != 0 {
+				t.Fatalf("bob's wallet after the rejection of his reported review %+v, want 0", w)
+			}
+		})
 	}
 }

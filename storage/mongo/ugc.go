@@ -122,6 +122,7 @@ type ugcDef struct {
 	ApprovedAt *time.Time   `bson:"approved_at"`
 	UpdatedAt  time.Time    `bson:"updated_at"`
 	Reply      *ugc.Reply   `bson:"reply"`
+	Paid       []string     `bson:"paid"`
 	Version    int64        `bson:"version"`
 }
 
@@ -145,7 +146,7 @@ func ugcDefOf(sub ugc.Submission) ugcDef {
 		Flags: sub.Flags, QueuedAt: norm.Trunc(sub.QueuedAt), LeaseBy: sub.LeaseBy, LeaseUntil: norm.Trunc(sub.LeaseUntil),
 		TextHash: sub.TextHash, Tags: sub.Tags, Content: sub.Content, Public: sub.Public,
 		Reason: sub.Reason, Note: sub.Note, ApprovedAt: norm.TruncPtr(sub.ApprovedAt), UpdatedAt: norm.Trunc(sub.UpdatedAt),
-		Reply: sub.Reply, Version: sub.Version,
+		Reply: sub.Reply, Paid: sub.Paid, Version: sub.Version,
 	}
 	if b := text.Bands(sub.Signature); sub.TextHash != "" && b != nil {
 		for _, v := range sub.Signature {
@@ -179,7 +180,7 @@ func (d ugcDoc) submission() (ugc.Submission, error) {
 		Public: d.Def.Public, Reason: d.Def.Reason, ApprovedAt: norm.TruncPtr(d.Def.ApprovedAt), CreatedAt: norm.Trunc(d.CreatedAt),
 		UpdatedAt: norm.Trunc(d.Def.UpdatedAt), QueuedAt: norm.Trunc(d.Def.QueuedAt), Reply: d.Def.Reply, Helpful: d.Helpful,
 		Reports: d.Reports, LeaseBy: d.Def.LeaseBy, LeaseUntil: lease, Note: d.Def.Note, TextHash: d.Def.TextHash,
-		Version: d.Def.Version,
+		Paid: norm.Strings(d.Def.Paid), Version: d.Def.Version,
 	}
 	for _, v := range d.Def.Signature {
 		sub.Signature = append(sub.Signature, uint32(v))

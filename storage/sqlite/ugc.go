@@ -189,13 +189,14 @@ type ugcDoc struct {
 	UpdatedAt  time.Time    `json:"updated_at"`
 	Reply      *ugc.Reply   `json:"reply,omitempty"`
 	Flags      []string     `json:"flags,omitempty"`
+	Paid       []string     `json:"paid,omitempty"`
 }
 
 // ugcRow is the column values of sub from status on, as save sets them.
 func ugcRow(sub ugc.Submission) ([]any, error) {
 	doc, err := json.Marshal(ugcDoc{
 		Tags: sub.Tags, Content: sub.Content, Public: sub.Public, Reason: sub.Reason, Note: sub.Note,
-		ApprovedAt: sub.ApprovedAt, UpdatedAt: sub.UpdatedAt, Reply: sub.Reply, Flags: sub.Flags,
+		ApprovedAt: sub.ApprovedAt, UpdatedAt: sub.UpdatedAt, Reply: sub.Reply, Flags: sub.Flags, Paid: sub.Paid,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode submission %s: %w", sub.ID, err)
@@ -258,7 +259,7 @@ func scanSubmission(sc scanner) (ugc.Submission, error) {
 	}
 	sub.Signature = decodeSignature(sig)
 	sub.Tags, sub.Content, sub.Public, sub.Reason, sub.Note = d.Tags, d.Content, d.Public, d.Reason, d.Note
-	sub.ApprovedAt, sub.UpdatedAt, sub.Reply, sub.Flags = d.ApprovedAt, d.UpdatedAt.UTC(), d.Reply, d.Flags
+	sub.ApprovedAt, sub.UpdatedAt, sub.Reply, sub.Flags, sub.Paid = d.ApprovedAt, d.UpdatedAt.UTC(), d.Reply, d.Flags, d.Paid
 	return sub, nil
 }
 

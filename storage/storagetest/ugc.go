@@ -79,7 +79,7 @@ func testUGCRoundTrip(t *testing.T, s UGCStore) {
 	}{
 		{"review", func(*ugc.Submission) {}},
 		{"every field", func(x *ugc.Submission) {
-			x.Tags, x.Verified, x.Flags = []string{"skin", "summer"}, true, []string{ugc.FlagEdited}
+			x.Tags, x.Verified, x.Flags, x.Paid = []string{"skin", "summer"}, true, []string{ugc.FlagEdited}, []string{"ugc:x:base", "ugc:first:p"}
 			x.Content.Media = []string{"https://img.example/1.jpg"}
 			x.Public = &ugc.Content{Rating: 2, Body: "older version"}
 			x.Reason, x.Note, x.Reply = "ok", "looked fine", &ugc.Reply{Body: "Thanks!", At: ms(base)}
