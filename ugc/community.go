@@ -3,6 +3,7 @@ package ugc
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/internal/errs"
@@ -62,9 +63,14 @@ func (s *Service) Report(ctx context.Context, tenant, user, id, reason string) (
 	// count does not leave reported content up.
 	for range 3 {
 		next := sub
+		if sub.Status != Pending {
+			// The reported version is what is judged, not an edit
+			// rejected earlier; a pending edit is judged with it.
+			next.Content = *sub.Public
+			fingerprint(&next)
+		}
 		next.Public, next.Status, next.QueuedAt, next.UpdatedAt = nil, Pending, s.clock(), s.clock()
-		next.Content = *sub.Public // the reported version is what is judged
-		next.Flags = []string{FlagReported}
+		next.Flags = append(slices.Clone(sub.Flags), FlagReported)
 		_, err = s.save(ctx, sub, next)
 		if errs.KindOf(err) != errs.Conflict {
 			break

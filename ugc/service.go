@@ -169,10 +169,8 @@ func (s *Service) check(ctx context.Context, st Settings, sub *Submission) error
 	if err := textChecks(st.Checks, sub.Kind, sub.Content); err != nil {
 		return err
 	}
-	n := text.Normalize(sub.Content.mainText())
-	sub.TextHash, sub.Signature = text.Hash(n), text.Signature(n)
+	n := fingerprint(sub)
 	if n == "" {
-		sub.TextHash = "" // media without words is nobody's duplicate
 		return nil
 	}
 	if !st.Checks.Duplicates {
@@ -183,6 +181,17 @@ func (s *Service) check(ctx context.Context, st Settings, sub *Submission) error
 		return fmt.Errorf("ugc: duplicate check: %w", err)
 	}
 	return duplicateOf(st.Checks, sub.TextHash, sub.Signature, len(text.Words(n)), cands)
+}
+
+// fingerprint fills sub's duplicate fingerprints from its content and
+// returns the normalised text they were taken of.
+func fingerprint(sub *Submission) string {
+	n := text.Normalize(sub.Content.mainText())
+	sub.TextHash, sub.Signature = text.Hash(n), text.Signature(n)
+	if n == "" {
+		sub.TextHash = "" // media without words is nobody's duplicate
+	}
+	return n
 }
 
 // similarLimit bounds the candidates one duplicate check reads: one
