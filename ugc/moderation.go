@@ -294,14 +294,19 @@ type reversedFrame struct {
 }
 
 // reverse takes back every credit the submission's approval paid, each
-// once (the ledger keys the reversals), and tells the author why.
+// once (the ledger keys the reversals), and tells the author why. The
+// submission's own keys (base, verified) are reversed even if a crash
+// kept them out of Paid; the product's first-review key only when Paid
+// says this submission holds it.
 func (s *Service) reverse(ctx context.Context, sub Submission, reason string) error {
-	if s.Payer == nil || len(sub.Paid) == 0 {
+	if s.Payer == nil || sub.ApprovedAt == nil {
 		return nil
 	}
+	keys := append([]string{"ugc:" + sub.ID + ":base", "ugc:" + sub.ID + ":verified"}, sub.Paid...)
+	slices.Sort(keys)
 	var taken int64
 	fresh := false
-	for _, key := range sub.Paid {
+	for _, key := range slices.Compact(keys) {
 		ch, err := s.Payer.Reverse(ctx, sub.Tenant, key)
 		if errs.KindOf(err) == errs.NotFound {
 			continue // the ledger has no such credit: nothing to take back
