@@ -128,6 +128,10 @@ func (s *Service) decide(ctx context.Context, m Moderator, id string, d Decision
 		case Approved:
 			c := sub.Content
 			next.Public, next.Reason, next.ApprovedAt = &c, d.Reason, &now
+			// A purchase reported after the review was written verifies it.
+			if next.Verified, err = s.verified(ctx, sub); err != nil {
+				return Submission{}, err
+			}
 		case Removed:
 			next.Public = nil
 		}
@@ -143,6 +147,18 @@ func (s *Service) decide(ctx context.Context, m Moderator, id string, d Decision
 		return saved, nil
 	}
 	return Submission{}, errs.New(errs.Conflict, "edit-conflict", "the submission keeps changing; retry")
+}
+
+// verified reports whether sub's author bought its product.
+func (s *Service) verified(ctx context.Context, sub Submission) (bool, error) {
+	if sub.Verified || sub.ProductID == "" {
+		return sub.Verified, nil
+	}
+	ok, err := s.Store.Purchased(ctx, sub.Tenant, sub.User, sub.ProductID)
+	if err != nil {
+		return false, fmt.Errorf("ugc: verify %s: %w", sub.ID, err)
+	}
+	return ok, nil
 }
 
 // decided reports whether sub is already where a decision to would take

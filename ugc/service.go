@@ -112,10 +112,10 @@ func notFound(id string) error {
 // first. A failed check stores nothing.
 func (s *Service) Submit(ctx context.Context, tenant, user string, in Input) (Submission, error) {
 	c := Content{Rating: in.Rating, Title: in.Title, Body: in.Body, Steps: in.Steps, Media: in.Media, Link: in.Link}
+	again := Edit{Rating: &c.Rating, Title: &c.Title, Body: &c.Body, Media: &c.Media, Tags: &in.Tags}
 	if in.Kind == Review && in.ProductID != "" {
 		if prev, err := s.Store.UserReview(ctx, tenant, user, in.ProductID); err == nil {
-			tags := in.Tags
-			return s.edit(ctx, prev, Edit{Rating: &c.Rating, Title: &c.Title, Body: &c.Body, Media: &c.Media, Tags: &tags})
+			return s.edit(ctx, prev, again)
 		} else if !errors.Is(err, errs.ErrNotFound) {
 			return Submission{}, fmt.Errorf("ugc: submit: %w", err)
 		}
@@ -128,16 +128,7 @@ func (s *Service) Submit(ctx context.Context, tenant, user string, in Input) (Su
 		return Submission{}, err
 	}
 	now := s.clock()
-	hour, day := rateWindows(now)
-	inHour, err := s.Store.CountSince(ctx, tenant, user, hour)
-	if err != nil {
-		return Submission{}, fmt.Errorf("ugc: submit: %w", err)
-	}
-	inDay, err := s.Store.CountSince(ctx, tenant, user, day)
-	if err != nil {
-		return Submission{}, fmt.Errorf("ugc: submit: %w", err)
-	}
-	if err := rateCheck(st.Checks, inHour, inDay, now); err != nil {
+	if err := s.underLimits(ctx, st, tenant, user, now); err != nil {
 		return Submission{}, err
 	}
 	sub := Submission{
@@ -147,10 +138,8 @@ func (s *Service) Submit(ctx context.Context, tenant, user string, in Input) (Su
 	if err := s.check(ctx, st, &sub); err != nil {
 		return Submission{}, err
 	}
-	if in.ProductID != "" {
-		if sub.Verified, err = s.Store.Purchased(ctx, tenant, user, in.ProductID); err != nil {
-			return Submission{}, fmt.Errorf("ugc: submit: %w", err)
-		}
+	if sub.Verified, err = s.verified(ctx, sub); err != nil {
+		return Submission{}, err
 	}
 	stored, inserted, err := s.Store.CreateSubmission(ctx, sub)
 	if err != nil {
@@ -158,9 +147,24 @@ func (s *Service) Submit(ctx context.Context, tenant, user string, in Input) (Su
 	}
 	if !inserted {
 		// A concurrent first review of the product won: this one edits it.
-		return s.edit(ctx, stored, Edit{Rating: &c.Rating, Title: &c.Title, Body: &c.Body, Media: &c.Media, Tags: &sub.Tags})
+		return s.edit(ctx, stored, again)
 	}
 	return stored, nil
+}
+
+// underLimits refuses a submission over the user's hourly limit or daily
+// cap.
+func (s *Service) underLimits(ctx context.Context, st Settings, tenant, user string, now time.Time) error {
+	hour, day := rateWindows(now)
+	inHour, err := s.Store.CountSince(ctx, tenant, user, hour)
+	if err != nil {
+		return fmt.Errorf("ugc: submit: %w", err)
+	}
+	inDay, err := s.Store.CountSince(ctx, tenant, user, day)
+	if err != nil {
+		return fmt.Errorf("ugc: submit: %w", err)
+	}
+	return rateCheck(st.Checks, inHour, inDay, now)
 }
 
 // check runs the content checks on sub's latest version and fills its

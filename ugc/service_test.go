@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/questline/questline/events"
 	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/points"
 	"github.com/questline/questline/storage/sqlite"
@@ -84,6 +85,35 @@ func TestApprovePaysOnce(t *testing.T) {
 	}
 	if w, _ := p.Wallet(ctx, tenant, "bob"); w.Balance != 20 {
 		t.Fatalf("second review of the product: balance %d, want 20", w.Balance)
+	}
+}
+
+// TestVerifiedLater: a purchase reported after the review was written
+// verifies it at approval, and the verified bonus is paid.
+func TestVerifiedLater(t *testing.T) {
+	ctx := context.Background()
+	st := open(t, filepath.Join(t.TempDir(), "q.db"))
+	s, p := service(st)
+	sub := submitReview(t, s, "alice", "sku-1", "Bought it on a whim and it turned out to be my favourite cream.")
+	if sub.Verified {
+		t.Fatal("verified without a purchase")
+	}
+	ev := events.Event{ID: "e1", Tenant: tenant, User: "alice", Type: "purchase", Props: map[string]any{"product_id": "sku-1"}}
+	if quiet, _ := s.Preview(ctx, ev, nil); quiet {
+		t.Fatal("a purchase of a product is quiet")
+	}
+	if quiet, _ := s.Preview(ctx, events.Event{Type: "share"}, nil); !quiet {
+		t.Fatal("a share is not quiet")
+	}
+	if _, err := s.HandleEvent(ctx, ev, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Approve(ctx, ugc.Moderator{Tenant: tenant, ID: "mod"}, sub.ID, ugc.Decision{Reason: "ok"})
+	if err != nil || !got.Verified {
+		t.Fatalf("approved %+v, %v", got, err)
+	}
+	if w, _ := p.Wallet(ctx, tenant, "alice"); w.Balance != 40 {
+		t.Fatalf("balance %d, want 40 (review, verified, first review)", w.Balance)
 	}
 }
 
