@@ -371,6 +371,23 @@ func feedRoutes(api huma.API, s *Service) {
 			}
 			return out, nil
 		})
+	auth.Register(api, op("rebuild-product-summary", http.MethodPost, "/v1/products/{id}/reviews/summary/rebuild",
+		"Recount a product's rating summary (manager)",
+		"The summary is kept on every write; this recounts it from the listed reviews, to repair it after a crash between "+
+			"a review's save and its summary update on MongoDB. Run it while the product's reviews are quiet."), auth.Managers,
+		func(ctx context.Context, in *struct {
+			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9._-]{1,64}$" doc:"Product id."`
+		}) (*summaryOutput, error) {
+			p, err := auth.Require(ctx)
+			if err != nil {
+				return nil, err
+			}
+			sum, err := s.RebuildSummary(ctx, p.Tenant, in.ID)
+			if err != nil {
+				return nil, err
+			}
+			return &summaryOutput{Body: sum}, nil
+		})
 	auth.Register(api, op("reply-to-submission", http.MethodPut, "/v1/submissions/{id}/reply", "Answer a review as the brand (manager)",
 		"Sets the brand's public reply to listed content; an empty body removes it."), auth.Managers,
 		func(ctx context.Context, in *struct {
@@ -414,3 +431,5 @@ func feedRoutes(api huma.API, s *Service) {
 }
 
 type ugcSettingsOutput struct{ Body Settings }
+
+type summaryOutput struct{ Body Summary }

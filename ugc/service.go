@@ -281,6 +281,16 @@ func (s *Service) Feed(ctx context.Context, tenant, product string, q FeedQuery)
 	return subs, nil
 }
 
+// RebuildSummary recounts a product's rating summary from its listed
+// reviews.
+func (s *Service) RebuildSummary(ctx context.Context, tenant, product string) (Summary, error) {
+	sum, err := s.Store.RebuildSummary(ctx, tenant, product)
+	if err != nil {
+		return Summary{}, fmt.Errorf("ugc: rebuild summary of %s: %w", product, err)
+	}
+	return sum.WithAverage(), nil
+}
+
 // Summary returns a product's rating summary.
 func (s *Service) Summary(ctx context.Context, tenant, product string) (Summary, error) {
 	sum, err := s.Store.Summary(ctx, tenant, product)

@@ -294,6 +294,11 @@ type Store interface {
 	// Summary returns a product's rating summary, kept as reviews are
 	// listed and unlisted; the zero Summary when it has none.
 	Summary(ctx context.Context, tenant, product string) (Summary, error)
+	// RebuildSummary recounts a product's summary from its listed reviews
+	// and stores it: a repair for derived state, run when the product's
+	// reviews are quiet (a review listed during the recount may be missed
+	// on MongoDB until the next rebuild).
+	RebuildSummary(ctx context.Context, tenant, product string) (Summary, error)
 	// Vote sets the user's helpful vote on a submission and moves its
 	// Helpful counter by the change; it returns the counter after.
 	Vote(ctx context.Context, tenant, submission, user string, helpful bool) (int64, error)

@@ -406,6 +406,36 @@ func (s *Store) Feed(ctx context.Context, tenant, product string, q ugc.FeedQuer
 	return out, nil
 }
 
+// RebuildSummary recounts a product's summary from its listed reviews
+// (five indexed counts) and stores it; on FerretDB, where summaries are
+// always counted, it only counts.
+func (s *Store) RebuildSummary(ctx context.Context, tenant, product string) (ugc.Summary, error) {
+	var sum ugc.Summary
+	for r := 1; r <= 5; r++ {
+		n, err := s.ugc.subs.CountDocuments(ctx, bson.D{{Key: "tenant", Value: tenant}, {Key: "product_id", Value: product},
+			{Key: "listed", Value: true}, {Key: "rating", Value: r}})
+		if err != nil {
+			return ugc.Summary{}, fmt.Errorf("mongo: rebuild summary: %w", err)
+		}
+		sum.Distribution[r-1] = n
+	}
+	if !s.atomicUpdates {
+		return sum, nil
+	}
+	d := sum.Distribution
+	filter := bson.D{{Key: "tenant", Value: tenant}, {Key: "product_id", Value: product}}
+	set := bson.D{{Key: "$set", Value: bson.D{{Key: "r1", Value: d[0]}, {Key: "r2", Value: d[1]}, {Key: "r3", Value: d[2]},
+		{Key: "r4", Value: d[3]}, {Key: "r5", Value: d[4]}}}}
+	_, err := s.ugc.summaries.UpdateOne(ctx, filter, set, options.UpdateOne().SetUpsert(true))
+	if mdb.IsDuplicateKeyError(err) {
+		_, err = s.ugc.summaries.UpdateOne(ctx, filter, set)
+	}
+	if err != nil {
+		return ugc.Summary{}, fmt.Errorf("mongo: rebuild summary: %w", err)
+	}
+	return sum, nil
+}
+
 // Summary returns a product's rating summary: the folded document on
 // MongoDB, five indexed counts on FerretDB.
 func (s *Store) Summary(ctx context.Context, tenant, product string) (ugc.Summary, error) {

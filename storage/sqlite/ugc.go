@@ -480,6 +480,41 @@ func (s *Store) Summary(ctx context.Context, tenant, product string) (ugc.Summar
 	return sum, nil
 }
 
+// RebuildSummary recounts a product's summary from its listed reviews
+// and stores it, in one write.
+func (s *Store) RebuildSummary(ctx context.Context, tenant, product string) (ugc.Summary, error) {
+	var sum ugc.Summary
+	d := &sum.Distribution
+	err := s.w.do(ctx, func(tx *wtx) error {
+		rows, err := tx.conn.QueryContext(context.Background(), `SELECT rating, count(*) FROM ugc_submissions INDEXED BY ugc_feed_rating
+			WHERE tenant = ? AND product_id = ? AND listed = 1 AND rating BETWEEN 1 AND 5 GROUP BY rating`, tenant, product)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		*d = [5]int64{}
+		for rows.Next() {
+			var r int
+			var n int64
+			if err := rows.Scan(&r, &n); err != nil {
+				return err
+			}
+			d[r-1] = n
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		_, err = tx.conn.ExecContext(context.Background(), `INSERT INTO ugc_summaries (tenant, product_id, r1, r2, r3, r4, r5) VALUES (?,?,?,?,?,?,?)
+			ON CONFLICT DO UPDATE SET r1 = excluded.r1, r2 = excluded.r2, r3 = excluded.r3, r4 = excluded.r4, r5 = excluded.r5`,
+			tenant, product, d[0], d[1], d[2], d[3], d[4])
+		return err
+	})
+	if err != nil {
+		return ugc.Summary{}, fmt.Errorf("sqlite: rebuild summary: %w", err)
+	}
+	return sum, nil
+}
+
 // Vote sets a helpful vote and moves the submission's counter by the
 // change, in one transaction.
 func (s *Store) Vote(ctx context.Context, tenant, submission, user string, helpful bool) (int64, error) {

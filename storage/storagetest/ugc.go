@@ -219,6 +219,15 @@ func testUGCSummary(t *testing.T, s UGCStore) {
 	eq(t, "erased", dist(a, "p1"), [5]int64{})
 	mustIs(t, s.DeleteSubmission(c, a, r1.ID), errs.ErrNotFound)
 	eq(t, "other tenant", dist(b, "p1"), [5]int64{1, 0, 0, 0, 0})
+	createListed(t, s, review(a, "u3", "p1", 4, "after", base))
+	createListed(t, s, review(a, "u4", "p1", 4, "after too", base))
+	rebuilt, err := s.RebuildSummary(c, a, "p1")
+	must(t, err)
+	eq(t, "rebuilt", rebuilt.Distribution, [5]int64{0, 0, 0, 2, 0})
+	eq(t, "after the rebuild", dist(a, "p1"), [5]int64{0, 0, 0, 2, 0})
+	rebuilt, err = s.RebuildSummary(c, a, "none")
+	must(t, err)
+	eq(t, "rebuilt empty", rebuilt.Distribution, [5]int64{})
 }
 
 func testUGCFeed(t *testing.T, s UGCStore) {
