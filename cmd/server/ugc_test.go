@@ -295,6 +295,12 @@ func TestUGCUserErasure(t *testing.T) {
 	if mine.Submissions[0].Helpful != 0 {
 		t.Errorf("the erased user's vote still counts: %+v", mine)
 	}
+	// A recount agrees with the summary kept on the write path.
+	var rebuilt struct{ Count int64 }
+	s.must(200, req{method: "POST", path: "/v1/products/sku-1/reviews/summary/rebuild", token: s.token("boss", tenant, auth.Manager)}).json(t, &rebuilt)
+	if rebuilt.Count != f.Summary.Count {
+		t.Errorf("rebuilt count %d, kept %d", rebuilt.Count, f.Summary.Count)
+	}
 }
 
 // eventually polls the board until user's score is want.
