@@ -45,7 +45,7 @@ var types = map[string]Sender{
 	// Emitted by the quizzes and ugc packages; in the catalogue already so
 	// that badge rules may name them.
 	"quiz.completed": SystemOnly, // props: quiz_id, score
-	"ugc.approved":   SystemOnly, // props: submission_id, kind
+	"ugc.approved":   SystemOnly, // props: submission_id, kind, product_id, verified, rating (reviews)
 	// Emitted by the loyalty programme.
 	"tier.changed":       SystemOnly, // props: from, to, reason (automatic, manual)
 	"tier.grace":         SystemOnly, // props: from, to (the tier kept until grace_until), reason

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/questline/questline/auth"
+	"github.com/questline/questline/ugc"
 )
 
 // caller is one kind of principal of the access matrix.
@@ -126,6 +127,17 @@ var sampleBodies = map[string]any{
 	"extend-contest":            map[string]any{"reason": "matrix", "ends_at": time.Now().Add(200 * 24 * time.Hour)},
 	"end-contest":               map[string]any{"reason": "matrix"},
 	"disqualify-contest-winner": map[string]any{"user_id": "alice", "reason": "matrix"},
+	"create-submission":         map[string]any{"kind": "review", "product_id": "p-matrix", "rating": 4, "body": "Matrix review, long enough to pass the checks."},
+	"update-submission":         map[string]any{"rating": 3},
+	"claim-moderation-items":    map[string]any{"limit": 5},
+	"approve-submission":        map[string]any{"reason": "ok"},
+	"reject-submission":         map[string]any{"reason": "spam"},
+	"remove-submission":         map[string]any{"reason": "abusive"},
+	"bulk-moderate":             map[string]any{"action": "reject", "ids": []string{"01900000-0000-7000-8000-00000000dead"}, "reason": "spam"},
+	"vote-submission":           map[string]any{"helpful": true},
+	"report-submission":         map[string]any{"reason": "spam"},
+	"reply-to-submission":       map[string]any{"body": "Thanks from the brand"},
+	"put-ugc-settings":          ugc.DefaultSettings(),
 }
 
 // doRetrying does r, waiting out 429s: the matrix is about who is let in,
@@ -167,9 +179,10 @@ func TestAccessMatrix(t *testing.T) {
 	var hook struct{ ID string }
 	s.must(201, req{method: "POST", path: "/v1/webhooks", token: mgr, body: map[string]any{
 		"url": "https://hooks.example.com/acme", "description": "Acme secret hook", "event_types": []string{"share"}}}).json(t, &hook)
-	secrets := []string{ch, badge, board, spareKey, hook.ID, earnRule, contest.ID, "Acme secret"}
+	review := s.approvedReview(tenant, "bob", "p-matrix", "Acme secret review of the matrix product, approved.")
+	secrets := []string{ch, badge, board, spareKey, hook.ID, earnRule, contest.ID, review, "Acme secret"}
 	objects := map[string]string{"challenges": ch, "badges": badge, "leaderboards": board, "api-keys": spareKey,
-		"webhooks": hook.ID, "earn-rules": earnRule, "contests": contest.ID}
+		"webhooks": hook.ID, "earn-rules": earnRule, "contests": contest.ID, "submissions": review}
 
 	own, others := s.callers(tenant), s.callers(other)
 	anon := caller{name: "anonymous"}
@@ -234,6 +247,13 @@ func fillPath(t *testing.T, pattern string, objects map[string]string) (path str
 		}
 		if seg == "{uid}" || (i > 0 && segs[i-1] == "users") {
 			segs[i] = "alice"
+			continue
+		}
+		if i > 0 && segs[i-1] == "products" {
+			// A product id is the brand's name for a product, not an
+			// object of the tenant: another tenant's feed of it is its
+			// own (empty) feed, checked for leaks with the secrets.
+			segs[i] = "p-matrix"
 			continue
 		}
 		id, ok := objects[segs[i-1]]

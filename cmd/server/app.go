@@ -32,6 +32,7 @@ import (
 	"github.com/questline/questline/retention"
 	"github.com/questline/questline/storage/mongo"
 	"github.com/questline/questline/storage/sqlite"
+	"github.com/questline/questline/ugc"
 	"github.com/questline/questline/users"
 	"github.com/questline/questline/webhooks"
 )
@@ -51,6 +52,7 @@ type store interface {
 	events.TypeStore
 	loyalty.Store
 	contests.Store
+	ugc.Store
 	Ping(context.Context) error
 	Close() error
 }
@@ -89,6 +91,7 @@ type app struct {
 	types        *events.Types
 	loyalty      *loyalty.Service
 	contests     *contests.Service
+	ugc          *ugc.Service
 
 	closers []func() error
 }
@@ -184,13 +187,18 @@ func (a *app) wire(ctx context.Context) (err error) {
 		Publisher: a.hub, Attributes: a.profiles, Auditor: a.audit, Logger: a.logger, Bus: a.bus,
 		Settle: a.cfg.DrawSettle,
 	})
-	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges, a.badges, a.leaderboards, a.loyalty, a.contests, a.webhooks)
+	// UGC pays through the ledger, emits ugc.approved and records the
+	// purchases that verify reviews as a rule handler.
+	a.ugc = ugc.NewService(ugc.Config{Store: a.store, Payer: a.points, Emitter: &emitter, Notifier: a.hub, Auditor: a.audit, Logger: a.logger})
+	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges, a.badges, a.leaderboards, a.loyalty, a.contests, a.ugc, a.webhooks)
 	a.events.SetTypes(a.types)
 	emitter.Service = a.events
 	// A user's export has a section per domain; erasure runs in this
-	// order: the ledger is anonymised before boards drop the user, and the
-	// audit log last, after every entry about the user is written.
-	a.users = users.NewService(a.audit, a.points, a.leaderboards, a.challenges, a.badges, a.events, a.profiles, a.loyalty, a.contests, a.webhooks, a.audit)
+	// order: UGC reverses what the user's content earned while the ledger
+	// is still theirs, the ledger is anonymised before boards drop the
+	// user, and the audit log last, after every entry about the user is
+	// written.
+	a.users = users.NewService(a.audit, a.ugc, a.points, a.leaderboards, a.challenges, a.badges, a.events, a.profiles, a.loyalty, a.contests, a.webhooks, a.audit)
 	a.closers = append(a.closers, func() error { a.events.Close(); return nil })
 	a.retention = retention.NewService(a.store, a.logger, a.challenges, a.badges, a.leaderboards)
 	return nil

@@ -29,6 +29,7 @@ import (
 	"github.com/questline/questline/profiles"
 	"github.com/questline/questline/realtime"
 	"github.com/questline/questline/retention"
+	"github.com/questline/questline/ugc"
 	"github.com/questline/questline/users"
 	"github.com/questline/questline/webhooks"
 )
@@ -94,6 +95,7 @@ func (a *app) handler() *fiber.App {
 	audit.Routes(api, a.audit)
 	webhooks.Routes(api, a.webhooks)
 	retention.Routes(api, a.retention)
+	ugc.Routes(api, a.ugc)
 	users.Routes(api, a.users, users.Views{Points: a.points, Challenges: a.challenges, Badges: a.badges, Leaderboards: a.leaderboards})
 	documentRaw(api)
 	if err := auth.CheckDeclared(api.OpenAPI()); err != nil {

@@ -132,6 +132,8 @@ type Store struct {
 	wallets walletCols
 
 	contests, contestEntries *mdb.Collection
+
+	ugc ugcCollections
 }
 
 // clientOptions are the driver options for uri. The default server
@@ -400,7 +402,7 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+	return s.ensureUGC(ctx)
 }
 
 // tallyIndex is the index of a tallies collection: one goal's buckets in

@@ -304,6 +304,11 @@ func TestWebhooksConformance(t *testing.T) {
 	storagetest.RunWebhooks(t, func(t *testing.T) webhooks.Store { return openFresh(t) })
 }
 
+func TestUGCConformance(t *testing.T) {
+	uri(t)
+	storagetest.RunUGC(t, func(t *testing.T) storagetest.UGCStore { return openFresh(t) })
+}
+
 func TestWallets(t *testing.T) {
 	uri(t)
 	storagetest.RunWallets(t, func(t *testing.T) storagetest.WalletStore { return openFresh(t) })

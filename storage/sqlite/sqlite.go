@@ -110,6 +110,7 @@ type Store struct {
 	// Each domain's statements, prepared in its own file.
 	wh      webhookStmts
 	lq      loyaltyStmts
+	ugc     ugcStmts
 	wallets walletStmts
 	cq      contestStmts
 }
@@ -691,6 +692,9 @@ func applySchema(ctx context.Context, conn *sql.Conn) error {
 		return err
 	}
 	if err := execAll(ctx, conn, retentionSchema...); err != nil {
+		return err
+	}
+	if err := execAll(ctx, conn, ugcSchema...); err != nil {
 		return err
 	}
 	if err := execAll(ctx, conn, walletSchema...); err != nil {

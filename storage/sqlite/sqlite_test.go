@@ -749,6 +749,18 @@ func TestWebhooksConformance(t *testing.T) {
 	})
 }
 
+func TestUGCConformance(t *testing.T) {
+	storagetest.RunUGC(t, func(t *testing.T) storagetest.UGCStore {
+		s := open(t, filepath.Join(t.TempDir(), "q.db"))
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+		return s
+	})
+}
+
 func TestWallets(t *testing.T) {
 	storagetest.RunWallets(t, func(t *testing.T) storagetest.WalletStore {
 		s := open(t, filepath.Join(t.TempDir(), "q.db"))

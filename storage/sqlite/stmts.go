@@ -276,6 +276,10 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		s.closeStmts()
 		return err
 	}
+	if err := s.prepareUGC(ctx, conn); err != nil {
+		s.closeStmts()
+		return err
+	}
 	if err := s.prepareWallets(ctx, conn); err != nil {
 		s.closeStmts()
 		return err
