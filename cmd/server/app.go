@@ -24,6 +24,7 @@ import (
 	"github.com/questline/questline/internal/ratelimit"
 	"github.com/questline/questline/leaderboards"
 	"github.com/questline/questline/points"
+	"github.com/questline/questline/quizzes"
 	"github.com/questline/questline/profiles"
 	"github.com/questline/questline/realtime"
 	"github.com/questline/questline/storage/mongo"
@@ -41,6 +42,7 @@ type store interface {
 	auth.KeyStore
 	audit.Store
 	profiles.Store
+	quizzes.Store
 	Ping(context.Context) error
 	Close() error
 }
@@ -74,6 +76,7 @@ type app struct {
 	profiles     *profiles.Service
 	audit        *audit.Log
 	users        *users.Service
+	quizzes      *quizzes.Service
 
 	closers []func() error
 }
@@ -156,10 +159,14 @@ func (a *app) wire(ctx context.Context) (err error) {
 	})
 	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges, a.badges, a.leaderboards)
 	emitter.Service = a.events
+	a.quizzes = quizzes.NewService(quizzes.Config{
+		Store: a.store, Payer: a.points, Awarder: a.badges, Unlocker: a.store, Attributes: a.profiles,
+		Emitter: a.events, Publisher: a.hub,
+	})
 	// A user's export has a section per domain; erasure runs in this
 	// order: the ledger is anonymised before boards drop the user, and the
 	// audit log last, after every entry about the user is written.
-	a.users = users.NewService(a.audit, a.points, a.leaderboards, a.challenges, a.badges, a.events, a.profiles, a.audit)
+	a.users = users.NewService(a.audit, a.points, a.leaderboards, a.challenges, a.badges, a.events, a.profiles, a.quizzes, a.audit)
 	a.closers = append(a.closers, func() error { a.events.Close(); return nil })
 	return nil
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/questline/questline/leaderboards"
 	"github.com/questline/questline/points"
 	"github.com/questline/questline/profiles"
+	"github.com/questline/questline/quizzes"
 	"github.com/questline/questline/realtime"
 	"github.com/questline/questline/users"
 )
@@ -82,6 +83,7 @@ func (a *app) handler() *fiber.App {
 	points.Routes(api, a.points)
 	leaderboards.Routes(api, a.leaderboards)
 	profiles.Routes(api, a.profiles)
+	quizzes.Routes(api, a.quizzes)
 	audit.Routes(api, a.audit)
 	users.Routes(api, a.users, users.Views{Points: a.points, Challenges: a.challenges, Badges: a.badges, Leaderboards: a.leaderboards})
 	documentRaw(api)

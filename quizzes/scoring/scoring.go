@@ -68,9 +68,9 @@ type Rules struct {
 
 // Answer is what a player sent.
 type Answer struct {
-	Choices []string `json:"choices,omitempty"` // option ids: choice, true/false and ordering questions
-	Text    string   `json:"text,omitempty"`
-	Number  *float64 `json:"number,omitempty"` // numeric, rating and nps
+	Choices []string `json:"choices,omitempty" maxItems:"20" doc:"Option ids: choice and true/false questions, or every option in your order for ordering."`
+	Text    string   `json:"text,omitempty" maxLength:"2000" doc:"text and open_text questions."`
+	Number  *float64 `json:"number,omitempty" doc:"numeric, rating (1-5) and nps (0-10) questions."`
 }
 
 // Result is the verdict on one answer.

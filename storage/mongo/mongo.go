@@ -127,6 +127,7 @@ type Store struct {
 	apiKeys, audit, profiles, attributes *mdb.Collection
 
 	revisions *mdb.Collection
+	qz        quizCols
 }
 
 // clientOptions are the driver options for uri. The default server
@@ -201,6 +202,10 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		return nil, err
 	}
 	if err := s.ensureIndexes(ctx); err != nil {
+		client.Disconnect(context.Background())
+		return nil, err
+	}
+	if err := s.openQuizzes(ctx); err != nil {
 		client.Disconnect(context.Background())
 		return nil, err
 	}
