@@ -72,10 +72,10 @@ const (
 
 // Live tunes a quiz run as a live show.
 type Live struct {
-	MaxPoints   int64 `json:"max_points,omitempty" minimum:"0" maximum:"100000" doc:"Points of an instant right answer; default 1000 (see the speed formula)."`
-	StreakStep  int64 `json:"streak_step,omitempty" minimum:"0" maximum:"100000" doc:"Bonus per right answer in a row before this one; default 100."`
-	StreakCap   int   `json:"streak_cap,omitempty" minimum:"0" maximum:"100" doc:"At most this many steps; default 5."`
-	Seconds     int   `json:"seconds,omitempty" minimum:"0" maximum:"600" doc:"Seconds per question when it has no time limit; default 20."`
+	MaxPoints   int64               `json:"max_points,omitempty" minimum:"0" maximum:"100000" doc:"Points of an instant right answer; default 1000 (see the speed formula)."`
+	StreakStep  int64               `json:"streak_step,omitempty" minimum:"0" maximum:"100000" doc:"Bonus per right answer in a row before this one; default 100."`
+	StreakCap   int                 `json:"streak_cap,omitempty" minimum:"0" maximum:"100" doc:"At most this many steps; default 5."`
+	Seconds     int                 `json:"seconds,omitempty" minimum:"0" maximum:"600" doc:"Seconds per question when it has no time limit; default 20."`
 	Winners     []challenges.Reward `json:"winners,omitempty" maxItems:"10" doc:"Rewards of the podium: first, second, ..."`
 	Participant *challenges.Reward  `json:"participant,omitempty" doc:"Reward of everyone who answered at least once."`
 }

@@ -66,7 +66,6 @@ func sampleAttempt(tenant, id, quiz, user string, seq int) quizzes.Attempt {
 	}
 }
 
-
 func testQuizCRUD(t *testing.T, s QuizStore) {
 	ctx := quizCtx(t)
 	q := sampleQuiz("t1", "z1", quizzes.Draft)
