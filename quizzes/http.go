@@ -34,7 +34,7 @@ func Routes(api huma.API, s *Service) {
 	auth.Register(api, huma.Operation{
 		OperationID: "list-quizzes", Method: http.MethodGet, Path: "/v1/quizzes",
 		Summary: "List quizzes with their questions and keys (manager)", Tags: tags,
-	}, auth.Managers, func(ctx context.Context, in *listInput) (*listOutput, error) {
+	}, auth.Managers, func(ctx context.Context, in *quizListInput) (*quizListOutput, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err
@@ -43,7 +43,7 @@ func Routes(api huma.API, s *Service) {
 		if err != nil {
 			return nil, err
 		}
-		out := &listOutput{}
+		out := &quizListOutput{}
 		out.Body.Quizzes, out.Body.NextCursor = httpx.Page(qs, in.Limit, func(q Quiz) string { return q.ID })
 		return out, nil
 	})
@@ -97,7 +97,7 @@ func resultRoutes(api huma.API, s *Service, tags []string) {
 	auth.Register(api, huma.Operation{
 		OperationID: "get-quiz-results", Method: http.MethodGet, Path: "/v1/quizzes/{id}/results",
 		Summary: "Answers per question: counts, distribution, average, NPS (manager)", Tags: tags,
-	}, auth.Managers, func(ctx context.Context, in *idInput) (*resultsOutput, error) {
+	}, auth.Managers, func(ctx context.Context, in *idInput) (*quizResultsOutput, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err
@@ -106,7 +106,7 @@ func resultRoutes(api huma.API, s *Service, tags []string) {
 		if err != nil {
 			return nil, err
 		}
-		return &resultsOutput{Body: r}, nil
+		return &quizResultsOutput{Body: r}, nil
 	})
 	auth.Register(api, huma.Operation{
 		OperationID: "export-quiz-responses", Method: http.MethodGet, Path: "/v1/quizzes/{id}/responses",
@@ -114,7 +114,7 @@ func resultRoutes(api huma.API, s *Service, tags []string) {
 		Description: "One row per attempt: attempt_id, user_id, status, score, finished_at, then a column per question id " +
 			"(choices joined by |, the number, or the text; text starting with = + - @ is prefixed with ').",
 		Responses: map[string]*huma.Response{"200": {Description: "CSV", Content: map[string]*huma.MediaType{"text/csv": {}}}},
-	}, auth.Managers, func(ctx context.Context, in *idInput) (*csvOutput, error) {
+	}, auth.Managers, func(ctx context.Context, in *idInput) (*quizCSVOutput, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err
@@ -123,7 +123,7 @@ func resultRoutes(api huma.API, s *Service, tags []string) {
 		if err != nil {
 			return nil, err
 		}
-		return &csvOutput{ContentType: "text/csv; charset=utf-8", Body: b}, nil
+		return &quizCSVOutput{ContentType: "text/csv; charset=utf-8", Body: b}, nil
 	})
 }
 
@@ -167,7 +167,7 @@ func attemptRoutes(api huma.API, s *Service, tags []string) {
 		Body *struct {
 			Fresh bool `json:"fresh,omitempty" doc:"Refuse to resume an open attempt (409) instead of returning it."`
 		}
-	}) (*attemptOutput, error) {
+	}) (*quizAttemptOutput, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err
@@ -177,7 +177,7 @@ func attemptRoutes(api huma.API, s *Service, tags []string) {
 		if err != nil {
 			return nil, err
 		}
-		out := &attemptOutput{Status: http.StatusCreated, Body: View(q, a)}
+		out := &quizAttemptOutput{Status: http.StatusCreated, Body: View(q, a)}
 		if resumed {
 			out.Status, out.Body.Resumed = http.StatusOK, true
 		}
@@ -186,7 +186,7 @@ func attemptRoutes(api huma.API, s *Service, tags []string) {
 	auth.Register(api, huma.Operation{
 		OperationID: "get-attempt", Method: http.MethodGet, Path: "/v1/attempts/{id}",
 		Summary: "Read my attempt", Tags: tags,
-	}, auth.People, func(ctx context.Context, in *idInput) (*attemptOutput, error) {
+	}, auth.People, func(ctx context.Context, in *idInput) (*quizAttemptOutput, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err
@@ -195,7 +195,7 @@ func attemptRoutes(api huma.API, s *Service, tags []string) {
 		if err != nil {
 			return nil, err
 		}
-		return &attemptOutput{Body: View(q, a)}, nil
+		return &quizAttemptOutput{Body: View(q, a)}, nil
 	})
 	auth.Register(api, huma.Operation{
 		OperationID: "answer-question", Method: http.MethodPost, Path: "/v1/attempts/{id}/answers",
@@ -206,8 +206,8 @@ func attemptRoutes(api huma.API, s *Service, tags []string) {
 			"finishes the attempt: quiz.completed is emitted and the reward paid, once.",
 	}, auth.People, func(ctx context.Context, in *struct {
 		ID   string `path:"id" maxLength:"64"`
-		Body answerInput
-	}) (*answerOutput, error) {
+		Body quizAnswerInput
+	}) (*quizAnswerOutput, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err
@@ -216,7 +216,7 @@ func attemptRoutes(api huma.API, s *Service, tags []string) {
 		if err != nil {
 			return nil, err
 		}
-		out := &answerOutput{}
+		out := &quizAnswerOutput{}
 		out.Body.Outcome, out.Body.Attempt = o, View(q, a)
 		return out, nil
 	})
@@ -225,7 +225,7 @@ func attemptRoutes(api huma.API, s *Service, tags []string) {
 		Summary: "Finish my attempt", Tags: tags,
 		Description: "Unanswered questions score nothing. Emits quiz.completed (props quiz_id, attempt_id, kind, score, " +
 			"max_score, passed) and pays the reward exactly once; repeating the call answers the same.",
-	}, auth.People, func(ctx context.Context, in *idInput) (*attemptOutput, error) {
+	}, auth.People, func(ctx context.Context, in *idInput) (*quizAttemptOutput, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err
@@ -234,7 +234,7 @@ func attemptRoutes(api huma.API, s *Service, tags []string) {
 		if err != nil {
 			return nil, err
 		}
-		return &attemptOutput{Body: View(q, a)}, nil
+		return &quizAttemptOutput{Body: View(q, a)}, nil
 	})
 }
 
@@ -251,13 +251,13 @@ type idInput struct {
 
 type quizOutput struct{ Body Quiz }
 
-type listInput struct {
+type quizListInput struct {
 	Status Status `query:"status" enum:"draft,published,archived"`
 	Cursor string `query:"cursor" maxLength:"64" doc:"next_cursor of the previous page"`
 	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"20"`
 }
 
-type listOutput struct {
+type quizListOutput struct {
 	Body struct {
 		Quizzes    []Quiz `json:"quizzes"`
 		NextCursor string `json:"next_cursor,omitempty"`
@@ -271,24 +271,24 @@ type myQuizzesOutput struct {
 	}
 }
 
-type resultsOutput struct{ Body Results }
+type quizResultsOutput struct{ Body Results }
 
-type csvOutput struct {
+type quizCSVOutput struct {
 	ContentType string `header:"Content-Type"`
 	Body        []byte
 }
 
-type attemptOutput struct {
+type quizAttemptOutput struct {
 	Status int
 	Body   AttemptView
 }
 
-type answerInput struct {
+type quizAnswerInput struct {
 	QuestionID string `json:"question_id" minLength:"1" maxLength:"32"`
 	scoring.Answer
 }
 
-type answerOutput struct {
+type quizAnswerOutput struct {
 	Body struct {
 		Outcome Outcome     `json:"outcome"`
 		Attempt AttemptView `json:"attempt"`

@@ -108,7 +108,14 @@ var sampleBodies = map[string]any{
 	"put-my-profile":           map[string]any{"name": "Matrix"},
 	"put-user-attributes":      map[string]any{"tier": "gold", "segments": []string{}},
 	"create-api-key":           map[string]any{"name": "matrix", "scopes": []string{"events:write"}},
+	"create-quiz":              matrixQuiz,
+	"update-quiz":              map[string]any{"name": "Matrix renamed"},
+	"answer-question":          map[string]any{"question_id": "q", "choices": []string{"true"}},
 }
+
+// matrixQuiz is a one-question quiz for the matrix.
+var matrixQuiz = map[string]any{"name": "Matrix", "questions": []map[string]any{
+	{"id": "q", "type": "true_false", "text": "?", "correct": []string{"true"}}}}
 
 // doRetrying does r, waiting out 429s: the matrix is about who is let in,
 // not how often.
@@ -143,8 +150,12 @@ func TestAccessMatrix(t *testing.T) {
 	alice := s.token("alice", tenant)
 	s.must(200, req{method: "PUT", path: "/v1/me/profile", token: alice, body: map[string]any{"name": "Acme secret Alice"}})
 	s.event(alice, "matrix-1", map[string]any{"type": "share"})
-	secrets := []string{ch, badge, board, spareKey, "Acme secret"}
-	objects := map[string]string{"challenges": ch, "badges": badge, "leaderboards": board, "api-keys": spareKey}
+	quiz := s.quiz(mgr, map[string]any{"name": "Acme secret quiz", "questions": matrixQuiz["questions"]})
+	var attempt struct{ ID string }
+	s.must(201, req{method: "POST", path: "/v1/quizzes/" + quiz + "/attempts", token: alice}).json(t, &attempt)
+	secrets := []string{ch, badge, board, spareKey, quiz, attempt.ID, "Acme secret"}
+	objects := map[string]string{"challenges": ch, "badges": badge, "leaderboards": board, "api-keys": spareKey,
+		"quizzes": quiz, "attempts": attempt.ID}
 
 	own, others := s.callers(tenant), s.callers(other)
 	anon := caller{name: "anonymous"}
