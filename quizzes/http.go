@@ -91,6 +91,7 @@ func Routes(api huma.API, s *Service) {
 	}
 	resultRoutes(api, s, tags)
 	attemptRoutes(api, s, tags)
+	liveRoutes(api, s, tags)
 }
 
 func resultRoutes(api huma.API, s *Service, tags []string) {

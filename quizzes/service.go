@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -55,12 +57,17 @@ type Config struct {
 	Attributes Attributes
 	Emitter    Emitter
 	Publisher  Publisher
+	Engine     Engine       // live shows; nil refuses them (503)
+	Logger     *slog.Logger // warnings of background work; nil discards them
 	Now        func() time.Time
 }
 
 // Service runs quizzes, surveys and live shows.
 type Service struct {
 	Config
+
+	timersMu sync.Mutex
+	timers   map[string]*time.Timer // tenant|session -> the close of its open question
 }
 
 // NewService returns a quiz service.
@@ -68,7 +75,10 @@ func NewService(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{Config: cfg}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{Config: cfg, timers: map[string]*time.Timer{}}
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }

@@ -111,6 +111,7 @@ var sampleBodies = map[string]any{
 	"create-quiz":              matrixQuiz,
 	"update-quiz":              map[string]any{"name": "Matrix renamed"},
 	"answer-question":          map[string]any{"question_id": "q", "choices": []string{"true"}},
+	"answer-live-quiz":         map[string]any{"question_id": "q", "choices": []string{"true"}},
 }
 
 // matrixQuiz is a one-question quiz for the matrix.
@@ -153,9 +154,15 @@ func TestAccessMatrix(t *testing.T) {
 	quiz := s.quiz(mgr, map[string]any{"name": "Acme secret quiz", "questions": matrixQuiz["questions"]})
 	var attempt struct{ ID string }
 	s.must(201, req{method: "POST", path: "/v1/quizzes/" + quiz + "/attempts", token: alice}).json(t, &attempt)
-	secrets := []string{ch, badge, board, spareKey, quiz, attempt.ID, "Acme secret"}
+	var live struct {
+		SessionID string `json:"session_id"`
+		Code      string `json:"code"`
+	}
+	s.must(201, req{method: "POST", path: "/v1/quizzes/" + quiz + "/live", token: mgr}).json(t, &live)
+	sampleBodies["join-live-quiz"] = map[string]any{"code": live.Code}
+	secrets := []string{ch, badge, board, spareKey, quiz, attempt.ID, live.SessionID, live.Code, "Acme secret"}
 	objects := map[string]string{"challenges": ch, "badges": badge, "leaderboards": board, "api-keys": spareKey,
-		"quizzes": quiz, "attempts": attempt.ID}
+		"quizzes": quiz, "attempts": attempt.ID, "live": live.SessionID}
 
 	own, others := s.callers(tenant), s.callers(other)
 	anon := caller{name: "anonymous"}

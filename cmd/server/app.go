@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -126,7 +128,8 @@ func (a *app) wire(ctx context.Context) (err error) {
 	a.guard = ratelimit.NewGuard(a.limiter, authFailLimit(a.cfg.AuthFailRate), a.logger)
 	a.clientIP = httpx.ClientIP(a.cfg.TrustedProxies)
 	a.keys = auth.NewKeys(a.store)
-	a.hub = realtime.NewHub(a.broker, realtime.HubOptions{Logger: a.logger, MaxUserConnections: a.cfg.WSPerUser})
+	a.hub = realtime.NewHub(a.broker, realtime.HubOptions{Logger: a.logger, MaxUserConnections: a.cfg.WSPerUser,
+		CanSubscribe: a.canSubscribe})
 	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "questline_websocket_connections", Help: "Open WebSocket connections on this node.",
 	}, func() float64 { return float64(a.hub.Connections()) }))
@@ -159,16 +162,34 @@ func (a *app) wire(ctx context.Context) (err error) {
 	})
 	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges, a.badges, a.leaderboards)
 	emitter.Service = a.events
+	var liveEngine quizzes.Engine = quizzes.NewMemoryEngine()
+	if a.redis != nil {
+		liveEngine = quizzes.NewRedisEngine(a.redis)
+	}
 	a.quizzes = quizzes.NewService(quizzes.Config{
 		Store: a.store, Payer: a.points, Awarder: a.badges, Unlocker: a.store, Attributes: a.profiles,
-		Emitter: a.events, Publisher: a.hub,
+		Emitter: a.events, Publisher: a.hub, Engine: liveEngine, Logger: a.logger,
 	})
+	a.closers = append(a.closers, func() error { a.quizzes.Close(); return nil })
 	// A user's export has a section per domain; erasure runs in this
 	// order: the ledger is anonymised before boards drop the user, and the
 	// audit log last, after every entry about the user is written.
 	a.users = users.NewService(a.audit, a.points, a.leaderboards, a.challenges, a.badges, a.events, a.profiles, a.quizzes, a.audit)
 	a.closers = append(a.closers, func() error { a.events.Close(); return nil })
 	return nil
+}
+
+// canSubscribe is the hub's channel policy: leaderboards for everyone; a
+// live quiz's channel for the players who joined the show and for the
+// tenant's managers (the host's screen).
+func (a *app) canSubscribe(id realtime.Identity, ch string) bool {
+	if strings.HasPrefix(ch, "leaderboard:") {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	manager := slices.ContainsFunc(id.Roles, func(r string) bool { return r == string(auth.Manager) || r == string(auth.Admin) })
+	return a.quizzes.CanSubscribe(ctx, id.Tenant, id.User, manager, ch)
 }
 
 // emitterProxy breaks the construction cycle between the event service
