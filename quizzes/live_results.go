@@ -105,7 +105,9 @@ type Reveal struct {
 	Value    *float64 `json:"value,omitempty"`
 }
 
-func reveal(q Question) Reveal { return Reveal{Correct: q.Correct, Accepted: q.Accepted, Value: q.Value} }
+func reveal(q Question) Reveal {
+	return Reveal{Correct: q.Correct, Accepted: q.Accepted, Value: q.Value}
+}
 
 // eachPlayer runs fn for every ranked player with a few workers: the
 // per-user pushes of a 10,000-player show must not take 10,000 round
