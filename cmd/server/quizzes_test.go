@@ -329,3 +329,43 @@ func TestSurvey(t *testing.T) {
 		t.Errorf("csv %s %s", csv.Header.Get("Content-Type"), csv.Body)
 	}
 }
+
+// TestQuizErasure: a user's attempts are in their export and gone after
+// their erasure; the same id starts afresh.
+func TestQuizErasure(t *testing.T) {
+	s := startServer(t, nil)
+	mgr, admin := s.token("boss", "acme", auth.Manager), s.token("root", "acme", auth.Admin)
+	id := s.quiz(mgr, map[string]any{"name": "One", "max_attempts": 1, "questions": []map[string]any{
+		{"id": "q", "type": "text", "text": "Your secret?", "accepted": []string{"x"}}}})
+	ann := s.token("ann", "acme")
+	var a attemptView
+	s.must(201, req{method: "POST", path: "/v1/quizzes/" + id + "/attempts", token: ann}).json(t, &a)
+	s.must(200, req{method: "POST", path: "/v1/attempts/" + a.ID + "/answers", token: ann,
+		body: map[string]any{"question_id": "q", "text": "my private words"}})
+	attempts := func() int {
+		var e struct {
+			Sections struct {
+				Quizzes struct {
+					Attempts []json.RawMessage `json:"attempts"`
+				} `json:"quizzes"`
+			} `json:"sections"`
+		}
+		r := s.must(200, req{method: "GET", path: "/v1/users/ann/export", token: mgr})
+		r.json(t, &e)
+		if n := len(e.Sections.Quizzes.Attempts); n == 0 && strings.Contains(string(r.Body), "my private words") {
+			t.Errorf("export after erasure still holds the answer: %s", r.Body)
+		}
+		return len(e.Sections.Quizzes.Attempts)
+	}
+	if n := attempts(); n != 1 {
+		t.Fatalf("export holds %d attempts, want 1", n)
+	}
+	for range 2 {
+		s.must(200, req{method: "POST", path: "/v1/users/ann/erase", token: admin})
+		if n := attempts(); n != 0 {
+			t.Fatalf("export after erasure holds %d attempts", n)
+		}
+	}
+	s.must(404, req{method: "GET", path: "/v1/attempts/" + a.ID, token: ann})
+	s.must(201, req{method: "POST", path: "/v1/quizzes/" + id + "/attempts", token: ann}) // a new user: attempts left
+}
