@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/internal/redistest"
 	"github.com/questline/questline/quizzes/scoring"
@@ -219,4 +221,19 @@ func engineTenants(t *testing.T, ctx context.Context, e Engine) {
 	if _, err := e.SessionByCode(ctx, "t3", "SAME"); !errors.Is(err, errs.ErrNotFound) {
 		t.Fatalf("t3 resolves another tenant's code: %v", err)
 	}
+}
+
+// TestRedisClusterEngine runs the table on a three-node Cluster: a
+// show's keys share one hash tag, so its scripts never go CROSSSLOT.
+func TestRedisClusterEngine(t *testing.T) {
+	client := redistest.Cluster(t)
+	runEngineTable(t, func(t *testing.T) Engine {
+		err := client.ForEachMaster(context.Background(), func(ctx context.Context, c *redis.Client) error {
+			return c.FlushDB(ctx).Err()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return NewRedisEngine(client)
+	})
 }

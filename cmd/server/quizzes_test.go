@@ -173,6 +173,9 @@ func TestQuizSelfPaced(t *testing.T) {
 				t.Errorf("second answer to %s: %+v, want duplicate", order[0], dup.Outcome)
 			}
 
+			for _, f := range drain(ws) {
+				noKey(t, "push before the restart "+f.Type, f.Data)
+			}
 			s.shutdown() // the attempt survives a restart
 			s.start()
 			ws = s.dial(ann, "")
