@@ -289,8 +289,16 @@ func (s *Service) liveTransition(q Quiz, sess Session, cmd Command) (Session, er
 // after runs what a won transition from prev to next causes: pushes,
 // scoring, the close timer, the end's payout.
 func (s *Service) after(ctx context.Context, q Quiz, prev, next Session) error {
-	if prev.Phase == Asking && next.Phase != Asking {
+	switch {
+	case prev.Phase == Asking && next.Phase != Asking:
 		if err := s.scoreQuestion(ctx, q, next, prev.Index); err != nil {
+			return err
+		}
+	case prev.Phase == Showing:
+		// The node that closed the question may have died before scoring
+		// it: scoring again is a no-op once done (the engine keeps the
+		// first), and otherwise scores and pushes the results now.
+		if err := s.scoreQuestion(ctx, q, prev, prev.Index); err != nil {
 			return err
 		}
 	}
