@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/questline/questline/challenges"
 	"github.com/questline/questline/events"
+	"github.com/questline/questline/internal/bus"
 	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/profiles"
 )
@@ -59,12 +61,18 @@ type Config struct {
 	Publisher  Publisher
 	Engine     Engine       // live shows; nil refuses them (503)
 	Logger     *slog.Logger // warnings of background work; nil discards them
-	Now        func() time.Time
+	// Bus tells the other nodes of a definition change, so they drop
+	// their cached quiz at once; nil on a single node.
+	Bus bus.Bus
+	Now func() time.Time
 }
 
 // Service runs quizzes, surveys and live shows.
 type Service struct {
 	Config
+
+	// cache keeps quizzes by tenant|id: every answer reads its quiz.
+	cache *bus.Cache[Quiz]
 
 	timersMu sync.Mutex
 	timers   map[string]*time.Timer // tenant|session -> the close of its open question
@@ -78,8 +86,20 @@ func NewService(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{Config: cfg, timers: map[string]*time.Timer{}}
+	s := &Service{Config: cfg, timers: map[string]*time.Timer{}, cache: bus.NewCache[Quiz](cacheTTL, maxCached)}
+	if cfg.Bus != nil {
+		cfg.Bus.Subscribe(busTopic, s.cache.Drop)
+	}
+	return s
 }
+
+// cacheTTL bounds how long another node's change goes unseen here if the
+// bus lost its message; maxCached bounds the cache's memory.
+const (
+	cacheTTL  = 2 * time.Second
+	maxCached = 10_000
+	busTopic  = "quizzes" // keys: tenant|quiz id
+)
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
 
@@ -89,7 +109,9 @@ func notFound(what, id string) error {
 
 // Get returns one quiz of the tenant.
 func (s *Service) Get(ctx context.Context, tenant, id string) (Quiz, error) {
-	q, err := s.Store.GetQuiz(ctx, tenant, id)
+	q, err := s.cache.Get(ctx, tenant+"|"+id, s.Now(), func(ctx context.Context) (Quiz, error) {
+		return s.Store.GetQuiz(ctx, tenant, id)
+	})
 	if errors.Is(err, errs.ErrNotFound) {
 		return Quiz{}, notFound("quiz", id)
 	}
@@ -151,6 +173,8 @@ func (s *Service) Update(ctx context.Context, tenant, id string, p Patch) (Quiz,
 		return Quiz{}, errs.New(errs.Conflict, "quiz-published",
 			"a published quiz keeps its questions, pools and pass mark; archive it and publish a new one")
 	}
+	// The cached value is shared: normalize fills defaults in place.
+	q.Questions, q.Pools = slices.Clone(q.Questions), slices.Clone(q.Pools)
 	p.apply(&q.Spec)
 	if err := q.Spec.normalize(); err != nil {
 		return Quiz{}, err
@@ -229,6 +253,10 @@ func (s *Service) save(ctx context.Context, q Quiz) (Quiz, error) {
 	}
 	if err != nil {
 		return Quiz{}, fmt.Errorf("quizzes: save %s: %w", q.ID, err)
+	}
+	s.cache.Drop(q.Tenant + "|" + q.ID)
+	if s.Bus != nil {
+		s.Bus.Publish(ctx, busTopic, q.Tenant+"|"+q.ID)
 	}
 	return q, nil
 }
