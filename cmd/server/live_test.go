@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -56,17 +57,42 @@ func subscribe(t *testing.T, c *websocket.Conn, channel string) wsFrame {
 // open, results with own score and rank, a rejoin keeping the score, the
 // podium and the rewards.
 func TestLiveQuiz(t *testing.T) {
-	for _, d := range []string{"embedded", "two nodes"} {
+	shapes := []string{"embedded", "two nodes"}
+	if os.Getenv("MONGO_URI") != "" {
+		shapes = append(shapes, "two nodes on mongo")
+	}
+	for _, d := range shapes {
 		t.Run(d, func(t *testing.T) {
-			a := startServer(t, nil)
-			b := a
-			if d == "two nodes" {
-				url := redistest.URL(t)
-				a = startServer(t, map[string]string{"REDIS_URL": url})
-				b = startServer(t, map[string]string{"REDIS_URL": url, "QL_DATA_DIR": a.dataDir})
+			if d == "embedded" {
+				s := startServer(t, nil)
+				runLiveShow(t, s, s)
+				return
 			}
+			env := map[string]string{"REDIS_URL": redistest.URL(t)}
+			if d == "two nodes on mongo" {
+				env["MONGO_URI"], env["QL_MONGO_DB"] = os.Getenv("MONGO_URI"), mongoDB(t)
+			}
+			a := startServer(t, env)
+			env["QL_DATA_DIR"] = a.dataDir
+			b := startServer(t, env)
+			quizEditReachesOtherNode(t, a, b)
 			runLiveShow(t, a, b)
 		})
+	}
+}
+
+// quizEditReachesOtherNode: node B has a draft cached; an edit on node A
+// shows on B at once (the bus), not after the cache's TTL.
+func quizEditReachesOtherNode(t *testing.T, a, b *testServer) {
+	mgr := a.token("boss", "acme", auth.Manager)
+	var q struct{ ID, Name string }
+	a.must(201, req{method: "POST", path: "/v1/quizzes", token: mgr, body: matrixQuiz}).json(t, &q)
+	b.must(200, req{method: "GET", path: "/v1/quizzes/" + q.ID, token: mgr})
+	a.must(200, req{method: "PATCH", path: "/v1/quizzes/" + q.ID, token: mgr, body: map[string]any{"name": "Renamed on A"}})
+	time.Sleep(busSettle)
+	b.must(200, req{method: "GET", path: "/v1/quizzes/" + q.ID, token: mgr}).json(t, &q)
+	if q.Name != "Renamed on A" {
+		t.Errorf("node B reads %q after the edit on node A", q.Name)
 	}
 }
 
