@@ -90,9 +90,14 @@ type Engine interface {
 	Player(ctx context.Context, tenant, id, user string) (Player, bool, error)
 	// Players returns every player, in no order.
 	Players(ctx context.Context, tenant, id string) ([]Player, error)
+	// PlayerCount counts the players without reading them: a join must
+	// not cost in proportion to the players before it.
+	PlayerCount(ctx context.Context, tenant, id string) (int, error)
 	// Answer stores a user's answer to question q unless they answered
 	// it already (then false, and the first stays).
 	Answer(ctx context.Context, tenant, id string, q int, a LiveAnswer) (bool, error)
+	// Answered reports whether user answered question q.
+	Answered(ctx context.Context, tenant, id string, q int, user string) (bool, error)
 	// Answers returns every answer to question q, in no order.
 	Answers(ctx context.Context, tenant, id string, q int) ([]LiveAnswer, error)
 	// Score writes players' standings after question q, once: a second

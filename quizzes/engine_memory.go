@@ -145,6 +145,17 @@ func (m *MemoryEngine) Players(_ context.Context, tenant, id string) ([]Player, 
 	return out, nil
 }
 
+// PlayerCount counts the players.
+func (m *MemoryEngine) PlayerCount(_ context.Context, tenant, id string) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sh, err := m.show(tenant, id)
+	if err != nil {
+		return 0, err
+	}
+	return len(sh.players), nil
+}
+
 // Answer stores a first answer.
 func (m *MemoryEngine) Answer(_ context.Context, tenant, id string, q int, a LiveAnswer) (bool, error) {
 	m.mu.Lock()
@@ -163,6 +174,18 @@ func (m *MemoryEngine) Answer(_ context.Context, tenant, id string, q int, a Liv
 	}
 	as[a.User] = a
 	return true, nil
+}
+
+// Answered reports whether user answered question q.
+func (m *MemoryEngine) Answered(_ context.Context, tenant, id string, q int, user string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sh, err := m.show(tenant, id)
+	if err != nil {
+		return false, err
+	}
+	_, ok := sh.answers[q][user]
+	return ok, nil
 }
 
 // Answers returns a question's answers.

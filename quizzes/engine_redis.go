@@ -164,6 +164,12 @@ func (r *RedisEngine) Players(ctx context.Context, tenant, id string) ([]Player,
 	return hashValues[Player](ctx, r, key(tenant, id, "p"), "players")
 }
 
+// PlayerCount counts the players with HLEN.
+func (r *RedisEngine) PlayerCount(ctx context.Context, tenant, id string) (int, error) {
+	n, err := r.c.HLen(ctx, key(tenant, id, "p")).Result()
+	return int(n), r.wrap("player count", err)
+}
+
 // hashValues decodes every value of a hash, scanning it in batches so a
 // show of 10,000 players never blocks Redis on one reply.
 func hashValues[T any](ctx context.Context, r *RedisEngine, k, what string) ([]T, error) {
@@ -206,6 +212,12 @@ func (r *RedisEngine) Answer(ctx context.Context, tenant, id string, q int, a Li
 		return false, r.wrap("answer", err)
 	}
 	return added.Val(), nil
+}
+
+// Answered reports whether user answered question q, with HEXISTS.
+func (r *RedisEngine) Answered(ctx context.Context, tenant, id string, q int, user string) (bool, error) {
+	ok, err := r.c.HExists(ctx, key(tenant, id, "a:"+strconv.Itoa(q)), user).Result()
+	return ok, r.wrap("answered", err)
 }
 
 // Answers returns a question's answers. HSCAN may return an entry twice

@@ -174,6 +174,15 @@ func engineAnswer(t *testing.T, ctx context.Context, e Engine) {
 	if accepted != users || len(as) != users {
 		t.Fatalf("%d accepted, %d stored, want %d each", accepted, len(as), users)
 	}
+	for _, c := range []struct {
+		q    int
+		user string
+		want bool
+	}{{0, "u3", true}, {0, "nobody", false}, {1, "u3", false}} {
+		if got, err := e.Answered(ctx, "t1", "s1", c.q, c.user); err != nil || got != c.want {
+			t.Errorf("Answered(%d, %s) = %v %v, want %v", c.q, c.user, got, err, c.want)
+		}
+	}
 	other, err := e.Answers(ctx, "t1", "s1", 1)
 	ok(t, err)
 	if len(other) != 0 {
@@ -202,6 +211,9 @@ func engineScore(t *testing.T, ctx context.Context, e Engine) {
 	}
 	if len(ps) != 2 || scores["a"] != 10 || scores["b"] != 5 {
 		t.Fatalf("players %+v", ps)
+	}
+	if n, err := e.PlayerCount(ctx, "t1", "s1"); err != nil || n != 2 {
+		t.Fatalf("player count %d %v, want 2", n, err)
 	}
 	next, err := e.Score(ctx, "t1", "s1", 1, []Player{{User: "a", Score: 20}})
 	ok(t, err)

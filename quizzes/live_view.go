@@ -68,11 +68,9 @@ func (s *Service) LiveState(ctx context.Context, tenant, id, user string, host b
 			v.RemainingMS = sess.Remaining.Milliseconds()
 		}
 		if v.Me != nil {
-			as, err := s.Engine.Answers(ctx, tenant, id, sess.Index)
-			if err != nil {
+			if v.Answered, err = s.Engine.Answered(ctx, tenant, id, sess.Index, user); err != nil {
 				return LiveView{}, err
 			}
-			v.Answered = slices.ContainsFunc(as, func(a LiveAnswer) bool { return a.User == user })
 		}
 	case Showing, Ended:
 		if sess.Phase == Showing {
@@ -85,11 +83,9 @@ func (s *Service) LiveState(ctx context.Context, tenant, id, user string, host b
 		}
 	}
 	if v.Players == 0 {
-		ps, err := s.Engine.Players(ctx, tenant, id)
-		if err != nil {
+		if v.Players, err = s.Engine.PlayerCount(ctx, tenant, id); err != nil {
 			return LiveView{}, err
 		}
-		v.Players = len(ps)
 	}
 	return v, nil
 }
