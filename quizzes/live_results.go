@@ -109,9 +109,12 @@ func reveal(q Question) Reveal {
 	return Reveal{Correct: q.Correct, Accepted: q.Accepted, Value: q.Value}
 }
 
-// eachPlayer runs fn for every ranked player with a few workers: the
-// per-user pushes of a 10,000-player show must not take 10,000 round
-// trips in a row.
+// pushWorkers run the per-user pushes: enough that 10,000 pushes do not
+// take 10,000 Redis round trips in a row, few enough that they leave the
+// CPU to the connections' writers sending the broadcast that precedes them.
+const pushWorkers = 8
+
+// eachPlayer runs fn for every ranked player with pushWorkers workers.
 func (s *Service) eachPlayer(ctx context.Context, ranked []scoring.Standing, fn func(context.Context, scoring.Standing, Player), ps []Player) {
 	byUser := make(map[string]Player, len(ps))
 	for _, p := range ps {
@@ -119,7 +122,7 @@ func (s *Service) eachPlayer(ctx context.Context, ranked []scoring.Standing, fn 
 	}
 	work := make(chan scoring.Standing)
 	var wg sync.WaitGroup
-	for range min(32, len(ranked)) {
+	for range min(pushWorkers, len(ranked)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
