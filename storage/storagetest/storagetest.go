@@ -39,6 +39,7 @@ import (
 	"github.com/questline/questline/leaderboards"
 	"github.com/questline/questline/points"
 	"github.com/questline/questline/profiles"
+	"github.com/questline/questline/quizzes"
 )
 
 // Store is everything a backend implements.
@@ -51,6 +52,7 @@ type Store interface {
 	auth.KeyStore
 	audit.Store
 	profiles.Store
+	quizzes.Store
 	Ping(context.Context) error
 }
 

@@ -36,7 +36,11 @@ func userRecordKinds() []userRecords {
 	eraseBadges := func(c context.Context, s Store, tn, u, pn string) error { return s.EraseBadgeUser(c, tn, u, pn) }
 	eraseBoards := func(c context.Context, s Store, tn, u, _ string) error { return s.EraseBoardUser(c, tn, u) }
 	eraseProfile := func(c context.Context, s Store, tn, u, _ string) error { return s.DeleteUser(c, tn, u) }
+	eraseQuizzes := func(c context.Context, s Store, tn, u, _ string) error { return s.EraseQuizUser(c, tn, u) }
 	return []userRecords{
+		{"quiz attempts", func(c context.Context, s Store, tn, u string) (int, error) {
+			return n(s.UserAttempts(c, tn, "", u))
+		}, eraseQuizzes, false},
 		{"events", func(c context.Context, s Store, tn, u string) (int, error) {
 			return n(s.UserEvents(c, tn, u, "", 100))
 		}, func(c context.Context, s Store, tn, u, _ string) error { return s.DeleteUserEvents(c, tn, u) }, false},
@@ -131,6 +135,8 @@ func seedUser(t *testing.T, s Store, tn, user string) {
 		_, err = s.AddUnlock(c, challenges.Unlock{Tenant: tn, User: user, Content: fmt.Sprintf("recipe-%d", i), Source: "challenge:c1", UnlockedAt: at})
 		must(t, err)
 		_, _, err = s.InsertAward(c, award(tn, "b1", user, fmt.Sprintf("t%d", i), 0, at))
+		must(t, err)
+		_, _, err = s.InsertAttempt(c, sampleAttempt(tn, id(), "z1", user, i+1))
 		must(t, err)
 	}
 	_, _, err := s.Join(c, challenges.Membership{Tenant: tn, ChallengeID: "c1", User: user, JoinedAt: at})
