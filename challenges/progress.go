@@ -420,3 +420,7 @@ func (s *Service) push(ctx context.Context, tenant, user, typ string, data any) 
 		_ = s.Notifier.PublishUser(ctx, tenant, user, typ, data)
 	}
 }
+
+// Admits reports whether a user with attributes a may take part, for
+// other domains (quizzes) that share the challenges' eligibility shape.
+func (e Eligibility) Admits(a profiles.Attributes) bool { return eligible(e, a) }

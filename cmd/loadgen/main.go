@@ -20,6 +20,14 @@
 // reads (top 10, and around-me ±5) and score updates.
 //
 //	go run ./cmd/loadgen -scenario board -players 1000000 -reads 0.8 -duration 30s
+//
+// The "quiz" scenario runs the events scenario, then players answering a
+// 20-question quiz for as long, and prints answers/s as a ratio to
+// events/s. The "live" scenario connects -players phones to one live show
+// and has them all answer one 10 s question (see quiz.go).
+//
+//	go run ./cmd/loadgen -scenario quiz -duration 10s -players 5000
+//	go run ./cmd/loadgen -scenario live -players 10000
 package main
 
 import (
@@ -75,15 +83,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.concurrency, "concurrency", 128, "requests in flight")
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long to send (bounded: at most 10m)")
 	fs.Float64Var(&o.readRatio, "reads", 0, "fraction of requests that read the leaderboard instead of sending an event")
-	fs.StringVar(&o.scenario, "scenario", "events", "events (share events into a challenge and a points board), board (a seeded event board, read and updated) or baseline (share events to cmd/baseline)")
+	fs.StringVar(&o.scenario, "scenario", "events", "events (share events into a challenge and a points board), board (a seeded event board, read and updated), baseline (share events to cmd/baseline), quiz (events, then self-paced quiz answers, and their ratio) or live (-players phones in one live show)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if o.duration <= 0 || o.duration > 10*time.Minute || o.players < 1 || o.concurrency < 1 {
 		return errors.New("need 0 < duration <= 10m, players >= 1, concurrency >= 1")
 	}
-	if o.scenario != "events" && o.scenario != "board" && o.scenario != "baseline" {
-		return fmt.Errorf("unknown scenario %q (events, board or baseline)", o.scenario)
+	if !slices.Contains([]string{"events", "board", "baseline", "quiz", "live"}, o.scenario) {
+		return fmt.Errorf("unknown scenario %q (events, board, baseline, quiz or live)", o.scenario)
 	}
 	if !strings.HasPrefix(o.url, "http://127.") && !strings.HasPrefix(o.url, "http://localhost") && !strings.HasPrefix(o.url, "http://[::1]") {
 		return errors.New("loadgen only targets loopback servers")
@@ -131,6 +139,11 @@ func load(ctx context.Context, o options, out io.Writer) error {
 	var send request
 	var err error
 	switch o.scenario {
+	case "quiz":
+		return quizScenario(ctx, c, o, out)
+	case "live":
+		c.c.MaxConnsPerHost = 1024
+		return liveScenario(ctx, c, o, out)
 	case "board":
 		send, err = boardScenario(ctx, c, o, out)
 	case "baseline":

@@ -138,7 +138,15 @@ var sampleBodies = map[string]any{
 	"report-submission":         map[string]any{"reason": "spam"},
 	"reply-to-submission":       map[string]any{"body": "Thanks from the brand"},
 	"put-ugc-settings":          ugc.DefaultSettings(),
+	"create-quiz":               matrixQuiz,
+	"update-quiz":               map[string]any{"name": "Matrix renamed"},
+	"answer-question":           map[string]any{"question_id": "q", "choices": []string{"true"}},
+	"answer-live-quiz":          map[string]any{"question_id": "q", "choices": []string{"true"}},
 }
+
+// matrixQuiz is a one-question quiz for the matrix.
+var matrixQuiz = map[string]any{"name": "Matrix", "questions": []map[string]any{
+	{"id": "q", "type": "true_false", "text": "?", "correct": []string{"true"}}}}
 
 // doRetrying does r, waiting out 429s: the matrix is about who is let in,
 // not how often.
@@ -180,9 +188,19 @@ func TestAccessMatrix(t *testing.T) {
 	s.must(201, req{method: "POST", path: "/v1/webhooks", token: mgr, body: map[string]any{
 		"url": "https://hooks.example.com/acme", "description": "Acme secret hook", "event_types": []string{"share"}}}).json(t, &hook)
 	review := s.approvedReview(tenant, "bob", "p-matrix", "Acme secret review of the matrix product, approved.")
-	secrets := []string{ch, badge, board, spareKey, hook.ID, earnRule, contest.ID, review, "Acme secret"}
+	quiz := s.quiz(mgr, map[string]any{"name": "Acme secret quiz", "questions": matrixQuiz["questions"]})
+	var attempt struct{ ID string }
+	s.must(201, req{method: "POST", path: "/v1/quizzes/" + quiz + "/attempts", token: alice}).json(t, &attempt)
+	var live struct {
+		SessionID string `json:"session_id"`
+		Code      string `json:"code"`
+	}
+	s.must(201, req{method: "POST", path: "/v1/quizzes/" + quiz + "/live", token: mgr}).json(t, &live)
+	sampleBodies["join-live-quiz"] = map[string]any{"code": live.Code}
+	secrets := []string{ch, badge, board, spareKey, hook.ID, earnRule, contest.ID, review, quiz, attempt.ID, live.SessionID, live.Code, "Acme secret"}
 	objects := map[string]string{"challenges": ch, "badges": badge, "leaderboards": board, "api-keys": spareKey,
-		"webhooks": hook.ID, "earn-rules": earnRule, "contests": contest.ID, "submissions": review}
+		"webhooks": hook.ID, "earn-rules": earnRule, "contests": contest.ID, "submissions": review,
+		"quizzes": quiz, "attempts": attempt.ID, "live": live.SessionID}
 
 	own, others := s.callers(tenant), s.callers(other)
 	anon := caller{name: "anonymous"}

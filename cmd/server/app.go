@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 	"github.com/questline/questline/loyalty"
 	"github.com/questline/questline/points"
 	"github.com/questline/questline/profiles"
+	"github.com/questline/questline/quizzes"
 	"github.com/questline/questline/realtime"
 	"github.com/questline/questline/retention"
 	"github.com/questline/questline/storage/mongo"
@@ -53,6 +55,7 @@ type store interface {
 	loyalty.Store
 	contests.Store
 	ugc.Store
+	quizzes.Store
 	Ping(context.Context) error
 	Close() error
 }
@@ -92,6 +95,7 @@ type app struct {
 	loyalty      *loyalty.Service
 	contests     *contests.Service
 	ugc          *ugc.Service
+	quizzes      *quizzes.Service
 
 	closers []func() error
 }
@@ -141,7 +145,8 @@ func (a *app) wire(ctx context.Context) (err error) {
 	a.guard = ratelimit.NewGuard(a.limiter, authFailLimit(a.cfg.AuthFailRate), a.logger)
 	a.clientIP = httpx.ClientIP(a.cfg.TrustedProxies)
 	a.keys = auth.NewKeys(a.store)
-	a.hub = realtime.NewHub(a.broker, realtime.HubOptions{Logger: a.logger, MaxUserConnections: a.cfg.WSPerUser, CanSubscribe: canSubscribe})
+	a.hub = realtime.NewHub(a.broker, realtime.HubOptions{Logger: a.logger, MaxUserConnections: a.cfg.WSPerUser,
+		CanSubscribe: a.canSubscribe})
 	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "questline_websocket_connections", Help: "Open WebSocket connections on this node.",
 	}, func() float64 { return float64(a.hub.Connections()) }))
@@ -193,22 +198,39 @@ func (a *app) wire(ctx context.Context) (err error) {
 	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges, a.badges, a.leaderboards, a.loyalty, a.contests, a.ugc, a.webhooks)
 	a.events.SetTypes(a.types)
 	emitter.Service = a.events
+	var liveEngine quizzes.Engine = quizzes.NewMemoryEngine()
+	if a.redis != nil {
+		liveEngine = quizzes.NewRedisEngine(a.redis)
+	}
+	a.quizzes = quizzes.NewService(quizzes.Config{
+		Store: a.store, Payer: a.points, Awarder: a.badges, Unlocker: a.store, Attributes: a.profiles,
+		Emitter: a.events, Publisher: a.hub, Engine: liveEngine, Logger: a.logger, Bus: a.bus,
+	})
+	a.closers = append(a.closers, func() error { a.quizzes.Close(); return nil })
 	// A user's export has a section per domain; erasure runs in this
 	// order: UGC reverses what the user's content earned while the ledger
 	// is still theirs, the ledger is anonymised before boards drop the
 	// user, and the audit log last, after every entry about the user is
 	// written.
-	a.users = users.NewService(a.audit, a.ugc, a.points, a.leaderboards, a.challenges, a.badges, a.events, a.profiles, a.loyalty, a.contests, a.webhooks, a.audit)
+	a.users = users.NewService(a.audit, a.ugc, a.points, a.leaderboards, a.challenges, a.badges, a.events, a.profiles, a.loyalty, a.contests, a.quizzes, a.webhooks, a.audit)
 	a.closers = append(a.closers, func() error { a.events.Close(); return nil })
 	a.retention = retention.NewService(a.store, a.logger, a.challenges, a.badges, a.leaderboards)
 	return nil
 }
 
-// canSubscribe admits a connection to its tenant's leaderboard and contest
-// channels (the hub keeps channels per tenant); other users' channels are
-// refused before it is asked.
-func canSubscribe(_ realtime.Identity, channel string) bool {
-	return strings.HasPrefix(channel, "leaderboard:") || strings.HasPrefix(channel, "contest:")
+// canSubscribe is the hub's channel policy: leaderboards and contests for
+// everyone in the tenant (the hub keeps channels per tenant; other users'
+// channels are refused before it is asked); a live quiz's channel for the
+// players who joined the show and for the tenant's managers (the host's
+// screen).
+func (a *app) canSubscribe(id realtime.Identity, ch string) bool {
+	if strings.HasPrefix(ch, "leaderboard:") || strings.HasPrefix(ch, "contest:") {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	manager := slices.ContainsFunc(id.Roles, func(r string) bool { return r == string(auth.Manager) || r == string(auth.Admin) })
+	return a.quizzes.CanSubscribe(ctx, id.Tenant, id.User, manager, ch)
 }
 
 // emitterProxy breaks the construction cycle between the event service

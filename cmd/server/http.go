@@ -27,6 +27,7 @@ import (
 	"github.com/questline/questline/loyalty"
 	"github.com/questline/questline/points"
 	"github.com/questline/questline/profiles"
+	"github.com/questline/questline/quizzes"
 	"github.com/questline/questline/realtime"
 	"github.com/questline/questline/retention"
 	"github.com/questline/questline/ugc"
@@ -92,6 +93,7 @@ func (a *app) handler() *fiber.App {
 	points.Routes(api, a.points)
 	leaderboards.Routes(api, a.leaderboards)
 	profiles.Routes(api, a.profiles)
+	quizzes.Routes(api, a.quizzes)
 	audit.Routes(api, a.audit)
 	webhooks.Routes(api, a.webhooks)
 	retention.Routes(api, a.retention)

@@ -134,6 +134,8 @@ type Store struct {
 	contests, contestEntries *mdb.Collection
 
 	ugc ugcCollections
+
+	qz quizCols
 }
 
 // clientOptions are the driver options for uri. The default server
@@ -228,6 +230,10 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		return nil, err
 	}
 	if err := s.openContests(ctx); err != nil {
+		client.Disconnect(context.Background())
+		return nil, err
+	}
+	if err := s.openQuizzes(ctx); err != nil {
 		client.Disconnect(context.Background())
 		return nil, err
 	}

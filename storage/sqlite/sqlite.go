@@ -101,6 +101,7 @@ type Store struct {
 	ckpt  *checkpointer
 	rq    readStmts
 	wq    writeStmts
+	qz    quizStmts
 	close []*sql.Stmt
 	// stale holds the boards read from their scores (see
 	// upgradeBoardTotals): set once, by the upgrade in migrate, so it is
@@ -704,6 +705,9 @@ func applySchema(ctx context.Context, conn *sql.Conn) error {
 		return err
 	}
 	if err := execAll(ctx, conn, contestSchema...); err != nil {
+		return err
+	}
+	if err := execAll(ctx, conn, quizSchema...); err != nil {
 		return err
 	}
 	if err := upgradeV1(ctx, conn); err != nil {

@@ -40,6 +40,7 @@ import (
 	"github.com/questline/questline/leaderboards"
 	"github.com/questline/questline/points"
 	"github.com/questline/questline/profiles"
+	"github.com/questline/questline/quizzes"
 )
 
 // Store is everything a backend implements.
@@ -54,6 +55,7 @@ type Store interface {
 	profiles.Store
 	LoyaltyStore
 	contests.Store
+	quizzes.Store
 	Ping(context.Context) error
 }
 

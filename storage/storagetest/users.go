@@ -41,7 +41,11 @@ func userRecordKinds() []userRecords {
 	eraseProfile := func(c context.Context, s Store, tn, u, _ string) error { return s.DeleteUser(c, tn, u) }
 	eraseLoyalty := func(c context.Context, s Store, tn, u, _ string) error { return s.EraseEarnUser(c, tn, u) }
 	anonymiseWallet := func(c context.Context, s Store, tn, u, pn string) error { return s.AnonymiseWallet(c, tn, u, pn) }
+	eraseQuizzes := func(c context.Context, s Store, tn, u, _ string) error { return s.EraseQuizUser(c, tn, u) }
 	return []userRecords{
+		{"quiz attempts", func(c context.Context, s Store, tn, u string) (int, error) {
+			return n(s.UserAttempts(c, tn, "", u))
+		}, eraseQuizzes, false},
 		{"events", func(c context.Context, s Store, tn, u string) (int, error) {
 			return n(s.UserEvents(c, tn, u, "", 100))
 		}, func(c context.Context, s Store, tn, u, _ string) error { return s.DeleteUserEvents(c, tn, u) }, false},
@@ -169,6 +173,8 @@ func seedUser(t *testing.T, s Store, tn, user string) {
 		_, _, err = s.AppendEarnMark(c, mark(tn, "r1", user, int64(i+1), ev.ID))
 		must(t, err)
 		_, err = s.AddContestEntry(c, contests.Entry{Tenant: tn, Contest: "k1", User: user, Entrant: "h-" + ev.ID, N: 1, Source: "ev:" + ev.ID, At: at})
+		must(t, err)
+		_, _, err = s.InsertAttempt(c, sampleAttempt(tn, id(), "z1", user, i+1))
 		must(t, err)
 	}
 	must(t, s.PutTierState(c, loyalty.TierState{Tenant: tn, User: user, Version: 1, State: tier.State{Tier: "gold", Since: at, ReviewAt: at}}))

@@ -1,0 +1,225 @@
+package quizzes
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/questline/questline/internal/errs"
+)
+
+// MemoryEngine keeps live shows in this process: the embedded default.
+type MemoryEngine struct {
+	mu       sync.Mutex
+	sessions map[string]*memShow // tenant|id
+	codes    map[string]string   // tenant|code -> id
+}
+
+type memShow struct {
+	s       Session
+	players map[string]Player
+	answers map[int]map[string]LiveAnswer
+	scored  map[int]bool
+	expires time.Time
+}
+
+// NewMemoryEngine returns an empty engine.
+func NewMemoryEngine() *MemoryEngine {
+	return &MemoryEngine{sessions: map[string]*memShow{}, codes: map[string]string{}}
+}
+
+var _ Engine = (*MemoryEngine)(nil)
+
+// show returns a live session; m.mu is held. Expired shows are dropped
+// when met, as Redis drops their keys.
+func (m *MemoryEngine) show(tenant, id string) (*memShow, error) {
+	sh, ok := m.sessions[tenant+"|"+id]
+	if ok && time.Now().After(sh.expires) {
+		delete(m.sessions, tenant+"|"+id)
+		delete(m.codes, tenant+"|"+sh.s.Code)
+		ok = false
+	}
+	if !ok {
+		return nil, fmt.Errorf("quizzes: live session %s: %w", id, errs.ErrNotFound)
+	}
+	return sh, nil
+}
+
+// CreateSession stores s and claims its code.
+func (m *MemoryEngine) CreateSession(_ context.Context, s Session) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	code := s.Tenant + "|" + s.Code
+	if id, ok := m.codes[code]; ok {
+		if _, err := m.show(s.Tenant, id); err == nil {
+			return fmt.Errorf("quizzes: join code %s: %w", s.Code, errs.ErrDuplicate)
+		}
+	}
+	m.codes[code] = s.ID
+	m.sessions[s.Tenant+"|"+s.ID] = &memShow{s: s, players: map[string]Player{}, answers: map[int]map[string]LiveAnswer{},
+		scored: map[int]bool{}, expires: time.Now().Add(sessionTTL)}
+	return nil
+}
+
+// SessionByCode returns the session a code names.
+func (m *MemoryEngine) SessionByCode(_ context.Context, tenant, code string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id, ok := m.codes[tenant+"|"+code]
+	if !ok {
+		return "", fmt.Errorf("quizzes: join code %s: %w", code, errs.ErrNotFound)
+	}
+	if _, err := m.show(tenant, id); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// GetSession returns a session.
+func (m *MemoryEngine) GetSession(_ context.Context, tenant, id string) (Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sh, err := m.show(tenant, id)
+	if err != nil {
+		return Session{}, err
+	}
+	return sh.s, nil
+}
+
+// SwapSession replaces a session at the next version.
+func (m *MemoryEngine) SwapSession(_ context.Context, s Session) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sh, err := m.show(s.Tenant, s.ID)
+	if err != nil {
+		return false, err
+	}
+	if sh.s.Version != s.Version-1 {
+		return false, nil
+	}
+	sh.s = s
+	return true, nil
+}
+
+// Join adds a player once.
+func (m *MemoryEngine) Join(_ context.Context, tenant, id, user string, at time.Time) (Player, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sh, err := m.show(tenant, id)
+	if err != nil {
+		return Player{}, false, err
+	}
+	if p, ok := sh.players[user]; ok {
+		return p, false, nil
+	}
+	p := Player{User: user, JoinedAt: at}
+	sh.players[user] = p
+	return p, true, nil
+}
+
+// Player returns one player.
+func (m *MemoryEngine) Player(_ context.Context, tenant, id, user string) (Player, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sh, err := m.show(tenant, id)
+	if err != nil {
+		return Player{}, false, err
+	}
+	p, ok := sh.players[user]
+	return p, ok, nil
+}
+
+// Players returns every player.
+func (m *MemoryEngine) Players(_ context.Context, tenant, id string) ([]Player, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sh, err := m.show(tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Player, 0, len(sh.players))
+	for _, p := range sh.players {
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// PlayerCount counts the players.
+func (m *MemoryEngine) PlayerCount(_ context.Context, tenant, id string) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sh, err := m.show(tenant, id)
+	if err != nil {
+		return 0, err
+	}
+	return len(sh.players), nil
+}
+
+// Answer stores a first answer.
+func (m *MemoryEngine) Answer(_ context.Context, tenant, id string, q int, a LiveAnswer) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sh, err := m.show(tenant, id)
+	if err != nil {
+		return false, err
+	}
+	as := sh.answers[q]
+	if as == nil {
+		as = map[string]LiveAnswer{}
+		sh.answers[q] = as
+	}
+	if _, ok := as[a.User]; ok {
+		return false, nil
+	}
+	as[a.User] = a
+	return true, nil
+}
+
+// Answered reports whether user answered question q.
+func (m *MemoryEngine) Answered(_ context.Context, tenant, id string, q int, user string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sh, err := m.show(tenant, id)
+	if err != nil {
+		return false, err
+	}
+	_, ok := sh.answers[q][user]
+	return ok, nil
+}
+
+// Answers returns a question's answers.
+func (m *MemoryEngine) Answers(_ context.Context, tenant, id string, q int) ([]LiveAnswer, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sh, err := m.show(tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]LiveAnswer, 0, len(sh.answers[q]))
+	for _, a := range sh.answers[q] {
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// Score writes standings once per question.
+func (m *MemoryEngine) Score(_ context.Context, tenant, id string, q int, ps []Player) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sh, err := m.show(tenant, id)
+	if err != nil {
+		return false, err
+	}
+	if sh.scored[q] {
+		return false, nil
+	}
+	sh.scored[q] = true
+	for _, p := range ps {
+		sh.players[p.User] = p
+	}
+	return true, nil
+}
+
+// Ping always answers.
+func (m *MemoryEngine) Ping(context.Context) error { return nil }
