@@ -12,11 +12,13 @@ import (
 
 // Close codes sent to clients.
 const (
-	closeNormal    = websocket.CloseNormalClosure
-	closeGoingAway = websocket.CloseGoingAway       // 1001: the node is shutting down
-	closePolicy    = websocket.ClosePolicyViolation // 1008: too slow to drain its queue, or flooding
-	closeInternal  = websocket.CloseInternalServerErr
-	closeTryAgain  = websocket.CloseTryAgainLater // 1013: the broker is unavailable
+	closeNormal = websocket.CloseNormalClosure
+	// closeRestart (1012) drains a stopping node: reconnect, to another
+	// node, resuming; the hub spreads these over its DrainPeriod.
+	closeRestart  = websocket.CloseServiceRestart
+	closePolicy   = websocket.ClosePolicyViolation // 1008: too slow to drain its queue, or flooding
+	closeInternal = websocket.CloseInternalServerErr
+	closeTryAgain = websocket.CloseTryAgainLater // 1013: the broker is unavailable
 	// closeTokenExpired (4001) tells the client its token expired: get a
 	// fresh one and reconnect, resuming with since and epoch.
 	closeTokenExpired = 4001
