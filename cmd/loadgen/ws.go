@@ -194,7 +194,7 @@ func pushScenario(ctx context.Context, o options, w wsOptions, out io.Writer) er
 		return err
 	}
 	var ch struct{ ID string }
-	if err := post(https[0], mgr, "/v1/challenges", `{"name":"Share a lot","event_type":"share","target":1000000000,"reward_points":1}`, &ch); err != nil {
+	if err := post(https[0], mgr, "/v1/challenges", `{"name":"Share a lot","event_type":"share","target":1000000,"reward_points":1}`, &ch); err != nil {
 		return err
 	}
 	if err := post(https[0], mgr, "/v1/challenges/"+ch.ID+"/publish", ``, &ch); err != nil {
@@ -292,6 +292,9 @@ func boardFanout(ctx context.Context, o options, w wsOptions, out io.Writer) err
 		now := time.Now()
 		mu.Lock()
 		defer mu.Unlock()
+		if round.IsZero() {
+			return // a snapshot from before the first write
+		}
 		if _, ok := first[f.Seq]; !ok {
 			first[f.Seq] = now
 		}
