@@ -31,7 +31,7 @@ type node struct {
 
 // startNode serves a hub on b. Tokens are "tenant/user[/role,role[/ttl]]",
 // ttl a duration until the token expires.
-func startNode(t *testing.T, b Broker, opts HubOptions) *node {
+func startNode(t testing.TB, b Broker, opts HubOptions) *node {
 	t.Helper()
 	h := NewHub(b, opts)
 	ctx, cancel := context.WithCancel(context.Background())
