@@ -8,7 +8,7 @@
 # costs one descriptor in the server and one in loadgen. Profiles of each
 # node go to $OUT/*.pprof (QL_PPROF_ADDR).
 set -euo pipefail
-IDLE=${1:-19000}
+IDLE=${1:-15000}  # both processes need one fd per socket; 20,000 is the hard limit here
 RATE=${2:-5000}
 BOARD=${3:-10000}
 OUT=${OUT:-$(mktemp -d)}
