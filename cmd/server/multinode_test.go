@@ -84,11 +84,12 @@ func TestThreeNodesStandalone(t *testing.T) {
 	t.Run("kill -9 and drain under load: clients resume elsewhere without gaps", func(t *testing.T) { nodeLoss(t, c) })
 }
 
-// TestThreeNodesCluster runs the cross-node cases on a 3-master Redis
-// Cluster (sharded pub/sub).
+// TestThreeNodesCluster runs the cross-node cases and node loss on a
+// 3-master Redis Cluster (sharded pub/sub).
 func TestThreeNodesCluster(t *testing.T) {
 	c := startCluster3(t, strings.Join(redistest.ClusterAddrs(t), ","))
 	crossNodeCases(t, c)
+	t.Run("kill -9 and drain under load: clients resume elsewhere without gaps", func(t *testing.T) { nodeLoss(t, c) })
 }
 
 func crossNodeCases(t *testing.T, c *cluster3) {
