@@ -76,6 +76,13 @@ type Broker interface {
 	// per channel and without gaps or repeats while the history allows,
 	// until ctx is done or the broker is closed. Call it once.
 	Run(ctx context.Context, h func(Message)) error
+	// SetPresence records how many local connections node holds on each
+	// channel of counts (0 drops the node's entry), valid for ttl: a node
+	// that dies stops being counted within ttl.
+	SetPresence(ctx context.Context, node string, counts map[string]int, ttl time.Duration) error
+	// Presence sums the live entries of every node for channel: one
+	// small read, cheap enough to show live.
+	Presence(ctx context.Context, channel string) (int, error)
 	// Ping checks the broker's backend.
 	Ping(ctx context.Context) error
 	// Close releases the broker; Run returns and later calls fail.

@@ -25,7 +25,8 @@ type MemoryBroker struct {
 	mu         sync.Mutex
 	channels   map[string]*memChannel
 	subscribed map[string]bool
-	lagging    map[string]bool // subscribed channels whose deliveries did not fit in out
+	lagging    map[string]bool                     // subscribed channels whose deliveries did not fit in out
+	presence   map[string]map[string]presenceEntry // channel -> node -> entry
 	closed     bool
 	lastSweep  time.Time
 
@@ -48,6 +49,7 @@ func NewMemoryBroker(opts BrokerOptions) *MemoryBroker {
 	return &MemoryBroker{
 		opts: opts.withDefaults(), tr: newTracker(),
 		channels: map[string]*memChannel{}, subscribed: map[string]bool{}, lagging: map[string]bool{},
+		presence:  map[string]map[string]presenceEntry{},
 		lastSweep: time.Now(),
 		out:       make(chan Message, memoryQueue), kick: make(chan struct{}, 1), done: make(chan struct{}),
 	}
@@ -208,6 +210,55 @@ func (b *MemoryBroker) catchUp(ctx context.Context, h func(Message)) {
 	for _, ch := range lagging {
 		b.tr.catchUp(ctx, ch, b.History, h)
 	}
+}
+
+type presenceEntry struct {
+	n       int
+	expires time.Time
+}
+
+// SetPresence implements Broker.
+func (b *MemoryBroker) SetPresence(_ context.Context, node string, counts map[string]int, ttl time.Duration) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return fmt.Errorf("realtime: set presence: %w", ErrClosed)
+	}
+	exp := time.Now().Add(ttl)
+	for ch, n := range counts {
+		nodes := b.presence[ch]
+		if n <= 0 {
+			delete(nodes, node)
+			if len(nodes) == 0 {
+				delete(b.presence, ch)
+			}
+			continue
+		}
+		if nodes == nil {
+			nodes = map[string]presenceEntry{}
+			b.presence[ch] = nodes
+		}
+		nodes[node] = presenceEntry{n: n, expires: exp}
+	}
+	return nil
+}
+
+// Presence implements Broker.
+func (b *MemoryBroker) Presence(_ context.Context, channel string) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, fmt.Errorf("realtime: presence %s: %w", channel, ErrClosed)
+	}
+	now, total := time.Now(), 0
+	for node, e := range b.presence[channel] {
+		if now.After(e.expires) {
+			delete(b.presence[channel], node)
+			continue
+		}
+		total += e.n
+	}
+	return total, nil
 }
 
 // Ping implements Broker.

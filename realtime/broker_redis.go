@@ -2,10 +2,12 @@ package realtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -15,29 +17,36 @@ import (
 //
 // Keys of channel C: "ql:rt:{C}:head" (a hash: the counter "seq" and the
 // "epoch" created with it, so they are lost together and a restarted
-// counter is told apart), "ql:rt:{C}:hist" (list, newest first) and the
-// pub/sub channel "ql:rt:{C}". The hash tag keeps the
-// keys in one Cluster slot, so the publish script and the history read are
-// single-slot. Plain PUBLISH reaches every node of a Cluster, which is
-// correct but fans every message out cluster-wide; sharded pub/sub
-// (SSUBSCRIBE/SPUBLISH, one PubSub per shard) is the later step that keeps
-// fan-out on the slot's shard.
+// counter is told apart), "ql:rt:{C}:hist" (list, newest first),
+// "ql:rt:{C}:presence" (hash: node -> count and expiry) and the pub/sub
+// channel "ql:rt:{C}". C begins with the tenant, and the hash tag {C}
+// puts a channel's keys and its pub/sub channel in one Cluster slot, so
+// the publish script, the history read and the shard that carries the
+// channel are all single-slot.
 //
-// A node holds one PubSub connection. Subscribe records the channel's seq
-// before it sends SUBSCRIBE; when Redis confirms a subscription (the first
-// time, and again after go-redis reconnects and resubscribes), Run reads
-// from the history what was published since then, so no message is lost
-// between "subscribed" and the first live delivery, or across a reconnect.
+// On a Cluster (a *redis.ClusterClient) the broker uses sharded pub/sub:
+// SPUBLISH inside the publish script and SSUBSCRIBE on one PubSub
+// connection per master, so a message travels only within its slot's
+// shard instead of to every node of the Cluster. Elsewhere it uses
+// PUBLISH/SUBSCRIBE on one connection.
+//
+// Subscribe records the channel's seq before it sends SUBSCRIBE; when Redis
+// confirms a subscription (the first time, and again after go-redis
+// reconnects and resubscribes), Run reads from the history what was
+// published since then, so no message is lost between "subscribed" and the
+// first live delivery, or across a reconnect.
 type RedisBroker struct {
-	client redis.UniversalClient
-	opts   BrokerOptions
-	tr     *tracker
+	client  redis.UniversalClient
+	cluster *redis.ClusterClient // set: sharded pub/sub
+	opts    BrokerOptions
+	tr      *tracker
 
-	mu     sync.Mutex
-	pubsub *redis.PubSub
-	feed   <-chan any // the PubSub's messages and subscription confirmations
-	closed bool
-	done   chan struct{}
+	mu      sync.Mutex
+	shards  map[string]*redis.PubSub // by master address ("" off a Cluster)
+	shardOf map[string]*redis.PubSub // pub/sub channel -> its shard
+	feed    chan any                 // every shard's messages and subscription confirmations
+	closed  bool
+	done    chan struct{}
 }
 
 // redisQueue is the size of go-redis's delivery buffer between the PubSub
@@ -45,7 +54,8 @@ type RedisBroker struct {
 const redisQueue = 4096
 
 // publishScript assigns the next seq, records and broadcasts the message
-// atomically; a new counter gets the epoch offered. A counter created
+// atomically (ARGV[7] names PUBLISH or SPUBLISH); a new counter gets the
+// epoch offered. A counter created
 // again (its keys were lost) starts a history of its own: what the list
 // still held is of the old epoch and is dropped. KEYS: head, history.
 // ARGV: pub/sub channel, encoded message without epoch and seq, history
@@ -62,7 +72,7 @@ local msg = epoch .. '\n' .. seq .. '\n' .. ARGV[2]
 redis.call('LPUSH', KEYS[2], msg)
 redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
-redis.call('PUBLISH', ARGV[1], msg)
+redis.call(ARGV[7], ARGV[1], msg)
 return {seq, epoch}
 `)
 
@@ -88,7 +98,20 @@ return {last, epoch, redis.call('LRANGE', KEYS[2], 0, last - since - 1)}
 // NewRedisBroker returns a broker on client. The client stays the
 // caller's: Close does not close it.
 func NewRedisBroker(client redis.UniversalClient, opts BrokerOptions) *RedisBroker {
-	return &RedisBroker{client: client, opts: opts.withDefaults(), tr: newTracker(), done: make(chan struct{})}
+	cluster, _ := client.(*redis.ClusterClient)
+	return &RedisBroker{
+		client: client, cluster: cluster, opts: opts.withDefaults(), tr: newTracker(),
+		shards: map[string]*redis.PubSub{}, shardOf: map[string]*redis.PubSub{},
+		feed: make(chan any, redisQueue), done: make(chan struct{}),
+	}
+}
+
+// publishCmd is the script's broadcast command.
+func (b *RedisBroker) publishCmd() string {
+	if b.cluster != nil {
+		return "SPUBLISH"
+	}
+	return "PUBLISH"
 }
 
 const keyPrefix = "ql:rt:{"
@@ -97,6 +120,8 @@ func redisKeys(channel string) (head, hist, pub string) {
 	tag := keyPrefix + channel + "}"
 	return tag + ":head", tag + ":hist", tag
 }
+
+func presenceKey(channel string) string { return keyPrefix + channel + "}:presence" }
 
 // Publish implements Broker.
 func (b *RedisBroker) Publish(ctx context.Context, channel, typ string, data []byte) (Message, error) {
@@ -109,7 +134,7 @@ func (b *RedisBroker) Publish(ctx context.Context, channel, typ string, data []b
 	headKey, histKey, pub := redisKeys(channel)
 	res, err := publishScript.Run(ctx, b.client, []string{headKey, histKey},
 		pub, typ+"\n"+string(data), b.opts.HistorySize,
-		b.opts.HistoryTTL.Milliseconds(), seqTTL.Milliseconds(), newEpoch()).Slice()
+		b.opts.HistoryTTL.Milliseconds(), seqTTL.Milliseconds(), newEpoch(), b.publishCmd()).Slice()
 	if err != nil {
 		return Message{}, fmt.Errorf("realtime: publish %s: %w", channel, err)
 	}
@@ -193,27 +218,58 @@ func (b *RedisBroker) Head(ctx context.Context, channel string) (Position, error
 	return Position{Epoch: epoch, Seq: seq}, nil
 }
 
-// conn returns the node's PubSub and its feed, opening them on first use.
-func (b *RedisBroker) conn() (*redis.PubSub, <-chan any, error) {
+// subscribe adds pub to the PubSub of its shard, opening that on first
+// use with pub as its first channel: a Cluster PubSub connects to the
+// master of its first channel's slot.
+func (b *RedisBroker) subscribe(ctx context.Context, pub string) error {
+	addr := ""
+	if b.cluster != nil {
+		master, err := b.cluster.MasterForKey(ctx, pub)
+		if err != nil {
+			return err
+		}
+		addr = master.Options().Addr
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return nil, nil, ErrClosed
+		return ErrClosed
 	}
-	if b.pubsub == nil {
-		// A PubSub without channels connects lazily; go-redis pings it,
-		// reconnects it and resubscribes its channels on its own.
-		b.pubsub = b.client.Subscribe(context.Background())
-		b.feed = b.pubsub.ChannelWithSubscriptions(redis.WithChannelSize(redisQueue))
+	if ps := b.shards[addr]; ps != nil {
+		b.shardOf[pub] = ps
+		if b.cluster != nil {
+			return ps.SSubscribe(ctx, pub)
+		}
+		return ps.Subscribe(ctx, pub)
 	}
-	return b.pubsub, b.feed, nil
+	// go-redis pings the PubSub, reconnects it and resubscribes its
+	// channels on its own.
+	var ps *redis.PubSub
+	if b.cluster != nil {
+		ps = b.cluster.SSubscribe(ctx, pub)
+	} else {
+		ps = b.client.Subscribe(ctx, pub)
+	}
+	b.shards[addr], b.shardOf[pub] = ps, ps
+	go b.forward(ps.ChannelWithSubscriptions(redis.WithChannelSize(redisQueue)))
+	return nil
+}
+
+// forward moves one shard's deliveries into the feed Run reads.
+func (b *RedisBroker) forward(in <-chan any) {
+	for v := range in {
+		select {
+		case b.feed <- v:
+		case <-b.done:
+			return
+		}
+	}
 }
 
 // Subscribe implements Broker.
 func (b *RedisBroker) Subscribe(ctx context.Context, channel string) error {
-	ps, _, err := b.conn()
-	if err != nil {
-		return fmt.Errorf("realtime: subscribe %s: %w", channel, err)
+	if b.isClosed() {
+		return fmt.Errorf("realtime: subscribe %s: %w", channel, ErrClosed)
 	}
 	if b.tr.tracked(channel) {
 		return nil
@@ -228,23 +284,35 @@ func (b *RedisBroker) Subscribe(ctx context.Context, channel string) error {
 		return nil
 	}
 	_, _, pub := redisKeys(channel)
-	if err := ps.Subscribe(ctx, pub); err != nil {
+	if err := b.subscribe(ctx, pub); err != nil {
 		b.tr.stop(channel)
-		_ = ps.Unsubscribe(context.WithoutCancel(ctx), pub) // go-redis would resubscribe it on reconnect
+		_ = b.unsubscribe(context.WithoutCancel(ctx), pub) // go-redis would resubscribe it on reconnect
 		return fmt.Errorf("realtime: subscribe %s: %w", channel, err)
 	}
 	return nil
 }
 
+// unsubscribe drops pub from its shard's PubSub.
+func (b *RedisBroker) unsubscribe(ctx context.Context, pub string) error {
+	b.mu.Lock()
+	ps := b.shardOf[pub]
+	delete(b.shardOf, pub)
+	closed := b.closed
+	b.mu.Unlock()
+	if ps == nil || closed {
+		return nil
+	}
+	if b.cluster != nil {
+		return ps.SUnsubscribe(ctx, pub)
+	}
+	return ps.Unsubscribe(ctx, pub)
+}
+
 // Unsubscribe implements Broker.
 func (b *RedisBroker) Unsubscribe(ctx context.Context, channel string) error {
-	ps, _, err := b.conn()
-	if err != nil {
-		return nil // closed: nothing is subscribed any more
-	}
 	b.tr.stop(channel)
 	_, _, pub := redisKeys(channel)
-	if err := ps.Unsubscribe(ctx, pub); err != nil {
+	if err := b.unsubscribe(ctx, pub); err != nil {
 		return fmt.Errorf("realtime: unsubscribe %s: %w", channel, err)
 	}
 	return nil
@@ -252,25 +320,18 @@ func (b *RedisBroker) Unsubscribe(ctx context.Context, channel string) error {
 
 // Run implements Broker.
 func (b *RedisBroker) Run(ctx context.Context, h func(Message)) error {
-	_, feed, err := b.conn()
-	if err != nil {
-		return nil // closed
-	}
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-b.done:
 			return nil
-		case v, ok := <-feed:
-			if !ok {
-				return nil
-			}
+		case v := <-b.feed:
 			switch v := v.(type) {
 			case *redis.Subscription:
 				// Confirmed, first time or after a reconnect: deliver
 				// what was published while the subscription was not live.
-				if v.Kind == "subscribe" {
+				if v.Kind == "subscribe" || v.Kind == "ssubscribe" {
 					b.tr.catchUp(ctx, channelOf(v.Channel), b.History, h)
 				}
 			case *redis.Message:
@@ -283,6 +344,64 @@ func (b *RedisBroker) Run(ctx context.Context, h func(Message)) error {
 			}
 		}
 	}
+}
+
+// presenceSetScript records node's count with an expiry by the server's
+// clock; the key lives as long as its longest entry. KEYS: presence. ARGV: node,
+// count, ttl (ms).
+var presenceSetScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if tonumber(ARGV[2]) <= 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. (now + tonumber(ARGV[3])))
+  if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then
+    redis.call('PEXPIRE', KEYS[1], ARGV[3]) -- never shorten another node's entry
+  end
+end
+return 1
+`)
+
+// presenceScript sums the entries that have not expired. KEYS: presence.
+var presenceScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local all = redis.call('HGETALL', KEYS[1])
+local total = 0
+for i = 2, #all, 2 do
+  local n, exp = string.match(all[i], '^(%d+):(%d+)$')
+  if n and tonumber(exp) > now then total = total + tonumber(n) end
+end
+return total
+`)
+
+// SetPresence implements Broker: one pipelined round trip for all of
+// counts (a Cluster client splits it by slot).
+func (b *RedisBroker) SetPresence(ctx context.Context, node string, counts map[string]int, ttl time.Duration) error {
+	if b.isClosed() {
+		return fmt.Errorf("realtime: set presence: %w", ErrClosed)
+	}
+	pipe := b.client.Pipeline()
+	for ch, n := range counts {
+		presenceSetScript.Eval(ctx, pipe, []string{presenceKey(ch)}, node, n, ttl.Milliseconds())
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("realtime: set presence: %w", err)
+	}
+	return nil
+}
+
+// Presence implements Broker.
+func (b *RedisBroker) Presence(ctx context.Context, channel string) (int, error) {
+	if b.isClosed() {
+		return 0, fmt.Errorf("realtime: presence %s: %w", channel, ErrClosed)
+	}
+	n, err := presenceScript.Run(ctx, b.client, []string{presenceKey(channel)}).Int()
+	if err != nil {
+		return 0, fmt.Errorf("realtime: presence %s: %w", channel, err)
+	}
+	return n, nil
 }
 
 // channelOf maps a pub/sub channel "ql:rt:{C}" back to C.
@@ -307,8 +426,8 @@ func (b *RedisBroker) isClosed() bool {
 	return b.closed
 }
 
-// Close implements Broker: it drops the node's PubSub connection and ends
-// Run. The client stays open (it is shared).
+// Close implements Broker: it drops the node's PubSub connections and
+// ends Run. The client stays open (it is shared).
 func (b *RedisBroker) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -317,10 +436,11 @@ func (b *RedisBroker) Close() error {
 	}
 	b.closed = true
 	close(b.done)
-	if b.pubsub == nil {
-		return nil
+	var errs []error
+	for _, ps := range b.shards {
+		errs = append(errs, ps.Close())
 	}
-	if err := b.pubsub.Close(); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("realtime: close: %w", err)
 	}
 	return nil

@@ -60,20 +60,44 @@ var brokerImpls = []brokerImpl{
 			clear(mb.channels)
 		},
 	},
-	{
-		name: "redis",
+	redisImpl("redis", func(t *testing.T) func(t *testing.T) redis.UniversalClient {
+		url := redistest.URL(t) // one server for every case
+		return func(t *testing.T) redis.UniversalClient {
+			o, err := redis.ParseURL(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := redis.NewClient(o)
+			t.Cleanup(func() { _ = c.Close() })
+			return c
+		}
+	}),
+	redisImpl("cluster", func(t *testing.T) func(t *testing.T) redis.UniversalClient {
+		c := redistest.Cluster(t) // one Cluster for every case
+		return func(*testing.T) redis.UniversalClient { return c }
+	}),
+}
+
+// flushAll empties a standalone server or every master of a Cluster.
+func flushAll(ctx context.Context, c redis.UniversalClient) error {
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return m.FlushAll(ctx).Err() })
+	}
+	return c.FlushAll(ctx).Err()
+}
+
+// redisImpl is the Redis broker on what connect gives: two brokers on one
+// client are two nodes.
+func redisImpl(name string, connect func(t *testing.T) func(t *testing.T) redis.UniversalClient) brokerImpl {
+	return brokerImpl{
+		name: name,
 		start: func(t *testing.T) nodesFunc {
-			url := redistest.URL(t) // one server for every case
+			client := connect(t)
 			return func(t *testing.T, opts BrokerOptions) []Broker {
-				o, err := redis.ParseURL(url)
-				if err != nil {
-					t.Fatal(err)
-				}
-				c := redis.NewClient(o)
-				t.Cleanup(func() { _ = c.Close() })
+				c := client(t)
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
-				if err := c.FlushDB(ctx).Err(); err != nil {
+				if err := flushAll(ctx, c); err != nil {
 					t.Fatal(err)
 				}
 				a, b := NewRedisBroker(c, opts), NewRedisBroker(c, opts)
@@ -100,11 +124,11 @@ return seq`)
 			return 5
 		},
 		reset: func(t *testing.T, b Broker) {
-			if err := b.(*RedisBroker).client.FlushAll(context.Background()).Err(); err != nil {
+			if err := flushAll(context.Background(), b.(*RedisBroker).client); err != nil {
 				t.Fatal(err)
 			}
 		},
-	},
+	}
 }
 
 func mustPublish(t *testing.T, b Broker, channel, typ, data string) Message {
@@ -472,6 +496,55 @@ func TestBrokerConformance(t *testing.T) {
 			}
 			if err := b.Close(); err != nil {
 				t.Fatalf("second Close = %v", err)
+			}
+		}},
+		{"presence sums live nodes and forgets expired ones", func(t *testing.T, newNodes nodesFunc, impl brokerImpl) {
+			nodes := newNodes(t, BrokerOptions{})
+			a, b := nodes[0], nodes[len(nodes)-1]
+			if err := a.SetPresence(ctx, "n1", map[string]int{"t|quiz:q": 3, "t|leaderboard:b": 1}, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.SetPresence(ctx, "n2", map[string]int{"t|quiz:q": 2}, 200*time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+			want := func(ch string, n int) {
+				t.Helper()
+				for _, br := range nodes {
+					if got, err := br.Presence(ctx, ch); err != nil || got != n {
+						t.Fatalf("presence %s = %d, %v; want %d", ch, got, err, n)
+					}
+				}
+			}
+			want("t|quiz:q", 5)
+			want("t|leaderboard:b", 1)
+			want("u|quiz:q", 0)
+			time.Sleep(300 * time.Millisecond) // n2's entry expires
+			want("t|quiz:q", 3)
+			if err := a.SetPresence(ctx, "n1", map[string]int{"t|quiz:q": 0}, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			want("t|quiz:q", 0)
+		}},
+		{"channels of many tenants, spread over slots, all delivered", func(t *testing.T, newNodes nodesFunc, impl brokerImpl) {
+			nodes := newNodes(t, BrokerOptions{})
+			sub := nodes[len(nodes)-1]
+			c := collect(t, sub)
+			const n = 40
+			for i := range n {
+				if err := sub.Subscribe(ctx, fmt.Sprintf("t%d|leaderboard:b", i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range n {
+				mustPublish(t, nodes[0], fmt.Sprintf("t%d|leaderboard:b", i), "x", `{}`)
+			}
+			got := c.exactly(t, n)
+			seen := map[string]bool{}
+			for _, m := range got {
+				seen[m.Channel] = true
+			}
+			if len(seen) != n {
+				t.Fatalf("%d distinct channels of %d: %s", len(seen), n, brief(got))
 			}
 		}},
 	}

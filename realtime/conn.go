@@ -12,11 +12,13 @@ import (
 
 // Close codes sent to clients.
 const (
-	closeNormal    = websocket.CloseNormalClosure
-	closeGoingAway = websocket.CloseGoingAway       // 1001: the node is shutting down
-	closePolicy    = websocket.ClosePolicyViolation // 1008: too slow to drain its queue, or flooding
-	closeInternal  = websocket.CloseInternalServerErr
-	closeTryAgain  = websocket.CloseTryAgainLater // 1013: the broker is unavailable
+	closeNormal = websocket.CloseNormalClosure
+	// closeRestart (1012) drains a stopping node: reconnect, to another
+	// node, resuming; the hub spreads these over its DrainPeriod.
+	closeRestart  = websocket.CloseServiceRestart
+	closePolicy   = websocket.ClosePolicyViolation // 1008: too slow to drain its queue, or flooding
+	closeInternal = websocket.CloseInternalServerErr
+	closeTryAgain = websocket.CloseTryAgainLater // 1013: the broker is unavailable
 	// closeTokenExpired (4001) tells the client its token expired: get a
 	// fresh one and reconnect, resuming with since and epoch.
 	closeTokenExpired = 4001
@@ -30,11 +32,18 @@ const closeGrace = time.Second
 // data frames to the socket, fed by the bounded send queue: concurrent
 // writes panic in fasthttp/websocket, and a slow client must never stall
 // the hub. Enqueueing never blocks; a full queue disconnects the client.
+//
+// The queue is a slice that is dropped whenever it empties, not a
+// buffered channel: a channel of QueueSize slots costs 6 KiB per
+// connection up front, idle or not, and most connections are idle.
 type conn struct {
-	hub  *Hub
-	id   Identity
-	ws   *websocket.Conn
-	send chan []byte
+	hub *Hub
+	id  Identity
+	ws  *websocket.Conn
+
+	qmu  sync.Mutex
+	outq [][]byte      // frames waiting for the writer, at most QueueSize
+	wake chan struct{} // the queue has frames (capacity 1)
 
 	quit      chan struct{} // closed by kill
 	killOnce  sync.Once
@@ -61,7 +70,7 @@ type sub struct {
 
 func newConn(h *Hub, id Identity, ws *websocket.Conn) *conn {
 	return &conn{
-		hub: h, id: id, ws: ws, send: make(chan []byte, h.opts.QueueSize),
+		hub: h, id: id, ws: ws, wake: make(chan struct{}, 1),
 		quit: make(chan struct{}), writeDone: make(chan struct{}), subs: map[string]*sub{},
 	}
 }
@@ -90,9 +99,18 @@ func (c *conn) enqueue(frame []byte) {
 	if c.killed() {
 		return
 	}
-	select {
-	case c.send <- frame:
-	default:
+	c.qmu.Lock()
+	full := len(c.outq) >= c.hub.opts.QueueSize
+	if !full {
+		c.outq = append(c.outq, frame)
+	}
+	c.qmu.Unlock()
+	if !full {
+		select {
+		case c.wake <- struct{}{}:
+		default: // the writer is awake already
+		}
+	} else {
 		c.kill(closePolicy, "too slow: send queue full")
 		// The writer sends the close frame next, unless it is stuck on a
 		// full socket: then its write fails after cutDelay instead of
@@ -298,11 +316,8 @@ func (c *conn) writeLoop() {
 		case <-c.quit:
 			c.writeClose()
 			return
-		case b := <-c.send:
-			_ = c.ws.SetWriteDeadline(time.Now().Add(timeout))
-			if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
-				c.kill(closeNormal, "")
-				c.stopReader(0)
+		case <-c.wake:
+			if !c.writeQueued(timeout) {
 				return
 			}
 		case <-ping.C:
@@ -313,6 +328,31 @@ func (c *conn) writeLoop() {
 			}
 		}
 	}
+}
+
+// writeQueued writes what is queued, oldest first; it stops early when a
+// close is requested (the caller sends it) and reports false when the
+// socket failed.
+func (c *conn) writeQueued(timeout time.Duration) bool {
+	for !c.killed() {
+		c.qmu.Lock()
+		if len(c.outq) == 0 {
+			c.outq = nil // an idle connection holds no buffer
+			c.qmu.Unlock()
+			return true
+		}
+		b := c.outq[0]
+		c.outq[0] = nil
+		c.outq = c.outq[1:]
+		c.qmu.Unlock()
+		_ = c.ws.SetWriteDeadline(time.Now().Add(timeout))
+		if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+			c.kill(closeNormal, "")
+			c.stopReader(0)
+			return false
+		}
+	}
+	return true
 }
 
 // writeClose sends the close frame kill asked for and gives the client

@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -29,6 +30,7 @@ const (
 //
 //	{"op":"subscribe","channel":"leaderboard:b1","since":12,"epoch":"9f…"}
 //	{"op":"unsubscribe","channel":"leaderboard:b1"}
+//	{"op":"presence","channel":"leaderboard:b1"}
 //	{"op":"ping"}
 type inFrame struct {
 	Op      string  `json:"op"`
@@ -57,13 +59,15 @@ func resumeFrom(since *uint64, epoch string) *Position {
 //
 //	{"op":"subscribe","channel":"leaderboard:b1","since":12,"epoch":"9f…"}  since, epoch optional
 //	{"op":"unsubscribe","channel":"leaderboard:b1"}
+//	{"op":"presence","channel":"leaderboard:b1"}  how many watch it, all nodes
 //	{"op":"ping"}
 //
 // and receives {"type","channel","epoch","seq","data"} frames: pushes
 // (seq counts per channel and epoch from 1, without gaps),
 // {"type":"subscribed","channel","epoch","seq"} with the channel's head
 // (then, with since, the missed pushes), {"type":"unsubscribed"},
-// {"type":"pong"}, {"type":"resume-gap","channel","epoch"} when pushes
+// {"type":"pong"}, {"type":"presence","channel","data":{"count"}},
+// {"type":"resume-gap","channel","epoch"} when pushes
 // were missed that the history no longer holds or the channel's history
 // restarted in a new epoch (refetch state; the stream goes on from
 // "subscribed"'s seq, or from the next push of the new epoch), and
@@ -72,7 +76,8 @@ func resumeFrom(since *uint64, epoch string) *Position {
 // resumes with the epoch and seq of the last push it saw; a since without
 // epoch is compared by seq alone.
 //
-// The server closes with 1001 when shutting down, 1008 when the client
+// The server closes with 1012 when draining (reconnect to another node,
+// resuming; spread over DrainPeriod), 1008 when the client
 // drains its queue too slowly, floods commands or has too many sockets
 // open, 1013 when it cannot subscribe the user channel (reconnect later,
 // with since), and 4001 when the token expired (reconnect with a fresh
@@ -224,6 +229,8 @@ func (h *Hub) command(c *conn, raw []byte) {
 		default:
 			_ = c.subscribe(f.Channel, resumeFrom(f.Since, f.Epoch)) // the client was told of a failure
 		}
+	case "presence":
+		h.presence(c, f.Channel)
 	case "unsubscribe":
 		if !validChannel(f.Channel) {
 			c.sendError(f.Channel, "bad-request", "channel must look like kind:id")
@@ -231,7 +238,26 @@ func (h *Hub) command(c *conn, raw []byte) {
 		}
 		c.unsubscribe(f.Channel)
 	default:
-		c.sendError(f.Channel, "bad-request", "op must be subscribe, unsubscribe or ping")
+		c.sendError(f.Channel, "bad-request", "op must be subscribe, unsubscribe, presence or ping")
+	}
+}
+
+// presence answers how many watch a channel the client may subscribe to.
+func (h *Hub) presence(c *conn, channel string) {
+	switch {
+	case !validChannel(channel) || strings.HasPrefix(channel, "user:"):
+		c.sendError(channel, "bad-request", "presence is counted for channels such as leaderboard:ID")
+	case !h.allowed(c.id, channel):
+		c.sendError(channel, "forbidden", "you may not subscribe to this channel")
+	default:
+		n, err := h.Presence(context.Background(), c.id.Tenant, channel)
+		if err != nil {
+			h.opts.Logger.Warn("realtime: presence failed", "channel", channel, "err", err)
+			c.sendError(channel, "unavailable", "could not count; try again")
+			return
+		}
+		data, _ := json.Marshal(map[string]int{"count": n})
+		c.queue(outFrame{Type: "presence", Channel: channel, Data: data})
 	}
 }
 

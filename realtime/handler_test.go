@@ -31,7 +31,7 @@ type node struct {
 
 // startNode serves a hub on b. Tokens are "tenant/user[/role,role[/ttl]]",
 // ttl a duration until the token expires.
-func startNode(t *testing.T, b Broker, opts HubOptions) *node {
+func startNode(t testing.TB, b Broker, opts HubOptions) *node {
 	t.Helper()
 	h := NewHub(b, opts)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -510,7 +510,7 @@ func TestSlowClientDisconnected(t *testing.T) {
 	}
 }
 
-func TestShutdownSendsGoingAway(t *testing.T) {
+func TestShutdownSendsRestart(t *testing.T) {
 	n := startNode(t, NewMemoryBroker(BrokerOptions{}), HubOptions{})
 	c, _ := n.connect(t, "acme/alice", "")
 	c2, _ := n.connect(t, "acme/bob", "")
@@ -521,8 +521,8 @@ func TestShutdownSendsGoingAway(t *testing.T) {
 		done <- n.hub.Shutdown(ctx)
 	}()
 	for _, c := range []*fws.Conn{c, c2} {
-		if code := closeCode(t, c); code != fws.CloseGoingAway {
-			t.Fatalf("close code during shutdown = %d, want 1001", code)
+		if code := closeCode(t, c); code != fws.CloseServiceRestart {
+			t.Fatalf("close code during shutdown = %d, want 1012", code)
 		}
 	}
 	if err := <-done; err != nil {
@@ -533,8 +533,8 @@ func TestShutdownSendsGoingAway(t *testing.T) {
 	}
 	// A connection attempted after shutdown is closed at once.
 	c3 := n.dial(t, "acme/carol", "")
-	if code := closeCode(t, c3); code != fws.CloseGoingAway {
-		t.Fatalf("connection after shutdown closed with %d, want 1001", code)
+	if code := closeCode(t, c3); code != fws.CloseServiceRestart {
+		t.Fatalf("connection after shutdown closed with %d, want 1012", code)
 	}
 }
 

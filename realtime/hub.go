@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +40,10 @@ type HubOptions struct {
 	// node (every device, every tab); default 10. One more is refused
 	// with 429 before the upgrade.
 	MaxUserConnections int
+	// DrainPeriod spreads Shutdown's close frames (1012, reconnect
+	// elsewhere) evenly over this long, so a node's clients do not all
+	// reconnect to the others in the same second; 0 closes all at once.
+	DrainPeriod time.Duration
 	// Logger receives the hub's warnings; nil discards them.
 	Logger *slog.Logger
 }
@@ -94,6 +99,27 @@ type Hub struct {
 	// interleave while different channels proceed in parallel.
 	seed  maphash.Seed
 	locks [64]sync.Mutex
+
+	// node names this hub in the presence counts; dirty holds channels
+	// whose local count changed since the last flush (h.mu).
+	node  string
+	dirty map[string]bool
+}
+
+// Presence timing: changes reach the shared counts within presenceFlush;
+// every count is rewritten each presenceRefresh and lives presenceTTL, so
+// a node that dies stops counting within presenceTTL.
+const (
+	presenceFlush   = time.Second
+	presenceRefresh = 10 * time.Second
+	presenceTTL     = 30 * time.Second
+)
+
+// counted reports whether channel's watchers are counted: a user channel's
+// are not (only its owner may watch, and there are as many as users).
+func counted(channel string) bool {
+	_, client, _ := strings.Cut(channel, "|")
+	return !strings.HasPrefix(client, "user:")
 }
 
 // NewHub returns a hub over b.
@@ -102,16 +128,88 @@ func NewHub(b Broker, opts HubOptions) *Hub {
 		broker: b, opts: opts.withDefaults(),
 		subs: map[string]map[*conn]struct{}{}, conns: map[*conn]struct{}{}, users: map[string]int{},
 		drained: make(chan struct{}), seed: maphash.MakeSeed(),
+		node: newEpoch(), dirty: map[string]bool{},
 	}
 }
 
 // Run runs the broker's delivery loop into the hub's connections until ctx
 // ends or the broker is closed.
 func (h *Hub) Run(ctx context.Context) error {
+	pctx, stop := context.WithCancel(ctx)
+	presence := make(chan struct{})
+	go func() { defer close(presence); h.runPresence(pctx) }()
+	defer func() { stop(); <-presence }()
 	if err := h.broker.Run(ctx, h.dispatch); err != nil {
 		return fmt.Errorf("realtime: run: %w", err)
 	}
 	return nil
+}
+
+// runPresence writes this node's counts of counted channels to the
+// broker: changed ones every presenceFlush, all every presenceRefresh,
+// and zeros when it stops.
+func (h *Hub) runPresence(ctx context.Context) {
+	flush, refresh := time.NewTicker(presenceFlush), time.NewTicker(presenceRefresh)
+	defer flush.Stop()
+	defer refresh.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			counts := h.presenceCounts(true)
+			for ch := range counts {
+				counts[ch] = 0
+			}
+			h.writePresence(counts)
+			return
+		case <-flush.C:
+			h.writePresence(h.presenceCounts(false))
+		case <-refresh.C:
+			h.writePresence(h.presenceCounts(true))
+		}
+	}
+}
+
+// presenceCounts returns the local counts of the dirty channels (all
+// counted ones with all set) and clears the dirty set.
+func (h *Hub) presenceCounts(all bool) map[string]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	counts := make(map[string]int, len(h.dirty))
+	for ch := range h.dirty {
+		counts[ch] = len(h.subs[ch])
+	}
+	if all {
+		for ch, set := range h.subs {
+			if counted(ch) {
+				counts[ch] = len(set)
+			}
+		}
+	}
+	clear(h.dirty)
+	return counts
+}
+
+func (h *Hub) writePresence(counts map[string]int) {
+	if len(counts) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), brokerTimeout)
+	defer cancel()
+	if err := h.broker.SetPresence(ctx, h.node, counts, presenceTTL); err != nil {
+		h.opts.Logger.Warn("realtime: presence not recorded", "channels", len(counts), "err", err)
+	}
+}
+
+// Presence returns how many connections, on every node, are subscribed
+// to a tenant's client channel (not counted for "user:" channels). It
+// lags subscriptions by about a second.
+func (h *Hub) Presence(ctx context.Context, tenant, channel string) (int, error) {
+	if !validTenant(tenant) || !validChannel(channel) || strings.HasPrefix(channel, "user:") {
+		return 0, fmt.Errorf("realtime: presence of %q in tenant %q: not a counted channel", channel, tenant)
+	}
+	ctx, cancel := context.WithTimeout(ctx, brokerTimeout)
+	defer cancel()
+	return h.broker.Presence(ctx, brokerChannel(tenant, channel))
 }
 
 // brokerChannel scopes a client channel to its tenant. Tenants hold no
@@ -213,7 +311,7 @@ func (h *Hub) add(c *conn) (refused int, reason string) {
 	user := brokerChannel(c.id.Tenant, c.id.User)
 	switch {
 	case h.closing:
-		return closeGoingAway, "server shutting down"
+		return closeRestart, "server restarting: reconnect elsewhere"
 	case h.users[user] >= h.opts.MaxUserConnections:
 		return closePolicy, "too many connections"
 	}
@@ -267,6 +365,9 @@ func (h *Hub) subscribe(c *conn, channel string) error {
 		h.subs[channel] = set
 	}
 	set[c] = struct{}{}
+	if counted(channel) {
+		h.dirty[channel] = true
+	}
 	h.mu.Unlock()
 	if !first {
 		return nil
@@ -296,6 +397,9 @@ func (h *Hub) unsubscribe(c *conn, channel string) {
 	set, ok := h.subs[channel]
 	if ok {
 		delete(set, c)
+		if counted(channel) {
+			h.dirty[channel] = true
+		}
 	}
 	last := ok && len(set) == 0
 	if last {
@@ -341,9 +445,10 @@ func (h *Hub) history(channel string, since Position) ([]Message, bool, error) {
 	return h.broker.History(ctx, channel, since)
 }
 
-// Shutdown sends every connection a close frame (1001, going away) and
-// waits, bounded by ctx, for them to finish. Connections arriving later
-// are closed the same way at once.
+// Shutdown drains the node: it sends every connection a close frame
+// (1012: reconnect elsewhere, resuming), spread evenly over DrainPeriod in
+// random order, and waits, bounded by ctx, for them to finish.
+// Connections arriving meanwhile are closed the same way at once.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
 	h.closing = true
@@ -355,8 +460,18 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		h.drain()
 	}
 	h.mu.Unlock()
-	for _, c := range conns {
-		c.kill(closeGoingAway, "server shutting down")
+	rand.Shuffle(len(conns), func(i, j int) { conns[i], conns[j] = conns[j], conns[i] })
+	start := time.Now()
+	for i, c := range conns {
+		// The i-th close goes at i/n of the period; sleeping only when
+		// ahead keeps 100k closes from costing 100k timers.
+		if due := start.Add(h.opts.DrainPeriod * time.Duration(i) / time.Duration(len(conns))); time.Until(due) > 10*time.Millisecond {
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Until(due)):
+			}
+		}
+		c.kill(closeRestart, "server restarting: reconnect elsewhere")
 	}
 	select {
 	case <-h.drained:

@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	fws "github.com/fasthttp/websocket"
+
+	"github.com/questline/questline/internal/redistest"
 )
 
 // TestUserConnectionCap: one user holds at most MaxUserConnections
@@ -76,4 +79,48 @@ func (n *node) cut() bool {
 		}
 	}
 	return false
+}
+
+// TestPresenceAndDrain: presence counts the sockets watching a board on
+// every node; a drain closes each socket with 1012, spread over the
+// period rather than all at once.
+func TestPresenceAndDrain(t *testing.T) {
+	client := redistest.Client(t)
+	a := startNode(t, NewRedisBroker(client, BrokerOptions{}), HubOptions{DrainPeriod: 600 * time.Millisecond})
+	b := startNode(t, NewRedisBroker(client, BrokerOptions{}), HubOptions{})
+	var conns []*fws.Conn
+	for i, n := range []*node{a, a, b} {
+		c, _ := n.connect(t, fmt.Sprintf("acme/u%d", i), "")
+		send(t, c, map[string]any{"op": "subscribe", "channel": "leaderboard:b1"})
+		if f := read(t, c); f.Type != "subscribed" {
+			t.Fatalf("subscribe: %+v", f)
+		}
+		conns = append(conns, c)
+	}
+	time.Sleep(presenceFlush + 300*time.Millisecond)
+	send(t, conns[2], map[string]any{"op": "presence", "channel": "leaderboard:b1"})
+	if f := read(t, conns[2]); f.Type != "presence" || string(f.Data) != `{"count":3}` {
+		t.Fatalf("presence = %+v %s", f, f.Data)
+	}
+	send(t, conns[2], map[string]any{"op": "presence", "channel": "user:u2"})
+	if f := read(t, conns[2]); f.code() != "bad-request" {
+		t.Fatalf("presence of a user channel = %+v", f)
+	}
+
+	start := time.Now()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = a.hub.Shutdown(ctx)
+	}()
+	var closedAt []time.Duration
+	for _, c := range conns[:2] {
+		if code := closeCode(t, c); code != fws.CloseServiceRestart {
+			t.Fatalf("drain close code %d", code)
+		}
+		closedAt = append(closedAt, time.Since(start))
+	}
+	if spread := max(closedAt[0], closedAt[1]); spread < 250*time.Millisecond {
+		t.Fatalf("two sockets drained over %v of a 600ms period: not spread", closedAt)
+	}
 }

@@ -28,6 +28,8 @@
 //
 //	go run ./cmd/loadgen -scenario quiz -duration 10s -players 5000
 //	go run ./cmd/loadgen -scenario live -players 10000
+//
+// The WebSocket scenarios ws-idle, ws-push and ws-board are in ws.go.
 package main
 
 import (
@@ -61,6 +63,7 @@ type options struct {
 	duration    time.Duration
 	readRatio   float64
 	scenario    string
+	ws          wsOptions
 }
 
 func main() {
@@ -83,15 +86,23 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.concurrency, "concurrency", 128, "requests in flight")
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long to send (bounded: at most 10m)")
 	fs.Float64Var(&o.readRatio, "reads", 0, "fraction of requests that read the leaderboard instead of sending an event")
-	fs.StringVar(&o.scenario, "scenario", "events", "events (share events into a challenge and a points board), board (a seeded event board, read and updated), baseline (share events to cmd/baseline), quiz (events, then self-paced quiz answers, and their ratio) or live (-players phones in one live show)")
+	fs.StringVar(&o.scenario, "scenario", "events", "events (share events into a challenge and a points board), board (a seeded event board, read and updated), baseline (share events to cmd/baseline), quiz (events, then self-paced quiz answers, and their ratio) live (-players phones in one live show), ws-idle, ws-push or ws-board (WebSocket crowds, see ws.go)")
+	fs.IntVar(&o.ws.conns, "conns", 1000, "WebSocket clients (ws-* scenarios)")
+	fs.IntVar(&o.ws.sources, "sources", 1, "source addresses 127.0.0.2… to spread the sockets over (64k ports each)")
+	nodes := fs.String("nodes", "", "comma-separated base URLs of the nodes (ws-*; default -url)")
+	fs.IntVar(&o.ws.rate, "rate", 1000, "events per second (ws-push)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	o.ws.nodes = []string{o.url}
+	if *nodes != "" {
+		o.ws.nodes = strings.Split(*nodes, ",")
 	}
 	if o.duration <= 0 || o.duration > 10*time.Minute || o.players < 1 || o.concurrency < 1 {
 		return errors.New("need 0 < duration <= 10m, players >= 1, concurrency >= 1")
 	}
-	if !slices.Contains([]string{"events", "board", "baseline", "quiz", "live"}, o.scenario) {
-		return fmt.Errorf("unknown scenario %q (events, board, baseline, quiz or live)", o.scenario)
+	if !slices.Contains([]string{"events", "board", "baseline", "quiz", "live", "ws-idle", "ws-push", "ws-board"}, o.scenario) {
+		return fmt.Errorf("unknown scenario %q (events, board, baseline, quiz, live, ws-idle, ws-push or ws-board)", o.scenario)
 	}
 	if !strings.HasPrefix(o.url, "http://127.") && !strings.HasPrefix(o.url, "http://localhost") && !strings.HasPrefix(o.url, "http://[::1]") {
 		return errors.New("loadgen only targets loopback servers")
@@ -135,6 +146,15 @@ func (c *client) do(method, path, token, idem string, body []byte) (int, []byte,
 type request func(r *rand.Rand) (int, error)
 
 func load(ctx context.Context, o options, out io.Writer) error {
+	fmt.Fprintf(out, "loadgen: scenario %s, nodes %v, tenant %s\n", o.scenario, o.ws.nodes, o.tenant)
+	switch o.scenario {
+	case "ws-idle":
+		return idleScenario(ctx, o, o.ws, out)
+	case "ws-push":
+		return pushScenario(ctx, o, o.ws, out)
+	case "ws-board":
+		return boardFanout(ctx, o, o.ws, out)
+	}
 	c := &client{base: o.url, c: &fasthttp.Client{MaxConnsPerHost: o.concurrency * 2, ReadTimeout: 10 * time.Second}}
 	var send request
 	var err error

@@ -145,8 +145,10 @@ func (a *app) wire(ctx context.Context) (err error) {
 	a.guard = ratelimit.NewGuard(a.limiter, authFailLimit(a.cfg.AuthFailRate), a.logger)
 	a.clientIP = httpx.ClientIP(a.cfg.TrustedProxies)
 	a.keys = auth.NewKeys(a.store)
-	a.hub = realtime.NewHub(a.broker, realtime.HubOptions{Logger: a.logger, MaxUserConnections: a.cfg.WSPerUser,
-		CanSubscribe: a.canSubscribe})
+	a.hub = realtime.NewHub(a.broker, realtime.HubOptions{
+		Logger: a.logger, MaxUserConnections: a.cfg.WSPerUser, DrainPeriod: a.cfg.WSDrain,
+		CanSubscribe: a.canSubscribe,
+	})
 	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "questline_websocket_connections", Help: "Open WebSocket connections on this node.",
 	}, func() float64 { return float64(a.hub.Connections()) }))
@@ -270,7 +272,7 @@ func (a *app) openStore(ctx context.Context) error {
 func (a *app) openEngines(ctx context.Context) error {
 	if a.cfg.RedisURL == "" {
 		a.engine = leaderboards.NewMemoryEngine()
-		a.broker = realtime.NewMemoryBroker(realtime.BrokerOptions{})
+		a.broker = realtime.NewMemoryBroker(a.brokerOptions())
 		a.closers = append(a.closers, a.broker.Close)
 		a.bus = bus.NewMemory()
 		mem := ratelimit.NewMemory()
@@ -301,13 +303,19 @@ func (a *app) openEngines(ctx context.Context) error {
 		return fmt.Errorf("REDIS_URL: cannot reach Redis: %w", err)
 	}
 	a.engine = leaderboards.NewRedisEngine(a.redis)
-	a.broker = realtime.NewRedisBroker(a.redis, realtime.BrokerOptions{})
+	a.broker = realtime.NewRedisBroker(a.redis, a.brokerOptions())
 	a.closers = append(a.closers, a.broker.Close) // before the client it uses
 	a.limiter = ratelimit.NewRedis(a.redis)
 	rb := bus.NewRedis(a.redis, a.logger)
 	a.bus, a.runBus = rb, rb.Run
 	a.logger.Info("engines: Redis", "addrs", opts.Addrs)
 	return nil
+}
+
+// brokerOptions bound the realtime history, which is how far back a
+// client can resume.
+func (a *app) brokerOptions() realtime.BrokerOptions {
+	return realtime.BrokerOptions{HistorySize: a.cfg.WSHistorySize, HistoryTTL: a.cfg.WSHistoryTTL}
 }
 
 // close releases backends in reverse order of opening.

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -37,12 +40,24 @@ func (t *connTracker) listener(ln net.Listener) net.Listener { return trackedLis
 
 type trackedListener struct{ net.Listener }
 
+// Accept waits out a full descriptor table (EMFILE, ENFILE) instead of
+// failing: fasthttp takes any accept error but a timeout as permanent and
+// stops serving, so a crowd of sockets beyond the open-file limit would
+// end the process. Like net/http, it backs off (5 ms doubling to 1 s)
+// while closing connections free descriptors.
 func (l trackedListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	delay := 5 * time.Millisecond
+	for {
+		c, err := l.Listener.Accept()
+		if err == nil {
+			return &trackedConn{Conn: c}, nil
+		}
+		if !errors.Is(err, syscall.EMFILE) && !errors.Is(err, syscall.ENFILE) {
+			return nil, err
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, time.Second)
 	}
-	return &trackedConn{Conn: c}, nil
 }
 
 type trackedConn struct {

@@ -185,7 +185,7 @@ func runLiveShow(t *testing.T, a, b *testServer) {
 		t.Errorf("end frame %s", end.Data)
 	}
 	a.must(409, req{method: "POST", path: "/v1/live/" + open.SessionID + "/next", token: mgr})
-	waitFor(t, func() bool { return a.wallet(ann).Balance == 105 && a.wallet(bob).Balance == 5 })
+	waitFor(t, "the live rewards", func() bool { return a.wallet(ann).Balance == 105 && a.wallet(bob).Balance == 5 })
 	b.must(200, req{method: "POST", path: "/v1/live/" + open.SessionID + "/end", token: mgr}) // again: pays nothing more
 	time.Sleep(200 * time.Millisecond)
 	if wa, wb := a.wallet(ann).Balance, a.wallet(bob).Balance; wa != 105 || wb != 5 {

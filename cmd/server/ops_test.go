@@ -88,8 +88,8 @@ func TestGracefulShutdown(t *testing.T) {
 		if err == nil {
 			continue
 		}
-		if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
-			t.Fatalf("read after shutdown: %v, want close 1001", err)
+		if !websocket.IsCloseError(err, websocket.CloseServiceRestart) {
+			t.Fatalf("read after shutdown: %v, want close 1012", err)
 		}
 		return
 	}

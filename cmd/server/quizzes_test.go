@@ -202,7 +202,7 @@ func TestQuizSelfPaced(t *testing.T) {
 			if w := s.wallet(ann); w.Balance != 50 {
 				t.Errorf("balance %d, want the reward of 50 once", w.Balance)
 			}
-			waitFor(t, func() bool {
+			waitFor(t, "the quiz score on the board", func() bool {
 				p := s.top(ann, board)
 				return len(p.Entries) == 1 && p.Entries[0].UserID == "ann" && p.Entries[0].Score == 42
 			})
@@ -237,17 +237,6 @@ func hasFrame(fs []wsFrame, typ string) bool {
 		}
 	}
 	return false
-}
-
-func waitFor(t *testing.T, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // TestQuizDeadlinesAndLimits: a late answer scores zero and says so, the

@@ -66,6 +66,14 @@ type Config struct {
 	EventRate int // QL_EVENT_RATE
 	// WSPerUser caps one user's open WebSocket connections per node.
 	WSPerUser int // QL_WS_PER_USER
+	// WSHistorySize and WSHistoryTTL bound each realtime channel's
+	// history, which is how far back a reconnecting client can resume.
+	WSHistorySize int           // QL_WS_HISTORY_SIZE (messages)
+	WSHistoryTTL  time.Duration // QL_WS_HISTORY_TTL
+	// WSDrain is the period over which a stopping node closes its
+	// WebSockets with 1012 (reconnect elsewhere), so its clients do not
+	// all reconnect in the same second. It must fit in ShutdownTimeout.
+	WSDrain time.Duration // QL_WS_DRAIN
 	// PprofAddr, when set, serves net/http/pprof on this loopback
 	// address, apart from the public listener; "" (the default) serves
 	// no profiles. See PprofAddress for why only loopback.
@@ -141,6 +149,10 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	fs.StringVar(&wsPerUser, "ws-per-user", env("QL_WS_PER_USER", "10"), "WebSocket connections one user may hold per node (QL_WS_PER_USER)")
 	var drawSettle string
 	fs.StringVar(&drawSettle, "draw-settle", env("QL_DRAW_SETTLE", "10s"), "how long after a prize draw's close entries in flight may land; the draw waits this long (QL_DRAW_SETTLE)")
+	var wsHistSize, wsHistTTL, wsDrain string
+	fs.StringVar(&wsHistSize, "ws-history-size", env("QL_WS_HISTORY_SIZE", "100"), "messages kept per realtime channel for resume (QL_WS_HISTORY_SIZE)")
+	fs.StringVar(&wsHistTTL, "ws-history-ttl", env("QL_WS_HISTORY_TTL", "10m"), "how long a realtime channel's history is kept after its last message (QL_WS_HISTORY_TTL)")
+	fs.StringVar(&wsDrain, "ws-drain", env("QL_WS_DRAIN", "5s"), "period over which a stopping node sends its WebSockets elsewhere (QL_WS_DRAIN)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", env("QL_PPROF_ADDR", ""), "loopback address for Go profiles, e.g. 127.0.0.1:6060; off when empty (QL_PPROF_ADDR)")
 	var privateHooks string
 	fs.StringVar(&privateHooks, "webhook-private-tenants", env("QL_WEBHOOK_PRIVATE_TENANTS", ""), "comma-separated tenants (or *) whose webhooks may reach private and loopback addresses (QL_WEBHOOK_PRIVATE_TENANTS)")
@@ -175,6 +187,9 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		return Config{}, err
 	}
 	if c.ShutdownTimeout, err = duration("QL_SHUTDOWN_TIMEOUT", shutdown); err != nil {
+		return Config{}, err
+	}
+	if err := c.loadWS(wsHistSize, wsHistTTL, wsDrain); err != nil {
 		return Config{}, err
 	}
 	if c.SweepInterval, err = duration("QL_SWEEP_INTERVAL", sweep); err != nil {
@@ -215,6 +230,24 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		return Config{}, fmt.Errorf("QL_PPROF_ADDR: %w", err)
 	}
 	return c, nil
+}
+
+// loadWS parses the realtime settings; the drain must leave a second of
+// the shutdown grace for the rest of the shutdown.
+func (c *Config) loadWS(histSize, histTTL, drain string) (err error) {
+	if c.WSHistorySize, err = positiveInt("QL_WS_HISTORY_SIZE", histSize); err != nil {
+		return err
+	}
+	if c.WSHistoryTTL, err = duration("QL_WS_HISTORY_TTL", histTTL); err != nil {
+		return err
+	}
+	if c.WSDrain, err = time.ParseDuration(drain); err != nil || c.WSDrain < 0 {
+		return fmt.Errorf("QL_WS_DRAIN: %q is not a duration such as 5s (0 closes every socket at once)", drain)
+	}
+	if c.WSDrain > c.ShutdownTimeout-time.Second {
+		return fmt.Errorf("QL_WS_DRAIN: %s does not fit in QL_SHUTDOWN_TIMEOUT %s less a second", c.WSDrain, c.ShutdownTimeout)
+	}
+	return nil
 }
 
 // EnsureSecret makes sure some way to verify tokens is configured. On the

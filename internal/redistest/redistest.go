@@ -66,6 +66,15 @@ const clusterNodes = 3
 // a test that asks for a Cluster needs one whose nodes it knows are empty.
 func Cluster(t testing.TB) *redis.ClusterClient {
 	t.Helper()
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: ClusterAddrs(t)})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// ClusterAddrs starts a Cluster as Cluster does and returns its nodes'
+// host:port addresses, e.g. for a REDIS_URL seed list.
+func ClusterAddrs(t testing.TB) []string {
+	t.Helper()
 	bin := serverBinary(t)
 	dir := t.TempDir()
 	addrs := make([]string, clusterNodes)
@@ -84,9 +93,7 @@ func Cluster(t testing.TB) *redis.ClusterClient {
 	if err := joinCluster(ctx, addrs); err != nil {
 		t.Fatalf("redistest: cluster: %v", err)
 	}
-	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return addrs
 }
 
 // joinCluster assigns each node an equal range of slots and a distinct
