@@ -30,6 +30,9 @@ type Config struct {
 	Bus bus.Bus
 	// Registerer receives the delivery metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// Types is the tenants' event catalogue endpoints subscribe from (a
+	// brand's own types included); nil admits the built-in types only.
+	Types events.TypeChecker
 }
 
 // Service manages endpoints, turns events into deliveries and answers the
@@ -40,6 +43,7 @@ type Service struct {
 	allowPrivate func(string) bool
 	bus          bus.Bus
 	cache        *bus.Cache[[]Endpoint] // tenant -> its endpoints
+	types        events.TypeChecker
 	now          func() time.Time
 	wake         chan struct{}
 	// attempts counts delivery attempts by outcome: delivered, retry
@@ -68,7 +72,7 @@ const maxEndpoints = 50
 
 // NewService returns a webhook service.
 func NewService(cfg Config) *Service {
-	s := &Service{store: cfg.Store, logger: cfg.Logger, allowPrivate: cfg.AllowPrivate, bus: cfg.Bus,
+	s := &Service{store: cfg.Store, logger: cfg.Logger, allowPrivate: cfg.AllowPrivate, bus: cfg.Bus, types: cfg.Types,
 		cache: bus.NewCache[[]Endpoint](endpointsTTL, 0), now: time.Now, wake: make(chan struct{}, 1)}
 	if s.allowPrivate == nil {
 		s.allowPrivate = func(string) bool { return false }
@@ -108,7 +112,7 @@ func (s *Service) Create(ctx context.Context, tenant string, in Input) (Endpoint
 	if err != nil {
 		return Endpoint{}, err
 	}
-	types, err := checkTypes(in.EventTypes)
+	types, err := s.checkTypes(ctx, tenant, in.EventTypes)
 	if err != nil {
 		return Endpoint{}, err
 	}
@@ -137,15 +141,16 @@ func (s *Service) checkURL(tenant, raw string) (string, error) {
 	return u, nil
 }
 
-// checkTypes validates and deduplicates event types.
-func checkTypes(types []string) ([]string, error) {
+// checkTypes validates (against the tenant's catalogue) and deduplicates
+// event types.
+func (s *Service) checkTypes(ctx context.Context, tenant string, types []string) ([]string, error) {
 	if len(types) == 0 {
 		return nil, errs.New(errs.Unprocessable, "no-event-types", "event_types: name at least one event type").OnField("event_types")
 	}
 	out := slices.Clone(types)
-	for _, t := range out {
-		if !events.KnownType(t) {
-			return nil, errs.New(errs.Unprocessable, "unknown-event-type", "event_types: unknown event type %q", t).OnField("event_types")
+	for i, t := range out {
+		if err := events.CheckType(ctx, s.types, tenant, t, fmt.Sprintf("event_types[%d]", i)); err != nil {
+			return nil, err
 		}
 	}
 	slices.Sort(out)
@@ -187,7 +192,7 @@ func (s *Service) Update(ctx context.Context, tenant, id string, p Patch) (Endpo
 			e.Description = *p.Description
 		}
 		if p.EventTypes != nil {
-			types, err := checkTypes(p.EventTypes)
+			types, err := s.checkTypes(ctx, tenant, p.EventTypes)
 			if err != nil {
 				return err
 			}

@@ -183,7 +183,7 @@ func (a *app) wire(ctx context.Context) (err error) {
 		Bus: a.bus, Types: a.types,
 	})
 	a.webhooks = webhooks.NewService(webhooks.Config{Store: a.store, Logger: a.logger, Bus: a.bus,
-		AllowPrivate: a.cfg.WebhooksMayReachPrivate, Registerer: a.reg})
+		AllowPrivate: a.cfg.WebhooksMayReachPrivate, Registerer: a.reg, Types: a.types})
 	a.loyalty = loyalty.NewService(loyalty.Config{Store: a.store, Ledger: a.points, Attributes: a.profiles, Types: a.types,
 		Reverser: a.points, Bus: a.bus})
 	a.loyalty.SetTiers(loyalty.TierConfig{Wallets: a.points, Attributes: a.profiles, Emitter: &emitter, Notifier: a.hub, Logger: a.logger})

@@ -113,6 +113,16 @@ func TestWebhooks(t *testing.T) {
 				body: map[string]any{"url": rc.srv.URL, "event_types": []string{"no.such.type"}}}); r.Status != 422 {
 				t.Fatalf("unknown event type: %d %s", r.Status, r.Body)
 			}
+			// A brand's own event type may be subscribed once the tenant defines it.
+			own := map[string]any{"url": rc.srv.URL, "event_types": []string{"store_visit"}}
+			if r := s.do(req{method: "POST", path: "/v1/webhooks", token: mgr, body: own}); r.Status != 422 {
+				t.Fatalf("a type the tenant lacks: %d %s", r.Status, r.Body)
+			}
+			s.must(200, req{method: "PUT", path: "/v1/event-types", token: mgr, body: map[string]any{
+				"version": 0, "types": []any{map[string]any{"name": "store_visit", "senders": "players"}}}})
+			var ownHook struct{ ID string }
+			s.must(201, req{method: "POST", path: "/v1/webhooks", token: mgr, body: own}).json(t, &ownHook)
+			s.must(204, req{method: "DELETE", path: "/v1/webhooks/" + ownHook.ID, token: mgr})
 			var hook struct {
 				ID, Secret string
 			}
