@@ -43,6 +43,10 @@ var types = map[string]Sender{
 	// that badge rules may name them.
 	"quiz.completed": SystemOnly, // props: quiz_id, score
 	"ugc.approved":   SystemOnly, // props: submission_id, kind
+	// Emitted by the points package (expiry job, redemptions).
+	"points.expired":  SystemOnly, // props: amount, key (the expiry's ledger key)
+	"points.expiring": SystemOnly, // props: amount, expires_at (RFC 3339)
+	"reward.redeemed": SystemOnly, // props: reward_id, redemption_id, cost
 }
 
 // KnownType reports whether t is in the catalogue.

@@ -182,4 +182,16 @@ type WalletStore interface {
 	// InsertReversal records that the credit e was reversed, once per
 	// (tenant, e.Key): EarnedBetween no longer counts it.
 	InsertReversal(ctx context.Context, e Entry, at time.Time) error
+
+	// PutPolicy stores the tenant's lot policy; Policy returns it, ok
+	// false when the tenant set none. PolicyTenants lists the tenants
+	// that set one (only their lots can expire).
+	PutPolicy(ctx context.Context, tenant string, p Policy) error
+	Policy(ctx context.Context, tenant string) (p Policy, ok bool, err error)
+	PolicyTenants(ctx context.Context) ([]string, error)
+	// ExpiringLots pages the tenant's lots with points left whose expiry
+	// is in [from, to), ordered by (ExpiresAt, User, ID), after the lot
+	// `after` (nil = from the start); CountExpiringLots counts them.
+	ExpiringLots(ctx context.Context, tenant string, from, to time.Time, after *Lot, limit int) ([]Lot, error)
+	CountExpiringLots(ctx context.Context, tenant string, from, to time.Time) (int64, error)
 }

@@ -108,6 +108,7 @@ var sampleBodies = map[string]any{
 	"put-my-profile":           map[string]any{"name": "Matrix"},
 	"put-user-attributes":      map[string]any{"tier": "gold", "segments": []string{}},
 	"create-api-key":           map[string]any{"name": "matrix", "scopes": []string{"events:write"}},
+	"put-points-policy":        map[string]any{"pending_days": 0, "expiry": "never", "expiry_n": 0, "time_zone": "", "notice_days": 0},
 }
 
 // doRetrying does r, waiting out 429s: the matrix is about who is let in,

@@ -20,6 +20,7 @@ Commands:
   serve     run the API server (the default)
   token     mint a development JWT with the configured HS256 secret
   rebuild   recompute leaderboards from the points ledger
+  expire    run the points expiry job now (it also runs hourly in serve)
   demo      create a demo tenant with a challenge and a leaderboard
 
 Run "server <command> --help" for a command's flags. Every flag can also be
@@ -40,6 +41,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		err = token(rest, getenv, out)
 	case "rebuild":
 		err = rebuild(ctx, rest, getenv, out)
+	case "expire":
+		err = expire(ctx, rest, getenv, out)
 	case "demo":
 		err = demo(ctx, rest, getenv, out)
 	case "help", "-h", "--help":

@@ -30,6 +30,7 @@ const (
 	colPointsChanges   = "points_changes"
 	colPointsLots      = "points_lots"
 	colPointsReversals = "points_reversals"
+	colPointsPolicies  = "points_policies"
 )
 
 // neverExpires stands for "never" in points_lots.expires_at, so spending
@@ -37,14 +38,14 @@ const (
 var neverExpires = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 
 type walletCols struct {
-	changes, lots, reversals *mdb.Collection
+	changes, lots, reversals, policies *mdb.Collection
 }
 
 // openWallets binds the wallets' collections and creates their indexes.
 func (s *Store) openWallets(ctx context.Context) error {
 	s.wallets = walletCols{
 		changes: s.db.Collection(colPointsChanges), lots: s.db.Collection(colPointsLots),
-		reversals: s.db.Collection(colPointsReversals),
+		reversals: s.db.Collection(colPointsReversals), policies: s.db.Collection(colPointsPolicies),
 	}
 	t := bson.E{Key: "tenant", Value: 1}
 	plan := []struct {
@@ -58,6 +59,7 @@ func (s *Store) openWallets(ctx context.Context) error {
 			{Key: "expires_at", Value: 1}, {Key: "earned_at", Value: 1}, {Key: "id", Value: 1}}}},
 		{s.wallets.lots, index{name: "points_lots_due", keys: bson.D{t, {Key: "expires_at", Value: 1}, {Key: "user", Value: 1}, {Key: "id", Value: 1}}}},
 		{s.wallets.reversals, index{name: "points_reversals_key", keys: bson.D{t, {Key: "key", Value: 1}}, unique: true}},
+		{s.wallets.policies, index{name: "points_policies_tenant", keys: bson.D{t}, unique: true}},
 		{s.wallets.reversals, index{name: "points_reversals_user", keys: bson.D{t, {Key: "user", Value: 1}, {Key: "earned_at", Value: 1}}}},
 	}
 	for _, p := range plan {
@@ -417,4 +419,92 @@ func moveEach(ctx context.Context, col *mdb.Collection, tenant, user, pseudonym,
 		}
 	}
 	return nil
+}
+
+// policyDoc is a tenant's lot policy as stored.
+type policyDoc struct {
+	Tenant string `bson:"tenant"`
+	Body   string `bson:"body"` // the policy as JSON
+}
+
+// PutPolicy stores the tenant's lot policy.
+func (s *Store) PutPolicy(ctx context.Context, tenant string, p points.Policy) error {
+	body, err := json.Marshal(p)
+	if err == nil {
+		err = upsert(ctx, s.wallets.policies, bson.D{{Key: "tenant", Value: tenant}}, policyDoc{Tenant: tenant, Body: string(body)})
+	}
+	if err != nil {
+		return fmt.Errorf("mongo: put points policy: %w", err)
+	}
+	return nil
+}
+
+// Policy returns the tenant's lot policy, if it set one.
+func (s *Store) Policy(ctx context.Context, tenant string) (points.Policy, bool, error) {
+	var d policyDoc
+	err := s.wallets.policies.FindOne(ctx, bson.D{{Key: "tenant", Value: tenant}}).Decode(&d)
+	if errors.Is(err, mdb.ErrNoDocuments) {
+		return points.Policy{}, false, nil
+	}
+	var p points.Policy
+	if err == nil {
+		err = json.Unmarshal([]byte(d.Body), &p)
+	}
+	if err != nil {
+		return points.Policy{}, false, fmt.Errorf("mongo: points policy: %w", err)
+	}
+	return p, true, nil
+}
+
+// PolicyTenants lists the tenants with a lot policy.
+func (s *Store) PolicyTenants(ctx context.Context) ([]string, error) {
+	out, err := findAll(ctx, s.wallets.policies, bson.D{}, options.Find().SetSort(bson.D{{Key: "tenant", Value: 1}}),
+		func(d policyDoc) (string, error) { return d.Tenant, nil })
+	if err != nil {
+		return nil, fmt.Errorf("mongo: points policy tenants: %w", err)
+	}
+	return out, nil
+}
+
+// expiringFilter matches the tenant's lots with points left expiring in
+// [from, to).
+func expiringFilter(tenant string, from, to time.Time) bson.D {
+	return bson.D{
+		{Key: "tenant", Value: tenant},
+		{Key: "expires_at", Value: bson.D{{Key: "$gte", Value: norm.Trunc(from)}, {Key: "$lt", Value: norm.Trunc(to)}}},
+		{Key: "remaining", Value: bson.D{{Key: "$gt", Value: 0}}},
+	}
+}
+
+// ExpiringLots pages the tenant's lots with points left expiring in
+// [from, to), by (expires_at, user, id), after the lot after.
+func (s *Store) ExpiringLots(ctx context.Context, tenant string, from, to time.Time, after *points.Lot, limit int) ([]points.Lot, error) {
+	filter := expiringFilter(tenant, from, to)
+	if after != nil {
+		exp := neverExpires
+		if !after.ExpiresAt.IsZero() {
+			exp = after.ExpiresAt
+		}
+		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
+			bson.D{{Key: "expires_at", Value: bson.D{{Key: "$gt", Value: exp}}}},
+			bson.D{{Key: "expires_at", Value: exp}, {Key: "user", Value: bson.D{{Key: "$gt", Value: after.User}}}},
+			bson.D{{Key: "expires_at", Value: exp}, {Key: "user", Value: after.User}, {Key: "id", Value: bson.D{{Key: "$gt", Value: after.ID}}}},
+		}})
+	}
+	out, err := findAll(ctx, s.wallets.lots, filter, options.Find().
+		SetSort(bson.D{{Key: "expires_at", Value: 1}, {Key: "user", Value: 1}, {Key: "id", Value: 1}}).
+		SetLimit(int64(norm.Limit(limit, DefaultLimit))), lotDoc.lot)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: expiring lots: %w", err)
+	}
+	return out, nil
+}
+
+// CountExpiringLots counts what ExpiringLots pages.
+func (s *Store) CountExpiringLots(ctx context.Context, tenant string, from, to time.Time) (int64, error) {
+	n, err := s.wallets.lots.CountDocuments(ctx, expiringFilter(tenant, from, to))
+	if err != nil {
+		return 0, fmt.Errorf("mongo: count expiring lots: %w", err)
+	}
+	return n, nil
 }

@@ -36,6 +36,7 @@ var walletSchema = []string{
 		amount INTEGER NOT NULL, earned_at INTEGER NOT NULL, reversed_at INTEGER NOT NULL,
 		PRIMARY KEY (tenant, entry_key)) WITHOUT ROWID`,
 	`CREATE INDEX IF NOT EXISTS points_reversals_user ON points_reversals (tenant, user_id, earned_at, entry_key, amount)`,
+	`CREATE TABLE IF NOT EXISTS points_policies (tenant TEXT NOT NULL PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID`,
 }
 
 // neverMillis stands for "never expires" in points_lots.expires_at.
@@ -47,8 +48,9 @@ const lotCols = `tenant, user_id, id, entry_key, amount, remaining, earned_at, a
 // the others on the read pool.
 type walletStmts struct {
 	wChangeByKey, wLatest, wInsertChange, wUpsertLot, wLot, wSpendable *sql.Stmt
-	wInsertReversal                                                    *sql.Stmt
+	wInsertReversal, wPutPolicy                                        *sql.Stmt
 	changeByKey, latest, userLots, entryByKey, reversedBetween         *sql.Stmt
+	policy, policyTenants, expiringLots, countExpiringLots             *sql.Stmt
 }
 
 func (s *Store) prepareWallets(ctx context.Context, conn *sql.Conn) error {
@@ -70,6 +72,16 @@ func (s *Store) prepareWallets(ctx context.Context, conn *sql.Conn) error {
 			ORDER BY expires_at, earned_at, id`},
 		{&p.wInsertReversal, true, `INSERT INTO points_reversals (tenant, entry_key, user_id, amount, earned_at, reversed_at)
 			VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
+		{&p.wPutPolicy, true, `INSERT INTO points_policies (tenant, body) VALUES (?, ?)
+			ON CONFLICT (tenant) DO UPDATE SET body = excluded.body`},
+		{&p.policy, false, `SELECT body FROM points_policies WHERE tenant = ?`},
+		{&p.policyTenants, false, `SELECT tenant FROM points_policies ORDER BY tenant`},
+		// (expires_at, user_id, id) > the cursor: a row value walks the index.
+		{&p.expiringLots, false, `SELECT ` + lotCols + ` FROM points_lots INDEXED BY points_lots_due
+			WHERE tenant = ? AND remaining > 0 AND expires_at >= ? AND expires_at < ? AND (expires_at, user_id, id) > (?, ?, ?)
+			ORDER BY expires_at, user_id, id LIMIT ?`},
+		{&p.countExpiringLots, false, `SELECT count(*) FROM points_lots INDEXED BY points_lots_due
+			WHERE tenant = ? AND remaining > 0 AND expires_at >= ? AND expires_at < ?`},
 		{&p.changeByKey, false, `SELECT user_id, body FROM points_changes WHERE tenant = ? AND change_key = ?`},
 		{&p.latest, false, `SELECT balance FROM points_changes INDEXED BY points_changes_version
 			WHERE tenant = ? AND user_id = ? ORDER BY version DESC LIMIT 1`},
@@ -157,11 +169,15 @@ func (s *Store) storeChange(tx *wtx, tenant string, c points.Change) error {
 }
 
 func lotArgs(tenant, user string, l points.Lot) []any {
-	exp := int64(neverMillis)
-	if !l.ExpiresAt.IsZero() {
-		exp = norm.Millis(l.ExpiresAt)
+	return []any{tenant, user, l.ID, l.Key, l.Amount, l.Remaining, norm.Millis(l.EarnedAt), norm.Millis(l.AvailableAt), expiresMillis(l)}
+}
+
+// expiresMillis is the stored expires_at of l.
+func expiresMillis(l points.Lot) int64 {
+	if l.ExpiresAt.IsZero() {
+		return neverMillis
 	}
-	return []any{tenant, user, l.ID, l.Key, l.Amount, l.Remaining, norm.Millis(l.EarnedAt), norm.Millis(l.AvailableAt), exp}
+	return norm.Millis(l.ExpiresAt)
 }
 
 // txWallet is the view of one wallet inside a write op.
@@ -311,4 +327,72 @@ func (s *Store) AnonymiseWallet(ctx context.Context, tenant, user, pseudonym str
 		eraseStmt{`DELETE FROM points_lots WHERE tenant = ? AND user_id = ?`, key},
 		eraseStmt{`UPDATE points_reversals SET user_id = ? WHERE tenant = ? AND user_id = ?`, args},
 	)
+}
+
+// PutPolicy stores the tenant's lot policy.
+func (s *Store) PutPolicy(ctx context.Context, tenant string, p points.Policy) error {
+	body, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("sqlite: put points policy: %w", err)
+	}
+	err = s.w.do(ctx, func(tx *wtx) error {
+		_, err := tx.exec(s.wallets.wPutPolicy, tenant, string(body))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: put points policy: %w", err)
+	}
+	return nil
+}
+
+// Policy returns the tenant's lot policy, if it set one.
+func (s *Store) Policy(ctx context.Context, tenant string) (points.Policy, bool, error) {
+	var body string
+	err := s.wallets.policy.QueryRowContext(ctx, tenant).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return points.Policy{}, false, nil
+	}
+	var p points.Policy
+	if err == nil {
+		err = json.Unmarshal([]byte(body), &p)
+	}
+	if err != nil {
+		return points.Policy{}, false, fmt.Errorf("sqlite: points policy: %w", err)
+	}
+	return p, true, nil
+}
+
+// PolicyTenants lists the tenants with a lot policy.
+func (s *Store) PolicyTenants(ctx context.Context) ([]string, error) {
+	out, err := queryAll(ctx, s.wallets.policyTenants, func(sc scanner) (string, error) {
+		var t string
+		return t, sc.Scan(&t)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: points policy tenants: %w", err)
+	}
+	return out, nil
+}
+
+// ExpiringLots pages the tenant's lots with points left expiring in
+// [from, to), by (expires_at, user, id), after the lot after.
+func (s *Store) ExpiringLots(ctx context.Context, tenant string, from, to time.Time, after *points.Lot, limit int) ([]points.Lot, error) {
+	at, user, id := norm.Millis(from), "", ""
+	if after != nil {
+		at, user, id = expiresMillis(*after), after.User, after.ID
+	}
+	out, err := queryAll(ctx, s.wallets.expiringLots, scanLot, tenant, norm.Millis(from), norm.Millis(to), at, user, id, norm.Limit(limit, DefaultLimit))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: expiring lots: %w", err)
+	}
+	return out, nil
+}
+
+// CountExpiringLots counts what ExpiringLots pages.
+func (s *Store) CountExpiringLots(ctx context.Context, tenant string, from, to time.Time) (int64, error) {
+	var n int64
+	if err := s.wallets.countExpiringLots.QueryRowContext(ctx, tenant, norm.Millis(from), norm.Millis(to)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: count expiring lots: %w", err)
+	}
+	return n, nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/questline/questline/events"
 	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/points"
 )
@@ -28,6 +29,10 @@ func RunWallets(t *testing.T, open func(t *testing.T) WalletStore) {
 		{"SpendSameKeyConcurrent", testSpendSameKeyConcurrent},
 		{"Reverse", testReverse},
 		{"ReverseConcurrent", testReverseConcurrent},
+		{"Policy", testPolicy},
+		{"Pending", testPending},
+		{"Expiry", testExpiry},
+		{"ExpiryOverlapping", testExpiryOverlapping},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -90,7 +95,7 @@ func testSpendOldestFirst(t *testing.T, s WalletStore) {
 	checkWallet(t, s, tn, "u1", 15)
 	w, err := svc.Wallet(c, tn, "u1")
 	must(t, err)
-	eq(t, "wallet", w, points.Wallet{Balance: 15, Available: 15, Spent: 15, Earned: 30})
+	eq(t, "wallet", w, points.Wallet{Balance: 15, Available: 15, Spent: 15, Earned: 30, Expiring: []points.Bucket{}})
 
 	again, err := svc.Spend(c, points.Spend{Tenant: tn, User: "u1", Amount: 15, Key: "spend:1", Reason: "reward"})
 	must(t, err)
@@ -302,4 +307,191 @@ func testReverseConcurrent(t *testing.T, s WalletStore) {
 	wg.Wait()
 	eq(t, "first reversals", firsts.Load(), int64(1))
 	checkWallet(t, s, tn, "u1", 10)
+}
+
+// recorder is an Emitter that keeps events by idempotency key, as the
+// event store does.
+type recorder struct {
+	mu   sync.Mutex
+	evs  map[string]events.Event
+	sent int
+}
+
+func (r *recorder) Emit(_ context.Context, ev events.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.evs == nil {
+		r.evs = map[string]events.Event{}
+	}
+	r.sent++
+	if _, ok := r.evs[ev.IdempotencyKey]; !ok {
+		r.evs[ev.IdempotencyKey] = ev
+	}
+	return nil
+}
+
+func (r *recorder) ofType(typ string) []events.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []events.Event
+	for _, ev := range r.evs {
+		if ev.Type == typ {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+func testPolicy(t *testing.T, s WalletStore) {
+	c, a, b := ctx(t), tenant(t, "a"), tenant(t, "b")
+	_, ok, err := s.Policy(c, a)
+	must(t, err)
+	eq(t, "no policy", ok, false)
+	p := points.Policy{PendingDays: 14, Expiry: points.ExpireQuarters, ExpiryN: 4, TimeZone: "Europe/Paris", NoticeDays: 30}
+	must(t, s.PutPolicy(c, a, p))
+	must(t, s.PutPolicy(c, b, points.DefaultPolicy))
+	p.ExpiryN = 3
+	must(t, s.PutPolicy(c, a, p))
+	got, ok, err := s.Policy(c, a)
+	must(t, err)
+	eq(t, "policy", got, p)
+	eq(t, "found", ok, true)
+	ts, err := s.PolicyTenants(c)
+	must(t, err)
+	var mine []string
+	for _, tn := range ts {
+		if tn == a || tn == b {
+			mine = append(mine, tn)
+		}
+	}
+	if len(mine) != 2 {
+		t.Fatalf("policy tenants %v lack %s or %s", ts, a, b)
+	}
+}
+
+func testPending(t *testing.T, s WalletStore) {
+	c, tn := ctx(t), tenant(t, "a")
+	now := base
+	svc := walletService(s, &now)
+	_, err := svc.PutPolicy(c, tn, points.Policy{PendingDays: 14})
+	must(t, err)
+	credit(t, svc, tn, "u1", "purchase:1", 30)
+	w, err := svc.Wallet(c, tn, "u1")
+	must(t, err)
+	eq(t, "pending wallet", w, points.Wallet{Pending: 30, Earned: 30, Expiring: []points.Bucket{}})
+	_, err = svc.Spend(c, points.Spend{Tenant: tn, User: "u1", Amount: 1, Key: "s1"})
+	if e, ok := errs.As(err); !ok || e.Code != points.ErrInsufficient {
+		t.Fatalf("spend of pending points: %v", err)
+	}
+	now = points.Policy{PendingDays: 14}.AvailableAt(base) // 14 days, up to the hour
+	w, err = svc.Wallet(c, tn, "u1")
+	must(t, err)
+	eq(t, "available wallet", w, points.Wallet{Balance: 30, Available: 30, Earned: 30, Expiring: []points.Bucket{}})
+	_, err = svc.Spend(c, points.Spend{Tenant: tn, User: "u1", Amount: 30, Key: "s1"})
+	must(t, err)
+	checkWallet(t, s, tn, "u1", 0)
+}
+
+func testExpiry(t *testing.T, s WalletStore) {
+	c, tn := ctx(t), tenant(t, "a")
+	now := time.Date(2028, 1, 31, 10, 0, 0, 0, time.UTC) // 1 month later is the leap day
+	svc := walletService(s, &now)
+	rec := &recorder{}
+	svc.SetEmitter(rec)
+	_, err := svc.PutPolicy(c, tn, points.Policy{Expiry: points.ExpireMonths, ExpiryN: 1, NoticeDays: 7})
+	must(t, err)
+	a := credit(t, svc, tn, "u1", "k:a", 10) // expires 2028-03-01
+	now = now.Add(48 * time.Hour)
+	b := credit(t, svc, tn, "u1", "k:b", 5) // expires 2028-03-03
+	_, err = svc.Spend(c, points.Spend{Tenant: tn, User: "u1", Amount: 3, Key: "s1"})
+	must(t, err)
+	w, err := svc.Wallet(c, tn, "u1")
+	must(t, err)
+	eq(t, "expiring", w.Expiring, []points.Bucket{
+		{At: time.Date(2028, 3, 1, 0, 0, 0, 0, time.UTC), Amount: 7},
+		{At: time.Date(2028, 3, 3, 0, 0, 0, 0, time.UTC), Amount: 5},
+	})
+
+	// On the leap day nothing has expired; a's expiry is tomorrow.
+	now = time.Date(2028, 2, 29, 23, 59, 59, 0, time.UTC)
+	r, err := svc.Expire(c, now, nil)
+	must(t, err)
+	eq(t, "report on the leap day", r, points.ExpiryReport{Notices: 2})
+	eq(t, "notices", len(rec.ofType(points.EventExpiring)), 2)
+
+	now = time.Date(2028, 3, 1, 0, 0, 0, 0, time.UTC)
+	w, err = svc.Wallet(c, tn, "u1")
+	must(t, err)
+	if w.Balance != 5 || w.Expired != 7 {
+		t.Fatalf("wallet past a's expiry, before the job: %+v", w)
+	}
+	var seen []int64
+	r, err = svc.Expire(c, now, func(done, total int64) { seen = append(seen, done, total) })
+	must(t, err)
+	eq(t, "report", r, points.ExpiryReport{Lots: 1, Changes: 1, Points: 7, Notices: 1})
+	eq(t, "progress", seen, []int64{1, 1})
+	r, err = svc.Expire(c, now, nil)
+	must(t, err)
+	eq(t, "second run", r, points.ExpiryReport{Notices: 1})
+	checkWallet(t, s, tn, "u1", 5)
+	e, err := s.EntryByKey(c, tn, "expiry:"+a.ID)
+	must(t, err)
+	eq(t, "expiry entry", e.Amount, int64(-7))
+	expired := rec.ofType(points.EventExpired)
+	if len(expired) != 1 || expired[0].Props["amount"] != float64(7) || expired[0].User != "u1" {
+		t.Fatalf("points.expired events: %+v", expired)
+	}
+	bal, err := s.UserBalance(c, tn, "u1")
+	must(t, err)
+	eq(t, "expired", bal.Expired, int64(7))
+	eq(t, "earned", bal.Earned, int64(15)) // expiry never lowers earnings
+	n, _, err := s.EarnedBetween(c, tn, "u1", "", base, now)
+	must(t, err)
+	eq(t, "earned between", n, int64(15))
+	_ = b
+}
+
+// testExpiryOverlapping runs two expiry jobs at once over many users'
+// lots: every lot expires once.
+func testExpiryOverlapping(t *testing.T, s WalletStore) {
+	c, tn := ctx(t), tenant(t, "a")
+	now := time.Date(2026, 2, 10, 12, 0, 0, 0, time.UTC)
+	svc := walletService(s, &now)
+	rec := &recorder{}
+	svc.SetEmitter(rec)
+	_, err := svc.PutPolicy(c, tn, points.Policy{Expiry: points.ExpireQuarters})
+	must(t, err)
+	const users, lots = 12, 5
+	for u := range users {
+		for l := range lots {
+			now = now.Add(time.Minute)
+			credit(t, svc, tn, fmt.Sprint("u", u), fmt.Sprintf("k:%d:%d", u, l), int64(l+1))
+		}
+	}
+	now = time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	var points_ atomic.Int64
+	for range 2 {
+		wg.Go(func() {
+			r, err := svc.Expire(c, now, nil)
+			if err != nil {
+				t.Error(err)
+			}
+			points_.Add(r.Points)
+		})
+	}
+	wg.Wait()
+	eq(t, "points expired by both runs", points_.Load(), int64(users*(1+2+3+4+5)))
+	for u := range users {
+		user := fmt.Sprint("u", u)
+		checkWallet(t, s, tn, user, 0)
+		b, err := s.UserBalance(c, tn, user)
+		must(t, err)
+		eq(t, "expired of "+user, b.Expired, int64(15))
+	}
+	var sum float64
+	for _, ev := range rec.ofType(points.EventExpired) {
+		sum += ev.Props["amount"].(float64)
+	}
+	eq(t, "points in points.expired events", sum, float64(users*15))
 }

@@ -1,0 +1,332 @@
+package points
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/questline/questline/events"
+)
+
+// Emitter feeds system events (points.expired, points.expiring,
+// reward.redeemed) into the event stream, keyed, so a replay emits once.
+type Emitter interface {
+	Emit(ctx context.Context, ev events.Event) error
+}
+
+// SetEmitter sets where the service's system events go (nil: nowhere).
+func (s *Service) SetEmitter(e Emitter) { s.emit = e }
+
+// ReasonExpiry is the reason of an expiry's ledger entry.
+const ReasonExpiry = "expiry"
+
+// errNothing is a planner's "no change to make": the lots were expired
+// (or spent) by someone else meanwhile.
+var errNothing = errors.New("points: nothing to change")
+
+// planExpire expires what is left of the lots ids that have passed their
+// expiry at now.
+func planExpire(ids []string, now time.Time) Planner {
+	return func(ctx context.Context, w WalletView) (Change, error) {
+		b := w.Balance().prune(now)
+		c := Change{Kind: KindExpiry, At: now}
+		for _, id := range ids {
+			l, ok, err := w.Lot(ctx, id)
+			if err != nil {
+				return Change{}, err
+			}
+			if !ok || l.Remaining == 0 || l.ExpiresAt.IsZero() || l.ExpiresAt.After(now) {
+				continue
+			}
+			n := l.Remaining
+			if l.AvailableAt.After(now) {
+				b.Pending = addBucket(b.Pending, l.AvailableAt, -n)
+			}
+			b.Expiring = addBucket(b.Expiring, l.ExpiresAt, -n)
+			l.Remaining = 0
+			c.Lots = append(c.Lots, l)
+			c.Takes = append(c.Takes, Take{Lot: l.ID, Amount: n})
+		}
+		if len(c.Takes) == 0 {
+			return Change{}, errNothing
+		}
+		c.Amount = sumTakes(c.Takes)
+		b.Held -= c.Amount
+		b.Expired += c.Amount
+		c.Balance = b
+		return c, nil
+	}
+}
+
+// ExpiryReport is what one run of the expiry job did.
+type ExpiryReport struct {
+	Lots    int64 // lots found past their expiry
+	Changes int64 // wallet changes that expired points (one per user and expiry time)
+	Points  int64 // points expired
+	Notices int64 // points.expiring events emitted (or found emitted)
+}
+
+// expiryPage is how many lots one read of the job takes; expiryWorkers
+// how many wallet changes it has in flight, so the SQLite writer can
+// commit them in batches.
+const (
+	expiryPage    = 1000
+	expiryWorkers = 32
+)
+
+// Expire runs the expiry job at now: every lot of every tenant with a
+// policy whose expiry has come loses what is left of it, once, and
+// users with points expiring within their tenant's notice days get a
+// points.expiring event. It is safe to run on several nodes at once, or
+// again after a crash: each expiry is a wallet change keyed by its lots,
+// so a lot expires once and its event is emitted once. progress (may be
+// nil) is told of lots done out of lots due.
+func (s *Service) Expire(ctx context.Context, now time.Time, progress func(done, total int64)) (ExpiryReport, error) {
+	now = now.UTC().Truncate(time.Millisecond)
+	tenants, err := s.store.PolicyTenants(ctx)
+	if err != nil {
+		return ExpiryReport{}, fmt.Errorf("points: expire: %w", err)
+	}
+	due := now.Add(time.Millisecond) // expires_at <= now
+	var total int64
+	for _, tn := range tenants {
+		n, err := s.store.CountExpiringLots(ctx, tn, time.Unix(0, 0), due)
+		if err != nil {
+			return ExpiryReport{}, fmt.Errorf("points: expire: count %s: %w", tn, err)
+		}
+		total += n
+	}
+	r := &expiryRun{s: s, now: now, total: total, progress: progress}
+	for _, tn := range tenants {
+		if err := r.tenant(ctx, tn, due); err != nil {
+			return r.report(), err
+		}
+	}
+	return r.report(), nil
+}
+
+// expiryRun is one run of the job across tenants.
+type expiryRun struct {
+	s        *Service
+	now      time.Time
+	total    int64
+	progress func(done, total int64)
+	lots     atomic.Int64
+	changes  atomic.Int64
+	points   atomic.Int64
+	notices  atomic.Int64
+}
+
+func (r *expiryRun) report() ExpiryReport {
+	return ExpiryReport{Lots: r.lots.Load(), Changes: r.changes.Load(), Points: r.points.Load(), Notices: r.notices.Load()}
+}
+
+// group is lots of one user expiring at one time.
+type group struct {
+	tenant, user string
+	at           time.Time
+	lots         []Lot
+}
+
+// key names the group's change by its first lot: keys name causes,
+// never users (see AnonymiseEntries).
+func (g group) key() string { return "expiry:" + g.lots[0].ID }
+
+func (r *expiryRun) tenant(ctx context.Context, tenant string, due time.Time) error {
+	work := make(chan group)
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for range expiryWorkers {
+		wg.Go(func() {
+			for g := range work {
+				if err := r.expire(ctx, g); err != nil {
+					once.Do(func() { first = err; cancel() })
+				}
+			}
+		})
+	}
+	err := scanGroups(ctx, r.s.store, tenant, time.Unix(0, 0), due, func(g group) {
+		select {
+		case work <- g:
+		case <-ctx.Done():
+		}
+	}, func(n int) {
+		done := r.lots.Add(int64(n))
+		if r.progress != nil {
+			r.progress(done, r.total)
+		}
+	})
+	close(work)
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	if err != nil {
+		return fmt.Errorf("points: expire %s: %w", tenant, err)
+	}
+	return r.notify(ctx, tenant)
+}
+
+// scanGroups reads the tenant's lots expiring in [from, to) page by page
+// and calls fn for each run of one user's lots expiring at one time, and
+// paged after each page with its size. A run cut by a page boundary comes
+// as two groups, which is harmless: each expires what its lots have left.
+func scanGroups(ctx context.Context, st Store, tenant string, from, to time.Time, fn func(group), paged func(int)) error {
+	var after *Lot
+	for {
+		page, err := st.ExpiringLots(ctx, tenant, from, to, after, expiryPage)
+		if err != nil {
+			return err
+		}
+		var g group
+		for _, l := range page {
+			if len(g.lots) > 0 && (l.User != g.user || !l.ExpiresAt.Equal(g.at)) {
+				fn(g)
+				g = group{}
+			}
+			g.tenant, g.user, g.at = tenant, l.User, l.ExpiresAt
+			g.lots = append(g.lots, l)
+		}
+		if len(g.lots) > 0 {
+			fn(g)
+		}
+		paged(len(page))
+		if len(page) < expiryPage {
+			return ctx.Err()
+		}
+		after = &page[len(page)-1]
+	}
+}
+
+// expire expires one group: the wallet change, its ledger line and its
+// event, each once; a repeat completes what a crashed run left undone.
+func (r *expiryRun) expire(ctx context.Context, g group) error {
+	ids := make([]string, len(g.lots))
+	for i, l := range g.lots {
+		ids[i] = l.ID
+	}
+	key := g.key()
+	c, applied, err := r.s.store.ApplyChange(ctx, g.tenant, g.user, key, planExpire(ids, r.now))
+	if errors.Is(err, errNothing) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("points: expire %s: %w", key, err)
+	}
+	if applied {
+		r.changes.Add(1)
+		r.points.Add(c.Amount)
+	}
+	e := Entry{Tenant: g.tenant, User: g.user, Amount: -c.Amount, Key: key, Reason: ReasonExpiry, CreatedAt: c.At}
+	if _, _, err := r.s.store.InsertEntry(ctx, e); err != nil {
+		return fmt.Errorf("points: expire %s: ledger: %w", key, err)
+	}
+	return r.s.emitEvent(ctx, events.Event{
+		Tenant: g.tenant, User: g.user, Type: EventExpired, OccurredAt: c.At,
+		Props:          map[string]any{"amount": float64(c.Amount), "key": key},
+		IdempotencyKey: EventExpired + ":" + key,
+	})
+}
+
+// System event types of the points domain.
+const (
+	EventExpired  = "points.expired"  // props: amount, key (the expiry's ledger key)
+	EventExpiring = "points.expiring" // props: amount, expires_at
+)
+
+// notify emits points.expiring for the tenant's points expiring within
+// its notice days, once per user, expiry time and first lot.
+func (r *expiryRun) notify(ctx context.Context, tenant string) error {
+	p, ok, err := r.s.store.Policy(ctx, tenant)
+	if err != nil || !ok || p.NoticeDays == 0 {
+		return err
+	}
+	from, to := r.now.Add(time.Millisecond), r.now.Add(time.Duration(p.NoticeDays)*24*time.Hour)
+	var first error
+	err = scanGroups(ctx, r.s.store, tenant, from, to, func(g group) {
+		if first != nil {
+			return
+		}
+		var n int64
+		for _, l := range g.lots {
+			n += l.Remaining
+		}
+		first = r.s.emitEvent(ctx, events.Event{
+			Tenant: tenant, User: g.user, Type: EventExpiring, OccurredAt: r.now,
+			Props:          map[string]any{"amount": float64(n), "expires_at": g.at.Format(time.RFC3339)},
+			IdempotencyKey: EventExpiring + ":" + g.lots[0].ID + ":" + g.at.Format(time.RFC3339),
+		})
+		r.notices.Add(1)
+	}, func(int) {})
+	if first != nil {
+		return fmt.Errorf("points: expiring notices of %s: %w", tenant, first)
+	}
+	return err
+}
+
+func (s *Service) emitEvent(ctx context.Context, ev events.Event) error {
+	if s.emit == nil {
+		return nil
+	}
+	if err := s.emit.Emit(ctx, ev); err != nil {
+		return fmt.Errorf("points: emit %s: %w", ev.Type, err)
+	}
+	return nil
+}
+
+// RunExpiry runs the expiry job every interval until ctx ends, logging
+// what each run did. Runs on several nodes overlap harmlessly.
+func (s *Service) RunExpiry(ctx context.Context, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		r, err := s.Expire(ctx, s.now(), nil)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("points: expiry job failed; the next run retries", "err", err)
+		case r.Changes > 0 || r.Notices > 0:
+			log.Info("points: expiry job", "lots", r.Lots, "points", r.Points, "changes", r.Changes, "notices", r.Notices)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// PutPolicy validates and stores the tenant's lot policy; it applies to
+// lots credited from then on.
+func (s *Service) PutPolicy(ctx context.Context, tenant string, p Policy) (Policy, error) {
+	if p.Expiry == "" {
+		p.Expiry = ExpireNever
+	}
+	if err := p.Validate(); err != nil {
+		return Policy{}, err
+	}
+	if err := s.store.PutPolicy(ctx, tenant, p); err != nil {
+		return Policy{}, fmt.Errorf("points: put policy: %w", err)
+	}
+	return p, nil
+}
+
+// Policy returns the tenant's lot policy, DefaultPolicy if it set none.
+func (s *Service) Policy(ctx context.Context, tenant string) (Policy, error) {
+	p, ok, err := s.store.Policy(ctx, tenant)
+	if err != nil {
+		return Policy{}, fmt.Errorf("points: policy: %w", err)
+	}
+	if !ok {
+		return DefaultPolicy, nil
+	}
+	return p, nil
+}
