@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/questline/questline/events"
 )
 
@@ -28,20 +30,20 @@ const ReasonExpiry = "expiry"
 // (or spent) by someone else meanwhile.
 var errNothing = errors.New("points: nothing to change")
 
-// planExpire expires what is left of the lots ids that have passed their
-// expiry at now.
-func planExpire(ids []string, now time.Time) Planner {
+// planExpire expires what is left of the lots expiring at `at`, if that
+// has come by now, with a ledger line under key.
+func planExpire(key string, at, now time.Time) Planner {
 	return func(ctx context.Context, w WalletView) (Change, error) {
 		b := w.Balance().prune(now)
 		c := Change{Kind: KindExpiry, At: now}
-		for _, id := range ids {
-			l, ok, err := w.Lot(ctx, id)
-			if err != nil {
-				return Change{}, err
-			}
-			if !ok || l.Remaining == 0 || l.ExpiresAt.IsZero() || l.ExpiresAt.After(now) {
-				continue
-			}
+		if at.IsZero() || at.After(now) {
+			return Change{}, errNothing
+		}
+		lots, err := w.ExpiringAt(ctx, at)
+		if err != nil {
+			return Change{}, err
+		}
+		for _, l := range lots {
 			n := l.Remaining
 			if l.AvailableAt.After(now) {
 				b.Pending = addBucket(b.Pending, l.AvailableAt, -n)
@@ -58,6 +60,7 @@ func planExpire(ids []string, now time.Time) Planner {
 		b.Held -= c.Amount
 		b.Expired += c.Amount
 		c.Balance = b
+		c.Ledger = &Entry{ID: uuid.Must(uuid.NewV7()).String(), Amount: -c.Amount, Key: key, Reason: ReasonExpiry, CreatedAt: now}
 		return c, nil
 	}
 }
@@ -70,12 +73,12 @@ type ExpiryReport struct {
 	Notices int64 // points.expiring events emitted (or found emitted)
 }
 
-// expiryPage is how many lots one read of the job takes; expiryWorkers
-// how many wallet changes it has in flight, so the SQLite writer can
-// commit them in batches.
+// expiryPage is how many lots one read of the job takes, and
+// expiryWorkers how many pages' changes it has in flight: each page's
+// changes go to the store in one batch.
 const (
 	expiryPage    = 1000
-	expiryWorkers = 32
+	expiryWorkers = 4
 )
 
 // Expire runs the expiry job at now: every lot of every tenant with a
@@ -133,11 +136,13 @@ type group struct {
 }
 
 // key names the group's change by its first lot: keys name causes,
-// never users (see AnonymiseEntries).
+// never users (see AnonymiseEntries). The change expires every lot of the
+// user expiring at that time that has points left when it is planned, so
+// whichever run or page boundary formed the group, each lot expires once.
 func (g group) key() string { return "expiry:" + g.lots[0].ID }
 
 func (r *expiryRun) tenant(ctx context.Context, tenant string, due time.Time) error {
-	work := make(chan group)
+	work := make(chan []group)
 	var (
 		wg    sync.WaitGroup
 		once  sync.Once
@@ -147,22 +152,17 @@ func (r *expiryRun) tenant(ctx context.Context, tenant string, due time.Time) er
 	defer cancel()
 	for range expiryWorkers {
 		wg.Go(func() {
-			for g := range work {
-				if err := r.expire(ctx, g); err != nil {
+			for gs := range work {
+				if err := r.expire(ctx, tenant, gs); err != nil {
 					once.Do(func() { first = err; cancel() })
 				}
 			}
 		})
 	}
-	err := scanGroups(ctx, r.s.store, tenant, time.Unix(0, 0), due, func(g group) {
+	err := scanGroups(ctx, r.s.store, tenant, time.Unix(0, 0), due, func(gs []group) {
 		select {
-		case work <- g:
+		case work <- gs:
 		case <-ctx.Done():
-		}
-	}, func(n int) {
-		done := r.lots.Add(int64(n))
-		if r.progress != nil {
-			r.progress(done, r.total)
 		}
 	})
 	close(work)
@@ -177,29 +177,26 @@ func (r *expiryRun) tenant(ctx context.Context, tenant string, due time.Time) er
 }
 
 // scanGroups reads the tenant's lots expiring in [from, to) page by page
-// and calls fn for each run of one user's lots expiring at one time, and
-// paged after each page with its size. A run cut by a page boundary comes
-// as two groups, which is harmless: each expires what its lots have left.
-func scanGroups(ctx context.Context, st Store, tenant string, from, to time.Time, fn func(group), paged func(int)) error {
+// and calls fn with each page's runs of one user's lots expiring at one
+// time. A run cut by a page boundary comes as two groups, which is
+// harmless: each expires what its lots have left.
+func scanGroups(ctx context.Context, st Store, tenant string, from, to time.Time, fn func([]group)) error {
 	var after *Lot
 	for {
 		page, err := st.ExpiringLots(ctx, tenant, from, to, after, expiryPage)
 		if err != nil {
 			return err
 		}
-		var g group
+		var gs []group
 		for _, l := range page {
-			if len(g.lots) > 0 && (l.User != g.user || !l.ExpiresAt.Equal(g.at)) {
-				fn(g)
-				g = group{}
+			if n := len(gs); n == 0 || l.User != gs[n-1].user || !l.ExpiresAt.Equal(gs[n-1].at) {
+				gs = append(gs, group{tenant: tenant, user: l.User, at: l.ExpiresAt})
 			}
-			g.tenant, g.user, g.at = tenant, l.User, l.ExpiresAt
-			g.lots = append(g.lots, l)
+			gs[len(gs)-1].lots = append(gs[len(gs)-1].lots, l)
 		}
-		if len(g.lots) > 0 {
-			fn(g)
+		if len(gs) > 0 {
+			fn(gs)
 		}
-		paged(len(page))
 		if len(page) < expiryPage {
 			return ctx.Err()
 		}
@@ -207,34 +204,44 @@ func scanGroups(ctx context.Context, st Store, tenant string, from, to time.Time
 	}
 }
 
-// expire expires one group: the wallet change, its ledger line and its
-// event, each once; a repeat completes what a crashed run left undone.
-func (r *expiryRun) expire(ctx context.Context, g group) error {
-	ids := make([]string, len(g.lots))
-	for i, l := range g.lots {
-		ids[i] = l.ID
+// expire expires a page's groups in one batch of wallet changes, each
+// with its ledger line, then emits their events; a repeat completes what
+// a crashed run left undone.
+func (r *expiryRun) expire(ctx context.Context, tenant string, gs []group) error {
+	ops := make([]ChangeOp, len(gs))
+	var lots int64
+	for i, g := range gs {
+		lots += int64(len(g.lots))
+		ops[i] = ChangeOp{User: g.user, Key: g.key(), Plan: planExpire(g.key(), g.at, r.now)}
 	}
-	key := g.key()
-	c, applied, err := r.s.store.ApplyChange(ctx, g.tenant, g.user, key, planExpire(ids, r.now))
-	if errors.Is(err, errNothing) {
-		return nil
-	}
+	res, err := r.s.store.ApplyChanges(ctx, tenant, ops)
 	if err != nil {
-		return fmt.Errorf("points: expire %s: %w", key, err)
+		return fmt.Errorf("points: expire: %w", err)
 	}
-	if applied {
-		r.changes.Add(1)
-		r.points.Add(c.Amount)
+	for i, cr := range res {
+		switch {
+		case errors.Is(cr.Err, errNothing):
+			continue
+		case cr.Err != nil:
+			return fmt.Errorf("points: expire %s: %w", ops[i].Key, cr.Err)
+		case cr.Applied:
+			r.changes.Add(1)
+			r.points.Add(cr.Change.Amount)
+		}
+		err := r.s.emitEvent(ctx, events.Event{
+			Tenant: tenant, User: ops[i].User, Type: EventExpired, OccurredAt: cr.Change.At,
+			Props:          map[string]any{"amount": float64(cr.Change.Amount), "key": ops[i].Key},
+			IdempotencyKey: EventExpired + ":" + ops[i].Key,
+		})
+		if err != nil {
+			return err
+		}
 	}
-	e := Entry{Tenant: g.tenant, User: g.user, Amount: -c.Amount, Key: key, Reason: ReasonExpiry, CreatedAt: c.At}
-	if _, _, err := r.s.store.InsertEntry(ctx, e); err != nil {
-		return fmt.Errorf("points: expire %s: ledger: %w", key, err)
+	done := r.lots.Add(lots)
+	if r.progress != nil {
+		r.progress(done, r.total)
 	}
-	return r.s.emitEvent(ctx, events.Event{
-		Tenant: g.tenant, User: g.user, Type: EventExpired, OccurredAt: c.At,
-		Props:          map[string]any{"amount": float64(c.Amount), "key": key},
-		IdempotencyKey: EventExpired + ":" + key,
-	})
+	return nil
 }
 
 // System event types of the points domain.
@@ -252,21 +259,23 @@ func (r *expiryRun) notify(ctx context.Context, tenant string) error {
 	}
 	from, to := r.now.Add(time.Millisecond), r.now.Add(time.Duration(p.NoticeDays)*24*time.Hour)
 	var first error
-	err = scanGroups(ctx, r.s.store, tenant, from, to, func(g group) {
-		if first != nil {
-			return
+	err = scanGroups(ctx, r.s.store, tenant, from, to, func(gs []group) {
+		for _, g := range gs {
+			if first != nil {
+				return
+			}
+			var n int64
+			for _, l := range g.lots {
+				n += l.Remaining
+			}
+			first = r.s.emitEvent(ctx, events.Event{
+				Tenant: tenant, User: g.user, Type: EventExpiring, OccurredAt: r.now,
+				Props:          map[string]any{"amount": float64(n), "expires_at": g.at.Format(time.RFC3339)},
+				IdempotencyKey: EventExpiring + ":" + g.lots[0].ID + ":" + g.at.Format(time.RFC3339),
+			})
+			r.notices.Add(1)
 		}
-		var n int64
-		for _, l := range g.lots {
-			n += l.Remaining
-		}
-		first = r.s.emitEvent(ctx, events.Event{
-			Tenant: tenant, User: g.user, Type: EventExpiring, OccurredAt: r.now,
-			Props:          map[string]any{"amount": float64(n), "expires_at": g.at.Format(time.RFC3339)},
-			IdempotencyKey: EventExpiring + ":" + g.lots[0].ID + ":" + g.at.Format(time.RFC3339),
-		})
-		r.notices.Add(1)
-	}, func(int) {})
+	})
 	if first != nil {
 		return fmt.Errorf("points: expiring notices of %s: %w", tenant, first)
 	}

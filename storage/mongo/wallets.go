@@ -169,7 +169,7 @@ func (s *Store) tryChange(ctx context.Context, tenant, user, key string, plan po
 		if lerr != nil {
 			return c, false, false, lerr
 		}
-		return c, false, cur.Version != b.Version, err
+		return c, false, cur.Version != b.Version, &planError{err}
 	}
 	c.Key, c.User, c.At = key, user, norm.Trunc(c.At)
 	c.Balance.Version = b.Version + 1
@@ -185,6 +185,12 @@ func (s *Store) tryChange(ctx context.Context, tenant, user, key string, plan po
 }
 
 func newChangeDoc(tenant string, c points.Change) (changeDoc, error) {
+	if c.Ledger != nil {
+		// The user is kept beside the body only, so erasure can move it.
+		e := *c.Ledger
+		e.User = ""
+		c.Ledger = &e
+	}
 	balance, err := json.Marshal(c.Balance)
 	if err != nil {
 		return changeDoc{}, err
@@ -196,10 +202,12 @@ func newChangeDoc(tenant string, c points.Change) (changeDoc, error) {
 	return changeDoc{Tenant: tenant, Key: c.Key, User: c.User, Version: c.Balance.Version, Balance: string(balance), Body: string(body)}, nil
 }
 
+// latestChange reads the user's latest change without its body, which
+// may be large: rollForward reads it when it needs it.
 func (s *Store) latestChange(ctx context.Context, tenant, user string) (changeDoc, bool, error) {
 	var d changeDoc
 	err := s.wallets.changes.FindOne(ctx, bson.D{{Key: "tenant", Value: tenant}, {Key: "user", Value: user}},
-		options.FindOne().SetSort(bson.D{{Key: "version", Value: -1}})).Decode(&d)
+		options.FindOne().SetSort(bson.D{{Key: "version", Value: -1}}).SetProjection(bson.D{{Key: "body", Value: 0}})).Decode(&d)
 	if errors.Is(err, mdb.ErrNoDocuments) {
 		return changeDoc{}, false, nil
 	}
@@ -213,6 +221,12 @@ func (s *Store) latestChange(ctx context.Context, tenant, user string) (changeDo
 func (s *Store) rollForward(ctx context.Context, d changeDoc) error {
 	if d.Rolled {
 		return nil
+	}
+	byKey := bson.D{{Key: "tenant", Value: d.Tenant}, {Key: "key", Value: d.Key}}
+	if d.Body == "" {
+		if err := s.wallets.changes.FindOne(ctx, byKey).Decode(&d); err != nil {
+			return err
+		}
 	}
 	c, err := d.change()
 	if err != nil {
@@ -234,10 +248,41 @@ func (s *Store) rollForward(ctx context.Context, d changeDoc) error {
 			return fmt.Errorf("roll forward lot %s: %w", l.ID, err)
 		}
 	}
-	_, err = s.wallets.changes.UpdateOne(ctx, bson.D{{Key: "tenant", Value: d.Tenant}, {Key: "key", Value: d.Key}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "rolled", Value: true}}}})
+	if e := c.Ledger; e != nil {
+		e.Tenant, e.User = d.Tenant, d.User
+		if _, _, err := s.InsertEntry(ctx, *e); err != nil {
+			return fmt.Errorf("roll forward ledger line %s: %w", e.Key, err)
+		}
+	}
+	_, err = s.wallets.changes.UpdateOne(ctx, byKey, bson.D{{Key: "$set", Value: bson.D{{Key: "rolled", Value: true}}}})
 	return err
 }
+
+// ApplyChanges applies ops one after the other: each is decided by its
+// own insert.
+func (s *Store) ApplyChanges(ctx context.Context, tenant string, ops []points.ChangeOp) ([]points.ChangeResult, error) {
+	out := make([]points.ChangeResult, len(ops))
+	for i, op := range ops {
+		c, applied, err := s.ApplyChange(ctx, tenant, op.User, op.Key, op.Plan)
+		var pe *planError
+		switch {
+		case errors.As(err, &pe):
+			out[i].Err = pe.err
+		case err != nil:
+			return nil, err
+		default:
+			out[i] = points.ChangeResult{Change: c, Applied: applied}
+		}
+	}
+	return out, nil
+}
+
+// planError marks a plan's refusal as such, apart from the store's own
+// failures.
+type planError struct{ err error }
+
+func (e *planError) Error() string { return e.err.Error() }
+func (e *planError) Unwrap() error { return e.err }
 
 // mongoWallet is the view of one wallet a change is planned against.
 type mongoWallet struct {
@@ -286,6 +331,12 @@ func (w *mongoWallet) Spendable(ctx context.Context, now time.Time, fn func(poin
 		}
 	}
 	return cur.Err()
+}
+
+func (w *mongoWallet) ExpiringAt(ctx context.Context, at time.Time) ([]points.Lot, error) {
+	filter := bson.D{{Key: "tenant", Value: w.tenant}, {Key: "user", Value: w.user},
+		{Key: "expires_at", Value: norm.Trunc(at)}, {Key: "remaining", Value: bson.D{{Key: "$gt", Value: 0}}}}
+	return findAll(ctx, w.s.wallets.lots, filter, options.Find().SetSort(bson.D{{Key: "earned_at", Value: 1}, {Key: "id", Value: 1}}), lotDoc.lot)
 }
 
 // ChangeByKey returns the change stored under key.

@@ -24,6 +24,11 @@ var walletSchema = []string{
 		version INTEGER NOT NULL, balance TEXT NOT NULL, body TEXT NOT NULL,
 		PRIMARY KEY (tenant, change_key)) WITHOUT ROWID`,
 	`CREATE UNIQUE INDEX IF NOT EXISTS points_changes_version ON points_changes (tenant, user_id, version)`,
+	// The balance after each user's latest change, apart from the
+	// changes (whose bodies may be large), so a wallet read is one small row.
+	`CREATE TABLE IF NOT EXISTS points_balances (
+		tenant TEXT NOT NULL, user_id TEXT NOT NULL, version INTEGER NOT NULL, balance TEXT NOT NULL,
+		PRIMARY KEY (tenant, user_id)) WITHOUT ROWID`,
 	`CREATE TABLE IF NOT EXISTS points_lots (
 		tenant TEXT NOT NULL, user_id TEXT NOT NULL, id TEXT NOT NULL, entry_key TEXT NOT NULL,
 		amount INTEGER NOT NULL, remaining INTEGER NOT NULL,
@@ -48,7 +53,7 @@ const lotCols = `tenant, user_id, id, entry_key, amount, remaining, earned_at, a
 // the others on the read pool.
 type walletStmts struct {
 	wChangeByKey, wLatest, wInsertChange, wUpsertLot, wLot, wSpendable *sql.Stmt
-	wInsertReversal, wPutPolicy                                        *sql.Stmt
+	wInsertReversal, wPutPolicy, wPutBalance, wExpiringAt              *sql.Stmt
 	changeByKey, latest, userLots, entryByKey, reversedBetween         *sql.Stmt
 	policy, policyTenants, expiringLots, countExpiringLots             *sql.Stmt
 }
@@ -61,8 +66,9 @@ func (s *Store) prepareWallets(ctx context.Context, conn *sql.Conn) error {
 		q     string
 	}{
 		{&p.wChangeByKey, true, `SELECT user_id, body FROM points_changes WHERE tenant = ? AND change_key = ?`},
-		{&p.wLatest, true, `SELECT balance FROM points_changes INDEXED BY points_changes_version
-			WHERE tenant = ? AND user_id = ? ORDER BY version DESC LIMIT 1`},
+		{&p.wLatest, true, `SELECT balance FROM points_balances WHERE tenant = ? AND user_id = ?`},
+		{&p.wPutBalance, true, `INSERT INTO points_balances (tenant, user_id, version, balance) VALUES (?,?,?,?)
+			ON CONFLICT (tenant, user_id) DO UPDATE SET version = excluded.version, balance = excluded.balance`},
 		{&p.wInsertChange, true, `INSERT INTO points_changes (tenant, change_key, user_id, version, balance, body) VALUES (?,?,?,?,?,?)`},
 		{&p.wUpsertLot, true, `INSERT INTO points_lots (` + lotCols + `) VALUES (?,?,?,?,?,?,?,?,?)
 			ON CONFLICT (tenant, user_id, id) DO UPDATE SET remaining = excluded.remaining`},
@@ -70,6 +76,8 @@ func (s *Store) prepareWallets(ctx context.Context, conn *sql.Conn) error {
 		{&p.wSpendable, true, `SELECT ` + lotCols + ` FROM points_lots INDEXED BY points_lots_spend
 			WHERE tenant = ? AND user_id = ? AND remaining > 0 AND expires_at > ? AND available_at <= ?
 			ORDER BY expires_at, earned_at, id`},
+		{&p.wExpiringAt, true, `SELECT ` + lotCols + ` FROM points_lots INDEXED BY points_lots_spend
+			WHERE tenant = ? AND user_id = ? AND expires_at = ? AND remaining > 0 ORDER BY earned_at, id`},
 		{&p.wInsertReversal, true, `INSERT INTO points_reversals (tenant, entry_key, user_id, amount, earned_at, reversed_at)
 			VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
 		{&p.wPutPolicy, true, `INSERT INTO points_policies (tenant, body) VALUES (?, ?)
@@ -83,8 +91,7 @@ func (s *Store) prepareWallets(ctx context.Context, conn *sql.Conn) error {
 		{&p.countExpiringLots, false, `SELECT count(*) FROM points_lots INDEXED BY points_lots_due
 			WHERE tenant = ? AND remaining > 0 AND expires_at >= ? AND expires_at < ?`},
 		{&p.changeByKey, false, `SELECT user_id, body FROM points_changes WHERE tenant = ? AND change_key = ?`},
-		{&p.latest, false, `SELECT balance FROM points_changes INDEXED BY points_changes_version
-			WHERE tenant = ? AND user_id = ? ORDER BY version DESC LIMIT 1`},
+		{&p.latest, false, `SELECT balance FROM points_balances WHERE tenant = ? AND user_id = ?`},
 		{&p.userLots, false, `SELECT ` + lotCols + ` FROM points_lots WHERE tenant = ? AND user_id = ? AND id > ? ORDER BY id LIMIT ?`},
 		{&p.entryByKey, false, `SELECT ` + entryCols + ` FROM ledger WHERE tenant = ? AND entry_key = ?`},
 		{&p.reversedBetween, false, `SELECT coalesce(sum(amount), 0) FROM points_reversals INDEXED BY points_reversals_user
@@ -113,39 +120,62 @@ func (s *Store) prepareWallets(ctx context.Context, conn *sql.Conn) error {
 // once per key, in one write op: the single writer serialises every
 // change, so plan runs once against the latest version.
 func (s *Store) ApplyChange(ctx context.Context, tenant, user, key string, plan points.Planner) (points.Change, bool, error) {
-	var (
-		out     points.Change
-		applied bool
-	)
-	err := s.w.do(ctx, func(tx *wtx) error {
-		prior, err := changeFrom(tx.queryRow(s.wallets.wChangeByKey, tenant, key))
-		if err == nil {
-			out = prior
-			return nil
-		}
-		if !errors.Is(err, errs.ErrNotFound) {
+	var r points.ChangeResult
+	err := s.w.do(ctx, func(tx *wtx) (err error) {
+		if r, err = s.applyChange(ctx, tx, tenant, points.ChangeOp{User: user, Key: key, Plan: plan}); err != nil {
 			return err
 		}
-		b, err := balanceFrom(tx.queryRow(s.wallets.wLatest, tenant, user))
-		if err != nil {
-			return err
-		}
-		c, err := plan(ctx, &txWallet{s: s, tx: tx, tenant: tenant, user: user, balance: b})
-		if err != nil {
-			return err
-		}
-		c.Key, c.User, c.At = key, user, norm.Trunc(c.At)
-		c.Balance.Version = b.Version + 1
-		if err := s.storeChange(tx, tenant, c); err != nil {
-			return err
-		}
-		out, applied = c, true
-		return nil
+		return r.Err
 	})
 	if err != nil {
 		return points.Change{}, false, fmt.Errorf("sqlite: apply wallet change %s: %w", key, err)
 	}
-	return out, applied, nil
+	return r.Change, r.Applied, nil
+}
+
+// ApplyChanges applies ops in one write op, in order.
+func (s *Store) ApplyChanges(ctx context.Context, tenant string, ops []points.ChangeOp) ([]points.ChangeResult, error) {
+	out := make([]points.ChangeResult, len(ops))
+	err := s.w.do(ctx, func(tx *wtx) (err error) {
+		for i, op := range ops {
+			// A plan's refusal wrote nothing and is its op's alone; a
+			// failed write undoes the whole batch.
+			if out[i], err = s.applyChange(ctx, tx, tenant, op); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: apply wallet changes: %w", err)
+	}
+	return out, nil
+}
+
+// applyChange applies one op inside a write op: the result's Err is the
+// plan's refusal, the error returned a failed read or write.
+func (s *Store) applyChange(ctx context.Context, tx *wtx, tenant string, op points.ChangeOp) (points.ChangeResult, error) {
+	prior, err := changeFrom(tx.queryRow(s.wallets.wChangeByKey, tenant, op.Key))
+	if err == nil {
+		return points.ChangeResult{Change: prior}, nil
+	}
+	if !errors.Is(err, errs.ErrNotFound) {
+		return points.ChangeResult{}, err
+	}
+	b, err := balanceFrom(tx.queryRow(s.wallets.wLatest, tenant, op.User))
+	if err != nil {
+		return points.ChangeResult{}, err
+	}
+	c, err := op.Plan(ctx, &txWallet{s: s, tx: tx, tenant: tenant, user: op.User, balance: b})
+	if err != nil {
+		return points.ChangeResult{Err: err}, nil
+	}
+	c.Key, c.User, c.At = op.Key, op.User, norm.Trunc(c.At)
+	c.Balance.Version = b.Version + 1
+	if err := s.storeChange(tx, tenant, c); err != nil {
+		return points.ChangeResult{}, err
+	}
+	return points.ChangeResult{Change: c, Applied: true}, nil
 }
 
 func (s *Store) storeChange(tx *wtx, tenant string, c points.Change) error {
@@ -160,8 +190,17 @@ func (s *Store) storeChange(tx *wtx, tenant string, c points.Change) error {
 	if _, err := tx.exec(s.wallets.wInsertChange, tenant, c.Key, c.User, c.Balance.Version, string(balance), string(body)); err != nil {
 		return err
 	}
+	if _, err := tx.exec(s.wallets.wPutBalance, tenant, c.User, c.Balance.Version, string(balance)); err != nil {
+		return err
+	}
 	for _, l := range c.Lots {
 		if _, err := tx.exec(s.wallets.wUpsertLot, lotArgs(tenant, c.User, l)...); err != nil {
+			return err
+		}
+	}
+	if e := c.Ledger; e != nil {
+		// ON CONFLICT DO NOTHING: a line under the key is this one.
+		if _, err := tx.exec(s.wq.insertEntry, tenant, e.ID, c.User, e.Amount, e.Key, e.Reason, e.EventID, norm.Millis(e.CreatedAt)); err != nil {
 			return err
 		}
 	}
@@ -215,6 +254,14 @@ func (w *txWallet) Spendable(_ context.Context, now time.Time, fn func(points.Lo
 		}
 	}
 	return rows.Err()
+}
+
+func (w *txWallet) ExpiringAt(_ context.Context, at time.Time) ([]points.Lot, error) {
+	rows, err := w.tx.query(w.s.wallets.wExpiringAt, w.tenant, w.user, norm.Millis(at))
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanLot)
 }
 
 // ChangeByKey returns the change stored under key.
@@ -321,6 +368,8 @@ func scanLot(sc scanner) (points.Lot, error) {
 func (s *Store) AnonymiseWallet(ctx context.Context, tenant, user, pseudonym string) error {
 	args, key := []any{pseudonym, tenant, user}, []any{tenant, user}
 	return s.eraseAll(ctx, "wallet",
+		eraseStmt{`UPDATE OR IGNORE points_balances SET user_id = ? WHERE tenant = ? AND user_id = ?`, args},
+		eraseStmt{`DELETE FROM points_balances WHERE tenant = ? AND user_id = ?`, key},
 		eraseStmt{`UPDATE OR IGNORE points_changes SET user_id = ? WHERE tenant = ? AND user_id = ?`, args},
 		eraseStmt{`DELETE FROM points_changes WHERE tenant = ? AND user_id = ?`, key},
 		eraseStmt{`UPDATE OR IGNORE points_lots SET user_id = ? WHERE tenant = ? AND user_id = ?`, args},
