@@ -28,6 +28,7 @@ type Service struct {
 	observers []Observer
 	notify    Notifier
 	emit      Emitter
+	attrs     Attributes
 	now       func() time.Time
 }
 
@@ -162,13 +163,13 @@ func (s *Service) EarnedBetween(ctx context.Context, tenant, user, keyPrefix str
 	return s.store.EarnedBetween(ctx, tenant, user, keyPrefix, from, to)
 }
 
-// ScanEarnings calls fn for every positive entry of tenant ("" = all), in
-// ledger order, for rebuilds of derived state. A reversal comes as its
-// credit with the amount negated, so a sum over a credit's window undoes
-// it.
+// ScanEarnings calls fn for every positive entry of tenant ("" = all)
+// but refunds, in ledger order, for rebuilds of derived state. A reversal
+// comes as its credit with the amount negated, so a sum over a credit's
+// window undoes it.
 func (s *Service) ScanEarnings(ctx context.Context, tenant string, fn func(Entry) error) error {
 	return s.store.ScanEntries(ctx, tenant, func(e Entry) error {
-		if e.Amount > 0 {
+		if e.Amount > 0 && e.Reason != ReasonRefund {
 			return fn(e)
 		}
 		orig, ok := strings.CutSuffix(e.Key, reversalSuffix)

@@ -129,6 +129,7 @@ type Store struct {
 	revisions *mdb.Collection
 
 	wallets walletCols
+	rewards rewardCols
 }
 
 // clientOptions are the driver options for uri. The default server
@@ -207,6 +208,10 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		return nil, err
 	}
 	if err := s.openWallets(ctx); err != nil {
+		client.Disconnect(context.Background())
+		return nil, err
+	}
+	if err := s.openRewards(ctx); err != nil {
 		client.Disconnect(context.Background())
 		return nil, err
 	}

@@ -303,3 +303,8 @@ func TestWallets(t *testing.T) {
 	uri(t)
 	storagetest.RunWallets(t, func(t *testing.T) storagetest.WalletStore { return openFresh(t) })
 }
+
+func TestRewards(t *testing.T) {
+	uri(t)
+	storagetest.RunRewards(t, func(t *testing.T) storagetest.WalletStore { return openFresh(t) })
+}

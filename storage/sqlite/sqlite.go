@@ -674,6 +674,9 @@ func applySchema(ctx context.Context, conn *sql.Conn) error {
 	if err := execAll(ctx, conn, walletSchema...); err != nil {
 		return err
 	}
+	if err := execAll(ctx, conn, rewardSchema...); err != nil {
+		return err
+	}
 	if err := upgradeV1(ctx, conn); err != nil {
 		return fmt.Errorf("upgrade from version 1: %w", err)
 	}

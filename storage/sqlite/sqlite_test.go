@@ -751,3 +751,11 @@ func TestWallets(t *testing.T) {
 		return s
 	})
 }
+
+func TestRewards(t *testing.T) {
+	storagetest.RunRewards(t, func(t *testing.T) storagetest.WalletStore {
+		s := open(t, filepath.Join(t.TempDir(), "q.db"))
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

@@ -495,3 +495,171 @@ func testExpiryOverlapping(t *testing.T, s WalletStore) {
 	}
 	eq(t, "points in points.expired events", sum, float64(users*15))
 }
+
+// RunRewards runs the rewards cases through the points service.
+func RunRewards(t *testing.T, open func(t *testing.T) WalletStore) {
+	for _, tc := range []struct {
+		name string
+		fn   func(*testing.T, WalletStore)
+	}{
+		{"RedeemConcurrentBalance", testRedeemConcurrentBalance},
+		{"RedeemConcurrentStock", testRedeemConcurrentStock},
+		{"RedeemAndCancel", testRedeemAndCancel},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, open(t))
+		})
+	}
+}
+
+func newReward(t *testing.T, svc *points.Service, tn string, r points.Reward) points.Reward {
+	t.Helper()
+	r.Active = true
+	got, err := svc.CreateReward(ctx(t), tn, r)
+	must(t, err)
+	return got
+}
+
+// redeemAll races n redemptions (user of i, key of i) and counts the
+// completed ones.
+func redeemAll(t *testing.T, svc *points.Service, tn, reward string, n int, user func(int) string) int64 {
+	t.Helper()
+	var ok atomic.Int64
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[string]bool{}
+	for i := range n {
+		wg.Go(func() {
+			red, err := svc.Redeem(context.Background(), tn, user(i), reward, fmt.Sprint("idem-", i))
+			if e, isErr := errs.As(err); isErr && e.Kind == errs.Conflict {
+				return
+			}
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if red.State == points.RedemptionCompleted {
+				ok.Add(1)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if red.Code != "" && codes[red.Code] {
+				t.Errorf("code %s handed out twice", red.Code)
+			}
+			codes[red.Code] = true
+		})
+	}
+	wg.Wait()
+	return ok.Load()
+}
+
+// testRedeemConcurrentBalance: 200 redemptions by one user whose balance
+// pays for 3, of a reward with stock 10: exactly 3 are paid, 3 of stock go.
+func testRedeemConcurrentBalance(t *testing.T, s WalletStore) {
+	c, tn := ctx(t), tenant(t, "a")
+	now := base
+	svc := walletService(s, &now)
+	stock := int64(10)
+	r := newReward(t, svc, tn, points.Reward{Name: "Mug", Kind: points.KindGenerated, Cost: 10, Stock: &stock})
+	credit(t, svc, tn, "u1", "k1", 30)
+	eq(t, "redeemed", redeemAll(t, svc, tn, r.ID, 200, func(int) string { return "u1" }), int64(3))
+	checkWallet(t, s, tn, "u1", 0)
+	left, err := svc.StockLeft(c, r)
+	must(t, err)
+	eq(t, "stock left", *left, int64(7))
+}
+
+// testRedeemConcurrentStock: 200 redemptions by 20 users who can all pay,
+// of a reward with stock 10: exactly 10 are sold.
+func testRedeemConcurrentStock(t *testing.T, s WalletStore) {
+	c, tn := ctx(t), tenant(t, "a")
+	now := base
+	svc := walletService(s, &now)
+	stock := int64(10)
+	r := newReward(t, svc, tn, points.Reward{Name: "Ticket", Kind: points.KindPhysical, Cost: 1, Stock: &stock})
+	for u := range 20 {
+		credit(t, svc, tn, fmt.Sprint("u", u), fmt.Sprint("k", u), 100)
+	}
+	eq(t, "sold", redeemAll(t, svc, tn, r.ID, 200, func(i int) string { return fmt.Sprint("u", i%20) }), int64(10))
+	left, err := svc.StockLeft(c, r)
+	must(t, err)
+	eq(t, "stock left", *left, int64(0))
+	var spent int64
+	for u := range 20 {
+		b, err := s.UserBalance(c, tn, fmt.Sprint("u", u))
+		must(t, err)
+		spent += b.Spent
+	}
+	eq(t, "points spent", spent, int64(10))
+}
+
+// testRedeemAndCancel: a coupon redemption pays from the soonest-expiring
+// lot and hands a code; a repeat with the key returns it; the limit and
+// the tier hold; a cancel refunds the same lots (a new lot for an expired
+// one) and restocks, once.
+func testRedeemAndCancel(t *testing.T, s WalletStore) {
+	c, tn := ctx(t), tenant(t, "a")
+	now := time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)
+	svc := walletService(s, &now)
+	rec := &recorder{}
+	svc.SetEmitter(rec)
+	_, err := svc.PutPolicy(c, tn, points.Policy{Expiry: points.ExpireQuarters})
+	must(t, err)
+	r := newReward(t, svc, tn, points.Reward{Name: "Coupon", Kind: points.KindCoupon, Cost: 15, Codes: []string{"AAA", "BBB"},
+		UserLimit: 1, LimitPeriod: points.PeriodMonth})
+	old := credit(t, svc, tn, "u1", "k1", 10) // expires 2026-04-01
+	now = time.Date(2026, 4, 2, 0, 0, 0, 0, time.UTC)
+	_, err = svc.Expire(c, now, nil) // old expires unspent: none of it left
+	must(t, err)
+	now = time.Date(2026, 3, 31, 0, 0, 0, 0, time.UTC)
+	_ = old
+	a := credit(t, svc, tn, "u1", "k2", 10) // expires 2026-04-01
+	b := credit(t, svc, tn, "u1", "k3", 20) // same expiry, later
+	red, err := svc.Redeem(c, tn, "u1", r.ID, "key-1")
+	must(t, err)
+	eq(t, "paid from", red.Takes, []points.Take{{Lot: a.ID, Amount: 10}, {Lot: b.ID, Amount: 5}})
+	eq(t, "code", red.Code, "AAA")
+	again, err := svc.Redeem(c, tn, "u1", r.ID, "key-1")
+	must(t, err)
+	eq(t, "repeat", again.ID, red.ID)
+	_, err = svc.Redeem(c, tn, "u1", r.ID, "key-2")
+	if e, ok := errs.As(err); !ok || e.Code != points.ErrLimitReached {
+		t.Fatalf("second redemption this month: %v", err)
+	}
+	vip := newReward(t, svc, tn, points.Reward{Name: "VIP", Kind: points.KindContent, Content: "lounge", Cost: 1, Tiers: []string{"gold"}})
+	_, err = svc.Redeem(c, tn, "u1", vip.ID, "key-3")
+	if e, ok := errs.As(err); !ok || e.Code != points.ErrTierRequired {
+		t.Fatalf("VIP reward without the tier: %v", err)
+	}
+	eq(t, "reward.redeemed events", len(rec.ofType(points.EventRedeemed)), 1)
+
+	// a and b expire before the cancel.
+	now = time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	for range 2 {
+		got, err := svc.Cancel(c, tn, red.ID)
+		must(t, err)
+		eq(t, "state", got.State, points.RedemptionCancelled)
+	}
+	bal, err := s.UserBalance(c, tn, "u1")
+	must(t, err)
+	eq(t, "spent after cancel", bal.Spent, int64(0))
+	w, err := svc.Wallet(c, tn, "u1")
+	must(t, err)
+	// a and b expired at midnight: the 15 come back as new lots, expiring
+	// at the end of the quarter now begun.
+	if w.Balance != 15 || w.Expired != 25 {
+		lots, _ := s.UserLots(c, tn, "u1", "", 100)
+		t.Fatalf("available after cancel: %+v, balance %+v, lots %+v", w, bal, lots)
+	}
+	left, err := svc.StockLeft(c, r)
+	must(t, err)
+	eq(t, "restocked", *left, int64(2))
+	n, _, err := s.EarnedBetween(c, tn, "u1", "", time.Unix(0, 0), now.Add(time.Hour))
+	must(t, err)
+	eq(t, "a refund earns nothing", n, int64(40))
+	_, err = svc.Fulfil(c, tn, red.ID)
+	if e, ok := errs.As(err); !ok || e.Code != points.ErrRedemptionState {
+		t.Fatalf("fulfil a cancelled redemption: %v", err)
+	}
+}
