@@ -109,6 +109,9 @@ func (s *Service) Expire(ctx context.Context, now time.Time, progress func(done,
 			return r.report(), err
 		}
 	}
+	if progress != nil && total == 0 {
+		progress(0, 0) // a run with nothing due is done too
+	}
 	return r.report(), nil
 }
 

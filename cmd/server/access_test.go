@@ -109,6 +109,8 @@ var sampleBodies = map[string]any{
 	"put-user-attributes":      map[string]any{"tier": "gold", "segments": []string{}},
 	"create-api-key":           map[string]any{"name": "matrix", "scopes": []string{"events:write"}},
 	"put-points-policy":        map[string]any{"pending_days": 0, "expiry": "never", "expiry_n": 0, "time_zone": "", "notice_days": 0},
+	"create-reward":            map[string]any{"name": "Matrix", "kind": "generated", "cost": 1},
+	"update-reward":            map[string]any{"description": "Matrix"},
 }
 
 // doRetrying does r, waiting out 429s: the matrix is about who is let in,
@@ -144,8 +146,12 @@ func TestAccessMatrix(t *testing.T) {
 	alice := s.token("alice", tenant)
 	s.must(200, req{method: "PUT", path: "/v1/me/profile", token: alice, body: map[string]any{"name": "Acme secret Alice"}})
 	s.event(alice, "matrix-1", map[string]any{"type": "share"})
-	secrets := []string{ch, badge, board, spareKey, "Acme secret"}
-	objects := map[string]string{"challenges": ch, "badges": badge, "leaderboards": board, "api-keys": spareKey}
+	var reward, redemption struct{ ID string }
+	s.must(201, req{method: "POST", path: "/v1/rewards", token: mgr, body: map[string]any{"name": "Acme secret reward", "kind": "generated", "cost": 1}}).json(t, &reward)
+	s.must(200, req{method: "POST", path: "/v1/rewards/" + reward.ID + "/redeem", token: alice, header: map[string]string{"Idempotency-Key": "matrix"}}).json(t, &redemption)
+	secrets := []string{ch, badge, board, spareKey, "Acme secret", reward.ID, redemption.ID}
+	objects := map[string]string{"challenges": ch, "badges": badge, "leaderboards": board, "api-keys": spareKey,
+		"rewards": reward.ID, "redemptions": redemption.ID}
 
 	own, others := s.callers(tenant), s.callers(other)
 	anon := caller{name: "anonymous"}

@@ -157,6 +157,7 @@ func (a *app) wire(ctx context.Context) (err error) {
 	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges, a.badges, a.leaderboards)
 	emitter.Service = a.events
 	a.points.SetEmitter(a.events)
+	a.points.SetAttributes(a.profiles)
 	// A user's export has a section per domain; erasure runs in this
 	// order: the ledger is anonymised before boards drop the user, and the
 	// audit log last, after every entry about the user is written.

@@ -80,6 +80,7 @@ func (a *app) handler() *fiber.App {
 	challenges.Routes(api, a.challenges)
 	badges.Routes(api, a.badges)
 	points.Routes(api, a.points)
+	points.RewardRoutes(api, a.points)
 	leaderboards.Routes(api, a.leaderboards)
 	profiles.Routes(api, a.profiles)
 	audit.Routes(api, a.audit)
