@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -170,4 +171,37 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkRedeemContended redeems one reward, with a stock, from many
+// goroutines at once (users of 1,000, each able to pay), on the embedded
+// store: every redemption claims the same stock.
+func BenchmarkRedeemContended(b *testing.B) {
+	s := openBench(b)
+	svc := points.NewService(s, nil)
+	ctx := context.Background()
+	for u := range 1000 {
+		if _, _, err := svc.Credit(ctx, points.Credit{Tenant: "acme", User: fmt.Sprint("u", u), Amount: 1_000_000, Key: fmt.Sprint("k", u)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stock := int64(10_000_000)
+	r, err := svc.CreateReward(ctx, "acme", points.Reward{Name: "Mug", Kind: points.KindGenerated, Cost: 1, Stock: &stock, Active: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n atomic.Int64
+	b.SetParallelism(16) // 32 goroutines on 2 cores
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			if _, err := svc.Redeem(ctx, "acme", fmt.Sprint("u", i%1000), r.ID, fmt.Sprint("idem-", i)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "redemptions/s")
 }

@@ -123,15 +123,25 @@ func (s *Store) ClaimSlot(ctx context.Context, tenant, scope, user, owner string
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		// The lowest free slot: 0, or one past a held slot with a free successor.
-		err = tx.conn.QueryRowContext(bg, `SELECT min(s) FROM (
-				SELECT 0 AS s WHERE NOT EXISTS (SELECT 1 FROM points_slots WHERE tenant = ?1 AND scope = ?2 AND slot = 0)
-				UNION ALL
-				SELECT p.slot + 1 FROM points_slots p WHERE p.tenant = ?1 AND p.scope = ?2
-				AND NOT EXISTS (SELECT 1 FROM points_slots q WHERE q.tenant = ?1 AND q.scope = ?2 AND q.slot = p.slot + 1))`,
-			tenant, scope).Scan(&slot)
+		// Slots are taken in order, so the count held is free unless a
+		// release left a hole below it; then the lowest free one is found.
+		var taken int
+		err = tx.conn.QueryRowContext(bg, `SELECT count(*), EXISTS (SELECT 1 FROM points_slots WHERE tenant = ?1 AND scope = ?2
+			AND slot = (SELECT count(*) FROM points_slots WHERE tenant = ?1 AND scope = ?2))
+			FROM points_slots WHERE tenant = ?1 AND scope = ?2`, tenant, scope).Scan(&slot, &taken)
 		if err != nil || slot >= n {
 			return err
+		}
+		if taken == 1 {
+			err = tx.conn.QueryRowContext(bg, `SELECT min(s) FROM (
+					SELECT 0 AS s WHERE NOT EXISTS (SELECT 1 FROM points_slots WHERE tenant = ?1 AND scope = ?2 AND slot = 0)
+					UNION ALL
+					SELECT p.slot + 1 FROM points_slots p WHERE p.tenant = ?1 AND p.scope = ?2
+					AND NOT EXISTS (SELECT 1 FROM points_slots q WHERE q.tenant = ?1 AND q.scope = ?2 AND q.slot = p.slot + 1))`,
+				tenant, scope).Scan(&slot)
+			if err != nil || slot >= n {
+				return err
+			}
 		}
 		_, err = tx.conn.ExecContext(bg, `INSERT INTO points_slots (tenant, scope, owner, user_id, slot) VALUES (?,?,?,?,?)`,
 			tenant, scope, owner, user, slot)
