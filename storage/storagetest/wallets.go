@@ -214,7 +214,7 @@ func testReverse(t *testing.T, s WalletStore) {
 	c, tn := ctx(t), tenant(t, "a")
 	now := base
 	svc := walletService(s, &now)
-	other := credit(t, svc, tn, "u1", "challenge:c1:a", 50)
+	credit(t, svc, tn, "u1", "challenge:c1:a", 50)
 	now = now.Add(time.Hour)
 	buy := credit(t, svc, tn, "u1", "purchase:p1", 100)
 	now = now.Add(time.Hour)
@@ -259,7 +259,6 @@ func testReverse(t *testing.T, s WalletStore) {
 	must(t, err)
 	eq(t, "takes from another lot", ch.Takes, []points.Take{{Lot: third.ID, Amount: 40}})
 	checkWallet(t, s, tn, "u1", 20)
-	_ = other
 
 	for _, tc := range []struct {
 		key  string
@@ -402,7 +401,7 @@ func testExpiry(t *testing.T, s WalletStore) {
 	must(t, err)
 	a := credit(t, svc, tn, "u1", "k:a", 10) // expires 2028-03-01
 	now = now.Add(48 * time.Hour)
-	b := credit(t, svc, tn, "u1", "k:b", 5) // expires 2028-03-03
+	credit(t, svc, tn, "u1", "k:b", 5) // expires 2028-03-03
 	_, err = svc.Spend(c, points.Spend{Tenant: tn, User: "u1", Amount: 3, Key: "s1"})
 	must(t, err)
 	w, err := svc.Wallet(c, tn, "u1")
@@ -448,7 +447,6 @@ func testExpiry(t *testing.T, s WalletStore) {
 	n, _, err := s.EarnedBetween(c, tn, "u1", "", base, now)
 	must(t, err)
 	eq(t, "earned between", n, int64(15))
-	_ = b
 }
 
 // testExpiryOverlapping runs two expiry jobs at once over many users'
@@ -470,18 +468,18 @@ func testExpiryOverlapping(t *testing.T, s WalletStore) {
 	}
 	now = time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
 	var wg sync.WaitGroup
-	var points_ atomic.Int64
+	var expired atomic.Int64
 	for range 2 {
 		wg.Go(func() {
 			r, err := svc.Expire(c, now, nil)
 			if err != nil {
 				t.Error(err)
 			}
-			points_.Add(r.Points)
+			expired.Add(r.Points)
 		})
 	}
 	wg.Wait()
-	eq(t, "points expired by both runs", points_.Load(), int64(users*(1+2+3+4+5)))
+	eq(t, "points expired by both runs", expired.Load(), int64(users*(1+2+3+4+5)))
 	for u := range users {
 		user := fmt.Sprint("u", u)
 		checkWallet(t, s, tn, user, 0)
@@ -608,12 +606,11 @@ func testRedeemAndCancel(t *testing.T, s WalletStore) {
 	must(t, err)
 	r := newReward(t, svc, tn, points.Reward{Name: "Coupon", Kind: points.KindCoupon, Cost: 15, Codes: []string{"AAA", "BBB"},
 		UserLimit: 1, LimitPeriod: points.PeriodMonth})
-	old := credit(t, svc, tn, "u1", "k1", 10) // expires 2026-04-01
+	credit(t, svc, tn, "u1", "k1", 10) // expires 2026-04-01
 	now = time.Date(2026, 4, 2, 0, 0, 0, 0, time.UTC)
 	_, err = svc.Expire(c, now, nil) // old expires unspent: none of it left
 	must(t, err)
 	now = time.Date(2026, 3, 31, 0, 0, 0, 0, time.UTC)
-	_ = old
 	a := credit(t, svc, tn, "u1", "k2", 10) // expires 2026-04-01
 	b := credit(t, svc, tn, "u1", "k3", 20) // same expiry, later
 	red, err := svc.Redeem(c, tn, "u1", r.ID, "key-1")
