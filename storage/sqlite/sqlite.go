@@ -671,7 +671,7 @@ func applySchema(ctx context.Context, conn *sql.Conn) error {
 	if err := execAll(ctx, conn, schema...); err != nil {
 		return err
 	}
-	if err := execAll(ctx, conn, walletSchema...); err != nil {
+	if err := applyWalletSchema(ctx, conn); err != nil {
 		return err
 	}
 	if err := execAll(ctx, conn, rewardSchema...); err != nil {

@@ -44,6 +44,47 @@ var walletSchema = []string{
 	`CREATE TABLE IF NOT EXISTS points_policies (tenant TEXT NOT NULL PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID`,
 }
 
+// applyWalletSchema creates the wallet tables; the first time, it opens a
+// wallet for every user the ledger already pays, holding the ledger's
+// balance in one lot that never expires, so points earned before wallets
+// existed stay spendable.
+func applyWalletSchema(ctx context.Context, conn *sql.Conn) error {
+	var had int
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = 'points_balances'`).Scan(&had); err != nil {
+		return err
+	}
+	if err := execAll(ctx, conn, walletSchema...); err != nil {
+		return err
+	}
+	if had == 1 {
+		return nil
+	}
+	return execAll(ctx, conn, walletBackfill...)
+}
+
+// walletBackfill is the wallets of the users paid before wallets existed.
+// Keys name the user's first ledger line, never the user.
+var walletBackfill = []string{
+	`CREATE TEMP TABLE wallet_seed AS SELECT tenant, user_id, min(id) AS first, max(created_at) AS at,
+		sum(amount) AS held, sum(CASE WHEN amount > 0 THEN amount ELSE 0 END) AS earned
+		FROM ledger GROUP BY tenant, user_id`,
+	`INSERT INTO points_balances (tenant, user_id, version, balance)
+		SELECT tenant, user_id, 1, json_object('version', 1, 'held', max(held, 0), 'spent', 0, 'expired', 0,
+			'reversed', 0, 'unrecovered', 0, 'earned', earned) FROM wallet_seed`,
+	`INSERT INTO points_changes (tenant, change_key, user_id, version, balance, body)
+		SELECT b.tenant, 'legacy:' || s.first, b.user_id, 1, b.balance,
+			json_object('key', 'legacy:' || s.first, 'kind', 'credit', 'amount', max(s.held, 0), 'balance', json(b.balance),
+				'at', strftime('%Y-%m-%dT%H:%M:%fZ', s.at / 1000.0, 'unixepoch'))
+		FROM points_balances b JOIN wallet_seed s ON s.tenant = b.tenant AND s.user_id = b.user_id`,
+	`INSERT INTO points_lots (` + lotCols + `)
+		SELECT tenant, user_id, 'legacy-' || first, 'legacy:' || first, held, held, at, at, ` + neverLiteral + `
+		FROM wallet_seed WHERE held > 0`,
+	`DROP TABLE wallet_seed`,
+}
+
+// neverLiteral is neverMillis in SQL.
+const neverLiteral = "9223372036854775807"
+
 // neverMillis stands for "never expires" in points_lots.expires_at.
 const neverMillis = math.MaxInt64
 
