@@ -47,19 +47,28 @@ var walletSchema = []string{
 // applyWalletSchema creates the wallet tables; the first time, it opens a
 // wallet for every user the ledger already pays, holding the ledger's
 // balance in one lot that never expires, so points earned before wallets
-// existed stay spendable.
+// existed stay spendable. A database from before points_balances gets it
+// filled from each user's latest change.
 func applyWalletSchema(ctx context.Context, conn *sql.Conn) error {
-	var had int
-	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = 'points_balances'`).Scan(&had); err != nil {
+	var changes, balances int
+	err := conn.QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE name = 'points_changes'), count(*) FILTER (WHERE name = 'points_balances')
+		FROM sqlite_master`).Scan(&changes, &balances)
+	if err != nil {
 		return err
 	}
 	if err := execAll(ctx, conn, walletSchema...); err != nil {
 		return err
 	}
-	if had == 1 {
-		return nil
+	switch {
+	case changes == 0:
+		return execAll(ctx, conn, walletBackfill...)
+	case balances == 0:
+		_, err := conn.ExecContext(ctx, `INSERT INTO points_balances (tenant, user_id, version, balance)
+			SELECT tenant, user_id, version, balance FROM points_changes c
+			WHERE version = (SELECT max(version) FROM points_changes d WHERE d.tenant = c.tenant AND d.user_id = c.user_id)`)
+		return err
 	}
-	return execAll(ctx, conn, walletBackfill...)
+	return nil
 }
 
 // walletBackfill is the wallets of the users paid before wallets existed.

@@ -40,10 +40,20 @@ func TestWalletBackfill(t *testing.T) {
 		}
 	}
 	s = open(t, path)
-	defer s.Close()
 	svc := points.NewService(s, nil)
-	c, err := svc.Spend(ctx, points.Spend{Tenant: "acme", User: "ann", Amount: 42, Key: "spend:1"})
-	if err != nil || c.Balance.Held != 0 || c.Balance.Version != 2 {
+	c, err := svc.Spend(ctx, points.Spend{Tenant: "acme", User: "ann", Amount: 40, Key: "spend:1"})
+	if err != nil || c.Balance.Held != 2 || c.Balance.Version != 2 {
 		t.Fatalf("spend of backfilled points: %+v, %v", c, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A database with changes but no balances table gets it filled.
+	execAll(t, path, `DROP TABLE points_balances`)
+	s = open(t, path)
+	defer s.Close()
+	w, err := points.NewService(s, nil).Wallet(ctx, "acme", "ann")
+	if err != nil || w.Balance != 2 || w.Spent != 40 {
+		t.Fatalf("wallet with balances refilled %+v, %v", w, err)
 	}
 }
