@@ -52,6 +52,10 @@ var types = map[string]Sender{
 	"referral.completed": SystemOnly, // props: referrer, referee, code
 	// Emitted by contests when a winner's prize is paid.
 	"contest.won": SystemOnly, // props: contest_id, position, prize (index)
+	// Emitted by the points package (expiry job, redemptions).
+	"points.expired":  SystemOnly, // props: amount, key (the expiry's ledger key)
+	"points.expiring": SystemOnly, // props: amount, expires_at (RFC 3339)
+	"reward.redeemed": SystemOnly, // props: reward_id, redemption_id, cost
 }
 
 // KnownType reports whether t is in the catalogue.

@@ -218,6 +218,14 @@ func (s *Service) boards(ctx context.Context, tenant string) (tenantBoards, erro
 // converge on the ledger's value instead of double counting. A board the
 // engine cannot take now is left to the feeder (see feed.go).
 func (s *Service) Earned(ctx context.Context, e points.Entry) error {
+	return s.countedIn(ctx, e, func(b Board, p Period) error {
+		return s.tryRefresh(ctx, b, p, e.User, e.CreatedAt, nil)
+	})
+}
+
+// countedIn calls fn for every points board period, still kept, that
+// the ledger entry e counts in.
+func (s *Service) countedIn(ctx context.Context, e points.Entry, fn func(Board, Period) error) error {
 	tb, err := s.boards(ctx, e.Tenant)
 	if err != nil {
 		return err
@@ -230,7 +238,7 @@ func (s *Service) Earned(ctx context.Context, e points.Entry) error {
 		if !ok || b.expired(p, s.Now()) {
 			continue
 		}
-		if err := s.tryRefresh(ctx, b, p, e.User, e.CreatedAt, nil); err != nil {
+		if err := fn(b, p); err != nil {
 			return err
 		}
 	}
@@ -244,18 +252,7 @@ func (s *Service) Earned(ctx context.Context, e points.Entry) error {
 // racing it can raise the entry back to a total read before the reversal;
 // a rebuild corrects that.
 func (s *Service) Reversed(ctx context.Context, e points.Entry) error {
-	tb, err := s.boards(ctx, e.Tenant)
-	if err != nil {
-		return err
-	}
-	for _, b := range tb.boards {
-		if !b.paidBy(e) || tb.excluded[b.ID][e.User] {
-			continue
-		}
-		p, ok := b.periodAt(e.CreatedAt)
-		if !ok || b.expired(p, s.Now()) {
-			continue
-		}
+	return s.countedIn(ctx, e, func(b Board, p Period) error {
 		key := engineKey(b.Tenant, b.ID, p.Name)
 		score, at, ok, err := s.derive(ctx, b, p, e.User)
 		if err == nil && ok {
@@ -268,8 +265,8 @@ func (s *Service) Reversed(ctx context.Context, e points.Entry) error {
 			return fmt.Errorf("leaderboards: reversal of %s on %s: %w", e.Key, key, err)
 		}
 		s.live.touch(b)
-	}
-	return nil
+		return nil
+	})
 }
 
 // refreshAt refreshes the user's entry in the period of b holding at, if

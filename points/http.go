@@ -12,9 +12,12 @@ import (
 
 // Routes registers the points API.
 func Routes(api huma.API, s *Service) {
+	policyRoutes(api, s)
 	auth.Register(api, huma.Operation{
 		OperationID: "get-my-wallet", Method: http.MethodGet, Path: "/v1/me/wallet",
 		Summary: "My wallet", Tags: []string{"points"},
+		Description: "Points available now (balance), pending, spent and expired, lifetime earnings, and what expires in the next 90 days. " +
+			"Read from the wallet's folded totals: its cost does not grow with the user's history.",
 	}, auth.People, func(ctx context.Context, _ *struct{}) (*walletOutput, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
@@ -45,6 +48,44 @@ func Routes(api huma.API, s *Service) {
 }
 
 type walletOutput struct{ Body Wallet }
+
+type policyBody struct{ Body Policy }
+
+// policyRoutes registers the tenant's lot policy.
+func policyRoutes(api huma.API, s *Service) {
+	auth.Register(api, huma.Operation{
+		OperationID: "get-points-policy", Method: http.MethodGet, Path: "/v1/points/policy",
+		Summary: "The tenant's points policy (manager)", Tags: []string{"points"},
+		Description: "How long new points stay pending and when they expire. A tenant that set none has points available at once that never expire.",
+	}, auth.Managers, func(ctx context.Context, _ *struct{}) (*policyBody, error) {
+		p, err := auth.Require(ctx)
+		if err != nil {
+			return nil, err
+		}
+		pol, err := s.Policy(ctx, p.Tenant)
+		if err != nil {
+			return nil, err
+		}
+		return &policyBody{Body: pol}, nil
+	})
+	auth.Register(api, huma.Operation{
+		OperationID: "put-points-policy", Method: http.MethodPut, Path: "/v1/points/policy",
+		Summary: "Set the tenant's points policy (manager)", Tags: []string{"points"},
+		Description: "Applies to points credited from now on; lots already earned keep their dates. " +
+			"The expiry job (hourly, or `server expire`) expires lots once their time comes and emits points.expired; " +
+			"points.expiring is emitted notice_days ahead.",
+	}, auth.Managers, func(ctx context.Context, in *policyBody) (*policyBody, error) {
+		p, err := auth.Require(ctx)
+		if err != nil {
+			return nil, err
+		}
+		pol, err := s.PutPolicy(ctx, p.Tenant, in.Body)
+		if err != nil {
+			return nil, err
+		}
+		return &policyBody{Body: pol}, nil
+	})
+}
 
 type ledgerInput struct {
 	Cursor string `query:"cursor" maxLength:"64" doc:"next_cursor of the previous page"`

@@ -30,6 +30,7 @@ type Totals struct {
 type Store interface {
 	UserData    // export and erasure: privacy.go
 	WalletStore // lots and balances: wallet.go
+	RewardStore // catalogue and redemptions: rewards.go
 	// InsertEntry stores e; if the tenant has an entry with e.Key already,
 	// it returns that one and inserted=false.
 	InsertEntry(ctx context.Context, e Entry) (stored Entry, inserted bool, err error)

@@ -27,8 +27,9 @@ const ErasedReason = "erased"
 
 // UserExport is the points section of a user's data export.
 type UserExport struct {
-	Wallet  Wallet  `json:"wallet"`
-	Entries []Entry `json:"entries" doc:"The whole ledger of the user, newest first."`
+	Wallet      Wallet       `json:"wallet"`
+	Entries     []Entry      `json:"entries" doc:"The whole ledger of the user, newest first."`
+	Redemptions []Redemption `json:"redemptions" doc:"The user's reward redemptions, newest first."`
 }
 
 // exportPage is how many ledger lines one read of an export takes.
@@ -40,7 +41,11 @@ func (s *Service) Export(ctx context.Context, tenant, user string) (string, any,
 	if err != nil {
 		return "", nil, err
 	}
-	out := UserExport{Wallet: w, Entries: []Entry{}}
+	reds, err := s.Redemptions(ctx, tenant, user)
+	if err != nil {
+		return "", nil, err
+	}
+	out := UserExport{Wallet: w, Entries: []Entry{}, Redemptions: append([]Redemption{}, reds...)}
 	for before := ""; ; {
 		page, err := s.Ledger(ctx, tenant, user, before, exportPage)
 		if err != nil {
@@ -61,6 +66,9 @@ func (s *Service) Erase(ctx context.Context, tenant, user string) error {
 		return fmt.Errorf("points: erase %s: %w", user, err)
 	}
 	if err := s.store.AnonymiseWallet(ctx, tenant, user, auth.Pseudonym(tenant, user)); err != nil {
+		return fmt.Errorf("points: erase %s: %w", user, err)
+	}
+	if err := s.store.EraseRewardUser(ctx, tenant, user); err != nil {
 		return fmt.Errorf("points: erase %s: %w", user, err)
 	}
 	return nil

@@ -27,6 +27,8 @@ type Service struct {
 	store     Store
 	observers []Observer
 	notify    Notifier
+	emit      Emitter
+	attrs     Attributes
 	now       func() time.Time
 }
 
@@ -90,8 +92,11 @@ func (s *Service) lot(ctx context.Context, e Entry, now time.Time) (Balance, err
 	if e.Amount <= 0 {
 		return s.store.UserBalance(ctx, e.Tenant, e.User)
 	}
-	lot := Lot{ID: e.ID, User: e.User, Key: e.Key, Amount: e.Amount, EarnedAt: e.CreatedAt, AvailableAt: e.CreatedAt}
-	c, applied, err := s.store.ApplyChange(ctx, e.Tenant, e.User, e.Key, planCredit(lot, now))
+	p, err := s.Policy(ctx, e.Tenant)
+	if err != nil {
+		return Balance{}, err
+	}
+	c, applied, err := s.store.ApplyChange(ctx, e.Tenant, e.User, e.Key, planCredit(p.Lot(e), now))
 	if err != nil {
 		return Balance{}, fmt.Errorf("lot: %w", err)
 	}
@@ -110,13 +115,17 @@ type pointsFrame struct {
 
 // Wallet is what a player sees of their points.
 type Wallet struct {
-	Balance   int64 `json:"balance" doc:"Points available to spend now."`
-	Available int64 `json:"available" doc:"The same as balance."`
-	Pending   int64 `json:"pending" doc:"Points earned but not yet available (e.g. until a return window closes)."`
-	Spent     int64 `json:"spent" doc:"Points spent, lifetime."`
-	Expired   int64 `json:"expired" doc:"Points that expired unspent, lifetime."`
-	Earned    int64 `json:"earned" doc:"Lifetime points earned, less reversed credits; spending and expiry do not reduce it."`
+	Balance   int64    `json:"balance" doc:"Points available to spend now."`
+	Available int64    `json:"available" doc:"The same as balance."`
+	Pending   int64    `json:"pending" doc:"Points earned but not yet available (e.g. until a return window closes)."`
+	Spent     int64    `json:"spent" doc:"Points spent, lifetime."`
+	Expired   int64    `json:"expired" doc:"Points that expired unspent, lifetime."`
+	Earned    int64    `json:"earned" doc:"Lifetime points earned, less reversed credits; spending and expiry do not reduce it."`
+	Expiring  []Bucket `json:"expiring" doc:"Points that expire in the next 90 days unless spent: how many at each time, soonest first."`
 }
+
+// expiringWindow is how far ahead the wallet lists expiring points.
+const expiringWindow = 90 * 24 * time.Hour
 
 // Wallet reads the folded balance of one user.
 func (s *Service) Wallet(ctx context.Context, tenant, user string) (Wallet, error) {
@@ -126,10 +135,16 @@ func (s *Service) Wallet(ctx context.Context, tenant, user string) (Wallet, erro
 	}
 	now := s.now()
 	avail := b.AvailableAt(now)
-	return Wallet{
+	w := Wallet{
 		Balance: avail, Available: avail, Pending: b.PendingAt(now), Spent: b.Spent,
-		Expired: b.Expired + b.ExpiredAt(now), Earned: b.Earned,
-	}, nil
+		Expired: b.Expired + b.ExpiredAt(now), Earned: b.Earned, Expiring: []Bucket{},
+	}
+	for _, x := range b.Expiring {
+		if x.At.After(now) && !x.At.After(now.Add(expiringWindow)) {
+			w.Expiring = append(w.Expiring, x)
+		}
+	}
+	return w, nil
 }
 
 // Ledger pages a user's entries newest first.
@@ -148,13 +163,13 @@ func (s *Service) EarnedBetween(ctx context.Context, tenant, user, keyPrefix str
 	return s.store.EarnedBetween(ctx, tenant, user, keyPrefix, from, to)
 }
 
-// ScanEarnings calls fn for every positive entry of tenant ("" = all), in
-// ledger order, for rebuilds of derived state. A reversal comes as its
-// credit with the amount negated, so a sum over a credit's window undoes
-// it.
+// ScanEarnings calls fn for every positive entry of tenant ("" = all)
+// but refunds, in ledger order, for rebuilds of derived state. A reversal
+// comes as its credit with the amount negated, so a sum over a credit's
+// window undoes it.
 func (s *Service) ScanEarnings(ctx context.Context, tenant string, fn func(Entry) error) error {
 	return s.store.ScanEntries(ctx, tenant, func(e Entry) error {
-		if e.Amount > 0 {
+		if e.Amount > 0 && e.Reason != ReasonRefund {
 			return fn(e)
 		}
 		orig, ok := strings.CutSuffix(e.Key, reversalSuffix)

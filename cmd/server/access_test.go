@@ -142,6 +142,9 @@ var sampleBodies = map[string]any{
 	"update-quiz":               map[string]any{"name": "Matrix renamed"},
 	"answer-question":           map[string]any{"question_id": "q", "choices": []string{"true"}},
 	"answer-live-quiz":          map[string]any{"question_id": "q", "choices": []string{"true"}},
+	"put-points-policy":         map[string]any{"pending_days": 0, "expiry": "never", "expiry_n": 0, "time_zone": "", "notice_days": 0},
+	"create-reward":             map[string]any{"name": "Matrix", "kind": "generated", "cost": 1},
+	"update-reward":             map[string]any{"description": "Matrix"},
 }
 
 // matrixQuiz is a one-question quiz for the matrix.
@@ -197,10 +200,14 @@ func TestAccessMatrix(t *testing.T) {
 	}
 	s.must(201, req{method: "POST", path: "/v1/quizzes/" + quiz + "/live", token: mgr}).json(t, &live)
 	sampleBodies["join-live-quiz"] = map[string]any{"code": live.Code}
-	secrets := []string{ch, badge, board, spareKey, hook.ID, earnRule, contest.ID, review, quiz, attempt.ID, live.SessionID, live.Code, "Acme secret"}
+	var reward, redemption struct{ ID string }
+	s.must(201, req{method: "POST", path: "/v1/rewards", token: mgr, body: map[string]any{"name": "Acme secret reward", "kind": "generated", "cost": 1}}).json(t, &reward)
+	s.must(200, req{method: "POST", path: "/v1/rewards/" + reward.ID + "/redeem", token: alice, header: map[string]string{"Idempotency-Key": "matrix"}}).json(t, &redemption)
+	secrets := []string{ch, badge, board, spareKey, hook.ID, earnRule, contest.ID, review, quiz, attempt.ID, live.SessionID, live.Code,
+		reward.ID, redemption.ID, "Acme secret"}
 	objects := map[string]string{"challenges": ch, "badges": badge, "leaderboards": board, "api-keys": spareKey,
 		"webhooks": hook.ID, "earn-rules": earnRule, "contests": contest.ID, "submissions": review,
-		"quizzes": quiz, "attempts": attempt.ID, "live": live.SessionID}
+		"quizzes": quiz, "attempts": attempt.ID, "live": live.SessionID, "rewards": reward.ID, "redemptions": redemption.ID}
 
 	own, others := s.callers(tenant), s.callers(other)
 	anon := caller{name: "anonymous"}

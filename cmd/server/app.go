@@ -209,6 +209,8 @@ func (a *app) wire(ctx context.Context) (err error) {
 		Emitter: a.events, Publisher: a.hub, Engine: liveEngine, Logger: a.logger, Bus: a.bus,
 	})
 	a.closers = append(a.closers, func() error { a.quizzes.Close(); return nil })
+	a.points.SetEmitter(a.events)
+	a.points.SetAttributes(a.profiles)
 	// A user's export has a section per domain; erasure runs in this
 	// order: UGC reverses what the user's content earned while the ledger
 	// is still theirs, the ledger is anonymised before boards drop the

@@ -91,6 +91,7 @@ func (a *app) handler() *fiber.App {
 	badges.Routes(api, a.badges)
 	contests.Routes(api, a.contests)
 	points.Routes(api, a.points)
+	points.RewardRoutes(api, a.points)
 	leaderboards.Routes(api, a.leaderboards)
 	profiles.Routes(api, a.profiles)
 	quizzes.Routes(api, a.quizzes)

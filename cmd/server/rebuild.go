@@ -30,7 +30,7 @@ func rebuild(ctx context.Context, args []string, getenv func(string) string, out
 	}
 	defer a.close()
 	start := time.Now()
-	bar := progressBar(out)
+	bar := progressBar(out, "source rows")
 	if *board != "" {
 		err = a.leaderboards.RebuildBoard(ctx, *tenant, *board, bar)
 	} else {
@@ -47,8 +47,9 @@ func rebuild(ctx context.Context, args []string, getenv func(string) string, out
 	return nil
 }
 
-// progressBar draws "[#####.....]  50%  500/1000 source rows" in place.
-func progressBar(out io.Writer) func(done, total int64) {
+// progressBar draws "[#####.....]  50%  500/1000 source rows" in place,
+// unit naming what is counted.
+func progressBar(out io.Writer, unit string) func(done, total int64) {
 	return func(done, total int64) {
 		const width = 30
 		frac := 1.0
@@ -56,6 +57,6 @@ func progressBar(out io.Writer) func(done, total int64) {
 			frac = min(float64(done)/float64(total), 1)
 		}
 		n := int(frac * width)
-		fmt.Fprintf(out, "\r[%s%s] %3.0f%%  %d/%d source rows", strings.Repeat("#", n), strings.Repeat(".", width-n), frac*100, done, total)
+		fmt.Fprintf(out, "\r[%s%s] %3.0f%%  %d/%d %s", strings.Repeat("#", n), strings.Repeat(".", width-n), frac*100, done, total, unit)
 	}
 }

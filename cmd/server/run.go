@@ -21,6 +21,7 @@ Commands:
   token     mint a development JWT with the configured HS256 secret
   rebuild   recompute leaderboards from the points ledger
   prune     delete raw events and per-event records past the tenants' retention
+  expire    run the points expiry job now (it also runs hourly in serve)
   demo      create a demo tenant with a challenge and a leaderboard
 
 Run "server <command> --help" for a command's flags. Every flag can also be
@@ -43,6 +44,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		err = rebuild(ctx, rest, getenv, out)
 	case "prune":
 		err = prune(ctx, rest, getenv, out)
+	case "expire":
+		err = expire(ctx, rest, getenv, out)
 	case "demo":
 		err = demo(ctx, rest, getenv, out)
 	case "help", "-h", "--help":

@@ -136,6 +136,8 @@ type Store struct {
 	ugc ugcCollections
 
 	qz quizCols
+
+	rewards rewardCols
 }
 
 // clientOptions are the driver options for uri. The default server
@@ -234,6 +236,10 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		return nil, err
 	}
 	if err := s.openQuizzes(ctx); err != nil {
+		client.Disconnect(context.Background())
+		return nil, err
+	}
+	if err := s.openRewards(ctx); err != nil {
 		client.Disconnect(context.Background())
 		return nil, err
 	}

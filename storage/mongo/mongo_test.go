@@ -323,3 +323,8 @@ func TestContestConformance(t *testing.T) {
 	uri(t)
 	storagetest.RunContests(t, func(t *testing.T) storagetest.ContestStore { return openFresh(t) })
 }
+
+func TestRewards(t *testing.T) {
+	uri(t)
+	storagetest.RunRewards(t, func(t *testing.T) storagetest.WalletStore { return openFresh(t) })
+}

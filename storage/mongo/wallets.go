@@ -30,6 +30,7 @@ const (
 	colPointsChanges   = "points_changes"
 	colPointsLots      = "points_lots"
 	colPointsReversals = "points_reversals"
+	colPointsPolicies  = "points_policies"
 )
 
 // neverExpires stands for "never" in points_lots.expires_at, so spending
@@ -37,14 +38,14 @@ const (
 var neverExpires = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 
 type walletCols struct {
-	changes, lots, reversals *mdb.Collection
+	changes, lots, reversals, policies *mdb.Collection
 }
 
 // openWallets binds the wallets' collections and creates their indexes.
 func (s *Store) openWallets(ctx context.Context) error {
 	s.wallets = walletCols{
 		changes: s.db.Collection(colPointsChanges), lots: s.db.Collection(colPointsLots),
-		reversals: s.db.Collection(colPointsReversals),
+		reversals: s.db.Collection(colPointsReversals), policies: s.db.Collection(colPointsPolicies),
 	}
 	t := bson.E{Key: "tenant", Value: 1}
 	plan := []struct {
@@ -58,6 +59,7 @@ func (s *Store) openWallets(ctx context.Context) error {
 			{Key: "expires_at", Value: 1}, {Key: "earned_at", Value: 1}, {Key: "id", Value: 1}}}},
 		{s.wallets.lots, index{name: "points_lots_due", keys: bson.D{t, {Key: "expires_at", Value: 1}, {Key: "user", Value: 1}, {Key: "id", Value: 1}}}},
 		{s.wallets.reversals, index{name: "points_reversals_key", keys: bson.D{t, {Key: "key", Value: 1}}, unique: true}},
+		{s.wallets.policies, index{name: "points_policies_tenant", keys: bson.D{t}, unique: true}},
 		{s.wallets.reversals, index{name: "points_reversals_user", keys: bson.D{t, {Key: "user", Value: 1}, {Key: "earned_at", Value: 1}}}},
 	}
 	for _, p := range plan {
@@ -167,7 +169,7 @@ func (s *Store) tryChange(ctx context.Context, tenant, user, key string, plan po
 		if lerr != nil {
 			return c, false, false, lerr
 		}
-		return c, false, cur.Version != b.Version, err
+		return c, false, cur.Version != b.Version, &planError{err}
 	}
 	c.Key, c.User, c.At = key, user, norm.Trunc(c.At)
 	c.Balance.Version = b.Version + 1
@@ -183,6 +185,12 @@ func (s *Store) tryChange(ctx context.Context, tenant, user, key string, plan po
 }
 
 func newChangeDoc(tenant string, c points.Change) (changeDoc, error) {
+	if c.Ledger != nil {
+		// The user is kept beside the body only, so erasure can move it.
+		e := *c.Ledger
+		e.User = ""
+		c.Ledger = &e
+	}
 	balance, err := json.Marshal(c.Balance)
 	if err != nil {
 		return changeDoc{}, err
@@ -194,10 +202,12 @@ func newChangeDoc(tenant string, c points.Change) (changeDoc, error) {
 	return changeDoc{Tenant: tenant, Key: c.Key, User: c.User, Version: c.Balance.Version, Balance: string(balance), Body: string(body)}, nil
 }
 
+// latestChange reads the user's latest change without its body, which
+// may be large: rollForward reads it when it needs it.
 func (s *Store) latestChange(ctx context.Context, tenant, user string) (changeDoc, bool, error) {
 	var d changeDoc
 	err := s.wallets.changes.FindOne(ctx, bson.D{{Key: "tenant", Value: tenant}, {Key: "user", Value: user}},
-		options.FindOne().SetSort(bson.D{{Key: "version", Value: -1}})).Decode(&d)
+		options.FindOne().SetSort(bson.D{{Key: "version", Value: -1}}).SetProjection(bson.D{{Key: "body", Value: 0}})).Decode(&d)
 	if errors.Is(err, mdb.ErrNoDocuments) {
 		return changeDoc{}, false, nil
 	}
@@ -211,6 +221,12 @@ func (s *Store) latestChange(ctx context.Context, tenant, user string) (changeDo
 func (s *Store) rollForward(ctx context.Context, d changeDoc) error {
 	if d.Rolled {
 		return nil
+	}
+	byKey := bson.D{{Key: "tenant", Value: d.Tenant}, {Key: "key", Value: d.Key}}
+	if d.Body == "" {
+		if err := s.wallets.changes.FindOne(ctx, byKey).Decode(&d); err != nil {
+			return err
+		}
 	}
 	c, err := d.change()
 	if err != nil {
@@ -232,10 +248,41 @@ func (s *Store) rollForward(ctx context.Context, d changeDoc) error {
 			return fmt.Errorf("roll forward lot %s: %w", l.ID, err)
 		}
 	}
-	_, err = s.wallets.changes.UpdateOne(ctx, bson.D{{Key: "tenant", Value: d.Tenant}, {Key: "key", Value: d.Key}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "rolled", Value: true}}}})
+	if e := c.Ledger; e != nil {
+		e.Tenant, e.User = d.Tenant, d.User
+		if _, _, err := s.InsertEntry(ctx, *e); err != nil {
+			return fmt.Errorf("roll forward ledger line %s: %w", e.Key, err)
+		}
+	}
+	_, err = s.wallets.changes.UpdateOne(ctx, byKey, bson.D{{Key: "$set", Value: bson.D{{Key: "rolled", Value: true}}}})
 	return err
 }
+
+// ApplyChanges applies ops one after the other: each is decided by its
+// own insert.
+func (s *Store) ApplyChanges(ctx context.Context, tenant string, ops []points.ChangeOp) ([]points.ChangeResult, error) {
+	out := make([]points.ChangeResult, len(ops))
+	for i, op := range ops {
+		c, applied, err := s.ApplyChange(ctx, tenant, op.User, op.Key, op.Plan)
+		var pe *planError
+		switch {
+		case errors.As(err, &pe):
+			out[i].Err = pe.err
+		case err != nil:
+			return nil, err
+		default:
+			out[i] = points.ChangeResult{Change: c, Applied: applied}
+		}
+	}
+	return out, nil
+}
+
+// planError marks a plan's refusal as such, apart from the store's own
+// failures.
+type planError struct{ err error }
+
+func (e *planError) Error() string { return e.err.Error() }
+func (e *planError) Unwrap() error { return e.err }
 
 // mongoWallet is the view of one wallet a change is planned against.
 type mongoWallet struct {
@@ -284,6 +331,12 @@ func (w *mongoWallet) Spendable(ctx context.Context, now time.Time, fn func(poin
 		}
 	}
 	return cur.Err()
+}
+
+func (w *mongoWallet) ExpiringAt(ctx context.Context, at time.Time) ([]points.Lot, error) {
+	filter := bson.D{{Key: "tenant", Value: w.tenant}, {Key: "user", Value: w.user},
+		{Key: "expires_at", Value: norm.Trunc(at)}, {Key: "remaining", Value: bson.D{{Key: "$gt", Value: 0}}}}
+	return findAll(ctx, w.s.wallets.lots, filter, options.Find().SetSort(bson.D{{Key: "earned_at", Value: 1}, {Key: "id", Value: 1}}), lotDoc.lot)
 }
 
 // ChangeByKey returns the change stored under key.
@@ -417,4 +470,92 @@ func moveEach(ctx context.Context, col *mdb.Collection, tenant, user, pseudonym,
 		}
 	}
 	return nil
+}
+
+// policyDoc is a tenant's lot policy as stored.
+type policyDoc struct {
+	Tenant string `bson:"tenant"`
+	Body   string `bson:"body"` // the policy as JSON
+}
+
+// PutPolicy stores the tenant's lot policy.
+func (s *Store) PutPolicy(ctx context.Context, tenant string, p points.Policy) error {
+	body, err := json.Marshal(p)
+	if err == nil {
+		err = upsert(ctx, s.wallets.policies, bson.D{{Key: "tenant", Value: tenant}}, policyDoc{Tenant: tenant, Body: string(body)})
+	}
+	if err != nil {
+		return fmt.Errorf("mongo: put points policy: %w", err)
+	}
+	return nil
+}
+
+// Policy returns the tenant's lot policy, if it set one.
+func (s *Store) Policy(ctx context.Context, tenant string) (points.Policy, bool, error) {
+	var d policyDoc
+	err := s.wallets.policies.FindOne(ctx, bson.D{{Key: "tenant", Value: tenant}}).Decode(&d)
+	if errors.Is(err, mdb.ErrNoDocuments) {
+		return points.Policy{}, false, nil
+	}
+	var p points.Policy
+	if err == nil {
+		err = json.Unmarshal([]byte(d.Body), &p)
+	}
+	if err != nil {
+		return points.Policy{}, false, fmt.Errorf("mongo: points policy: %w", err)
+	}
+	return p, true, nil
+}
+
+// PolicyTenants lists the tenants with a lot policy.
+func (s *Store) PolicyTenants(ctx context.Context) ([]string, error) {
+	out, err := findAll(ctx, s.wallets.policies, bson.D{}, options.Find().SetSort(bson.D{{Key: "tenant", Value: 1}}),
+		func(d policyDoc) (string, error) { return d.Tenant, nil })
+	if err != nil {
+		return nil, fmt.Errorf("mongo: points policy tenants: %w", err)
+	}
+	return out, nil
+}
+
+// expiringFilter matches the tenant's lots with points left expiring in
+// [from, to).
+func expiringFilter(tenant string, from, to time.Time) bson.D {
+	return bson.D{
+		{Key: "tenant", Value: tenant},
+		{Key: "expires_at", Value: bson.D{{Key: "$gte", Value: norm.Trunc(from)}, {Key: "$lt", Value: norm.Trunc(to)}}},
+		{Key: "remaining", Value: bson.D{{Key: "$gt", Value: 0}}},
+	}
+}
+
+// ExpiringLots pages the tenant's lots with points left expiring in
+// [from, to), by (expires_at, user, id), after the lot after.
+func (s *Store) ExpiringLots(ctx context.Context, tenant string, from, to time.Time, after *points.Lot, limit int) ([]points.Lot, error) {
+	filter := expiringFilter(tenant, from, to)
+	if after != nil {
+		exp := neverExpires
+		if !after.ExpiresAt.IsZero() {
+			exp = after.ExpiresAt
+		}
+		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
+			bson.D{{Key: "expires_at", Value: bson.D{{Key: "$gt", Value: exp}}}},
+			bson.D{{Key: "expires_at", Value: exp}, {Key: "user", Value: bson.D{{Key: "$gt", Value: after.User}}}},
+			bson.D{{Key: "expires_at", Value: exp}, {Key: "user", Value: after.User}, {Key: "id", Value: bson.D{{Key: "$gt", Value: after.ID}}}},
+		}})
+	}
+	out, err := findAll(ctx, s.wallets.lots, filter, options.Find().
+		SetSort(bson.D{{Key: "expires_at", Value: 1}, {Key: "user", Value: 1}, {Key: "id", Value: 1}}).
+		SetLimit(int64(norm.Limit(limit, DefaultLimit))), lotDoc.lot)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: expiring lots: %w", err)
+	}
+	return out, nil
+}
+
+// CountExpiringLots counts what ExpiringLots pages.
+func (s *Store) CountExpiringLots(ctx context.Context, tenant string, from, to time.Time) (int64, error) {
+	n, err := s.wallets.lots.CountDocuments(ctx, expiringFilter(tenant, from, to))
+	if err != nil {
+		return 0, fmt.Errorf("mongo: count expiring lots: %w", err)
+	}
+	return n, nil
 }

@@ -298,7 +298,14 @@ var errClosed = errors.New("sqlite: store closed")
 // the board feed, challenge tallies and board totals. A version 2 binary
 // refuses a version 3 file: it would store contributions and scores
 // without folding them into the tallies and totals this release reads.
-const schemaVersion = 3
+// Version 4 added points wallets (changes, balances, lots, reversals,
+// policies; the first open fills them from the ledger) and rewards, and
+// each domain's own tables, each created by its list (IF NOT EXISTS):
+// retention settings, webhooks, the loyalty programme (event catalogues,
+// earn rules and marks, tiers, referrals), contests, UGC and quizzes. A
+// version 3 binary refuses a version 4 file: it would pay credits without
+// lots, so wallets would no longer match the ledger.
+const schemaVersion = 4
 
 // schema is idempotent (IF [NOT] EXISTS throughout) and runs in one
 // IMMEDIATE transaction, so several processes opening the same file at
@@ -698,7 +705,10 @@ func applySchema(ctx context.Context, conn *sql.Conn) error {
 	if err := execAll(ctx, conn, ugcSchema...); err != nil {
 		return err
 	}
-	if err := execAll(ctx, conn, walletSchema...); err != nil {
+	if err := applyWalletSchema(ctx, conn); err != nil {
+		return err
+	}
+	if err := execAll(ctx, conn, rewardSchema...); err != nil {
 		return err
 	}
 	if err := execAll(ctx, conn, loyaltySchema...); err != nil {

@@ -413,7 +413,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 		q    string
 		want int
 	}{
-		{`PRAGMA user_version`, 3},
+		{`PRAGMA user_version`, 4},
 		{`SELECT count(*) FROM pragma_table_info('boards') WHERE name = 'metric'`, 0},
 		{`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'ledger_user_time'`, 0},
 		{`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'ledger_user_earned'`, 1},
@@ -578,7 +578,7 @@ func TestMigrateChallengesFromVersion1(t *testing.T) {
 		q    string
 		want int
 	}{
-		{`PRAGMA user_version`, 3},
+		{`PRAGMA user_version`, 4},
 		{`SELECT count(*) FROM sqlite_master WHERE name IN ('challenges_v1', 'contributions_v1')`, 0},
 		{`SELECT count(*) FROM pragma_table_info('challenges') WHERE name = 'event_type'`, 0},
 		{`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'challenges' AND name = 'challenges_status'`, 1},
@@ -789,6 +789,14 @@ func TestContestConformance(t *testing.T) {
 	storagetest.RunContests(t, func(t *testing.T) storagetest.ContestStore {
 		s := open(t, filepath.Join(t.TempDir(), "q.db"))
 		t.Cleanup(func() { _ = s.Close() })
+		return s
+	})
+}
+
+func TestRewards(t *testing.T) {
+	storagetest.RunRewards(t, func(t *testing.T) storagetest.WalletStore {
+		s := open(t, filepath.Join(t.TempDir(), "q.db"))
+		t.Cleanup(func() { s.Close() })
 		return s
 	})
 }

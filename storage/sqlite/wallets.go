@@ -24,6 +24,11 @@ var walletSchema = []string{
 		version INTEGER NOT NULL, balance TEXT NOT NULL, body TEXT NOT NULL,
 		PRIMARY KEY (tenant, change_key)) WITHOUT ROWID`,
 	`CREATE UNIQUE INDEX IF NOT EXISTS points_changes_version ON points_changes (tenant, user_id, version)`,
+	// The balance after each user's latest change, apart from the
+	// changes (whose bodies may be large), so a wallet read is one small row.
+	`CREATE TABLE IF NOT EXISTS points_balances (
+		tenant TEXT NOT NULL, user_id TEXT NOT NULL, version INTEGER NOT NULL, balance TEXT NOT NULL,
+		PRIMARY KEY (tenant, user_id)) WITHOUT ROWID`,
 	`CREATE TABLE IF NOT EXISTS points_lots (
 		tenant TEXT NOT NULL, user_id TEXT NOT NULL, id TEXT NOT NULL, entry_key TEXT NOT NULL,
 		amount INTEGER NOT NULL, remaining INTEGER NOT NULL,
@@ -36,7 +41,58 @@ var walletSchema = []string{
 		amount INTEGER NOT NULL, earned_at INTEGER NOT NULL, reversed_at INTEGER NOT NULL,
 		PRIMARY KEY (tenant, entry_key)) WITHOUT ROWID`,
 	`CREATE INDEX IF NOT EXISTS points_reversals_user ON points_reversals (tenant, user_id, earned_at, entry_key, amount)`,
+	`CREATE TABLE IF NOT EXISTS points_policies (tenant TEXT NOT NULL PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID`,
 }
+
+// applyWalletSchema creates the wallet tables; the first time, it opens a
+// wallet for every user the ledger already pays, holding the ledger's
+// balance in one lot that never expires, so points earned before wallets
+// existed stay spendable. A database from before points_balances gets it
+// filled from each user's latest change.
+func applyWalletSchema(ctx context.Context, conn *sql.Conn) error {
+	var changes, balances int
+	err := conn.QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE name = 'points_changes'), count(*) FILTER (WHERE name = 'points_balances')
+		FROM sqlite_master`).Scan(&changes, &balances)
+	if err != nil {
+		return err
+	}
+	if err := execAll(ctx, conn, walletSchema...); err != nil {
+		return err
+	}
+	switch {
+	case changes == 0:
+		return execAll(ctx, conn, walletBackfill...)
+	case balances == 0:
+		_, err := conn.ExecContext(ctx, `INSERT INTO points_balances (tenant, user_id, version, balance)
+			SELECT tenant, user_id, version, balance FROM points_changes c
+			WHERE version = (SELECT max(version) FROM points_changes d WHERE d.tenant = c.tenant AND d.user_id = c.user_id)`)
+		return err
+	}
+	return nil
+}
+
+// walletBackfill is the wallets of the users paid before wallets existed.
+// Keys name the user's first ledger line, never the user.
+var walletBackfill = []string{
+	`CREATE TEMP TABLE wallet_seed AS SELECT tenant, user_id, min(id) AS first, max(created_at) AS at,
+		sum(amount) AS held, sum(CASE WHEN amount > 0 THEN amount ELSE 0 END) AS earned
+		FROM ledger GROUP BY tenant, user_id`,
+	`INSERT INTO points_balances (tenant, user_id, version, balance)
+		SELECT tenant, user_id, 1, json_object('version', 1, 'held', max(held, 0), 'spent', 0, 'expired', 0,
+			'reversed', 0, 'unrecovered', 0, 'earned', earned) FROM wallet_seed`,
+	`INSERT INTO points_changes (tenant, change_key, user_id, version, balance, body)
+		SELECT b.tenant, 'legacy:' || s.first, b.user_id, 1, b.balance,
+			json_object('key', 'legacy:' || s.first, 'kind', 'credit', 'amount', max(s.held, 0), 'balance', json(b.balance),
+				'at', strftime('%Y-%m-%dT%H:%M:%fZ', s.at / 1000.0, 'unixepoch'))
+		FROM points_balances b JOIN wallet_seed s ON s.tenant = b.tenant AND s.user_id = b.user_id`,
+	`INSERT INTO points_lots (` + lotCols + `)
+		SELECT tenant, user_id, 'legacy-' || first, 'legacy:' || first, held, held, at, at, ` + neverLiteral + `
+		FROM wallet_seed WHERE held > 0`,
+	`DROP TABLE wallet_seed`,
+}
+
+// neverLiteral is neverMillis in SQL.
+const neverLiteral = "9223372036854775807"
 
 // neverMillis stands for "never expires" in points_lots.expires_at.
 const neverMillis = math.MaxInt64
@@ -47,8 +103,9 @@ const lotCols = `tenant, user_id, id, entry_key, amount, remaining, earned_at, a
 // the others on the read pool.
 type walletStmts struct {
 	wChangeByKey, wLatest, wInsertChange, wUpsertLot, wLot, wSpendable *sql.Stmt
-	wInsertReversal                                                    *sql.Stmt
+	wInsertReversal, wPutPolicy, wPutBalance, wExpiringAt              *sql.Stmt
 	changeByKey, latest, userLots, entryByKey, reversedBetween         *sql.Stmt
+	policy, policyTenants, expiringLots, countExpiringLots             *sql.Stmt
 }
 
 func (s *Store) prepareWallets(ctx context.Context, conn *sql.Conn) error {
@@ -59,8 +116,9 @@ func (s *Store) prepareWallets(ctx context.Context, conn *sql.Conn) error {
 		q     string
 	}{
 		{&p.wChangeByKey, true, `SELECT user_id, body FROM points_changes WHERE tenant = ? AND change_key = ?`},
-		{&p.wLatest, true, `SELECT balance FROM points_changes INDEXED BY points_changes_version
-			WHERE tenant = ? AND user_id = ? ORDER BY version DESC LIMIT 1`},
+		{&p.wLatest, true, `SELECT balance FROM points_balances WHERE tenant = ? AND user_id = ?`},
+		{&p.wPutBalance, true, `INSERT INTO points_balances (tenant, user_id, version, balance) VALUES (?,?,?,?)
+			ON CONFLICT (tenant, user_id) DO UPDATE SET version = excluded.version, balance = excluded.balance`},
 		{&p.wInsertChange, true, `INSERT INTO points_changes (tenant, change_key, user_id, version, balance, body) VALUES (?,?,?,?,?,?)`},
 		{&p.wUpsertLot, true, `INSERT INTO points_lots (` + lotCols + `) VALUES (?,?,?,?,?,?,?,?,?)
 			ON CONFLICT (tenant, user_id, id) DO UPDATE SET remaining = excluded.remaining`},
@@ -68,11 +126,22 @@ func (s *Store) prepareWallets(ctx context.Context, conn *sql.Conn) error {
 		{&p.wSpendable, true, `SELECT ` + lotCols + ` FROM points_lots INDEXED BY points_lots_spend
 			WHERE tenant = ? AND user_id = ? AND remaining > 0 AND expires_at > ? AND available_at <= ?
 			ORDER BY expires_at, earned_at, id`},
+		{&p.wExpiringAt, true, `SELECT ` + lotCols + ` FROM points_lots INDEXED BY points_lots_spend
+			WHERE tenant = ? AND user_id = ? AND expires_at = ? AND remaining > 0 ORDER BY earned_at, id`},
 		{&p.wInsertReversal, true, `INSERT INTO points_reversals (tenant, entry_key, user_id, amount, earned_at, reversed_at)
 			VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
+		{&p.wPutPolicy, true, `INSERT INTO points_policies (tenant, body) VALUES (?, ?)
+			ON CONFLICT (tenant) DO UPDATE SET body = excluded.body`},
+		{&p.policy, false, `SELECT body FROM points_policies WHERE tenant = ?`},
+		{&p.policyTenants, false, `SELECT tenant FROM points_policies ORDER BY tenant`},
+		// (expires_at, user_id, id) > the cursor: a row value walks the index.
+		{&p.expiringLots, false, `SELECT ` + lotCols + ` FROM points_lots INDEXED BY points_lots_due
+			WHERE tenant = ? AND remaining > 0 AND expires_at >= ? AND expires_at < ? AND (expires_at, user_id, id) > (?, ?, ?)
+			ORDER BY expires_at, user_id, id LIMIT ?`},
+		{&p.countExpiringLots, false, `SELECT count(*) FROM points_lots INDEXED BY points_lots_due
+			WHERE tenant = ? AND remaining > 0 AND expires_at >= ? AND expires_at < ?`},
 		{&p.changeByKey, false, `SELECT user_id, body FROM points_changes WHERE tenant = ? AND change_key = ?`},
-		{&p.latest, false, `SELECT balance FROM points_changes INDEXED BY points_changes_version
-			WHERE tenant = ? AND user_id = ? ORDER BY version DESC LIMIT 1`},
+		{&p.latest, false, `SELECT balance FROM points_balances WHERE tenant = ? AND user_id = ?`},
 		{&p.userLots, false, `SELECT ` + lotCols + ` FROM points_lots WHERE tenant = ? AND user_id = ? AND id > ? ORDER BY id LIMIT ?`},
 		{&p.entryByKey, false, `SELECT ` + entryCols + ` FROM ledger WHERE tenant = ? AND entry_key = ?`},
 		{&p.reversedBetween, false, `SELECT coalesce(sum(amount), 0) FROM points_reversals INDEXED BY points_reversals_user
@@ -101,39 +170,62 @@ func (s *Store) prepareWallets(ctx context.Context, conn *sql.Conn) error {
 // once per key, in one write op: the single writer serialises every
 // change, so plan runs once against the latest version.
 func (s *Store) ApplyChange(ctx context.Context, tenant, user, key string, plan points.Planner) (points.Change, bool, error) {
-	var (
-		out     points.Change
-		applied bool
-	)
-	err := s.w.do(ctx, func(tx *wtx) error {
-		prior, err := changeFrom(tx.queryRow(s.wallets.wChangeByKey, tenant, key))
-		if err == nil {
-			out = prior
-			return nil
-		}
-		if !errors.Is(err, errs.ErrNotFound) {
+	var r points.ChangeResult
+	err := s.w.do(ctx, func(tx *wtx) (err error) {
+		if r, err = s.applyChange(ctx, tx, tenant, points.ChangeOp{User: user, Key: key, Plan: plan}); err != nil {
 			return err
 		}
-		b, err := balanceFrom(tx.queryRow(s.wallets.wLatest, tenant, user))
-		if err != nil {
-			return err
-		}
-		c, err := plan(ctx, &txWallet{s: s, tx: tx, tenant: tenant, user: user, balance: b})
-		if err != nil {
-			return err
-		}
-		c.Key, c.User, c.At = key, user, norm.Trunc(c.At)
-		c.Balance.Version = b.Version + 1
-		if err := s.storeChange(tx, tenant, c); err != nil {
-			return err
-		}
-		out, applied = c, true
-		return nil
+		return r.Err
 	})
 	if err != nil {
 		return points.Change{}, false, fmt.Errorf("sqlite: apply wallet change %s: %w", key, err)
 	}
-	return out, applied, nil
+	return r.Change, r.Applied, nil
+}
+
+// ApplyChanges applies ops in one write op, in order.
+func (s *Store) ApplyChanges(ctx context.Context, tenant string, ops []points.ChangeOp) ([]points.ChangeResult, error) {
+	out := make([]points.ChangeResult, len(ops))
+	err := s.w.do(ctx, func(tx *wtx) (err error) {
+		for i, op := range ops {
+			// A plan's refusal wrote nothing and is its op's alone; a
+			// failed write undoes the whole batch.
+			if out[i], err = s.applyChange(ctx, tx, tenant, op); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: apply wallet changes: %w", err)
+	}
+	return out, nil
+}
+
+// applyChange applies one op inside a write op: the result's Err is the
+// plan's refusal, the error returned a failed read or write.
+func (s *Store) applyChange(ctx context.Context, tx *wtx, tenant string, op points.ChangeOp) (points.ChangeResult, error) {
+	prior, err := changeFrom(tx.queryRow(s.wallets.wChangeByKey, tenant, op.Key))
+	if err == nil {
+		return points.ChangeResult{Change: prior}, nil
+	}
+	if !errors.Is(err, errs.ErrNotFound) {
+		return points.ChangeResult{}, err
+	}
+	b, err := balanceFrom(tx.queryRow(s.wallets.wLatest, tenant, op.User))
+	if err != nil {
+		return points.ChangeResult{}, err
+	}
+	c, err := op.Plan(ctx, &txWallet{s: s, tx: tx, tenant: tenant, user: op.User, balance: b})
+	if err != nil {
+		return points.ChangeResult{Err: err}, nil
+	}
+	c.Key, c.User, c.At = op.Key, op.User, norm.Trunc(c.At)
+	c.Balance.Version = b.Version + 1
+	if err := s.storeChange(tx, tenant, c); err != nil {
+		return points.ChangeResult{}, err
+	}
+	return points.ChangeResult{Change: c, Applied: true}, nil
 }
 
 func (s *Store) storeChange(tx *wtx, tenant string, c points.Change) error {
@@ -148,8 +240,17 @@ func (s *Store) storeChange(tx *wtx, tenant string, c points.Change) error {
 	if _, err := tx.exec(s.wallets.wInsertChange, tenant, c.Key, c.User, c.Balance.Version, string(balance), string(body)); err != nil {
 		return err
 	}
+	if _, err := tx.exec(s.wallets.wPutBalance, tenant, c.User, c.Balance.Version, string(balance)); err != nil {
+		return err
+	}
 	for _, l := range c.Lots {
 		if _, err := tx.exec(s.wallets.wUpsertLot, lotArgs(tenant, c.User, l)...); err != nil {
+			return err
+		}
+	}
+	if e := c.Ledger; e != nil {
+		// ON CONFLICT DO NOTHING: a line under the key is this one.
+		if _, err := tx.exec(s.wq.insertEntry, tenant, e.ID, c.User, e.Amount, e.Key, e.Reason, e.EventID, norm.Millis(e.CreatedAt)); err != nil {
 			return err
 		}
 	}
@@ -157,11 +258,15 @@ func (s *Store) storeChange(tx *wtx, tenant string, c points.Change) error {
 }
 
 func lotArgs(tenant, user string, l points.Lot) []any {
-	exp := int64(neverMillis)
-	if !l.ExpiresAt.IsZero() {
-		exp = norm.Millis(l.ExpiresAt)
+	return []any{tenant, user, l.ID, l.Key, l.Amount, l.Remaining, norm.Millis(l.EarnedAt), norm.Millis(l.AvailableAt), expiresMillis(l)}
+}
+
+// expiresMillis is the stored expires_at of l.
+func expiresMillis(l points.Lot) int64 {
+	if l.ExpiresAt.IsZero() {
+		return neverMillis
 	}
-	return []any{tenant, user, l.ID, l.Key, l.Amount, l.Remaining, norm.Millis(l.EarnedAt), norm.Millis(l.AvailableAt), exp}
+	return norm.Millis(l.ExpiresAt)
 }
 
 // txWallet is the view of one wallet inside a write op.
@@ -199,6 +304,14 @@ func (w *txWallet) Spendable(_ context.Context, now time.Time, fn func(points.Lo
 		}
 	}
 	return rows.Err()
+}
+
+func (w *txWallet) ExpiringAt(_ context.Context, at time.Time) ([]points.Lot, error) {
+	rows, err := w.tx.query(w.s.wallets.wExpiringAt, w.tenant, w.user, norm.Millis(at))
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanLot)
 }
 
 // ChangeByKey returns the change stored under key.
@@ -305,10 +418,80 @@ func scanLot(sc scanner) (points.Lot, error) {
 func (s *Store) AnonymiseWallet(ctx context.Context, tenant, user, pseudonym string) error {
 	args, key := []any{pseudonym, tenant, user}, []any{tenant, user}
 	return s.eraseAll(ctx, "wallet",
+		eraseStmt{`UPDATE OR IGNORE points_balances SET user_id = ? WHERE tenant = ? AND user_id = ?`, args},
+		eraseStmt{`DELETE FROM points_balances WHERE tenant = ? AND user_id = ?`, key},
 		eraseStmt{`UPDATE OR IGNORE points_changes SET user_id = ? WHERE tenant = ? AND user_id = ?`, args},
 		eraseStmt{`DELETE FROM points_changes WHERE tenant = ? AND user_id = ?`, key},
 		eraseStmt{`UPDATE OR IGNORE points_lots SET user_id = ? WHERE tenant = ? AND user_id = ?`, args},
 		eraseStmt{`DELETE FROM points_lots WHERE tenant = ? AND user_id = ?`, key},
 		eraseStmt{`UPDATE points_reversals SET user_id = ? WHERE tenant = ? AND user_id = ?`, args},
 	)
+}
+
+// PutPolicy stores the tenant's lot policy.
+func (s *Store) PutPolicy(ctx context.Context, tenant string, p points.Policy) error {
+	body, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("sqlite: put points policy: %w", err)
+	}
+	err = s.w.do(ctx, func(tx *wtx) error {
+		_, err := tx.exec(s.wallets.wPutPolicy, tenant, string(body))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: put points policy: %w", err)
+	}
+	return nil
+}
+
+// Policy returns the tenant's lot policy, if it set one.
+func (s *Store) Policy(ctx context.Context, tenant string) (points.Policy, bool, error) {
+	var body string
+	err := s.wallets.policy.QueryRowContext(ctx, tenant).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return points.Policy{}, false, nil
+	}
+	var p points.Policy
+	if err == nil {
+		err = json.Unmarshal([]byte(body), &p)
+	}
+	if err != nil {
+		return points.Policy{}, false, fmt.Errorf("sqlite: points policy: %w", err)
+	}
+	return p, true, nil
+}
+
+// PolicyTenants lists the tenants with a lot policy.
+func (s *Store) PolicyTenants(ctx context.Context) ([]string, error) {
+	out, err := queryAll(ctx, s.wallets.policyTenants, func(sc scanner) (string, error) {
+		var t string
+		return t, sc.Scan(&t)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: points policy tenants: %w", err)
+	}
+	return out, nil
+}
+
+// ExpiringLots pages the tenant's lots with points left expiring in
+// [from, to), by (expires_at, user, id), after the lot after.
+func (s *Store) ExpiringLots(ctx context.Context, tenant string, from, to time.Time, after *points.Lot, limit int) ([]points.Lot, error) {
+	at, user, id := norm.Millis(from), "", ""
+	if after != nil {
+		at, user, id = expiresMillis(*after), after.User, after.ID
+	}
+	out, err := queryAll(ctx, s.wallets.expiringLots, scanLot, tenant, norm.Millis(from), norm.Millis(to), at, user, id, norm.Limit(limit, DefaultLimit))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: expiring lots: %w", err)
+	}
+	return out, nil
+}
+
+// CountExpiringLots counts what ExpiringLots pages.
+func (s *Store) CountExpiringLots(ctx context.Context, tenant string, from, to time.Time) (int64, error) {
+	var n int64
+	if err := s.wallets.countExpiringLots.QueryRowContext(ctx, tenant, norm.Millis(from), norm.Millis(to)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: count expiring lots: %w", err)
+	}
+	return n, nil
 }

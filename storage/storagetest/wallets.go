@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/questline/questline/events"
 	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/points"
 )
@@ -28,6 +29,10 @@ func RunWallets(t *testing.T, open func(t *testing.T) WalletStore) {
 		{"SpendSameKeyConcurrent", testSpendSameKeyConcurrent},
 		{"Reverse", testReverse},
 		{"ReverseConcurrent", testReverseConcurrent},
+		{"Policy", testPolicy},
+		{"Pending", testPending},
+		{"Expiry", testExpiry},
+		{"ExpiryOverlapping", testExpiryOverlapping},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -90,7 +95,7 @@ func testSpendOldestFirst(t *testing.T, s WalletStore) {
 	checkWallet(t, s, tn, "u1", 15)
 	w, err := svc.Wallet(c, tn, "u1")
 	must(t, err)
-	eq(t, "wallet", w, points.Wallet{Balance: 15, Available: 15, Spent: 15, Earned: 30})
+	eq(t, "wallet", w, points.Wallet{Balance: 15, Available: 15, Spent: 15, Earned: 30, Expiring: []points.Bucket{}})
 
 	again, err := svc.Spend(c, points.Spend{Tenant: tn, User: "u1", Amount: 15, Key: "spend:1", Reason: "reward"})
 	must(t, err)
@@ -209,7 +214,7 @@ func testReverse(t *testing.T, s WalletStore) {
 	c, tn := ctx(t), tenant(t, "a")
 	now := base
 	svc := walletService(s, &now)
-	other := credit(t, svc, tn, "u1", "challenge:c1:a", 50)
+	credit(t, svc, tn, "u1", "challenge:c1:a", 50)
 	now = now.Add(time.Hour)
 	buy := credit(t, svc, tn, "u1", "purchase:p1", 100)
 	now = now.Add(time.Hour)
@@ -254,7 +259,6 @@ func testReverse(t *testing.T, s WalletStore) {
 	must(t, err)
 	eq(t, "takes from another lot", ch.Takes, []points.Take{{Lot: third.ID, Amount: 40}})
 	checkWallet(t, s, tn, "u1", 20)
-	_ = other
 
 	for _, tc := range []struct {
 		key  string
@@ -302,4 +306,357 @@ func testReverseConcurrent(t *testing.T, s WalletStore) {
 	wg.Wait()
 	eq(t, "first reversals", firsts.Load(), int64(1))
 	checkWallet(t, s, tn, "u1", 10)
+}
+
+// recorder is an Emitter that keeps events by idempotency key, as the
+// event store does.
+type recorder struct {
+	mu   sync.Mutex
+	evs  map[string]events.Event
+	sent int
+}
+
+func (r *recorder) Emit(_ context.Context, ev events.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.evs == nil {
+		r.evs = map[string]events.Event{}
+	}
+	r.sent++
+	if _, ok := r.evs[ev.IdempotencyKey]; !ok {
+		r.evs[ev.IdempotencyKey] = ev
+	}
+	return nil
+}
+
+func (r *recorder) ofType(typ string) []events.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []events.Event
+	for _, ev := range r.evs {
+		if ev.Type == typ {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+func testPolicy(t *testing.T, s WalletStore) {
+	c, a, b := ctx(t), tenant(t, "a"), tenant(t, "b")
+	_, ok, err := s.Policy(c, a)
+	must(t, err)
+	eq(t, "no policy", ok, false)
+	p := points.Policy{PendingDays: 14, Expiry: points.ExpireQuarters, ExpiryN: 4, TimeZone: "Europe/Paris", NoticeDays: 30}
+	must(t, s.PutPolicy(c, a, p))
+	must(t, s.PutPolicy(c, b, points.DefaultPolicy))
+	p.ExpiryN = 3
+	must(t, s.PutPolicy(c, a, p))
+	got, ok, err := s.Policy(c, a)
+	must(t, err)
+	eq(t, "policy", got, p)
+	eq(t, "found", ok, true)
+	ts, err := s.PolicyTenants(c)
+	must(t, err)
+	var mine []string
+	for _, tn := range ts {
+		if tn == a || tn == b {
+			mine = append(mine, tn)
+		}
+	}
+	if len(mine) != 2 {
+		t.Fatalf("policy tenants %v lack %s or %s", ts, a, b)
+	}
+}
+
+func testPending(t *testing.T, s WalletStore) {
+	c, tn := ctx(t), tenant(t, "a")
+	now := base
+	svc := walletService(s, &now)
+	_, err := svc.PutPolicy(c, tn, points.Policy{PendingDays: 14})
+	must(t, err)
+	credit(t, svc, tn, "u1", "purchase:1", 30)
+	w, err := svc.Wallet(c, tn, "u1")
+	must(t, err)
+	eq(t, "pending wallet", w, points.Wallet{Pending: 30, Earned: 30, Expiring: []points.Bucket{}})
+	_, err = svc.Spend(c, points.Spend{Tenant: tn, User: "u1", Amount: 1, Key: "s1"})
+	if e, ok := errs.As(err); !ok || e.Code != points.ErrInsufficient {
+		t.Fatalf("spend of pending points: %v", err)
+	}
+	now = points.Policy{PendingDays: 14}.AvailableAt(base) // 14 days, up to the hour
+	w, err = svc.Wallet(c, tn, "u1")
+	must(t, err)
+	eq(t, "available wallet", w, points.Wallet{Balance: 30, Available: 30, Earned: 30, Expiring: []points.Bucket{}})
+	_, err = svc.Spend(c, points.Spend{Tenant: tn, User: "u1", Amount: 30, Key: "s1"})
+	must(t, err)
+	checkWallet(t, s, tn, "u1", 0)
+}
+
+func testExpiry(t *testing.T, s WalletStore) {
+	c, tn := ctx(t), tenant(t, "a")
+	now := time.Date(2028, 1, 31, 10, 0, 0, 0, time.UTC) // 1 month later is the leap day
+	svc := walletService(s, &now)
+	rec := &recorder{}
+	svc.SetEmitter(rec)
+	_, err := svc.PutPolicy(c, tn, points.Policy{Expiry: points.ExpireMonths, ExpiryN: 1, NoticeDays: 7})
+	must(t, err)
+	a := credit(t, svc, tn, "u1", "k:a", 10) // expires 2028-03-01
+	now = now.Add(48 * time.Hour)
+	credit(t, svc, tn, "u1", "k:b", 5) // expires 2028-03-03
+	_, err = svc.Spend(c, points.Spend{Tenant: tn, User: "u1", Amount: 3, Key: "s1"})
+	must(t, err)
+	w, err := svc.Wallet(c, tn, "u1")
+	must(t, err)
+	eq(t, "expiring", w.Expiring, []points.Bucket{
+		{At: time.Date(2028, 3, 1, 0, 0, 0, 0, time.UTC), Amount: 7},
+		{At: time.Date(2028, 3, 3, 0, 0, 0, 0, time.UTC), Amount: 5},
+	})
+
+	// On the leap day nothing has expired; a's expiry is tomorrow.
+	now = time.Date(2028, 2, 29, 23, 59, 59, 0, time.UTC)
+	r, err := svc.Expire(c, now, nil)
+	must(t, err)
+	eq(t, "report on the leap day", r, points.ExpiryReport{Notices: 2})
+	eq(t, "notices", len(rec.ofType(points.EventExpiring)), 2)
+
+	now = time.Date(2028, 3, 1, 0, 0, 0, 0, time.UTC)
+	w, err = svc.Wallet(c, tn, "u1")
+	must(t, err)
+	if w.Balance != 5 || w.Expired != 7 {
+		t.Fatalf("wallet past a's expiry, before the job: %+v", w)
+	}
+	var seen []int64
+	r, err = svc.Expire(c, now, func(done, total int64) { seen = append(seen, done, total) })
+	must(t, err)
+	eq(t, "report", r, points.ExpiryReport{Lots: 1, Changes: 1, Points: 7, Notices: 1})
+	eq(t, "progress", seen, []int64{1, 1})
+	r, err = svc.Expire(c, now, nil)
+	must(t, err)
+	eq(t, "second run", r, points.ExpiryReport{Notices: 1})
+	checkWallet(t, s, tn, "u1", 5)
+	e, err := s.EntryByKey(c, tn, "expiry:"+a.ID)
+	must(t, err)
+	eq(t, "expiry entry", e.Amount, int64(-7))
+	expired := rec.ofType(points.EventExpired)
+	if len(expired) != 1 || expired[0].Props["amount"] != float64(7) || expired[0].User != "u1" {
+		t.Fatalf("points.expired events: %+v", expired)
+	}
+	bal, err := s.UserBalance(c, tn, "u1")
+	must(t, err)
+	eq(t, "expired", bal.Expired, int64(7))
+	eq(t, "earned", bal.Earned, int64(15)) // expiry never lowers earnings
+	n, _, err := s.EarnedBetween(c, tn, "u1", "", base, now)
+	must(t, err)
+	eq(t, "earned between", n, int64(15))
+}
+
+// testExpiryOverlapping runs two expiry jobs at once over many users'
+// lots: every lot expires once.
+func testExpiryOverlapping(t *testing.T, s WalletStore) {
+	c, tn := ctx(t), tenant(t, "a")
+	now := time.Date(2026, 2, 10, 12, 0, 0, 0, time.UTC)
+	svc := walletService(s, &now)
+	rec := &recorder{}
+	svc.SetEmitter(rec)
+	_, err := svc.PutPolicy(c, tn, points.Policy{Expiry: points.ExpireQuarters})
+	must(t, err)
+	const users, lots = 12, 5
+	for u := range users {
+		for l := range lots {
+			now = now.Add(time.Minute)
+			credit(t, svc, tn, fmt.Sprint("u", u), fmt.Sprintf("k:%d:%d", u, l), int64(l+1))
+		}
+	}
+	now = time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	var expired atomic.Int64
+	for range 2 {
+		wg.Go(func() {
+			r, err := svc.Expire(c, now, nil)
+			if err != nil {
+				t.Error(err)
+			}
+			expired.Add(r.Points)
+		})
+	}
+	wg.Wait()
+	eq(t, "points expired by both runs", expired.Load(), int64(users*(1+2+3+4+5)))
+	for u := range users {
+		user := fmt.Sprint("u", u)
+		checkWallet(t, s, tn, user, 0)
+		b, err := s.UserBalance(c, tn, user)
+		must(t, err)
+		eq(t, "expired of "+user, b.Expired, int64(15))
+	}
+	var sum float64
+	for _, ev := range rec.ofType(points.EventExpired) {
+		sum += ev.Props["amount"].(float64)
+	}
+	eq(t, "points in points.expired events", sum, float64(users*15))
+}
+
+// RunRewards runs the rewards cases through the points service.
+func RunRewards(t *testing.T, open func(t *testing.T) WalletStore) {
+	for _, tc := range []struct {
+		name string
+		fn   func(*testing.T, WalletStore)
+	}{
+		{"RedeemConcurrentBalance", testRedeemConcurrentBalance},
+		{"RedeemConcurrentStock", testRedeemConcurrentStock},
+		{"RedeemAndCancel", testRedeemAndCancel},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, open(t))
+		})
+	}
+}
+
+func newReward(t *testing.T, svc *points.Service, tn string, r points.Reward) points.Reward {
+	t.Helper()
+	r.Active = true
+	got, err := svc.CreateReward(ctx(t), tn, r)
+	must(t, err)
+	return got
+}
+
+// redeemAll races n redemptions (user of i, key of i) and counts the
+// completed ones.
+func redeemAll(t *testing.T, svc *points.Service, tn, reward string, n int, user func(int) string) int64 {
+	t.Helper()
+	var ok atomic.Int64
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[string]bool{}
+	for i := range n {
+		wg.Go(func() {
+			red, err := svc.Redeem(context.Background(), tn, user(i), reward, fmt.Sprint("idem-", i))
+			if e, isErr := errs.As(err); isErr && e.Kind == errs.Conflict {
+				return
+			}
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if red.State == points.RedemptionCompleted {
+				ok.Add(1)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if red.Code != "" && codes[red.Code] {
+				t.Errorf("code %s handed out twice", red.Code)
+			}
+			codes[red.Code] = true
+		})
+	}
+	wg.Wait()
+	return ok.Load()
+}
+
+// testRedeemConcurrentBalance: 200 redemptions by one user whose balance
+// pays for 3, of a reward with stock 10: exactly 3 are paid, 3 of stock go.
+func testRedeemConcurrentBalance(t *testing.T, s WalletStore) {
+	c, tn := ctx(t), tenant(t, "a")
+	now := base
+	svc := walletService(s, &now)
+	stock := int64(10)
+	r := newReward(t, svc, tn, points.Reward{Name: "Mug", Kind: points.KindGenerated, Cost: 10, Stock: &stock})
+	credit(t, svc, tn, "u1", "k1", 30)
+	eq(t, "redeemed", redeemAll(t, svc, tn, r.ID, 200, func(int) string { return "u1" }), int64(3))
+	checkWallet(t, s, tn, "u1", 0)
+	left, err := svc.StockLeft(c, r)
+	must(t, err)
+	eq(t, "stock left", *left, int64(7))
+}
+
+// testRedeemConcurrentStock: 200 redemptions by 20 users who can all pay,
+// of a reward with stock 10: exactly 10 are sold.
+func testRedeemConcurrentStock(t *testing.T, s WalletStore) {
+	c, tn := ctx(t), tenant(t, "a")
+	now := base
+	svc := walletService(s, &now)
+	stock := int64(10)
+	r := newReward(t, svc, tn, points.Reward{Name: "Ticket", Kind: points.KindPhysical, Cost: 1, Stock: &stock})
+	for u := range 20 {
+		credit(t, svc, tn, fmt.Sprint("u", u), fmt.Sprint("k", u), 100)
+	}
+	eq(t, "sold", redeemAll(t, svc, tn, r.ID, 200, func(i int) string { return fmt.Sprint("u", i%20) }), int64(10))
+	left, err := svc.StockLeft(c, r)
+	must(t, err)
+	eq(t, "stock left", *left, int64(0))
+	var spent int64
+	for u := range 20 {
+		b, err := s.UserBalance(c, tn, fmt.Sprint("u", u))
+		must(t, err)
+		spent += b.Spent
+	}
+	eq(t, "points spent", spent, int64(10))
+}
+
+// testRedeemAndCancel: a coupon redemption pays from the soonest-expiring
+// lot and hands a code; a repeat with the key returns it; the limit and
+// the tier hold; a cancel refunds the same lots (a new lot for an expired
+// one) and restocks, once.
+func testRedeemAndCancel(t *testing.T, s WalletStore) {
+	c, tn := ctx(t), tenant(t, "a")
+	now := time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)
+	svc := walletService(s, &now)
+	rec := &recorder{}
+	svc.SetEmitter(rec)
+	_, err := svc.PutPolicy(c, tn, points.Policy{Expiry: points.ExpireQuarters})
+	must(t, err)
+	r := newReward(t, svc, tn, points.Reward{Name: "Coupon", Kind: points.KindCoupon, Cost: 15, Codes: []string{"AAA", "BBB"},
+		UserLimit: 1, LimitPeriod: points.PeriodMonth})
+	credit(t, svc, tn, "u1", "k1", 10) // expires 2026-04-01
+	now = time.Date(2026, 4, 2, 0, 0, 0, 0, time.UTC)
+	_, err = svc.Expire(c, now, nil) // old expires unspent: none of it left
+	must(t, err)
+	now = time.Date(2026, 3, 31, 0, 0, 0, 0, time.UTC)
+	a := credit(t, svc, tn, "u1", "k2", 10) // expires 2026-04-01
+	b := credit(t, svc, tn, "u1", "k3", 20) // same expiry, later
+	red, err := svc.Redeem(c, tn, "u1", r.ID, "key-1")
+	must(t, err)
+	eq(t, "paid from", red.Takes, []points.Take{{Lot: a.ID, Amount: 10}, {Lot: b.ID, Amount: 5}})
+	eq(t, "code", red.Code, "AAA")
+	again, err := svc.Redeem(c, tn, "u1", r.ID, "key-1")
+	must(t, err)
+	eq(t, "repeat", again.ID, red.ID)
+	_, err = svc.Redeem(c, tn, "u1", r.ID, "key-2")
+	if e, ok := errs.As(err); !ok || e.Code != points.ErrLimitReached {
+		t.Fatalf("second redemption this month: %v", err)
+	}
+	vip := newReward(t, svc, tn, points.Reward{Name: "VIP", Kind: points.KindContent, Content: "lounge", Cost: 1, Tiers: []string{"gold"}})
+	_, err = svc.Redeem(c, tn, "u1", vip.ID, "key-3")
+	if e, ok := errs.As(err); !ok || e.Code != points.ErrTierRequired {
+		t.Fatalf("VIP reward without the tier: %v", err)
+	}
+	eq(t, "reward.redeemed events", len(rec.ofType(points.EventRedeemed)), 1)
+
+	// a and b expire before the cancel.
+	now = time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	for range 2 {
+		got, err := svc.Cancel(c, tn, red.ID)
+		must(t, err)
+		eq(t, "state", got.State, points.RedemptionCancelled)
+	}
+	bal, err := s.UserBalance(c, tn, "u1")
+	must(t, err)
+	eq(t, "spent after cancel", bal.Spent, int64(0))
+	w, err := svc.Wallet(c, tn, "u1")
+	must(t, err)
+	// a and b expired at midnight: the 15 come back as new lots, expiring
+	// at the end of the quarter now begun.
+	if w.Balance != 15 || w.Expired != 25 {
+		lots, _ := s.UserLots(c, tn, "u1", "", 100)
+		t.Fatalf("available after cancel: %+v, balance %+v, lots %+v", w, bal, lots)
+	}
+	left, err := svc.StockLeft(c, r)
+	must(t, err)
+	eq(t, "restocked", *left, int64(2))
+	n, _, err := s.EarnedBetween(c, tn, "u1", "", time.Unix(0, 0), now.Add(time.Hour))
+	must(t, err)
+	eq(t, "a refund earns nothing", n, int64(40))
+	_, err = svc.Fulfil(c, tn, red.ID)
+	if e, ok := errs.As(err); !ok || e.Code != points.ErrRedemptionState {
+		t.Fatalf("fulfil a cancelled redemption: %v", err)
+	}
 }

@@ -1,0 +1,344 @@
+package points
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/questline/questline/events"
+)
+
+// Emitter feeds system events (points.expired, points.expiring,
+// reward.redeemed) into the event stream, keyed, so a replay emits once.
+type Emitter interface {
+	Emit(ctx context.Context, ev events.Event) error
+}
+
+// SetEmitter sets where the service's system events go (nil: nowhere).
+func (s *Service) SetEmitter(e Emitter) { s.emit = e }
+
+// ReasonExpiry is the reason of an expiry's ledger entry.
+const ReasonExpiry = "expiry"
+
+// errNothing is a planner's "no change to make": the lots were expired
+// (or spent) by someone else meanwhile.
+var errNothing = errors.New("points: nothing to change")
+
+// planExpire expires what is left of the lots expiring at `at`, if that
+// has come by now, with a ledger line under key.
+func planExpire(key string, at, now time.Time) Planner {
+	return func(ctx context.Context, w WalletView) (Change, error) {
+		b := w.Balance().prune(now)
+		c := Change{Kind: KindExpiry, At: now}
+		if at.IsZero() || at.After(now) {
+			return Change{}, errNothing
+		}
+		lots, err := w.ExpiringAt(ctx, at)
+		if err != nil {
+			return Change{}, err
+		}
+		for _, l := range lots {
+			n := l.Remaining
+			if l.AvailableAt.After(now) {
+				b.Pending = addBucket(b.Pending, l.AvailableAt, -n)
+			}
+			b.Expiring = addBucket(b.Expiring, l.ExpiresAt, -n)
+			l.Remaining = 0
+			c.Lots = append(c.Lots, l)
+			c.Takes = append(c.Takes, Take{Lot: l.ID, Amount: n})
+		}
+		if len(c.Takes) == 0 {
+			return Change{}, errNothing
+		}
+		c.Amount = sumTakes(c.Takes)
+		b.Held -= c.Amount
+		b.Expired += c.Amount
+		c.Balance = b
+		c.Ledger = &Entry{ID: uuid.Must(uuid.NewV7()).String(), Amount: -c.Amount, Key: key, Reason: ReasonExpiry, CreatedAt: now}
+		return c, nil
+	}
+}
+
+// ExpiryReport is what one run of the expiry job did.
+type ExpiryReport struct {
+	Lots    int64 // lots found past their expiry
+	Changes int64 // wallet changes that expired points (one per user and expiry time)
+	Points  int64 // points expired
+	Notices int64 // points.expiring events emitted (or found emitted)
+}
+
+// expiryPage is how many lots one read of the job takes, and
+// expiryWorkers how many pages' changes it has in flight: each page's
+// changes go to the store in one batch.
+const (
+	expiryPage    = 1000
+	expiryWorkers = 4
+)
+
+// Expire runs the expiry job at now: every lot of every tenant with a
+// policy whose expiry has come loses what is left of it, once, and
+// users with points expiring within their tenant's notice days get a
+// points.expiring event. It is safe to run on several nodes at once, or
+// again after a crash: each expiry is a wallet change keyed by its lots,
+// so a lot expires once and its event is emitted once. progress (may be
+// nil) is told of lots done out of lots due.
+func (s *Service) Expire(ctx context.Context, now time.Time, progress func(done, total int64)) (ExpiryReport, error) {
+	now = now.UTC().Truncate(time.Millisecond)
+	tenants, err := s.store.PolicyTenants(ctx)
+	if err != nil {
+		return ExpiryReport{}, fmt.Errorf("points: expire: %w", err)
+	}
+	due := now.Add(time.Millisecond) // expires_at <= now
+	var total int64
+	for _, tn := range tenants {
+		n, err := s.store.CountExpiringLots(ctx, tn, time.Unix(0, 0), due)
+		if err != nil {
+			return ExpiryReport{}, fmt.Errorf("points: expire: count %s: %w", tn, err)
+		}
+		total += n
+	}
+	r := &expiryRun{s: s, now: now, total: total, progress: progress}
+	for _, tn := range tenants {
+		if err := r.tenant(ctx, tn, due); err != nil {
+			return r.report(), err
+		}
+	}
+	if progress != nil && total == 0 {
+		progress(0, 0) // a run with nothing due is done too
+	}
+	return r.report(), nil
+}
+
+// expiryRun is one run of the job across tenants.
+type expiryRun struct {
+	s        *Service
+	now      time.Time
+	total    int64
+	progress func(done, total int64)
+	lots     atomic.Int64
+	changes  atomic.Int64
+	points   atomic.Int64
+	notices  atomic.Int64
+}
+
+func (r *expiryRun) report() ExpiryReport {
+	return ExpiryReport{Lots: r.lots.Load(), Changes: r.changes.Load(), Points: r.points.Load(), Notices: r.notices.Load()}
+}
+
+// group is lots of one user expiring at one time.
+type group struct {
+	tenant, user string
+	at           time.Time
+	lots         []Lot
+}
+
+// key names the group's change by its first lot: keys name causes,
+// never users (see AnonymiseEntries). The change expires every lot of the
+// user expiring at that time that has points left when it is planned, so
+// whichever run or page boundary formed the group, each lot expires once.
+func (g group) key() string { return "expiry:" + g.lots[0].ID }
+
+func (r *expiryRun) tenant(ctx context.Context, tenant string, due time.Time) error {
+	work := make(chan []group)
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for range expiryWorkers {
+		wg.Go(func() {
+			for gs := range work {
+				if err := r.expire(ctx, tenant, gs); err != nil {
+					once.Do(func() { first = err; cancel() })
+				}
+			}
+		})
+	}
+	err := scanGroups(ctx, r.s.store, tenant, time.Unix(0, 0), due, func(gs []group) {
+		select {
+		case work <- gs:
+		case <-ctx.Done():
+		}
+	})
+	close(work)
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	if err != nil {
+		return fmt.Errorf("points: expire %s: %w", tenant, err)
+	}
+	return r.notify(ctx, tenant)
+}
+
+// scanGroups reads the tenant's lots expiring in [from, to) page by page
+// and calls fn with each page's runs of one user's lots expiring at one
+// time. A run cut by a page boundary comes as two groups, which is
+// harmless: each expires what its lots have left.
+func scanGroups(ctx context.Context, st Store, tenant string, from, to time.Time, fn func([]group)) error {
+	var after *Lot
+	for {
+		page, err := st.ExpiringLots(ctx, tenant, from, to, after, expiryPage)
+		if err != nil {
+			return err
+		}
+		var gs []group
+		for _, l := range page {
+			if n := len(gs); n == 0 || l.User != gs[n-1].user || !l.ExpiresAt.Equal(gs[n-1].at) {
+				gs = append(gs, group{tenant: tenant, user: l.User, at: l.ExpiresAt})
+			}
+			gs[len(gs)-1].lots = append(gs[len(gs)-1].lots, l)
+		}
+		if len(gs) > 0 {
+			fn(gs)
+		}
+		if len(page) < expiryPage {
+			return ctx.Err()
+		}
+		after = &page[len(page)-1]
+	}
+}
+
+// expire expires a page's groups in one batch of wallet changes, each
+// with its ledger line, then emits their events; a repeat completes what
+// a crashed run left undone.
+func (r *expiryRun) expire(ctx context.Context, tenant string, gs []group) error {
+	ops := make([]ChangeOp, len(gs))
+	var lots int64
+	for i, g := range gs {
+		lots += int64(len(g.lots))
+		ops[i] = ChangeOp{User: g.user, Key: g.key(), Plan: planExpire(g.key(), g.at, r.now)}
+	}
+	res, err := r.s.store.ApplyChanges(ctx, tenant, ops)
+	if err != nil {
+		return fmt.Errorf("points: expire: %w", err)
+	}
+	for i, cr := range res {
+		switch {
+		case errors.Is(cr.Err, errNothing):
+			continue
+		case cr.Err != nil:
+			return fmt.Errorf("points: expire %s: %w", ops[i].Key, cr.Err)
+		case cr.Applied:
+			r.changes.Add(1)
+			r.points.Add(cr.Change.Amount)
+		}
+		err := r.s.emitEvent(ctx, events.Event{
+			Tenant: tenant, User: ops[i].User, Type: EventExpired, OccurredAt: cr.Change.At,
+			Props:          map[string]any{"amount": float64(cr.Change.Amount), "key": ops[i].Key},
+			IdempotencyKey: EventExpired + ":" + ops[i].Key,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	done := r.lots.Add(lots)
+	if r.progress != nil {
+		r.progress(done, r.total)
+	}
+	return nil
+}
+
+// System event types of the points domain.
+const (
+	EventExpired  = "points.expired"  // props: amount, key (the expiry's ledger key)
+	EventExpiring = "points.expiring" // props: amount, expires_at
+)
+
+// notify emits points.expiring for the tenant's points expiring within
+// its notice days, once per user, expiry time and first lot.
+func (r *expiryRun) notify(ctx context.Context, tenant string) error {
+	p, ok, err := r.s.store.Policy(ctx, tenant)
+	if err != nil || !ok || p.NoticeDays == 0 {
+		return err
+	}
+	from, to := r.now.Add(time.Millisecond), r.now.Add(time.Duration(p.NoticeDays)*24*time.Hour)
+	var first error
+	err = scanGroups(ctx, r.s.store, tenant, from, to, func(gs []group) {
+		for _, g := range gs {
+			if first != nil {
+				return
+			}
+			var n int64
+			for _, l := range g.lots {
+				n += l.Remaining
+			}
+			first = r.s.emitEvent(ctx, events.Event{
+				Tenant: tenant, User: g.user, Type: EventExpiring, OccurredAt: r.now,
+				Props:          map[string]any{"amount": float64(n), "expires_at": g.at.Format(time.RFC3339)},
+				IdempotencyKey: EventExpiring + ":" + g.lots[0].ID + ":" + g.at.Format(time.RFC3339),
+			})
+			r.notices.Add(1)
+		}
+	})
+	if first != nil {
+		return fmt.Errorf("points: expiring notices of %s: %w", tenant, first)
+	}
+	return err
+}
+
+func (s *Service) emitEvent(ctx context.Context, ev events.Event) error {
+	if s.emit == nil {
+		return nil
+	}
+	if err := s.emit.Emit(ctx, ev); err != nil {
+		return fmt.Errorf("points: emit %s: %w", ev.Type, err)
+	}
+	return nil
+}
+
+// RunExpiry runs the expiry job every interval until ctx ends, logging
+// what each run did. Runs on several nodes overlap harmlessly.
+func (s *Service) RunExpiry(ctx context.Context, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		r, err := s.Expire(ctx, s.now(), nil)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("points: expiry job failed; the next run retries", "err", err)
+		case r.Changes > 0 || r.Notices > 0:
+			log.Info("points: expiry job", "lots", r.Lots, "points", r.Points, "changes", r.Changes, "notices", r.Notices)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// PutPolicy validates and stores the tenant's lot policy; it applies to
+// lots credited from then on.
+func (s *Service) PutPolicy(ctx context.Context, tenant string, p Policy) (Policy, error) {
+	if p.Expiry == "" {
+		p.Expiry = ExpireNever
+	}
+	if err := p.Validate(); err != nil {
+		return Policy{}, err
+	}
+	if err := s.store.PutPolicy(ctx, tenant, p); err != nil {
+		return Policy{}, fmt.Errorf("points: put policy: %w", err)
+	}
+	return p, nil
+}
+
+// Policy returns the tenant's lot policy, DefaultPolicy if it set none.
+func (s *Service) Policy(ctx context.Context, tenant string) (Policy, error) {
+	p, ok, err := s.store.Policy(ctx, tenant)
+	if err != nil {
+		return Policy{}, fmt.Errorf("points: policy: %w", err)
+	}
+	if !ok {
+		return DefaultPolicy, nil
+	}
+	return p, nil
+}
