@@ -101,6 +101,7 @@ type Store struct {
 	ckpt  *checkpointer
 	rq    readStmts
 	wq    writeStmts
+	aq    analyticsStmts
 	close []*sql.Stmt
 }
 
@@ -667,6 +668,9 @@ func applySchema(ctx context.Context, conn *sql.Conn) error {
 		return fmt.Errorf("upgrade events: %w", err)
 	}
 	if err := execAll(ctx, conn, schema...); err != nil {
+		return err
+	}
+	if err := execAll(ctx, conn, analyticsSchema...); err != nil {
 		return err
 	}
 	if err := upgradeV1(ctx, conn); err != nil {

@@ -269,6 +269,10 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		*p.dst = st
 		s.close = append(s.close, st)
 	}
+	if err := s.prepareAnalytics(ctx, conn); err != nil {
+		s.closeStmts()
+		return err
+	}
 	return nil
 }
 

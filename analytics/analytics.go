@@ -1,0 +1,209 @@
+// Package analytics keeps programme rollups on the write path and answers
+// managers' reports from them: a summary, a daily time series in any time
+// zone, per-challenge and per-badge counts, and fraud signals.
+//
+// Plain SQL over the raw events and ledger cannot answer a tenant with a
+// million of each in under a second on the embedded store, so every event
+// and ledger entry is folded once, keyed by its id, into counters per
+// (tenant, metric, UTC quarter-hour). A local day in any zone (offsets of
+// :30 and :45 included) is a whole number of quarter-hours, so a series in
+// a zone sums buckets and never rescans history.
+package analytics
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/questline/questline/events"
+	"github.com/questline/questline/points"
+)
+
+// Bucket is the rollup granularity: a UTC quarter-hour.
+const Bucket = 15 * time.Minute
+
+// Metric names. Per-domain metrics are built by the domain functions below.
+const (
+	MetricEvents       = "events"       // events sent by or for players (not system events)
+	MetricParticipants = "participants" // users first seen, at the bucket they were first seen
+	MetricActiveDay    = "active_users_day"
+	MetricActiveWeek   = "active_users_week"
+	MetricIssued       = "points_issued"
+	MetricSpent        = "points_spent"
+	MetricExpired      = "points_expired"
+	MetricReversed     = "points_reversed"
+	MetricCompletions  = "challenge_completions"
+	MetricBadges       = "badges_unlocked"
+)
+
+// Fact is one durable record folded into the rollups once: Key (unique per
+// tenant, e.g. "ev:<event id>") decides whether it was already counted.
+type Fact struct {
+	Tenant, Key string
+	At          time.Time
+	// Counts are added to each metric's bucket holding At.
+	Counts map[string]int64
+	// Firsts are markers: each one that is new adds 1 to its metric at its
+	// bucket (a user's first activity of a day, a week, ever).
+	Firsts []First
+	// User, when set, has Events and Points added to the user's activity
+	// row of At's UTC day (the basis of the fraud signals).
+	User           string
+	Events, Points int64
+}
+
+// First adds 1 to Metric at At the first time Key is marked.
+type First struct {
+	Key    string
+	Metric string
+	At     time.Time
+}
+
+// Point is one metric's value in one bucket.
+type Point struct {
+	Metric string
+	At     time.Time // the bucket's start
+	Value  int64
+}
+
+// UserActivity is one user's activity summed over a range of days.
+type UserActivity struct {
+	User           string
+	Events, Points int64
+}
+
+// Store keeps the rollups.
+type Store interface {
+	// RecordFact folds f once per (tenant, key) and reports whether it
+	// did; a repeat changes nothing.
+	RecordFact(ctx context.Context, f Fact) (bool, error)
+	// MetricPoints lists the non-zero buckets of metrics in [from, to).
+	MetricPoints(ctx context.Context, tenant string, metrics []string, from, to time.Time) ([]Point, error)
+	// MetricTotals sums each metric over [from, to).
+	MetricTotals(ctx context.Context, tenant string, metrics []string, from, to time.Time) (map[string]int64, error)
+	// UserActivity sums each user's activity rows of the UTC days
+	// [fromDay, toDay) (YYYY-MM-DD).
+	UserActivity(ctx context.Context, tenant, fromDay, toDay string) ([]UserActivity, error)
+	// EraseAnalyticsUser drops the user's activity rows and markers.
+	EraseAnalyticsUser(ctx context.Context, tenant, user string) error
+	// AnalyticsSettings and SetAnalyticsSettings keep the tenant's
+	// currency value per point.
+	AnalyticsSettings(ctx context.Context, tenant string) (Settings, error)
+	SetAnalyticsSettings(ctx context.Context, tenant string, s Settings) error
+}
+
+// Settings are a tenant's analytics settings.
+type Settings struct {
+	// Currency is an ISO 4217 code, e.g. EUR; PointValue is what one
+	// point is worth in it (the programme's liability per point).
+	Currency   string  `json:"currency" maxLength:"3" pattern:"^[A-Z]{3}$" doc:"ISO 4217 currency code." example:"EUR"`
+	PointValue float64 `json:"point_value" minimum:"0" maximum:"1000000" doc:"Currency value of one point." example:"0.01"`
+}
+
+// Service folds events and ledger movements and answers reports.
+type Service struct {
+	store Store
+	now   func() time.Time
+}
+
+// NewService returns the analytics service.
+func NewService(store Store) *Service {
+	return &Service{store: store, now: time.Now}
+}
+
+// domainMetrics map an event to per-domain metric names. Adding quiz,
+// UGC or contest stats is one small function here (e.g. quiz.completed →
+// "quiz:<id>:completions"), read back by a report naming the same metric.
+var domainMetrics = []func(events.Event) []string{challengeMetrics, badgeMetrics}
+
+func challengeMetrics(ev events.Event) []string {
+	if ev.Type != "challenge.completed" {
+		return nil
+	}
+	return []string{MetricCompletions, "challenge:" + events.PropString(ev.Props["challenge_id"]) + ":completions"}
+}
+
+func badgeMetrics(ev events.Event) []string {
+	if ev.Type != "badge.unlocked" {
+		return nil
+	}
+	return []string{MetricBadges, "badge:" + events.PropString(ev.Props["badge_id"]) + ":unlocks"}
+}
+
+// HandleEvent folds ev into the rollups once per event id. It is a rule
+// handler of the events service, so a replayed event is handled again and
+// counts nothing the second time.
+func (s *Service) HandleEvent(ctx context.Context, ev events.Event, _ *events.Result) ([]events.Event, error) {
+	f := Fact{Tenant: ev.Tenant, Key: "ev:" + ev.ID, At: ev.OccurredAt, Counts: map[string]int64{}}
+	for _, fn := range domainMetrics {
+		for _, m := range fn(ev) {
+			f.Counts[m]++
+		}
+	}
+	if ev.Source != "system" {
+		f.Counts[MetricEvents]++
+		f.User, f.Events = ev.User, 1
+		f.Firsts = activityFirsts(ev.User, ev.OccurredAt)
+	}
+	if _, err := s.store.RecordFact(ctx, f); err != nil {
+		return nil, fmt.Errorf("analytics: event %s: %w", ev.ID, err)
+	}
+	return nil, nil
+}
+
+// activityFirsts are the markers of a user's activity: first of the UTC
+// day, of the ISO week (Monday, UTC) and ever. Their keys start with
+// UserMarkPrefix(user), so erasure drops them by prefix.
+func activityFirsts(user string, at time.Time) []First {
+	day := at.UTC().Truncate(24 * time.Hour)
+	week := day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7))
+	p := UserMarkPrefix(user)
+	return []First{
+		{Key: p + "day:" + day.Format(time.DateOnly), Metric: MetricActiveDay, At: day},
+		{Key: p + "week:" + week.Format(time.DateOnly), Metric: MetricActiveWeek, At: week},
+		{Key: p + "first", Metric: MetricParticipants, At: at},
+	}
+}
+
+// UserMarkPrefix starts every marker key of a user's activity. User ids
+// hold no spaces, so the space ends the id: the keys of user "a" are the
+// range [UserMarkPrefix("a"), "u:a!").
+func UserMarkPrefix(user string) string { return "u:" + user + " " }
+
+// Earned folds a ledger credit (it is a points.Observer); credits are
+// keyed by their ledger entry id, so a replayed credit counts once.
+func (s *Service) Earned(ctx context.Context, e points.Entry) error {
+	return s.Moved(ctx, Movement{Tenant: e.Tenant, User: e.User, EntryID: e.ID, Kind: "credit", Amount: e.Amount, At: e.CreatedAt})
+}
+
+// Movement is one ledger entry as the analytics see it.
+type Movement struct {
+	Tenant, User, EntryID string
+	// Kind is credit, spend, expiry or reversal; Amount is the points
+	// moved, positive whatever the direction.
+	Kind   string
+	Amount int64
+	At     time.Time
+}
+
+var kindMetric = map[string]string{"credit": MetricIssued, "spend": MetricSpent, "expiry": MetricExpired, "reversal": MetricReversed}
+
+// Moved folds a ledger movement once per ledger entry id.
+func (s *Service) Moved(ctx context.Context, m Movement) error {
+	metric, ok := kindMetric[m.Kind]
+	if !ok {
+		return fmt.Errorf("analytics: ledger entry %s: unknown kind %q", m.EntryID, m.Kind)
+	}
+	amount := m.Amount
+	if amount < 0 {
+		amount = -amount
+	}
+	f := Fact{Tenant: m.Tenant, Key: "led:" + m.EntryID, At: m.At, Counts: map[string]int64{metric: amount}}
+	if m.Kind == "credit" {
+		f.User, f.Points = m.User, amount
+	}
+	if _, err := s.store.RecordFact(ctx, f); err != nil {
+		return fmt.Errorf("analytics: ledger entry %s: %w", m.EntryID, err)
+	}
+	return nil
+}
