@@ -72,6 +72,13 @@ type UserActivity struct {
 	Events, Points int64
 }
 
+// UserDay is a user's activity on one UTC day.
+type UserDay struct {
+	Day    string `json:"day"`
+	Events int64  `json:"events"`
+	Points int64  `json:"points"`
+}
+
 // Store keeps the rollups.
 type Store interface {
 	// RecordFact folds f once per (tenant, key) and reports whether it
@@ -84,6 +91,8 @@ type Store interface {
 	// UserActivity sums each user's activity rows of the UTC days
 	// [fromDay, toDay) (YYYY-MM-DD).
 	UserActivity(ctx context.Context, tenant, fromDay, toDay string) ([]UserActivity, error)
+	// AnalyticsUserDays lists the user's activity rows, oldest first.
+	AnalyticsUserDays(ctx context.Context, tenant, user string) ([]UserDay, error)
 	// EraseAnalyticsUser drops the user's activity rows and markers.
 	EraseAnalyticsUser(ctx context.Context, tenant, user string) error
 	// AnalyticsSettings and SetAnalyticsSettings keep the tenant's
@@ -102,13 +111,19 @@ type Settings struct {
 
 // Service folds events and ledger movements and answers reports.
 type Service struct {
-	store Store
-	now   func() time.Time
+	store   Store
+	objects Objects
+	now     func() time.Time
 }
 
+// Objects finds the objects per-object stats are about, by kind
+// ("challenge", "badge"): a missing one (or another tenant's) is a
+// not-found error, so stats never confirm an id exists elsewhere.
+type Objects map[string]func(ctx context.Context, tenant, id string) error
+
 // NewService returns the analytics service.
-func NewService(store Store) *Service {
-	return &Service{store: store, now: time.Now}
+func NewService(store Store, objects Objects) *Service {
+	return &Service{store: store, objects: objects, now: time.Now}
 }
 
 // domainMetrics map an event to per-domain metric names. Adding quiz,

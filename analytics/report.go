@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/questline/questline/internal/errs"
@@ -221,6 +220,13 @@ func objectMetric(kind, id string) string {
 // ObjectStats counts one object's completions or unlocks, all time, and
 // per local day when r names a range.
 func (s *Service) ObjectStats(ctx context.Context, tenant, kind, id string, r *Range) (ObjectStats, error) {
+	find, ok := s.objects[kind]
+	if !ok {
+		return ObjectStats{}, fmt.Errorf("analytics: no lookup for %s", kind)
+	}
+	if err := find(ctx, tenant, id); err != nil {
+		return ObjectStats{}, err
+	}
 	m := objectMetric(kind, id)
 	now := s.now().UTC()
 	tot, err := s.store.MetricTotals(ctx, tenant, []string{m}, allTimeFrom, now.Add(48*time.Hour))
@@ -356,6 +362,3 @@ func zScore(v int64, mean, sd float64) float64 {
 }
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
-
-// csvInt formats a count for a CSV cell.
-func csvInt(v int64) string { return strconv.FormatInt(v, 10) }

@@ -108,6 +108,7 @@ var sampleBodies = map[string]any{
 	"put-my-profile":           map[string]any{"name": "Matrix"},
 	"put-user-attributes":      map[string]any{"tier": "gold", "segments": []string{}},
 	"create-api-key":           map[string]any{"name": "matrix", "scopes": []string{"events:write"}},
+	"set-analytics-settings":   map[string]any{"currency": "EUR", "point_value": 0.01},
 }
 
 // doRetrying does r, waiting out 429s: the matrix is about who is let in,

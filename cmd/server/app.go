@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/questline/questline/analytics"
 	"github.com/questline/questline/audit"
 	"github.com/questline/questline/auth"
 	"github.com/questline/questline/badges"
@@ -41,6 +42,7 @@ type store interface {
 	auth.KeyStore
 	audit.Store
 	profiles.Store
+	analytics.Store
 	Ping(context.Context) error
 	Close() error
 }
@@ -74,6 +76,7 @@ type app struct {
 	profiles     *profiles.Service
 	audit        *audit.Log
 	users        *users.Service
+	analytics    *analytics.Service
 
 	closers []func() error
 }
@@ -139,7 +142,18 @@ func (a *app) wire(ctx context.Context) (err error) {
 		Store: a.store, Engine: a.engine, Ledger: &lbLedger,
 		Publisher: a.hub, Directory: a.profiles, Auditor: a.audit, Logger: a.logger, Bus: a.bus,
 	})
-	a.points = points.NewService(a.store, a.hub, a.leaderboards)
+	// Analytics fold every credit and every event once, keyed by id.
+	a.analytics = analytics.NewService(a.store, analytics.Objects{
+		"challenge": func(ctx context.Context, tenant, id string) error {
+			_, err := a.challenges.Get(ctx, tenant, id)
+			return err
+		},
+		"badge": func(ctx context.Context, tenant, id string) error {
+			_, err := a.badges.Get(ctx, tenant, id)
+			return err
+		},
+	})
+	a.points = points.NewService(a.store, a.hub, a.leaderboards, a.analytics)
 	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "questline_board_feed_pending", Help: "Board refreshes waiting for the leaderboard engine (all nodes).",
 	}, func() float64 { n, _ := a.leaderboards.FeedBacklog(); return float64(n) }))
@@ -154,12 +168,12 @@ func (a *app) wire(ctx context.Context) (err error) {
 		Store: a.store, Payer: a.points, Notifier: a.hub, Awarder: a.badges, Attributes: a.profiles, Emitter: &emitter,
 		Bus: a.bus,
 	})
-	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges, a.badges, a.leaderboards)
+	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges, a.badges, a.leaderboards, a.analytics)
 	emitter.Service = a.events
 	// A user's export has a section per domain; erasure runs in this
 	// order: the ledger is anonymised before boards drop the user, and the
 	// audit log last, after every entry about the user is written.
-	a.users = users.NewService(a.audit, a.points, a.leaderboards, a.challenges, a.badges, a.events, a.profiles, a.audit)
+	a.users = users.NewService(a.audit, a.points, a.leaderboards, a.challenges, a.badges, a.events, a.profiles, a.analytics, a.audit)
 	a.closers = append(a.closers, func() error { a.events.Close(); return nil })
 	return nil
 }

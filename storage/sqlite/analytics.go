@@ -174,6 +174,25 @@ func (s *Store) UserActivity(ctx context.Context, tenant, fromDay, toDay string)
 	return out, rows.Err()
 }
 
+// AnalyticsUserDays lists the user's activity rows, oldest first.
+func (s *Store) AnalyticsUserDays(ctx context.Context, tenant, user string) ([]analytics.UserDay, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT day, events, points FROM analytics_user_days INDEXED BY analytics_user_days_user
+		WHERE tenant = ? AND user_id = ? ORDER BY day`, tenant, user)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: user days: %w", err)
+	}
+	defer rows.Close()
+	out := []analytics.UserDay{}
+	for rows.Next() {
+		var d analytics.UserDay
+		if err := rows.Scan(&d.Day, &d.Events, &d.Points); err != nil {
+			return nil, fmt.Errorf("sqlite: user days: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
 // EraseAnalyticsUser drops the user's activity rows and markers; the
 // counters are aggregates and keep what the user added.
 func (s *Store) EraseAnalyticsUser(ctx context.Context, tenant, user string) error {
