@@ -111,19 +111,28 @@ type Settings struct {
 
 // Service folds events and ledger movements and answers reports.
 type Service struct {
-	store   Store
-	objects Objects
-	now     func() time.Time
+	store      Store
+	scanner    EventScanner
+	challenges ChallengeSource
+	badges     func(ctx context.Context, tenant, id string) error
+	jobs       backtests
+	now        func() time.Time
 }
 
-// Objects finds the objects per-object stats are about, by kind
-// ("challenge", "badge"): a missing one (or another tenant's) is a
-// not-found error, so stats never confirm an id exists elsewhere.
-type Objects map[string]func(ctx context.Context, tenant, id string) error
+// Config is what the service reads: its store, the stored events (for
+// backtests), and the challenges and badges per-object stats are about (a
+// missing one, or another tenant's, is a not-found error, so stats never
+// confirm that an id exists elsewhere).
+type Config struct {
+	Store      Store
+	Events     EventScanner
+	Challenges ChallengeSource
+	Badges     func(ctx context.Context, tenant, id string) error
+}
 
 // NewService returns the analytics service.
-func NewService(store Store, objects Objects) *Service {
-	return &Service{store: store, objects: objects, now: time.Now}
+func NewService(c Config) *Service {
+	return &Service{store: c.Store, scanner: c.Events, challenges: c.Challenges, badges: c.Badges, now: time.Now}
 }
 
 // domainMetrics map an event to per-domain metric names. Adding quiz,

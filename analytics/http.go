@@ -85,6 +85,7 @@ func Routes(api huma.API, s *Service) {
 	objectRoutes(api, s, "badge", "badges")
 	fraudRoutes(api, s)
 	settingsRoutes(api, s)
+	backtestRoutes(api, s)
 }
 
 var tags = []string{"analytics"}
@@ -224,4 +225,49 @@ func settingsRoutes(api huma.API, s *Service) {
 		}
 		return &settingsOutput{Body: in.Body}, nil
 	})
+}
+
+type backtestInput struct {
+	ID   string `path:"id" maxLength:"64"`
+	Body struct {
+		Days int `json:"days" minimum:"1" maximum:"365" default:"30" doc:"Replay the events received in the last N days."`
+	}
+}
+
+type backtestJobInput struct {
+	ID  string `path:"id" maxLength:"64"`
+	Job string `path:"job" maxLength:"64"`
+}
+
+type backtestOutput struct {
+	Location string `header:"Location"`
+	Body     Backtest
+}
+
+func backtestRoutes(api huma.API, s *Service) {
+	auth.Register(api, huma.Operation{
+		OperationID: "backtest-challenge", Method: http.MethodPost, Path: "/v1/challenges/{id}/backtest",
+		Summary: "Backtest a challenge (manager)", Tags: []string{"analytics", "challenges"}, DefaultStatus: http.StatusAccepted,
+		Description: "Starts replaying the tenant's events of the last N days through the challenge's rule (a draft's too) without " +
+			"writing anything, as a background job on this node: poll GET /v1/challenges/{id}/backtests/{job}. The replay uses the " +
+			"engine's rule semantics (goals, filters, periods and late-arrival grace, ordered steps, the completion cap); limits, " +
+			"enrolment and eligibility are not applied, and rolling windows are refused (422).",
+	}, auth.Managers, func(ctx context.Context, in *backtestInput) (*backtestOutput, error) {
+		p, err := auth.Require(ctx)
+		if err != nil {
+			return nil, err
+		}
+		j, err := s.StartBacktest(ctx, p.Tenant, in.ID, in.Body.Days)
+		if err != nil {
+			return nil, err
+		}
+		return &backtestOutput{Location: "/v1/challenges/" + in.ID + "/backtests/" + j.ID, Body: j}, nil
+	})
+	get(api, "get-challenge-backtest", "/v1/challenges/{id}/backtests/{job}", "A challenge backtest (manager)",
+		"Progress while it runs (share of the time span scanned); then who would have progressed and completed, the completions, "+
+			"the points they would have paid and the completion curve. Jobs live in the memory of the node that ran them.",
+		func(ctx context.Context, tenant string, in *backtestJobInput) (*backtestOutput, error) {
+			j, err := s.Backtest(ctx, tenant, in.ID, in.Job)
+			return &backtestOutput{Body: j}, err
+		})
 }

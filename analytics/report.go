@@ -217,14 +217,18 @@ func objectMetric(kind, id string) string {
 	}
 }
 
+func (s *Service) exists(ctx context.Context, tenant, kind, id string) error {
+	if kind == "challenge" {
+		_, err := s.challenges(ctx, tenant, id)
+		return err
+	}
+	return s.badges(ctx, tenant, id)
+}
+
 // ObjectStats counts one object's completions or unlocks, all time, and
 // per local day when r names a range.
 func (s *Service) ObjectStats(ctx context.Context, tenant, kind, id string, r *Range) (ObjectStats, error) {
-	find, ok := s.objects[kind]
-	if !ok {
-		return ObjectStats{}, fmt.Errorf("analytics: no lookup for %s", kind)
-	}
-	if err := find(ctx, tenant, id); err != nil {
+	if err := s.exists(ctx, tenant, kind, id); err != nil {
 		return ObjectStats{}, err
 	}
 	m := objectMetric(kind, id)

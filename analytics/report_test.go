@@ -49,7 +49,7 @@ func TestSeriesLocalDays(t *testing.T) {
 		{"utc default", Range{From: "2026-03-01", To: "2026-03-01"}, []Point{{MetricEvents, at("2026-03-01T23:45:00Z"), 5}}, []int64{5}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := NewService(&fakeStore{points: tc.points}, nil)
+			s := NewService(Config{Store: &fakeStore{points: tc.points}})
 			days, err := s.Series(context.Background(), "t", tc.r)
 			if err != nil {
 				t.Fatal(err)
@@ -72,7 +72,7 @@ func TestFraud(t *testing.T) {
 		acts = append(acts, UserActivity{User: "u" + strconv.Itoa(i), Events: int64(10 + i%3), Points: 50})
 	}
 	acts = append(acts, UserActivity{User: "bot", Events: 500, Points: 50}, UserActivity{User: "farmer", Events: 11, Points: 5000})
-	s := NewService(&fakeStore{acts: acts}, nil)
+	s := NewService(Config{Store: &fakeStore{acts: acts}})
 	rep, err := s.Fraud(context.Background(), "t", 7)
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +80,7 @@ func TestFraud(t *testing.T) {
 	if len(rep.Suspects) != 2 || rep.Suspects[0].Signals[0] == rep.Suspects[1].Signals[0] {
 		t.Fatalf("suspects %+v", rep.Suspects)
 	}
-	few := NewService(&fakeStore{acts: acts[:FraudMinUsers-1]}, nil)
+	few := NewService(Config{Store: &fakeStore{acts: acts[:FraudMinUsers-1]}})
 	if rep, _ := few.Fraud(context.Background(), "t", 7); len(rep.Suspects) != 0 {
 		t.Fatalf("a tenant under %d users judged: %+v", FraudMinUsers, rep.Suspects)
 	}

@@ -76,3 +76,49 @@ func TestAnalytics(t *testing.T) {
 		}
 	}
 }
+
+// TestBacktest: a draft challenge replayed over the stored events answers
+// who would have completed and what it would have paid, and writes
+// nothing (the player's challenges and the ledger are unchanged).
+func TestBacktest(t *testing.T) {
+	s := startServer(t, nil)
+	mgr := s.token("boss", "acme", auth.Manager)
+	alice, bob := s.token("alice", "acme"), s.token("bob", "acme")
+	for i, tok := range []string{alice, alice, bob, alice} {
+		s.event(tok, "e"+string(rune('0'+i)), map[string]any{"type": "share"})
+	}
+	var draft struct{ ID string }
+	s.must(201, req{method: "POST", path: "/v1/challenges", token: mgr,
+		body: map[string]any{"name": "Share twice", "event_type": "share", "target": 2, "reward_points": 7}}).json(t, &draft)
+	var job struct {
+		ID, Status string
+		Result     *struct {
+			Progressed  int64 `json:"users_progressed"`
+			Completed   int64 `json:"users_completed"`
+			Completions int64
+			Points      int64
+			Curve       []struct{ Count int64 } `json:"completion_curve"`
+		}
+	}
+	r := s.must(202, req{method: "POST", path: "/v1/challenges/" + draft.ID + "/backtest", token: mgr, body: map[string]any{"days": 1}})
+	r.json(t, &job)
+	loc := r.Header.Get("Location")
+	for deadline := time.Now().Add(10 * time.Second); job.Status == "running"; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("backtest still running")
+		}
+		s.must(200, req{method: "GET", path: loc, token: mgr}).json(t, &job)
+	}
+	res := job.Result
+	if job.Status != "done" || res == nil || res.Progressed != 2 || res.Completed != 1 || res.Completions != 1 || res.Points != 7 ||
+		len(res.Curve) != 1 || res.Curve[0].Count != 1 {
+		t.Fatalf("backtest %+v %+v", job, res)
+	}
+	var sum summaryBody
+	s.must(200, req{method: "GET", path: "/v1/analytics/summary", token: mgr}).json(t, &sum)
+	if sum.Points.Issued != 0 || sum.Completions != 0 {
+		t.Fatalf("the backtest wrote: %+v", sum)
+	}
+	s.must(404, req{method: "GET", path: loc, token: s.token("boss", "globex", auth.Manager)})
+	s.must(422, req{method: "POST", path: "/v1/challenges/" + draft.ID + "/backtest", token: mgr, body: map[string]any{"days": 0}})
+}

@@ -43,6 +43,7 @@ type store interface {
 	audit.Store
 	profiles.Store
 	analytics.Store
+	analytics.EventScanner
 	Ping(context.Context) error
 	Close() error
 }
@@ -143,12 +144,11 @@ func (a *app) wire(ctx context.Context) (err error) {
 		Publisher: a.hub, Directory: a.profiles, Auditor: a.audit, Logger: a.logger, Bus: a.bus,
 	})
 	// Analytics fold every credit and every event once, keyed by id.
-	a.analytics = analytics.NewService(a.store, analytics.Objects{
-		"challenge": func(ctx context.Context, tenant, id string) error {
-			_, err := a.challenges.Get(ctx, tenant, id)
-			return err
+	a.analytics = analytics.NewService(analytics.Config{Store: a.store, Events: a.store,
+		Challenges: func(ctx context.Context, tenant, id string) (challenges.Challenge, error) {
+			return a.challenges.Get(ctx, tenant, id)
 		},
-		"badge": func(ctx context.Context, tenant, id string) error {
+		Badges: func(ctx context.Context, tenant, id string) error {
 			_, err := a.badges.Get(ctx, tenant, id)
 			return err
 		},

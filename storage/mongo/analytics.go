@@ -13,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/questline/questline/analytics"
+	"github.com/questline/questline/events"
 )
 
 // The analytics collections. Documents are keyed by a composite _id
@@ -258,4 +259,27 @@ func (s *Store) SetAnalyticsSettings(ctx context.Context, tenant string, set ana
 		return fmt.Errorf("mongo: set analytics settings: %w", err)
 	}
 	return nil
+}
+
+// ScanEvents reads the tenant's events with ids after afterID, in id
+// order, on the unique (tenant, id) index.
+func (s *Store) ScanEvents(ctx context.Context, tenant, afterID string, limit int) ([]events.Event, error) {
+	cur, err := s.events.Find(ctx, bson.D{{Key: "tenant", Value: tenant}, {Key: "id", Value: bson.D{{Key: "$gt", Value: afterID}}}},
+		options.Find().SetSort(bson.D{{Key: "id", Value: 1}}).SetLimit(int64(limit)))
+	if err != nil {
+		return nil, fmt.Errorf("mongo: scan events: %w", err)
+	}
+	var docs []eventDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("mongo: scan events: %w", err)
+	}
+	out := make([]events.Event, 0, len(docs))
+	for _, d := range docs {
+		e, err := d.event()
+		if err != nil {
+			return nil, fmt.Errorf("mongo: scan events: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }

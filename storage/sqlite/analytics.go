@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/questline/questline/analytics"
+	"github.com/questline/questline/events"
 )
 
 // analyticsSchema holds the rollups: markers of what was counted, counters
@@ -236,4 +237,23 @@ func (s *Store) SetAnalyticsSettings(ctx context.Context, tenant string, set ana
 		return fmt.Errorf("sqlite: set analytics settings: %w", err)
 	}
 	return nil
+}
+
+// ScanEvents reads the tenant's events with ids after afterID, in id
+// order: a range of the events primary key (tenant, id).
+func (s *Store) ScanEvents(ctx context.Context, tenant, afterID string, limit int) ([]events.Event, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?`, tenant, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: scan events: %w", err)
+	}
+	defer rows.Close()
+	var out []events.Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: scan events: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }

@@ -41,7 +41,7 @@ func BenchmarkAnalyticsSummary(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	svc := analytics.NewService(st, nil)
+	svc := analytics.NewService(analytics.Config{Store: st})
 	n := benchAnalyticsN(b)
 	start := time.Now().UTC().AddDate(0, 0, -30)
 	span := 30 * 24 * time.Hour

@@ -1,0 +1,225 @@
+package analytics
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/questline/questline/challenges"
+	"github.com/questline/questline/events"
+	"github.com/questline/questline/events/rule"
+	"github.com/questline/questline/internal/errs"
+)
+
+// EventScanner reads a tenant's stored events in id order after afterID.
+// Event ids are UUIDv7, so id order is receipt order and a lower bound id
+// made from a time turns "the last N days" into a range scan.
+type EventScanner interface {
+	ScanEvents(ctx context.Context, tenant, afterID string, limit int) ([]events.Event, error)
+}
+
+// ChallengeSource reads a challenge of the tenant (drafts included).
+type ChallengeSource func(ctx context.Context, tenant, id string) (challenges.Challenge, error)
+
+// scanPage is how many events a backtest reads per query.
+const scanPage = 2000
+
+// Backtest is a replay of stored events through a challenge's rule.
+type Backtest struct {
+	ID          string          `json:"id"`
+	Tenant      string          `json:"-"`
+	ChallengeID string          `json:"challenge_id"`
+	Status      string          `json:"status" enum:"running,done,failed"`
+	Days        int             `json:"days"`
+	From        time.Time       `json:"from" doc:"Events received from this time on are replayed."`
+	Scanned     int64           `json:"scanned_events"`
+	Progress    float64         `json:"progress" doc:"Share of the time span scanned so far, 0 to 1."`
+	Error       string          `json:"error,omitempty"`
+	Result      *BacktestResult `json:"result,omitempty"`
+}
+
+// BacktestResult is what the rule would have done.
+type BacktestResult struct {
+	Progressed  int64      `json:"users_progressed" doc:"Users with at least one counted event."`
+	Completed   int64      `json:"users_completed"`
+	Completions int64      `json:"completions" doc:"Completions, several per user for a recurring challenge."`
+	Points      int64      `json:"points" doc:"Reward points the completions would have paid: the liability the rule adds."`
+	Curve       []DayCount `json:"completion_curve" doc:"Completions per UTC day of completion."`
+	FirstUsers  []string   `json:"sample_completers" doc:"Up to 20 users who would have completed, first completers first."`
+}
+
+// backtests keeps this node's jobs in memory (lost on restart; a job is a
+// read-only replay, so running it again is harmless).
+type backtests struct {
+	mu   sync.Mutex
+	jobs map[string]*Backtest
+}
+
+func (b *backtests) put(j Backtest) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.jobs == nil {
+		b.jobs = map[string]*Backtest{}
+	}
+	b.jobs[j.ID] = &j
+}
+
+func (b *backtests) get(id string) (Backtest, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	j, ok := b.jobs[id]
+	if !ok {
+		return Backtest{}, false
+	}
+	return *j, true
+}
+
+// lowerID is the smallest UUIDv7 of time t.
+func lowerID(t time.Time) string {
+	ms := uint64(t.UnixMilli())
+	return fmt.Sprintf("%08x-%04x-7000-8000-000000000000", ms>>16, ms&0xffff)
+}
+
+// StartBacktest checks the challenge and starts replaying the last days
+// days of the tenant's events through its rule in the background.
+func (s *Service) StartBacktest(ctx context.Context, tenant, challengeID string, days int) (Backtest, error) {
+	c, err := s.challenges(ctx, tenant, challengeID)
+	if err != nil {
+		return Backtest{}, err
+	}
+	if c.Rule.Window.Rolling != "" {
+		return Backtest{}, errs.New(errs.Unprocessable, "backtest-unsupported", "a backtest does not replay rolling windows yet").OnField("id")
+	}
+	now := s.now().UTC()
+	j := Backtest{ID: uuid.Must(uuid.NewV7()).String(), Tenant: tenant, ChallengeID: c.ID, Status: "running", Days: days, From: now.AddDate(0, 0, -days)}
+	s.jobs.put(j)
+	go s.runBacktest(context.WithoutCancel(ctx), c, j, now)
+	return j, nil
+}
+
+// Backtest returns a job of the challenge.
+func (s *Service) Backtest(_ context.Context, tenant, challengeID, jobID string) (Backtest, error) {
+	j, ok := s.jobs.get(jobID)
+	if !ok || j.Tenant != tenant || j.ChallengeID != challengeID {
+		return Backtest{}, errs.New(errs.NotFound, "not-found", "no such backtest")
+	}
+	return j, nil
+}
+
+func (s *Service) runBacktest(ctx context.Context, c challenges.Challenge, j Backtest, now time.Time) {
+	res, err := s.Replay(ctx, c, j.From, func(scanned int64, at time.Time) {
+		j.Scanned, j.Progress = scanned, min(1, round2(at.Sub(j.From).Seconds()/now.Sub(j.From).Seconds()))
+		s.jobs.put(j)
+	})
+	j.Status, j.Progress, j.Result = "done", 1, &res
+	if err != nil {
+		j.Status, j.Error, j.Result = "failed", "the replay failed; try again", nil
+		slog.Error("analytics: backtest", "challenge", c.ID, "job", j.ID, "err", err)
+	}
+	s.jobs.put(j)
+}
+
+// userRun is one user's replay state on a challenge.
+type userRun struct {
+	done    int64                                     // completions so far
+	periods map[string]map[string][]rule.Contribution // period → goal → contributions
+	closed  map[string]bool                           // periods already completed
+}
+
+// Replay folds the tenant's events received since from through c's rule
+// with the engine's own rule semantics (goal matching and filters, the
+// window's periods and late-arrival grace, ordered steps, the completion
+// cap) and writes nothing. Not replayed: limits, enrolment, eligibility
+// (they depend on state outside the event stream). Memory grows with the
+// counted contributions of the window, never with the rest of history.
+func (s *Service) Replay(ctx context.Context, c challenges.Challenge, from time.Time, progress func(int64, time.Time)) (BacktestResult, error) {
+	runs := map[string]*userRun{}
+	var res BacktestResult
+	curve := map[string]int64{}
+	after := lowerID(from)
+	var scanned int64
+	for {
+		page, err := s.scanner.ScanEvents(ctx, c.Tenant, after, scanPage)
+		if err != nil {
+			return BacktestResult{}, fmt.Errorf("analytics: backtest %s: %w", c.ID, err)
+		}
+		for _, ev := range page {
+			if at, ok := s.replayEvent(c, runs, ev); ok {
+				res.Completions++
+				curve[at.UTC().Format(time.DateOnly)]++
+				if runs[ev.User].done == 1 {
+					res.Completed++
+					if len(res.FirstUsers) < 20 {
+						res.FirstUsers = append(res.FirstUsers, ev.User)
+					}
+				}
+			}
+		}
+		scanned += int64(len(page))
+		if len(page) < scanPage {
+			break
+		}
+		after = page[len(page)-1].ID
+		progress(scanned, page[len(page)-1].ReceivedAt)
+	}
+	res.Progressed = int64(len(runs))
+	res.Points = res.Completions * c.Reward.Points
+	res.Curve = []DayCount{}
+	for d, n := range curve {
+		res.Curve = append(res.Curve, DayCount{Date: d, Count: n})
+	}
+	sort.Slice(res.Curve, func(i, j int) bool { return res.Curve[i].Date < res.Curve[j].Date })
+	return res, nil
+}
+
+// replayEvent counts ev for its user and reports a completion it causes.
+func (s *Service) replayEvent(c challenges.Challenge, runs map[string]*userRun, ev events.Event) (time.Time, bool) {
+	if ev.User == "" {
+		return time.Time{}, false
+	}
+	period, ok := c.Rule.Window.Counts(ev.OccurredAt, ev.ReceivedAt)
+	if !ok {
+		return time.Time{}, false
+	}
+	re := rule.Event{Type: ev.Type, Props: ev.Props, OccurredAt: ev.OccurredAt}
+	var hits map[string]rule.Contribution
+	for _, g := range c.Rule.Goals {
+		if x, ok := g.Match(re); ok {
+			if hits == nil {
+				hits = map[string]rule.Contribution{}
+			}
+			hits[g.ID] = x
+		}
+	}
+	if hits == nil {
+		return time.Time{}, false
+	}
+	u := runs[ev.User]
+	if u == nil {
+		u = &userRun{periods: map[string]map[string][]rule.Contribution{}, closed: map[string]bool{}}
+		runs[ev.User] = u
+	}
+	if u.closed[period.Key] || c.MaxCompletions > 0 && u.done >= c.MaxCompletions {
+		return time.Time{}, false
+	}
+	goals := u.periods[period.Key]
+	if goals == nil {
+		goals = map[string][]rule.Contribution{}
+		u.periods[period.Key] = goals
+	}
+	for id, x := range hits {
+		goals[id] = append(goals[id], x)
+	}
+	if !c.Rule.Met(c.Rule.Progress(goals)) {
+		return time.Time{}, false
+	}
+	u.done++
+	u.closed[period.Key] = true
+	delete(u.periods, period.Key) // a completed period needs no more memory
+	return ev.OccurredAt, true
+}
