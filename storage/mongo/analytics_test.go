@@ -11,3 +11,8 @@ func TestAnalyticsConformance(t *testing.T) {
 	uri(t)
 	storagetest.RunAnalytics(t, func(t *testing.T) analytics.Store { return openFresh(t) })
 }
+
+func TestAnalyticsEventScan(t *testing.T) {
+	uri(t)
+	storagetest.RunEventScan(t, func(t *testing.T) storagetest.ScanStore { return openFresh(t) })
+}

@@ -15,3 +15,11 @@ func TestAnalyticsConformance(t *testing.T) {
 		return s
 	})
 }
+
+func TestAnalyticsEventScan(t *testing.T) {
+	storagetest.RunEventScan(t, func(t *testing.T) storagetest.ScanStore {
+		s := open(t, filepath.Join(t.TempDir(), "q.db"))
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

@@ -1,11 +1,14 @@
 package storagetest
 
 import (
+	"context"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/questline/questline/analytics"
+	"github.com/questline/questline/events"
 )
 
 // RunAnalytics runs the analytics rollup conformance cases.
@@ -122,4 +125,43 @@ func testAnalyticsSettings(t *testing.T, s analytics.Store) {
 	got, err = s.AnalyticsSettings(c, a)
 	must(t, err)
 	eq(t, "set", got, analytics.Settings{Currency: "USD", PointValue: 0.02})
+}
+
+// ScanStore is a store whose events a backtest scans.
+type ScanStore interface {
+	analytics.EventScanner
+	InsertEvent(ctx context.Context, e events.Event) (events.Event, bool, error)
+}
+
+// RunEventScan checks the keyset scan of a tenant's events.
+func RunEventScan(t *testing.T, open func(t *testing.T) ScanStore) {
+	s := open(t)
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	var want []string
+	for i := range 7 {
+		e := event(a, "k"+strconv.Itoa(i), base.Add(time.Duration(i)*time.Second))
+		_, _, err := s.InsertEvent(c, e)
+		must(t, err)
+		want = append(want, e.ID)
+		_, _, err = s.InsertEvent(c, event(b, "k"+strconv.Itoa(i), base))
+		must(t, err)
+	}
+	var got []string
+	for after := ""; ; {
+		page, err := s.ScanEvents(c, a, after, 3)
+		must(t, err)
+		for _, e := range page {
+			got = append(got, e.ID)
+		}
+		if len(page) < 3 {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	eq(t, "scanned ids", got, want)
+	page, err := s.ScanEvents(c, a, want[5], 10)
+	must(t, err)
+	eq(t, "after the sixth", len(page), 1)
+	eq(t, "its user", page[0].User, "u1")
 }
