@@ -12,6 +12,7 @@ package analytics
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -34,6 +35,7 @@ const (
 	MetricReversed     = "points_reversed"
 	MetricCompletions  = "challenge_completions"
 	MetricBadges       = "badges_unlocked"
+	MetricRedeemed     = "rewards_redeemed"
 )
 
 // Fact is one durable record folded into the rollups once: Key (unique per
@@ -135,23 +137,61 @@ func NewService(c Config) *Service {
 	return &Service{store: c.Store, scanner: c.Events, challenges: c.Challenges, badges: c.Badges, now: time.Now}
 }
 
-// domainMetrics map an event to per-domain metric names. Adding quiz,
-// UGC or contest stats is one small function here (e.g. quiz.completed →
-// "quiz:<id>:completions"), read back by a report naming the same metric.
-var domainMetrics = []func(events.Event) []string{challengeMetrics, badgeMetrics}
+// domainMetrics map an event to per-domain metric increments. Adding
+// quiz, UGC or contest stats is one small function here (e.g.
+// quiz.completed → "quiz:<id>:completions"), read back by a report naming
+// the same metric (see objectMetric).
+var domainMetrics = []func(events.Event) map[string]int64{challengeMetrics, badgeMetrics, pointsMetrics}
 
-func challengeMetrics(ev events.Event) []string {
+func challengeMetrics(ev events.Event) map[string]int64 {
 	if ev.Type != "challenge.completed" {
 		return nil
 	}
-	return []string{MetricCompletions, "challenge:" + events.PropString(ev.Props["challenge_id"]) + ":completions"}
+	return map[string]int64{MetricCompletions: 1, "challenge:" + events.PropString(ev.Props["challenge_id"]) + ":completions": 1}
 }
 
-func badgeMetrics(ev events.Event) []string {
+func badgeMetrics(ev events.Event) map[string]int64 {
 	if ev.Type != "badge.unlocked" {
 		return nil
 	}
-	return []string{MetricBadges, "badge:" + events.PropString(ev.Props["badge_id"]) + ":unlocks"}
+	return map[string]int64{MetricBadges: 1, "badge:" + events.PropString(ev.Props["badge_id"]) + ":unlocks": 1}
+}
+
+// pointsMetrics counts the points package's system events: an expiry
+// (props amount) and a redemption (props reward_id, cost), whose cost is
+// points spent.
+func pointsMetrics(ev events.Event) map[string]int64 {
+	switch ev.Type {
+	case "points.expired":
+		return map[string]int64{MetricExpired: abs(propInt(ev.Props["amount"]))}
+	case "reward.redeemed":
+		return map[string]int64{MetricRedeemed: 1, MetricSpent: abs(propInt(ev.Props["cost"])),
+			"reward:" + events.PropString(ev.Props["reward_id"]) + ":redemptions": 1}
+	}
+	return nil
+}
+
+// propInt reads a whole number prop as JSON decoding leaves it.
+func propInt(v any) int64 {
+	switch x := v.(type) {
+	case float64:
+		return int64(x)
+	case int64:
+		return x
+	case int:
+		return int64(x)
+	case json.Number:
+		n, _ := x.Int64()
+		return n
+	}
+	return 0
+}
+
+func abs(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
 }
 
 // HandleEvent folds ev into the rollups once per event id. It is a rule
@@ -160,8 +200,8 @@ func badgeMetrics(ev events.Event) []string {
 func (s *Service) HandleEvent(ctx context.Context, ev events.Event, _ *events.Result) ([]events.Event, error) {
 	f := Fact{Tenant: ev.Tenant, Key: "ev:" + ev.ID, At: ev.OccurredAt, Counts: map[string]int64{}}
 	for _, fn := range domainMetrics {
-		for _, m := range fn(ev) {
-			f.Counts[m]++
+		for m, v := range fn(ev) {
+			f.Counts[m] += v
 		}
 	}
 	if ev.Source != "system" {
@@ -203,14 +243,17 @@ func (s *Service) Earned(ctx context.Context, e points.Entry) error {
 // Movement is one ledger entry as the analytics see it.
 type Movement struct {
 	Tenant, User, EntryID string
-	// Kind is credit, spend, expiry or reversal; Amount is the points
-	// moved, positive whatever the direction.
+	// Kind is credit or reversal; Amount is the points moved, positive
+	// whatever the direction. Spends and expiries are counted from the
+	// points package's reward.redeemed and points.expired events instead
+	// (see pointsMetrics), so they are not movements: counting both would
+	// count them twice.
 	Kind   string
 	Amount int64
 	At     time.Time
 }
 
-var kindMetric = map[string]string{"credit": MetricIssued, "spend": MetricSpent, "expiry": MetricExpired, "reversal": MetricReversed}
+var kindMetric = map[string]string{"credit": MetricIssued, "reversal": MetricReversed}
 
 // Moved folds a ledger movement once per ledger entry id.
 func (s *Service) Moved(ctx context.Context, m Movement) error {
@@ -218,10 +261,7 @@ func (s *Service) Moved(ctx context.Context, m Movement) error {
 	if !ok {
 		return fmt.Errorf("analytics: ledger entry %s: unknown kind %q", m.EntryID, m.Kind)
 	}
-	amount := m.Amount
-	if amount < 0 {
-		amount = -amount
-	}
+	amount := abs(m.Amount)
 	f := Fact{Tenant: m.Tenant, Key: "led:" + m.EntryID, At: m.At, Counts: map[string]int64{metric: amount}}
 	if m.Kind == "credit" {
 		f.User, f.Points = m.User, amount

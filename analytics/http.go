@@ -123,7 +123,7 @@ func summaryRoutes(api huma.API, s *Service) {
 				{"points_issued", i64(l.Issued)}, {"points_spent", i64(l.Spent)}, {"points_expired", i64(l.Expired)},
 				{"points_reversed", i64(l.Reversed)}, {"points_outstanding", i64(l.Outstanding)},
 				{"currency", l.Currency}, {"point_value", f64(l.PointValue)}, {"outstanding_value", f64(l.Value)},
-				{"challenge_completions", i64(m.Completions)}, {"badges_unlocked", i64(m.Badges)}})
+				{"challenge_completions", i64(m.Completions)}, {"badges_unlocked", i64(m.Badges)}, {"rewards_redeemed", i64(m.Redeemed)}})
 		})
 }
 

@@ -22,6 +22,7 @@ type Summary struct {
 	Points       Liability `json:"points"`
 	Completions  int64     `json:"challenge_completions"`
 	Badges       int64     `json:"badges_unlocked"`
+	Redeemed     int64     `json:"rewards_redeemed"`
 	At           time.Time `json:"at" doc:"When the summary was computed."`
 }
 
@@ -37,7 +38,7 @@ type Liability struct {
 	Value       float64 `json:"outstanding_value" doc:"Outstanding times the tenant's point value, in its currency."`
 }
 
-var summaryMetrics = []string{MetricParticipants, MetricEvents, MetricIssued, MetricSpent, MetricExpired, MetricReversed, MetricCompletions, MetricBadges}
+var summaryMetrics = []string{MetricParticipants, MetricEvents, MetricIssued, MetricSpent, MetricExpired, MetricReversed, MetricCompletions, MetricBadges, MetricRedeemed}
 
 // allTime bounds "every bucket": rollups start with the first event.
 var allTimeFrom = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -71,7 +72,7 @@ func (s *Service) Summary(ctx context.Context, tenant string) (Summary, error) {
 	return Summary{
 		Participants: tot[MetricParticipants], Events: tot[MetricEvents],
 		ActiveToday: act[MetricActiveDay], ActiveWeek: week[MetricActiveWeek],
-		Points: l, Completions: tot[MetricCompletions], Badges: tot[MetricBadges], At: now,
+		Points: l, Completions: tot[MetricCompletions], Badges: tot[MetricBadges], Redeemed: tot[MetricRedeemed], At: now,
 	}, nil
 }
 
