@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/questline/questline/events"
@@ -118,6 +119,7 @@ type Service struct {
 	challenges ChallengeSource
 	badges     func(ctx context.Context, tenant, id string) error
 	jobs       backtests
+	marks      markCache
 	now        func() time.Time
 }
 
@@ -207,12 +209,54 @@ func (s *Service) HandleEvent(ctx context.Context, ev events.Event, _ *events.Re
 	if ev.Source != "system" {
 		f.Counts[MetricEvents]++
 		f.User, f.Events = ev.User, 1
-		f.Firsts = activityFirsts(ev.User, ev.OccurredAt)
+		f.Firsts = s.marks.unknown(ev.Tenant, activityFirsts(ev.User, ev.OccurredAt))
 	}
 	if _, err := s.store.RecordFact(ctx, f); err != nil {
 		return nil, fmt.Errorf("analytics: event %s: %w", ev.ID, err)
 	}
+	s.marks.add(ev.Tenant, f.Firsts)
 	return nil, nil
+}
+
+// markCache remembers marker keys this node knows are stored, so a user's
+// second event of the day skips three inserts that would change nothing.
+// Markers are never deleted but by erasure, which clears the cache; the
+// store's insert still decides, so the cache only saves work.
+type markCache struct {
+	mu   sync.Mutex
+	keys map[string]struct{}
+}
+
+// markCacheSize bounds the cache: when full it starts afresh.
+const markCacheSize = 200_000
+
+func (c *markCache) unknown(tenant string, fs []First) []First {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := fs[:0]
+	for _, f := range fs {
+		if _, ok := c.keys[tenant+"\x00"+f.Key]; !ok {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (c *markCache) add(tenant string, fs []First) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.keys == nil || len(c.keys)+len(fs) > markCacheSize {
+		c.keys = make(map[string]struct{}, len(fs))
+	}
+	for _, f := range fs {
+		c.keys[tenant+"\x00"+f.Key] = struct{}{}
+	}
+}
+
+func (c *markCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.keys = nil
 }
 
 // activityFirsts are the markers of a user's activity: first of the UTC

@@ -21,5 +21,9 @@ func (s *Service) Erase(ctx context.Context, tenant, user string) error {
 	if err := s.store.EraseAnalyticsUser(ctx, tenant, user); err != nil {
 		return fmt.Errorf("analytics: erase: %w", err)
 	}
+	// This node forgets the erased markers; another node's cache can
+	// only skip a marker of a user active again later the same day or
+	// week, which then counts once fewer there.
+	s.marks.clear()
 	return nil
 }
