@@ -46,33 +46,15 @@ func BenchmarkAnalyticsSummary(b *testing.B) {
 	start := time.Now().UTC().AddDate(0, 0, -30)
 	span := 30 * 24 * time.Hour
 	t0 := time.Now()
-	const workers = 64
-	var wg sync.WaitGroup
-	errc := make(chan error, workers)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += workers {
-				at := start.Add(span * time.Duration(i) / time.Duration(n))
-				user := "u" + strconv.Itoa(i%20_000)
-				ev := events.Event{ID: uuid.Must(uuid.NewV7()).String(), Tenant: "acme", User: user, Type: "visit", OccurredAt: at, Source: "player"}
-				if _, err := svc.HandleEvent(ctx, ev, nil); err != nil {
-					errc <- err
-					return
-				}
-				if err := svc.Earned(ctx, points.Entry{ID: ev.ID, Tenant: "acme", User: user, Amount: 5, CreatedAt: at}); err != nil {
-					errc <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errc)
-	if err := <-errc; err != nil {
-		b.Fatal(err)
-	}
+	fillConcurrently(b, n, func(i int) error {
+		at := start.Add(span * time.Duration(i) / time.Duration(n))
+		user := "u" + strconv.Itoa(i%20_000)
+		ev := events.Event{ID: uuid.Must(uuid.NewV7()).String(), Tenant: "acme", User: user, Type: "visit", OccurredAt: at, Source: "player"}
+		if _, err := svc.HandleEvent(ctx, ev, nil); err != nil {
+			return err
+		}
+		return svc.Earned(ctx, points.Entry{ID: ev.ID, Tenant: "acme", User: user, Amount: 5, CreatedAt: at})
+	})
 	fold := time.Since(t0)
 	b.Logf("folded %d events and %d credits in %v (%.0f facts/s)", n, n, fold, float64(2*n)/fold.Seconds())
 	b.ResetTimer()
@@ -88,5 +70,30 @@ func BenchmarkAnalyticsSummary(b *testing.B) {
 		if err != nil || len(days) < 30 {
 			b.Fatal(fmt.Errorf("series: %d days: %w", len(days), err))
 		}
+	}
+}
+
+// fillConcurrently runs fn(0..n-1) on 64 goroutines, so the single writer
+// batches as under real load, and fails b on the first error.
+func fillConcurrently(b *testing.B, n int, fn func(i int) error) {
+	const workers = 64
+	var wg sync.WaitGroup
+	errc := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				if err := fn(i); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	if err := <-errc; err != nil {
+		b.Fatal(err)
 	}
 }

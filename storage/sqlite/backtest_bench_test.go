@@ -4,7 +4,6 @@ import (
 	"context"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,34 +31,18 @@ func BenchmarkBacktest(b *testing.B) {
 	n := benchAnalyticsN(b)
 	start := time.Now().UTC().AddDate(0, 0, -30)
 	t0 := time.Now()
-	const workers = 64
-	var wg sync.WaitGroup
-	errc := make(chan error, workers)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += workers {
-				typ := "visit"
-				if i%3 == 0 {
-					typ = "purchase"
-				}
-				at := start.Add(30 * 24 * time.Hour * time.Duration(i) / time.Duration(n))
-				ev := events.Event{ID: uuid.Must(uuid.NewV7()).String(), Tenant: "acme", User: "u" + strconv.Itoa(i%20_000), Type: typ,
-					Props: map[string]any{"amount": i % 50}, OccurredAt: at, ReceivedAt: at, IdempotencyKey: "k" + strconv.Itoa(i),
-					Source: "player", Fingerprint: "f", Processed: true}
-				if _, _, err := st.InsertEvent(ctx, ev); err != nil {
-					errc <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errc)
-	if err := <-errc; err != nil {
-		b.Fatal(err)
-	}
+	fillConcurrently(b, n, func(i int) error {
+		typ := "visit"
+		if i%3 == 0 {
+			typ = "purchase"
+		}
+		at := start.Add(30 * 24 * time.Hour * time.Duration(i) / time.Duration(n))
+		ev := events.Event{ID: uuid.Must(uuid.NewV7()).String(), Tenant: "acme", User: "u" + strconv.Itoa(i%20_000), Type: typ,
+			Props: map[string]any{"amount": i % 50}, OccurredAt: at, ReceivedAt: at, IdempotencyKey: "k" + strconv.Itoa(i),
+			Source: "player", Fingerprint: "f", Processed: true}
+		_, _, err := st.InsertEvent(ctx, ev)
+		return err
+	})
 	b.Logf("stored %d events in %v", n, time.Since(t0))
 	r, err := rule.Parse([]byte(`{"goals":[{"kind":"count","event_type":"purchase","target":3,
 		"filters":[{"prop":"amount","op":"gt","value":20}]}]}`))
