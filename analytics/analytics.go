@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -118,6 +119,7 @@ type Service struct {
 	scanner    EventScanner
 	challenges ChallengeSource
 	badges     func(ctx context.Context, tenant, id string) error
+	logger     *slog.Logger
 	jobs       backtests
 	marks      markCache
 	now        func() time.Time
@@ -132,11 +134,15 @@ type Config struct {
 	Events     EventScanner
 	Challenges ChallengeSource
 	Badges     func(ctx context.Context, tenant, id string) error
+	Logger     *slog.Logger // failed backtests; nil discards
 }
 
 // NewService returns the analytics service.
 func NewService(c Config) *Service {
-	return &Service{store: c.Store, scanner: c.Events, challenges: c.Challenges, badges: c.Badges, now: time.Now}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{store: c.Store, scanner: c.Events, challenges: c.Challenges, badges: c.Badges, logger: c.Logger, now: time.Now}
 }
 
 // domainMetrics map an event to per-domain metric increments. Adding

@@ -3,7 +3,6 @@ package analytics
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sort"
 	"sync"
 	"time"
@@ -119,7 +118,7 @@ func (s *Service) runBacktest(ctx context.Context, c challenges.Challenge, j Bac
 	j.Status, j.Progress, j.Result = "done", 1, &res
 	if err != nil {
 		j.Status, j.Error, j.Result = "failed", "the replay failed; try again", nil
-		slog.Error("analytics: backtest", "challenge", c.ID, "job", j.ID, "err", err)
+		s.logger.Error("analytics: backtest", "challenge", c.ID, "job", j.ID, "err", err)
 	}
 	s.jobs.put(j)
 }
@@ -161,11 +160,14 @@ func (s *Service) Replay(ctx context.Context, c challenges.Challenge, from time.
 			}
 		}
 		scanned += int64(len(page))
-		if len(page) < scanPage {
+		if len(page) == 0 {
 			break
 		}
 		after = page[len(page)-1].ID
 		progress(scanned, page[len(page)-1].ReceivedAt)
+		if len(page) < scanPage {
+			break
+		}
 	}
 	res.Progressed = int64(len(runs))
 	res.Points = res.Completions * c.Reward.Points
