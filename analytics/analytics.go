@@ -205,7 +205,12 @@ func abs(v int64) int64 {
 // HandleEvent folds ev into the rollups once per event id. It is a rule
 // handler of the events service, so a replayed event is handled again and
 // counts nothing the second time.
-func (s *Service) HandleEvent(ctx context.Context, ev events.Event, _ *events.Result) ([]events.Event, error) {
+//
+// It runs after the challenges handler, so r holds the user's progress
+// on every challenge the event counted for: the first event of a user on
+// a challenge makes them a participant, and the first that meets a goal
+// counts that step (the basis of drop-off per step).
+func (s *Service) HandleEvent(ctx context.Context, ev events.Event, r *events.Result) ([]events.Event, error) {
 	f := Fact{Tenant: ev.Tenant, Key: "ev:" + ev.ID, At: ev.OccurredAt, Counts: map[string]int64{}}
 	for _, fn := range domainMetrics {
 		for m, v := range fn(ev) {
@@ -215,7 +220,7 @@ func (s *Service) HandleEvent(ctx context.Context, ev events.Event, _ *events.Re
 	if ev.Source != "system" {
 		f.Counts[MetricEvents]++
 		f.User, f.Events = ev.User, 1
-		f.Firsts = s.marks.unknown(ev.Tenant, activityFirsts(ev.User, ev.OccurredAt))
+		f.Firsts = s.marks.unknown(ev.Tenant, append(activityFirsts(ev.User, ev.OccurredAt), progressFirsts(ev, r)...))
 	}
 	if _, err := s.store.RecordFact(ctx, f); err != nil {
 		return nil, fmt.Errorf("analytics: event %s: %w", ev.ID, err)
@@ -277,6 +282,32 @@ func activityFirsts(user string, at time.Time) []First {
 		{Key: p + "week:" + week.Format(time.DateOnly), Metric: MetricActiveWeek, At: week},
 		{Key: p + "first", Metric: MetricParticipants, At: at},
 	}
+}
+
+// progressFirsts are the markers of the challenge progress r reports.
+func progressFirsts(ev events.Event, r *events.Result) []First {
+	if r == nil {
+		return nil
+	}
+	p := UserMarkPrefix(ev.User)
+	var out []First
+	for _, pr := range r.Progress {
+		out = append(out, First{Key: p + "ch:" + pr.ChallengeID, Metric: ChallengeParticipants(pr.ChallengeID), At: ev.OccurredAt})
+		for _, g := range pr.Goals {
+			if g.Met {
+				out = append(out, First{Key: p + "ch:" + pr.ChallengeID + ":goal:" + g.ID, Metric: GoalMet(pr.ChallengeID, g.ID), At: ev.OccurredAt})
+			}
+		}
+	}
+	return out
+}
+
+// ChallengeParticipants names the rollup of a challenge's participants.
+func ChallengeParticipants(id string) string { return "challenge:" + id + ":participants" }
+
+// GoalMet names the rollup of the users who met a challenge's goal.
+func GoalMet(challenge, goal string) string {
+	return "challenge:" + challenge + ":goal:" + goal + ":met"
 }
 
 // UserMarkPrefix starts every marker key of a user's activity. User ids

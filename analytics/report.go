@@ -199,6 +199,16 @@ type ObjectStats struct {
 	ID    string     `json:"id"`
 	Count int64      `json:"count" doc:"Completions of the challenge (every period's), or unlocks of the badge (every tier's)."`
 	Days  []DayCount `json:"days,omitempty" doc:"Per local day of the range, when one is given."`
+	// Challenges only.
+	Participants *int64 `json:"participants,omitempty" doc:"Challenge: users with any counted progress, ever (every period)."`
+	Steps        []Step `json:"steps,omitempty" doc:"Challenge with several goals: users who ever met each goal, in the rule's order, and how many of the previous step's did not."`
+}
+
+// Step is one goal of a challenge's funnel.
+type Step struct {
+	Goal    string `json:"goal_id"`
+	Met     int64  `json:"users_met"`
+	DropOff int64  `json:"drop_off" doc:"Users of the previous step (participants for the first) who have not met this goal."`
 }
 
 // DayCount is a count on one local date.
@@ -218,27 +228,56 @@ func objectMetric(kind, id string) string {
 	}
 }
 
-func (s *Service) exists(ctx context.Context, tenant, kind, id string) error {
-	if kind == "challenge" {
-		_, err := s.challenges(ctx, tenant, id)
-		return err
+// funnel reads a challenge's participants and steps; goals is nil for a
+// badge, whose lookup is the existence check alone.
+func (s *Service) funnel(ctx context.Context, tenant, kind, id string) ([]string, error) {
+	if kind != "challenge" {
+		return nil, s.badges(ctx, tenant, id)
 	}
-	return s.badges(ctx, tenant, id)
+	c, err := s.challenges(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	goals := []string{}
+	if len(c.Rule.Goals) > 1 {
+		for _, g := range c.Rule.Goals {
+			goals = append(goals, g.ID)
+		}
+	}
+	return goals, nil
 }
 
 // ObjectStats counts one object's completions or unlocks, all time, and
 // per local day when r names a range.
 func (s *Service) ObjectStats(ctx context.Context, tenant, kind, id string, r *Range) (ObjectStats, error) {
-	if err := s.exists(ctx, tenant, kind, id); err != nil {
+	goals, err := s.funnel(ctx, tenant, kind, id)
+	if err != nil {
 		return ObjectStats{}, err
 	}
 	m := objectMetric(kind, id)
+	metrics := []string{m}
+	if goals != nil {
+		metrics = append(metrics, ChallengeParticipants(id))
+		for _, g := range goals {
+			metrics = append(metrics, GoalMet(id, g))
+		}
+	}
 	now := s.now().UTC()
-	tot, err := s.store.MetricTotals(ctx, tenant, []string{m}, allTimeFrom, now.Add(48*time.Hour))
+	tot, err := s.store.MetricTotals(ctx, tenant, metrics, allTimeFrom, now.Add(48*time.Hour))
 	if err != nil {
 		return ObjectStats{}, fmt.Errorf("analytics: %s %s: %w", kind, id, err)
 	}
 	out := ObjectStats{Kind: kind, ID: id, Count: tot[m]}
+	if goals != nil {
+		n := tot[ChallengeParticipants(id)]
+		out.Participants = &n
+		prev := n
+		for _, g := range goals {
+			met := tot[GoalMet(id, g)]
+			out.Steps = append(out.Steps, Step{Goal: g, Met: met, DropOff: max(0, prev-met)})
+			prev = met
+		}
+	}
 	if r == nil {
 		return out, nil
 	}

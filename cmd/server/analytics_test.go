@@ -56,9 +56,9 @@ func TestAnalytics(t *testing.T) {
 	if !strings.HasPrefix(string(csv.Body), "date,events,") || !strings.Contains(string(csv.Body), today+",3,") {
 		t.Fatalf("csv %s", csv.Body)
 	}
-	var st struct{ Count int64 }
+	var st struct{ Count, Participants int64 }
 	s.must(200, req{method: "GET", path: "/v1/analytics/challenges/" + ch, token: mgr}).json(t, &st)
-	if st.Count != 1 {
+	if st.Count != 1 || st.Participants != 2 {
 		t.Fatalf("challenge stats %+v", st)
 	}
 	s.must(404, req{method: "GET", path: "/v1/analytics/challenges/" + ch, token: s.token("boss", "globex", auth.Manager)})
@@ -121,4 +121,34 @@ func TestBacktest(t *testing.T) {
 	}
 	s.must(404, req{method: "GET", path: loc, token: s.token("boss", "globex", auth.Manager)})
 	s.must(422, req{method: "POST", path: "/v1/challenges/" + draft.ID + "/backtest", token: mgr, body: map[string]any{"days": 0}})
+}
+
+// TestAnalyticsFunnel: a challenge of two goals reports how many users met
+// each and how many dropped off between steps.
+func TestAnalyticsFunnel(t *testing.T) {
+	s := startServer(t, nil)
+	mgr := s.token("boss", "acme", auth.Manager)
+	ch := s.publish(mgr, map[string]any{"name": "Visit then buy", "reward_points": 5, "rule": map[string]any{"goals": []any{
+		map[string]any{"id": "visit", "kind": "count", "event_type": "visit", "target": 1},
+		map[string]any{"id": "share", "kind": "count", "event_type": "share", "target": 1}}}})
+	for i, u := range []string{"a", "b", "c"} {
+		tok := s.token(u, "acme")
+		s.event(tok, "v"+u, map[string]any{"type": "visit"})
+		if i == 0 {
+			s.event(tok, "s"+u, map[string]any{"type": "share"})
+		}
+	}
+	var st struct {
+		Count, Participants int64
+		Steps               []struct {
+			Goal    string `json:"goal_id"`
+			Met     int64  `json:"users_met"`
+			DropOff int64  `json:"drop_off"`
+		}
+	}
+	s.must(200, req{method: "GET", path: "/v1/analytics/challenges/" + ch, token: mgr}).json(t, &st)
+	if st.Count != 1 || st.Participants != 3 || len(st.Steps) != 2 || st.Steps[0].Met != 3 || st.Steps[0].DropOff != 0 ||
+		st.Steps[1].Met != 1 || st.Steps[1].DropOff != 2 {
+		t.Fatalf("funnel %+v", st)
+	}
 }
