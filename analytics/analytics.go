@@ -118,7 +118,7 @@ type Service struct {
 	store      Store
 	scanner    EventScanner
 	challenges ChallengeSource
-	badges     func(ctx context.Context, tenant, id string) error
+	badgeDefs  BadgeSource
 	logger     *slog.Logger
 	jobs       backtests
 	marks      markCache
@@ -133,7 +133,7 @@ type Config struct {
 	Store      Store
 	Events     EventScanner
 	Challenges ChallengeSource
-	Badges     func(ctx context.Context, tenant, id string) error
+	Badges     BadgeSource
 	Logger     *slog.Logger // failed backtests; nil discards
 }
 
@@ -142,7 +142,7 @@ func NewService(c Config) *Service {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: c.Store, scanner: c.Events, challenges: c.Challenges, badges: c.Badges, logger: c.Logger, now: time.Now}
+	return &Service{store: c.Store, scanner: c.Events, challenges: c.Challenges, badgeDefs: c.Badges, logger: c.Logger, now: time.Now}
 }
 
 // domainMetrics map an event to per-domain metric increments. Adding

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/questline/questline/badges"
 	"github.com/questline/questline/challenges"
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/events/rule"
@@ -25,21 +26,48 @@ type EventScanner interface {
 // ChallengeSource reads a challenge of the tenant (drafts included).
 type ChallengeSource func(ctx context.Context, tenant, id string) (challenges.Challenge, error)
 
+// BadgeSource reads a badge of the tenant (drafts included).
+type BadgeSource func(ctx context.Context, tenant, id string) (badges.Badge, error)
+
+// Draft is what a backtest replays: a challenge's or a badge's rule with
+// its completion cap and reward.
+type Draft struct {
+	Kind, Tenant, ID string
+	Rule             rule.Rule
+	// MaxCompletions caps completions per user (0: once per period).
+	MaxCompletions int64
+	// Limit caps the users who complete (a limited-edition badge); 0: none.
+	Limit  int64
+	Points int64 // paid per completion
+}
+
+// ChallengeDraft is the draft of a challenge.
+func ChallengeDraft(c challenges.Challenge) Draft {
+	return Draft{Kind: "challenge", Tenant: c.Tenant, ID: c.ID, Rule: c.Rule, MaxCompletions: c.MaxCompletions, Points: c.Reward.Points}
+}
+
+// BadgeDraft is the draft of a badge: its first tier is the rule met; a
+// badge is earned once per period (once, without a recurring window).
+func BadgeDraft(b badges.Badge) Draft {
+	return Draft{Kind: "badge", Tenant: b.Tenant, ID: b.ID, Rule: b.Rule, Limit: b.Limit}
+}
+
 // scanPage is how many events a backtest reads per query.
 const scanPage = 2000
 
 // Backtest is a replay of stored events through a challenge's rule.
 type Backtest struct {
-	ID          string          `json:"id"`
-	Tenant      string          `json:"-"`
-	ChallengeID string          `json:"challenge_id"`
-	Status      string          `json:"status" enum:"running,done,failed"`
-	Days        int             `json:"days"`
-	From        time.Time       `json:"from" doc:"Events received from this time on are replayed."`
-	Scanned     int64           `json:"scanned_events"`
-	Progress    float64         `json:"progress" doc:"Share of the time span scanned so far, 0 to 1."`
-	Error       string          `json:"error,omitempty"`
-	Result      *BacktestResult `json:"result,omitempty"`
+	ID       string          `json:"id"`
+	Tenant   string          `json:"-"`
+	Kind     string          `json:"kind" enum:"challenge,badge"`
+	ObjectID string          `json:"object_id" doc:"The challenge or badge replayed."`
+	Status   string          `json:"status" enum:"running,done,failed"`
+	Days     int             `json:"days"`
+	From     time.Time       `json:"from" doc:"Events received from this time on are replayed."`
+	Scanned  int64           `json:"scanned_events"`
+	Progress float64         `json:"progress" doc:"Share of the time span scanned so far, 0 to 1."`
+	Error    string          `json:"error,omitempty"`
+	Result   *BacktestResult `json:"result,omitempty"`
 }
 
 // BacktestResult is what the rule would have done.
@@ -84,33 +112,43 @@ func lowerID(t time.Time) string {
 	return fmt.Sprintf("%08x-%04x-7000-8000-000000000000", ms>>16, ms&0xffff)
 }
 
-// StartBacktest checks the challenge and starts replaying the last days
-// days of the tenant's events through its rule in the background.
-func (s *Service) StartBacktest(ctx context.Context, tenant, challengeID string, days int) (Backtest, error) {
-	c, err := s.challenges(ctx, tenant, challengeID)
+// draft reads the challenge or badge a backtest replays.
+func (s *Service) draft(ctx context.Context, tenant, kind, id string) (Draft, error) {
+	if kind == "challenge" {
+		c, err := s.challenges(ctx, tenant, id)
+		return ChallengeDraft(c), err
+	}
+	b, err := s.badgeDefs(ctx, tenant, id)
+	return BadgeDraft(b), err
+}
+
+// StartBacktest checks the challenge or badge and starts replaying the
+// last days days of the tenant's events through its rule in the background.
+func (s *Service) StartBacktest(ctx context.Context, tenant, kind, id string, days int) (Backtest, error) {
+	d, err := s.draft(ctx, tenant, kind, id)
 	if err != nil {
 		return Backtest{}, err
 	}
-	if c.Rule.Window.Rolling != "" {
+	if d.Rule.Window.Rolling != "" {
 		return Backtest{}, errs.New(errs.Unprocessable, "backtest-unsupported", "a backtest does not replay rolling windows yet").OnField("id")
 	}
 	now := s.now().UTC()
-	j := Backtest{ID: uuid.Must(uuid.NewV7()).String(), Tenant: tenant, ChallengeID: c.ID, Status: "running", Days: days, From: now.AddDate(0, 0, -days)}
+	j := Backtest{ID: uuid.Must(uuid.NewV7()).String(), Tenant: tenant, Kind: kind, ObjectID: id, Status: "running", Days: days, From: now.AddDate(0, 0, -days)}
 	s.jobs.put(j)
-	go s.runBacktest(context.WithoutCancel(ctx), c, j, now)
+	go s.runBacktest(context.WithoutCancel(ctx), d, j, now)
 	return j, nil
 }
 
-// Backtest returns a job of the challenge.
-func (s *Service) Backtest(_ context.Context, tenant, challengeID, jobID string) (Backtest, error) {
+// Backtest returns a job of the challenge or badge.
+func (s *Service) Backtest(_ context.Context, tenant, kind, id, jobID string) (Backtest, error) {
 	j, ok := s.jobs.get(jobID)
-	if !ok || j.Tenant != tenant || j.ChallengeID != challengeID {
+	if !ok || j.Tenant != tenant || j.Kind != kind || j.ObjectID != id {
 		return Backtest{}, errs.New(errs.NotFound, "not-found", "no such backtest")
 	}
 	return j, nil
 }
 
-func (s *Service) runBacktest(ctx context.Context, c challenges.Challenge, j Backtest, now time.Time) {
+func (s *Service) runBacktest(ctx context.Context, c Draft, j Backtest, now time.Time) {
 	res, err := s.Replay(ctx, c, j.From, func(scanned int64, at time.Time) {
 		j.Scanned, j.Progress = scanned, min(1, round2(at.Sub(j.From).Seconds()/now.Sub(j.From).Seconds()))
 		s.jobs.put(j)
@@ -118,7 +156,7 @@ func (s *Service) runBacktest(ctx context.Context, c challenges.Challenge, j Bac
 	j.Status, j.Progress, j.Result = "done", 1, &res
 	if err != nil {
 		j.Status, j.Error, j.Result = "failed", "the replay failed; try again", nil
-		s.logger.Error("analytics: backtest", "challenge", c.ID, "job", j.ID, "err", err)
+		s.logger.Error("analytics: backtest", c.Kind, c.ID, "job", j.ID, "err", err)
 	}
 	s.jobs.put(j)
 }
@@ -133,10 +171,10 @@ type userRun struct {
 // Replay folds the tenant's events received since from through c's rule
 // with the engine's own rule semantics (goal matching and filters, the
 // window's periods and late-arrival grace, ordered steps, the completion
-// cap) and writes nothing. Not replayed: limits, enrolment, eligibility
+// cap, a badge's edition limit) and writes nothing. Not replayed: limits, enrolment, eligibility
 // (they depend on state outside the event stream). Memory grows with the
 // counted contributions of the window, never with the rest of history.
-func (s *Service) Replay(ctx context.Context, c challenges.Challenge, from time.Time, progress func(int64, time.Time)) (BacktestResult, error) {
+func (s *Service) Replay(ctx context.Context, c Draft, from time.Time, progress func(int64, time.Time)) (BacktestResult, error) {
 	runs := map[string]*userRun{}
 	var res BacktestResult
 	curve := map[string]int64{}
@@ -148,6 +186,9 @@ func (s *Service) Replay(ctx context.Context, c challenges.Challenge, from time.
 			return BacktestResult{}, fmt.Errorf("analytics: backtest %s: %w", c.ID, err)
 		}
 		for _, ev := range page {
+			if u := runs[ev.User]; c.Limit > 0 && res.Completed >= c.Limit && (u == nil || u.done == 0) {
+				continue // a limited edition is gone: newcomers cannot earn it
+			}
 			if at, ok := s.replayEvent(c, runs, ev); ok {
 				res.Completions++
 				curve[at.UTC().Format(time.DateOnly)]++
@@ -170,7 +211,7 @@ func (s *Service) Replay(ctx context.Context, c challenges.Challenge, from time.
 		}
 	}
 	res.Progressed = int64(len(runs))
-	res.Points = res.Completions * c.Reward.Points
+	res.Points = res.Completions * c.Points
 	res.Curve = []DayCount{}
 	for d, n := range curve {
 		res.Curve = append(res.Curve, DayCount{Date: d, Count: n})
@@ -180,7 +221,7 @@ func (s *Service) Replay(ctx context.Context, c challenges.Challenge, from time.
 }
 
 // replayEvent counts ev for its user and reports a completion it causes.
-func (s *Service) replayEvent(c challenges.Challenge, runs map[string]*userRun, ev events.Event) (time.Time, bool) {
+func (s *Service) replayEvent(c Draft, runs map[string]*userRun, ev events.Event) (time.Time, bool) {
 	if ev.User == "" {
 		return time.Time{}, false
 	}

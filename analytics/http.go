@@ -85,7 +85,8 @@ func Routes(api huma.API, s *Service) {
 	objectRoutes(api, s, "badge", "badges")
 	fraudRoutes(api, s)
 	settingsRoutes(api, s)
-	backtestRoutes(api, s)
+	backtestRoutes(api, s, "challenge", "challenges")
+	backtestRoutes(api, s, "badge", "badges")
 }
 
 var tags = []string{"analytics"}
@@ -244,30 +245,30 @@ type backtestOutput struct {
 	Body     Backtest
 }
 
-func backtestRoutes(api huma.API, s *Service) {
+func backtestRoutes(api huma.API, s *Service, kind, plural string) {
 	auth.Register(api, huma.Operation{
-		OperationID: "backtest-challenge", Method: http.MethodPost, Path: "/v1/challenges/{id}/backtest",
-		Summary: "Backtest a challenge (manager)", Tags: []string{"analytics", "challenges"}, DefaultStatus: http.StatusAccepted,
-		Description: "Starts replaying the tenant's events of the last N days through the challenge's rule (a draft's too) without " +
-			"writing anything, as a background job on this node: poll GET /v1/challenges/{id}/backtests/{job}. The replay uses the " +
-			"engine's rule semantics (goals, filters, periods and late-arrival grace, ordered steps, the completion cap); limits, " +
-			"enrolment and eligibility are not applied, and rolling windows are refused (422).",
+		OperationID: "backtest-" + kind, Method: http.MethodPost, Path: "/v1/" + plural + "/{id}/backtest",
+		Summary: "Backtest a " + kind + " (manager)", Tags: []string{"analytics", plural}, DefaultStatus: http.StatusAccepted,
+		Description: "Starts replaying the tenant's events of the last N days through the " + kind + "'s rule (a draft's too) without " +
+			"writing anything, as a background job on this node: poll the Location. The replay uses the engine's rule semantics " +
+			"(goals, filters, periods and late-arrival grace, ordered steps, a challenge's completion cap, a badge's edition limit " +
+			"and first tier); challenge limits, enrolment and eligibility are not applied, and rolling windows are refused (422).",
 	}, auth.Managers, func(ctx context.Context, in *backtestInput) (*backtestOutput, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err
 		}
-		j, err := s.StartBacktest(ctx, p.Tenant, in.ID, in.Body.Days)
+		j, err := s.StartBacktest(ctx, p.Tenant, kind, in.ID, in.Body.Days)
 		if err != nil {
 			return nil, err
 		}
-		return &backtestOutput{Location: "/v1/challenges/" + in.ID + "/backtests/" + j.ID, Body: j}, nil
+		return &backtestOutput{Location: "/v1/" + plural + "/" + in.ID + "/backtests/" + j.ID, Body: j}, nil
 	})
-	get(api, "get-challenge-backtest", "/v1/challenges/{id}/backtests/{job}", "A challenge backtest (manager)",
+	get(api, "get-"+kind+"-backtest", "/v1/"+plural+"/{id}/backtests/{job}", "A "+kind+" backtest (manager)",
 		"Progress while it runs (share of the time span scanned); then who would have progressed and completed, the completions, "+
 			"the points they would have paid and the completion curve. Jobs live in the memory of the node that ran them.",
 		func(ctx context.Context, tenant string, in *backtestJobInput) (*backtestOutput, error) {
-			j, err := s.Backtest(ctx, tenant, in.ID, in.Job)
+			j, err := s.Backtest(ctx, tenant, kind, in.ID, in.Job)
 			return &backtestOutput{Body: j}, err
 		})
 }

@@ -232,7 +232,8 @@ func objectMetric(kind, id string) string {
 // badge, whose lookup is the existence check alone.
 func (s *Service) funnel(ctx context.Context, tenant, kind, id string) ([]string, error) {
 	if kind != "challenge" {
-		return nil, s.badges(ctx, tenant, id)
+		_, err := s.badgeDefs(ctx, tenant, id)
+		return nil, err
 	}
 	c, err := s.challenges(ctx, tenant, id)
 	if err != nil {

@@ -110,6 +110,7 @@ var sampleBodies = map[string]any{
 	"create-api-key":           map[string]any{"name": "matrix", "scopes": []string{"events:write"}},
 	"set-analytics-settings":   map[string]any{"currency": "EUR", "point_value": 0.01},
 	"backtest-challenge":       map[string]any{"days": 7},
+	"backtest-badge":           map[string]any{"days": 7},
 }
 
 // doRetrying does r, waiting out 429s: the matrix is about who is let in,

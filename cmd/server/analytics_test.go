@@ -121,6 +121,22 @@ func TestBacktest(t *testing.T) {
 	}
 	s.must(404, req{method: "GET", path: loc, token: s.token("boss", "globex", auth.Manager)})
 	s.must(422, req{method: "POST", path: "/v1/challenges/" + draft.ID + "/backtest", token: mgr, body: map[string]any{"days": 0}})
+
+	// A badge for three shares: alice alone would have earned it.
+	badge := s.badge(mgr, map[string]any{"name": "Sharer", "rule": map[string]any{"goals": []any{
+		map[string]any{"kind": "count", "event_type": "share", "target": 3}}}})
+	r = s.must(202, req{method: "POST", path: "/v1/badges/" + badge + "/backtest", token: mgr, body: map[string]any{"days": 1}})
+	r.json(t, &job)
+	loc = r.Header.Get("Location")
+	for deadline := time.Now().Add(10 * time.Second); job.Status == "running"; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("badge backtest still running")
+		}
+		s.must(200, req{method: "GET", path: loc, token: mgr}).json(t, &job)
+	}
+	if res := job.Result; job.Status != "done" || res == nil || res.Progressed != 2 || res.Completed != 1 || res.Points != 0 {
+		t.Fatalf("badge backtest %+v %+v", job, res)
+	}
 }
 
 // TestAnalyticsFunnel: a challenge of two goals reports how many users met

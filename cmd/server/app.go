@@ -148,9 +148,8 @@ func (a *app) wire(ctx context.Context) (err error) {
 		Challenges: func(ctx context.Context, tenant, id string) (challenges.Challenge, error) {
 			return a.challenges.Get(ctx, tenant, id)
 		},
-		Badges: func(ctx context.Context, tenant, id string) error {
-			_, err := a.badges.Get(ctx, tenant, id)
-			return err
+		Badges: func(ctx context.Context, tenant, id string) (badges.Badge, error) {
+			return a.badges.Get(ctx, tenant, id)
 		},
 	})
 	a.points = points.NewService(a.store, a.hub, a.leaderboards, a.analytics)

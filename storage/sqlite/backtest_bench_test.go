@@ -53,7 +53,7 @@ func BenchmarkBacktest(b *testing.B) {
 	svc := analytics.NewService(analytics.Config{Store: st, Events: st})
 	b.ResetTimer()
 	for b.Loop() {
-		res, err := svc.Replay(ctx, c, start.Add(-time.Hour), func(int64, time.Time) {})
+		res, err := svc.Replay(ctx, analytics.ChallengeDraft(c), start.Add(-time.Hour), func(int64, time.Time) {})
 		if err != nil {
 			b.Fatal(err)
 		}
