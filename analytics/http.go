@@ -155,7 +155,8 @@ func seriesRoutes(api huma.API, s *Service) {
 
 func objectRoutes(api huma.API, s *Service, kind, plural string) {
 	desc := "Completions (challenge, every period's) or unlocks (badge, every tier's), all time and, with from/to, per local date. " +
-		"Another tenant's id answers 404."
+		"A challenge also reports its participants (users with any counted progress) and, with several goals, the users who met " +
+		"each goal and the drop-off from the step before. Another tenant's id answers 404."
 	stats := func(ctx context.Context, tenant string, in *objectInput) (ObjectStats, error) {
 		r, err := in.rng()
 		if err != nil {
