@@ -130,10 +130,11 @@ func (s *Service) Series(ctx context.Context, tenant string, r Range) ([]Day, er
 	if err != nil {
 		return nil, err
 	}
-	// Active users are per UTC day: read the UTC days the local dates name.
-	first, last := bounds[0], bounds[len(bounds)-1]
-	utcFirst := time.Date(first.Year(), first.Month(), first.Day(), 0, 0, 0, 0, time.UTC)
-	from, to := minTime(first.UTC(), utcFirst), maxTime(last.UTC(), utcFirst.AddDate(0, 0, len(bounds)-1))
+	// Active users are per UTC day, keyed at UTC midnight: a day more on
+	// each side covers the UTC days the local dates name in any zone
+	// (offsets are within ±14 h); buckets outside the local days are
+	// dropped below.
+	from, to := bounds[0].UTC().Add(-24*time.Hour), bounds[len(bounds)-1].UTC().Add(24*time.Hour)
 	pts, err := s.store.MetricPoints(ctx, tenant, seriesMetrics, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("analytics: series: %w", err)
@@ -177,20 +178,6 @@ func addMetric(d *Day, metric string, v int64) {
 	case MetricBadges:
 		d.Badges += v
 	}
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }
 
 // ObjectStats is one challenge's or badge's counts.
