@@ -41,7 +41,7 @@ const (
 )
 
 // Fact is one durable record folded into the rollups once: Key (unique per
-// tenant, e.g. "ev:<event id>") decides whether it was already counted.
+// tenant, e.g. "ev:<idempotency key>") decides whether it was already counted.
 type Fact struct {
 	Tenant, Key string
 	At          time.Time
@@ -202,8 +202,9 @@ func abs(v int64) int64 {
 	return v
 }
 
-// HandleEvent folds ev into the rollups once per event id. It is a rule
-// handler of the events service, so a replayed event is handled again and
+// HandleEvent folds ev into the rollups once per idempotency key (the
+// stored event's; its id for a keyless one). It is a rule handler of the
+// events service, so an event handled again (the sweeper, a duplicate)
 // counts nothing the second time.
 //
 // It runs after the challenges handler, so r holds the user's progress
@@ -211,7 +212,29 @@ func abs(v int64) int64 {
 // a challenge makes them a participant, and the first that meets a goal
 // counts that step (the basis of drop-off per step).
 func (s *Service) HandleEvent(ctx context.Context, ev events.Event, r *events.Result) ([]events.Event, error) {
-	f := Fact{Tenant: ev.Tenant, Key: "ev:" + ev.ID, At: ev.OccurredAt, Counts: map[string]int64{}}
+	return nil, s.fold(ctx, ev, progressFirsts(ev, r))
+}
+
+// Preview folds ev too, and reports it quiet: the event service asks
+// only when every earlier handler found the event changes nothing of
+// theirs, and then stores it processed in one write, so HandleEvent would
+// not run. This departs from "preview writes nothing" on purpose: the
+// rollups must count every event, and counting here, under the same key
+// HandleEvent uses (the idempotency key is scoped and final before
+// preview), keeps quiet events on their one-write path. An event counted
+// here whose insert then fails is counted once when its retry arrives
+// (same key), never twice; a quiet event changes no challenge progress,
+// so it has no funnel markers to add.
+func (s *Service) Preview(ctx context.Context, ev events.Event, _ *events.Result) (bool, error) {
+	return true, s.fold(ctx, ev, nil)
+}
+
+func (s *Service) fold(ctx context.Context, ev events.Event, progress []First) error {
+	key := ev.IdempotencyKey
+	if key == "" {
+		key = ev.ID
+	}
+	f := Fact{Tenant: ev.Tenant, Key: "ev:" + key, At: ev.OccurredAt, Counts: map[string]int64{}}
 	for _, fn := range domainMetrics {
 		for m, v := range fn(ev) {
 			f.Counts[m] += v
@@ -220,13 +243,13 @@ func (s *Service) HandleEvent(ctx context.Context, ev events.Event, r *events.Re
 	if ev.Source != "system" {
 		f.Counts[MetricEvents]++
 		f.User, f.Events = ev.User, 1
-		f.Firsts = s.marks.unknown(ev.Tenant, append(activityFirsts(ev.User, ev.OccurredAt), progressFirsts(ev, r)...))
+		f.Firsts = s.marks.unknown(ev.Tenant, append(activityFirsts(ev.User, ev.OccurredAt), progress...))
 	}
 	if _, err := s.store.RecordFact(ctx, f); err != nil {
-		return nil, fmt.Errorf("analytics: event %s: %w", ev.ID, err)
+		return fmt.Errorf("analytics: event %s: %w", ev.ID, err)
 	}
 	s.marks.add(ev.Tenant, f.Firsts)
-	return nil, nil
+	return nil
 }
 
 // markCache remembers marker keys this node knows are stored, so a user's
