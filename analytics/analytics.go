@@ -120,7 +120,8 @@ type Service struct {
 	challenges ChallengeSource
 	badgeDefs  BadgeSource
 	logger     *slog.Logger
-	jobs       backtests
+	jobs       jobStore[Backtest]
+	rebuilds   jobStore[Rebuild]
 	marks      markCache
 	now        func() time.Time
 }

@@ -80,30 +80,27 @@ type BacktestResult struct {
 	FirstUsers  []string   `json:"sample_completers" doc:"Up to 20 users who would have completed, first completers first."`
 }
 
-// backtests keeps this node's jobs in memory (lost on restart; a job is a
-// read-only replay, so running it again is harmless).
-type backtests struct {
+// jobStore keeps this node's jobs in memory (lost on restart; backtests
+// and rebuilds are idempotent, so running one again is harmless).
+type jobStore[T any] struct {
 	mu   sync.Mutex
-	jobs map[string]*Backtest
+	jobs map[string]T
 }
 
-func (b *backtests) put(j Backtest) {
+func (b *jobStore[T]) put(id string, j T) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.jobs == nil {
-		b.jobs = map[string]*Backtest{}
+		b.jobs = map[string]T{}
 	}
-	b.jobs[j.ID] = &j
+	b.jobs[id] = j
 }
 
-func (b *backtests) get(id string) (Backtest, bool) {
+func (b *jobStore[T]) get(id string) (T, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	j, ok := b.jobs[id]
-	if !ok {
-		return Backtest{}, false
-	}
-	return *j, true
+	return j, ok
 }
 
 // lowerID is the smallest UUIDv7 of time t.
@@ -134,7 +131,7 @@ func (s *Service) StartBacktest(ctx context.Context, tenant, kind, id string, da
 	}
 	now := s.now().UTC()
 	j := Backtest{ID: uuid.Must(uuid.NewV7()).String(), Tenant: tenant, Kind: kind, ObjectID: id, Status: "running", Days: days, From: now.AddDate(0, 0, -days)}
-	s.jobs.put(j)
+	s.jobs.put(j.ID, j)
 	go s.runBacktest(context.WithoutCancel(ctx), d, j, now)
 	return j, nil
 }
@@ -151,14 +148,14 @@ func (s *Service) Backtest(_ context.Context, tenant, kind, id, jobID string) (B
 func (s *Service) runBacktest(ctx context.Context, c Draft, j Backtest, now time.Time) {
 	res, err := s.Replay(ctx, c, j.From, func(scanned int64, at time.Time) {
 		j.Scanned, j.Progress = scanned, min(1, round2(at.Sub(j.From).Seconds()/now.Sub(j.From).Seconds()))
-		s.jobs.put(j)
+		s.jobs.put(j.ID, j)
 	})
 	j.Status, j.Progress, j.Result = "done", 1, &res
 	if err != nil {
 		j.Status, j.Error, j.Result = "failed", "the replay failed; try again", nil
 		s.logger.Error("analytics: backtest", c.Kind, c.ID, "job", j.ID, "err", err)
 	}
-	s.jobs.put(j)
+	s.jobs.put(j.ID, j)
 }
 
 // userRun is one user's replay state on a challenge.

@@ -69,3 +69,27 @@ func TestReplay(t *testing.T) {
 		})
 	}
 }
+
+// TestRebuild folds every stored event under its write-path key.
+func TestRebuild(t *testing.T) {
+	var evs pagedEvents
+	for i := range scanPage + 5 {
+		evs = append(evs, events.Event{ID: lowerID(time.Unix(0, 0))[:24] + strconv.Itoa(100000000000+i), IdempotencyKey: "k" + strconv.Itoa(i),
+			User: "u", Type: "share", Source: "player", OccurredAt: time.Unix(1e9, 0)})
+	}
+	r := &recorder{}
+	s := NewService(Config{Store: r, Events: evs})
+	j := s.StartRebuild(context.Background(), "t")
+	for deadline := time.Now().Add(5 * time.Second); j.Status == "running"; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("still running")
+		}
+		j, _ = s.RebuildJob("t", j.ID)
+	}
+	if j.Status != "done" || j.Scanned != int64(len(evs)) || len(r.facts) != len(evs) || r.facts[3].Key != "ev:k3" {
+		t.Fatalf("%+v, %d facts", j, len(r.facts))
+	}
+	if _, err := s.RebuildJob("other", j.ID); err == nil {
+		t.Fatal("another tenant's rebuild found")
+	}
+}

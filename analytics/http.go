@@ -87,6 +87,7 @@ func Routes(api huma.API, s *Service) {
 	settingsRoutes(api, s)
 	backtestRoutes(api, s, "challenge", "challenges")
 	backtestRoutes(api, s, "badge", "badges")
+	rebuildRoutes(api, s)
 }
 
 var tags = []string{"analytics"}
@@ -271,5 +272,34 @@ func backtestRoutes(api huma.API, s *Service, kind, plural string) {
 		func(ctx context.Context, tenant string, in *backtestJobInput) (*backtestOutput, error) {
 			j, err := s.Backtest(ctx, tenant, kind, in.ID, in.Job)
 			return &backtestOutput{Body: j}, err
+		})
+}
+
+type rebuildOutput struct {
+	Location string `header:"Location"`
+	Body     Rebuild
+}
+
+func rebuildRoutes(api huma.API, s *Service) {
+	auth.Register(api, huma.Operation{
+		OperationID: "rebuild-analytics", Method: http.MethodPost, Path: "/v1/analytics/rebuild",
+		Summary: "Fold stored events into the rollups (manager)", Tags: tags, DefaultStatus: http.StatusAccepted,
+		Description: "For events stored before analytics existed: scans the tenant's events as a background job on this node " +
+			"(poll the Location) and folds each under the key the write path uses, so nothing counts twice. Ledger history and " +
+			"challenge funnels are not rebuilt.",
+	}, auth.Managers, func(ctx context.Context, _ *struct{}) (*rebuildOutput, error) {
+		p, err := auth.Require(ctx)
+		if err != nil {
+			return nil, err
+		}
+		j := s.StartRebuild(ctx, p.Tenant)
+		return &rebuildOutput{Location: "/v1/analytics/rebuilds/" + j.ID, Body: j}, nil
+	})
+	get(api, "get-analytics-rebuild", "/v1/analytics/rebuilds/{job}", "A rollup rebuild (manager)", "Its progress (events scanned) and status.",
+		func(_ context.Context, tenant string, in *struct {
+			Job string `path:"job" maxLength:"64"`
+		}) (*rebuildOutput, error) {
+			j, err := s.RebuildJob(tenant, in.Job)
+			return &rebuildOutput{Body: j}, err
 		})
 }

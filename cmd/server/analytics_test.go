@@ -61,6 +61,21 @@ func TestAnalytics(t *testing.T) {
 	if st.Count != 1 || st.Participants != 2 {
 		t.Fatalf("challenge stats %+v", st)
 	}
+	// A rebuild folds the stored events again under the same keys: nothing changes.
+	var job struct{ Status string }
+	r := s.must(202, req{method: "POST", path: "/v1/analytics/rebuild", token: mgr})
+	r.json(t, &job)
+	for deadline := time.Now().Add(10 * time.Second); job.Status == "running"; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("rebuild still running")
+		}
+		s.must(200, req{method: "GET", path: r.Header.Get("Location"), token: mgr}).json(t, &job)
+	}
+	var again summaryBody
+	s.must(200, req{method: "GET", path: "/v1/analytics/summary", token: mgr}).json(t, &again)
+	if job.Status != "done" || again.Events != 3 || again.Participants != 2 || again.Completions != 1 {
+		t.Fatalf("after a rebuild (%s): %+v", job.Status, again)
+	}
 	s.must(404, req{method: "GET", path: "/v1/analytics/challenges/" + ch, token: s.token("boss", "globex", auth.Manager)})
 	s.must(403, req{method: "GET", path: "/v1/analytics/summary", token: alice})
 	for _, tc := range []struct{ path, field string }{
