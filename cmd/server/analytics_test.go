@@ -24,7 +24,13 @@ type summaryBody struct {
 // idempotency key and a restart change nothing), the reports agree, CSV
 // exports work and bad parameters answer 422 naming the field.
 func TestAnalytics(t *testing.T) {
-	s := startServer(t, nil)
+	for _, d := range deployments() {
+		t.Run(d.name, func(t *testing.T) { testAnalytics(t, d.env(t)) })
+	}
+}
+
+func testAnalytics(t *testing.T, env map[string]string) {
+	s := startServer(t, env)
 	mgr := s.token("boss", "acme", auth.Manager)
 	ch := s.publish(mgr, map[string]any{"name": "Share twice", "event_type": "share", "target": 2, "reward_points": 10})
 	alice, bob := s.token("alice", "acme"), s.token("bob", "acme")
@@ -96,7 +102,13 @@ func TestAnalytics(t *testing.T) {
 // who would have completed and what it would have paid, and writes
 // nothing (the player's challenges and the ledger are unchanged).
 func TestBacktest(t *testing.T) {
-	s := startServer(t, nil)
+	for _, d := range deployments() {
+		t.Run(d.name, func(t *testing.T) { testBacktest(t, d.env(t)) })
+	}
+}
+
+func testBacktest(t *testing.T, env map[string]string) {
+	s := startServer(t, env)
 	mgr := s.token("boss", "acme", auth.Manager)
 	alice, bob := s.token("alice", "acme"), s.token("bob", "acme")
 	for i, tok := range []string{alice, alice, bob, alice} {
@@ -157,7 +169,13 @@ func TestBacktest(t *testing.T) {
 // TestAnalyticsFunnel: a challenge of two goals reports how many users met
 // each and how many dropped off between steps.
 func TestAnalyticsFunnel(t *testing.T) {
-	s := startServer(t, nil)
+	for _, d := range deployments() {
+		t.Run(d.name, func(t *testing.T) { testAnalyticsFunnel(t, d.env(t)) })
+	}
+}
+
+func testAnalyticsFunnel(t *testing.T, env map[string]string) {
+	s := startServer(t, env)
 	mgr := s.token("boss", "acme", auth.Manager)
 	ch := s.publish(mgr, map[string]any{"name": "Visit then buy", "reward_points": 5, "rule": map[string]any{"goals": []any{
 		map[string]any{"id": "visit", "kind": "count", "event_type": "visit", "target": 1},
