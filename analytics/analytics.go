@@ -119,6 +119,7 @@ type Service struct {
 	scanner    EventScanner
 	challenges ChallengeSource
 	badgeDefs  BadgeSource
+	boards     BoardReader
 	logger     *slog.Logger
 	jobs       jobStore[Backtest]
 	rebuilds   jobStore[Rebuild]
@@ -135,6 +136,7 @@ type Config struct {
 	Events     EventScanner
 	Challenges ChallengeSource
 	Badges     BadgeSource
+	Boards     BoardReader
 	Logger     *slog.Logger // failed backtests; nil discards
 }
 
@@ -143,7 +145,7 @@ func NewService(c Config) *Service {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: c.Store, scanner: c.Events, challenges: c.Challenges, badgeDefs: c.Badges, logger: c.Logger, now: time.Now}
+	return &Service{store: c.Store, scanner: c.Events, challenges: c.Challenges, badgeDefs: c.Badges, boards: c.Boards, logger: c.Logger, now: time.Now}
 }
 
 // domainMetrics map an event to per-domain metric increments. Adding

@@ -88,6 +88,7 @@ func Routes(api huma.API, s *Service) {
 	backtestRoutes(api, s, "challenge", "challenges")
 	backtestRoutes(api, s, "badge", "badges")
 	rebuildRoutes(api, s)
+	boardRoutes(api, s)
 }
 
 var tags = []string{"analytics"}
@@ -301,5 +302,34 @@ func rebuildRoutes(api huma.API, s *Service) {
 		}) (*rebuildOutput, error) {
 			j, err := s.RebuildJob(tenant, in.Job)
 			return &rebuildOutput{Body: j}, err
+		})
+}
+
+type boardOutput struct{ Body BoardStats }
+
+func boardRoutes(api huma.API, s *Service) {
+	const desc = "Members of the board's current period (and of the one before, for a board that resets) and its exclusions. " +
+		"Another tenant's id answers 404."
+	get(api, "analytics-leaderboard", "/v1/analytics/leaderboards/{id}", "Stats of a leaderboard (manager)", desc,
+		func(ctx context.Context, tenant string, in *struct {
+			ID string `path:"id" maxLength:"64"`
+		}) (*boardOutput, error) {
+			st, err := s.BoardStats(ctx, tenant, in.ID)
+			return &boardOutput{Body: st}, err
+		})
+	get(api, "export-analytics-leaderboard", "/v1/analytics/leaderboards/{id}/export", "Stats of a leaderboard as CSV (manager)", desc,
+		func(ctx context.Context, tenant string, in *struct {
+			ID string `path:"id" maxLength:"64"`
+		}) (*csvOutput, error) {
+			st, err := s.BoardStats(ctx, tenant, in.ID)
+			if err != nil {
+				return nil, err
+			}
+			prev := ""
+			if st.Previous != nil {
+				prev = i64(*st.Previous)
+			}
+			return csvOf("leaderboard-"+in.ID, [][]string{{"period", "participants", "excluded", "building", "previous_participants"},
+				{st.Period, i64(st.Participants), strconv.Itoa(st.Excluded), strconv.FormatBool(st.Building), prev}})
 		})
 }

@@ -83,6 +83,14 @@ func testAnalytics(t *testing.T, env map[string]string) {
 		t.Fatalf("after a rebuild (%s): %+v", job.Status, again)
 	}
 	s.must(404, req{method: "GET", path: "/v1/analytics/challenges/" + ch, token: s.token("boss", "globex", auth.Manager)})
+	board := s.board(mgr, map[string]any{"name": "All-time points", "window": "all_time"})
+	s.built(mgr, board)
+	var bs struct{ Participants, Excluded int64 }
+	s.must(200, req{method: "GET", path: "/v1/analytics/leaderboards/" + board, token: mgr}).json(t, &bs)
+	if bs.Participants != 1 || bs.Excluded != 0 {
+		t.Fatalf("board stats %+v", bs)
+	}
+	s.must(404, req{method: "GET", path: "/v1/analytics/leaderboards/" + board, token: s.token("boss", "globex", auth.Manager)})
 	s.must(403, req{method: "GET", path: "/v1/analytics/summary", token: alice})
 	for _, tc := range []struct{ path, field string }{
 		{"/v1/analytics/series?from=" + today + "&to=" + today + "&tz=Mars/Olympus", "tz"},

@@ -144,7 +144,7 @@ func (a *app) wire(ctx context.Context) (err error) {
 		Publisher: a.hub, Directory: a.profiles, Auditor: a.audit, Logger: a.logger, Bus: a.bus,
 	})
 	// Analytics fold every credit and every event once, keyed by id.
-	a.analytics = analytics.NewService(analytics.Config{Store: a.store, Events: a.store, Logger: a.logger,
+	a.analytics = analytics.NewService(analytics.Config{Store: a.store, Events: a.store, Boards: a.leaderboards, Logger: a.logger,
 		Challenges: func(ctx context.Context, tenant, id string) (challenges.Challenge, error) {
 			return a.challenges.Get(ctx, tenant, id)
 		},
