@@ -145,6 +145,9 @@ var sampleBodies = map[string]any{
 	"put-points-policy":         map[string]any{"pending_days": 0, "expiry": "never", "expiry_n": 0, "time_zone": "", "notice_days": 0},
 	"create-reward":             map[string]any{"name": "Matrix", "kind": "generated", "cost": 1},
 	"update-reward":             map[string]any{"description": "Matrix"},
+	"set-analytics-settings":    map[string]any{"currency": "EUR", "point_value": 0.01},
+	"backtest-challenge":        map[string]any{"days": 7},
+	"backtest-badge":            map[string]any{"days": 7},
 }
 
 // matrixQuiz is a one-question quiz for the matrix.

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/questline/questline/analytics"
 	"github.com/questline/questline/audit"
 	"github.com/questline/questline/auth"
 	"github.com/questline/questline/badges"
@@ -56,6 +57,8 @@ type store interface {
 	contests.Store
 	ugc.Store
 	quizzes.Store
+	analytics.Store
+	analytics.EventScanner
 	Ping(context.Context) error
 	Close() error
 }
@@ -96,6 +99,7 @@ type app struct {
 	contests     *contests.Service
 	ugc          *ugc.Service
 	quizzes      *quizzes.Service
+	analytics    *analytics.Service
 
 	closers []func() error
 }
@@ -166,7 +170,16 @@ func (a *app) wire(ctx context.Context) (err error) {
 		Publisher: a.hub, Directory: a.profiles, Auditor: a.audit, Logger: a.logger, Bus: a.bus, Types: a.types,
 	})
 	var tiers tierProxy
-	a.points = points.NewService(a.store, a.hub, a.leaderboards, &tiers)
+	// Analytics fold every credit and every event once, keyed by id.
+	a.analytics = analytics.NewService(analytics.Config{Store: a.store, Events: a.store, Boards: a.leaderboards, Logger: a.logger,
+		Challenges: func(ctx context.Context, tenant, id string) (challenges.Challenge, error) {
+			return a.challenges.Get(ctx, tenant, id)
+		},
+		Badges: func(ctx context.Context, tenant, id string) (badges.Badge, error) {
+			return a.badges.Get(ctx, tenant, id)
+		},
+	})
+	a.points = points.NewService(a.store, a.hub, a.leaderboards, &tiers, a.analytics)
 	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "questline_board_feed_pending", Help: "Board refreshes waiting for the leaderboard engine (all nodes).",
 	}, func() float64 { n, _ := a.leaderboards.FeedBacklog(); return float64(n) }))
@@ -197,7 +210,7 @@ func (a *app) wire(ctx context.Context) (err error) {
 	// UGC pays through the ledger, emits ugc.approved and records the
 	// purchases that verify reviews as a rule handler.
 	a.ugc = ugc.NewService(ugc.Config{Store: a.store, Payer: a.points, Emitter: &emitter, Notifier: a.hub, Auditor: a.audit, Logger: a.logger})
-	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges, a.badges, a.leaderboards, a.loyalty, a.contests, a.ugc, a.webhooks)
+	a.events = events.NewService(a.store, a.logger, a.reg, a.challenges, a.badges, a.leaderboards, a.loyalty, a.contests, a.ugc, a.webhooks, a.analytics)
 	a.events.SetTypes(a.types)
 	emitter.Service = a.events
 	var liveEngine quizzes.Engine = quizzes.NewMemoryEngine()
@@ -216,7 +229,7 @@ func (a *app) wire(ctx context.Context) (err error) {
 	// is still theirs, the ledger is anonymised before boards drop the
 	// user, and the audit log last, after every entry about the user is
 	// written.
-	a.users = users.NewService(a.audit, a.ugc, a.points, a.leaderboards, a.challenges, a.badges, a.events, a.profiles, a.loyalty, a.contests, a.quizzes, a.webhooks, a.audit)
+	a.users = users.NewService(a.audit, a.ugc, a.points, a.leaderboards, a.challenges, a.badges, a.events, a.profiles, a.loyalty, a.contests, a.quizzes, a.webhooks, a.analytics, a.audit)
 	a.closers = append(a.closers, func() error { a.events.Close(); return nil })
 	a.retention = retention.NewService(a.store, a.logger, a.challenges, a.badges, a.leaderboards)
 	return nil

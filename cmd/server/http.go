@@ -14,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/questline/questline/analytics"
 	"github.com/questline/questline/audit"
 	"github.com/questline/questline/auth"
 	"github.com/questline/questline/badges"
@@ -99,6 +100,7 @@ func (a *app) handler() *fiber.App {
 	webhooks.Routes(api, a.webhooks)
 	retention.Routes(api, a.retention)
 	ugc.Routes(api, a.ugc)
+	analytics.Routes(api, a.analytics)
 	users.Routes(api, a.users, users.Views{Points: a.points, Challenges: a.challenges, Badges: a.badges, Leaderboards: a.leaderboards})
 	documentRaw(api)
 	if err := auth.CheckDeclared(api.OpenAPI()); err != nil {

@@ -243,6 +243,10 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		client.Disconnect(context.Background())
 		return nil, err
 	}
+	if err := s.ensureAnalyticsIndexes(ctx); err != nil {
+		client.Disconnect(context.Background())
+		return nil, err
+	}
 	if err := s.upgradeTallies(ctx); err != nil {
 		client.Disconnect(context.Background())
 		return nil, err

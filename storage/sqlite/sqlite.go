@@ -102,6 +102,7 @@ type Store struct {
 	rq    readStmts
 	wq    writeStmts
 	qz    quizStmts
+	aq    analyticsStmts
 	close []*sql.Stmt
 	// stale holds the boards read from their scores (see
 	// upgradeBoardTotals): set once, by the upgrade in migrate, so it is
@@ -718,6 +719,9 @@ func applySchema(ctx context.Context, conn *sql.Conn) error {
 		return err
 	}
 	if err := execAll(ctx, conn, quizSchema...); err != nil {
+		return err
+	}
+	if err := execAll(ctx, conn, analyticsSchema...); err != nil {
 		return err
 	}
 	if err := upgradeV1(ctx, conn); err != nil {

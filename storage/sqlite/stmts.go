@@ -296,6 +296,10 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		s.closeStmts()
 		return err
 	}
+	if err := s.prepareAnalytics(ctx, conn); err != nil {
+		s.closeStmts()
+		return err
+	}
 	return nil
 }
 
