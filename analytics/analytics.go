@@ -347,6 +347,14 @@ func (s *Service) Earned(ctx context.Context, e points.Entry) error {
 	return s.Moved(ctx, Movement{Tenant: e.Tenant, User: e.User, EntryID: e.ID, Kind: "credit", Amount: e.Amount, At: e.CreatedAt})
 }
 
+// Reversed folds the reversal of a ledger credit (it is a
+// points.ReversalObserver), once per reversed credit, at the time it is
+// told: the credit's points leave the outstanding liability.
+func (s *Service) Reversed(ctx context.Context, credit points.Entry) error {
+	return s.Moved(ctx, Movement{Tenant: credit.Tenant, User: credit.User, EntryID: points.ReversalKey(credit.ID),
+		Kind: "reversal", Amount: credit.Amount, At: s.now()})
+}
+
 // Movement is one ledger entry as the analytics see it.
 type Movement struct {
 	Tenant, User, EntryID string

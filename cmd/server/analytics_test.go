@@ -91,6 +91,18 @@ func testAnalytics(t *testing.T, env map[string]string) {
 		t.Fatalf("board stats %+v", bs)
 	}
 	s.must(404, req{method: "GET", path: "/v1/analytics/leaderboards/" + board, token: s.token("boss", "globex", auth.Manager)})
+	// A reversed credit leaves the outstanding liability, once.
+	s.earnRule(mgr, map[string]any{"name": "7 a purchase", "rule": map[string]any{"kind": "fixed", "event_type": "purchase", "points": 7}})
+	var bought eventResult
+	s.must(200, req{method: "POST", path: "/v1/events", header: map[string]string{"X-API-Key": s.apiKey("acme"), "Idempotency-Key": "buy-1"},
+		body: map[string]any{"type": "purchase", "user_id": "bob"}}).json(t, &bought)
+	for range 2 {
+		s.must(200, req{method: "POST", path: "/v1/events/" + bought.EventID + "/reverse-earnings", token: mgr})
+	}
+	s.must(200, req{method: "GET", path: "/v1/analytics/summary", token: mgr}).json(t, &again)
+	if again.Points.Issued != 17 || again.Points.Outstanding != 10 {
+		t.Fatalf("after a reversal: %+v", again.Points)
+	}
 	s.must(403, req{method: "GET", path: "/v1/analytics/summary", token: alice})
 	for _, tc := range []struct{ path, field string }{
 		{"/v1/analytics/series?from=" + today + "&to=" + today + "&tz=Mars/Olympus", "tz"},

@@ -101,8 +101,6 @@ type Store struct {
 	ckpt  *checkpointer
 	rq    readStmts
 	wq    writeStmts
-	qz    quizStmts
-	aq    analyticsStmts
 	close []*sql.Stmt
 	// stale holds the boards read from their scores (see
 	// upgradeBoardTotals): set once, by the upgrade in migrate, so it is
@@ -115,6 +113,8 @@ type Store struct {
 	ugc     ugcStmts
 	wallets walletStmts
 	cq      contestStmts
+	qz      quizStmts
+	aq      analyticsStmts
 }
 
 // Open opens (creating it and its directory if needed) the database at path
