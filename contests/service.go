@@ -32,9 +32,11 @@ type Payer interface {
 	PayOnce(ctx context.Context, tenant, user string, amount int64, key, reason, eventID string) (paidByEvent string, balance int64, err error)
 }
 
-// Spender spends a user's points exactly once per key, never overdrawing.
+// Spender spends a user's points exactly once per key, never overdrawing,
+// and refunds a spend once, by its key.
 type Spender interface {
 	Spend(ctx context.Context, sp points.Spend) (points.Change, error)
+	Refund(ctx context.Context, tenant, key string) (points.Change, error)
 }
 
 // Reverser takes back a credit once, by its ledger key.

@@ -481,3 +481,72 @@ func winners(c contests.Contest) []string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// earnMidPurchase is a Spender that, right after the first payment of a
+// ticket slot, lets an earned ticket take that slot, as an event landing
+// between a purchase's payment and its claim would.
+type earnMidPurchase struct {
+	*points.Service
+	e    *env
+	c    contests.Contest
+	once sync.Once
+}
+
+func (s *earnMidPurchase) Spend(ctx context.Context, sp points.Spend) (points.Change, error) {
+	ch, err := s.Service.Spend(ctx, sp)
+	s.once.Do(func() {
+		n := s.e.tickets(s.c, sp.User) + 1
+		en := contests.Entry{Tenant: "acme", Contest: s.c.ID, User: sp.User, Entrant: contests.Entrant("acme", sp.User),
+			N: n, Source: "event:visit-" + sp.User, At: s.e.now}
+		if _, err := s.e.store.AddContestEntry(ctx, en); err != nil {
+			s.e.t.Error(err)
+		}
+	})
+	return ch, err
+}
+
+// TestPurchaseRaceRefunds: an earned ticket taking the slot a purchase
+// has just paid for costs the buyer nothing: the slot's payment is
+// refunded once, whether the purchase then gets the next slot or meets the
+// cap, and a retry of the purchase changes nothing.
+func TestPurchaseRaceRefunds(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		held     int64 // tickets the buyer holds before (cap 3)
+		tickets  int64 // after the purchase of one
+		balance  int64 // of 100, tickets at 10
+		wantCode string
+	}{
+		{"next slot free", 0, 2, 90, ""},
+		{"raced to the cap", 2, 3, 100, "entry-cap"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			d := drawDef(e.now)
+			d.PointsPerEntry = 10
+			c := e.create(d)
+			ctx := context.Background()
+			for i := range tc.held {
+				en := contests.Entry{Tenant: "acme", Contest: c.ID, User: "ann", Entrant: contests.Entrant("acme", "ann"),
+					N: i + 1, Source: fmt.Sprintf("event:old-%d", i), At: e.now}
+				if _, err := e.store.AddContestEntry(ctx, en); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, _, err := e.pts.PayOnce(ctx, "acme", "ann", 100, "gift", "gift", ""); err != nil {
+				t.Fatal(err)
+			}
+			sp := &earnMidPurchase{Service: e.pts, e: e, c: c}
+			e.svc.Spender = sp
+			for try := range 2 { // the purchase, then its retry
+				_, err := e.svc.Enter(ctx, "acme", "ann", c.ID, "p1", contests.EnterInput{Buy: 1})
+				if x, ok := errs.As(err); (tc.wantCode == "" && err != nil) || (tc.wantCode != "" && (!ok || x.Code != tc.wantCode)) {
+					t.Fatalf("try %d: %v, want %q", try, err, tc.wantCode)
+				}
+				if n, b := e.tickets(c, "ann"), e.balance("ann"); n != tc.tickets || b != tc.balance {
+					t.Fatalf("try %d: %d tickets, balance %d; want %d, %d", try, n, b, tc.tickets, tc.balance)
+				}
+			}
+		})
+	}
+}
