@@ -30,6 +30,7 @@ type fakes struct {
 	pushes  []string
 	board   []leaderboards.Row
 	failPay int // payments to fail before one succeeds
+	boards  []leaderboards.CreateInput
 }
 
 func (f *fakes) GetAttributes(_ context.Context, _, user string) (profiles.Attributes, bool, error) {
@@ -69,7 +70,10 @@ func (f *fakes) Create(_ context.Context, _ string, in leaderboards.CreateInput)
 	if in.Window != leaderboards.Custom || in.StartsAt == nil || in.EndsAt == nil {
 		return leaderboards.Board{}, fmt.Errorf("board %+v is not the contest's window", in)
 	}
-	return leaderboards.Board{ID: "board-1"}, nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.boards = append(f.boards, in)
+	return leaderboards.Board{ID: fmt.Sprintf("board-%d", len(f.boards))}, nil
 }
 
 func (f *fakes) Top(_ context.Context, _, _, _ string, offset, limit int) (leaderboards.Page, error) {
@@ -310,8 +314,21 @@ func TestDisqualifyLeaderboard(t *testing.T) {
 		Prizes: []contests.Prize{{Description: "gold", Quantity: 1, Points: 30}, {Description: "silver", Quantity: 2, Points: 5}},
 		Board:  &contests.BoardSpec{Source: leaderboards.FromPoints}})
 	ctx := context.Background()
-	if _, err := e.svc.Extend(ctx, "acme", "boss", c.ID, contests.Reschedule{Reason: "r", EndsAt: ptr(e.now.Add(3 * time.Hour))}); errs.KindOf(err) != errs.Conflict {
-		t.Fatalf("extend a leaderboard contest: %v", err)
+	// Extending moves a points contest to a board over the longer window
+	// (filled from the ledger); an event contest cannot be extended.
+	later := e.now.Add(3 * time.Hour)
+	ext, err := e.svc.Extend(ctx, "acme", "boss", c.ID, contests.Reschedule{Reason: "r", EndsAt: &later})
+	if err != nil {
+		t.Fatalf("extend a points leaderboard contest: %v", err)
+	}
+	if nb := e.f.boards[len(e.f.boards)-1]; ext.BoardID == c.BoardID || !ext.EndsAt.Equal(later) || !nb.EndsAt.Equal(later) || !nb.StartsAt.Equal(c.StartsAt) {
+		t.Fatalf("extended: board %s (was %s), ends %s, new board %v..%v", ext.BoardID, c.BoardID, ext.EndsAt, nb.StartsAt, nb.EndsAt)
+	}
+	ev := e.create(contests.Definition{Name: "Visits", Kind: contests.LeaderboardKind, StartsAt: e.now.Add(-time.Hour), EndsAt: e.now.Add(time.Hour),
+		Prizes: []contests.Prize{{Description: "gold", Quantity: 1}}, Board: &contests.BoardSpec{Source: leaderboards.FromEvents, EventType: "visit"}})
+	_, err = e.svc.Extend(ctx, "acme", "boss", ev.ID, contests.Reschedule{Reason: "r", EndsAt: &later})
+	if x, ok := errs.As(err); !ok || x.Code != "board-window-fixed" || x.Kind != errs.Conflict {
+		t.Fatalf("extend an event leaderboard contest: %v", err)
 	}
 	if _, err := e.svc.Draw(ctx, "acme", c.ID); errs.KindOf(err) != errs.Conflict {
 		t.Fatalf("draw before the close: %v", err)
@@ -353,7 +370,7 @@ func TestDisqualifyLeaderboard(t *testing.T) {
 	for _, a := range e.f.audits {
 		actions = append(actions, a.Action+":"+a.Detail["reason"])
 	}
-	if !slices.Equal(actions, []string{"contest.force-end:fraud found", "contest.disqualify:staff account"}) || e.f.audits[1].Detail["points_reversed"] != "5" {
+	if !slices.Equal(actions, []string{"contest.extend:r", "contest.force-end:fraud found", "contest.disqualify:staff account"}) || e.f.audits[2].Detail["points_reversed"] != "5" {
 		t.Fatalf("audit %v", actions)
 	}
 }
