@@ -44,6 +44,13 @@ type Reverser interface {
 	Reverse(ctx context.Context, tenant, key string) (points.Change, error)
 }
 
+// Rewarder grants catalogue rewards as prizes, once per key, within stock.
+type Rewarder interface {
+	Reward(ctx context.Context, tenant, id string) (points.Reward, error)
+	StockLeft(ctx context.Context, r points.Reward) (*int64, error)
+	Grant(ctx context.Context, tenant, user, id, key string) (points.Redemption, error)
+}
+
 // Awarder awards a badge once per user.
 type Awarder interface {
 	Award(ctx context.Context, tenant, user, badgeID, source, eventID string) ([]events.Event, error)
@@ -79,6 +86,7 @@ type Config struct {
 	Payer      Payer
 	Spender    Spender
 	Reverser   Reverser
+	Rewarder   Rewarder
 	Awarder    Awarder
 	Emitter    Emitter
 	Publisher  Publisher
@@ -151,6 +159,9 @@ func (s *Service) Create(ctx context.Context, tenant string, d Definition) (Cont
 	if err != nil {
 		return Contest{}, err
 	}
+	if err := s.checkRewards(ctx, tenant, c.Prizes); err != nil {
+		return Contest{}, err
+	}
 	now := s.clock()
 	c.ID, c.Tenant, c.Status, c.CreatedAt, c.UpdatedAt, c.Version = uuid.Must(uuid.NewV7()).String(), tenant, Open, now, now, 1
 	switch c.Kind {
@@ -218,7 +229,43 @@ func (s *Service) Update(ctx context.Context, tenant, id string, p Patch) (Conte
 	if err != nil {
 		return Contest{}, err
 	}
+	if p.Prizes != nil {
+		if err := s.checkRewards(ctx, tenant, next.Prizes); err != nil {
+			return Contest{}, err
+		}
+	}
 	return s.save(ctx, next)
+}
+
+// checkRewards refuses prizes whose reward does not exist or whose stock
+// left cannot cover their quantity now (409 prize-out-of-stock). Stock is
+// not reserved: redemptions until the draw may still use it up, and then
+// the place records reward_failure (see pay).
+func (s *Service) checkRewards(ctx context.Context, tenant string, ps []Prize) error {
+	for i, p := range ps {
+		if p.Reward == "" {
+			continue
+		}
+		f := fmt.Sprintf("body.prizes[%d].reward_id", i)
+		if s.Rewarder == nil {
+			return errs.New(errs.Conflict, "no-rewards", "rewards are not available on this node").OnField(f)
+		}
+		r, err := s.Rewarder.Reward(ctx, tenant, p.Reward)
+		if errs.KindOf(err) == errs.NotFound {
+			return invalid(f[len("body."):], "no reward %q", p.Reward)
+		}
+		if err != nil {
+			return fmt.Errorf("contests: prize reward %s: %w", p.Reward, err)
+		}
+		left, err := s.Rewarder.StockLeft(ctx, r)
+		if err != nil {
+			return fmt.Errorf("contests: prize reward %s: %w", p.Reward, err)
+		}
+		if left != nil && *left < int64(p.Quantity) {
+			return errs.New(errs.Conflict, "prize-out-of-stock", "%s has %d left, fewer than the prize's quantity %d", r.Name, *left, p.Quantity).OnField(f)
+		}
+	}
+	return nil
 }
 
 // Reschedule moves a running contest's close: Extend to a later ends_at,

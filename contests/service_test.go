@@ -129,7 +129,7 @@ func (e *env) open() {
 	e.t.Cleanup(func() { _ = s.Close() })
 	e.store, e.pts = s, points.NewService(s, nil)
 	e.svc = contests.NewService(contests.Config{
-		Store: s, Boards: e.f, Payer: flakyPayer{e.pts, e.f}, Spender: e.pts, Reverser: e.pts, Emitter: e.f, Publisher: e.f, Attributes: e.f, Auditor: e.f,
+		Store: s, Boards: e.f, Payer: flakyPayer{e.pts, e.f}, Spender: e.pts, Reverser: e.pts, Rewarder: e.pts, Emitter: e.f, Publisher: e.f, Attributes: e.f, Auditor: e.f,
 		Now: func() time.Time { return e.now }, Settle: time.Second,
 	})
 }
@@ -565,5 +565,92 @@ func TestPurchaseRaceRefunds(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRewardPrizes: a reward prize is checked against the stock when the
+// contest is made, granted without payment once per place across a crash
+// and racing draws, and a place whose stock ran out since records why.
+func TestRewardPrizes(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	newReward := func(stock int64) points.Reward {
+		r, err := e.pts.CreateReward(ctx, "acme", points.Reward{Name: "Mug", Kind: points.KindGenerated, Cost: 500, Stock: &stock, Active: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	mug, hat := newReward(3), newReward(2)
+	d := drawDef(e.now)
+	d.Prizes = []contests.Prize{{Description: "a mug", Quantity: 2, Reward: mug.ID}, {Description: "a cap", Quantity: 2, Reward: hat.ID}}
+	for _, tc := range []struct {
+		name   string
+		prizes []contests.Prize
+		code   string
+	}{
+		{"stock short", []contests.Prize{{Description: "mugs", Quantity: 4, Reward: mug.ID}}, "prize-out-of-stock"},
+		{"no such reward", []contests.Prize{{Description: "?", Quantity: 1, Reward: "nope"}}, "bad-contest"},
+	} {
+		bad := drawDef(e.now)
+		bad.Prizes = tc.prizes
+		if _, err := e.svc.Create(ctx, "acme", bad); err == nil || func() bool { x, ok := errs.As(err); return !ok || x.Code != tc.code }() {
+			t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
+		}
+	}
+	c := e.create(d)
+	// A player buys a cap meanwhile: one cap is left for two places.
+	if _, _, err := e.pts.PayOnce(ctx, "acme", "zed", 500, "gift", "gift", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pts.Redeem(ctx, "acme", "zed", hat.ID, "r1"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		e.event(fmt.Sprintf("u%02d", i), "visit", nil)
+	}
+	e.now = e.now.Add(2 * time.Hour)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if _, err := e.svc.Draw(ctx, "acme", c.ID); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	e.open() // a restart, then a repeat: nothing granted twice
+	got, err := e.svc.Draw(ctx, "acme", c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	granted, failed := 0, 0
+	for _, w := range got.Result.Winners {
+		rs, err := e.pts.Redemptions(ctx, "acme", w.User)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case w.Redemption != "" && len(rs) == 1 && rs[0].ID == w.Redemption && rs[0].Code != "" && rs[0].Cost == 0:
+			granted++
+		case w.RewardFailure == "out-of-stock" && w.Prize == 1 && w.PaidAt != nil:
+			failed++
+		default:
+			t.Errorf("place %+v, redemptions %+v", w, rs)
+		}
+		if b := e.balance(w.User); b != 0 {
+			t.Errorf("%s paid for a prize: balance %d", w.User, b)
+		}
+	}
+	for _, tc := range []struct {
+		r    points.Reward
+		want int64
+	}{{mug, 1}, {hat, 0}} {
+		if left, err := e.pts.StockLeft(ctx, tc.r); err != nil || *left != tc.want {
+			t.Errorf("%s: %v left (%v), want %d", tc.r.Name, *left, err, tc.want)
+		}
+	}
+	if granted != 3 || failed != 1 {
+		t.Fatalf("%d granted, %d out of stock; want 3, 1", granted, failed)
 	}
 }
