@@ -201,6 +201,9 @@ type Store interface {
 	// replaced.
 	UpdateContest(ctx context.Context, c Contest) error
 	GetContest(ctx context.Context, tenant, id string) (Contest, error)
+	// OpenContests lists the open contests of every tenant (the close
+	// job's scan; open contests are few, so no index serves it).
+	OpenContests(ctx context.Context) ([]Contest, error)
 	// ListContests pages a tenant's contests by id; status "" is all.
 	ListContests(ctx context.Context, tenant string, status Status, after string, limit int) ([]Contest, error)
 

@@ -654,3 +654,64 @@ func TestRewardPrizes(t *testing.T) {
 		t.Fatalf("%d granted, %d out of stock; want 3, 1", granted, failed)
 	}
 }
+
+// TestCloseJob: the close job draws a prize draw only once its close has
+// settled and freezes a leaderboard contest at its end; two nodes running
+// it at once, and a run after a restart, give one result paid once.
+func TestCloseJob(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for i, u := range []string{"amy", "bob", "cat"} {
+		e.f.board = append(e.f.board, leaderboards.Row{Entry: leaderboards.Entry{Member: u, Score: int64(50 - i), Rank: int64(i + 1)}})
+	}
+	dr := e.create(drawDef(e.now))
+	lb := e.create(contests.Definition{Name: "Top", Kind: contests.LeaderboardKind, StartsAt: e.now.Add(-time.Hour), EndsAt: e.now.Add(time.Hour),
+		Prizes: []contests.Prize{{Description: "gold", Quantity: 1, Points: 30}}, Board: &contests.BoardSpec{Source: leaderboards.FromPoints}})
+	later := e.create(drawDef(e.now.Add(24 * time.Hour)))
+	for i := range 10 {
+		e.event(fmt.Sprintf("u%02d", i), "visit", nil)
+	}
+	status := func(c contests.Contest) contests.Status {
+		got, err := e.svc.Get(ctx, "acme", c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Status
+	}
+	e.now = e.now.Add(time.Hour) // at the close: the draw is still settling
+	if n, err := e.svc.CloseDue(ctx); err != nil || n != 1 || status(lb) != contests.Finished || status(dr) != contests.Open {
+		t.Fatalf("at the close: %d closed, %v; board %s, draw %s", n, err, status(lb), status(dr))
+	}
+	e.now = e.now.Add(2 * time.Second) // settled (Settle is 1 s here)
+	other := contests.NewService(e.svc.Config)
+	var wg sync.WaitGroup
+	for _, node := range []*contests.Service{e.svc, other, e.svc, other} {
+		wg.Go(func() {
+			if _, err := node.CloseDue(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	e.open() // a restart: the job finds nothing left to close
+	if n, err := e.svc.CloseDue(ctx); err != nil || n != 0 {
+		t.Fatalf("after the restart: %d closed, %v", n, err)
+	}
+	if status(dr) != contests.Finished || status(later) != contests.Open {
+		t.Fatalf("draw %s, later %s", status(dr), status(later))
+	}
+	got, err := e.svc.Get(ctx, "acme", dr.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := int64(0)
+	for _, w := range got.Result.Winners {
+		if w.PaidAt == nil {
+			t.Fatalf("place %+v not paid", w)
+		}
+		total += e.balance(w.User)
+	}
+	if total != 120 || e.balance("amy") != 30 {
+		t.Fatalf("draw winners hold %d points (want 120), amy %d (want 30)", total, e.balance("amy"))
+	}
+}
