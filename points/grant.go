@@ -2,12 +2,10 @@ package points
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/questline/questline/events"
 	"github.com/questline/questline/internal/errs"
 )
 
@@ -50,22 +48,5 @@ func (s *Service) Grant(ctx context.Context, tenant, user, id, key string) (Rede
 		}
 		slot = n
 	}
-	red.State, red.UpdatedAt = RedemptionCompleted, now
-	switch r.Kind {
-	case KindCoupon:
-		red.Code = r.Codes[slot%int64(len(r.Codes))]
-	case KindGenerated:
-		red.Code = rand.Text()[:12]
-	case KindContent:
-		red.Content = r.Content
-	}
-	if err := s.store.SaveRedemption(ctx, red); err != nil {
-		return Redemption{}, fmt.Errorf("points: grant %s: %w", r.ID, err)
-	}
-	err = s.emitEvent(ctx, events.Event{
-		Tenant: red.Tenant, User: red.User, Type: EventRedeemed, OccurredAt: now,
-		Props:          map[string]any{"reward_id": r.ID, "redemption_id": red.ID, "cost": float64(0)},
-		IdempotencyKey: EventRedeemed + ":" + red.ID,
-	})
-	return red, err
+	return s.complete(ctx, r, red, slot, now)
 }
