@@ -178,7 +178,7 @@ func (s *Service) winners(c Contest, slots []draw.Slot, before []Winner, userOf 
 			w.Replaced = append(w.Replaced, byUser[r])
 		}
 		if i < len(before) && before[i].User == w.User {
-			w.PaidAt = before[i].PaidAt
+			w.PaidAt, w.Redemption, w.RewardFailure = before[i].PaidAt, before[i].Redemption, before[i].RewardFailure
 		}
 		out[i] = w
 	}
@@ -214,7 +214,7 @@ func (s *Service) payAll(ctx context.Context, c Contest) (Contest, error) {
 		if w.User == "" || w.PaidAt != nil {
 			continue
 		}
-		if err := s.pay(ctx, c, *w); err != nil {
+		if err := s.pay(ctx, c, w); err != nil {
 			return Contest{}, fmt.Errorf("contests: pay %s place %d: %w", c.ID, w.Position, err)
 		}
 		now := s.clock()
@@ -230,11 +230,12 @@ func (s *Service) payAll(ctx context.Context, c Contest) (Contest, error) {
 	return saved, err
 }
 
-// pay hands one winner their prize: points and badge keyed by the place,
-// then contest.won (keyed the same) and the live pushes.
-func (s *Service) pay(ctx context.Context, c Contest, w Winner) error {
+// pay hands one winner their prize: points, badge and reward keyed by the
+// place, then contest.won (keyed the same) and the live pushes. It notes
+// the reward's redemption (or why there is none) on w.
+func (s *Service) pay(ctx context.Context, c Contest, w *Winner) error {
 	p := c.Prizes[w.Prize]
-	key := payKey(c, w)
+	key := payKey(c, *w)
 	at := c.Result.ClosedAt
 	var emit []events.Event
 	if p.Points > 0 && s.Payer != nil {
@@ -258,6 +259,9 @@ func (s *Service) pay(ctx context.Context, c Contest, w Winner) error {
 		emit = append(emit, sys...)
 	}
 	won := map[string]any{"contest_id": c.ID, "name": c.Name, "position": w.Position, "prize": p}
+	if err := s.grant(ctx, c, p, w, key, won); err != nil {
+		return err
+	}
 	emit = append(emit, events.Event{Tenant: c.Tenant, User: w.User, Type: WonType,
 		Props:      map[string]any{"contest_id": c.ID, "position": float64(w.Position), "prize": float64(w.Prize)},
 		OccurredAt: at, IdempotencyKey: WonType + ":" + key})
@@ -269,6 +273,29 @@ func (s *Service) pay(ctx context.Context, c Contest, w Winner) error {
 		}
 	}
 	s.push(ctx, c.Tenant, w.User, WonType, won)
+	return nil
+}
+
+// grant redeems the prize's reward for the winner, once per key, without
+// payment. Out of stock (sold since the contest was made) is no error:
+// the place records it and the rest of the prize is paid. The redemption
+// and its code go into the winner's own push.
+func (s *Service) grant(ctx context.Context, c Contest, p Prize, w *Winner, key string, won map[string]any) error {
+	if p.Reward == "" || s.Rewarder == nil {
+		return nil
+	}
+	red, err := s.Rewarder.Grant(ctx, c.Tenant, w.User, p.Reward, key)
+	if e, ok := errs.As(err); ok && (e.Kind == errs.Conflict || e.Kind == errs.NotFound) {
+		s.Logger.WarnContext(ctx, "contests: prize reward not granted", "contest", c.ID, "reward", p.Reward, "err", err)
+		w.RewardFailure = e.Code
+		won["reward_failure"] = e.Code
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reward %s: %w", p.Reward, err)
+	}
+	w.Redemption = red.ID
+	won["redemption"] = red
 	return nil
 }
 

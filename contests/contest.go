@@ -43,6 +43,7 @@ type Prize struct {
 	Quantity    int    `json:"quantity" minimum:"1" maximum:"1000" doc:"How many winners get this prize."`
 	Points      int64  `json:"points,omitempty" minimum:"0" maximum:"1000000000" doc:"Points paid to each winner of this prize."`
 	Badge       string `json:"badge_id,omitempty" maxLength:"64" doc:"A published badge awarded to each winner of this prize."`
+	Reward      string `json:"reward_id,omitempty" maxLength:"64" doc:"A catalogue reward each winner redeems without paying points (its code is pushed to the winner and listed in their redemptions). Its stock must cover quantity when the contest is made; if it runs out before the draw, the place records reward_failure out-of-stock and the other parts of the prize are paid."`
 }
 
 // EarnRule gives entries for an event: Entries per event of EventType,
@@ -158,6 +159,9 @@ type Winner struct {
 	// Replaced are the disqualified holders of this place, in order.
 	Replaced []string   `json:"replaced,omitempty"`
 	PaidAt   *time.Time `json:"paid_at,omitempty" doc:"When the prize was paid; absent while the payment is pending."`
+	// Redemption is the winner's redemption of the prize's reward.
+	Redemption    string `json:"redemption_id,omitempty" doc:"Prizes with a reward: the winner's redemption of it (its code is the winner's own: GET /v1/me/redemptions)."`
+	RewardFailure string `json:"reward_failure,omitempty" doc:"Prizes with a reward: why it could not be granted (out-of-stock); the rest of the prize was paid."`
 }
 
 // Disqualification is a manager's removal of a winner.
@@ -197,6 +201,9 @@ type Store interface {
 	// replaced.
 	UpdateContest(ctx context.Context, c Contest) error
 	GetContest(ctx context.Context, tenant, id string) (Contest, error)
+	// OpenContests lists the open contests of every tenant (the close
+	// job's scan; open contests are few, so no index serves it).
+	OpenContests(ctx context.Context) ([]Contest, error)
 	// ListContests pages a tenant's contests by id; status "" is all.
 	ListContests(ctx context.Context, tenant string, status Status, after string, limit int) ([]Contest, error)
 

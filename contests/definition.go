@@ -96,6 +96,8 @@ func validPrizes(ps []Prize) error {
 			return invalid(f+".points", "a prize pays 0-1,000,000,000 points")
 		case len(p.Badge) > 64:
 			return invalid(f+".badge_id", "a badge id is at most 64 characters")
+		case len(p.Reward) > 64:
+			return invalid(f+".reward_id", "a reward id is at most 64 characters")
 		}
 		places += p.Quantity
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -308,7 +309,12 @@ func (s *Service) buyOne(ctx context.Context, c Contest, user, source string) er
 		e := Entry{Tenant: c.Tenant, Contest: c.ID, User: user, Entrant: entrant, N: slot, Source: source, At: s.clock()}
 		_, err := s.Store.AddContestEntry(ctx, e)
 		if errors.Is(err, errs.ErrDuplicate) {
-			continue // another purchase claimed this paid slot: pay the next
+			// Another purchase claimed this paid slot, or an earned ticket
+			// did; then the slot's payment bought nothing: give it back.
+			if err := s.refundEarnedSlot(ctx, c, user, slot, key); err != nil {
+				return err
+			}
+			continue
 		}
 		if err != nil {
 			return fmt.Errorf("contests: ticket %d of %s in %s: %w", slot, user, c.ID, err)
@@ -316,6 +322,30 @@ func (s *Service) buyOne(ctx context.Context, c Contest, user, source string) er
 		return nil
 	}
 	return errs.New(errs.Conflict, "entry-cap", "you hold the most tickets this contest allows, %d", c.MaxEntries).OnField("body.buy")
+}
+
+// refundEarnedSlot refunds the payment keyed key of ticket slot when the
+// ticket holding that slot was earned, not bought. A bought holder spent
+// under the same key (the key names the slot), so its payment stands. The
+// refund is keyed by the spend: concurrent purchases and retries that
+// meet the same earned slot give the points back once. Only this rare
+// race reads the user's entries.
+func (s *Service) refundEarnedSlot(ctx context.Context, c Contest, user string, slot int64, key string) error {
+	held, err := s.Store.UserContestEntries(ctx, c.Tenant, user)
+	if err != nil {
+		return fmt.Errorf("contests: ticket %d of %s in %s: %w", slot, user, c.ID, err)
+	}
+	for _, e := range held {
+		if e.Contest != c.ID || e.N != slot || strings.HasPrefix(e.Source, "buy:") {
+			continue
+		}
+		if _, err := s.Spender.Refund(ctx, c.Tenant, key); err != nil {
+			return fmt.Errorf("contests: refund ticket %d of %s in %s: %w", slot, user, c.ID, err)
+		}
+		s.Logger.InfoContext(ctx, "contest ticket refunded: an earned ticket took the paid slot",
+			"tenant", c.Tenant, "contest", c.ID, "slot", slot)
+	}
+	return nil
 }
 
 // entered is a player's state in c.

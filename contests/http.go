@@ -22,7 +22,8 @@ func Routes(api huma.API, s *Service) {
 		"kind leaderboard: the contest gets its own board over [starts_at, ends_at) ranking board (points, an event metric, quiz scores...); "+
 			"its top places at the close win the prizes in order, ties as the board orders them. kind draw: entries are earned by events "+
 			"(earn rules) within the window, up to max_entries_per_user, by eligible players (tiers, segments, opt-in); the winners are drawn "+
-			"verifiably: commitment (SHA-256 of a secret seed) is published from now on, the seed at the draw (docs/draws.md).")
+			"verifiably: commitment (SHA-256 of a secret seed) is published from now on, the seed at the draw (docs/draws.md). "+
+			"A prize with reward_id needs the reward's stock left to cover its quantity (409 prize-out-of-stock, 422 for an unknown reward).")
 	create.DefaultStatus = http.StatusCreated
 	auth.Register(api, create, auth.Managers, func(ctx context.Context, in *struct{ Body Definition }) (*contestOutput, error) {
 		p, err := auth.Require(ctx)
@@ -142,8 +143,9 @@ func playerRoutes(api huma.API, s *Service, op func(id, method, path, summary, d
 func managerRoutes(api huma.API, s *Service, op func(id, method, path, summary, desc string) huma.Operation) {
 	auth.Register(api, op("draw-contest", http.MethodPost, "/v1/contests/{id}/draw", "Close a contest and decide its winners (manager)",
 		"A prize draw: after the close and its settle time (409 draw-settling meanwhile), freezes the entry list, reveals the seed and "+
-			"draws. A leaderboard contest: freezes the board's standings at the close. Then pays each winner once (points, badge), emits "+
-			"contest.won and pushes to the winners and to contest:{id}. Repeating it returns the same result and finishes pending payments."), auth.Managers,
+			"draws. A leaderboard contest: freezes the board's standings at the close. Then pays each winner once (points, badge, a free "+
+			"redemption of a reward prize), emits contest.won and pushes to the winners and to contest:{id}. Repeating it returns the same "+
+			"result and finishes pending payments. Every node also runs this by itself, within 15 s of the close (plus the settle time)."), auth.Managers,
 		func(ctx context.Context, in *idInput) (*contestOutput, error) {
 			p, err := auth.Require(ctx)
 			if err != nil {
@@ -155,8 +157,8 @@ func managerRoutes(api huma.API, s *Service, op func(id, method, path, summary, 
 		id, path, summary, desc string
 		do                      func(context.Context, string, string, string, Reschedule) (Contest, error)
 	}{
-		{"extend-contest", "/v1/contests/{id}/extend", "Extend a running prize draw (manager)",
-			"Moves the close to ends_at. Not for leaderboard contests (their board's window is fixed). Audited with the reason.", s.Extend},
+		{"extend-contest", "/v1/contests/{id}/extend", "Extend a running contest (manager)",
+			"Moves the close to ends_at. A points leaderboard contest moves to a new board over the longer window, filled from the ledger (board_id changes; the old board stays readable to its retention). An event leaderboard contest answers 409 board-window-fixed: event boards count only events after their creation, so a longer board would lose the standings so far. Audited with the reason.", s.Extend},
 		{"end-contest", "/v1/contests/{id}/end", "Force-end a running contest (manager)",
 			"Closes it now. A leaderboard contest's standings are frozen and its winners paid at once; a prize draw is then drawn by POST /draw. Audited with the reason.", s.ForceEnd},
 	} {

@@ -32,14 +32,23 @@ type Payer interface {
 	PayOnce(ctx context.Context, tenant, user string, amount int64, key, reason, eventID string) (paidByEvent string, balance int64, err error)
 }
 
-// Spender spends a user's points exactly once per key, never overdrawing.
+// Spender spends a user's points exactly once per key, never overdrawing,
+// and refunds a spend once, by its key.
 type Spender interface {
 	Spend(ctx context.Context, sp points.Spend) (points.Change, error)
+	Refund(ctx context.Context, tenant, key string) (points.Change, error)
 }
 
 // Reverser takes back a credit once, by its ledger key.
 type Reverser interface {
 	Reverse(ctx context.Context, tenant, key string) (points.Change, error)
+}
+
+// Rewarder grants catalogue rewards as prizes, once per key, within stock.
+type Rewarder interface {
+	Reward(ctx context.Context, tenant, id string) (points.Reward, error)
+	StockLeft(ctx context.Context, r points.Reward) (*int64, error)
+	Grant(ctx context.Context, tenant, user, id, key string) (points.Redemption, error)
 }
 
 // Awarder awards a badge once per user.
@@ -77,6 +86,7 @@ type Config struct {
 	Payer      Payer
 	Spender    Spender
 	Reverser   Reverser
+	Rewarder   Rewarder
 	Awarder    Awarder
 	Emitter    Emitter
 	Publisher  Publisher
@@ -149,6 +159,9 @@ func (s *Service) Create(ctx context.Context, tenant string, d Definition) (Cont
 	if err != nil {
 		return Contest{}, err
 	}
+	if err := s.checkRewards(ctx, tenant, c.Prizes); err != nil {
+		return Contest{}, err
+	}
 	now := s.clock()
 	c.ID, c.Tenant, c.Status, c.CreatedAt, c.UpdatedAt, c.Version = uuid.Must(uuid.NewV7()).String(), tenant, Open, now, now, 1
 	switch c.Kind {
@@ -216,7 +229,43 @@ func (s *Service) Update(ctx context.Context, tenant, id string, p Patch) (Conte
 	if err != nil {
 		return Contest{}, err
 	}
+	if p.Prizes != nil {
+		if err := s.checkRewards(ctx, tenant, next.Prizes); err != nil {
+			return Contest{}, err
+		}
+	}
 	return s.save(ctx, next)
+}
+
+// checkRewards refuses prizes whose reward does not exist or whose stock
+// left cannot cover their quantity now (409 prize-out-of-stock). Stock is
+// not reserved: redemptions until the draw may still use it up, and then
+// the place records reward_failure (see pay).
+func (s *Service) checkRewards(ctx context.Context, tenant string, ps []Prize) error {
+	for i, p := range ps {
+		if p.Reward == "" {
+			continue
+		}
+		f := fmt.Sprintf("body.prizes[%d].reward_id", i)
+		if s.Rewarder == nil {
+			return errs.New(errs.Conflict, "no-rewards", "rewards are not available on this node").OnField(f)
+		}
+		r, err := s.Rewarder.Reward(ctx, tenant, p.Reward)
+		if errs.KindOf(err) == errs.NotFound {
+			return invalid(f[len("body."):], "no reward %q", p.Reward)
+		}
+		if err != nil {
+			return fmt.Errorf("contests: prize reward %s: %w", p.Reward, err)
+		}
+		left, err := s.Rewarder.StockLeft(ctx, r)
+		if err != nil {
+			return fmt.Errorf("contests: prize reward %s: %w", p.Reward, err)
+		}
+		if left != nil && *left < int64(p.Quantity) {
+			return errs.New(errs.Conflict, "prize-out-of-stock", "%s has %d left, fewer than the prize's quantity %d", r.Name, *left, p.Quantity).OnField(f)
+		}
+	}
+	return nil
 }
 
 // Reschedule moves a running contest's close: Extend to a later ends_at,
@@ -226,8 +275,10 @@ type Reschedule struct {
 	Reason string     `json:"reason" minLength:"1" maxLength:"500" doc:"Why, for the audit log."`
 }
 
-// Extend moves an open contest's close later. A leaderboard contest's
-// board has a fixed window, so it cannot be extended.
+// Extend moves an open contest's close later. A points leaderboard
+// contest moves to a new board over the longer window (see rebindBoard);
+// an event leaderboard contest cannot be extended (409 board-window-fixed):
+// a new event board would count only events from now on.
 func (s *Service) Extend(ctx context.Context, tenant, actor, id string, in Reschedule) (Contest, error) {
 	c, err := s.running(ctx, tenant, id)
 	if err != nil {
@@ -236,8 +287,9 @@ func (s *Service) Extend(ctx context.Context, tenant, actor, id string, in Resch
 	if in.EndsAt == nil || !in.EndsAt.After(c.EndsAt) {
 		return Contest{}, invalid("ends_at", "extend needs an ends_at after the current close, %s", c.EndsAt.Format(time.RFC3339))
 	}
-	if c.Kind == LeaderboardKind {
-		return Contest{}, errs.New(errs.Conflict, "board-window-fixed", "a leaderboard contest's board ranks a fixed window; it can be force-ended, not extended")
+	if c.Kind == LeaderboardKind && c.Board.Source != leaderboards.FromPoints {
+		return Contest{}, errs.New(errs.Conflict, "board-window-fixed",
+			"an event board counts events only from its creation and ranks a fixed window: a longer board would lose the standings so far; force-end the contest instead")
 	}
 	if !s.Now().Before(c.EndsAt) {
 		return Contest{}, errs.New(errs.Conflict, "contest-closed", "the contest closed at %s; its entries are final", c.EndsAt.Format(time.RFC3339))
@@ -248,7 +300,29 @@ func (s *Service) Extend(ctx context.Context, tenant, actor, id string, in Resch
 	}
 	old := c.EndsAt
 	c.EndsAt = end
+	if c.Kind == LeaderboardKind {
+		if err := s.rebindBoard(ctx, &c); err != nil {
+			return Contest{}, err
+		}
+	}
 	return s.rescheduled(ctx, c, actor, "contest.extend", in.Reason, old)
+}
+
+// rebindBoard gives a points leaderboard contest a new board over its new
+// window. A board's window is fixed, but a points board is filled from the
+// ledger when created, so the new one holds the standings so far and
+// counts on to the new close. The old board is left to its retention.
+// Should saving the contest fail, the new board is an orphan, harmless.
+func (s *Service) rebindBoard(ctx context.Context, c *Contest) error {
+	if s.Boards == nil {
+		return errs.New(errs.Conflict, "no-boards", "leaderboards are not available on this node")
+	}
+	b, err := s.Boards.Create(ctx, c.Tenant, c.boardInput())
+	if err != nil {
+		return fmt.Errorf("contests: extend %s: board: %w", c.ID, err)
+	}
+	c.BoardID = b.ID
+	return nil
 }
 
 // ForceEnd closes an open contest now. A leaderboard contest's standings

@@ -30,6 +30,7 @@ type fakes struct {
 	pushes  []string
 	board   []leaderboards.Row
 	failPay int // payments to fail before one succeeds
+	boards  []leaderboards.CreateInput
 }
 
 func (f *fakes) GetAttributes(_ context.Context, _, user string) (profiles.Attributes, bool, error) {
@@ -69,7 +70,10 @@ func (f *fakes) Create(_ context.Context, _ string, in leaderboards.CreateInput)
 	if in.Window != leaderboards.Custom || in.StartsAt == nil || in.EndsAt == nil {
 		return leaderboards.Board{}, fmt.Errorf("board %+v is not the contest's window", in)
 	}
-	return leaderboards.Board{ID: "board-1"}, nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.boards = append(f.boards, in)
+	return leaderboards.Board{ID: fmt.Sprintf("board-%d", len(f.boards))}, nil
 }
 
 func (f *fakes) Top(_ context.Context, _, _, _ string, offset, limit int) (leaderboards.Page, error) {
@@ -125,7 +129,7 @@ func (e *env) open() {
 	e.t.Cleanup(func() { _ = s.Close() })
 	e.store, e.pts = s, points.NewService(s, nil)
 	e.svc = contests.NewService(contests.Config{
-		Store: s, Boards: e.f, Payer: flakyPayer{e.pts, e.f}, Spender: e.pts, Reverser: e.pts, Emitter: e.f, Publisher: e.f, Attributes: e.f, Auditor: e.f,
+		Store: s, Boards: e.f, Payer: flakyPayer{e.pts, e.f}, Spender: e.pts, Reverser: e.pts, Rewarder: e.pts, Emitter: e.f, Publisher: e.f, Attributes: e.f, Auditor: e.f,
 		Now: func() time.Time { return e.now }, Settle: time.Second,
 	})
 }
@@ -310,8 +314,21 @@ func TestDisqualifyLeaderboard(t *testing.T) {
 		Prizes: []contests.Prize{{Description: "gold", Quantity: 1, Points: 30}, {Description: "silver", Quantity: 2, Points: 5}},
 		Board:  &contests.BoardSpec{Source: leaderboards.FromPoints}})
 	ctx := context.Background()
-	if _, err := e.svc.Extend(ctx, "acme", "boss", c.ID, contests.Reschedule{Reason: "r", EndsAt: ptr(e.now.Add(3 * time.Hour))}); errs.KindOf(err) != errs.Conflict {
-		t.Fatalf("extend a leaderboard contest: %v", err)
+	// Extending moves a points contest to a board over the longer window
+	// (filled from the ledger); an event contest cannot be extended.
+	later := e.now.Add(3 * time.Hour)
+	ext, err := e.svc.Extend(ctx, "acme", "boss", c.ID, contests.Reschedule{Reason: "r", EndsAt: &later})
+	if err != nil {
+		t.Fatalf("extend a points leaderboard contest: %v", err)
+	}
+	if nb := e.f.boards[len(e.f.boards)-1]; ext.BoardID == c.BoardID || !ext.EndsAt.Equal(later) || !nb.EndsAt.Equal(later) || !nb.StartsAt.Equal(c.StartsAt) {
+		t.Fatalf("extended: board %s (was %s), ends %s, new board %v..%v", ext.BoardID, c.BoardID, ext.EndsAt, nb.StartsAt, nb.EndsAt)
+	}
+	ev := e.create(contests.Definition{Name: "Visits", Kind: contests.LeaderboardKind, StartsAt: e.now.Add(-time.Hour), EndsAt: e.now.Add(time.Hour),
+		Prizes: []contests.Prize{{Description: "gold", Quantity: 1}}, Board: &contests.BoardSpec{Source: leaderboards.FromEvents, EventType: "visit"}})
+	_, err = e.svc.Extend(ctx, "acme", "boss", ev.ID, contests.Reschedule{Reason: "r", EndsAt: &later})
+	if x, ok := errs.As(err); !ok || x.Code != "board-window-fixed" || x.Kind != errs.Conflict {
+		t.Fatalf("extend an event leaderboard contest: %v", err)
 	}
 	if _, err := e.svc.Draw(ctx, "acme", c.ID); errs.KindOf(err) != errs.Conflict {
 		t.Fatalf("draw before the close: %v", err)
@@ -353,7 +370,7 @@ func TestDisqualifyLeaderboard(t *testing.T) {
 	for _, a := range e.f.audits {
 		actions = append(actions, a.Action+":"+a.Detail["reason"])
 	}
-	if !slices.Equal(actions, []string{"contest.force-end:fraud found", "contest.disqualify:staff account"}) || e.f.audits[1].Detail["points_reversed"] != "5" {
+	if !slices.Equal(actions, []string{"contest.extend:r", "contest.force-end:fraud found", "contest.disqualify:staff account"}) || e.f.audits[2].Detail["points_reversed"] != "5" {
 		t.Fatalf("audit %v", actions)
 	}
 }
@@ -481,3 +498,220 @@ func winners(c contests.Contest) []string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// earnMidPurchase is a Spender that, right after the first payment of a
+// ticket slot, lets an earned ticket take that slot, as an event landing
+// between a purchase's payment and its claim would.
+type earnMidPurchase struct {
+	*points.Service
+	e    *env
+	c    contests.Contest
+	once sync.Once
+}
+
+func (s *earnMidPurchase) Spend(ctx context.Context, sp points.Spend) (points.Change, error) {
+	ch, err := s.Service.Spend(ctx, sp)
+	s.once.Do(func() {
+		n := s.e.tickets(s.c, sp.User) + 1
+		en := contests.Entry{Tenant: "acme", Contest: s.c.ID, User: sp.User, Entrant: contests.Entrant("acme", sp.User),
+			N: n, Source: "event:visit-" + sp.User, At: s.e.now}
+		if _, err := s.e.store.AddContestEntry(ctx, en); err != nil {
+			s.e.t.Error(err)
+		}
+	})
+	return ch, err
+}
+
+// TestPurchaseRaceRefunds: an earned ticket taking the slot a purchase
+// has just paid for costs the buyer nothing: the slot's payment is
+// refunded once, whether the purchase then gets the next slot or meets the
+// cap, and a retry of the purchase changes nothing.
+func TestPurchaseRaceRefunds(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		held     int64 // tickets the buyer holds before (cap 3)
+		tickets  int64 // after the purchase of one
+		balance  int64 // of 100, tickets at 10
+		wantCode string
+	}{
+		{"next slot free", 0, 2, 90, ""},
+		{"raced to the cap", 2, 3, 100, "entry-cap"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			d := drawDef(e.now)
+			d.PointsPerEntry = 10
+			c := e.create(d)
+			ctx := context.Background()
+			for i := range tc.held {
+				en := contests.Entry{Tenant: "acme", Contest: c.ID, User: "ann", Entrant: contests.Entrant("acme", "ann"),
+					N: i + 1, Source: fmt.Sprintf("event:old-%d", i), At: e.now}
+				if _, err := e.store.AddContestEntry(ctx, en); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, _, err := e.pts.PayOnce(ctx, "acme", "ann", 100, "gift", "gift", ""); err != nil {
+				t.Fatal(err)
+			}
+			sp := &earnMidPurchase{Service: e.pts, e: e, c: c}
+			e.svc.Spender = sp
+			for try := range 2 { // the purchase, then its retry
+				_, err := e.svc.Enter(ctx, "acme", "ann", c.ID, "p1", contests.EnterInput{Buy: 1})
+				if x, ok := errs.As(err); (tc.wantCode == "" && err != nil) || (tc.wantCode != "" && (!ok || x.Code != tc.wantCode)) {
+					t.Fatalf("try %d: %v, want %q", try, err, tc.wantCode)
+				}
+				if n, b := e.tickets(c, "ann"), e.balance("ann"); n != tc.tickets || b != tc.balance {
+					t.Fatalf("try %d: %d tickets, balance %d; want %d, %d", try, n, b, tc.tickets, tc.balance)
+				}
+			}
+		})
+	}
+}
+
+// TestRewardPrizes: a reward prize is checked against the stock when the
+// contest is made, granted without payment once per place across a crash
+// and racing draws, and a place whose stock ran out since records why.
+func TestRewardPrizes(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	newReward := func(stock int64) points.Reward {
+		r, err := e.pts.CreateReward(ctx, "acme", points.Reward{Name: "Mug", Kind: points.KindGenerated, Cost: 500, Stock: &stock, Active: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	mug, hat := newReward(3), newReward(2)
+	d := drawDef(e.now)
+	d.Prizes = []contests.Prize{{Description: "a mug", Quantity: 2, Reward: mug.ID}, {Description: "a cap", Quantity: 2, Reward: hat.ID}}
+	for _, tc := range []struct {
+		name   string
+		prizes []contests.Prize
+		code   string
+	}{
+		{"stock short", []contests.Prize{{Description: "mugs", Quantity: 4, Reward: mug.ID}}, "prize-out-of-stock"},
+		{"no such reward", []contests.Prize{{Description: "?", Quantity: 1, Reward: "nope"}}, "bad-contest"},
+	} {
+		bad := drawDef(e.now)
+		bad.Prizes = tc.prizes
+		if _, err := e.svc.Create(ctx, "acme", bad); err == nil || func() bool { x, ok := errs.As(err); return !ok || x.Code != tc.code }() {
+			t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
+		}
+	}
+	c := e.create(d)
+	// A player buys a cap meanwhile: one cap is left for two places.
+	if _, _, err := e.pts.PayOnce(ctx, "acme", "zed", 500, "gift", "gift", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pts.Redeem(ctx, "acme", "zed", hat.ID, "r1"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		e.event(fmt.Sprintf("u%02d", i), "visit", nil)
+	}
+	e.now = e.now.Add(2 * time.Hour)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if _, err := e.svc.Draw(ctx, "acme", c.ID); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	e.open() // a restart, then a repeat: nothing granted twice
+	got, err := e.svc.Draw(ctx, "acme", c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	granted, failed := 0, 0
+	for _, w := range got.Result.Winners {
+		rs, err := e.pts.Redemptions(ctx, "acme", w.User)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case w.Redemption != "" && len(rs) == 1 && rs[0].ID == w.Redemption && rs[0].Code != "" && rs[0].Cost == 0:
+			granted++
+		case w.RewardFailure == "out-of-stock" && w.Prize == 1 && w.PaidAt != nil:
+			failed++
+		default:
+			t.Errorf("place %+v, redemptions %+v", w, rs)
+		}
+		if b := e.balance(w.User); b != 0 {
+			t.Errorf("%s paid for a prize: balance %d", w.User, b)
+		}
+	}
+	for _, tc := range []struct {
+		r    points.Reward
+		want int64
+	}{{mug, 1}, {hat, 0}} {
+		if left, err := e.pts.StockLeft(ctx, tc.r); err != nil || *left != tc.want {
+			t.Errorf("%s: %v left (%v), want %d", tc.r.Name, *left, err, tc.want)
+		}
+	}
+	if granted != 3 || failed != 1 {
+		t.Fatalf("%d granted, %d out of stock; want 3, 1", granted, failed)
+	}
+}
+
+// TestCloseJob: the close job draws a prize draw only once its close has
+// settled and freezes a leaderboard contest at its end; two nodes running
+// it at once, and a run after a restart, give one result paid once.
+func TestCloseJob(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for i, u := range []string{"amy", "bob", "cat"} {
+		e.f.board = append(e.f.board, leaderboards.Row{Entry: leaderboards.Entry{Member: u, Score: int64(50 - i), Rank: int64(i + 1)}})
+	}
+	dr := e.create(drawDef(e.now))
+	lb := e.create(contests.Definition{Name: "Top", Kind: contests.LeaderboardKind, StartsAt: e.now.Add(-time.Hour), EndsAt: e.now.Add(time.Hour),
+		Prizes: []contests.Prize{{Description: "gold", Quantity: 1, Points: 30}}, Board: &contests.BoardSpec{Source: leaderboards.FromPoints}})
+	later := e.create(drawDef(e.now.Add(24 * time.Hour)))
+	for i := range 10 {
+		e.event(fmt.Sprintf("u%02d", i), "visit", nil)
+	}
+	status := func(c contests.Contest) contests.Status {
+		got, err := e.svc.Get(ctx, "acme", c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Status
+	}
+	e.now = e.now.Add(time.Hour) // at the close: the draw is still settling
+	if n, err := e.svc.CloseDue(ctx); err != nil || n != 1 || status(lb) != contests.Finished || status(dr) != contests.Open {
+		t.Fatalf("at the close: %d closed, %v; board %s, draw %s", n, err, status(lb), status(dr))
+	}
+	e.now = e.now.Add(2 * time.Second) // settled (Settle is 1 s here)
+	other := contests.NewService(e.svc.Config)
+	var wg sync.WaitGroup
+	for _, node := range []*contests.Service{e.svc, other, e.svc, other} {
+		wg.Go(func() {
+			if _, err := node.CloseDue(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	e.open() // a restart: the job finds nothing left to close
+	if n, err := e.svc.CloseDue(ctx); err != nil || n != 0 {
+		t.Fatalf("after the restart: %d closed, %v", n, err)
+	}
+	if status(dr) != contests.Finished || status(later) != contests.Open {
+		t.Fatalf("draw %s, later %s", status(dr), status(later))
+	}
+	got, err := e.svc.Get(ctx, "acme", dr.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := int64(0)
+	for _, w := range got.Result.Winners {
+		if w.PaidAt == nil {
+			t.Fatalf("place %+v not paid", w)
+		}
+		total += e.balance(w.User)
+	}
+	if total != 120 || e.balance("amy") != 30 {
+		t.Fatalf("draw winners hold %d points (want 120), amy %d (want 30)", total, e.balance("amy"))
+	}
+}

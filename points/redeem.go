@@ -189,7 +189,14 @@ func (s *Service) pay(ctx context.Context, r Reward, red Redemption, now time.Ti
 	if err != nil {
 		return Redemption{}, fmt.Errorf("points: redeem %s: %w", r.ID, err)
 	}
-	red.Takes, red.State, red.UpdatedAt = c.Takes, RedemptionCompleted, now
+	red.Takes = c.Takes
+	return s.complete(ctx, r, red, slot, now)
+}
+
+// complete hands over a paid (or granted) redemption holding stock slot:
+// its code or content, stored, then reward.redeemed (keyed by it).
+func (s *Service) complete(ctx context.Context, r Reward, red Redemption, slot int64, now time.Time) (Redemption, error) {
+	red.State, red.UpdatedAt = RedemptionCompleted, now
 	switch r.Kind {
 	case KindCoupon:
 		red.Code = r.Codes[slot%int64(len(r.Codes))]
@@ -199,11 +206,11 @@ func (s *Service) pay(ctx context.Context, r Reward, red Redemption, now time.Ti
 		red.Content = r.Content
 	}
 	if err := s.store.SaveRedemption(ctx, red); err != nil {
-		return Redemption{}, fmt.Errorf("points: redeem %s: %w", r.ID, err)
+		return Redemption{}, fmt.Errorf("points: redemption %s of %s: %w", red.ID, r.ID, err)
 	}
-	err = s.emitEvent(ctx, events.Event{
+	err := s.emitEvent(ctx, events.Event{
 		Tenant: red.Tenant, User: red.User, Type: EventRedeemed, OccurredAt: now,
-		Props:          map[string]any{"reward_id": r.ID, "redemption_id": red.ID, "cost": float64(r.Cost)},
+		Props:          map[string]any{"reward_id": r.ID, "redemption_id": red.ID, "cost": float64(red.Cost)},
 		IdempotencyKey: EventRedeemed + ":" + red.ID,
 	})
 	return red, err

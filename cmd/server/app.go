@@ -203,7 +203,7 @@ func (a *app) wire(ctx context.Context) (err error) {
 	tiers.Service = a.loyalty
 	a.types.Report(a.challenges, a.badges, a.leaderboards, a.loyalty)
 	a.contests = contests.NewService(contests.Config{
-		Store: a.store, Boards: a.leaderboards, Payer: a.points, Spender: a.points, Reverser: a.points, Awarder: a.badges, Emitter: &emitter,
+		Store: a.store, Boards: a.leaderboards, Payer: a.points, Spender: a.points, Reverser: a.points, Rewarder: a.points, Awarder: a.badges, Emitter: &emitter,
 		Publisher: a.hub, Attributes: a.profiles, Auditor: a.audit, Logger: a.logger, Bus: a.bus,
 		Settle: a.cfg.DrawSettle,
 	})

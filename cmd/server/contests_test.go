@@ -111,13 +111,14 @@ func TestContestDraw(t *testing.T) {
 			if again := s.contest(mgr, c.ID); again.Commitment != c.Commitment {
 				t.Fatalf("commitment changed over a restart: %s, then %s", c.Commitment, again.Commitment)
 			}
-			s.must(200, req{method: "POST", path: "/v1/contests/" + c.ID + "/end", token: mgr, body: map[string]any{"reason": "launch test"}})
-			time.Sleep(5 * time.Millisecond)
+			// Subscribed before the close: the close job may draw first.
 			ws := s.dial(mgr, "")
 			if err := ws.WriteJSON(map[string]any{"op": "subscribe", "channel": "contest:" + c.ID}); err != nil {
 				t.Fatal(err)
 			}
 			readFrames(t, ws, 1, "subscribed")
+			s.must(200, req{method: "POST", path: "/v1/contests/" + c.ID + "/end", token: mgr, body: map[string]any{"reason": "launch test"}})
+			time.Sleep(5 * time.Millisecond)
 			var drawn contestView
 			s.must(200, req{method: "POST", path: "/v1/contests/" + c.ID + "/draw", token: mgr}).json(t, &drawn)
 			readFrames(t, ws, 1, "contest.finished")
@@ -274,5 +275,69 @@ func TestContestBadInput(t *testing.T) {
 	}
 	if c := s.contest(mgr, draw.ID); c.Status != "open" || c.Result != nil {
 		t.Fatalf("state changed: %+v", c)
+	}
+}
+
+// TestContestAutoClose: a draw whose prize is a catalogue reward is
+// refused when the stock cannot cover it; one that can is drawn by the
+// close job after a restart past its end, with nobody calling /draw, and
+// the winner holds one free redemption of the reward, with its code.
+func TestContestAutoClose(t *testing.T) {
+	for _, d := range deployments() {
+		t.Run(d.name, func(t *testing.T) {
+			env := d.env(t)
+			env["QL_DRAW_SETTLE"] = "1ms"
+			s := startServer(t, env)
+			mgr := s.token("boss", "acme", auth.Manager)
+			var reward struct{ ID string }
+			s.must(201, req{method: "POST", path: "/v1/rewards", token: mgr, body: map[string]any{
+				"name": "Mug", "kind": "generated", "cost": 500, "stock": 1}}).json(t, &reward)
+			def := func(quantity int) map[string]any {
+				return map[string]any{"name": "Flash draw", "kind": "draw",
+					"starts_at": time.Now().Add(-time.Minute), "ends_at": time.Now().Add(2 * time.Second),
+					"prizes": []any{map[string]any{"description": "A mug", "quantity": quantity, "reward_id": reward.ID}},
+					"earn":   []any{map[string]any{"event_type": "visit"}}}
+			}
+			if typ := s.do(req{method: "POST", path: "/v1/contests", token: mgr, body: def(2)}).problemType(t); typ != "prize-out-of-stock" {
+				t.Fatalf("a prize past the stock: %s", typ)
+			}
+			var c contestView
+			s.must(201, req{method: "POST", path: "/v1/contests", token: mgr, body: def(1)}).json(t, &c)
+			ann := s.token("ann", "acme")
+			s.event(ann, "v1", map[string]any{"type": "visit"})
+			s.shutdown()
+			time.Sleep(2 * time.Second) // past the end
+			s.start()                   // the close job runs at start, then every 15 s
+			paid := func(c contestView) bool {
+				return c.Result != nil && len(c.Result.Winners) == 1 && c.Result.Winners[0].PaidAt != ""
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for c = s.contest(mgr, c.ID); !paid(c) && time.Now().Before(deadline); c = s.contest(mgr, c.ID) {
+				time.Sleep(50 * time.Millisecond)
+			}
+			var won struct {
+				Result struct {
+					Winners []struct {
+						User       string `json:"user_id"`
+						Redemption string `json:"redemption_id"`
+					} `json:"winners"`
+				} `json:"result"`
+			}
+			s.must(200, req{method: "GET", path: "/v1/contests/" + c.ID, token: mgr}).json(t, &won)
+			if c.Status != "finished" || len(won.Result.Winners) != 1 || won.Result.Winners[0].User != "ann" || won.Result.Winners[0].Redemption == "" {
+				t.Fatalf("after the close job: %s %+v", c.Status, won.Result)
+			}
+			s.must(200, req{method: "POST", path: "/v1/contests/" + c.ID + "/draw", token: mgr}) // a repeat grants nothing more
+			var mine struct {
+				Redemptions []struct {
+					ID, Code string
+					Cost     int64
+				} `json:"redemptions"`
+			}
+			s.must(200, req{method: "GET", path: "/v1/me/redemptions", token: ann}).json(t, &mine)
+			if len(mine.Redemptions) != 1 || mine.Redemptions[0].ID != won.Result.Winners[0].Redemption || mine.Redemptions[0].Code == "" || mine.Redemptions[0].Cost != 0 {
+				t.Fatalf("ann's redemptions: %+v", mine)
+			}
+		})
 	}
 }

@@ -82,6 +82,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, out i
 	wg.Go(func() { a.webhooks.NewSender(webhooks.SenderConfig{}).Run(bg) })
 	wg.Go(func() { a.retention.Run(bg, cfg.PruneInterval) })
 	wg.Go(func() { a.points.RunExpiry(bg, time.Hour, logger) })
+	wg.Go(func() { a.contests.RunClose(bg, 15*time.Second) })
 
 	served := make(chan error, 1)
 	go func() { served <- f.Listener(ln) }()

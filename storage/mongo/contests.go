@@ -124,6 +124,16 @@ func (s *Store) ListContests(ctx context.Context, tenant string, status contests
 	return out, nil
 }
 
+// OpenContests lists every tenant's open contests, for the close job (a
+// scan of the contests collection: open contests are few).
+func (s *Store) OpenContests(ctx context.Context) ([]contests.Contest, error) {
+	out, err := findAll(ctx, s.contests, bson.D{{Key: "status", Value: string(contests.Open)}}, options.Find(), contestDoc.contest)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: open contests: %w", err)
+	}
+	return out, nil
+}
+
 // contestEntryDoc is one ticket (n > 0) or opt-in (n = 0).
 type contestEntryDoc struct {
 	Tenant  string    `bson:"tenant"`

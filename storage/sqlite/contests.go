@@ -47,7 +47,7 @@ var contestSchema = []string{
 type contestStmts struct {
 	insert, update, exists, get, list, listBy                *sql.Stmt
 	insertEntry, entrySource, userEntries, count, scan, mine *sql.Stmt
-	erase, hasSource                                         *sql.Stmt
+	erase, hasSource, open                                   *sql.Stmt
 }
 
 const (
@@ -73,6 +73,8 @@ func (s *Store) prepareContests(ctx context.Context, conn *sql.Conn) error {
 		{&q.hasSource, `SELECT count(*) FROM contest_entries WHERE tenant = ? AND contest_id = ? AND source = ?`, true},
 		{&q.get, `SELECT ` + contestCols + ` FROM contests WHERE tenant = ? AND id = ?`, true},
 		{&q.list, `SELECT ` + contestCols + ` FROM contests WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?`, true},
+		// The close job's scan across tenants: open contests are few.
+		{&q.open, `SELECT ` + contestCols + ` FROM contests WHERE status = 'open'`, true},
 		{&q.listBy, `SELECT ` + contestCols + ` FROM contests INDEXED BY contests_status WHERE tenant = ? AND status = ? AND id > ? ORDER BY id LIMIT ?`, true},
 		// Two index seeks, whatever the user holds: tickets are numbered
 		// densely from 1, so the highest number is the count.
@@ -155,6 +157,15 @@ func (s *Store) ListContests(ctx context.Context, tenant string, status contests
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list contests: %w", err)
+	}
+	return out, nil
+}
+
+// OpenContests lists every tenant's open contests, for the close job.
+func (s *Store) OpenContests(ctx context.Context) ([]contests.Contest, error) {
+	out, err := queryAll(ctx, s.cq.open, scanContest)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open contests: %w", err)
 	}
 	return out, nil
 }

@@ -35,7 +35,7 @@ func RunContests(t *testing.T, open func(t *testing.T) ContestStore) {
 func newContest(tn string, kind contests.Kind) contests.Contest {
 	c := contests.Contest{
 		ID: id(), Tenant: tn, Name: "Monthly draw", Kind: kind, StartsAt: ms(base), EndsAt: ms(base.Add(24 * time.Hour)),
-		Prizes: []contests.Prize{{Description: "A bike", Quantity: 1, Points: 500, Badge: "b1"}, {Description: "Mugs", Quantity: 3}},
+		Prizes: []contests.Prize{{Description: "A bike", Quantity: 1, Points: 500, Badge: "b1"}, {Description: "Mugs", Quantity: 3, Reward: "rw1"}},
 		Status: contests.Open, CreatedAt: ms(base), UpdatedAt: ms(base), Version: 1,
 	}
 	if kind == contests.DrawKind {
@@ -72,7 +72,8 @@ func testContestDefinitions(t *testing.T, s ContestStore) {
 	done.Version, done.Status = 2, contests.Finished
 	paid := ms(base.Add(25 * time.Hour))
 	done.Result = &contests.Result{ClosedAt: paid, Algorithm: "questline-draw-v1", Seed: "aa", EntriesHash: "bb", EntriesCount: 7,
-		Winners: []contests.Winner{{Position: 1, User: "u1", Entrant: "e1", PaidAt: &paid}, {Position: 2, Prize: 1, Replaced: []string{"u9"}}}}
+		Winners: []contests.Winner{{Position: 1, User: "u1", Entrant: "e1", PaidAt: &paid},
+			{Position: 2, Prize: 1, Replaced: []string{"u9"}, Redemption: "red1"}, {Position: 3, Prize: 1, RewardFailure: "out-of-stock"}}}
 	done.Disqualified = []contests.Disqualification{{User: "u9", Entrant: "e9", By: "m", Reason: "staff", At: paid}}
 	must(t, s.UpdateContest(c, done))
 	got, err := s.GetContest(c, a, d.ID)
@@ -99,6 +100,20 @@ func testContestDefinitions(t *testing.T, s ContestStore) {
 	other, err := s.ListContests(c, b, "", "", 10)
 	must(t, err)
 	eq(t, "other tenant", len(other), 0)
+
+	// The close job's scan: open contests of every tenant, no finished one.
+	ob := newContest(b, contests.DrawKind)
+	must(t, s.CreateContest(c, ob))
+	every, err := s.OpenContests(c)
+	must(t, err)
+	var mine []string
+	for _, x := range every {
+		if x.Tenant == a || x.Tenant == b {
+			mine = append(mine, x.ID)
+		}
+	}
+	slices.Sort(mine)
+	eq(t, "open contests of every tenant", mine, sorted(l.ID, ob.ID))
 }
 
 func ids2(cs []contests.Contest) []string {
