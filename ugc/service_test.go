@@ -3,6 +3,8 @@ package ugc_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -249,4 +251,51 @@ func FuzzQueue(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestDailyCapConcurrent: 50 concurrent submissions by one user against
+// a daily cap of 5 store exactly 5; the others are refused with the cap.
+func TestDailyCapConcurrent(t *testing.T) {
+	ctx := context.Background()
+	st := open(t, filepath.Join(t.TempDir(), "q.db"))
+	s, _ := service(st)
+	set := ugc.DefaultSettings()
+	set.Checks.PerHour, set.Checks.PerDay, set.Checks.Duplicates = 0, 5, false
+	if _, err := s.PutSettings(ctx, tenant, set); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[string]int{}
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.Submit(ctx, tenant, "alice", ugc.Input{Kind: ugc.Review, ProductID: fmt.Sprintf("sku-%d", i), Rating: 4,
+				Body: "A calm serum that soaked in fast and left no shine at all."})
+			code := "ok"
+			if err != nil {
+				var e *errs.Error
+				if !errors.As(err, &e) {
+					t.Error(err)
+					return
+				}
+				code = e.Code
+			}
+			mu.Lock()
+			codes[code]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if codes["ok"] != 5 || codes[ugc.CheckDailyCap] != 45 {
+		t.Fatalf("outcomes %v, want 5 ok and 45 %s", codes, ugc.CheckDailyCap)
+	}
+	mine, err := s.Mine(ctx, tenant, "alice", "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mine) != 5 {
+		t.Fatalf("%d stored, want 5", len(mine))
+	}
 }

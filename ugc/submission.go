@@ -280,8 +280,11 @@ type Store interface {
 	// tenant, other than exclude, whose TextHash is hash or whose
 	// signature has one of bands (text.Bands) at the same position.
 	SimilarTexts(ctx context.Context, tenant, hash string, bands []int64, exclude string, limit int) ([]Submission, error)
-	// CountSince counts the user's submissions created at or after since.
-	CountSince(ctx context.Context, tenant, user string, since time.Time) (int64, error)
+	// TakeSlot reserves one of the limit submission slots of the user's
+	// rate window (an opaque key naming a UTC hour or day); false when all
+	// are taken. Exact under concurrency: a slot is a unique key, so N
+	// concurrent takers of L free slots get exactly L.
+	TakeSlot(ctx context.Context, tenant, user, window string, limit int) (bool, error)
 	// UserSubmissions pages the user's submissions newest first, after
 	// the id `before` ("" = from the newest).
 	UserSubmissions(ctx context.Context, tenant, user, before string, limit int) ([]Submission, error)

@@ -26,6 +26,10 @@ import (
 // save on MongoDB), as tallies and board totals are.
 type ugcCollections struct {
 	subs, summaries, votes, reports, settings, purchases *mdb.Collection
+	// rate holds one document per taken submission slot of a user's rate
+	// window: a unique (tenant, user, window, slot) key, so the limit
+	// holds under concurrency without conditional updates.
+	rate *mdb.Collection
 }
 
 // ensureUGC opens the UGC collections and creates their indexes.
@@ -34,6 +38,7 @@ func (s *Store) ensureUGC(ctx context.Context) error {
 		subs: s.db.Collection("ugc_submissions"), summaries: s.db.Collection("ugc_summaries"),
 		votes: s.db.Collection("ugc_votes"), reports: s.db.Collection("ugc_reports"),
 		settings: s.db.Collection("ugc_settings"), purchases: s.db.Collection("ugc_purchases"),
+		rate: s.db.Collection("ugc_rate"),
 	}
 	keys := func(fields ...string) bson.D {
 		d := bson.D{{Key: "tenant", Value: 1}}
@@ -81,6 +86,7 @@ func (s *Store) ensureUGC(ctx context.Context) error {
 		}},
 		{s.ugc.settings, []index{{name: "ugc_settings", keys: keys(), unique: true}}},
 		{s.ugc.purchases, []index{{name: "ugc_purchase", keys: keys("user_id", "product_id"), unique: true}}},
+		{s.ugc.rate, []index{{name: "ugc_rate_slot", keys: keys("user_id", "kind", "win", "slot"), unique: true}}},
 	}
 	for _, p := range plan {
 		for _, ix := range p.idx {
@@ -302,14 +308,31 @@ func (s *Store) SimilarTexts(ctx context.Context, tenant, hash string, bands []i
 	return append(out, listed...), nil
 }
 
-// CountSince counts the user's submissions created at or after since.
-func (s *Store) CountSince(ctx context.Context, tenant, user string, since time.Time) (int64, error) {
-	n, err := s.ugc.subs.CountDocuments(ctx, bson.D{{Key: "tenant", Value: tenant}, {Key: "user_id", Value: user},
-		{Key: "created_at", Value: bson.D{{Key: "$gte", Value: norm.Trunc(since)}}}})
-	if err != nil {
-		return 0, fmt.Errorf("mongo: count submissions: %w", err)
+// TakeSlot inserts the first free slot of the user's window from the
+// count taken so far (slots are never freed but by erasing the user, so
+// they are taken in order); a slot another taker won is a duplicate key,
+// so the next one is tried. The user's older windows of the same kind are
+// dropped.
+func (s *Store) TakeSlot(ctx context.Context, tenant, user, window string, limit int) (bool, error) {
+	kind := window[:1]
+	mine := bson.D{{Key: "tenant", Value: tenant}, {Key: "user_id", Value: user}, {Key: "kind", Value: kind}}
+	if _, err := s.ugc.rate.DeleteMany(ctx, append(mine, bson.E{Key: "win", Value: bson.D{{Key: "$lt", Value: window}}})); err != nil {
+		return false, fmt.Errorf("mongo: take rate slot: %w", err)
 	}
-	return n, nil
+	n, err := s.ugc.rate.CountDocuments(ctx, append(mine, bson.E{Key: "win", Value: window}))
+	if err != nil {
+		return false, fmt.Errorf("mongo: take rate slot: %w", err)
+	}
+	for slot := int(n); slot < limit; slot++ {
+		_, err := s.ugc.rate.InsertOne(ctx, append(mine, bson.E{Key: "win", Value: window}, bson.E{Key: "slot", Value: slot}))
+		if err == nil {
+			return true, nil
+		}
+		if !mdb.IsDuplicateKeyError(err) {
+			return false, fmt.Errorf("mongo: take rate slot: %w", err)
+		}
+	}
+	return false, nil
 }
 
 // UserSubmissions pages the user's submissions newest first.
@@ -643,8 +666,10 @@ func (s *Store) EraseUGCUser(ctx context.Context, tenant, user string) error {
 	if err := s.eraseMarks(ctx, tenant, user, s.ugc.reports, "reports"); err != nil {
 		return err
 	}
-	if _, err := s.ugc.purchases.DeleteMany(ctx, mine); err != nil {
-		return fmt.Errorf("mongo: erase ugc user: %w", err)
+	for _, col := range []*mdb.Collection{s.ugc.purchases, s.ugc.rate} {
+		if _, err := col.DeleteMany(ctx, mine); err != nil {
+			return fmt.Errorf("mongo: erase ugc user: %w", err)
+		}
 	}
 	return nil
 }

@@ -67,6 +67,11 @@ var ugcSchema = []string{
 	`CREATE TABLE IF NOT EXISTS ugc_purchases (
 		tenant TEXT NOT NULL, user_id TEXT NOT NULL, product_id TEXT NOT NULL,
 		PRIMARY KEY (tenant, user_id, product_id)) WITHOUT ROWID`,
+	// One counter per user and rate window (an hour or a day), moved
+	// conditionally in a write, so the limit holds under concurrency.
+	`CREATE TABLE IF NOT EXISTS ugc_rate (
+		tenant TEXT NOT NULL, user_id TEXT NOT NULL, win TEXT NOT NULL, n INTEGER NOT NULL,
+		PRIMARY KEY (tenant, user_id, win)) WITHOUT ROWID`,
 }
 
 // ugcCols are the columns in the order the writes and scans use: the
@@ -82,8 +87,9 @@ type ugcStmts struct {
 	deleteOne                                        *sql.Stmt
 	voteGet, voteSet, helpfulAdd                     *sql.Stmt
 	reportAdd, reportsAdd, settingsPut, purchaseAdd  *sql.Stmt
+	rateTake, ratePrune                              *sql.Stmt
 
-	getRead, byReview, countSince, mine, mineBefore, summary *sql.Stmt
+	getRead, byReview, mine, mineBefore, summary *sql.Stmt
 	similar, settings, purchased                             *sql.Stmt
 
 	mu     sync.Mutex
@@ -114,6 +120,8 @@ func (s *Store) prepareUGC(ctx context.Context, conn *sql.Conn) error {
 		{&u.reportAdd, `INSERT INTO ugc_reports (tenant, submission_id, user_id, reason, at) VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING`},
 		{&u.settingsPut, `INSERT INTO ugc_settings (tenant, doc) VALUES (?, ?) ON CONFLICT DO UPDATE SET doc = excluded.doc`},
 		{&u.purchaseAdd, `INSERT INTO ugc_purchases (tenant, user_id, product_id) VALUES (?,?,?) ON CONFLICT DO NOTHING`},
+		{&u.rateTake, `INSERT INTO ugc_rate (tenant, user_id, win, n) VALUES (?,?,?,1) ON CONFLICT DO UPDATE SET n = n + 1 WHERE n < ?`},
+		{&u.ratePrune, `DELETE FROM ugc_rate WHERE tenant = ? AND user_id = ? AND win < ? AND substr(win, 1, 1) = substr(?, 1, 1)`},
 		{&u.reportsAdd, `UPDATE ugc_submissions SET reports = reports + ? WHERE tenant = ? AND id = ? RETURNING reports`},
 	}
 	for _, p := range writes {
@@ -130,7 +138,6 @@ func (s *Store) prepareUGC(ctx context.Context, conn *sql.Conn) error {
 	}{
 		{&u.getRead, `SELECT ` + ugcCols + ` FROM ugc_submissions WHERE tenant = ? AND id = ?`},
 		{&u.byReview, `SELECT ` + ugcCols + ` FROM ugc_submissions WHERE tenant = ? AND review_key = ?`},
-		{&u.countSince, `SELECT count(*) FROM ugc_submissions INDEXED BY ugc_user_created WHERE tenant = ? AND user_id = ? AND created_at >= ?`},
 		{&u.mine, `SELECT ` + ugcCols + ` FROM ugc_submissions INDEXED BY ugc_user WHERE tenant = ? AND user_id = ? ORDER BY id DESC LIMIT ?`},
 		{&u.mineBefore, `SELECT ` + ugcCols + ` FROM ugc_submissions INDEXED BY ugc_user WHERE tenant = ? AND user_id = ? AND id < ? ORDER BY id DESC LIMIT ?`},
 		{&u.summary, `SELECT r1, r2, r3, r4, r5 FROM ugc_summaries WHERE tenant = ? AND product_id = ?`},
@@ -372,13 +379,27 @@ func limitOr(limit int) int {
 	return limit
 }
 
-// CountSince counts the user's submissions created at or after since.
-func (s *Store) CountSince(ctx context.Context, tenant, user string, since time.Time) (int64, error) {
-	var n int64
-	if err := s.ugc.countSince.QueryRowContext(ctx, tenant, user, since.UnixMilli()).Scan(&n); err != nil {
-		return 0, fmt.Errorf("sqlite: count submissions: %w", err)
+// TakeSlot moves the user's counter of window up unless it is at limit,
+// in one write; the user's older windows of the same kind are dropped.
+func (s *Store) TakeSlot(ctx context.Context, tenant, user, window string, limit int) (bool, error) {
+	var taken bool
+	err := s.w.do(ctx, func(tx *wtx) error {
+		res, err := tx.exec(s.ugc.rateTake, tenant, user, window, limit)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		taken = n == 1
+		_, err = tx.exec(s.ugc.ratePrune, tenant, user, window, window)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("sqlite: take rate slot: %w", err)
 	}
-	return n, nil
+	return taken, nil
 }
 
 // UserSubmissions pages the user's submissions newest first.
@@ -656,6 +677,7 @@ func (s *Store) EraseUGCUser(ctx context.Context, tenant, user string) error {
 			`DELETE FROM ugc_votes WHERE tenant = ?1 AND user_id = ?2`,
 			`DELETE FROM ugc_reports WHERE tenant = ?1 AND user_id = ?2`,
 			`DELETE FROM ugc_purchases WHERE tenant = ?1 AND user_id = ?2`,
+			`DELETE FROM ugc_rate WHERE tenant = ?1 AND user_id = ?2`,
 		} {
 			if _, err := tx.conn.ExecContext(context.Background(), q, tenant, user); err != nil {
 				return err

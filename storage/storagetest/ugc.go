@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +30,7 @@ func RunUGC(t *testing.T, open func(t *testing.T) UGCStore) {
 		{"Queue", testUGCQueue},
 		{"SimilarTexts", testUGCSimilar},
 		{"UserSubmissions", testUGCUserSubmissions},
+		{"RateSlots", testUGCRateSlots},
 		{"Votes", testUGCVotes},
 		{"VotesConcurrent", testUGCVotesConcurrent},
 		{"Reports", testUGCReports},
@@ -408,9 +410,52 @@ func testUGCUserSubmissions(t *testing.T, s UGCStore) {
 		before = page[len(page)-1].ID
 	}
 	eq(t, "newest first, paged", got, want)
-	n, err := s.CountSince(c, a, "u1", base.Add(2*time.Hour))
-	must(t, err)
-	eq(t, "count since", n, int64(3))
+}
+
+// testUGCRateSlots: 50 concurrent takers of a window with 5 slots get
+// exactly 5; another window, user or tenant has its own; erasure frees
+// the user's slots.
+func testUGCRateSlots(t *testing.T, s UGCStore) {
+	c := ctx(t)
+	a := tenant(t, "a")
+	var mu sync.Mutex
+	taken := 0
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := s.TakeSlot(c, a, "u1", "d20260501", 5)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if ok {
+				mu.Lock()
+				taken++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	eq(t, "concurrent takers of 5 slots", taken, 5)
+	take := func(tenant, user, window string) bool {
+		t.Helper()
+		ok, err := s.TakeSlot(c, tenant, user, window, 5)
+		must(t, err)
+		return ok
+	}
+	eq(t, "full window", take(a, "u1", "d20260501"), false)
+	eq(t, "next day", take(a, "u1", "d20260502"), true)
+	eq(t, "hour window", take(a, "u1", "h2026050210"), true)
+	eq(t, "other user", take(a, "u2", "d20260501"), true)
+	eq(t, "other tenant", take(tenant(t, "b"), "u1", "d20260501"), true)
+	for range 4 {
+		take(a, "u1", "d20260502")
+	}
+	eq(t, "next day full", take(a, "u1", "d20260502"), false)
+	must(t, s.EraseUGCUser(c, a, "u1"))
+	eq(t, "after erasure", take(a, "u1", "d20260502"), true)
 }
 
 func testUGCVotes(t *testing.T, s UGCStore) {
