@@ -90,7 +90,7 @@ type ugcStmts struct {
 	rateTake, ratePrune                              *sql.Stmt
 
 	getRead, byReview, mine, mineBefore, summary *sql.Stmt
-	similar, settings, purchased                             *sql.Stmt
+	similar, settings, purchased                 *sql.Stmt
 
 	mu     sync.Mutex
 	shapes map[string]*sql.Stmt
