@@ -299,3 +299,116 @@ func TestDailyCapConcurrent(t *testing.T) {
 		t.Fatalf("%d stored, want 5", len(mine))
 	}
 }
+
+// flakyPayer fails its next PayOnce or Reverse when told to: a crash
+// between the decision's save and its effects.
+type flakyPayer struct {
+	ugc.Payer
+	mu                  sync.Mutex
+	failPay, failRevert bool
+}
+
+func (f *flakyPayer) PayOnce(ctx context.Context, tenant, user string, amount int64, key, reason, eventID string) (string, int64, error) {
+	f.mu.Lock()
+	fail := f.failPay
+	f.failPay = false
+	f.mu.Unlock()
+	if fail {
+		return "", 0, errors.New("injected crash")
+	}
+	return f.Payer.PayOnce(ctx, tenant, user, amount, key, reason, eventID)
+}
+
+func (f *flakyPayer) Reverse(ctx context.Context, tenant, key string) (points.Change, error) {
+	f.mu.Lock()
+	fail := f.failRevert
+	f.failRevert = false
+	f.mu.Unlock()
+	if fail {
+		return points.Change{}, errors.New("injected crash")
+	}
+	return f.Payer.Reverse(ctx, tenant, key)
+}
+
+type countingEmitter struct {
+	mu   sync.Mutex
+	keys map[string]int
+}
+
+func (c *countingEmitter) Emit(_ context.Context, ev events.Event) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.keys[ev.IdempotencyKey]++
+	return nil
+}
+
+// TestSweepFinishesOwed: an approval whose payout failed after its save,
+// and a take-down whose reversal failed, are finished by the sweep once;
+// a second sweep (and a restart) finds nothing owed.
+func TestSweepFinishesOwed(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "q.db")
+	st := open(t, path)
+	p := points.NewService(st, nil)
+	pay := &flakyPayer{Payer: p}
+	em := &countingEmitter{keys: map[string]int{}}
+	s := ugc.NewService(ugc.Config{Store: st, Payer: pay, Emitter: em})
+	sub := submitReview(t, s, "alice", "sku-1", "A calm serum that soaked in fast and left no shine at all.")
+	mod := ugc.Moderator{Tenant: tenant, ID: "mod"}
+	balance := func(want int64, when string) {
+		t.Helper()
+		w, err := p.Wallet(ctx, tenant, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.Balance != want {
+			t.Fatalf("%s: balance %d, want %d", when, w.Balance, want)
+		}
+	}
+	owed := func(want, when string) {
+		t.Helper()
+		got, err := s.Get(ctx, tenant, sub.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Owed != want {
+			t.Fatalf("%s: owed %q, want %q", when, got.Owed, want)
+		}
+	}
+	sweep := func(want int, when string) {
+		t.Helper()
+		time.Sleep(5 * time.Millisecond) // past the decision's millisecond
+		n, err := s.Sweep(ctx, 0)
+		if err != nil || n != want {
+			t.Fatalf("%s: sweep settled %d (%v), want %d", when, n, err, want)
+		}
+	}
+	pay.failPay = true
+	if _, err := s.Approve(ctx, mod, sub.ID, ugc.Decision{Reason: "ok"}); err == nil {
+		t.Fatal("approval with a failed payout succeeded")
+	}
+	balance(0, "after the cut-short approval")
+	owed(ugc.OwePay, "after the cut-short approval")
+	sweep(1, "first sweep")
+	balance(30, "after the sweep")
+	owed("", "after the sweep")
+	sweep(0, "second sweep")
+	if em.keys["ugc.approved:"+sub.ID] != 1 {
+		t.Fatalf("ugc.approved emitted %d times, want 1", em.keys["ugc.approved:"+sub.ID])
+	}
+
+	pay.failRevert = true
+	if _, err := s.Remove(ctx, mod, sub.ID, ugc.Decision{Reason: "off-topic"}); err == nil {
+		t.Fatal("take-down with a failed reversal succeeded")
+	}
+	balance(30, "after the cut-short take-down")
+	owed(ugc.OweReverse, "after the cut-short take-down")
+	st.Close()
+	st = open(t, path)
+	p = points.NewService(st, nil)
+	s = ugc.NewService(ugc.Config{Store: st, Payer: p, Emitter: em})
+	sweep(1, "sweep after a restart")
+	balance(0, "after the reversal sweep")
+	owed("", "after the reversal sweep")
+	sweep(0, "last sweep")
+}

@@ -104,6 +104,10 @@ type Submission struct {
 	// Paid are the ledger keys of the credits approval paid to this
 	// submission: what a take-down reverses.
 	Paid []string `json:"-"`
+	// Owed marks a decision whose keyed effects are not all confirmed
+	// yet (OwePay, OweReverse), saved with the decision itself, so the
+	// sweep (Service.Sweep) finishes what a crash cut short.
+	Owed string `json:"-"`
 
 	// Fingerprints of Content for duplicate detection.
 	TextHash  string   `json:"-"`
@@ -285,6 +289,9 @@ type Store interface {
 	// are taken. Exact under concurrency: a slot is a unique key, so N
 	// concurrent takers of L free slots get exactly L.
 	TakeSlot(ctx context.Context, tenant, user, window string, limit int) (bool, error)
+	// Owed returns up to limit submissions of any tenant whose Owed is set
+	// and that were last updated before before, oldest first.
+	Owed(ctx context.Context, before time.Time, limit int) ([]Submission, error)
 	// UserSubmissions pages the user's submissions newest first, after
 	// the id `before` ("" = from the newest).
 	UserSubmissions(ctx context.Context, tenant, user, before string, limit int) ([]Submission, error)

@@ -66,6 +66,8 @@ func (s *Store) ensureUGC(ctx context.Context) error {
 			{name: "ugc_feed_helpful", keys: keys("product_id", "listed", "helpful", "id"), partial: listed},
 			{name: "ugc_feed_rating", keys: keys("product_id", "listed", "rating", "id"), partial: listed},
 			{name: "ugc_text_hash", keys: keys("text_hash")},
+			// Across tenants, for the sweep of owed effects.
+			{name: "ugc_owed", keys: bson.D{{Key: "owed", Value: 1}, {Key: "updated_at", Value: 1}}},
 			{name: "ugc_band0", keys: keys("b0")},
 			{name: "ugc_band1", keys: keys("b1")},
 			{name: "ugc_band2", keys: keys("b2")},
@@ -129,6 +131,7 @@ type ugcDef struct {
 	UpdatedAt  time.Time    `bson:"updated_at"`
 	Reply      *ugc.Reply   `bson:"reply"`
 	Paid       []string     `bson:"paid"`
+	Owed       string       `bson:"owed"`
 	Version    int64        `bson:"version"`
 }
 
@@ -152,7 +155,7 @@ func ugcDefOf(sub ugc.Submission) ugcDef {
 		Flags: sub.Flags, QueuedAt: norm.Trunc(sub.QueuedAt), LeaseBy: sub.LeaseBy, LeaseUntil: norm.Trunc(sub.LeaseUntil),
 		TextHash: sub.TextHash, Tags: sub.Tags, Content: sub.Content, Public: sub.Public,
 		Reason: sub.Reason, Note: sub.Note, ApprovedAt: norm.TruncPtr(sub.ApprovedAt), UpdatedAt: norm.Trunc(sub.UpdatedAt),
-		Reply: sub.Reply, Paid: sub.Paid, Version: sub.Version,
+		Reply: sub.Reply, Paid: sub.Paid, Owed: sub.Owed, Version: sub.Version,
 	}
 	if b := text.Bands(sub.Signature); sub.TextHash != "" && b != nil {
 		for _, v := range sub.Signature {
@@ -186,7 +189,7 @@ func (d ugcDoc) submission() (ugc.Submission, error) {
 		Public: d.Def.Public, Reason: d.Def.Reason, ApprovedAt: norm.TruncPtr(d.Def.ApprovedAt), CreatedAt: norm.Trunc(d.CreatedAt),
 		UpdatedAt: norm.Trunc(d.Def.UpdatedAt), QueuedAt: norm.Trunc(d.Def.QueuedAt), Reply: d.Def.Reply, Helpful: d.Helpful,
 		Reports: d.Reports, LeaseBy: d.Def.LeaseBy, LeaseUntil: lease, Note: d.Def.Note, TextHash: d.Def.TextHash,
-		Paid: norm.Strings(d.Def.Paid), Version: d.Def.Version,
+		Paid: norm.Strings(d.Def.Paid), Owed: d.Def.Owed, Version: d.Def.Version,
 	}
 	for _, v := range d.Def.Signature {
 		sub.Signature = append(sub.Signature, uint32(v))
@@ -333,6 +336,17 @@ func (s *Store) TakeSlot(ctx context.Context, tenant, user, window string, limit
 		}
 	}
 	return false, nil
+}
+
+// Owed returns the oldest submissions owing effects, updated before before.
+func (s *Store) Owed(ctx context.Context, before time.Time, limit int) ([]ugc.Submission, error) {
+	out, err := findAll(ctx, s.ugc.subs, bson.D{{Key: "owed", Value: bson.D{{Key: "$in", Value: bson.A{ugc.OwePay, ugc.OweReverse}}}},
+		{Key: "updated_at", Value: bson.D{{Key: "$lt", Value: norm.Trunc(before)}}}},
+		options.Find().SetSort(bson.D{{Key: "updated_at", Value: 1}}).SetLimit(int64(norm.Limit(limit, DefaultLimit))), ugcDoc.submission)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: owed submissions: %w", err)
+	}
+	return out, nil
 }
 
 // UserSubmissions pages the user's submissions newest first.

@@ -67,6 +67,13 @@ var ugcSchema = []string{
 	`CREATE TABLE IF NOT EXISTS ugc_purchases (
 		tenant TEXT NOT NULL, user_id TEXT NOT NULL, product_id TEXT NOT NULL,
 		PRIMARY KEY (tenant, user_id, product_id)) WITHOUT ROWID`,
+	// The submissions whose decision's effects are owed (Submission.Owed),
+	// kept in the same write as the submission; across tenants, for the
+	// sweep.
+	`CREATE TABLE IF NOT EXISTS ugc_owed (
+		updated_at INTEGER NOT NULL, tenant TEXT NOT NULL, id TEXT NOT NULL,
+		PRIMARY KEY (updated_at, tenant, id)) WITHOUT ROWID`,
+	`CREATE UNIQUE INDEX IF NOT EXISTS ugc_owed_id ON ugc_owed (tenant, id)`,
 	// One counter per user and rate window (an hour or a day), moved
 	// conditionally in a write, so the limit holds under concurrency.
 	`CREATE TABLE IF NOT EXISTS ugc_rate (
@@ -197,13 +204,14 @@ type ugcDoc struct {
 	Reply      *ugc.Reply   `json:"reply,omitempty"`
 	Flags      []string     `json:"flags,omitempty"`
 	Paid       []string     `json:"paid,omitempty"`
+	Owed       string       `json:"owed,omitempty"`
 }
 
 // ugcRow is the column values of sub from status on, as save sets them.
 func ugcRow(sub ugc.Submission) ([]any, error) {
 	doc, err := json.Marshal(ugcDoc{
 		Tags: sub.Tags, Content: sub.Content, Public: sub.Public, Reason: sub.Reason, Note: sub.Note,
-		ApprovedAt: sub.ApprovedAt, UpdatedAt: sub.UpdatedAt, Reply: sub.Reply, Flags: sub.Flags, Paid: sub.Paid,
+		ApprovedAt: sub.ApprovedAt, UpdatedAt: sub.UpdatedAt, Reply: sub.Reply, Flags: sub.Flags, Paid: sub.Paid, Owed: sub.Owed,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode submission %s: %w", sub.ID, err)
@@ -266,7 +274,7 @@ func scanSubmission(sc scanner) (ugc.Submission, error) {
 	}
 	sub.Signature = decodeSignature(sig)
 	sub.Tags, sub.Content, sub.Public, sub.Reason, sub.Note = d.Tags, d.Content, d.Public, d.Reason, d.Note
-	sub.ApprovedAt, sub.UpdatedAt, sub.Reply, sub.Flags, sub.Paid = d.ApprovedAt, d.UpdatedAt.UTC(), d.Reply, d.Flags, d.Paid
+	sub.ApprovedAt, sub.UpdatedAt, sub.Reply, sub.Flags, sub.Paid, sub.Owed = d.ApprovedAt, d.UpdatedAt.UTC(), d.Reply, d.Flags, d.Paid, d.Owed
 	return sub, nil
 }
 
@@ -347,6 +355,9 @@ func (s *Store) SaveSubmission(ctx context.Context, prev, next ugc.Submission) e
 		if err := updateVersioned(tx, s.ugc.save, s.ugc.exists, row, next.Tenant, next.ID, next.Version, "submission"); err != nil {
 			return err
 		}
+		if err := s.markOwed(tx, next); err != nil {
+			return err
+		}
 		return s.moveSummary(tx, next.Tenant, next.ProductID, prev.PublicRating(), next.PublicRating())
 	})
 	if err != nil {
@@ -400,6 +411,50 @@ func (s *Store) TakeSlot(ctx context.Context, tenant, user, window string, limit
 		return false, fmt.Errorf("sqlite: take rate slot: %w", err)
 	}
 	return taken, nil
+}
+
+// markOwed keeps sub's row in ugc_owed while it owes effects.
+func (s *Store) markOwed(tx *wtx, sub ugc.Submission) error {
+	if _, err := tx.conn.ExecContext(context.Background(), `DELETE FROM ugc_owed WHERE tenant = ? AND id = ?`, sub.Tenant, sub.ID); err != nil {
+		return err
+	}
+	if sub.Owed == "" {
+		return nil
+	}
+	_, err := tx.conn.ExecContext(context.Background(), `INSERT INTO ugc_owed (updated_at, tenant, id) VALUES (?,?,?)`,
+		sub.UpdatedAt.UnixMilli(), sub.Tenant, sub.ID)
+	return err
+}
+
+// Owed returns the oldest submissions owing effects, updated before before.
+func (s *Store) Owed(ctx context.Context, before time.Time, limit int) ([]ugc.Submission, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+ugcColsOf("u")+` FROM ugc_owed o JOIN ugc_submissions u ON u.tenant = o.tenant AND u.id = o.id
+		WHERE o.updated_at < ? ORDER BY o.updated_at, o.tenant, o.id LIMIT ?`, before.UnixMilli(), limitOr(limit))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: owed submissions: %w", err)
+	}
+	defer rows.Close()
+	var out []ugc.Submission
+	for rows.Next() {
+		sub, err := scanSubmission(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: owed submissions: %w", err)
+		}
+		out = append(out, sub)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: owed submissions: %w", err)
+	}
+	return out, nil
+}
+
+// ugcColsOf is ugcCols qualified by a table alias.
+func ugcColsOf(alias string) string {
+	cols := strings.Split(ugcCols, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
 }
 
 // UserSubmissions pages the user's submissions newest first.
@@ -639,7 +694,8 @@ func (s *Store) deleteSubmission(tx *wtx, tenant, id string) error {
 	if err := tx.queryRow(s.ugc.deleteOne, tenant, id).Scan(&product, &rating); err != nil {
 		return notFound(err, "submission", id)
 	}
-	for _, q := range []string{`DELETE FROM ugc_votes WHERE tenant = ? AND submission_id = ?`, `DELETE FROM ugc_reports WHERE tenant = ? AND submission_id = ?`} {
+	for _, q := range []string{`DELETE FROM ugc_votes WHERE tenant = ? AND submission_id = ?`, `DELETE FROM ugc_reports WHERE tenant = ? AND submission_id = ?`,
+		`DELETE FROM ugc_owed WHERE tenant = ? AND id = ?`} {
 		if _, err := tx.conn.ExecContext(context.Background(), q, tenant, id); err != nil {
 			return err
 		}

@@ -31,6 +31,7 @@ func RunUGC(t *testing.T, open func(t *testing.T) UGCStore) {
 		{"SimilarTexts", testUGCSimilar},
 		{"UserSubmissions", testUGCUserSubmissions},
 		{"RateSlots", testUGCRateSlots},
+		{"Owed", testUGCOwed},
 		{"Votes", testUGCVotes},
 		{"VotesConcurrent", testUGCVotesConcurrent},
 		{"Reports", testUGCReports},
@@ -577,4 +578,41 @@ func testUGCErasure(t *testing.T, s UGCStore) {
 	fresh, n, err := s.Report(c, a, other.ID, "gone", "spam")
 	must(t, err)
 	eq(t, "report after erasure", [2]any{fresh, n}, [2]any{true, int64(1)})
+}
+
+// testUGCOwed: a save marking a submission owed lists it for the sweep
+// (across tenants, oldest first, only before the given time); the save
+// clearing the mark, and a deletion, unlist it.
+func testUGCOwed(t *testing.T, s UGCStore) {
+	c := ctx(t)
+	var subs []ugc.Submission
+	for i, tn := range []string{tenant(t, "a"), tenant(t, "b")} {
+		sub := review(tn, "u1", "p1", 4, "owed", base)
+		_, _, err := s.CreateSubmission(c, sub)
+		must(t, err)
+		next := sub
+		next.Status, next.Owed, next.Version = ugc.Approved, ugc.OwePay, 2
+		next.UpdatedAt = base.Add(time.Duration(i+1) * time.Minute)
+		must(t, s.SaveSubmission(c, sub, next))
+		subs = append(subs, next)
+	}
+	owed := func(before time.Time) []string {
+		t.Helper()
+		var ids []string
+		got, err := s.Owed(c, before, 10)
+		must(t, err)
+		for _, g := range got {
+			if g.Tenant == subs[0].Tenant || g.Tenant == subs[1].Tenant {
+				ids = append(ids, g.ID+"/"+g.Owed)
+			}
+		}
+		return ids
+	}
+	eq(t, "both, oldest first", owed(base.Add(time.Hour)), []string{subs[0].ID + "/pay", subs[1].ID + "/pay"})
+	eq(t, "before the second", owed(base.Add(90*time.Second)), []string{subs[0].ID + "/pay"})
+	done := subs[0]
+	done.Owed, done.Version = "", 3
+	must(t, s.SaveSubmission(c, subs[0], done))
+	must(t, s.DeleteSubmission(c, subs[1].Tenant, subs[1].ID))
+	eq(t, "settled and deleted", owed(base.Add(time.Hour)), []string(nil))
 }
