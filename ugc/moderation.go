@@ -448,12 +448,20 @@ func (s *Service) settle(ctx context.Context, sub Submission, owed string) error
 	return errs.New(errs.Conflict, "edit-conflict", "the submission keeps changing; retry")
 }
 
-// Sweep finishes the effects of decisions older than grace that a crash
-// (or a failed payout) left owed: an approval's keyed payouts and its
-// ugc.approved, a take-down's reversals. Each is keyed, so finishing one
+// Sweep finishes what a crash (or a failed payout) left owed by
+// decisions older than grace: the summary folds of their saves (MongoDB),
+// an approval's keyed payouts and its ugc.approved, a take-down's
+// reversals. Each is keyed, so finishing one
 // twice changes nothing. It returns how many it settled.
 func (s *Service) Sweep(ctx context.Context, grace time.Duration) (int, error) {
-	n := 0
+	n, err := s.Store.HealFolds(ctx, s.clock().Add(-grace), 1000)
+	if err != nil {
+		return 0, fmt.Errorf("ugc: sweep: %w", err)
+	}
+	if n > 0 {
+		s.Logger.Info("ugc: sweep applied owed summary folds", "folds", n)
+	}
+	n = 0
 	for range sweepPages {
 		subs, err := s.Store.Owed(ctx, s.clock().Add(-grace), 100)
 		if err != nil {

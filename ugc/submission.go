@@ -292,6 +292,11 @@ type Store interface {
 	// Owed returns up to limit submissions of any tenant whose Owed is set
 	// and that were last updated before before, oldest first.
 	Owed(ctx context.Context, before time.Time, limit int) ([]Submission, error)
+	// HealFolds applies the summary folds that saves of submissions
+	// updated before before still owe (a crash between a save and its
+	// fold, on stores that fold in a second write), each once, and
+	// returns how many; up to limit submissions.
+	HealFolds(ctx context.Context, before time.Time, limit int) (int, error)
 	// UserSubmissions pages the user's submissions newest first, after
 	// the id `before` ("" = from the newest).
 	UserSubmissions(ctx context.Context, tenant, user, before string, limit int) ([]Submission, error)

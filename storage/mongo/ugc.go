@@ -66,6 +66,8 @@ func (s *Store) ensureUGC(ctx context.Context) error {
 			{name: "ugc_feed_helpful", keys: keys("product_id", "listed", "helpful", "id"), partial: listed},
 			{name: "ugc_feed_rating", keys: keys("product_id", "listed", "rating", "id"), partial: listed},
 			{name: "ugc_text_hash", keys: keys("text_hash")},
+			// Across tenants, for the sweep of owed summary folds.
+			{name: "ugc_folds_owed", keys: bson.D{{Key: "folds_owed.token", Value: 1}}},
 			// Across tenants, for the sweep of owed effects.
 			{name: "ugc_owed", keys: bson.D{{Key: "owed", Value: 1}, {Key: "updated_at", Value: 1}}},
 			{name: "ugc_band0", keys: keys("b0")},
@@ -276,13 +278,98 @@ func (s *Store) GetSubmission(ctx context.Context, tenant, id string) (ugc.Submi
 // the notes of issue 11.
 func (s *Store) SaveSubmission(ctx context.Context, prev, next ugc.Submission) error {
 	update := bson.D{{Key: "$set", Value: ugcDefOf(next)}}
+	var fold *ugcFold
+	if s.atomicUpdates && prev.PublicRating() != next.PublicRating() {
+		fold = &ugcFold{Token: fmt.Sprintf("%s:%d", next.ID, next.Version), Product: next.ProductID, From: prev.PublicRating(), To: next.PublicRating()}
+		update = append(update, bson.E{Key: "$push", Value: bson.D{{Key: "folds_owed", Value: fold}}})
+	}
 	if err := updateVersioned(ctx, s.revisions, s.ugc.subs, next.Tenant, next.ID, next.Version, update, "submission"); err != nil {
 		return fmt.Errorf("mongo: save submission: %w", err)
 	}
-	if err := s.moveSummary(ctx, next.Tenant, next.ProductID, prev.PublicRating(), next.PublicRating()); err != nil {
+	if fold == nil {
+		return nil
+	}
+	if err := s.applyFold(ctx, next.Tenant, next.ID, *fold); err != nil {
 		return fmt.Errorf("mongo: save submission: summary: %w", err)
 	}
 	return nil
+}
+
+// ugcFold is a summary move a save owes its product's summary. The save
+// itself records it on the submission (folds_owed); it is applied to the
+// summary under its token, which the summary keeps (its last foldTokens),
+// so applying it again changes nothing; then it is pulled. HealFolds
+// applies what a crash left owed.
+type ugcFold struct {
+	Token   string `bson:"token"`
+	Product string `bson:"product_id"`
+	From    int    `bson:"from"`
+	To      int    `bson:"to"`
+}
+
+// foldTokens is how many applied tokens a summary keeps: far more than a
+// product's folds within the sweep's grace.
+const foldTokens = 2000
+
+// applyFold moves the summary by f once, then pulls f from the submission.
+func (s *Store) applyFold(ctx context.Context, tenant, id string, f ugcFold) error {
+	inc := bson.D{}
+	if f.From > 0 {
+		inc = append(inc, bson.E{Key: fmt.Sprintf("r%d", f.From), Value: -1})
+	}
+	if f.To > 0 {
+		inc = append(inc, bson.E{Key: fmt.Sprintf("r%d", f.To), Value: 1})
+	}
+	filter := bson.D{{Key: "tenant", Value: tenant}, {Key: "product_id", Value: f.Product}, {Key: "folds", Value: bson.D{{Key: "$ne", Value: f.Token}}}}
+	update := bson.D{{Key: "$inc", Value: inc}, {Key: "$push", Value: bson.D{{Key: "folds",
+		Value: bson.D{{Key: "$each", Value: bson.A{f.Token}}, {Key: "$slice", Value: -foldTokens}}}}}}
+	opts := options.UpdateOne().SetUpsert(true)
+	_, err := s.ugc.summaries.UpdateOne(ctx, filter, update, opts)
+	if mdb.IsDuplicateKeyError(err) {
+		// Two first upserts raced (the loser updates now), or the summary
+		// holds the token already (its upsert fails again: applied).
+		if _, err = s.ugc.summaries.UpdateOne(ctx, filter, update, opts); mdb.IsDuplicateKeyError(err) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return err
+	}
+	// Pulled by whole value (every field, in the order it was pushed).
+	_, err = s.ugc.subs.UpdateOne(ctx, tenantID(tenant, id), bson.D{{Key: "$pull", Value: bson.D{{Key: "folds_owed", Value: f}}}})
+	return err
+}
+
+// HealFolds applies the summary folds of submissions updated before
+// before that a crash left owed, up to limit submissions, and returns how
+// many it applied.
+func (s *Store) HealFolds(ctx context.Context, before time.Time, limit int) (int, error) {
+	if !s.atomicUpdates {
+		return 0, nil // FerretDB counts summaries at read time
+	}
+	var owed []struct {
+		Tenant string    `bson:"tenant"`
+		ID     string    `bson:"id"`
+		Folds  []ugcFold `bson:"folds_owed"`
+	}
+	cur, err := s.ugc.subs.Find(ctx, bson.D{{Key: "folds_owed.token", Value: bson.D{{Key: "$gt", Value: ""}}},
+		{Key: "updated_at", Value: bson.D{{Key: "$lt", Value: norm.Trunc(before)}}}}, options.Find().SetLimit(int64(norm.Limit(limit, DefaultLimit))))
+	if err != nil {
+		return 0, fmt.Errorf("mongo: heal folds: %w", err)
+	}
+	if err := cur.All(ctx, &owed); err != nil {
+		return 0, fmt.Errorf("mongo: heal folds: %w", err)
+	}
+	n := 0
+	for _, o := range owed {
+		for _, f := range o.Folds {
+			if err := s.applyFold(ctx, o.Tenant, o.ID, f); err != nil {
+				return n, fmt.Errorf("mongo: heal folds of %s: %w", o.ID, err)
+			}
+			n++
+		}
+	}
+	return n, nil
 }
 
 // SimilarTexts returns the candidates of a duplicate check: nine indexed
