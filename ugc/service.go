@@ -305,6 +305,25 @@ func (s *Service) RebuildSummary(ctx context.Context, tenant, product string) (S
 	return sum.WithAverage(), nil
 }
 
+// Counters are a submission's recounted helpful and report counters.
+type Counters struct {
+	Helpful int64 `json:"helpful" doc:"Helpful votes."`
+	Reports int64 `json:"reports" doc:"Abuse reports."`
+}
+
+// RecountMarks recounts a submission's helpful and report counters from
+// its votes and reports.
+func (s *Service) RecountMarks(ctx context.Context, tenant, id string) (Counters, error) {
+	h, r, err := s.Store.RecountMarks(ctx, tenant, id)
+	if errors.Is(err, errs.ErrNotFound) {
+		return Counters{}, notFound(id)
+	}
+	if err != nil {
+		return Counters{}, fmt.Errorf("ugc: recount %s: %w", id, err)
+	}
+	return Counters{Helpful: h, Reports: r}, nil
+}
+
 // Summary returns a product's rating summary.
 func (s *Service) Summary(ctx context.Context, tenant, product string) (Summary, error) {
 	sum, err := s.Store.Summary(ctx, tenant, product)

@@ -314,6 +314,11 @@ type Store interface {
 	// reviews are quiet (a review listed during the recount may be missed
 	// on MongoDB until the next rebuild).
 	RebuildSummary(ctx context.Context, tenant, product string) (Summary, error)
+	// RecountMarks recounts a submission's Helpful and Reports counters
+	// from its votes and reports and stores them (a repair on MongoDB,
+	// where a counter moves in a second write; run it while the
+	// submission is quiet); errs.ErrNotFound if absent.
+	RecountMarks(ctx context.Context, tenant, id string) (helpful, reports int64, err error)
 	// Vote sets the user's helpful vote on a submission and moves its
 	// Helpful counter by the change; it returns the counter after.
 	Vote(ctx context.Context, tenant, submission, user string, helpful bool) (int64, error)

@@ -340,6 +340,28 @@ func (s *Store) applyFold(ctx context.Context, tenant, id string, f ugcFold) err
 	return err
 }
 
+// RecountMarks counts a submission's helpful votes and reports and sets
+// its counters to them.
+func (s *Store) RecountMarks(ctx context.Context, tenant, id string) (int64, int64, error) {
+	marks := bson.D{{Key: "tenant", Value: tenant}, {Key: "submission_id", Value: id}}
+	helpful, err := s.ugc.votes.CountDocuments(ctx, append(marks, bson.E{Key: "helpful", Value: true}))
+	if err != nil {
+		return 0, 0, fmt.Errorf("mongo: recount marks: %w", err)
+	}
+	reports, err := s.ugc.reports.CountDocuments(ctx, marks)
+	if err != nil {
+		return 0, 0, fmt.Errorf("mongo: recount marks: %w", err)
+	}
+	res, err := s.ugc.subs.UpdateOne(ctx, tenantID(tenant, id), bson.D{{Key: "$set", Value: bson.D{{Key: "helpful", Value: helpful}, {Key: "reports", Value: reports}}}})
+	if err != nil {
+		return 0, 0, fmt.Errorf("mongo: recount marks: %w", err)
+	}
+	if res.MatchedCount == 0 {
+		return 0, 0, fmt.Errorf("mongo: recount marks: submission %s: %w", id, errs.ErrNotFound)
+	}
+	return helpful, reports, nil
+}
+
 // HealFolds applies the summary folds of submissions updated before
 // before that a crash left owed, up to limit submissions, and returns how
 // many it applied.

@@ -448,6 +448,22 @@ func (s *Store) Owed(ctx context.Context, before time.Time, limit int) ([]ugc.Su
 	return out, nil
 }
 
+// RecountMarks recounts a submission's counters in one write.
+func (s *Store) RecountMarks(ctx context.Context, tenant, id string) (int64, int64, error) {
+	var helpful, reports int64
+	err := s.w.do(ctx, func(tx *wtx) error {
+		err := tx.conn.QueryRowContext(context.Background(), `UPDATE ugc_submissions SET
+			helpful = (SELECT count(*) FROM ugc_votes WHERE tenant = ?1 AND submission_id = ?2 AND helpful = 1),
+			reports = (SELECT count(*) FROM ugc_reports WHERE tenant = ?1 AND submission_id = ?2)
+			WHERE tenant = ?1 AND id = ?2 RETURNING helpful, reports`, tenant, id).Scan(&helpful, &reports)
+		return notFound(err, "submission", id)
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("sqlite: recount marks: %w", err)
+	}
+	return helpful, reports, nil
+}
+
 // HealFolds has nothing to heal: summaries move in the save's
 // transaction.
 func (s *Store) HealFolds(context.Context, time.Time, int) (int, error) { return 0, nil }

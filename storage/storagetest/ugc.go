@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +33,7 @@ func RunUGC(t *testing.T, open func(t *testing.T) UGCStore) {
 		{"UserSubmissions", testUGCUserSubmissions},
 		{"RateSlots", testUGCRateSlots},
 		{"Owed", testUGCOwed},
+		{"RecountMarks", testUGCRecountMarks},
 		{"Votes", testUGCVotes},
 		{"VotesConcurrent", testUGCVotesConcurrent},
 		{"Reports", testUGCReports},
@@ -615,4 +617,28 @@ func testUGCOwed(t *testing.T, s UGCStore) {
 	must(t, s.SaveSubmission(c, subs[0], done))
 	must(t, s.DeleteSubmission(c, subs[1].Tenant, subs[1].ID))
 	eq(t, "settled and deleted", owed(base.Add(time.Hour)), []string(nil))
+}
+
+// testUGCRecountMarks: the recount of a submission's counters agrees with
+// its votes and reports; a missing one is not found.
+func testUGCRecountMarks(t *testing.T, s UGCStore) {
+	c := ctx(t)
+	a := tenant(t, "a")
+	sub := createListed(t, s, review(a, "author", "p1", 4, "marks", base))
+	for i, helpful := range []bool{true, true, false} {
+		_, err := s.Vote(c, a, sub.ID, fmt.Sprintf("v%d", i), helpful)
+		must(t, err)
+	}
+	for i := range 2 {
+		_, _, err := s.Report(c, a, sub.ID, fmt.Sprintf("r%d", i), "spam")
+		must(t, err)
+	}
+	h, r, err := s.RecountMarks(c, a, sub.ID)
+	must(t, err)
+	eq(t, "recounted", [2]int64{h, r}, [2]int64{2, 2})
+	got, err := s.GetSubmission(c, a, sub.ID)
+	must(t, err)
+	eq(t, "stored", [2]int64{got.Helpful, got.Reports}, [2]int64{2, 2})
+	_, _, err = s.RecountMarks(c, a, "missing")
+	mustIs(t, err, errs.ErrNotFound)
 }
