@@ -54,7 +54,7 @@ func TestUGCHealFolds(t *testing.T) {
 	heal(0, "nothing owed")
 
 	// Crash between the save and the fold: the save records the fold only.
-	prev, next = listed(2, 5)
+	_, next = listed(2, 5)
 	f := ugcFold{Token: "s2:2", Product: "p1", From: 0, To: 5}
 	update := bson.D{{Key: "$set", Value: ugcDefOf(next)}, {Key: "$push", Value: bson.D{{Key: "folds_owed", Value: f}}}}
 	if err := updateVersioned(ctx, s.revisions, s.ugc.subs, "a", "s2", 2, update, "submission"); err != nil {
