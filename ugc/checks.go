@@ -72,22 +72,20 @@ func duplicateOf(c Checks, hash string, sig []uint32, words int, candidates []Su
 	return nil
 }
 
-// rateWindows are the starts of the hourly and daily windows at now.
+// rateWindows are the starts of the UTC hour and day holding now.
 func rateWindows(now time.Time) (hour, day time.Time) {
 	now = now.UTC()
-	return now.Add(-time.Hour), time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	return now.Truncate(time.Hour), time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 }
 
-// rateCheck refuses a submission over the hourly or daily limit, given
-// the user's counts in each window.
-func rateCheck(c Checks, inHour, inDay int64, now time.Time) error {
-	if c.PerHour > 0 && inHour >= int64(c.PerHour) {
-		return errs.New(errs.Unprocessable, CheckRate, "at most %d submissions per hour", c.PerHour).OnField("body")
-	}
-	if c.PerDay > 0 && inDay >= int64(c.PerDay) {
-		_, day := rateWindows(now)
-		return errs.New(errs.Unprocessable, CheckDailyCap, "at most %d submissions per day; the cap resets at %s",
-			c.PerDay, day.Add(24*time.Hour).Format(time.RFC3339)).OnField("body")
-	}
-	return nil
+// hourFull is the refusal of a submission over the hourly limit.
+func hourFull(c Checks) error {
+	return errs.New(errs.Unprocessable, CheckRate, "at most %d submissions per hour", c.PerHour).OnField("body")
+}
+
+// dayFull is the refusal of a submission over the daily cap of the UTC
+// day starting at day.
+func dayFull(c Checks, day time.Time) error {
+	return errs.New(errs.Unprocessable, CheckDailyCap, "at most %d submissions per day; the cap resets at %s",
+		c.PerDay, day.Add(24*time.Hour).Format(time.RFC3339)).OnField("body")
 }

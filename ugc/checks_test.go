@@ -82,19 +82,19 @@ func TestDuplicateOf(t *testing.T) {
 	}
 }
 
-func TestRateCheck(t *testing.T) {
-	now := time.Date(2026, 5, 1, 22, 0, 0, 0, time.UTC)
-	c := Checks{PerHour: 2, PerDay: 5}
-	for _, tc := range []struct {
-		hour, day int64
-		want      string
-	}{{0, 0, ""}, {1, 4, ""}, {2, 2, CheckRate}, {1, 5, CheckDailyCap}} {
-		if got := code(rateCheck(c, tc.hour, tc.day, now)); got != tc.want {
-			t.Errorf("%d/%d: %q, want %q", tc.hour, tc.day, got, tc.want)
-		}
+func TestRateWindows(t *testing.T) {
+	hour, day := rateWindows(time.Date(2026, 5, 1, 22, 59, 59, 0, time.FixedZone("x", 3600)))
+	if want := time.Date(2026, 5, 1, 21, 0, 0, 0, time.UTC); !hour.Equal(want) {
+		t.Errorf("hour %v, want %v", hour, want)
 	}
-	if err := rateCheck(c, 0, 5, now); !strings.Contains(err.Error(), "2026-05-02T00:00:00Z") {
+	if want := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC); !day.Equal(want) {
+		t.Errorf("day %v, want %v", day, want)
+	}
+	if err := dayFull(Checks{PerDay: 5}, day); code(err) != CheckDailyCap || !strings.Contains(err.Error(), "2026-05-02T00:00:00Z") {
 		t.Errorf("cap error does not say when it resets: %v", err)
+	}
+	if err := hourFull(Checks{PerHour: 2}); code(err) != CheckRate {
+		t.Errorf("hour error %v", err)
 	}
 }
 

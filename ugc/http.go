@@ -373,8 +373,9 @@ func feedRoutes(api huma.API, s *Service) {
 		})
 	auth.Register(api, op("rebuild-product-summary", http.MethodPost, "/v1/products/{id}/reviews/summary/rebuild",
 		"Recount a product's rating summary (manager)",
-		"The summary is kept on every write; this recounts it from the listed reviews, to repair it after a crash between "+
-			"a review's save and its summary update on MongoDB. Run it while the product's reviews are quiet."), auth.Managers,
+		"The summary is kept on every write (on MongoDB a save's fold that a crash cut short is applied by the sweep); "+
+			"this recounts it from the listed reviews, to repair it after a crash between a review's deletion and its summary "+
+			"update on MongoDB. Run it while the product's reviews are quiet."), auth.Managers,
 		func(ctx context.Context, in *struct {
 			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9._-]{1,64}$" doc:"Product id."`
 		}) (*summaryOutput, error) {
@@ -387,6 +388,23 @@ func feedRoutes(api huma.API, s *Service) {
 				return nil, err
 			}
 			return &summaryOutput{Body: sum}, nil
+		})
+	auth.Register(api, op("rebuild-submission-counters", http.MethodPost, "/v1/submissions/{id}/counters/rebuild",
+		"Recount a submission's helpful and report counters (manager)",
+		"The counters are kept on every vote and report; this recounts them from the stored votes and reports, to repair "+
+			"them after a crash between a vote's save and its counter update on MongoDB. Run it while the submission is quiet."), auth.Managers,
+		func(ctx context.Context, in *struct {
+			ID string `path:"id" maxLength:"64"`
+		}) (*countersOutput, error) {
+			p, err := auth.Require(ctx)
+			if err != nil {
+				return nil, err
+			}
+			c, err := s.RecountMarks(ctx, p.Tenant, in.ID)
+			if err != nil {
+				return nil, err
+			}
+			return &countersOutput{Body: c}, nil
 		})
 	auth.Register(api, op("reply-to-submission", http.MethodPut, "/v1/submissions/{id}/reply", "Answer a review as the brand (manager)",
 		"Sets the brand's public reply to listed content; an empty body removes it."), auth.Managers,
@@ -433,3 +451,7 @@ func feedRoutes(api huma.API, s *Service) {
 type ugcSettingsOutput struct{ Body Settings }
 
 type summaryOutput struct{ Body Summary }
+
+type countersOutput struct {
+	Body Counters
+}

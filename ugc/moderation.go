@@ -77,7 +77,7 @@ func (s *Service) Approve(ctx context.Context, m Moderator, id string, d Decisio
 	if err := s.approved(ctx, sub); err != nil {
 		return Submission{}, err
 	}
-	return sub, nil
+	return sub, s.settle(ctx, sub, OwePay)
 }
 
 // Reject refuses the pending version; an earlier approved version stays
@@ -102,7 +102,10 @@ func (s *Service) takeDown(sub Submission, err error) (Submission, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return sub, s.reverse(ctx, sub, sub.Reason)
+	if err := s.reverse(ctx, sub, sub.Reason); err != nil {
+		return sub, err
+	}
+	return sub, s.settle(ctx, sub, OweReverse)
 }
 
 // decide moves a submission to status to, audited with the reason. Two
@@ -135,6 +138,9 @@ func (s *Service) decide(ctx context.Context, m Moderator, id string, d Decision
 		case Removed:
 			next.Public = nil
 		}
+		// Saved with the decision: what its effects still owe, cleared
+		// once they are done (settle), finished by the sweep otherwise.
+		next.Owed = owedBy(next)
 		saved, err := s.save(ctx, sub, next)
 		if errs.KindOf(err) == errs.Conflict {
 			continue // re-read: a concurrent decision may be this one
@@ -400,4 +406,108 @@ func (s *Service) ageFilter(olderThan int) time.Time {
 		return time.Time{}
 	}
 	return s.clock().Add(-time.Duration(olderThan) * time.Second)
+}
+
+// What a decided submission still owes (Submission.Owed).
+const (
+	OwePay     = "pay"     // the approval's payouts and its ugc.approved
+	OweReverse = "reverse" // the take-down's reversals
+)
+
+// owedBy is what the decision that made sub owes.
+func owedBy(sub Submission) string {
+	switch {
+	case sub.Status == Approved:
+		return OwePay
+	case sub.ApprovedAt != nil && sub.Public == nil:
+		return OweReverse
+	}
+	return ""
+}
+
+// settle clears sub's Owed mark once what it owed is done; a newer
+// decision owing something else keeps its own mark.
+func (s *Service) settle(ctx context.Context, sub Submission, owed string) error {
+	for range 5 {
+		cur, err := s.Get(ctx, sub.Tenant, sub.ID)
+		if errs.KindOf(err) == errs.NotFound {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if cur.Owed != owed {
+			return nil
+		}
+		next := cur
+		next.Owed = ""
+		if _, err = s.save(ctx, cur, next); errs.KindOf(err) != errs.Conflict {
+			return err
+		}
+	}
+	return errs.New(errs.Conflict, "edit-conflict", "the submission keeps changing; retry")
+}
+
+// Sweep finishes what a crash (or a failed payout) left owed by
+// decisions older than grace: the summary folds of their saves (MongoDB),
+// an approval's keyed payouts and its ugc.approved, a take-down's
+// reversals. Each is keyed, so finishing one
+// twice changes nothing. It returns how many it settled.
+func (s *Service) Sweep(ctx context.Context, grace time.Duration) (int, error) {
+	n, err := s.Store.HealFolds(ctx, s.clock().Add(-grace), 1000)
+	if err != nil {
+		return 0, fmt.Errorf("ugc: sweep: %w", err)
+	}
+	if n > 0 {
+		s.Logger.Info("ugc: sweep applied owed summary folds", "folds", n)
+	}
+	n = 0
+	for range sweepPages {
+		subs, err := s.Store.Owed(ctx, s.clock().Add(-grace), 100)
+		if err != nil {
+			return n, fmt.Errorf("ugc: sweep: %w", err)
+		}
+		for _, sub := range subs {
+			switch sub.Owed {
+			case OwePay:
+				err = s.approved(ctx, sub)
+			case OweReverse:
+				err = s.reverse(ctx, sub, sub.Reason)
+			}
+			if err == nil {
+				err = s.settle(ctx, sub, sub.Owed)
+			}
+			if err != nil {
+				return n, fmt.Errorf("ugc: sweep %s: %w", sub.ID, err)
+			}
+			n++
+		}
+		if len(subs) < 100 {
+			break
+		}
+	}
+	return n, nil
+}
+
+// sweepPages bounds one sweep (100 items a page); the next sweep goes on.
+const sweepPages = 10
+
+// RunSweeper sweeps owed effects at start and every interval until ctx
+// ends; decisions younger than interval are left to the request that
+// made them.
+func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if n, err := s.Sweep(ctx, interval); err != nil && ctx.Err() == nil {
+			s.Logger.Error("ugc: sweep failed", "settled", n, "err", err)
+		} else if n > 0 {
+			s.Logger.Info("ugc: sweep settled owed effects", "settled", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -128,9 +128,6 @@ func (s *Service) Submit(ctx context.Context, tenant, user string, in Input) (Su
 		return Submission{}, err
 	}
 	now := s.clock()
-	if err := s.underLimits(ctx, st, tenant, user, now); err != nil {
-		return Submission{}, err
-	}
 	sub := Submission{
 		ID: uuid.Must(uuid.NewV7()).String(), Tenant: tenant, User: user, Kind: in.Kind, ProductID: in.ProductID,
 		Tags: in.Tags, Status: Pending, Content: c, CreatedAt: now, UpdatedAt: now, QueuedAt: now, Version: 1,
@@ -139,6 +136,10 @@ func (s *Service) Submit(ctx context.Context, tenant, user string, in Input) (Su
 		return Submission{}, err
 	}
 	if sub.Verified, err = s.verified(ctx, sub); err != nil {
+		return Submission{}, err
+	}
+	// Slots are taken last, so a submission the checks refuse uses none.
+	if err := s.underLimits(ctx, st.Checks, tenant, user, now); err != nil {
 		return Submission{}, err
 	}
 	stored, inserted, err := s.Store.CreateSubmission(ctx, sub)
@@ -152,19 +153,32 @@ func (s *Service) Submit(ctx context.Context, tenant, user string, in Input) (Su
 	return stored, nil
 }
 
-// underLimits refuses a submission over the user's hourly limit or daily
-// cap.
-func (s *Service) underLimits(ctx context.Context, st Settings, tenant, user string, now time.Time) error {
+// underLimits takes a slot of the user's hourly limit and of the daily
+// cap, or refuses the submission. The hour is checked first: when the day
+// is full the hour's slot is lost, which is harmless since the hour lies
+// inside the refused day.
+func (s *Service) underLimits(ctx context.Context, c Checks, tenant, user string, now time.Time) error {
 	hour, day := rateWindows(now)
-	inHour, err := s.Store.CountSince(ctx, tenant, user, hour)
-	if err != nil {
-		return fmt.Errorf("ugc: submit: %w", err)
+	for _, w := range []struct {
+		key   string
+		limit int
+		full  func() error
+	}{
+		{"h" + hour.Format("2006010215"), c.PerHour, func() error { return hourFull(c) }},
+		{"d" + day.Format("20060102"), c.PerDay, func() error { return dayFull(c, day) }},
+	} {
+		if w.limit <= 0 {
+			continue
+		}
+		ok, err := s.Store.TakeSlot(ctx, tenant, user, w.key, w.limit)
+		if err != nil {
+			return fmt.Errorf("ugc: submit: rate slot: %w", err)
+		}
+		if !ok {
+			return w.full()
+		}
 	}
-	inDay, err := s.Store.CountSince(ctx, tenant, user, day)
-	if err != nil {
-		return fmt.Errorf("ugc: submit: %w", err)
-	}
-	return rateCheck(st.Checks, inHour, inDay, now)
+	return nil
 }
 
 // check runs the content checks on sub's latest version and fills its
@@ -289,6 +303,25 @@ func (s *Service) RebuildSummary(ctx context.Context, tenant, product string) (S
 		return Summary{}, fmt.Errorf("ugc: rebuild summary of %s: %w", product, err)
 	}
 	return sum.WithAverage(), nil
+}
+
+// Counters are a submission's recounted helpful and report counters.
+type Counters struct {
+	Helpful int64 `json:"helpful" doc:"Helpful votes."`
+	Reports int64 `json:"reports" doc:"Abuse reports."`
+}
+
+// RecountMarks recounts a submission's helpful and report counters from
+// its votes and reports.
+func (s *Service) RecountMarks(ctx context.Context, tenant, id string) (Counters, error) {
+	h, r, err := s.Store.RecountMarks(ctx, tenant, id)
+	if errors.Is(err, errs.ErrNotFound) {
+		return Counters{}, notFound(id)
+	}
+	if err != nil {
+		return Counters{}, fmt.Errorf("ugc: recount %s: %w", id, err)
+	}
+	return Counters{Helpful: h, Reports: r}, nil
 }
 
 // Summary returns a product's rating summary.

@@ -3,6 +3,8 @@ package ugc_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -249,4 +251,164 @@ func FuzzQueue(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestDailyCapConcurrent: 50 concurrent submissions by one user against
+// a daily cap of 5 store exactly 5; the others are refused with the cap.
+func TestDailyCapConcurrent(t *testing.T) {
+	ctx := context.Background()
+	st := open(t, filepath.Join(t.TempDir(), "q.db"))
+	s, _ := service(st)
+	set := ugc.DefaultSettings()
+	set.Checks.PerHour, set.Checks.PerDay, set.Checks.Duplicates = 0, 5, false
+	if _, err := s.PutSettings(ctx, tenant, set); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[string]int{}
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.Submit(ctx, tenant, "alice", ugc.Input{Kind: ugc.Review, ProductID: fmt.Sprintf("sku-%d", i), Rating: 4,
+				Body: "A calm serum that soaked in fast and left no shine at all."})
+			code := "ok"
+			if err != nil {
+				var e *errs.Error
+				if !errors.As(err, &e) {
+					t.Error(err)
+					return
+				}
+				code = e.Code
+			}
+			mu.Lock()
+			codes[code]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if codes["ok"] != 5 || codes[ugc.CheckDailyCap] != 45 {
+		t.Fatalf("outcomes %v, want 5 ok and 45 %s", codes, ugc.CheckDailyCap)
+	}
+	mine, err := s.Mine(ctx, tenant, "alice", "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mine) != 5 {
+		t.Fatalf("%d stored, want 5", len(mine))
+	}
+}
+
+// flakyPayer fails its next PayOnce or Reverse when told to: a crash
+// between the decision's save and its effects.
+type flakyPayer struct {
+	ugc.Payer
+	mu                  sync.Mutex
+	failPay, failRevert bool
+}
+
+func (f *flakyPayer) PayOnce(ctx context.Context, tenant, user string, amount int64, key, reason, eventID string) (string, int64, error) {
+	f.mu.Lock()
+	fail := f.failPay
+	f.failPay = false
+	f.mu.Unlock()
+	if fail {
+		return "", 0, errors.New("injected crash")
+	}
+	return f.Payer.PayOnce(ctx, tenant, user, amount, key, reason, eventID)
+}
+
+func (f *flakyPayer) Reverse(ctx context.Context, tenant, key string) (points.Change, error) {
+	f.mu.Lock()
+	fail := f.failRevert
+	f.failRevert = false
+	f.mu.Unlock()
+	if fail {
+		return points.Change{}, errors.New("injected crash")
+	}
+	return f.Payer.Reverse(ctx, tenant, key)
+}
+
+type countingEmitter struct {
+	mu   sync.Mutex
+	keys map[string]int
+}
+
+func (c *countingEmitter) Emit(_ context.Context, ev events.Event) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.keys[ev.IdempotencyKey]++
+	return nil
+}
+
+// TestSweepFinishesOwed: an approval whose payout failed after its save,
+// and a take-down whose reversal failed, are finished by the sweep once;
+// a second sweep (and a restart) finds nothing owed.
+func TestSweepFinishesOwed(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "q.db")
+	st := open(t, path)
+	p := points.NewService(st, nil)
+	pay := &flakyPayer{Payer: p}
+	em := &countingEmitter{keys: map[string]int{}}
+	s := ugc.NewService(ugc.Config{Store: st, Payer: pay, Emitter: em})
+	sub := submitReview(t, s, "alice", "sku-1", "A calm serum that soaked in fast and left no shine at all.")
+	mod := ugc.Moderator{Tenant: tenant, ID: "mod"}
+	balance := func(want int64, when string) {
+		t.Helper()
+		w, err := p.Wallet(ctx, tenant, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.Balance != want {
+			t.Fatalf("%s: balance %d, want %d", when, w.Balance, want)
+		}
+	}
+	owed := func(want, when string) {
+		t.Helper()
+		got, err := s.Get(ctx, tenant, sub.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Owed != want {
+			t.Fatalf("%s: owed %q, want %q", when, got.Owed, want)
+		}
+	}
+	sweep := func(want int, when string) {
+		t.Helper()
+		time.Sleep(5 * time.Millisecond) // past the decision's millisecond
+		n, err := s.Sweep(ctx, 0)
+		if err != nil || n != want {
+			t.Fatalf("%s: sweep settled %d (%v), want %d", when, n, err, want)
+		}
+	}
+	pay.failPay = true
+	if _, err := s.Approve(ctx, mod, sub.ID, ugc.Decision{Reason: "ok"}); err == nil {
+		t.Fatal("approval with a failed payout succeeded")
+	}
+	balance(0, "after the cut-short approval")
+	owed(ugc.OwePay, "after the cut-short approval")
+	sweep(1, "first sweep")
+	balance(30, "after the sweep")
+	owed("", "after the sweep")
+	sweep(0, "second sweep")
+	if em.keys["ugc.approved:"+sub.ID] != 1 {
+		t.Fatalf("ugc.approved emitted %d times, want 1", em.keys["ugc.approved:"+sub.ID])
+	}
+
+	pay.failRevert = true
+	if _, err := s.Remove(ctx, mod, sub.ID, ugc.Decision{Reason: "off-topic"}); err == nil {
+		t.Fatal("take-down with a failed reversal succeeded")
+	}
+	balance(30, "after the cut-short take-down")
+	owed(ugc.OweReverse, "after the cut-short take-down")
+	st.Close()
+	st = open(t, path)
+	p = points.NewService(st, nil)
+	s = ugc.NewService(ugc.Config{Store: st, Payer: p, Emitter: em})
+	sweep(1, "sweep after a restart")
+	balance(0, "after the reversal sweep")
+	owed("", "after the reversal sweep")
+	sweep(0, "last sweep")
 }

@@ -22,7 +22,7 @@ type Checks struct {
 	Duplicates     bool     `json:"duplicates" doc:"Refuse a text equal (after normalisation) or nearly equal to another listed or queued one of the tenant."`
 	NearSimilarity int      `json:"near_similarity" minimum:"0" maximum:"100" doc:"Estimated percentage of shared word pairs from which two texts are near duplicates; 0 = exact duplicates only."`
 	MinNearWords   int      `json:"min_near_words" minimum:"1" maximum:"1000" doc:"Texts shorter than this many words are checked for exact duplicates only."`
-	PerHour        int      `json:"per_hour" minimum:"0" maximum:"10000" doc:"Submissions a user may make per rolling hour; 0 = unlimited."`
+	PerHour        int      `json:"per_hour" minimum:"0" maximum:"10000" doc:"Submissions a user may make per UTC clock hour; 0 = unlimited."`
 	PerDay         int      `json:"per_day" minimum:"0" maximum:"100000" doc:"Submissions a user may make per UTC day; 0 = unlimited."`
 }
 

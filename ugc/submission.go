@@ -104,6 +104,10 @@ type Submission struct {
 	// Paid are the ledger keys of the credits approval paid to this
 	// submission: what a take-down reverses.
 	Paid []string `json:"-"`
+	// Owed marks a decision whose keyed effects are not all confirmed
+	// yet (OwePay, OweReverse), saved with the decision itself, so the
+	// sweep (Service.Sweep) finishes what a crash cut short.
+	Owed string `json:"-"`
 
 	// Fingerprints of Content for duplicate detection.
 	TextHash  string   `json:"-"`
@@ -280,8 +284,19 @@ type Store interface {
 	// tenant, other than exclude, whose TextHash is hash or whose
 	// signature has one of bands (text.Bands) at the same position.
 	SimilarTexts(ctx context.Context, tenant, hash string, bands []int64, exclude string, limit int) ([]Submission, error)
-	// CountSince counts the user's submissions created at or after since.
-	CountSince(ctx context.Context, tenant, user string, since time.Time) (int64, error)
+	// TakeSlot reserves one of the limit submission slots of the user's
+	// rate window (an opaque key naming a UTC hour or day); false when all
+	// are taken. Exact under concurrency: a slot is a unique key, so N
+	// concurrent takers of L free slots get exactly L.
+	TakeSlot(ctx context.Context, tenant, user, window string, limit int) (bool, error)
+	// Owed returns up to limit submissions of any tenant whose Owed is set
+	// and that were last updated before before, oldest first.
+	Owed(ctx context.Context, before time.Time, limit int) ([]Submission, error)
+	// HealFolds applies the summary folds that saves of submissions
+	// updated before before still owe (a crash between a save and its
+	// fold, on stores that fold in a second write), each once, and
+	// returns how many; up to limit submissions.
+	HealFolds(ctx context.Context, before time.Time, limit int) (int, error)
 	// UserSubmissions pages the user's submissions newest first, after
 	// the id `before` ("" = from the newest).
 	UserSubmissions(ctx context.Context, tenant, user, before string, limit int) ([]Submission, error)
@@ -299,6 +314,11 @@ type Store interface {
 	// reviews are quiet (a review listed during the recount may be missed
 	// on MongoDB until the next rebuild).
 	RebuildSummary(ctx context.Context, tenant, product string) (Summary, error)
+	// RecountMarks recounts a submission's Helpful and Reports counters
+	// from its votes and reports and stores them (a repair on MongoDB,
+	// where a counter moves in a second write; run it while the
+	// submission is quiet); errs.ErrNotFound if absent.
+	RecountMarks(ctx context.Context, tenant, id string) (helpful, reports int64, err error)
 	// Vote sets the user's helpful vote on a submission and moves its
 	// Helpful counter by the change; it returns the counter after.
 	Vote(ctx context.Context, tenant, submission, user string, helpful bool) (int64, error)

@@ -68,6 +68,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, out i
 		}
 	})
 	wg.Go(func() { a.events.RunSweeper(bg, cfg.SweepInterval) })
+	wg.Go(func() { a.ugc.RunSweeper(bg, cfg.SweepInterval) })
 	wg.Go(func() { a.leaderboards.RunLive(bg) })
 	wg.Go(func() { a.leaderboards.RunBuilds(bg) })
 	wg.Go(func() { a.loyalty.RunTierReviews(bg, time.Minute) })

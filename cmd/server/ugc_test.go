@@ -301,6 +301,14 @@ func TestUGCUserErasure(t *testing.T) {
 	if rebuilt.Count != f.Summary.Count {
 		t.Errorf("rebuilt count %d, kept %d", rebuilt.Count, f.Summary.Count)
 	}
+	// So does a recount of the counters; a player may not run one.
+	var counters struct{ Helpful, Reports int64 }
+	s.must(200, req{method: "POST", path: "/v1/submissions/" + stays + "/counters/rebuild", token: s.token("boss", tenant, auth.Manager)}).json(t, &counters)
+	if counters.Helpful != 0 || counters.Reports != 0 {
+		t.Errorf("recounted counters %+v, want none after the erasure", counters)
+	}
+	s.must(403, req{method: "POST", path: "/v1/submissions/" + stays + "/counters/rebuild", token: s.token("stays", tenant)})
+	s.must(404, req{method: "POST", path: "/v1/submissions/nope/counters/rebuild", token: s.token("boss", tenant, auth.Manager)})
 }
 
 // eventually polls the board until user's score is want.

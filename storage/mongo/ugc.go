@@ -26,6 +26,10 @@ import (
 // save on MongoDB), as tallies and board totals are.
 type ugcCollections struct {
 	subs, summaries, votes, reports, settings, purchases *mdb.Collection
+	// rate holds one document per taken submission slot of a user's rate
+	// window: a unique (tenant, user, window, slot) key, so the limit
+	// holds under concurrency without conditional updates.
+	rate *mdb.Collection
 }
 
 // ensureUGC opens the UGC collections and creates their indexes.
@@ -34,6 +38,7 @@ func (s *Store) ensureUGC(ctx context.Context) error {
 		subs: s.db.Collection("ugc_submissions"), summaries: s.db.Collection("ugc_summaries"),
 		votes: s.db.Collection("ugc_votes"), reports: s.db.Collection("ugc_reports"),
 		settings: s.db.Collection("ugc_settings"), purchases: s.db.Collection("ugc_purchases"),
+		rate: s.db.Collection("ugc_rate"),
 	}
 	keys := func(fields ...string) bson.D {
 		d := bson.D{{Key: "tenant", Value: 1}}
@@ -61,6 +66,10 @@ func (s *Store) ensureUGC(ctx context.Context) error {
 			{name: "ugc_feed_helpful", keys: keys("product_id", "listed", "helpful", "id"), partial: listed},
 			{name: "ugc_feed_rating", keys: keys("product_id", "listed", "rating", "id"), partial: listed},
 			{name: "ugc_text_hash", keys: keys("text_hash")},
+			// Across tenants, for the sweep of owed summary folds.
+			{name: "ugc_folds_owed", keys: bson.D{{Key: "folds_owed.token", Value: 1}}},
+			// Across tenants, for the sweep of owed effects.
+			{name: "ugc_owed", keys: bson.D{{Key: "owed", Value: 1}, {Key: "updated_at", Value: 1}}},
 			{name: "ugc_band0", keys: keys("b0")},
 			{name: "ugc_band1", keys: keys("b1")},
 			{name: "ugc_band2", keys: keys("b2")},
@@ -81,6 +90,7 @@ func (s *Store) ensureUGC(ctx context.Context) error {
 		}},
 		{s.ugc.settings, []index{{name: "ugc_settings", keys: keys(), unique: true}}},
 		{s.ugc.purchases, []index{{name: "ugc_purchase", keys: keys("user_id", "product_id"), unique: true}}},
+		{s.ugc.rate, []index{{name: "ugc_rate_slot", keys: keys("user_id", "kind", "win", "slot"), unique: true}}},
 	}
 	for _, p := range plan {
 		for _, ix := range p.idx {
@@ -123,6 +133,7 @@ type ugcDef struct {
 	UpdatedAt  time.Time    `bson:"updated_at"`
 	Reply      *ugc.Reply   `bson:"reply"`
 	Paid       []string     `bson:"paid"`
+	Owed       string       `bson:"owed"`
 	Version    int64        `bson:"version"`
 }
 
@@ -146,7 +157,7 @@ func ugcDefOf(sub ugc.Submission) ugcDef {
 		Flags: sub.Flags, QueuedAt: norm.Trunc(sub.QueuedAt), LeaseBy: sub.LeaseBy, LeaseUntil: norm.Trunc(sub.LeaseUntil),
 		TextHash: sub.TextHash, Tags: sub.Tags, Content: sub.Content, Public: sub.Public,
 		Reason: sub.Reason, Note: sub.Note, ApprovedAt: norm.TruncPtr(sub.ApprovedAt), UpdatedAt: norm.Trunc(sub.UpdatedAt),
-		Reply: sub.Reply, Paid: sub.Paid, Version: sub.Version,
+		Reply: sub.Reply, Paid: sub.Paid, Owed: sub.Owed, Version: sub.Version,
 	}
 	if b := text.Bands(sub.Signature); sub.TextHash != "" && b != nil {
 		for _, v := range sub.Signature {
@@ -180,7 +191,7 @@ func (d ugcDoc) submission() (ugc.Submission, error) {
 		Public: d.Def.Public, Reason: d.Def.Reason, ApprovedAt: norm.TruncPtr(d.Def.ApprovedAt), CreatedAt: norm.Trunc(d.CreatedAt),
 		UpdatedAt: norm.Trunc(d.Def.UpdatedAt), QueuedAt: norm.Trunc(d.Def.QueuedAt), Reply: d.Def.Reply, Helpful: d.Helpful,
 		Reports: d.Reports, LeaseBy: d.Def.LeaseBy, LeaseUntil: lease, Note: d.Def.Note, TextHash: d.Def.TextHash,
-		Paid: norm.Strings(d.Def.Paid), Version: d.Def.Version,
+		Paid: norm.Strings(d.Def.Paid), Owed: d.Def.Owed, Version: d.Def.Version,
 	}
 	for _, v := range d.Def.Signature {
 		sub.Signature = append(sub.Signature, uint32(v))
@@ -267,13 +278,120 @@ func (s *Store) GetSubmission(ctx context.Context, tenant, id string) (ugc.Submi
 // the notes of issue 11.
 func (s *Store) SaveSubmission(ctx context.Context, prev, next ugc.Submission) error {
 	update := bson.D{{Key: "$set", Value: ugcDefOf(next)}}
+	var fold *ugcFold
+	if s.atomicUpdates && prev.PublicRating() != next.PublicRating() {
+		fold = &ugcFold{Token: fmt.Sprintf("%s:%d", next.ID, next.Version), Product: next.ProductID, From: prev.PublicRating(), To: next.PublicRating()}
+		update = append(update, bson.E{Key: "$push", Value: bson.D{{Key: "folds_owed", Value: fold}}})
+	}
 	if err := updateVersioned(ctx, s.revisions, s.ugc.subs, next.Tenant, next.ID, next.Version, update, "submission"); err != nil {
 		return fmt.Errorf("mongo: save submission: %w", err)
 	}
-	if err := s.moveSummary(ctx, next.Tenant, next.ProductID, prev.PublicRating(), next.PublicRating()); err != nil {
+	if fold == nil {
+		return nil
+	}
+	if err := s.applyFold(ctx, next.Tenant, next.ID, *fold); err != nil {
 		return fmt.Errorf("mongo: save submission: summary: %w", err)
 	}
 	return nil
+}
+
+// ugcFold is a summary move a save owes its product's summary. The save
+// itself records it on the submission (folds_owed); it is applied to the
+// summary under its token, which the summary keeps (its last foldTokens),
+// so applying it again changes nothing; then it is pulled. HealFolds
+// applies what a crash left owed.
+type ugcFold struct {
+	Token   string `bson:"token"`
+	Product string `bson:"product_id"`
+	From    int    `bson:"from"`
+	To      int    `bson:"to"`
+}
+
+// foldTokens is how many applied tokens a summary keeps: far more than a
+// product's folds within the sweep's grace.
+const foldTokens = 2000
+
+// applyFold moves the summary by f once, then pulls f from the submission.
+func (s *Store) applyFold(ctx context.Context, tenant, id string, f ugcFold) error {
+	inc := bson.D{}
+	if f.From > 0 {
+		inc = append(inc, bson.E{Key: fmt.Sprintf("r%d", f.From), Value: -1})
+	}
+	if f.To > 0 {
+		inc = append(inc, bson.E{Key: fmt.Sprintf("r%d", f.To), Value: 1})
+	}
+	filter := bson.D{{Key: "tenant", Value: tenant}, {Key: "product_id", Value: f.Product}, {Key: "folds", Value: bson.D{{Key: "$ne", Value: f.Token}}}}
+	update := bson.D{{Key: "$inc", Value: inc}, {Key: "$push", Value: bson.D{{Key: "folds",
+		Value: bson.D{{Key: "$each", Value: bson.A{f.Token}}, {Key: "$slice", Value: -foldTokens}}}}}}
+	opts := options.UpdateOne().SetUpsert(true)
+	_, err := s.ugc.summaries.UpdateOne(ctx, filter, update, opts)
+	if mdb.IsDuplicateKeyError(err) {
+		// Two first upserts raced (the loser updates now), or the summary
+		// holds the token already (its upsert fails again: applied).
+		if _, err = s.ugc.summaries.UpdateOne(ctx, filter, update, opts); mdb.IsDuplicateKeyError(err) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return err
+	}
+	// Pulled by whole value (every field, in the order it was pushed).
+	_, err = s.ugc.subs.UpdateOne(ctx, tenantID(tenant, id), bson.D{{Key: "$pull", Value: bson.D{{Key: "folds_owed", Value: f}}}})
+	return err
+}
+
+// RecountMarks counts a submission's helpful votes and reports and sets
+// its counters to them.
+func (s *Store) RecountMarks(ctx context.Context, tenant, id string) (int64, int64, error) {
+	marks := bson.D{{Key: "tenant", Value: tenant}, {Key: "submission_id", Value: id}}
+	helpful, err := s.ugc.votes.CountDocuments(ctx, append(marks, bson.E{Key: "helpful", Value: true}))
+	if err != nil {
+		return 0, 0, fmt.Errorf("mongo: recount marks: %w", err)
+	}
+	reports, err := s.ugc.reports.CountDocuments(ctx, marks)
+	if err != nil {
+		return 0, 0, fmt.Errorf("mongo: recount marks: %w", err)
+	}
+	res, err := s.ugc.subs.UpdateOne(ctx, tenantID(tenant, id), bson.D{{Key: "$set", Value: bson.D{{Key: "helpful", Value: helpful}, {Key: "reports", Value: reports}}}})
+	if err != nil {
+		return 0, 0, fmt.Errorf("mongo: recount marks: %w", err)
+	}
+	if res.MatchedCount == 0 {
+		return 0, 0, fmt.Errorf("mongo: recount marks: submission %s: %w", id, errs.ErrNotFound)
+	}
+	return helpful, reports, nil
+}
+
+// HealFolds applies the summary folds of submissions updated before
+// before that a crash left owed, up to limit submissions, and returns how
+// many it applied.
+func (s *Store) HealFolds(ctx context.Context, before time.Time, limit int) (int, error) {
+	if !s.atomicUpdates {
+		return 0, nil // FerretDB counts summaries at read time
+	}
+	var owed []struct {
+		Tenant string    `bson:"tenant"`
+		ID     string    `bson:"id"`
+		Folds  []ugcFold `bson:"folds_owed"`
+	}
+	cur, err := s.ugc.subs.Find(ctx, bson.D{{Key: "folds_owed.token", Value: bson.D{{Key: "$gt", Value: ""}}},
+		{Key: "updated_at", Value: bson.D{{Key: "$lt", Value: norm.Trunc(before)}}}}, options.Find().SetLimit(int64(norm.Limit(limit, DefaultLimit))))
+	if err != nil {
+		return 0, fmt.Errorf("mongo: heal folds: %w", err)
+	}
+	if err := cur.All(ctx, &owed); err != nil {
+		return 0, fmt.Errorf("mongo: heal folds: %w", err)
+	}
+	n := 0
+	for _, o := range owed {
+		for _, f := range o.Folds {
+			if err := s.applyFold(ctx, o.Tenant, o.ID, f); err != nil {
+				return n, fmt.Errorf("mongo: heal folds of %s: %w", o.ID, err)
+			}
+			n++
+		}
+	}
+	return n, nil
 }
 
 // SimilarTexts returns the candidates of a duplicate check: nine indexed
@@ -302,14 +420,42 @@ func (s *Store) SimilarTexts(ctx context.Context, tenant, hash string, bands []i
 	return append(out, listed...), nil
 }
 
-// CountSince counts the user's submissions created at or after since.
-func (s *Store) CountSince(ctx context.Context, tenant, user string, since time.Time) (int64, error) {
-	n, err := s.ugc.subs.CountDocuments(ctx, bson.D{{Key: "tenant", Value: tenant}, {Key: "user_id", Value: user},
-		{Key: "created_at", Value: bson.D{{Key: "$gte", Value: norm.Trunc(since)}}}})
-	if err != nil {
-		return 0, fmt.Errorf("mongo: count submissions: %w", err)
+// TakeSlot inserts the first free slot of the user's window from the
+// count taken so far (slots are never freed but by erasing the user, so
+// they are taken in order); a slot another taker won is a duplicate key,
+// so the next one is tried. The user's older windows of the same kind are
+// dropped.
+func (s *Store) TakeSlot(ctx context.Context, tenant, user, window string, limit int) (bool, error) {
+	kind := window[:1]
+	mine := bson.D{{Key: "tenant", Value: tenant}, {Key: "user_id", Value: user}, {Key: "kind", Value: kind}}
+	if _, err := s.ugc.rate.DeleteMany(ctx, append(mine, bson.E{Key: "win", Value: bson.D{{Key: "$lt", Value: window}}})); err != nil {
+		return false, fmt.Errorf("mongo: take rate slot: %w", err)
 	}
-	return n, nil
+	n, err := s.ugc.rate.CountDocuments(ctx, append(mine, bson.E{Key: "win", Value: window}))
+	if err != nil {
+		return false, fmt.Errorf("mongo: take rate slot: %w", err)
+	}
+	for slot := int(n); slot < limit; slot++ {
+		_, err := s.ugc.rate.InsertOne(ctx, append(mine, bson.E{Key: "win", Value: window}, bson.E{Key: "slot", Value: slot}))
+		if err == nil {
+			return true, nil
+		}
+		if !mdb.IsDuplicateKeyError(err) {
+			return false, fmt.Errorf("mongo: take rate slot: %w", err)
+		}
+	}
+	return false, nil
+}
+
+// Owed returns the oldest submissions owing effects, updated before before.
+func (s *Store) Owed(ctx context.Context, before time.Time, limit int) ([]ugc.Submission, error) {
+	out, err := findAll(ctx, s.ugc.subs, bson.D{{Key: "owed", Value: bson.D{{Key: "$in", Value: bson.A{ugc.OwePay, ugc.OweReverse}}}},
+		{Key: "updated_at", Value: bson.D{{Key: "$lt", Value: norm.Trunc(before)}}}},
+		options.Find().SetSort(bson.D{{Key: "updated_at", Value: 1}}).SetLimit(int64(norm.Limit(limit, DefaultLimit))), ugcDoc.submission)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: owed submissions: %w", err)
+	}
+	return out, nil
 }
 
 // UserSubmissions pages the user's submissions newest first.
@@ -643,8 +789,10 @@ func (s *Store) EraseUGCUser(ctx context.Context, tenant, user string) error {
 	if err := s.eraseMarks(ctx, tenant, user, s.ugc.reports, "reports"); err != nil {
 		return err
 	}
-	if _, err := s.ugc.purchases.DeleteMany(ctx, mine); err != nil {
-		return fmt.Errorf("mongo: erase ugc user: %w", err)
+	for _, col := range []*mdb.Collection{s.ugc.purchases, s.ugc.rate} {
+		if _, err := col.DeleteMany(ctx, mine); err != nil {
+			return fmt.Errorf("mongo: erase ugc user: %w", err)
+		}
 	}
 	return nil
 }

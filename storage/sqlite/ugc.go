@@ -67,6 +67,18 @@ var ugcSchema = []string{
 	`CREATE TABLE IF NOT EXISTS ugc_purchases (
 		tenant TEXT NOT NULL, user_id TEXT NOT NULL, product_id TEXT NOT NULL,
 		PRIMARY KEY (tenant, user_id, product_id)) WITHOUT ROWID`,
+	// The submissions whose decision's effects are owed (Submission.Owed),
+	// kept in the same write as the submission; across tenants, for the
+	// sweep.
+	`CREATE TABLE IF NOT EXISTS ugc_owed (
+		updated_at INTEGER NOT NULL, tenant TEXT NOT NULL, id TEXT NOT NULL,
+		PRIMARY KEY (updated_at, tenant, id)) WITHOUT ROWID`,
+	`CREATE UNIQUE INDEX IF NOT EXISTS ugc_owed_id ON ugc_owed (tenant, id)`,
+	// One counter per user and rate window (an hour or a day), moved
+	// conditionally in a write, so the limit holds under concurrency.
+	`CREATE TABLE IF NOT EXISTS ugc_rate (
+		tenant TEXT NOT NULL, user_id TEXT NOT NULL, win TEXT NOT NULL, n INTEGER NOT NULL,
+		PRIMARY KEY (tenant, user_id, win)) WITHOUT ROWID`,
 }
 
 // ugcCols are the columns in the order the writes and scans use: the
@@ -82,9 +94,10 @@ type ugcStmts struct {
 	deleteOne                                        *sql.Stmt
 	voteGet, voteSet, helpfulAdd                     *sql.Stmt
 	reportAdd, reportsAdd, settingsPut, purchaseAdd  *sql.Stmt
+	rateTake, ratePrune                              *sql.Stmt
 
-	getRead, byReview, countSince, mine, mineBefore, summary *sql.Stmt
-	similar, settings, purchased                             *sql.Stmt
+	getRead, byReview, mine, mineBefore, summary *sql.Stmt
+	similar, settings, purchased                 *sql.Stmt
 
 	mu     sync.Mutex
 	shapes map[string]*sql.Stmt
@@ -114,6 +127,8 @@ func (s *Store) prepareUGC(ctx context.Context, conn *sql.Conn) error {
 		{&u.reportAdd, `INSERT INTO ugc_reports (tenant, submission_id, user_id, reason, at) VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING`},
 		{&u.settingsPut, `INSERT INTO ugc_settings (tenant, doc) VALUES (?, ?) ON CONFLICT DO UPDATE SET doc = excluded.doc`},
 		{&u.purchaseAdd, `INSERT INTO ugc_purchases (tenant, user_id, product_id) VALUES (?,?,?) ON CONFLICT DO NOTHING`},
+		{&u.rateTake, `INSERT INTO ugc_rate (tenant, user_id, win, n) VALUES (?,?,?,1) ON CONFLICT DO UPDATE SET n = n + 1 WHERE n < ?`},
+		{&u.ratePrune, `DELETE FROM ugc_rate WHERE tenant = ? AND user_id = ? AND win < ? AND substr(win, 1, 1) = substr(?, 1, 1)`},
 		{&u.reportsAdd, `UPDATE ugc_submissions SET reports = reports + ? WHERE tenant = ? AND id = ? RETURNING reports`},
 	}
 	for _, p := range writes {
@@ -130,7 +145,6 @@ func (s *Store) prepareUGC(ctx context.Context, conn *sql.Conn) error {
 	}{
 		{&u.getRead, `SELECT ` + ugcCols + ` FROM ugc_submissions WHERE tenant = ? AND id = ?`},
 		{&u.byReview, `SELECT ` + ugcCols + ` FROM ugc_submissions WHERE tenant = ? AND review_key = ?`},
-		{&u.countSince, `SELECT count(*) FROM ugc_submissions INDEXED BY ugc_user_created WHERE tenant = ? AND user_id = ? AND created_at >= ?`},
 		{&u.mine, `SELECT ` + ugcCols + ` FROM ugc_submissions INDEXED BY ugc_user WHERE tenant = ? AND user_id = ? ORDER BY id DESC LIMIT ?`},
 		{&u.mineBefore, `SELECT ` + ugcCols + ` FROM ugc_submissions INDEXED BY ugc_user WHERE tenant = ? AND user_id = ? AND id < ? ORDER BY id DESC LIMIT ?`},
 		{&u.summary, `SELECT r1, r2, r3, r4, r5 FROM ugc_summaries WHERE tenant = ? AND product_id = ?`},
@@ -190,13 +204,14 @@ type ugcDoc struct {
 	Reply      *ugc.Reply   `json:"reply,omitempty"`
 	Flags      []string     `json:"flags,omitempty"`
 	Paid       []string     `json:"paid,omitempty"`
+	Owed       string       `json:"owed,omitempty"`
 }
 
 // ugcRow is the column values of sub from status on, as save sets them.
 func ugcRow(sub ugc.Submission) ([]any, error) {
 	doc, err := json.Marshal(ugcDoc{
 		Tags: sub.Tags, Content: sub.Content, Public: sub.Public, Reason: sub.Reason, Note: sub.Note,
-		ApprovedAt: sub.ApprovedAt, UpdatedAt: sub.UpdatedAt, Reply: sub.Reply, Flags: sub.Flags, Paid: sub.Paid,
+		ApprovedAt: sub.ApprovedAt, UpdatedAt: sub.UpdatedAt, Reply: sub.Reply, Flags: sub.Flags, Paid: sub.Paid, Owed: sub.Owed,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode submission %s: %w", sub.ID, err)
@@ -259,7 +274,7 @@ func scanSubmission(sc scanner) (ugc.Submission, error) {
 	}
 	sub.Signature = decodeSignature(sig)
 	sub.Tags, sub.Content, sub.Public, sub.Reason, sub.Note = d.Tags, d.Content, d.Public, d.Reason, d.Note
-	sub.ApprovedAt, sub.UpdatedAt, sub.Reply, sub.Flags, sub.Paid = d.ApprovedAt, d.UpdatedAt.UTC(), d.Reply, d.Flags, d.Paid
+	sub.ApprovedAt, sub.UpdatedAt, sub.Reply, sub.Flags, sub.Paid, sub.Owed = d.ApprovedAt, d.UpdatedAt.UTC(), d.Reply, d.Flags, d.Paid, d.Owed
 	return sub, nil
 }
 
@@ -340,6 +355,9 @@ func (s *Store) SaveSubmission(ctx context.Context, prev, next ugc.Submission) e
 		if err := updateVersioned(tx, s.ugc.save, s.ugc.exists, row, next.Tenant, next.ID, next.Version, "submission"); err != nil {
 			return err
 		}
+		if err := s.markOwed(tx, next); err != nil {
+			return err
+		}
 		return s.moveSummary(tx, next.Tenant, next.ProductID, prev.PublicRating(), next.PublicRating())
 	})
 	if err != nil {
@@ -372,13 +390,91 @@ func limitOr(limit int) int {
 	return limit
 }
 
-// CountSince counts the user's submissions created at or after since.
-func (s *Store) CountSince(ctx context.Context, tenant, user string, since time.Time) (int64, error) {
-	var n int64
-	if err := s.ugc.countSince.QueryRowContext(ctx, tenant, user, since.UnixMilli()).Scan(&n); err != nil {
-		return 0, fmt.Errorf("sqlite: count submissions: %w", err)
+// TakeSlot moves the user's counter of window up unless it is at limit,
+// in one write; the user's older windows of the same kind are dropped.
+func (s *Store) TakeSlot(ctx context.Context, tenant, user, window string, limit int) (bool, error) {
+	var taken bool
+	err := s.w.do(ctx, func(tx *wtx) error {
+		res, err := tx.exec(s.ugc.rateTake, tenant, user, window, limit)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		taken = n == 1
+		_, err = tx.exec(s.ugc.ratePrune, tenant, user, window, window)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("sqlite: take rate slot: %w", err)
 	}
-	return n, nil
+	return taken, nil
+}
+
+// markOwed keeps sub's row in ugc_owed while it owes effects.
+func (s *Store) markOwed(tx *wtx, sub ugc.Submission) error {
+	if _, err := tx.conn.ExecContext(context.Background(), `DELETE FROM ugc_owed WHERE tenant = ? AND id = ?`, sub.Tenant, sub.ID); err != nil {
+		return err
+	}
+	if sub.Owed == "" {
+		return nil
+	}
+	_, err := tx.conn.ExecContext(context.Background(), `INSERT INTO ugc_owed (updated_at, tenant, id) VALUES (?,?,?)`,
+		sub.UpdatedAt.UnixMilli(), sub.Tenant, sub.ID)
+	return err
+}
+
+// Owed returns the oldest submissions owing effects, updated before before.
+func (s *Store) Owed(ctx context.Context, before time.Time, limit int) ([]ugc.Submission, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+ugcColsOf("u")+` FROM ugc_owed o JOIN ugc_submissions u ON u.tenant = o.tenant AND u.id = o.id
+		WHERE o.updated_at < ? ORDER BY o.updated_at, o.tenant, o.id LIMIT ?`, before.UnixMilli(), limitOr(limit))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: owed submissions: %w", err)
+	}
+	defer rows.Close()
+	var out []ugc.Submission
+	for rows.Next() {
+		sub, err := scanSubmission(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: owed submissions: %w", err)
+		}
+		out = append(out, sub)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: owed submissions: %w", err)
+	}
+	return out, nil
+}
+
+// RecountMarks recounts a submission's counters in one write.
+func (s *Store) RecountMarks(ctx context.Context, tenant, id string) (int64, int64, error) {
+	var helpful, reports int64
+	err := s.w.do(ctx, func(tx *wtx) error {
+		err := tx.conn.QueryRowContext(context.Background(), `UPDATE ugc_submissions SET
+			helpful = (SELECT count(*) FROM ugc_votes WHERE tenant = ?1 AND submission_id = ?2 AND helpful = 1),
+			reports = (SELECT count(*) FROM ugc_reports WHERE tenant = ?1 AND submission_id = ?2)
+			WHERE tenant = ?1 AND id = ?2 RETURNING helpful, reports`, tenant, id).Scan(&helpful, &reports)
+		return notFound(err, "submission", id)
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("sqlite: recount marks: %w", err)
+	}
+	return helpful, reports, nil
+}
+
+// HealFolds has nothing to heal: summaries move in the save's
+// transaction.
+func (s *Store) HealFolds(context.Context, time.Time, int) (int, error) { return 0, nil }
+
+// ugcColsOf is ugcCols qualified by a table alias.
+func ugcColsOf(alias string) string {
+	cols := strings.Split(ugcCols, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
 }
 
 // UserSubmissions pages the user's submissions newest first.
@@ -618,7 +714,8 @@ func (s *Store) deleteSubmission(tx *wtx, tenant, id string) error {
 	if err := tx.queryRow(s.ugc.deleteOne, tenant, id).Scan(&product, &rating); err != nil {
 		return notFound(err, "submission", id)
 	}
-	for _, q := range []string{`DELETE FROM ugc_votes WHERE tenant = ? AND submission_id = ?`, `DELETE FROM ugc_reports WHERE tenant = ? AND submission_id = ?`} {
+	for _, q := range []string{`DELETE FROM ugc_votes WHERE tenant = ? AND submission_id = ?`, `DELETE FROM ugc_reports WHERE tenant = ? AND submission_id = ?`,
+		`DELETE FROM ugc_owed WHERE tenant = ? AND id = ?`} {
 		if _, err := tx.conn.ExecContext(context.Background(), q, tenant, id); err != nil {
 			return err
 		}
@@ -656,6 +753,7 @@ func (s *Store) EraseUGCUser(ctx context.Context, tenant, user string) error {
 			`DELETE FROM ugc_votes WHERE tenant = ?1 AND user_id = ?2`,
 			`DELETE FROM ugc_reports WHERE tenant = ?1 AND user_id = ?2`,
 			`DELETE FROM ugc_purchases WHERE tenant = ?1 AND user_id = ?2`,
+			`DELETE FROM ugc_rate WHERE tenant = ?1 AND user_id = ?2`,
 		} {
 			if _, err := tx.conn.ExecContext(context.Background(), q, tenant, user); err != nil {
 				return err

@@ -41,6 +41,7 @@ import (
 	"github.com/questline/questline/points"
 	"github.com/questline/questline/profiles"
 	"github.com/questline/questline/quizzes"
+	"github.com/questline/questline/ugc"
 )
 
 // Store is everything a backend implements.
@@ -56,6 +57,7 @@ type Store interface {
 	LoyaltyStore
 	contests.Store
 	quizzes.Store
+	ugc.Store
 	Ping(context.Context) error
 }
 

@@ -1,6 +1,8 @@
 package storagetest
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +31,9 @@ func RunUGC(t *testing.T, open func(t *testing.T) UGCStore) {
 		{"Queue", testUGCQueue},
 		{"SimilarTexts", testUGCSimilar},
 		{"UserSubmissions", testUGCUserSubmissions},
+		{"RateSlots", testUGCRateSlots},
+		{"Owed", testUGCOwed},
+		{"RecountMarks", testUGCRecountMarks},
 		{"Votes", testUGCVotes},
 		{"VotesConcurrent", testUGCVotesConcurrent},
 		{"Reports", testUGCReports},
@@ -408,9 +413,52 @@ func testUGCUserSubmissions(t *testing.T, s UGCStore) {
 		before = page[len(page)-1].ID
 	}
 	eq(t, "newest first, paged", got, want)
-	n, err := s.CountSince(c, a, "u1", base.Add(2*time.Hour))
-	must(t, err)
-	eq(t, "count since", n, int64(3))
+}
+
+// testUGCRateSlots: 50 concurrent takers of a window with 5 slots get
+// exactly 5; another window, user or tenant has its own; erasure frees
+// the user's slots.
+func testUGCRateSlots(t *testing.T, s UGCStore) {
+	c := ctx(t)
+	a := tenant(t, "a")
+	var mu sync.Mutex
+	taken := 0
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := s.TakeSlot(c, a, "u1", "d20260501", 5)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if ok {
+				mu.Lock()
+				taken++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	eq(t, "concurrent takers of 5 slots", taken, 5)
+	take := func(tenant, user, window string) bool {
+		t.Helper()
+		ok, err := s.TakeSlot(c, tenant, user, window, 5)
+		must(t, err)
+		return ok
+	}
+	eq(t, "full window", take(a, "u1", "d20260501"), false)
+	eq(t, "next day", take(a, "u1", "d20260502"), true)
+	eq(t, "hour window", take(a, "u1", "h2026050210"), true)
+	eq(t, "other user", take(a, "u2", "d20260501"), true)
+	eq(t, "other tenant", take(tenant(t, "b"), "u1", "d20260501"), true)
+	for range 4 {
+		take(a, "u1", "d20260502")
+	}
+	eq(t, "next day full", take(a, "u1", "d20260502"), false)
+	must(t, s.EraseUGCUser(c, a, "u1"))
+	eq(t, "after erasure", take(a, "u1", "d20260502"), true)
 }
 
 func testUGCVotes(t *testing.T, s UGCStore) {
@@ -532,4 +580,65 @@ func testUGCErasure(t *testing.T, s UGCStore) {
 	fresh, n, err := s.Report(c, a, other.ID, "gone", "spam")
 	must(t, err)
 	eq(t, "report after erasure", [2]any{fresh, n}, [2]any{true, int64(1)})
+}
+
+// testUGCOwed: a save marking a submission owed lists it for the sweep
+// (across tenants, oldest first, only before the given time); the save
+// clearing the mark, and a deletion, unlist it.
+func testUGCOwed(t *testing.T, s UGCStore) {
+	c := ctx(t)
+	var subs []ugc.Submission
+	for i, tn := range []string{tenant(t, "a"), tenant(t, "b")} {
+		sub := review(tn, "u1", "p1", 4, "owed", base)
+		_, _, err := s.CreateSubmission(c, sub)
+		must(t, err)
+		next := sub
+		next.Status, next.Owed, next.Version = ugc.Approved, ugc.OwePay, 2
+		next.UpdatedAt = base.Add(time.Duration(i+1) * time.Minute)
+		must(t, s.SaveSubmission(c, sub, next))
+		subs = append(subs, next)
+	}
+	owed := func(before time.Time) []string {
+		t.Helper()
+		var ids []string
+		got, err := s.Owed(c, before, 10)
+		must(t, err)
+		for _, g := range got {
+			if g.Tenant == subs[0].Tenant || g.Tenant == subs[1].Tenant {
+				ids = append(ids, g.ID+"/"+g.Owed)
+			}
+		}
+		return ids
+	}
+	eq(t, "both, oldest first", owed(base.Add(time.Hour)), []string{subs[0].ID + "/pay", subs[1].ID + "/pay"})
+	eq(t, "before the second", owed(base.Add(90*time.Second)), []string{subs[0].ID + "/pay"})
+	done := subs[0]
+	done.Owed, done.Version = "", 3
+	must(t, s.SaveSubmission(c, subs[0], done))
+	must(t, s.DeleteSubmission(c, subs[1].Tenant, subs[1].ID))
+	eq(t, "settled and deleted", owed(base.Add(time.Hour)), []string(nil))
+}
+
+// testUGCRecountMarks: the recount of a submission's counters agrees with
+// its votes and reports; a missing one is not found.
+func testUGCRecountMarks(t *testing.T, s UGCStore) {
+	c := ctx(t)
+	a := tenant(t, "a")
+	sub := createListed(t, s, review(a, "author", "p1", 4, "marks", base))
+	for i, helpful := range []bool{true, true, false} {
+		_, err := s.Vote(c, a, sub.ID, fmt.Sprintf("v%d", i), helpful)
+		must(t, err)
+	}
+	for i := range 2 {
+		_, _, err := s.Report(c, a, sub.ID, fmt.Sprintf("r%d", i), "spam")
+		must(t, err)
+	}
+	h, r, err := s.RecountMarks(c, a, sub.ID)
+	must(t, err)
+	eq(t, "recounted", [2]int64{h, r}, [2]int64{2, 2})
+	got, err := s.GetSubmission(c, a, sub.ID)
+	must(t, err)
+	eq(t, "stored", [2]int64{got.Helpful, got.Reports}, [2]int64{2, 2})
+	_, _, err = s.RecountMarks(c, a, "missing")
+	mustIs(t, err, errs.ErrNotFound)
 }

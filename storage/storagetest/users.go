@@ -42,6 +42,7 @@ func userRecordKinds() []userRecords {
 	eraseLoyalty := func(c context.Context, s Store, tn, u, _ string) error { return s.EraseEarnUser(c, tn, u) }
 	anonymiseWallet := func(c context.Context, s Store, tn, u, pn string) error { return s.AnonymiseWallet(c, tn, u, pn) }
 	eraseQuizzes := func(c context.Context, s Store, tn, u, _ string) error { return s.EraseQuizUser(c, tn, u) }
+	eraseUGC := func(c context.Context, s Store, tn, u, _ string) error { return s.EraseUGCUser(c, tn, u) }
 	return []userRecords{
 		{"quiz attempts", func(c context.Context, s Store, tn, u string) (int, error) {
 			return n(s.UserAttempts(c, tn, "", u))
@@ -125,6 +126,13 @@ func userRecordKinds() []userRecords {
 		{"contest entries", func(c context.Context, s Store, tn, u string) (int, error) {
 			return n(s.UserContestEntries(c, tn, u))
 		}, func(c context.Context, s Store, tn, u, pn string) error { return s.EraseContestUser(c, tn, u, pn) }, true},
+		{"ugc submissions", func(c context.Context, s Store, tn, u string) (int, error) {
+			return n(s.UserSubmissions(c, tn, u, "", 100))
+		}, eraseUGC, false},
+		{"ugc purchases", func(c context.Context, s Store, tn, u string) (int, error) {
+			ok, err := s.Purchased(c, tn, u, "sku-0")
+			return count(ok), err
+		}, eraseUGC, false},
 		{"audit", func(c context.Context, s Store, tn, u string) (int, error) {
 			return n(s.AuditAbout(c, tn, u))
 		}, func(c context.Context, s Store, tn, u, pn string) error { return s.AnonymiseAudit(c, tn, u, pn) }, true},
@@ -176,6 +184,9 @@ func seedUser(t *testing.T, s Store, tn, user string) {
 		must(t, err)
 		_, _, err = s.InsertAttempt(c, sampleAttempt(tn, id(), "z1", user, i+1))
 		must(t, err)
+		_, _, err = s.CreateSubmission(c, review(tn, user, fmt.Sprintf("sku-%d", i), 4, "review by "+user, at))
+		must(t, err)
+		must(t, s.AddPurchase(c, tn, user, fmt.Sprintf("sku-%d", i)))
 	}
 	must(t, s.PutTierState(c, loyalty.TierState{Tenant: tn, User: user, Version: 1, State: tier.State{Tier: "gold", Since: at, ReviewAt: at}}))
 	must(t, s.InsertClaim(c, loyalty.Claim{Tenant: tn, Referee: user, Referrer: "someone", Code: "C", ClaimedAt: at}))
