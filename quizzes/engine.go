@@ -104,7 +104,23 @@ type Engine interface {
 	// call for the same q writes nothing and returns false, so racing
 	// nodes score every answer exactly once.
 	Score(ctx context.Context, tenant, id string, q int, ps []Player) (bool, error)
+	// Schedule records that the show's open question closes at deadline,
+	// replacing its earlier deadline: every node polls Due, so the close
+	// happens even if the node that opened the question is gone.
+	Schedule(ctx context.Context, tenant, id string, deadline time.Time) error
+	// Due returns up to limit shows whose scheduled deadline is not after
+	// now, earliest first.
+	Due(ctx context.Context, now time.Time, limit int) ([]Deadline, error)
+	// Unschedule drops d if it is still the show's scheduled deadline (a
+	// newer one stays).
+	Unschedule(ctx context.Context, d Deadline) error
 	Ping(ctx context.Context) error
+}
+
+// Deadline is a show's scheduled close.
+type Deadline struct {
+	Tenant, ID string
+	At         time.Time
 }
 
 // sessionTTL bounds how long a show's state stays in the engine.

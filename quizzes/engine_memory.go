@@ -3,6 +3,7 @@ package quizzes
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ type MemoryEngine struct {
 	mu       sync.Mutex
 	sessions map[string]*memShow // tenant|id
 	codes    map[string]string   // tenant|code -> id
+	due      map[[2]string]time.Time
 }
 
 type memShow struct {
@@ -26,7 +28,7 @@ type memShow struct {
 
 // NewMemoryEngine returns an empty engine.
 func NewMemoryEngine() *MemoryEngine {
-	return &MemoryEngine{sessions: map[string]*memShow{}, codes: map[string]string{}}
+	return &MemoryEngine{sessions: map[string]*memShow{}, codes: map[string]string{}, due: map[[2]string]time.Time{}}
 }
 
 var _ Engine = (*MemoryEngine)(nil)
@@ -223,3 +225,37 @@ func (m *MemoryEngine) Score(_ context.Context, tenant, id string, q int, ps []P
 
 // Ping always answers.
 func (m *MemoryEngine) Ping(context.Context) error { return nil }
+
+// Schedule records the show's deadline.
+func (m *MemoryEngine) Schedule(_ context.Context, tenant, id string, deadline time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.due[[2]string{tenant, id}] = deadline
+	return nil
+}
+
+// Due lists the deadlines passed at now. Few shows run on one node at
+// once, so a scan is cheaper than keeping a heap in order.
+func (m *MemoryEngine) Due(_ context.Context, now time.Time, limit int) ([]Deadline, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Deadline
+	for k, at := range m.due {
+		if !at.After(now) {
+			out = append(out, Deadline{Tenant: k[0], ID: k[1], At: at})
+		}
+	}
+	slices.SortFunc(out, func(a, b Deadline) int { return a.At.Compare(b.At) })
+	return out[:min(len(out), limit)], nil
+}
+
+// Unschedule drops d unless a newer deadline replaced it.
+func (m *MemoryEngine) Unschedule(_ context.Context, d Deadline) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := [2]string{d.Tenant, d.ID}
+	if at, ok := m.due[k]; ok && at.Equal(d.At) {
+		delete(m.due, k)
+	}
+	return nil
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -29,6 +30,10 @@ var _ Engine = (*RedisEngine)(nil)
 // p (players by user), a:{q} (answers by user), scored (scored questions).
 func key(tenant, id, part string) string { return "ql:live:{" + tenant + "|" + id + "}:" + part }
 
+// dueKey is the sorted set of every show's open deadline (member
+// tenant|id, score unix ms): one key, so one Cluster slot.
+const dueKey = "ql:live:due"
+
 func codeKey(tenant, code string) string { return "ql:livecode:" + tenant + ":" + code }
 
 var (
@@ -40,6 +45,12 @@ if tonumber(cur) ~= tonumber(ARGV[2]) - 1 then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
 redis.call('SET', KEYS[2], ARGV[2], 'KEEPTTL')
 return 1`)
+	// unscheduleScript: KEYS due; ARGV member, score: removes it only if
+	// its score is still that one.
+	unscheduleScript = redis.NewScript(`
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if s and tonumber(s) == tonumber(ARGV[2]) then redis.call('ZREM', KEYS[1], ARGV[1]) end
+return 0`)
 	// scoreScript: KEYS p, scored; ARGV q, ttl ms, then user, json pairs.
 	scoreScript = redis.NewScript(`
 if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
@@ -256,3 +267,38 @@ func (r *RedisEngine) Score(ctx context.Context, tenant, id string, q int, ps []
 
 // Ping checks Redis answers.
 func (r *RedisEngine) Ping(ctx context.Context) error { return r.wrap("ping", r.c.Ping(ctx).Err()) }
+
+// Schedule records the show's deadline in the due set.
+func (r *RedisEngine) Schedule(ctx context.Context, tenant, id string, deadline time.Time) error {
+	err := r.c.ZAdd(ctx, dueKey, redis.Z{Score: float64(deadline.UnixMilli()), Member: tenant + "|" + id}).Err()
+	return r.wrap("schedule", err)
+}
+
+// Due reads the passed deadlines from the front of the due set.
+func (r *RedisEngine) Due(ctx context.Context, now time.Time, limit int) ([]Deadline, error) {
+	zs, err := r.c.ZRangeByScoreWithScores(ctx, dueKey, &redis.ZRangeBy{
+		Min: "-inf", Max: strconv.FormatInt(now.UnixMilli(), 10), Count: int64(limit)}).Result()
+	if err != nil {
+		return nil, r.wrap("due", err)
+	}
+	out := make([]Deadline, 0, len(zs))
+	for _, z := range zs {
+		m, _ := z.Member.(string)
+		// Tenants and ids hold no '|': the last one splits them.
+		i := strings.LastIndexByte(m, '|')
+		if i < 0 {
+			continue
+		}
+		out = append(out, Deadline{Tenant: m[:i], ID: m[i+1:], At: time.UnixMilli(int64(z.Score)).UTC()})
+	}
+	return out, nil
+}
+
+// Unschedule drops d unless a newer deadline replaced it.
+func (r *RedisEngine) Unschedule(ctx context.Context, d Deadline) error {
+	err := unscheduleScript.Run(ctx, r.c, []string{dueKey}, d.Tenant+"|"+d.ID, d.At.UnixMilli()).Err()
+	if errors.Is(err, redis.Nil) {
+		err = nil
+	}
+	return r.wrap("unschedule", err)
+}

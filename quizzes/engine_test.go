@@ -41,6 +41,7 @@ func runEngineTable(t *testing.T, open func(*testing.T) Engine) {
 		{"answer once", engineAnswer},
 		{"score once", engineScore},
 		{"tenants apart", engineTenants},
+		{"deadlines due", engineDue},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -248,4 +249,27 @@ func TestRedisClusterEngine(t *testing.T) {
 		}
 		return NewRedisEngine(client)
 	})
+}
+
+// engineDue: deadlines are due once passed, earliest first; a newer
+// deadline replaces the older and survives the older's unschedule.
+func engineDue(t *testing.T, ctx context.Context, e Engine) {
+	base := time.UnixMilli(1_700_000_000_000).UTC()
+	ok(t, e.Schedule(ctx, "t1", "s1", base.Add(2*time.Second)))
+	ok(t, e.Schedule(ctx, "t2", "s1", base.Add(time.Second)))
+	ok(t, e.Schedule(ctx, "t1", "s2", base.Add(time.Hour)))
+	due, err := e.Due(ctx, base.Add(2*time.Second), 10)
+	ok(t, err)
+	if got := fmt.Sprint(due); got != fmt.Sprint([]Deadline{{"t2", "s1", base.Add(time.Second)}, {"t1", "s1", base.Add(2 * time.Second)}}) {
+		t.Fatalf("due: %v", got)
+	}
+	if one, _ := e.Due(ctx, base.Add(2*time.Second), 1); len(one) != 1 || one[0].Tenant != "t2" {
+		t.Fatalf("due, limit 1: %v", one)
+	}
+	ok(t, e.Schedule(ctx, "t1", "s1", base.Add(3*time.Hour))) // the next question opened meanwhile
+	ok(t, e.Unschedule(ctx, due[1]))                           // the sweep of the old deadline
+	ok(t, e.Unschedule(ctx, due[0]))
+	if left, _ := e.Due(ctx, base.Add(4*time.Hour), 10); len(left) != 2 || !left[1].At.Equal(base.Add(3*time.Hour)) {
+		t.Fatalf("after unscheduling: %v, want s2 and s1's newer deadline", left)
+	}
 }

@@ -76,6 +76,10 @@ type Service struct {
 
 	timersMu sync.Mutex
 	timers   map[string]*time.Timer // tenant|session -> the close of its open question
+
+	stop   chan struct{} // ends the deadline sweeper
+	swept  sync.WaitGroup
+	closed sync.Once
 }
 
 // NewService returns a quiz service.
@@ -86,9 +90,14 @@ func NewService(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{Config: cfg, timers: map[string]*time.Timer{}, cache: bus.NewCache[Quiz](cacheTTL, maxCached)}
+	s := &Service{Config: cfg, timers: map[string]*time.Timer{}, cache: bus.NewCache[Quiz](cacheTTL, maxCached),
+		stop: make(chan struct{})}
 	if cfg.Bus != nil {
 		cfg.Bus.Subscribe(busTopic, s.cache.Drop)
+	}
+	if cfg.Engine != nil {
+		s.swept.Add(1)
+		go s.sweep()
 	}
 	return s
 }
