@@ -267,7 +267,7 @@ func engineDue(t *testing.T, ctx context.Context, e Engine) {
 		t.Fatalf("due, limit 1: %v", one)
 	}
 	ok(t, e.Schedule(ctx, "t1", "s1", base.Add(3*time.Hour))) // the next question opened meanwhile
-	ok(t, e.Unschedule(ctx, due[1]))                           // the sweep of the old deadline
+	ok(t, e.Unschedule(ctx, due[1]))                          // the sweep of the old deadline
 	ok(t, e.Unschedule(ctx, due[0]))
 	if left, _ := e.Due(ctx, base.Add(4*time.Hour), 10); len(left) != 2 || !left[1].At.Equal(base.Add(3*time.Hour)) {
 		t.Fatalf("after unscheduling: %v, want s2 and s1's newer deadline", left)
