@@ -16,6 +16,7 @@ type MemoryEngine struct {
 	sessions map[string]*memShow // tenant|id
 	codes    map[string]string   // tenant|code -> id
 	due      map[[2]string]time.Time
+	joined   map[[2]string]map[string]bool // tenant, user -> session ids
 }
 
 type memShow struct {
@@ -28,7 +29,8 @@ type memShow struct {
 
 // NewMemoryEngine returns an empty engine.
 func NewMemoryEngine() *MemoryEngine {
-	return &MemoryEngine{sessions: map[string]*memShow{}, codes: map[string]string{}, due: map[[2]string]time.Time{}}
+	return &MemoryEngine{sessions: map[string]*memShow{}, codes: map[string]string{}, due: map[[2]string]time.Time{},
+		joined: map[[2]string]map[string]bool{}}
 }
 
 var _ Engine = (*MemoryEngine)(nil)
@@ -117,7 +119,61 @@ func (m *MemoryEngine) Join(_ context.Context, tenant, id, user string, at time.
 	}
 	p := Player{User: user, JoinedAt: at}
 	sh.players[user] = p
+	k := [2]string{tenant, user}
+	if m.joined[k] == nil {
+		m.joined[k] = map[string]bool{}
+	}
+	m.joined[k][id] = true
 	return p, true, nil
+}
+
+// UserSessions lists the live shows user joined.
+func (m *MemoryEngine) UserSessions(_ context.Context, tenant, user string) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for id := range m.joined[[2]string{tenant, user}] {
+		if _, err := m.show(tenant, id); err == nil {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// PlayerAnswers returns user's answers by question.
+func (m *MemoryEngine) PlayerAnswers(_ context.Context, tenant, id, user string, n int) (map[int]LiveAnswer, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sh, err := m.show(tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int]LiveAnswer{}
+	for q := range n {
+		if a, ok := sh.answers[q][user]; ok {
+			out[q] = a
+		}
+	}
+	return out, nil
+}
+
+// ErasePlayer forgets user in the show.
+func (m *MemoryEngine) ErasePlayer(_ context.Context, tenant, id, user string, _ int) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if sh, err := m.show(tenant, id); err == nil {
+		delete(sh.players, user)
+		for _, as := range sh.answers {
+			delete(as, user)
+		}
+	}
+	k := [2]string{tenant, user}
+	delete(m.joined[k], id)
+	if len(m.joined[k]) == 0 {
+		delete(m.joined, k)
+	}
+	return nil
 }
 
 // Player returns one player.

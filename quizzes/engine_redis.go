@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,9 @@ func key(tenant, id, part string) string { return "ql:live:{" + tenant + "|" + i
 // dueKey is the sorted set of every show's open deadline (member
 // tenant|id, score unix ms): one key, so one Cluster slot.
 const dueKey = "ql:live:due"
+
+// userKey is the set of shows a user joined, for export and erasure.
+func userKey(tenant, user string) string { return "ql:liveuser:{" + tenant + "|" + user + "}" }
 
 func codeKey(tenant, code string) string { return "ql:livecode:" + tenant + ":" + code }
 
@@ -136,6 +140,17 @@ func (r *RedisEngine) Join(ctx context.Context, tenant, id, user string, at time
 	b, err := json.Marshal(p)
 	if err != nil {
 		return Player{}, false, fmt.Errorf("quizzes: encode player: %w", err)
+	}
+	// Indexed first: a crash between the two leaves an index entry
+	// without a player (harmless), never a player its erasure misses.
+	// A separate call: the user's key is on another Cluster slot.
+	uk := userKey(tenant, user)
+	if _, err := r.c.Pipelined(ctx, func(pl redis.Pipeliner) error {
+		pl.SAdd(ctx, uk, id)
+		pl.PExpire(ctx, uk, sessionTTL)
+		return nil
+	}); err != nil {
+		return Player{}, false, r.wrap("join", err)
 	}
 	pk := key(tenant, id, "p")
 	var added *redis.BoolCmd
@@ -301,4 +316,60 @@ func (r *RedisEngine) Unschedule(ctx context.Context, d Deadline) error {
 		err = nil
 	}
 	return r.wrap("unschedule", err)
+}
+
+// UserSessions reads the user's set of joined shows.
+func (r *RedisEngine) UserSessions(ctx context.Context, tenant, user string) ([]string, error) {
+	ids, err := r.c.SMembers(ctx, userKey(tenant, user)).Result()
+	if err != nil {
+		return nil, r.wrap("user sessions", err)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// PlayerAnswers reads user's field of each question's answer hash.
+func (r *RedisEngine) PlayerAnswers(ctx context.Context, tenant, id, user string, n int) (map[int]LiveAnswer, error) {
+	cmds := make([]*redis.StringCmd, n)
+	_, err := r.c.Pipelined(ctx, func(pl redis.Pipeliner) error {
+		for q := range n {
+			cmds[q] = pl.HGet(ctx, key(tenant, id, "a:"+strconv.Itoa(q)), user)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, r.wrap("player answers", err)
+	}
+	out := map[int]LiveAnswer{}
+	for q, c := range cmds {
+		b, err := c.Bytes()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		var a LiveAnswer
+		if err == nil {
+			err = json.Unmarshal(b, &a)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("quizzes: player answer %d: %w", q, err)
+		}
+		out[q] = a
+	}
+	return out, nil
+}
+
+// ErasePlayer deletes user's fields from the show's hashes, then the
+// show from the user's set.
+func (r *RedisEngine) ErasePlayer(ctx context.Context, tenant, id, user string, n int) error {
+	_, err := r.c.TxPipelined(ctx, func(pl redis.Pipeliner) error {
+		pl.HDel(ctx, key(tenant, id, "p"), user)
+		for q := range n {
+			pl.HDel(ctx, key(tenant, id, "a:"+strconv.Itoa(q)), user)
+		}
+		return nil
+	})
+	if err == nil {
+		err = r.c.SRem(ctx, userKey(tenant, user), id).Err()
+	}
+	return r.wrap("erase player", err)
 }
