@@ -10,7 +10,7 @@ import (
 
 // UserExport is the quizzes section of a user's data export.
 type UserExport struct {
-	Attempts []Attempt `json:"attempts" doc:"Every attempt with the answers given and how they scored."`
+	Attempts []Attempt  `json:"attempts" doc:"Every attempt with the answers given and how they scored."`
 	Live     []LiveShow `json:"live" doc:"The live shows joined in the last 24 hours, with the standing and the answers."`
 }
 
