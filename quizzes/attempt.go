@@ -254,6 +254,9 @@ const maxUpdateTries = 5
 // the server's clock. The first answer to a question stays. The last
 // answer finishes the attempt.
 func (s *Service) Answer(ctx context.Context, tenant, id, user, questionID string, in scoring.Answer) (Quiz, Attempt, Outcome, error) {
+	if err := s.allowAnswer(ctx, tenant, user); err != nil {
+		return Quiz{}, Attempt{}, Outcome{}, err
+	}
 	for range maxUpdateTries {
 		q, a, err := s.Attempt(ctx, tenant, id, user)
 		if err != nil {

@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/danielgtaylor/huma/v2"
+
 	"github.com/questline/questline/internal/errs"
+	"github.com/questline/questline/internal/ratelimit"
 	"github.com/questline/questline/quizzes"
 	"github.com/questline/questline/quizzes/scoring"
 	"github.com/questline/questline/storage/sqlite"
@@ -111,5 +114,65 @@ func TestAttemptCountsAreFolded(t *testing.T) {
 	var e *errs.Error
 	if !errors.As(err, &e) || e.Code != "attempts-exhausted" {
 		t.Fatalf("third start on day 2: %v, want attempts-exhausted", err)
+	}
+}
+
+// TestAnswerRateLimit: past a player's answer budget, self-paced and live
+// answers alike are refused with a 429 carrying Retry-After; other
+// players are not affected.
+func TestAnswerRateLimit(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "q.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	svc := quizzes.NewService(quizzes.Config{Store: db, Engine: quizzes.NewMemoryEngine(),
+		Limiter: ratelimit.NewMemory(), AnswerLimit: ratelimit.PerMinute(1, 2)})
+	defer svc.Close()
+	q, err := svc.Create(ctx, "t", quizzes.Spec{Name: "x", Questions: []quizzes.Question{
+		{ID: "a", Type: scoring.TrueFalse, Text: "?", Correct: []string{"true"}, TimeLimitSeconds: 30},
+		{ID: "b", Type: scoring.TrueFalse, Text: "?", Correct: []string{"true"}, TimeLimitSeconds: 30}}})
+	if err == nil {
+		_, err = svc.Publish(ctx, "t", q.ID)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	yes := scoring.Answer{Choices: []string{"true"}}
+	sess, err := svc.OpenLive(ctx, "t", q.ID, "host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"ann", "bob"} {
+		if _, err := svc.JoinLive(ctx, "t", sess.Code, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := svc.Host(ctx, "t", sess.ID, quizzes.Next); err != nil {
+		t.Fatal(err)
+	}
+	_, a, _, err := svc.Start(ctx, "t", q.ID, "ann", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := svc.Answer(ctx, "t", a.ID, "ann", "a", yes); err != nil { // 1 of 2
+		t.Fatal(err)
+	}
+	if _, err := svc.AnswerLive(ctx, "t", sess.ID, "ann", "a", yes); err != nil { // 2 of 2
+		t.Fatal(err)
+	}
+	_, _, _, err = svc.Answer(ctx, "t", a.ID, "ann", "b", yes)
+	var he huma.HeadersError
+	e, known := errs.As(err)
+	if !known || e.Kind != errs.RateLimited || !errors.As(err, &he) || he.GetHeaders().Get("Retry-After") == "" {
+		t.Fatalf("third answer: %v, want 429 with Retry-After", err)
+	}
+	if _, err := svc.AnswerLive(ctx, "t", sess.ID, "ann", "a", yes); errs.KindOf(err) != errs.RateLimited {
+		t.Fatalf("live answer past the budget: %v, want 429", err)
+	}
+	if _, err := svc.AnswerLive(ctx, "t", sess.ID, "bob", "a", yes); err != nil {
+		t.Fatalf("bob's answer: %v, want his own budget", err)
 	}
 }

@@ -162,7 +162,10 @@ func (s *Service) AnswerLive(ctx context.Context, tenant, id, user, questionID s
 	if err != nil {
 		return LiveAnswerOutcome{}, err
 	}
-	now := s.now()
+	now := s.now() // stamped before the limiter's round trip
+	if err := s.allowAnswer(ctx, tenant, user); err != nil {
+		return LiveAnswerOutcome{}, err
+	}
 	if _, joined, err := s.Engine.Player(ctx, tenant, id, user); err != nil {
 		return LiveAnswerOutcome{}, err
 	} else if !joined {

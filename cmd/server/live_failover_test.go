@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +72,31 @@ func countFrames(c *websocket.Conn, typ string, d time.Duration) int {
 		if f.Type == typ {
 			n++
 		}
+	}
+}
+
+// TestQuizAnswerRateLimit: a player flooding answers gets 429
+// problem+json with Retry-After, beyond the general request budget.
+func TestQuizAnswerRateLimit(t *testing.T) {
+	s := startServer(t, nil)
+	mgr := s.token("boss", "acme", auth.Manager)
+	var open liveView
+	s.must(201, req{method: "POST", path: "/v1/quizzes/" + s.quiz(mgr, liveQuiz(30)) + "/live", token: mgr}).json(t, &open)
+	ann := s.token("ann", "acme")
+	s.must(200, req{method: "POST", path: "/v1/live/join", token: ann, body: map[string]any{"code": open.Code}})
+	s.must(200, req{method: "POST", path: "/v1/live/" + open.SessionID + "/next", token: mgr})
+	var limited response
+	for range 20 {
+		r := s.do(req{method: "POST", path: "/v1/live/" + open.SessionID + "/answers", token: ann,
+			body: map[string]any{"question_id": "q1", "choices": []string{"b"}}})
+		if r.Status == 429 {
+			limited = r
+			break
+		}
+	}
+	if limited.Status != 429 || limited.Header.Get("Retry-After") == "" ||
+		!strings.HasPrefix(limited.Header.Get("Content-Type"), "application/problem+json") ||
+		!strings.Contains(string(limited.Body), "answer-rate-limited") {
+		t.Fatalf("flooded answers: %d %v %s, want 429 problem+json with Retry-After", limited.Status, limited.Header, limited.Body)
 	}
 }
