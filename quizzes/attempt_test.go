@@ -34,16 +34,22 @@ func (c *countingStore) UserAttempts(context.Context, string, string, string) ([
 	return nil, nil
 }
 
-// TestAttemptCountsAreFolded: starting reads one attempt however many the
-// user made, and the per-period count still limits and resets.
-func TestAttemptCountsAreFolded(t *testing.T) {
+// openDB opens a SQLite store for the test, closed at its end.
+func openDB(t *testing.T) (context.Context, *sqlite.Store) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "q.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
+	return ctx, db
+}
+
+// TestAttemptCountsAreFolded: starting reads one attempt however many the
+// user made, and the per-period count still limits and resets.
+func TestAttemptCountsAreFolded(t *testing.T) {
+	ctx, db := openDB(t)
 	st := &countingStore{Store: db, t: t}
 	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	svc := quizzes.NewService(quizzes.Config{Store: st, Now: func() time.Time { return now }})
@@ -107,7 +113,7 @@ func TestAttemptCountsAreFolded(t *testing.T) {
 	if n := used(daily); n != 1 {
 		t.Fatalf("day 2: attempts_used %d, want 1", n)
 	}
-	err = play(daily)
+	err := play(daily)
 	if err == nil {
 		err = play(daily)
 	}
@@ -121,13 +127,7 @@ func TestAttemptCountsAreFolded(t *testing.T) {
 // answers alike are refused with a 429 carrying Retry-After; other
 // players are not affected.
 func TestAnswerRateLimit(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "q.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	ctx, db := openDB(t)
 	svc := quizzes.NewService(quizzes.Config{Store: db, Engine: quizzes.NewMemoryEngine(),
 		Limiter: ratelimit.NewMemory(), AnswerLimit: ratelimit.PerMinute(1, 2)})
 	defer svc.Close()
