@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"strconv"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
