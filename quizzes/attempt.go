@@ -22,19 +22,20 @@ func (s *Service) Start(ctx context.Context, tenant, quizID, user string, fresh 
 	if err != nil {
 		return Quiz{}, Attempt{}, false, err
 	}
-	past, err := s.attempts(ctx, q, user)
+	last, found, err := s.lastAttempt(ctx, q, user)
 	if err != nil {
 		return Quiz{}, Attempt{}, false, err
 	}
-	if i := slices.IndexFunc(past, func(a Attempt) bool { return a.Status == Open }); i >= 0 {
+	if found && last.Status == Open {
 		if fresh {
 			return Quiz{}, Attempt{}, false, errs.New(errs.Conflict, "attempt-in-progress",
-				"attempt %s of this quiz is still open: answer or finish it first", past[i].ID)
+				"attempt %s of this quiz is still open: answer or finish it first", last.ID)
 		}
-		return q, past[i], true, nil
+		return q, last, true, nil
 	}
 	now := s.Now().UTC()
-	if used, resets := usedInPeriod(q.Spec, past, now); q.MaxAttempts > 0 && used >= q.MaxAttempts {
+	used, from, resets := usedInPeriod(q.Spec, last, found, now)
+	if q.MaxAttempts > 0 && used >= q.MaxAttempts {
 		e := errs.New(errs.Conflict, "attempts-exhausted", "all %d attempts are used", q.MaxAttempts)
 		if resets != nil {
 			e = errs.New(errs.Conflict, "attempts-exhausted", "all %d attempts of this %s are used; more from %s",
@@ -42,7 +43,8 @@ func (s *Service) Start(ctx context.Context, tenant, quizID, user string, fresh 
 		}
 		return Quiz{}, Attempt{}, false, e
 	}
-	a := newAttempt(q, user, len(past)+1, rand.Uint64(), s.now())
+	a := newAttempt(q, user, last.Seq+1, rand.Uint64(), s.now())
+	a.PeriodFrom, a.PeriodUsed = from, used+1
 	stored, inserted, err := s.Store.InsertAttempt(ctx, a)
 	if err != nil {
 		return Quiz{}, Attempt{}, false, fmt.Errorf("quizzes: start %s: %w", quizID, err)
@@ -80,35 +82,39 @@ func (s *Service) playable(ctx context.Context, tenant, quizID, user string) (Qu
 	return q, nil
 }
 
-// attempts lists user's attempts of q, settling finished ones whose
-// effects a crash interrupted.
-func (s *Service) attempts(ctx context.Context, q Quiz, user string) ([]Attempt, error) {
-	past, err := s.Store.UserAttempts(ctx, q.Tenant, q.ID, user)
+// lastAttempt returns user's latest attempt of q (found false if none),
+// settling it if a crash interrupted its effects. Earlier attempts are
+// settled already: a new attempt starts only after reading this one.
+func (s *Service) lastAttempt(ctx context.Context, q Quiz, user string) (Attempt, bool, error) {
+	a, err := s.Store.LastAttempt(ctx, q.Tenant, q.ID, user)
+	if errors.Is(err, errs.ErrNotFound) {
+		return Attempt{}, false, nil
+	}
 	if err != nil {
-		return nil, fmt.Errorf("quizzes: attempts of %s: %w", user, err)
+		return Attempt{}, false, fmt.Errorf("quizzes: last attempt of %s: %w", user, err)
 	}
-	for i := range past {
-		if past[i], err = s.settle(ctx, q, past[i]); err != nil {
-			return nil, err
-		}
-	}
-	return past, nil
+	a, err = s.settle(ctx, q, a)
+	return a, err == nil, err
 }
 
-// usedInPeriod counts the attempts started in the current attempt period
-// (all of them without one) and says when that period ends.
-func usedInPeriod(sp Spec, past []Attempt, now time.Time) (int, *time.Time) {
-	from, to, ok := periodBounds(sp.AttemptPeriod, now)
-	n := 0
-	for _, a := range past {
-		if !ok || !a.StartedAt.Before(from) && a.StartedAt.Before(to) {
-			n++
-		}
+// usedInPeriod reads from the last attempt how many attempts the user
+// began in the attempt period holding now (all time without a period),
+// and returns that period's start and end.
+func usedInPeriod(sp Spec, last Attempt, found bool, now time.Time) (used int, from, to *time.Time) {
+	f, t, ok := periodBounds(sp.AttemptPeriod, now)
+	if ok {
+		from, to = &f, &t
+	}
+	if !found {
+		return 0, from, to
 	}
 	if !ok {
-		return n, nil
+		return last.Seq, nil, nil // every attempt counts: seq is their number
 	}
-	return n, &to
+	if last.PeriodFrom != nil && last.PeriodFrom.Equal(f) {
+		return last.PeriodUsed, from, to
+	}
+	return 0, from, to // the last attempt began in an earlier period
 }
 
 // periodBounds is the UTC day, ISO week (from Monday) or month holding t.
@@ -248,6 +254,9 @@ const maxUpdateTries = 5
 // the server's clock. The first answer to a question stays. The last
 // answer finishes the attempt.
 func (s *Service) Answer(ctx context.Context, tenant, id, user, questionID string, in scoring.Answer) (Quiz, Attempt, Outcome, error) {
+	if err := s.allowAnswer(ctx, tenant, user); err != nil {
+		return Quiz{}, Attempt{}, Outcome{}, err
+	}
 	for range maxUpdateTries {
 		q, a, err := s.Attempt(ctx, tenant, id, user)
 		if err != nil {

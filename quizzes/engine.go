@@ -104,7 +104,32 @@ type Engine interface {
 	// call for the same q writes nothing and returns false, so racing
 	// nodes score every answer exactly once.
 	Score(ctx context.Context, tenant, id string, q int, ps []Player) (bool, error)
+	// UserSessions lists the shows user joined (within sessionTTL), for
+	// their export and erasure; Join records it before adding the player.
+	UserSessions(ctx context.Context, tenant, user string) ([]string, error)
+	// PlayerAnswers returns user's answers to the first n questions of a
+	// show, by question index.
+	PlayerAnswers(ctx context.Context, tenant, id, user string, n int) (map[int]LiveAnswer, error)
+	// ErasePlayer deletes user's player and answers (first n questions)
+	// from a show, and the show from UserSessions. Repeating it is harmless.
+	ErasePlayer(ctx context.Context, tenant, id, user string, n int) error
+	// Schedule records that the show's open question closes at deadline,
+	// replacing its earlier deadline: every node polls Due, so the close
+	// happens even if the node that opened the question is gone.
+	Schedule(ctx context.Context, tenant, id string, deadline time.Time) error
+	// Due returns up to limit shows whose scheduled deadline is not after
+	// now, earliest first.
+	Due(ctx context.Context, now time.Time, limit int) ([]Deadline, error)
+	// Unschedule drops d if it is still the show's scheduled deadline (a
+	// newer one stays).
+	Unschedule(ctx context.Context, d Deadline) error
 	Ping(ctx context.Context) error
+}
+
+// Deadline is a show's scheduled close.
+type Deadline struct {
+	Tenant, ID string
+	At         time.Time
 }
 
 // sessionTTL bounds how long a show's state stays in the engine.

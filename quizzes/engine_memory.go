@@ -3,6 +3,7 @@ package quizzes
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,6 +15,8 @@ type MemoryEngine struct {
 	mu       sync.Mutex
 	sessions map[string]*memShow // tenant|id
 	codes    map[string]string   // tenant|code -> id
+	due      map[[2]string]time.Time
+	joined   map[[2]string]map[string]bool // tenant, user -> session ids
 }
 
 type memShow struct {
@@ -26,7 +29,8 @@ type memShow struct {
 
 // NewMemoryEngine returns an empty engine.
 func NewMemoryEngine() *MemoryEngine {
-	return &MemoryEngine{sessions: map[string]*memShow{}, codes: map[string]string{}}
+	return &MemoryEngine{sessions: map[string]*memShow{}, codes: map[string]string{}, due: map[[2]string]time.Time{},
+		joined: map[[2]string]map[string]bool{}}
 }
 
 var _ Engine = (*MemoryEngine)(nil)
@@ -115,7 +119,61 @@ func (m *MemoryEngine) Join(_ context.Context, tenant, id, user string, at time.
 	}
 	p := Player{User: user, JoinedAt: at}
 	sh.players[user] = p
+	k := [2]string{tenant, user}
+	if m.joined[k] == nil {
+		m.joined[k] = map[string]bool{}
+	}
+	m.joined[k][id] = true
 	return p, true, nil
+}
+
+// UserSessions lists the live shows user joined.
+func (m *MemoryEngine) UserSessions(_ context.Context, tenant, user string) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for id := range m.joined[[2]string{tenant, user}] {
+		if _, err := m.show(tenant, id); err == nil {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// PlayerAnswers returns user's answers by question.
+func (m *MemoryEngine) PlayerAnswers(_ context.Context, tenant, id, user string, n int) (map[int]LiveAnswer, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sh, err := m.show(tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int]LiveAnswer{}
+	for q := range n {
+		if a, ok := sh.answers[q][user]; ok {
+			out[q] = a
+		}
+	}
+	return out, nil
+}
+
+// ErasePlayer forgets user in the show.
+func (m *MemoryEngine) ErasePlayer(_ context.Context, tenant, id, user string, _ int) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if sh, err := m.show(tenant, id); err == nil {
+		delete(sh.players, user)
+		for _, as := range sh.answers {
+			delete(as, user)
+		}
+	}
+	k := [2]string{tenant, user}
+	delete(m.joined[k], id)
+	if len(m.joined[k]) == 0 {
+		delete(m.joined, k)
+	}
+	return nil
 }
 
 // Player returns one player.
@@ -223,3 +281,37 @@ func (m *MemoryEngine) Score(_ context.Context, tenant, id string, q int, ps []P
 
 // Ping always answers.
 func (m *MemoryEngine) Ping(context.Context) error { return nil }
+
+// Schedule records the show's deadline.
+func (m *MemoryEngine) Schedule(_ context.Context, tenant, id string, deadline time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.due[[2]string{tenant, id}] = deadline
+	return nil
+}
+
+// Due lists the deadlines passed at now. Few shows run on one node at
+// once, so a scan is cheaper than keeping a heap in order.
+func (m *MemoryEngine) Due(_ context.Context, now time.Time, limit int) ([]Deadline, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Deadline
+	for k, at := range m.due {
+		if !at.After(now) {
+			out = append(out, Deadline{Tenant: k[0], ID: k[1], At: at})
+		}
+	}
+	slices.SortFunc(out, func(a, b Deadline) int { return a.At.Compare(b.At) })
+	return out[:min(len(out), limit)], nil
+}
+
+// Unschedule drops d unless a newer deadline replaced it.
+func (m *MemoryEngine) Unschedule(_ context.Context, d Deadline) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := [2]string{d.Tenant, d.ID}
+	if at, ok := m.due[k]; ok && at.Equal(d.At) {
+		delete(m.due, k)
+	}
+	return nil
+}

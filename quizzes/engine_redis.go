@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -29,6 +31,13 @@ var _ Engine = (*RedisEngine)(nil)
 // p (players by user), a:{q} (answers by user), scored (scored questions).
 func key(tenant, id, part string) string { return "ql:live:{" + tenant + "|" + id + "}:" + part }
 
+// dueKey is the sorted set of every show's open deadline (member
+// tenant|id, score unix ms): one key, so one Cluster slot.
+const dueKey = "ql:live:due"
+
+// userKey is the set of shows a user joined, for export and erasure.
+func userKey(tenant, user string) string { return "ql:liveuser:{" + tenant + "|" + user + "}" }
+
 func codeKey(tenant, code string) string { return "ql:livecode:" + tenant + ":" + code }
 
 var (
@@ -40,6 +49,12 @@ if tonumber(cur) ~= tonumber(ARGV[2]) - 1 then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
 redis.call('SET', KEYS[2], ARGV[2], 'KEEPTTL')
 return 1`)
+	// unscheduleScript: KEYS due; ARGV member, score: removes it only if
+	// its score is still that one.
+	unscheduleScript = redis.NewScript(`
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if s and tonumber(s) == tonumber(ARGV[2]) then redis.call('ZREM', KEYS[1], ARGV[1]) end
+return 0`)
 	// scoreScript: KEYS p, scored; ARGV q, ttl ms, then user, json pairs.
 	scoreScript = redis.NewScript(`
 if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
@@ -125,6 +140,17 @@ func (r *RedisEngine) Join(ctx context.Context, tenant, id, user string, at time
 	b, err := json.Marshal(p)
 	if err != nil {
 		return Player{}, false, fmt.Errorf("quizzes: encode player: %w", err)
+	}
+	// Indexed first: a crash between the two leaves an index entry
+	// without a player (harmless), never a player its erasure misses.
+	// A separate call: the user's key is on another Cluster slot.
+	uk := userKey(tenant, user)
+	if _, err := r.c.Pipelined(ctx, func(pl redis.Pipeliner) error {
+		pl.SAdd(ctx, uk, id)
+		pl.PExpire(ctx, uk, sessionTTL)
+		return nil
+	}); err != nil {
+		return Player{}, false, r.wrap("join", err)
 	}
 	pk := key(tenant, id, "p")
 	var added *redis.BoolCmd
@@ -256,3 +282,94 @@ func (r *RedisEngine) Score(ctx context.Context, tenant, id string, q int, ps []
 
 // Ping checks Redis answers.
 func (r *RedisEngine) Ping(ctx context.Context) error { return r.wrap("ping", r.c.Ping(ctx).Err()) }
+
+// Schedule records the show's deadline in the due set.
+func (r *RedisEngine) Schedule(ctx context.Context, tenant, id string, deadline time.Time) error {
+	err := r.c.ZAdd(ctx, dueKey, redis.Z{Score: float64(deadline.UnixMilli()), Member: tenant + "|" + id}).Err()
+	return r.wrap("schedule", err)
+}
+
+// Due reads the passed deadlines from the front of the due set.
+func (r *RedisEngine) Due(ctx context.Context, now time.Time, limit int) ([]Deadline, error) {
+	zs, err := r.c.ZRangeByScoreWithScores(ctx, dueKey, &redis.ZRangeBy{
+		Min: "-inf", Max: strconv.FormatInt(now.UnixMilli(), 10), Count: int64(limit)}).Result()
+	if err != nil {
+		return nil, r.wrap("due", err)
+	}
+	out := make([]Deadline, 0, len(zs))
+	for _, z := range zs {
+		m, _ := z.Member.(string)
+		// Tenants and ids hold no '|': the last one splits them.
+		i := strings.LastIndexByte(m, '|')
+		if i < 0 {
+			continue
+		}
+		out = append(out, Deadline{Tenant: m[:i], ID: m[i+1:], At: time.UnixMilli(int64(z.Score)).UTC()})
+	}
+	return out, nil
+}
+
+// Unschedule drops d unless a newer deadline replaced it.
+func (r *RedisEngine) Unschedule(ctx context.Context, d Deadline) error {
+	err := unscheduleScript.Run(ctx, r.c, []string{dueKey}, d.Tenant+"|"+d.ID, d.At.UnixMilli()).Err()
+	if errors.Is(err, redis.Nil) {
+		err = nil
+	}
+	return r.wrap("unschedule", err)
+}
+
+// UserSessions reads the user's set of joined shows.
+func (r *RedisEngine) UserSessions(ctx context.Context, tenant, user string) ([]string, error) {
+	ids, err := r.c.SMembers(ctx, userKey(tenant, user)).Result()
+	if err != nil {
+		return nil, r.wrap("user sessions", err)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// PlayerAnswers reads user's field of each question's answer hash.
+func (r *RedisEngine) PlayerAnswers(ctx context.Context, tenant, id, user string, n int) (map[int]LiveAnswer, error) {
+	cmds := make([]*redis.StringCmd, n)
+	_, err := r.c.Pipelined(ctx, func(pl redis.Pipeliner) error {
+		for q := range n {
+			cmds[q] = pl.HGet(ctx, key(tenant, id, "a:"+strconv.Itoa(q)), user)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, r.wrap("player answers", err)
+	}
+	out := map[int]LiveAnswer{}
+	for q, c := range cmds {
+		b, err := c.Bytes()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		var a LiveAnswer
+		if err == nil {
+			err = json.Unmarshal(b, &a)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("quizzes: player answer %d: %w", q, err)
+		}
+		out[q] = a
+	}
+	return out, nil
+}
+
+// ErasePlayer deletes user's fields from the show's hashes, then the
+// show from the user's set.
+func (r *RedisEngine) ErasePlayer(ctx context.Context, tenant, id, user string, n int) error {
+	_, err := r.c.TxPipelined(ctx, func(pl redis.Pipeliner) error {
+		pl.HDel(ctx, key(tenant, id, "p"), user)
+		for q := range n {
+			pl.HDel(ctx, key(tenant, id, "a:"+strconv.Itoa(q)), user)
+		}
+		return nil
+	})
+	if err == nil {
+		err = r.c.SRem(ctx, userKey(tenant, user), id).Err()
+	}
+	return r.wrap("erase player", err)
+}

@@ -41,6 +41,8 @@ func runEngineTable(t *testing.T, open func(*testing.T) Engine) {
 		{"answer once", engineAnswer},
 		{"score once", engineScore},
 		{"tenants apart", engineTenants},
+		{"deadlines due", engineDue},
+		{"player export and erasure", enginePlayerErasure},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -248,4 +250,74 @@ func TestRedisClusterEngine(t *testing.T) {
 		}
 		return NewRedisEngine(client)
 	})
+}
+
+// engineDue: deadlines are due once passed, earliest first; a newer
+// deadline replaces the older and survives the older's unschedule.
+func engineDue(t *testing.T, ctx context.Context, e Engine) {
+	base := time.UnixMilli(1_700_000_000_000).UTC()
+	ok(t, e.Schedule(ctx, "t1", "s1", base.Add(2*time.Second)))
+	ok(t, e.Schedule(ctx, "t2", "s1", base.Add(time.Second)))
+	ok(t, e.Schedule(ctx, "t1", "s2", base.Add(time.Hour)))
+	due, err := e.Due(ctx, base.Add(2*time.Second), 10)
+	ok(t, err)
+	if got := fmt.Sprint(due); got != fmt.Sprint([]Deadline{{"t2", "s1", base.Add(time.Second)}, {"t1", "s1", base.Add(2 * time.Second)}}) {
+		t.Fatalf("due: %v", got)
+	}
+	if one, _ := e.Due(ctx, base.Add(2*time.Second), 1); len(one) != 1 || one[0].Tenant != "t2" {
+		t.Fatalf("due, limit 1: %v", one)
+	}
+	ok(t, e.Schedule(ctx, "t1", "s1", base.Add(3*time.Hour))) // the next question opened meanwhile
+	ok(t, e.Unschedule(ctx, due[1]))                          // the sweep of the old deadline
+	ok(t, e.Unschedule(ctx, due[0]))
+	if left, _ := e.Due(ctx, base.Add(4*time.Hour), 10); len(left) != 2 || !left[1].At.Equal(base.Add(3*time.Hour)) {
+		t.Fatalf("after unscheduling: %v, want s2 and s1's newer deadline", left)
+	}
+}
+
+// enginePlayerErasure: a user's shows, standing and answers are found
+// for their export and gone after their erasure; others' stay.
+func enginePlayerErasure(t *testing.T, ctx context.Context, e Engine) {
+	at := time.UnixMilli(1_700_000_001_000).UTC()
+	for _, id := range []string{"s1", "s2"} {
+		ok(t, e.CreateSession(ctx, liveSession("t1", id, "C"+id)))
+		for _, u := range []string{"ann", "bob"} {
+			_, _, err := e.Join(ctx, "t1", id, u, at)
+			ok(t, err)
+			_, err = e.Answer(ctx, "t1", id, 1, LiveAnswer{User: u, Answer: scoring.Answer{Choices: []string{"x"}}, At: at})
+			ok(t, err)
+		}
+	}
+	ids, err := e.UserSessions(ctx, "t1", "ann")
+	ok(t, err)
+	if fmt.Sprint(ids) != "[s1 s2]" {
+		t.Fatalf("ann's shows: %v", ids)
+	}
+	as, err := e.PlayerAnswers(ctx, "t1", "s1", "ann", 2)
+	ok(t, err)
+	if len(as) != 1 || as[1].User != "ann" {
+		t.Fatalf("ann's answers: %v", as)
+	}
+	for range 2 { // a retried erasure is harmless
+		for _, id := range ids {
+			ok(t, e.ErasePlayer(ctx, "t1", id, "ann", 2))
+		}
+	}
+	if ids, _ := e.UserSessions(ctx, "t1", "ann"); len(ids) != 0 {
+		t.Fatalf("ann's shows after erasure: %v", ids)
+	}
+	for _, id := range []string{"s1", "s2"} {
+		if _, found, _ := e.Player(ctx, "t1", id, "ann"); found {
+			t.Fatalf("ann still plays %s", id)
+		}
+		if as, _ := e.PlayerAnswers(ctx, "t1", id, "ann", 2); len(as) != 0 {
+			t.Fatalf("ann's answers in %s after erasure: %v", id, as)
+		}
+		if n, _ := e.PlayerCount(ctx, "t1", id); n != 1 {
+			t.Fatalf("%s: %d players, want bob only", id, n)
+		}
+		if as, _ := e.Answers(ctx, "t1", id, 1); len(as) != 1 || as[0].User != "bob" {
+			t.Fatalf("%s answers: %v, want bob's", id, as)
+		}
+	}
 }

@@ -162,7 +162,10 @@ func (s *Service) AnswerLive(ctx context.Context, tenant, id, user, questionID s
 	if err != nil {
 		return LiveAnswerOutcome{}, err
 	}
-	now := s.now()
+	now := s.now() // stamped before the limiter's round trip
+	if err := s.allowAnswer(ctx, tenant, user); err != nil {
+		return LiveAnswerOutcome{}, err
+	}
 	if _, joined, err := s.Engine.Player(ctx, tenant, id, user); err != nil {
 		return LiveAnswerOutcome{}, err
 	} else if !joined {
@@ -226,6 +229,14 @@ func (s *Service) host(ctx context.Context, tenant, id string, cmd Command, guar
 		next, err := s.liveTransition(q, sess, cmd)
 		if err != nil {
 			return LiveView{}, err
+		}
+		if next.Phase == Asking && !next.Paused {
+			// Scheduled before the swap: a node dying between the two
+			// leaves a stale entry (the sweep drops it), never a question
+			// without its close.
+			if err := s.Engine.Schedule(ctx, tenant, id, next.Deadline); err != nil {
+				return LiveView{}, fmt.Errorf("quizzes: live %s %s: %w", cmd, id, err)
+			}
 		}
 		won, err := s.Engine.SwapSession(ctx, next)
 		if err != nil {
@@ -323,7 +334,7 @@ func (s *Service) after(ctx context.Context, q Quiz, prev, next Session) error {
 // closeAt closes sess's open question at its deadline on this node, so
 // results follow the deadline without waiting for the host. A timer that
 // finds the show moved on (closed early, paused, on another node) does
-// nothing; if this node dies first, the host's next closes it.
+// nothing; if this node dies first, another node's sweep closes it.
 func (s *Service) closeAt(sess Session) {
 	k := sess.Tenant + "|" + sess.ID
 	// The close applies only to the question this timer was set for:
@@ -352,12 +363,60 @@ func (s *Service) closeAt(sess Session) {
 	s.timers[k] = t
 }
 
-// Close stops this node's question timers.
+// Close stops this node's question timers and its deadline sweep.
 func (s *Service) Close() {
+	s.closed.Do(func() { close(s.stop) })
+	s.swept.Wait()
 	s.timersMu.Lock()
 	defer s.timersMu.Unlock()
 	for _, t := range s.timers {
 		t.Stop()
 	}
 	clear(s.timers)
+}
+
+// sweepEvery is how late, at worst, a question closes when the node that
+// opened it (and armed its exact timer) is gone.
+const sweepEvery = 250 * time.Millisecond
+
+// sweep closes, on every node, the questions whose deadline passed: the
+// engine's due set is shared, and the close is a compare-and-set of the
+// session, so of the nodes (and the opener's timer) exactly one closes a
+// question and broadcasts its results.
+func (s *Service) sweep() {
+	defer s.swept.Done()
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.closeDue()
+		}
+	}
+}
+
+func (s *Service) closeDue() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	now := s.Now()
+	due, err := s.Engine.Due(ctx, now, 100)
+	if err != nil {
+		s.Logger.Warn("quizzes: read due live questions", "err", err)
+		return
+	}
+	for _, d := range due {
+		open := func(cur Session) bool {
+			return cur.Phase == Asking && !cur.Paused && cur.Deadline.Equal(d.At) && !now.Before(cur.Deadline)
+		}
+		_, err := s.host(ctx, d.Tenant, d.ID, Next, open)
+		if _, known := errs.As(err); err != nil && !known {
+			s.Logger.Warn("quizzes: close live question at its deadline", "session", d.ID, "err", err)
+			continue // kept: the next sweep retries
+		}
+		if err := s.Engine.Unschedule(ctx, d); err != nil {
+			s.Logger.Warn("quizzes: unschedule live question", "session", d.ID, "err", err)
+		}
+	}
 }

@@ -29,11 +29,11 @@ type PlayerQuiz struct {
 
 // ForPlayer returns q as user sees it.
 func (s *Service) ForPlayer(ctx context.Context, q Quiz, user string) (PlayerQuiz, error) {
-	past, err := s.attempts(ctx, q, user)
+	last, found, err := s.lastAttempt(ctx, q, user)
 	if err != nil {
 		return PlayerQuiz{}, err
 	}
-	used, resets := usedInPeriod(q.Spec, past, s.Now())
+	used, _, resets := usedInPeriod(q.Spec, last, found, s.Now())
 	n := len(q.Questions)
 	for _, p := range q.Pools {
 		n -= poolSize(q.Spec, p.ID) - p.Draw

@@ -151,6 +151,13 @@ type Attempt struct {
 	Passed     bool                `json:"passed"`
 	StartedAt  time.Time           `json:"started_at"`
 	FinishedAt *time.Time          `json:"finished_at,omitempty"`
+	// PeriodFrom and PeriodUsed fold the attempt count: the start of the
+	// attempt period this attempt began in (nil without a period) and how
+	// many attempts the user began in it, this one included. Written with
+	// the attempt itself (its seq is unique), so starting reads only the
+	// last attempt, whatever the user's history.
+	PeriodFrom *time.Time `json:"period_from,omitempty"`
+	PeriodUsed int        `json:"period_used,omitempty"`
 	// Settled is set once a finished attempt's effects (quiz.completed,
 	// rewards) are all written; until then every read finishes them,
 	// which is safe because each is keyed by the attempt.
@@ -179,6 +186,9 @@ type Store interface {
 	// UserAttempts lists a user's attempts of one quiz ("" for every
 	// quiz), oldest first.
 	UserAttempts(ctx context.Context, tenant, quizID, user string) ([]Attempt, error)
+	// LastAttempt returns the user's attempt of quizID with the highest
+	// seq (the only one that may be open), or errs.ErrNotFound.
+	LastAttempt(ctx context.Context, tenant, quizID, user string) (Attempt, error)
 	// QuizAttempts pages a quiz's attempts by id.
 	QuizAttempts(ctx context.Context, tenant, quizID, after string, limit int) ([]Attempt, error)
 	// EraseQuizUser deletes the user's attempts. Repeating it changes nothing.

@@ -5,16 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
 	"github.com/questline/questline/challenges"
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/internal/bus"
 	"github.com/questline/questline/internal/errs"
+	"github.com/questline/questline/internal/ratelimit"
 	"github.com/questline/questline/profiles"
 )
 
@@ -64,8 +69,16 @@ type Config struct {
 	// Bus tells the other nodes of a definition change, so they drop
 	// their cached quiz at once; nil on a single node.
 	Bus bus.Bus
-	Now func() time.Time
+	// Limiter bounds each player's answers (self-paced and live together)
+	// to AnswerLimit, beyond the general request budget; nil: no limit.
+	Limiter     ratelimit.Limiter
+	AnswerLimit ratelimit.Limit // zero: DefaultAnswerLimit
+	Now         func() time.Time
 }
+
+// DefaultAnswerLimit lets a player answer 5 questions a second, 10 at
+// once: more than a person taps, less than a script floods.
+var DefaultAnswerLimit = ratelimit.PerSecond(5, 10)
 
 // Service runs quizzes, surveys and live shows.
 type Service struct {
@@ -76,6 +89,10 @@ type Service struct {
 
 	timersMu sync.Mutex
 	timers   map[string]*time.Timer // tenant|session -> the close of its open question
+
+	stop   chan struct{} // ends the deadline sweeper
+	swept  sync.WaitGroup
+	closed sync.Once
 }
 
 // NewService returns a quiz service.
@@ -83,12 +100,20 @@ func NewService(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.AnswerLimit == (ratelimit.Limit{}) {
+		cfg.AnswerLimit = DefaultAnswerLimit
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{Config: cfg, timers: map[string]*time.Timer{}, cache: bus.NewCache[Quiz](cacheTTL, maxCached)}
+	s := &Service{Config: cfg, timers: map[string]*time.Timer{}, cache: bus.NewCache[Quiz](cacheTTL, maxCached),
+		stop: make(chan struct{})}
 	if cfg.Bus != nil {
 		cfg.Bus.Subscribe(busTopic, s.cache.Drop)
+	}
+	if cfg.Engine != nil {
+		s.swept.Add(1)
+		go s.sweep()
 	}
 	return s
 }
@@ -259,4 +284,24 @@ func (s *Service) save(ctx context.Context, q Quiz) (Quiz, error) {
 		s.Bus.Publish(ctx, busTopic, q.Tenant+"|"+q.ID)
 	}
 	return q, nil
+}
+
+// allowAnswer spends one of user's answer tokens, or refuses with a 429
+// carrying Retry-After. A limiter failure admits: the general request
+// budget still holds, and answers stay once per question.
+func (s *Service) allowAnswer(ctx context.Context, tenant, user string) error {
+	if s.Limiter == nil {
+		return nil
+	}
+	res, err := s.Limiter.Allow(ctx, "quiz-answers:"+tenant+":"+user, s.AnswerLimit)
+	if err != nil {
+		s.Logger.Warn("quizzes: answer rate limit", "user", user, "err", err)
+		return nil
+	}
+	if res.Allowed {
+		return nil
+	}
+	secs := int(math.Ceil(res.RetryAfter.Seconds()))
+	e := errs.New(errs.RateLimited, "answer-rate-limited", "at most %s answers; retry in %d s", s.AnswerLimit, max(secs, 1))
+	return huma.ErrorWithHeaders(e, http.Header{"Retry-After": {strconv.Itoa(max(secs, 1))}})
 }

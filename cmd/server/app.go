@@ -220,6 +220,7 @@ func (a *app) wire(ctx context.Context) (err error) {
 	a.quizzes = quizzes.NewService(quizzes.Config{
 		Store: a.store, Payer: a.points, Awarder: a.badges, Unlocker: a.store, Attributes: a.profiles,
 		Emitter: a.events, Publisher: a.hub, Engine: liveEngine, Logger: a.logger, Bus: a.bus,
+		Limiter: a.limiter,
 	})
 	a.closers = append(a.closers, func() error { a.quizzes.Close(); return nil })
 	a.points.SetEmitter(a.events)

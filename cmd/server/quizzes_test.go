@@ -334,11 +334,22 @@ func TestQuizErasure(t *testing.T) {
 	s.must(201, req{method: "POST", path: "/v1/quizzes/" + id + "/attempts", token: ann}).json(t, &a)
 	s.must(200, req{method: "POST", path: "/v1/attempts/" + a.ID + "/answers", token: ann,
 		body: map[string]any{"question_id": "q", "text": "my private words"}})
+	// ann also plays a live show: her standing and answer are hers too.
+	var open liveView
+	s.must(201, req{method: "POST", path: "/v1/quizzes/" + s.quiz(mgr, liveQuiz(30)) + "/live", token: mgr}).json(t, &open)
+	s.must(200, req{method: "POST", path: "/v1/live/join", token: ann, body: map[string]any{"code": open.Code}})
+	s.must(200, req{method: "POST", path: "/v1/live/" + open.SessionID + "/next", token: mgr})
+	s.must(200, req{method: "POST", path: "/v1/live/" + open.SessionID + "/answers", token: ann,
+		body: map[string]any{"question_id": "q1", "choices": []string{"b"}}})
+	var live int
 	attempts := func() int {
 		var e struct {
 			Sections struct {
 				Quizzes struct {
 					Attempts []json.RawMessage `json:"attempts"`
+					Live     []struct {
+						Answers map[string]json.RawMessage `json:"answers"`
+					} `json:"live"`
 				} `json:"quizzes"`
 			} `json:"sections"`
 		}
@@ -347,15 +358,19 @@ func TestQuizErasure(t *testing.T) {
 		if n := len(e.Sections.Quizzes.Attempts); n == 0 && strings.Contains(string(r.Body), "my private words") {
 			t.Errorf("export after erasure still holds the answer: %s", r.Body)
 		}
+		live = len(e.Sections.Quizzes.Live)
+		if live == 1 && len(e.Sections.Quizzes.Live[0].Answers) != 1 {
+			t.Errorf("live show in the export: %s, want ann's one answer", r.Body)
+		}
 		return len(e.Sections.Quizzes.Attempts)
 	}
-	if n := attempts(); n != 1 {
-		t.Fatalf("export holds %d attempts, want 1", n)
+	if n := attempts(); n != 1 || live != 1 {
+		t.Fatalf("export holds %d attempts and %d live shows, want 1 and 1", n, live)
 	}
 	for range 2 {
 		s.must(200, req{method: "POST", path: "/v1/users/ann/erase", token: admin})
-		if n := attempts(); n != 0 {
-			t.Fatalf("export after erasure holds %d attempts", n)
+		if n := attempts(); n != 0 || live != 0 {
+			t.Fatalf("export after erasure holds %d attempts and %d live shows", n, live)
 		}
 	}
 	s.must(404, req{method: "GET", path: "/v1/attempts/" + a.ID, token: ann})

@@ -199,6 +199,21 @@ func (s *Store) UserAttempts(ctx context.Context, tenant, quizID, user string) (
 	return out, nil
 }
 
+// LastAttempt returns the user's attempt of the quiz with the highest seq,
+// read from the end of the quiz_attempts_seq index.
+func (s *Store) LastAttempt(ctx context.Context, tenant, quizID, user string) (quizzes.Attempt, error) {
+	filter := bson.D{{Key: "tenant", Value: tenant}, {Key: "user", Value: user}, {Key: "quiz_id", Value: quizID}}
+	var d attemptDoc
+	err := s.qz.attempts.FindOne(ctx, filter, options.FindOne().SetSort(bson.D{{Key: "seq", Value: -1}})).Decode(&d)
+	if errors.Is(err, mdb.ErrNoDocuments) {
+		return quizzes.Attempt{}, fmt.Errorf("mongo: last attempt of quiz %s: %w", quizID, errs.ErrNotFound)
+	}
+	if err != nil {
+		return quizzes.Attempt{}, fmt.Errorf("mongo: last attempt: %w", err)
+	}
+	return d.attempt()
+}
+
 // QuizAttempts pages a quiz's attempts by id.
 func (s *Store) QuizAttempts(ctx context.Context, tenant, quizID, after string, limit int) ([]quizzes.Attempt, error) {
 	filter := bson.D{{Key: "tenant", Value: tenant}, {Key: "quiz_id", Value: quizID}, {Key: "id", Value: bson.D{{Key: "$gt", Value: after}}}}

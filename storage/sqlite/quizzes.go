@@ -47,7 +47,7 @@ type quizStmts struct {
 
 	getQuiz, listQuizzes, listQuizzesBy        *sql.Stmt
 	getAttempt, userAttempts, userQuizAttempts *sql.Stmt
-	quizAttempts                               *sql.Stmt
+	quizAttempts, lastAttempt                  *sql.Stmt
 }
 
 func (s *Store) prepareQuizzes(ctx context.Context, conn *sql.Conn) error {
@@ -72,6 +72,7 @@ func (s *Store) prepareQuizzes(ctx context.Context, conn *sql.Conn) error {
 		{&q.getAttempt, `SELECT doc FROM quiz_attempts WHERE tenant = ? AND id = ?`, true},
 		{&q.userAttempts, `SELECT doc FROM quiz_attempts INDEXED BY quiz_attempts_seq WHERE tenant = ? AND user_id = ? ORDER BY id`, true},
 		{&q.userQuizAttempts, `SELECT doc FROM quiz_attempts INDEXED BY quiz_attempts_seq WHERE tenant = ? AND user_id = ? AND quiz_id = ? ORDER BY seq`, true},
+		{&q.lastAttempt, `SELECT doc FROM quiz_attempts INDEXED BY quiz_attempts_seq WHERE tenant = ? AND user_id = ? AND quiz_id = ? ORDER BY seq DESC LIMIT 1`, true},
 		{&q.quizAttempts, `SELECT doc FROM quiz_attempts INDEXED BY quiz_attempts_quiz WHERE tenant = ? AND quiz_id = ? AND id > ? ORDER BY id LIMIT ?`, true},
 	} {
 		var (
@@ -246,6 +247,16 @@ func (s *Store) UserAttempts(ctx context.Context, tenant, quizID, user string) (
 		return nil, fmt.Errorf("sqlite: user attempts: %w", err)
 	}
 	return out, nil
+}
+
+// LastAttempt returns the user's attempt of the quiz with the highest seq:
+// one step down the (tenant, user, quiz, seq) index.
+func (s *Store) LastAttempt(ctx context.Context, tenant, quizID, user string) (quizzes.Attempt, error) {
+	a, err := attemptOf(tenant)(s.qz.lastAttempt.QueryRowContext(ctx, tenant, user, quizID))
+	if err != nil {
+		return quizzes.Attempt{}, fmt.Errorf("sqlite: last attempt: %w", notFound(err, "attempt of quiz", quizID))
+	}
+	return a, nil
 }
 
 // QuizAttempts pages a quiz's attempts by id.

@@ -59,10 +59,12 @@ func sampleQuiz(tenant, id string, status quizzes.Status) quizzes.Quiz {
 }
 
 func sampleAttempt(tenant, id, quiz, user string, seq int) quizzes.Attempt {
+	day := time.UnixMilli(1_700_000_000_000).UTC().Truncate(24 * time.Hour)
 	return quizzes.Attempt{
 		ID: id, Tenant: tenant, QuizID: quiz, User: user, Seq: seq, Status: quizzes.Open, Seed: 42,
 		Questions: []string{"q1", "q2"}, Options: map[string][]string{"q1": {"b", "a"}}, Answers: []quizzes.Answer{},
 		MaxScore: 3, StartedAt: time.UnixMilli(1_700_000_000_000).UTC(), Version: 1,
+		PeriodFrom: &day, PeriodUsed: seq, // the folded count must round-trip
 	}
 }
 
@@ -258,6 +260,9 @@ func testAttemptLists(t *testing.T, s QuizStore) {
 		{"user, one quiz, by seq", ids(s.UserAttempts(ctx, "t1", "z1", "u1")), "[a2 a3]"},
 		{"user, every quiz", ids(s.UserAttempts(ctx, "t1", "", "u1")), "[a1 a2 a3]"},
 		{"quiz", ids(s.QuizAttempts(ctx, "t1", "z1", "", 10)), "[a2 a3 a4]"},
+		{"last of user and quiz", ids(one(s.LastAttempt(ctx, "t1", "z1", "u1"))), "[a3]"},
+		{"last, other user", ids(one(s.LastAttempt(ctx, "t1", "z1", "u2"))), "[a4]"},
+		{"last, other tenant", ids(one(s.LastAttempt(ctx, "t2", "z1", "u1"))), "[a5]"},
 		{"quiz, paged", ids(s.QuizAttempts(ctx, "t1", "z1", "a2", 1)), "[a3]"},
 		{"other tenant", ids(s.QuizAttempts(ctx, "t2", "z1", "", 10)), "[a5]"},
 	} {
@@ -266,6 +271,8 @@ func testAttemptLists(t *testing.T, s QuizStore) {
 		}
 	}
 }
+
+func one(a quizzes.Attempt, err error) ([]quizzes.Attempt, error) { return []quizzes.Attempt{a}, err }
 
 func testQuizErase(t *testing.T, s QuizStore) {
 	ctx := quizCtx(t)
@@ -286,6 +293,9 @@ func testQuizErase(t *testing.T, s QuizStore) {
 		if len(as) != c.want {
 			t.Errorf("%s/%s: %d attempts after erasure, want %d", c.tenant, c.user, len(as), c.want)
 		}
+	}
+	if _, err := s.LastAttempt(ctx, "t1", "z1", "u1"); !errors.Is(err, errs.ErrNotFound) {
+		t.Fatalf("last attempt after erasure: %v, want ErrNotFound", err)
 	}
 	// The user's seq 1 is free again: a user id reused later starts afresh.
 	if _, inserted, err := s.InsertAttempt(ctx, sampleAttempt("t1", "a9", "z1", "u1", 1)); err != nil || !inserted {
