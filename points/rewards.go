@@ -139,9 +139,9 @@ func (r Reward) validate() error {
 	return nil
 }
 
-// periodOf names the limit period of p holding at (UTC calendar).
+// periodOf names the limit period of p holding at, in at's location
+// (the tenant's time zone): calendar days, ISO weeks, months.
 func periodOf(p string, at time.Time) string {
-	at = at.UTC()
 	switch p {
 	case PeriodDay:
 		return at.Format("2006-01-02")
