@@ -4,8 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
+
+	"github.com/questline/questline/internal/bus"
 )
 
 // Tiers tells points about the tenant's tier programme (loyalty's): the
@@ -41,57 +42,33 @@ type NextReward struct {
 	Short int64  `json:"short" doc:"Points still missing; 0: the user can redeem it now."`
 }
 
-// rewardCacheTTL bounds how stale a node's copy of a tenant's catalogue
-// may be for the wallet and reward lists; writes on the node drop it at
-// once, other nodes see them within the TTL.
+// rewardCacheTTL is the safety net of the per-node catalogue cache, for
+// a bus message lost: writes drop it on every node through the bus.
 const rewardCacheTTL = 5 * time.Second
 
-// rewardCache keeps each tenant's catalogue per node, so a wallet read
-// costs no catalogue query.
-type rewardCache struct {
-	mu sync.Mutex
-	m  map[string]cachedRewards
+// rewardsTopic carries the tenant whose catalogue changed.
+const rewardsTopic = "points.rewards"
+
+// SetBus makes catalogue changes drop every node's cached copy.
+func (s *Service) SetBus(b bus.Bus) {
+	s.bus = b
+	b.Subscribe(rewardsTopic, s.rewards.Drop)
 }
 
-type cachedRewards struct {
-	rs []Reward
-	at time.Time
-}
-
-func (c *rewardCache) get(tenant string, now time.Time) ([]Reward, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[tenant]
-	return e.rs, ok && now.Sub(e.at) < rewardCacheTTL
-}
-
-func (c *rewardCache) put(tenant string, rs []Reward, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[string]cachedRewards{}
+// rewardsChanged drops the tenant's cached catalogue here and elsewhere.
+func (s *Service) rewardsChanged(ctx context.Context, tenant string) {
+	s.rewards.Drop(tenant)
+	if s.bus != nil {
+		s.bus.Publish(ctx, rewardsTopic, tenant)
 	}
-	c.m[tenant] = cachedRewards{rs: rs, at: now}
 }
 
-func (c *rewardCache) drop(tenant string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.m, tenant)
-}
-
-// catalogue returns the tenant's rewards from the node's cache.
+// catalogue returns the tenant's rewards from the node's cache, so a
+// wallet read costs no catalogue query.
 func (s *Service) catalogue(ctx context.Context, tenant string) ([]Reward, error) {
-	now := time.Now()
-	if rs, ok := s.rewards.get(tenant, now); ok {
-		return rs, nil
-	}
-	rs, err := s.Rewards(ctx, tenant)
-	if err != nil {
-		return nil, err
-	}
-	s.rewards.put(tenant, rs, now)
-	return rs, nil
+	return s.rewards.Get(ctx, tenant, time.Now(), func(ctx context.Context) ([]Reward, error) {
+		return s.Rewards(ctx, tenant)
+	})
 }
 
 // Access is what a user may redeem: their tier and the tiers each

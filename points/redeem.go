@@ -50,7 +50,7 @@ func (s *Service) CreateReward(ctx context.Context, tenant string, r Reward) (Re
 	if err := s.store.PutReward(ctx, r); err != nil {
 		return Reward{}, fmt.Errorf("points: create reward: %w", err)
 	}
-	s.rewards.drop(tenant)
+	s.rewardsChanged(ctx, tenant)
 	return r, nil
 }
 
@@ -74,7 +74,7 @@ func (s *Service) UpdateReward(ctx context.Context, tenant, id string, edit func
 	if err := s.store.PutReward(ctx, r); err != nil {
 		return Reward{}, fmt.Errorf("points: update reward %s: %w", id, err)
 	}
-	s.rewards.drop(tenant)
+	s.rewardsChanged(ctx, tenant)
 	return r, nil
 }
 

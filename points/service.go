@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/questline/questline/internal/bus"
 )
 
 // Observer learns of every credit that earns points, for derived state such
@@ -30,13 +32,14 @@ type Service struct {
 	emit      Emitter
 	attrs     Attributes
 	tiers     Tiers
-	rewards   rewardCache
+	rewards   *bus.Cache[[]Reward] // tenant -> catalogue
+	bus       bus.Bus
 	now       func() time.Time
 }
 
 // NewService returns a ledger service. observers are told of every credit.
 func NewService(store Store, notify Notifier, observers ...Observer) *Service {
-	return &Service{store: store, notify: notify, observers: observers, now: time.Now}
+	return &Service{store: store, notify: notify, observers: observers, now: time.Now, rewards: bus.NewCache[[]Reward](rewardCacheTTL, 0)}
 }
 
 // SetClock replaces the service's clock (time.Now), for tests that move
