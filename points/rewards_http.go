@@ -23,7 +23,7 @@ type RewardInput struct {
 	Unlimited   bool       `json:"unlimited,omitempty" doc:"On PATCH: remove the stock limit."`
 	UserLimit   *int64     `json:"user_limit,omitempty" doc:"Redemptions per user per limit_period; 0 = no limit."`
 	LimitPeriod *string    `json:"limit_period,omitempty" enum:"lifetime,day,week,month" doc:"Calendar periods in the time zone of the tenant's points policy (UTC without one)."`
-	Tiers       []string   `json:"tiers,omitempty" maxItems:"20" doc:"Only users with one of these tiers (profile attributes) may redeem (VIP rewards)."`
+	Tiers       []string   `json:"tiers,omitempty" maxItems:"20" doc:"Only users with one of these tiers (profile attributes) may redeem (VIP rewards); a tier programme's rewards benefit also opens a reward to that tier and those above."`
 	StartsAt    *time.Time `json:"starts_at,omitempty"`
 	EndsAt      *time.Time `json:"ends_at,omitempty"`
 	Content     *string    `json:"content,omitempty" maxLength:"200" doc:"The content a content reward unlocks."`
