@@ -16,14 +16,15 @@ func Routes(api huma.API, s *Service) {
 	auth.Register(api, huma.Operation{
 		OperationID: "get-my-wallet", Method: http.MethodGet, Path: "/v1/me/wallet",
 		Summary: "My wallet", Tags: []string{"points"},
-		Description: "Points available now (balance), pending, spent and expired, lifetime earnings, and what expires in the next 90 days. " +
+		Description: "Points available now (balance), pending, spent and expired, lifetime earnings, and what expires in the next 90 days; " +
+			"the tier, the next tier and what it still needs, and the next reward within reach with the points still short. " +
 			"Read from the wallet's folded totals: its cost does not grow with the user's history.",
 	}, auth.People, func(ctx context.Context, _ *struct{}) (*walletOutput, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
 			return nil, err
 		}
-		w, err := s.Wallet(ctx, p.Tenant, p.Subject)
+		w, err := s.Programme(ctx, p.Tenant, p.Subject)
 		if err != nil {
 			return nil, err
 		}

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -51,6 +50,7 @@ func (s *Service) CreateReward(ctx context.Context, tenant string, r Reward) (Re
 	if err := s.store.PutReward(ctx, r); err != nil {
 		return Reward{}, fmt.Errorf("points: create reward: %w", err)
 	}
+	s.rewardsChanged(ctx, tenant)
 	return r, nil
 }
 
@@ -74,6 +74,7 @@ func (s *Service) UpdateReward(ctx context.Context, tenant, id string, edit func
 	if err := s.store.PutReward(ctx, r); err != nil {
 		return Reward{}, fmt.Errorf("points: update reward %s: %w", id, err)
 	}
+	s.rewardsChanged(ctx, tenant)
 	return r, nil
 }
 
@@ -133,9 +134,17 @@ func (s *Service) Redeem(ctx context.Context, tenant, user, id, idemKey string) 
 		return Redemption{}, err
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
+	pol, err := s.Policy(ctx, tenant)
+	if err != nil {
+		return Redemption{}, err
+	}
+	loc, err := pol.location()
+	if err != nil {
+		return Redemption{}, fmt.Errorf("points: redeem %s: %w", id, err)
+	}
 	red := Redemption{
 		ID: uuid.Must(uuid.NewV7()).String(), Tenant: tenant, User: user, Reward: r.ID, IdempotencyKey: idemKey,
-		Cost: r.Cost, State: RedemptionPending, Period: periodOf(r.LimitPeriod, now), CreatedAt: now, UpdatedAt: now,
+		Cost: r.Cost, State: RedemptionPending, Period: periodOf(r.LimitPeriod, now.In(loc)), CreatedAt: now, UpdatedAt: now,
 	}
 	red, _, err = s.store.InsertRedemption(ctx, red)
 	if err != nil {
@@ -148,7 +157,11 @@ func (s *Service) Redeem(ctx context.Context, tenant, user, id, idemKey string) 
 	case RedemptionPending:
 		return s.pay(ctx, r, red, now)
 	case RedemptionFailed:
-		return red, errs.New(errs.Conflict, red.Failure, "this redemption was refused: %s", red.Failure)
+		status := errs.Conflict
+		if red.Failure == ErrTierRequired {
+			status = errs.Forbidden
+		}
+		return red, errs.New(status, red.Failure, "this redemption was refused: %s", red.Failure)
 	}
 	return red, nil
 }
@@ -226,19 +239,13 @@ func (s *Service) eligible(ctx context.Context, r Reward, red Redemption, now ti
 		return errs.New(errs.Conflict, ErrRewardUnavailable, "%s is not available", r.Name), nil
 	case r.StartsAt != nil && now.Before(*r.StartsAt), r.EndsAt != nil && !now.Before(*r.EndsAt):
 		return errs.New(errs.Conflict, ErrRewardUnavailable, "%s is not available now", r.Name), nil
-	case len(r.Tiers) == 0:
-		return nil, nil
 	}
-	var tier string
-	if s.attrs != nil {
-		a, _, err := s.attrs.GetAttributes(ctx, red.Tenant, red.User)
-		if err != nil {
-			return nil, fmt.Errorf("points: redeem %s: tier: %w", r.ID, err)
-		}
-		tier = a.Tier
+	a, err := s.access(ctx, red.Tenant, red.User)
+	if err != nil {
+		return nil, fmt.Errorf("points: redeem %s: %w", r.ID, err)
 	}
-	if !slices.Contains(r.Tiers, tier) {
-		return errs.New(errs.Forbidden, ErrTierRequired, "%s is for tiers %v", r.Name, r.Tiers), nil
+	if !a.Allows(r) {
+		return errs.New(errs.Forbidden, ErrTierRequired, "%s is for tiers %v", r.Name, a.AccessTiers(r)), nil
 	}
 	return nil, nil
 }
@@ -256,7 +263,13 @@ func (s *Service) fail(ctx context.Context, r Reward, red Redemption, why *errs.
 }
 
 func (s *Service) release(ctx context.Context, r Reward, red Redemption) error {
-	for _, scope := range []string{stockScope(r.ID), limitScope(r.ID, red.User, red.Period)} {
+	scopes := []string{limitScope(r.ID, red.User, red.Period)}
+	// A coupon's code was shown to the customer: it is never handed out
+	// again, so its slot (which names the code) stays taken.
+	if r.Kind != KindCoupon || red.Code == "" {
+		scopes = append(scopes, stockScope(r.ID))
+	}
+	for _, scope := range scopes {
 		if err := s.store.ReleaseSlot(ctx, red.Tenant, scope, red.ID); err != nil {
 			return fmt.Errorf("points: release %s: %w", scope, err)
 		}
@@ -303,7 +316,8 @@ func (s *Service) Fulfil(ctx context.Context, tenant, id string) (Redemption, er
 
 // Cancel cancels a completed redemption: its points go back to the lots
 // they came from (or to new lots, under the tenant's policy, for lots
-// that expired meanwhile), its stock and limit slots are freed. Repeats
+// that expired meanwhile), its stock and limit slots are freed (a
+// coupon's stock slot stays taken: its code was seen). Repeats
 // change nothing.
 func (s *Service) Cancel(ctx context.Context, tenant, id string) (Redemption, error) {
 	red, err := s.redemption(ctx, tenant, id)

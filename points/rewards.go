@@ -35,7 +35,7 @@ type Reward struct {
 	Stock       *int64     `json:"stock,omitempty" doc:"Absent: unlimited. A coupon reward's stock is its number of codes."`
 	UserLimit   int64      `json:"user_limit,omitempty" doc:"Redemptions per user per limit_period; 0 = no limit."`
 	LimitPeriod string     `json:"limit_period,omitempty"`
-	Tiers       []string   `json:"tiers,omitempty" doc:"Only users whose tier (profile attributes) is one of these may redeem; empty = everyone."`
+	Tiers       []string   `json:"tiers,omitempty" doc:"Only users whose tier (profile attributes) is one of these may redeem; empty = everyone, unless a tier's rewards benefit names the reward (see access_tiers)."`
 	StartsAt    *time.Time `json:"starts_at,omitempty"`
 	EndsAt      *time.Time `json:"ends_at,omitempty"`
 	Content     string     `json:"content,omitempty" doc:"The content a content reward unlocks."`
@@ -139,9 +139,9 @@ func (r Reward) validate() error {
 	return nil
 }
 
-// periodOf names the limit period of p holding at (UTC calendar).
+// periodOf names the limit period of p holding at, in at's location
+// (the tenant's time zone): calendar days, ISO weeks, months.
 func periodOf(p string, at time.Time) string {
-	at = at.UTC()
 	switch p {
 	case PeriodDay:
 		return at.Format("2006-01-02")

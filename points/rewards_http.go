@@ -22,8 +22,8 @@ type RewardInput struct {
 	Stock       *int64     `json:"stock,omitempty" doc:"Absent on creation: unlimited. A coupon reward's stock is its number of codes."`
 	Unlimited   bool       `json:"unlimited,omitempty" doc:"On PATCH: remove the stock limit."`
 	UserLimit   *int64     `json:"user_limit,omitempty" doc:"Redemptions per user per limit_period; 0 = no limit."`
-	LimitPeriod *string    `json:"limit_period,omitempty" enum:"lifetime,day,week,month" doc:"UTC calendar periods."`
-	Tiers       []string   `json:"tiers,omitempty" maxItems:"20" doc:"Only users with one of these tiers (profile attributes) may redeem (VIP rewards)."`
+	LimitPeriod *string    `json:"limit_period,omitempty" enum:"lifetime,day,week,month" doc:"Calendar periods in the time zone of the tenant's points policy (UTC without one)."`
+	Tiers       []string   `json:"tiers,omitempty" maxItems:"20" doc:"Only users with one of these tiers (profile attributes) may redeem (VIP rewards); a tier programme's rewards benefit also opens a reward to that tier and those above."`
 	StartsAt    *time.Time `json:"starts_at,omitempty"`
 	EndsAt      *time.Time `json:"ends_at,omitempty"`
 	Content     *string    `json:"content,omitempty" maxLength:"200" doc:"The content a content reward unlocks."`
@@ -74,6 +74,10 @@ func (in RewardInput) apply(r *Reward) {
 type RewardView struct {
 	Reward
 	StockLeft *int64 `json:"stock_left,omitempty" doc:"Absent: unlimited."`
+	// VIP rewards are shown to everyone, marked, so the app can say what
+	// a higher tier would open.
+	AccessTiers []string `json:"access_tiers,omitempty" doc:"The tiers that may redeem it: its own tiers and those whose rewards benefit names it (that tier and above); absent = everyone."`
+	Locked      bool     `json:"locked,omitempty" doc:"For a player: the reward is reserved to tiers they do not hold; redeeming it answers 403 tier-required."`
 }
 
 type rewardOutput struct{ Body RewardView }
@@ -107,7 +111,8 @@ func RewardRoutes(api huma.API, s *Service) {
 		return s.view(ctx, r, err)
 	})
 	auth.Register(api, op("list-rewards", http.MethodGet, "/v1/rewards", "The rewards catalogue",
-		"Managers see every reward; players the active ones. Each comes with the stock left."), auth.Readers,
+		"Managers see every reward; players the active ones. Each comes with the stock left and the tiers that may redeem it; "+
+			"a player sees VIP rewards of other tiers too, marked locked (redeeming one answers 403 tier-required)."), auth.Readers,
 		func(ctx context.Context, _ *struct{}) (*struct {
 			Body struct {
 				Rewards []RewardView `json:"rewards"`
@@ -127,14 +132,20 @@ func RewardRoutes(api huma.API, s *Service) {
 				}
 			}{}
 			out.Body.Rewards = []RewardView{}
+			a, err := s.access(ctx, p.Tenant, p.Subject)
+			if err != nil {
+				return nil, err
+			}
+			manager := auth.Managers.Admits(p)
 			for _, r := range rs {
-				if !r.Active && !auth.Managers.Admits(p) {
+				if !r.Active && !manager {
 					continue
 				}
 				v, err := s.view(ctx, r, nil)
 				if err != nil {
 					return nil, err
 				}
+				v.Body.mark(a, manager)
 				out.Body.Rewards = append(out.Body.Rewards, v.Body)
 			}
 			return out, nil
@@ -146,10 +157,20 @@ func RewardRoutes(api huma.API, s *Service) {
 				return nil, err
 			}
 			r, err := s.Reward(ctx, p.Tenant, in.ID)
-			if err == nil && !r.Active && !auth.Managers.Admits(p) {
+			manager := auth.Managers.Admits(p)
+			if err == nil && !r.Active && !manager {
 				err = errs.New(errs.NotFound, ErrRewardNotFound, "no reward %q", in.ID)
 			}
-			return s.view(ctx, r, err)
+			out, err := s.view(ctx, r, err)
+			if err != nil {
+				return nil, err
+			}
+			a, err := s.access(ctx, p.Tenant, p.Subject)
+			if err != nil {
+				return nil, err
+			}
+			out.Body.mark(a, manager)
+			return out, nil
 		})
 	auth.Register(api, op("update-reward", http.MethodPatch, "/v1/rewards/{id}", "Change a reward (manager)",
 		"Absent fields keep their value; the kind cannot change. Redemptions made stay as they were."), auth.Managers,
@@ -216,7 +237,8 @@ func RewardRoutes(api huma.API, s *Service) {
 		{"fulfil-redemption", "/v1/redemptions/{id}/fulfil", "Mark a redemption fulfilled (manager)",
 			"For a shipped physical item, say. Repeating it changes nothing.", s.Fulfil},
 		{"cancel-redemption", "/v1/redemptions/{id}/cancel", "Cancel a redemption (manager)",
-			"Refunds its points to the lots they came from (new lots, under the tenant's policy, for lots expired since) and restocks. Repeating it changes nothing.", s.Cancel},
+			"Refunds its points to the lots they came from (new lots, under the tenant's policy, for lots expired since) and restocks, " +
+				"except a coupon reward: its code was shown to the customer, so it never goes back into the pool (add codes to restock). Repeating it changes nothing.", s.Cancel},
 	} {
 		auth.Register(api, op(a.id, http.MethodPost, a.path, a.summary, a.desc), auth.Managers,
 			func(ctx context.Context, in *idInput) (*redemptionOutput, error) {
@@ -231,6 +253,12 @@ func RewardRoutes(api huma.API, s *Service) {
 				return &redemptionOutput{Body: red}, nil
 			})
 	}
+}
+
+// mark says which tiers may redeem v and, for a player, whether they may.
+func (v *RewardView) mark(a Access, manager bool) {
+	v.AccessTiers = a.AccessTiers(v.Reward)
+	v.Locked = !manager && !a.Allows(v.Reward)
 }
 
 func (s *Service) view(ctx context.Context, r Reward, err error) (*rewardOutput, error) {

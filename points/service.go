@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/questline/questline/internal/bus"
 )
 
 // Observer learns of every credit that earns points, for derived state such
@@ -29,12 +31,15 @@ type Service struct {
 	notify    Notifier
 	emit      Emitter
 	attrs     Attributes
+	tiers     Tiers
+	rewards   *bus.Cache[[]Reward] // tenant -> catalogue
+	bus       bus.Bus
 	now       func() time.Time
 }
 
 // NewService returns a ledger service. observers are told of every credit.
 func NewService(store Store, notify Notifier, observers ...Observer) *Service {
-	return &Service{store: store, notify: notify, observers: observers, now: time.Now}
+	return &Service{store: store, notify: notify, observers: observers, now: time.Now, rewards: bus.NewCache[[]Reward](rewardCacheTTL, 0)}
 }
 
 // SetClock replaces the service's clock (time.Now), for tests that move
@@ -122,12 +127,26 @@ type Wallet struct {
 	Expired   int64    `json:"expired" doc:"Points that expired unspent, lifetime."`
 	Earned    int64    `json:"earned" doc:"Lifetime points earned, less reversed credits; spending and expiry do not reduce it."`
 	Expiring  []Bucket `json:"expiring" doc:"Points that expire in the next 90 days unless spent: how many at each time, soonest first."`
+	// The programme around the balance; each is absent when the tenant
+	// has none (no tier programme, no reward the user may redeem).
+	Tier       *WalletTier `json:"tier,omitempty" doc:"The user's tier, the next one and what it still needs."`
+	NextReward *NextReward `json:"next_reward,omitempty" doc:"The cheapest reward open to the user (active, in stock, their tier) they cannot afford yet, and how many points short they are; when they can afford every one, the dearest."`
 }
 
 // expiringWindow is how far ahead the wallet lists expiring points.
 const expiringWindow = 90 * 24 * time.Hour
 
-// Wallet reads the folded balance of one user.
+// Programme returns the wallet with the user's tier and next reward, as
+// the user sees it.
+func (s *Service) Programme(ctx context.Context, tenant, user string) (Wallet, error) {
+	w, err := s.Wallet(ctx, tenant, user)
+	if err != nil {
+		return Wallet{}, err
+	}
+	return w, s.reach(ctx, tenant, user, &w)
+}
+
+// Wallet reads the folded balance of one user (no tier nor rewards).
 func (s *Service) Wallet(ctx context.Context, tenant, user string) (Wallet, error) {
 	b, err := s.store.UserBalance(ctx, tenant, user)
 	if err != nil {

@@ -201,6 +201,8 @@ func (a *app) wire(ctx context.Context) (err error) {
 		Reverser: a.points, Bus: a.bus})
 	a.loyalty.SetTiers(loyalty.TierConfig{Wallets: a.points, Attributes: a.profiles, Emitter: &emitter, Notifier: a.hub, Logger: a.logger})
 	tiers.Service = a.loyalty
+	a.points.SetTiers(&tiers)
+	a.points.SetBus(a.bus)
 	a.types.Report(a.challenges, a.badges, a.leaderboards, a.loyalty)
 	a.contests = contests.NewService(contests.Config{
 		Store: a.store, Boards: a.leaderboards, Payer: a.points, Spender: a.points, Reverser: a.points, Rewarder: a.points, Awarder: a.badges, Emitter: &emitter,

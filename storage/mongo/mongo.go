@@ -227,6 +227,10 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		client.Disconnect(context.Background())
 		return nil, err
 	}
+	if err := s.backfillWallets(ctx); err != nil {
+		client.Disconnect(context.Background())
+		return nil, err
+	}
 	if err := s.ensureLoyaltyIndexes(ctx); err != nil {
 		client.Disconnect(context.Background())
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/questline/questline/points"
+	"github.com/questline/questline/storage/storagetest"
 )
 
 // TestWalletBackfill: a database whose ledger predates wallets opens with
@@ -56,4 +57,17 @@ func TestWalletBackfill(t *testing.T) {
 	if err != nil || w.Balance != 2 || w.Spent != 40 {
 		t.Fatalf("wallet with balances refilled %+v, %v", w, err)
 	}
+}
+
+// TestWalletBackfillConformance runs the stores' shared backfill case
+// (one node: the embedded store is one process's).
+func TestWalletBackfillConformance(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "q.db")
+	storagetest.RunWalletBackfill(t, func(t *testing.T) storagetest.NodeStore { return open(t, path) },
+		func(t *testing.T, s storagetest.NodeStore) {
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			execAll(t, path, `DROP TABLE points_balances`, `DROP TABLE points_changes`, `DROP TABLE points_lots`)
+		}, 1)
 }

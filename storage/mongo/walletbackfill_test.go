@@ -1,0 +1,49 @@
+package mongo_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/questline/questline/storage/mongo"
+	"github.com/questline/questline/storage/storagetest"
+)
+
+// TestWalletBackfill runs the stores' shared backfill case with three
+// nodes opening the legacy database at once.
+func TestWalletBackfill(t *testing.T) {
+	u := uri(t)
+	name := "ql_test_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
+	open := func(t *testing.T) storagetest.NodeStore {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		s, err := mongo.Open(ctx, u, name)
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		return s
+	}
+	t.Cleanup(func() {
+		if s := open(t); s != nil {
+			if err := s.(*mongo.Store).Database().Drop(context.Background()); err != nil {
+				t.Error(err)
+			}
+			s.Close()
+		}
+	})
+	storagetest.RunWalletBackfill(t, open, func(t *testing.T, s storagetest.NodeStore) {
+		db := s.(*mongo.Store).Database()
+		for _, col := range []string{"points_changes", "points_lots", "points_upgrades"} {
+			if err := db.Collection(col).Drop(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}, 3)
+}
