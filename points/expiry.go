@@ -30,16 +30,14 @@ const ReasonExpiry = "expiry"
 // (or spent) by someone else meanwhile.
 var errNothing = errors.New("points: nothing to change")
 
-// planExpire expires what is left of the lots expiring at `at`, if that
-// has come by now, with a ledger line under key.
-func planExpire(key string, at, now time.Time) Planner {
+// planExpire expires what is left of the user's lots whose expiry has
+// come by now, whatever their expiry times, with a ledger line under key:
+// one change per user and run, however spread the user's expiries are.
+func planExpire(key string, now time.Time) Planner {
 	return func(ctx context.Context, w WalletView) (Change, error) {
 		b := w.Balance().prune(now)
 		c := Change{Kind: KindExpiry, At: now}
-		if at.IsZero() || at.After(now) {
-			return Change{}, errNothing
-		}
-		lots, err := w.ExpiringAt(ctx, at)
+		lots, err := w.ExpiringBy(ctx, now)
 		if err != nil {
 			return Change{}, err
 		}
@@ -68,7 +66,7 @@ func planExpire(key string, at, now time.Time) Planner {
 // ExpiryReport is what one run of the expiry job did.
 type ExpiryReport struct {
 	Lots    int64 // lots found past their expiry
-	Changes int64 // wallet changes that expired points (one per user and expiry time)
+	Changes int64 // wallet changes that expired points (one per user with points due)
 	Points  int64 // points expired
 	Notices int64 // points.expiring events emitted (or found emitted)
 }
@@ -138,14 +136,15 @@ type group struct {
 	lots         []Lot
 }
 
-// key names the group's change by its first lot: keys name causes,
-// never users (see AnonymiseEntries). The change expires every lot of the
-// user expiring at that time that has points left when it is planned, so
-// whichever run or page boundary formed the group, each lot expires once.
+// key names the group's expiry change by its first lot: keys name
+// causes, never users (see AnonymiseEntries). The change expires every
+// lot of the user due by the run's time that has points left when it is
+// planned, so whichever run or page formed the group, each lot expires
+// once: a later change of the same user finds nothing left.
 func (g group) key() string { return "expiry:" + g.lots[0].ID }
 
 func (r *expiryRun) tenant(ctx context.Context, tenant string, due time.Time) error {
-	work := make(chan []group)
+	work := make(chan page)
 	var (
 		wg    sync.WaitGroup
 		once  sync.Once
@@ -155,16 +154,27 @@ func (r *expiryRun) tenant(ctx context.Context, tenant string, due time.Time) er
 	defer cancel()
 	for range expiryWorkers {
 		wg.Go(func() {
-			for gs := range work {
-				if err := r.expire(ctx, tenant, gs); err != nil {
+			for p := range work {
+				if err := r.expire(ctx, tenant, p); err != nil {
 					once.Do(func() { first = err; cancel() })
 				}
 			}
 		})
 	}
+	// One change per user: a user met again on a later page (lots due at
+	// other times) was already expired whole, so only the lots are counted.
+	seen := make(map[string]bool)
 	err := scanGroups(ctx, r.s.store, tenant, time.Unix(0, 0), due, func(gs []group) {
+		p := page{}
+		for _, g := range gs {
+			p.lots += int64(len(g.lots))
+			if !seen[g.user] {
+				seen[g.user] = true
+				p.groups = append(p.groups, g)
+			}
+		}
 		select {
-		case work <- gs:
+		case work <- p:
 		case <-ctx.Done():
 		}
 	})
@@ -207,15 +217,20 @@ func scanGroups(ctx context.Context, st Store, tenant string, from, to time.Time
 	}
 }
 
-// expire expires a page's groups in one batch of wallet changes, each
-// with its ledger line, then emits their events; a repeat completes what
-// a crashed run left undone.
-func (r *expiryRun) expire(ctx context.Context, tenant string, gs []group) error {
-	ops := make([]ChangeOp, len(gs))
-	var lots int64
-	for i, g := range gs {
-		lots += int64(len(g.lots))
-		ops[i] = ChangeOp{User: g.user, Key: g.key(), Plan: planExpire(g.key(), g.at, r.now)}
+// page is one read of due lots: the groups of users first met on it, and
+// how many lots it held.
+type page struct {
+	groups []group
+	lots   int64
+}
+
+// expire expires a page's users in one batch of wallet changes, each with
+// its ledger line, then emits their events; a repeat completes what a
+// crashed run left undone.
+func (r *expiryRun) expire(ctx context.Context, tenant string, p page) error {
+	ops := make([]ChangeOp, len(p.groups))
+	for i, g := range p.groups {
+		ops[i] = ChangeOp{User: g.user, Key: g.key(), Plan: planExpire(g.key(), r.now)}
 	}
 	res, err := r.s.store.ApplyChanges(ctx, tenant, ops)
 	if err != nil {
@@ -240,7 +255,7 @@ func (r *expiryRun) expire(ctx context.Context, tenant string, gs []group) error
 			return err
 		}
 	}
-	done := r.lots.Add(lots)
+	done := r.lots.Add(p.lots)
 	if r.progress != nil {
 		r.progress(done, r.total)
 	}
