@@ -65,7 +65,7 @@ func planExpire(key string, now time.Time) Planner {
 
 // ExpiryReport is what one run of the expiry job did.
 type ExpiryReport struct {
-	Lots    int64 // lots found past their expiry
+	Lots    int64 // lots this run expired
 	Changes int64 // wallet changes that expired points (one per user with points due)
 	Points  int64 // points expired
 	Notices int64 // points.expiring events emitted (or found emitted)
@@ -107,8 +107,10 @@ func (s *Service) Expire(ctx context.Context, now time.Time, progress func(done,
 			return r.report(), err
 		}
 	}
-	if progress != nil && total == 0 {
-		progress(0, 0) // a run with nothing due is done too
+	if progress != nil && (total == 0 || r.done.Load() < total) {
+		// Nothing was due, or the rest was expired by an overlapping
+		// run: this run is done too.
+		progress(total, total)
 	}
 	return r.report(), nil
 }
@@ -120,6 +122,7 @@ type expiryRun struct {
 	total    int64
 	progress func(done, total int64)
 	lots     atomic.Int64
+	done     atomic.Int64 // lots expired, or found expired, for progress
 	changes  atomic.Int64
 	points   atomic.Int64
 	notices  atomic.Int64
@@ -144,7 +147,7 @@ type group struct {
 func (g group) key() string { return "expiry:" + g.lots[0].ID }
 
 func (r *expiryRun) tenant(ctx context.Context, tenant string, due time.Time) error {
-	work := make(chan page)
+	work := make(chan []group)
 	var (
 		wg    sync.WaitGroup
 		once  sync.Once
@@ -154,8 +157,8 @@ func (r *expiryRun) tenant(ctx context.Context, tenant string, due time.Time) er
 	defer cancel()
 	for range expiryWorkers {
 		wg.Go(func() {
-			for p := range work {
-				if err := r.expire(ctx, tenant, p); err != nil {
+			for gs := range work {
+				if err := r.expire(ctx, tenant, gs); err != nil {
 					once.Do(func() { first = err; cancel() })
 				}
 			}
@@ -165,12 +168,11 @@ func (r *expiryRun) tenant(ctx context.Context, tenant string, due time.Time) er
 	// other times) was already expired whole, so only the lots are counted.
 	seen := make(map[string]bool)
 	err := scanGroups(ctx, r.s.store, tenant, time.Unix(0, 0), due, func(gs []group) {
-		p := page{}
+		var p []group
 		for _, g := range gs {
-			p.lots += int64(len(g.lots))
 			if !seen[g.user] {
 				seen[g.user] = true
-				p.groups = append(p.groups, g)
+				p = append(p, g)
 			}
 		}
 		select {
@@ -217,26 +219,21 @@ func scanGroups(ctx context.Context, st Store, tenant string, from, to time.Time
 	}
 }
 
-// page is one read of due lots: the groups of users first met on it, and
-// how many lots it held.
-type page struct {
-	groups []group
-	lots   int64
-}
-
 // expire expires a page's users in one batch of wallet changes, each with
 // its ledger line, then emits their events; a repeat completes what a
 // crashed run left undone.
-func (r *expiryRun) expire(ctx context.Context, tenant string, p page) error {
-	ops := make([]ChangeOp, len(p.groups))
-	for i, g := range p.groups {
+func (r *expiryRun) expire(ctx context.Context, tenant string, gs []group) error {
+	ops := make([]ChangeOp, len(gs))
+	for i, g := range gs {
 		ops[i] = ChangeOp{User: g.user, Key: g.key(), Plan: planExpire(g.key(), r.now)}
 	}
 	res, err := r.s.store.ApplyChanges(ctx, tenant, ops)
 	if err != nil {
 		return fmt.Errorf("points: expire: %w", err)
 	}
+	var done int64
 	for i, cr := range res {
+		done += max(int64(len(gs[i].lots)), int64(len(cr.Change.Takes)))
 		switch {
 		case errors.Is(cr.Err, errNothing):
 			continue
@@ -245,6 +242,7 @@ func (r *expiryRun) expire(ctx context.Context, tenant string, p page) error {
 		case cr.Applied:
 			r.changes.Add(1)
 			r.points.Add(cr.Change.Amount)
+			r.lots.Add(int64(len(cr.Change.Takes)))
 		}
 		err := r.s.emitEvent(ctx, events.Event{
 			Tenant: tenant, User: ops[i].User, Type: EventExpired, OccurredAt: cr.Change.At,
@@ -255,9 +253,9 @@ func (r *expiryRun) expire(ctx context.Context, tenant string, p page) error {
 			return err
 		}
 	}
-	done := r.lots.Add(p.lots)
+	done = r.done.Add(done)
 	if r.progress != nil {
-		r.progress(done, r.total)
+		r.progress(min(done, r.total), r.total)
 	}
 	return nil
 }
