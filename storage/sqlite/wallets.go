@@ -233,7 +233,12 @@ func (s *Store) storeChange(tx *wtx, tenant string, c points.Change) error {
 	if err != nil {
 		return err
 	}
-	body, err := json.Marshal(c)
+	// The lots are written to points_lots in this same transaction, so
+	// the stored body need not repeat them (no reader of a stored change
+	// uses them; an expiry's body would be mostly lots, written again).
+	stored := c
+	stored.Lots = nil
+	body, err := json.Marshal(stored)
 	if err != nil {
 		return err
 	}
