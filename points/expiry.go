@@ -30,16 +30,14 @@ const ReasonExpiry = "expiry"
 // (or spent) by someone else meanwhile.
 var errNothing = errors.New("points: nothing to change")
 
-// planExpire expires what is left of the lots expiring at `at`, if that
-// has come by now, with a ledger line under key.
-func planExpire(key string, at, now time.Time) Planner {
+// planExpire expires what is left of the user's lots whose expiry has
+// come by now, whatever their expiry times, with a ledger line under key:
+// one change per user and run, however spread the user's expiries are.
+func planExpire(key string, now time.Time) Planner {
 	return func(ctx context.Context, w WalletView) (Change, error) {
 		b := w.Balance().prune(now)
 		c := Change{Kind: KindExpiry, At: now}
-		if at.IsZero() || at.After(now) {
-			return Change{}, errNothing
-		}
-		lots, err := w.ExpiringAt(ctx, at)
+		lots, err := w.ExpiringBy(ctx, now)
 		if err != nil {
 			return Change{}, err
 		}
@@ -67,8 +65,8 @@ func planExpire(key string, at, now time.Time) Planner {
 
 // ExpiryReport is what one run of the expiry job did.
 type ExpiryReport struct {
-	Lots    int64 // lots found past their expiry
-	Changes int64 // wallet changes that expired points (one per user and expiry time)
+	Lots    int64 // lots this run expired
+	Changes int64 // wallet changes that expired points (one per user with points due)
 	Points  int64 // points expired
 	Notices int64 // points.expiring events emitted (or found emitted)
 }
@@ -109,8 +107,10 @@ func (s *Service) Expire(ctx context.Context, now time.Time, progress func(done,
 			return r.report(), err
 		}
 	}
-	if progress != nil && total == 0 {
-		progress(0, 0) // a run with nothing due is done too
+	if progress != nil && (total == 0 || r.done.Load() < total) {
+		// Nothing was due, or the rest was expired by an overlapping
+		// run: this run is done too.
+		progress(total, total)
 	}
 	return r.report(), nil
 }
@@ -122,6 +122,7 @@ type expiryRun struct {
 	total    int64
 	progress func(done, total int64)
 	lots     atomic.Int64
+	done     atomic.Int64 // lots expired, or found expired, for progress
 	changes  atomic.Int64
 	points   atomic.Int64
 	notices  atomic.Int64
@@ -138,10 +139,11 @@ type group struct {
 	lots         []Lot
 }
 
-// key names the group's change by its first lot: keys name causes,
-// never users (see AnonymiseEntries). The change expires every lot of the
-// user expiring at that time that has points left when it is planned, so
-// whichever run or page boundary formed the group, each lot expires once.
+// key names the group's expiry change by its first lot: keys name
+// causes, never users (see AnonymiseEntries). The change expires every
+// lot of the user due by the run's time that has points left when it is
+// planned, so whichever run or page formed the group, each lot expires
+// once: a later change of the same user finds nothing left.
 func (g group) key() string { return "expiry:" + g.lots[0].ID }
 
 func (r *expiryRun) tenant(ctx context.Context, tenant string, due time.Time) error {
@@ -162,9 +164,19 @@ func (r *expiryRun) tenant(ctx context.Context, tenant string, due time.Time) er
 			}
 		})
 	}
+	// One change per user: a user met again on a later page (lots due at
+	// other times) was already expired whole, so only the lots are counted.
+	seen := make(map[string]bool)
 	err := scanGroups(ctx, r.s.store, tenant, time.Unix(0, 0), due, func(gs []group) {
+		var p []group
+		for _, g := range gs {
+			if !seen[g.user] {
+				seen[g.user] = true
+				p = append(p, g)
+			}
+		}
 		select {
-		case work <- gs:
+		case work <- p:
 		case <-ctx.Done():
 		}
 	})
@@ -207,21 +219,21 @@ func scanGroups(ctx context.Context, st Store, tenant string, from, to time.Time
 	}
 }
 
-// expire expires a page's groups in one batch of wallet changes, each
-// with its ledger line, then emits their events; a repeat completes what
-// a crashed run left undone.
+// expire expires a page's users in one batch of wallet changes, each with
+// its ledger line, then emits their events; a repeat completes what a
+// crashed run left undone.
 func (r *expiryRun) expire(ctx context.Context, tenant string, gs []group) error {
 	ops := make([]ChangeOp, len(gs))
-	var lots int64
 	for i, g := range gs {
-		lots += int64(len(g.lots))
-		ops[i] = ChangeOp{User: g.user, Key: g.key(), Plan: planExpire(g.key(), g.at, r.now)}
+		ops[i] = ChangeOp{User: g.user, Key: g.key(), Plan: planExpire(g.key(), r.now)}
 	}
 	res, err := r.s.store.ApplyChanges(ctx, tenant, ops)
 	if err != nil {
 		return fmt.Errorf("points: expire: %w", err)
 	}
+	var done int64
 	for i, cr := range res {
+		done += max(int64(len(gs[i].lots)), int64(len(cr.Change.Takes)))
 		switch {
 		case errors.Is(cr.Err, errNothing):
 			continue
@@ -230,6 +242,7 @@ func (r *expiryRun) expire(ctx context.Context, tenant string, gs []group) error
 		case cr.Applied:
 			r.changes.Add(1)
 			r.points.Add(cr.Change.Amount)
+			r.lots.Add(int64(len(cr.Change.Takes)))
 		}
 		err := r.s.emitEvent(ctx, events.Event{
 			Tenant: tenant, User: ops[i].User, Type: EventExpired, OccurredAt: cr.Change.At,
@@ -240,9 +253,9 @@ func (r *expiryRun) expire(ctx context.Context, tenant string, gs []group) error
 			return err
 		}
 	}
-	done := r.lots.Add(lots)
+	done = r.done.Add(done)
 	if r.progress != nil {
-		r.progress(done, r.total)
+		r.progress(min(done, r.total), r.total)
 	}
 	return nil
 }

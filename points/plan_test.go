@@ -49,10 +49,10 @@ func (m *memWallet) Spendable(_ context.Context, now time.Time, fn func(Lot) boo
 	return nil
 }
 
-func (m *memWallet) ExpiringAt(_ context.Context, at time.Time) ([]Lot, error) {
+func (m *memWallet) ExpiringBy(_ context.Context, at time.Time) ([]Lot, error) {
 	var out []Lot
 	for _, l := range m.lots {
-		if l.Remaining > 0 && l.ExpiresAt.Equal(at) {
+		if l.Remaining > 0 && !l.ExpiresAt.IsZero() && !l.ExpiresAt.After(at) {
 			out = append(out, l)
 		}
 	}
@@ -190,7 +190,7 @@ func TestPlanReverseAndExpire(t *testing.T) {
 	}
 	checkBuckets(t, m)
 	// Nothing is left to expire.
-	if _, err := m.apply(t, planExpire("x", t0.Add(10*day), t0.Add(20*day))); !errors.Is(err, errNothing) {
+	if _, err := m.apply(t, planExpire("x", t0.Add(20*day))); !errors.Is(err, errNothing) {
 		t.Fatalf("expire of empty lots: %v", err)
 	}
 	if m.b.Earned != 10 || m.b.Reversed != 25 {
@@ -216,16 +216,33 @@ func TestPlanExpire(t *testing.T) {
 	if got := m.b.AvailableAt(at); got != 5 {
 		t.Fatalf("available at expiry: %d", got)
 	}
-	if _, err := m.apply(t, planExpire("x", t0.Add(20*day), at)); !errors.Is(err, errNothing) {
+	if _, err := m.apply(t, planExpire("x", at.Add(-time.Millisecond))); !errors.Is(err, errNothing) {
 		t.Fatalf("expiry before its time: %v", err)
 	}
 	// c has not expired: only a and b's remainders go.
-	c, err := m.apply(t, planExpire("x", at, at))
+	c, err := m.apply(t, planExpire("x", at))
 	if err != nil || c.Amount != 13 || m.b.Expired != 13 || m.b.Held != 5 {
 		t.Fatalf("expire: %+v, %v, balance %+v", c, err, m.b)
 	}
 	checkBuckets(t, m)
-	if _, err := m.apply(t, planExpire("x", at, at)); !errors.Is(err, errNothing) {
+	if _, err := m.apply(t, planExpire("x", at)); !errors.Is(err, errNothing) {
 		t.Fatalf("second expiry: %v", err)
 	}
+}
+
+// TestPlanExpireSpread: one change expires every lot due by then, whatever
+// its expiry time, and leaves the lots not yet due.
+func TestPlanExpireSpread(t *testing.T) {
+	day := 24 * time.Hour
+	m := &memWallet{}
+	for _, l := range []Lot{lot("a", 10, 0, 0, 10*day), lot("b", 7, 0, 0, 15*day), lot("c", 5, 0, 0, 30*day)} {
+		if _, err := m.apply(t, planCredit(l, l.EarnedAt)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := m.apply(t, planExpire("x", t0.Add(20*day)))
+	if err != nil || c.Amount != 17 || len(c.Takes) != 2 || m.b.Expired != 17 || m.b.Held != 5 {
+		t.Fatalf("expire: %+v, %v, balance %+v", c, err, m.b)
+	}
+	checkBuckets(t, m)
 }

@@ -209,9 +209,9 @@ type WalletView interface {
 	// first (never-expiring last), then the oldest earned, then by id;
 	// until fn returns false.
 	Spendable(ctx context.Context, now time.Time, fn func(Lot) bool) error
-	// ExpiringAt returns the user's lots with points left whose expiry is
-	// exactly at.
-	ExpiringAt(ctx context.Context, at time.Time) ([]Lot, error)
+	// ExpiringBy returns the user's lots with points left whose expiry is
+	// at or before at (never-expiring lots never), soonest expiry first.
+	ExpiringBy(ctx context.Context, at time.Time) ([]Lot, error)
 }
 
 // Planner computes a change from a wallet. A store may call it more than

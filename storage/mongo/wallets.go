@@ -333,10 +333,11 @@ func (w *mongoWallet) Spendable(ctx context.Context, now time.Time, fn func(poin
 	return cur.Err()
 }
 
-func (w *mongoWallet) ExpiringAt(ctx context.Context, at time.Time) ([]points.Lot, error) {
+func (w *mongoWallet) ExpiringBy(ctx context.Context, at time.Time) ([]points.Lot, error) {
 	filter := bson.D{{Key: "tenant", Value: w.tenant}, {Key: "user", Value: w.user},
-		{Key: "expires_at", Value: norm.Trunc(at)}, {Key: "remaining", Value: bson.D{{Key: "$gt", Value: 0}}}}
-	return findAll(ctx, w.s.wallets.lots, filter, options.Find().SetSort(bson.D{{Key: "earned_at", Value: 1}, {Key: "id", Value: 1}}), lotDoc.lot)
+		{Key: "expires_at", Value: bson.D{{Key: "$lte", Value: norm.Trunc(at)}}}, {Key: "remaining", Value: bson.D{{Key: "$gt", Value: 0}}}}
+	sort := bson.D{{Key: "expires_at", Value: 1}, {Key: "earned_at", Value: 1}, {Key: "id", Value: 1}}
+	return findAll(ctx, w.s.wallets.lots, filter, options.Find().SetSort(sort), lotDoc.lot)
 }
 
 // ChangeByKey returns the change stored under key.

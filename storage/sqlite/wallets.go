@@ -103,7 +103,7 @@ const lotCols = `tenant, user_id, id, entry_key, amount, remaining, earned_at, a
 // the others on the read pool.
 type walletStmts struct {
 	wChangeByKey, wLatest, wInsertChange, wUpsertLot, wLot, wSpendable *sql.Stmt
-	wInsertReversal, wPutPolicy, wPutBalance, wExpiringAt              *sql.Stmt
+	wInsertReversal, wPutPolicy, wPutBalance, wExpiringBy              *sql.Stmt
 	changeByKey, latest, userLots, entryByKey, reversedBetween         *sql.Stmt
 	policy, policyTenants, expiringLots, countExpiringLots             *sql.Stmt
 }
@@ -126,8 +126,8 @@ func (s *Store) prepareWallets(ctx context.Context, conn *sql.Conn) error {
 		{&p.wSpendable, true, `SELECT ` + lotCols + ` FROM points_lots INDEXED BY points_lots_spend
 			WHERE tenant = ? AND user_id = ? AND remaining > 0 AND expires_at > ? AND available_at <= ?
 			ORDER BY expires_at, earned_at, id`},
-		{&p.wExpiringAt, true, `SELECT ` + lotCols + ` FROM points_lots INDEXED BY points_lots_spend
-			WHERE tenant = ? AND user_id = ? AND expires_at = ? AND remaining > 0 ORDER BY earned_at, id`},
+		{&p.wExpiringBy, true, `SELECT ` + lotCols + ` FROM points_lots INDEXED BY points_lots_spend
+			WHERE tenant = ? AND user_id = ? AND expires_at <= ? AND remaining > 0 ORDER BY expires_at, earned_at, id`},
 		{&p.wInsertReversal, true, `INSERT INTO points_reversals (tenant, entry_key, user_id, amount, earned_at, reversed_at)
 			VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
 		{&p.wPutPolicy, true, `INSERT INTO points_policies (tenant, body) VALUES (?, ?)
@@ -233,7 +233,12 @@ func (s *Store) storeChange(tx *wtx, tenant string, c points.Change) error {
 	if err != nil {
 		return err
 	}
-	body, err := json.Marshal(c)
+	// The lots are written to points_lots in this same transaction, so
+	// the stored body need not repeat them (no reader of a stored change
+	// uses them; an expiry's body would be mostly lots, written again).
+	stored := c
+	stored.Lots = nil
+	body, err := json.Marshal(stored)
 	if err != nil {
 		return err
 	}
@@ -306,8 +311,8 @@ func (w *txWallet) Spendable(_ context.Context, now time.Time, fn func(points.Lo
 	return rows.Err()
 }
 
-func (w *txWallet) ExpiringAt(_ context.Context, at time.Time) ([]points.Lot, error) {
-	rows, err := w.tx.query(w.s.wallets.wExpiringAt, w.tenant, w.user, norm.Millis(at))
+func (w *txWallet) ExpiringBy(_ context.Context, at time.Time) ([]points.Lot, error) {
+	rows, err := w.tx.query(w.s.wallets.wExpiringBy, w.tenant, w.user, norm.Millis(at))
 	if err != nil {
 		return nil, err
 	}

@@ -447,6 +447,22 @@ func testExpiry(t *testing.T, s WalletStore) {
 	n, _, err := s.EarnedBetween(c, tn, "u1", "", base, now)
 	must(t, err)
 	eq(t, "earned between", n, int64(15))
+
+	// A run that finds a user's lots due at two times expires them in
+	// one change (one points.expired), keyed by the soonest lot.
+	now = time.Date(2028, 1, 31, 10, 0, 0, 0, time.UTC)
+	d := credit(t, svc, tn, "u2", "k:d", 4) // expires 2028-03-01
+	now = now.Add(24 * time.Hour)
+	credit(t, svc, tn, "u2", "k:e", 6) // expires 2028-03-02
+	now = time.Date(2028, 3, 2, 12, 0, 0, 0, time.UTC)
+	r, err = svc.Expire(c, now, nil)
+	must(t, err)
+	eq(t, "report of two expiry times", r, points.ExpiryReport{Lots: 2, Changes: 1, Points: 10, Notices: 1})
+	checkWallet(t, s, tn, "u2", 0)
+	e, err = s.EntryByKey(c, tn, "expiry:"+d.ID)
+	must(t, err)
+	eq(t, "one entry for both", e.Amount, int64(-10))
+	eq(t, "points.expired events", len(rec.ofType(points.EventExpired)), 2)
 }
 
 // testExpiryOverlapping runs two expiry jobs at once over many users'
