@@ -40,7 +40,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown event type", req{method: "POST", path: "/v1/events", token: alice, body: `{"type":"teleport"}`}, 422, "unknown-event-type"},
 		{"trusted type from player", req{method: "POST", path: "/v1/events", token: alice, body: `{"type":"purchase"}`}, 403, "event-type-not-allowed"},
 		{"event for someone else", req{method: "POST", path: "/v1/events", token: alice, body: `{"type":"share","user_id":"bob"}`}, 403, "forbidden"},
-		{"oversized body", req{method: "POST", path: "/v1/events", token: alice, body: `{"type":"share","props":{"x":"` + strings.Repeat("a", 70000) + `"}}`, retryReset: 1}, 413, "body-too-large"},
+		{"oversized body", req{method: "POST", path: "/v1/events", token: alice, body: `{"type":"share","props":{"x":"` + strings.Repeat("a", 70000) + `"}}`, oversized: true}, 413, "body-too-large"},
 		{"missing auth", req{method: "POST", path: "/v1/events", body: `{"type":"share"}`}, 401, "unauthorized"},
 		{"alg none", req{method: "POST", path: "/v1/events", token: noneTok, body: `{"type":"share"}`}, 401, ""},
 		{"expired token", req{method: "POST", path: "/v1/events", token: expired, body: `{"type":"share"}`}, 401, ""},

@@ -49,7 +49,7 @@ func testEventsBatch(t *testing.T, env map[string]string, slow bool) {
 	send := func(want int, events []any, hdr map[string]string) batchAnswer {
 		t.Helper()
 		var b batchAnswer
-		resp := s.must(want, req{method: "POST", path: "/v1/events/batch", body: map[string]any{"events": events}, header: hdr, retryReset: 1})
+		resp := s.must(want, req{method: "POST", path: "/v1/events/batch", body: map[string]any{"events": events}, header: hdr, oversized: want == 413})
 		if want == 200 {
 			resp.json(t, &b)
 		}
