@@ -158,7 +158,7 @@ func managerRoutes(api huma.API, s *Service, op func(id, method, path, summary, 
 		do                      func(context.Context, string, string, string, Reschedule) (Contest, error)
 	}{
 		{"extend-contest", "/v1/contests/{id}/extend", "Extend a running contest (manager)",
-			"Moves the close to ends_at. A points leaderboard contest moves to a new board over the longer window, filled from the ledger (board_id changes; the old board stays readable to its retention). An event leaderboard contest answers 409 board-window-fixed: event boards count only events after their creation, so a longer board would lose the standings so far. Audited with the reason.", s.Extend},
+			"Moves the close to ends_at, later than the current one and at least 5 s away (409 contest-closing after that, so that every node sees the new close before the old one passes). A leaderboard contest's board is extended in place, whatever its source: board_id and the standings so far stay, and scores up to the new close count. Audited with the reason.", s.Extend},
 		{"end-contest", "/v1/contests/{id}/end", "Force-end a running contest (manager)",
 			"Closes it now. A leaderboard contest's standings are frozen and its winners paid at once; a prize draw is then drawn by POST /draw. Audited with the reason.", s.ForceEnd},
 	} {

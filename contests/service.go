@@ -25,6 +25,7 @@ import (
 type Boards interface {
 	Create(ctx context.Context, tenant string, in leaderboards.CreateInput) (leaderboards.Board, error)
 	Top(ctx context.Context, tenant, id, sel string, offset, limit int) (leaderboards.Page, error)
+	Extend(ctx context.Context, tenant, id string, endsAt time.Time) (leaderboards.Board, error)
 }
 
 // Payer pays points exactly once per key.
@@ -275,10 +276,17 @@ type Reschedule struct {
 	Reason string     `json:"reason" minLength:"1" maxLength:"500" doc:"Why, for the audit log."`
 }
 
-// Extend moves an open contest's close later. A points leaderboard
-// contest moves to a new board over the longer window (see rebindBoard);
-// an event leaderboard contest cannot be extended (409 board-window-fixed):
-// a new event board would count only events from now on.
+// extendLead is how long before the close an extension must come: every
+// node's cached contests and boards (kept 2 s, dropped at once through the
+// bus) then see the new close before the old one passes, even a node that
+// missed the bus message, so no entry or score after the old close is
+// refused anywhere.
+const extendLead = 5 * time.Second
+
+// Extend moves an open contest's close later. A leaderboard contest's
+// board is extended in place (leaderboards.Service.Extend): its one custom
+// period keeps every score counted so far, so the standings carry on,
+// whatever the board's source.
 func (s *Service) Extend(ctx context.Context, tenant, actor, id string, in Reschedule) (Contest, error) {
 	c, err := s.running(ctx, tenant, id)
 	if err != nil {
@@ -287,42 +295,25 @@ func (s *Service) Extend(ctx context.Context, tenant, actor, id string, in Resch
 	if in.EndsAt == nil || !in.EndsAt.After(c.EndsAt) {
 		return Contest{}, invalid("ends_at", "extend needs an ends_at after the current close, %s", c.EndsAt.Format(time.RFC3339))
 	}
-	if c.Kind == LeaderboardKind && c.Board.Source != leaderboards.FromPoints {
-		return Contest{}, errs.New(errs.Conflict, "board-window-fixed",
-			"an event board counts events only from its creation and ranks a fixed window: a longer board would lose the standings so far; force-end the contest instead")
-	}
-	if !s.Now().Before(c.EndsAt) {
-		return Contest{}, errs.New(errs.Conflict, "contest-closed", "the contest closed at %s; its entries are final", c.EndsAt.Format(time.RFC3339))
+	if !s.Now().Before(c.EndsAt.Add(-extendLead)) {
+		return Contest{}, errs.New(errs.Conflict, "contest-closing",
+			"the contest closes at %s: extend it at least %s before its close", c.EndsAt.Format(time.RFC3339), extendLead)
 	}
 	end := in.EndsAt.UTC().Truncate(time.Millisecond)
 	if end.Sub(c.StartsAt) > maxContestSpan {
 		return Contest{}, invalid("ends_at", "a contest runs at most 366 days")
 	}
-	old := c.EndsAt
-	c.EndsAt = end
 	if c.Kind == LeaderboardKind {
-		if err := s.rebindBoard(ctx, &c); err != nil {
-			return Contest{}, err
+		if s.Boards == nil {
+			return Contest{}, errs.New(errs.Conflict, "no-boards", "leaderboards are not available on this node")
+		}
+		if _, err := s.Boards.Extend(ctx, c.Tenant, c.BoardID, end); err != nil {
+			return Contest{}, fmt.Errorf("contests: extend %s: board: %w", c.ID, err)
 		}
 	}
+	old := c.EndsAt
+	c.EndsAt = end
 	return s.rescheduled(ctx, c, actor, "contest.extend", in.Reason, old)
-}
-
-// rebindBoard gives a points leaderboard contest a new board over its new
-// window. A board's window is fixed, but a points board is filled from the
-// ledger when created, so the new one holds the standings so far and
-// counts on to the new close. The old board is left to its retention.
-// Should saving the contest fail, the new board is an orphan, harmless.
-func (s *Service) rebindBoard(ctx context.Context, c *Contest) error {
-	if s.Boards == nil {
-		return errs.New(errs.Conflict, "no-boards", "leaderboards are not available on this node")
-	}
-	b, err := s.Boards.Create(ctx, c.Tenant, c.boardInput())
-	if err != nil {
-		return fmt.Errorf("contests: extend %s: board: %w", c.ID, err)
-	}
-	c.BoardID = b.ID
-	return nil
 }
 
 // ForceEnd closes an open contest now. A leaderboard contest's standings

@@ -31,6 +31,7 @@ type fakes struct {
 	board   []leaderboards.Row
 	failPay int // payments to fail before one succeeds
 	boards  []leaderboards.CreateInput
+	ends    map[string]time.Time // board id -> close set by Extend
 }
 
 func (f *fakes) GetAttributes(_ context.Context, _, user string) (profiles.Attributes, bool, error) {
@@ -74,6 +75,16 @@ func (f *fakes) Create(_ context.Context, _ string, in leaderboards.CreateInput)
 	defer f.mu.Unlock()
 	f.boards = append(f.boards, in)
 	return leaderboards.Board{ID: fmt.Sprintf("board-%d", len(f.boards))}, nil
+}
+
+func (f *fakes) Extend(_ context.Context, _, id string, endsAt time.Time) (leaderboards.Board, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ends == nil {
+		f.ends = map[string]time.Time{}
+	}
+	f.ends[id] = endsAt
+	return leaderboards.Board{ID: id, EndsAt: &endsAt}, nil
 }
 
 func (f *fakes) Top(_ context.Context, _, _, _ string, offset, limit int) (leaderboards.Page, error) {
@@ -314,21 +325,21 @@ func TestDisqualifyLeaderboard(t *testing.T) {
 		Prizes: []contests.Prize{{Description: "gold", Quantity: 1, Points: 30}, {Description: "silver", Quantity: 2, Points: 5}},
 		Board:  &contests.BoardSpec{Source: leaderboards.FromPoints}})
 	ctx := context.Background()
-	// Extending moves a points contest to a board over the longer window
-	// (filled from the ledger); an event contest cannot be extended.
+	// Extending moves the close of the contest and of its board, in place,
+	// whatever the board's source; not in the last seconds before the close.
 	later := e.now.Add(3 * time.Hour)
 	ext, err := e.svc.Extend(ctx, "acme", "boss", c.ID, contests.Reschedule{Reason: "r", EndsAt: &later})
 	if err != nil {
 		t.Fatalf("extend a points leaderboard contest: %v", err)
 	}
-	if nb := e.f.boards[len(e.f.boards)-1]; ext.BoardID == c.BoardID || !ext.EndsAt.Equal(later) || !nb.EndsAt.Equal(later) || !nb.StartsAt.Equal(c.StartsAt) {
-		t.Fatalf("extended: board %s (was %s), ends %s, new board %v..%v", ext.BoardID, c.BoardID, ext.EndsAt, nb.StartsAt, nb.EndsAt)
+	if ext.BoardID != c.BoardID || !ext.EndsAt.Equal(later) || !e.f.ends[c.BoardID].Equal(later) || len(e.f.boards) != 1 {
+		t.Fatalf("extended: board %s (was %s), ends %s, board ends %v, %d boards", ext.BoardID, c.BoardID, ext.EndsAt, e.f.ends, len(e.f.boards))
 	}
-	ev := e.create(contests.Definition{Name: "Visits", Kind: contests.LeaderboardKind, StartsAt: e.now.Add(-time.Hour), EndsAt: e.now.Add(time.Hour),
+	ev := e.create(contests.Definition{Name: "Visits", Kind: contests.LeaderboardKind, StartsAt: e.now.Add(-time.Hour), EndsAt: e.now.Add(4 * time.Second),
 		Prizes: []contests.Prize{{Description: "gold", Quantity: 1}}, Board: &contests.BoardSpec{Source: leaderboards.FromEvents, EventType: "visit"}})
 	_, err = e.svc.Extend(ctx, "acme", "boss", ev.ID, contests.Reschedule{Reason: "r", EndsAt: &later})
-	if x, ok := errs.As(err); !ok || x.Code != "board-window-fixed" || x.Kind != errs.Conflict {
-		t.Fatalf("extend an event leaderboard contest: %v", err)
+	if x, ok := errs.As(err); !ok || x.Code != "contest-closing" || x.Kind != errs.Conflict {
+		t.Fatalf("extend 4 s before the close: %v", err)
 	}
 	if _, err := e.svc.Draw(ctx, "acme", c.ID); errs.KindOf(err) != errs.Conflict {
 		t.Fatalf("draw before the close: %v", err)

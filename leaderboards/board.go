@@ -162,6 +162,9 @@ type Store interface {
 	// Saving with an empty b.Owner releases the build.
 	SaveBuild(ctx context.Context, tenant, id, owner string, b Build) (held bool, err error)
 	GetBoard(ctx context.Context, tenant, id string) (Board, error)
+	// ExtendBoard moves the EndsAt of a custom-window board to endsAt;
+	// errs.ErrNotFound when the tenant has no such board.
+	ExtendBoard(ctx context.Context, tenant, id string, endsAt time.Time) error
 	// ListBoards returns a tenant's boards in id order.
 	ListBoards(ctx context.Context, tenant string) ([]Board, error)
 	// Tenants lists every tenant that has a board, for rebuilds.

@@ -334,25 +334,27 @@ func (s *Service) derive(ctx context.Context, b Board, p Period, user string) (i
 }
 
 // keepFor sets the expiry of a finished-to-be period once per node: the
-// period stays readable for the board's retention after it ends.
+// period stays readable for the board's retention after it ends. The memo
+// holds the expiry too, so an extended board's keys get the later one.
 func (s *Service) keepFor(ctx context.Context, b Board, p Period, key string) {
 	exp := b.expiresAt(p)
 	if exp.IsZero() {
 		return
 	}
+	memo := key + "@" + exp.UTC().Format(time.RFC3339)
 	s.mu.Lock()
-	done := s.expires[key]
+	done := s.expires[memo]
 	if len(s.expires) > 100_000 { // bound the memo; re-setting is harmless
 		clear(s.expires)
 	}
-	s.expires[key] = true
+	s.expires[memo] = true
 	s.mu.Unlock()
 	if done {
 		return
 	}
 	if err := s.Engine.Expire(ctx, key, exp.Sub(s.Now())); err != nil {
 		s.mu.Lock()
-		delete(s.expires, key)
+		delete(s.expires, memo)
 		s.mu.Unlock()
 		s.Logger.Warn("leaderboards: set expiry", "key", key, "err", err)
 	}

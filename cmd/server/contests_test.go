@@ -14,10 +14,11 @@ import (
 )
 
 type contestView struct {
-	ID         string `json:"id"`
-	Commitment string `json:"commitment"`
-	Status     string `json:"status"`
-	BoardID    string `json:"board_id"`
+	ID         string    `json:"id"`
+	Commitment string    `json:"commitment"`
+	Status     string    `json:"status"`
+	BoardID    string    `json:"board_id"`
+	EndsAt     time.Time `json:"ends_at"`
 	Result     *struct {
 		Seed      string `json:"seed"`
 		Standings []struct {
@@ -186,13 +187,13 @@ func TestLeaderboardContest(t *testing.T) {
 		"prizes": []any{map[string]any{"description": "Gold", "quantity": 1, "points": 50}},
 		"board":  map[string]any{"source": "event", "event_type": "visit"},
 	}}).json(t, &c)
-	s.must(409, req{method: "POST", path: "/v1/contests/" + c.ID + "/extend", token: mgr,
-		body: map[string]any{"reason": "more time", "ends_at": time.Now().Add(2 * time.Hour)}})
 	for i, u := range []string{"amy", "bob", "cat"} {
 		for j := range i + 1 {
 			s.event(s.token(u, "acme"), fmt.Sprint(j), map[string]any{"type": "visit"})
 		}
 	}
+	s.must(200, req{method: "POST", path: "/v1/contests/" + c.ID + "/extend", token: mgr,
+		body: map[string]any{"reason": "more time", "ends_at": time.Now().Add(2 * time.Hour)}})
 	ws := s.dial(s.token("cat", "acme"), "")
 	s.must(200, req{method: "POST", path: "/v1/contests/" + c.ID + "/end", token: mgr, body: map[string]any{"reason": "test"}})
 	var drawn contestView
@@ -210,6 +211,45 @@ func TestLeaderboardContest(t *testing.T) {
 	if again := s.contest(mgr, c.ID); len(again.Result.Standings) != 3 || again.Result.Standings[2].Score != 1 {
 		t.Fatalf("standings moved: %+v", again.Result.Standings)
 	}
+}
+
+// TestExtendEventContest: an event leaderboard contest extended keeps its
+// board and standings, and counts visits after the old close, which it
+// did not count before the extension.
+func TestExtendEventContest(t *testing.T) {
+	s := startServer(t, nil)
+	mgr := s.token("boss", "acme", auth.Manager)
+	closeAt := time.Now().Add(time.Minute).UTC().Truncate(time.Millisecond)
+	var c contestView
+	s.must(201, req{method: "POST", path: "/v1/contests", token: mgr, body: map[string]any{
+		"name": "Most visits", "kind": "leaderboard", "starts_at": time.Now().Add(-time.Minute), "ends_at": closeAt,
+		"prizes": []any{map[string]any{"description": "Gold", "quantity": 1}},
+		"board":  map[string]any{"source": "event", "event_type": "visit"},
+	}}).json(t, &c)
+	late := closeAt.Add(30 * time.Second) // after the old close, within intake's 5 min of future
+	s.event(s.token("cat", "acme"), "1", map[string]any{"type": "visit"})
+	s.event(s.token("cat", "acme"), "2", map[string]any{"type": "visit"})
+	s.event(s.token("amy", "acme"), "early-late", map[string]any{"type": "visit", "occurred_at": late})
+
+	var ext contestView
+	s.must(200, req{method: "POST", path: "/v1/contests/" + c.ID + "/extend", token: mgr,
+		body: map[string]any{"reason": "more time", "ends_at": closeAt.Add(time.Hour)}}).json(t, &ext)
+	if ext.BoardID != c.BoardID || !ext.EndsAt.Equal(closeAt.Add(time.Hour)) {
+		t.Fatalf("extended: board %s (was %s), ends %s", ext.BoardID, c.BoardID, ext.EndsAt)
+	}
+	s.event(s.token("bob", "acme"), "late", map[string]any{"type": "visit", "occurred_at": late})
+	if top := s.top(mgr, c.BoardID); len(top.Entries) != 2 || top.Entries[0].UserID != "cat" || top.Entries[0].Score != 2 || top.Entries[1].UserID != "bob" {
+		t.Fatalf("board after the extension: %+v", top.Entries)
+	}
+
+	var soon contestView
+	s.must(201, req{method: "POST", path: "/v1/contests", token: mgr, body: map[string]any{
+		"name": "Closing", "kind": "leaderboard", "starts_at": time.Now().Add(-time.Minute), "ends_at": time.Now().Add(3 * time.Second),
+		"prizes": []any{map[string]any{"description": "Gold", "quantity": 1}},
+		"board":  map[string]any{"source": "event", "event_type": "visit"},
+	}}).json(t, &soon)
+	s.must(409, req{method: "POST", path: "/v1/contests/" + soon.ID + "/extend", token: mgr,
+		body: map[string]any{"reason": "too late", "ends_at": time.Now().Add(time.Hour)}})
 }
 
 // TestContestBadInput: malformed, unauthorised, cross-tenant and

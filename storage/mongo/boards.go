@@ -152,6 +152,18 @@ func (s *Store) GetBoard(ctx context.Context, tenant, id string) (leaderboards.B
 	return d.board()
 }
 
+// ExtendBoard moves a board's EndsAt to endsAt.
+func (s *Store) ExtendBoard(ctx context.Context, tenant, id string, endsAt time.Time) error {
+	r, err := s.boards.UpdateOne(ctx, tenantID(tenant, id), bson.D{{Key: "$set", Value: bson.D{{Key: "ends_at", Value: norm.Trunc(endsAt)}}}})
+	if err != nil {
+		return fmt.Errorf("mongo: extend board %s: %w", id, err)
+	}
+	if r.MatchedCount == 0 {
+		return fmt.Errorf("mongo: extend board: board %s: %w", id, errs.ErrNotFound)
+	}
+	return nil
+}
+
 // ListBoards returns a tenant's boards in id order.
 func (s *Store) ListBoards(ctx context.Context, tenant string) ([]leaderboards.Board, error) {
 	out, err := findAll(ctx, s.boards, bson.D{{Key: "tenant", Value: tenant}},

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -97,6 +98,24 @@ func (s *Store) CreateBoard(ctx context.Context, b leaderboards.Board) error {
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: create board: %w", err)
+	}
+	return nil
+}
+
+// ExtendBoard moves a board's EndsAt (in its spec) to endsAt.
+func (s *Store) ExtendBoard(ctx context.Context, tenant, id string, endsAt time.Time) error {
+	err := s.w.do(ctx, func(tx *wtx) error {
+		r, err := tx.exec(s.wq.extendBoard, norm.Millis(endsAt), tenant, id)
+		if err != nil {
+			return err
+		}
+		if n, err := r.RowsAffected(); err != nil || n == 0 {
+			return cmp.Or(err, fmt.Errorf("board %s: %w", id, errs.ErrNotFound))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: extend board: %w", err)
 	}
 	return nil
 }

@@ -46,7 +46,7 @@ type writeStmts struct {
 	insertBadge, updateBadge, badgeExists                 *sql.Stmt
 	insertBadgeContribution, insertAward, awardByKey      *sql.Stmt
 	insertEntry, entryByKey                               *sql.Stmt
-	insertBoard, insertScore                              *sql.Stmt
+	insertBoard, insertScore, extendBoard                 *sql.Stmt
 	insertBuild, claimBuild, saveBuild                    *sql.Stmt
 	foldSum, foldBest, foldLatest                         *sql.Stmt
 	upsertExclusion, deleteExclusion                      *sql.Stmt
@@ -126,6 +126,7 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&w.entryByKey, `SELECT ` + entryCols + ` FROM ledger WHERE tenant = ? AND entry_key = ?`},
 
 		{&w.insertBoard, `INSERT INTO boards (` + boardCols + `) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
+		{&w.extendBoard, `UPDATE boards SET spec = json_set(spec, '$.ends_at', ?) WHERE tenant = ? AND id = ?`},
 		{&w.insertScore, `INSERT INTO board_scores (` + scoreCols + `) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
 		{&w.insertBuild, `INSERT INTO board_builds (` + buildCols + `) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
 		{&w.claimBuild, `UPDATE board_builds SET state = 'building', owner = ?, lease_until = ?

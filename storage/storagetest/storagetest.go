@@ -1034,10 +1034,27 @@ func testBoardDefinition(t *testing.T, s Store) {
 		}
 	}
 
+	// ExtendBoard moves the close and nothing else, for its tenant only.
+	cb := leaderboards.Board{ID: id(), Tenant: a, Name: "Contest", Source: leaderboards.FromEvents, EventType: "visit",
+		Aggregation: leaderboards.Sum, Window: leaderboards.Custom, TimeZone: "UTC", StartsAt: &starts, EndsAt: &ends,
+		RetentionDays: 365, CreatedAt: base}
+	must(t, s.CreateBoard(c, cb))
+	later := ends.Add(36 * time.Hour)
+	must(t, s.ExtendBoard(c, a, cb.ID, later))
+	got, err := s.GetBoard(c, a, cb.ID)
+	must(t, err)
+	want := storedBoard(cb)
+	storedLater := later.UTC().Truncate(time.Millisecond)
+	want.EndsAt = &storedLater
+	eq(t, "extended board", got, want)
+	if err := s.ExtendBoard(c, tenant(t, "other"), cb.ID, later); !errors.Is(err, errs.ErrNotFound) {
+		t.Fatalf("another tenant's board extended: %v", err)
+	}
+
 	b := leaderboards.Board{ID: id(), Tenant: a, Name: "now"}
 	before := ms(time.Now())
 	must(t, s.CreateBoard(c, b))
-	got, err := s.GetBoard(c, a, b.ID)
+	got, err = s.GetBoard(c, a, b.ID)
 	must(t, err)
 	if got.CreatedAt.Before(before) || got.CreatedAt.After(time.Now()) {
 		t.Fatalf("CreatedAt = %v, want now", got.CreatedAt)
