@@ -3,6 +3,8 @@ package loyalty_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -10,6 +12,9 @@ import (
 	"github.com/questline/questline/events/rule"
 	"github.com/questline/questline/loyalty"
 	"github.com/questline/questline/loyalty/earn"
+	"github.com/questline/questline/loyalty/tier"
+	"github.com/questline/questline/points"
+	"github.com/questline/questline/storage/sqlite"
 )
 
 // rulesOnly serves a tenant's earn rules and referral terms from memory:
@@ -61,5 +66,61 @@ func BenchmarkPreview50(b *testing.B) {
 		if err != nil || !quiet {
 			b.Fatal(quiet, err)
 		}
+	}
+}
+
+// BenchmarkWalletRolling is the full wallet read (GET /v1/me/wallet's
+// Programme) of a user with 10,000 lots credited over the last year on a
+// rolling_points programme, whose need for the next tier sums the year's
+// credits, beside the same read on a lifetime programme, in one run.
+//
+//	go test ./loyalty -run '^$' -bench WalletRolling -benchtime 3000x
+func BenchmarkWalletRolling(b *testing.B) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "q.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	pts := points.NewService(st, nil)
+	day := time.Now().AddDate(-1, 0, 1)
+	pts.SetClock(func() time.Time { return day })
+	for i := range 10_000 {
+		if i%28 == 0 {
+			day = day.Add(24 * time.Hour)
+		}
+		for _, tenant := range []string{"rolling", "lifetime"} {
+			if _, _, err := pts.Credit(ctx, points.Credit{Tenant: tenant, User: "u", Amount: 10, Key: fmt.Sprint("k", i)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	pts.SetClock(time.Now)
+	loy := loyalty.NewService(loyalty.Config{Store: st})
+	loy.SetTiers(loyalty.TierConfig{Wallets: pts})
+	pts.SetTiers(loy)
+	for tenant, basis := range map[string]tier.Basis{"rolling": tier.Rolling, "lifetime": tier.Lifetime} {
+		if _, err := loy.PutProgramme(ctx, tenant, 0, tier.Programme{Basis: basis, Review: tier.Review{Mode: tier.Calendar},
+			Tiers: []tier.Tier{{Name: "silver"}, {Name: "gold", Threshold: 250_000}}}); err != nil {
+			b.Fatal(err)
+		}
+		if err := loy.Earned(ctx, points.Entry{Tenant: tenant, User: "u", Amount: 10}); err != nil { // upgrades u to silver
+			b.Fatal(err)
+		}
+	}
+	for _, tenant := range []string{"lifetime", "rolling"} {
+		b.Run(tenant, func(b *testing.B) {
+			lat := make([]time.Duration, 0, b.N)
+			for range b.N {
+				start := time.Now()
+				w, err := pts.Programme(ctx, tenant, "u")
+				if err != nil || w.Tier == nil || w.Tier.Needed == nil || *w.Tier.Needed != 150_000 {
+					b.Fatalf("wallet %+v, %v", w.Tier, err)
+				}
+				lat = append(lat, time.Since(start))
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+		})
 	}
 }

@@ -10,9 +10,9 @@ import (
 
 // WalletTier gives the wallet the user's tier and the next one (a
 // points.Tiers). It reads the cached programme and the user's standing,
-// and for the value the wallet's earnings or the spend chain's last mark:
-// never the user's history. A rolling basis's value is a window sum, so
-// the wallet leaves its need out.
+// and for the value the wallet's earnings, the spend chain's last mark,
+// or, on a rolling basis, the sum of the user's credits of the last 12
+// months (an index range bounded by the window, not the whole history).
 func (s *Service) WalletTier(ctx context.Context, tenant, user string, earned int64) (points.WalletTier, bool, error) {
 	p, ok, err := s.programme(ctx, tenant)
 	if err != nil || !ok {
@@ -29,15 +29,13 @@ func (s *Service) WalletTier(ctx context.Context, tenant, user string, earned in
 	}
 	t.NextTier = p.Tiers[next].Name
 	value := earned
-	switch p.Basis {
-	case tier.Rolling:
-		return t, true, nil
-	case tier.Spend:
-		last, _, err := s.Store.LastEarnMark(ctx, tenant, spendChain, user)
-		if err != nil {
-			return points.WalletTier{}, false, fmt.Errorf("loyalty: spend of %s: %w", user, err)
+	if p.Basis != tier.Lifetime {
+		if p.Basis == tier.Rolling && s.tiers.Wallets == nil {
+			return t, true, nil // not wired to the ledger: no window to sum
 		}
-		value = last.State.Total / 100
+		if value, err = s.value(ctx, p, tenant, user, s.Now()); err != nil {
+			return points.WalletTier{}, false, fmt.Errorf("loyalty: tier value of %s: %w", user, err)
+		}
 	}
 	needed := max(0, p.Tiers[next].Threshold-value)
 	t.Needed = &needed

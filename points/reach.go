@@ -14,9 +14,9 @@ import (
 // opens rewards to its members.
 type Tiers interface {
 	// WalletTier returns the user's tier, the next one and the qualifying
-	// value still needed for it, reading no more than the user's folded
-	// state (earned is the wallet's lifetime earnings); ok is false when
-	// the tenant has no tier programme.
+	// value still needed for it, reading the user's folded state (earned
+	// is the wallet's lifetime earnings) or, on a rolling basis, a window
+	// sum; ok is false when the tenant has no tier programme.
 	WalletTier(ctx context.Context, tenant, user string, earned int64) (t WalletTier, ok bool, err error)
 	// RewardTiers maps each reward id a tier's rewards benefit names to
 	// the tiers that may redeem it: that tier and those above.
@@ -31,7 +31,7 @@ type WalletTier struct {
 	Tier     string `json:"tier" doc:"The current tier; empty below the lowest."`
 	Basis    string `json:"basis" doc:"What qualifies: lifetime_points, rolling_points or spend."`
 	NextTier string `json:"next_tier,omitempty"`
-	Needed   *int64 `json:"needed,omitempty" doc:"Points (or spend, in the spend prop's unit) still needed for next_tier. Absent for rolling_points, whose window sum is not folded: GET /v1/me/tier computes it."`
+	Needed   *int64 `json:"needed,omitempty" doc:"Points (or spend, in the spend prop's unit) still needed for next_tier; for rolling_points, against the points earned in the last 12 months."`
 }
 
 // NextReward is the reward the user is closest to.

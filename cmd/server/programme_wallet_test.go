@@ -102,3 +102,31 @@ func TestWalletProgramme(t *testing.T) {
 		})
 	}
 }
+
+// TestWalletRollingTier: on a rolling_points programme the wallet's need
+// for the next tier is against the points earned in the last 12 months
+// (GET /v1/me/tier's figure), which spending does not lower.
+func TestWalletRollingTier(t *testing.T) {
+	for _, d := range deployments() {
+		t.Run(d.name, func(t *testing.T) {
+			s, mgr, key, alice := startLoyalty(t, d)
+			var r struct{ ID string }
+			s.must(201, req{method: "POST", path: "/v1/rewards", token: mgr, body: map[string]any{"name": "Pen", "kind": "generated", "cost": 10}}).json(t, &r)
+			s.must(200, req{method: "PUT", path: "/v1/tiers", token: mgr, body: map[string]any{"version": 0, "basis": "rolling_points",
+				"review": map[string]any{"mode": "calendar"},
+				"tiers":  []any{map[string]any{"name": "silver", "threshold": 0}, map[string]any{"name": "gold", "threshold": 100}}}})
+			s.earnRule(mgr, map[string]any{"name": "60 a purchase", "rule": map[string]any{"kind": "fixed", "event_type": "purchase", "points": 60}})
+			s.purchase(key, "o1", "alice", nil)
+			s.must(200, req{method: "POST", path: "/v1/rewards/" + r.ID + "/redeem", token: alice, header: map[string]string{"Idempotency-Key": "pen"}})
+
+			var w programmeWallet
+			s.must(200, req{method: "GET", path: "/v1/me/wallet", token: alice}).json(t, &w)
+			if w.Balance != 50 || w.Tier == nil || w.Tier.Tier != "silver" || w.Tier.NextTier != "gold" || w.Tier.Needed == nil || *w.Tier.Needed != 40 {
+				t.Fatalf("rolling wallet tier: balance %d, %+v", w.Balance, w.Tier)
+			}
+			if v := s.myTier(alice); v.Needed != *w.Tier.Needed {
+				t.Fatalf("GET /v1/me/tier needs %d, the wallet %d", v.Needed, *w.Tier.Needed)
+			}
+		})
+	}
+}
