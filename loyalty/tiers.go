@@ -2,9 +2,11 @@ package loyalty
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
@@ -29,6 +31,66 @@ type TierState struct {
 	User   string `json:"user_id"`
 	tier.State
 	Version int64 `json:"version"`
+	// Owed are changes stored but maybe not yet published (see
+	// Announcement); stored with the standing, never shown.
+	Owed []Announcement `json:"-"`
+}
+
+// Announcement is a tier change or grace notice to publish: the user's
+// tier attribute, the tier.changed or tier.grace system event, the live
+// push. It is stored with the standing that causes it, in the same write,
+// and cleared once published, so a crash in between leaves it to the
+// review job, which publishes it again once announceAfter has passed.
+// Every part is idempotent: the event by its key, the attribute set to
+// the standing's current tier.
+type Announcement struct {
+	Type       string     `json:"type"` // tier.changed or tier.grace
+	From       string     `json:"from"`
+	To         string     `json:"to"`
+	Reason     string     `json:"reason"`
+	Key        string     `json:"key"` // the system event's idempotency key
+	At         time.Time  `json:"at"`
+	GraceUntil *time.Time `json:"grace_until,omitempty"`
+	ReviewAt   time.Time  `json:"review_at"`
+}
+
+// announceAfter is how long an announcement may stay owed before the
+// review job (every minute) takes it for lost and publishes it again.
+const announceAfter = time.Minute
+
+// DueAt is when the review job must look at the standing: its review, or
+// sooner, an owed announcement's retry. Stores index it.
+func (st TierState) DueAt() time.Time {
+	due := st.ReviewAt
+	for _, a := range st.Owed {
+		if at := a.At.Add(announceAfter); due.IsZero() || at.Before(due) {
+			due = at
+		}
+	}
+	return due
+}
+
+// storedTier is a standing's stored body: the tier state's fields and
+// the owed announcements beside them, so bodies stored before there were
+// any read the same.
+type storedTier struct {
+	tier.State
+	Owed []Announcement `json:"owed,omitempty"`
+}
+
+// MarshalBody encodes what a store keeps of st beside its keys and version.
+func (st TierState) MarshalBody() ([]byte, error) {
+	return json.Marshal(storedTier{State: st.State, Owed: st.Owed})
+}
+
+// UnmarshalBody decodes a body MarshalBody made into st.
+func (st *TierState) UnmarshalBody(b []byte) error {
+	var d storedTier
+	if err := json.Unmarshal(b, &d); err != nil {
+		return err
+	}
+	st.State, st.Owed = d.State, d.Owed
+	return nil
 }
 
 // TierStore keeps tier programmes and users' standings.
@@ -230,41 +292,66 @@ type tierFrame struct {
 }
 
 // saveTier stores next over cur and, if the tier changed or a grace
-// started, publishes it: the user's tier attribute, a system event keyed
-// by the standing's version (so it is emitted once) and a live push.
+// started, owes an announcement, stored in the same write with what cur
+// still owed, then publishes what is owed (see publish).
 func (s *Service) saveTier(ctx context.Context, cur, next TierState, out tier.Outcome, reason string) error {
+	next.Owed = cur.Owed
+	typ := "tier.changed"
+	if out == tier.Notice {
+		typ = "tier.grace"
+	}
+	if out == tier.Notice || cur.Tier != next.Tier {
+		next.Owed = append(slices.Clip(next.Owed), Announcement{Type: typ, From: cur.Tier, To: next.Tier, Reason: reason,
+			Key: typ + ":" + next.User + ":" + strconv.FormatInt(next.Version, 10), At: s.Now().UTC().Truncate(time.Millisecond),
+			GraceUntil: next.GraceUntil, ReviewAt: next.ReviewAt})
+	}
 	if err := s.Store.PutTierState(ctx, next); err != nil {
 		return fmt.Errorf("loyalty: save tier of %s: %w", next.User, err)
 	}
-	typ := "tier.changed"
-	switch {
-	case out == tier.Notice:
-		typ = "tier.grace"
-	case cur.Tier == next.Tier:
+	return s.publish(ctx, next)
+}
+
+// publish publishes what st owes, then stores st without it. A writer
+// that moved the standing on meanwhile carried the announcements over, so
+// losing that race leaves them to it (or to the review job).
+func (s *Service) publish(ctx context.Context, st TierState) error {
+	if len(st.Owed) == 0 {
 		return nil
 	}
-	if typ == "tier.changed" && s.tiers.Attributes != nil {
-		a, _, err := s.tiers.Attributes.GetAttributes(ctx, next.Tenant, next.User)
+	if slices.ContainsFunc(st.Owed, func(a Announcement) bool { return a.Type == "tier.changed" }) && s.tiers.Attributes != nil {
+		a, _, err := s.tiers.Attributes.GetAttributes(ctx, st.Tenant, st.User)
 		if err != nil {
-			return fmt.Errorf("loyalty: tier attribute of %s: %w", next.User, err)
+			return fmt.Errorf("loyalty: tier attribute of %s: %w", st.User, err)
 		}
-		if _, err := s.tiers.Attributes.PutAttributes(ctx, next.Tenant, next.User,
-			profiles.AttributesInput{Tier: next.Tier, Segments: a.Segments}); err != nil {
-			return fmt.Errorf("loyalty: tier attribute of %s: %w", next.User, err)
+		if _, err := s.tiers.Attributes.PutAttributes(ctx, st.Tenant, st.User,
+			profiles.AttributesInput{Tier: st.Tier, Segments: a.Segments}); err != nil {
+			return fmt.Errorf("loyalty: tier attribute of %s: %w", st.User, err)
 		}
 	}
-	f := tierFrame{From: cur.Tier, To: next.Tier, Reason: reason, GraceUntil: next.GraceUntil, ReviewAt: next.ReviewAt}
+	for _, a := range st.Owed {
+		if err := s.announce(ctx, st, a); err != nil {
+			return err
+		}
+	}
+	st.Owed, st.Version = nil, st.Version+1
+	if err := s.Store.PutTierState(ctx, st); err != nil && !errors.Is(err, errs.ErrDuplicate) {
+		return fmt.Errorf("loyalty: settle tier of %s: %w", st.User, err)
+	}
+	return nil
+}
+
+// announce emits a's system event (once, by its key) and pushes it live.
+func (s *Service) announce(ctx context.Context, st TierState, a Announcement) error {
 	if s.tiers.Emitter != nil {
-		err := s.tiers.Emitter.Emit(ctx, events.Event{Tenant: next.Tenant, User: next.User, Type: typ,
-			Props:          map[string]any{"from": f.From, "to": f.To, "reason": reason},
-			OccurredAt:     s.Now().UTC().Truncate(time.Millisecond),
-			IdempotencyKey: typ + ":" + next.User + ":" + strconv.FormatInt(next.Version, 10)})
+		err := s.tiers.Emitter.Emit(ctx, events.Event{Tenant: st.Tenant, User: st.User, Type: a.Type,
+			Props: map[string]any{"from": a.From, "to": a.To, "reason": a.Reason}, OccurredAt: a.At, IdempotencyKey: a.Key})
 		if err != nil {
-			return fmt.Errorf("loyalty: emit %s for %s: %w", typ, next.User, err)
+			return fmt.Errorf("loyalty: emit %s for %s: %w", a.Type, st.User, err)
 		}
 	}
 	if s.tiers.Notifier != nil {
-		_ = s.tiers.Notifier.PublishUser(ctx, next.Tenant, next.User, typ, f) // a courtesy: GET /v1/me/tier tells the truth
+		f := tierFrame{From: a.From, To: a.To, Reason: a.Reason, GraceUntil: a.GraceUntil, ReviewAt: a.ReviewAt}
+		_ = s.tiers.Notifier.PublishUser(ctx, st.Tenant, st.User, a.Type, f) // a courtesy: GET /v1/me/tier tells the truth
 	}
 	return nil
 }
@@ -305,6 +392,11 @@ func (s *Service) ReviewTiers(ctx context.Context, now time.Time) (int, error) {
 		}
 		moved := 0
 		for _, st := range due {
+			if len(st.Owed) > 0 && !st.DueAt().After(now) {
+				if err := s.publish(ctx, st); err != nil { // a crash left it owed
+					return changed, err
+				}
+			}
 			p, ok, err := s.programme(ctx, st.Tenant)
 			if err != nil {
 				return changed, err

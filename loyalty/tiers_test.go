@@ -2,6 +2,7 @@ package loyalty_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -114,5 +115,86 @@ func TestTierReviewJob(t *testing.T) {
 		if em.keys[k] != n {
 			t.Fatalf("emitted %v, want each of %v once", em.keys, want)
 		}
+	}
+}
+
+// flakyEmitter fails its first fail emits, as a crash right after the
+// standing's write would, and records the events it took by key.
+type flakyEmitter struct {
+	mu   sync.Mutex
+	fail int
+	keys map[string]string // idempotency key -> type and target tier
+}
+
+func (e *flakyEmitter) Emit(_ context.Context, ev events.Event) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.fail > 0 {
+		e.fail--
+		return errors.New("crash")
+	}
+	e.keys[ev.IdempotencyKey] = ev.Type + " " + ev.Props["to"].(string)
+	return nil
+}
+
+// TestTierAnnouncementSurvivesCrash: a tier change whose tier.changed
+// could not be emitted (the process died after storing the standing) is
+// emitted by the review job once it is overdue, after a restart, with two
+// jobs overlapping, under the key it would have had, and only once.
+func TestTierAnnouncementSurvivesCrash(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "q.db")
+	w := &wallets{earned: map[string]int64{"alice": 600}}
+	em := &flakyEmitter{fail: 1, keys: map[string]string{}}
+	now := time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)
+	var store *sqlite.Store
+	open := func() (*loyalty.Service, func()) {
+		st, err := sqlite.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		store = st
+		s := loyalty.NewService(loyalty.Config{Store: st, Now: func() time.Time { return now }})
+		s.SetTiers(loyalty.TierConfig{Wallets: w, Emitter: em})
+		return s, func() { st.Close() }
+	}
+	s, closeStore := open()
+	if _, err := s.PutProgramme(ctx, "acme", 0, tier.Programme{Basis: tier.Lifetime, Review: tier.Review{Mode: tier.Calendar},
+		Tiers: []tier.Tier{{Name: "bronze"}, {Name: "silver", Threshold: 500}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Earned(ctx, points.Entry{Tenant: "acme", User: "alice", Amount: 600}); err == nil {
+		t.Fatal("the failed emit was not reported")
+	}
+	if v, err := s.View(ctx, "acme", "alice"); err != nil || v.Tier != "silver" {
+		t.Fatalf("tier after the crash: %+v, %v", v, err)
+	}
+	closeStore() // the restart
+	s, closeStore = open()
+	defer func() { closeStore() }()
+	review := func() {
+		var wg sync.WaitGroup
+		for range 2 { // two nodes' jobs overlapping
+			wg.Go(func() {
+				if _, err := s.ReviewTiers(ctx, now); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	review()
+	if len(em.keys) != 0 {
+		t.Fatalf("announced before it was overdue: %v", em.keys)
+	}
+	now = now.Add(2 * time.Minute)
+	review()
+	review()
+	if len(em.keys) != 1 || em.keys["tier.changed:alice:1"] != "tier.changed silver" {
+		t.Fatalf("announced %v, want tier.changed silver once under the standing's key", em.keys)
+	}
+	st, _, err := store.TierState(ctx, "acme", "alice")
+	if err != nil || len(st.Owed) != 0 || st.Tier != "silver" {
+		t.Fatalf("standing after the review: %+v, %v", st, err)
 	}
 }

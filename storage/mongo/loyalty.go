@@ -310,7 +310,7 @@ type tierDoc struct {
 
 func (d tierDoc) state() (loyalty.TierState, error) {
 	st := loyalty.TierState{Tenant: d.Tenant, User: d.ID, Version: d.Version}
-	return st, json.Unmarshal([]byte(d.Body), &st.State)
+	return st, st.UnmarshalBody([]byte(d.Body))
 }
 
 // TierState returns a user's tier standing.
@@ -329,13 +329,13 @@ func (s *Store) TierState(ctx context.Context, tenant, user string) (loyalty.Tie
 
 // PutTierState stores st if the stored version is st.Version-1.
 func (s *Store) PutTierState(ctx context.Context, st loyalty.TierState) error {
-	body, err := json.Marshal(st.State)
+	body, err := st.MarshalBody()
 	if err != nil {
 		return fmt.Errorf("mongo: put tier state: %w", err)
 	}
 	d := tierDoc{Tenant: st.Tenant, ID: st.User, Body: string(body), Version: st.Version}
-	if !st.ReviewAt.IsZero() {
-		at := norm.Trunc(st.ReviewAt)
+	if due := st.DueAt(); !due.IsZero() { // the review job's next look
+		at := norm.Trunc(due)
 		d.ReviewAt = &at
 	}
 	if st.Version == 1 {

@@ -400,7 +400,7 @@ func (s *Store) TierState(ctx context.Context, tenant, user string) (loyalty.Tie
 		return loyalty.TierState{}, false, nil
 	}
 	if err == nil {
-		err = json.Unmarshal([]byte(body), &st.State)
+		err = st.UnmarshalBody([]byte(body))
 	}
 	if err != nil {
 		return loyalty.TierState{}, false, fmt.Errorf("sqlite: tier state: %w", err)
@@ -411,13 +411,13 @@ func (s *Store) TierState(ctx context.Context, tenant, user string) (loyalty.Tie
 
 // PutTierState stores st if the stored version is st.Version-1.
 func (s *Store) PutTierState(ctx context.Context, st loyalty.TierState) error {
-	body, err := json.Marshal(st.State)
+	body, err := st.MarshalBody()
 	if err != nil {
 		return fmt.Errorf("sqlite: put tier state: %w", err)
 	}
-	due := int64(0)
-	if !st.ReviewAt.IsZero() {
-		due = norm.Millis(st.ReviewAt)
+	due := int64(0) // the review job's next look (review_at is its column)
+	if at := st.DueAt(); !at.IsZero() {
+		due = norm.Millis(at)
 	}
 	err = s.w.do(ctx, func(tx *wtx) error {
 		if st.Version == 1 {
@@ -452,7 +452,7 @@ func (s *Store) DueTierStates(ctx context.Context, before time.Time, limit int) 
 		if err := sc.Scan(&st.Tenant, &st.User, &body, &st.Version); err != nil {
 			return st, err
 		}
-		return st, json.Unmarshal([]byte(body), &st.State)
+		return st, st.UnmarshalBody([]byte(body))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: due tier states: %w", err)

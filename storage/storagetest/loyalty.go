@@ -319,7 +319,17 @@ func testTierStates(t *testing.T, s LoyaltyStore) {
 	must(t, s.PutTierState(c, st(b, "u1", 1, at(1))))
 	must(t, s.PutTierState(c, st(a, "u2", 1, at(5))))
 	must(t, s.PutTierState(c, st(a, "u3", 1, time.Time{})))
-	got, found, err := s.TierState(c, a, "u1")
+	// An announcement still owed makes a standing with no review due at
+	// its retry (loyalty.TierState.DueAt), and is kept with it.
+	owed := st(a, "u4", 1, time.Time{})
+	grace := at(9)
+	owed.Owed = []loyalty.Announcement{{Type: "tier.changed", From: "silver", To: "gold", Reason: "automatic",
+		Key: "tier.changed:u4:1", At: at(1), GraceUntil: &grace, ReviewAt: at(8)}}
+	must(t, s.PutTierState(c, owed))
+	got, found, err := s.TierState(c, a, "u4")
+	must(t, err)
+	eq(t, "owed", got, owed)
+	got, found, err = s.TierState(c, a, "u1")
 	must(t, err)
 	eq(t, "found", found, true)
 	eq(t, "state", got, st(a, "u1", 2, at(2)))
@@ -331,13 +341,13 @@ func testTierStates(t *testing.T, s LoyaltyStore) {
 			names = append(names, d.Tenant+"/"+d.User)
 		}
 	}
-	eq(t, "due", names, []string{b + "/u1", a + "/u1"})
+	eq(t, "due", names, []string{b + "/u1", a + "/u4", a + "/u1"})
 	none := st(a, "u2", 2, time.Time{})
 	must(t, s.PutTierState(c, none))
 	due, err = s.DueTierStates(c, at(100), 100)
 	must(t, err)
 	for _, d := range due {
-		if d.Tenant == a && d.User != "u1" {
+		if d.Tenant == a && d.User != "u1" && d.User != "u4" {
 			t.Fatalf("listed a standing with nothing due: %+v", d)
 		}
 	}
