@@ -71,6 +71,11 @@ type Engine interface {
 	Around(ctx context.Context, key, member string, n int) ([]Entry, error)
 	// Count returns the number of members on the board.
 	Count(ctx context.Context, key string) (int64, error)
+	// TopCount is Top and Count in one round trip, for a page of reads
+	// that shows the board's size (not atomic with each other).
+	TopCount(ctx context.Context, key string, offset, limit int) ([]Entry, int64, error)
+	// AroundCount is Around and Count in one round trip.
+	AroundCount(ctx context.Context, key, member string, n int) ([]Entry, int64, error)
 	// Remove takes member off the board.
 	Remove(ctx context.Context, key, member string) error
 	// Replace atomically swaps the board's whole content for entries (Rank

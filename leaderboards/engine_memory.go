@@ -397,6 +397,26 @@ func (e *MemoryEngine) Around(ctx context.Context, key, member string, n int) ([
 	return out, nil
 }
 
+// TopCount implements Engine.
+func (e *MemoryEngine) TopCount(ctx context.Context, key string, offset, limit int) ([]Entry, int64, error) {
+	out, err := e.Top(ctx, key, offset, limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	c, err := e.Count(ctx, key)
+	return out, c, err
+}
+
+// AroundCount implements Engine.
+func (e *MemoryEngine) AroundCount(ctx context.Context, key, member string, n int) ([]Entry, int64, error) {
+	out, err := e.Around(ctx, key, member, n)
+	if err != nil {
+		return nil, 0, err
+	}
+	c, err := e.Count(ctx, key)
+	return out, c, err
+}
+
 // Count implements Engine.
 func (e *MemoryEngine) Count(ctx context.Context, key string) (int64, error) {
 	if err := ctx.Err(); err != nil {

@@ -244,18 +244,19 @@ for _, m in ipairs(ARGV) do
 end
 return out
 `)
-	// aroundScript returns the 0-based rank of the window's first element
-	// and the window (elements and scores) around ARGV[1], ±ARGV[2]; an
-	// empty reply when the member is not on the board.
+	// aroundScript returns the board's size, then the 0-based rank of the
+	// window's first element and the window (elements and scores) around
+	// ARGV[1], ±ARGV[2]; the size alone when the member is not on the board.
 	aroundScript = redis.NewScript(`
+local c = redis.call('ZCARD', KEYS[1])
 local cur = redis.call('HGET', KEYS[2], ARGV[1])
 local r = cur and redis.call('ZRANK', KEYS[1], string.sub(cur, 1, 13) .. ARGV[1])
 if not r then
-  return {}
+  return {c}
 end
 local n = tonumber(ARGV[2])
 local first = math.max(0, r - n)
-return {first, redis.call('ZRANGE', KEYS[1], first, r + n, 'WITHSCORES')}
+return {c, first, redis.call('ZRANGE', KEYS[1], first, r + n, 'WITHSCORES')}
 `)
 )
 
@@ -285,26 +286,51 @@ func (r *RedisEngine) set(ctx context.Context, op string, script *redis.Script, 
 
 // Top implements Engine with one ZRANGE … WITHSCORES.
 func (r *RedisEngine) Top(ctx context.Context, key string, offset, limit int) ([]Entry, error) {
-	start, count, ok := pageBounds(offset, limit)
+	out, _, err := r.top(ctx, key, offset, limit, false)
+	return out, err
+}
+
+// TopCount implements Engine: ZRANGE … WITHSCORES and ZCARD in one
+// pipeline, one round trip.
+func (r *RedisEngine) TopCount(ctx context.Context, key string, offset, limit int) ([]Entry, int64, error) {
+	return r.top(ctx, key, offset, limit, true)
+}
+
+func (r *RedisEngine) top(ctx context.Context, key string, offset, limit int, count bool) ([]Entry, int64, error) {
+	start, n, ok := pageBounds(offset, limit)
 	if !ok {
-		return []Entry{}, nil
+		if !count {
+			return []Entry{}, 0, nil
+		}
+		c, err := r.Count(ctx, key)
+		return []Entry{}, c, err
 	}
-	stop := int64(start) + int64(count) - 1
+	stop := int64(start) + int64(n) - 1
 	if stop < int64(start) { // overflow: the caller asked for everything
 		stop = -1
 	}
-	zs, err := r.c.ZRangeWithScores(ctx, key, int64(start), stop).Result()
-	if err != nil {
-		return nil, redisErr("top", key, err)
+	pipe := r.c.Pipeline()
+	zr := pipe.ZRangeWithScores(ctx, key, int64(start), stop)
+	var zc *redis.IntCmd
+	if count {
+		zc = pipe.ZCard(ctx, key)
 	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, 0, redisErr("top", key, err)
+	}
+	zs := zr.Val()
 	out := make([]Entry, len(zs))
 	for i, z := range zs {
 		elem, _ := z.Member.(string)
+		var err error
 		if out[i], err = decode(elem, z.Score, int64(start+i)+1); err != nil {
-			return nil, redisErr("top", key, err)
+			return nil, 0, redisErr("top", key, err)
 		}
 	}
-	return out, nil
+	if zc == nil {
+		return out, 0, nil
+	}
+	return out, zc.Val(), nil
 }
 
 // Rank implements Engine with ranksScript: stamp and rank in one atomic
@@ -368,17 +394,27 @@ func decodeRank(v []any) (Entry, error) {
 // Around implements Engine with aroundScript: finding the member and reading
 // its window is one atomic step, so the window always holds it.
 func (r *RedisEngine) Around(ctx context.Context, key, member string, n int) ([]Entry, error) {
+	out, _, err := r.AroundCount(ctx, key, member, n)
+	return out, err
+}
+
+// AroundCount implements Engine: aroundScript also counts the board.
+func (r *RedisEngine) AroundCount(ctx context.Context, key, member string, n int) ([]Entry, int64, error) {
 	n = min(max(n, 0), maxAround)
 	k := keysFor(key)
 	v, err := aroundScript.Run(ctx, r.c, []string{k.board, k.members}, member, n).Slice()
 	if err != nil {
-		return nil, redisErr("around", key, err)
+		return nil, 0, redisErr("around", key, err)
 	}
-	if len(v) != 2 {
-		return []Entry{}, nil
+	var total int64
+	if len(v) > 0 {
+		total, _ = v[0].(int64)
 	}
-	first, _ := v[0].(int64)
-	page, _ := v[1].([]any)
+	if len(v) != 3 {
+		return []Entry{}, total, nil
+	}
+	first, _ := v[1].(int64)
+	page, _ := v[2].([]any)
 	out := make([]Entry, 0, len(page)/2)
 	for i := 0; i+1 < len(page); i += 2 {
 		elem, _ := page[i].(string)
@@ -390,10 +426,10 @@ func (r *RedisEngine) Around(ctx context.Context, key, member string, n int) ([]
 			out = append(out, en)
 		}
 		if err != nil {
-			return nil, redisErr("around", key, err)
+			return nil, 0, redisErr("around", key, err)
 		}
 	}
-	return out, nil
+	return out, total, nil
 }
 
 // Count implements Engine with ZCARD.

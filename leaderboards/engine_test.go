@@ -8,6 +8,7 @@ import (
 	"maps"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -142,6 +143,9 @@ func lbTop(t *testing.T, e Engine, k string, offset, limit int) []Entry {
 	if got == nil {
 		t.Fatalf("Top(%d, %d) = nil, want a non-nil slice", offset, limit)
 	}
+	paged, total, err := e.TopCount(lbCtx, k, offset, limit)
+	lbMust(t, err)
+	lbSameCount(t, e, k, "TopCount", got, paged, total)
 	return got
 }
 
@@ -152,7 +156,24 @@ func lbAround(t *testing.T, e Engine, k, m string, n int) []Entry {
 	if got == nil {
 		t.Fatalf("Around(%q, %d) = nil, want a non-nil slice", m, n)
 	}
+	paged, total, err := e.AroundCount(lbCtx, k, m, n)
+	lbMust(t, err)
+	lbSameCount(t, e, k, "AroundCount", got, paged, total)
 	return got
+}
+
+// lbSameCount checks that a *Count read returned the plain read's entries
+// and the board's Count.
+func lbSameCount(t *testing.T, e Engine, k, op string, want, got []Entry, total int64) {
+	t.Helper()
+	if got == nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s entries %v, want %v", op, got, want)
+	}
+	n, err := e.Count(lbCtx, k)
+	lbMust(t, err)
+	if total != n {
+		t.Fatalf("%s total %d, Count %d", op, total, n)
+	}
 }
 
 func lbRanks(t *testing.T, e Engine, k string, members ...string) []Entry {

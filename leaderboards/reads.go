@@ -101,11 +101,11 @@ func (s *Service) Top(ctx context.Context, tenant, id, sel string, offset, limit
 	if err != nil {
 		return Page{}, err
 	}
-	entries, err := s.Engine.Top(ctx, key, offset, limit)
+	entries, total, err := s.Engine.TopCount(ctx, key, offset, limit)
 	if err != nil {
 		return Page{}, fmt.Errorf("leaderboards: top %s: %w", id, err)
 	}
-	return s.ranked(ctx, b, p, key, entries)
+	return s.page(ctx, b, p, total, entries)
 }
 
 // Around returns user's entry with up to n neighbours either side; me is
@@ -115,11 +115,11 @@ func (s *Service) Around(ctx context.Context, tenant, id, sel, user string, n in
 	if err != nil {
 		return Page{}, nil, err
 	}
-	entries, err := s.Engine.Around(ctx, key, user, n)
+	entries, total, err := s.Engine.AroundCount(ctx, key, user, n)
 	if err != nil {
 		return Page{}, nil, fmt.Errorf("leaderboards: around %s: %w", id, err)
 	}
-	pg, err := s.ranked(ctx, b, p, key, entries)
+	pg, err := s.page(ctx, b, p, total, entries)
 	if err != nil {
 		return Page{}, nil, err
 	}
