@@ -54,7 +54,8 @@ var summaryMetrics = []string{MetricParticipants, MetricEvents, MetricIssued, Me
 var allTimeFrom = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Summary reads the tenant's all-time totals and this day's and week's
-// active users: a few bucket sums, whatever the size of the history.
+// active users: a few bucket sums, whatever the size of the history, and
+// the UGC status counts, an index count.
 func (s *Service) Summary(ctx context.Context, tenant string) (Summary, error) {
 	now := s.now().UTC()
 	end := now.Add(48 * time.Hour) // events may carry a slightly future occurred_at
@@ -104,7 +105,7 @@ type Day struct {
 	Completions     int64  `json:"challenge_completions"`
 	Badges          int64  `json:"badges_unlocked"`
 	QuizCompletions int64  `json:"quiz_completions" doc:"Quiz and survey attempts finished (live shows: each player who answered)."`
-	QuizPasses      int64  `json:"quiz_passes"`
+	QuizPasses      int64  `json:"quiz_passes" doc:"Quiz completions that passed their pass mark."`
 	UGCApproved     int64  `json:"ugc_approved" doc:"Submissions approved for the first time."`
 	ContestWinners  int64  `json:"contest_winners" doc:"Contest prize places paid."`
 }

@@ -69,19 +69,11 @@ func testAnalytics(t *testing.T, env map[string]string) {
 		t.Fatalf("challenge stats %+v", st)
 	}
 	// A rebuild folds the stored events again under the same keys: nothing changes.
-	var job struct{ Status string }
-	r := s.must(202, req{method: "POST", path: "/v1/analytics/rebuild", token: mgr})
-	r.json(t, &job)
-	for deadline := time.Now().Add(10 * time.Second); job.Status == "running"; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("rebuild still running")
-		}
-		s.must(200, req{method: "GET", path: r.Header.Get("Location"), token: mgr}).json(t, &job)
-	}
+	status := s.rebuildAnalytics(mgr)
 	var again summaryBody
 	s.must(200, req{method: "GET", path: "/v1/analytics/summary", token: mgr}).json(t, &again)
-	if job.Status != "done" || again.Events != 3 || again.Participants != 2 || again.Completions != 1 {
-		t.Fatalf("after a rebuild (%s): %+v", job.Status, again)
+	if status != "done" || again.Events != 3 || again.Participants != 2 || again.Completions != 1 {
+		t.Fatalf("after a rebuild (%s): %+v", status, again)
 	}
 	s.must(404, req{method: "GET", path: "/v1/analytics/challenges/" + ch, token: s.token("boss", "globex", auth.Manager)})
 	board := s.board(mgr, map[string]any{"name": "All-time points", "window": "all_time"})
@@ -117,6 +109,21 @@ func testAnalytics(t *testing.T, env map[string]string) {
 			t.Errorf("%s: field %s, want %s", tc.path, f, tc.field)
 		}
 	}
+}
+
+// rebuildAnalytics runs a rollup rebuild to its end and returns its status.
+func (s *testServer) rebuildAnalytics(mgr string) string {
+	s.t.Helper()
+	var job struct{ Status string }
+	r := s.must(202, req{method: "POST", path: "/v1/analytics/rebuild", token: mgr})
+	r.json(s.t, &job)
+	for deadline := time.Now().Add(10 * time.Second); job.Status == "running"; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			s.t.Fatal("rebuild still running")
+		}
+		s.must(200, req{method: "GET", path: r.Header.Get("Location"), token: mgr}).json(s.t, &job)
+	}
+	return job.Status
 }
 
 // TestBacktest: a draft challenge replayed over the stored events answers
@@ -327,14 +334,8 @@ func testAnalyticsDomains(t *testing.T, env map[string]string) {
 	check("first read")
 	s.shutdown()
 	s.start()
-	var job struct{ Status string }
-	r := s.must(202, req{method: "POST", path: "/v1/analytics/rebuild", token: mgr})
-	r.json(t, &job)
-	for deadline := time.Now().Add(10 * time.Second); job.Status == "running"; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("rebuild still running")
-		}
-		s.must(200, req{method: "GET", path: r.Header.Get("Location"), token: mgr}).json(t, &job)
+	if status := s.rebuildAnalytics(mgr); status != "done" {
+		t.Fatalf("rebuild %s", status)
 	}
 	check("after a restart and a rebuild")
 	for _, p := range []string{"/v1/analytics/quizzes/" + quiz, "/v1/analytics/contests/" + contest, "/v1/analytics/quizzes/" + quiz + "/export",
