@@ -120,6 +120,9 @@ type Service struct {
 	challenges ChallengeSource
 	badgeDefs  BadgeSource
 	boards     BoardReader
+	quizzes    QuizReader
+	contests   ContestReader
+	ugc        UGCCounter
 	logger     *slog.Logger
 	jobs       jobStore[Backtest]
 	rebuilds   jobStore[Rebuild]
@@ -137,7 +140,12 @@ type Config struct {
 	Challenges ChallengeSource
 	Badges     BadgeSource
 	Boards     BoardReader
-	Logger     *slog.Logger // failed backtests; nil discards
+	// Quizzes, Contests and UGC are read by their stats; nil leaves the
+	// UGC block of the summary at its folded approvals alone.
+	Quizzes  QuizReader
+	Contests ContestReader
+	UGC      UGCCounter
+	Logger   *slog.Logger // failed backtests; nil discards
 }
 
 // NewService returns the analytics service.
@@ -145,14 +153,14 @@ func NewService(c Config) *Service {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: c.Store, scanner: c.Events, challenges: c.Challenges, badgeDefs: c.Badges, boards: c.Boards, logger: c.Logger, now: time.Now}
+	return &Service{store: c.Store, scanner: c.Events, challenges: c.Challenges, badgeDefs: c.Badges, boards: c.Boards,
+		quizzes: c.Quizzes, contests: c.Contests, ugc: c.UGC, logger: c.Logger, now: time.Now}
 }
 
-// domainMetrics map an event to per-domain metric increments. Adding
-// quiz, UGC or contest stats is one small function here (e.g.
-// quiz.completed → "quiz:<id>:completions"), read back by a report naming
-// the same metric (see objectMetric).
-var domainMetrics = []func(events.Event) map[string]int64{challengeMetrics, badgeMetrics, pointsMetrics}
+// domainMetrics map an event to per-domain metric increments, read back
+// by a report naming the same metric (see objectMetric, quizMetric).
+var domainMetrics = []func(events.Event) map[string]int64{challengeMetrics, badgeMetrics, pointsMetrics,
+	quizMetrics, ugcMetrics, contestMetrics}
 
 func challengeMetrics(ev events.Event) map[string]int64 {
 	if ev.Type != "challenge.completed" {

@@ -37,6 +37,17 @@ func TestHandleEventCounts(t *testing.T) {
 			map[string]int64{MetricExpired: 40}, false},
 		{"redemption", events.Event{Type: "reward.redeemed", Source: "system", User: "u", Props: map[string]any{"reward_id": "r1", "cost": float64(300)}},
 			map[string]int64{MetricRedeemed: 1, MetricSpent: 300, "reward:r1:redemptions": 1}, false},
+		{"quiz attempt passed after 2 answers", events.Event{Type: "quiz.completed", Source: "system", User: "u", Props: map[string]any{
+			"quiz_id": "q1", "kind": "quiz", "score": float64(7), "max_score": float64(10), "passed": true, "answered": float64(2), "questions": float64(3)}},
+			map[string]int64{MetricQuizCompletions: 1, MetricQuizPasses: 1, "quiz:q1:completions": 1, "quiz:q1:passes": 1,
+				"quiz:q1:score": 7, "quiz:q1:max_score": 10, "quiz:q1:self_paced": 1, "quiz:q1:answered:2": 1}, false},
+		{"live quiz player", events.Event{Type: "quiz.completed", Source: "system", User: "u", Props: map[string]any{
+			"quiz_id": "q1", "kind": "live", "score": float64(1800), "max_score": float64(3000), "passed": false}},
+			map[string]int64{MetricQuizCompletions: 1, "quiz:q1:completions": 1, "quiz:q1:score": 1800, "quiz:q1:max_score": 3000}, false},
+		{"ugc approval", events.Event{Type: "ugc.approved", Source: "system", User: "u", Props: map[string]any{"submission_id": "s1"}},
+			map[string]int64{MetricUGCApproved: 1}, false},
+		{"contest prize", events.Event{Type: "contest.won", Source: "system", User: "u", Props: map[string]any{"contest_id": "c1"}},
+			map[string]int64{MetricContestWinners: 1}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &recorder{}

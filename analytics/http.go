@@ -89,6 +89,8 @@ func Routes(api huma.API, s *Service) {
 	backtestRoutes(api, s, "badge", "badges")
 	rebuildRoutes(api, s)
 	boardRoutes(api, s)
+	quizRoutes(api, s)
+	contestRoutes(api, s)
 }
 
 var tags = []string{"analytics"}
@@ -107,7 +109,8 @@ func get[I, O any](api huma.API, id, path, summary, desc string, h func(context.
 
 func summaryRoutes(api huma.API, s *Service) {
 	const desc = "Read from counters kept on the write path (per UTC quarter-hour), so it answers in milliseconds whatever the history. " +
-		"Outstanding points are issued minus spent, expired and reversed; their value uses the tenant's point value (PUT /v1/analytics/settings)."
+		"Outstanding points are issued minus spent, expired and reversed; their value uses the tenant's point value (PUT /v1/analytics/settings). " +
+		"UGC numbers are the submissions per status now, counted over an index (exact after any crash); the rest are folded counters."
 	get(api, "analytics-summary", "/v1/analytics/summary", "Programme summary (manager)", desc,
 		func(ctx context.Context, tenant string, _ *struct{}) (*summaryOutput, error) {
 			sum, err := s.Summary(ctx, tenant)
@@ -126,7 +129,11 @@ func summaryRoutes(api huma.API, s *Service) {
 				{"points_issued", i64(l.Issued)}, {"points_spent", i64(l.Spent)}, {"points_expired", i64(l.Expired)},
 				{"points_reversed", i64(l.Reversed)}, {"points_outstanding", i64(l.Outstanding)},
 				{"currency", l.Currency}, {"point_value", f64(l.PointValue)}, {"outstanding_value", f64(l.Value)},
-				{"challenge_completions", i64(m.Completions)}, {"badges_unlocked", i64(m.Badges)}, {"rewards_redeemed", i64(m.Redeemed)}})
+				{"challenge_completions", i64(m.Completions)}, {"badges_unlocked", i64(m.Badges)}, {"rewards_redeemed", i64(m.Redeemed)},
+				{"quiz_completions", i64(m.Quizzes.Completions)}, {"quiz_passes", i64(m.Quizzes.Passes)},
+				{"ugc_received", i64(m.UGC.Received)}, {"ugc_pending", i64(m.UGC.Pending)}, {"ugc_approved", i64(m.UGC.Approved)},
+				{"ugc_rejected", i64(m.UGC.Rejected)}, {"ugc_removed", i64(m.UGC.Removed)}, {"ugc_approval_rate", f64(m.UGC.ApprovalRate)},
+				{"ugc_ever_approved", i64(m.UGC.EverApproved)}, {"contest_winners", i64(m.Winners)}})
 		})
 }
 
@@ -146,10 +153,17 @@ func seriesRoutes(api huma.API, s *Service) {
 			if err != nil {
 				return nil, err
 			}
-			rows := [][]string{{"date", "events", "new_participants", "active_users", "points_issued", "points_spent", "points_expired", "challenge_completions", "badges_unlocked"}}
+			head := []string{"date"}
+			for _, c := range dayColumns {
+				head = append(head, c.name)
+			}
+			rows := [][]string{head}
 			for _, d := range days {
-				rows = append(rows, []string{d.Date, i64(d.Events), i64(d.NewParticipants), i64(d.ActiveUsers), i64(d.PointsIssued),
-					i64(d.PointsSpent), i64(d.PointsExpired), i64(d.Completions), i64(d.Badges)})
+				row := []string{d.Date}
+				for _, c := range dayColumns {
+					row = append(row, i64(*c.field(&d)))
+				}
+				rows = append(rows, row)
 			}
 			return csvOf("series", rows)
 		})

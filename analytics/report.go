@@ -20,10 +20,19 @@ type Summary struct {
 	ActiveToday  int64     `json:"active_users_today" doc:"Users active today (UTC day)."`
 	ActiveWeek   int64     `json:"active_users_this_week" doc:"Users active this ISO week (Monday to Sunday, UTC)."`
 	Points       Liability `json:"points"`
-	Completions  int64     `json:"challenge_completions"`
-	Badges       int64     `json:"badges_unlocked"`
-	Redeemed     int64     `json:"rewards_redeemed"`
+	Completions  int64     `json:"challenge_completions" doc:"Challenge completions (every period's), each once."`
+	Badges       int64     `json:"badges_unlocked" doc:"Badge unlocks (every tier's), each once."`
+	Redeemed     int64     `json:"rewards_redeemed" doc:"Catalogue redemptions, each once."`
+	Quizzes      QuizTotal `json:"quizzes"`
+	UGC          UGCTotals `json:"ugc" doc:"User-generated content: counted per status now, over an index of the submissions."`
+	Winners      int64     `json:"contest_winners" doc:"Contest prize places paid (contest.won, each once; a disqualified winner's replacement counts too)."`
 	At           time.Time `json:"at" doc:"When the summary was computed."`
+}
+
+// QuizTotal is every quiz's completions and passes.
+type QuizTotal struct {
+	Completions int64 `json:"completions" doc:"Quiz and survey attempts finished (live shows: each player who answered), each once."`
+	Passes      int64 `json:"passes" doc:"Completions that passed their quiz's pass mark."`
 }
 
 // Liability is the programme's points and what they are worth.
@@ -38,13 +47,15 @@ type Liability struct {
 	Value       float64 `json:"outstanding_value" doc:"Outstanding times the tenant's point value, in its currency."`
 }
 
-var summaryMetrics = []string{MetricParticipants, MetricEvents, MetricIssued, MetricSpent, MetricExpired, MetricReversed, MetricCompletions, MetricBadges, MetricRedeemed}
+var summaryMetrics = []string{MetricParticipants, MetricEvents, MetricIssued, MetricSpent, MetricExpired, MetricReversed, MetricCompletions, MetricBadges, MetricRedeemed,
+	MetricQuizCompletions, MetricQuizPasses, MetricUGCApproved, MetricContestWinners}
 
 // allTime bounds "every bucket": rollups start with the first event.
 var allTimeFrom = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Summary reads the tenant's all-time totals and this day's and week's
-// active users: a few bucket sums, whatever the size of the history.
+// active users: a few bucket sums, whatever the size of the history, and
+// the UGC status counts, an index count.
 func (s *Service) Summary(ctx context.Context, tenant string) (Summary, error) {
 	now := s.now().UTC()
 	end := now.Add(48 * time.Hour) // events may carry a slightly future occurred_at
@@ -65,6 +76,10 @@ func (s *Service) Summary(ctx context.Context, tenant string) (Summary, error) {
 	if err != nil {
 		return Summary{}, fmt.Errorf("analytics: summary: %w", err)
 	}
+	u, err := s.ugcTotals(ctx, tenant, tot[MetricUGCApproved])
+	if err != nil {
+		return Summary{}, err
+	}
 	l := Liability{Issued: tot[MetricIssued], Spent: tot[MetricSpent], Expired: tot[MetricExpired], Reversed: tot[MetricReversed],
 		Currency: set.Currency, PointValue: set.PointValue}
 	l.Outstanding = l.Issued - l.Spent - l.Expired - l.Reversed
@@ -72,7 +87,9 @@ func (s *Service) Summary(ctx context.Context, tenant string) (Summary, error) {
 	return Summary{
 		Participants: tot[MetricParticipants], Events: tot[MetricEvents],
 		ActiveToday: act[MetricActiveDay], ActiveWeek: week[MetricActiveWeek],
-		Points: l, Completions: tot[MetricCompletions], Badges: tot[MetricBadges], Redeemed: tot[MetricRedeemed], At: now,
+		Points: l, Completions: tot[MetricCompletions], Badges: tot[MetricBadges], Redeemed: tot[MetricRedeemed],
+		Quizzes: QuizTotal{Completions: tot[MetricQuizCompletions], Passes: tot[MetricQuizPasses]},
+		UGC:     u, Winners: tot[MetricContestWinners], At: now,
 	}, nil
 }
 
@@ -87,9 +104,41 @@ type Day struct {
 	PointsExpired   int64  `json:"points_expired"`
 	Completions     int64  `json:"challenge_completions"`
 	Badges          int64  `json:"badges_unlocked"`
+	QuizCompletions int64  `json:"quiz_completions" doc:"Quiz and survey attempts finished (live shows: each player who answered)."`
+	QuizPasses      int64  `json:"quiz_passes" doc:"Quiz completions that passed their pass mark."`
+	UGCApproved     int64  `json:"ugc_approved" doc:"Submissions approved for the first time."`
+	ContestWinners  int64  `json:"contest_winners" doc:"Contest prize places paid."`
 }
 
-var seriesMetrics = []string{MetricEvents, MetricParticipants, MetricActiveDay, MetricIssued, MetricSpent, MetricExpired, MetricCompletions, MetricBadges}
+// dayColumn is one count of a Day: its CSV column, its metric, its field.
+type dayColumn struct {
+	name, metric string
+	field        func(*Day) *int64
+}
+
+// dayColumns are a Day's counts in CSV order.
+var dayColumns = []dayColumn{
+	{"events", MetricEvents, func(d *Day) *int64 { return &d.Events }},
+	{"new_participants", MetricParticipants, func(d *Day) *int64 { return &d.NewParticipants }},
+	{"active_users", MetricActiveDay, func(d *Day) *int64 { return &d.ActiveUsers }},
+	{"points_issued", MetricIssued, func(d *Day) *int64 { return &d.PointsIssued }},
+	{"points_spent", MetricSpent, func(d *Day) *int64 { return &d.PointsSpent }},
+	{"points_expired", MetricExpired, func(d *Day) *int64 { return &d.PointsExpired }},
+	{"challenge_completions", MetricCompletions, func(d *Day) *int64 { return &d.Completions }},
+	{"badges_unlocked", MetricBadges, func(d *Day) *int64 { return &d.Badges }},
+	{"quiz_completions", MetricQuizCompletions, func(d *Day) *int64 { return &d.QuizCompletions }},
+	{"quiz_passes", MetricQuizPasses, func(d *Day) *int64 { return &d.QuizPasses }},
+	{"ugc_approved", MetricUGCApproved, func(d *Day) *int64 { return &d.UGCApproved }},
+	{"contest_winners", MetricContestWinners, func(d *Day) *int64 { return &d.ContestWinners }},
+}
+
+var seriesMetrics, dayFields = func() ([]string, map[string]func(*Day) *int64) {
+	ms, fs := make([]string, len(dayColumns)), map[string]func(*Day) *int64{}
+	for i, c := range dayColumns {
+		ms[i], fs[c.metric] = c.metric, c.field
+	}
+	return ms, fs
+}()
 
 // Range is a span of local dates [From, To] in a zone.
 type Range struct {
@@ -162,21 +211,8 @@ func (s *Service) Series(ctx context.Context, tenant string, r Range) ([]Day, er
 }
 
 func addMetric(d *Day, metric string, v int64) {
-	switch metric {
-	case MetricEvents:
-		d.Events += v
-	case MetricParticipants:
-		d.NewParticipants += v
-	case MetricIssued:
-		d.PointsIssued += v
-	case MetricSpent:
-		d.PointsSpent += v
-	case MetricExpired:
-		d.PointsExpired += v
-	case MetricCompletions:
-		d.Completions += v
-	case MetricBadges:
-		d.Badges += v
+	if f, ok := dayFields[metric]; ok {
+		*f(d) += v
 	}
 }
 
@@ -269,24 +305,43 @@ func (s *Service) ObjectStats(ctx context.Context, tenant, kind, id string, r *R
 	if r == nil {
 		return out, nil
 	}
-	bounds, err := r.days()
+	dates, rows, err := s.daily(ctx, tenant, *r, m)
 	if err != nil {
 		return ObjectStats{}, err
 	}
-	pts, err := s.store.MetricPoints(ctx, tenant, []string{m}, bounds[0].UTC(), bounds[len(bounds)-1].UTC())
-	if err != nil {
-		return ObjectStats{}, fmt.Errorf("analytics: %s %s: %w", kind, id, err)
-	}
-	out.Days = make([]DayCount, len(bounds)-1)
-	for i := range out.Days {
-		out.Days[i].Date = bounds[i].Format(time.DateOnly)
-	}
-	for _, p := range pts {
-		if i := sort.Search(len(bounds), func(i int) bool { return bounds[i].After(p.At) }) - 1; i >= 0 && i < len(out.Days) {
-			out.Days[i].Count += p.Value
-		}
+	out.Days = make([]DayCount, len(dates))
+	for i, d := range dates {
+		out.Days[i] = DayCount{Date: d, Count: rows[i][0]}
 	}
 	return out, nil
+}
+
+// daily sums each metric's buckets into the local days of r: the dates,
+// and for each a row of the metrics' sums in their order.
+func (s *Service) daily(ctx context.Context, tenant string, r Range, metrics ...string) ([]string, [][]int64, error) {
+	bounds, err := r.days()
+	if err != nil {
+		return nil, nil, err
+	}
+	pts, err := s.store.MetricPoints(ctx, tenant, metrics, bounds[0].UTC(), bounds[len(bounds)-1].UTC())
+	if err != nil {
+		return nil, nil, fmt.Errorf("analytics: daily %v: %w", metrics, err)
+	}
+	col := make(map[string]int, len(metrics))
+	for i, m := range metrics {
+		col[m] = i
+	}
+	dates, rows := make([]string, len(bounds)-1), make([][]int64, len(bounds)-1)
+	for i := range dates {
+		dates[i], rows[i] = bounds[i].Format(time.DateOnly), make([]int64, len(metrics))
+	}
+	for _, p := range pts {
+		c, ok := col[p.Metric]
+		if i := sort.Search(len(bounds), func(i int) bool { return bounds[i].After(p.At) }) - 1; ok && i >= 0 && i < len(rows) {
+			rows[i][c] += p.Value
+		}
+	}
+	return dates, rows, nil
 }
 
 // Fraud thresholds: a user is a signal when their events or credited

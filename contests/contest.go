@@ -190,6 +190,17 @@ type Entry struct {
 	At      time.Time
 }
 
+// BoughtPrefix starts the source of every ticket bought with points.
+const BoughtPrefix = "buy:"
+
+// EntryCounts are a prize draw's entries at a glance.
+type EntryCounts struct {
+	Entrants int64 // users holding at least one ticket
+	Tickets  int64 // every ticket, earned or bought
+	Bought   int64 // tickets bought with points
+	OptIns   int64 // users who opted in
+}
+
 // Ticket is e's line in the entry list.
 func (e Entry) Ticket() draw.Ticket { return draw.Ticket{Entrant: e.Entrant, N: e.N} }
 
@@ -220,6 +231,11 @@ type Store interface {
 	ContestUserEntries(ctx context.Context, tenant, contest, user string) (tickets int64, optedIn bool, err error)
 	// CountContestEntries counts a contest's tickets.
 	CountContestEntries(ctx context.Context, tenant, contest string) (int64, error)
+	// ContestEntryCounts counts a contest's tickets, its entrants (users
+	// holding ticket 1: tickets are numbered densely from 1), its opt-ins
+	// and its bought tickets (sources starting with BoughtPrefix), from
+	// its indexes alone.
+	ContestEntryCounts(ctx context.Context, tenant, contest string) (EntryCounts, error)
 	// ScanContestEntries calls fn for every ticket of a contest in the
 	// entry list's canonical order (Entrant, then N), opt-ins left out,
 	// with Tenant, Contest, Entrant, N and User set (a draw needs no more).

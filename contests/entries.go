@@ -287,7 +287,7 @@ func (s *Service) buy(ctx context.Context, c Contest, user, purchase string, n i
 // buySource names ticket i of a purchase. It and the spend keys name the
 // entrant, not the user id: they outlive an erasure.
 func buySource(c Contest, user, purchase string, i int64) string {
-	return "buy:" + Entrant(c.Tenant, user) + ":" + purchase + ":" + strconv.FormatInt(i, 10)
+	return BoughtPrefix + Entrant(c.Tenant, user) + ":" + purchase + ":" + strconv.FormatInt(i, 10)
 }
 
 // buyOne pays for and claims one ticket for source, unless it holds one.
@@ -336,7 +336,7 @@ func (s *Service) refundEarnedSlot(ctx context.Context, c Contest, user string, 
 		return fmt.Errorf("contests: ticket %d of %s in %s: %w", slot, user, c.ID, err)
 	}
 	for _, e := range held {
-		if e.Contest != c.ID || e.N != slot || strings.HasPrefix(e.Source, "buy:") {
+		if e.Contest != c.ID || e.N != slot || strings.HasPrefix(e.Source, BoughtPrefix) {
 			continue
 		}
 		if _, err := s.Spender.Refund(ctx, c.Tenant, key); err != nil {

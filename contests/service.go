@@ -208,6 +208,19 @@ func (s *Service) Get(ctx context.Context, tenant, id string) (Contest, error) {
 	return c, nil
 }
 
+// EntryCounts counts a contest's entries (zero for a leaderboard
+// contest, which has none): indexed counts, whatever their number.
+func (s *Service) EntryCounts(ctx context.Context, c Contest) (EntryCounts, error) {
+	if c.Kind != DrawKind {
+		return EntryCounts{}, nil
+	}
+	n, err := s.Store.ContestEntryCounts(ctx, c.Tenant, c.ID)
+	if err != nil {
+		return EntryCounts{}, fmt.Errorf("contests: entry counts of %s: %w", c.ID, err)
+	}
+	return n, nil
+}
+
 // List pages the tenant's contests in creation order.
 func (s *Service) List(ctx context.Context, tenant string, status Status, after string, limit int) ([]Contest, error) {
 	cs, err := s.Store.ListContests(ctx, tenant, status, after, limit)

@@ -193,4 +193,15 @@ type Store interface {
 	QuizAttempts(ctx context.Context, tenant, quizID, after string, limit int) ([]Attempt, error)
 	// EraseQuizUser deletes the user's attempts. Repeating it changes nothing.
 	EraseQuizUser(ctx context.Context, tenant, user string) error
+	// QuizStarts counts a quiz's attempts and the users who began one
+	// over an index on (tenant, quiz, seq): a user's first attempt has
+	// seq 1, so users are the attempts with seq 1.
+	QuizStarts(ctx context.Context, tenant, quizID string) (Starts, error)
+}
+
+// Starts is how often a quiz was begun (self-paced attempts; live shows
+// keep no attempts).
+type Starts struct {
+	Attempts int64 // attempts begun, open and finished
+	Users    int64 // users who began at least one
 }

@@ -44,6 +44,9 @@ func (s *Service) completed(ctx context.Context, q Quiz, a Attempt) error {
 		Props: map[string]any{
 			"quiz_id": q.ID, "attempt_id": a.ID, "kind": string(q.Kind),
 			"score": float64(a.Score), "max_score": float64(a.MaxScore), "passed": a.Passed,
+			// answered and questions give analytics the attempt's drop-off
+			// point: a finish before the last question answers fewer.
+			"answered": float64(len(a.Answers)), "questions": float64(len(a.Questions)),
 		},
 		OccurredAt:     *a.FinishedAt,
 		IdempotencyKey: "quiz.completed:" + a.ID,

@@ -155,6 +155,19 @@ func (s *Service) List(ctx context.Context, tenant string, status Status, after 
 	return qs, nil
 }
 
+// Starts counts the attempts begun of one of the tenant's quizzes and the
+// users who began them (a missing quiz is not found, like Get).
+func (s *Service) Starts(ctx context.Context, tenant, id string) (Starts, error) {
+	if _, err := s.Get(ctx, tenant, id); err != nil {
+		return Starts{}, err
+	}
+	st, err := s.Store.QuizStarts(ctx, tenant, id)
+	if err != nil {
+		return Starts{}, fmt.Errorf("quizzes: starts of %s: %w", id, err)
+	}
+	return st, nil
+}
+
 // Create stores a new draft.
 func (s *Service) Create(ctx context.Context, tenant string, spec Spec) (Quiz, error) {
 	if err := spec.normalize(); err != nil {

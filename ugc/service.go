@@ -103,6 +103,15 @@ func (s *Service) Get(ctx context.Context, tenant, id string) (Submission, error
 	return sub, nil
 }
 
+// StatusCounts counts the tenant's submissions per status now.
+func (s *Service) StatusCounts(ctx context.Context, tenant string) (StatusCounts, error) {
+	c, err := s.Store.CountByStatus(ctx, tenant)
+	if err != nil {
+		return StatusCounts{}, fmt.Errorf("ugc: status counts: %w", err)
+	}
+	return c, nil
+}
+
 func notFound(id string) error {
 	return errs.New(errs.NotFound, "submission-not-found", "no submission %q", id)
 }

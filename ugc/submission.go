@@ -333,4 +333,27 @@ type Store interface {
 	AddPurchase(ctx context.Context, tenant, user, product string) error
 	// Purchased reports whether user bought product.
 	Purchased(ctx context.Context, tenant, user, product string) (bool, error)
+	// CountByStatus counts the tenant's submissions in each status over
+	// an index on (tenant, status), whatever their number.
+	CountByStatus(ctx context.Context, tenant string) (StatusCounts, error)
+}
+
+// StatusCounts are how many of a tenant's submissions stand in each
+// status now.
+type StatusCounts struct {
+	Pending, Approved, Rejected, Removed int64
+}
+
+// Add counts n submissions of status st (a store's grouped count).
+func (c *StatusCounts) Add(st Status, n int64) {
+	switch st {
+	case Pending:
+		c.Pending += n
+	case Approved:
+		c.Approved += n
+	case Rejected:
+		c.Rejected += n
+	case Removed:
+		c.Removed += n
+	}
 }

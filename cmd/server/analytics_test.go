@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -68,19 +69,11 @@ func testAnalytics(t *testing.T, env map[string]string) {
 		t.Fatalf("challenge stats %+v", st)
 	}
 	// A rebuild folds the stored events again under the same keys: nothing changes.
-	var job struct{ Status string }
-	r := s.must(202, req{method: "POST", path: "/v1/analytics/rebuild", token: mgr})
-	r.json(t, &job)
-	for deadline := time.Now().Add(10 * time.Second); job.Status == "running"; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("rebuild still running")
-		}
-		s.must(200, req{method: "GET", path: r.Header.Get("Location"), token: mgr}).json(t, &job)
-	}
+	status := s.rebuildAnalytics(mgr)
 	var again summaryBody
 	s.must(200, req{method: "GET", path: "/v1/analytics/summary", token: mgr}).json(t, &again)
-	if job.Status != "done" || again.Events != 3 || again.Participants != 2 || again.Completions != 1 {
-		t.Fatalf("after a rebuild (%s): %+v", job.Status, again)
+	if status != "done" || again.Events != 3 || again.Participants != 2 || again.Completions != 1 {
+		t.Fatalf("after a rebuild (%s): %+v", status, again)
 	}
 	s.must(404, req{method: "GET", path: "/v1/analytics/challenges/" + ch, token: s.token("boss", "globex", auth.Manager)})
 	board := s.board(mgr, map[string]any{"name": "All-time points", "window": "all_time"})
@@ -116,6 +109,21 @@ func testAnalytics(t *testing.T, env map[string]string) {
 			t.Errorf("%s: field %s, want %s", tc.path, f, tc.field)
 		}
 	}
+}
+
+// rebuildAnalytics runs a rollup rebuild to its end and returns its status.
+func (s *testServer) rebuildAnalytics(mgr string) string {
+	s.t.Helper()
+	var job struct{ Status string }
+	r := s.must(202, req{method: "POST", path: "/v1/analytics/rebuild", token: mgr})
+	r.json(s.t, &job)
+	for deadline := time.Now().Add(10 * time.Second); job.Status == "running"; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			s.t.Fatal("rebuild still running")
+		}
+		s.must(200, req{method: "GET", path: r.Header.Get("Location"), token: mgr}).json(s.t, &job)
+	}
+	return job.Status
 }
 
 // TestBacktest: a draft challenge replayed over the stored events answers
@@ -220,4 +228,192 @@ func testAnalyticsFunnel(t *testing.T, env map[string]string) {
 		st.Steps[1].Met != 1 || st.Steps[1].DropOff != 2 {
 		t.Fatalf("funnel %+v", st)
 	}
+}
+
+// TestAnalyticsDomains: quizzes, UGC and contests over HTTP. Attempts
+// begun, finished early and finished; submissions approved (twice),
+// rejected, removed and left pending; a prize draw with earned and bought
+// tickets, drawn twice. Stats, summary and series count each exactly once,
+// across a restart and a rebuild; another tenant's or a missing id is 404.
+func TestAnalyticsDomains(t *testing.T) {
+	for _, d := range deployments() {
+		t.Run(d.name, func(t *testing.T) {
+			env := d.env(t)
+			env["QL_DRAW_SETTLE"] = "1ms"
+			testAnalyticsDomains(t, env)
+		})
+	}
+}
+
+type quizStatsBody struct {
+	Participants, Attempts, Completions, Unfinished, Passes int64
+	PassRate                                                float64 `json:"pass_rate"`
+	MeanScore                                               float64 `json:"mean_score"`
+	MeanMax                                                 float64 `json:"mean_max_score"`
+	Questions                                               []struct {
+		Position   int
+		QuestionID string `json:"question_id"`
+		Answered   int64
+		DropOff    int64 `json:"drop_off"`
+	}
+	Days []struct {
+		Date                string
+		Completions, Passes int64
+	}
+}
+
+type domainSummary struct {
+	Quizzes struct{ Completions, Passes int64 }
+	UGC     struct {
+		Received, Pending, Approved, Rejected, Removed int64
+		Rate                                           float64 `json:"approval_rate"`
+		Ever                                           int64   `json:"ever_approved"`
+	}
+	Winners int64 `json:"contest_winners"`
+}
+
+func testAnalyticsDomains(t *testing.T, env map[string]string) {
+	s := startServer(t, env)
+	mgr, globex := s.token("boss", "acme", auth.Manager), s.token("boss", "globex", auth.Manager)
+	quiz := analyticsQuiz(t, s, mgr)
+	analyticsUGC(s)
+	contest := analyticsDraw(t, s, mgr)
+	check := func(when string) {
+		t.Helper()
+		var q quizStatsBody
+		today := time.Now().UTC().Format(time.DateOnly)
+		s.must(200, req{method: "GET", path: "/v1/analytics/quizzes/" + quiz + "?from=" + today + "&to=" + today, token: mgr}).json(t, &q)
+		steps := fmt.Sprint(q.Questions)
+		if q.Participants != 3 || q.Attempts != 4 || q.Completions != 2 || q.Unfinished != 2 || q.Passes != 1 || q.PassRate != 0.5 ||
+			q.MeanScore != 1.5 || q.MeanMax != 3 || steps != "[{1 a 2 0} {2 b 1 1} {3 c 1 0}]" ||
+			len(q.Days) != 1 || q.Days[0].Completions != 2 || q.Days[0].Passes != 1 {
+			t.Fatalf("%s: quiz stats %+v", when, q)
+		}
+		var sum domainSummary
+		s.must(200, req{method: "GET", path: "/v1/analytics/summary", token: mgr}).json(t, &sum)
+		u := sum.UGC
+		if sum.Quizzes.Completions != 2 || sum.Quizzes.Passes != 1 || sum.Winners != 2 || u.Received != 4 || u.Pending != 1 ||
+			u.Approved != 1 || u.Rejected != 1 || u.Removed != 1 || u.Rate != 0.3333 || u.Ever != 2 {
+			t.Fatalf("%s: summary %+v", when, sum)
+		}
+		var series struct {
+			Days []struct {
+				Quiz    int64 `json:"quiz_completions"`
+				UGC     int64 `json:"ugc_approved"`
+				Winners int64 `json:"contest_winners"`
+			}
+		}
+		s.must(200, req{method: "GET", path: "/v1/analytics/series?from=" + today + "&to=" + today, token: mgr}).json(t, &series)
+		if d := series.Days[0]; d.Quiz != 2 || d.UGC != 2 || d.Winners != 2 {
+			t.Fatalf("%s: series %+v", when, series)
+		}
+		var c struct {
+			Entries struct {
+				Entrants, Tickets, Earned, Bought int64
+				Spent                             int64 `json:"points_spent"`
+			}
+			Places, Winners, Paid int
+			Totals                struct{ Points, Other int64 } `json:"prizes_paid"`
+		}
+		s.must(200, req{method: "GET", path: "/v1/analytics/contests/" + contest, token: mgr}).json(t, &c)
+		if e := c.Entries; e.Entrants != 2 || e.Tickets != 3 || e.Earned != 2 || e.Bought != 1 || e.Spent != 5 ||
+			c.Places != 2 || c.Winners != 2 || c.Paid != 2 || c.Totals.Points != 100 || c.Totals.Other != 1 {
+			t.Fatalf("%s: contest stats %+v", when, c)
+		}
+		csv := string(s.must(200, req{method: "GET", path: "/v1/analytics/quizzes/" + quiz + "/export?from=" + today + "&to=" + today, token: mgr}).Body)
+		if csv != "date,completions,passes\nall,2,1\n"+today+",2,1\n" {
+			t.Fatalf("%s: quiz csv %q", when, csv)
+		}
+		csv = string(s.must(200, req{method: "GET", path: "/v1/analytics/contests/" + contest + "/export", token: mgr}).Body)
+		sumCSV := string(s.must(200, req{method: "GET", path: "/v1/analytics/summary/export", token: mgr}).Body)
+		if !strings.Contains(csv, "\ntickets_bought,1\n") || !strings.Contains(csv, "\npoints_spent,5\n") ||
+			!strings.Contains(sumCSV, "\nugc_approval_rate,0.3333\n") || !strings.Contains(sumCSV, "\nquiz_passes,1\n") {
+			t.Fatalf("%s: csv %s\n%s", when, csv, sumCSV)
+		}
+	}
+	check("first read")
+	s.shutdown()
+	s.start()
+	if status := s.rebuildAnalytics(mgr); status != "done" {
+		t.Fatalf("rebuild %s", status)
+	}
+	check("after a restart and a rebuild")
+	for _, p := range []string{"/v1/analytics/quizzes/" + quiz, "/v1/analytics/contests/" + contest, "/v1/analytics/quizzes/" + quiz + "/export",
+		"/v1/analytics/contests/" + contest + "/export"} {
+		s.must(404, req{method: "GET", path: p, token: globex})
+	}
+	s.must(404, req{method: "GET", path: "/v1/analytics/quizzes/01900000-0000-7000-8000-00000000dead", token: mgr})
+	s.must(404, req{method: "GET", path: "/v1/analytics/contests/01900000-0000-7000-8000-00000000dead", token: mgr})
+	if f := s.must(422, req{method: "GET", path: "/v1/analytics/quizzes/" + quiz + "?from=2026-01-01", token: mgr}).problemField(t); !strings.HasSuffix(f, "from") {
+		t.Fatalf("field %s", f)
+	}
+}
+
+// analyticsQuiz plays a three-question quiz: alice answers all three
+// right (passes), bob answers one wrong and finishes (twice), carol
+// begins and stops, alice begins a second attempt.
+func analyticsQuiz(t *testing.T, s *testServer, mgr string) string {
+	tf := func(id string) map[string]any {
+		return map[string]any{"id": id, "type": "true_false", "text": id + "?", "correct": []string{"true"}}
+	}
+	quiz := s.quiz(mgr, map[string]any{"name": "Three", "pass_mark": 50, "questions": []any{tf("a"), tf("b"), tf("c")}})
+	start := func(tok string) string {
+		var a struct{ ID string }
+		s.must(201, req{method: "POST", path: "/v1/quizzes/" + quiz + "/attempts", token: tok}).json(t, &a)
+		return a.ID
+	}
+	alice, bob, carol := s.token("alice", "acme"), s.token("bob", "acme"), s.token("carol", "acme")
+	a := start(alice)
+	for _, q := range []string{"a", "b", "c"} {
+		s.must(200, req{method: "POST", path: "/v1/attempts/" + a + "/answers", token: alice, body: map[string]any{"question_id": q, "choices": []string{"true"}}})
+	}
+	b := start(bob)
+	s.must(200, req{method: "POST", path: "/v1/attempts/" + b + "/answers", token: bob, body: map[string]any{"question_id": "a", "choices": []string{"false"}}})
+	for range 2 { // a second finish answers as the first did
+		s.must(200, req{method: "POST", path: "/v1/attempts/" + b + "/finish", token: bob})
+	}
+	start(carol)
+	start(alice)
+	return quiz
+}
+
+// analyticsUGC leaves one review pending, one approved (approved twice),
+// one rejected and one removed after its approval.
+func analyticsUGC(s *testServer) {
+	mod := s.token("mod", "acme", auth.Moderator)
+	decide := func(id, action, reason string) {
+		s.must(200, req{method: "POST", path: "/v1/submissions/" + id + "/" + action, token: mod, body: map[string]any{"reason": reason}})
+	}
+	kept := s.approvedReview("acme", "dan", "p1", "A first review of the kettle, it boils water quickly and quietly.")
+	decide(kept, "approve", "ok") // a repeat changes nothing
+	removed := s.approvedReview("acme", "eve", "p2", "The toaster burns everything evenly, which is a kind of consistency.")
+	decide(removed, "remove", "abusive")
+	rej := s.submit(s.token("fay", "acme"), map[string]any{"kind": "review", "product_id": "p3", "rating": 2, "body": "Lamp flickers at night when the neighbours run their washing machine."})
+	decide(rej.ID, "reject", "spam")
+	s.submit(s.token("gus", "acme"), map[string]any{"kind": "review", "product_id": "p4", "rating": 5, "body": "Blender crushes ice in seconds and cleans up easily afterwards."})
+}
+
+// analyticsDraw runs a prize draw of two places: u1 earns a ticket and
+// buys one (the purchase retried), u2 earns one; it is drawn twice.
+func analyticsDraw(t *testing.T, s *testServer, mgr string) string {
+	s.earnRule(mgr, map[string]any{"name": "10 a visit", "rule": map[string]any{"kind": "fixed", "event_type": "visit", "points": 10}})
+	var c contestView
+	s.must(201, req{method: "POST", path: "/v1/contests", token: mgr, body: map[string]any{
+		"name": "Draw", "kind": "draw", "starts_at": time.Now().Add(-time.Minute), "ends_at": time.Now().Add(time.Hour),
+		"prizes": []any{map[string]any{"description": "100 points", "quantity": 1, "points": 100}, map[string]any{"description": "A mug", "quantity": 1}},
+		"earn":   []any{map[string]any{"event_type": "visit"}}, "max_entries_per_user": 3, "points_per_entry": 5,
+	}}).json(t, &c)
+	u1, u2 := s.token("u1", "acme"), s.token("u2", "acme")
+	s.event(u1, "v1", map[string]any{"type": "visit"})
+	s.event(u2, "v2", map[string]any{"type": "visit"})
+	for range 2 {
+		s.must(200, req{method: "POST", path: "/v1/contests/" + c.ID + "/enter", token: u1, header: map[string]string{"Idempotency-Key": "buy-1"},
+			body: map[string]any{"buy": 1}})
+	}
+	s.must(200, req{method: "POST", path: "/v1/contests/" + c.ID + "/end", token: mgr, body: map[string]any{"reason": "analytics test"}})
+	time.Sleep(5 * time.Millisecond)
+	for range 2 {
+		s.must(200, req{method: "POST", path: "/v1/contests/" + c.ID + "/draw", token: mgr})
+	}
+	return c.ID
 }

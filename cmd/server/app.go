@@ -170,6 +170,14 @@ func (a *app) wire(ctx context.Context) (err error) {
 		Publisher: a.hub, Directory: a.profiles, Auditor: a.audit, Logger: a.logger, Bus: a.bus, Types: a.types,
 	})
 	var tiers tierProxy
+	// The quizzes, contests and UGC services are built later (they pay
+	// through points, which reports to analytics): analytics read them
+	// through proxies set once they exist.
+	var (
+		quizzesProxy  struct{ *quizzes.Service }
+		contestsProxy struct{ *contests.Service }
+		ugcProxy      struct{ *ugc.Service }
+	)
 	// Analytics fold every credit and every event once, keyed by id.
 	a.analytics = analytics.NewService(analytics.Config{Store: a.store, Events: a.store, Boards: a.leaderboards, Logger: a.logger,
 		Challenges: func(ctx context.Context, tenant, id string) (challenges.Challenge, error) {
@@ -178,6 +186,7 @@ func (a *app) wire(ctx context.Context) (err error) {
 		Badges: func(ctx context.Context, tenant, id string) (badges.Badge, error) {
 			return a.badges.Get(ctx, tenant, id)
 		},
+		Quizzes: &quizzesProxy, Contests: &contestsProxy, UGC: &ugcProxy,
 	})
 	a.points = points.NewService(a.store, a.hub, a.leaderboards, &tiers, a.analytics)
 	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -225,6 +234,7 @@ func (a *app) wire(ctx context.Context) (err error) {
 		Limiter: a.limiter,
 	})
 	a.closers = append(a.closers, func() error { a.quizzes.Close(); return nil })
+	quizzesProxy.Service, contestsProxy.Service, ugcProxy.Service = a.quizzes, a.contests, a.ugc
 	a.points.SetEmitter(a.events)
 	a.points.SetAttributes(a.profiles)
 	// A user's export has a section per domain; erasure runs in this

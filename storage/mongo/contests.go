@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -210,6 +211,30 @@ func (s *Store) CountContestEntries(ctx context.Context, tenant, contest string)
 		return 0, fmt.Errorf("mongo: count contest entries: %w", err)
 	}
 	return n, nil
+}
+
+// ContestEntryCounts counts a contest's tickets, entrants, opt-ins and
+// bought tickets: four indexed counts.
+func (s *Store) ContestEntryCounts(ctx context.Context, tenant, contest string) (contests.EntryCounts, error) {
+	of := bson.D{{Key: "tenant", Value: tenant}, {Key: "contest", Value: contest}}
+	var c contests.EntryCounts
+	for _, q := range []struct {
+		dst  *int64
+		cond bson.E
+		hint string
+	}{
+		{&c.Tickets, bson.E{Key: "n", Value: bson.D{{Key: "$gt", Value: 0}}}, "contest_entries_ticket"},
+		{&c.Entrants, bson.E{Key: "n", Value: 1}, "contest_entries_ticket"},
+		{&c.OptIns, bson.E{Key: "n", Value: 0}, "contest_entries_ticket"},
+		{&c.Bought, bson.E{Key: "source", Value: prefixRange(contests.BoughtPrefix)}, "contest_entries_source"},
+	} {
+		n, err := s.contestEntries.CountDocuments(ctx, append(slices.Clip(of), q.cond), options.Count().SetHint(q.hint))
+		if err != nil {
+			return contests.EntryCounts{}, fmt.Errorf("mongo: contest entry counts: %w", err)
+		}
+		*q.dst = n
+	}
+	return c, nil
 }
 
 func ticketsOf(tenant, contest string) bson.D {

@@ -38,6 +38,8 @@ func (s *Store) openQuizzes(ctx context.Context) error {
 		{s.qz.attempts, index{name: "quiz_attempts_seq", unique: true, keys: bson.D{{Key: "tenant", Value: 1}, {Key: "user", Value: 1},
 			{Key: "quiz_id", Value: 1}, {Key: "seq", Value: 1}}}},
 		{s.qz.attempts, index{name: "quiz_attempts_quiz", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "quiz_id", Value: 1}, {Key: "id", Value: 1}}}},
+		// Analytics count a quiz's first attempts (seq 1) on this index.
+		{s.qz.attempts, index{name: "quiz_attempts_quiz_seq", keys: bson.D{{Key: "tenant", Value: 1}, {Key: "quiz_id", Value: 1}, {Key: "seq", Value: 1}}}},
 	} {
 		if err := createIndex(ctx, p.col, p.ix); err != nil {
 			return err
@@ -231,4 +233,19 @@ func (s *Store) EraseQuizUser(ctx context.Context, tenant, user string) error {
 		return fmt.Errorf("mongo: erase quiz attempts: %w", err)
 	}
 	return nil
+}
+
+// QuizStarts counts a quiz's attempts and its first attempts (one per
+// user who began one): two indexed counts.
+func (s *Store) QuizStarts(ctx context.Context, tenant, quizID string) (quizzes.Starts, error) {
+	of := bson.D{{Key: "tenant", Value: tenant}, {Key: "quiz_id", Value: quizID}}
+	all, err := s.qz.attempts.CountDocuments(ctx, of, options.Count().SetHint("quiz_attempts_quiz_seq"))
+	if err != nil {
+		return quizzes.Starts{}, fmt.Errorf("mongo: quiz starts: %w", err)
+	}
+	first, err := s.qz.attempts.CountDocuments(ctx, append(of, bson.E{Key: "seq", Value: 1}), options.Count().SetHint("quiz_attempts_quiz_seq"))
+	if err != nil {
+		return quizzes.Starts{}, fmt.Errorf("mongo: quiz starts: %w", err)
+	}
+	return quizzes.Starts{Attempts: all, Users: first}, nil
 }

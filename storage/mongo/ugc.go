@@ -66,6 +66,8 @@ func (s *Store) ensureUGC(ctx context.Context) error {
 			{name: "ugc_feed_helpful", keys: keys("product_id", "listed", "helpful", "id"), partial: listed},
 			{name: "ugc_feed_rating", keys: keys("product_id", "listed", "rating", "id"), partial: listed},
 			{name: "ugc_text_hash", keys: keys("text_hash")},
+			// Analytics count submissions per status on this index.
+			{name: "ugc_status", keys: keys("status")},
 			// Across tenants, for the sweep of owed summary folds.
 			{name: "ugc_folds_owed", keys: bson.D{{Key: "folds_owed.token", Value: 1}}},
 			// Across tenants, for the sweep of owed effects.
@@ -827,4 +829,19 @@ func (s *Store) eraseMarks(ctx context.Context, tenant, user string, col *mdb.Co
 			return fmt.Errorf("mongo: erase ugc user %s: %w", col.Name(), err)
 		}
 	}
+}
+
+// CountByStatus counts the tenant's submissions per status: one indexed
+// count per status.
+func (s *Store) CountByStatus(ctx context.Context, tenant string) (ugc.StatusCounts, error) {
+	var c ugc.StatusCounts
+	for _, st := range []ugc.Status{ugc.Pending, ugc.Approved, ugc.Rejected, ugc.Removed} {
+		n, err := s.ugc.subs.CountDocuments(ctx, bson.D{{Key: "tenant", Value: tenant}, {Key: "status", Value: string(st)}},
+			options.Count().SetHint("ugc_status"))
+		if err != nil {
+			return ugc.StatusCounts{}, fmt.Errorf("mongo: ugc status counts: %w", err)
+		}
+		c.Add(st, n)
+	}
+	return c, nil
 }

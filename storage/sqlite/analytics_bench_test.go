@@ -16,6 +16,7 @@ import (
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/points"
 	"github.com/questline/questline/storage/sqlite"
+	"github.com/questline/questline/ugc"
 )
 
 // benchAnalyticsN is how many events and how many ledger credits the
@@ -41,10 +42,11 @@ func BenchmarkAnalyticsSummary(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	svc := analytics.NewService(analytics.Config{Store: st})
+	svc := analytics.NewService(analytics.Config{Store: st, UGC: ugc.NewService(ugc.Config{Store: st})})
 	n := benchAnalyticsN(b)
 	start := time.Now().UTC().AddDate(0, 0, -30)
 	span := 30 * 24 * time.Hour
+	subs := benchSubmissions(b, st, start)
 	t0 := time.Now()
 	fillConcurrently(b, n, func(i int) error {
 		at := start.Add(span * time.Duration(i) / time.Duration(n))
@@ -52,6 +54,14 @@ func BenchmarkAnalyticsSummary(b *testing.B) {
 		ev := events.Event{ID: uuid.Must(uuid.NewV7()).String(), Tenant: "acme", User: user, Type: "visit", OccurredAt: at, Source: "player"}
 		if _, err := svc.HandleEvent(ctx, ev, nil); err != nil {
 			return err
+		}
+		if i%10 == 0 { // one attempt finished for ten events: the quiz rollups grow too
+			done := events.Event{ID: uuid.Must(uuid.NewV7()).String(), Tenant: "acme", User: user, Type: "quiz.completed", OccurredAt: at,
+				Source: "system", Props: map[string]any{"quiz_id": "q" + strconv.Itoa(i%50), "kind": "quiz", "score": float64(3),
+					"max_score": float64(5), "passed": true, "answered": float64(5)}}
+			if _, err := svc.HandleEvent(ctx, done, nil); err != nil {
+				return err
+			}
 		}
 		return svc.Earned(ctx, points.Entry{ID: ev.ID, Tenant: "acme", User: user, Amount: 5, CreatedAt: at})
 	})
@@ -63,7 +73,8 @@ func BenchmarkAnalyticsSummary(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if sum.Events != int64(n) || sum.Points.Issued != 5*int64(n) || sum.Participants != int64(min(n, 20_000)) {
+		if sum.Events != int64(n) || sum.Points.Issued != 5*int64(n) || sum.Participants != int64(min(n, 20_000)) ||
+			sum.Quizzes.Passes != int64((n+9)/10) || sum.UGC.Received != int64(subs) {
 			b.Fatalf("summary %+v", sum)
 		}
 		days, err := svc.Series(ctx, "acme", analytics.Range{From: start.Format(time.DateOnly), To: time.Now().UTC().Format(time.DateOnly), Zone: "Asia/Kathmandu"})
@@ -71,6 +82,20 @@ func BenchmarkAnalyticsSummary(b *testing.B) {
 			b.Fatal(fmt.Errorf("series: %d days: %w", len(days), err))
 		}
 	}
+}
+
+// benchSubmissions stores one submission per user, in every status in
+// turn, for the summary's UGC counts; it returns how many.
+func benchSubmissions(b *testing.B, st *sqlite.Store, at time.Time) int {
+	const users = 20_000
+	statuses := []ugc.Status{ugc.Pending, ugc.Approved, ugc.Rejected, ugc.Removed}
+	fillConcurrently(b, users, func(i int) error {
+		_, _, err := st.CreateSubmission(context.Background(), ugc.Submission{ID: uuid.Must(uuid.NewV7()).String(), Tenant: "acme",
+			User: "u" + strconv.Itoa(i), Kind: ugc.Photo, Status: statuses[i%len(statuses)], Content: ugc.Content{Media: []string{"https://img.example/x.jpg"}},
+			CreatedAt: at, UpdatedAt: at, QueuedAt: at, Version: 1})
+		return err
+	})
+	return users
 }
 
 // fillConcurrently runs fn(0..n-1) on 64 goroutines, so the single writer

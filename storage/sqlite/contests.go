@@ -47,7 +47,7 @@ var contestSchema = []string{
 type contestStmts struct {
 	insert, update, exists, get, list, listBy                *sql.Stmt
 	insertEntry, entrySource, userEntries, count, scan, mine *sql.Stmt
-	erase, hasSource, open                                   *sql.Stmt
+	erase, hasSource, open, counts                           *sql.Stmt
 }
 
 const (
@@ -82,6 +82,11 @@ func (s *Store) prepareContests(ctx context.Context, conn *sql.Conn) error {
 			coalesce((SELECT max(n) FROM contest_entries INDEXED BY contest_entries_user WHERE tenant = ?1 AND user_id = ?2 AND contest_id = ?3), 0),
 			coalesce((SELECT min(n) = 0 FROM contest_entries INDEXED BY contest_entries_user WHERE tenant = ?1 AND user_id = ?2 AND contest_id = ?3), 0)`, true},
 		{&q.count, `SELECT count(*) FROM contest_entries WHERE tenant = ? AND contest_id = ? AND n > 0`, true},
+		// The primary key covers the first three; bought tickets are a
+		// range of the source index.
+		{&q.counts, `SELECT coalesce(sum(n > 0), 0), coalesce(sum(n = 1), 0), coalesce(sum(n = 0), 0),
+			(SELECT count(*) FROM contest_entries INDEXED BY contest_entries_source WHERE tenant = ?1 AND contest_id = ?2 AND source >= ?3 AND source < ?4)
+			FROM contest_entries WHERE tenant = ?1 AND contest_id = ?2`, true},
 		{&q.scan, `SELECT entrant, n, user_id FROM contest_entries WHERE tenant = ? AND contest_id = ? AND n > 0 ORDER BY entrant, n`, true},
 		{&q.mine, `SELECT ` + contestEntryCols + ` FROM contest_entries INDEXED BY contest_entries_user WHERE tenant = ? AND user_id = ? ORDER BY contest_id, n`, true},
 	} {
@@ -241,6 +246,17 @@ func (s *Store) CountContestEntries(ctx context.Context, tenant, contest string)
 		return 0, fmt.Errorf("sqlite: count contest entries: %w", err)
 	}
 	return n, nil
+}
+
+// ContestEntryCounts counts a contest's tickets, entrants, opt-ins and
+// bought tickets over its indexes.
+func (s *Store) ContestEntryCounts(ctx context.Context, tenant, contest string) (contests.EntryCounts, error) {
+	var c contests.EntryCounts
+	to, _ := norm.PrefixEnd(contests.BoughtPrefix) // "buy;": the prefix is ASCII, so the end exists
+	if err := s.cq.counts.QueryRowContext(ctx, tenant, contest, contests.BoughtPrefix, to).Scan(&c.Tickets, &c.Entrants, &c.OptIns, &c.Bought); err != nil {
+		return contests.EntryCounts{}, fmt.Errorf("sqlite: contest entry counts: %w", err)
+	}
+	return c, nil
 }
 
 // ScanContestEntries streams a contest's tickets in canonical order.

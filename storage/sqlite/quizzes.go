@@ -36,6 +36,9 @@ var quizSchema = []string{
 	) WITHOUT ROWID`,
 	`CREATE UNIQUE INDEX IF NOT EXISTS quiz_attempts_seq ON quiz_attempts (tenant, user_id, quiz_id, seq)`,
 	`CREATE INDEX IF NOT EXISTS quiz_attempts_quiz ON quiz_attempts (tenant, quiz_id, id)`,
+	// Analytics count a quiz's attempts and first attempts (seq 1) from
+	// this index alone.
+	`CREATE INDEX IF NOT EXISTS quiz_attempts_quiz_seq ON quiz_attempts (tenant, quiz_id, seq)`,
 }
 
 // quizStmts are the quiz statements: writes on the writer connection,
@@ -47,7 +50,7 @@ type quizStmts struct {
 
 	getQuiz, listQuizzes, listQuizzesBy        *sql.Stmt
 	getAttempt, userAttempts, userQuizAttempts *sql.Stmt
-	quizAttempts, lastAttempt                  *sql.Stmt
+	quizAttempts, lastAttempt, starts          *sql.Stmt
 }
 
 func (s *Store) prepareQuizzes(ctx context.Context, conn *sql.Conn) error {
@@ -74,6 +77,7 @@ func (s *Store) prepareQuizzes(ctx context.Context, conn *sql.Conn) error {
 		{&q.userQuizAttempts, `SELECT doc FROM quiz_attempts INDEXED BY quiz_attempts_seq WHERE tenant = ? AND user_id = ? AND quiz_id = ? ORDER BY seq`, true},
 		{&q.lastAttempt, `SELECT doc FROM quiz_attempts INDEXED BY quiz_attempts_seq WHERE tenant = ? AND user_id = ? AND quiz_id = ? ORDER BY seq DESC LIMIT 1`, true},
 		{&q.quizAttempts, `SELECT doc FROM quiz_attempts INDEXED BY quiz_attempts_quiz WHERE tenant = ? AND quiz_id = ? AND id > ? ORDER BY id LIMIT ?`, true},
+		{&q.starts, `SELECT count(*), coalesce(sum(seq = 1), 0) FROM quiz_attempts INDEXED BY quiz_attempts_quiz_seq WHERE tenant = ? AND quiz_id = ?`, true},
 	} {
 		var (
 			st  *sql.Stmt
@@ -278,4 +282,14 @@ func (s *Store) EraseQuizUser(ctx context.Context, tenant, user string) error {
 		return fmt.Errorf("sqlite: erase quiz user: %w", err)
 	}
 	return nil
+}
+
+// QuizStarts counts a quiz's attempts and its first attempts (one per
+// user who began one), reading only the (tenant, quiz, seq) index.
+func (s *Store) QuizStarts(ctx context.Context, tenant, quizID string) (quizzes.Starts, error) {
+	var st quizzes.Starts
+	if err := s.qz.starts.QueryRowContext(ctx, tenant, quizID).Scan(&st.Attempts, &st.Users); err != nil {
+		return quizzes.Starts{}, fmt.Errorf("sqlite: quiz starts: %w", err)
+	}
+	return st, nil
 }

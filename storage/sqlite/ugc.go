@@ -42,6 +42,8 @@ var ugcSchema = []string{
 	`CREATE INDEX IF NOT EXISTS ugc_feed_helpful ON ugc_submissions (tenant, product_id, helpful, id) WHERE listed = 1`,
 	`CREATE INDEX IF NOT EXISTS ugc_feed_rating ON ugc_submissions (tenant, product_id, rating, id) WHERE listed = 1`,
 	`CREATE INDEX IF NOT EXISTS ugc_text_hash ON ugc_submissions (tenant, text_hash)`,
+	// Analytics count submissions per status from this index alone.
+	`CREATE INDEX IF NOT EXISTS ugc_status ON ugc_submissions (tenant, status)`,
 	`CREATE INDEX IF NOT EXISTS ugc_band0 ON ugc_submissions (tenant, b0) WHERE b0 IS NOT NULL`,
 	`CREATE INDEX IF NOT EXISTS ugc_band1 ON ugc_submissions (tenant, b1) WHERE b1 IS NOT NULL`,
 	`CREATE INDEX IF NOT EXISTS ugc_band2 ON ugc_submissions (tenant, b2) WHERE b2 IS NOT NULL`,
@@ -97,7 +99,7 @@ type ugcStmts struct {
 	rateTake, ratePrune                              *sql.Stmt
 
 	getRead, byReview, mine, mineBefore, summary *sql.Stmt
-	similar, settings, purchased                 *sql.Stmt
+	similar, settings, purchased, byStatus       *sql.Stmt
 
 	mu     sync.Mutex
 	shapes map[string]*sql.Stmt
@@ -148,6 +150,7 @@ func (s *Store) prepareUGC(ctx context.Context, conn *sql.Conn) error {
 		{&u.mine, `SELECT ` + ugcCols + ` FROM ugc_submissions INDEXED BY ugc_user WHERE tenant = ? AND user_id = ? ORDER BY id DESC LIMIT ?`},
 		{&u.mineBefore, `SELECT ` + ugcCols + ` FROM ugc_submissions INDEXED BY ugc_user WHERE tenant = ? AND user_id = ? AND id < ? ORDER BY id DESC LIMIT ?`},
 		{&u.summary, `SELECT r1, r2, r3, r4, r5 FROM ugc_summaries WHERE tenant = ? AND product_id = ?`},
+		{&u.byStatus, `SELECT status, count(*) FROM ugc_submissions INDEXED BY ugc_status WHERE tenant = ? GROUP BY status`},
 		// Nine index lookups (the exact hash and the eight bands), merged;
 		// rejected and removed texts may be submitted again.
 		{&u.similar, `SELECT ` + ugcCols + ` FROM ugc_submissions WHERE tenant = ?1 AND id IN (
@@ -804,4 +807,29 @@ func decodeSignature(b []byte) []uint32 {
 		out[i] = binary.LittleEndian.Uint32(b[4*i:])
 	}
 	return out
+}
+
+// CountByStatus counts the tenant's submissions per status, reading only
+// the (tenant, status) index.
+func (s *Store) CountByStatus(ctx context.Context, tenant string) (ugc.StatusCounts, error) {
+	var c ugc.StatusCounts
+	rows, err := s.ugc.byStatus.QueryContext(ctx, tenant)
+	if err != nil {
+		return c, fmt.Errorf("sqlite: ugc status counts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			st string
+			n  int64
+		)
+		if err := rows.Scan(&st, &n); err != nil {
+			return c, fmt.Errorf("sqlite: ugc status counts: %w", err)
+		}
+		c.Add(ugc.Status(st), n)
+	}
+	if err := rows.Err(); err != nil {
+		return c, fmt.Errorf("sqlite: ugc status counts: %w", err)
+	}
+	return c, nil
 }

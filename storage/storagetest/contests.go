@@ -189,6 +189,23 @@ func testContestEntries(t *testing.T, s ContestStore) {
 	if err := s.ScanContestEntries(c, a, cid, func(contests.Entry) error { return stop }); !errors.Is(err, stop) {
 		t.Fatalf("scan stops at fn's error: %v", err)
 	}
+	for _, e := range []contests.Entry{ticket(a, cid, "u3", 1, contests.BoughtPrefix+"h-u3:p1:0"), ticket(a, cid, "u3", 2, contests.BoughtPrefix+"h-u3:p1:1"),
+		ticket(a, cid, "u3", 0, "opt-in:h-u3"), ticket(a, cid, "u1", 2, contests.BoughtPrefix+"h-u1:p2:0")} {
+		_, err := s.AddContestEntry(c, e)
+		must(t, err)
+	}
+	for _, tc := range []struct {
+		tenant, contest string
+		want            contests.EntryCounts
+	}{
+		{a, cid, contests.EntryCounts{Entrants: 3, Tickets: 6, Bought: 3, OptIns: 2}},
+		{b, cid, contests.EntryCounts{Entrants: 1, Tickets: 1}},
+		{a, id(), contests.EntryCounts{}},
+	} {
+		got, err := s.ContestEntryCounts(c, tc.tenant, tc.contest)
+		must(t, err)
+		eq(t, "entry counts of "+tc.tenant, got, tc.want)
+	}
 }
 
 // testContestSlots: many sources racing for the same ticket numbers of a

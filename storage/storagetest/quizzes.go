@@ -265,11 +265,22 @@ func testAttemptLists(t *testing.T, s QuizStore) {
 		{"last, other tenant", ids(one(s.LastAttempt(ctx, "t2", "z1", "u1"))), "[a5]"},
 		{"quiz, paged", ids(s.QuizAttempts(ctx, "t1", "z1", "a2", 1)), "[a3]"},
 		{"other tenant", ids(s.QuizAttempts(ctx, "t2", "z1", "", 10)), "[a5]"},
+		{"starts of a quiz", starts(t, s, "t1", "z1"), "{3 2}"},
+		{"starts, one attempt", starts(t, s, "t1", "z2"), "{1 1}"},
+		{"starts, other tenant", starts(t, s, "t2", "z1"), "{1 1}"},
+		{"starts, no attempts", starts(t, s, "t1", "z9"), "{0 0}"},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %s, want %s", c.name, c.got, c.want)
 		}
 	}
+}
+
+// starts is QuizStarts as {attempts users}.
+func starts(t *testing.T, s QuizStore, tenant, quiz string) string {
+	st, err := s.QuizStarts(quizCtx(t), tenant, quiz)
+	must(t, err)
+	return fmt.Sprint(st)
 }
 
 func one(a quizzes.Attempt, err error) ([]quizzes.Attempt, error) { return []quizzes.Attempt{a}, err }
@@ -296,6 +307,9 @@ func testQuizErase(t *testing.T, s QuizStore) {
 	}
 	if _, err := s.LastAttempt(ctx, "t1", "z1", "u1"); !errors.Is(err, errs.ErrNotFound) {
 		t.Fatalf("last attempt after erasure: %v, want ErrNotFound", err)
+	}
+	if got := starts(t, s, "t1", "z1"); got != "{1 1}" {
+		t.Fatalf("starts after erasure: %s, want {1 1}", got)
 	}
 	// The user's seq 1 is free again: a user id reused later starts afresh.
 	if _, inserted, err := s.InsertAttempt(ctx, sampleAttempt("t1", "a9", "z1", "u1", 1)); err != nil || !inserted {

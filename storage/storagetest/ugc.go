@@ -39,6 +39,7 @@ func RunUGC(t *testing.T, open func(t *testing.T) UGCStore) {
 		{"Reports", testUGCReports},
 		{"SettingsAndPurchases", testUGCSettings},
 		{"Erasure", testUGCErasure},
+		{"CountByStatus", testUGCCountByStatus},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })
 	}
@@ -641,4 +642,46 @@ func testUGCRecountMarks(t *testing.T, s UGCStore) {
 	eq(t, "stored", [2]int64{got.Helpful, got.Reports}, [2]int64{2, 2})
 	_, _, err = s.RecountMarks(c, a, "missing")
 	mustIs(t, err, errs.ErrNotFound)
+}
+
+// testUGCCountByStatus counts a tenant's submissions as their saves move
+// them between statuses; another tenant's never count.
+func testUGCCountByStatus(t *testing.T, s UGCStore) {
+	c := ctx(t)
+	a, b := tenant(t, "a"), tenant(t, "b")
+	count := func(tn string) ugc.StatusCounts {
+		got, err := s.CountByStatus(c, tn)
+		must(t, err)
+		return got
+	}
+	eq(t, "empty", count(a), ugc.StatusCounts{})
+	var subs []ugc.Submission
+	for i := range 5 {
+		sub := review(a, fmt.Sprintf("u%d", i), "p1", 4, fmt.Sprintf("review number %d", i), base)
+		_, _, err := s.CreateSubmission(c, sub)
+		must(t, err)
+		subs = append(subs, sub)
+	}
+	_, _, err := s.CreateSubmission(c, review(b, "u0", "p1", 4, "another tenant", base))
+	must(t, err)
+	eq(t, "created", count(a), ugc.StatusCounts{Pending: 5})
+	decide := func(prev ugc.Submission, st ugc.Status) ugc.Submission {
+		next := prev
+		if st == ugc.Approved {
+			next = publish(prev)
+		} else {
+			next.Status, next.Version = st, prev.Version+1
+			if st == ugc.Removed {
+				next.Public = nil
+			}
+		}
+		must(t, s.SaveSubmission(c, prev, next))
+		return next
+	}
+	decide(subs[0], ugc.Approved)
+	decide(subs[1], ugc.Rejected)
+	decide(decide(subs[2], ugc.Approved), ugc.Removed)
+	decide(subs[3], ugc.Approved)
+	eq(t, "decided", count(a), ugc.StatusCounts{Pending: 1, Approved: 2, Rejected: 1, Removed: 1})
+	eq(t, "other tenant", count(b), ugc.StatusCounts{Pending: 1})
 }
