@@ -122,6 +122,7 @@ type Service struct {
 	boards     BoardReader
 	logger     *slog.Logger
 	jobs       jobStore[Backtest]
+	bt         backtests // earn rules and boards
 	rebuilds   jobStore[Rebuild]
 	marks      markCache
 	now        func() time.Time
@@ -138,6 +139,7 @@ type Config struct {
 	Badges     BadgeSource
 	Boards     BoardReader
 	Logger     *slog.Logger // failed backtests; nil discards
+	Drafts     Drafts       // earn rule and board backtests
 }
 
 // NewService returns the analytics service.
@@ -145,7 +147,8 @@ func NewService(c Config) *Service {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: c.Store, scanner: c.Events, challenges: c.Challenges, badgeDefs: c.Badges, boards: c.Boards, logger: c.Logger, now: time.Now}
+	return &Service{store: c.Store, scanner: c.Events, challenges: c.Challenges, badgeDefs: c.Badges, boards: c.Boards, logger: c.Logger, now: time.Now,
+		bt: backtests{Drafts: c.Drafts}}
 }
 
 // domainMetrics map an event to per-domain metric increments. Adding
