@@ -85,16 +85,13 @@ func (s *Service) BoardBacktest(tenant, jobID string) (BoardBacktest, error) {
 // from from on, as if it had existed since; a points board the credits
 // created since from.
 func (s *Service) ReplayBoard(ctx context.Context, b leaderboards.Board, from time.Time, progress func(int64, time.Time)) (BoardResult, error) {
-	f := &boardFold{board: b, open: map[string]*openPeriod{}, closed: map[string]bool{}}
+	f := newBoardFold(b)
 	var err error
 	if b.Source == leaderboards.FromPoints {
 		err = s.replayLedger(ctx, f, from, progress)
 	} else {
 		err = s.scanSince(ctx, b.Tenant, from, progress, func(ev events.Event) error {
-			f.advance(ev.ReceivedAt)
-			if v, ok := b.Scores(ev); ok && ev.User != "" {
-				f.add(ev.User, v, ev.OccurredAt)
-			}
+			f.event(ev)
 			return nil
 		})
 	}
@@ -117,11 +114,8 @@ func (s *Service) replayLedger(ctx context.Context, f *boardFold, from time.Time
 		}
 		if e.CreatedAt.After(clock) && e.Amount > 0 {
 			clock = e.CreatedAt // a reversal comes at its credit's time
-			f.advance(clock)
 		}
-		if f.board.PaidBy(e) {
-			f.add(e.User, e.Amount, e.CreatedAt)
-		}
+		f.entry(e, clock)
 		return nil
 	})
 }
@@ -134,6 +128,26 @@ type boardFold struct {
 	closed    map[string]bool // their names
 	nextClose time.Time       // the earliest time an open period closes
 	scored    int64
+}
+
+func newBoardFold(b leaderboards.Board) *boardFold {
+	return &boardFold{board: b, open: map[string]*openPeriod{}, closed: map[string]bool{}}
+}
+
+// event folds a stored event, received in id order.
+func (f *boardFold) event(ev events.Event) {
+	f.advance(ev.ReceivedAt)
+	if v, ok := f.board.Scores(ev); ok && ev.User != "" {
+		f.add(ev.User, v, ev.OccurredAt)
+	}
+}
+
+// entry folds a ledger earning; clock is the latest credit's time so far.
+func (f *boardFold) entry(e points.Entry, clock time.Time) {
+	f.advance(clock)
+	if f.board.PaidBy(e) {
+		f.add(e.User, e.Amount, e.CreatedAt)
+	}
 }
 
 type openPeriod struct {
