@@ -105,6 +105,7 @@ func (s *Service) ReplayBoard(ctx context.Context, b leaderboards.Board, from ti
 func (s *Service) replayLedger(ctx context.Context, f *boardFold, from time.Time, progress func(int64, time.Time)) error {
 	var n int64
 	var clock time.Time
+	defer func() { progress(n, clock) }()
 	return s.bt.Ledger.ScanEarnings(ctx, f.board.Tenant, func(e points.Entry) error {
 		if n++; n%scanPage == 0 {
 			progress(n, clock)
