@@ -125,6 +125,7 @@ type Service struct {
 	ugc        UGCCounter
 	logger     *slog.Logger
 	jobs       jobStore[Backtest]
+	bt         backtests // earn rules and boards
 	rebuilds   jobStore[Rebuild]
 	marks      markCache
 	now        func() time.Time
@@ -146,6 +147,7 @@ type Config struct {
 	Contests ContestReader
 	UGC      UGCCounter
 	Logger   *slog.Logger // failed backtests; nil discards
+	Drafts   Drafts       // earn rule and board backtests
 }
 
 // NewService returns the analytics service.
@@ -154,7 +156,7 @@ func NewService(c Config) *Service {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Service{store: c.Store, scanner: c.Events, challenges: c.Challenges, badgeDefs: c.Badges, boards: c.Boards,
-		quizzes: c.Quizzes, contests: c.Contests, ugc: c.UGC, logger: c.Logger, now: time.Now}
+		quizzes: c.Quizzes, contests: c.Contests, ugc: c.UGC, logger: c.Logger, now: time.Now, bt: backtests{Drafts: c.Drafts}}
 }
 
 // domainMetrics map an event to per-domain metric increments, read back

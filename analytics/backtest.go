@@ -34,11 +34,16 @@ type BadgeSource func(ctx context.Context, tenant, id string) (badges.Badge, err
 type Draft struct {
 	Kind, Tenant, ID string
 	Rule             rule.Rule
-	// MaxCompletions caps completions per user (0: once per period).
+	// MaxCompletions caps completions per user (0: once per period, or
+	// no cap for a rolling window, as the engine does).
 	MaxCompletions int64
 	// Limit caps the users who complete (a limited-edition badge); 0: none.
 	Limit  int64
 	Points int64 // paid per completion
+	// EveryEnd judges a rolling window at every instant a window holding
+	// the event may end, not only at the event: a badge's semantics, so a
+	// late event completes the windows it would have completed in order.
+	EveryEnd bool
 }
 
 // ChallengeDraft is the draft of a challenge.
@@ -49,26 +54,34 @@ func ChallengeDraft(c challenges.Challenge) Draft {
 // BadgeDraft is the draft of a badge: its first tier is the rule met; a
 // badge is earned once per period (once, without a recurring window).
 func BadgeDraft(b badges.Badge) Draft {
-	return Draft{Kind: "badge", Tenant: b.Tenant, ID: b.ID, Rule: b.Rule, Limit: b.Limit}
+	d := Draft{Kind: "badge", Tenant: b.Tenant, ID: b.ID, Rule: b.Rule, Limit: b.Limit, EveryEnd: true}
+	if b.Rule.Window.Rolling != "" {
+		d.MaxCompletions = 1 // a rolling badge's one period is ""
+	}
+	return d
 }
 
 // scanPage is how many events a backtest reads per query.
 const scanPage = 2000
 
-// Backtest is a replay of stored events through a challenge's rule.
-type Backtest struct {
-	ID       string          `json:"id"`
-	Tenant   string          `json:"-"`
-	Kind     string          `json:"kind" enum:"challenge,badge"`
-	ObjectID string          `json:"object_id" doc:"The challenge or badge replayed."`
-	Status   string          `json:"status" enum:"running,done,failed"`
-	Days     int             `json:"days"`
-	From     time.Time       `json:"from" doc:"Events received from this time on are replayed."`
-	Scanned  int64           `json:"scanned_events"`
-	Progress float64         `json:"progress" doc:"Share of the time span scanned so far, 0 to 1."`
-	Error    string          `json:"error,omitempty"`
-	Result   *BacktestResult `json:"result,omitempty"`
+// Job is a backtest: a replay of stored events (or of the ledger, for a
+// points board) through a draft, run in the background on this node.
+type Job[R any] struct {
+	ID       string    `json:"id"`
+	Tenant   string    `json:"-"`
+	Kind     string    `json:"kind" enum:"challenge,badge,earn_rule,leaderboard"`
+	ObjectID string    `json:"object_id,omitempty" doc:"The challenge, badge or earn rule replayed; none for a draft board."`
+	Status   string    `json:"status" enum:"running,done,failed"`
+	Days     int       `json:"days"`
+	From     time.Time `json:"from" doc:"Events received (ledger entries created) from this time on are replayed."`
+	Scanned  int64     `json:"scanned_events" doc:"Events read so far (ledger entries, for a points board)."`
+	Progress float64   `json:"progress" doc:"Share of the time span scanned so far, 0 to 1."`
+	Error    string    `json:"error,omitempty"`
+	Result   *R        `json:"result,omitempty"`
 }
+
+// Backtest is a replay of stored events through a challenge's or a badge's rule.
+type Backtest = Job[BacktestResult]
 
 // BacktestResult is what the rule would have done.
 type BacktestResult struct {
@@ -79,6 +92,9 @@ type BacktestResult struct {
 	Curve       []DayCount `json:"completion_curve" doc:"Completions per UTC day of completion."`
 	FirstUsers  []string   `json:"sample_completers" doc:"Up to 20 users who would have completed, first completers first."`
 }
+
+// sampleUsers is how many users a result names.
+const sampleUsers = 20
 
 // jobStore keeps this node's jobs in memory (lost on restart; backtests
 // and rebuilds are idempotent, so running one again is harmless).
@@ -103,10 +119,74 @@ func (b *jobStore[T]) get(id string) (T, bool) {
 	return j, ok
 }
 
+// replay is one backtest's work: fold what was stored since from,
+// reporting (rows read, time reached) as it goes.
+type replay[R any] func(ctx context.Context, from time.Time, progress func(int64, time.Time)) (R, error)
+
+// startJob records a running job replaying the last days days and runs it
+// in the background; the request's cancellation does not stop it.
+func startJob[R any](ctx context.Context, s *Service, jobs *jobStore[Job[R]], tenant, kind, id string, days int, run replay[R]) Job[R] {
+	now := s.now().UTC()
+	j := Job[R]{ID: uuid.Must(uuid.NewV7()).String(), Tenant: tenant, Kind: kind, ObjectID: id, Status: "running", Days: days, From: now.AddDate(0, 0, -days)}
+	jobs.put(j.ID, j)
+	go runJob(context.WithoutCancel(ctx), s, jobs, j, now, run)
+	return j
+}
+
+func runJob[R any](ctx context.Context, s *Service, jobs *jobStore[Job[R]], j Job[R], now time.Time, run replay[R]) {
+	res, err := run(ctx, j.From, func(scanned int64, at time.Time) {
+		j.Scanned, j.Progress = scanned, min(1, max(0, round2(at.Sub(j.From).Seconds()/now.Sub(j.From).Seconds())))
+		jobs.put(j.ID, j)
+	})
+	j.Status, j.Progress, j.Result = "done", 1, &res
+	if err != nil {
+		j.Status, j.Error, j.Result = "failed", "the replay failed; try again", nil
+		s.logger.Error("analytics: backtest", j.Kind, j.ObjectID, "job", j.ID, "err", err)
+	}
+	jobs.put(j.ID, j)
+}
+
+// findJob returns a job of the tenant about kind id; any other is not found.
+func findJob[R any](jobs *jobStore[Job[R]], tenant, kind, id, jobID string) (Job[R], error) {
+	j, ok := jobs.get(jobID)
+	if !ok || j.Tenant != tenant || j.Kind != kind || j.ObjectID != id {
+		return Job[R]{}, errs.New(errs.NotFound, "not-found", "no such backtest")
+	}
+	return j, nil
+}
+
 // lowerID is the smallest UUIDv7 of time t.
 func lowerID(t time.Time) string {
 	ms := uint64(t.UnixMilli())
 	return fmt.Sprintf("%08x-%04x-7000-8000-000000000000", ms>>16, ms&0xffff)
+}
+
+// scanSince calls fn with each of the tenant's events received since
+// from, in id (receipt) order, a page at a time, and reports progress
+// after each page. Every backtest over events reads through it.
+func (s *Service) scanSince(ctx context.Context, tenant string, from time.Time, progress func(int64, time.Time), fn func(events.Event) error) error {
+	after := lowerID(from)
+	var scanned int64
+	for {
+		page, err := s.scanner.ScanEvents(ctx, tenant, after, scanPage)
+		if err != nil {
+			return err
+		}
+		for _, ev := range page {
+			if err := fn(ev); err != nil {
+				return err
+			}
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		scanned += int64(len(page))
+		after = page[len(page)-1].ID
+		progress(scanned, page[len(page)-1].ReceivedAt)
+		if len(page) < scanPage {
+			return nil
+		}
+	}
 }
 
 // draft reads the challenge or badge a backtest replays.
@@ -126,36 +206,14 @@ func (s *Service) StartBacktest(ctx context.Context, tenant, kind, id string, da
 	if err != nil {
 		return Backtest{}, err
 	}
-	if d.Rule.Window.Rolling != "" {
-		return Backtest{}, errs.New(errs.Unprocessable, "backtest-unsupported", "a backtest does not replay rolling windows yet").OnField("id")
-	}
-	now := s.now().UTC()
-	j := Backtest{ID: uuid.Must(uuid.NewV7()).String(), Tenant: tenant, Kind: kind, ObjectID: id, Status: "running", Days: days, From: now.AddDate(0, 0, -days)}
-	s.jobs.put(j.ID, j)
-	go s.runBacktest(context.WithoutCancel(ctx), d, j, now)
-	return j, nil
+	return startJob(ctx, s, &s.jobs, tenant, kind, id, days, func(ctx context.Context, from time.Time, progress func(int64, time.Time)) (BacktestResult, error) {
+		return s.Replay(ctx, d, from, progress)
+	}), nil
 }
 
 // Backtest returns a job of the challenge or badge.
-func (s *Service) Backtest(_ context.Context, tenant, kind, id, jobID string) (Backtest, error) {
-	j, ok := s.jobs.get(jobID)
-	if !ok || j.Tenant != tenant || j.Kind != kind || j.ObjectID != id {
-		return Backtest{}, errs.New(errs.NotFound, "not-found", "no such backtest")
-	}
-	return j, nil
-}
-
-func (s *Service) runBacktest(ctx context.Context, c Draft, j Backtest, now time.Time) {
-	res, err := s.Replay(ctx, c, j.From, func(scanned int64, at time.Time) {
-		j.Scanned, j.Progress = scanned, min(1, round2(at.Sub(j.From).Seconds()/now.Sub(j.From).Seconds()))
-		s.jobs.put(j.ID, j)
-	})
-	j.Status, j.Progress, j.Result = "done", 1, &res
-	if err != nil {
-		j.Status, j.Error, j.Result = "failed", "the replay failed; try again", nil
-		s.logger.Error("analytics: backtest", c.Kind, c.ID, "job", j.ID, "err", err)
-	}
-	s.jobs.put(j.ID, j)
+func (s *Service) Backtest(tenant, kind, id, jobID string) (Backtest, error) {
+	return findJob(&s.jobs, tenant, kind, id, jobID)
 }
 
 // userRun is one user's replay state on a challenge.
@@ -163,62 +221,59 @@ type userRun struct {
 	done    int64                                     // completions so far
 	periods map[string]map[string][]rule.Contribution // period → goal → contributions
 	closed  map[string]bool                           // periods already completed
+	rolling rollingRun
 }
 
 // Replay folds the tenant's events received since from through c's rule
 // with the engine's own rule semantics (goal matching and filters, the
-// window's periods and late-arrival grace, ordered steps, the completion
-// cap, a badge's edition limit) and writes nothing. Not replayed: limits, enrolment, eligibility
-// (they depend on state outside the event stream). Memory grows with the
-// counted contributions of the window, never with the rest of history.
+// window's periods and late-arrival grace, rolling windows, ordered steps,
+// the completion cap, a badge's edition limit) and writes nothing. Not
+// replayed: limits, enrolment, eligibility (they depend on state outside
+// the event stream). Memory grows with the counted contributions of the
+// window, never with the rest of history.
 func (s *Service) Replay(ctx context.Context, c Draft, from time.Time, progress func(int64, time.Time)) (BacktestResult, error) {
 	runs := map[string]*userRun{}
 	var res BacktestResult
 	curve := map[string]int64{}
-	after := lowerID(from)
-	var scanned int64
-	for {
-		page, err := s.scanner.ScanEvents(ctx, c.Tenant, after, scanPage)
-		if err != nil {
-			return BacktestResult{}, fmt.Errorf("analytics: backtest %s: %w", c.ID, err)
+	err := s.scanSince(ctx, c.Tenant, from, progress, func(ev events.Event) error {
+		if u := runs[ev.User]; c.Limit > 0 && res.Completed >= c.Limit && (u == nil || u.done == 0) {
+			return nil // a limited edition is gone: newcomers cannot earn it
 		}
-		for _, ev := range page {
-			if u := runs[ev.User]; c.Limit > 0 && res.Completed >= c.Limit && (u == nil || u.done == 0) {
-				continue // a limited edition is gone: newcomers cannot earn it
-			}
-			if at, ok := s.replayEvent(c, runs, ev); ok {
-				res.Completions++
-				curve[at.UTC().Format(time.DateOnly)]++
-				if runs[ev.User].done == 1 {
-					res.Completed++
-					if len(res.FirstUsers) < 20 {
-						res.FirstUsers = append(res.FirstUsers, ev.User)
-					}
-				}
+		at, ok := c.replayEvent(runs, ev)
+		if !ok {
+			return nil
+		}
+		res.Completions++
+		curve[at.UTC().Format(time.DateOnly)]++
+		if runs[ev.User].done == 1 {
+			res.Completed++
+			if len(res.FirstUsers) < sampleUsers {
+				res.FirstUsers = append(res.FirstUsers, ev.User)
 			}
 		}
-		scanned += int64(len(page))
-		if len(page) == 0 {
-			break
-		}
-		after = page[len(page)-1].ID
-		progress(scanned, page[len(page)-1].ReceivedAt)
-		if len(page) < scanPage {
-			break
-		}
+		return nil
+	})
+	if err != nil {
+		return BacktestResult{}, fmt.Errorf("analytics: backtest %s: %w", c.ID, err)
 	}
 	res.Progressed = int64(len(runs))
 	res.Points = res.Completions * c.Points
-	res.Curve = []DayCount{}
-	for d, n := range curve {
-		res.Curve = append(res.Curve, DayCount{Date: d, Count: n})
-	}
-	sort.Slice(res.Curve, func(i, j int) bool { return res.Curve[i].Date < res.Curve[j].Date })
+	res.Curve = dayCounts(curve)
 	return res, nil
 }
 
+// dayCounts lists counts by date, oldest first.
+func dayCounts(byDay map[string]int64) []DayCount {
+	out := make([]DayCount, 0, len(byDay))
+	for d, n := range byDay {
+		out = append(out, DayCount{Date: d, Count: n})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Date < out[j].Date })
+	return out
+}
+
 // replayEvent counts ev for its user and reports a completion it causes.
-func (s *Service) replayEvent(c Draft, runs map[string]*userRun, ev events.Event) (time.Time, bool) {
+func (c Draft) replayEvent(runs map[string]*userRun, ev events.Event) (time.Time, bool) {
 	if ev.User == "" {
 		return time.Time{}, false
 	}
@@ -226,16 +281,7 @@ func (s *Service) replayEvent(c Draft, runs map[string]*userRun, ev events.Event
 	if !ok {
 		return time.Time{}, false
 	}
-	re := rule.Event{Type: ev.Type, Props: ev.Props, OccurredAt: ev.OccurredAt}
-	var hits map[string]rule.Contribution
-	for _, g := range c.Rule.Goals {
-		if x, ok := g.Match(re); ok {
-			if hits == nil {
-				hits = map[string]rule.Contribution{}
-			}
-			hits[g.ID] = x
-		}
-	}
+	hits := c.hits(ev)
 	if hits == nil {
 		return time.Time{}, false
 	}
@@ -247,19 +293,49 @@ func (s *Service) replayEvent(c Draft, runs map[string]*userRun, ev events.Event
 	if u.closed[period.Key] || c.MaxCompletions > 0 && u.done >= c.MaxCompletions {
 		return time.Time{}, false
 	}
-	goals := u.periods[period.Key]
+	if c.Rule.Window.Rolling != "" {
+		if !u.rolling.count(c, ev, hits) {
+			return time.Time{}, false
+		}
+	} else if !c.countPeriod(u, period.Key, hits) {
+		return time.Time{}, false
+	}
+	u.done++
+	if c.Rule.Window.Rolling == "" {
+		u.closed[period.Key] = true
+	}
+	return ev.OccurredAt, true
+}
+
+// hits returns what ev contributes to each goal it matches; nil for none.
+func (c Draft) hits(ev events.Event) map[string]rule.Contribution {
+	re := rule.Event{Type: ev.Type, Props: ev.Props, OccurredAt: ev.OccurredAt}
+	var hits map[string]rule.Contribution
+	for _, g := range c.Rule.Goals {
+		if x, ok := g.Match(re); ok {
+			if hits == nil {
+				hits = map[string]rule.Contribution{}
+			}
+			hits[g.ID] = x
+		}
+	}
+	return hits
+}
+
+// countPeriod adds hits to the user's calendar period and reports whether
+// the rule is met there.
+func (c Draft) countPeriod(u *userRun, key string, hits map[string]rule.Contribution) bool {
+	goals := u.periods[key]
 	if goals == nil {
 		goals = map[string][]rule.Contribution{}
-		u.periods[period.Key] = goals
+		u.periods[key] = goals
 	}
 	for id, x := range hits {
 		goals[id] = append(goals[id], x)
 	}
 	if !c.Rule.Met(c.Rule.Progress(goals)) {
-		return time.Time{}, false
+		return false
 	}
-	u.done++
-	u.closed[period.Key] = true
-	delete(u.periods, period.Key) // a completed period needs no more memory
-	return ev.OccurredAt, true
+	delete(u.periods, key) // a completed period needs no more memory
+	return true
 }

@@ -29,7 +29,9 @@ func (f *totalsStore) MetricTotals(_ context.Context, _ string, metrics []string
 	return out, nil
 }
 
-func (f *totalsStore) AnalyticsSettings(context.Context, string) (Settings, error) { return Settings{}, nil }
+func (f *totalsStore) AnalyticsSettings(context.Context, string) (Settings, error) {
+	return Settings{}, nil
+}
 
 type fakeQuizzes struct {
 	q      quizzes.Quiz
@@ -101,7 +103,9 @@ func (f fakeContests) Get(_ context.Context, tenant, id string) (contests.Contes
 	return f.c, nil
 }
 
-func (f fakeContests) EntryCounts(context.Context, contests.Contest) (contests.EntryCounts, error) { return f.n, nil }
+func (f fakeContests) EntryCounts(context.Context, contests.Contest) (contests.EntryCounts, error) {
+	return f.n, nil
+}
 
 func TestContestStats(t *testing.T) {
 	paid := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
@@ -137,7 +141,9 @@ func TestContestStats(t *testing.T) {
 
 type fakeUGC ugc.StatusCounts
 
-func (f fakeUGC) StatusCounts(context.Context, string) (ugc.StatusCounts, error) { return ugc.StatusCounts(f), nil }
+func (f fakeUGC) StatusCounts(context.Context, string) (ugc.StatusCounts, error) {
+	return ugc.StatusCounts(f), nil
+}
 
 func TestSummaryDomains(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

@@ -87,6 +87,8 @@ func Routes(api huma.API, s *Service) {
 	settingsRoutes(api, s)
 	backtestRoutes(api, s, "challenge", "challenges")
 	backtestRoutes(api, s, "badge", "badges")
+	earnBacktestRoutes(api, s)
+	boardBacktestRoutes(api, s)
 	rebuildRoutes(api, s)
 	boardRoutes(api, s)
 	quizRoutes(api, s)
@@ -243,51 +245,6 @@ func settingsRoutes(api huma.API, s *Service) {
 		}
 		return &settingsOutput{Body: in.Body}, nil
 	})
-}
-
-type backtestInput struct {
-	ID   string `path:"id" maxLength:"64"`
-	Body struct {
-		Days int `json:"days" minimum:"1" maximum:"365" default:"30" doc:"Replay the events received in the last N days."`
-	}
-}
-
-type backtestJobInput struct {
-	ID  string `path:"id" maxLength:"64"`
-	Job string `path:"job" maxLength:"64"`
-}
-
-type backtestOutput struct {
-	Location string `header:"Location"`
-	Body     Backtest
-}
-
-func backtestRoutes(api huma.API, s *Service, kind, plural string) {
-	auth.Register(api, huma.Operation{
-		OperationID: "backtest-" + kind, Method: http.MethodPost, Path: "/v1/" + plural + "/{id}/backtest",
-		Summary: "Backtest a " + kind + " (manager)", Tags: []string{"analytics", plural}, DefaultStatus: http.StatusAccepted,
-		Description: "Starts replaying the tenant's events of the last N days through the " + kind + "'s rule (a draft's too) without " +
-			"writing anything, as a background job on this node: poll the Location. The replay uses the engine's rule semantics " +
-			"(goals, filters, periods and late-arrival grace, ordered steps, a challenge's completion cap, a badge's edition limit " +
-			"and first tier); challenge limits, enrolment and eligibility are not applied, and rolling windows are refused (422).",
-	}, auth.Managers, func(ctx context.Context, in *backtestInput) (*backtestOutput, error) {
-		p, err := auth.Require(ctx)
-		if err != nil {
-			return nil, err
-		}
-		j, err := s.StartBacktest(ctx, p.Tenant, kind, in.ID, in.Body.Days)
-		if err != nil {
-			return nil, err
-		}
-		return &backtestOutput{Location: "/v1/" + plural + "/" + in.ID + "/backtests/" + j.ID, Body: j}, nil
-	})
-	get(api, "get-"+kind+"-backtest", "/v1/"+plural+"/{id}/backtests/{job}", "A "+kind+" backtest (manager)",
-		"Progress while it runs (share of the time span scanned); then who would have progressed and completed, the completions, "+
-			"the points they would have paid and the completion curve. Jobs live in the memory of the node that ran them.",
-		func(ctx context.Context, tenant string, in *backtestJobInput) (*backtestOutput, error) {
-			j, err := s.Backtest(ctx, tenant, kind, in.ID, in.Job)
-			return &backtestOutput{Body: j}, err
-		})
 }
 
 type rebuildOutput struct {

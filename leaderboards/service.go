@@ -124,16 +124,11 @@ func NewService(cfg Config) *Service {
 // count; its Build tells how far that is. An event board counts events
 // that occur from now on.
 func (s *Service) Create(ctx context.Context, tenant string, in CreateInput) (Board, error) {
-	b, err := in.board()
+	b, err := s.Draft(ctx, tenant, in)
 	if err != nil {
 		return Board{}, err
 	}
-	if b.Source == FromEvents {
-		if err := events.CheckType(ctx, s.Types, tenant, b.EventType, "body.event_type"); err != nil {
-			return Board{}, err
-		}
-	}
-	b.ID, b.Tenant, b.CreatedAt = uuid.Must(uuid.NewV7()).String(), tenant, s.Now().UTC().Truncate(time.Millisecond)
+	b.ID, b.CreatedAt = uuid.Must(uuid.NewV7()).String(), s.Now().UTC().Truncate(time.Millisecond)
 	if b.Source == FromPoints {
 		b.Build = &Build{State: Building}
 	}

@@ -99,17 +99,28 @@ func (s *Service) matching(ctx context.Context, ev events.Event) ([]plan, error)
 // member reads the user's tier, and its earn multiplier in the tier
 // programme, if a matching rule or the programme multiplies by tier.
 func (s *Service) member(ctx context.Context, ev events.Event, ps []plan) (earn.Member, error) {
-	prog, _, err := s.programme(ctx, ev.Tenant)
+	return s.memberFor(ctx, ev.Tenant, ev.User, slices.ContainsFunc(ps, func(p plan) bool { return len(p.Rule.TierMultipliers) > 0 }))
+}
+
+// Member is who r prices user as now: their current tier and its earn
+// multiplier in the tier programme, read only when r or the programme
+// multiplies by tier (else no tier). Backtests price past events with it.
+func (s *Service) Member(ctx context.Context, tenant, user string, r earn.Rule) (earn.Member, error) {
+	return s.memberFor(ctx, tenant, user, len(r.TierMultipliers) > 0)
+}
+
+func (s *Service) memberFor(ctx context.Context, tenant, user string, byRule bool) (earn.Member, error) {
+	prog, _, err := s.programme(ctx, tenant)
 	if err != nil {
 		return earn.Member{}, err
 	}
 	byProgramme := slices.ContainsFunc(prog.Tiers, func(t tier.Tier) bool { return t.EarnMultiplier != "" })
-	if s.Attributes == nil || !byProgramme && !slices.ContainsFunc(ps, func(p plan) bool { return len(p.Rule.TierMultipliers) > 0 }) {
+	if s.Attributes == nil || !byProgramme && !byRule {
 		return earn.Member{}, nil
 	}
-	a, _, err := s.Attributes.GetAttributes(ctx, ev.Tenant, ev.User)
+	a, _, err := s.Attributes.GetAttributes(ctx, tenant, user)
 	if err != nil {
-		return earn.Member{}, fmt.Errorf("loyalty: tier of %s: %w", ev.User, err)
+		return earn.Member{}, fmt.Errorf("loyalty: tier of %s: %w", user, err)
 	}
 	m := earn.Member{Tier: a.Tier}
 	if r := prog.Rank(a.Tier); r >= 0 {

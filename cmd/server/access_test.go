@@ -148,6 +148,8 @@ var sampleBodies = map[string]any{
 	"set-analytics-settings":    map[string]any{"currency": "EUR", "point_value": 0.01},
 	"backtest-challenge":        map[string]any{"days": 7},
 	"backtest-badge":            map[string]any{"days": 7},
+	"backtest-earn-rule":        map[string]any{"days": 7},
+	"backtest-leaderboard":      map[string]any{"name": "Matrix", "source": "event", "event_type": "share", "window": "daily"},
 }
 
 // matrixQuiz is a one-question quiz for the matrix.
@@ -206,11 +208,14 @@ func TestAccessMatrix(t *testing.T) {
 	var reward, redemption struct{ ID string }
 	s.must(201, req{method: "POST", path: "/v1/rewards", token: mgr, body: map[string]any{"name": "Acme secret reward", "kind": "generated", "cost": 1}}).json(t, &reward)
 	s.must(200, req{method: "POST", path: "/v1/rewards/" + reward.ID + "/redeem", token: alice, header: map[string]string{"Idempotency-Key": "matrix"}}).json(t, &redemption)
-	secrets := []string{ch, badge, board, spareKey, hook.ID, earnRule, contest.ID, review, quiz, attempt.ID, live.SessionID, live.Code,
+	var backtest struct{ ID string }
+	s.must(202, req{method: "POST", path: "/v1/leaderboards/backtest", token: mgr, body: sampleBodies["backtest-leaderboard"]}).json(t, &backtest)
+	secrets := []string{ch, badge, board, spareKey, backtest.ID, hook.ID, earnRule, contest.ID, review, quiz, attempt.ID, live.SessionID, live.Code,
 		reward.ID, redemption.ID, "Acme secret"}
 	objects := map[string]string{"challenges": ch, "badges": badge, "leaderboards": board, "api-keys": spareKey,
 		"webhooks": hook.ID, "earn-rules": earnRule, "contests": contest.ID, "submissions": review,
-		"quizzes": quiz, "attempts": attempt.ID, "live": live.SessionID, "rewards": reward.ID, "redemptions": redemption.ID}
+		"quizzes": quiz, "attempts": attempt.ID, "live": live.SessionID, "rewards": reward.ID, "redemptions": redemption.ID,
+		"backtests": backtest.ID}
 
 	own, others := s.callers(tenant), s.callers(other)
 	anon := caller{name: "anonymous"}

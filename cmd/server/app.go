@@ -28,6 +28,7 @@ import (
 	"github.com/questline/questline/internal/ratelimit"
 	"github.com/questline/questline/leaderboards"
 	"github.com/questline/questline/loyalty"
+	"github.com/questline/questline/loyalty/earn"
 	"github.com/questline/questline/points"
 	"github.com/questline/questline/profiles"
 	"github.com/questline/questline/quizzes"
@@ -187,6 +188,16 @@ func (a *app) wire(ctx context.Context) (err error) {
 			return a.badges.Get(ctx, tenant, id)
 		},
 		Quizzes: &quizzesProxy, Contests: &contestsProxy, UGC: &ugcProxy,
+		Drafts: analytics.Drafts{
+			EarnRules: func(ctx context.Context, tenant, id string) (earn.Rule, error) {
+				r, err := a.loyalty.Get(ctx, tenant, id)
+				return r.Rule, err
+			},
+			Members: func(ctx context.Context, tenant, user string, r earn.Rule) (earn.Member, error) {
+				return a.loyalty.Member(ctx, tenant, user, r)
+			},
+			Ledger: &lbLedger, Boards: a.leaderboards,
+		},
 	})
 	a.points = points.NewService(a.store, a.hub, a.leaderboards, &tiers, a.analytics)
 	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
