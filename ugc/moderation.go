@@ -449,7 +449,8 @@ func (s *Service) settle(ctx context.Context, sub Submission, owed string) error
 }
 
 // Sweep finishes what a crash (or a failed payout) left owed by
-// decisions older than grace: the summary folds of their saves (MongoDB),
+// decisions older than grace: the summary folds of their saves and the
+// vote and report counters (MongoDB),
 // an approval's keyed payouts and its ugc.approved, a take-down's
 // reversals. Each is keyed, so finishing one
 // twice changes nothing. It returns how many it settled.
@@ -459,7 +460,7 @@ func (s *Service) Sweep(ctx context.Context, grace time.Duration) (int, error) {
 		return 0, fmt.Errorf("ugc: sweep: %w", err)
 	}
 	if n > 0 {
-		s.Logger.Info("ugc: sweep applied owed summary folds", "folds", n)
+		s.Logger.Info("ugc: sweep applied owed summary folds and counter recounts", "count", n)
 	}
 	n = 0
 	for range sweepPages {

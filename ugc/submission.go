@@ -294,8 +294,10 @@ type Store interface {
 	Owed(ctx context.Context, before time.Time, limit int) ([]Submission, error)
 	// HealFolds applies the summary folds that saves of submissions
 	// updated before before still owe (a crash between a save and its
-	// fold, on stores that fold in a second write), each once, and
-	// returns how many; up to limit submissions.
+	// fold, on stores that fold in a second write), each once, and, on
+	// such stores, recounts the helpful and report counters a vote or
+	// report made before before may have left unsettled; it returns how
+	// many folds and recounts it did, up to limit submissions of each.
 	HealFolds(ctx context.Context, before time.Time, limit int) (int, error)
 	// UserSubmissions pages the user's submissions newest first, after
 	// the id `before` ("" = from the newest).
@@ -315,9 +317,9 @@ type Store interface {
 	// on MongoDB until the next rebuild).
 	RebuildSummary(ctx context.Context, tenant, product string) (Summary, error)
 	// RecountMarks recounts a submission's Helpful and Reports counters
-	// from its votes and reports and stores them (a repair on MongoDB,
-	// where a counter moves in a second write; run it while the
-	// submission is quiet); errs.ErrNotFound if absent.
+	// from its votes and reports and stores them now (on MongoDB, where a
+	// counter moves in a second write, HealFolds does it by itself a
+	// grace after each vote); errs.ErrNotFound if absent.
 	RecountMarks(ctx context.Context, tenant, id string) (helpful, reports int64, err error)
 	// Vote sets the user's helpful vote on a submission and moves its
 	// Helpful counter by the change; it returns the counter after.

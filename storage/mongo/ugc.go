@@ -70,6 +70,9 @@ func (s *Store) ensureUGC(ctx context.Context) error {
 			{name: "ugc_status", keys: keys("status")},
 			// Across tenants, for the sweep of owed summary folds.
 			{name: "ugc_folds_owed", keys: bson.D{{Key: "folds_owed.token", Value: 1}}},
+			// Across tenants, for the recount of counters a vote or report
+			// may have left unsettled (see dirtyMarks).
+			{name: "ugc_marks_dirty", keys: bson.D{{Key: "marks_dirty", Value: 1}}, partial: bson.D{{Key: "marks_dirty", Value: bson.D{{Key: "$exists", Value: true}}}}},
 			// Across tenants, for the sweep of owed effects.
 			{name: "ugc_owed", keys: bson.D{{Key: "owed", Value: 1}, {Key: "updated_at", Value: 1}}},
 			{name: "ugc_band0", keys: keys("b0")},
@@ -345,12 +348,7 @@ func (s *Store) applyFold(ctx context.Context, tenant, id string, f ugcFold) err
 // RecountMarks counts a submission's helpful votes and reports and sets
 // its counters to them.
 func (s *Store) RecountMarks(ctx context.Context, tenant, id string) (int64, int64, error) {
-	marks := bson.D{{Key: "tenant", Value: tenant}, {Key: "submission_id", Value: id}}
-	helpful, err := s.ugc.votes.CountDocuments(ctx, append(marks, bson.E{Key: "helpful", Value: true}))
-	if err != nil {
-		return 0, 0, fmt.Errorf("mongo: recount marks: %w", err)
-	}
-	reports, err := s.ugc.reports.CountDocuments(ctx, marks)
+	helpful, reports, err := s.countMarks(ctx, tenant, id)
 	if err != nil {
 		return 0, 0, fmt.Errorf("mongo: recount marks: %w", err)
 	}
@@ -364,13 +362,20 @@ func (s *Store) RecountMarks(ctx context.Context, tenant, id string) (int64, int
 	return helpful, reports, nil
 }
 
-// HealFolds applies the summary folds of submissions updated before
-// before that a crash left owed, up to limit submissions, and returns how
-// many it applied.
+// HealFolds recounts the vote and report counters of submissions marked
+// before before (see dirtyMarks) and applies the summary folds of
+// submissions updated before before that a crash left owed, up to limit
+// submissions of each, and returns how many recounts and folds it did.
 func (s *Store) HealFolds(ctx context.Context, before time.Time, limit int) (int, error) {
-	if !s.atomicUpdates {
-		return 0, nil // FerretDB counts summaries at read time
+	marks, err := s.healMarks(ctx, before, limit)
+	if err != nil || !s.atomicUpdates {
+		return marks, err // FerretDB counts summaries at read time
 	}
+	folds, err := s.healFolds(ctx, before, limit)
+	return marks + folds, err
+}
+
+func (s *Store) healFolds(ctx context.Context, before time.Time, limit int) (int, error) {
 	var owed []struct {
 		Tenant string    `bson:"tenant"`
 		ID     string    `bson:"id"`
@@ -616,15 +621,19 @@ func (s *Store) Summary(ctx context.Context, tenant, product string) (ugc.Summar
 // addCounter moves a submission's counter field by delta ($inc on
 // MongoDB) or sets it to count() (FerretDB), and returns it after.
 func (s *Store) addCounter(ctx context.Context, tenant, id, field string, delta int64, count func() (int64, error)) (int64, error) {
+	// The counter moves and the submission is marked again, so the
+	// recount that follows (HealFolds) sees this vote or report even when
+	// it came after an earlier recount read the marks.
+	dirty := bson.E{Key: "marks_dirty", Value: norm.Trunc(time.Now())}
 	var update bson.D
 	if s.atomicUpdates {
-		update = bson.D{{Key: "$inc", Value: bson.D{{Key: field, Value: delta}}}}
+		update = bson.D{{Key: "$inc", Value: bson.D{{Key: field, Value: delta}}}, {Key: "$set", Value: bson.D{dirty}}}
 	} else {
 		n, err := count()
 		if err != nil {
 			return 0, err
 		}
-		update = bson.D{{Key: "$set", Value: bson.D{{Key: field, Value: n}}}}
+		update = bson.D{{Key: "$set", Value: bson.D{{Key: field, Value: n}, dirty}}}
 	}
 	var after bson.M // no projection: FerretDB refuses one on findAndModify
 	err := s.ugc.subs.FindOneAndUpdate(ctx, tenantID(tenant, id), update,
@@ -642,13 +651,75 @@ func (s *Store) addCounter(ctx context.Context, tenant, id, field string, delta 
 	return n, nil
 }
 
+// dirtyMarks marks a submission's helpful and report counters as
+// possibly unsettled before a vote or report is written: the mark, the
+// vote and the counter are three writes here, and a crash between the
+// last two would leave the counter off by one. HealFolds recounts every
+// submission marked longer than its grace ago from the stored votes and
+// reports, so the counters are exact again once it has run; a missing
+// submission is errs.ErrNotFound.
+func (s *Store) dirtyMarks(ctx context.Context, tenant, id string) error {
+	r, err := s.ugc.subs.UpdateOne(ctx, tenantID(tenant, id), bson.D{{Key: "$set", Value: bson.D{{Key: "marks_dirty", Value: norm.Trunc(time.Now())}}}})
+	if err != nil {
+		return err
+	}
+	if r.MatchedCount == 0 {
+		return fmt.Errorf("submission %s: %w", id, errs.ErrNotFound)
+	}
+	return nil
+}
+
+// healMarks recounts the counters of up to limit submissions marked
+// before before and clears each mark unless a vote or report marked it
+// again meanwhile (then the next run recounts it). It returns how many it
+// recounted.
+func (s *Store) healMarks(ctx context.Context, before time.Time, limit int) (int, error) {
+	var dirty []struct {
+		Tenant string    `bson:"tenant"`
+		ID     string    `bson:"id"`
+		Mark   time.Time `bson:"marks_dirty"`
+	}
+	cur, err := s.ugc.subs.Find(ctx, bson.D{{Key: "marks_dirty", Value: bson.D{{Key: "$lt", Value: norm.Trunc(before)}}}},
+		options.Find().SetLimit(int64(norm.Limit(limit, DefaultLimit))))
+	if err != nil {
+		return 0, fmt.Errorf("mongo: heal marks: %w", err)
+	}
+	if err := cur.All(ctx, &dirty); err != nil {
+		return 0, fmt.Errorf("mongo: heal marks: %w", err)
+	}
+	for i, d := range dirty {
+		helpful, reports, err := s.countMarks(ctx, d.Tenant, d.ID)
+		if err != nil {
+			return i, fmt.Errorf("mongo: heal marks of %s: %w", d.ID, err)
+		}
+		filter := append(tenantID(d.Tenant, d.ID), bson.E{Key: "marks_dirty", Value: d.Mark})
+		_, err = s.ugc.subs.UpdateOne(ctx, filter, bson.D{
+			{Key: "$set", Value: bson.D{{Key: "helpful", Value: helpful}, {Key: "reports", Value: reports}}},
+			{Key: "$unset", Value: bson.D{{Key: "marks_dirty", Value: ""}}}})
+		if err != nil {
+			return i, fmt.Errorf("mongo: heal marks of %s: %w", d.ID, err)
+		}
+	}
+	return len(dirty), nil
+}
+
+// countMarks counts a submission's helpful votes and reports.
+func (s *Store) countMarks(ctx context.Context, tenant, id string) (helpful, reports int64, err error) {
+	marks := bson.D{{Key: "tenant", Value: tenant}, {Key: "submission_id", Value: id}}
+	if helpful, err = s.ugc.votes.CountDocuments(ctx, append(marks, bson.E{Key: "helpful", Value: true})); err != nil {
+		return 0, 0, err
+	}
+	reports, err = s.ugc.reports.CountDocuments(ctx, marks)
+	return helpful, reports, err
+}
+
 // Vote sets a helpful vote and moves the submission's counter by the
 // change. The vote's previous value comes from the one atomic
 // find-and-update of the vote, so concurrent votes of one user add their
 // changes exactly.
 func (s *Store) Vote(ctx context.Context, tenant, submission, user string, helpful bool) (int64, error) {
-	if _, err := s.GetSubmission(ctx, tenant, submission); err != nil {
-		return 0, err
+	if err := s.dirtyMarks(ctx, tenant, submission); err != nil {
+		return 0, fmt.Errorf("mongo: vote: %w", err)
 	}
 	filter := bson.D{{Key: "tenant", Value: tenant}, {Key: "submission_id", Value: submission}, {Key: "user_id", Value: user}}
 	set := bson.D{{Key: "$set", Value: bson.D{{Key: "helpful", Value: helpful}}}}
@@ -682,8 +753,8 @@ func boolInt(b bool) int {
 
 // Report stores a user's report once and counts it.
 func (s *Store) Report(ctx context.Context, tenant, submission, user, reason string) (bool, int64, error) {
-	if _, err := s.GetSubmission(ctx, tenant, submission); err != nil {
-		return false, 0, err
+	if err := s.dirtyMarks(ctx, tenant, submission); err != nil {
+		return false, 0, fmt.Errorf("mongo: report: %w", err)
 	}
 	fresh, err := insertIgnore(ctx, s.ugc.reports, bson.D{{Key: "tenant", Value: tenant}, {Key: "submission_id", Value: submission},
 		{Key: "user_id", Value: user}, {Key: "reason", Value: reason}, {Key: "at", Value: norm.Trunc(time.Now())}})
