@@ -391,8 +391,9 @@ func feedRoutes(api huma.API, s *Service) {
 		})
 	auth.Register(api, op("rebuild-submission-counters", http.MethodPost, "/v1/submissions/{id}/counters/rebuild",
 		"Recount a submission's helpful and report counters (manager)",
-		"The counters are kept on every vote and report; this recounts them from the stored votes and reports, to repair "+
-			"them after a crash between a vote's save and its counter update on MongoDB. Run it while the submission is quiet."), auth.Managers,
+		"The counters are kept on every vote and report; this recounts them from the stored votes and reports now. "+
+			"On MongoDB, where a vote and its counter are two writes, the sweep also recounts every voted or reported submission "+
+			"a grace after the vote, so a crash in between heals by itself; this is for a repair without waiting."), auth.Managers,
 		func(ctx context.Context, in *struct {
 			ID string `path:"id" maxLength:"64"`
 		}) (*countersOutput, error) {
