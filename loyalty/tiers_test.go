@@ -87,15 +87,7 @@ func TestTierReviewJob(t *testing.T) {
 	}
 	for i, st := range steps {
 		now = st.at
-		var wg sync.WaitGroup
-		for range 2 { // two nodes' jobs overlapping
-			wg.Go(func() {
-				if _, err := s.ReviewTiers(ctx, now); err != nil {
-					t.Error(err)
-				}
-			})
-		}
-		wg.Wait()
+		reviewOverlapping(t, s, now)
 		closeStore() // a restart between runs
 		s, closeStore = open()
 		if _, err := s.ReviewTiers(ctx, now); err != nil {
@@ -116,6 +108,20 @@ func TestTierReviewJob(t *testing.T) {
 			t.Fatalf("emitted %v, want each of %v once", em.keys, want)
 		}
 	}
+}
+
+// reviewOverlapping runs two review jobs at once, as two nodes would.
+func reviewOverlapping(t *testing.T, s *loyalty.Service, now time.Time) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			if _, err := s.ReviewTiers(context.Background(), now); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // flakyEmitter fails its first fail emits, as a crash right after the
@@ -172,17 +178,7 @@ func TestTierAnnouncementSurvivesCrash(t *testing.T) {
 	closeStore() // the restart
 	s, closeStore = open()
 	defer func() { closeStore() }()
-	review := func() {
-		var wg sync.WaitGroup
-		for range 2 { // two nodes' jobs overlapping
-			wg.Go(func() {
-				if _, err := s.ReviewTiers(ctx, now); err != nil {
-					t.Error(err)
-				}
-			})
-		}
-		wg.Wait()
-	}
+	review := func() { reviewOverlapping(t, s, now) }
 	review()
 	if len(em.keys) != 0 {
 		t.Fatalf("announced before it was overdue: %v", em.keys)
