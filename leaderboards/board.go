@@ -100,9 +100,10 @@ type Build struct {
 	LeaseUntil time.Time `json:"-"`
 }
 
-// Score is one event's value on an event board. It is unique per (tenant,
-// board, event), so a replayed event never scores twice; a member's entry
-// is always an aggregate of these rows.
+// Score is one event's value on an event board, or one ledger entry's on
+// a points board (EventID is then the entry's key, see ledgerScore). It is
+// unique per (tenant, board, EventID), so a replayed event or credit never
+// scores twice; a member's entry is always an aggregate of these rows.
 type Score struct {
 	Tenant  string
 	Board   string
