@@ -337,4 +337,3 @@ func TestPointsExcludeScopeErase(t *testing.T) {
 		})
 	}
 }
-
