@@ -124,6 +124,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"AggregateScores", testAggregateScores},
 		{"BoardTotals", testBoardTotals},
 		{"BoardTotalsConcurrent", testBoardTotalsConcurrent},
+		{"PointsBoardFold", testPointsBoardFold},
 		{"ScanScores", testScanScores},
 		{"Exclusions", testExclusions},
 		{"BoardFeed", testBoardFeed},
@@ -1188,6 +1189,44 @@ func testBoardTotals(t *testing.T, s Store) {
 	bad.Period, bad.Aggregation = "2025-W11", "median"
 	if _, err := s.AddScore(c, bad); err == nil {
 		t.Fatal("score with an unknown aggregation accepted")
+	}
+}
+
+// testPointsBoardFold: what a points board folds (leaderboards'
+// ledgerScore): credits keyed by their ledger keys and a reversal under
+// its own key, worth the credit negated at the credit's time, so the
+// total drops and its At stays the latest credit's; every repeat, of a
+// credit or of the reversal, folds nothing and says so.
+func testPointsBoardFold(t *testing.T, s Store) {
+	c := ctx(t)
+	a := tenant(t, "a")
+	t0 := time.Date(2025, 3, 10, 9, 0, 0, 0, time.UTC)
+	steps := []struct {
+		key      string
+		value    int64
+		at       time.Time
+		inserted bool
+		total    int64
+		last     time.Time
+	}{
+		{"challenge:c1:u1", 40, t0, true, 40, t0},
+		{"purchase:p1", 15, t0.Add(time.Hour), true, 55, t0.Add(time.Hour)},
+		{"challenge:c1:u1", 40, t0, false, 55, t0.Add(time.Hour)},
+		{points.ReversalKey("challenge:c1:u1"), -40, t0, true, 15, t0.Add(time.Hour)},
+		{points.ReversalKey("challenge:c1:u1"), -40, t0, false, 15, t0.Add(time.Hour)},
+		{"purchase:p1", 15, t0.Add(time.Hour), false, 15, t0.Add(time.Hour)},
+	}
+	for i, st := range steps {
+		sc := score(a, "pts", "u1", st.key, st.value, st.at)
+		sc.Period, sc.Aggregation = "all", leaderboards.Sum
+		f, err := s.FoldScore(c, sc)
+		must(t, err)
+		if f.Inserted != st.inserted || f.Known && (f.Total.Value != st.total || !f.Total.At.Equal(st.last)) {
+			t.Fatalf("step %d (%s): folded %+v, want inserted=%v total %d at %s", i, st.key, f, st.inserted, st.total, st.last)
+		}
+		v, at, ok, err := s.Total(c, a, "pts", "all", "u1", leaderboards.Sum, time.Unix(0, 0), t0.Add(24*time.Hour))
+		must(t, err)
+		eq(t, fmt.Sprintf("step %d (%s): total", i, st.key), []any{v, at, ok}, []any{st.total, st.last, true})
 	}
 }
 
