@@ -199,29 +199,13 @@ func (s *Store) AddScore(ctx context.Context, sc leaderboards.Score) (bool, erro
 // from the fold's own RETURNING (the Best and Latest folds always update,
 // to themselves when the score does not beat the total, so they return).
 func (s *Store) FoldScore(ctx context.Context, sc leaderboards.Score) (leaderboards.Folded, error) {
-	var f leaderboards.Folded
-	if sc.Board == "" || sc.EventID == "" {
-		return f, errors.New("sqlite: add score: empty board or event id")
-	}
-	sc.At = norm.NowIfZero(sc.At)
-	fold, err := s.foldScore(sc)
+	sc, fold, err := s.prepareScore(sc)
 	if err != nil {
-		return f, fmt.Errorf("sqlite: add score: %w", err)
+		return leaderboards.Folded{}, err
 	}
+	var f leaderboards.Folded
 	err = s.w.do(ctx, func(tx *wtx) error {
-		f = leaderboards.Folded{} // a retried op starts afresh
-		r, err := tx.exec(s.wq.insertScore, sc.Tenant, sc.Board, sc.EventID, sc.User, sc.Value, norm.Millis(sc.At))
-		if err != nil {
-			return err
-		}
-		n, err := r.RowsAffected()
-		if f.Inserted = n == 1; err != nil || !f.Inserted || fold == nil {
-			return err
-		}
-		var value, at int64
-		err = tx.queryRow(fold, sc.Tenant, sc.Board, sc.Period, sc.User, sc.Value, norm.Millis(sc.At)).Scan(&value, &at)
-		f.Known = err == nil
-		f.Total = leaderboards.TotalRow{Period: sc.Period, User: sc.User, Value: value, At: norm.Time(at)}
+		f, err = s.foldIn(tx, sc, fold) // a retried op starts afresh
 		return err
 	})
 	if err != nil {
@@ -229,6 +213,72 @@ func (s *Store) FoldScore(ctx context.Context, sc leaderboards.Score) (leaderboa
 	}
 	f.Known = f.Known && !s.stale[[2]string{sc.Tenant, sc.Board}]
 	return f, nil
+}
+
+// FoldScores is AddScore for every score of scs in one writer op, so one
+// transaction: a build folds a batch of ledger entries for the price of
+// one commit, not one each. The scores' unique key decides as in
+// AddScore, within the batch too.
+func (s *Store) FoldScores(ctx context.Context, scs []leaderboards.Score) (int, error) {
+	folds := make([]*sql.Stmt, len(scs))
+	prepared := make([]leaderboards.Score, len(scs))
+	for i, sc := range scs {
+		var err error
+		if prepared[i], folds[i], err = s.prepareScore(sc); err != nil {
+			return 0, err
+		}
+	}
+	var inserted int
+	err := s.w.do(ctx, func(tx *wtx) error {
+		inserted = 0 // a retried op starts afresh
+		for i, sc := range prepared {
+			f, err := s.foldIn(tx, sc, folds[i])
+			if err != nil {
+				return err
+			}
+			if f.Inserted {
+				inserted++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: add scores: %w", err)
+	}
+	return inserted, nil
+}
+
+// prepareScore checks sc, gives a zero At now, and returns the statement
+// folding it into its total (see foldScore).
+func (s *Store) prepareScore(sc leaderboards.Score) (leaderboards.Score, *sql.Stmt, error) {
+	if sc.Board == "" || sc.EventID == "" {
+		return sc, nil, errors.New("sqlite: add score: empty board or event id")
+	}
+	sc.At = norm.NowIfZero(sc.At)
+	fold, err := s.foldScore(sc)
+	if err != nil {
+		return sc, nil, fmt.Errorf("sqlite: add score: %w", err)
+	}
+	return sc, fold, nil
+}
+
+// foldIn stores sc unless its event is stored already and, when it is
+// new, folds it into its total with fold (nil: no period), in tx.
+func (s *Store) foldIn(tx *wtx, sc leaderboards.Score, fold *sql.Stmt) (leaderboards.Folded, error) {
+	var f leaderboards.Folded
+	r, err := tx.exec(s.wq.insertScore, sc.Tenant, sc.Board, sc.EventID, sc.User, sc.Value, norm.Millis(sc.At))
+	if err != nil {
+		return f, err
+	}
+	n, err := r.RowsAffected()
+	if f.Inserted = n == 1; err != nil || !f.Inserted || fold == nil {
+		return f, err
+	}
+	var value, at int64
+	err = tx.queryRow(fold, sc.Tenant, sc.Board, sc.Period, sc.User, sc.Value, norm.Millis(sc.At)).Scan(&value, &at)
+	f.Known = err == nil
+	f.Total = leaderboards.TotalRow{Period: sc.Period, User: sc.User, Value: value, At: norm.Time(at)}
+	return f, err
 }
 
 // foldScore returns the statement folding sc into its total, nil when sc
