@@ -22,10 +22,15 @@ import (
 // period and leaves the total's At (which ties are broken by) where the
 // ledger has it: a reversed credit still counts for that time.
 
-// fillWorkers is how many folds a build keeps in flight: the SQLite writer
-// commits concurrent folds as one group, and MongoDB serves them in
-// parallel, so a build folds the ledger many times faster than one by one.
-const fillWorkers = 16
+// A build folds the ledger in batches of fillBatch scores (one FoldScores:
+// one SQLite transaction, one MongoDB bulk write each), fillWorkers of them
+// in flight, so the scan of the ledger goes on while batches are written,
+// MongoDB serves them in parallel and the SQLite writer commits them
+// together.
+const (
+	fillBatch   = 500
+	fillWorkers = 4
+)
 
 // ledgerScore is ledger entry e's score on period p of points board b, e
 // as ScanEarnings gives it: a credit, or a reversal as its credit with the
@@ -105,32 +110,42 @@ func (s *Service) countedIn(ctx context.Context, e points.Entry, fn func(b Board
 func (s *Service) fill(parent context.Context, tenant string, bs []Board, f *fold) error {
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
-	work := make(chan Score, 4*fillWorkers)
+	work := make(chan []Score, fillWorkers)
 	var wg sync.WaitGroup
 	for range fillWorkers {
 		wg.Go(func() {
-			for sc := range work {
-				if _, err := s.Store.FoldScore(ctx, sc); err != nil {
-					cancel(fmt.Errorf("leaderboards: fill %s: fold %s: %w", sc.Board, sc.EventID, err))
+			for batch := range work {
+				if _, err := s.Store.FoldScores(ctx, batch); err != nil {
+					cancel(fmt.Errorf("leaderboards: fill: fold %d scores, from %s on %s: %w", len(batch), batch[0].EventID, batch[0].Board, err))
 				}
 			}
 		})
 	}
+	batch := make([]Score, 0, fillBatch)
+	send := func() error {
+		select {
+		case work <- batch:
+			batch = make([]Score, 0, fillBatch)
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
 	err := s.Ledger.ScanEarnings(ctx, tenant, func(e points.Entry) error {
 		for _, b := range bs {
-			p, ok := b.periodAt(e.CreatedAt)
-			if !b.paidBy(e) || !ok || b.expired(p, f.now) {
-				continue
-			}
-			select {
-			case work <- b.ledgerScore(p, e):
-			case <-ctx.Done():
-				return context.Cause(ctx)
+			if p, ok := b.periodAt(e.CreatedAt); b.paidBy(e) && ok && !b.expired(p, f.now) {
+				batch = append(batch, b.ledgerScore(p, e))
 			}
 		}
 		f.step()
+		if len(batch) >= fillBatch {
+			return send()
+		}
 		return nil
 	})
+	if err == nil && len(batch) > 0 {
+		err = send()
+	}
 	close(work)
 	wg.Wait()
 	if err == nil {
