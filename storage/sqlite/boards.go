@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/questline/questline/internal/errs"
@@ -216,29 +218,32 @@ func (s *Store) FoldScore(ctx context.Context, sc leaderboards.Score) (leaderboa
 }
 
 // FoldScores is AddScore for every score of scs in one writer op, so one
-// transaction: a build folds a batch of ledger entries for the price of
-// one commit, not one each. The scores' unique key decides as in
-// AddScore, within the batch too.
+// transaction, and in few statements: each chunk of foldRows scores is one
+// multi-row insert, whose RETURNING lists the rows that were new (a key
+// stored already, or given earlier in the chunk, is not), and one
+// multi-row upsert per aggregation folding those into their totals, summed
+// per member first. A build thus folds a batch of ledger entries for the
+// price of a few statements and one commit.
 func (s *Store) FoldScores(ctx context.Context, scs []leaderboards.Score) (int, error) {
-	folds := make([]*sql.Stmt, len(scs))
 	prepared := make([]leaderboards.Score, len(scs))
 	for i, sc := range scs {
 		var err error
-		if prepared[i], folds[i], err = s.prepareScore(sc); err != nil {
+		if prepared[i], _, err = s.prepareScore(sc); err != nil {
 			return 0, err
 		}
 	}
 	var inserted int
 	err := s.w.do(ctx, func(tx *wtx) error {
 		inserted = 0 // a retried op starts afresh
-		for i, sc := range prepared {
-			f, err := s.foldIn(tx, sc, folds[i])
+		for chunk := range slices.Chunk(prepared, foldRows) {
+			added, err := insertNewScores(tx, chunk)
 			if err != nil {
 				return err
 			}
-			if f.Inserted {
-				inserted++
+			if err := foldTotals(tx, added); err != nil {
+				return err
 			}
+			inserted += len(added)
 		}
 		return nil
 	})
@@ -246,6 +251,115 @@ func (s *Store) FoldScores(ctx context.Context, scs []leaderboards.Score) (int, 
 		return 0, fmt.Errorf("sqlite: add scores: %w", err)
 	}
 	return inserted, nil
+}
+
+// foldRows is how many rows one statement of FoldScores writes: 6
+// parameters each, far under SQLite's limit of 32,766.
+const foldRows = 500
+
+// insertNewScores inserts scs in one statement and returns the ones that
+// were new. Rows go in in order, so of a key given twice the first is
+// stored, and that is the one returned.
+func insertNewScores(tx *wtx, scs []leaderboards.Score) ([]leaderboards.Score, error) {
+	args := make([]any, 0, 6*len(scs))
+	for _, sc := range scs {
+		args = append(args, sc.Tenant, sc.Board, sc.EventID, sc.User, sc.Value, norm.Millis(sc.At))
+	}
+	rows, err := tx.conn.QueryContext(context.Background(),
+		insertScores+rowsOf(len(scs))+` ON CONFLICT DO NOTHING RETURNING tenant, board_id, event_id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	type key struct{ tenant, board, event string }
+	isNew := map[key]bool{}
+	for rows.Next() {
+		var k key
+		if err := rows.Scan(&k.tenant, &k.board, &k.event); err != nil {
+			return nil, err
+		}
+		isNew[k] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var added []leaderboards.Score
+	for _, sc := range scs {
+		if k := (key{sc.Tenant, sc.Board, sc.EventID}); isNew[k] {
+			added = append(added, sc)
+			delete(isNew, k) // a later copy of the key was not stored
+		}
+	}
+	return added, nil
+}
+
+// foldTotals folds the new scores scs into their members' totals: per
+// aggregation, one upsert of each member's scores folded together first
+// (the folds are associative, so this is the fold of each in turn).
+func foldTotals(tx *wtx, scs []leaderboards.Score) error {
+	type key struct {
+		tenant, board, period, user string
+		agg                         leaderboards.Aggregation
+	}
+	folded := map[key]leaderboards.Score{}
+	var order []key
+	for _, sc := range scs {
+		if sc.Period == "" {
+			continue
+		}
+		k := key{sc.Tenant, sc.Board, sc.Period, sc.User, sc.Aggregation}
+		if t, ok := folded[k]; ok {
+			folded[k] = foldInto(t, sc)
+			continue
+		}
+		folded[k] = sc
+		order = append(order, k)
+	}
+	for _, agg := range []leaderboards.Aggregation{leaderboards.Sum, leaderboards.Best, leaderboards.Latest} {
+		var args []any
+		for _, k := range order {
+			if t := folded[k]; k.agg == agg {
+				args = append(args, t.Tenant, t.Board, t.Period, t.User, t.Value, norm.Millis(t.At))
+			}
+		}
+		if len(args) == 0 {
+			continue
+		}
+		q := insertTotals + rowsOf(len(args)/6) + map[leaderboards.Aggregation]string{
+			leaderboards.Sum: onSum, leaderboards.Best: onBest, leaderboards.Latest: onLatest}[agg]
+		if _, err := tx.conn.ExecContext(context.Background(), q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// foldInto is t with sc folded in by t's aggregation, as the statements
+// onSum, onBest and onLatest fold (at millisecond precision).
+func foldInto(t, sc leaderboards.Score) leaderboards.Score {
+	a, b := norm.Millis(t.At), norm.Millis(sc.At)
+	switch t.Aggregation {
+	case leaderboards.Sum:
+		t.Value += sc.Value
+		if b > a {
+			t.At = sc.At
+		}
+		return t
+	case leaderboards.Best:
+		if sc.Value > t.Value || sc.Value == t.Value && b < a {
+			return sc
+		}
+	case leaderboards.Latest:
+		if b > a || b == a && sc.Value > t.Value {
+			return sc
+		}
+	}
+	return t
+}
+
+// rowsOf is n rows of 6 placeholders, for a multi-row VALUES.
+func rowsOf(n int) string {
+	return strings.TrimSuffix(strings.Repeat(oneScoreRow+",", n), ",")
 }
 
 // prepareScore checks sc, gives a zero At now, and returns the statement
