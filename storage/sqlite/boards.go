@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -232,6 +233,11 @@ func (s *Store) FoldScores(ctx context.Context, scs []leaderboards.Score) (int, 
 			return 0, err
 		}
 	}
+	// In key order the inserts walk the index instead of jumping about
+	// it; stable, so of a key given twice the first still comes first.
+	slices.SortStableFunc(prepared, func(a, b leaderboards.Score) int {
+		return cmp.Or(strings.Compare(a.Tenant, b.Tenant), strings.Compare(a.Board, b.Board), strings.Compare(a.EventID, b.EventID))
+	})
 	var inserted int
 	err := s.w.do(ctx, func(tx *wtx) error {
 		inserted = 0 // a retried op starts afresh
