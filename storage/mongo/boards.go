@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -357,23 +358,29 @@ func (s *Store) foldTotals(ctx context.Context, scs []leaderboards.Score, docs [
 }
 
 // storedScores replaces each repeat of docs by the score stored under its
-// key, which the fold must use, as AddScore does.
+// key, which the fold must use, as AddScore does: one read per board.
 func (s *Store) storedScores(ctx context.Context, docs []any, repeats map[int]bool) error {
-	type key struct{ tenant, board, event string }
-	byKey := map[key][]int{}
+	type board struct{ tenant, id string }
+	byBoard := map[board]map[string][]int{} // event id -> indexes in docs
 	for i := range repeats {
 		d := docs[i].(scoreDoc)
-		k := key{d.Tenant, d.Board, d.EventID}
-		byKey[k] = append(byKey[k], i)
+		b := board{d.Tenant, d.Board}
+		if byBoard[b] == nil {
+			byBoard[b] = map[string][]int{}
+		}
+		byBoard[b][d.EventID] = append(byBoard[b][d.EventID], i)
 	}
-	for k, idx := range byKey {
-		var d scoreDoc
-		if err := s.scores.FindOne(ctx, bson.D{{Key: "tenant", Value: k.tenant}, {Key: "board", Value: k.board},
-			{Key: "event_id", Value: k.event}}).Decode(&d); err != nil {
+	for b, events := range byBoard {
+		stored, err := findAll(ctx, s.scores, bson.D{{Key: "tenant", Value: b.tenant}, {Key: "board", Value: b.id},
+			{Key: "event_id", Value: bson.D{{Key: "$in", Value: slices.Collect(maps.Keys(events))}}}}, options.Find(),
+			func(d scoreDoc) (scoreDoc, error) { return d, nil })
+		if err != nil {
 			return err
 		}
-		for _, i := range idx {
-			docs[i] = d
+		for _, d := range stored {
+			for _, i := range events[d.EventID] {
+				docs[i] = d
+			}
 		}
 	}
 	return nil

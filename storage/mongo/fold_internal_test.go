@@ -166,8 +166,8 @@ func TestFolds(t *testing.T) {
 // TestFoldScoresInBatches: FoldScores' bulk folds give the totals of
 // AddScore's one by one, whatever each upsert meets: a new total, one the
 // score changes, one it does not (Best, Latest) or was folded into already
-// (the batch run again), a score stored by a crash before its fold, and a
-// key given twice in the batch.
+// (the batch run again), a score stored by a crash before its fold (its
+// stored value folds, as in AddScore), and a key given twice in the batch.
 func TestFoldScoresInBatches(t *testing.T) {
 	s, _ := openFolding(t)
 	ctx := context.Background()
@@ -189,7 +189,7 @@ func TestFoldScoresInBatches(t *testing.T) {
 			t.Fatal(err)
 		}
 		batch = append(batch, batch[1], leaderboards.Score{Tenant: "a", Board: board, User: "u",
-			EventID: "crashed", Value: 20, At: day.Add(90 * time.Hour), Period: "2025-W11", Aggregation: agg})
+			EventID: "crashed", Value: 99, At: day.Add(90 * time.Hour), Period: "2025-W11", Aggregation: agg}) // the stored 20 counts
 		for run, want := range []int{7, 0} {
 			n, err := s.FoldScores(ctx, batch)
 			if err != nil || n != want {
