@@ -100,9 +100,10 @@ type Build struct {
 	LeaseUntil time.Time `json:"-"`
 }
 
-// Score is one event's value on an event board. It is unique per (tenant,
-// board, event), so a replayed event never scores twice; a member's entry
-// is always an aggregate of these rows.
+// Score is one event's value on an event board, or one ledger entry's on
+// a points board (EventID is then the entry's key, see ledgerScore). It is
+// unique per (tenant, board, EventID), so a replayed event or credit never
+// scores twice; a member's entry is always an aggregate of these rows.
 type Score struct {
 	Tenant  string
 	Board   string
@@ -178,6 +179,13 @@ type Store interface {
 	// FoldScore is AddScore reporting what the fold did to the member's
 	// total, so that a write need not read it back (see Folded).
 	FoldScore(ctx context.Context, sc Score) (Folded, error)
+	// FoldScores is AddScore for many scores at once, for a build that
+	// folds a whole ledger: each score is stored and folded into its
+	// total exactly once per (tenant, board, EventID), within the batch
+	// (a key given twice counts once) and across calls, as AddScore would.
+	// inserted counts the scores that were new. On an error some scores
+	// may have been folded; calling it again with the same scores is safe.
+	FoldScores(ctx context.Context, scs []Score) (inserted int, err error)
 	// Total returns a member's entry in one period of a board as AddScore
 	// folded it, equal to AggregateScores over the period's bounds
 	// [from, to), in work independent of the member's history. A board

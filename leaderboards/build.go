@@ -109,7 +109,10 @@ func (s *Service) build(parent context.Context, b Board) error {
 		defer close(beat)
 		s.heartbeat(ctx, cancel, b, &done, &total)
 	}()
-	err = s.rebuildBoards(ctx, b.Tenant, []Board{b}, func(d, t int64) { done.Store(d); total.Store(t) })
+	err = s.awaitBoardSeen(ctx, b)
+	if err == nil {
+		err = s.rebuildBoards(ctx, b.Tenant, []Board{b}, func(d, t int64) { done.Store(d); total.Store(t) })
+	}
 	cancel(nil)
 	<-beat
 	if cause := context.Cause(ctx); errors.Is(cause, errLeaseLost) {
@@ -157,5 +160,25 @@ func (s *Service) heartbeat(ctx context.Context, cancel context.CancelCauseFunc,
 		if err != nil && ctx.Err() == nil {
 			s.Logger.Warn("leaderboards: build: save progress", "board", b.ID, "err", err)
 		}
+	}
+}
+
+// awaitBoardSeen waits, on a deployment of several nodes, until every node
+// knows the new board b (its cached boards are at most boardCacheTTL old),
+// so every credit from then on is folded into it live. A credit the fill's
+// ledger scan misses was written after the scan started, by then, and so
+// by a node that knew the board: none falls between the two.
+func (s *Service) awaitBoardSeen(ctx context.Context, b Board) error {
+	wait := b.CreatedAt.Add(boardCacheTTL).Sub(s.Now())
+	if s.Bus == nil || wait <= 0 {
+		return nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

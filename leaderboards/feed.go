@@ -14,9 +14,11 @@ import (
 )
 
 // The board feed keeps the engine (Redis) off the critical path of intake.
-// The durable record (a ledger entry, a stored board score) is written
-// before any board is touched, and a board entry is always re-derived from
-// it, so a refresh can run late, twice or on any node. The request path
+// The durable record (a board score and the member's total it was folded
+// into, for a ledger entry or an event) is written before any board is
+// touched, and a refresh re-derives the entry from that total, so it can
+// run late, twice or on any node; a points total lowered by a reversal
+// meanwhile is settled (see settle). The request path
 // still tries each refresh at once, for freshness; when the engine fails,
 // it records the refresh as Pending in the store instead and answers. A
 // feeder on every node claims pending refreshes under a lease, runs them

@@ -3,16 +3,17 @@ package leaderboards
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
 // UserData is what a user's export and erasure need of the board store.
 type UserData interface {
-	// UserScores lists the user's scores on every event board of the
-	// tenant, in (board, event id) order.
+	// UserScores lists the user's scores on every board of the tenant,
+	// in (board, event id) order.
 	UserScores(ctx context.Context, tenant, user string) ([]Score, error)
-	// EraseBoardUser deletes the user's event-board scores and
-	// exclusions. Repeating it changes nothing.
+	// EraseBoardUser deletes the user's scores, totals and exclusions
+	// on every board. Repeating it changes nothing.
 	EraseBoardUser(ctx context.Context, tenant, user string) error
 }
 
@@ -42,7 +43,16 @@ func (s *Service) Export(ctx context.Context, tenant, user string) (string, any,
 	if err != nil {
 		return "", nil, fmt.Errorf("leaderboards: export %s: %w", user, err)
 	}
+	bs, err := s.List(ctx, tenant)
+	if err != nil {
+		return "", nil, err
+	}
 	for _, sc := range scores {
+		// A points board's scores are the user's ledger entries, which
+		// the points section of the export lists.
+		if i := slices.IndexFunc(bs, func(b Board) bool { return b.ID == sc.Board }); i >= 0 && bs[i].Source == FromPoints {
+			continue
+		}
 		out.Scores = append(out.Scores, ScoreExport{Board: sc.Board, EventID: sc.EventID, Value: sc.Value, At: sc.At})
 	}
 	ex, err := s.Store.Exclusions(ctx, tenant, "")

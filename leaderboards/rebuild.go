@@ -4,18 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
-
-	"github.com/questline/questline/points"
 )
 
 // Progress reports how far a rebuild is: source rows read of total.
 type Progress func(done, total int64)
 
-// Rebuild recomputes every board of tenant ("" = every tenant) from its
-// source and swaps each board period in atomically. It is how derived state
-// comes back after Redis is flushed or lost, and how the in-process engine
-// is filled at start. Writes keep flowing while it runs (see rebuildBoards).
+// Rebuild recomputes every board of tenant ("" = every tenant) from the
+// members' totals folded in the store, and swaps each board period in
+// atomically; a points board not built yet is filled from the ledger
+// first. It is how derived state comes back after Redis is flushed or
+// lost, and how the in-process engine is filled at start. Writes keep
+// flowing while it runs (see rebuildBoards).
 func (s *Service) Rebuild(ctx context.Context, tenant string, progress Progress) error {
 	tenants := []string{tenant}
 	if tenant == "" {
@@ -52,13 +53,15 @@ const trackTTL = time.Hour
 // bound, plus a margin): the periods a write can land in during a rebuild.
 const lateReach = 31 * 24 * time.Hour
 
-// rebuildBoards recomputes bs from their sources, reading the tenant's
-// ledger once for all points boards.
+// rebuildBoards recomputes bs from their folded totals (see scanFolded).
+// A points board not built yet (its Build not Ready: new, or a build that
+// stopped half-way) is first filled from the ledger (see fill), one scan
+// of the tenant's ledger for all of them.
 //
 // Writes that race the rebuild are not lost: every period a write can land
-// in is tracked before the source is read, so a write that reaches the old
+// in is tracked before the totals are read, so a write that reaches the old
 // board after the read (and would be overwritten by the swap) is journaled,
-// and its member is re-derived from the source once the swap is done.
+// and its member is re-derived from the store once the swap is done.
 // Writes after the swap land on the new board, which is exact already.
 func (s *Service) rebuildBoards(ctx context.Context, tenant string, bs []Board, progress Progress) (err error) {
 	if len(bs) == 0 {
@@ -67,6 +70,18 @@ func (s *Service) rebuildBoards(ctx context.Context, tenant string, bs []Board, 
 	tb, err := s.boards(ctx, tenant)
 	if err != nil {
 		return err
+	}
+	f := newFold(s.Now(), tb.excluded, progress)
+	unbuilt := unbuiltPoints(bs)
+	if progress != nil {
+		if err := s.count(ctx, tenant, bs, unbuilt, f); err != nil {
+			return err
+		}
+	}
+	if len(unbuilt) > 0 {
+		if err := s.fill(ctx, tenant, unbuilt, f); err != nil {
+			return err
+		}
 	}
 	tracked, err := s.track(ctx, bs)
 	defer func() {
@@ -79,12 +94,13 @@ func (s *Service) rebuildBoards(ctx context.Context, tenant string, bs []Board, 
 	if err != nil {
 		return err
 	}
-	f := newFold(s.Now(), tb.excluded, progress)
 	for key, tp := range tracked {
 		f.periods[key], f.meta[key] = map[string]*acc{}, tp
 	}
-	if err := s.scan(ctx, tenant, bs, f); err != nil {
-		return err
+	for _, b := range bs {
+		if err := s.scanFolded(ctx, tenant, b, f, !slices.ContainsFunc(unbuilt, sameBoard(b))); err != nil {
+			return err
+		}
 	}
 	for key, m := range f.periods {
 		if err := s.swap(ctx, f.meta[key], key, m); err != nil {
@@ -98,6 +114,22 @@ func (s *Service) rebuildBoards(ctx context.Context, tenant string, bs []Board, 
 	}
 	f.report(true)
 	return nil
+}
+
+// unbuiltPoints lists the points boards of bs whose first fill from the
+// ledger has not finished.
+func unbuiltPoints(bs []Board) []Board {
+	var out []Board
+	for _, b := range bs {
+		if b.Source == FromPoints && (b.Build == nil || b.Build.State != Ready) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+func sameBoard(b Board) func(Board) bool {
+	return func(o Board) bool { return o.ID == b.ID }
 }
 
 type trackedPeriod struct {
@@ -139,51 +171,21 @@ func (b Board) writablePeriods(now time.Time) []Period {
 	}
 }
 
-// scan reads each board's source into f.
-func (s *Service) scan(ctx context.Context, tenant string, bs []Board, f *fold) error {
-	var fromLedger, fromEvents []Board
-	for _, b := range bs {
-		if b.Source == FromPoints {
-			fromLedger = append(fromLedger, b)
-		} else {
-			fromEvents = append(fromEvents, b)
-		}
-	}
-	if f.progress != nil {
-		if err := s.count(ctx, tenant, fromLedger, fromEvents, f); err != nil {
-			return err
-		}
-	}
-	if len(fromLedger) > 0 {
-		err := s.Ledger.ScanEarnings(ctx, tenant, func(e points.Entry) error {
-			for _, b := range fromLedger {
-				if b.paidBy(e) {
-					f.add(b, e.User, e.Amount, e.CreatedAt)
-				}
-			}
-			f.step()
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("leaderboards: rebuild %s: scan ledger: %w", tenant, err)
-		}
-	}
-	for _, b := range fromEvents {
-		if err := s.scanEvents(ctx, tenant, b, f); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// scanEvents reads an event board into f from its folded totals, which a
+// scanFolded reads a board into f from its folded totals, which a
 // retention prune never deletes, and only where they are not exact from
 // its scores (which such a board keeps). A total is its member's whole
-// entry in its period, so folding it once gives the entry back.
-func (s *Service) scanEvents(ctx context.Context, tenant string, b Board, f *fold) error {
+// entry in its period, so folding it once gives the entry back. counted
+// says whether the rows read are the rebuild's progress (a filled board's
+// progress is the ledger's entries).
+func (s *Service) scanFolded(ctx context.Context, tenant string, b Board, f *fold, counted bool) error {
+	step := func() {
+		if counted {
+			f.step()
+		}
+	}
 	ok, err := s.Store.ScanTotals(ctx, tenant, b.ID, func(t TotalRow) error {
 		f.add(b, t.User, t.Value, t.At)
-		f.step()
+		step()
 		return nil
 	})
 	if err != nil {
@@ -194,7 +196,7 @@ func (s *Service) scanEvents(ctx context.Context, tenant string, b Board, f *fol
 	}
 	err = s.Store.ScanScores(ctx, tenant, b.ID, func(sc Score) error {
 		f.add(b, sc.User, sc.Value, sc.At)
-		f.step()
+		step()
 		return nil
 	})
 	if err != nil {
@@ -204,16 +206,20 @@ func (s *Service) scanEvents(ctx context.Context, tenant string, b Board, f *fol
 }
 
 // count totals the source rows a rebuild will read, for its progress bar;
-// only a rebuild that shows progress pays for it.
-func (s *Service) count(ctx context.Context, tenant string, fromLedger, fromEvents []Board, f *fold) error {
-	if len(fromLedger) > 0 {
+// only a rebuild that shows progress pays for it. A board being filled
+// counts the tenant's ledger (once for all of them), any other its totals.
+func (s *Service) count(ctx context.Context, tenant string, bs, unbuilt []Board, f *fold) error {
+	if len(unbuilt) > 0 {
 		n, err := s.Ledger.CountEntries(ctx, tenant)
 		if err != nil {
 			return fmt.Errorf("leaderboards: rebuild %s: count ledger: %w", tenant, err)
 		}
 		f.total += n
 	}
-	for _, b := range fromEvents {
+	for _, b := range bs {
+		if slices.ContainsFunc(unbuilt, sameBoard(b)) {
+			continue
+		}
 		n, ok, err := s.Store.CountTotals(ctx, tenant, b.ID)
 		if err == nil && !ok {
 			n, err = s.Store.CountScores(ctx, tenant, b.ID)

@@ -9,9 +9,12 @@ import (
 
 // RetentionTargets lists the scores of each of tenant's event boards.
 // No read needs a score once it is folded into its member's total: writes
-// and reads use the totals and rebuilds scan them (see scanEvents), so the
-// scores have no reach of their own. Points boards keep nothing per event:
-// they are rebuilt from the ledger.
+// and reads use the totals and rebuilds scan them (see scanFolded), so the
+// scores have no reach of their own. A points board's scores are never
+// pruned: each is the record that one ledger entry was folded, and the
+// ledger keeps its entries forever and pays (and reports) a repeated key
+// at any time, so without the record a replayed credit, or a build run
+// again, would fold it twice.
 func (s *Service) RetentionTargets(ctx context.Context, tenant string, _ time.Time) ([]retention.Target, error) {
 	bs, err := s.List(ctx, tenant)
 	if err != nil {

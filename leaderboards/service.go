@@ -24,10 +24,9 @@ import (
 	"github.com/questline/questline/profiles"
 )
 
-// Ledger is what boards need of the points ledger: the exact source every
-// points score is derived from.
+// Ledger is what boards need of the points ledger: the source a new points
+// board is filled from (see fill); live credits come through Earned.
 type Ledger interface {
-	EarnedBetween(ctx context.Context, tenant, user, keyPrefix string, from, to time.Time) (int64, time.Time, error)
 	ScanEarnings(ctx context.Context, tenant string, fn func(points.Entry) error) error
 	CountEntries(ctx context.Context, tenant string) (int64, error)
 }
@@ -207,63 +206,6 @@ func (s *Service) boards(ctx context.Context, tenant string) (tenantBoards, erro
 	})
 }
 
-// Earned moves the user on every points board the ledger entry counts for.
-// The score written is the user's exact total for the period, read from
-// the ledger, and engines only ever raise a score, so replays and races
-// converge on the ledger's value instead of double counting. A board the
-// engine cannot take now is left to the feeder (see feed.go).
-func (s *Service) Earned(ctx context.Context, e points.Entry) error {
-	return s.countedIn(ctx, e, func(b Board, p Period) error {
-		return s.tryRefresh(ctx, b, p, e.User, e.CreatedAt, nil)
-	})
-}
-
-// countedIn calls fn for every points board period, still kept, that
-// the ledger entry e counts in.
-func (s *Service) countedIn(ctx context.Context, e points.Entry, fn func(Board, Period) error) error {
-	tb, err := s.boards(ctx, e.Tenant)
-	if err != nil {
-		return err
-	}
-	for _, b := range tb.boards {
-		if !b.paidBy(e) || tb.excluded[b.ID][e.User] {
-			continue
-		}
-		p, ok := b.periodAt(e.CreatedAt)
-		if !ok || b.expired(p, s.Now()) {
-			continue
-		}
-		if err := fn(b, p); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Reversed lowers the user on every points board the reversed credit e
-// counted on: the period's total is derived again from the ledger (which
-// no longer counts e) and written over the old entry, removed first, as
-// the engines' joins never lower a score. A refresh of the same user
-// racing it can raise the entry back to a total read before the reversal;
-// a rebuild corrects that.
-func (s *Service) Reversed(ctx context.Context, e points.Entry) error {
-	return s.countedIn(ctx, e, func(b Board, p Period) error {
-		key := engineKey(b.Tenant, b.ID, p.Name)
-		score, at, ok, err := s.derive(ctx, b, p, e.User)
-		if err == nil && ok {
-			err = s.Engine.Remove(ctx, key, e.User)
-		}
-		if err == nil && ok {
-			err = s.Engine.Raise(ctx, key, e.User, score, at)
-		}
-		if err != nil {
-			return fmt.Errorf("leaderboards: reversal of %s on %s: %w", e.Key, key, err)
-		}
-		s.live.touch(b)
-		return nil
-	})
-}
-
 // refreshAt refreshes the user's entry in the period of b holding at, if
 // that period counts and is still kept.
 func (s *Service) refreshAt(ctx context.Context, b Board, user string, at time.Time) error {
@@ -275,15 +217,17 @@ func (s *Service) refreshAt(ctx context.Context, b Board, user string, at time.T
 }
 
 // refresh re-derives the user's entry in period p of b from the board's
-// source and writes it with the engine's join for the board's aggregation.
-// Deriving rather than adding is what makes every write idempotent.
+// folded total and writes it with the engine's join for the board's
+// aggregation. Deriving rather than adding is what makes every write
+// idempotent.
 func (s *Service) refresh(ctx context.Context, b Board, p Period, user string) error {
 	return s.refreshWith(ctx, b, p, user, nil)
 }
 
 // refreshWith is refresh with the entry already known when known is not
 // nil: the total the store folded in the score's own write, as exact as
-// deriving it again.
+// deriving it again. A points total derived (known nil) may be lower
+// than the entry the engine holds, after a reversal, so it is settled.
 func (s *Service) refreshWith(ctx context.Context, b Board, p Period, user string, known *TotalRow) error {
 	key := engineKey(b.Tenant, b.ID, p.Name)
 	var (
@@ -300,9 +244,12 @@ func (s *Service) refreshWith(ctx context.Context, b Board, p Period, user strin
 	if !ok {
 		return nil
 	}
-	if b.Aggregation == Latest {
+	switch {
+	case b.Aggregation == Latest:
 		err = s.Engine.Put(ctx, key, user, score, at)
-	} else {
+	case b.Source == FromPoints && known == nil:
+		err = s.settle(ctx, b, p, key, user, score, at)
+	default:
 		err = s.Engine.Raise(ctx, key, user, score, at)
 	}
 	if err != nil {
@@ -313,16 +260,36 @@ func (s *Service) refreshWith(ctx context.Context, b Board, p Period, user strin
 	return nil
 }
 
-// derive computes the user's exact entry in period p of b.
+// settle writes the derived points total (score, at) of user even when it
+// ranks below the engine's entry, which Raise, a join, would keep: it then
+// removes the entry and writes the total derived again after the removal.
+// A credit racing it either folded before that second read, which counts
+// it, or raises the entry itself afterwards, so neither write is lost.
+func (s *Service) settle(ctx context.Context, b Board, p Period, key, user string, score int64, at time.Time) error {
+	cur, on, err := s.Engine.Rank(ctx, key, user)
+	if err != nil {
+		return err
+	}
+	if on && (cur.Score > score || cur.Score == score && cur.At.Before(at)) {
+		if err := s.Engine.Remove(ctx, key, user); err != nil {
+			return err
+		}
+		var ok bool
+		if score, at, ok, err = s.derive(ctx, b, p, user); err != nil || !ok {
+			return err
+		}
+	}
+	return s.Engine.Raise(ctx, key, user, score, at)
+}
+
+// derive reads the user's exact entry in period p of b: the total the
+// store folded, in work independent of the user's history.
 func (s *Service) derive(ctx context.Context, b Board, p Period, user string) (int64, time.Time, bool, error) {
 	from, to := p.bounds()
-	if b.Source == FromPoints {
-		total, last, err := s.Ledger.EarnedBetween(ctx, b.Tenant, user, b.scopePrefix(), from, to)
-		return total, last, err == nil && !last.IsZero(), err
-	}
 	// Scores of events from before the board existed never count (rows
-	// stored before that rule are left out here as in rebuilds).
-	if from.Before(b.CreatedAt) {
+	// stored before that rule are left out here as in rebuilds). A points
+	// board counts every credit of the period, also from before it.
+	if b.Source == FromEvents && from.Before(b.CreatedAt) {
 		from = b.CreatedAt
 	}
 	return s.Store.Total(ctx, b.Tenant, b.ID, p.Name, user, b.Aggregation, from, to)

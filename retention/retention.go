@@ -10,8 +10,10 @@
 //   - a challenge or badge that reads its contributions (distinct values,
 //     ordered steps, limits) keeps those of every period it still counts,
 //     and an all-time one keeps them forever;
-//   - event boards are rebuilt from their folded totals, not their scores
-//     (leaderboards' rebuild), points boards from the ledger;
+//   - boards are rebuilt from their folded totals, not their scores
+//     (leaderboards' rebuild); a points board's scores are not pruned at
+//     all, being the record that a ledger entry (kept, and replayable by
+//     its key, forever) was folded;
 //   - an event still waiting for the sweeper keeps every record its replay
 //     would find, so a replay never adds twice.
 //

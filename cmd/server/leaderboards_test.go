@@ -53,10 +53,12 @@ func (s *testServer) board(token string, def map[string]any) string {
 	return b.ID
 }
 
-// built waits until board id's background build (points boards) is ready.
+// built waits until board id's background build (points boards) is ready,
+// polling under the API's rate limit (50/s): a build folds the ledger, and
+// on several nodes first waits 2 s for every node to know the board.
 func (s *testServer) built(token, id string) {
 	s.t.Helper()
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
 		var b struct {
 			Build *struct{ State string } `json:"build"`
 		}
@@ -470,7 +472,7 @@ func TestPointsBoardBuildsInBackground(t *testing.T) {
 				t.Fatalf("created board = %+v, want its build under way", b)
 			}
 			states := map[string]bool{}
-			for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(10 * time.Millisecond) {
+			for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) { // under the rate limit
 				var got board
 				s.must(200, req{method: "GET", path: "/v1/leaderboards/" + b.ID, token: mgr}).json(t, &got)
 				if got.Build == nil {

@@ -54,6 +54,7 @@ func TestDefinitionChangesReachOtherNodes(t *testing.T) {
 	if r := post(b, "c1", map[string]any{"type": "checkin"}); len(r.Completions) != 1 {
 		t.Fatalf("first check-in = %+v", r)
 	}
+	a.built(mgr, board.ID) // the build folds the 10 points from before the board
 	if top := b.top(ann, board.ID); len(top.Entries) != 1 || top.Entries[0].Score != 15 {
 		t.Fatalf("board created on A after node B's credit = %+v, want ann at 15", top)
 	}

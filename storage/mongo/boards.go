@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -234,15 +235,9 @@ func (d scoreDoc) score() leaderboards.Score {
 // a crash between them leaves the fold to the replay. Each fold is
 // idempotent on its own (see foldTotal), so it never counts twice.
 func (s *Store) AddScore(ctx context.Context, sc leaderboards.Score) (bool, error) {
-	if sc.Board == "" || sc.EventID == "" {
-		return false, errors.New("mongo: add score: empty board or event id")
-	}
-	if sc.Period != "" && !slices.Contains([]leaderboards.Aggregation{leaderboards.Sum, leaderboards.Best, leaderboards.Latest}, sc.Aggregation) {
-		return false, fmt.Errorf("mongo: add score: unknown aggregation %q", sc.Aggregation)
-	}
-	d := scoreDoc{
-		Tenant: sc.Tenant, Board: sc.Board, EventID: sc.EventID, User: sc.User,
-		Value: sc.Value, At: norm.NowIfZero(sc.At),
+	d, err := newScoreDoc(sc)
+	if err != nil {
+		return false, err
 	}
 	inserted, err := insertIgnore(ctx, s.scores, d)
 	if err != nil {
@@ -271,6 +266,138 @@ func (s *Store) FoldScore(ctx context.Context, sc leaderboards.Score) (leaderboa
 	return leaderboards.Folded{Inserted: inserted}, err
 }
 
+// FoldScores is AddScore for many scores: one unordered insert of the
+// scores, whose unique index says which are new, then one unordered bulk
+// of the folds into their totals. As in AddScore, a repeat is folded too
+// (its stored score: a crash may have come between the two writes), and
+// each fold is the guarded update of foldTotal, so none counts twice. A
+// fold upserts its total; where that meets a duplicate key (the total
+// exists and the score does not change it, or a concurrent write created
+// it first) the fold is done again on its own by foldTotal, which tells
+// the two apart.
+func (s *Store) FoldScores(ctx context.Context, scs []leaderboards.Score) (int, error) {
+	docs := make([]any, len(scs))
+	for i, sc := range scs {
+		d, err := newScoreDoc(sc)
+		if err != nil {
+			return 0, err
+		}
+		docs[i] = d
+	}
+	if len(docs) == 0 {
+		return 0, nil
+	}
+	_, err := s.scores.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	repeats, err := duplicates(err)
+	if err != nil {
+		return 0, fmt.Errorf("mongo: add scores: %w", err)
+	}
+	if s.atomicUpdates {
+		if err := s.foldTotals(ctx, scs, docs, repeats); err != nil {
+			return 0, fmt.Errorf("mongo: add scores: %w", err)
+		}
+	}
+	return len(docs) - len(repeats), nil
+}
+
+// newScoreDoc is sc as AddScore stores it, checked.
+func newScoreDoc(sc leaderboards.Score) (scoreDoc, error) {
+	if sc.Board == "" || sc.EventID == "" {
+		return scoreDoc{}, errors.New("mongo: add score: empty board or event id")
+	}
+	if sc.Period != "" && !slices.Contains([]leaderboards.Aggregation{leaderboards.Sum, leaderboards.Best, leaderboards.Latest}, sc.Aggregation) {
+		return scoreDoc{}, fmt.Errorf("mongo: add score: unknown aggregation %q", sc.Aggregation)
+	}
+	return scoreDoc{Tenant: sc.Tenant, Board: sc.Board, EventID: sc.EventID, User: sc.User,
+		Value: sc.Value, At: norm.NowIfZero(sc.At)}, nil
+}
+
+// duplicates returns the indexes of an unordered bulk write's models that
+// failed on a duplicate key, or err when anything else failed.
+func duplicates(err error) (map[int]bool, error) {
+	var bwe mdb.BulkWriteException
+	if err == nil || !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
+		return nil, err
+	}
+	dup := make(map[int]bool, len(bwe.WriteErrors))
+	for _, we := range bwe.WriteErrors {
+		if !mdb.IsDuplicateKeyError(we.WriteError) {
+			return nil, err
+		}
+		dup[we.Index] = true
+	}
+	return dup, nil
+}
+
+// foldTotals folds the scores docs (scs as stored, the repeats as stored
+// before) into their totals, as foldTotal would one by one.
+func (s *Store) foldTotals(ctx context.Context, scs []leaderboards.Score, docs []any, repeats map[int]bool) error {
+	if err := s.storedScores(ctx, docs, repeats); err != nil {
+		return err
+	}
+	var models []mdb.WriteModel
+	var folded []int // index in scs of each model
+	for i, sc := range scs {
+		if sc.Period == "" {
+			continue
+		}
+		filter, update, _ := totalFold(docs[i].(scoreDoc), sc.Period, sc.Aggregation)
+		models = append(models, mdb.NewUpdateOneModel().SetFilter(filter).SetUpdate(update).SetUpsert(true))
+		folded = append(folded, i)
+	}
+	if len(models) == 0 {
+		return nil
+	}
+	_, err := s.totals.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+	failed, err := duplicates(err)
+	if err != nil || len(failed) == 0 {
+		return err
+	}
+	// Fold again, one by one, from the first failed model on: MongoDB
+	// runs the models after it, a server may also stop there (FerretDB
+	// does), and each fold is idempotent, so either way this completes
+	// the batch exactly.
+	from := len(models)
+	for j := range failed {
+		from = min(from, j)
+	}
+	for _, i := range folded[from:] {
+		if err := s.foldTotal(ctx, docs[i].(scoreDoc), scs[i].Period, scs[i].Aggregation); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// storedScores replaces each repeat of docs by the score stored under its
+// key, which the fold must use, as AddScore does: one read per board.
+func (s *Store) storedScores(ctx context.Context, docs []any, repeats map[int]bool) error {
+	type board struct{ tenant, id string }
+	byBoard := map[board]map[string][]int{} // event id -> indexes in docs
+	for i := range repeats {
+		d := docs[i].(scoreDoc)
+		b := board{d.Tenant, d.Board}
+		if byBoard[b] == nil {
+			byBoard[b] = map[string][]int{}
+		}
+		byBoard[b][d.EventID] = append(byBoard[b][d.EventID], i)
+	}
+	for b, events := range byBoard {
+		stored, err := findAll(ctx, s.scores, bson.D{{Key: "tenant", Value: b.tenant}, {Key: "board", Value: b.id},
+			{Key: "event_id", Value: bson.D{{Key: "$in", Value: slices.Collect(maps.Keys(events))}}}}, options.Find(),
+			func(d scoreDoc) (scoreDoc, error) { return d, nil })
+		if err != nil {
+			return err
+		}
+		for _, d := range stored {
+			for _, i := range events[d.EventID] {
+				docs[i] = d
+			}
+		}
+	}
+	return nil
+}
+
 // totalDoc is a member's folded entry in a board period. Best and Latest
 // keep one document, replaced only by a better score, which is idempotent
 // as it stands. Sum adds, so it keeps the events it added in Applied and
@@ -293,6 +420,19 @@ type totalDoc struct {
 // foldTotal folds the stored score d into its member's total (see
 // foldDoc): the filter matches only a total the score changes.
 func (s *Store) foldTotal(ctx context.Context, d scoreDoc, period string, agg leaderboards.Aggregation) error {
+	filter, update, first := totalFold(d, period, agg)
+	if first == nil {
+		return fmt.Errorf("fold total: unknown aggregation %q", agg)
+	}
+	return foldDoc(ctx, s.totals, filter, update, first) // no upsert: $setOnInsert does nothing
+}
+
+// totalFold returns the fold of the stored score d into its member's
+// total: the filter matches only a total the score changes, the update
+// (ending with the $setOnInsert of an upsert) makes that change, and
+// first is the total when there is none yet; first is nil for an unknown
+// aggregation.
+func totalFold(d scoreDoc, period string, agg leaderboards.Aggregation) (filter, update bson.D, first *totalDoc) {
 	at := norm.Trunc(d.At)
 	var day time.Time
 	if agg == leaderboards.Sum {
@@ -300,8 +440,8 @@ func (s *Store) foldTotal(ctx context.Context, d scoreDoc, period string, agg le
 	}
 	id := bson.D{{Key: "t", Value: d.Tenant}, {Key: "b", Value: d.Board}, {Key: "p", Value: period},
 		{Key: "u", Value: d.User}, {Key: "d", Value: day}}
-	first := totalDoc{ID: id, Tenant: d.Tenant, Board: d.Board, Period: period, User: d.User, Day: day, Value: d.Value, At: at}
-	update := bson.D{{Key: "$set", Value: bson.D{{Key: "value", Value: d.Value}, {Key: "at", Value: at}}}}
+	first = &totalDoc{ID: id, Tenant: d.Tenant, Board: d.Board, Period: period, User: d.User, Day: day, Value: d.Value, At: at}
+	update = bson.D{{Key: "$set", Value: bson.D{{Key: "value", Value: d.Value}, {Key: "at", Value: at}}}}
 	var better bson.A
 	switch agg {
 	case leaderboards.Sum:
@@ -319,9 +459,12 @@ func (s *Store) foldTotal(ctx context.Context, d scoreDoc, period string, agg le
 		better = bson.A{bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: at}}}},
 			bson.D{{Key: "at", Value: at}, {Key: "value", Value: bson.D{{Key: "$lt", Value: d.Value}}}}}
 	default:
-		return fmt.Errorf("fold total: unknown aggregation %q", agg)
+		return nil, nil, nil
 	}
-	return foldDoc(ctx, s.totals, bson.D{{Key: "_id", Value: id}, {Key: "$or", Value: better}}, update, first)
+	onInsert := bson.D{{Key: "tenant", Value: d.Tenant}, {Key: "board", Value: d.Board}, {Key: "period", Value: period},
+		{Key: "user", Value: d.User}, {Key: "day", Value: day}}
+	update = append(update, bson.E{Key: "$setOnInsert", Value: onInsert})
+	return bson.D{{Key: "_id", Value: id}, {Key: "$or", Value: better}}, update, first
 }
 
 // Total returns a member's folded entry in one board period; a stale

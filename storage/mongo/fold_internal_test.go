@@ -162,3 +162,46 @@ func TestFolds(t *testing.T) {
 		t.Errorf("stale boards %v, want only a/old", r.staleBoards)
 	}
 }
+
+// TestFoldScoresInBatches: FoldScores' bulk folds give the totals of
+// AddScore's one by one, whatever each upsert meets: a new total, one the
+// score changes, one it does not (Best, Latest) or was folded into already
+// (the batch run again), a score stored by a crash before its fold (its
+// stored value folds, as in AddScore), and a key given twice in the batch.
+func TestFoldScoresInBatches(t *testing.T) {
+	s, _ := openFolding(t)
+	ctx := context.Background()
+	day := time.Date(2025, 3, 10, 0, 0, 0, 0, time.UTC)
+	for _, agg := range []leaderboards.Aggregation{leaderboards.Sum, leaderboards.Best, leaderboards.Latest} {
+		board := "f-" + string(agg)
+		var batch []leaderboards.Score
+		for i, x := range []struct {
+			user string
+			v    int64
+			at   time.Duration
+		}{{"u", 5, time.Hour}, {"u", 9, 30 * time.Hour}, {"u", 9, 2 * time.Hour}, {"v", 3, time.Hour},
+			{"u", -4, 50 * time.Hour}, {"u", 7, 50 * time.Hour}, {"u", 2, 51 * time.Hour}} {
+			batch = append(batch, leaderboards.Score{Tenant: "a", Board: board, User: x.user, EventID: fmt.Sprint("s", i),
+				Value: x.v, At: day.Add(x.at), Period: "2025-W11", Aggregation: agg})
+		}
+		if _, err := s.scores.InsertOne(ctx, scoreDoc{Tenant: "a", Board: board, EventID: "crashed",
+			User: "u", Value: 20, At: day.Add(90 * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		batch = append(batch, batch[1], leaderboards.Score{Tenant: "a", Board: board, User: "u",
+			EventID: "crashed", Value: 99, At: day.Add(90 * time.Hour), Period: "2025-W11", Aggregation: agg}) // the stored 20 counts
+		for run, want := range []int{7, 0} {
+			n, err := s.FoldScores(ctx, batch)
+			if err != nil || n != want {
+				t.Fatalf("%s run %d: inserted %d, %v; want %d", agg, run, n, err, want)
+			}
+			for _, user := range []string{"u", "v"} {
+				v, at, ok, err := s.Total(ctx, "a", board, "2025-W11", user, agg, day, day.Add(7*24*time.Hour))
+				wv, wat, wok, werr := s.AggregateScores(ctx, "a", board, user, agg, day, day.Add(7*24*time.Hour))
+				if err != nil || werr != nil || v != wv || !at.Equal(wat) || ok != wok {
+					t.Errorf("%s run %d, %s: total %d %s %v %v, scores say %d %s %v %v", agg, run, user, v, at, ok, err, wv, wat, wok, werr)
+				}
+			}
+		}
+	}
+}

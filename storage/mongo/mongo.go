@@ -259,6 +259,10 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		client.Disconnect(context.Background())
 		return nil, err
 	}
+	if err := s.upgradePointsBoards(ctx); err != nil {
+		client.Disconnect(context.Background())
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	mdb "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/questline/questline/leaderboards"
 )
 
 // v1ContributionIndexes are the contributions indexes of the first
@@ -166,6 +169,39 @@ func (s *Store) upgradeBoardTotals(ctx context.Context) error {
 func wrapTotals(err error) error {
 	if err != nil {
 		return fmt.Errorf("mongo: upgrade board totals: %w", err)
+	}
+	return nil
+}
+
+// pointsBoardsFolded marks, in the totals collection, that every points
+// board from before points boards folded the ledger has had its build
+// started again.
+var pointsBoardsFolded = bson.D{{Key: "_id", Value: "#points-boards-folded"}}
+
+// upgradePointsBoards starts the build of every points board again, once,
+// so that it folds the ledger into its scores and totals: before, points
+// boards read the ledger and folded nothing, and boards from before builds
+// existed have no build. Reads say "building" meanwhile. A document
+// without a source is a points board (see norm.Board). Nodes starting
+// together may all run it (the builds' leases keep one builder per
+// board); a crash before the mark runs it again, which only builds again.
+func (s *Store) upgradePointsBoards(ctx context.Context) error {
+	n, err := s.totals.CountDocuments(ctx, pointsBoardsFolded)
+	if err != nil || n > 0 {
+		return wrapPointsBoards(err)
+	}
+	points := bson.D{{Key: "source", Value: bson.D{{Key: "$in", Value: bson.A{nil, "", string(leaderboards.FromPoints)}}}}}
+	build := buildDoc{State: string(leaderboards.Building), LeaseUntil: time.UnixMilli(0).UTC()}
+	if _, err := s.boards.UpdateMany(ctx, points, bson.D{{Key: "$set", Value: bson.D{{Key: "build", Value: build}}}}); err != nil {
+		return wrapPointsBoards(err)
+	}
+	_, err = insertIgnore(ctx, s.totals, pointsBoardsFolded)
+	return wrapPointsBoards(err)
+}
+
+func wrapPointsBoards(err error) error {
+	if err != nil {
+		return fmt.Errorf("mongo: upgrade points boards: %w", err)
 	}
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/questline/questline/internal/errs"
@@ -218,29 +220,13 @@ func (s *Store) AddScore(ctx context.Context, sc leaderboards.Score) (bool, erro
 // from the fold's own RETURNING (the Best and Latest folds always update,
 // to themselves when the score does not beat the total, so they return).
 func (s *Store) FoldScore(ctx context.Context, sc leaderboards.Score) (leaderboards.Folded, error) {
-	var f leaderboards.Folded
-	if sc.Board == "" || sc.EventID == "" {
-		return f, errors.New("sqlite: add score: empty board or event id")
-	}
-	sc.At = norm.NowIfZero(sc.At)
-	fold, err := s.foldScore(sc)
+	sc, fold, err := s.prepareScore(sc)
 	if err != nil {
-		return f, fmt.Errorf("sqlite: add score: %w", err)
+		return leaderboards.Folded{}, err
 	}
+	var f leaderboards.Folded
 	err = s.w.do(ctx, func(tx *wtx) error {
-		f = leaderboards.Folded{} // a retried op starts afresh
-		r, err := tx.exec(s.wq.insertScore, sc.Tenant, sc.Board, sc.EventID, sc.User, sc.Value, norm.Millis(sc.At))
-		if err != nil {
-			return err
-		}
-		n, err := r.RowsAffected()
-		if f.Inserted = n == 1; err != nil || !f.Inserted || fold == nil {
-			return err
-		}
-		var value, at int64
-		err = tx.queryRow(fold, sc.Tenant, sc.Board, sc.Period, sc.User, sc.Value, norm.Millis(sc.At)).Scan(&value, &at)
-		f.Known = err == nil
-		f.Total = leaderboards.TotalRow{Period: sc.Period, User: sc.User, Value: value, At: norm.Time(at)}
+		f, err = s.foldIn(tx, sc, fold) // a retried op starts afresh
 		return err
 	})
 	if err != nil {
@@ -248,6 +234,189 @@ func (s *Store) FoldScore(ctx context.Context, sc leaderboards.Score) (leaderboa
 	}
 	f.Known = f.Known && !s.stale[[2]string{sc.Tenant, sc.Board}]
 	return f, nil
+}
+
+// FoldScores is AddScore for every score of scs in one writer op, so one
+// transaction, and in few statements: each chunk of foldRows scores is one
+// multi-row insert, whose RETURNING lists the rows that were new (a key
+// stored already, or given earlier in the chunk, is not), and one
+// multi-row upsert per aggregation folding those into their totals, summed
+// per member first. A build thus folds a batch of ledger entries for the
+// price of a few statements and one commit.
+func (s *Store) FoldScores(ctx context.Context, scs []leaderboards.Score) (int, error) {
+	prepared := make([]leaderboards.Score, len(scs))
+	for i, sc := range scs {
+		var err error
+		if prepared[i], _, err = s.prepareScore(sc); err != nil {
+			return 0, err
+		}
+	}
+	// In key order the inserts walk the index instead of jumping about
+	// it; stable, so of a key given twice the first still comes first.
+	slices.SortStableFunc(prepared, func(a, b leaderboards.Score) int {
+		return cmp.Or(strings.Compare(a.Tenant, b.Tenant), strings.Compare(a.Board, b.Board), strings.Compare(a.EventID, b.EventID))
+	})
+	var inserted int
+	err := s.w.do(ctx, func(tx *wtx) error {
+		inserted = 0 // a retried op starts afresh
+		for chunk := range slices.Chunk(prepared, foldRows) {
+			added, err := insertNewScores(tx, chunk)
+			if err != nil {
+				return err
+			}
+			if err := foldTotals(tx, added); err != nil {
+				return err
+			}
+			inserted += len(added)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: add scores: %w", err)
+	}
+	return inserted, nil
+}
+
+// foldRows is how many rows one statement of FoldScores writes: 6
+// parameters each, far under SQLite's limit of 32,766.
+const foldRows = 500
+
+// insertNewScores inserts scs in one statement and returns the ones that
+// were new. Rows go in in order, so of a key given twice the first is
+// stored, and that is the one returned.
+func insertNewScores(tx *wtx, scs []leaderboards.Score) ([]leaderboards.Score, error) {
+	args := make([]any, 0, 6*len(scs))
+	for _, sc := range scs {
+		args = append(args, sc.Tenant, sc.Board, sc.EventID, sc.User, sc.Value, norm.Millis(sc.At))
+	}
+	rows, err := tx.conn.QueryContext(context.Background(),
+		insertScores+rowsOf(len(scs))+` ON CONFLICT DO NOTHING RETURNING tenant, board_id, event_id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	type key struct{ tenant, board, event string }
+	isNew := map[key]bool{}
+	for rows.Next() {
+		var k key
+		if err := rows.Scan(&k.tenant, &k.board, &k.event); err != nil {
+			return nil, err
+		}
+		isNew[k] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var added []leaderboards.Score
+	for _, sc := range scs {
+		if k := (key{sc.Tenant, sc.Board, sc.EventID}); isNew[k] {
+			added = append(added, sc)
+			delete(isNew, k) // a later copy of the key was not stored
+		}
+	}
+	return added, nil
+}
+
+// foldTotals folds the new scores scs into their members' totals: per
+// aggregation, one upsert of each member's scores folded together first
+// (the folds are associative, so this is the fold of each in turn).
+func foldTotals(tx *wtx, scs []leaderboards.Score) error {
+	type key struct {
+		tenant, board, period, user string
+		agg                         leaderboards.Aggregation
+	}
+	folded := map[key]leaderboards.Score{}
+	var order []key
+	for _, sc := range scs {
+		if sc.Period == "" {
+			continue
+		}
+		k := key{sc.Tenant, sc.Board, sc.Period, sc.User, sc.Aggregation}
+		if t, ok := folded[k]; ok {
+			folded[k] = foldInto(t, sc)
+			continue
+		}
+		folded[k] = sc
+		order = append(order, k)
+	}
+	for _, agg := range []leaderboards.Aggregation{leaderboards.Sum, leaderboards.Best, leaderboards.Latest} {
+		var args []any
+		for _, k := range order {
+			if t := folded[k]; k.agg == agg {
+				args = append(args, t.Tenant, t.Board, t.Period, t.User, t.Value, norm.Millis(t.At))
+			}
+		}
+		if len(args) == 0 {
+			continue
+		}
+		q := insertTotals + rowsOf(len(args)/6) + map[leaderboards.Aggregation]string{
+			leaderboards.Sum: onSum, leaderboards.Best: onBest, leaderboards.Latest: onLatest}[agg]
+		if _, err := tx.conn.ExecContext(context.Background(), q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// foldInto is t with sc folded in by t's aggregation, as the statements
+// onSum, onBest and onLatest fold (at millisecond precision).
+func foldInto(t, sc leaderboards.Score) leaderboards.Score {
+	a, b := norm.Millis(t.At), norm.Millis(sc.At)
+	switch t.Aggregation {
+	case leaderboards.Sum:
+		t.Value += sc.Value
+		if b > a {
+			t.At = sc.At
+		}
+		return t
+	case leaderboards.Best:
+		if sc.Value > t.Value || sc.Value == t.Value && b < a {
+			return sc
+		}
+	case leaderboards.Latest:
+		if b > a || b == a && sc.Value > t.Value {
+			return sc
+		}
+	}
+	return t
+}
+
+// rowsOf is n rows of 6 placeholders, for a multi-row VALUES.
+func rowsOf(n int) string {
+	return strings.TrimSuffix(strings.Repeat(oneScoreRow+",", n), ",")
+}
+
+// prepareScore checks sc, gives a zero At now, and returns the statement
+// folding it into its total (see foldScore).
+func (s *Store) prepareScore(sc leaderboards.Score) (leaderboards.Score, *sql.Stmt, error) {
+	if sc.Board == "" || sc.EventID == "" {
+		return sc, nil, errors.New("sqlite: add score: empty board or event id")
+	}
+	sc.At = norm.NowIfZero(sc.At)
+	fold, err := s.foldScore(sc)
+	if err != nil {
+		return sc, nil, fmt.Errorf("sqlite: add score: %w", err)
+	}
+	return sc, fold, nil
+}
+
+// foldIn stores sc unless its event is stored already and, when it is
+// new, folds it into its total with fold (nil: no period), in tx.
+func (s *Store) foldIn(tx *wtx, sc leaderboards.Score, fold *sql.Stmt) (leaderboards.Folded, error) {
+	var f leaderboards.Folded
+	r, err := tx.exec(s.wq.insertScore, sc.Tenant, sc.Board, sc.EventID, sc.User, sc.Value, norm.Millis(sc.At))
+	if err != nil {
+		return f, err
+	}
+	n, err := r.RowsAffected()
+	if f.Inserted = n == 1; err != nil || !f.Inserted || fold == nil {
+		return f, err
+	}
+	var value, at int64
+	err = tx.queryRow(fold, sc.Tenant, sc.Board, sc.Period, sc.User, sc.Value, norm.Millis(sc.At)).Scan(&value, &at)
+	f.Known = err == nil
+	f.Total = leaderboards.TotalRow{Period: sc.Period, User: sc.User, Value: value, At: norm.Time(at)}
+	return f, err
 }
 
 // foldScore returns the statement folding sc into its total, nil when sc

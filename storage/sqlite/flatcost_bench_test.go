@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/events/rule"
 	"github.com/questline/questline/leaderboards"
+	"github.com/questline/questline/points"
 	"github.com/questline/questline/storage/sqlite"
 )
 
@@ -44,21 +47,85 @@ func BenchmarkFlatCost(b *testing.B) {
 			for range 200 {
 				env.send(b, "veteran")
 				env.send(b, fresh)
+				env.credit(b, "veteran")
+				env.credit(b, fresh)
 			}
 			b.StartTimer()
-			var veteran, novice time.Duration
-			for range b.N {
+			var veteran, novice, vetCredit, newCredit, vetDerive, newDerive time.Duration
+			vetCredits, newCredits := make([]time.Duration, 0, b.N), make([]time.Duration, 0, b.N)
+			derives := 0
+			for i := range b.N {
 				t0 := time.Now()
 				env.send(b, "veteran")
 				t1 := time.Now()
 				env.send(b, fresh)
 				veteran, novice = veteran+t1.Sub(t0), novice+time.Since(t1)
+				// Who goes first alternates: a write right after the
+				// events' commits can wait on the writer's checkpoint.
+				var v, n time.Duration
+				if i%2 == 0 {
+					v, n = env.credit(b, "veteran"), env.credit(b, fresh)
+				} else {
+					n, v = env.credit(b, fresh), env.credit(b, "veteran")
+				}
+				vetCredit, newCredit = vetCredit+v, newCredit+n
+				vetCredits, newCredits = append(vetCredits, v), append(newCredits, n)
+				if i%deriveEvery == 0 {
+					vetDerive += env.derive(b, "veteran")
+					newDerive += env.derive(b, fresh)
+					derives++
+				}
 			}
 			b.ReportMetric(float64(veteran.Nanoseconds())/float64(b.N), "veteran-ns/event")
 			b.ReportMetric(float64(novice.Nanoseconds())/float64(b.N), "new-ns/event")
 			b.ReportMetric(float64(veteran)/float64(novice), "veteran/new")
+			b.ReportMetric(float64(vetCredit.Nanoseconds())/float64(b.N), "veteran-ns/credit")
+			b.ReportMetric(float64(newCredit.Nanoseconds())/float64(b.N), "new-ns/credit")
+			b.ReportMetric(float64(vetCredit)/float64(newCredit), "credit-veteran/new")
+			// The medians' ratio too: a mean can take one fsync stall of
+			// a loaded machine on one side only.
+			b.ReportMetric(float64(median(vetCredits))/float64(median(newCredits)), "credit-p50-veteran/new")
+			b.ReportMetric(float64(vetDerive.Nanoseconds())/float64(derives), "derive-veteran-ns/credit")
+			b.ReportMetric(float64(newDerive.Nanoseconds())/float64(derives), "derive-new-ns/credit")
+			b.ReportMetric(float64(vetDerive)/float64(newDerive), "derive-veteran/new")
 		})
 	}
+}
+
+// deriveEvery spaces out the measurements of the old points-board write,
+// which for the veteran reads 100,000 ledger rows.
+const deriveEvery = 50
+
+// credit writes one ledger credit of user (not timed) and times the
+// points board's work on it, Earned: the fold of the credit into the
+// user's total and the engine write.
+func (e *flatEnv) credit(b *testing.B, user string) time.Duration {
+	ctx := context.Background()
+	en := points.Entry{ID: uuid.Must(uuid.NewV7()).String(), Tenant: "acme", User: user, Amount: 5,
+		Key: "live:" + uuid.NewString(), Reason: "bench", CreatedAt: time.Now().UTC()}
+	if _, _, err := e.store.InsertEntry(ctx, en); err != nil {
+		b.Fatal(err)
+	}
+	t0 := time.Now()
+	if err := e.boards.Earned(ctx, en); err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(t0)
+}
+
+// derive times what a points board did per credit before the folds: sum
+// the user's ledger over the period (all time here), then Raise.
+func (e *flatEnv) derive(b *testing.B, user string) time.Duration {
+	ctx := context.Background()
+	t0 := time.Now()
+	n, last, err := e.store.EarnedBetween(ctx, "acme", user, "", leaderboards.MinTime, leaderboards.MaxTime)
+	if err == nil {
+		err = e.engine.Raise(ctx, "bench:derive", user, n, last)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(t0)
 }
 
 // send runs one event of user through both services.
@@ -87,6 +154,7 @@ type flatEnv struct {
 	store      *sqlite.Store
 	challenges *challenges.Service
 	boards     *leaderboards.Service
+	engine     leaderboards.Engine
 }
 
 func newFlatEnv(b *testing.B, sync string) *flatEnv {
@@ -120,7 +188,8 @@ func (e *flatEnv) prepare(b *testing.B) {
 			b.Fatal(err)
 		}
 		e.challenges = challenges.NewService(challenges.Config{Store: s})
-		e.boards = leaderboards.NewService(leaderboards.Config{Store: s, Engine: leaderboards.NewMemoryEngine()})
+		e.engine = leaderboards.NewMemoryEngine()
+		e.boards = leaderboards.NewService(leaderboards.Config{Store: s, Engine: e.engine, Ledger: points.NewService(s, nil)})
 		board, err := e.boards.Create(ctx, "acme", leaderboards.CreateInput{Name: "Spend", Source: leaderboards.FromEvents,
 			EventType: "purchase", Prop: "amount", Aggregation: leaderboards.Sum, Window: leaderboards.AllTime})
 		if err != nil {
@@ -157,5 +226,46 @@ func (e *flatEnv) prepare(b *testing.B) {
 		if err := <-errc; err != nil {
 			b.Fatal(err)
 		}
+		e.seedCredits(b, now, span)
 	})
+}
+
+// seedCredits writes the veteran's flatHistory prior ledger credits over
+// span and then creates an all-time points board, whose build folds them.
+func (e *flatEnv) seedCredits(b *testing.B, now time.Time, span time.Duration) {
+	ctx := context.Background()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < flatHistory; i = int(next.Add(1) - 1) {
+				at := now.Add(-span + time.Duration(i)*(span/flatHistory))
+				_, _, err := e.store.InsertEntry(ctx, points.Entry{ID: uuid.Must(uuid.NewV7()).String(), Tenant: "acme",
+					User: "veteran", Amount: 5, Key: fmt.Sprintf("hist:%06d", i), Reason: "bench", CreatedAt: at})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	pb, err := e.boards.Create(ctx, "acme", leaderboards.CreateInput{Name: "Points", Window: leaderboards.AllTime})
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	if err := e.boards.RebuildBoard(ctx, "acme", pb.ID, nil); err != nil { // the build: folds the ledger
+		b.Fatal(err)
+	}
+	b.Logf("built the points board from %d ledger credits in %s", flatHistory, time.Since(start).Round(time.Millisecond))
+	pg, err := e.boards.Member(ctx, "acme", pb.ID, "", "veteran")
+	if err != nil || len(pg.Entries) == 0 || pg.Entries[0].Score != 5*flatHistory {
+		b.Fatalf("veteran on the points board: %+v, %v; want %d", pg.Entries, err, 5*flatHistory)
+	}
+}
+
+func median(ds []time.Duration) time.Duration {
+	slices.Sort(ds)
+	return ds[len(ds)/2]
 }

@@ -305,8 +305,12 @@ var errClosed = errors.New("sqlite: store closed")
 // retention settings, webhooks, the loyalty programme (event catalogues,
 // earn rules and marks, tiers, referrals), contests, UGC and quizzes. A
 // version 3 binary refuses a version 4 file: it would pay credits without
-// lots, so wallets would no longer match the ledger.
-const schemaVersion = 4
+// lots, so wallets would no longer match the ledger. Version 5 folds
+// points boards' credits into board scores and totals: the first open
+// starts every points board's build again (see upgradePointsBoards). A
+// version 4 binary refuses a version 5 file: it would pay credits without
+// folding them.
+const schemaVersion = 5
 
 // schema is idempotent (IF [NOT] EXISTS throughout) and runs in one
 // IMMEDIATE transaction, so several processes opening the same file at
@@ -726,6 +730,11 @@ func applySchema(ctx context.Context, conn *sql.Conn) error {
 	}
 	if err := upgradeV1(ctx, conn); err != nil {
 		return fmt.Errorf("upgrade from version 1: %w", err)
+	}
+	if version < 5 {
+		if err := upgradePointsBoards(ctx, conn); err != nil {
+			return fmt.Errorf("upgrade points boards: %w", err)
+		}
 	}
 	if _, err := conn.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(schemaVersion)); err != nil {
 		return fmt.Errorf("set version: %w", err)

@@ -368,6 +368,8 @@ func TestMigrateFromVersion1(t *testing.T) {
 	old := leaderboards.Board{
 		ID: "weekly", Tenant: "acme", Name: "Top of the week", Source: leaderboards.FromPoints,
 		Aggregation: leaderboards.Sum, Window: leaderboards.Weekly, TimeZone: "UTC", CreatedAt: created,
+		// Built again, to fold the ledger (see upgradePointsBoards).
+		Build: &leaderboards.Build{State: leaderboards.Building, LeaseUntil: time.UnixMilli(0).UTC()},
 	}
 	fresh := leaderboards.Board{
 		ID: "quiz", Tenant: "acme", Name: "Quiz", Source: leaderboards.FromEvents, EventType: "quiz_finished",
@@ -413,7 +415,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 		q    string
 		want int
 	}{
-		{`PRAGMA user_version`, 4},
+		{`PRAGMA user_version`, 5},
 		{`SELECT count(*) FROM pragma_table_info('boards') WHERE name = 'metric'`, 0},
 		{`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'ledger_user_time'`, 0},
 		{`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'ledger_user_earned'`, 1},
@@ -578,7 +580,7 @@ func TestMigrateChallengesFromVersion1(t *testing.T) {
 		q    string
 		want int
 	}{
-		{`PRAGMA user_version`, 4},
+		{`PRAGMA user_version`, 5},
 		{`SELECT count(*) FROM sqlite_master WHERE name IN ('challenges_v1', 'contributions_v1')`, 0},
 		{`SELECT count(*) FROM pragma_table_info('challenges') WHERE name = 'event_type'`, 0},
 		{`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'challenges' AND name = 'challenges_status'`, 1},
@@ -587,6 +589,63 @@ func TestMigrateChallengesFromVersion1(t *testing.T) {
 		if got := queryInt(t, path, c.q); got != c.want {
 			t.Errorf("%s = %d, want %d", c.q, got, c.want)
 		}
+	}
+}
+
+// TestPointsBoardsBuiltAgain: opening a version 4 file starts the build of
+// every points board again, built or not, so that it folds the ledger
+// (version 4 boards summed it on every credit and folded nothing); event
+// boards and later opens are left alone.
+func TestPointsBoardsBuiltAgain(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "q.db")
+	created := time.Date(2025, 3, 14, 15, 9, 26, 535_000_000, time.UTC)
+	s := open(t, path)
+	boards := []leaderboards.Board{
+		{ID: "built", Tenant: "acme", Name: "Built", Window: leaderboards.AllTime, CreatedAt: created,
+			Build: &leaderboards.Build{State: leaderboards.Ready, Done: 7, Total: 7}},
+		{ID: "old", Tenant: "acme", Name: "From before builds", Window: leaderboards.Weekly, CreatedAt: created},
+		{ID: "quiz", Tenant: "acme", Name: "Quiz", Source: leaderboards.FromEvents, EventType: "quiz_finished",
+			Aggregation: leaderboards.Best, Window: leaderboards.Daily, CreatedAt: created},
+	}
+	for _, b := range boards {
+		if err := s.CreateBoard(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	execAll(t, path, `PRAGMA user_version = 4`)
+	rebuilt := &leaderboards.Build{State: leaderboards.Building, LeaseUntil: time.UnixMilli(0).UTC()}
+	want := map[string]*leaderboards.Build{"built": rebuilt, "old": rebuilt, "quiz": nil}
+	s = open(t, path)
+	for id, w := range want {
+		b, err := s.GetBoard(ctx, "acme", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(b.Build, w) {
+			t.Errorf("board %s after the upgrade: build %+v, want %+v", id, b.Build, w)
+		}
+	}
+	// The build finishes; the next open leaves it finished.
+	if ok, err := s.ClaimBuild(ctx, "acme", "built", "n1", time.Now(), time.Now().Add(time.Minute)); err != nil || !ok {
+		t.Fatalf("claim: %v, %v", ok, err)
+	}
+	if ok, err := s.SaveBuild(ctx, "acme", "built", "n1", leaderboards.Build{State: leaderboards.Ready}); err != nil || !ok {
+		t.Fatalf("save: %v, %v", ok, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, path)
+	defer s.Close()
+	if b, err := s.GetBoard(ctx, "acme", "built"); err != nil || b.Build == nil || b.Build.State != leaderboards.Ready {
+		t.Fatalf("built board on the next open: %+v, %v", b.Build, err)
+	}
+	if got := queryInt(t, path, `PRAGMA user_version`); got != 5 {
+		t.Fatalf("user_version %d, want 5", got)
 	}
 }
 

@@ -28,6 +28,24 @@ const (
 	profileCols    = `tenant, user_id, name, avatar_url, updated_at`
 )
 
+// A board score and its fold into its member's total (see foldScore), one
+// row at a time in the prepared statements and many rows at once in
+// FoldScores. Sum adds and keeps the latest At; Best keeps the highest
+// value, reached first; Latest the value with the latest At, the higher
+// on a tie.
+const (
+	insertScores = `INSERT INTO board_scores (` + scoreCols + `) VALUES `
+	insertTotals = `INSERT INTO board_totals (tenant, board_id, period, user_id, value, at) VALUES `
+	oneScoreRow  = `(?,?,?,?,?,?)` // scores and totals have 6 columns
+	onSum        = ` ON CONFLICT DO UPDATE SET value = value + excluded.value, at = max(at, excluded.at)`
+	onBest       = ` ON CONFLICT DO UPDATE SET
+		value = CASE WHEN excluded.value > value OR excluded.value = value AND excluded.at < at THEN excluded.value ELSE value END,
+		at = CASE WHEN excluded.value > value OR excluded.value = value AND excluded.at < at THEN excluded.at ELSE at END`
+	onLatest = ` ON CONFLICT DO UPDATE SET
+		value = CASE WHEN excluded.at > at OR excluded.at = at AND excluded.value > value THEN excluded.value ELSE value END,
+		at = CASE WHEN excluded.at > at OR excluded.at = at AND excluded.value > value THEN excluded.at ELSE at END`
+)
+
 // boardSelect reads a board with its build, if any.
 const boardSelect = `SELECT b.tenant, b.id, b.name, b.win, b.spec, b.created_at, g.state, g.done, g.total, g.error, g.owner, g.lease_until
 	FROM boards b LEFT JOIN board_builds g ON g.tenant = b.tenant AND g.board_id = b.id`
@@ -127,27 +145,16 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 
 		{&w.insertBoard, `INSERT INTO boards (` + boardCols + `) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
 		{&w.extendBoard, `UPDATE boards SET spec = json_set(spec, '$.ends_at', ?) WHERE tenant = ? AND id = ?`},
-		{&w.insertScore, `INSERT INTO board_scores (` + scoreCols + `) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
+		{&w.insertScore, insertScores + oneScoreRow + ` ON CONFLICT DO NOTHING`},
 		{&w.insertBuild, `INSERT INTO board_builds (` + buildCols + `) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`},
 		{&w.claimBuild, `UPDATE board_builds SET state = 'building', owner = ?, lease_until = ?
 			WHERE tenant = ? AND board_id = ? AND state <> 'ready' AND lease_until <= ?`},
 		{&w.saveBuild, `UPDATE board_builds SET state = ?, done = ?, total = ?, error = ?, owner = ?, lease_until = ?
 			WHERE tenant = ? AND board_id = ? AND owner = ?`},
-		// The folds of AddScore, as AggregateScores defines them: Sum adds
-		// and keeps the latest At; Best keeps the highest value, reached
-		// first; Latest the value with the latest At, the higher on a tie.
-		{&w.foldSum, `INSERT INTO board_totals (tenant, board_id, period, user_id, value, at) VALUES (?,?,?,?,?,?)
-			ON CONFLICT DO UPDATE SET value = value + excluded.value, at = max(at, excluded.at) RETURNING value, at`},
-		{&w.foldBest, `INSERT INTO board_totals (tenant, board_id, period, user_id, value, at) VALUES (?,?,?,?,?,?)
-			ON CONFLICT DO UPDATE SET
-				value = CASE WHEN excluded.value > value OR excluded.value = value AND excluded.at < at THEN excluded.value ELSE value END,
-				at = CASE WHEN excluded.value > value OR excluded.value = value AND excluded.at < at THEN excluded.at ELSE at END
-			RETURNING value, at`},
-		{&w.foldLatest, `INSERT INTO board_totals (tenant, board_id, period, user_id, value, at) VALUES (?,?,?,?,?,?)
-			ON CONFLICT DO UPDATE SET
-				value = CASE WHEN excluded.at > at OR excluded.at = at AND excluded.value > value THEN excluded.value ELSE value END,
-				at = CASE WHEN excluded.at > at OR excluded.at = at AND excluded.value > value THEN excluded.at ELSE at END
-			RETURNING value, at`},
+		// The folds of AddScore, as AggregateScores defines them.
+		{&w.foldSum, insertTotals + oneScoreRow + onSum + ` RETURNING value, at`},
+		{&w.foldBest, insertTotals + oneScoreRow + onBest + ` RETURNING value, at`},
+		{&w.foldLatest, insertTotals + oneScoreRow + onLatest + ` RETURNING value, at`},
 		{&w.upsertExclusion, `INSERT INTO board_exclusions (` + exclusionCols + `) VALUES (?,?,?,?,?,?)
 			ON CONFLICT (tenant, board_id, user_id) DO UPDATE SET excluded_by = excluded.excluded_by, reason = excluded.reason, at = excluded.at`},
 		{&w.deleteExclusion, `DELETE FROM board_exclusions WHERE tenant = ? AND board_id = ? AND user_id = ?`},

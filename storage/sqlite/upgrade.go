@@ -244,3 +244,16 @@ func columns(ctx context.Context, conn *sql.Conn, table string) (map[string]bool
 	}
 	return set, nil
 }
+
+// upgradePointsBoards starts the build of every points board of a file
+// from before version 5 again, so the build folds the ledger into its
+// totals: until version 5 points boards read the ledger and folded
+// nothing, and boards from before builds existed have no build row.
+// Reads say "building" meanwhile. A board's spec without a source is a
+// points board (see norm.Board).
+func upgradePointsBoards(ctx context.Context, conn *sql.Conn) error {
+	return execAll(ctx, conn, `INSERT INTO board_builds (tenant, board_id, state, done, total, error, owner, lease_until)
+		SELECT tenant, id, 'building', 0, 0, '', '', 0 FROM boards
+		WHERE coalesce(json_extract(spec, '$.source'), 'points') IN ('', 'points')
+		ON CONFLICT DO UPDATE SET state = 'building', done = 0, total = 0, error = '', owner = '', lease_until = 0`)
+}

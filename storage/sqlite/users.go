@@ -115,7 +115,7 @@ func (s *Store) AnonymiseEntries(ctx context.Context, tenant, user, pseudonym st
 		WHERE tenant = ? AND user_id = ?`, []any{pseudonym, points.ErasedReason, tenant, user}})
 }
 
-// UserScores lists the user's event-board scores in (board, event) order.
+// UserScores lists the user's scores on every board in (board, event) order.
 func (s *Store) UserScores(ctx context.Context, tenant, user string) ([]leaderboards.Score, error) {
 	out, err := queryText(ctx, s.read, scanScore, `SELECT `+scoreCols+` FROM board_scores
 		WHERE tenant = ? AND board_id IN (SELECT id FROM boards WHERE tenant = ?) AND user_id = ?
@@ -126,7 +126,7 @@ func (s *Store) UserScores(ctx context.Context, tenant, user string) ([]leaderbo
 	return out, nil
 }
 
-// EraseBoardUser deletes the user's event-board scores, their totals and
+// EraseBoardUser deletes the user's scores on every board, their totals and
 // exclusions.
 func (s *Store) EraseBoardUser(ctx context.Context, tenant, user string) error {
 	ofTenant := `tenant = ? AND board_id IN (SELECT id FROM boards WHERE tenant = ?) AND user_id = ?`

@@ -124,6 +124,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"AggregateScores", testAggregateScores},
 		{"BoardTotals", testBoardTotals},
 		{"BoardTotalsConcurrent", testBoardTotalsConcurrent},
+		{"PointsBoardFold", testPointsBoardFold},
+		{"FoldScores", testFoldScores},
 		{"ScanScores", testScanScores},
 		{"Exclusions", testExclusions},
 		{"BoardFeed", testBoardFeed},
@@ -1206,6 +1208,111 @@ func testBoardTotals(t *testing.T, s Store) {
 	if _, err := s.AddScore(c, bad); err == nil {
 		t.Fatal("score with an unknown aggregation accepted")
 	}
+}
+
+// testPointsBoardFold: what a points board folds (leaderboards'
+// ledgerScore): credits keyed by their ledger keys and a reversal under
+// its own key, worth the credit negated at the credit's time, so the
+// total drops and its At stays the latest credit's; every repeat, of a
+// credit or of the reversal, folds nothing and says so.
+func testPointsBoardFold(t *testing.T, s Store) {
+	c := ctx(t)
+	a := tenant(t, "a")
+	t0 := time.Date(2025, 3, 10, 9, 0, 0, 0, time.UTC)
+	steps := []struct {
+		key      string
+		value    int64
+		at       time.Time
+		inserted bool
+		total    int64
+		last     time.Time
+	}{
+		{"challenge:c1:u1", 40, t0, true, 40, t0},
+		{"purchase:p1", 15, t0.Add(time.Hour), true, 55, t0.Add(time.Hour)},
+		{"challenge:c1:u1", 40, t0, false, 55, t0.Add(time.Hour)},
+		{points.ReversalKey("challenge:c1:u1"), -40, t0, true, 15, t0.Add(time.Hour)},
+		{points.ReversalKey("challenge:c1:u1"), -40, t0, false, 15, t0.Add(time.Hour)},
+		{"purchase:p1", 15, t0.Add(time.Hour), false, 15, t0.Add(time.Hour)},
+	}
+	for i, st := range steps {
+		sc := score(a, "pts", "u1", st.key, st.value, st.at)
+		sc.Period, sc.Aggregation = "all", leaderboards.Sum
+		f, err := s.FoldScore(c, sc)
+		must(t, err)
+		if f.Inserted != st.inserted || f.Known && (f.Total.Value != st.total || !f.Total.At.Equal(st.last)) {
+			t.Fatalf("step %d (%s): folded %+v, want inserted=%v total %d at %s", i, st.key, f, st.inserted, st.total, st.last)
+		}
+		v, at, ok, err := s.Total(c, a, "pts", "all", "u1", leaderboards.Sum, time.Unix(0, 0), t0.Add(24*time.Hour))
+		must(t, err)
+		eq(t, fmt.Sprintf("step %d (%s): total", i, st.key), []any{v, at, ok}, []any{st.total, st.last, true})
+	}
+}
+
+// testFoldScores: a batch folds each key once, as AddScore would: a key
+// AddScore stored already, and a key given twice in the batch, count once;
+// the batch run again inserts and folds nothing; batches racing over the
+// same keys for a new member fold each key once between them.
+func testFoldScores(t *testing.T, s Store) {
+	c := ctx(t)
+	a := tenant(t, "a")
+	day := time.Date(2025, 3, 10, 0, 0, 0, 0, time.UTC)
+	h := func(n int) time.Time { return day.Add(time.Duration(n) * time.Hour) }
+	type fold struct {
+		v  int64
+		at time.Time
+	}
+	for _, tc := range []struct {
+		agg    leaderboards.Aggregation
+		u1, u2 fold
+	}{
+		{leaderboards.Sum, fold{19, h(50)}, fold{7, h(3)}},
+		{leaderboards.Best, fold{9, h(2)}, fold{7, h(3)}},
+		{leaderboards.Latest, fold{-4, h(50)}, fold{7, h(3)}},
+	} {
+		board := "b-" + string(tc.agg)
+		sc := func(user, key string, v int64, at time.Time) leaderboards.Score {
+			x := score(a, board, user, key, v, at)
+			x.Period, x.Aggregation = "all", tc.agg
+			return x
+		}
+		_, err := s.AddScore(c, sc("u1", "e1", 5, h(1)))
+		must(t, err)
+		batch := []leaderboards.Score{sc("u1", "e1", 5, h(1)), sc("u1", "e2", 9, h(30)), sc("u1", "e3", 9, h(2)),
+			sc("u1", "e2", 9, h(30)), sc("u2", "e4", 7, h(3)), sc("u1", "e5", -4, h(50))}
+		for run, want := range []int{4, 0} {
+			n, err := s.FoldScores(c, batch)
+			must(t, err)
+			eq(t, fmt.Sprintf("%s run %d: inserted", tc.agg, run), n, want)
+			for user, w := range map[string]fold{"u1": tc.u1, "u2": tc.u2} {
+				v, at, ok, err := s.Total(c, a, board, "all", user, tc.agg, h(0), h(72))
+				must(t, err)
+				eq(t, fmt.Sprintf("%s run %d: %s's total", tc.agg, run, user), []any{v, at, ok}, []any{w.v, w.at, true})
+			}
+		}
+	}
+
+	var race []leaderboards.Score
+	for i := range 10 {
+		x := score(a, "race", "u3", fmt.Sprint("k", i), int64(i+1), h(i))
+		x.Period, x.Aggregation = "all", leaderboards.Sum
+		race = append(race, x)
+	}
+	type result struct {
+		n   int
+		err error
+	}
+	inserted := 0
+	for _, r := range parallel(8, func(i int) result {
+		n, err := s.FoldScores(c, race[i%3:]) // overlapping batches
+		return result{n, err}
+	}) {
+		must(t, r.err)
+		inserted += r.n
+	}
+	eq(t, "racing batches: inserted", inserted, 10)
+	v, at, ok, err := s.Total(c, a, "race", "all", "u3", leaderboards.Sum, h(0), h(72))
+	must(t, err)
+	eq(t, "racing batches: total", []any{v, at, ok}, []any{int64(55), h(9), true})
 }
 
 // testBoardTotalsConcurrent: copies of one event racing fold once, and
