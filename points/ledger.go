@@ -26,6 +26,16 @@ type Totals struct {
 	Earned  int64 // sum of positive amounts (lifetime points earned)
 }
 
+// DaySum is what a user earned in one UTC day as EarnedBetween counts it:
+// every positive entry created that day adds its amount, once, when it
+// is written, and the reversal of one (InsertReversal) takes it off that
+// day again, once. Stores fold it in the ledger's write where they can;
+// a rolling tier window reads its whole days from it.
+type DaySum struct {
+	Day    time.Time `json:"day" doc:"The UTC day (its midnight)."`
+	Earned int64     `json:"earned" doc:"Points earned that day, less reversed credits of that day."`
+}
+
 // Store keeps the ledger. (tenant, key) is unique.
 type Store interface {
 	UserData    // export and erasure: privacy.go
@@ -41,6 +51,11 @@ type Store interface {
 	// of them was created (zero when there are none): leaderboards rank the
 	// total and break ties by that time.
 	EarnedBetween(ctx context.Context, tenant, user, keyPrefix string, from, to time.Time) (total int64, last time.Time, err error)
+	// EarnedOnDays is EarnedBetween's total with no key prefix for the
+	// whole UTC days [from, to) (both midnights), read from per-user
+	// per-day sums folded as the ledger is written (see DaySum), so its
+	// cost grows with the days, not with the entries.
+	EarnedOnDays(ctx context.Context, tenant, user string, from, to time.Time) (int64, error)
 	// Entries pages a user's ledger newest first, starting after the entry
 	// id `before` ("" = from the newest).
 	Entries(ctx context.Context, tenant, user, before string, limit int) ([]Entry, error)

@@ -182,6 +182,53 @@ func (s *Service) EarnedBetween(ctx context.Context, tenant, user, keyPrefix str
 	return s.store.EarnedBetween(ctx, tenant, user, keyPrefix, from, to)
 }
 
+// EarnedInWindow is EarnedBetween's total with no key prefix, read at a
+// cost bounded by the window's days rather than its entries, for rolling
+// tier windows: the whole UTC days inside [from, to) come from the day
+// sums, and only the partial first and last days (one day each at most)
+// from the ledger. Every term of EarnedBetween (an entry, a reversed
+// credit) lies at one instant, so the three parts add up to it exactly.
+// Times count at millisecond precision, as the stores keep them.
+func (s *Service) EarnedInWindow(ctx context.Context, tenant, user string, from, to time.Time) (int64, error) {
+	from, to = from.Truncate(time.Millisecond), to.Truncate(time.Millisecond)
+	first, last := ceilDay(from), to.Truncate(24*time.Hour)
+	if !first.Before(last) {
+		n, _, err := s.store.EarnedBetween(ctx, tenant, user, "", from, to)
+		return n, wrapWindow(err)
+	}
+	days, err := s.store.EarnedOnDays(ctx, tenant, user, first, last)
+	if err != nil {
+		return 0, wrapWindow(err)
+	}
+	for _, part := range [][2]time.Time{{from, first}, {last, to}} {
+		if !part[0].Before(part[1]) {
+			continue
+		}
+		n, _, err := s.store.EarnedBetween(ctx, tenant, user, "", part[0], part[1])
+		if err != nil {
+			return 0, wrapWindow(err)
+		}
+		days += n
+	}
+	return days, nil
+}
+
+// ceilDay is the first UTC midnight at or after t.
+func ceilDay(t time.Time) time.Time {
+	d := t.Truncate(24 * time.Hour)
+	if d.Before(t) {
+		d = d.Add(24 * time.Hour)
+	}
+	return d
+}
+
+func wrapWindow(err error) error {
+	if err != nil {
+		return fmt.Errorf("points: earned in window: %w", err)
+	}
+	return nil
+}
+
 // ScanEarnings calls fn for every positive entry of tenant ("" = all)
 // but refunds, in ledger order, for rebuilds of derived state. A reversal
 // comes as its credit with the amount negated, so a sum over a credit's

@@ -305,8 +305,12 @@ var errClosed = errors.New("sqlite: store closed")
 // retention settings, webhooks, the loyalty programme (event catalogues,
 // earn rules and marks, tiers, referrals), contests, UGC and quizzes. A
 // version 3 binary refuses a version 4 file: it would pay credits without
-// lots, so wallets would no longer match the ledger.
-const schemaVersion = 4
+// lots, so wallets would no longer match the ledger. Version 5 added
+// points_days (each user's earnings per UTC day, for rolling tier
+// windows; the first open fills it from the ledger, see applyPointsDays).
+// A version 4 binary refuses a version 5 file: it would write credits and
+// reversals without folding them into the day sums this release reads.
+const schemaVersion = 5
 
 // schema is idempotent (IF [NOT] EXISTS throughout) and runs in one
 // IMMEDIATE transaction, so several processes opening the same file at
@@ -708,6 +712,9 @@ func applySchema(ctx context.Context, conn *sql.Conn) error {
 	}
 	if err := applyWalletSchema(ctx, conn); err != nil {
 		return err
+	}
+	if err := applyPointsDays(ctx, conn); err != nil {
+		return fmt.Errorf("points days: %w", err)
 	}
 	if err := execAll(ctx, conn, rewardSchema...); err != nil {
 		return err

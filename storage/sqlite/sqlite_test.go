@@ -413,7 +413,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 		q    string
 		want int
 	}{
-		{`PRAGMA user_version`, 4},
+		{`PRAGMA user_version`, 5},
 		{`SELECT count(*) FROM pragma_table_info('boards') WHERE name = 'metric'`, 0},
 		{`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'ledger_user_time'`, 0},
 		{`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'ledger_user_earned'`, 1},
@@ -578,7 +578,7 @@ func TestMigrateChallengesFromVersion1(t *testing.T) {
 		q    string
 		want int
 	}{
-		{`PRAGMA user_version`, 4},
+		{`PRAGMA user_version`, 5},
 		{`SELECT count(*) FROM sqlite_master WHERE name IN ('challenges_v1', 'contributions_v1')`, 0},
 		{`SELECT count(*) FROM pragma_table_info('challenges') WHERE name = 'event_type'`, 0},
 		{`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'challenges' AND name = 'challenges_status'`, 1},

@@ -1,0 +1,193 @@
+package storagetest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/questline/questline/points"
+)
+
+// PointsDays checks, sequentially, that the day sums a store folds on
+// the write path make points.Service.EarnedInWindow equal EarnedBetween
+// exactly: random credits at millisecond times (midnights and their
+// neighbours included), replays of credits at other times, spends,
+// reversals and their replays, windows with sub-millisecond, midnight and
+// one-day bounds; the exported day sums match the ledger; erasure takes
+// them away. Stores whose folds are only atomic on some servers run it
+// with the folds on (see storage/mongo).
+func PointsDays(t *testing.T, s WalletStore) {
+	c, tn := ctx(t), tenant(t, "days")
+	r := rand.New(rand.NewPCG(12, 34))
+	day0 := base.Truncate(24 * time.Hour)
+	const span = 12 // days
+	var now time.Time
+	svc := walletService(s, &now)
+	users := []string{"u1", "u2", "u3"}
+	var credited []string
+	for i := range 300 {
+		now = randomInstant(r, day0, span)
+		key := fmt.Sprint("k", i)
+		user := users[r.IntN(len(users))]
+		credit(t, svc, tn, user, key, 1+r.Int64N(100))
+		credited = append(credited, key)
+		switch r.IntN(10) {
+		case 0: // a replay, later: the first time counts
+			now = now.Add(time.Duration(r.IntN(48)) * time.Hour)
+			credit(t, svc, tn, user, key, 1+r.Int64N(100))
+		case 1: // a spend never counts as earning
+			_, err := svc.Spend(c, points.Spend{Tenant: tn, User: user, Amount: 1, Key: "spend:" + key})
+			must(t, err)
+		}
+	}
+	for _, key := range credited {
+		if r.IntN(6) > 0 {
+			continue
+		}
+		now = randomInstant(r, day0, span+3)
+		for range 1 + r.IntN(2) { // the second is a replay
+			_, err := svc.Reverse(c, tn, key)
+			must(t, err)
+		}
+	}
+	for _, u := range users {
+		checkWindows(t, s, svc, tn, u, r, day0, span)
+		checkDaySums(t, s, tn, u, day0, span)
+	}
+	must(t, s.AnonymiseEntries(c, tn, "u2", "erased-u2"))
+	days, err := s.EarnedDays(c, tn, "u2")
+	must(t, err)
+	eq(t, "day sums after erasure", len(days), 0)
+	n, err := svc.EarnedInWindow(c, tn, "u2", day0, day0.Add(span*24*time.Hour))
+	must(t, err)
+	eq(t, "earned in window after erasure", n, int64(0))
+}
+
+// randomInstant is a random time in the span days from day0, a third
+// of them on a midnight, a millisecond before or one after.
+func randomInstant(r *rand.Rand, day0 time.Time, span int) time.Time {
+	d := day0.Add(time.Duration(r.IntN(span)) * 24 * time.Hour)
+	switch r.IntN(9) {
+	case 0:
+		return d
+	case 1:
+		return d.Add(-time.Millisecond)
+	case 2:
+		return d.Add(time.Millisecond)
+	}
+	return d.Add(time.Duration(r.Int64N(int64(24 * time.Hour))))
+}
+
+// checkWindows compares EarnedInWindow with EarnedBetween on windows of
+// every shape: random, sub-millisecond, on and beside midnights, within
+// one day, empty and past the data.
+func checkWindows(t *testing.T, s WalletStore, svc *points.Service, tn, user string, r *rand.Rand, day0 time.Time, span int) {
+	t.Helper()
+	c := context.Background()
+	type window struct{ from, to time.Time }
+	end := day0.Add(time.Duration(span) * 24 * time.Hour)
+	ws := []window{
+		{day0, end}, {day0.Add(-time.Millisecond), end.Add(time.Millisecond)},
+		{day0.Add(time.Millisecond), end.Add(-time.Millisecond)},
+		{day0.Add(24 * time.Hour), day0.Add(48 * time.Hour)},
+		{day0.Add(24*time.Hour - time.Millisecond), day0.Add(24*time.Hour + time.Millisecond)},
+		{day0.Add(5 * time.Hour), day0.Add(7 * time.Hour)}, {day0, day0},
+		{day0.AddDate(-1, 0, 0), day0.AddDate(1, 0, 0)},
+	}
+	for range 200 {
+		a, b := randomInstant(r, day0, span), randomInstant(r, day0, span)
+		if r.IntN(4) == 0 {
+			a = a.Add(time.Duration(r.IntN(int(time.Millisecond)))) // sub-millisecond
+		}
+		if b.Before(a) {
+			a, b = b, a
+		}
+		ws = append(ws, window{a, b})
+	}
+	for _, w := range ws {
+		want, _, err := s.EarnedBetween(c, tn, user, "", w.from, w.to)
+		must(t, err)
+		got, err := svc.EarnedInWindow(c, tn, user, w.from, w.to)
+		must(t, err)
+		if got != want {
+			t.Fatalf("%s earned in [%s, %s): window %d, ledger %d", user, w.from.Format(time.RFC3339Nano), w.to.Format(time.RFC3339Nano), got, want)
+		}
+	}
+}
+
+// checkDaySums checks EarnedOnDays against the ledger day by day, and the
+// exported day sums (where the store keeps them) against both.
+func checkDaySums(t *testing.T, s WalletStore, tn, user string, day0 time.Time, span int) {
+	t.Helper()
+	c := context.Background()
+	kept, err := s.EarnedDays(c, tn, user)
+	must(t, err)
+	byDay := map[time.Time]int64{}
+	for _, d := range kept {
+		byDay[d.Day] = d.Earned
+	}
+	for i := -1; i <= span+3; i++ {
+		from := day0.Add(time.Duration(i) * 24 * time.Hour)
+		to := from.Add(24 * time.Hour)
+		want, _, err := s.EarnedBetween(c, tn, user, "", from, to)
+		must(t, err)
+		got, err := s.EarnedOnDays(c, tn, user, from, to)
+		must(t, err)
+		eq(t, fmt.Sprintf("%s earned on %s", user, from.Format(time.DateOnly)), got, want)
+		if len(kept) > 0 {
+			eq(t, fmt.Sprintf("%s exported day %s", user, from.Format(time.DateOnly)), byDay[from], want)
+		}
+	}
+}
+
+// testPointsDaysConcurrent credits and reverses the same keys from many
+// writers at once, each with its own clock (so the stored credit's time
+// is whichever write won): every credit and reversal counts once, on the
+// day of the stored credit.
+func testPointsDaysConcurrent(t *testing.T, s WalletStore) {
+	c, tn := ctx(t), tenant(t, "days-conc")
+	day0 := base.Truncate(24 * time.Hour)
+	const writers, keys = 6, 40
+	var wg sync.WaitGroup
+	for w := range writers {
+		at := day0.Add(time.Duration(w)*7*time.Hour - time.Millisecond)
+		svc := walletService(s, &at)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range keys {
+				_, _, err := svc.Credit(c, points.Credit{Tenant: tn, User: "u1", Amount: int64(k + 1), Key: fmt.Sprint("k", k)})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if k%3 == 0 {
+					if _, err := svc.Reverse(c, tn, fmt.Sprint("k", k)); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	var now time.Time
+	svc := walletService(s, &now)
+	checkWindows(t, s, svc, tn, "u1", rand.New(rand.NewPCG(5, 6)), day0, 3)
+	checkDaySums(t, s, tn, "u1", day0, 3)
+	all, _, err := s.EarnedBetween(c, tn, "u1", "", day0.Add(-24*time.Hour), day0.Add(72*time.Hour))
+	must(t, err)
+	var want int64
+	for k := range keys {
+		if k%3 != 0 {
+			want += int64(k + 1)
+		}
+	}
+	eq(t, "earned by the concurrent writers", all, want)
+}
