@@ -93,7 +93,9 @@ func (s *Store) EarnedOnDays(ctx context.Context, tenant, user string, from, to 
 func (s *Store) EarnedDays(ctx context.Context, tenant, user string) ([]points.DaySum, error) {
 	out, err := findAll(ctx, s.wallets.days, userKey(tenant, user),
 		options.Find().SetSort(bson.D{{Key: "day", Value: 1}}),
-		func(d dayDoc) (points.DaySum, error) { return points.DaySum{Day: norm.Trunc(d.Day), Earned: d.Earned}, nil })
+		func(d dayDoc) (points.DaySum, error) {
+			return points.DaySum{Day: norm.Trunc(d.Day), Earned: d.Earned}, nil
+		})
 	if err != nil {
 		return nil, fmt.Errorf("mongo: earned days: %w", err)
 	}
