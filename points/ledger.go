@@ -51,11 +51,11 @@ type Store interface {
 	// of them was created (zero when there are none): leaderboards rank the
 	// total and break ties by that time.
 	EarnedBetween(ctx context.Context, tenant, user, keyPrefix string, from, to time.Time) (total int64, last time.Time, err error)
-	// EarnedOnDays is EarnedBetween's total with no key prefix for the
-	// whole UTC days [from, to) (both midnights), read from per-user
-	// per-day sums folded as the ledger is written (see DaySum), so its
-	// cost grows with the days, not with the entries.
-	EarnedOnDays(ctx context.Context, tenant, user string, from, to time.Time) (int64, error)
+	// EarnedInWindow is EarnedBetween's total with no key prefix, exactly,
+	// at a cost bounded by the window's days rather than its entries: the
+	// whole UTC days inside it (SplitWindow) come from the day sums
+	// (DaySum), the partial first and last days from the ledger.
+	EarnedInWindow(ctx context.Context, tenant, user string, from, to time.Time) (int64, error)
 	// Entries pages a user's ledger newest first, starting after the entry
 	// id `before` ("" = from the newest).
 	Entries(ctx context.Context, tenant, user, before string, limit int) ([]Entry, error)
@@ -65,4 +65,28 @@ type Store interface {
 	// CountEntries counts the ledger lines of tenant ("" = all), so a rebuild
 	// can show progress.
 	CountEntries(ctx context.Context, tenant string) (int64, error)
+}
+
+// Window is [From, To) at millisecond precision, split for day sums: the
+// whole UTC days [First, Last) inside it, between the partial days
+// [From, First) and [Last, To), each shorter than a day and maybe empty.
+// Days is false when no whole day is inside: First and Last are then To.
+type Window struct {
+	From, First, Last, To time.Time
+	Days                  bool
+}
+
+// SplitWindow splits [from, to) for EarnedInWindow. Every term of
+// EarnedBetween (an entry, a reversed credit) lies at one instant, so the
+// three parts' sums add up to the window's exactly.
+func SplitWindow(from, to time.Time) Window {
+	from, to = from.Truncate(time.Millisecond), to.Truncate(time.Millisecond)
+	first, last := from.Truncate(24*time.Hour), to.Truncate(24*time.Hour)
+	if first.Before(from) {
+		first = first.Add(24 * time.Hour)
+	}
+	if !first.Before(last) {
+		return Window{From: from, First: to, Last: to, To: to}
+	}
+	return Window{From: from, First: first, Last: last, To: to, Days: true}
 }

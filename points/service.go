@@ -183,50 +183,14 @@ func (s *Service) EarnedBetween(ctx context.Context, tenant, user, keyPrefix str
 }
 
 // EarnedInWindow is EarnedBetween's total with no key prefix, read at a
-// cost bounded by the window's days rather than its entries, for rolling
-// tier windows: the whole UTC days inside [from, to) come from the day
-// sums, and only the partial first and last days (one day each at most)
-// from the ledger. Every term of EarnedBetween (an entry, a reversed
-// credit) lies at one instant, so the three parts add up to it exactly.
-// Times count at millisecond precision, as the stores keep them.
+// cost bounded by the window's days rather than its entries (see
+// Store.EarnedInWindow), for rolling tier windows.
 func (s *Service) EarnedInWindow(ctx context.Context, tenant, user string, from, to time.Time) (int64, error) {
-	from, to = from.Truncate(time.Millisecond), to.Truncate(time.Millisecond)
-	first, last := ceilDay(from), to.Truncate(24*time.Hour)
-	if !first.Before(last) {
-		n, _, err := s.store.EarnedBetween(ctx, tenant, user, "", from, to)
-		return n, wrapWindow(err)
-	}
-	days, err := s.store.EarnedOnDays(ctx, tenant, user, first, last)
+	n, err := s.store.EarnedInWindow(ctx, tenant, user, from, to)
 	if err != nil {
-		return 0, wrapWindow(err)
+		return 0, fmt.Errorf("points: earned in window: %w", err)
 	}
-	for _, part := range [][2]time.Time{{from, first}, {last, to}} {
-		if !part[0].Before(part[1]) {
-			continue
-		}
-		n, _, err := s.store.EarnedBetween(ctx, tenant, user, "", part[0], part[1])
-		if err != nil {
-			return 0, wrapWindow(err)
-		}
-		days += n
-	}
-	return days, nil
-}
-
-// ceilDay is the first UTC midnight at or after t.
-func ceilDay(t time.Time) time.Time {
-	d := t.Truncate(24 * time.Hour)
-	if d.Before(t) {
-		d = d.Add(24 * time.Hour)
-	}
-	return d
-}
-
-func wrapWindow(err error) error {
-	if err != nil {
-		return fmt.Errorf("points: earned in window: %w", err)
-	}
-	return nil
+	return n, nil
 }
 
 // ScanEarnings calls fn for every positive entry of tenant ("" = all)

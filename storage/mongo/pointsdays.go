@@ -39,7 +39,7 @@ const (
 
 // foldDay adds amount to the user's day of at unless the mark is there.
 // Only servers with atomic updates keep day sums (see atomicUpdates);
-// elsewhere EarnedOnDays reads the ledger.
+// elsewhere EarnedInWindow reads the ledger.
 func (s *Store) foldDay(ctx context.Context, tenant, user string, at time.Time, amount int64, mark string) error {
 	if !s.atomicUpdates {
 		return nil
@@ -74,17 +74,29 @@ func (s *Store) foldReversal(ctx context.Context, e points.Entry) error {
 	return nil
 }
 
-// EarnedOnDays sums the user's day sums of the days in [from, to); a
-// server without day sums sums the ledger instead (EarnedBetween).
-func (s *Store) EarnedOnDays(ctx context.Context, tenant, user string, from, to time.Time) (int64, error) {
-	if !s.atomicUpdates {
-		n, _, err := s.EarnedBetween(ctx, tenant, user, "", from, to)
+// EarnedInWindow is EarnedBetween's total over [from, to): its whole UTC
+// days from the day sums, its partial first and last days from the
+// ledger. A server without day sums sums the ledger throughout.
+func (s *Store) EarnedInWindow(ctx context.Context, tenant, user string, from, to time.Time) (int64, error) {
+	w := points.SplitWindow(from, to)
+	if !s.atomicUpdates || !w.Days {
+		n, _, err := s.EarnedBetween(ctx, tenant, user, "", w.From, w.To)
 		return n, err
 	}
 	n, err := sum(ctx, s.wallets.days, append(userKey(tenant, user),
-		bson.E{Key: "day", Value: bson.D{{Key: "$gte", Value: norm.Trunc(from)}, {Key: "$lt", Value: norm.Trunc(to)}}}), "$earned")
+		bson.E{Key: "day", Value: bson.D{{Key: "$gte", Value: w.First}, {Key: "$lt", Value: w.Last}}}), "$earned")
 	if err != nil {
-		return 0, fmt.Errorf("mongo: earned on days: %w", err)
+		return 0, fmt.Errorf("mongo: earned in window: %w", err)
+	}
+	for _, part := range [][2]time.Time{{w.From, w.First}, {w.Last, w.To}} {
+		if !part[0].Before(part[1]) {
+			continue
+		}
+		p, _, err := s.EarnedBetween(ctx, tenant, user, "", part[0], part[1])
+		if err != nil {
+			return 0, fmt.Errorf("mongo: earned in window: %w", err)
+		}
+		n += p
 	}
 	return n, nil
 }

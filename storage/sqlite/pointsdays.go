@@ -68,11 +68,32 @@ func (s *Store) foldIfInserted(tx *wtx, r sql.Result, tenant, user string, at ti
 	return s.foldDay(tx, tenant, user, at, amount)
 }
 
-// EarnedOnDays sums the user's day sums of the days in [from, to).
-func (s *Store) EarnedOnDays(ctx context.Context, tenant, user string, from, to time.Time) (int64, error) {
+// earnedInWindowSQL sums a window split by points.SplitWindow in one
+// statement: ?3-?6 are its From, First, Last and To. The whole days come
+// from points_days; each partial day is EarnedBetween's sum, to the
+// letter (no positive entry there counts nothing, reversals included).
+var earnedInWindowSQL = `SELECT
+	(SELECT coalesce(sum(earned), 0) FROM points_days WHERE tenant = ?1 AND user_id = ?2 AND day >= ?4 AND day < ?5)
+	+ ` + partialDay("?3", "?4") + ` + ` + partialDay("?5", "?6")
+
+// partialDay is EarnedBetween's total over [from, to) as SQL.
+func partialDay(from, to string) string {
+	return `(SELECT CASE WHEN count(*) = 0 THEN 0 ELSE sum(amount) - (SELECT coalesce(sum(amount), 0)
+		FROM points_reversals INDEXED BY points_reversals_user
+		WHERE tenant = ?1 AND user_id = ?2 AND earned_at >= ` + from + ` AND earned_at < ` + to + `) END
+	FROM ledger INDEXED BY ledger_user_earned
+	WHERE tenant = ?1 AND user_id = ?2 AND created_at >= ` + from + ` AND created_at < ` + to + ` AND amount > 0)`
+}
+
+// EarnedInWindow is EarnedBetween's total over [from, to), its whole
+// UTC days read from points_days, in one query.
+func (s *Store) EarnedInWindow(ctx context.Context, tenant, user string, from, to time.Time) (int64, error) {
+	w := points.SplitWindow(from, to)
 	var n int64
-	if err := s.wallets.earnedOnDays.QueryRowContext(ctx, tenant, user, norm.Millis(from), norm.Millis(to)).Scan(&n); err != nil {
-		return 0, fmt.Errorf("sqlite: earned on days: %w", err)
+	err := s.wallets.earnedInWindow.QueryRowContext(ctx, tenant, user,
+		norm.Millis(w.From), norm.Millis(w.First), norm.Millis(w.Last), norm.Millis(w.To)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: earned in window: %w", err)
 	}
 	return n, nil
 }

@@ -119,8 +119,8 @@ func checkWindows(t *testing.T, s WalletStore, svc *points.Service, tn, user str
 	}
 }
 
-// checkDaySums checks EarnedOnDays against the ledger day by day, and the
-// exported day sums (where the store keeps them) against both.
+// checkDaySums checks EarnedInWindow against the ledger day by day, and
+// the exported day sums (where the store keeps them) against both.
 func checkDaySums(t *testing.T, s WalletStore, tn, user string, day0 time.Time, span int) {
 	t.Helper()
 	c := context.Background()
@@ -135,7 +135,7 @@ func checkDaySums(t *testing.T, s WalletStore, tn, user string, day0 time.Time, 
 		to := from.Add(24 * time.Hour)
 		want, _, err := s.EarnedBetween(c, tn, user, "", from, to)
 		must(t, err)
-		got, err := s.EarnedOnDays(c, tn, user, from, to)
+		got, err := s.EarnedInWindow(c, tn, user, from, to)
 		must(t, err)
 		eq(t, fmt.Sprintf("%s earned on %s", user, from.Format(time.DateOnly)), got, want)
 		if len(kept) > 0 {
