@@ -106,7 +106,7 @@ type walletStmts struct {
 	wInsertReversal, wPutPolicy, wPutBalance, wExpiringBy              *sql.Stmt
 	changeByKey, latest, userLots, entryByKey, reversedBetween         *sql.Stmt
 	policy, policyTenants, expiringLots, countExpiringLots             *sql.Stmt
-	wFoldDay, earnedInWindow, earnedDays                               *sql.Stmt // points_days
+	wFoldDay, wFoldMonth, earnedInWindow, earnedDays                   *sql.Stmt // points_days
 }
 
 func (s *Store) prepareWallets(ctx context.Context, conn *sql.Conn) error {
@@ -147,6 +147,8 @@ func (s *Store) prepareWallets(ctx context.Context, conn *sql.Conn) error {
 		{&p.entryByKey, false, `SELECT ` + entryCols + ` FROM ledger WHERE tenant = ? AND entry_key = ?`},
 		{&p.wFoldDay, true, `INSERT INTO points_days (tenant, user_id, day, earned) VALUES (?,?,?,?)
 			ON CONFLICT (tenant, user_id, day) DO UPDATE SET earned = earned + excluded.earned`},
+		{&p.wFoldMonth, true, `INSERT INTO points_months (tenant, user_id, month, earned) VALUES (?,?,?,?)
+			ON CONFLICT (tenant, user_id, month) DO UPDATE SET earned = earned + excluded.earned`},
 		{&p.earnedInWindow, false, earnedInWindowSQL},
 		{&p.earnedDays, false, `SELECT day, earned FROM points_days WHERE tenant = ? AND user_id = ? ORDER BY day`},
 		{&p.reversedBetween, false, `SELECT coalesce(sum(amount), 0) FROM points_reversals INDEXED BY points_reversals_user

@@ -23,7 +23,7 @@ func PointsDays(t *testing.T, s WalletStore) {
 	c, tn := ctx(t), tenant(t, "days")
 	r := rand.New(rand.NewPCG(12, 34))
 	day0 := base.Truncate(24 * time.Hour)
-	const span = 12 // days
+	const span = 70 // days, across two month ends
 	var now time.Time
 	svc := walletService(s, &now)
 	users := []string{"u1", "u2", "u3"}
@@ -97,6 +97,10 @@ func checkWindows(t *testing.T, s WalletStore, svc *points.Service, tn, user str
 		{day0.Add(24*time.Hour - time.Millisecond), day0.Add(24*time.Hour + time.Millisecond)},
 		{day0.Add(5 * time.Hour), day0.Add(7 * time.Hour)}, {day0, day0},
 		{day0.AddDate(-1, 0, 0), day0.AddDate(1, 0, 0)},
+	}
+	for _, m := range []time.Time{time.Date(day0.Year(), day0.Month()+1, 1, 0, 0, 0, 0, time.UTC), time.Date(day0.Year(), day0.Month()+2, 1, 0, 0, 0, 0, time.UTC)} {
+		ws = append(ws, window{m, end}, window{day0, m}, window{m.Add(-time.Millisecond), end}, window{day0, m.Add(time.Millisecond)},
+			window{m.Add(-24 * time.Hour), m.Add(24 * time.Hour)}, window{m.AddDate(0, -1, 0), m})
 	}
 	for range 40 {
 		a, b := randomInstant(r, day0, span), randomInstant(r, day0, span)
@@ -202,7 +206,8 @@ func SeedDays(t *testing.T, s WalletStore) (string, map[string][]points.DaySum) 
 	day0 := base.Truncate(24 * time.Hour)
 	now := day0
 	svc := walletService(s, &now)
-	for i, at := range []time.Duration{-time.Millisecond, 0, 5 * time.Hour, 24*time.Hour - time.Millisecond, 30 * time.Hour, 50 * time.Hour} {
+	month := time.Date(day0.Year(), day0.Month()+1, 1, 0, 0, 0, 0, time.UTC).Sub(day0) // the next month's start
+	for i, at := range []time.Duration{-time.Millisecond, 0, 5 * time.Hour, 24*time.Hour - time.Millisecond, 30 * time.Hour, 50 * time.Hour, month - time.Millisecond, month} {
 		now = day0.Add(at)
 		for _, u := range []string{"u1", "u2"} {
 			credit(t, svc, tn, u, fmt.Sprint(u, ":k", i), int64(10*i+1))
@@ -217,13 +222,13 @@ func SeedDays(t *testing.T, s WalletStore) (string, map[string][]points.DaySum) 
 	must(t, err)
 	days := map[string][]points.DaySum{}
 	for _, u := range []string{"u1", "u2"} {
-		checkDaySums(t, s, tn, u, day0, 3)
+		checkDaySums(t, s, tn, u, day0, seedSpan)
 		if days[u], err = s.EarnedDays(c, tn, u); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if len(days["u1"]) != 4 {
-		t.Fatalf("u1's day sums: %+v, want 4 days", days["u1"])
+	if len(days["u1"]) != 6 {
+		t.Fatalf("u1's day sums: %+v, want 6 days", days["u1"])
 	}
 	return tn, days
 }
@@ -236,6 +241,17 @@ func CheckDays(t *testing.T, s WalletStore, tn string, days map[string][]points.
 		got, err := s.EarnedDays(context.Background(), tn, u)
 		must(t, err)
 		eq(t, u+"'s day sums", got, want)
-		checkDaySums(t, s, tn, u, base.Truncate(24*time.Hour), 3)
+		day0 := base.Truncate(24 * time.Hour)
+		checkDaySums(t, s, tn, u, day0, seedSpan)
+		for _, w := range [][2]time.Time{{day0.AddDate(0, -1, 0), day0.AddDate(1, 0, 0)}, {day0.Add(time.Hour), day0.AddDate(0, 1, 0)}} {
+			want, _, err := s.EarnedBetween(context.Background(), tn, u, "", w[0], w[1])
+			must(t, err)
+			got, err := s.EarnedInWindow(context.Background(), tn, u, w[0], w[1])
+			must(t, err)
+			eq(t, u+" earned in a window across months", got, want)
+		}
 	}
 }
+
+// seedSpan is the days SeedDays writes on.
+const seedSpan = 20
