@@ -13,15 +13,20 @@ import (
 	"github.com/questline/questline/storage/internal/norm"
 )
 
-// colPointsDays holds each user's earnings per UTC day (points.DaySum).
-const colPointsDays = "points_days"
+// colPointsDays holds each user's earnings per UTC day (points.DaySum),
+// colPointsMonths the same per UTC month, so a year's window reads about
+// a dozen months and the days of two partial months.
+const (
+	colPointsDays   = "points_days"
+	colPointsMonths = "points_months"
+)
 
-// dayDoc is one user's day sum. Without transactions the ledger line (or
+// dayDoc is one user's day (or month) sum. Without transactions the ledger line (or
 // reversal) and its fold are two writes, so the fold is idempotent on its
 // own and runs on every call, a repeat included: it adds only a mark not
 // in Applied, in the same atomic update (foldDoc), so a retry finishes
 // what a crash left and never adds twice. Applied holds one user's
-// credits and reversals of one day, never their whole history.
+// credits and reversals of one day (month), never their whole history.
 type dayDoc struct {
 	ID      bson.D    `bson:"_id"`
 	Tenant  string    `bson:"tenant"`
@@ -37,22 +42,31 @@ const (
 	markReversal = "-"
 )
 
-// foldDay adds amount to the user's day of at unless the mark is there.
-// Only servers with atomic updates keep day sums (see atomicUpdates);
-// elsewhere EarnedInWindow reads the ledger.
+// foldDay adds amount to the user's day and month of at unless the mark
+// is there. Only servers with atomic updates keep these sums (see
+// atomicUpdates); elsewhere EarnedInWindow reads the ledger.
 func (s *Store) foldDay(ctx context.Context, tenant, user string, at time.Time, amount int64, mark string) error {
 	if !s.atomicUpdates {
 		return nil
 	}
-	day := norm.Trunc(at).Truncate(24 * time.Hour)
-	id := bson.D{{Key: "t", Value: tenant}, {Key: "u", Value: user}, {Key: "d", Value: day}}
-	return foldDoc(ctx, s.wallets.days,
-		bson.D{{Key: "_id", Value: id}, {Key: "applied", Value: bson.D{{Key: "$ne", Value: mark}}}},
-		bson.D{
-			{Key: "$inc", Value: bson.D{{Key: "earned", Value: amount}}},
-			{Key: "$push", Value: bson.D{{Key: "applied", Value: mark}}},
-		},
-		dayDoc{ID: id, Tenant: tenant, User: user, Day: day, Earned: amount, Applied: []string{mark}})
+	at = norm.Trunc(at)
+	for _, f := range []struct {
+		col *mdb.Collection
+		key time.Time
+	}{{s.wallets.days, at.Truncate(24 * time.Hour)}, {s.wallets.months, points.MonthOf(at)}} {
+		id := bson.D{{Key: "t", Value: tenant}, {Key: "u", Value: user}, {Key: "d", Value: f.key}}
+		err := foldDoc(ctx, f.col,
+			bson.D{{Key: "_id", Value: id}, {Key: "applied", Value: bson.D{{Key: "$ne", Value: mark}}}},
+			bson.D{
+				{Key: "$inc", Value: bson.D{{Key: "earned", Value: amount}}},
+				{Key: "$push", Value: bson.D{{Key: "applied", Value: mark}}},
+			},
+			dayDoc{ID: id, Tenant: tenant, User: user, Day: f.key, Earned: amount, Applied: []string{mark}})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // foldEntry folds a stored ledger line: a positive one adds to its day.
@@ -75,24 +89,36 @@ func (s *Store) foldReversal(ctx context.Context, e points.Entry) error {
 }
 
 // EarnedInWindow is EarnedBetween's total over [from, to): its whole UTC
-// days from the day sums, its partial first and last days from the
-// ledger. A server without day sums sums the ledger throughout.
+// months and days from the month and day sums, its partial first and
+// last days from the ledger. A server without those sums sums the
+// ledger throughout.
 func (s *Store) EarnedInWindow(ctx context.Context, tenant, user string, from, to time.Time) (int64, error) {
 	w := points.SplitWindow(from, to)
 	if !s.atomicUpdates || !w.Days {
 		n, _, err := s.EarnedBetween(ctx, tenant, user, "", w.From, w.To)
 		return n, err
 	}
-	n, err := sum(ctx, s.wallets.days, append(userKey(tenant, user),
-		bson.E{Key: "day", Value: bson.D{{Key: "$gte", Value: w.First}, {Key: "$lt", Value: w.Last}}}), "$earned")
-	if err != nil {
-		return 0, fmt.Errorf("mongo: earned in window: %w", err)
-	}
-	for _, part := range [][2]time.Time{{w.From, w.First}, {w.Last, w.To}} {
-		if !part[0].Before(part[1]) {
+	var n int64
+	for _, part := range []struct {
+		col      *mdb.Collection
+		from, to time.Time
+	}{
+		{s.wallets.months, w.FirstMonth, w.LastMonth}, {s.wallets.days, w.First, w.FirstMonth},
+		{s.wallets.days, w.LastMonth, w.Last}, {nil, w.From, w.First}, {nil, w.Last, w.To},
+	} {
+		if !part.from.Before(part.to) {
 			continue
 		}
-		p, _, err := s.EarnedBetween(ctx, tenant, user, "", part[0], part[1])
+		var (
+			p   int64
+			err error
+		)
+		if part.col == nil {
+			p, _, err = s.EarnedBetween(ctx, tenant, user, "", part.from, part.to)
+		} else {
+			p, err = sum(ctx, part.col, append(userKey(tenant, user),
+				bson.E{Key: "day", Value: bson.D{{Key: "$gte", Value: part.from}, {Key: "$lt", Value: part.to}}}), "$earned")
+		}
 		if err != nil {
 			return 0, fmt.Errorf("mongo: earned in window: %w", err)
 		}
@@ -119,7 +145,7 @@ func (s *Store) EarnedDays(ctx context.Context, tenant, user string) ([]points.D
 var pointsDaysFolded = bson.D{{Key: "_id", Value: "#points-days-folded"}}
 
 // backfillPointsDays folds the whole ledger and every reversal into the
-// day sums, once: a database from before them has no marker. The folds
+// day and month sums, once: a database from before them has no marker. The folds
 // are idempotent per mark, so nodes starting together, live writes of
 // nodes already started, or a start after a crash half-way, still count
 // each line once. Nodes still running the previous release do not fold

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	mdb "go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/questline/questline/storage/storagetest"
 )
@@ -24,8 +25,10 @@ func TestPointsDaysBackfill(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openFolding(t)
 	tn, days := storagetest.SeedDays(t, s)
-	if _, err := s.wallets.days.DeleteMany(ctx, bson.D{}); err != nil {
-		t.Fatal(err)
+	for _, col := range []*mdb.Collection{s.wallets.days, s.wallets.months} {
+		if _, err := col.DeleteMany(ctx, bson.D{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for range 2 {
 		if _, err := s.db.Collection(colPointsUpgrades).DeleteOne(ctx, pointsDaysFolded); err != nil {

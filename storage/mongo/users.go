@@ -182,8 +182,10 @@ func (s *Store) AnonymiseEntries(ctx context.Context, tenant, user, pseudonym st
 	if err != nil {
 		return fmt.Errorf("mongo: erase ledger: %w", err)
 	}
-	if _, err := s.wallets.days.DeleteMany(ctx, userKey(tenant, user)); err != nil {
-		return fmt.Errorf("mongo: erase %s: %w", colPointsDays, err)
+	for _, col := range []*mdb.Collection{s.wallets.days, s.wallets.months} {
+		if _, err := col.DeleteMany(ctx, userKey(tenant, user)); err != nil {
+			return fmt.Errorf("mongo: erase %s: %w", col.Name(), err)
+		}
 	}
 	return nil
 }

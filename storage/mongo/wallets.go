@@ -39,7 +39,7 @@ var neverExpires = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 
 type walletCols struct {
 	changes, lots, reversals, policies *mdb.Collection
-	days                               *mdb.Collection // points_days: pointsdays.go
+	days, months                       *mdb.Collection // pointsdays.go
 }
 
 // openWallets binds the wallets' collections and creates their indexes.
@@ -47,7 +47,7 @@ func (s *Store) openWallets(ctx context.Context) error {
 	s.wallets = walletCols{
 		changes: s.db.Collection(colPointsChanges), lots: s.db.Collection(colPointsLots),
 		reversals: s.db.Collection(colPointsReversals), policies: s.db.Collection(colPointsPolicies),
-		days: s.db.Collection(colPointsDays),
+		days: s.db.Collection(colPointsDays), months: s.db.Collection(colPointsMonths),
 	}
 	t := bson.E{Key: "tenant", Value: 1}
 	plan := []struct {
@@ -64,6 +64,7 @@ func (s *Store) openWallets(ctx context.Context) error {
 		{s.wallets.policies, index{name: "points_policies_tenant", keys: bson.D{t}, unique: true}},
 		{s.wallets.reversals, index{name: "points_reversals_user", keys: bson.D{t, {Key: "user", Value: 1}, {Key: "earned_at", Value: 1}}}},
 		{s.wallets.days, index{name: "points_days_user", keys: bson.D{t, {Key: "user", Value: 1}, {Key: "day", Value: 1}}}},
+		{s.wallets.months, index{name: "points_months_user", keys: bson.D{t, {Key: "user", Value: 1}, {Key: "day", Value: 1}}}},
 	}
 	for _, p := range plan {
 		if err := createIndex(ctx, p.col, p.ix); err != nil {

@@ -72,14 +72,8 @@ func (s *Store) foldDay(tx *wtx, tenant, user string, at time.Time, amount int64
 	if _, err := tx.exec(s.wallets.wFoldDay, tenant, user, norm.Millis(at.Truncate(24*time.Hour)), amount); err != nil {
 		return err
 	}
-	_, err := tx.exec(s.wallets.wFoldMonth, tenant, user, norm.Millis(monthOf(at)), amount)
+	_, err := tx.exec(s.wallets.wFoldMonth, tenant, user, norm.Millis(points.MonthOf(at)), amount)
 	return err
-}
-
-// monthOf is the first UTC midnight of t's month.
-func monthOf(t time.Time) time.Time {
-	t = t.UTC()
-	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
 }
 
 // foldIfInserted adds amount to the user's day of at when the insert r
@@ -92,9 +86,8 @@ func (s *Store) foldIfInserted(tx *wtx, r sql.Result, tenant, user string, at ti
 }
 
 // earnedInWindowSQL sums a window split by points.SplitWindow in one
-// statement: ?3-?6 are its From, First, Last and To, ?7 and ?8 the
-// first and last month starts in [First, Last] (both Last when none
-// lies between). The whole months come from points_months, the whole
+// statement: ?3-?6 are its From, First, Last and To, ?7 and ?8 its
+// FirstMonth and LastMonth. The whole months come from points_months, the whole
 // days around them from points_days; each partial day is EarnedBetween's
 // sum, to the letter (no positive entry there counts nothing, reversals
 // included).
@@ -118,16 +111,9 @@ func partialDay(from, to string) string {
 // query.
 func (s *Store) EarnedInWindow(ctx context.Context, tenant, user string, from, to time.Time) (int64, error) {
 	w := points.SplitWindow(from, to)
-	mFirst, mLast := monthOf(w.First), monthOf(w.Last)
-	if mFirst.Before(w.First) {
-		mFirst = mFirst.AddDate(0, 1, 0)
-	}
-	if !mFirst.Before(mLast) {
-		mFirst, mLast = w.Last, w.Last
-	}
 	var n int64
 	err := s.wallets.earnedInWindow.QueryRowContext(ctx, tenant, user, norm.Millis(w.From), norm.Millis(w.First),
-		norm.Millis(w.Last), norm.Millis(w.To), norm.Millis(mFirst), norm.Millis(mLast)).Scan(&n)
+		norm.Millis(w.Last), norm.Millis(w.To), norm.Millis(w.FirstMonth), norm.Millis(w.LastMonth)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: earned in window: %w", err)
 	}
