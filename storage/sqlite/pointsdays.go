@@ -76,7 +76,7 @@ func (s *Store) foldDay(tx *wtx, tenant, user string, at time.Time, amount int64
 	return err
 }
 
-// foldIfInserted adds amount to the user's day of at when the insert r
+// foldIfInserted adds amount to the user's day and month of at when the insert r
 // reports inserted a row.
 func (s *Store) foldIfInserted(tx *wtx, r sql.Result, tenant, user string, at time.Time, amount int64) error {
 	if n, err := r.RowsAffected(); err != nil || n == 0 {
