@@ -69,10 +69,22 @@ func BenchmarkPreview50(b *testing.B) {
 	}
 }
 
+// ledgerWindow sums a rolling window from the ledger (EarnedBetween), as
+// tiers did before day sums: the "before" of BenchmarkWalletRolling.
+type ledgerWindow struct{ *points.Service }
+
+func (w ledgerWindow) EarnedInWindow(ctx context.Context, tenant, user string, from, to time.Time) (int64, error) {
+	n, _, err := w.EarnedBetween(ctx, tenant, user, "", from, to)
+	return n, err
+}
+
 // BenchmarkWalletRolling is the full wallet read (GET /v1/me/wallet's
 // Programme) of a user with 10,000 lots credited over the last year on a
 // rolling_points programme, whose need for the next tier sums the year's
-// credits, beside the same read on a lifetime programme, in one run.
+// credits (whole days from day sums, the partial first and last days from
+// the ledger), beside the same read on a lifetime programme and, as
+// rolling-ledger, the rolling read summing the window from the ledger
+// (EarnedBetween, the path before day sums), in one run.
 //
 //	go test ./loyalty -run '^$' -bench WalletRolling -benchtime 3000x
 func BenchmarkWalletRolling(b *testing.B) {
@@ -108,12 +120,19 @@ func BenchmarkWalletRolling(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	for _, tenant := range []string{"lifetime", "rolling"} {
-		b.Run(tenant, func(b *testing.B) {
+	before := points.NewService(st, nil)
+	beforeLoy := loyalty.NewService(loyalty.Config{Store: st})
+	beforeLoy.SetTiers(loyalty.TierConfig{Wallets: ledgerWindow{before}})
+	before.SetTiers(beforeLoy)
+	for _, run := range []struct {
+		name, tenant string
+		svc          *points.Service
+	}{{"lifetime", "lifetime", pts}, {"rolling", "rolling", pts}, {"rolling-ledger", "rolling", before}} {
+		b.Run(run.name, func(b *testing.B) {
 			lat := make([]time.Duration, 0, b.N)
 			for range b.N {
 				start := time.Now()
-				w, err := pts.Programme(ctx, tenant, "u")
+				w, err := run.svc.Programme(ctx, run.tenant, "u")
 				if err != nil || w.Tier == nil || w.Tier.Needed == nil || *w.Tier.Needed != 150_000 {
 					b.Fatalf("wallet %+v, %v", w.Tier, err)
 				}

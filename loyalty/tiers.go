@@ -110,10 +110,12 @@ type TierStore interface {
 	DueTierStates(ctx context.Context, before time.Time, limit int) ([]TierState, error)
 }
 
-// Wallets reads what a user earned, for their tier.
+// Wallets reads what a user earned, for their tier: lifetime from the
+// wallet, or in a rolling window (points.Service.EarnedInWindow, whose
+// cost is bounded by the window's days, not the user's credits in it).
 type Wallets interface {
 	Wallet(ctx context.Context, tenant, user string) (points.Wallet, error)
-	EarnedBetween(ctx context.Context, tenant, user, keyPrefix string, from, to time.Time) (int64, time.Time, error)
+	EarnedInWindow(ctx context.Context, tenant, user string, from, to time.Time) (int64, error)
 }
 
 // TierAttributes is where a user's tier is published for the rest of
@@ -208,8 +210,7 @@ func (s *Service) value(ctx context.Context, p tier.Programme, tenant, user stri
 	}
 	if p.Basis == tier.Rolling {
 		from, to := tier.Window(now)
-		n, _, err := s.tiers.Wallets.EarnedBetween(ctx, tenant, user, "", from, to.Add(time.Millisecond))
-		return n, err
+		return s.tiers.Wallets.EarnedInWindow(ctx, tenant, user, from, to.Add(time.Millisecond))
 	}
 	w, err := s.tiers.Wallets.Wallet(ctx, tenant, user)
 	return w.Earned, err

@@ -27,8 +27,8 @@ func (w *wallets) Wallet(_ context.Context, _, user string) (points.Wallet, erro
 	return points.Wallet{Earned: w.earned[user]}, nil
 }
 
-func (w *wallets) EarnedBetween(context.Context, string, string, string, time.Time, time.Time) (int64, time.Time, error) {
-	return 0, time.Time{}, nil
+func (w *wallets) EarnedInWindow(context.Context, string, string, time.Time, time.Time) (int64, error) {
+	return 0, nil
 }
 
 // emitted records the system events, by idempotency key.

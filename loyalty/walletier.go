@@ -12,7 +12,8 @@ import (
 // points.Tiers). It reads the cached programme and the user's standing,
 // and for the value the wallet's earnings, the spend chain's last mark,
 // or, on a rolling basis, the sum of the user's credits of the last 12
-// months (an index range bounded by the window, not the whole history).
+// months (day sums for the window's whole days, the ledger for its
+// partial first and last days: bounded by days, not credits).
 func (s *Service) WalletTier(ctx context.Context, tenant, user string, earned int64) (points.WalletTier, bool, error) {
 	p, ok, err := s.programme(ctx, tenant)
 	if err != nil || !ok {

@@ -15,7 +15,12 @@ type UserData interface {
 	// finds its key taken and never pays twice. (Keys name causes, such as
 	// challenge:{id}:{completion id}, never a user.) Repeating it changes
 	// nothing.
+	// It also deletes the user's day sums (DaySum): they exist only for
+	// the user's own tier window, which a pseudonym never has, and nothing
+	// sums them across users.
 	AnonymiseEntries(ctx context.Context, tenant, user, pseudonym string) error
+	// EarnedDays lists the user's day sums, oldest first, for the export.
+	EarnedDays(ctx context.Context, tenant, user string) ([]DaySum, error)
 	// AnonymiseWallet moves the user's wallet (changes, lots, reversals)
 	// to pseudonym, as AnonymiseEntries does the ledger. Repeating it
 	// changes nothing.
@@ -30,6 +35,7 @@ type UserExport struct {
 	Wallet      Wallet       `json:"wallet"`
 	Entries     []Entry      `json:"entries" doc:"The whole ledger of the user, newest first."`
 	Redemptions []Redemption `json:"redemptions" doc:"The user's reward redemptions, newest first."`
+	EarnedDays  []DaySum     `json:"earned_days" doc:"What the user earned on each UTC day, as kept for rolling tier windows, oldest first."`
 }
 
 // exportPage is how many ledger lines one read of an export takes.
@@ -45,7 +51,11 @@ func (s *Service) Export(ctx context.Context, tenant, user string) (string, any,
 	if err != nil {
 		return "", nil, err
 	}
-	out := UserExport{Wallet: w, Entries: []Entry{}, Redemptions: append([]Redemption{}, reds...)}
+	days, err := s.store.EarnedDays(ctx, tenant, user)
+	if err != nil {
+		return "", nil, fmt.Errorf("points: export: %w", err)
+	}
+	out := UserExport{Wallet: w, Entries: []Entry{}, Redemptions: append([]Redemption{}, reds...), EarnedDays: append([]DaySum{}, days...)}
 	for before := ""; ; {
 		page, err := s.Ledger(ctx, tenant, user, before, exportPage)
 		if err != nil {

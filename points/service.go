@@ -182,6 +182,17 @@ func (s *Service) EarnedBetween(ctx context.Context, tenant, user, keyPrefix str
 	return s.store.EarnedBetween(ctx, tenant, user, keyPrefix, from, to)
 }
 
+// EarnedInWindow is EarnedBetween's total with no key prefix, read at a
+// cost bounded by the window's days rather than its entries (see
+// Store.EarnedInWindow), for rolling tier windows.
+func (s *Service) EarnedInWindow(ctx context.Context, tenant, user string, from, to time.Time) (int64, error) {
+	n, err := s.store.EarnedInWindow(ctx, tenant, user, from, to)
+	if err != nil {
+		return 0, fmt.Errorf("points: earned in window: %w", err)
+	}
+	return n, nil
+}
+
 // ScanEarnings calls fn for every positive entry of tenant ("" = all)
 // but refunds, in ledger order, for rebuilds of derived state. A reversal
 // comes as its credit with the amount negated, so a sum over a credit's

@@ -21,8 +21,9 @@ type userExport struct {
 	Sections struct {
 		Events []json.RawMessage `json:"events"`
 		Points struct {
-			Wallet  wallet            `json:"wallet"`
-			Entries []json.RawMessage `json:"entries"`
+			Wallet     wallet            `json:"wallet"`
+			Entries    []json.RawMessage `json:"entries"`
+			EarnedDays []json.RawMessage `json:"earned_days"`
 		} `json:"points"`
 		Challenges struct {
 			Progress    []json.RawMessage `json:"progress"`
@@ -57,9 +58,9 @@ func (e userExport) counts() string {
 		}
 		return 1
 	}
-	return fmt.Sprintf("events=%d wallet=%d entries=%d progress=%d completions=%d enrolments=%d unlocks=%d badges=%d "+
+	return fmt.Sprintf("events=%d wallet=%d entries=%d days=%d progress=%d completions=%d enrolments=%d unlocks=%d badges=%d "+
 		"standings=%d scores=%d exclusions=%d profile=%d attributes=%d audit=%d",
-		len(x.Events), x.Points.Wallet.Balance, len(x.Points.Entries), len(x.Challenges.Progress), len(x.Challenges.Completions),
+		len(x.Events), x.Points.Wallet.Balance, len(x.Points.Entries), len(x.Points.EarnedDays), len(x.Challenges.Progress), len(x.Challenges.Completions),
 		len(x.Challenges.Enrolments), len(x.Challenges.Unlocks), len(x.Badges.Badges), len(x.Leaderboards.Standings),
 		len(x.Leaderboards.Scores), len(x.Leaderboards.Exclusions), present(x.Profiles.Profile), present(x.Profiles.Attributes),
 		len(x.Audit.Entries))
@@ -204,7 +205,7 @@ func TestUserErasure(t *testing.T) {
 			// Three shares and the system events they raised (challenge.completed,
 			// points.earned, badge.unlocked); the audit section holds the
 			// manager's setting of the user's attributes.
-			const full = "events=6 wallet=50 entries=1 progress=1 completions=1 enrolments=0 unlocks=0 badges=1 " +
+			const full = "events=6 wallet=50 entries=1 days=1 progress=1 completions=1 enrolments=0 unlocks=0 badges=1 " +
 				"standings=2 scores=3 exclusions=0 profile=1 attributes=1 audit=1"
 			if got := export("ann").counts(); got != full {
 				t.Fatalf("export before erasure:\n got %s\nwant %s", got, full)
@@ -225,7 +226,7 @@ func TestUserErasure(t *testing.T) {
 				if erased.UserID != "ann" || erased.Pseudonym != auth.Pseudonym("acme", "ann") {
 					t.Fatalf("erasure = %+v", erased)
 				}
-				const empty = "events=0 wallet=0 entries=0 progress=0 completions=0 enrolments=0 unlocks=0 badges=0 " +
+				const empty = "events=0 wallet=0 entries=0 days=0 progress=0 completions=0 enrolments=0 unlocks=0 badges=0 " +
 					"standings=0 scores=0 exclusions=0 profile=0 attributes=0 audit=0"
 				if got := export("ann").counts(); got != empty {
 					t.Fatalf("export after erasure:\n got %s\nwant %s", got, empty)

@@ -52,6 +52,9 @@ func openNamed(t *testing.T, uri, name string) *Store {
 		if err := s.upgradeBoardTotals(ctx); err != nil {
 			t.Fatal(err)
 		}
+		if err := s.backfillPointsDays(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return s
 }

@@ -231,6 +231,10 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		client.Disconnect(context.Background())
 		return nil, err
 	}
+	if err := s.backfillPointsDays(ctx); err != nil {
+		client.Disconnect(context.Background())
+		return nil, err
+	}
 	if err := s.ensureLoyaltyIndexes(ctx); err != nil {
 		client.Disconnect(context.Background())
 		return nil, err

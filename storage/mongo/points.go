@@ -33,7 +33,8 @@ func (d entryDoc) entry() (points.Entry, error) {
 }
 
 // InsertEntry stores e, or returns the tenant's entry with the same key and
-// inserted=false. An empty ID gets a UUIDv7 and a zero CreatedAt becomes
+// inserted=false; a positive entry is then folded into its day sum. An
+// empty ID gets a UUIDv7 and a zero CreatedAt becomes
 // now; an ID already used by an entry with another key is an
 // errs.ErrDuplicate.
 func (s *Store) InsertEntry(ctx context.Context, e points.Entry) (points.Entry, bool, error) {
@@ -47,6 +48,9 @@ func (s *Store) InsertEntry(ctx context.Context, e points.Entry) (points.Entry, 
 	}
 	key := bson.D{{Key: "tenant", Value: e.Tenant}, {Key: "key", Value: e.Key}}
 	stored, inserted, err := insertOrExisting(ctx, s.ledger, doc, key, e, entryDoc.entry)
+	if err == nil {
+		err = s.foldEntry(ctx, stored) // a repeat too: see dayDoc
+	}
 	if err != nil {
 		return points.Entry{}, false, fmt.Errorf("mongo: insert ledger entry %s: %w", e.ID, err)
 	}

@@ -174,12 +174,18 @@ func (s *Store) EraseBadgeUser(ctx context.Context, tenant, user, pseudonym stri
 	return nil
 }
 
-// AnonymiseEntries moves the user's ledger entries to pseudonym.
+// AnonymiseEntries moves the user's ledger entries to pseudonym and deletes
+// their day sums (see points.UserData).
 func (s *Store) AnonymiseEntries(ctx context.Context, tenant, user, pseudonym string) error {
 	_, err := s.ledger.UpdateMany(ctx, userKey(tenant, user), setFields(bson.E{Key: "user", Value: pseudonym},
 		bson.E{Key: "reason", Value: points.ErasedReason}, bson.E{Key: "event_id", Value: ""}))
 	if err != nil {
 		return fmt.Errorf("mongo: erase ledger: %w", err)
+	}
+	for _, col := range []*mdb.Collection{s.wallets.days, s.wallets.months} {
+		if _, err := col.DeleteMany(ctx, userKey(tenant, user)); err != nil {
+			return fmt.Errorf("mongo: erase %s: %w", col.Name(), err)
+		}
 	}
 	return nil
 }

@@ -39,6 +39,7 @@ var neverExpires = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 
 type walletCols struct {
 	changes, lots, reversals, policies *mdb.Collection
+	days, months                       *mdb.Collection // pointsdays.go
 }
 
 // openWallets binds the wallets' collections and creates their indexes.
@@ -46,6 +47,7 @@ func (s *Store) openWallets(ctx context.Context) error {
 	s.wallets = walletCols{
 		changes: s.db.Collection(colPointsChanges), lots: s.db.Collection(colPointsLots),
 		reversals: s.db.Collection(colPointsReversals), policies: s.db.Collection(colPointsPolicies),
+		days: s.db.Collection(colPointsDays), months: s.db.Collection(colPointsMonths),
 	}
 	t := bson.E{Key: "tenant", Value: 1}
 	plan := []struct {
@@ -61,6 +63,8 @@ func (s *Store) openWallets(ctx context.Context) error {
 		{s.wallets.reversals, index{name: "points_reversals_key", keys: bson.D{t, {Key: "key", Value: 1}}, unique: true}},
 		{s.wallets.policies, index{name: "points_policies_tenant", keys: bson.D{t}, unique: true}},
 		{s.wallets.reversals, index{name: "points_reversals_user", keys: bson.D{t, {Key: "user", Value: 1}, {Key: "earned_at", Value: 1}}}},
+		{s.wallets.days, index{name: "points_days_user", keys: bson.D{t, {Key: "user", Value: 1}, {Key: "day", Value: 1}}}},
+		{s.wallets.months, index{name: "points_months_user", keys: bson.D{t, {Key: "user", Value: 1}, {Key: "day", Value: 1}}}},
 	}
 	for _, p := range plan {
 		if err := createIndex(ctx, p.col, p.ix); err != nil {
@@ -400,11 +404,15 @@ type reversalDoc struct {
 	ReversedAt time.Time `bson:"reversed_at"`
 }
 
-// InsertReversal records the reversal of credit e, once per key.
+// InsertReversal records the reversal of credit e, once per key, then
+// takes e off its day sum (on every call: see dayDoc).
 func (s *Store) InsertReversal(ctx context.Context, e points.Entry, at time.Time) error {
 	_, err := insertIgnore(ctx, s.wallets.reversals, reversalDoc{
 		Tenant: e.Tenant, Key: e.Key, User: e.User, Amount: e.Amount, EarnedAt: norm.Trunc(e.CreatedAt), ReversedAt: norm.Trunc(at),
 	})
+	if err == nil {
+		err = s.foldReversal(ctx, e)
+	}
 	if err != nil {
 		return fmt.Errorf("mongo: insert reversal %s: %w", e.Key, err)
 	}

@@ -18,7 +18,8 @@ import (
 const scanPage = 1000
 
 // InsertEntry stores e, or returns the tenant's entry with the same key and
-// inserted=false. An empty ID gets a UUIDv7 and a zero CreatedAt becomes
+// inserted=false; a positive e is added to its day sum in the same write.
+// An empty ID gets a UUIDv7 and a zero CreatedAt becomes
 // now; an ID already used by an entry with another key is an
 // errs.ErrDuplicate.
 func (s *Store) InsertEntry(ctx context.Context, e points.Entry) (points.Entry, bool, error) {
@@ -35,7 +36,10 @@ func (s *Store) InsertEntry(ctx context.Context, e points.Entry) (points.Entry, 
 			[]any{e.Tenant, e.ID, e.User, e.Amount, e.Key, e.Reason, e.EventID, norm.Millis(e.CreatedAt)}, e,
 			func() (points.Entry, error) { return scanEntry(tx.queryRow(s.wq.entryByKey, e.Tenant, e.Key)) },
 			"ledger entry id "+e.ID)
-		return err
+		if err != nil || !inserted || e.Amount <= 0 {
+			return err
+		}
+		return s.foldDay(tx, e.Tenant, e.User, e.CreatedAt, e.Amount)
 	})
 	if err != nil {
 		return points.Entry{}, false, fmt.Errorf("sqlite: insert ledger entry: %w", err)

@@ -306,10 +306,12 @@ var errClosed = errors.New("sqlite: store closed")
 // earn rules and marks, tiers, referrals), contests, UGC and quizzes. A
 // version 3 binary refuses a version 4 file: it would pay credits without
 // lots, so wallets would no longer match the ledger. Version 5 folds
-// points boards' credits into board scores and totals: the first open
-// starts every points board's build again (see upgradePointsBoards). A
-// version 4 binary refuses a version 5 file: it would pay credits without
-// folding them.
+// points boards' credits into board scores and totals (the first open
+// starts every points board's build again, see upgradePointsBoards) and
+// adds points_days (each user's earnings per UTC day and month, for
+// rolling tier windows; the first open fills it from the ledger, see
+// applyPointsDays). A version 4 binary refuses a version 5 file: it would
+// pay credits without folding them into either.
 const schemaVersion = 5
 
 // schema is idempotent (IF [NOT] EXISTS throughout) and runs in one
@@ -712,6 +714,9 @@ func applySchema(ctx context.Context, conn *sql.Conn) error {
 	}
 	if err := applyWalletSchema(ctx, conn); err != nil {
 		return err
+	}
+	if err := applyPointsDays(ctx, conn); err != nil {
+		return fmt.Errorf("points days: %w", err)
 	}
 	if err := execAll(ctx, conn, rewardSchema...); err != nil {
 		return err

@@ -109,10 +109,13 @@ func (s *Store) EraseBadgeUser(ctx context.Context, tenant, user, pseudonym stri
 	)
 }
 
-// AnonymiseEntries moves the user's ledger entries to pseudonym.
+// AnonymiseEntries moves the user's ledger entries to pseudonym and deletes
+// their day sums (see points.UserData), in one write.
 func (s *Store) AnonymiseEntries(ctx context.Context, tenant, user, pseudonym string) error {
 	return s.eraseAll(ctx, "ledger", eraseStmt{`UPDATE ledger SET user_id = ?, reason = ?, event_id = ''
-		WHERE tenant = ? AND user_id = ?`, []any{pseudonym, points.ErasedReason, tenant, user}})
+		WHERE tenant = ? AND user_id = ?`, []any{pseudonym, points.ErasedReason, tenant, user}},
+		eraseStmt{`DELETE FROM points_days WHERE tenant = ? AND user_id = ?`, []any{tenant, user}},
+		eraseStmt{`DELETE FROM points_months WHERE tenant = ? AND user_id = ?`, []any{tenant, user}})
 }
 
 // UserScores lists the user's scores on every board in (board, event) order.

@@ -106,6 +106,7 @@ type walletStmts struct {
 	wInsertReversal, wPutPolicy, wPutBalance, wExpiringBy              *sql.Stmt
 	changeByKey, latest, userLots, entryByKey, reversedBetween         *sql.Stmt
 	policy, policyTenants, expiringLots, countExpiringLots             *sql.Stmt
+	wFoldDay, wFoldMonth, earnedInWindow, earnedDays                   *sql.Stmt // points_days
 }
 
 func (s *Store) prepareWallets(ctx context.Context, conn *sql.Conn) error {
@@ -144,6 +145,12 @@ func (s *Store) prepareWallets(ctx context.Context, conn *sql.Conn) error {
 		{&p.latest, false, `SELECT balance FROM points_balances WHERE tenant = ? AND user_id = ?`},
 		{&p.userLots, false, `SELECT ` + lotCols + ` FROM points_lots WHERE tenant = ? AND user_id = ? AND id > ? ORDER BY id LIMIT ?`},
 		{&p.entryByKey, false, `SELECT ` + entryCols + ` FROM ledger WHERE tenant = ? AND entry_key = ?`},
+		{&p.wFoldDay, true, `INSERT INTO points_days (tenant, user_id, day, earned) VALUES (?,?,?,?)
+			ON CONFLICT (tenant, user_id, day) DO UPDATE SET earned = earned + excluded.earned`},
+		{&p.wFoldMonth, true, `INSERT INTO points_months (tenant, user_id, month, earned) VALUES (?,?,?,?)
+			ON CONFLICT (tenant, user_id, month) DO UPDATE SET earned = earned + excluded.earned`},
+		{&p.earnedInWindow, false, earnedInWindowSQL},
+		{&p.earnedDays, false, `SELECT day, earned FROM points_days WHERE tenant = ? AND user_id = ? ORDER BY day`},
 		{&p.reversedBetween, false, `SELECT coalesce(sum(amount), 0) FROM points_reversals INDEXED BY points_reversals_user
 			WHERE tenant = ? AND user_id = ? AND earned_at >= ? AND earned_at < ? AND entry_key >= ? AND entry_key < ?`},
 	}
@@ -255,8 +262,14 @@ func (s *Store) storeChange(tx *wtx, tenant string, c points.Change) error {
 	}
 	if e := c.Ledger; e != nil {
 		// ON CONFLICT DO NOTHING: a line under the key is this one.
-		if _, err := tx.exec(s.wq.insertEntry, tenant, e.ID, c.User, e.Amount, e.Key, e.Reason, e.EventID, norm.Millis(e.CreatedAt)); err != nil {
+		r, err := tx.exec(s.wq.insertEntry, tenant, e.ID, c.User, e.Amount, e.Key, e.Reason, e.EventID, norm.Millis(e.CreatedAt))
+		if err != nil {
 			return err
+		}
+		if e.Amount > 0 {
+			if err := s.foldIfInserted(tx, r, tenant, c.User, e.CreatedAt, e.Amount); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -358,9 +371,16 @@ func (s *Store) EntryByKey(ctx context.Context, tenant, key string) (points.Entr
 	return e, nil
 }
 
-// InsertReversal records the reversal of credit e, once per key.
+// InsertReversal records the reversal of credit e, once per key, and
+// takes e off its day sum in the same write.
 func (s *Store) InsertReversal(ctx context.Context, e points.Entry, at time.Time) error {
-	_, err := s.insertIgnore(ctx, s.wallets.wInsertReversal, e.Tenant, e.Key, e.User, e.Amount, norm.Millis(e.CreatedAt), norm.Millis(at))
+	err := s.w.do(ctx, func(tx *wtx) error {
+		r, err := tx.exec(s.wallets.wInsertReversal, e.Tenant, e.Key, e.User, e.Amount, norm.Millis(e.CreatedAt), norm.Millis(at))
+		if err != nil {
+			return err
+		}
+		return s.foldIfInserted(tx, r, e.Tenant, e.User, e.CreatedAt, -e.Amount)
+	})
 	if err != nil {
 		return fmt.Errorf("sqlite: insert reversal %s: %w", e.Key, err)
 	}

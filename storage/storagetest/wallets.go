@@ -33,6 +33,8 @@ func RunWallets(t *testing.T, open func(t *testing.T) WalletStore) {
 		{"Pending", testPending},
 		{"Expiry", testExpiry},
 		{"ExpiryOverlapping", testExpiryOverlapping},
+		{"PointsDays", PointsDays},
+		{"PointsDaysConcurrent", testPointsDaysConcurrent},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
