@@ -71,3 +71,10 @@ func TestWalletBackfillConformance(t *testing.T) {
 			execAll(t, path, `DROP TABLE points_balances`, `DROP TABLE points_changes`, `DROP TABLE points_lots`)
 		}, 1)
 }
+
+// TestExpiryCrash runs the stores' shared case of an expiry run dying
+// between its changes and their events.
+func TestExpiryCrash(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "q.db")
+	storagetest.RunExpiryCrash(t, func(t *testing.T) storagetest.NodeStore { return open(t, path) })
+}

@@ -33,6 +33,7 @@ func RunWallets(t *testing.T, open func(t *testing.T) WalletStore) {
 		{"Pending", testPending},
 		{"Expiry", testExpiry},
 		{"ExpiryOverlapping", testExpiryOverlapping},
+		{"OwedChanges", testOwedChanges},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
