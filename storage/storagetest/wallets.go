@@ -430,6 +430,7 @@ func testExpiry(t *testing.T, s WalletStore) {
 	must(t, err)
 	eq(t, "report", r, points.ExpiryReport{Lots: 1, Changes: 1, Points: 7, Notices: 1})
 	eq(t, "progress", seen, []int64{1, 1})
+	eq(t, "owed once emitted", owedOf(t, s, tn), []string(nil))
 	r, err = svc.Expire(c, now, nil)
 	must(t, err)
 	eq(t, "second run", r, points.ExpiryReport{Notices: 1})
