@@ -82,7 +82,9 @@ func applyWalletSchema(ctx context.Context, conn *sql.Conn) error {
 // two columns (ADD COLUMN of a NULL column rewrites no row, and adds
 // nothing to a table that has them) and creates the owed index after
 // them. The index is the one across tenants, as the sweep of owed events
-// reads it, and holds only the few changes owing one.
+// reads it, and holds only the few changes owing one. The step is
+// additive, so it needs no schema version of its own: a binary from
+// before names its columns and leaves these NULL (owing nothing).
 func upgradeOwed(ctx context.Context, conn *sql.Conn) error {
 	if err := addColumn(ctx, conn, "points_changes", "owes", "TEXT"); err != nil {
 		return err
