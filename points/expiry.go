@@ -36,7 +36,7 @@ var errNothing = errors.New("points: nothing to change")
 func planExpire(key string, now time.Time) Planner {
 	return func(ctx context.Context, w WalletView) (Change, error) {
 		b := w.Balance().prune(now)
-		c := Change{Kind: KindExpiry, At: now}
+		c := Change{Kind: KindExpiry, At: now, Owes: EventExpired}
 		lots, err := w.ExpiringBy(ctx, now)
 		if err != nil {
 			return Change{}, err
@@ -69,6 +69,7 @@ type ExpiryReport struct {
 	Changes int64 // wallet changes that expired points (one per user with points due)
 	Points  int64 // points expired
 	Notices int64 // points.expiring events emitted (or found emitted)
+	Owed    int64 // points.expired events of earlier runs' changes emitted at last
 }
 
 // expiryPage is how many lots one read of the job takes, and
@@ -84,33 +85,37 @@ const (
 // users with points expiring within their tenant's notice days get a
 // points.expiring event. It is safe to run on several nodes at once, or
 // again after a crash: each expiry is a wallet change keyed by its lots,
-// so a lot expires once and its event is emitted once. progress (may be
-// nil) is told of lots done out of lots due.
+// so a lot expires once, and the change owes its event until emitted
+// (Change.Owes), so a run first emits what a run that died left owed.
+// Events are keyed, so each is emitted once. progress (may be nil) is
+// told of lots done out of lots due.
 func (s *Service) Expire(ctx context.Context, now time.Time, progress func(done, total int64)) (ExpiryReport, error) {
 	now = now.UTC().Truncate(time.Millisecond)
 	tenants, err := s.store.PolicyTenants(ctx)
 	if err != nil {
 		return ExpiryReport{}, fmt.Errorf("points: expire: %w", err)
 	}
+	r := &expiryRun{s: s, now: now, progress: progress}
+	if err := r.settleOwed(ctx); err != nil {
+		return r.report(), err
+	}
 	due := now.Add(time.Millisecond) // expires_at <= now
-	var total int64
 	for _, tn := range tenants {
 		n, err := s.store.CountExpiringLots(ctx, tn, time.Unix(0, 0), due)
 		if err != nil {
 			return ExpiryReport{}, fmt.Errorf("points: expire: count %s: %w", tn, err)
 		}
-		total += n
+		r.total += n
 	}
-	r := &expiryRun{s: s, now: now, total: total, progress: progress}
 	for _, tn := range tenants {
 		if err := r.tenant(ctx, tn, due); err != nil {
 			return r.report(), err
 		}
 	}
-	if progress != nil && (total == 0 || r.done.Load() < total) {
+	if progress != nil && (r.total == 0 || r.done.Load() < r.total) {
 		// Nothing was due, or the rest was expired by an overlapping
 		// run: this run is done too.
-		progress(total, total)
+		progress(r.total, r.total)
 	}
 	return r.report(), nil
 }
@@ -126,10 +131,68 @@ type expiryRun struct {
 	changes  atomic.Int64
 	points   atomic.Int64
 	notices  atomic.Int64
+	owed     atomic.Int64
 }
 
 func (r *expiryRun) report() ExpiryReport {
-	return ExpiryReport{Lots: r.lots.Load(), Changes: r.changes.Load(), Points: r.points.Load(), Notices: r.notices.Load()}
+	return ExpiryReport{Lots: r.lots.Load(), Changes: r.changes.Load(), Points: r.points.Load(), Notices: r.notices.Load(), Owed: r.owed.Load()}
+}
+
+// owedGrace is how long an expiry's event may stay owed before a run
+// emits it for the run that made the change: longer than a run takes
+// from a page's changes to their events, so overlapping runs seldom emit
+// each other's, and short beside the hourly run, so the events of a run
+// that died follow with the next.
+const owedGrace = 5 * time.Minute
+
+// settleOwed emits the events of changes (of every tenant) still owing
+// them since before the grace, a page at a time, and clears the page in
+// one write per tenant in it. An overlapping run may emit some of them
+// too: the events are keyed, so each is emitted once.
+func (r *expiryRun) settleOwed(ctx context.Context) error {
+	for {
+		owed, err := r.s.store.OwedChanges(ctx, r.now.Add(-owedGrace), expiryPage)
+		if err != nil {
+			return fmt.Errorf("points: owed events: %w", err)
+		}
+		var tenants []string
+		keys := make(map[string][]string)
+		for _, o := range owed {
+			if err := r.s.emitOwed(ctx, o.Tenant, o.Change); err != nil {
+				return err
+			}
+			if keys[o.Tenant] == nil {
+				tenants = append(tenants, o.Tenant)
+			}
+			keys[o.Tenant] = append(keys[o.Tenant], o.Change.Key)
+		}
+		for _, tn := range tenants {
+			if err := r.s.store.ClearOwed(ctx, tn, keys[tn]); err != nil {
+				return fmt.Errorf("points: clear owed events of %s: %w", tn, err)
+			}
+		}
+		r.owed.Add(int64(len(owed)))
+		if len(owed) < expiryPage {
+			return nil
+		}
+	}
+}
+
+// emitOwed emits the event the change c of tenant owes.
+func (s *Service) emitOwed(ctx context.Context, tenant string, c Change) error {
+	if c.Owes != EventExpired {
+		return fmt.Errorf("points: change %s owes %q, which no one emits", c.Key, c.Owes)
+	}
+	return s.emitEvent(ctx, expiredEvent(tenant, c))
+}
+
+// expiredEvent is the points.expired event of the expiry change c.
+func expiredEvent(tenant string, c Change) events.Event {
+	return events.Event{
+		Tenant: tenant, User: c.User, Type: EventExpired, OccurredAt: c.At,
+		Props:          map[string]any{"amount": float64(c.Amount), "key": c.Key},
+		IdempotencyKey: EventExpired + ":" + c.Key,
+	}
 }
 
 // group is lots of one user expiring at one time.
@@ -220,8 +283,9 @@ func scanGroups(ctx context.Context, st Store, tenant string, from, to time.Time
 }
 
 // expire expires a page's users in one batch of wallet changes, each with
-// its ledger line, then emits their events; a repeat completes what a
-// crashed run left undone.
+// its ledger line and owing its event, then emits their events and clears
+// what they owed in one write; a repeat completes what a crashed run
+// left undone.
 func (r *expiryRun) expire(ctx context.Context, tenant string, gs []group) error {
 	ops := make([]ChangeOp, len(gs))
 	for i, g := range gs {
@@ -231,7 +295,10 @@ func (r *expiryRun) expire(ctx context.Context, tenant string, gs []group) error
 	if err != nil {
 		return fmt.Errorf("points: expire: %w", err)
 	}
-	var done int64
+	var (
+		done int64
+		paid []string
+	)
 	for i, cr := range res {
 		done += max(int64(len(gs[i].lots)), int64(len(cr.Change.Takes)))
 		switch {
@@ -244,13 +311,16 @@ func (r *expiryRun) expire(ctx context.Context, tenant string, gs []group) error
 			r.points.Add(cr.Change.Amount)
 			r.lots.Add(int64(len(cr.Change.Takes)))
 		}
-		err := r.s.emitEvent(ctx, events.Event{
-			Tenant: tenant, User: ops[i].User, Type: EventExpired, OccurredAt: cr.Change.At,
-			Props:          map[string]any{"amount": float64(cr.Change.Amount), "key": ops[i].Key},
-			IdempotencyKey: EventExpired + ":" + ops[i].Key,
-		})
-		if err != nil {
+		if err := r.s.emitEvent(ctx, expiredEvent(tenant, cr.Change)); err != nil {
 			return err
+		}
+		if cr.Change.Owes != "" {
+			paid = append(paid, cr.Change.Key)
+		}
+	}
+	if len(paid) > 0 {
+		if err := r.s.store.ClearOwed(ctx, tenant, paid); err != nil {
+			return fmt.Errorf("points: expire: clear owed events: %w", err)
 		}
 	}
 	done = r.done.Add(done)
@@ -318,8 +388,8 @@ func (s *Service) RunExpiry(ctx context.Context, interval time.Duration, log *sl
 		switch {
 		case err != nil && ctx.Err() == nil:
 			log.Warn("points: expiry job failed; the next run retries", "err", err)
-		case r.Changes > 0 || r.Notices > 0:
-			log.Info("points: expiry job", "lots", r.Lots, "points", r.Points, "changes", r.Changes, "notices", r.Notices)
+		case r.Changes > 0 || r.Notices > 0 || r.Owed > 0:
+			log.Info("points: expiry job", "lots", r.Lots, "points", r.Points, "changes", r.Changes, "notices", r.Notices, "owed", r.Owed)
 		}
 		select {
 		case <-ctx.Done():

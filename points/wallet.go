@@ -187,6 +187,18 @@ type Change struct {
 	// Repeat is set on a change returned to a repeated call (never
 	// stored): an earlier call under the key made it.
 	Repeat bool `json:"-"`
+	// Owes, when set, is the event type the change still owes (an
+	// expiry's points.expired): stored with the change, in its write, and
+	// listed by OwedChanges until ClearOwed, so a crash between the change
+	// and its event delays the event instead of losing it. It is kept
+	// beside the body, not in it, so clearing it rewrites no body.
+	Owes string `json:"-"`
+}
+
+// OwedChange is a change that still owes its event (Change.Owes).
+type OwedChange struct {
+	Tenant string
+	Change Change
 }
 
 // Kinds of change.
@@ -251,6 +263,12 @@ type WalletStore interface {
 	ApplyChanges(ctx context.Context, tenant string, ops []ChangeOp) ([]ChangeResult, error)
 	// ChangeByKey returns the change stored under key, or errs.ErrNotFound.
 	ChangeByKey(ctx context.Context, tenant, key string) (Change, error)
+	// OwedChanges lists the changes of every tenant that still owe their
+	// event and were made (Change.At) before before, oldest first, up to
+	// limit; ClearOwed marks the tenant's changes under keys as owing
+	// nothing, in one write (unknown or cleared keys are skipped).
+	OwedChanges(ctx context.Context, before time.Time, limit int) ([]OwedChange, error)
+	ClearOwed(ctx context.Context, tenant string, keys []string) error
 	// UserBalance returns the user's balance as of the latest change
 	// (the zero Balance for an untouched wallet).
 	UserBalance(ctx context.Context, tenant, user string) (Balance, error)

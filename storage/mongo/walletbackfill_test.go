@@ -12,9 +12,9 @@ import (
 	"github.com/questline/questline/storage/storagetest"
 )
 
-// TestWalletBackfill runs the stores' shared backfill case with three
-// nodes opening the legacy database at once.
-func TestWalletBackfill(t *testing.T) {
+// openSame returns an open of one database of the test's own, dropped
+// at the end: each call is a node's (or a restarted process's) store.
+func openSame(t *testing.T) func(t *testing.T) storagetest.NodeStore {
 	u := uri(t)
 	name := "ql_test_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
 	open := func(t *testing.T) storagetest.NodeStore {
@@ -35,6 +35,13 @@ func TestWalletBackfill(t *testing.T) {
 			s.Close()
 		}
 	})
+	return open
+}
+
+// TestWalletBackfill runs the stores' shared backfill case with three
+// nodes opening the legacy database at once.
+func TestWalletBackfill(t *testing.T) {
+	open := openSame(t)
 	storagetest.RunWalletBackfill(t, open, func(t *testing.T, s storagetest.NodeStore) {
 		db := s.(*mongo.Store).Database()
 		for _, col := range []string{"points_changes", "points_lots", "points_upgrades"} {
@@ -46,4 +53,11 @@ func TestWalletBackfill(t *testing.T) {
 			t.Fatal(err)
 		}
 	}, 3)
+}
+
+// TestExpiryCrash runs the stores' shared case of an expiry run dying
+// between its changes and their events, the restart opening the same
+// database.
+func TestExpiryCrash(t *testing.T) {
+	storagetest.RunExpiryCrash(t, openSame(t))
 }

@@ -56,6 +56,10 @@ func (s *Store) openWallets(ctx context.Context) error {
 	}{
 		{s.wallets.changes, index{name: "points_changes_key", keys: bson.D{t, {Key: "key", Value: 1}}, unique: true}},
 		{s.wallets.changes, index{name: "points_changes_version", keys: bson.D{t, {Key: "user", Value: 1}, {Key: "version", Value: 1}}, unique: true}},
+		// Across tenants, for the sweep of owed events; partial, so it
+		// holds only the few changes owing one.
+		{s.wallets.changes, index{name: "points_changes_owed", keys: bson.D{{Key: "owed_at", Value: 1}, t, {Key: "key", Value: 1}},
+			partial: bson.D{{Key: "owed_at", Value: bson.D{{Key: "$exists", Value: true}}}}}},
 		{s.wallets.lots, index{name: "points_lots_id", keys: bson.D{t, {Key: "user", Value: 1}, {Key: "id", Value: 1}}, unique: true}},
 		{s.wallets.lots, index{name: "points_lots_spend", keys: bson.D{t, {Key: "user", Value: 1},
 			{Key: "expires_at", Value: 1}, {Key: "earned_at", Value: 1}, {Key: "id", Value: 1}}}},
@@ -84,12 +88,16 @@ type changeDoc struct {
 	Balance string `bson:"balance"`
 	Body    string `bson:"body"`
 	Rolled  bool   `bson:"rolled"` // its lots are written
+	// Owes and OwedAt (the change's time) are set, in the change's own
+	// insert, while it owes its event (points.Change.Owes).
+	Owes   string     `bson:"owes,omitempty"`
+	OwedAt *time.Time `bson:"owed_at,omitempty"`
 }
 
 func (d changeDoc) change() (points.Change, error) {
 	var c points.Change
 	err := json.Unmarshal([]byte(d.Body), &c)
-	c.User = d.User
+	c.User, c.Owes = d.User, d.Owes
 	return c, err
 }
 
@@ -203,7 +211,12 @@ func newChangeDoc(tenant string, c points.Change) (changeDoc, error) {
 	if err != nil {
 		return changeDoc{}, err
 	}
-	return changeDoc{Tenant: tenant, Key: c.Key, User: c.User, Version: c.Balance.Version, Balance: string(balance), Body: string(body)}, nil
+	d := changeDoc{Tenant: tenant, Key: c.Key, User: c.User, Version: c.Balance.Version, Balance: string(balance), Body: string(body)}
+	if c.Owes != "" {
+		at := norm.Trunc(c.At)
+		d.Owes, d.OwedAt = c.Owes, &at
+	}
+	return d, nil
 }
 
 // latestChange reads the user's latest change without its body, which
@@ -355,6 +368,34 @@ func (s *Store) ChangeByKey(ctx context.Context, tenant, key string) (points.Cha
 		return points.Change{}, fmt.Errorf("mongo: wallet change %s: %w", key, err)
 	}
 	return d.change()
+}
+
+// OwedChanges lists the changes of every tenant owing their event,
+// made before before, oldest first.
+func (s *Store) OwedChanges(ctx context.Context, before time.Time, limit int) ([]points.OwedChange, error) {
+	out, err := findAll(ctx, s.wallets.changes, bson.D{{Key: "owed_at", Value: bson.D{{Key: "$lt", Value: norm.Trunc(before)}}}},
+		options.Find().SetSort(bson.D{{Key: "owed_at", Value: 1}, {Key: "tenant", Value: 1}, {Key: "key", Value: 1}}).
+			SetLimit(int64(norm.Limit(limit, DefaultLimit))),
+		func(d changeDoc) (points.OwedChange, error) {
+			c, err := d.change()
+			return points.OwedChange{Tenant: d.Tenant, Change: c}, err
+		})
+	if err != nil {
+		return nil, fmt.Errorf("mongo: owed wallet changes: %w", err)
+	}
+	return out, nil
+}
+
+// ClearOwed marks the tenant's changes under keys as owing nothing, in
+// one update.
+func (s *Store) ClearOwed(ctx context.Context, tenant string, keys []string) error {
+	_, err := s.wallets.changes.UpdateMany(ctx, bson.D{{Key: "tenant", Value: tenant}, {Key: "key", Value: bson.D{{Key: "$in", Value: keys}}},
+		{Key: "owed_at", Value: bson.D{{Key: "$exists", Value: true}}}},
+		bson.D{{Key: "$unset", Value: bson.D{{Key: "owes", Value: ""}, {Key: "owed_at", Value: ""}}}})
+	if err != nil {
+		return fmt.Errorf("mongo: clear owed wallet changes: %w", err)
+	}
+	return nil
 }
 
 // UserBalance returns the balance of the user's latest change.

@@ -17,11 +17,15 @@ import (
 // walletSchema holds the points wallets: every keyed change with the
 // balance after it (the latest one per user is the wallet), the lots, and
 // the reversed credits EarnedBetween leaves out. A lot that never expires
-// has expires_at = neverMillis, so spending order sorts it last.
+// has expires_at = neverMillis, so spending order sorts it last. A change
+// owing its event (points.Change.Owes) has owes and owed_at (its time)
+// set until ClearOwed; files from before them get the columns in
+// applyWalletSchema, and owe nothing.
 var walletSchema = []string{
 	`CREATE TABLE IF NOT EXISTS points_changes (
 		tenant TEXT NOT NULL, change_key TEXT NOT NULL, user_id TEXT NOT NULL,
 		version INTEGER NOT NULL, balance TEXT NOT NULL, body TEXT NOT NULL,
+		owes TEXT, owed_at INTEGER,
 		PRIMARY KEY (tenant, change_key)) WITHOUT ROWID`,
 	`CREATE UNIQUE INDEX IF NOT EXISTS points_changes_version ON points_changes (tenant, user_id, version)`,
 	// The balance after each user's latest change, apart from the
@@ -59,6 +63,9 @@ func applyWalletSchema(ctx context.Context, conn *sql.Conn) error {
 	if err := execAll(ctx, conn, walletSchema...); err != nil {
 		return err
 	}
+	if err := upgradeOwed(ctx, conn); err != nil {
+		return fmt.Errorf("points changes: %w", err)
+	}
 	switch {
 	case changes == 0:
 		return execAll(ctx, conn, walletBackfill...)
@@ -69,6 +76,24 @@ func applyWalletSchema(ctx context.Context, conn *sql.Conn) error {
 		return err
 	}
 	return nil
+}
+
+// upgradeOwed gives a points_changes table from before owed events its
+// two columns (ADD COLUMN of a NULL column rewrites no row, and adds
+// nothing to a table that has them) and creates the owed index after
+// them. The index is the one across tenants, as the sweep of owed events
+// reads it, and holds only the few changes owing one. The step is
+// additive, so it needs no schema version of its own: a binary from
+// before names its columns and leaves these NULL (owing nothing).
+func upgradeOwed(ctx context.Context, conn *sql.Conn) error {
+	if err := addColumn(ctx, conn, "points_changes", "owes", "TEXT"); err != nil {
+		return err
+	}
+	if err := addColumn(ctx, conn, "points_changes", "owed_at", "INTEGER"); err != nil {
+		return err
+	}
+	return execAll(ctx, conn, `CREATE INDEX IF NOT EXISTS points_changes_owed ON points_changes (owed_at, tenant, change_key)
+		WHERE owed_at IS NOT NULL`)
 }
 
 // walletBackfill is the wallets of the users paid before wallets existed.
@@ -104,8 +129,9 @@ const lotCols = `tenant, user_id, id, entry_key, amount, remaining, earned_at, a
 type walletStmts struct {
 	wChangeByKey, wLatest, wInsertChange, wUpsertLot, wLot, wSpendable *sql.Stmt
 	wInsertReversal, wPutPolicy, wPutBalance, wExpiringBy              *sql.Stmt
+	wClearOwed                                                         *sql.Stmt
 	changeByKey, latest, userLots, entryByKey, reversedBetween         *sql.Stmt
-	policy, policyTenants, expiringLots, countExpiringLots             *sql.Stmt
+	policy, policyTenants, expiringLots, countExpiringLots, owed       *sql.Stmt
 	wFoldDay, wFoldMonth, earnedInWindow, earnedDays                   *sql.Stmt // points_days
 }
 
@@ -116,11 +142,14 @@ func (s *Store) prepareWallets(ctx context.Context, conn *sql.Conn) error {
 		write bool
 		q     string
 	}{
-		{&p.wChangeByKey, true, `SELECT user_id, body FROM points_changes WHERE tenant = ? AND change_key = ?`},
+		{&p.wChangeByKey, true, `SELECT user_id, body, owes FROM points_changes WHERE tenant = ? AND change_key = ?`},
 		{&p.wLatest, true, `SELECT balance FROM points_balances WHERE tenant = ? AND user_id = ?`},
 		{&p.wPutBalance, true, `INSERT INTO points_balances (tenant, user_id, version, balance) VALUES (?,?,?,?)
 			ON CONFLICT (tenant, user_id) DO UPDATE SET version = excluded.version, balance = excluded.balance`},
-		{&p.wInsertChange, true, `INSERT INTO points_changes (tenant, change_key, user_id, version, balance, body) VALUES (?,?,?,?,?,?)`},
+		{&p.wInsertChange, true, `INSERT INTO points_changes (tenant, change_key, user_id, version, balance, body, owes, owed_at)
+			VALUES (?,?,?,?,?,?,?,?)`},
+		{&p.wClearOwed, true, `UPDATE points_changes SET owes = NULL, owed_at = NULL
+			WHERE tenant = ? AND change_key IN (SELECT value FROM json_each(?)) AND owed_at IS NOT NULL`},
 		{&p.wUpsertLot, true, `INSERT INTO points_lots (` + lotCols + `) VALUES (?,?,?,?,?,?,?,?,?)
 			ON CONFLICT (tenant, user_id, id) DO UPDATE SET remaining = excluded.remaining`},
 		{&p.wLot, true, `SELECT ` + lotCols + ` FROM points_lots WHERE tenant = ? AND user_id = ? AND id = ?`},
@@ -141,7 +170,9 @@ func (s *Store) prepareWallets(ctx context.Context, conn *sql.Conn) error {
 			ORDER BY expires_at, user_id, id LIMIT ?`},
 		{&p.countExpiringLots, false, `SELECT count(*) FROM points_lots INDEXED BY points_lots_due
 			WHERE tenant = ? AND remaining > 0 AND expires_at >= ? AND expires_at < ?`},
-		{&p.changeByKey, false, `SELECT user_id, body FROM points_changes WHERE tenant = ? AND change_key = ?`},
+		{&p.owed, false, `SELECT tenant, user_id, body, owes FROM points_changes INDEXED BY points_changes_owed
+			WHERE owed_at IS NOT NULL AND owed_at < ? ORDER BY owed_at, tenant, change_key LIMIT ?`},
+		{&p.changeByKey, false, `SELECT user_id, body, owes FROM points_changes WHERE tenant = ? AND change_key = ?`},
 		{&p.latest, false, `SELECT balance FROM points_balances WHERE tenant = ? AND user_id = ?`},
 		{&p.userLots, false, `SELECT ` + lotCols + ` FROM points_lots WHERE tenant = ? AND user_id = ? AND id > ? ORDER BY id LIMIT ?`},
 		{&p.entryByKey, false, `SELECT ` + entryCols + ` FROM ledger WHERE tenant = ? AND entry_key = ?`},
@@ -249,7 +280,11 @@ func (s *Store) storeChange(tx *wtx, tenant string, c points.Change) error {
 	if err != nil {
 		return err
 	}
-	if _, err := tx.exec(s.wallets.wInsertChange, tenant, c.Key, c.User, c.Balance.Version, string(balance), string(body)); err != nil {
+	var owes, owedAt any // NULL: owes nothing
+	if c.Owes != "" {
+		owes, owedAt = c.Owes, norm.Millis(c.At)
+	}
+	if _, err := tx.exec(s.wallets.wInsertChange, tenant, c.Key, c.User, c.Balance.Version, string(balance), string(body), owes, owedAt); err != nil {
 		return err
 	}
 	if _, err := tx.exec(s.wallets.wPutBalance, tenant, c.User, c.Balance.Version, string(balance)); err != nil {
@@ -341,6 +376,36 @@ func (s *Store) ChangeByKey(ctx context.Context, tenant, key string) (points.Cha
 	return c, nil
 }
 
+// OwedChanges lists the changes of every tenant owing their event,
+// made before before, oldest first.
+func (s *Store) OwedChanges(ctx context.Context, before time.Time, limit int) ([]points.OwedChange, error) {
+	out, err := queryAll(ctx, s.wallets.owed, func(sc scanner) (points.OwedChange, error) {
+		var tenant string
+		c, err := scanChange(sc, &tenant)
+		return points.OwedChange{Tenant: tenant, Change: c}, err
+	}, norm.Millis(before), norm.Limit(limit, DefaultLimit))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: owed wallet changes: %w", err)
+	}
+	return out, nil
+}
+
+// ClearOwed marks the tenant's changes under keys as owing nothing, in
+// one write op; the keys go as one JSON array.
+func (s *Store) ClearOwed(ctx context.Context, tenant string, keys []string) error {
+	list, err := json.Marshal(keys)
+	if err == nil {
+		err = s.w.do(ctx, func(tx *wtx) error {
+			_, err := tx.exec(s.wallets.wClearOwed, tenant, string(list))
+			return err
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: clear owed wallet changes: %w", err)
+	}
+	return nil
+}
+
 // UserBalance returns the balance of the user's latest change.
 func (s *Store) UserBalance(ctx context.Context, tenant, user string) (points.Balance, error) {
 	b, err := balanceFrom(s.wallets.latest.QueryRowContext(ctx, tenant, user))
@@ -395,15 +460,25 @@ func (s *Store) reversedBetween(ctx context.Context, tenant, user, keyPrefix str
 }
 
 func changeFrom(row *sql.Row) (points.Change, error) {
-	var user, body string
-	if err := row.Scan(&user, &body); errors.Is(err, sql.ErrNoRows) {
+	c, err := scanChange(row)
+	if errors.Is(err, sql.ErrNoRows) {
 		return points.Change{}, errs.ErrNotFound
-	} else if err != nil {
+	}
+	return c, err
+}
+
+// scanChange scans the columns lead points to, then user_id, body, owes.
+func scanChange(sc scanner, lead ...any) (points.Change, error) {
+	var (
+		user, body string
+		owes       sql.NullString
+	)
+	if err := sc.Scan(append(lead, &user, &body, &owes)...); err != nil {
 		return points.Change{}, err
 	}
 	var c points.Change
 	err := json.Unmarshal([]byte(body), &c)
-	c.User = user
+	c.User, c.Owes = user, owes.String
 	return c, err
 }
 

@@ -35,6 +35,7 @@ func RunWallets(t *testing.T, open func(t *testing.T) WalletStore) {
 		{"ExpiryOverlapping", testExpiryOverlapping},
 		{"PointsDays", PointsDays},
 		{"PointsDaysConcurrent", testPointsDaysConcurrent},
+		{"OwedChanges", testOwedChanges},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -431,6 +432,7 @@ func testExpiry(t *testing.T, s WalletStore) {
 	must(t, err)
 	eq(t, "report", r, points.ExpiryReport{Lots: 1, Changes: 1, Points: 7, Notices: 1})
 	eq(t, "progress", seen, []int64{1, 1})
+	eq(t, "owed once emitted", owedOf(t, s, tn), []string(nil))
 	r, err = svc.Expire(c, now, nil)
 	must(t, err)
 	eq(t, "second run", r, points.ExpiryReport{Notices: 1})
