@@ -295,7 +295,10 @@ func (a *app) openStore(ctx context.Context) error {
 		a.store = s
 		a.logger.Info("storage: embedded SQLite", "path", a.cfg.SQLitePath(), "synchronous", a.cfg.SQLiteSync)
 	} else {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		// An unreachable server fails within the driver's server selection
+		// timeout (5 s); the bound here covers creating the indexes, which a
+		// busy server may take longer over.
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
 		s, err := mongo.Open(cctx, a.cfg.MongoURI, a.cfg.MongoDB)
 		if err != nil {

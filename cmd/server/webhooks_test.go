@@ -68,7 +68,9 @@ func (h *hookReceiver) types() map[string]int {
 
 func (h *hookReceiver) wait(t *testing.T, what string, cond func(map[string]int) bool) {
 	t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); !cond(h.types()); time.Sleep(10 * time.Millisecond) {
+	// Generous: on a loaded machine FerretDB (Mongo mode) takes seconds
+	// per claim round after a restart.
+	for deadline := time.Now().Add(30 * time.Second); !cond(h.types()); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s; got %v", what, h.types())
 		}
