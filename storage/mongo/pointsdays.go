@@ -3,6 +3,7 @@ package mongo
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -129,6 +130,9 @@ func (s *Store) EarnedInWindow(ctx context.Context, tenant, user string, from, t
 
 // EarnedDays lists the user's day sums, oldest first.
 func (s *Store) EarnedDays(ctx context.Context, tenant, user string) ([]points.DaySum, error) {
+	if !s.atomicUpdates {
+		return s.earnedDaysFromLedger(ctx, tenant, user)
+	}
 	out, err := findAll(ctx, s.wallets.days, userKey(tenant, user),
 		options.Find().SetSort(bson.D{{Key: "day", Value: 1}}),
 		func(d dayDoc) (points.DaySum, error) {
@@ -137,6 +141,40 @@ func (s *Store) EarnedDays(ctx context.Context, tenant, user string) ([]points.D
 	if err != nil {
 		return nil, fmt.Errorf("mongo: earned days: %w", err)
 	}
+	return out, nil
+}
+
+// earnedDaysFromLedger derives the day sums where none are kept (a server
+// without atomic conditional updates): every UTC day holding one of the
+// user's credits, summed as EarnedBetween sums it. For exports only; it
+// reads the user's whole ledger.
+func (s *Store) earnedDaysFromLedger(ctx context.Context, tenant, user string) ([]points.DaySum, error) {
+	const page = 500
+	days := map[time.Time]bool{}
+	for before := ""; ; {
+		es, err := s.Entries(ctx, tenant, user, before, page)
+		if err != nil {
+			return nil, fmt.Errorf("mongo: earned days: %w", err)
+		}
+		for _, e := range es {
+			if e.Amount > 0 {
+				days[e.CreatedAt.UTC().Truncate(24*time.Hour)] = true
+			}
+		}
+		if len(es) < page {
+			break
+		}
+		before = es[len(es)-1].ID
+	}
+	out := make([]points.DaySum, 0, len(days))
+	for d := range days {
+		n, _, err := s.EarnedBetween(ctx, tenant, user, "", d, d.Add(24*time.Hour))
+		if err != nil {
+			return nil, fmt.Errorf("mongo: earned days: %w", err)
+		}
+		out = append(out, points.DaySum{Day: d, Earned: n})
+	}
+	slices.SortFunc(out, func(a, b points.DaySum) int { return a.Day.Compare(b.Day) })
 	return out, nil
 }
 
