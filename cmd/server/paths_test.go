@@ -107,6 +107,45 @@ func TestEncodedUserPaths(t *testing.T) {
 	}
 }
 
+// TestEveryUserPathChecked walks the OpenAPI document: every path
+// parameter that names a user (after /users/ or /exclusions/) refuses an
+// id intake refuses, so a route added later cannot skip the rule by
+// leaving out its format.
+func TestEveryUserPathChecked(t *testing.T) {
+	s := startServer(t, nil)
+	_, board := s.setupSlice("acme")
+	admin := s.token("root", "acme", auth.Admin)
+	checked := 0
+	for _, op := range s.operations() {
+		segs := strings.Split(op.Path, "/")
+		var user string
+		for i, seg := range segs {
+			name, ok := strings.CutPrefix(seg, "{")
+			if !ok {
+				continue
+			}
+			name = strings.TrimSuffix(name, "}")
+			if prev := segs[i-1]; prev == "users" || prev == "exclusions" {
+				segs[i], user = url.PathEscape(`"x"`), name
+			} else {
+				segs[i] = board // the only other parameter of these routes: a board
+			}
+		}
+		if user == "" {
+			continue
+		}
+		path := strings.Join(segs, "/")
+		r := s.do(req{method: op.Method, path: path, token: admin, body: sampleBodies[op.ID]})
+		if r.Status != 422 || r.problemType(t) != "bad-user-id" || !strings.Contains(string(r.Body), `"location":"path.`+user+`"`) {
+			t.Errorf("%s %s: %d %s, want 422 bad-user-id at path.%s", op.Method, path, r.Status, r.Body, user)
+		}
+		checked++
+	}
+	if checked < 15 {
+		t.Fatalf("only %d routes naming a user checked", checked)
+	}
+}
+
 // TestInvalidUTF8Bodies: a JSON body with invalid UTF-8, or an unpaired
 // surrogate escape, is refused with 400 before it reaches any handler, so
 // no name is ever stored with replacement characters.
@@ -163,8 +202,10 @@ func TestHiddenAnswersAsMissing(t *testing.T) {
 	var draftBadge struct{ ID string }
 	s.must(201, req{method: "POST", path: "/v1/badges", token: mgr, body: map[string]any{"name": "Draft badge", "rule": rule}}).json(t, &draftBadge)
 	secretBadge := s.badge(mgr, map[string]any{"name": "Secret badge", "hidden": true, "rule": rule}) // published
+	var draftQuiz struct{ ID string }
+	s.must(201, req{method: "POST", path: "/v1/quizzes", token: mgr, body: matrixQuiz}).json(t, &draftQuiz)
 	const missing = "01900000-0000-7000-8000-000000000000"
-	hidden := map[string][]string{"challenges": {draft.ID, manual.ID}, "badges": {draftBadge.ID, secretBadge}}
+	hidden := map[string][]string{"challenges": {draft.ID, manual.ID}, "badges": {draftBadge.ID, secretBadge}, "quizzes": {draftQuiz.ID}}
 
 	player1 := auth.Principal{Roles: []auth.Role{auth.Player}}
 	checked := 0
