@@ -15,10 +15,10 @@ const busSettle = 200 * time.Millisecond
 
 // TestDefinitionChangesReachOtherNodes runs two nodes on one SQLite file
 // and one Redis: a challenge published on node A counts on node B's next
-// event, though B had just cached the tenant's challenges; a board created
-// on A counts B's next credit; raising max_completions on A reopens the
-// challenge on B for a player who had reached the old cap; and a display
-// name set on A shows on B's board.
+// event, though B had just cached the tenant's challenges; so does a badge
+// published on A; a board created on A counts B's next credit; raising
+// max_completions on A reopens the challenge on B for a player who had
+// reached the old cap; and a display name set on A shows on B's board.
 func TestDefinitionChangesReachOtherNodes(t *testing.T) {
 	url := redistest.URL(t)
 	a := startServer(t, map[string]string{"REDIS_URL": url})
@@ -38,6 +38,15 @@ func TestDefinitionChangesReachOtherNodes(t *testing.T) {
 	time.Sleep(busSettle)
 	if r := post(b, "s1", map[string]any{"type": "share"}); len(r.Completions) != 1 || r.Completions[0].ChallengeID != share {
 		t.Fatalf("node B's first event after the publish on A = %+v", r)
+	}
+	// B has the tenant's badges cached too (none counts views); a badge
+	// published on A awards on B's next view.
+	viewer := a.badge(mgr, map[string]any{"name": "First view", "rule": map[string]any{"goals": []any{
+		map[string]any{"kind": "count", "event_type": "view", "target": 1}}}})
+	time.Sleep(busSettle)
+	post(b, "v1", map[string]any{"type": "view"})
+	if got := b.myBadges(ann)[viewer]; len(got.Awards) != 1 {
+		t.Fatalf("badge published on A after node B's view = %+v, want one award", got)
 	}
 
 	// B has its boards cached (it credited the 10 points); a board created
