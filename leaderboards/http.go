@@ -120,6 +120,11 @@ func Routes(api huma.API, s *Service) {
 			if err != nil {
 				return nil, err
 			}
+			for i, u := range in.Body.Users {
+				if !auth.ValidUser(u) {
+					return nil, errs.New(errs.Unprocessable, "bad-user-id", "%s", auth.UserRule).OnField("body.user_ids[" + strconv.Itoa(i) + "]")
+				}
+			}
 			users := append(in.Body.Users, p.Subject)
 			pg, err := s.Cohort(ctx, p.Tenant, in.ID, in.Body.Window, users)
 			if err != nil {

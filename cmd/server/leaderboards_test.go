@@ -442,6 +442,23 @@ func TestPeriodOutOfRange(t *testing.T) {
 	}
 }
 
+// TestCohortChecksUserIDs: the users of a cohort body follow intake's
+// user-id rule, each refusal naming the item.
+func TestCohortChecksUserIDs(t *testing.T) {
+	s := startServer(t, deployments()[0].env(t))
+	board := s.board(s.token("boss", "acme", auth.Manager), map[string]any{"name": "All", "window": "all_time"})
+	ann := s.token("ann", "acme")
+	for _, bad := range []string{"a b", "x\u0000", `{"$ne":null}`, "erased:1", ""} {
+		r := s.do(req{method: "POST", path: "/v1/leaderboards/" + board + "/cohort", token: ann,
+			body: map[string]any{"user_ids": []string{"bob", bad}}})
+		if r.Status != 422 || r.problemType(t) != "bad-user-id" || r.problemField(t) != "body.user_ids[1]" {
+			t.Fatalf("cohort with %q: %d %s, want 422 bad-user-id on body.user_ids[1]", bad, r.Status, r.Body)
+		}
+	}
+	s.must(200, req{method: "POST", path: "/v1/leaderboards/" + board + "/cohort", token: ann,
+		body: map[string]any{"user_ids": []string{"bob", "auth0|abc123", "user@example.com"}}})
+}
+
 // TestPointsBoardBuildsInBackground: on a tenant with a large ledger,
 // creating a points board answers at once with the build under way; the
 // board's GET shows the build's progress until it is ready and exact.
