@@ -306,6 +306,12 @@ func (a *app) openStore(ctx context.Context) error {
 		}
 		a.store = s
 		a.logger.Info("storage: MongoDB", "database", a.cfg.MongoDB)
+		if loose := mongo.Overridden(a.cfg.MongoURI); len(loose) > 0 {
+			// Pinned on purpose (see mongo.clientOptions); said aloud so an
+			// operator who set them knows they are not in effect.
+			a.logger.Warn("MONGO_URI: ignoring settings that would loosen consistency: reads go to the primary, writes wait for a majority",
+				"ignored", strings.Join(loose, ","))
+		}
 	}
 	a.closers = append(a.closers, a.store.Close)
 	return nil
