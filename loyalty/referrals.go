@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/questline/questline/auth"
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/internal/errs"
 	"github.com/questline/questline/points"
@@ -214,7 +215,10 @@ func (s *Service) completeReferral(ctx context.Context, ev events.Event, r *even
 	}
 	pay := []points.Credit{{Tenant: ev.Tenant, User: ev.User, Amount: p.RefereePoints, Key: "referral:" + ev.User + ":referee",
 		Reason: "referral: welcome", EventID: ev.ID}}
-	if c.ReferrerPaid {
+	// A referrer erased since the claim is nobody: the referee is still
+	// welcomed, the pseudonym is paid nothing and told nothing.
+	gone := auth.Erased(c.Referrer)
+	if c.ReferrerPaid && !gone {
 		pay = append(pay, points.Credit{Tenant: ev.Tenant, User: c.Referrer, Amount: p.ReferrerPoints, Key: "referral:" + ev.User + ":referrer",
 			Reason: "referral: " + ev.User + " joined", EventID: ev.ID})
 	}
@@ -229,6 +233,9 @@ func (s *Service) completeReferral(ctx context.Context, ev events.Event, r *even
 		if cr.User == ev.User {
 			r.Points = append(r.Points, events.Points{Amount: e.Amount, Reason: e.Reason, Balance: t.Balance})
 		}
+	}
+	if gone {
+		return nil, nil
 	}
 	return []events.Event{{Tenant: ev.Tenant, User: c.Referrer, Type: "referral.completed", OccurredAt: ev.OccurredAt,
 		IdempotencyKey: "referral.completed:" + ev.User,

@@ -67,6 +67,10 @@ type Broker interface {
 	// the whole history of the current epoch): the client missed
 	// something and must refetch state.
 	History(ctx context.Context, channel string, since Position) (msgs []Message, complete bool, err error)
+	// DropHistory forgets the messages kept for channel (a user's erasure
+	// must not leave their pushes readable). The seq goes on, so a client
+	// resuming from before is told it missed something, as after expiry.
+	DropHistory(ctx context.Context, channel string) error
 	// Subscribe and Unsubscribe this node to a channel; deliveries go to
 	// the handler given to Run. Every message published after Subscribe
 	// returns is delivered, once, in seq order.

@@ -129,6 +129,19 @@ func (b *MemoryBroker) History(_ context.Context, channel string, since Position
 	return append([]Message(nil), msgs...), complete, nil
 }
 
+// DropHistory implements Broker.
+func (b *MemoryBroker) DropHistory(_ context.Context, channel string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return fmt.Errorf("realtime: drop history %s: %w", channel, ErrClosed)
+	}
+	if c := b.channels[channel]; c != nil {
+		c.hist = nil
+	}
+	return nil
+}
+
 // Head returns the channel's epoch and newest seq (the zero Position
 // before its first message).
 func (b *MemoryBroker) Head(_ context.Context, channel string) (Position, error) {

@@ -195,6 +195,19 @@ func (b *RedisBroker) History(ctx context.Context, channel string, since Positio
 	return msgs, complete, nil
 }
 
+// DropHistory implements Broker: the history list goes, the head (seq
+// and epoch) stays.
+func (b *RedisBroker) DropHistory(ctx context.Context, channel string) error {
+	if b.isClosed() {
+		return fmt.Errorf("realtime: drop history %s: %w", channel, ErrClosed)
+	}
+	_, histKey, _ := redisKeys(channel)
+	if err := b.client.Del(ctx, histKey).Err(); err != nil {
+		return fmt.Errorf("realtime: drop history %s: %w", channel, err)
+	}
+	return nil
+}
+
 // Head returns the channel's epoch and newest seq (the zero Position
 // before its first message).
 func (b *RedisBroker) Head(ctx context.Context, channel string) (Position, error) {

@@ -317,6 +317,37 @@ func TestBrokerConformance(t *testing.T) {
 				t.Fatalf("history after expiry = %+v %v", msgs, complete)
 			}
 		}},
+		{"DropHistory forgets one channel's messages, the seq goes on", func(t *testing.T, newNodes nodesFunc, impl brokerImpl) {
+			nodes := newNodes(t, BrokerOptions{})
+			for range 3 {
+				mustPublish(t, nodes[0], "t|user:a", "points", `{"n":1}`)
+			}
+			mustPublish(t, nodes[0], "t|user:b", "points", `{}`)
+			b := nodes[len(nodes)-1]
+			for range 2 { // a repeat is harmless
+				if err := b.DropHistory(ctx, "t|user:a"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := b.DropHistory(ctx, "t|never"); err != nil {
+				t.Fatalf("drop of a channel without history: %v", err)
+			}
+			if msgs, complete, err := b.History(ctx, "t|user:a", Position{}); err != nil || complete || len(msgs) != 0 {
+				t.Fatalf("history after the drop = %+v complete %v err %v", msgs, complete, err)
+			}
+			if _, complete, _ := b.History(ctx, "t|user:a", Position{Seq: 3}); !complete {
+				t.Fatal("a client that saw everything is told of a gap")
+			}
+			if msgs, _, _ := b.History(ctx, "t|user:b", Position{}); len(msgs) != 1 {
+				t.Fatalf("another channel's history = %+v, want its message", msgs)
+			}
+			if m := mustPublish(t, nodes[0], "t|user:a", "points", `{}`); m.Seq != 4 {
+				t.Fatalf("seq after the drop = %d, want 4", m.Seq)
+			}
+			if msgs, complete, _ := b.History(ctx, "t|user:a", Position{Seq: 3}); !complete || len(msgs) != 1 || msgs[0].Seq != 4 {
+				t.Fatalf("history after a new publish = %+v %v", msgs, complete)
+			}
+		}},
 		{"a publish right after Subscribe reaches every subscribed node", func(t *testing.T, newNodes nodesFunc, impl brokerImpl) {
 			nodes := newNodes(t, BrokerOptions{})
 			var cs []*collector

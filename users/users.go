@@ -52,7 +52,7 @@ func NewService(auditor Auditor, participants ...Participant) *Service {
 type Export struct {
 	UserID     string         `json:"user_id"`
 	ExportedAt time.Time      `json:"exported_at"`
-	Sections   map[string]any `json:"sections" doc:"One section per domain: events, points, challenges, badges, leaderboards, profiles, audit."`
+	Sections   map[string]any `json:"sections" doc:"One section per domain: events, points, challenges, badges, leaderboards, profiles, ugc, loyalty, contests, quizzes, webhook_deliveries, analytics, realtime, audit."`
 }
 
 // Export collects every participant's section of the user's data and

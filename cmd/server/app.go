@@ -252,8 +252,8 @@ func (a *app) wire(ctx context.Context) (err error) {
 	// order: UGC reverses what the user's content earned while the ledger
 	// is still theirs, the ledger is anonymised before boards drop the
 	// user, and the audit log last, after every entry about the user is
-	// written.
-	a.users = users.NewService(a.audit, a.ugc, a.points, a.leaderboards, a.challenges, a.badges, a.events, a.profiles, a.loyalty, a.contests, a.quizzes, a.webhooks, a.analytics, a.audit)
+	// written. The hub's part is the history of the user's own channel.
+	a.users = users.NewService(a.audit, a.ugc, a.points, a.leaderboards, a.challenges, a.badges, a.events, a.profiles, a.loyalty, a.contests, a.quizzes, a.webhooks, a.analytics, a.hub, a.audit)
 	a.closers = append(a.closers, func() error { a.events.Close(); return nil })
 	a.retention = retention.NewService(a.store, a.logger, a.challenges, a.badges, a.leaderboards)
 	return nil
@@ -306,6 +306,12 @@ func (a *app) openStore(ctx context.Context) error {
 		}
 		a.store = s
 		a.logger.Info("storage: MongoDB", "database", a.cfg.MongoDB)
+		if loose := mongo.Overridden(a.cfg.MongoURI); len(loose) > 0 {
+			// Pinned on purpose (see mongo.clientOptions); said aloud so an
+			// operator who set them knows they are not in effect.
+			a.logger.Warn("MONGO_URI: ignoring settings that would loosen consistency: reads go to the primary, writes wait for a majority",
+				"ignored", strings.Join(loose, ","))
+		}
 	}
 	a.closers = append(a.closers, a.store.Close)
 	return nil

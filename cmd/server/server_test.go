@@ -433,3 +433,27 @@ func readFrames(t *testing.T, c *websocket.Conn, n int, types ...string) []wsFra
 	}
 	return got
 }
+
+// TestMongoLooseURIWarned: a MONGO_URI asking for secondary reads and
+// w=1 still runs on primary reads and majority writes, and the node says
+// at start that it ignores them.
+func TestMongoLooseURIWarned(t *testing.T) {
+	uri := mongotest.URI(t)
+	sep := "?"
+	if strings.Contains(uri, "?") {
+		sep = "&"
+	}
+	s := startServer(t, map[string]string{"MONGO_URI": uri + sep + "readPreference=secondaryPreferred&w=1", "QL_MONGO_DB": mongoDB(t)})
+	s.setupSlice("acme")
+	alice := s.token("alice", "acme")
+	for i := range 3 {
+		s.event(alice, fmt.Sprint(i), map[string]any{"type": "share"})
+	}
+	if w := s.wallet(alice); w.Balance != 50 {
+		t.Fatalf("wallet = %+v, want 50", w)
+	}
+	if logs := s.logs.String(); !strings.Contains(logs, "ignoring settings that would loosen consistency") ||
+		!strings.Contains(logs, `"ignored":"readPreference=secondaryPreferred,w=1"`) {
+		t.Fatalf("no warning of the ignored settings in the log: %s", logs)
+	}
+}

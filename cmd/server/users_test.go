@@ -4,15 +4,23 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"maps"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+	"unsafe"
 
 	"github.com/questline/questline/auth"
+	"github.com/questline/questline/internal/config"
 	"github.com/questline/questline/points"
 	"github.com/questline/questline/storage/mongo"
 	"github.com/questline/questline/storage/sqlite"
+	"github.com/questline/questline/users"
 )
 
 // userExport is GET /v1/users/{id}/export as a client decodes it.
@@ -69,6 +77,17 @@ func (e userExport) counts() string {
 // ledgerTotal sums the tenant's whole ledger from the durable record.
 func (s *testServer) ledgerTotal(tenant string) (total int64, lines int) {
 	s.t.Helper()
+	for _, amount := range s.ledgerLines(tenant) {
+		total += amount
+		lines++
+	}
+	return total, lines
+}
+
+// ledgerLines is the tenant's whole ledger from the durable record: each
+// line's amount by its key.
+func (s *testServer) ledgerLines(tenant string) map[string]int64 {
+	s.t.Helper()
 	var st interface {
 		ScanEntries(ctx context.Context, tenant string, fn func(points.Entry) error) error
 		Close() error
@@ -83,15 +102,18 @@ func (s *testServer) ledgerTotal(tenant string) (total int64, lines int) {
 		s.t.Fatal(err)
 	}
 	defer st.Close()
+	out := map[string]int64{}
 	err = st.ScanEntries(context.Background(), tenant, func(e points.Entry) error {
-		total += e.Amount
-		lines++
+		if _, dup := out[e.Key]; dup {
+			s.t.Fatalf("two ledger lines under key %s", e.Key)
+		}
+		out[e.Key] = e.Amount
 		return nil
 	})
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	return total, lines
+	return out
 }
 
 // withoutCountdown is a view's JSON without seconds_left, which counts
@@ -299,5 +321,247 @@ func TestUserErasure(t *testing.T) {
 				t.Fatalf("audit trail of ann = %s, want %s", got, want)
 			}
 		})
+	}
+}
+
+// everySection is the export's section of every domain registered in
+// cmd/server (TestEveryDomainTakesPart keeps it honest).
+var everySection = []string{"analytics", "audit", "badges", "challenges", "contests", "events", "leaderboards", "loyalty",
+	"points", "profiles", "quizzes", "realtime", "ugc", "webhook_deliveries"}
+
+// holds reports where a decoded JSON value holds data: the paths of its
+// leaves that are not zero (0, "", false, null, [] and {} are).
+func holds(path string, v any) []string {
+	switch x := v.(type) {
+	case map[string]any:
+		var out []string
+		for k, e := range x {
+			out = append(out, holds(path+"."+k, e)...)
+		}
+		return out
+	case []any:
+		var out []string
+		for i, e := range x {
+			out = append(out, holds(fmt.Sprintf("%s[%d]", path, i), e)...)
+		}
+		return out
+	case nil:
+		return nil
+	}
+	if v == false || v == "" || v == float64(0) {
+		return nil
+	}
+	return []string{path}
+}
+
+// TestUserExportEveryDomain: a user active in every domain (events,
+// points, a challenge, a badge, boards, a profile, attributes, a review,
+// earn marks, a tier, referrals both ways, a contest entry, a quiz
+// attempt, a webhook delivery, analytics, pushes) has a section per
+// domain in their export, each holding data and naming them; after their
+// erasure every section is empty and none names them, the tenant's
+// ledger sums are unchanged, and a referral they made no longer pays
+// anyone under their id.
+func TestUserExportEveryDomain(t *testing.T) {
+	for _, d := range deployments() {
+		t.Run(d.name, func(t *testing.T) {
+			env := d.env(t)
+			env["QL_WEBHOOK_PRIVATE_TENANTS"] = "acme"
+			s := startServer(t, env)
+			s.setupSlice("acme")
+			mgr, admin := s.token("boss", "acme", auth.Manager), s.token("root", "acme", auth.Admin)
+			key, _ := s.newKey("acme", auth.ScopeEventsWrite)
+			ann, bob, erin := s.token("ann", "acme"), s.token("bob", "acme"), s.token("erin", "acme")
+			rc := newHookReceiver(t)
+			var hook struct{ ID, Secret string }
+			s.must(201, req{method: "POST", path: "/v1/webhooks", token: mgr,
+				body: map[string]any{"url": rc.srv.URL, "event_types": []string{"share"}}}).json(t, &hook)
+			rc.mu.Lock()
+			rc.secret = hook.Secret
+			rc.mu.Unlock()
+			s.badge(mgr, map[string]any{"name": "First challenge", "rule": map[string]any{"goals": []any{
+				map[string]any{"kind": "count", "event_type": "challenge.completed", "target": 1}}}})
+			s.must(200, req{method: "PUT", path: "/v1/tiers", token: mgr, body: map[string]any{"version": 0, "basis": "lifetime_points",
+				"review": map[string]any{"mode": "calendar"},
+				"tiers":  []any{map[string]any{"name": "silver", "threshold": 0}, map[string]any{"name": "gold", "threshold": 100}}}})
+			s.earnRule(mgr, map[string]any{"name": "5 a purchase", "rule": map[string]any{"kind": "fixed", "event_type": "purchase", "points": 5}})
+			s.must(200, req{method: "PUT", path: "/v1/referral-programme", token: mgr, body: map[string]any{"version": 0,
+				"qualifying_event": "purchase", "referrer_points": 100, "referee_points": 50}})
+			var contest struct{ ID string }
+			s.must(201, req{method: "POST", path: "/v1/contests", token: mgr, body: map[string]any{
+				"name": "Share draw", "kind": "draw", "starts_at": time.Now().Add(-time.Minute), "ends_at": time.Now().Add(time.Hour),
+				"prizes": []any{map[string]any{"description": "A mug", "quantity": 1}},
+				"earn":   []any{map[string]any{"event_type": "share"}},
+			}}).json(t, &contest)
+			quiz := s.quiz(mgr, map[string]any{"name": "One", "questions": []map[string]any{
+				{"id": "q", "type": "text", "text": "Your secret?", "accepted": []string{"x"}}}})
+
+			code := func(tok string) string {
+				var r struct{ Code string }
+				s.must(200, req{method: "GET", path: "/v1/me/referral", token: tok}).json(t, &r)
+				return r.Code
+			}
+			s.must(200, req{method: "POST", path: "/v1/referrals/claim", token: ann, body: map[string]any{"code": code(bob)}})
+			s.must(200, req{method: "POST", path: "/v1/referrals/claim", token: erin, body: map[string]any{"code": code(ann)}})
+			s.must(200, req{method: "PUT", path: "/v1/me/profile", token: ann, body: map[string]any{"name": "Ann Example"}})
+			s.must(200, req{method: "PUT", path: "/v1/users/ann/attributes", token: mgr, body: map[string]any{"segments": []string{"vip"}}})
+			for i := range 3 {
+				s.event(ann, fmt.Sprint(i), map[string]any{"type": "share"})
+			}
+			s.purchase(key, "ann-order-1", "ann", map[string]any{"amount": 12})
+			s.approvedReview("acme", "ann", "sku-1", "Lovely cream, rich and smooth, and a little goes a long way.")
+			var a attemptView
+			s.must(201, req{method: "POST", path: "/v1/quizzes/" + quiz + "/attempts", token: ann}).json(t, &a)
+			s.must(200, req{method: "POST", path: "/v1/attempts/" + a.ID + "/answers", token: ann,
+				body: map[string]any{"question_id": "q", "text": "my private words"}})
+			rc.wait(t, "ann's shares", func(m map[string]int) bool { return m["share"] == 3 })
+
+			export := func() (map[string]any, string) {
+				t.Helper()
+				r := s.must(200, req{method: "GET", path: "/v1/users/ann/export", token: mgr})
+				var e struct{ Sections map[string]any }
+				r.json(t, &e)
+				return e.Sections, string(r.Body)
+			}
+			sections, _ := export()
+			if got := slices.Sorted(maps.Keys(sections)); !slices.Equal(got, everySection) {
+				t.Fatalf("export sections = %v, want %v", got, everySection)
+			}
+			for _, name := range everySection {
+				if len(holds(name, sections[name])) == 0 {
+					t.Errorf("section %s holds nothing of a user active in it: %v", name, sections[name])
+				}
+			}
+			before := s.ledgerLines("acme")
+			total, _ := s.ledgerTotal("acme")
+
+			pn := auth.Pseudonym("acme", "ann")
+			for range 2 { // the second is a retry
+				s.must(200, req{method: "POST", path: "/v1/users/ann/erase", token: admin})
+				sections, _ := export()
+				raw, _ := json.Marshal(sections)
+				body := string(raw)
+				for _, name := range everySection {
+					if left := holds(name, sections[name]); len(left) > 0 {
+						t.Errorf("section %s after erasure still holds %v: %v", name, left, sections[name])
+					}
+				}
+				for _, secret := range []string{`"ann"`, "Ann Example", "my private words", "rich and smooth", pn} {
+					if strings.Contains(body, secret) {
+						t.Errorf("export after erasure contains %s: %s", secret, body)
+					}
+				}
+				// No line goes or changes; the only new ones take back what
+				// ann's review earned (its content is deleted), under the
+				// reversal key of each of its credits.
+				after := s.ledgerLines("acme")
+				reversed := int64(0)
+				for k, amount := range after {
+					if was, ok := before[k]; ok {
+						if amount != was {
+							t.Errorf("ledger line %s: %d after erasure, %d before", k, amount, was)
+						}
+						continue
+					}
+					credit, ok := strings.CutSuffix(k, points.ReversalKey(""))
+					if !ok || !strings.HasPrefix(credit, "ugc:") || before[credit] != -amount {
+						t.Errorf("new ledger line %s (%d) after erasure is not a reversal of a review's credit", k, amount)
+					}
+					reversed += amount
+				}
+				if len(after) != len(before)+2 || reversed >= 0 {
+					t.Errorf("ledger after erasure: %d lines (%d before), reversed %d: %v", len(after), len(before), reversed, after)
+				}
+				total = 0
+				for _, amount := range after {
+					total += amount
+				}
+			}
+			// erin, whom ann referred, qualifies now: she is welcomed, and
+			// nobody is paid for referring her.
+			s.purchase(key, "erin-order-1", "erin", map[string]any{"amount": 12})
+			if w := s.wallet(erin); w.Balance != 55 {
+				t.Fatalf("erin's wallet = %+v, want 50 welcome + 5", w)
+			}
+			if t2, _ := s.ledgerTotal("acme"); t2 != total+55 {
+				t.Fatalf("ledger total after erin's purchase = %d, want %d (nothing for the erased referrer)", t2, total+55)
+			}
+		})
+	}
+}
+
+// notParticipants are the services of app, from domain packages, that
+// hold no user's records of their own, and why. Every other one must be
+// registered in users.NewService.
+var notParticipants = map[string]string{
+	"users":     "it is the export and erasure",
+	"retention": "tenant retention settings and the prune job; it deletes records, holds none",
+	"types":     "the tenant's event type catalogue",
+	"engine":    "the leaderboards' engine: leaderboards.Service exports and erases what it ranks",
+	"broker":    "the realtime broker: the hub exports and erases the user's channel",
+}
+
+// TestEveryDomainTakesPart: every domain service the node wires either
+// takes part in export and erasure (its section is in every export) or
+// is listed in notParticipants with the reason, so a new domain cannot
+// be wired in and forgotten; everySection is the sections they give.
+func TestEveryDomainTakesPart(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cfg, err := config.Load(nil, func(k string) string {
+		return map[string]string{"QL_DATA_DIR": dir, "QL_JWT_SECRET": testSecret, "QL_LOG_LEVEL": "error"}[k]
+	}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newApp(ctx, cfg, newLogger(io.Discard, cfg.LogLevel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	e, err := a.users.Export(ctx, auth.Principal{Tenant: "acme", Subject: "boss"}, "nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exported := slices.Sorted(maps.Keys(e.Sections))
+	if !slices.Equal(exported, everySection) {
+		t.Errorf("export sections = %v, want %v", exported, everySection)
+	}
+	// app's fields are unexported: read them through their addresses.
+	v := reflect.ValueOf(a).Elem()
+	var given []string
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		val := reflect.NewAt(f.Type, unsafe.Pointer(v.Field(i).UnsafeAddr())).Elem()
+		if val.Kind() == reflect.Interface {
+			val = val.Elem()
+		}
+		if !val.IsValid() || val.Kind() != reflect.Pointer || val.IsNil() {
+			continue
+		}
+		pkg := strings.TrimPrefix(val.Type().Elem().PkgPath(), "github.com/questline/questline/")
+		if pkg == val.Type().Elem().PkgPath() || strings.HasPrefix(pkg, "internal/") || strings.HasPrefix(pkg, "storage/") || pkg == "auth" {
+			continue // not a domain package
+		}
+		p, ok := val.Interface().(users.Participant)
+		if _, exempt := notParticipants[f.Name]; exempt {
+			if ok && f.Name != "users" {
+				t.Errorf("app.%s (%s) is a users.Participant but listed as not taking part", f.Name, val.Type())
+			}
+			continue
+		}
+		if !ok {
+			t.Errorf("app.%s (%s) neither takes part in export and erasure nor says why in notParticipants", f.Name, val.Type())
+			continue
+		}
+		name, _, err := p.Export(ctx, "acme", "nobody")
+		if err != nil {
+			t.Fatal(err)
+		}
+		given = append(given, name)
+	}
+	slices.Sort(given)
+	if !slices.Equal(slices.Compact(given), exported) {
+		t.Errorf("the domains' own sections %v are not the export's %v: one is not registered in users.NewService", given, exported)
 	}
 }

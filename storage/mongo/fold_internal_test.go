@@ -12,6 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/questline/questline/challenges"
+	"github.com/questline/questline/internal/mongotest"
 	"github.com/questline/questline/leaderboards"
 )
 
@@ -21,10 +22,7 @@ import (
 // the folds' logic on either server.
 func openFolding(t *testing.T) (*Store, string) {
 	t.Helper()
-	u := os.Getenv("MONGO_URI")
-	if u == "" {
-		t.Skip("MONGO_URI not set; skipping MongoDB tests")
-	}
+	u := mongotest.URI(t) // under CI=true a missing server fails, never skips
 	name := "ql_test_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
 	s := openNamed(t, u, name)
 	t.Cleanup(func() {

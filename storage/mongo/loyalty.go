@@ -413,6 +413,51 @@ func (s *Store) ReferralCode(ctx context.Context, tenant, user, code string) (st
 	return d.Code, nil
 }
 
+// CodeOf returns the user's referral code.
+func (s *Store) CodeOf(ctx context.Context, tenant, user string) (string, bool, error) {
+	var d codeDoc
+	err := s.refCodes().FindOne(ctx, userKey(tenant, user)).Decode(&d)
+	if errors.Is(err, mdb.ErrNoDocuments) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("mongo: referral code of %s: %w", user, err)
+	}
+	return d.Code, true, nil
+}
+
+// ReferralsBy lists the claims of the referrer's code, oldest first.
+func (s *Store) ReferralsBy(ctx context.Context, tenant, referrer string) ([]loyalty.Claim, error) {
+	cur, err := s.refClaims().Find(ctx, bson.D{{Key: "tenant", Value: tenant}, {Key: "referrer", Value: referrer}},
+		options.Find().SetSort(bson.D{{Key: "claimed_at", Value: 1}, {Key: "referee", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("mongo: referrals by %s: %w", referrer, err)
+	}
+	var docs []referralDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("mongo: referrals by %s: %w", referrer, err)
+	}
+	out := make([]loyalty.Claim, 0, len(docs))
+	for _, d := range docs {
+		c, err := d.claim()
+		if err != nil {
+			return nil, fmt.Errorf("mongo: referrals by %s: %w", referrer, err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// AnonymiseReferrer moves the claims naming user as referrer to pseudonym.
+func (s *Store) AnonymiseReferrer(ctx context.Context, tenant, user, pseudonym string) error {
+	_, err := s.refClaims().UpdateMany(ctx, bson.D{{Key: "tenant", Value: tenant}, {Key: "referrer", Value: user}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "referrer", Value: pseudonym}}}})
+	if err != nil {
+		return fmt.Errorf("mongo: anonymise referrer %s: %w", user, err)
+	}
+	return nil
+}
+
 // CodeOwner returns the user holding code.
 func (s *Store) CodeOwner(ctx context.Context, tenant, code string) (string, error) {
 	var d codeDoc

@@ -157,6 +157,27 @@ func clientOptions(uri string) *options.ClientOptions {
 		SetWriteConcern(writeconcern.Majority())
 }
 
+// Overridden lists the settings of uri that Open does not apply because
+// they would loosen what exactly-once rests on (see clientOptions), as
+// "readPreference=secondaryPreferred", "w=1" or "journal=false", so the
+// node can say so at start rather than ignore them silently.
+func Overridden(uri string) []string {
+	opts := options.Client().ApplyURI(uri)
+	var out []string
+	if rp := opts.ReadPreference; rp != nil && rp.Mode() != readpref.PrimaryMode {
+		out = append(out, "readPreference="+rp.Mode().String())
+	}
+	if wc := opts.WriteConcern; wc != nil {
+		if wc.W != nil && wc.W != writeconcern.WCMajority {
+			out = append(out, fmt.Sprintf("w=%v", wc.W))
+		}
+		if wc.Journal != nil && !*wc.Journal {
+			out = append(out, "journal=false")
+		}
+	}
+	return out
+}
+
 // Open connects to uri, checks that a primary answers (failing after
 // ServerSelectionTimeout rather than hanging), upgrades what the first
 // release stored (see upgradeV1) and creates the indexes of database. Both

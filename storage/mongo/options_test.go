@@ -1,6 +1,7 @@
 package mongo
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -36,5 +37,22 @@ func TestClientOptionsPinConsistency(t *testing.T) {
 				t.Errorf("server selection timeout = %v, want %v", opts.ServerSelectionTimeout, tc.wantTimeout)
 			}
 		})
+	}
+}
+
+// TestOverridden names exactly the URI settings that clientOptions
+// overrides, so the node can warn of them. It needs no server.
+func TestOverridden(t *testing.T) {
+	for _, tc := range []struct{ uri, want string }{
+		{"mongodb://127.0.0.1:27017/", ""},
+		{"mongodb://127.0.0.1:27017/?readPreference=primary&w=majority&journal=true", ""},
+		{"mongodb://h1,h2/?replicaSet=rs0&serverSelectionTimeoutMS=750&maxPoolSize=5", ""},
+		{"mongodb://127.0.0.1:27017/?readPreference=secondaryPreferred", "readPreference=secondaryPreferred"},
+		{"mongodb://127.0.0.1:27017/?w=1", "w=1"},
+		{"mongodb://127.0.0.1:27017/?readPreference=nearest&w=0&journal=false", "readPreference=nearest w=0 journal=false"},
+	} {
+		if got := strings.Join(Overridden(tc.uri), " "); got != tc.want {
+			t.Errorf("Overridden(%s) = %q, want %q", tc.uri, got, tc.want)
+		}
 	}
 }

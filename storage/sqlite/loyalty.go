@@ -89,8 +89,9 @@ type loyaltyStmts struct {
 	rUserMarks, rTierState, rDueTiers    *sql.Stmt
 	wInsertCode, wCodeOf, wInsertClaim   *sql.Stmt
 	wCompleteClaim, wClaimOf, wEraseRefs *sql.Stmt
-	wEraseClaims                         *sql.Stmt
+	wEraseClaims, wAnonReferrer          *sql.Stmt
 	rCodeOwner, rClaimOf, rCountClaims   *sql.Stmt
+	rCodeOf, rClaimsBy                   *sql.Stmt
 }
 
 // prepareLoyalty prepares loyaltyStmts; closeStmts closes them.
@@ -120,6 +121,10 @@ func (s *Store) prepareLoyalty(ctx context.Context, conn *sql.Conn) error {
 		{&l.wClaimOf, `SELECT ` + claimCols + `, event_id, completed_at, referrer_paid FROM referral_claims WHERE tenant = ? AND referee = ?`, true},
 		{&l.wEraseRefs, `DELETE FROM referral_codes WHERE tenant = ? AND user_id = ?`, true},
 		{&l.wEraseClaims, `DELETE FROM referral_claims WHERE tenant = ? AND referee = ?`, true},
+		{&l.wAnonReferrer, `UPDATE referral_claims SET referrer = ? WHERE tenant = ? AND referrer = ?`, true},
+		{&l.rCodeOf, `SELECT code FROM referral_codes WHERE tenant = ? AND user_id = ?`, false},
+		{&l.rClaimsBy, `SELECT ` + claimCols + `, event_id, completed_at, referrer_paid FROM referral_claims INDEXED BY referral_claims_referrer
+			WHERE tenant = ? AND referrer = ? ORDER BY claimed_at, referee`, false},
 		{&l.rCodeOwner, `SELECT user_id FROM referral_codes INDEXED BY referral_codes_code WHERE tenant = ? AND code = ?`, false},
 		{&l.rClaimOf, `SELECT ` + claimCols + `, event_id, completed_at, referrer_paid FROM referral_claims WHERE tenant = ? AND referee = ?`, false},
 		{&l.rCountClaims, `SELECT count(*) FROM referral_claims INDEXED BY referral_claims_referrer
@@ -498,6 +503,44 @@ func (s *Store) ReferralCode(ctx context.Context, tenant, user, code string) (st
 		return "", fmt.Errorf("sqlite: referral code: %w", err)
 	}
 	return stored, nil
+}
+
+// CodeOf returns the user's referral code.
+func (s *Store) CodeOf(ctx context.Context, tenant, user string) (string, bool, error) {
+	var code string
+	err := s.lq.rCodeOf.QueryRowContext(ctx, tenant, user).Scan(&code)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("sqlite: referral code of %s: %w", user, err)
+	}
+	return code, true, nil
+}
+
+// ReferralsBy lists the claims of the referrer's code, oldest first.
+func (s *Store) ReferralsBy(ctx context.Context, tenant, referrer string) ([]loyalty.Claim, error) {
+	rows, err := s.lq.rClaimsBy.QueryContext(ctx, tenant, referrer)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: referrals by %s: %w", referrer, err)
+	}
+	cs, err := collect(rows, scanClaim)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: referrals by %s: %w", referrer, err)
+	}
+	return cs, nil
+}
+
+// AnonymiseReferrer moves the claims naming user as referrer to pseudonym.
+func (s *Store) AnonymiseReferrer(ctx context.Context, tenant, user, pseudonym string) error {
+	err := s.w.do(ctx, func(tx *wtx) error {
+		_, err := tx.exec(s.lq.wAnonReferrer, pseudonym, tenant, user)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: anonymise referrer %s: %w", user, err)
+	}
+	return nil
 }
 
 // CodeOwner returns the user holding code.

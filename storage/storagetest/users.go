@@ -39,7 +39,13 @@ func userRecordKinds() []userRecords {
 	eraseBadges := func(c context.Context, s Store, tn, u, pn string) error { return s.EraseBadgeUser(c, tn, u, pn) }
 	eraseBoards := func(c context.Context, s Store, tn, u, _ string) error { return s.EraseBoardUser(c, tn, u) }
 	eraseProfile := func(c context.Context, s Store, tn, u, _ string) error { return s.DeleteUser(c, tn, u) }
-	eraseLoyalty := func(c context.Context, s Store, tn, u, _ string) error { return s.EraseEarnUser(c, tn, u) }
+	// What loyalty.Service.Erase does.
+	eraseLoyalty := func(c context.Context, s Store, tn, u, pn string) error {
+		if err := s.EraseEarnUser(c, tn, u); err != nil {
+			return err
+		}
+		return s.AnonymiseReferrer(c, tn, u, pn)
+	}
 	anonymiseWallet := func(c context.Context, s Store, tn, u, pn string) error { return s.AnonymiseWallet(c, tn, u, pn) }
 	eraseQuizzes := func(c context.Context, s Store, tn, u, _ string) error { return s.EraseQuizUser(c, tn, u) }
 	eraseUGC := func(c context.Context, s Store, tn, u, _ string) error { return s.EraseUGCUser(c, tn, u) }
@@ -123,6 +129,19 @@ func userRecordKinds() []userRecords {
 			_, ok, err := s.ClaimOf(c, tn, u)
 			return count(ok), err
 		}, eraseLoyalty, false},
+		{"referral code", func(c context.Context, s Store, tn, u string) (int, error) {
+			_, ok, err := s.CodeOf(c, tn, u)
+			return count(ok), err
+		}, eraseLoyalty, false},
+		{"referrals made", func(c context.Context, s Store, tn, u string) (int, error) {
+			cs, err := s.ReferralsBy(c, tn, u)
+			for _, cl := range cs {
+				if cl.Referrer != u {
+					return 0, fmt.Errorf("ReferralsBy(%s) lists %+v", u, cl)
+				}
+			}
+			return len(cs), err
+		}, eraseLoyalty, true},
 		{"contest entries", func(c context.Context, s Store, tn, u string) (int, error) {
 			return n(s.UserContestEntries(c, tn, u))
 		}, func(c context.Context, s Store, tn, u, pn string) error { return s.EraseContestUser(c, tn, u, pn) }, true},
@@ -190,7 +209,13 @@ func seedUser(t *testing.T, s Store, tn, user string) {
 	}
 	must(t, s.PutTierState(c, loyalty.TierState{Tenant: tn, User: user, Version: 1, State: tier.State{Tier: "gold", Since: at, ReviewAt: at}}))
 	must(t, s.InsertClaim(c, loyalty.Claim{Tenant: tn, Referee: user, Referrer: "someone", Code: "C", ClaimedAt: at}))
-	_, _, err := s.Join(c, challenges.Membership{Tenant: tn, ChallengeID: "c1", User: user, JoinedAt: at})
+	_, err := s.ReferralCode(c, tn, user, "CODE-"+user)
+	must(t, err)
+	for i := range 2 { // referees of their own each time (a referee claims once)
+		must(t, s.InsertClaim(c, loyalty.Claim{Tenant: tn, Referee: fmt.Sprintf("friend-%d-of-%s-%s", i, user, id()), Referrer: user,
+			Code: "CODE-" + user, ClaimedAt: at.Add(time.Duration(i) * time.Second)}))
+	}
+	_, _, err = s.Join(c, challenges.Membership{Tenant: tn, ChallengeID: "c1", User: user, JoinedAt: at})
 	must(t, err)
 	must(t, s.Exclude(c, leaderboards.Exclusion{Tenant: tn, Board: "lb1", User: user, By: "m1", Reason: "test account", At: at}))
 	must(t, s.PutProfile(c, profiles.Profile{Tenant: tn, User: user, Name: "Name of " + user, UpdatedAt: at}))
@@ -402,9 +427,9 @@ func testUserErasedTwice(t *testing.T, s Store) {
 	eraseAll()
 	seedUser(t, s, a, "u1")
 	eraseAll()
-	// Ledger lines, lots, contest entries and audit entries have no per-user key: both
-	// lives stay.
-	twice := map[string]bool{"ledger": true, "audit": true, "wallet lots": true, "contest entries": true}
+	// Ledger lines, lots, contest entries, audit entries and the claims of
+	// the user's code have no per-user key: both lives stay.
+	twice := map[string]bool{"ledger": true, "audit": true, "wallet lots": true, "contest entries": true, "referrals made": true}
 	for _, k := range kinds {
 		got, err := k.count(c, s, a, "u1")
 		must(t, err)
