@@ -148,7 +148,7 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	wq.Add("_pragma", "cache_size(-32000)")
 	// Map the file (up to 256 MiB) so reads of pages SQLite's cache lost
 	// are memory reads, not a pread system call each.
-	wq.Add("_pragma", "mmap_size(17179869184)")
+	wq.Add("_pragma", "mmap_size(268435456)")
 	// Truncate the WAL back to 64 MiB after a checkpoint, so one burst
 	// does not leave a huge file behind forever.
 	wq.Add("_pragma", "journal_size_limit(67108864)")
@@ -182,7 +182,7 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	rq.Add("_pragma", "query_only(1)")
 	rq.Add("_pragma", "temp_store(MEMORY)")
 	rq.Add("_pragma", "cache_size(-8000)")
-	rq.Add("_pragma", "mmap_size(17179869184)")
+	rq.Add("_pragma", "mmap_size(268435456)")
 	read, err := sql.Open("sqlite", path+"?"+rq.Encode())
 	if err != nil {
 		wdb.Close()
