@@ -26,7 +26,7 @@ func (s *Service) SetAttributes(a Attributes) { s.attrs = a }
 // Error codes of redemptions.
 const (
 	ErrRewardNotFound     = "reward-not-found"     // 404
-	ErrRewardUnavailable  = "reward-unavailable"   // 409: inactive or out of its window
+	ErrRewardUnavailable  = "reward-unavailable"   // 409: out of its window
 	ErrOutOfStock         = "out-of-stock"         // 409
 	ErrLimitReached       = "redemption-limit"     // 409: the user's limit for the period
 	ErrTierRequired       = "tier-required"        // 403: a VIP reward
@@ -82,7 +82,7 @@ func (s *Service) UpdateReward(ctx context.Context, tenant, id string, edit func
 func (s *Service) Reward(ctx context.Context, tenant, id string) (Reward, error) {
 	r, err := s.store.GetReward(ctx, tenant, id)
 	if errors.Is(err, errs.ErrNotFound) {
-		return Reward{}, errs.New(errs.NotFound, ErrRewardNotFound, "no reward %q", id)
+		return Reward{}, rewardNotFound(id)
 	}
 	if err != nil {
 		return Reward{}, fmt.Errorf("points: reward %s: %w", id, err)
@@ -151,12 +151,18 @@ func (s *Service) Redeem(ctx context.Context, tenant, user, id, idemKey string) 
 		return Redemption{}, fmt.Errorf("points: redeem %s: %w", id, err)
 	}
 	if red.Reward != r.ID {
+		if !r.Active {
+			return Redemption{}, rewardNotFound(id)
+		}
 		return Redemption{}, errs.New(errs.Conflict, ErrKeyReused, "the idempotency key was used to redeem another reward")
 	}
 	switch red.State {
 	case RedemptionPending:
 		return s.pay(ctx, r, red, now)
 	case RedemptionFailed:
+		if red.Failure == ErrRewardNotFound {
+			return red, rewardNotFound(id)
+		}
 		status := errs.Conflict
 		if red.Failure == ErrTierRequired {
 			status = errs.Forbidden
@@ -164,6 +170,13 @@ func (s *Service) Redeem(ctx context.Context, tenant, user, id, idemKey string) 
 		return red, errs.New(status, red.Failure, "this redemption was refused: %s", red.Failure)
 	}
 	return red, nil
+}
+
+// rewardNotFound is the answer for a missing reward, and for an inactive
+// one to a redeemer: players do not see a reward out of the catalogue (its
+// GET answers as a missing id too), so redeeming it must not name it.
+func rewardNotFound(id string) *errs.Error {
+	return errs.New(errs.NotFound, ErrRewardNotFound, "no reward %q", id)
 }
 
 // pay takes a pending redemption to completed or failed. Every step is
@@ -236,7 +249,7 @@ const EventRedeemed = "reward.redeemed"
 func (s *Service) eligible(ctx context.Context, r Reward, red Redemption, now time.Time) (*errs.Error, error) {
 	switch {
 	case !r.Active:
-		return errs.New(errs.Conflict, ErrRewardUnavailable, "%s is not available", r.Name), nil
+		return rewardNotFound(r.ID), nil
 	case r.StartsAt != nil && now.Before(*r.StartsAt), r.EndsAt != nil && !now.Before(*r.EndsAt):
 		return errs.New(errs.Conflict, ErrRewardUnavailable, "%s is not available now", r.Name), nil
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/questline/questline/auth"
-	"github.com/questline/questline/internal/errs"
 )
 
 // RewardInput is a reward as a manager writes it; on PATCH, absent
@@ -159,7 +158,7 @@ func RewardRoutes(api huma.API, s *Service) {
 			r, err := s.Reward(ctx, p.Tenant, in.ID)
 			manager := auth.Managers.Admits(p)
 			if err == nil && !r.Active && !manager {
-				err = errs.New(errs.NotFound, ErrRewardNotFound, "no reward %q", in.ID)
+				err = rewardNotFound(in.ID)
 			}
 			out, err := s.view(ctx, r, err)
 			if err != nil {
@@ -188,7 +187,8 @@ func RewardRoutes(api huma.API, s *Service) {
 	redeem := op("redeem-reward", http.MethodPost, "/v1/rewards/{id}/redeem", "Redeem a reward",
 		"Pays the cost from the soonest-expiring points and returns the redemption with its code. Never overdraws a balance, "+
 			"never oversells stock or goes past the user's limit, under any concurrency. The Idempotency-Key makes a retry return "+
-			"the first answer: a completed redemption, or the same refusal (409 insufficient-points, out-of-stock, redemption-limit, reward-unavailable; 403 tier-required).")
+			"the first answer: a completed redemption, or the same refusal (409 insufficient-points, out-of-stock, redemption-limit, reward-unavailable "+
+			"outside its window; 403 tier-required; 404 reward-not-found, as for a missing id, for a reward out of the catalogue).")
 	auth.Register(api, redeem, auth.People, func(ctx context.Context, in *struct {
 		ID             string `path:"id" maxLength:"64"`
 		IdempotencyKey string `header:"Idempotency-Key" maxLength:"128" doc:"Send one: without it every call is a new redemption."`

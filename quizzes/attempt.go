@@ -64,6 +64,14 @@ func (s *Service) playable(ctx context.Context, tenant, quizID, user string) (Qu
 	case q.Status == Draft:
 		return Quiz{}, notFound("quiz", quizID)
 	case q.Status == Archived:
+		// As an archived challenge: a player who never took it cannot
+		// see it (it left /me/quizzes), so it answers as a missing id;
+		// one who did learns it is closed.
+		if _, took, err := s.lastAttempt(ctx, q, user); err != nil {
+			return Quiz{}, err
+		} else if !took {
+			return Quiz{}, notFound("quiz", quizID)
+		}
 		return Quiz{}, errs.New(errs.Conflict, "quiz-closed", "quiz %s is archived", quizID)
 	case q.StartsAt != nil && now.Before(*q.StartsAt):
 		return Quiz{}, errs.New(errs.Conflict, "quiz-not-started", "quiz %s opens at %s", quizID, q.StartsAt.Format(time.RFC3339))

@@ -162,7 +162,8 @@ func attemptRoutes(api huma.API, s *Service, tags []string) {
 		Description: "Returns the attempt's questions (its own draw and option order) without any answer key, the current " +
 			"question and its deadline. An open attempt is resumed (200, resumed: true) unless fresh is set, which answers " +
 			"409 attempt-in-progress. 409 attempts-exhausted when max_attempts are used (see resets_at on /v1/me/quizzes), " +
-			"quiz-not-started, quiz-ended or quiz-closed outside the window; 403 not-eligible.",
+			"quiz-not-started, quiz-ended or quiz-closed outside the window (404 quiz-not-found for a draft, and for an archived " +
+			"quiz the player never took); 403 not-eligible.",
 	}, auth.People, func(ctx context.Context, in *struct {
 		ID   string `path:"id" maxLength:"64"`
 		Body *struct {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +32,56 @@ func TestUserConnectionCap(t *testing.T) {
 	first.Close()
 	waitConnections(t, n.hub, 3)
 	n.connect(t, "acme/alice", "")
+}
+
+// TestUserConnectionCapConcurrent: one token opening 300 sockets at once
+// gets at most MaxUserConnections: those past the cap get 429 before the
+// upgrade, or, having raced past that check, 1008 when registered.
+func TestUserConnectionCapConcurrent(t *testing.T) {
+	n := startNode(t, NewMemoryBroker(BrokerOptions{}), HubOptions{MaxUserConnections: 3})
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns []*fws.Conn
+	)
+	for range 300 {
+		wg.Go(func() {
+			c, _, err := fws.DefaultDialer.Dial(n.url+"?token="+url.QueryEscape("acme/alice"), nil)
+			if err != nil {
+				return // 429 before the upgrade
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	open := 0
+	for _, c := range conns {
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_, msg, err := c.ReadMessage()
+		switch {
+		case err == nil && strings.Contains(string(msg), `"subscribed"`):
+			open++
+		case err == nil:
+			t.Fatalf("first frame %s", msg)
+		case !fws.IsCloseError(err, fws.ClosePolicyViolation):
+			t.Fatalf("a socket over the cap ended with %v, want close 1008", err)
+		}
+	}
+	if open != 3 || n.hub.Connections() != 3 {
+		t.Fatalf("%d sockets subscribed, hub holds %d; want 3", open, n.hub.Connections())
+	}
+	// An upgrade that passed the check while the others were still
+	// upgrading is refused when it registers.
+	if code, _ := n.hub.add(newConn(n.hub, Identity{Tenant: "acme", User: "alice"}, nil)); code != closePolicy {
+		t.Fatalf("registering a 4th socket: close code %d, want %d", code, closePolicy)
+	}
 }
 
 // TestTokenExpiryCloses: a socket is closed with 4001 when its token

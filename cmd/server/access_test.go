@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,6 +15,7 @@ import (
 	"time"
 
 	"github.com/questline/questline/auth"
+	"github.com/questline/questline/internal/config"
 	"github.com/questline/questline/ugc"
 )
 
@@ -66,7 +71,8 @@ type openAPIOp struct {
 }
 
 // operations reads every operation from /openapi.json: the route table the
-// matrix walks, so a new route cannot be left out.
+// matrix walks, so a new route cannot be left out (TestRouteTableDocumented
+// holds the document to every route the server serves).
 func (s *testServer) operations() []openAPIOp {
 	s.t.Helper()
 	var doc struct {
@@ -176,7 +182,8 @@ func (s *testServer) doRetrying(r req) response {
 // each scope, and another tenant's of each). A caller the operation's
 // declared access admits is never refused (401/403); any other gets
 // exactly 403 (401 without a credential). Another tenant's principal sees
-// this tenant's objects as missing ids (404) and never reads them.
+// this tenant's objects exactly as missing ids (same status and body)
+// and never reads them.
 func TestAccessMatrix(t *testing.T) {
 	s := startServer(t, nil)
 	const tenant, other = "acme", "globex"
@@ -217,12 +224,20 @@ func TestAccessMatrix(t *testing.T) {
 		"quizzes": quiz, "attempts": attempt.ID, "live": live.SessionID, "rewards": reward.ID, "redemptions": redemption.ID,
 		"backtests": backtest.ID}
 
+	// The same paths with a missing id in place of every object, for
+	// what another tenant's caller must get instead.
+	missing := map[string]string{}
+	for coll := range objects {
+		missing[coll] = missingID
+	}
+
 	own, others := s.callers(tenant), s.callers(other)
 	anon := caller{name: "anonymous"}
 	ops := s.operations()
 	checkDeclarations(t, ops)
 	for _, op := range ops {
 		path, tenantObject := fillPath(t, op.Path, objects)
+		missingPath, _ := fillPath(t, op.Path, missing)
 		body := sampleBodies[op.ID]
 		if op.Body != nil && body == nil {
 			body = map[string]any{}
@@ -251,6 +266,19 @@ func TestAccessMatrix(t *testing.T) {
 				if tenantObject && r.Status != http.StatusNotFound && !(op.Body != nil && sampleBodies[op.ID] == nil && r.Status == 422) {
 					t.Errorf("%s reached another tenant's object: %d %s", c.name, r.Status, r.Body)
 				}
+				if tenantObject {
+					// Exactly as a missing id: same status, type and
+					// message, so an id's existence in another tenant
+					// cannot be probed.
+					want := s.doRetrying(c.req(op.Method, missingPath, body))
+					got := string(r.Body)
+					for _, id := range objects {
+						got = strings.ReplaceAll(got, id, missingID)
+					}
+					if r.Status != want.Status || got != string(want.Body) {
+						t.Errorf("%s on another tenant's object: %d %s; on a missing id: %d %s", c.name, r.Status, r.Body, want.Status, want.Body)
+					}
+				}
 				if r.Status < 300 {
 					for _, sec := range secrets {
 						if strings.Contains(string(r.Body), sec) {
@@ -262,6 +290,9 @@ func TestAccessMatrix(t *testing.T) {
 		})
 	}
 }
+
+// missingID is an object id no tenant has.
+const missingID = "01900000-0000-7000-8000-00000000dead"
 
 // refused reports whether status says the caller was not let in.
 func refused(status int) bool {
@@ -295,7 +326,7 @@ func fillPath(t *testing.T, pattern string, objects map[string]string) (path str
 			// 401/403), but add a real object to the matrix when one can
 			// be made.
 			t.Logf("%s: no object for %s; using a missing id", pattern, seg)
-			id = "01900000-0000-7000-8000-00000000dead"
+			id = missingID
 		}
 		segs[i], tenantObject = id, true
 	}
@@ -325,5 +356,75 @@ func checkDeclarations(t *testing.T, ops []openAPIOp) {
 		if strings.HasSuffix(op.Summary, "(manager)") && op.Access.Admits(player) {
 			t.Errorf("%s is a manager route open to players", name)
 		}
+	}
+}
+
+// huma's own document routes: the API's description, served to anyone,
+// not operations of the API.
+var docRoutes = []string{"GET /openapi.json", "GET /openapi-3.0.json", "GET /openapi.yaml", "GET /openapi-3.0.yaml",
+	"GET /docs", "GET /schemas/:schema"}
+
+// TestRouteTableDocumented: every route the node's Fiber app serves, huma
+// operations and raw Fiber routes (the WebSocket, /metrics) alike, is an
+// operation of its OpenAPI document, and the document names no route the
+// app does not serve. The access matrix walks the document, so a route
+// added to the app without a declaration fails here, and one declared in
+// the document is checked there.
+func TestRouteTableDocumented(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Load(nil, func(k string) string {
+		return map[string]string{"QL_DATA_DIR": dir, "QL_JWT_SECRET": testSecret, "QL_LOG_LEVEL": "error"}[k]
+	}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newApp(context.Background(), cfg, newLogger(io.Discard, cfg.LogLevel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.close)
+	f := a.handler()
+
+	served := map[string]bool{}
+	for _, r := range f.GetRoutes(true) {
+		served[r.Method+" "+r.Path] = true
+	}
+	resp, err := f.Test(httptest.NewRequest(http.MethodGet, "/openapi.json", nil), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	param := regexp.MustCompile(`\{([^}]+)\}`)
+	documented := map[string]bool{}
+	for path, item := range doc.Paths {
+		for method := range item {
+			documented[strings.ToUpper(method)+" "+param.ReplaceAllString(path, ":$1")] = true
+		}
+	}
+	for _, r := range docRoutes {
+		documented[r] = true
+	}
+	for r := range served {
+		method, path, _ := strings.Cut(r, " ")
+		if method == http.MethodHead && served["GET "+path] {
+			continue // Fiber serves HEAD beside every GET it routes itself
+		}
+		if !documented[r] {
+			t.Errorf("%s is served but not in the OpenAPI document, so no access matrix checks it: register it with auth.Register, or document a raw route in documentRaw with auth.Declare", r)
+		}
+	}
+	for r := range documented {
+		if !served[r] {
+			t.Errorf("%s is in the OpenAPI document but not served", r)
+		}
+	}
+	if len(served) < 170 {
+		t.Fatalf("only %d routes served", len(served))
 	}
 }

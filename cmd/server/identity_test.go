@@ -4,10 +4,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/fasthttp/websocket"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/questline/questline/auth"
@@ -172,5 +175,50 @@ func TestClaimSettings(t *testing.T) {
 		if resp.problemType(t) != "invalid-token" {
 			t.Fatalf("token of another tenant: %s", resp.Body)
 		}
+	})
+}
+
+// TestForgedTokensLimited: the rate limits key a caller by its token only
+// once the token is verified, so tokens signed with another key, each
+// naming a new user, share their client's budgets rather than each opening
+// a user's bucket: over HTTP the failure budget, on the WebSocket the
+// client's upgrade budget (a burst of 40), never one per forged user.
+func TestForgedTokensLimited(t *testing.T) {
+	forged := func(i int) string {
+		tok, err := auth.Mint([]byte("not-the-server-secret-0123456789"), fmt.Sprintf("forged%d", i), "acme", nil, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	t.Run("http", func(t *testing.T) {
+		s := startServer(t, map[string]string{"QL_AUTH_FAIL_RATE": strconv.Itoa(authFailRate)})
+		hammer(t, s, 2000, func(i int) req { return req{method: "GET", path: "/v1/me/wallet", token: forged(i)} })
+	})
+	t.Run("websocket", func(t *testing.T) {
+		s := startServer(t, nil)
+		base := strings.Replace(s.base, "http://", "ws://", 1) + "/v1/ws?token="
+		unauthorized := 0
+		for i := range 200 {
+			_, resp, err := websocket.DefaultDialer.Dial(base+forged(i), nil)
+			if err == nil || resp == nil {
+				t.Fatalf("forged token %d: upgraded (%v)", i, err)
+			}
+			resp.Body.Close()
+			switch resp.StatusCode {
+			case http.StatusUnauthorized:
+				unauthorized++
+			case http.StatusTooManyRequests:
+				if unauthorized > 40+5 { // the burst, and what refills meanwhile
+					t.Fatalf("%d forged upgrades answered 401 before the first 429", unauthorized)
+				}
+				// A valid user from the same client still gets its own budget.
+				s.dial(s.token("alice", "acme"), "")
+				return
+			default:
+				t.Fatalf("forged token %d: status %d", i, resp.StatusCode)
+			}
+		}
+		t.Fatalf("200 forged upgrades: %d x 401, never 429", unauthorized)
 	})
 }

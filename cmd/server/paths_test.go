@@ -186,8 +186,10 @@ func TestInvalidUTF8Bodies(t *testing.T) {
 }
 
 // TestHiddenAnswersAsMissing: whatever a player may not see (a draft
-// challenge, a draft or secret badge) answers every player route exactly
-// as a missing id does: same status, same problem type, same message.
+// challenge, a draft or secret badge, a draft quiz or an archived one they
+// never took, another player's attempt or submissions, a reward out of the
+// catalogue) answers every player route exactly as a missing id does: same
+// status, same problem type, same message.
 func TestHiddenAnswersAsMissing(t *testing.T) {
 	s := startServer(t, nil)
 	mgr := s.token("boss", "acme", auth.Manager)
@@ -202,10 +204,27 @@ func TestHiddenAnswersAsMissing(t *testing.T) {
 	var draftBadge struct{ ID string }
 	s.must(201, req{method: "POST", path: "/v1/badges", token: mgr, body: map[string]any{"name": "Draft badge", "rule": rule}}).json(t, &draftBadge)
 	secretBadge := s.badge(mgr, map[string]any{"name": "Secret badge", "hidden": true, "rule": rule}) // published
+	// Quizzes a player cannot take: a draft, an archived one.
 	var draftQuiz struct{ ID string }
 	s.must(201, req{method: "POST", path: "/v1/quizzes", token: mgr, body: matrixQuiz}).json(t, &draftQuiz)
+	archivedQuiz := s.quiz(mgr, matrixQuiz)
+	s.must(200, req{method: "POST", path: "/v1/quizzes/" + archivedQuiz + "/archive", token: mgr})
+	// Another player's attempt and submissions: pending, and rejected.
+	bob := s.token("bob", "acme")
+	var bobsAttempt struct{ ID string }
+	s.must(201, req{method: "POST", path: "/v1/quizzes/" + s.quiz(mgr, matrixQuiz) + "/attempts", token: bob}).json(t, &bobsAttempt)
+	pending := s.submit(bob, map[string]any{"kind": "review", "product_id": "p-hidden", "rating": 4, "body": "Bob's pending review, long enough to pass."})
+	rejected := s.submit(bob, map[string]any{"kind": "review", "product_id": "p-hidden", "rating": 2, "body": "Bob's rejected review, long enough to pass."})
+	s.must(200, req{method: "POST", path: "/v1/submissions/" + rejected.ID + "/reject", token: s.token("mod", "acme", auth.Moderator),
+		body: map[string]any{"reason": "spam"}})
+	// A reward taken out of the catalogue.
+	var inactive struct{ ID string }
+	s.must(201, req{method: "POST", path: "/v1/rewards", token: mgr, body: map[string]any{"name": "Retired", "kind": "generated", "cost": 1, "active": false}}).json(t, &inactive)
 	const missing = "01900000-0000-7000-8000-000000000000"
-	hidden := map[string][]string{"challenges": {draft.ID, manual.ID}, "badges": {draftBadge.ID, secretBadge}, "quizzes": {draftQuiz.ID}}
+	hidden := map[string][]string{"challenges": {draft.ID, manual.ID}, "badges": {draftBadge.ID, secretBadge},
+		"quizzes": {draftQuiz.ID, archivedQuiz}, "attempts": {bobsAttempt.ID},
+		"submissions": {pending.ID, rejected.ID}, "me/submissions": {pending.ID, rejected.ID},
+		"rewards": {inactive.ID}}
 
 	player1 := auth.Principal{Roles: []auth.Role{auth.Player}}
 	checked := 0
@@ -224,8 +243,38 @@ func TestHiddenAnswersAsMissing(t *testing.T) {
 			checked++
 		}
 	}
-	if checked < 8 {
+	t.Logf("%d player routes on hidden objects checked", checked)
+	if checked < 23 {
 		t.Fatalf("only %d player routes on hidden objects checked", checked)
+	}
+
+	// A refused redemption of a hidden reward, repeated with its key, is
+	// still refused as a missing id, not as "refused: reward-not-found".
+	for range 2 {
+		got := s.do(req{method: "POST", path: "/v1/rewards/" + inactive.ID + "/redeem", token: player, header: map[string]string{"Idempotency-Key": "hidden"}})
+		want := s.do(req{method: "POST", path: "/v1/rewards/" + missing + "/redeem", token: player, header: map[string]string{"Idempotency-Key": "hidden"}})
+		if got.Status != 404 || strings.ReplaceAll(string(got.Body), inactive.ID, missing) != string(want.Body) {
+			t.Fatalf("repeated redemption of a hidden reward: %d %s; a missing id: %s", got.Status, got.Body, want.Body)
+		}
+	}
+	// What a player has seen is not hidden: a redemption refused while the
+	// reward was in the catalogue keeps its first answer after it leaves,
+	// and an archived quiz the player took answers closed.
+	var retired struct{ ID string }
+	s.must(201, req{method: "POST", path: "/v1/rewards", token: mgr, body: map[string]any{"name": "Dear", "kind": "generated", "cost": 1_000_000}}).json(t, &retired)
+	redeem := req{method: "POST", path: "/v1/rewards/" + retired.ID + "/redeem", token: player, header: map[string]string{"Idempotency-Key": "dear"}}
+	if typ := s.must(409, redeem).problemType(t); typ != "insufficient-points" {
+		t.Fatalf("redemption past the balance: %s", typ)
+	}
+	s.must(200, req{method: "PATCH", path: "/v1/rewards/" + retired.ID, token: mgr, body: map[string]any{"active": false}})
+	if typ := s.must(409, redeem).problemType(t); typ != "insufficient-points" {
+		t.Fatalf("repeated redemption after the reward left the catalogue: %s", typ)
+	}
+	taken := s.quiz(mgr, matrixQuiz)
+	s.must(201, req{method: "POST", path: "/v1/quizzes/" + taken + "/attempts", token: player})
+	s.must(200, req{method: "POST", path: "/v1/quizzes/" + taken + "/archive", token: mgr})
+	if typ := s.must(409, req{method: "POST", path: "/v1/quizzes/" + taken + "/attempts", token: player}).problemType(t); typ != "quiz-closed" {
+		t.Fatalf("an archived quiz the player took: %s", typ)
 	}
 }
 
