@@ -27,8 +27,8 @@ LG=("$OUT/loadgen" -secret "$QL_JWT_SECRET")
 NODES=http://127.0.0.1:8181,http://127.0.0.1:8182
 "${LG[@]}" -scenario ws-idle -url http://127.0.0.1:8181 -conns "$IDLE" -sources 8
 curl -s "http://127.0.0.1:6181/debug/pprof/heap" >"$OUT/idle-heap.pprof"
-"${LG[@]}" -scenario ws-push -nodes $NODES -conns 5000 -rate "$RATE" -concurrency 256 -duration 20s &
-sleep 12; curl -s "http://127.0.0.1:6182/debug/pprof/profile?seconds=5" >"$OUT/push-cpu.pprof"; wait %1
-"${LG[@]}" -scenario ws-board -nodes $NODES -conns "$BOARD" -sources 8 -duration 20s &
-sleep 12; curl -s "http://127.0.0.1:6181/debug/pprof/profile?seconds=5" >"$OUT/board-cpu.pprof"; wait %1
+"${LG[@]}" -scenario ws-push -nodes $NODES -conns 5000 -rate "$RATE" -concurrency 256 -duration 20s & LOAD=$!
+sleep 12; curl -s "http://127.0.0.1:6182/debug/pprof/profile?seconds=5" >"$OUT/push-cpu.pprof"; wait $LOAD
+"${LG[@]}" -scenario ws-board -nodes $NODES -conns "$BOARD" -sources 8 -duration 20s & LOAD=$!
+sleep 12; curl -s "http://127.0.0.1:6181/debug/pprof/profile?seconds=5" >"$OUT/board-cpu.pprof"; wait $LOAD
 echo "profiles: go tool pprof -top $OUT/server $OUT/push-cpu.pprof"
