@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -15,7 +13,6 @@ import (
 	"time"
 
 	"github.com/questline/questline/auth"
-	"github.com/questline/questline/internal/config"
 	"github.com/questline/questline/ugc"
 )
 
@@ -371,19 +368,7 @@ var docRoutes = []string{"GET /openapi.json", "GET /openapi-3.0.json", "GET /ope
 // added to the app without a declaration fails here, and one declared in
 // the document is checked there.
 func TestRouteTableDocumented(t *testing.T) {
-	dir := t.TempDir()
-	cfg, err := config.Load(nil, func(k string) string {
-		return map[string]string{"QL_DATA_DIR": dir, "QL_JWT_SECRET": testSecret, "QL_LOG_LEVEL": "error"}[k]
-	}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := newApp(context.Background(), cfg, newLogger(io.Discard, cfg.LogLevel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.close)
-	f := a.handler()
+	f := embeddedApp(t).handler()
 
 	served := map[string]bool{}
 	for _, r := range f.GetRoutes(true) {

@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"testing"
 	"time"
 
 	"github.com/questline/questline/auth"
 	"github.com/questline/questline/events"
 	"github.com/questline/questline/events/rule"
-	"github.com/questline/questline/internal/config"
 	"github.com/questline/questline/loyalty"
 	"github.com/questline/questline/loyalty/earn"
 )
@@ -64,18 +62,7 @@ func BenchmarkEarnRulesEventPath(b *testing.B) {
 func benchNode(b *testing.B, rules, payer bool) *app {
 	b.Helper()
 	ctx := context.Background()
-	dir := b.TempDir()
-	cfg, err := config.Load(nil, func(k string) string {
-		return map[string]string{"QL_DATA_DIR": dir, "QL_JWT_SECRET": testSecret, "QL_LOG_LEVEL": "error"}[k]
-	}, io.Discard)
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, err := newApp(ctx, cfg, newLogger(io.Discard, cfg.LogLevel))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(a.close)
+	a := embeddedApp(b)
 	kinds := []string{"visit", "share", "checkin", "like", "comment", "view", "app_open", "signup", "subscription"}
 	var defs []earn.Rule
 	for i := range 50 {

@@ -20,6 +20,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/questline/questline/auth"
+	"github.com/questline/questline/internal/config"
 	"github.com/questline/questline/internal/mongotest"
 	"github.com/questline/questline/internal/redistest"
 )
@@ -299,6 +300,25 @@ func (s *testServer) headersOnly(hr *http.Request, body io.Reader) response {
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	return response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+}
+
+// embeddedApp opens an in-process node on the embedded default in a
+// fresh data directory, closed when tb ends.
+func embeddedApp(tb testing.TB) *app {
+	tb.Helper()
+	dir := tb.TempDir()
+	cfg, err := config.Load(nil, func(k string) string {
+		return map[string]string{"QL_DATA_DIR": dir, "QL_JWT_SECRET": testSecret, "QL_LOG_LEVEL": "error"}[k]
+	}, io.Discard)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a, err := newApp(context.Background(), cfg, newLogger(io.Discard, cfg.LogLevel))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(a.close)
+	return a
 }
 
 // must does r and fails the test unless the status is want.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"path/filepath"
 	"reflect"
@@ -16,7 +15,6 @@ import (
 	"unsafe"
 
 	"github.com/questline/questline/auth"
-	"github.com/questline/questline/internal/config"
 	"github.com/questline/questline/points"
 	"github.com/questline/questline/storage/mongo"
 	"github.com/questline/questline/storage/sqlite"
@@ -507,18 +505,7 @@ var notParticipants = map[string]string{
 // be wired in and forgotten; everySection is the sections they give.
 func TestEveryDomainTakesPart(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	cfg, err := config.Load(nil, func(k string) string {
-		return map[string]string{"QL_DATA_DIR": dir, "QL_JWT_SECRET": testSecret, "QL_LOG_LEVEL": "error"}[k]
-	}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := newApp(ctx, cfg, newLogger(io.Discard, cfg.LogLevel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.close()
+	a := embeddedApp(t)
 	e, err := a.users.Export(ctx, auth.Principal{Tenant: "acme", Subject: "boss"}, "nobody")
 	if err != nil {
 		t.Fatal(err)
