@@ -246,7 +246,7 @@ type userInput struct {
 type cohortInput struct {
 	ID   string `path:"id" maxLength:"64"`
 	Body struct {
-		Users  []string `json:"user_ids" maxItems:"1000" doc:"The users to rank, e.g. the player's friends."`
+		Users  []string `json:"user_ids" maxItems:"1000" doc:"The users to rank, e.g. the player's friends; each follows the user-id rule (422 bad-user-id naming the item)."`
 		Window string   `json:"window,omitempty" maxLength:"16" doc:"Period to read; default the current one."`
 	}
 }
