@@ -3,35 +3,23 @@ package realtime
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/fasthttp/websocket"
-)
-
-// Close codes sent to clients.
-const (
-	closeNormal = websocket.CloseNormalClosure
-	// closeRestart (1012) drains a stopping node: reconnect, to another
-	// node, resuming; the hub spreads these over its DrainPeriod.
-	closeRestart  = websocket.CloseServiceRestart
-	closePolicy   = websocket.ClosePolicyViolation // 1008: too slow to drain its queue, or flooding
-	closeInternal = websocket.CloseInternalServerErr
-	closeTryAgain = websocket.CloseTryAgainLater // 1013: the broker is unavailable
-	// closeTokenExpired (4001) tells the client its token expired: get a
-	// fresh one and reconnect, resuming with since and epoch.
-	closeTokenExpired = 4001
 )
 
 // closeGrace is how long a client has to answer our close frame before
 // the read loop stops waiting for it.
 const closeGrace = time.Second
 
-// conn is one client connection. Exactly one goroutine (writeLoop) writes
-// data frames to the socket, fed by the bounded send queue: concurrent
-// writes panic in fasthttp/websocket, and a slow client must never stall
-// the hub. Enqueueing never blocks; a full queue disconnects the client.
+// conn is one client connection. One goroutine at a time (writeLoop)
+// writes to the socket, fed by the bounded send queue, so a slow client
+// never stalls the hub; it runs only while there is something to write
+// and exits when the queue is empty, so an idle connection costs no
+// goroutine but its reader. Enqueueing never blocks; a full queue
+// disconnects the client.
 //
 // The queue is a slice that is dropped whenever it empties, not a
 // buffered channel: a channel of QueueSize slots costs 6 KiB per
@@ -39,17 +27,18 @@ const closeGrace = time.Second
 type conn struct {
 	hub *Hub
 	id  Identity
-	ws  *websocket.Conn
+	nc  net.Conn
 
-	qmu  sync.Mutex
-	outq [][]byte      // frames waiting for the writer, at most QueueSize
-	wake chan struct{} // the queue has frames (capacity 1)
+	dead atomic.Bool // kill was called; set under qmu
 
-	quit      chan struct{} // closed by kill
-	killOnce  sync.Once
-	code      int // close code and reason, set once by kill
+	qmu       sync.Mutex
+	idle      sync.Cond // broadcast when the writer stops
+	outq      [][]byte  // wire frames waiting for the writer, at most QueueSize
+	writing   bool      // a writeLoop runs
+	closeSent bool      // the close frame went out, or the socket failed
+	code      int       // close code and reason, set once by kill
 	reason    string
-	writeDone chan struct{}
+	pinger    *time.Timer
 
 	mu   sync.Mutex
 	subs map[string]*sub // broker channel -> state
@@ -68,74 +57,95 @@ type sub struct {
 	pending   []Message
 }
 
-func newConn(h *Hub, id Identity, ws *websocket.Conn) *conn {
-	return &conn{
-		hub: h, id: id, ws: ws, wake: make(chan struct{}, 1),
-		quit: make(chan struct{}), writeDone: make(chan struct{}), subs: map[string]*sub{},
-	}
+func newConn(h *Hub, id Identity, nc net.Conn) *conn {
+	c := &conn{hub: h, id: id, nc: nc, subs: map[string]*sub{}}
+	c.idle.L = &c.qmu
+	return c
 }
 
-// kill asks the writer to send a close frame and drop the connection. It
-// never blocks, so it may be called from the hub's delivery path.
+// kill asks the writer to send a close frame, before anything still
+// queued, and drop the connection. It never blocks, so it may be called
+// from the hub's delivery path.
 func (c *conn) kill(code int, reason string) {
-	c.killOnce.Do(func() {
-		c.code, c.reason = code, reason
-		close(c.quit)
-	})
-}
-
-func (c *conn) killed() bool {
-	select {
-	case <-c.quit:
-		return true
-	default:
-		return false
-	}
-}
-
-// enqueue queues a frame. A full queue means the client does not keep up:
-// it is disconnected rather than allowed to hold anything up.
-func (c *conn) enqueue(frame []byte) {
-	if c.killed() {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.dead.Load() {
 		return
 	}
+	c.code, c.reason = code, reason
+	c.dead.Store(true)
+	c.wakeWriter()
+}
+
+func (c *conn) killed() bool { return c.dead.Load() }
+
+// wakeWriter starts the writer unless it runs already. c.qmu is held.
+func (c *conn) wakeWriter() {
+	if !c.writing && !c.closeSent {
+		c.writing = true
+		go c.writeLoop()
+	}
+}
+
+// enqueue queues a wire frame. A full queue means the client does not
+// keep up: it is disconnected rather than allowed to hold anything up.
+func (c *conn) enqueue(frame []byte) {
 	c.qmu.Lock()
-	full := len(c.outq) >= c.hub.opts.QueueSize
-	if !full {
+	if c.dead.Load() {
+		c.qmu.Unlock()
+		return
+	}
+	if len(c.outq) < c.hub.opts.QueueSize {
 		c.outq = append(c.outq, frame)
+		c.wakeWriter()
+		c.qmu.Unlock()
+		return
 	}
 	c.qmu.Unlock()
-	if !full {
-		select {
-		case c.wake <- struct{}{}:
-		default: // the writer is awake already
+	c.kill(closePolicy, "too slow: send queue full")
+	// The writer sends the close frame next, unless it is stuck on a full
+	// socket: then its write fails after cutDelay instead of after the
+	// write timeout. Not at once: a frame cut halfway leaves no way to
+	// send a close frame after it, while a client that reads again within
+	// cutDelay gets the frame in progress and the 1008 close frame, and
+	// knows why it was dropped.
+	time.AfterFunc(cutDelay, func() {
+		c.qmu.Lock()
+		stuck := c.writing
+		c.qmu.Unlock()
+		if stuck {
+			_ = c.nc.SetWriteDeadline(time.Now())
 		}
-	} else {
-		c.kill(closePolicy, "too slow: send queue full")
-		// The writer sends the close frame next, unless it is stuck on a
-		// full socket: then its write fails after cutDelay instead of
-		// after the write timeout. Not at once: a frame cut halfway
-		// leaves no way to send a close frame after it, while a client
-		// that reads again within cutDelay gets its backlog and the 1008
-		// close frame, and knows why it was dropped.
-		time.AfterFunc(cutDelay, func() {
-			select {
-			case <-c.writeDone:
-			default:
-				_ = c.ws.NetConn().SetWriteDeadline(time.Now())
-			}
-		})
-	}
+	})
 }
 
 // cutDelay is how long a writer of a client being cut may go on with the
 // write in progress.
 const cutDelay = 2 * time.Second
 
+// startPings sends a ping every PingInterval, so dead peers and idle
+// proxies are found; the client's pong moves the read deadline on.
+func (c *conn) startPings() {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	c.pinger = time.AfterFunc(c.hub.opts.PingInterval, c.ping)
+}
+
+func (c *conn) ping() {
+	c.qmu.Lock()
+	if c.dead.Load() {
+		c.qmu.Unlock()
+		return
+	}
+	c.pinger.Reset(c.hub.opts.PingInterval)
+	c.qmu.Unlock()
+	c.enqueue(appendFrame(nil, opPing, nil))
+}
+
 // queue encodes and queues a control frame (replies, errors, pongs).
 func (c *conn) queue(f any) {
 	if b, err := json.Marshal(f); err == nil {
-		c.enqueue(b)
+		c.enqueue(textFrame(b))
 	}
 }
 
@@ -145,7 +155,7 @@ func (c *conn) sendError(channel, code, msg string) {
 }
 
 // deliver is the hub's live path for one message on one of c's channels;
-// frame is m encoded for clients.
+// frame is m encoded for clients, as a wire frame.
 func (c *conn) deliver(m Message, frame []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -181,9 +191,11 @@ func (c *conn) push(s *sub, m Message, frame []byte) {
 	s.epoch, s.last = m.Epoch, m.Seq
 	if frame == nil {
 		var err error
-		if frame, err = json.Marshal(outFrame{Type: m.Type, Channel: s.client, Epoch: m.Epoch, Seq: m.Seq, Data: m.Data}); err != nil {
+		b, err := json.Marshal(outFrame{Type: m.Type, Channel: s.client, Epoch: m.Epoch, Seq: m.Seq, Data: m.Data})
+		if err != nil {
 			return
 		}
+		frame = textFrame(b)
 	}
 	c.enqueue(frame)
 }
@@ -289,83 +301,89 @@ func (c *conn) unsubscribe(client string) {
 	c.queue(outFrame{Type: "unsubscribed", Channel: client})
 }
 
-// writeLoop is the only writer of data frames. It ends by sending a close
-// frame, after which the handler's read loop ends too.
+// writeLoop writes what is queued, oldest first, each frame with one
+// write, and exits when the queue is empty. Once kill was called it sends
+// the close frame instead, after which the handler's read loop ends too.
 func (c *conn) writeLoop() {
-	defer close(c.writeDone)
 	defer func() {
-		// Not covered by Fiber's or the websocket middleware's recover.
+		// Not covered by Fiber's recover: the writer is our goroutine.
 		if r := recover(); r != nil {
 			c.hub.opts.Logger.Error("realtime: writer panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			c.kill(closeInternal, "")
-			c.stopReader(0)
+			c.writerDone(true)
 		}
 	}()
-	ping := time.NewTicker(c.hub.opts.PingInterval)
-	defer ping.Stop()
 	timeout := c.hub.opts.WriteTimeout
 	for {
-		// A requested close goes before whatever is still queued.
-		select {
-		case <-c.quit:
-			c.writeClose()
-			return
-		default:
-		}
-		select {
-		case <-c.quit:
-			c.writeClose()
-			return
-		case <-c.wake:
-			if !c.writeQueued(timeout) {
-				return
-			}
-		case <-ping.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(timeout)); err != nil {
-				c.kill(closeNormal, "")
-				c.stopReader(0)
-				return
-			}
-		}
-	}
-}
-
-// writeQueued writes what is queued, oldest first; it stops early when a
-// close is requested (the caller sends it) and reports false when the
-// socket failed.
-func (c *conn) writeQueued(timeout time.Duration) bool {
-	for !c.killed() {
 		c.qmu.Lock()
+		if c.dead.Load() {
+			code, reason := c.code, c.reason
+			c.outq = nil
+			c.qmu.Unlock()
+			c.writeClose(code, reason)
+			return
+		}
 		if len(c.outq) == 0 {
 			c.outq = nil // an idle connection holds no buffer
+			c.writing = false
+			c.idle.Broadcast()
 			c.qmu.Unlock()
-			return true
+			return
 		}
 		b := c.outq[0]
 		c.outq[0] = nil
 		c.outq = c.outq[1:]
 		c.qmu.Unlock()
-		_ = c.ws.SetWriteDeadline(time.Now().Add(timeout))
-		if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+		_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
+		if _, err := c.nc.Write(b); err != nil {
 			c.kill(closeNormal, "")
-			c.stopReader(0)
-			return false
+			c.writerDone(true)
+			return
 		}
 	}
-	return true
+}
+
+// writerDone ends the writer; failed means the socket is of no more use,
+// not even for a close frame, so the reader is stopped at once.
+func (c *conn) writerDone(failed bool) {
+	c.qmu.Lock()
+	c.writing = false
+	if failed {
+		c.closeSent = true
+	}
+	c.idle.Broadcast()
+	c.qmu.Unlock()
+	if failed {
+		c.stopReader(0)
+	}
 }
 
 // writeClose sends the close frame kill asked for and gives the client
 // closeGrace to answer it.
-func (c *conn) writeClose() {
-	msg := websocket.FormatCloseMessage(c.code, c.reason)
-	_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+func (c *conn) writeClose(code int, reason string) {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	_, err := c.nc.Write(closeFrame(code, reason))
+	c.writerDone(err != nil)
 	c.stopReader(closeGrace)
 }
 
-// stopReader ends the handler's read loop within grace. Closing the socket
-// would not do: fasthttp owns a hijacked connection and closes it only when
-// the handler returns, so the read deadline is what wakes the reader.
+// finish waits for the writer to stop and stops the pings; the reader is
+// done. Nothing writes to the socket after it returns.
+func (c *conn) finish() {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	c.closeSent = true // no writer starts again
+	for c.writing {
+		c.idle.Wait()
+	}
+	if c.pinger != nil {
+		c.pinger.Stop()
+	}
+}
+
+// stopReader ends the handler's read loop within grace. The read deadline
+// wakes the reader; the socket itself is closed by the handler when the
+// loop is over.
 func (c *conn) stopReader(grace time.Duration) {
-	_ = c.ws.NetConn().SetReadDeadline(time.Now().Add(grace))
+	_ = c.nc.SetReadDeadline(time.Now().Add(grace))
 }

@@ -3,14 +3,15 @@ package realtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 	"golang.org/x/time/rate"
 
@@ -18,8 +19,6 @@ import (
 )
 
 const (
-	localIdentity = "ql.realtime.identity"
-	localSince    = "ql.realtime.since"
 	maxFrameBytes = 4096 // client frames are small commands
 	maxEpochLen   = 64   // epochs are 16 hex digits; anything longer is not one
 	commandRate   = 10   // client commands per second, sustained
@@ -47,12 +46,18 @@ func resumeFrom(since *uint64, epoch string) *Position {
 	return &Position{Epoch: epoch, Seq: *since}
 }
 
-// Handler returns the two Fiber handlers of GET /v1/ws, to register in
-// this order (app.Get("/v1/ws", Handler(hub, auth)...)): the first
-// authenticates before the upgrade (no valid credential: 401
-// application/problem+json, never a socket; a plain GET: 426) and reads
-// ?since=N&epoch=E, the resume point of the user channel; the second
-// upgrades and runs the connection.
+// Handler returns the Fiber handler of GET /v1/ws
+// (app.Get("/v1/ws", Handler(hub, auth))). It authenticates before the
+// upgrade (no valid credential: 401 application/problem+json, never a
+// socket; a plain GET or a WebSocket version other than 13: 426; a
+// malformed Sec-WebSocket-Key: 400), reads ?since=N&epoch=E, the resume
+// point of the user channel, then upgrades and runs the connection.
+//
+// Set the fasthttp server's KeepHijackedConns: then a connection runs on
+// the bare socket and fasthttp takes back its request context and
+// buffers at once, which is most of an idle connection's memory.
+// Without it the connection is served through fasthttp's buffered
+// reader, which stays allocated while the socket lives.
 //
 // The protocol, JSON text frames both ways. A connection starts
 // subscribed to "user:{its user}". The client sends
@@ -80,17 +85,19 @@ func resumeFrom(since *uint64, epoch string) *Position {
 // resuming; spread over DrainPeriod), 1008 when the client
 // drains its queue too slowly, floods commands or has too many sockets
 // open, 1013 when it cannot subscribe the user channel (reconnect later,
-// with since), and 4001 when the token expired (reconnect with a fresh
-// one). A user may hold MaxUserConnections sockets on a node; one more is
+// with since), 4001 when the token expired (reconnect with a fresh
+// one), and 1002, 1007 or 1009 when the client breaks RFC 6455 framing,
+// sends binary or non-UTF-8 text, or a message over maxFrameBytes
+// (docs/realtime.md lists them all). A user may hold MaxUserConnections sockets on a node; one more is
 // answered 429 before the upgrade.
-func Handler(h *Hub, authenticate func(c *fiber.Ctx) (Identity, error)) []fiber.Handler {
-	upgrade := func(c *fiber.Ctx) error {
+func Handler(h *Hub, authenticate func(c *fiber.Ctx) (Identity, error)) fiber.Handler {
+	return func(c *fiber.Ctx) error {
 		id, err := authenticate(c)
 		if err != nil || !validTenant(id.Tenant) || id.User == "" || !validChannel("user:"+id.User) {
 			return httpx.WriteProblem(c, http.StatusUnauthorized, "unauthorized",
 				"a valid token is required (Authorization header or ?token=)")
 		}
-		if !websocket.IsWebSocketUpgrade(c) {
+		if !isUpgrade(c) {
 			return httpx.WriteProblem(c, http.StatusUpgradeRequired, "upgrade-required",
 				"this endpoint speaks WebSocket only")
 		}
@@ -111,57 +118,69 @@ func Handler(h *Hub, authenticate func(c *fiber.Ctx) (Identity, error)) []fiber.
 		if len(epoch) > maxEpochLen {
 			return httpx.WriteProblem(c, http.StatusBadRequest, "bad-request", "epoch is not one the server issued")
 		}
+		if c.Get("Sec-WebSocket-Version") != "13" {
+			c.Set("Sec-WebSocket-Version", "13")
+			return httpx.WriteProblem(c, http.StatusUpgradeRequired, "upgrade-required",
+				"this endpoint speaks WebSocket version 13")
+		}
+		accept, ok := acceptKey(c.Get("Sec-WebSocket-Key"))
+		if !ok {
+			return httpx.WriteProblem(c, http.StatusBadRequest, "bad-request",
+				"Sec-WebSocket-Key must be 16 bytes in base64")
+		}
 		// fiber.Ctx values are reused after the handler returns: the
 		// connection keeps copies.
 		roles := make([]string, len(id.Roles))
 		for i, r := range id.Roles {
 			roles[i] = strings.Clone(r)
 		}
-		c.Locals(localIdentity, Identity{Tenant: strings.Clone(id.Tenant), User: strings.Clone(id.User), Roles: roles, Expires: id.Expires})
-		c.Locals(localSince, resumeFrom(since, strings.Clone(epoch)))
-		return c.Next()
-	}
-	ws := websocket.New(func(wc *websocket.Conn) {
-		id, _ := wc.Locals(localIdentity).(Identity)
-		since, _ := wc.Locals(localSince).(*Position)
-		h.serve(wc, id, since)
-	}, websocket.Config{
-		// serve recovers itself; this is the last line, so a panic never
-		// reaches fasthttp (Fiber's recover middleware does not cover it).
-		RecoverHandler: func(*websocket.Conn) {
-			if r := recover(); r != nil {
-				h.opts.Logger.Error("realtime: connection panicked", "panic", fmt.Sprint(r))
+		id = Identity{Tenant: strings.Clone(id.Tenant), User: strings.Clone(id.User), Roles: roles, Expires: id.Expires}
+		from := resumeFrom(since, strings.Clone(epoch))
+		c.Status(fiber.StatusSwitchingProtocols)
+		c.Set(fiber.HeaderUpgrade, "websocket")
+		c.Set(fiber.HeaderConnection, "Upgrade")
+		c.Set("Sec-WebSocket-Accept", accept)
+		keep := c.App().Server().KeepHijackedConns
+		c.Context().Hijack(func(nc net.Conn) {
+			if keep {
+				go h.serve(rawConn(nc), id, from)
+				return // fasthttp frees the request and its buffers now
 			}
-		},
-	})
-	return []fiber.Handler{upgrade, ws}
+			h.serve(nc, id, from)
+		})
+		return nil
+	}
 }
 
 // serve owns the connection until it closes: the socket dies when this
 // returns, so the read loop runs here and the writer is waited for.
-func (h *Hub) serve(wc *websocket.Conn, id Identity, since *Position) {
-	c := newConn(h, id, wc.Conn)
+func (h *Hub) serve(nc net.Conn, id Identity, since *Position) {
+	defer nc.Close()
+	c := newConn(h, id, nc)
 	if code, reason := h.add(c); code != 0 {
-		_ = wc.WriteControl(websocket.CloseMessage,
-			websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = nc.Write(closeFrame(code, reason))
 		return
 	}
-	go c.writeLoop()
+	c.startPings()
 	if !id.Expires.IsZero() {
 		expiry := time.AfterFunc(time.Until(id.Expires), func() {
 			c.kill(closeTokenExpired, "token expired: reconnect with a fresh one")
 		})
 		defer expiry.Stop()
 	}
+	// Why the read loop ended decides the close code: the client's close
+	// is answered with 1000, a broken frame with its own code.
+	code, reason := closeNormal, ""
 	defer func() {
 		if r := recover(); r != nil {
 			h.opts.Logger.Error("realtime: connection panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			c.kill(closeInternal, "")
+			code, reason = closeInternal, ""
 		}
-		c.kill(closeNormal, "")
+		c.kill(code, reason)
 		// The read side is done: a writer stuck on a dead socket gives up now.
-		_ = wc.NetConn().SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-		<-c.writeDone
+		_ = nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		c.finish()
 		h.remove(c)
 	}()
 
@@ -180,20 +199,29 @@ func (h *Hub) serve(wc *websocket.Conn, id Identity, since *Position) {
 		if c.killed() {
 			return
 		}
-		_ = wc.SetReadDeadline(time.Now().Add(readTimeout))
+		_ = nc.SetReadDeadline(time.Now().Add(readTimeout))
 		if c.killed() {
 			c.stopReader(closeGrace) // a close raced the extension
 		}
 	}
-	wc.SetReadLimit(maxFrameBytes)
 	extend()
-	wc.SetPongHandler(func(string) error { extend(); return nil })
+	control := func(op byte, payload []byte) {
+		extend()
+		if op == opPing {
+			c.enqueue(appendFrame(nil, opPong, payload))
+		}
+	}
 	// A client gets a steady budget of commands; one that floods is cut
 	// off rather than allowed to make the node churn subscriptions.
 	budget := rate.NewLimiter(rate.Limit(commandRate), commandBurst)
+	fr := frameReader{r: nc}
 	for {
-		_, raw, err := wc.ReadMessage()
+		raw, err := fr.readMessage(maxFrameBytes, control)
 		if err != nil {
+			var ce *closeError
+			if errors.As(err, &ce) {
+				code, reason = ce.code, ce.reason
+			}
 			return
 		}
 		extend()

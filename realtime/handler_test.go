@@ -38,6 +38,7 @@ func startNode(t testing.TB, b Broker, opts HubOptions) *node {
 	ran := make(chan struct{})
 	go func() { defer close(ran); _ = h.Run(ctx) }()
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Server().KeepHijackedConns = true // as cmd/server runs it
 	app.Get("/v1/ws", Handler(h, func(c *fiber.Ctx) (Identity, error) {
 		parts := strings.Split(c.Query("token"), "/")
 		if len(parts) < 2 {
@@ -55,7 +56,7 @@ func startNode(t testing.TB, b Broker, opts HubOptions) *node {
 			id.Expires = time.Now().Add(ttl)
 		}
 		return id, nil
-	})...)
+	}))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -260,16 +260,17 @@ func (h *Hub) Connections() int {
 	return len(h.conns)
 }
 
-// dispatch hands a delivered message to every local subscriber. The frame
-// is encoded once, whatever the number of subscribers, and handing it over
+// dispatch hands a delivered message to every local subscriber. The wire
+// frame is built once, whatever the number of subscribers, and handing it over
 // never blocks: a connection that cannot take it is cut.
 func (h *Hub) dispatch(m Message) {
 	_, client, _ := strings.Cut(m.Channel, "|") // tenants hold no "|"; user ids may
-	frame, err := json.Marshal(outFrame{Type: m.Type, Channel: client, Epoch: m.Epoch, Seq: m.Seq, Data: m.Data})
+	b, err := json.Marshal(outFrame{Type: m.Type, Channel: client, Epoch: m.Epoch, Seq: m.Seq, Data: m.Data})
 	if err != nil {
 		h.opts.Logger.Warn("realtime: unencodable message", "channel", m.Channel, "type", m.Type, "err", err)
 		return
 	}
+	frame := textFrame(b)
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for c := range h.subs[m.Channel] {

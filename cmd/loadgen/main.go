@@ -91,6 +91,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.ws.sources, "sources", 1, "source addresses 127.0.0.2… to spread the sockets over (64k ports each)")
 	nodes := fs.String("nodes", "", "comma-separated base URLs of the nodes (ws-*; default -url)")
 	fs.IntVar(&o.ws.rate, "rate", 1000, "events per second (ws-push)")
+	fs.StringVar(&o.ws.pprof, "pprof", "", "ws-idle: base URL of the node's QL_PPROF_ADDR listener, to sample memory again after forced GCs")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -25,7 +25,7 @@ trap 'kill $N1 $N2 2>/dev/null; redis-cli -p 6391 shutdown nosave >/dev/null 2>&
 sleep 3
 LG=("$OUT/loadgen" -secret "$QL_JWT_SECRET")
 NODES=http://127.0.0.1:8181,http://127.0.0.1:8182
-"${LG[@]}" -scenario ws-idle -url http://127.0.0.1:8181 -conns "$IDLE" -sources 8
+"${LG[@]}" -scenario ws-idle -url http://127.0.0.1:8181 -conns "$IDLE" -sources 8 -pprof http://127.0.0.1:6181
 curl -s "http://127.0.0.1:6181/debug/pprof/heap" >"$OUT/idle-heap.pprof"
 "${LG[@]}" -scenario ws-push -nodes $NODES -conns 5000 -rate "$RATE" -concurrency 256 -duration 20s & LOAD=$!
 sleep 12; curl -s "http://127.0.0.1:6182/debug/pprof/profile?seconds=5" >"$OUT/push-cpu.pprof"; wait $LOAD

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,6 +39,7 @@ type wsOptions struct {
 	sources int      // 127.0.0.2 … 127.0.0.(1+sources): 64k ports each
 	nodes   []string // http base URLs; the first is -url
 	rate    int      // events per second (ws-push)
+	pprof   string   // ws-idle: node 1's pprof listener, to force GCs before the settled sample
 }
 
 // wsURL turns an http base URL into its WebSocket endpoint.
@@ -151,9 +153,45 @@ func idleScenario(ctx context.Context, o options, w wsOptions, out io.Writer) er
 		return err
 	}
 	n := float64(w.conns)
-	fmt.Fprintf(out, "result: %d idle sockets: heap in use %.0f -> %.0f MiB (%.2f KiB/conn), RSS %.0f -> %.0f MiB (%.2f KiB/conn), goroutines %.0f -> %.0f (%.2f/conn)\n",
-		w.conns, h0/(1<<20), h1/(1<<20), (h1-h0)/n/1024, r0/(1<<20), r1/(1<<20), (r1-r0)/n/1024, g0, g1, (g1-g0)/n)
+	report := func(when string, h1, r1, g1 float64) {
+		fmt.Fprintf(out, "result: %d idle sockets, %s: heap in use %.0f -> %.0f MiB (%.2f KiB/conn), RSS %.0f -> %.0f MiB (%.2f KiB/conn), goroutines %.0f -> %.0f (%.2f/conn)\n",
+			w.conns, when, h0/(1<<20), h1/(1<<20), (h1-h0)/n/1024, r0/(1<<20), r1/(1<<20), (r1-r0)/n/1024, g0, g1, (g1-g0)/n)
+	}
+	report("5 s after connecting", h1, r1, g1)
+	if w.pprof == "" {
+		return nil
+	}
+	// Steady state, as hours-long idle sockets see it: fasthttp's idle
+	// workers have gone (10 s) and two GCs have emptied the sync.Pools
+	// of request contexts and buffers the connect burst left behind.
+	time.Sleep(10 * time.Second)
+	for range 2 {
+		if err := forceGC(ctx, w.pprof); err != nil {
+			return err
+		}
+	}
+	time.Sleep(time.Second)
+	if h1, r1, g1, err = serverMemory(c); err != nil {
+		return err
+	}
+	report("settled (after two forced GCs)", h1, r1, g1)
 	return nil
+}
+
+// forceGC runs a collection in the server: its heap profile with gc=1
+// collects first.
+func forceGC(ctx context.Context, pprof string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, pprof+"/debug/pprof/heap?gc=1", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("force a GC: %w", err)
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	return err
 }
 
 // latencies collects durations from many goroutines.

@@ -51,6 +51,10 @@ func (a *app) handler() *fiber.App {
 		ReadTimeout:           30 * time.Second,
 		IdleTimeout:           120 * time.Second,
 	})
+	// WebSockets run on the bare socket once upgraded, and fasthttp takes
+	// back the request context and buffers at once: most of what an idle
+	// socket would otherwise hold (see realtime.Handler).
+	f.Server().KeepHijackedConns = true
 	f.Use(httpx.RequestID(), recover.New(), httpx.AccessLog(a.logger, httpx.NewMetrics(a.reg)))
 	f.Use(func(c *fiber.Ctx) error {
 		ctx, cancel := context.WithTimeout(c.UserContext(), requestTimeout)
@@ -63,7 +67,7 @@ func (a *app) handler() *fiber.App {
 	f.Use(ratelimit.Middleware(a.limiter, a.logger, a.rateKey))
 	f.Use(httpx.TextBodies())
 
-	f.Get("/v1/ws", append([]fiber.Handler{admitWS}, realtime.Handler(a.hub, a.wsIdentity)...)...)
+	f.Get("/v1/ws", admitWS, realtime.Handler(a.hub, a.wsIdentity))
 	f.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{})))
 
 	cfg := huma.DefaultConfig("Questline API", "1.0.0")

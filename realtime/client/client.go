@@ -343,7 +343,17 @@ func (c *Client) session(ctx context.Context, endpoint, token string) (up bool, 
 	defer ws.Close()
 	stop := context.AfterFunc(ctx, func() { _ = ws.SetReadDeadline(time.Now()) })
 	defer stop()
-	extend := func() { _ = ws.SetReadDeadline(time.Now().Add(c.opts.ReadTimeout)) }
+	// A frame that arrives as the context ends must not move the deadline
+	// stop set back into the future, or the session outlives Run's context.
+	extend := func() {
+		if ctx.Err() != nil {
+			return
+		}
+		_ = ws.SetReadDeadline(time.Now().Add(c.opts.ReadTimeout))
+		if ctx.Err() != nil {
+			_ = ws.SetReadDeadline(time.Now())
+		}
+	}
 	extend()
 	ws.SetPingHandler(func(data string) error {
 		extend()

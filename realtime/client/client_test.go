@@ -32,6 +32,8 @@ func startServer(t *testing.T, bopts realtime.BrokerOptions) *server {
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan struct{})
 	go func() { defer close(ran); _ = h.Run(ctx) }()
+	// Without KeepHijackedConns, unlike cmd/server: these tests cover the
+	// path that serves through fasthttp's buffered reader.
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	app.Get("/v1/ws", realtime.Handler(h, func(c *fiber.Ctx) (realtime.Identity, error) {
 		parts := strings.Split(c.Query("token"), "/")
@@ -47,7 +49,7 @@ func startServer(t *testing.T, bopts realtime.BrokerOptions) *server {
 			id.Expires = time.Now().Add(ttl)
 		}
 		return id, nil
-	})...)
+	}))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
