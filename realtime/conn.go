@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // closeGrace is how long a client has to answer our close frame before
@@ -42,6 +44,14 @@ type conn struct {
 
 	mu   sync.Mutex
 	subs map[string]*sub // broker channel -> state
+
+	// The read side (reader.go).
+	fr       frameReader
+	budget   *rate.Limiter
+	lastRead atomic.Int64 // when the client last sent a frame, Unix ns
+	expiry   *time.Timer  // the token's
+	poll     *pollReg     // nil when a goroutine reads
+	endOnce  sync.Once
 }
 
 // sub is one channel of a connection. While buffering (the subscription
@@ -58,8 +68,13 @@ type sub struct {
 }
 
 func newConn(h *Hub, id Identity, nc net.Conn) *conn {
-	c := &conn{hub: h, id: id, nc: nc, subs: map[string]*sub{}}
+	c := &conn{
+		hub: h, id: id, nc: nc, subs: map[string]*sub{},
+		fr:     frameReader{r: nc},
+		budget: rate.NewLimiter(rate.Limit(commandRate), commandBurst),
+	}
 	c.idle.L = &c.qmu
+	c.heard()
 	return c
 }
 
@@ -124,7 +139,8 @@ func (c *conn) enqueue(frame []byte) {
 const cutDelay = 2 * time.Second
 
 // startPings sends a ping every PingInterval, so dead peers and idle
-// proxies are found; the client's pong moves the read deadline on.
+// proxies are found; the client's pong counts as hearing from it. A
+// client silent for readTimeout is dropped as dead.
 func (c *conn) startPings() {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
@@ -132,12 +148,17 @@ func (c *conn) startPings() {
 }
 
 func (c *conn) ping() {
+	silent := time.Since(time.Unix(0, c.lastRead.Load()))
+	if silent >= c.readTimeout() {
+		c.end(closeNormal, "")
+		return
+	}
 	c.qmu.Lock()
 	if c.dead.Load() {
 		c.qmu.Unlock()
 		return
 	}
-	c.pinger.Reset(c.hub.opts.PingInterval)
+	c.pinger.Reset(min(c.hub.opts.PingInterval, c.readTimeout()-silent))
 	c.qmu.Unlock()
 	c.enqueue(appendFrame(nil, opPing, nil))
 }
@@ -381,9 +402,8 @@ func (c *conn) finish() {
 	}
 }
 
-// stopReader ends the handler's read loop within grace. The read deadline
-// wakes the reader; the socket itself is closed by the handler when the
-// loop is over.
+// stopReader ends the connection after grace, time for the client to
+// answer a close frame (its answer ends it sooner).
 func (c *conn) stopReader(grace time.Duration) {
-	_ = c.nc.SetReadDeadline(time.Now().Add(grace))
+	time.AfterFunc(grace, func() { c.end(closeNormal, "") })
 }

@@ -3,17 +3,14 @@ package realtime
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"golang.org/x/time/rate"
 
 	"github.com/questline/questline/internal/httpx"
 )
@@ -152,88 +149,34 @@ func Handler(h *Hub, authenticate func(c *fiber.Ctx) (Identity, error)) fiber.Ha
 	}
 }
 
-// serve owns the connection until it closes: the socket dies when this
-// returns, so the read loop runs here and the writer is waited for.
+// serve runs a connection: a refused one gets its close frame at once;
+// an admitted one is subscribed to its user channel, then read by the
+// hub's poller, or by a loop here when the socket is not one the poller
+// can watch. When it returns in the second case the connection is over.
 func (h *Hub) serve(nc net.Conn, id Identity, since *Position) {
-	defer nc.Close()
 	c := newConn(h, id, nc)
 	if code, reason := h.add(c); code != 0 {
 		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
 		_, _ = nc.Write(closeFrame(code, reason))
+		_ = nc.Close()
 		return
 	}
-	c.startPings()
+	defer c.recoverRead()
 	if !id.Expires.IsZero() {
-		expiry := time.AfterFunc(time.Until(id.Expires), func() {
+		c.expiry = time.AfterFunc(time.Until(id.Expires), func() {
 			c.kill(closeTokenExpired, "token expired: reconnect with a fresh one")
 		})
-		defer expiry.Stop()
 	}
-	// Why the read loop ended decides the close code: the client's close
-	// is answered with 1000, a broken frame with its own code.
-	code, reason := closeNormal, ""
-	defer func() {
-		if r := recover(); r != nil {
-			h.opts.Logger.Error("realtime: connection panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			code, reason = closeInternal, ""
-		}
-		c.kill(code, reason)
-		// The read side is done: a writer stuck on a dead socket gives up now.
-		_ = nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-		c.finish()
-		h.remove(c)
-	}()
-
+	c.startPings()
 	if err := c.subscribe("user:"+id.User, since); err != nil {
 		// Without its own channel the connection is useless: the client
 		// reconnects later (and resumes).
 		c.kill(closeTryAgain, "realtime unavailable, try again")
 	}
-
-	// The read deadline moves on with every frame from the client, and
-	// stops moving once the connection is closing: then the deadline the
-	// writer set after its close frame ends the loop, however chatty the
-	// client is.
-	readTimeout := 2*h.opts.PingInterval + h.opts.WriteTimeout
-	extend := func() {
-		if c.killed() {
-			return
-		}
-		_ = nc.SetReadDeadline(time.Now().Add(readTimeout))
-		if c.killed() {
-			c.stopReader(closeGrace) // a close raced the extension
-		}
+	if p := h.poll.Load(); p != nil && p.add(c) {
+		return
 	}
-	extend()
-	control := func(op byte, payload []byte) {
-		extend()
-		if op == opPing {
-			c.enqueue(appendFrame(nil, opPong, payload))
-		}
-	}
-	// A client gets a steady budget of commands; one that floods is cut
-	// off rather than allowed to make the node churn subscriptions.
-	budget := rate.NewLimiter(rate.Limit(commandRate), commandBurst)
-	fr := frameReader{r: nc}
-	for {
-		raw, err := fr.readMessage(maxFrameBytes, control)
-		if err != nil {
-			var ce *closeError
-			if errors.As(err, &ce) {
-				code, reason = ce.code, ce.reason
-			}
-			return
-		}
-		extend()
-		if c.killed() {
-			continue // closing: drain until the client's close frame or the grace ends
-		}
-		if !budget.Allow() {
-			c.kill(closePolicy, "too many commands")
-			continue
-		}
-		h.command(c, raw)
-	}
+	c.readLoop()
 }
 
 // command runs one client frame.

@@ -3,12 +3,14 @@ package realtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 )
@@ -104,6 +106,10 @@ type Hub struct {
 	// whose local count changed since the last flush (h.mu).
 	node  string
 	dirty map[string]bool
+
+	// poll reads the sockets while Run runs (Linux); nil otherwise, and
+	// then each connection has a reading goroutine.
+	poll atomic.Pointer[poller]
 }
 
 // Presence timing: changes reach the shared counts within presenceFlush;
@@ -135,6 +141,13 @@ func NewHub(b Broker, opts HubOptions) *Hub {
 // Run runs the broker's delivery loop into the hub's connections until ctx
 // ends or the broker is closed.
 func (h *Hub) Run(ctx context.Context) error {
+	if p, err := newPoller(); err == nil {
+		h.poll.Store(p)
+		go p.run()
+		defer func() { h.poll.Store(nil); p.stop() }()
+	} else if !errors.Is(err, errors.ErrUnsupported) {
+		h.opts.Logger.Warn("realtime: no poller, a goroutine reads each socket", "err", err)
+	}
 	pctx, stop := context.WithCancel(ctx)
 	presence := make(chan struct{})
 	go func() { defer close(presence); h.runPresence(pctx) }()

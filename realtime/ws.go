@@ -130,36 +130,39 @@ type frameReader struct {
 }
 
 // readMessage returns the next data message, reassembled from fragments,
-// and hands each control frame that arrives meanwhile (ping, pong) to
-// control. A close frame ends it with closeError{1000}; a protocol breach
-// with the closeError to answer with; a message over limit with 1009.
-func (fr *frameReader) readMessage(limit int, control func(op byte, payload []byte)) ([]byte, error) {
-	var msg []byte
+// and hands each control frame (ping, pong) to control; ok is false when
+// only control frames arrived, so a caller woken by a readable socket
+// never waits for more than it was woken for. A close frame ends it with
+// closeError{1000}; a protocol breach with the closeError to answer
+// with; a message over limit with 1009.
+func (fr *frameReader) readMessage(limit int, control func(op byte, payload []byte)) (msg []byte, ok bool, err error) {
 	started := false
 	for {
 		fin, op, payload, err := fr.readFrame(limit - len(msg))
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		switch {
-		case op >= opClose:
-			if op == opClose {
-				return nil, &closeError{code: closeNormal}
-			}
+		case op == opClose:
+			return nil, false, &closeError{code: closeNormal}
+		case op > opClose:
 			control(op, payload)
+			if !started {
+				return nil, false, nil
+			}
 			continue
 		case op == opContinuation && !started:
-			return nil, &closeError{closeProtocol, "continuation without a first frame"}
+			return nil, false, &closeError{closeProtocol, "continuation without a first frame"}
 		case op != opContinuation && started:
-			return nil, &closeError{closeProtocol, "a new message inside a fragmented one"}
+			return nil, false, &closeError{closeProtocol, "a new message inside a fragmented one"}
 		}
 		started = true
 		msg = append(msg, payload...)
 		if fin {
 			if !utf8.Valid(msg) {
-				return nil, &closeError{closeInvalidData, "text frames are UTF-8"}
+				return nil, false, &closeError{closeInvalidData, "text frames are UTF-8"}
 			}
-			return msg, nil
+			return msg, true, nil
 		}
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +56,7 @@ func TestFrameReader(t *testing.T) {
 		{"16-bit length", clientFrame(true, opText, bytes.Repeat([]byte("a"), 300)), strings.Repeat("a", 300), 0, 0},
 		{"fragments with a ping between", cat(clientFrame(false, opText, []byte("ab")), clientFrame(true, opPing, []byte("p")),
 			clientFrame(false, opContinuation, []byte("cd")), clientFrame(true, opContinuation, []byte("e"))), "abcde", 0, 1},
-		{"pong skipped", cat(clientFrame(true, opPong, nil), clientFrame(true, opText, []byte("x"))), "x", 0, 0},
+		{"control frames first", cat(clientFrame(true, opPong, nil), clientFrame(true, opPing, nil), clientFrame(true, opText, []byte("x"))), "x", 0, 1},
 		{"close", clientFrame(true, opClose, []byte{0x03, 0xe8}), "", closeNormal, 0},
 		{"unmasked", unmasked, "", closeProtocol, 0},
 		{"binary", clientFrame(true, opBinary, []byte("x")), "", closeInvalidData, 0},
@@ -73,11 +75,15 @@ func TestFrameReader(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			pings := 0
 			fr := frameReader{r: bytes.NewReader(tc.in)}
-			msg, err := fr.readMessage(maxFrameBytes, func(op byte, payload []byte) {
-				if op == opPing {
-					pings++
-				}
-			})
+			var msg []byte
+			var err error
+			for ok := false; !ok && err == nil; {
+				msg, ok, err = fr.readMessage(maxFrameBytes, func(op byte, payload []byte) {
+					if op == opPing {
+						pings++
+					}
+				})
+			}
 			var ce *closeError
 			switch {
 			case tc.wantCode != 0:
@@ -93,8 +99,14 @@ func TestFrameReader(t *testing.T) {
 	}
 	// A frame cut short is the socket's error, not a close code.
 	fr := frameReader{r: bytes.NewReader(clientFrame(true, opText, []byte("hello"))[:5])}
-	if _, err := fr.readMessage(maxFrameBytes, func(byte, []byte) {}); !errors.Is(err, io.ErrUnexpectedEOF) {
+	if _, _, err := fr.readMessage(maxFrameBytes, func(byte, []byte) {}); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("short frame: %v", err)
+	}
+	// A control frame alone returns, so a reader woken by it never waits
+	// for a message that is not there.
+	fr = frameReader{r: bytes.NewReader(clientFrame(true, opPong, nil))}
+	if msg, ok, err := fr.readMessage(maxFrameBytes, func(byte, []byte) {}); ok || err != nil || msg != nil {
+		t.Fatalf("pong alone: %q %v %v", msg, ok, err)
 	}
 }
 
@@ -106,7 +118,7 @@ func FuzzFrameReader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		fr := frameReader{r: bytes.NewReader(in)}
 		for range 8 {
-			msg, err := fr.readMessage(maxFrameBytes, func(op byte, payload []byte) {
+			msg, _, err := fr.readMessage(maxFrameBytes, func(op byte, payload []byte) {
 				if len(payload) > 125 {
 					t.Fatalf("control frame of %d bytes", len(payload))
 				}
@@ -210,4 +222,35 @@ func TestBadFramesClose(t *testing.T) {
 		})
 	}
 	waitConnections(t, n.hub, 1)
+}
+
+// TestIdleSocketsHoldNoGoroutine: on Linux the poller reads every socket,
+// so idle connections cost no goroutine; they still get their pushes and
+// answer commands.
+func TestIdleSocketsHoldNoGoroutine(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the poller is Linux-only")
+	}
+	n := startNode(t, NewMemoryBroker(BrokerOptions{}), HubOptions{})
+	before := runtime.NumGoroutine()
+	const conns = 200
+	cs := make([]*fws.Conn, conns)
+	for i := range cs {
+		cs[i], _ = n.connect(t, fmt.Sprintf("acme/u%d", i), "")
+	}
+	time.Sleep(100 * time.Millisecond) // writers of the "subscribed" frames exit
+	if grown := runtime.NumGoroutine() - before; grown > conns/20 {
+		t.Fatalf("%d goroutines more for %d idle sockets", grown, conns)
+	}
+	for i, c := range cs[:20] {
+		publishUser(t, n, "acme", fmt.Sprintf("u%d", i), i)
+		if f := read(t, c); f.Type != "progress" {
+			t.Fatalf("push %+v", f)
+		}
+		quiet(t, c)
+	}
+	for _, c := range cs {
+		c.Close()
+	}
+	waitConnections(t, n.hub, 0)
 }

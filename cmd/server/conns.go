@@ -73,6 +73,15 @@ func (c *trackedConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// SyscallConn lets the realtime poller watch an upgraded socket.
+func (c *trackedConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	return sc.SyscallConn()
+}
+
 // closeUnused closes idle connections and ones that never sent a byte.
 func (t *connTracker) closeUnused() {
 	t.mu.Lock()
