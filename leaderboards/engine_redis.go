@@ -49,7 +49,9 @@ type RedisEngine struct {
 }
 
 // NewRedisEngine returns an engine on client. The caller owns the client and
-// closes it.
+// closes it. Every read is one command (a script where it needs several),
+// so an autopipelining client (redis.Client.AutoPipeline) can batch the
+// reads of concurrent callers into one round trip; the server passes one.
 func NewRedisEngine(client redis.UniversalClient) *RedisEngine {
 	return &RedisEngine{c: client}
 }
@@ -244,6 +246,11 @@ for _, m in ipairs(ARGV) do
 end
 return out
 `)
+	// topScript returns the board's size, then the page from ARGV[1] to
+	// ARGV[2] (0-based, inclusive; elements and scores).
+	topScript = redis.NewScript(`
+return {redis.call('ZCARD', KEYS[1]), redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[2], 'WITHSCORES')}
+`)
 	// aroundScript returns the board's size, then the 0-based rank of the
 	// window's first element and the window (elements and scores) around
 	// ARGV[1], ±ARGV[2]; the size alone when the member is not on the board.
@@ -284,24 +291,22 @@ func (r *RedisEngine) set(ctx context.Context, op string, script *redis.Script, 
 	return nil
 }
 
-// Top implements Engine with one ZRANGE … WITHSCORES.
+// Top implements Engine with topScript.
 func (r *RedisEngine) Top(ctx context.Context, key string, offset, limit int) ([]Entry, error) {
-	out, _, err := r.top(ctx, key, offset, limit, false)
+	if _, _, ok := pageBounds(offset, limit); !ok {
+		return []Entry{}, nil
+	}
+	out, _, err := r.TopCount(ctx, key, offset, limit)
 	return out, err
 }
 
-// TopCount implements Engine: ZRANGE … WITHSCORES and ZCARD in one
-// pipeline, one round trip.
+// TopCount implements Engine with topScript: ZRANGE … WITHSCORES and
+// ZCARD as one command, so that an autopipelining client (see
+// NewRedisEngine) sends it in the same batch as other requests' commands,
+// which a pipeline of its own would not be.
 func (r *RedisEngine) TopCount(ctx context.Context, key string, offset, limit int) ([]Entry, int64, error) {
-	return r.top(ctx, key, offset, limit, true)
-}
-
-func (r *RedisEngine) top(ctx context.Context, key string, offset, limit int, count bool) ([]Entry, int64, error) {
 	start, n, ok := pageBounds(offset, limit)
 	if !ok {
-		if !count {
-			return []Entry{}, 0, nil
-		}
 		c, err := r.Count(ctx, key)
 		return []Entry{}, c, err
 	}
@@ -309,28 +314,21 @@ func (r *RedisEngine) top(ctx context.Context, key string, offset, limit int, co
 	if stop < int64(start) { // overflow: the caller asked for everything
 		stop = -1
 	}
-	pipe := r.c.Pipeline()
-	zr := pipe.ZRangeWithScores(ctx, key, int64(start), stop)
-	var zc *redis.IntCmd
-	if count {
-		zc = pipe.ZCard(ctx, key)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	v, err := topScript.Run(ctx, r.c, []string{key}, start, stop).Slice()
+	if err != nil {
 		return nil, 0, redisErr("top", key, err)
 	}
-	zs := zr.Val()
-	out := make([]Entry, len(zs))
-	for i, z := range zs {
-		elem, _ := z.Member.(string)
-		var err error
-		if out[i], err = decode(elem, z.Score, int64(start+i)+1); err != nil {
-			return nil, 0, redisErr("top", key, err)
-		}
+	var total int64
+	var page []any
+	if len(v) == 2 {
+		total, _ = v[0].(int64)
+		page, _ = v[1].([]any)
 	}
-	if zc == nil {
-		return out, 0, nil
+	out, err := decodePage(page, int64(start))
+	if err != nil {
+		return nil, 0, redisErr("top", key, err)
 	}
-	return out, zc.Val(), nil
+	return out, total, nil
 }
 
 // Rank implements Engine with ranksScript: stamp and rank in one atomic
@@ -415,21 +413,31 @@ func (r *RedisEngine) AroundCount(ctx context.Context, key, member string, n int
 	}
 	first, _ := v[1].(int64)
 	page, _ := v[2].([]any)
+	out, err := decodePage(page, first)
+	if err != nil {
+		return nil, 0, redisErr("around", key, err)
+	}
+	return out, total, nil
+}
+
+// decodePage decodes a script's ZRANGE … WITHSCORES reply, a flat list of
+// elements and scores (as text) whose first element has 0-based rank first.
+func decodePage(page []any, first int64) ([]Entry, error) {
 	out := make([]Entry, 0, len(page)/2)
 	for i := 0; i+1 < len(page); i += 2 {
 		elem, _ := page[i].(string)
 		sc, _ := page[i+1].(string)
 		score, err := strconv.ParseFloat(sc, 64)
-		if err == nil {
-			var en Entry
-			en, err = decode(elem, score, first+int64(len(out))+1)
-			out = append(out, en)
-		}
 		if err != nil {
-			return nil, 0, redisErr("around", key, err)
+			return nil, fmt.Errorf("score %q of %q: %w", sc, elem, err)
 		}
+		en, err := decode(elem, score, first+int64(len(out))+1)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, en)
 	}
-	return out, total, nil
+	return out, nil
 }
 
 // Count implements Engine with ZCARD.

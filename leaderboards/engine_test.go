@@ -40,6 +40,21 @@ func TestRedisEngine(t *testing.T) {
 	})
 }
 
+// TestRedisEngineAutoPipelined runs the suite through go-redis'
+// autopipeliner, the client a server hands the engine (cmd/server), whose
+// batches mix the commands of concurrent callers.
+func TestRedisEngineAutoPipelined(t *testing.T) {
+	client := redistest.Client(t)
+	ap, err := client.AutoPipeline()
+	lbMust(t, err)
+	runEngineConformance(t, func(t *testing.T) Engine {
+		if err := client.FlushDB(lbCtx).Err(); err != nil {
+			t.Fatalf("flush: %v", err)
+		}
+		return NewRedisEngine(ap)
+	})
+}
+
 // TestRedisClusterEngine runs the suite on a three-node Cluster, where a
 // script or MULTI that strays from its key's slot fails with CROSSSLOT.
 func TestRedisClusterEngine(t *testing.T) {
@@ -61,6 +76,23 @@ func TestRedisClusterEngine(t *testing.T) {
 			t.Fatalf("flush: %v", err)
 		}
 		return NewRedisEngine(client)
+	})
+}
+
+// TestRedisClusterEngineAutoPipelined is the Cluster suite through the
+// autopipeliner, which routes each command of a batch to its slot's node.
+func TestRedisClusterEngineAutoPipelined(t *testing.T) {
+	client := redistest.Cluster(t)
+	ap, err := client.AutoPipeline()
+	lbMust(t, err)
+	runEngineConformance(t, func(t *testing.T) Engine {
+		err := client.ForEachMaster(lbCtx, func(ctx context.Context, c *redis.Client) error {
+			return c.FlushDB(ctx).Err()
+		})
+		if err != nil {
+			t.Fatalf("flush: %v", err)
+		}
+		return NewRedisEngine(ap)
 	})
 }
 

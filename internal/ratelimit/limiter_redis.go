@@ -36,6 +36,12 @@ func (r *Redis) Allow(ctx context.Context, key string, l Limit) (Result, error) 
 	if err := l.validate(); err != nil {
 		return Result{}, fmt.Errorf("ratelimit: redis allow: %w", err)
 	}
+	// An autopipelining client (cmd/server's) queues a command whatever
+	// its context, so a call whose context has already ended is refused
+	// here, as a plain client refuses it before taking a connection.
+	if err := ctx.Err(); err != nil {
+		return Result{}, fmt.Errorf("ratelimit: redis allow: %w", err)
+	}
 	res, err := r.lim.Allow(ctx, redisKey(key, l), redis_rate.Limit{
 		Rate:   l.Rate,
 		Burst:  l.Burst,

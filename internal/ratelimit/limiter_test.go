@@ -26,6 +26,15 @@ var implementations = []struct {
 	}},
 	{"redis", func(t *testing.T) Limiter { return NewRedis(redistest.Client(t)) }},
 	{"front+redis", func(t *testing.T) Limiter { return NewFront(NewRedis(redistest.Client(t))) }},
+	// The server's client: go-redis' autopipeliner, which sends the calls
+	// of concurrent requests in one pipeline.
+	{"redis autopipelined", func(t *testing.T) Limiter {
+		ap, err := redistest.Client(t).AutoPipeline()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return NewFront(NewRedis(ap))
+	}},
 }
 
 // conformance is the one table both implementations must pass. Each case gets
