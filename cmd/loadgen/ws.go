@@ -162,19 +162,21 @@ func idleScenario(ctx context.Context, o options, w wsOptions, out io.Writer) er
 		return nil
 	}
 	// Steady state, as hours-long idle sockets see it: fasthttp's idle
-	// workers have gone (10 s) and two GCs have emptied the sync.Pools
-	// of request contexts and buffers the connect burst left behind.
+	// workers have gone (10 s), two GCs have emptied the sync.Pools of
+	// request contexts and buffers the connect burst left behind, and the
+	// runtime's background scavenger has had 30 s to hand the freed pages
+	// back to the OS (RSS).
 	time.Sleep(10 * time.Second)
 	for range 2 {
 		if err := forceGC(ctx, w.pprof); err != nil {
 			return err
 		}
 	}
-	time.Sleep(time.Second)
+	time.Sleep(30 * time.Second)
 	if h1, r1, g1, err = serverMemory(c); err != nil {
 		return err
 	}
-	report("settled (after two forced GCs)", h1, r1, g1)
+	report("settled (two forced GCs, 30 s)", h1, r1, g1)
 	return nil
 }
 
