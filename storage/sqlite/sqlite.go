@@ -35,7 +35,8 @@ import (
 	"time"
 
 	// The driver registers itself as "sqlite".
-	_ "modernc.org/sqlite"
+	sqlitedrv "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // DefaultLimit is the page size used when a caller passes a limit <= 0, so
@@ -168,7 +169,7 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
 	s := &Store{path: path, wdb: wdb}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, opts.BusyTimeout); err != nil {
 		wdb.Close()
 		return nil, err
 	}
@@ -664,8 +665,27 @@ func tallyTable(name string) string {
 	) WITHOUT ROWID`
 }
 
-// migrate creates or upgrades the schema (see schema).
-func (s *Store) migrate(ctx context.Context) error {
+// migrate creates or upgrades the schema (see schema). Nodes starting at
+// once on a fresh file race to switch it to WAL, and SQLite answers the
+// loser SQLITE_BUSY at once, without waiting in its busy handler: the
+// loser tries again, for up to the busy timeout.
+func (s *Store) migrate(ctx context.Context, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		err := s.migrateOnce(ctx)
+		var se *sqlitedrv.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func (s *Store) migrateOnce(ctx context.Context) error {
 	conn, err := s.wdb.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
