@@ -5,7 +5,10 @@ package realtime
 // a write buffer and, behind Fiber, the whole fasthttp request context for
 // as long as the socket lives, about 24 KiB per idle phone. Here an idle
 // connection holds its socket, a few small structs and one parked reader
-// goroutine; frames are built once per push and written with one syscall.
+// goroutine (none on Linux: see poll_linux.go); frames are built once per
+// push and written with one syscall. DESIGN.md names gofiber/contrib/websocket;
+// issue 14's 10 KiB per idle socket is out of its reach, and the part we
+// need (server side, no extensions, small text commands) is this file.
 
 import (
 	"crypto/sha1"
