@@ -13,14 +13,14 @@ import (
 )
 
 // closeGrace is how long a client has to answer our close frame before
-// the read loop stops waiting for it.
+// the connection ends without its answer.
 const closeGrace = time.Second
 
 // conn is one client connection. One goroutine at a time (writeLoop)
 // writes to the socket, fed by the bounded send queue, so a slow client
 // never stalls the hub; it runs only while there is something to write
 // and exits when the queue is empty, so an idle connection costs no
-// goroutine but its reader. Enqueueing never blocks; a full queue
+// writing goroutine. Enqueueing never blocks; a full queue
 // disconnects the client.
 //
 // The queue is a slice that is dropped whenever it empties, not a
@@ -37,7 +37,7 @@ type conn struct {
 	idle      sync.Cond // broadcast when the writer stops
 	outq      [][]byte  // wire frames waiting for the writer, at most QueueSize
 	writing   bool      // a writeLoop runs
-	closeSent bool      // the close frame went out, or the socket failed
+	closeSent bool      // no writer starts again: the close frame went out, the socket failed, or the connection ended
 	code      int       // close code and reason, set once by kill
 	reason    string
 	pinger    *time.Timer
@@ -211,7 +211,6 @@ func (c *conn) push(s *sub, m Message, frame []byte) {
 	}
 	s.epoch, s.last = m.Epoch, m.Seq
 	if frame == nil {
-		var err error
 		b, err := json.Marshal(outFrame{Type: m.Type, Channel: s.client, Epoch: m.Epoch, Seq: m.Seq, Data: m.Data})
 		if err != nil {
 			return
@@ -324,7 +323,8 @@ func (c *conn) unsubscribe(client string) {
 
 // writeLoop writes what is queued, oldest first, each frame with one
 // write, and exits when the queue is empty. Once kill was called it sends
-// the close frame instead, after which the handler's read loop ends too.
+// the close frame instead; the connection ends when the client answers
+// it, or after closeGrace.
 func (c *conn) writeLoop() {
 	defer func() {
 		// Not covered by Fiber's recover: the writer is our goroutine.
@@ -365,7 +365,7 @@ func (c *conn) writeLoop() {
 }
 
 // writerDone ends the writer; failed means the socket is of no more use,
-// not even for a close frame, so the reader is stopped at once.
+// not even for a close frame, so the connection ends at once.
 func (c *conn) writerDone(failed bool) {
 	c.qmu.Lock()
 	c.writing = false
@@ -375,7 +375,7 @@ func (c *conn) writerDone(failed bool) {
 	c.idle.Broadcast()
 	c.qmu.Unlock()
 	if failed {
-		c.stopReader(0)
+		c.endAfter(0)
 	}
 }
 
@@ -385,7 +385,7 @@ func (c *conn) writeClose(code int, reason string) {
 	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
 	_, err := c.nc.Write(closeFrame(code, reason))
 	c.writerDone(err != nil)
-	c.stopReader(closeGrace)
+	c.endAfter(closeGrace)
 }
 
 // finish waits for the writer to stop and stops the pings; the reader is
@@ -402,8 +402,8 @@ func (c *conn) finish() {
 	}
 }
 
-// stopReader ends the connection after grace, time for the client to
+// endAfter ends the connection after grace, time for the client to
 // answer a close frame (its answer ends it sooner).
-func (c *conn) stopReader(grace time.Duration) {
+func (c *conn) endAfter(grace time.Duration) {
 	time.AfterFunc(grace, func() { c.end(closeNormal, "") })
 }

@@ -85,8 +85,8 @@ func resumeFrom(since *uint64, epoch string) *Position {
 // with since), 4001 when the token expired (reconnect with a fresh
 // one), and 1002, 1007 or 1009 when the client breaks RFC 6455 framing,
 // sends binary or non-UTF-8 text, or a message over maxFrameBytes
-// (docs/realtime.md lists them all). A user may hold MaxUserConnections sockets on a node; one more is
-// answered 429 before the upgrade.
+// (docs/realtime.md lists them all). A user may hold MaxUserConnections
+// sockets on a node; one more is answered 429 before the upgrade.
 func Handler(h *Hub, authenticate func(c *fiber.Ctx) (Identity, error)) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		id, err := authenticate(c)
