@@ -75,11 +75,21 @@ func (p *poller) run() {
 }
 
 // add registers c's socket; false when the socket is not one epoll can
-// watch (then a goroutine reads it) or the poller stopped.
+// watch (then a goroutine reads it) or the poller stopped; true, without
+// registering, when the connection is ending anyway.
 func (p *poller) add(c *conn) bool {
 	fd, ok := socketFD(c.nc)
 	if !ok {
 		return false
+	}
+	// The connection may be ending already (its close grace ran out
+	// during the subscribe): then there is nothing to read, and end, which
+	// reads c.poll under the same lock, must see either no registration or
+	// this one.
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.closeSent {
+		return true
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

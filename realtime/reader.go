@@ -109,8 +109,11 @@ func (c *conn) end(code int, reason string) {
 			c.expiry.Stop()
 		}
 		c.hub.remove(c)
-		if c.poll != nil {
-			c.poll.leave()
+		c.qmu.Lock()
+		reg := c.poll // finish set closeSent: the poller registers no more
+		c.qmu.Unlock()
+		if reg != nil {
+			reg.leave()
 		}
 		// A reading goroutine wakes by the deadline: fasthttp's buffered
 		// hijacked connection ignores Close.
