@@ -41,6 +41,7 @@ type conn struct {
 	code      int       // close code and reason, set once by kill
 	reason    string
 	pinger    *time.Timer
+	grace     *time.Timer // endAfter's
 
 	mu   sync.Mutex
 	subs map[string]*sub // broker channel -> state
@@ -403,7 +404,16 @@ func (c *conn) finish() {
 }
 
 // endAfter ends the connection after grace, time for the client to
-// answer a close frame (its answer ends it sooner).
+// answer a close frame (its answer ends it sooner, and end stops the
+// timer then, so an ended connection is not held for the rest of it).
 func (c *conn) endAfter(grace time.Duration) {
-	time.AfterFunc(grace, func() { c.end(closeNormal, "") })
+	if grace <= 0 {
+		go c.end(closeNormal, "")
+		return
+	}
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.grace == nil {
+		c.grace = time.AfterFunc(grace, func() { c.end(closeNormal, "") })
+	}
 }

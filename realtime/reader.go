@@ -111,6 +111,9 @@ func (c *conn) end(code int, reason string) {
 		c.hub.remove(c)
 		c.qmu.Lock()
 		reg := c.poll // finish set closeSent: the poller registers no more
+		if c.grace != nil {
+			c.grace.Stop()
+		}
 		c.qmu.Unlock()
 		if reg != nil {
 			reg.leave()
