@@ -21,15 +21,7 @@ func (c *conn) readTimeout() time.Duration {
 // readLoop reads frames until the connection ends.
 func (c *conn) readLoop() {
 	defer c.recoverRead()
-	for {
-		raw, ok, err := c.fr.readMessage(maxFrameBytes, c.control)
-		if err != nil {
-			c.endRead(err)
-			return
-		}
-		if ok {
-			c.handle(raw)
-		}
+	for c.readOne() {
 	}
 }
 
@@ -39,17 +31,26 @@ func (c *conn) readable() {
 	defer c.recoverRead()
 	// What started to arrive must arrive whole in good time.
 	_ = c.nc.SetReadDeadline(time.Now().Add(c.readTimeout()))
-	raw, ok, err := c.fr.readMessage(maxFrameBytes, c.control)
-	if err != nil {
-		c.endRead(err)
+	if !c.readOne() {
 		return
-	}
-	if ok {
-		c.handle(raw)
 	}
 	if err := c.poll.rearm(); err != nil {
 		c.end(closeInternal, "")
 	}
+}
+
+// readOne reads one message, or the control frames that arrived, and
+// runs it; false when the read ended the connection.
+func (c *conn) readOne() bool {
+	raw, ok, err := c.fr.readMessage(maxFrameBytes, c.control)
+	if err != nil {
+		c.endRead(err)
+		return false
+	}
+	if ok {
+		c.handle(raw)
+	}
+	return true
 }
 
 // control notes a ping or pong from the client; a ping gets its pong.

@@ -112,8 +112,6 @@ func closeFrame(code int, reason string) []byte {
 	return appendFrame(nil, opClose, append(payload, reason...))
 }
 
-var pingFrame = appendFrame(nil, opPing, nil)
-
 // closeError is why a read loop ended with the close code the server
 // answers with: the client's close (1000), or a frame it had no right to
 // send.

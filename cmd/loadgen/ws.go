@@ -359,7 +359,7 @@ func boardFanout(ctx context.Context, o options, w wsOptions, out io.Writer) err
 		}
 	}
 	time.Sleep(time.Second)
-	cr.close() // every client has stopped stamping
+	cr.close()                      // every client has stopped stamping
 	first := map[uint64]time.Time{} // seq -> first receipt anywhere
 	for _, rs := range got {
 		for _, r := range rs {

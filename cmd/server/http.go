@@ -297,8 +297,9 @@ func documentRaw(api huma.API) {
 			"seq counts from 1 per channel and epoch; {\"type\":\"subscribed\",\"channel\",\"epoch\",\"seq\"} gives the head. " +
 			"Resume after a reconnect with ?since=<last seq>&epoch=<its epoch> (user channel) or since and epoch in subscribe. " +
 			"{\"type\":\"resume-gap\"} means pushes were lost (history too short, or a new epoch after the backend lost its " +
-			"counters): refetch state. Close codes: 1001 shutting down, 1008 too slow, flooding or too many sockets, " +
-			"1013 try again later, 4001 token expired (reconnect with a fresh one).",
+			"counters): refetch state. Close codes: 1012 node draining (reconnect elsewhere, resuming), 1008 too slow, " +
+			"flooding or too many sockets, 1013 try again later, 4001 token expired (reconnect with a fresh one), " +
+			"1002 broken framing, 1007 binary or non-UTF-8 text, 1009 a message over 4,096 bytes; docs/realtime.md has them all.",
 		Parameters: []*huma.Param{
 			{Name: "token", In: "query", Description: "JWT, for browsers", Schema: &huma.Schema{Type: "string"}},
 			{Name: "since", In: "query", Description: "Resume the user channel after this seq", Schema: &huma.Schema{Type: "integer"}},
@@ -306,7 +307,9 @@ func documentRaw(api huma.API) {
 		},
 		Responses: map[string]*huma.Response{
 			"101": {Description: "Switching to the WebSocket protocol"},
+			"400": {Description: "since or epoch malformed, or a Sec-WebSocket-Key that is not 16 bytes in base64"},
 			"401": {Description: "Missing or bad token"},
+			"426": {Description: "Not a WebSocket upgrade, or a WebSocket version other than 13"},
 			"403": {Description: "An API key: sockets are for people"},
 			"429": {Description: "Too many upgrades, or the user already holds QL_WS_PER_USER sockets on this node"},
 		},
