@@ -59,7 +59,24 @@ func startProcs(t *testing.T, n int, env map[string]string) []*proc {
 	return procs
 }
 
+// startProc starts one server process. Its ports are picked free
+// before the child binds them, so another process may take one in
+// between; the start is then tried again on new ports.
 func startProc(t *testing.T, name, dir string, env map[string]string) *proc {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		p, err := launchProc(t, name, dir, env)
+		if err == nil {
+			return p
+		}
+		if !strings.Contains(p.log(), addrInUse) || attempt == 3 {
+			t.Fatalf("%s: %v: %s", name, err, p.log())
+		}
+	}
+}
+
+// launchProc starts the process and waits until it answers /healthz.
+func launchProc(t *testing.T, name, dir string, env map[string]string) (*proc, error) {
 	t.Helper()
 	port, pport := freePort(t), freePort(t)
 	p := &proc{
@@ -89,21 +106,22 @@ func startProc(t *testing.T, name, dir string, env map[string]string) *proc {
 		t.Fatal(err)
 	}
 	go func() { p.done <- p.cmd.Wait(); logf.Close() }()
-	t.Cleanup(func() { p.kill() })
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if resp, err := http.Get(p.base + "/healthz"); err == nil {
+		if resp, err := probe.Get(p.base + "/healthz"); err == nil {
 			resp.Body.Close()
-			return p
+			t.Cleanup(func() { p.kill() })
+			return p, nil
 		}
 		select {
 		case err := <-p.done:
 			p.done <- err
-			t.Fatalf("%s exited at start (%v): %s", name, err, p.log())
+			return p, fmt.Errorf("exited at start (%v)", err)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s did not start: %s", name, p.log())
+			p.kill()
+			return p, fmt.Errorf("did not start")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

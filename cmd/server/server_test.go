@@ -117,7 +117,35 @@ func startServer(t *testing.T, env map[string]string) *testServer {
 	return s
 }
 
+// start runs the server in this process. Its port is picked free before
+// the server binds it, so another process may take it in between; the
+// start is then tried again on a new port.
 func (s *testServer) start() {
+	s.t.Helper()
+	for attempt := 1; ; attempt++ {
+		before := len(s.logs.String())
+		code, started := s.launch()
+		if started {
+			s.t.Cleanup(s.shutdown)
+			return
+		}
+		if !strings.Contains(s.logs.String()[before:], addrInUse) || attempt == 3 {
+			s.t.Fatalf("server exited with %d: %s", code, s.logs.String())
+		}
+	}
+}
+
+// addrInUse is what a failed bind logs.
+const addrInUse = "address already in use"
+
+// probe asks whether a starting server answers. Its timeout matters when
+// another process holds the port: a connection it accepts but never
+// answers would otherwise hang the start.
+var probe = &http.Client{Timeout: time.Second}
+
+// launch starts the server and waits until it answers /healthz; if it
+// exits first, launch reports its exit code.
+func (s *testServer) launch() (code int, started bool) {
 	s.t.Helper()
 	port := freePort(s.t)
 	s.env["QL_ADDR"] = fmt.Sprintf("127.0.0.1:%d", port)
@@ -127,14 +155,16 @@ func (s *testServer) start() {
 	go func() { s.done <- run(ctx, []string{"server", "serve"}, s.getenv, s.logs) }()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get(s.base + "/healthz")
+		resp, err := probe.Get(s.base + "/healthz")
 		if err == nil {
 			resp.Body.Close()
-			break
+			return 0, true
 		}
 		select {
 		case code := <-s.done:
-			s.t.Fatalf("server exited with %d: %s", code, s.logs.String())
+			s.stop()
+			s.stop = nil
+			return code, false
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -142,7 +172,6 @@ func (s *testServer) start() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	s.t.Cleanup(s.shutdown)
 }
 
 func (s *testServer) getenv(k string) string { return s.env[k] }
