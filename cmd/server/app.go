@@ -360,7 +360,8 @@ func (a *app) openEngines(ctx context.Context) error {
 	// runs (issue 9). A caller's own commands stay in order. A queued
 	// command is not abandoned at its context's deadline; like every
 	// command of this client (ContextTimeoutEnabled is off) it is bounded
-	// by the read and write timeouts. The API is marked experimental
+	// by the read and write timeouts; the rate limiter returns at its own
+	// deadline anyway (ratelimit.(*Redis).allow). The API is marked experimental
 	// upstream, so the engine and limiter conformance suites run through
 	// it. Pub/sub (broker, bus) and the quiz engine keep the plain client.
 	ap, err := a.redis.AutoPipeline()

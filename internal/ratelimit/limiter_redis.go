@@ -42,7 +42,7 @@ func (r *Redis) Allow(ctx context.Context, key string, l Limit) (Result, error) 
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("ratelimit: redis allow: %w", err)
 	}
-	res, err := r.lim.Allow(ctx, redisKey(key, l), redis_rate.Limit{
+	res, err := r.allow(ctx, redisKey(key, l), redis_rate.Limit{
 		Rate:   l.Rate,
 		Burst:  l.Burst,
 		Period: l.Period,
@@ -81,4 +81,31 @@ func redisRemaining(resetAfter time.Duration, l Limit) int {
 // caller's key goes last, so a key holding ':' cannot collide with another.
 func redisKey(key string, l Limit) string {
 	return redisKeyPrefix + strconv.Itoa(l.Rate) + "/" + l.Period.String() + "/" + strconv.Itoa(l.Burst) + ":" + key
+}
+
+// allow asks redis_rate, returning when ctx ends even if Redis has not
+// answered. A command the autopipeliner has queued is not abandoned at its
+// context's deadline (only the client's read timeout, 3 s by default,
+// ends it), so without this a hung Redis would hold every request that
+// long instead of the caller's bound (the middleware's 250 ms). The
+// abandoned call finishes in its goroutine and its answer is dropped.
+func (r *Redis) allow(ctx context.Context, key string, l redis_rate.Limit) (*redis_rate.Result, error) {
+	if ctx.Done() == nil { // no deadline and no cancel: nothing to wait for
+		return r.lim.Allow(ctx, key, l)
+	}
+	type answer struct {
+		res *redis_rate.Result
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		res, err := r.lim.Allow(ctx, key, l)
+		done <- answer{res, err}
+	}()
+	select {
+	case a := <-done:
+		return a.res, a.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }

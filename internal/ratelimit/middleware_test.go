@@ -17,6 +17,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/questline/questline/internal/redistest"
 )
 
 // newApp serves GET /* behind Middleware: the bucket key is the X-User
@@ -156,6 +158,35 @@ func TestMiddlewareFailsOpenWhenRedisIsDown(t *testing.T) {
 	}
 	if !strings.Contains(out, "ratelimit: redis allow:") {
 		t.Fatalf("warning lacks the wrapped cause:\n%s", out)
+	}
+}
+
+// TestMiddlewareFailsOpenWhenRedisHangs: a Redis that holds its
+// connections and never answers costs a request the middleware's bound,
+// not the client's read timeout, through the server's autopipelined client
+// (which does not abandon a queued command at its context's deadline).
+func TestMiddlewareFailsOpenWhenRedisHangs(t *testing.T) {
+	srv := redistest.StartOutage(t)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr}) // default 3 s read timeout
+	t.Cleanup(func() { _ = client.Close() })
+	ap, err := client.AutoPipeline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := newApp(NewRedis(ap), nil)
+	if resp, body := get(t, app, "/v1/things", "u1"); resp.Header.Get("RateLimit-Remaining") != "1" {
+		t.Fatalf("before the hang: %d %s, headers %v", resp.StatusCode, body, resp.Header)
+	}
+	srv.Pause()
+	defer srv.Resume()
+	start := time.Now()
+	resp, body := get(t, app, "/v1/things", "u1")
+	took := time.Since(start)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("RateLimit-Remaining") != "" {
+		t.Fatalf("with Redis hung: %d %s, want 200 without RateLimit headers (fail open)", resp.StatusCode, body)
+	}
+	if took > allowTimeout+time.Second/2 {
+		t.Fatalf("with Redis hung the request took %v, want about %v", took, allowTimeout)
 	}
 }
 

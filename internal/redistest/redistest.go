@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -235,6 +236,22 @@ func (o *Outage) Kill() {
 	if o.cmd != nil {
 		kill(o.cmd)
 		o.cmd = nil
+	}
+}
+
+// Pause freezes the server (SIGSTOP): connections stay open and nothing
+// answers, as a Redis stuck in a long command or a lost network does.
+func (o *Outage) Pause() {
+	o.t.Helper()
+	if err := o.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		o.t.Fatalf("redistest: pause redis-server: %v", err)
+	}
+}
+
+// Resume lets a paused server go on (SIGCONT).
+func (o *Outage) Resume() {
+	if o.cmd != nil {
+		_ = o.cmd.Process.Signal(syscall.SIGCONT)
 	}
 }
 
