@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/questline/questline/internal/breaker"
 	"github.com/questline/questline/internal/errs"
 )
 
@@ -46,6 +47,8 @@ import (
 // a rebuild (Replace) rewrites them.
 type RedisEngine struct {
 	c redis.UniversalClient
+	// breaker skips Redis for a while after a call timed out; see call.
+	breaker *breaker.Breaker
 }
 
 // NewRedisEngine returns an engine on client. The caller owns the client and
@@ -53,7 +56,28 @@ type RedisEngine struct {
 // so an autopipelining client (redis.Client.AutoPipeline) can batch the
 // reads of concurrent callers into one round trip; the server passes one.
 func NewRedisEngine(client redis.UniversalClient) *RedisEngine {
-	return &RedisEngine{c: client}
+	return &RedisEngine{c: client, breaker: breaker.New(time.Second)}
+}
+
+// callTimeout bounds one round trip of a request's read or write whose
+// context has no earlier deadline (fasthttp never cancels one).
+const callTimeout = 2 * time.Second
+
+// call makes one round trip f, bounded by ctx's deadline or callTimeout.
+// The autopipelining client the server passes does not abandon a queued
+// command at its context's deadline, only at its read timeout, so call
+// returns at the deadline itself, and after a timeout it answers at once
+// for a second between probes: while Redis hangs, board reads answer 503
+// and score writes go to the feed without each waiting out the timeout.
+// Every failure says which op on which key failed; see redisErr.
+func call[T any](ctx context.Context, r *RedisEngine, op, key string, f func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	v, err := breaker.Call(ctx, r.breaker, f)
+	if err != nil {
+		return v, redisErr(op, key, err)
+	}
+	return v, nil
 }
 
 var _ Engine = (*RedisEngine)(nil)
@@ -121,6 +145,9 @@ func redisErr(op, key string, err error) error {
 		err = &errs.Error{Kind: errs.Unavailable, Code: "leaderboards-unavailable",
 			Message: "the leaderboards backend is unavailable; retry shortly", Err: err}
 	}
+	if key == "" {
+		return fmt.Errorf("leaderboards: redis %s: %w", op, err)
+	}
 	return fmt.Errorf("leaderboards: redis %s %s: %w", op, key, err)
 }
 
@@ -133,7 +160,8 @@ func redisDown(err error) bool {
 	switch {
 	case errors.As(err, &ne), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, redis.ErrClosed),
-		errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrPoolExhausted):
+		errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrPoolExhausted),
+		errors.Is(err, breaker.ErrOpen):
 		return true
 	}
 	var reply redis.Error
@@ -285,10 +313,10 @@ func (r *RedisEngine) set(ctx context.Context, op string, script *redis.Script, 
 	}
 	// -score, not toScore: an integer argument reaches Lua as digits, with
 	// no float formatting to reason about.
-	if err := script.Run(ctx, r.c, keysFor(key).all(), member, -score, msText(ms)).Err(); err != nil {
-		return redisErr(op, key, err)
-	}
-	return nil
+	_, err = call(ctx, r, op, key, func(ctx context.Context) (any, error) {
+		return nil, script.Run(ctx, r.c, keysFor(key).all(), member, -score, msText(ms)).Err()
+	})
+	return err
 }
 
 // Top implements Engine with topScript.
@@ -314,9 +342,11 @@ func (r *RedisEngine) TopCount(ctx context.Context, key string, offset, limit in
 	if stop < int64(start) { // overflow: the caller asked for everything
 		stop = -1
 	}
-	v, err := topScript.Run(ctx, r.c, []string{key}, start, stop).Slice()
+	v, err := call(ctx, r, "top", key, func(ctx context.Context) ([]any, error) {
+		return topScript.Run(ctx, r.c, []string{key}, start, stop).Slice()
+	})
 	if err != nil {
-		return nil, 0, redisErr("top", key, err)
+		return nil, 0, err
 	}
 	var total int64
 	var page []any
@@ -359,9 +389,11 @@ func (r *RedisEngine) ranks(ctx context.Context, op, key string, members []strin
 		args[i] = m
 	}
 	k := keysFor(key)
-	v, err := ranksScript.Run(ctx, r.c, []string{k.board, k.members}, args...).Slice()
+	v, err := call(ctx, r, op, key, func(ctx context.Context) ([]any, error) {
+		return ranksScript.Run(ctx, r.c, []string{k.board, k.members}, args...).Slice()
+	})
 	if err != nil {
-		return nil, redisErr(op, key, err)
+		return nil, err
 	}
 	out := make([]Entry, 0, len(v)/3)
 	for i := 0; i+2 < len(v); i += 3 {
@@ -400,9 +432,11 @@ func (r *RedisEngine) Around(ctx context.Context, key, member string, n int) ([]
 func (r *RedisEngine) AroundCount(ctx context.Context, key, member string, n int) ([]Entry, int64, error) {
 	n = min(max(n, 0), maxAround)
 	k := keysFor(key)
-	v, err := aroundScript.Run(ctx, r.c, []string{k.board, k.members}, member, n).Slice()
+	v, err := call(ctx, r, "around", key, func(ctx context.Context) ([]any, error) {
+		return aroundScript.Run(ctx, r.c, []string{k.board, k.members}, member, n).Slice()
+	})
 	if err != nil {
-		return nil, 0, redisErr("around", key, err)
+		return nil, 0, err
 	}
 	var total int64
 	if len(v) > 0 {
@@ -442,19 +476,17 @@ func decodePage(page []any, first int64) ([]Entry, error) {
 
 // Count implements Engine with ZCARD.
 func (r *RedisEngine) Count(ctx context.Context, key string) (int64, error) {
-	c, err := r.c.ZCard(ctx, key).Result()
-	if err != nil {
-		return 0, redisErr("count", key, err)
-	}
-	return c, nil
+	return call(ctx, r, "count", key, func(ctx context.Context) (int64, error) {
+		return r.c.ZCard(ctx, key).Result()
+	})
 }
 
 // Remove implements Engine with removeScript.
 func (r *RedisEngine) Remove(ctx context.Context, key, member string) error {
-	if err := removeScript.Run(ctx, r.c, keysFor(key).all(), member).Err(); err != nil {
-		return redisErr("remove", key, err)
-	}
-	return nil
+	_, err := call(ctx, r, "remove", key, func(ctx context.Context) (any, error) {
+		return nil, removeScript.Run(ctx, r.c, keysFor(key).all(), member).Err()
+	})
+	return err
 }
 
 // Replace implements Engine. Set and hash are written into temporary keys in
@@ -630,8 +662,8 @@ func (r *RedisEngine) Untrack(ctx context.Context, key string) error {
 
 // Ping implements Engine with PING.
 func (r *RedisEngine) Ping(ctx context.Context) error {
-	if err := r.c.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("leaderboards: redis ping: %w", err)
-	}
-	return nil
+	_, err := call(ctx, r, "ping", "", func(ctx context.Context) (string, error) {
+		return r.c.Ping(ctx).Result()
+	})
+	return err
 }

@@ -96,7 +96,10 @@ return {last, epoch, redis.call('LRANGE', KEYS[2], 0, last - since - 1)}
 `)
 
 // NewRedisBroker returns a broker on client. The client stays the
-// caller's: Close does not close it.
+// caller's: Close does not close it. It should honour contexts' deadlines
+// (redis.Options.ContextTimeoutEnabled, as cmd/server sets it): the hub
+// bounds each publish by one, and without it a Redis that stopped
+// answering holds a publish for the client's whole read timeout.
 func NewRedisBroker(client redis.UniversalClient, opts BrokerOptions) *RedisBroker {
 	cluster, _ := client.(*redis.ClusterClient)
 	return &RedisBroker{

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode"
+
+	"github.com/questline/questline/internal/breaker"
 )
 
 // Identity is who a connection belongs to, filled by the caller's
@@ -78,8 +80,9 @@ func (o HubOptions) withDefaults() HubOptions {
 // Timeouts of the hub's own broker calls: fasthttp never cancels a
 // request's context, so each call carries its own deadline.
 const (
-	publishTimeout = 2 * time.Second // a push must not hold up the request that caused it
-	brokerTimeout  = 3 * time.Second // subscribe, unsubscribe, history, last seq
+	publishTimeout  = 2 * time.Second // a push must not hold up the request that caused it
+	publishCooldown = time.Second     // pushes skipped after one timed out, between probes
+	brokerTimeout   = 3 * time.Second // subscribe, unsubscribe, history, last seq
 )
 
 // Hub is one node's set of WebSocket connections and their subscriptions.
@@ -110,6 +113,12 @@ type Hub struct {
 	// poll reads the sockets while Run runs (Linux); nil otherwise, and
 	// then each connection has a reading goroutine.
 	poll atomic.Pointer[poller]
+
+	// publishing skips pushes for a while after one timed out: a broker
+	// that stopped answering would otherwise hold every request that
+	// pushes for the whole publishTimeout. A skipped push is lost as a
+	// failed one is; the client reads the state it describes again.
+	publishing *breaker.Breaker
 }
 
 // Presence timing: changes reach the shared counts within presenceFlush;
@@ -134,7 +143,7 @@ func NewHub(b Broker, opts HubOptions) *Hub {
 		broker: b, opts: opts.withDefaults(),
 		subs: map[string]map[*conn]struct{}{}, conns: map[*conn]struct{}{}, users: map[string]int{},
 		drained: make(chan struct{}), seed: maphash.MakeSeed(),
-		node: newEpoch(), dirty: map[string]bool{},
+		node: newEpoch(), dirty: map[string]bool{}, publishing: breaker.New(publishCooldown),
 	}
 }
 
@@ -259,10 +268,16 @@ func (h *Hub) Publish(ctx context.Context, tenant, channel, typ string, data any
 	if err != nil {
 		return fmt.Errorf("realtime: publish %s: %w", channel, err)
 	}
+	if !h.publishing.Allow() {
+		return fmt.Errorf("realtime: publish %s: %w", channel, breaker.ErrOpen)
+	}
+	// The broker returns at the deadline itself (the Redis broker's client
+	// honours contexts), so no goroutine is spent on bounding the wait.
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
 	// The brokers' errors already say "realtime: publish <channel>: …".
 	_, err = h.broker.Publish(ctx, brokerChannel(tenant, channel), typ, raw)
+	h.publishing.Done(err)
 	return err
 }
 

@@ -339,6 +339,18 @@ func (a *app) openEngines(ctx context.Context) error {
 	// Intake and board reads must learn of an outage at once (they queue
 	// the work or answer 503), so a refused dial fails its try.
 	opts.DialerRetries = 1
+	// A Redis that holds its connections and never answers (stuck in a
+	// long command, a lost network path) must cost a request little. Every
+	// Questline command is small, so a healthy server answers in
+	// milliseconds and one second is generous; a timed-out command is
+	// tried once more (a dropped connection after a restart is then
+	// invisible), so a command gives up within about two seconds instead
+	// of the default four tries of five. Callers' deadlines (the hub's
+	// publishes, readiness checks) bound the plain client's commands too;
+	// the autopipelined ones ignore them (see below).
+	opts.ReadTimeout, opts.WriteTimeout = time.Second, time.Second
+	opts.MaxRetries = 1
+	opts.ContextTimeoutEnabled = true
 	// Every request touches Redis (its rate limit) and many publish a push:
 	// go-redis' default pool (10 per CPU) queues requests behind each other
 	// long before Redis itself is busy.
@@ -358,9 +370,8 @@ func (a *app) openEngines(ctx context.Context) error {
 	// requests in flight Redis read about 33 commands per socket read
 	// instead of 1, and Redis-mode board reads gained 13-80% in alternated
 	// runs (issue 9). A caller's own commands stay in order. A queued
-	// command is not abandoned at its context's deadline; like every
-	// command of this client (ContextTimeoutEnabled is off) it is bounded
-	// by the read and write timeouts; the rate limiter returns at its own
+	// command is not abandoned at its context's deadline, only at the read
+	// and write timeouts above; the rate limiter returns at its own
 	// deadline anyway (ratelimit.(*Redis).allow). The API is marked experimental
 	// upstream, so the engine and limiter conformance suites run through
 	// it. Pub/sub (broker, bus) and the quiz engine keep the plain client.

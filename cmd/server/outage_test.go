@@ -111,3 +111,55 @@ func (s *testServer) metric(name string) float64 {
 	}
 	return v
 }
+
+// TestRedisHang: a Redis that keeps its connections open and never answers
+// (SIGSTOP here; a stuck command or a lost network path in production)
+// costs each request a bounded wait, never a 500: intake answers and pays,
+// board reads and /readyz answer 503 within seconds, and once Redis answers
+// again the boards catch up. Before the bounds, a share took 5-10 s and
+// could fail 500, a board read 30-54 s.
+func TestRedisHang(t *testing.T) {
+	r := redistest.StartOutage(t)
+	s := startServer(t, map[string]string{"REDIS_URL": r.URL()})
+	tn := "acme"
+	_, points := s.setupSlice(tn)
+	alice := s.token("alice", tn)
+	const bound = 4 * time.Second // the limiter's 250 ms, a push's and a board call's 2 s, with room for a slow machine
+	timed := func(what string, want int, rq req) response {
+		t.Helper()
+		start := time.Now()
+		resp := s.do(rq)
+		if took := time.Since(start); resp.Status != want || took > bound {
+			t.Fatalf("%s with Redis hung: %d after %v, want %d within %v: %s", what, resp.Status, took, want, bound, resp.Body)
+		}
+		return resp
+	}
+
+	r.Pause()
+	for i := range 3 {
+		resp := timed("share "+strconv.Itoa(i), 200, req{method: "POST", path: "/v1/events", token: alice,
+			body: map[string]any{"type": "share"}, header: map[string]string{"Idempotency-Key": "share-" + strconv.Itoa(i)}})
+		var res eventResult
+		resp.json(t, &res)
+		if i == 2 && (len(res.Points) != 1 || res.Points[0].Amount != 50) {
+			t.Fatalf("third share paid %+v, want 50 points", res.Points)
+		}
+	}
+	for _, path := range []string{"/top", "/me"} {
+		resp := timed("GET "+path, 503, req{method: "GET", path: "/v1/leaderboards/" + points + path, token: alice})
+		if resp.problemType(t) != "leaderboards-unavailable" {
+			t.Fatalf("GET %s: %s, want leaderboards-unavailable", path, resp.Body)
+		}
+	}
+	timed("readyz", 503, req{method: "GET", path: "/readyz"})
+
+	r.Resume()
+	deadline := time.Now().Add(60 * time.Second)
+	for p := s.tryTop(alice, points); len(p.Entries) != 1 || p.Entries[0].Score != 50; p = s.tryTop(alice, points) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the points board did not catch up: %+v", p)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	timed("readyz after the hang", 200, req{method: "GET", path: "/readyz"})
+}

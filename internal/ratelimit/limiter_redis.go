@@ -9,6 +9,8 @@ import (
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/questline/questline/internal/breaker"
 )
 
 // redisKeyPrefix namespaces Questline's rate-limit keys. redis_rate puts its
@@ -21,14 +23,15 @@ const redisKeyPrefix = "ql:rl:"
 // works on a Cluster, and the key expires once the bucket has refilled, so
 // idle keys cost nothing. Redis is safe for concurrent use.
 type Redis struct {
-	lim *redis_rate.Limiter
+	lim     *redis_rate.Limiter
+	breaker *breaker.Breaker
 }
 
 // NewRedis returns a Limiter backed by client (standalone, Sentinel or
 // Cluster). Its keys are prefixed "ql:rl:"; redis_rate adds its own "rate:"
 // in front, so a bucket's key is "rate:ql:rl:<rate>/<period>/<burst>:<key>".
 func NewRedis(client redis.UniversalClient) *Redis {
-	return &Redis{lim: redis_rate.NewLimiter(client)}
+	return &Redis{lim: redis_rate.NewLimiter(client), breaker: breaker.New(time.Second)}
 }
 
 // Allow implements Limiter.
@@ -84,28 +87,13 @@ func redisKey(key string, l Limit) string {
 }
 
 // allow asks redis_rate, returning when ctx ends even if Redis has not
-// answered. A command the autopipeliner has queued is not abandoned at its
-// context's deadline (only the client's read timeout, 3 s by default,
-// ends it), so without this a hung Redis would hold every request that
-// long instead of the caller's bound (the middleware's 250 ms). The
-// abandoned call finishes in its goroutine and its answer is dropped.
+// answered: a command the autopipeliner has queued is not abandoned at its
+// context's deadline (only the client's read timeout ends it), so without
+// this a hung Redis would hold every request that long instead of the
+// caller's bound (the middleware's 250 ms). After a timeout the breaker
+// skips Redis for a second between probes, so requests fail open at once.
 func (r *Redis) allow(ctx context.Context, key string, l redis_rate.Limit) (*redis_rate.Result, error) {
-	if ctx.Done() == nil { // no deadline and no cancel: nothing to wait for
+	return breaker.Call(ctx, r.breaker, func(ctx context.Context) (*redis_rate.Result, error) {
 		return r.lim.Allow(ctx, key, l)
-	}
-	type answer struct {
-		res *redis_rate.Result
-		err error
-	}
-	done := make(chan answer, 1)
-	go func() {
-		res, err := r.lim.Allow(ctx, key, l)
-		done <- answer{res, err}
-	}()
-	select {
-	case a := <-done:
-		return a.res, a.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	})
 }
