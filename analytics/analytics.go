@@ -247,7 +247,7 @@ func (s *Service) fold(ctx context.Context, ev events.Event, progress []First) e
 	if key == "" {
 		key = ev.ID
 	}
-	f := Fact{Tenant: ev.Tenant, Key: "ev:" + key, At: ev.OccurredAt, Counts: map[string]int64{}}
+	f := Fact{Tenant: ev.Tenant, Key: EventMarkPrefix + key, At: ev.OccurredAt, Counts: map[string]int64{}}
 	for _, fn := range domainMetrics {
 		for m, v := range fn(ev) {
 			f.Counts[m] += v
@@ -264,6 +264,12 @@ func (s *Service) fold(ctx context.Context, ev events.Event, progress []First) e
 	s.marks.add(ev.Tenant, f.Firsts)
 	return nil
 }
+
+// EventMarkPrefix starts the marker of each counted event, followed by the
+// stored event's idempotency key. The stores drop an event's marker when
+// they prune the event (retention): a marker would otherwise outlive it
+// forever, and a key sent again after its event was pruned is a new event.
+const EventMarkPrefix = "ev:"
 
 // markCache remembers marker keys this node knows are stored, so a user's
 // second event of the day skips three inserts that would change nothing.

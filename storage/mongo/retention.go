@@ -10,6 +10,7 @@ import (
 	mdb "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/questline/questline/analytics"
 	"github.com/questline/questline/events/rule"
 	"github.com/questline/questline/leaderboards"
 	"github.com/questline/questline/storage/internal/norm"
@@ -93,7 +94,29 @@ func (s *Store) PruneEvents(ctx context.Context, tenant string, before time.Time
 	f := bson.D{{Key: "tenant", Value: tenant}, {Key: "id", Value: bson.D{{Key: "$lt", Value: norm.IDBefore(before)}}},
 		{Key: "received_at", Value: bson.D{{Key: "$lt", Value: before}}},
 		{Key: "$or", Value: bson.A{bson.D{{Key: "processed", Value: true}}, bson.D{{Key: "dead_at", Value: bson.D{{Key: "$exists", Value: true}}}}}}}
-	return pruneDocs(ctx, s.events, f, "events", progress)
+	return pruneDocs(ctx, s.events, f, "events", progress, s.dropEventMarks(tenant))
+}
+
+// dropEventMarks deletes the analytics markers of a batch of events about
+// to be pruned. A crash between the two deletes leaves an event without
+// its marker, which is harmless: the event is processed, so nothing
+// counts it again, and its key still finds it.
+func (s *Store) dropEventMarks(tenant string) pruneAlso {
+	return pruneAlso{
+		fields: bson.D{{Key: "idempotency_key", Value: 1}},
+		fn: func(ctx context.Context, docs []bson.Raw) error {
+			ids := make(bson.A, 0, len(docs))
+			for _, d := range docs {
+				key, ok := d.Lookup("idempotency_key").StringValueOK()
+				if !ok {
+					return fmt.Errorf("event %v has no idempotency key", d.Lookup("_id"))
+				}
+				ids = append(ids, markID(tenant, analytics.EventMarkPrefix+key))
+			}
+			_, err := s.analyticsCol(colAnalyticsMarks).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+			return err
+		},
+	}
 }
 
 // PruneContributions deletes a challenge's contributions that occurred
@@ -104,14 +127,14 @@ func (s *Store) PruneContributions(ctx context.Context, tenant, challengeID stri
 		return 0, nil
 	}
 	f := bson.D{{Key: "tenant", Value: tenant}, {Key: "challenge", Value: challengeID}, {Key: "at", Value: bson.D{{Key: "$lt", Value: before}}}}
-	return pruneDocs(ctx, s.contributions, f, "contributions", progress)
+	return pruneDocs(ctx, s.contributions, f, "contributions", progress, pruneAlso{})
 }
 
 // PruneBadgeContributions deletes a badge's contributions that occurred
 // before `before`.
 func (s *Store) PruneBadgeContributions(ctx context.Context, tenant, badgeID string, before time.Time, progress func(int64)) (int64, error) {
 	f := bson.D{{Key: "tenant", Value: tenant}, {Key: "badge", Value: badgeID}, {Key: "at", Value: bson.D{{Key: "$lt", Value: before}}}}
-	return pruneDocs(ctx, s.badgeContributions, f, "badge contributions", progress)
+	return pruneDocs(ctx, s.badgeContributions, f, "badge contributions", progress, pruneAlso{})
 }
 
 // PruneScores deletes a board's scores that occurred before `before`;
@@ -125,7 +148,7 @@ func (s *Store) PruneScores(ctx context.Context, tenant, board string, before ti
 	bound := norm.IDBefore(before.Add(31*24*time.Hour + rule.FutureSkew))
 	f := bson.D{{Key: "tenant", Value: tenant}, {Key: "board", Value: board},
 		{Key: "event_id", Value: bson.D{{Key: "$lt", Value: bound}}}, {Key: "at", Value: bson.D{{Key: "$lt", Value: before}}}}
-	return pruneDocs(ctx, s.scores, f, "scores", progress)
+	return pruneDocs(ctx, s.scores, f, "scores", progress, pruneAlso{})
 }
 
 func (s *Store) totalsExact(tenant, board string) bool {
@@ -171,40 +194,51 @@ func (s *Store) CountTotals(ctx context.Context, tenant, board string) (int64, b
 	return n, true, nil
 }
 
-// pruneDocs deletes the documents matching filter in batches: one pass of
-// a cursor over their ids, each pruneBatch of them deleted by id, so the
-// deletes stay small and the walk passes each document once.
-func pruneDocs(ctx context.Context, col *mdb.Collection, filter bson.D, what string, progress func(int64)) (int64, error) {
-	cur, err := col.Find(ctx, filter, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}).SetBatchSize(pruneBatch))
+// pruneAlso is what goes with each batch of a prune: the fields it reads
+// and a delete of other collections' documents, run before the batch's.
+type pruneAlso struct {
+	fields bson.D
+	fn     func(ctx context.Context, docs []bson.Raw) error
+}
+
+// pruneDocs deletes the documents filter selects in batches of pruneBatch
+// by _id, so no single delete runs long; also.fn, when set, runs first
+// for each batch.
+func pruneDocs(ctx context.Context, col *mdb.Collection, filter bson.D, what string, progress func(int64), also pruneAlso) (int64, error) {
+	proj := append(bson.D{{Key: "_id", Value: 1}}, also.fields...)
+	cur, err := col.Find(ctx, filter, options.Find().SetProjection(proj).SetBatchSize(pruneBatch))
 	if err != nil {
 		return 0, fmt.Errorf("mongo: prune %s: %w", what, err)
 	}
 	defer cur.Close(context.Background())
 	var deleted int64
-	ids := make(bson.A, 0, pruneBatch)
+	docs := make([]bson.Raw, 0, pruneBatch)
 	flush := func() error {
-		if len(ids) == 0 {
+		if len(docs) == 0 {
 			return nil
+		}
+		if also.fn != nil {
+			if err := also.fn(ctx, docs); err != nil {
+				return fmt.Errorf("mongo: prune %s: %w", what, err)
+			}
+		}
+		ids := make(bson.A, len(docs))
+		for i, d := range docs {
+			ids[i] = d.Lookup("_id")
 		}
 		r, err := col.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
 		if err != nil {
 			return fmt.Errorf("mongo: prune %s: %w", what, err)
 		}
 		deleted += r.DeletedCount
-		ids = ids[:0]
+		docs = docs[:0]
 		if progress != nil {
 			progress(deleted)
 		}
 		return nil
 	}
 	for cur.Next(ctx) {
-		var d struct {
-			ID bson.RawValue `bson:"_id"`
-		}
-		if err := cur.Decode(&d); err != nil {
-			return deleted, fmt.Errorf("mongo: prune %s: %w", what, err)
-		}
-		if ids = append(ids, d.ID); len(ids) == pruneBatch {
+		if docs = append(docs, append(bson.Raw(nil), cur.Current...)); len(docs) == pruneBatch {
 			if err := flush(); err != nil {
 				return deleted, err
 			}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/questline/questline/analytics"
 	"github.com/questline/questline/events/rule"
 	"github.com/questline/questline/leaderboards"
 	"github.com/questline/questline/storage/internal/norm"
@@ -90,11 +91,14 @@ func (s *Store) EventTenants(ctx context.Context) ([]string, error) {
 }
 
 // PruneEvents deletes tenant's events received before `before`, but for
-// those the sweeper still owes a run (unprocessed and not dead). Ids are
-// UUIDv7, so the walk covers only the old end of the tenant's key range.
+// those the sweeper still owes a run (unprocessed and not dead), with
+// their analytics markers. Ids are UUIDv7, so the walk covers only the old
+// end of the tenant's key range.
 func (s *Store) PruneEvents(ctx context.Context, tenant string, before time.Time, progress func(int64)) (int64, error) {
 	sp := pruneSpec{table: "events", scope: "tenant = ?", keys: []string{"id"},
-		where: "id < ? AND received_at < ? AND NOT (processed = 0 AND dead_at IS NULL)"}
+		where: "id < ? AND received_at < ? AND NOT (processed = 0 AND dead_at IS NULL)",
+		also: `DELETE FROM analytics_marks WHERE (tenant, key) IN
+			(SELECT tenant, '` + analytics.EventMarkPrefix + `' || idem_key FROM events WHERE tenant = ? AND id = ?)`}
 	return s.prune(ctx, sp, []any{tenant}, []any{norm.IDBefore(before), norm.Millis(before)}, progress)
 }
 
@@ -197,6 +201,10 @@ type pruneSpec struct {
 	scope string   // e.g. "tenant = ? AND challenge_id = ?"
 	keys  []string // the rest of the primary key, in key order
 	where string   // the rows to delete
+	// also, when set, runs before each row's delete with the same
+	// arguments (scope, then key), in the same write: rows of other
+	// tables that go with it.
+	also string
 }
 
 // prune deletes what sp selects in batches of pruneBatch: each batch's
@@ -231,7 +239,7 @@ func (s *Store) prune(ctx context.Context, sp pruneSpec, scope, cond []any, prog
 		if len(keys) == 0 {
 			return deleted, nil
 		}
-		if err := s.deleteKeys(ctx, del, scope, keys); err != nil {
+		if err := s.deleteKeys(ctx, []string{sp.also, del}, scope, keys); err != nil {
 			return deleted, fmt.Errorf("sqlite: prune %s: %w", sp.table, err)
 		}
 		deleted += int64(len(keys))
@@ -245,17 +253,32 @@ func (s *Store) prune(ctx context.Context, sp pruneSpec, scope, cond []any, prog
 	}
 }
 
-// deleteKeys deletes the rows of scope with the given keys in one write.
-func (s *Store) deleteKeys(ctx context.Context, del string, scope []any, keys [][]any) error {
+// deleteKeys runs the statements that are not empty, in order, for each
+// key (scope's arguments, then the key's), all in one write.
+func (s *Store) deleteKeys(ctx context.Context, stmts []string, scope []any, keys [][]any) error {
 	return s.w.do(ctx, func(tx *wtx) error {
-		st, err := tx.conn.PrepareContext(context.Background(), del)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		for _, k := range keys {
-			if _, err := st.ExecContext(context.Background(), append(append([]any{}, scope...), k...)...); err != nil {
+		var prepared []*sql.Stmt
+		defer func() {
+			for _, st := range prepared {
+				st.Close()
+			}
+		}()
+		for _, q := range stmts {
+			if q == "" {
+				continue
+			}
+			st, err := tx.conn.PrepareContext(context.Background(), q)
+			if err != nil {
 				return err
+			}
+			prepared = append(prepared, st)
+		}
+		for _, k := range keys {
+			args := append(append([]any{}, scope...), k...)
+			for _, st := range prepared {
+				if _, err := st.ExecContext(context.Background(), args...); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/questline/questline/analytics"
 	"github.com/questline/questline/badges"
 	"github.com/questline/questline/challenges"
 	"github.com/questline/questline/events"
@@ -21,6 +22,7 @@ import (
 type RetentionStore interface {
 	Store
 	retention.Store
+	analytics.Store
 }
 
 // RunRetention runs the retention cases against stores made by open (as
@@ -95,6 +97,17 @@ func testPruneEvents(t *testing.T, s RetentionStore) {
 	for _, e := range []events.Event{oldDone, newDone, otherOld} {
 		done(e)
 	}
+	// Each event counted in the analytics rollups, as the write path does.
+	fact := func(e events.Event) analytics.Fact {
+		return analytics.Fact{Tenant: e.Tenant, Key: analytics.EventMarkPrefix + e.IdempotencyKey, At: e.OccurredAt,
+			Counts: map[string]int64{analytics.MetricEvents: 1}}
+	}
+	all := []events.Event{oldDone, oldDead, oldWaiting, newDone, otherOld}
+	for _, e := range all {
+		if fresh, err := s.RecordFact(c, fact(e)); err != nil || !fresh {
+			t.Fatalf("count %s: fresh %v, %v", e.IdempotencyKey, fresh, err)
+		}
+	}
 	dead := old.Add(3 * time.Hour)
 	must(t, s.RecordAttempt(c, a, oldDead.ID, events.Attempt{Attempts: 5, NextAt: dead, DeadAt: &dead, DeadReason: "poison"}))
 
@@ -111,11 +124,16 @@ func testPruneEvents(t *testing.T, s RetentionStore) {
 	if at, ok, err := s.PendingSince(c, a); err != nil || !ok || !at.Equal(ms(oldWaiting.ReceivedAt)) {
 		t.Fatalf("pending since after the prune: %v, %v, %v", at, ok, err)
 	}
-	// A pruned event's key is forgotten: sending it again makes a new event.
+	// A pruned event's key is forgotten, its analytics marker with it:
+	// sending it again makes a new event, counted once more. A kept
+	// event's marker stays, so it never counts twice.
 	for _, tc := range []struct {
 		e    events.Event
 		kept bool
 	}{{oldDone, false}, {oldDead, false}, {oldWaiting, true}, {newDone, true}, {otherOld, true}} {
+		if fresh, err := s.RecordFact(c, fact(tc.e)); err != nil || fresh == tc.kept {
+			t.Errorf("%s: marker kept %v (%v), want %v", tc.e.IdempotencyKey, !fresh, err, tc.kept)
+		}
 		stored, inserted, err := s.InsertEvent(c, tc.e)
 		must(t, err)
 		if kept := !inserted && stored.ID == tc.e.ID; kept != tc.kept {
