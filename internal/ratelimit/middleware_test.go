@@ -167,7 +167,7 @@ func TestMiddlewareFailsOpenWhenRedisIsDown(t *testing.T) {
 // (which does not abandon a queued command at its context's deadline).
 func TestMiddlewareFailsOpenWhenRedisHangs(t *testing.T) {
 	srv := redistest.StartOutage(t)
-	client := redis.NewClient(&redis.Options{Addr: srv.Addr}) // default 3 s read timeout
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr}) // default 5 s read timeout
 	t.Cleanup(func() { _ = client.Close() })
 	ap, err := client.AutoPipeline()
 	if err != nil {
