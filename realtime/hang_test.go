@@ -1,8 +1,11 @@
 package realtime
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,7 +26,8 @@ func TestPublishWhileRedisHangs(t *testing.T) {
 	t.Cleanup(func() { _ = client.Close() })
 	b := NewRedisBroker(client, BrokerOptions{})
 	t.Cleanup(func() { _ = b.Close() })
-	h := NewHub(b, HubOptions{})
+	var logs bytes.Buffer // written by this goroutine's publishes only
+	h := NewHub(b, HubOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	ctx := context.Background()
 	if err := h.PublishUser(ctx, "acme", "alice", "progress", 1); err != nil {
 		t.Fatal(err)
@@ -38,6 +42,10 @@ func TestPublishWhileRedisHangs(t *testing.T) {
 	start = time.Now()
 	if err := h.PublishUser(ctx, "acme", "alice", "progress", 3); !errors.Is(err, breaker.ErrOpen) || time.Since(start) > 100*time.Millisecond {
 		t.Fatalf("next push: %v after %v, want it skipped at once", err, time.Since(start))
+	}
+
+	if n := strings.Count(logs.String(), "pushes are skipped"); n != 1 {
+		t.Fatalf("%d warnings that pushes are skipped, want 1:\n%s", n, logs.String())
 	}
 
 	srv.Resume()

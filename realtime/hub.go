@@ -277,7 +277,9 @@ func (h *Hub) Publish(ctx context.Context, tenant, channel, typ string, data any
 	defer cancel()
 	// The brokers' errors already say "realtime: publish <channel>: …".
 	_, err = h.broker.Publish(ctx, brokerChannel(tenant, channel), typ, raw)
-	h.publishing.Done(err)
+	if h.publishing.Done(err) {
+		h.opts.Logger.Warn("realtime: the broker timed out; pushes are skipped, probing it each second", "err", err)
+	}
 	return err
 }
 

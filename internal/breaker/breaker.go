@@ -45,16 +45,19 @@ func (b *Breaker) Allow() bool {
 	return now >= until && b.until.CompareAndSwap(until, now+b.cooldown.Nanoseconds())
 }
 
-// Done records the outcome of an allowed call.
-func (b *Breaker) Done(err error) {
+// Done records the outcome of an allowed call and reports whether it
+// opened a closed breaker (the moment worth a log line: while the backend
+// hangs, probes that fail again report false).
+func (b *Breaker) Done(err error) (opened bool) {
 	switch {
 	case err == nil:
 		if b.until.Load() != 0 {
 			b.until.Store(0)
 		}
 	case TimedOut(err):
-		b.until.Store(b.now().Add(b.cooldown).UnixNano())
+		return b.until.Swap(b.now().Add(b.cooldown).UnixNano()) == 0
 	}
+	return false
 }
 
 // Call runs f if b allows it and returns when f does or ctx ends,

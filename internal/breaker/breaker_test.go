@@ -29,17 +29,18 @@ func TestBreaker(t *testing.T) {
 		advance time.Duration
 		allowed bool
 		result  error // reported with Done when allowed
+		opened  bool  // what Done reports
 	}{
-		{"closed", 0, true, nil},
-		{"an error reply does not trip it", 0, true, errors.New("ERR wrong type")},
-		{"still closed", 0, true, timeout},
-		{"open after a timeout", 0, false, nil},
-		{"open within the cooldown", 999 * time.Millisecond, false, nil},
-		{"a probe after the cooldown", time.Millisecond, true, context.DeadlineExceeded},
-		{"open again after a failed probe", 500 * time.Millisecond, false, nil},
-		{"the next probe", 500 * time.Millisecond, true, nil},
-		{"closed after a probe answered", 0, true, nil},
-		{"and stays closed", 0, true, nil},
+		{"closed", 0, true, nil, false},
+		{"an error reply does not trip it", 0, true, errors.New("ERR wrong type"), false},
+		{"still closed; a timeout opens it", 0, true, timeout, true},
+		{"open after a timeout", 0, false, nil, false},
+		{"open within the cooldown", 999 * time.Millisecond, false, nil, false},
+		{"a probe after the cooldown fails", time.Millisecond, true, context.DeadlineExceeded, false},
+		{"open again after a failed probe", 500 * time.Millisecond, false, nil, false},
+		{"the next probe", 500 * time.Millisecond, true, nil, false},
+		{"closed after a probe answered", 0, true, nil, false},
+		{"and stays closed", 0, true, timeout, true},
 	}
 	b, c := newTest()
 	for _, s := range steps {
@@ -48,7 +49,9 @@ func TestBreaker(t *testing.T) {
 			t.Fatalf("%s: Allow() = %v, want %v", s.name, got, s.allowed)
 		}
 		if s.allowed {
-			b.Done(s.result)
+			if opened := b.Done(s.result); opened != s.opened {
+				t.Fatalf("%s: Done() opened = %v, want %v", s.name, opened, s.opened)
+			}
 		}
 	}
 }
