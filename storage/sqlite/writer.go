@@ -20,7 +20,19 @@ type op struct {
 	// done is buffered (1) so the writer never blocks on a caller that
 	// stopped waiting.
 	done chan error
+	// state settles a race between the writer starting the op and its
+	// caller giving up: whichever moves it from opQueued first wins. A
+	// caller that lost waits for the batch, so fn never writes what it
+	// captured after do has returned.
+	state atomic.Int32
 }
+
+// The states of an op.
+const (
+	opQueued int32 = iota
+	opStarted
+	opAbandoned
+)
 
 // wtx is what an op may use: the writer connection, inside the batch
 // transaction and the op's savepoint. Statements run with a background
@@ -128,9 +140,9 @@ func (w *writer) stop() bool {
 
 // do queues fn and waits until the batch holding it is committed (or
 // rolled back). A nil return means fn's writes are durable. If ctx ends
-// first, do returns ctx.Err(); fn then either never runs (if still queued)
-// or its write lands or not depending on timing, as with any timed-out
-// request.
+// while fn is still queued, do returns ctx.Err() and fn never runs; once
+// the writer has started fn, do waits for its batch and returns its
+// result, so fn's writes to the caller's variables are over by then.
 func (w *writer) do(ctx context.Context, fn func(tx *wtx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -152,7 +164,10 @@ func (w *writer) do(ctx context.Context, fn func(tx *wtx) error) error {
 	case err := <-o.done:
 		return err
 	case <-ctx.Done():
-		return ctx.Err()
+		if o.state.CompareAndSwap(opQueued, opAbandoned) {
+			return ctx.Err()
+		}
+		return <-o.done
 	}
 }
 
@@ -235,6 +250,9 @@ func (w *writer) runBatch(batch []*op, res []error) ([]*op, []error) {
 func (w *writer) runOp(ctx context.Context, o *op, fatal *error) error {
 	if *fatal != nil {
 		return *fatal
+	}
+	if !o.state.CompareAndSwap(opQueued, opStarted) {
+		return context.Canceled // its caller gave up and reads nothing
 	}
 	if err := o.ctx.Err(); err != nil {
 		return err

@@ -111,6 +111,30 @@ func TestCancelWhileQueued(t *testing.T) {
 	}
 }
 
+// TestCancelWhileRunning: a caller whose context ends while its op runs
+// waits for the op's batch and gets its result, so the op's writes to the
+// caller's variables are over when do returns (-race checks it), and a nil
+// error still means the write is durable.
+func TestCancelWhileRunning(t *testing.T) {
+	s := openT(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	running := make(chan struct{})
+	var inserted bool // written by the op, read by this goroutine after do
+	go func() { <-running; cancel() }()
+	err := s.w.do(ctx, func(tx *wtx) error {
+		close(running)
+		time.Sleep(50 * time.Millisecond) // the caller's context ends meanwhile
+		inserted = true
+		return insertBoard(s, "late")(tx)
+	})
+	if err != nil || !inserted {
+		t.Fatalf("do = %v, inserted %v; want the op's own result", err, inserted)
+	}
+	if _, err := s.GetBoard(context.Background(), "t", "late"); err != nil {
+		t.Fatalf("the op's write: %v", err)
+	}
+}
+
 // TestPanicInOp: a panicking op fails alone and the writer keeps working.
 func TestPanicInOp(t *testing.T) {
 	s := openT(t)
