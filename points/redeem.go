@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -290,13 +291,19 @@ func (s *Service) release(ctx context.Context, r Reward, red Redemption) error {
 	return nil
 }
 
-// Redemptions lists a user's redemptions, newest first.
+// Redemptions lists a user's redemptions, newest first. A redemption
+// refused as a missing reward (asked for while the reward was out of the
+// catalogue) is left out: to the user it answered as an unknown id, which
+// leaves no record, and listing it would show the hidden reward's cost.
+// Its record stays only so that a retry with its key answers the same.
 func (s *Service) Redemptions(ctx context.Context, tenant, user string) ([]Redemption, error) {
 	rs, err := s.store.UserRedemptions(ctx, tenant, user)
 	if err != nil {
 		return nil, fmt.Errorf("points: redemptions: %w", err)
 	}
-	return rs, nil
+	return slices.DeleteFunc(rs, func(r Redemption) bool {
+		return r.State == RedemptionFailed && r.Failure == ErrRewardNotFound
+	}), nil
 }
 
 func (s *Service) redemption(ctx context.Context, tenant, id string) (Redemption, error) {

@@ -257,6 +257,11 @@ func TestHiddenAnswersAsMissing(t *testing.T) {
 			t.Fatalf("repeated redemption of a hidden reward: %d %s; a missing id: %s", got.Status, got.Body, want.Body)
 		}
 	}
+	// Nor does the refusal show in the player's redemptions, which would
+	// give the hidden reward's cost away.
+	if body := s.must(200, req{method: "GET", path: "/v1/me/redemptions", token: player}).Body; strings.Contains(string(body), inactive.ID) {
+		t.Fatalf("my redemptions list the hidden reward: %s", body)
+	}
 	// What a player has seen is not hidden: a redemption refused while the
 	// reward was in the catalogue keeps its first answer after it leaves,
 	// and an archived quiz the player took answers closed.
