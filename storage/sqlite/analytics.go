@@ -44,12 +44,9 @@ func (s *Store) prepareAnalytics(ctx context.Context, conn *sql.Conn) error {
 		{&s.aq.activity, `INSERT INTO analytics_user_days (tenant, day, user_id, events, points) VALUES (?,?,?,?,?)
 			ON CONFLICT DO UPDATE SET events = events + excluded.events, points = points + excluded.points`},
 	} {
-		st, err := conn.PrepareContext(ctx, p.q)
-		if err != nil {
-			return fmt.Errorf("sqlite: prepare %q: %w", p.q, err)
+		if err := s.prepareOne(ctx, conn, false, p.dst, p.q); err != nil {
+			return err
 		}
-		*p.dst = st
-		s.close = append(s.close, st)
 	}
 	return nil
 }

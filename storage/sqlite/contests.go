@@ -90,20 +90,9 @@ func (s *Store) prepareContests(ctx context.Context, conn *sql.Conn) error {
 		{&q.scan, `SELECT entrant, n, user_id FROM contest_entries WHERE tenant = ? AND contest_id = ? AND n > 0 ORDER BY entrant, n`, true},
 		{&q.mine, `SELECT ` + contestEntryCols + ` FROM contest_entries INDEXED BY contest_entries_user WHERE tenant = ? AND user_id = ? ORDER BY contest_id, n`, true},
 	} {
-		var (
-			st  *sql.Stmt
-			err error
-		)
-		if p.read {
-			st, err = s.read.PrepareContext(ctx, p.q)
-		} else {
-			st, err = conn.PrepareContext(ctx, p.q)
+		if err := s.prepareOne(ctx, conn, p.read, p.dst, p.q); err != nil {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("sqlite: prepare %q: %w", p.q, err)
-		}
-		*p.dst = st
-		s.close = append(s.close, st)
 	}
 	return nil
 }

@@ -134,18 +134,9 @@ func (s *Store) prepareLoyalty(ctx context.Context, conn *sql.Conn) error {
 		{&l.rLastMark, `SELECT ` + markCols + ` FROM earn_marks WHERE tenant = ? AND rule_id = ? AND user_id = ? ORDER BY seq DESC LIMIT 1`, false},
 		{&l.rUserMarks, `SELECT ` + markCols + ` FROM earn_marks INDEXED BY earn_marks_user WHERE tenant = ? AND user_id = ? ORDER BY rule_id, seq`, false},
 	} {
-		var st *sql.Stmt
-		var err error
-		if p.write {
-			st, err = conn.PrepareContext(ctx, p.q)
-		} else {
-			st, err = s.read.PrepareContext(ctx, p.q)
+		if err := s.prepareOne(ctx, conn, !p.write, p.dst, p.q); err != nil {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("sqlite: prepare %q: %w", p.q, err)
-		}
-		*p.dst = st
-		s.close = append(s.close, st)
 	}
 	return nil
 }

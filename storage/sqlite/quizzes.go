@@ -79,20 +79,9 @@ func (s *Store) prepareQuizzes(ctx context.Context, conn *sql.Conn) error {
 		{&q.quizAttempts, `SELECT doc FROM quiz_attempts INDEXED BY quiz_attempts_quiz WHERE tenant = ? AND quiz_id = ? AND id > ? ORDER BY id LIMIT ?`, true},
 		{&q.starts, `SELECT count(*), coalesce(sum(seq = 1), 0) FROM quiz_attempts INDEXED BY quiz_attempts_quiz_seq WHERE tenant = ? AND quiz_id = ?`, true},
 	} {
-		var (
-			st  *sql.Stmt
-			err error
-		)
-		if p.read {
-			st, err = s.read.PrepareContext(ctx, p.q)
-		} else {
-			st, err = conn.PrepareContext(ctx, p.q)
+		if err := s.prepareOne(ctx, conn, p.read, p.dst, p.q); err != nil {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("sqlite: prepare %q: %w", p.q, err)
-		}
-		*p.dst = st
-		s.close = append(s.close, st)
 	}
 	return nil
 }

@@ -99,6 +99,24 @@ type readStmts struct {
 	audit, auditBefore                                   *sql.Stmt
 }
 
+// prepareOne prepares q into *dst, on the read pool when read and on the
+// writer's connection otherwise, and keeps it to close with the store.
+func (s *Store) prepareOne(ctx context.Context, conn *sql.Conn, read bool, dst **sql.Stmt, q string) error {
+	var st *sql.Stmt
+	var err error
+	if read {
+		st, err = s.read.PrepareContext(ctx, q)
+	} else {
+		st, err = conn.PrepareContext(ctx, q)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: prepare %q: %w", q, err)
+	}
+	*dst = st
+	s.close = append(s.close, st)
+	return nil
+}
+
 func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 	w, r := &s.wq, &s.rq
 	writes := []struct {
@@ -176,13 +194,10 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 			ON CONFLICT (tenant, user_id) DO UPDATE SET tier = excluded.tier, segments = excluded.segments, updated_at = excluded.updated_at`},
 	}
 	for _, p := range writes {
-		st, err := conn.PrepareContext(ctx, p.q)
-		if err != nil {
+		if err := s.prepareOne(ctx, conn, false, p.dst, p.q); err != nil {
 			s.closeStmts()
-			return fmt.Errorf("sqlite: prepare %q: %w", p.q, err)
+			return err
 		}
-		*p.dst = st
-		s.close = append(s.close, st)
 	}
 
 	// Without ANALYZE statistics the planner prefers the covering primary
@@ -272,13 +287,10 @@ func (s *Store) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&r.auditBefore, `SELECT ` + auditCols + ` FROM audit WHERE tenant = ? AND id < ? ORDER BY id DESC LIMIT ?`},
 	}
 	for _, p := range reads {
-		st, err := s.read.PrepareContext(ctx, p.q)
-		if err != nil {
+		if err := s.prepareOne(ctx, conn, true, p.dst, p.q); err != nil {
 			s.closeStmts()
-			return fmt.Errorf("sqlite: prepare %q: %w", p.q, err)
+			return err
 		}
-		*p.dst = st
-		s.close = append(s.close, st)
 	}
 	if err := s.prepareWebhooks(ctx, conn); err != nil {
 		s.closeStmts()

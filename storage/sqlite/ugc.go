@@ -134,12 +134,9 @@ func (s *Store) prepareUGC(ctx context.Context, conn *sql.Conn) error {
 		{&u.reportsAdd, `UPDATE ugc_submissions SET reports = reports + ? WHERE tenant = ? AND id = ? RETURNING reports`},
 	}
 	for _, p := range writes {
-		st, err := conn.PrepareContext(ctx, p.q)
-		if err != nil {
-			return fmt.Errorf("sqlite: prepare %q: %w", p.q, err)
+		if err := s.prepareOne(ctx, conn, false, p.dst, p.q); err != nil {
+			return err
 		}
-		*p.dst = st
-		s.close = append(s.close, st)
 	}
 	reads := []struct {
 		dst **sql.Stmt
@@ -168,12 +165,9 @@ func (s *Store) prepareUGC(ctx context.Context, conn *sql.Conn) error {
 		{&u.purchased, `SELECT 1 FROM ugc_purchases WHERE tenant = ? AND user_id = ? AND product_id = ?`},
 	}
 	for _, p := range reads {
-		st, err := s.read.PrepareContext(ctx, p.q)
-		if err != nil {
-			return fmt.Errorf("sqlite: prepare %q: %w", p.q, err)
+		if err := s.prepareOne(ctx, conn, true, p.dst, p.q); err != nil {
+			return err
 		}
-		*p.dst = st
-		s.close = append(s.close, st)
 	}
 	return nil
 }

@@ -186,20 +186,9 @@ func (s *Store) prepareWallets(ctx context.Context, conn *sql.Conn) error {
 			WHERE tenant = ? AND user_id = ? AND earned_at >= ? AND earned_at < ? AND entry_key >= ? AND entry_key < ?`},
 	}
 	for _, st := range stmts {
-		var (
-			prepared *sql.Stmt
-			err      error
-		)
-		if st.write {
-			prepared, err = conn.PrepareContext(ctx, st.q)
-		} else {
-			prepared, err = s.read.PrepareContext(ctx, st.q)
+		if err := s.prepareOne(ctx, conn, !st.write, st.dst, st.q); err != nil {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("sqlite: prepare %q: %w", st.q, err)
-		}
-		*st.dst = prepared
-		s.close = append(s.close, prepared)
 	}
 	return nil
 }

@@ -131,21 +131,10 @@ func (s *Store) prepareWebhooks(ctx context.Context, conn *sql.Conn) error {
 			WHERE tenant = ? AND user_id = ? AND id > ? ORDER BY id LIMIT ?`},
 	}
 	for _, p := range stmts {
-		var (
-			st  *sql.Stmt
-			err error
-		)
-		if p.read {
-			st, err = s.read.PrepareContext(ctx, p.q)
-		} else {
-			st, err = conn.PrepareContext(ctx, p.q)
-		}
-		if err != nil {
+		if err := s.prepareOne(ctx, conn, p.read, p.dst, p.q); err != nil {
 			s.closeStmts()
-			return fmt.Errorf("sqlite: prepare %q: %w", p.q, err)
+			return err
 		}
-		*p.dst = st
-		s.close = append(s.close, st)
 	}
 	return nil
 }
