@@ -345,9 +345,9 @@ func (a *app) openEngines(ctx context.Context) error {
 	// milliseconds and one second is generous; a timed-out command is
 	// tried once more (a dropped connection after a restart is then
 	// invisible), so a command gives up within about two seconds instead
-	// of the default four tries of five seconds each. Callers' deadlines (the hub's
-	// publishes, readiness checks) bound the plain client's commands too;
-	// the autopipelined ones ignore them (see below).
+	// of the default four tries of five seconds each. Callers' deadlines
+	// (the hub's publishes, readiness checks) bound the plain client's
+	// commands too; the autopipelined ones ignore them (see below).
 	opts.ReadTimeout, opts.WriteTimeout = time.Second, time.Second
 	opts.MaxRetries = 1
 	opts.ContextTimeoutEnabled = true
@@ -374,7 +374,8 @@ func (a *app) openEngines(ctx context.Context) error {
 	// and write timeouts above; the engine and the rate limiter return at
 	// their own deadlines anyway (leaderboards' call, ratelimit's allow).
 	// The API is marked experimental upstream, so the engine and limiter
-	// conformance suites run through it. Pub/sub (broker, bus) and the quiz engine keep the plain client.
+	// conformance suites run through it. Pub/sub (broker, bus) and the
+	// quiz engine keep the plain client.
 	ap, err := a.redis.AutoPipeline()
 	if err != nil {
 		return fmt.Errorf("REDIS_URL: %w", err)

@@ -243,6 +243,9 @@ func (o *Outage) Kill() {
 // answers, as a Redis stuck in a long command or a lost network does.
 func (o *Outage) Pause() {
 	o.t.Helper()
+	if o.cmd == nil {
+		o.t.Fatal("redistest: pause: the server is not running")
+	}
 	if err := o.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		o.t.Fatalf("redistest: pause redis-server: %v", err)
 	}

@@ -217,6 +217,10 @@ func (s *Store) prune(ctx context.Context, sp pruneSpec, scope, cond []any, prog
 	sel := `SELECT ` + cols + ` FROM ` + sp.table + ` WHERE ` + sp.scope + ` AND ` + sp.where
 	order := ` ORDER BY ` + cols + ` LIMIT ?`
 	del := `DELETE FROM ` + sp.table + ` WHERE ` + sp.scope + ` AND ` + strings.Join(sp.keys, " = ? AND ") + ` = ?`
+	stmts := []string{del}
+	if sp.also != "" {
+		stmts = []string{sp.also, del}
+	}
 	var deleted int64
 	var cursor []any
 	for {
@@ -239,7 +243,7 @@ func (s *Store) prune(ctx context.Context, sp pruneSpec, scope, cond []any, prog
 		if len(keys) == 0 {
 			return deleted, nil
 		}
-		if err := s.deleteKeys(ctx, []string{sp.also, del}, scope, keys); err != nil {
+		if err := s.deleteKeys(ctx, stmts, scope, keys); err != nil {
 			return deleted, fmt.Errorf("sqlite: prune %s: %w", sp.table, err)
 		}
 		deleted += int64(len(keys))
@@ -253,8 +257,8 @@ func (s *Store) prune(ctx context.Context, sp pruneSpec, scope, cond []any, prog
 	}
 }
 
-// deleteKeys runs the statements that are not empty, in order, for each
-// key (scope's arguments, then the key's), all in one write.
+// deleteKeys runs the statements in order for each key (scope's
+// arguments, then the key's), all in one write.
 func (s *Store) deleteKeys(ctx context.Context, stmts []string, scope []any, keys [][]any) error {
 	return s.w.do(ctx, func(tx *wtx) error {
 		var prepared []*sql.Stmt
@@ -264,9 +268,6 @@ func (s *Store) deleteKeys(ctx context.Context, stmts []string, scope []any, key
 			}
 		}()
 		for _, q := range stmts {
-			if q == "" {
-				continue
-			}
 			st, err := tx.conn.PrepareContext(context.Background(), q)
 			if err != nil {
 				return err
