@@ -61,7 +61,8 @@ func Routes(api huma.API, s *Service) {
 			}
 			return &boardOutput{Body: b}, nil
 		})
-	auth.Register(api, op("get-leaderboard-top", http.MethodGet, "/v1/leaderboards/{id}/top", "Top of a leaderboard", orderDoc), auth.Readers,
+	auth.Register(api, op("get-leaderboard-top", http.MethodGet, "/v1/leaderboards/{id}/top", "Top of a leaderboard",
+		orderDoc+" With several server nodes, a score written through another node may take up to 100 ms to show here."), auth.Readers,
 		func(ctx context.Context, in *topInput) (*pageOutput, error) {
 			p, err := auth.Require(ctx)
 			if err != nil {
@@ -73,7 +74,7 @@ func Routes(api huma.API, s *Service) {
 					return nil, errs.New(errs.Invalid, "bad-cursor", "cursor %q is not one this API returned", in.Cursor).OnField("cursor")
 				}
 			}
-			pg, err := s.Top(ctx, p.Tenant, in.ID, in.Window, offset, in.Limit)
+			pg, err := s.top(ctx, p.Tenant, in.ID, in.Window, offset, in.Limit, true)
 			if err != nil {
 				return nil, err
 			}

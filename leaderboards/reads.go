@@ -95,13 +95,25 @@ func (s *Service) boardPeriodIn(ctx context.Context, tenant, id, field, sel stri
 	return b, p, engineKey(tenant, b.ID, p.Name), err
 }
 
-// Top returns a page of a board period, best first.
+// Top returns a page of a board period, best first, read from the engine.
 func (s *Service) Top(ctx context.Context, tenant, id, sel string, offset, limit int) (Page, error) {
+	return s.top(ctx, tenant, id, sel, offset, limit, false)
+}
+
+// top is Top; cached reads the page through the page cache, if any: for
+// players' reads, never for what pays prizes.
+func (s *Service) top(ctx context.Context, tenant, id, sel string, offset, limit int, cached bool) (Page, error) {
 	b, p, key, err := s.boardPeriod(ctx, tenant, id, sel)
 	if err != nil {
 		return Page{}, err
 	}
-	entries, total, err := s.Engine.TopCount(ctx, key, offset, limit)
+	var entries []Entry
+	var total int64
+	if cached && s.pages != nil {
+		entries, total, err = s.pages.topCount(ctx, s.Engine, key, offset, limit)
+	} else {
+		entries, total, err = s.Engine.TopCount(ctx, key, offset, limit)
+	}
 	if err != nil {
 		return Page{}, fmt.Errorf("leaderboards: top %s: %w", id, err)
 	}

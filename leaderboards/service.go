@@ -64,6 +64,11 @@ type Config struct {
 	Types events.TypeChecker
 	// Now is the clock; nil means time.Now. Tests move it across periods.
 	Now func() time.Time
+	// PageTTL, when positive, serves the top pages players read through
+	// the API from a per-node cache for that long (see topCache): for a
+	// shared engine, where each read is a round trip. Zero reads the
+	// engine every time, as the in-process engine should.
+	PageTTL time.Duration
 }
 
 // Service defines boards and keeps their engine in step with their sources.
@@ -73,6 +78,7 @@ type Service struct {
 	feed feedState
 
 	cache *bus.Cache[tenantBoards] // tenant -> boards
+	pages *topCache                // nil without PageTTL
 
 	mu       sync.Mutex
 	expires  map[string]bool // engine keys whose expiry this node has set
@@ -109,6 +115,10 @@ func NewService(cfg Config) *Service {
 	s := &Service{
 		Config: cfg, cache: bus.NewCache[tenantBoards](boardCacheTTL, 0), expires: map[string]bool{}, building: map[string]bool{},
 		node: uuid.NewString(), kick: make(chan Board, 64),
+	}
+	if cfg.PageTTL > 0 {
+		s.pages = newTopCache(cfg.PageTTL, cfg.Now)
+		s.Engine = droppingEngine{Engine: cfg.Engine, c: s.pages}
 	}
 	s.feed.warn = rate.Sometimes{First: 1, Interval: 10 * time.Second}
 	s.live = newLive(s)

@@ -166,9 +166,14 @@ func (a *app) wire(ctx context.Context) (err error) {
 	a.profiles.SetBus(a.bus)
 	a.types = events.NewTypes(a.store, a.bus)
 	var lbLedger ledgerProxy
+	var pageTTL time.Duration
+	if a.redis != nil {
+		pageTTL = redisPageTTL
+	}
 	a.leaderboards = leaderboards.NewService(leaderboards.Config{
 		Store: a.store, Engine: a.engine, Ledger: &lbLedger,
 		Publisher: a.hub, Directory: a.profiles, Auditor: a.audit, Logger: a.logger, Bus: a.bus, Types: a.types,
+		PageTTL: pageTTL,
 	})
 	var tiers tierProxy
 	// The quizzes, contests and UGC services are built later (they pay
@@ -316,6 +321,13 @@ func (a *app) openStore(ctx context.Context) error {
 	a.closers = append(a.closers, a.store.Close)
 	return nil
 }
+
+// redisPageTTL is how long each node serves a board's top page from memory
+// in Redis mode, where every board read is a round trip and a busy board's
+// top is the same page for every player. Another node's writes (or a
+// `server rebuild`, or a FLUSHALL) show that much later; this node's own at
+// once. The in-process engine needs no cache.
+const redisPageTTL = 100 * time.Millisecond
 
 func (a *app) openEngines(ctx context.Context) error {
 	if a.cfg.RedisURL == "" {
