@@ -291,13 +291,17 @@ func buySource(c Contest, user, purchase string, i int64) string {
 }
 
 // buyOne pays for and claims one ticket for source, unless it holds one.
+// The count is read before the check: read after it, it could already hold
+// the ticket a concurrent copy of this purchase claimed for source, and
+// this copy would then pay the slot above (or fail for want of points)
+// instead of finding its ticket when it claims the lower one.
 func (s *Service) buyOne(ctx context.Context, c Contest, user, source string) error {
-	if held, err := s.Store.HasContestEntry(ctx, c.Tenant, c.ID, source); err != nil || held {
-		return err
-	}
 	have, _, err := s.Store.ContestUserEntries(ctx, c.Tenant, c.ID, user)
 	if err != nil {
 		return fmt.Errorf("contests: entries of %s: %w", user, err)
+	}
+	if held, err := s.Store.HasContestEntry(ctx, c.Tenant, c.ID, source); err != nil || held {
+		return err
 	}
 	entrant := Entrant(c.Tenant, user)
 	for slot := have + 1; slot <= c.MaxEntries && slot <= have+maxSlotRaces; slot++ {

@@ -500,6 +500,64 @@ func TestBuyingEntries(t *testing.T) {
 	}
 }
 
+// copyBetween is a Store that, once, right after a HasContestEntry of
+// source found nothing for the second time (buy's retry check, then
+// buyOne's), runs then: another copy of the same purchase finishing while
+// this one is between its reads.
+type copyBetween struct {
+	contests.Store
+	source string
+	seen   int
+	then   func()
+}
+
+func (c *copyBetween) HasContestEntry(ctx context.Context, tenant, contest, source string) (bool, error) {
+	held, err := c.Store.HasContestEntry(ctx, tenant, contest, source)
+	if source == c.source && !held && err == nil {
+		if c.seen++; c.seen == 2 && c.then != nil {
+			then := c.then
+			c.then = nil
+			then()
+		}
+	}
+	return held, err
+}
+
+// TestPurchaseCopyFinishesBetweenReads: a copy of a purchase that checked
+// for its ticket just before another copy claimed every ticket of the
+// purchase finds them, spending nothing more; it does not buy the next
+// slot, nor fail for want of points.
+func TestPurchaseCopyFinishesBetweenReads(t *testing.T) {
+	e := newEnv(t)
+	d := drawDef(e.now)
+	d.PointsPerEntry = 10
+	c := e.create(d)
+	ctx := context.Background()
+	if _, _, err := e.pts.PayOnce(ctx, "acme", "ann", 25, "gift", "gift", ""); err != nil {
+		t.Fatal(err)
+	}
+	plain := e.svc.Store
+	hook := &copyBetween{Store: plain, source: contests.BoughtPrefix + contests.Entrant("acme", "ann") + ":p1:0"}
+	hook.then = func() {
+		e.svc.Store = plain // the other copy runs on the plain store
+		defer func() { e.svc.Store = hook }()
+		if _, err := e.svc.Enter(ctx, "acme", "ann", c.ID, "p1", contests.EnterInput{Buy: 2}); err != nil {
+			t.Errorf("the other copy: %v", err)
+		}
+	}
+	e.svc.Store = hook
+	res, err := e.svc.Enter(ctx, "acme", "ann", c.ID, "p1", contests.EnterInput{Buy: 2})
+	if err != nil {
+		t.Fatalf("the copy that waited: %v", err)
+	}
+	if hook.then != nil {
+		t.Fatal("the other copy never ran: the test no longer meets the race")
+	}
+	if n, b := e.tickets(c, "ann"), e.balance("ann"); n != 2 || b != 5 || res.Tickets != 2 {
+		t.Fatalf("%d tickets (answered %d), balance %d; want 2 tickets and 5 points left", n, res.Tickets, b)
+	}
+}
+
 func winners(c contests.Contest) []string {
 	var out []string
 	for _, w := range c.Result.Winners {
