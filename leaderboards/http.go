@@ -62,7 +62,7 @@ func Routes(api huma.API, s *Service) {
 			return &boardOutput{Body: b}, nil
 		})
 	auth.Register(api, op("get-leaderboard-top", http.MethodGet, "/v1/leaderboards/{id}/top", "Top of a leaderboard",
-		orderDoc+" With several server nodes, a score written through another node may take up to 100 ms to show here."), auth.Readers,
+		orderDoc+" With several server nodes, a score written through another node may take a fraction of a second to show here."), auth.Readers,
 		func(ctx context.Context, in *topInput) (*pageOutput, error) {
 			p, err := auth.Require(ctx)
 			if err != nil {
