@@ -57,38 +57,43 @@ func bucketOf(t time.Time) int64 { return t.UTC().Truncate(analytics.Bucket).Uni
 // counts, so a replay (or a concurrent duplicate) changes nothing.
 func (s *Store) RecordFact(ctx context.Context, f analytics.Fact) (bool, error) {
 	var fresh bool
-	err := s.w.do(ctx, func(tx *wtx) error {
-		var err error
-		if fresh, err = markNew(tx, s.aq.mark, f.Tenant, f.Key); err != nil || !fresh {
-			return err
-		}
-		b := bucketOf(f.At)
-		for m, v := range f.Counts {
-			if _, err := tx.exec(s.aq.bump, f.Tenant, m, b, v); err != nil {
-				return err
-			}
-		}
-		for _, first := range f.Firsts {
-			ok, err := markNew(tx, s.aq.mark, f.Tenant, first.Key)
-			if err != nil {
-				return err
-			}
-			if ok {
-				if _, err := tx.exec(s.aq.bump, f.Tenant, first.Metric, bucketOf(first.At), 1); err != nil {
-					return err
-				}
-			}
-		}
-		if f.User == "" {
-			return nil
-		}
-		_, err = tx.exec(s.aq.activity, f.Tenant, f.At.UTC().Format(time.DateOnly), f.User, f.Events, f.Points)
+	err := s.w.do(ctx, func(tx *wtx) (err error) {
+		fresh, err = s.recordFact(tx, f)
 		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("sqlite: record fact %s: %w", f.Key, err)
 	}
 	return fresh, nil
+}
+
+// recordFact is RecordFact's write, in tx.
+func (s *Store) recordFact(tx *wtx, f analytics.Fact) (bool, error) {
+	if fresh, err := markNew(tx, s.aq.mark, f.Tenant, f.Key); err != nil || !fresh {
+		return false, err
+	}
+	b := bucketOf(f.At)
+	for m, v := range f.Counts {
+		if _, err := tx.exec(s.aq.bump, f.Tenant, m, b, v); err != nil {
+			return true, err
+		}
+	}
+	for _, first := range f.Firsts {
+		ok, err := markNew(tx, s.aq.mark, f.Tenant, first.Key)
+		if err != nil {
+			return true, err
+		}
+		if ok {
+			if _, err := tx.exec(s.aq.bump, f.Tenant, first.Metric, bucketOf(first.At), 1); err != nil {
+				return true, err
+			}
+		}
+	}
+	if f.User == "" {
+		return true, nil
+	}
+	_, err := tx.exec(s.aq.activity, f.Tenant, f.At.UTC().Format(time.DateOnly), f.User, f.Events, f.Points)
+	return true, err
 }
 
 func markNew(tx *wtx, mark *sql.Stmt, tenant, key string) (bool, error) {

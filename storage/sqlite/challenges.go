@@ -142,30 +142,40 @@ func scanChallenge(sc scanner) (challenges.Challenge, error) {
 // amount is added to its tally bucket in the same transaction, so the
 // tallies always equal the sum of the contributions. A zero At becomes now.
 func (s *Store) AddContribution(ctx context.Context, c challenges.Contribution) (bool, error) {
-	at := norm.NowIfZero(c.At)
+	c.At = norm.NowIfZero(c.At)
 	var inserted bool
-	err := s.w.do(ctx, func(tx *wtx) error {
-		r, err := tx.exec(s.wq.insertContribution, c.Tenant, c.ChallengeID, c.User, c.Period,
-			c.Goal, c.EventID, c.Amount, c.Key, norm.Millis(at))
-		if err != nil {
-			return err
-		}
-		n, err := r.RowsAffected()
-		if inserted = n == 1; err != nil || !inserted {
-			return err
-		}
-		if _, err = tx.exec(s.wq.addTally, c.Tenant, c.ChallengeID, c.User, c.Period, c.Goal,
-			challenges.TallyBucket(at).UnixMilli(), c.Amount); err != nil {
-			return err
-		}
-		_, err = tx.exec(s.wq.addDayTally, c.Tenant, c.ChallengeID, c.User, c.Period, c.Goal,
-			challenges.DayBucket(at).UnixMilli(), c.Amount)
+	err := s.w.do(ctx, func(tx *wtx) (err error) {
+		inserted, err = s.addContribution(tx, c)
 		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("sqlite: add contribution: %w", err)
 	}
 	return inserted, nil
+}
+
+// addContribution is AddContribution's write, in tx, of c with its At set.
+func (s *Store) addContribution(tx *wtx, c challenges.Contribution) (bool, error) {
+	r, err := tx.exec(s.wq.insertContribution, c.Tenant, c.ChallengeID, c.User, c.Period,
+		c.Goal, c.EventID, c.Amount, c.Key, norm.Millis(c.At))
+	if err != nil {
+		return false, err
+	}
+	if n, err := r.RowsAffected(); err != nil || n != 1 {
+		return false, err
+	}
+	return true, s.addTallies(tx, c)
+}
+
+// addTallies adds c's amount to its hour and day tallies.
+func (s *Store) addTallies(tx *wtx, c challenges.Contribution) error {
+	if _, err := tx.exec(s.wq.addTally, c.Tenant, c.ChallengeID, c.User, c.Period, c.Goal,
+		challenges.TallyBucket(c.At).UnixMilli(), c.Amount); err != nil {
+		return err
+	}
+	_, err := tx.exec(s.wq.addDayTally, c.Tenant, c.ChallengeID, c.User, c.Period, c.Goal,
+		challenges.DayBucket(c.At).UnixMilli(), c.Amount)
+	return err
 }
 
 // Contributions returns a user's contributions to one period of a

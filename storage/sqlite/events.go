@@ -27,21 +27,27 @@ func (s *Store) InsertEvent(ctx context.Context, e events.Event) (events.Event, 
 		inserted bool
 	)
 	err = s.w.do(ctx, func(tx *wtx) (err error) {
-		stored, inserted, err = insertOrExisting(tx, s.wq.insertEvent,
-			[]any{e.Tenant, e.ID, e.IdempotencyKey, e.User, e.Type, nullBytes(props),
-				norm.Millis(e.OccurredAt), norm.Millis(e.ReceivedAt), e.Source, e.Fingerprint,
-				e.Processed, nullTime(e.ProcessedAt), nullBytes(res),
-				e.Attempts, nextMillis(e.NextAttemptAt), nullTime(e.DeadAt), e.DeadReason}, e,
-			func() (events.Event, error) {
-				return scanEvent(tx.queryRow(s.wq.eventByKey, e.Tenant, e.IdempotencyKey))
-			},
-			"event id "+e.ID)
+		stored, inserted, err = s.insertEvent(tx, e, props, res)
 		return err
 	})
 	if err != nil {
 		return events.Event{}, false, fmt.Errorf("sqlite: insert event: %w", err)
 	}
 	return stored, inserted, nil
+}
+
+// insertEvent is InsertEvent's write, in tx, of e as norm.Event left it
+// with its encoded props and result.
+func (s *Store) insertEvent(tx *wtx, e events.Event, props, res []byte) (events.Event, bool, error) {
+	return insertOrExisting(tx, s.wq.insertEvent,
+		[]any{e.Tenant, e.ID, e.IdempotencyKey, e.User, e.Type, nullBytes(props),
+			norm.Millis(e.OccurredAt), norm.Millis(e.ReceivedAt), e.Source, e.Fingerprint,
+			e.Processed, nullTime(e.ProcessedAt), nullBytes(res),
+			e.Attempts, nextMillis(e.NextAttemptAt), nullTime(e.DeadAt), e.DeadReason}, e,
+		func() (events.Event, error) {
+			return scanEvent(tx.queryRow(s.wq.eventByKey, e.Tenant, e.IdempotencyKey))
+		},
+		"event id "+e.ID)
 }
 
 // MarkProcessed records the event's result. Only the first call counts: a
@@ -53,25 +59,28 @@ func (s *Store) MarkProcessed(ctx context.Context, tenant, id string, r events.R
 		return fmt.Errorf("sqlite: mark processed: encode result: %w", err)
 	}
 	at = norm.Trunc(at)
-	err = s.w.do(ctx, func(tx *wtx) error {
-		x, err := tx.exec(s.wq.markProcessed, norm.Millis(at), string(res), tenant, id)
-		if err != nil {
-			return err
-		}
-		if n, err := x.RowsAffected(); err != nil || n == 1 {
-			return err
-		}
-		var one int
-		err = tx.queryRow(s.wq.eventExists, tenant, id).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("event %s: %w", id, errs.ErrNotFound)
-		}
-		return err
-	})
+	err = s.w.do(ctx, func(tx *wtx) error { return s.markProcessed(tx, tenant, id, res, at) })
 	if err != nil {
 		return fmt.Errorf("sqlite: mark processed: %w", err)
 	}
 	return nil
+}
+
+// markProcessed is MarkProcessed's write, in tx, of the encoded result.
+func (s *Store) markProcessed(tx *wtx, tenant, id string, res []byte, at time.Time) error {
+	x, err := tx.exec(s.wq.markProcessed, norm.Millis(at), string(res), tenant, id)
+	if err != nil {
+		return err
+	}
+	if n, err := x.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	var one int
+	err = tx.queryRow(s.wq.eventExists, tenant, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("event %s: %w", id, errs.ErrNotFound)
+	}
+	return err
 }
 
 // Unprocessed lists unprocessed events of every tenant received before the

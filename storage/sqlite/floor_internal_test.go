@@ -10,54 +10,65 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/questline/questline/analytics"
 	"github.com/questline/questline/challenges"
+	"github.com/questline/questline/events"
 	"github.com/questline/questline/leaderboards"
+	"github.com/questline/questline/storage/internal/norm"
 )
 
-// floorEvent is what one step of an event's writes needs to know.
+// floorEvent is one benchmark event, as the events service hands it to
+// the store (norm.Event applied outside the writer, as InsertEvent does).
 type floorEvent struct {
-	id, user string
-	at       time.Time
+	ev    events.Event
+	props []byte
 }
 
-// floorStep is one of an event's writes, as the store makes it inside a
-// writer op, with the store's own statements.
+func newFloorEvent(b *testing.B, typ, user string) floorEvent {
+	now := time.Now()
+	id := uuid.Must(uuid.NewV7()).String()
+	ev, props, _, err := norm.Event(events.Event{ID: id, Tenant: "acme", User: user, Type: typ,
+		Props: map[string]any{"channel": "instagram", "steps": 1234.0}, OccurredAt: now, ReceivedAt: now,
+		IdempotencyKey: id, Source: "player", Fingerprint: id})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return floorEvent{ev: ev, props: props}
+}
+
+// floorStep is one of an event's writes, made inside a writer op by the
+// store's own code for it.
 type floorStep func(s *Store, tx *wtx, e floorEvent) error
 
-func floorInsertEvent(typ string) floorStep {
-	return func(s *Store, tx *wtx, e floorEvent) error {
-		ms := e.at.UnixMilli()
-		_, err := tx.exec(s.wq.insertEvent, "acme", e.id, e.id, e.user, typ, `{"channel":"instagram","steps":1234}`,
-			ms, ms, "player", e.id, false, nil, nil, 0, 0, nil, "")
-		return err
-	}
+func floorInsertEvent(s *Store, tx *wtx, e floorEvent) error {
+	_, _, err := s.insertEvent(tx, e.ev, e.props, nil)
+	return err
 }
 
-// floorAnalytics is the analytics fold of one event: its marker, the
-// tenant's hourly counter, the user's day row (RecordFact).
+// floorAnalytics is the analytics fold of one event past the user's first
+// of the day (analytics.Service.fold: its marker, the event counter, the
+// user's day row).
 func floorAnalytics(s *Store, tx *wtx, e floorEvent) error {
-	if _, err := markNew(tx, s.aq.mark, "acme", "ev:"+e.id); err != nil {
-		return err
-	}
-	if _, err := tx.exec(s.aq.bump, "acme", "events", bucketOf(e.at), 1); err != nil {
-		return err
-	}
-	_, err := tx.exec(s.aq.activity, "acme", e.at.UTC().Format(time.DateOnly), e.user, 1, 0)
+	_, err := s.recordFact(tx, analytics.Fact{Tenant: "acme", Key: analytics.EventMarkPrefix + e.ev.IdempotencyKey, At: e.ev.OccurredAt,
+		Counts: map[string]int64{analytics.MetricEvents: 1}, User: e.ev.User, Events: 1})
 	return err
 }
 
 // floorContribution is AddContribution: the row and its two tallies.
 func floorContribution(s *Store, tx *wtx, e floorEvent) error {
-	if _, err := tx.exec(s.wq.insertContribution, "acme", "c1", e.user, "all", "g1", e.id, 1, "", e.at.UnixMilli()); err != nil {
-		return err
-	}
-	return floorTallies(s, tx, e)
+	_, err := s.addContribution(tx, floorContributionOf(e))
+	return err
+}
+
+func floorContributionOf(e floorEvent) challenges.Contribution {
+	return challenges.Contribution{Tenant: "acme", ChallengeID: "c1", User: e.ev.User, Period: "all", Goal: "g1",
+		EventID: e.ev.ID, Amount: 1, At: e.ev.OccurredAt}
 }
 
 // floorScore is FoldScore on a best board's all-time period.
 func floorScore(s *Store, tx *wtx, e floorEvent) error {
-	sc, fold, err := s.prepareScore(leaderboards.Score{Tenant: "acme", Board: "b1", User: e.user, EventID: e.id,
-		Value: e.at.UnixNano() % 1_000_000, At: e.at, Period: "all", Aggregation: leaderboards.Best})
+	sc, fold, err := s.prepareScore(leaderboards.Score{Tenant: "acme", Board: "b1", User: e.ev.User, EventID: e.ev.ID,
+		Value: e.ev.OccurredAt.UnixNano() % 1_000_000, At: e.ev.OccurredAt, Period: "all", Aggregation: leaderboards.Best})
 	if err == nil {
 		_, err = s.foldIn(tx, sc, fold)
 	}
@@ -65,8 +76,7 @@ func floorScore(s *Store, tx *wtx, e floorEvent) error {
 }
 
 func floorMark(s *Store, tx *wtx, e floorEvent) error {
-	_, err := tx.exec(s.wq.markProcessed, e.at.UnixMilli(), `{"event_id":"`+e.id+`","progress":[]}`, "acme", e.id)
-	return err
+	return s.markProcessed(tx, "acme", e.ev.ID, []byte(`{"event_id":"`+e.ev.ID+`","progress":[]}`), e.ev.OccurredAt)
 }
 
 // floorTallies is the least a counted share could write besides its event:
@@ -75,11 +85,7 @@ func floorMark(s *Store, tx *wtx, e floorEvent) error {
 // unprocessed, so in the due index: a little more than that design would
 // write.)
 func floorTallies(s *Store, tx *wtx, e floorEvent) error {
-	if _, err := tx.exec(s.wq.addTally, "acme", "c1", e.user, "all", "g1", challenges.TallyBucket(e.at).UnixMilli(), 1); err != nil {
-		return err
-	}
-	_, err := tx.exec(s.wq.addDayTally, "acme", "c1", e.user, "all", "g1", challenges.DayBucket(e.at).UnixMilli(), 1)
-	return err
+	return s.addTallies(tx, floorContributionOf(e))
 }
 
 // BenchmarkEventWritesFloor measures the store alone doing an event's
@@ -96,27 +102,27 @@ func floorTallies(s *Store, tx *wtx, e floorEvent) error {
 //
 //	go test ./storage/sqlite -run '^$' -bench EventWritesFloor -benchtime 40000x -cpu 2
 func BenchmarkEventWritesFloor(b *testing.B) {
-	share := []floorStep{floorInsertEvent("share"), floorAnalytics, floorContribution, floorMark}
-	checkin := []floorStep{floorInsertEvent("checkin"), floorAnalytics, floorScore, floorMark}
-	least := []floorStep{floorInsertEvent("share"), floorTallies}
+	share := []floorStep{floorInsertEvent, floorAnalytics, floorContribution, floorMark}
+	checkin := []floorStep{floorInsertEvent, floorAnalytics, floorScore, floorMark}
+	least := []floorStep{floorInsertEvent, floorTallies}
 	for _, c := range []struct {
-		name   string
-		steps  []floorStep
-		folded bool
+		name, typ string
+		steps     []floorStep
+		folded    bool
 	}{
-		{"share/ops", share, false},
-		{"share/folded", share, true},
-		{"checkin/ops", checkin, false},
-		{"checkin/folded", checkin, true},
-		{"least/folded", least, true},
+		{"share/ops", "share", share, false},
+		{"share/folded", "share", share, true},
+		{"checkin/ops", "checkin", checkin, false},
+		{"checkin/folded", "checkin", checkin, true},
+		{"least/folded", "share", least, true},
 	} {
 		for _, sync := range []string{"FULL", "NORMAL"} {
-			b.Run(c.name+"/sync="+sync, func(b *testing.B) { runFloor(b, c.steps, c.folded, sync) })
+			b.Run(c.name+"/sync="+sync, func(b *testing.B) { runFloor(b, c.typ, c.steps, c.folded, sync) })
 		}
 	}
 }
 
-func runFloor(b *testing.B, steps []floorStep, folded bool, sync string) {
+func runFloor(b *testing.B, typ string, steps []floorStep, folded bool, sync string) {
 	ctx := context.Background()
 	s, err := OpenWith(ctx, filepath.Join(b.TempDir(), "q.db"), Options{Synchronous: sync})
 	if err != nil {
@@ -129,8 +135,7 @@ func runFloor(b *testing.B, steps []floorStep, folded bool, sync string) {
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			n := seq.Add(1)
-			e := floorEvent{id: uuid.Must(uuid.NewV7()).String(), user: fmt.Sprint("u", n*7919%10_000), at: time.Now()}
+			e := newFloorEvent(b, typ, fmt.Sprint("u", seq.Add(1)*7919%10_000))
 			var err error
 			if folded {
 				err = s.w.do(ctx, func(tx *wtx) error {
